@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Widget(models.Model):
+    """A chat widget embedded on a company's site, found by its public key."""
+
+    public_key = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=120)
+    allowed_origins = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Origins allowed to open conversations, e.g. ["https://shop.example"]. '
+        '"self" stands for the SupportDesk server\'s own origin.',
+    )
+    greeting = models.CharField(max_length=500, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.public_key
+
+
+class Contact(models.Model):
+    widget = models.ForeignKey(Widget, on_delete=models.CASCADE, related_name="contacts")
+    email = models.EmailField(blank=True)
+    name = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.email or f"contact {self.pk}"
+
+
+class ConversationStatus(models.TextChoices):
+    BOT = "bot", "With the bot"
+    WAITING = "waiting", "Waiting for an agent"
+    AGENT = "agent", "With an agent"
+    RESOLVED = "resolved", "Resolved"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+class Resolution(models.TextChoices):
+    NONE = "", "Not resolved"
+    BOT_CONFIRMED = "bot_confirmed", "By the bot, confirmed by the customer"
+    BOT_ASSUMED = "bot_assumed", "By the bot, assumed after inactivity"
+    AGENT = "agent", "By an agent"
+
+
+class Conversation(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    widget = models.ForeignKey(Widget, on_delete=models.CASCADE, related_name="conversations")
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations"
+    )
+    token_hash = models.CharField(max_length=64, help_text="SHA-256 of the customer's token.")
+    status = models.CharField(
+        max_length=16, choices=ConversationStatus.choices, default=ConversationStatus.BOT
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
+    dialog_state = models.JSONField(default=dict, blank=True)
+    last_seq = models.PositiveIntegerField(default=0)
+    intent = models.CharField(max_length=80, blank=True)
+    sentiment = models.CharField(max_length=16, blank=True)
+    handoff_reason = models.CharField(max_length=200, blank=True)
+    handoff_category = models.CharField(max_length=32, blank=True)
+    handed_off_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(
+        max_length=16, choices=Resolution.choices, default=Resolution.NONE, blank=True
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_comment = models.TextField(blank=True)
+    # Not auto_now_add: services take the moment as an argument so history can be replayed.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    last_bot_reply_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "handed_off_at"], name="conversation_queue_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="conversation_rating_1_to_5",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.public_id)
+
+
+class Author(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    BOT = "bot", "Bot"
+    AGENT = "agent", "Agent"
+    SYSTEM = "system", "System"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
+    seq = models.PositiveIntegerField()
+    author = models.CharField(max_length=16, choices=Author.choices)
+    client_id = models.UUIDField(null=True, blank=True)
+    in_reply_to = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="bot_outcome",
+        help_text="The customer message this bot reply or handoff notice answers.",
+    )
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField()
+    articles = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["conversation", "client_id"],
+                condition=Q(client_id__isnull=False),
+                name="message_client_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}#{self.seq} {self.author}"
+
+
+class BotTrace(models.Model):
+    """What the pipeline decided for one customer message, and why."""
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="trace")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="traces"
+    )
+    intent = models.CharField(max_length=80, blank=True)
+    confidence = models.FloatField(default=0.0)
+    backend = models.CharField(max_length=16, default="offline")
+    decision = models.CharField(max_length=16)
+    handoff_reason = models.CharField(max_length=200, blank=True)
+    stages = models.JSONField(default=dict)
+    total_ms = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"trace of {self.message_id}: {self.decision}"
+
+
+class PresenceStatus(models.TextChoices):
+    ONLINE = "online", "Online"
+    AWAY = "away", "Away"
+    OFFLINE = "offline", "Offline"
+
+
+class AgentPresence(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="presence"
+    )
+    status = models.CharField(
+        max_length=16, choices=PresenceStatus.choices, default=PresenceStatus.OFFLINE
+    )
+    connections = models.PositiveIntegerField(default=0)
+    last_seen = models.DateTimeField(auto_now=True)

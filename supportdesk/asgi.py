@@ -1,0 +1,23 @@
+"""ASGI entry point: HTTP through Django, WebSockets through the Channels routers of ``chat``."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
+
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from chat.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        # Origins are checked per widget (customers) or against ALLOWED_HOSTS (staff) by the
+        # consumers themselves: a site-wide validator cannot know each widget's allow-list.
+        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+    }
+)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from chat.models import Widget
+
+from .health import check_all
+from .roles import roles_context
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    areas = roles_context(request)["nav_areas"]
+    if len(areas) >= 1:
+        return redirect(areas[0]["url"])
+    return render(request, "home.html")
+
+
+@require_GET
+def demo_store(request: HttpRequest) -> HttpResponse:
+    """A sample shop page with the widget snippet embedded, as a company would embed it."""
+    widget = Widget.objects.filter(public_key="demo").first()
+    return render(request, "demo_store.html", {"widget": widget})
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = check_all()
+    healthy = all(item["ok"] for item in checks.values())
+    payload = {"status": "ok" if healthy else "unavailable", "checks": checks}
+    return JsonResponse(
+        payload, status=200 if healthy else 503, json_dumps_params={"indent": None}
+    )
+
