@@ -1,3 +1,9 @@
 from django.urls import path
 
-websocket_urlpatterns: list = []
+from .console.consumers import ConsoleConsumer
+from .consumers import ChatConsumer
+
+websocket_urlpatterns = [
+    path("ws/chat/", ChatConsumer.as_asgi()),
+    path("ws/console/", ConsoleConsumer.as_asgi()),
+]

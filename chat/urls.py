@@ -1,9 +1,8 @@
-from django.urls import path
-
-from . import views
+from django.urls import include, path
 
 app_name = "chat"
 
 urlpatterns = [
-    path("console/", views.console, name="console"),
+    path("console/", include("chat.console.urls")),
+    path("", include("chat.widget_urls")),
 ]

@@ -8,6 +8,7 @@ in-memory channel layer, eager Celery and the offline bot. ``DATABASE_URL``, ``R
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -234,6 +235,9 @@ STORAGES = {
     },
 }
 WHITENOISE_USE_FINDERS = not PRODUCTION
+if not PRODUCTION:
+    # Outside production static files come from the finders; no collectstatic folder needed.
+    warnings.filterwarnings("ignore", message="No directory at", module="whitenoise.base")
 
 LOGGING = {
     "version": 1,

@@ -6,4 +6,4 @@ from supportdesk.roles import AGENTS, role_required
 
 @role_required(AGENTS)
 def console(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/console.html")
+    return render(request, "chat/console/index.html")
