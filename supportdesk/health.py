@@ -23,7 +23,7 @@ def _timed(backend: str, probe) -> Check:
     started = time.perf_counter()
     try:
         probe()
-    except Exception as exc:  # noqa: BLE001 - any failure means "unreachable"
+    except Exception as exc:
         return {
             "ok": False,
             "backend": backend,

@@ -45,7 +45,7 @@ def _services_problem() -> str | None:
         import redis
 
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return f"Redis at REDIS_URL is unreachable ({type(exc).__name__})"
     return None
 
@@ -209,7 +209,7 @@ def daphne_process(django_db_setup, django_db_blocker, artifacts_dir: Path) -> I
 
     def answering() -> bool:
         try:
-            with urllib.request.urlopen(base_url + "/healthz", timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(base_url + "/healthz", timeout=2) as response:
                 return response.status in (200, 503)
         except urllib.error.HTTPError:
             return True
@@ -282,7 +282,8 @@ def browser_context_factory(browser_instance, artifacts_dir: Path, request) -> I
     for index, context in enumerate(contexts):
         if failed is not None and failed.failed:
             for number, page in enumerate(context.pages):
-                page.screenshot(path=str(artifacts_dir / f"{request.node.name}-{index}-{number}.png"))
+                name = f"{request.node.name}-{index}-{number}.png"
+                page.screenshot(path=str(artifacts_dir / name))
         context.close()
 
 

@@ -1,0 +1,53 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "SUPPORTDESK_ENV": "production",
+    "SECRET_KEY": "k" * 20 + "-a-production-secret-of-enough-length-0123456789",
+    "ALLOWED_HOSTS": "desk.example.com",
+    "DEBUG": "0",
+}
+
+
+def run_manage(*args: str, env_extra: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.pop("SECRET_KEY", None)
+    env.update(env_extra)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_deploy_check_passes_with_production_variables():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_extra=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_the_development_secret_key():
+    env = dict(PRODUCTION_ENV)
+    del env["SECRET_KEY"]
+    result = run_manage("check", env_extra=env)
+    assert result.returncode != 0
+    assert "development key is refused" in result.stderr
+
+
+def test_production_refuses_debug():
+    result = run_manage("check", env_extra={**PRODUCTION_ENV, "DEBUG": "1"})
+    assert result.returncode != 0
+    assert "DEBUG must be off" in result.stderr
+
+
+@pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="services pass")
+def test_embedded_defaults_without_variables(settings):
+    # The fast pass runs with nothing configured: that is the one-machine trial.
+    assert settings.DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer")
+    assert settings.CELERY_TASK_ALWAYS_EAGER is True
+    assert settings.ANTHROPIC_API_KEY == ""
