@@ -118,6 +118,9 @@ class ArticleVersion(models.Model):
             models.UniqueConstraint(fields=["article", "number"], name="article_version_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.title} v{self.number}"
+
 
 class ClassifierStatus(models.TextChoices):
     TRAINING = "training", "Training"

@@ -1,0 +1,125 @@
+"""Forms check the shape of what an admin typed; the services check the rules."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+from .importexport import (
+    DETAIL_QUESTION_MAX,
+    NAME_MAX,
+    PHRASE_MAX,
+    SIGNAL_MAX,
+    SLUG_MAX,
+    TITLE_MAX,
+)
+from .models import ArticleStatus, EscalationPolicy, Intent, SignalCategory
+
+MAX_HISTORY_TURNS = 20
+
+
+class IntentForm(forms.Form):
+    slug = forms.SlugField(max_length=SLUG_MAX, help_text="Lower case, digits, - and _.")
+    name = forms.CharField(max_length=NAME_MAX)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=5000,
+        help_text="What the intent covers; the Claude backend reads this to classify.",
+    )
+    escalation_policy = forms.ChoiceField(choices=EscalationPolicy.choices)
+    required_details = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        max_length=5000,
+        help_text="One per line: name | the question the bot asks, "
+        "e.g. order_number | What is your order number?",
+    )
+
+    def clean_required_details(self) -> list[dict[str, str]]:
+        details = []
+        for number, line in enumerate(self.cleaned_data["required_details"].splitlines(), 1):
+            if not line.strip():
+                continue
+            name, sep, question = line.partition("|")
+            name, question = name.strip(), " ".join(question.split())
+            if not sep or not name or not question:
+                raise forms.ValidationError(
+                    f"Line {number}: write it as name | question."
+                )
+            if len(question) > DETAIL_QUESTION_MAX:
+                raise forms.ValidationError(f"Line {number}: the question is too long.")
+            details.append({"name": name, "question": question})
+        return details
+
+    @staticmethod
+    def details_text(details: list[dict[str, str]]) -> str:
+        return "\n".join(f"{d.get('name', '')} | {d.get('question', '')}" for d in details or [])
+
+
+class PhraseForm(forms.Form):
+    text = forms.CharField(max_length=PHRASE_MAX, strip=True)
+
+
+class SignalForm(forms.Form):
+    phrase = forms.CharField(max_length=SIGNAL_MAX, strip=True)
+    category = forms.ChoiceField(choices=SignalCategory.choices)
+    is_active = forms.BooleanField(required=False, initial=True, label="Active")
+
+
+class SignalPreviewForm(forms.Form):
+    phrase = forms.CharField(max_length=SIGNAL_MAX, required=False)
+
+
+class ArticleForm(forms.Form):
+    title = forms.CharField(max_length=TITLE_MAX)
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 16}), max_length=200_000, strip=False,
+        help_text="Markdown. Raw HTML is shown as text.",
+    )
+    status = forms.ChoiceField(choices=ArticleStatus.choices)
+    intents = forms.ModelMultipleChoiceField(
+        queryset=Intent.objects.order_by("slug"),
+        required=False,
+        to_field_name="slug",
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+
+
+class ArticlePreviewForm(forms.Form):
+    body = forms.CharField(required=False, max_length=200_000, strip=False)
+
+
+class ArticleFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    status = forms.ChoiceField(
+        choices=[("", "Any status"), *ArticleStatus.choices], required=False
+    )
+    intent = forms.CharField(required=False, max_length=SLUG_MAX)
+
+
+class ImportForm(forms.Form):
+    KIND_CHOICES = [("json", "Taxonomy and articles (JSON)"), ("csv", "Phrases (CSV text,intent)")]
+    kind = forms.ChoiceField(choices=KIND_CHOICES)
+    file = forms.FileField()
+
+
+class PlaygroundForm(forms.Form):
+    text = forms.CharField(
+        max_length=settings.CHAT_MAX_MESSAGE_CHARS, label="Customer message", strip=True,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    history = forms.CharField(
+        required=False,
+        max_length=20_000,
+        label="Earlier customer turns (optional, one per line, oldest first)",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def clean_history(self) -> list[str]:
+        turns = [" ".join(t.split()) for t in self.cleaned_data["history"].splitlines()]
+        turns = [t for t in turns if t]
+        if len(turns) > MAX_HISTORY_TURNS:
+            raise forms.ValidationError(f"At most {MAX_HISTORY_TURNS} earlier turns.")
+        return turns
+

@@ -1,0 +1,396 @@
+"""Export of the taxonomy and articles as JSON, and the validators for JSON and CSV imports.
+
+A validator reads the whole upload and returns a plan, or raises ``ImportRejected`` with
+every problem it found (by line for CSV, by position for JSON). Nothing here writes: the
+services in ``knowledge.services`` apply a plan in one transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .models import (
+    Article,
+    ArticleStatus,
+    EscalationPolicy,
+    EscalationSignal,
+    Intent,
+    SignalCategory,
+)
+
+EXPORT_FORMAT = "supportdesk-knowledge"
+EXPORT_VERSION = 1
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+MAX_CSV_ROWS = 50_000
+MAX_LISTED_PROBLEMS = 200
+CSV_HEADER = ["text", "intent"]
+
+PHRASE_MAX = 500
+SLUG_MAX = 80
+NAME_MAX = 120
+SIGNAL_MAX = 120
+TITLE_MAX = 200
+DETAIL_NAME_MAX = 60
+DETAIL_QUESTION_MAX = 300
+SLUG_RE = re.compile(r"^[-a-zA-Z0-9_]+$")
+
+
+class ImportRejected(Exception):
+    """The upload was refused whole; ``problems`` lists every reason found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems[:3]))
+
+
+def normalize_text(text: str) -> str:
+    """Collapse runs of whitespace, so that phrases compare the way people read them."""
+    return " ".join(text.split())
+
+
+def name_from_slug(slug: str) -> str:
+    return slug.replace("_", " ").replace("-", " ").strip().capitalize()[:NAME_MAX] or slug
+
+
+# --- Export -----------------------------------------------------------------------------------
+
+
+def taxonomy_export() -> dict[str, Any]:
+    """Every intent with its phrases, every signal and every article, in a stable order."""
+    intents = []
+    for intent in Intent.objects.order_by("slug").prefetch_related("phrases"):
+        intents.append(
+            {
+                "slug": intent.slug,
+                "name": intent.name,
+                "description": intent.description,
+                "escalation_policy": intent.escalation_policy,
+                "required_details": intent.required_details or [],
+                "is_active": intent.is_active,
+                "phrases": [p.text for p in sorted(intent.phrases.all(), key=lambda p: p.pk)],
+            }
+        )
+    signals = [
+        {"phrase": s.phrase, "category": s.category, "is_active": s.is_active}
+        for s in EscalationSignal.objects.order_by("phrase")
+    ]
+    articles = [
+        {
+            "title": a.title,
+            "body": a.body,
+            "status": a.status,
+            "intents": sorted(i.slug for i in a.intents.all()),
+        }
+        for a in Article.objects.order_by("title", "pk").prefetch_related("intents")
+    ]
+    return {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "intents": intents,
+        "signals": signals,
+        "articles": articles,
+    }
+
+
+# --- JSON import ------------------------------------------------------------------------------
+
+
+@dataclass
+class TaxonomyPlan:
+    intents: list[dict[str, Any]] = field(default_factory=list)
+    signals: list[dict[str, Any]] = field(default_factory=list)
+    articles: list[dict[str, Any]] = field(default_factory=list)
+
+
+def decode_upload(data: bytes) -> str:
+    """UTF-8 text (a byte-order mark is allowed) or a clear rejection."""
+    if len(data) > MAX_IMPORT_BYTES:
+        raise ImportRejected(
+            [f"The file is {len(data) // 1024} kB; the limit is {MAX_IMPORT_BYTES // 1024} kB."]
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportRejected(
+            [
+                f"Line {line}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x}). "
+                "Save it as UTF-8 and upload it again."
+            ]
+        ) from None
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, where: str, message: str) -> None:
+        self.items.append(f"{where}: {message}")
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            shown = self.items[:MAX_LISTED_PROBLEMS]
+            if len(self.items) > MAX_LISTED_PROBLEMS:
+                shown.append(f"… and {len(self.items) - MAX_LISTED_PROBLEMS} more problems.")
+            raise ImportRejected(shown)
+
+
+def _check_str(
+    problems: _Problems, where: str, obj: dict, key: str, *, max_len: int, required: bool = True,
+    default: str = "", allow_empty: bool = False,
+) -> str:
+    if key not in obj:
+        if required:
+            problems.add(where, f'missing key "{key}"')
+        return default
+    value = obj[key]
+    if not isinstance(value, str):
+        problems.add(where, f'"{key}" must be a string')
+        return default
+    if not allow_empty and not value.strip():
+        problems.add(where, f'"{key}" is empty')
+    if len(value) > max_len:
+        problems.add(where, f'"{key}" is {len(value)} characters; the limit is {max_len}')
+    return value
+
+
+def _check_choice(
+    problems: _Problems, where: str, obj: dict, key: str, choices: list[str], default: str
+) -> str:
+    value = obj.get(key, default)
+    if value not in choices:
+        problems.add(where, f'"{key}" must be one of {", ".join(choices)}, not {value!r}')
+        return default
+    return value
+
+
+def _check_bool(problems: _Problems, where: str, obj: dict, key: str) -> bool:
+    value = obj.get(key, True)
+    if not isinstance(value, bool):
+        problems.add(where, f'"{key}" must be true or false')
+        return True
+    return value
+
+
+def _check_required_details(problems: _Problems, where: str, value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, list):
+        problems.add(where, '"required_details" must be a list')
+        return []
+    details = []
+    for j, item in enumerate(value):
+        spot = f"{where}.required_details[{j}]"
+        if not isinstance(item, dict):
+            problems.add(spot, 'must be an object with "name" and "question"')
+            continue
+        name = _check_str(problems, spot, item, "name", max_len=DETAIL_NAME_MAX)
+        question = _check_str(problems, spot, item, "question", max_len=DETAIL_QUESTION_MAX)
+        if name and not SLUG_RE.match(name):
+            problems.add(spot, '"name" may only hold letters, digits, "-" and "_"')
+        details.append({"name": name, "question": question})
+    return details
+
+
+def validate_taxonomy_json(data: bytes) -> TaxonomyPlan:
+    text = decode_upload(data)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ImportRejected(
+            [f"Line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})."]
+        ) from None
+    problems = _Problems()
+    if not isinstance(doc, dict):
+        raise ImportRejected(["The file must hold one JSON object, as the export writes it."])
+    if doc.get("format", EXPORT_FORMAT) != EXPORT_FORMAT:
+        problems.add("format", f'expected "{EXPORT_FORMAT}"')
+    if doc.get("version", EXPORT_VERSION) != EXPORT_VERSION:
+        problems.add("version", f"only version {EXPORT_VERSION} can be imported")
+    for key in ("intents", "signals", "articles"):
+        if key not in doc:
+            problems.add("top level", f'missing key "{key}"')
+        elif not isinstance(doc[key], list):
+            problems.add(key, "must be a list")
+    problems.raise_if_any()
+
+    plan = TaxonomyPlan()
+    seen_slugs: set[str] = set()
+    policies = [c.value for c in EscalationPolicy]
+    for i, item in enumerate(doc["intents"]):
+        where = f"intents[{i}]"
+        if not isinstance(item, dict):
+            problems.add(where, "must be an object")
+            continue
+        slug = _check_str(problems, where, item, "slug", max_len=SLUG_MAX)
+        if slug:
+            where = f'intents[{i}] "{slug}"'
+            if not SLUG_RE.match(slug):
+                problems.add(where, 'the slug may only hold letters, digits, "-" and "_"')
+            if slug in seen_slugs:
+                problems.add(where, "this slug appears more than once")
+            seen_slugs.add(slug)
+        intent = {
+            "slug": slug,
+            "name": _check_str(problems, where, item, "name", max_len=NAME_MAX),
+            "description": _check_str(
+                problems, where, item, "description", max_len=10_000, required=False,
+                allow_empty=True,
+            ),
+            "escalation_policy": _check_choice(
+                problems, where, item, "escalation_policy", policies, EscalationPolicy.NEVER
+            ),
+            "required_details": _check_required_details(
+                problems, where, item.get("required_details", [])
+            ),
+            "is_active": _check_bool(problems, where, item, "is_active"),
+            "phrases": [],
+        }
+        if "phrases" not in item:
+            problems.add(where, 'missing key "phrases"')
+        elif not isinstance(item["phrases"], list):
+            problems.add(where, '"phrases" must be a list of strings')
+        else:
+            seen_phrases: set[str] = set()
+            for j, phrase in enumerate(item["phrases"]):
+                spot = f"{where}.phrases[{j}]"
+                if not isinstance(phrase, str):
+                    problems.add(spot, "must be a string")
+                    continue
+                phrase = normalize_text(phrase)
+                if not phrase:
+                    problems.add(spot, "the phrase is empty")
+                elif len(phrase) > PHRASE_MAX:
+                    problems.add(
+                        spot, f"the phrase is {len(phrase)} characters; limit {PHRASE_MAX}"
+                    )
+                elif phrase in seen_phrases:
+                    problems.add(spot, f'"{phrase[:60]}" appears twice in this intent')
+                seen_phrases.add(phrase)
+                intent["phrases"].append(phrase)
+        plan.intents.append(intent)
+
+    categories = [c.value for c in SignalCategory]
+    seen_signals: set[str] = set()
+    for i, item in enumerate(doc["signals"]):
+        where = f"signals[{i}]"
+        if not isinstance(item, dict):
+            problems.add(where, "must be an object")
+            continue
+        phrase = normalize_text(_check_str(problems, where, item, "phrase", max_len=SIGNAL_MAX))
+        if phrase.lower() in seen_signals:
+            problems.add(where, f'the signal "{phrase}" appears more than once')
+        seen_signals.add(phrase.lower())
+        if "category" not in item:
+            problems.add(where, 'missing key "category"')
+        plan.signals.append(
+            {
+                "phrase": phrase,
+                "category": _check_choice(
+                    problems, where, item, "category", categories, SignalCategory.OTHER
+                ),
+                "is_active": _check_bool(problems, where, item, "is_active"),
+            }
+        )
+
+    known_slugs = seen_slugs | set(Intent.objects.values_list("slug", flat=True))
+    statuses = [c.value for c in ArticleStatus]
+    seen_titles: set[str] = set()
+    for i, item in enumerate(doc["articles"]):
+        where = f"articles[{i}]"
+        if not isinstance(item, dict):
+            problems.add(where, "must be an object")
+            continue
+        title = _check_str(problems, where, item, "title", max_len=TITLE_MAX)
+        if title in seen_titles:
+            problems.add(where, f'the title "{title[:60]}" appears more than once')
+        seen_titles.add(title)
+        body = _check_str(problems, where, item, "body", max_len=200_000, allow_empty=True)
+        slugs = item.get("intents", [])
+        if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
+            problems.add(where, '"intents" must be a list of intent slugs')
+            slugs = []
+        for slug in slugs:
+            if slug not in known_slugs:
+                problems.add(where, f'unknown intent "{slug}"')
+        plan.articles.append(
+            {
+                "title": title,
+                "body": body,
+                "status": _check_choice(
+                    problems, where, item, "status", statuses, ArticleStatus.DRAFT
+                ),
+                "intents": sorted(set(slugs)),
+            }
+        )
+    problems.raise_if_any()
+    return plan
+
+
+# --- CSV import -------------------------------------------------------------------------------
+
+
+@dataclass
+class PhraseRowsPlan:
+    rows: list[tuple[int, str, str]]  # (line, text, intent slug)
+
+
+def validate_phrases_csv(data: bytes) -> PhraseRowsPlan:
+    """A ``text,intent`` CSV: every row checked, every problem listed with its line."""
+    text = decode_upload(data)
+    if "\x00" in text:
+        raise ImportRejected(["The file holds NUL bytes: it is not a CSV text file."])
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise ImportRejected([f"Line 1: not readable as CSV ({exc})."]) from None
+    if header is None:
+        raise ImportRejected(["The file is empty; expected a header line: text,intent"])
+    if [h.strip().lower() for h in header] != CSV_HEADER:
+        raise ImportRejected(
+            [f"Line 1: the header must be exactly text,intent, not {','.join(header)[:80]!r}."]
+        )
+    problems = _Problems()
+    rows: list[tuple[int, str, str]] = []
+    line = 1
+    try:
+        for record in reader:
+            line = reader.line_num
+            if len(rows) >= MAX_CSV_ROWS:
+                raise ImportRejected(
+                    [
+                        f"The file has more than {MAX_CSV_ROWS:,} rows; split it into files of "
+                        f"at most {MAX_CSV_ROWS:,} rows."
+                    ]
+                )
+            if not record or all(not cell.strip() for cell in record):
+                continue
+            where = f"Line {line}"
+            if len(record) != 2:
+                problems.add(where, f"expected 2 columns (text,intent), found {len(record)}")
+                rows.append((line, "", ""))
+                continue
+            phrase, slug = normalize_text(record[0]), record[1].strip()
+            if not phrase:
+                problems.add(where, "the text is empty")
+            elif len(phrase) > PHRASE_MAX:
+                problems.add(where, f"the text is {len(phrase)} characters; limit {PHRASE_MAX}")
+            if not slug:
+                problems.add(where, "the intent is empty")
+            elif len(slug) > SLUG_MAX or not SLUG_RE.match(slug):
+                problems.add(
+                    where,
+                    f'"{slug[:40]}" is not an intent slug (letters, digits, "-" and "_", '
+                    f"at most {SLUG_MAX})",
+                )
+            rows.append((line, phrase, slug))
+    except csv.Error as exc:
+        problems.add(f"Line {reader.line_num}", f"not readable as CSV ({exc})")
+    if not rows and not problems.items:
+        raise ImportRejected(["The file has a header but no rows."])
+    problems.raise_if_any()
+    return PhraseRowsPlan(rows=rows)

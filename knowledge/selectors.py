@@ -1,0 +1,175 @@
+"""Reads for the knowledge admin pages: lists with their counts, search, previews."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from .models import (
+    Article,
+    ArticleVersion,
+    AuditLogEntry,
+    ClassifierModel,
+    ClassifierStatus,
+    EscalationSignal,
+    Intent,
+)
+
+# Fewer phrases than this and the classifier has little to learn an intent from.
+MIN_PHRASES_TO_TRAIN = 10
+SIGNAL_PREVIEW_DAYS = 7
+SIGNAL_PREVIEW_SCAN = 5000
+SIGNAL_PREVIEW_SHOWN = 20
+
+
+def classifier_active() -> ClassifierModel | None:
+    return ClassifierModel.objects.filter(is_active=True).defer("artifact").first()
+
+
+def classifier_list() -> QuerySet[ClassifierModel]:
+    return ClassifierModel.objects.defer("artifact").select_related("trained_by")
+
+
+def intent_list(*, include_inactive: bool = True) -> list[Intent]:
+    """Intents with ``phrase_count``, ``article_count``, ``too_few_phrases`` and the active
+    model's ``precision`` / ``recall`` for each (``None`` when it has no figure)."""
+    intents = Intent.objects.annotate(
+        phrase_count=Count("phrases", distinct=True),
+        article_count=Count("articles", distinct=True),
+    ).order_by("slug")
+    if not include_inactive:
+        intents = intents.filter(is_active=True)
+    active = classifier_active()
+    metrics = (active.metrics or {}) if active else {}
+    per_intent: dict[str, dict[str, Any]] = metrics.get("per_intent") or {}
+    rows = list(intents)
+    for intent in rows:
+        figures = per_intent.get(intent.slug) or {}
+        intent.precision = figures.get("precision")
+        intent.recall = figures.get("recall")
+        intent.too_few_phrases = intent.phrase_count < MIN_PHRASES_TO_TRAIN
+    return rows
+
+
+def article_search(
+    *, q: str = "", status: str = "", intent_slug: str = ""
+) -> QuerySet[Article]:
+    """Articles matching every given filter; the body is left unloaded for list pages."""
+    articles = Article.objects.defer("body").select_related("updated_by")
+    q = q.strip()
+    if q:
+        articles = articles.filter(Q(title__icontains=q) | Q(body__icontains=q))
+    if status:
+        articles = articles.filter(status=status)
+    if intent_slug:
+        articles = articles.filter(intents__slug=intent_slug)
+    return articles.order_by("title", "pk")
+
+
+def article_intents(articles: list[Article]) -> None:
+    """Attach ``intent_slugs`` to each article of a page with one query."""
+    through = Article.intents.through
+    by_article: dict[int, list[str]] = {a.pk: [] for a in articles}
+    for article_id, slug in through.objects.filter(article_id__in=by_article).values_list(
+        "article_id", "intent__slug"
+    ):
+        by_article[article_id].append(slug)
+    for article in articles:
+        article.intent_slugs = sorted(by_article[article.pk])
+
+
+@dataclass
+class VersionRow:
+    version: ArticleVersion
+    changed: list[str]
+
+
+def article_version_rows(article: Article) -> list[VersionRow]:
+    """Versions newest first, each with the fields it changed from the one before."""
+    versions = list(article.versions.select_related("author").order_by("number"))
+    rows, previous = [], None
+    for version in versions:
+        if previous is None:
+            changed = ["created"]
+        else:
+            changed = [
+                name
+                for name in ("title", "body", "status", "intent_slugs")
+                if getattr(previous, name) != getattr(version, name)
+            ]
+            changed = [("intents" if c == "intent_slugs" else c) for c in changed]
+        rows.append(VersionRow(version=version, changed=changed))
+        previous = version
+    return rows[::-1]
+
+
+# --- Escalation signals -----------------------------------------------------------------------
+
+
+def signal_pattern(phrase: str) -> re.Pattern[str]:
+    """Words in context, not substrings: "manager" does not match "managers" or "management"."""
+    words = [re.escape(w) for w in phrase.split()]
+    return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)", re.IGNORECASE)
+
+
+def signal_list() -> QuerySet[EscalationSignal]:
+    return EscalationSignal.objects.order_by("category", "phrase")
+
+
+@dataclass
+class SignalPreview:
+    phrase: str
+    scanned: int
+    matches: list[Any]  # chat.Message rows
+    total: int
+
+
+def signal_preview(*, phrase: str) -> SignalPreview:
+    """Which of the last week's customer messages this phrase would have matched."""
+    from chat.models import Author, Message
+
+    phrase = " ".join(phrase.split())
+    if not phrase:
+        return SignalPreview(phrase="", scanned=0, matches=[], total=0)
+    since = timezone.now() - timedelta(days=SIGNAL_PREVIEW_DAYS)
+    recent = Message.objects.filter(author=Author.CUSTOMER, created_at__gte=since)
+    scanned = recent.count()
+    # The database narrows to messages that hold every word; the pattern decides.
+    candidates = recent
+    for word in phrase.split():
+        candidates = candidates.filter(text__icontains=word)
+    candidates = candidates.order_by("-created_at").only(
+        "id", "text", "created_at", "conversation_id"
+    )[:SIGNAL_PREVIEW_SCAN]
+    pattern = signal_pattern(phrase)
+    matches = [m for m in candidates if pattern.search(m.text)]
+    return SignalPreview(
+        phrase=phrase, scanned=scanned, matches=matches[:SIGNAL_PREVIEW_SHOWN], total=len(matches)
+    )
+
+
+# --- Audit log --------------------------------------------------------------------------------
+
+
+def audit_entries(*, object_type: str = "") -> QuerySet[AuditLogEntry]:
+    entries = AuditLogEntry.objects.select_related("actor")
+    if object_type:
+        entries = entries.filter(object_type=object_type)
+    return entries.order_by("-created_at", "-id")
+
+
+def audit_object_types() -> list[str]:
+    return list(
+        AuditLogEntry.objects.order_by("object_type")
+        .values_list("object_type", flat=True)
+        .distinct()
+    )
+
+
+def training_is_running() -> bool:
+    return ClassifierModel.objects.filter(status=ClassifierStatus.TRAINING).exists()

@@ -1,0 +1,560 @@
+"""Every write to the knowledge base: keyword-only, atomic, audited, and followed (on commit)
+by ``taxonomy_invalidate`` so the bot reloads what changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from .audit import audit_record, field_changes
+from .importexport import (
+    DETAIL_NAME_MAX,
+    DETAIL_QUESTION_MAX,
+    NAME_MAX,
+    PHRASE_MAX,
+    SIGNAL_MAX,
+    SLUG_MAX,
+    SLUG_RE,
+    TITLE_MAX,
+    name_from_slug,
+    normalize_text,
+    validate_phrases_csv,
+    validate_taxonomy_json,
+)
+from .models import (
+    Article,
+    ArticleStatus,
+    ArticleVersion,
+    ClassifierModel,
+    EscalationPolicy,
+    EscalationSignal,
+    Intent,
+    SignalCategory,
+    TrainingPhrase,
+)
+
+BULK_BATCH = 1000
+
+
+def _invalidate_on_commit() -> None:
+    from chat.bot import taxonomy_invalidate
+
+    transaction.on_commit(taxonomy_invalidate)
+
+
+# --- Checks -----------------------------------------------------------------------------------
+
+
+def check_phrase_text(text: str) -> str:
+    text = normalize_text(text or "")
+    if not text:
+        raise ValidationError({"text": "Type a phrase."})
+    if len(text) > PHRASE_MAX:
+        raise ValidationError(
+            {"text": f"A phrase holds at most {PHRASE_MAX} characters (this one has {len(text)})."}
+        )
+    return text
+
+
+def check_required_details(details: Iterable[dict[str, str]]) -> list[dict[str, str]]:
+    checked, names = [], set()
+    for item in details:
+        name = (item.get("name") or "").strip()
+        question = normalize_text(item.get("question") or "")
+        if not name or not SLUG_RE.match(name) or len(name) > DETAIL_NAME_MAX:
+            raise ValidationError(
+                {"required_details": f'"{name[:40]}" is not a detail name (letters, digits, _ -).'}
+            )
+        if not question or len(question) > DETAIL_QUESTION_MAX:
+            raise ValidationError(
+                {"required_details": f'Give the question the bot asks for "{name}" '
+                 f"(at most {DETAIL_QUESTION_MAX} characters)."}
+            )
+        if name in names:
+            raise ValidationError({"required_details": f'"{name}" is listed twice.'})
+        names.add(name)
+        checked.append({"name": name, "question": question})
+    return checked
+
+
+def _check_intent_fields(
+    *, slug: str, name: str, escalation_policy: str, exclude_pk: int | None = None
+) -> None:
+    errors: dict[str, str] = {}
+    if not slug or not SLUG_RE.match(slug) or len(slug) > SLUG_MAX:
+        errors["slug"] = f'Use letters, digits, "-" and "_" (at most {SLUG_MAX}).'
+    elif Intent.objects.filter(slug=slug).exclude(pk=exclude_pk).exists():
+        errors["slug"] = f'An intent with the slug "{slug}" already exists.'
+    if not name.strip() or len(name) > NAME_MAX:
+        errors["name"] = f"Give a name of at most {NAME_MAX} characters."
+    if escalation_policy not in EscalationPolicy.values:
+        errors["escalation_policy"] = "Choose a policy."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _intent_state(intent: Intent) -> dict[str, Any]:
+    return {
+        "slug": intent.slug,
+        "name": intent.name,
+        "description": intent.description,
+        "escalation_policy": intent.escalation_policy,
+        "required_details": intent.required_details,
+        "is_active": intent.is_active,
+    }
+
+
+# --- Intents and phrases ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def intent_create(
+    *,
+    actor: Any,
+    slug: str,
+    name: str,
+    description: str = "",
+    escalation_policy: str = EscalationPolicy.NEVER,
+    required_details: Sequence[dict[str, str]] = (),
+    phrases: Sequence[str] = (),
+) -> Intent:
+    slug = slug.strip()
+    _check_intent_fields(slug=slug, name=name, escalation_policy=escalation_policy)
+    intent = Intent.objects.create(
+        slug=slug,
+        name=name.strip(),
+        description=description.strip(),
+        escalation_policy=escalation_policy,
+        required_details=check_required_details(required_details),
+    )
+    texts = list(dict.fromkeys(check_phrase_text(p) for p in phrases))
+    TrainingPhrase.objects.bulk_create(TrainingPhrase(intent=intent, text=t) for t in texts)
+    audit_record(
+        actor=actor, action="intent.create", obj=intent,
+        changes={**{k: [None, v] for k, v in _intent_state(intent).items()},
+                 "phrases": [None, len(texts)]},
+    )
+    _invalidate_on_commit()
+    return intent
+
+
+@transaction.atomic
+def intent_update(
+    *,
+    actor: Any,
+    intent: Intent,
+    slug: str,
+    name: str,
+    description: str,
+    escalation_policy: str,
+    required_details: Sequence[dict[str, str]],
+    is_active: bool | None = None,
+) -> Intent:
+    slug = slug.strip()
+    _check_intent_fields(
+        slug=slug, name=name, escalation_policy=escalation_policy, exclude_pk=intent.pk
+    )
+    before = _intent_state(intent)
+    intent.slug = slug
+    intent.name = name.strip()
+    intent.description = description.strip()
+    intent.escalation_policy = escalation_policy
+    intent.required_details = check_required_details(required_details)
+    if is_active is not None:
+        intent.is_active = is_active
+    changes = field_changes(before, _intent_state(intent))
+    if changes:
+        intent.save()
+        audit_record(actor=actor, action="intent.update", obj=intent, changes=changes)
+        _invalidate_on_commit()
+    return intent
+
+
+@transaction.atomic
+def intent_set_active(*, actor: Any, intent: Intent, is_active: bool) -> Intent:
+    if intent.is_active != is_active:
+        intent.is_active = is_active
+        intent.save(update_fields=["is_active", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="intent.activate" if is_active else "intent.deactivate",
+            obj=intent,
+            changes={"is_active": [not is_active, is_active]},
+        )
+        _invalidate_on_commit()
+    return intent
+
+
+@dataclass
+class PhraseAdded:
+    phrase: TrainingPhrase
+    other_intents: list[str] = field(default_factory=list)  # slugs that already hold this text
+
+
+def phrase_other_intents(*, text: str, intent: Intent) -> list[str]:
+    """Slugs of other intents that already have this phrase (case-insensitive)."""
+    return list(
+        TrainingPhrase.objects.filter(text__iexact=normalize_text(text))
+        .exclude(intent=intent)
+        .values_list("intent__slug", flat=True)
+        .distinct()
+    )
+
+
+@transaction.atomic
+def phrase_add(*, actor: Any, intent: Intent, text: str) -> PhraseAdded:
+    text = check_phrase_text(text)
+    if intent.phrases.filter(text__iexact=text).exists():
+        raise ValidationError({"text": f'"{text[:80]}" is already a phrase of this intent.'})
+    try:
+        with transaction.atomic():
+            phrase = TrainingPhrase.objects.create(intent=intent, text=text)
+    except IntegrityError:
+        raise ValidationError({"text": "This phrase was just added."}) from None
+    audit_record(
+        actor=actor, action="phrase.add", obj=intent, changes={"phrase": [None, text]}
+    )
+    _invalidate_on_commit()
+    return PhraseAdded(phrase=phrase, other_intents=phrase_other_intents(text=text, intent=intent))
+
+
+@transaction.atomic
+def phrase_remove(*, actor: Any, phrase: TrainingPhrase) -> None:
+    intent = phrase.intent
+    text = phrase.text
+    phrase.delete()
+    audit_record(actor=actor, action="phrase.remove", obj=intent, changes={"phrase": [text, None]})
+    _invalidate_on_commit()
+
+
+# --- Escalation signals -----------------------------------------------------------------------
+
+
+def _check_signal(*, phrase: str, category: str, exclude_pk: int | None = None) -> str:
+    phrase = normalize_text(phrase or "")
+    errors: dict[str, str] = {}
+    if not phrase:
+        errors["phrase"] = "Type the words that signal an escalation."
+    elif len(phrase) > SIGNAL_MAX:
+        errors["phrase"] = f"A signal holds at most {SIGNAL_MAX} characters."
+    elif EscalationSignal.objects.filter(phrase__iexact=phrase).exclude(pk=exclude_pk).exists():
+        errors["phrase"] = f'The signal "{phrase}" already exists.'
+    if category not in SignalCategory.values:
+        errors["category"] = "Choose a category."
+    if errors:
+        raise ValidationError(errors)
+    return phrase
+
+
+@transaction.atomic
+def signal_create(*, actor: Any, phrase: str, category: str) -> EscalationSignal:
+    phrase = _check_signal(phrase=phrase, category=category)
+    signal = EscalationSignal.objects.create(phrase=phrase, category=category)
+    audit_record(
+        actor=actor, action="signal.create", obj=signal,
+        changes={"phrase": [None, phrase], "category": [None, category]},
+    )
+    _invalidate_on_commit()
+    return signal
+
+
+@transaction.atomic
+def signal_update(
+    *, actor: Any, signal: EscalationSignal, phrase: str, category: str, is_active: bool
+) -> EscalationSignal:
+    phrase = _check_signal(phrase=phrase, category=category, exclude_pk=signal.pk)
+    before = {"phrase": signal.phrase, "category": signal.category, "is_active": signal.is_active}
+    after = {"phrase": phrase, "category": category, "is_active": is_active}
+    changes = field_changes(before, after)
+    if changes:
+        signal.phrase, signal.category, signal.is_active = phrase, category, is_active
+        signal.save()
+        audit_record(actor=actor, action="signal.update", obj=signal, changes=changes)
+        _invalidate_on_commit()
+    return signal
+
+
+@transaction.atomic
+def signal_set_active(*, actor: Any, signal: EscalationSignal, is_active: bool) -> EscalationSignal:
+    if signal.is_active != is_active:
+        signal.is_active = is_active
+        signal.save(update_fields=["is_active", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="signal.enable" if is_active else "signal.disable",
+            obj=signal,
+            changes={"is_active": [not is_active, is_active]},
+        )
+        _invalidate_on_commit()
+    return signal
+
+
+# --- Articles ---------------------------------------------------------------------------------
+
+
+def _check_article(*, title: str, body: str, status: str) -> None:
+    errors: dict[str, str] = {}
+    if not title.strip():
+        errors["title"] = "Give the article a title."
+    elif len(title) > TITLE_MAX:
+        errors["title"] = f"A title holds at most {TITLE_MAX} characters."
+    if status not in ArticleStatus.values:
+        errors["status"] = "Choose draft or published."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _article_state(article: Article, intent_slugs: list[str]) -> dict[str, Any]:
+    return {
+        "title": article.title,
+        "body": article.body,
+        "status": article.status,
+        "intents": intent_slugs,
+    }
+
+
+def _article_version_add(
+    *, article: Article, intent_slugs: list[str], actor: Any
+) -> ArticleVersion:
+    last = article.versions.order_by("-number").values_list("number", flat=True).first() or 0
+    return ArticleVersion.objects.create(
+        article=article,
+        number=last + 1,
+        title=article.title,
+        body=article.body,
+        status=article.status,
+        intent_slugs=intent_slugs,
+        author=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+
+
+def _actor_user(actor: Any) -> Any:
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+@transaction.atomic
+def article_create(
+    *,
+    actor: Any,
+    title: str,
+    body: str,
+    status: str = ArticleStatus.DRAFT,
+    intents: Iterable[Intent] = (),
+) -> Article:
+    _check_article(title=title, body=body, status=status)
+    article = Article.objects.create(
+        title=title.strip(), body=body, status=status, updated_by=_actor_user(actor)
+    )
+    intents = list(intents)
+    article.intents.set(intents)
+    slugs = sorted(i.slug for i in intents)
+    _article_version_add(article=article, intent_slugs=slugs, actor=actor)
+    audit_record(
+        actor=actor, action="article.create", obj=article,
+        changes=field_changes({}, _article_state(article, slugs)),
+    )
+    _invalidate_on_commit()
+    return article
+
+
+def _article_apply(
+    *, actor: Any, article: Article, title: str, body: str, status: str, intents: list[Intent],
+    action: str, extra: dict[str, Any] | None = None,
+) -> Article:
+    _check_article(title=title, body=body, status=status)
+    before = _article_state(article, sorted(article.intents.values_list("slug", flat=True)))
+    article.title, article.body, article.status = title.strip(), body, status
+    slugs = sorted(i.slug for i in intents)
+    changes = field_changes(before, _article_state(article, slugs))
+    if not changes:
+        return article
+    article.updated_by = _actor_user(actor)
+    article.save()
+    article.intents.set(intents)
+    version = _article_version_add(article=article, intent_slugs=slugs, actor=actor)
+    audit_record(
+        actor=actor, action=action, obj=article,
+        changes={**changes, "version": [version.number - 1, version.number], **(extra or {})},
+    )
+    _invalidate_on_commit()
+    return article
+
+
+@transaction.atomic
+def article_update(
+    *, actor: Any, article: Article, title: str, body: str, status: str, intents: Iterable[Intent]
+) -> Article:
+    return _article_apply(
+        actor=actor, article=article, title=title, body=body, status=status,
+        intents=list(intents), action="article.update",
+    )
+
+
+@transaction.atomic
+def article_version_restore(*, actor: Any, article: Article, version: ArticleVersion) -> Article:
+    """Make an earlier version current again; the restore itself becomes the newest version."""
+    if version.article_id != article.pk:
+        raise ValidationError("That version belongs to another article.")
+    intents = list(Intent.objects.filter(slug__in=version.intent_slugs))
+    return _article_apply(
+        actor=actor, article=article, title=version.title, body=version.body,
+        status=version.status, intents=intents, action="article.restore",
+        extra={"restored_from": [None, version.number]},
+    )
+
+
+# --- Imports ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportResult:
+    counts: dict[str, int]
+    warnings: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def taxonomy_import_json(*, actor: Any, data: bytes) -> ImportResult:
+    """Validate the whole file, then upsert: intents by slug (their phrases become exactly the
+    file's), signals by phrase, articles by title. Raises ``ImportRejected`` and writes nothing
+    when any problem is found."""
+    plan = validate_taxonomy_json(data)
+    counts = dict.fromkeys(
+        ["intents_created", "intents_updated", "phrases", "signals_created", "signals_updated",
+         "articles_created", "articles_updated"], 0,
+    )
+    existing = {i.slug: i for i in Intent.objects.all()}
+    for item in plan.intents:
+        fields = {k: item[k] for k in
+                  ("name", "description", "escalation_policy", "required_details", "is_active")}
+        intent = existing.get(item["slug"])
+        if intent is None:
+            intent = Intent.objects.create(slug=item["slug"], **fields)
+            existing[intent.slug] = intent
+            counts["intents_created"] += 1
+        else:
+            for key, value in fields.items():
+                setattr(intent, key, value)
+            intent.save()
+            counts["intents_updated"] += 1
+            current = list(intent.phrases.order_by("pk").values_list("text", flat=True))
+            if current == item["phrases"]:
+                counts["phrases"] += len(current)
+                continue
+            intent.phrases.all().delete()
+        TrainingPhrase.objects.bulk_create(
+            (TrainingPhrase(intent=intent, text=t) for t in item["phrases"]), batch_size=BULK_BATCH
+        )
+        counts["phrases"] += len(item["phrases"])
+
+    signals = {s.phrase.lower(): s for s in EscalationSignal.objects.all()}
+    for item in plan.signals:
+        signal = signals.get(item["phrase"].lower())
+        if signal is None:
+            EscalationSignal.objects.create(**item)
+            counts["signals_created"] += 1
+        else:
+            signal.phrase, signal.category, signal.is_active = (
+                item["phrase"], item["category"], item["is_active"]
+            )
+            signal.save()
+            counts["signals_updated"] += 1
+
+    articles: dict[str, Article] = {}
+    for article in Article.objects.order_by("-pk"):
+        articles[article.title] = article  # the oldest article with a title wins
+    for item in plan.articles:
+        intents = [existing[s] for s in item["intents"]]
+        article = articles.get(item["title"])
+        if article is None:
+            article = Article.objects.create(
+                title=item["title"], body=item["body"], status=item["status"],
+                updated_by=_actor_user(actor),
+            )
+            article.intents.set(intents)
+            _article_version_add(article=article, intent_slugs=item["intents"], actor=actor)
+            counts["articles_created"] += 1
+        else:
+            _article_apply(
+                actor=actor, article=article, title=item["title"], body=item["body"],
+                status=item["status"], intents=intents, action="article.import",
+            )
+            counts["articles_updated"] += 1
+    audit_record(
+        actor=actor, action="taxonomy.import", object_type="taxonomy",
+        object_repr="JSON import", changes={k: [None, v] for k, v in counts.items()},
+    )
+    _invalidate_on_commit()
+    return ImportResult(counts=counts)
+
+
+@transaction.atomic
+def phrases_import_csv(*, actor: Any, data: bytes) -> ImportResult:
+    """Add ``text,intent`` rows as phrases, creating missing intents; rows already present are
+    skipped. Raises ``ImportRejected`` and writes nothing when any row is wrong."""
+    plan = validate_phrases_csv(data)
+    slugs = list(dict.fromkeys(slug for _, _, slug in plan.rows))
+    intents = {i.slug: i for i in Intent.objects.filter(slug__in=slugs)}
+    missing = [s for s in slugs if s not in intents]
+    Intent.objects.bulk_create(
+        (Intent(slug=s, name=name_from_slug(s)) for s in missing), batch_size=BULK_BATCH
+    )
+    intents = {i.slug: i for i in Intent.objects.filter(slug__in=slugs)}
+    present: set[tuple[int, str]] = set(
+        TrainingPhrase.objects.filter(intent__slug__in=slugs).values_list("intent_id", "text")
+    )
+    new: list[TrainingPhrase] = []
+    skipped = 0
+    for _, text, slug in plan.rows:
+        key = (intents[slug].pk, text)
+        if key in present:
+            skipped += 1
+            continue
+        present.add(key)
+        new.append(TrainingPhrase(intent=intents[slug], text=text))
+    TrainingPhrase.objects.bulk_create(new, batch_size=BULK_BATCH)
+    counts = {
+        "rows": len(plan.rows),
+        "intents_created": len(missing),
+        "phrases_added": len(new),
+        "duplicates_skipped": skipped,
+    }
+    audit_record(
+        actor=actor, action="phrases.import", object_type="taxonomy", object_repr="CSV import",
+        changes={k: [None, v] for k, v in counts.items()},
+    )
+    _invalidate_on_commit()
+    return ImportResult(counts=counts)
+
+
+# --- Classifier -------------------------------------------------------------------------------
+
+
+def classifier_train(*, actor: Any) -> ClassifierModel:
+    """Start training a new model (the Celery task runs after the commit)."""
+    from knowledge.training import classifier_training_start
+
+    with transaction.atomic():
+        model = classifier_training_start(user=_actor_user(actor))
+        audit_record(actor=actor, action="classifier.train", obj=model)
+    return model
+
+
+@transaction.atomic
+def classifier_make_active(*, actor: Any, model: ClassifierModel) -> ClassifierModel:
+    from knowledge.training import classifier_activate
+
+    if model.status != "ready":
+        raise ValidationError("Only a model that finished training can be activated.")
+    previous = (
+        ClassifierModel.objects.filter(is_active=True).values_list("version", flat=True).first()
+    )
+    model = classifier_activate(model=model, user=_actor_user(actor))
+    audit_record(
+        actor=actor, action="classifier.activate", obj=model,
+        changes={"active_version": [previous, model.version]},
+    )
+    return model
