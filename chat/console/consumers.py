@@ -1,8 +1,158 @@
+"""The agent console's WebSocket: live queue changes, the watched transcript, customer typing.
+
+A thin door: it admits only signed-in agents from an allowed origin, joins the queue group,
+follows the one conversation the agent has open, and forwards group events to the page as
+small frames (the page then refreshes its htmx fragments). Presence counts these sockets.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlparse
+
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.http.request import validate_host
+
+from chat.models import Conversation
+from chat.realtime import QUEUE_GROUP, abroadcast_typing, conversation_group
+from supportdesk.roles import AGENTS, has_role
+
+from .services import presence_connect, presence_disconnect
+
+# Close codes: 4401 not signed in, 4403 not an agent or a foreign origin.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+MAX_FRAME_BYTES = 4096
+
+
+def origin_allowed(scope: dict[str, Any]) -> bool:
+    """The handshake's Origin must name one of ALLOWED_HOSTS (the console is same-site)."""
+    origin = dict(scope.get("headers") or []).get(b"origin", b"").decode("latin-1")
+    if not origin:
+        return False
+    host = urlparse(origin).hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
+
+
+def _is_agent(user: Any) -> bool:
+    return has_role(user, [AGENTS])
+
+
+def _conversation_exists(pk: int) -> bool:
+    return Conversation.objects.filter(pk=pk).exists()
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     """Live updates for the agent console (queue changes, transcripts, customer typing)."""
 
+    user: Any = None
+    watching: int | None = None
+
     async def connect(self) -> None:
-        await self.close(code=4403)
+        user = self.scope.get("user")
+        if not origin_allowed(self.scope):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not await database_sync_to_async(_is_agent)(user):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.user = user
+        await self.channel_layer.group_add(QUEUE_GROUP, self.channel_name)
+        await self.accept()
+        await database_sync_to_async(presence_connect)(agent=user)
+        await self.send_json({"type": "ready"})
+
+    async def disconnect(self, code: int) -> None:
+        if self.user is None:
+            return
+        await self.channel_layer.group_discard(QUEUE_GROUP, self.channel_name)
+        if self.watching is not None:
+            await self.channel_layer.group_discard(
+                conversation_group(self.watching), self.channel_name
+            )
+        await database_sync_to_async(presence_disconnect)(agent=self.user)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None or len(text_data) > MAX_FRAME_BYTES:
+            await self._error("bad_frame", "Send JSON text frames of at most 4 KB.")
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self._error("bad_json", "That frame is not JSON.")
+            return
+        if not isinstance(content, dict):
+            await self._error("bad_frame", "A frame is a JSON object with a type.")
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: dict[str, Any], **kwargs: Any) -> None:
+        kind = content.get("type")
+        if kind == "watch":
+            await self._watch(content.get("conversation_id"))
+        elif kind == "typing":
+            if self.watching is None or not isinstance(content.get("is_typing"), bool):
+                await self._error("bad_frame", "Typing needs an open conversation and is_typing.")
+                return
+            await abroadcast_typing(self.watching, "agent", content["is_typing"])
+        else:
+            await self._error("unknown_type", "Frames are watch or typing.")
+
+    async def _watch(self, conversation_id: Any) -> None:
+        if conversation_id is None:
+            pk = None
+        elif isinstance(conversation_id, int) and not isinstance(conversation_id, bool):
+            pk = conversation_id
+            if not await database_sync_to_async(_conversation_exists)(pk):
+                await self._error("not_found", "No such conversation.")
+                return
+        else:
+            await self._error("bad_frame", "conversation_id is a number or null.")
+            return
+        if self.watching is not None and self.watching != pk:
+            await self.channel_layer.group_discard(
+                conversation_group(self.watching), self.channel_name
+            )
+        if pk is not None and pk != self.watching:
+            await self.channel_layer.group_add(conversation_group(pk), self.channel_name)
+        self.watching = pk
+        await self.send_json({"type": "watching", "conversation_id": pk})
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": message})
+
+    # --- Group events (chat.events): each carries the frame to forward in "frame". ----------
+
+    async def _forward_conversation_frame(self, event: dict[str, Any]) -> None:
+        """A frame of the watched conversation, labelled with its id for the page."""
+        if self.watching is not None:
+            await self.send_json({**event["frame"], "conversation_id": self.watching})
+
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        await self._forward_conversation_frame(event)
+
+    async def chat_typing(self, event: dict[str, Any]) -> None:
+        await self._forward_conversation_frame(event)
+
+    async def chat_handoff(self, event: dict[str, Any]) -> None:
+        await self._forward_conversation_frame(event)
+
+    async def chat_conversation(self, event: dict[str, Any]) -> None:
+        await self._forward_conversation_frame(event)
+
+    async def chat_delta(self, event: dict[str, Any]) -> None:
+        """Streamed bot text: the console shows the stored reply when it lands instead."""
+
+    async def queue_changed(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["frame"])
+
+    async def conversation_updated(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["frame"])

@@ -1,0 +1,169 @@
+"""Reads for the agent console: the queue, one conversation's transcript, presence, articles.
+
+Each selector fetches what its page shows in a fixed number of queries, whatever the number
+of rows (the tests assert the counts).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.html import strip_tags
+
+from chat.models import (
+    AgentPresence,
+    BotTrace,
+    Conversation,
+    ConversationStatus,
+    Message,
+)
+from chat.selectors import agents_online_count
+from knowledge.markdown import render_markdown
+from knowledge.models import Article, ArticleStatus
+
+__all__ = [
+    "agents_online_count",  # the customer side's question "is anybody there?", in chat.selectors
+    "article_plain_text",
+    "article_search",
+    "conversation_for_agent",
+    "presence_for_agent",
+    "queue_for_agent",
+    "transcript_for_agent",
+]
+
+QUEUE_LIMIT = 200
+ARTICLE_RESULTS = 8
+
+
+def queue_for_agent(*, agent: Any) -> list[Conversation]:
+    """Conversations waiting for a person, oldest handoff first, then the agent's own."""
+    rows = (
+        Conversation.objects.filter(
+            Q(status=ConversationStatus.WAITING)
+            | Q(status=ConversationStatus.AGENT, assignee=agent)
+        )
+        .select_related("assignee", "widget")
+        .order_by("status", "handed_off_at", "created_at")[:QUEUE_LIMIT]
+    )
+    now = timezone.now()
+    conversations = list(rows)
+    for conversation in conversations:
+        since = conversation.handed_off_at or conversation.created_at
+        conversation.waiting_seconds = max(0, int((now - since).total_seconds()))
+        conversation.is_mine = conversation.assignee_id == agent.pk
+    return conversations
+
+
+def conversation_for_agent(*, pk: int) -> Conversation | None:
+    return (
+        Conversation.objects.select_related("assignee", "widget", "contact")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class TraceView:
+    """What the console shows of one bot turn's trace."""
+
+    intent: str
+    confidence: float
+    decision: str
+    backend: str
+    handoff_reason: str
+    entities: list[dict[str, str]]
+    total_ms: float
+
+
+def _entities(stages: Any) -> list[dict[str, str]]:
+    """Entities as ``[{"kind", "value"}]`` from whichever shape the pipeline's trace has."""
+    if not isinstance(stages, dict):
+        return []
+    found = stages.get("entities")
+    if found is None:
+        for stage in stages.values():
+            if isinstance(stage, dict) and "entities" in stage:
+                found = stage["entities"]
+                break
+    items: list[dict[str, str]] = []
+    if isinstance(found, dict):
+        for kind, values in found.items():
+            for value in values if isinstance(values, list) else [values]:
+                items.append({"kind": str(kind), "value": str(value)})
+    elif isinstance(found, list):
+        for entity in found:
+            if isinstance(entity, dict):
+                kind = entity.get("kind") or entity.get("type") or entity.get("name") or ""
+                value = entity.get("value") or entity.get("text") or ""
+                items.append({"kind": str(kind), "value": str(value)})
+            else:
+                items.append({"kind": "", "value": str(entity)})
+    return items
+
+
+def transcript_for_agent(*, conversation: Conversation) -> list[Message]:
+    """Every message of the conversation in order, each with ``trace_view`` (or None).
+
+    A trace hangs off the customer message it answers (or off the bot's message, depending on
+    how the turn was stored); either way it is fetched in the same query.
+    """
+    messages = list(
+        Message.objects.filter(conversation=conversation)
+        .select_related("trace", "sender")
+        .order_by("seq")
+    )
+    for message in messages:
+        trace = _trace_of(message)
+        message.trace_view = (
+            TraceView(
+                intent=trace.intent,
+                confidence=trace.confidence,
+                decision=trace.decision,
+                backend=trace.backend,
+                handoff_reason=trace.handoff_reason,
+                entities=_entities(trace.stages),
+                total_ms=trace.total_ms,
+            )
+            if trace is not None
+            else None
+        )
+    return messages
+
+
+def _trace_of(message: Message) -> BotTrace | None:
+    try:
+        return message.trace
+    except BotTrace.DoesNotExist:
+        return None
+
+
+def presence_for_agent(*, agent: Any) -> AgentPresence | None:
+    return AgentPresence.objects.filter(user=agent).first()
+
+
+def article_search(*, query: str) -> QuerySet[Article]:
+    """Published articles whose title or body contains the words of ``query``."""
+    articles = Article.objects.filter(status=ArticleStatus.PUBLISHED)
+    for word in query.split()[:6]:
+        articles = articles.filter(Q(title__icontains=word) | Q(body__icontains=word))
+    return articles.order_by("title")[:ARTICLE_RESULTS]
+
+
+def article_plain_text(article: Article) -> str:
+    """The article body as plain text, for pasting into a reply: Markdown rendered, tags gone."""
+    text = html.unescape(strip_tags(render_markdown(article.body)))
+    lines = [line.strip() for line in text.splitlines()]
+    paragraphs: list[str] = []
+    blank = False
+    for line in lines:
+        if line:
+            paragraphs.append(line)
+            blank = False
+        elif not blank and paragraphs:
+            paragraphs.append("")
+            blank = True
+    return "\n".join(paragraphs).strip()

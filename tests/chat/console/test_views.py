@@ -1,0 +1,309 @@
+"""The console's pages and actions (chat/console/views.py) through the Django test client."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from chat.models import (
+    AgentPresence,
+    Author,
+    ConversationStatus,
+    Message,
+    PresenceStatus,
+    Resolution,
+)
+
+from .conftest import FakeTurn, handed_over, handoff_turn, start_conversation
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def _urls(pk: int) -> list[tuple[str, str]]:
+    return [
+        ("get", reverse("chat:console")),
+        ("get", reverse("chat:console-conversation", args=[pk])),
+        ("post", reverse("chat:console-claim", args=[pk])),
+        ("post", reverse("chat:console-send", args=[pk])),
+        ("post", reverse("chat:console-resolve", args=[pk])),
+        ("post", reverse("chat:console-return", args=[pk])),
+        ("post", reverse("chat:console-presence")),
+        ("get", reverse("chat:console-articles")),
+    ]
+
+
+def test_anonymous_users_go_to_login_from_every_url(client, waiting_conversation):
+    for method, url in _urls(waiting_conversation.pk):
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith("/accounts/login/"), url
+
+
+@pytest.mark.parametrize("role_fixture", ["admin_user", "manager"])
+def test_admins_and_managers_get_403_everywhere(
+    client, request, role_fixture, waiting_conversation
+):
+    client.force_login(request.getfixturevalue(role_fixture))
+    for method, url in _urls(waiting_conversation.pk):
+        assert getattr(client, method)(url).status_code == 403, url
+    waiting_conversation.refresh_from_db()
+    assert waiting_conversation.status == ConversationStatus.WAITING
+
+
+def test_agents_open_every_page(client, agent, waiting_conversation):
+    client.force_login(agent)
+    pk = waiting_conversation.pk
+    assert client.get(reverse("chat:console")).status_code == 200
+    assert client.get(reverse("chat:console-conversation", args=[pk])).status_code == 200
+    assert client.get(reverse("chat:console-articles"), {"q": "x"}).status_code == 200
+
+
+def test_queue_lists_waiting_and_own_conversations_only(client, agent, other_agent, widget):
+    from chat import services
+
+    waiting = handed_over(widget)
+    mine = handed_over(widget)
+    services.conversation_claim(conversation=mine, agent=agent)
+    theirs = handed_over(widget)
+    services.conversation_claim(conversation=theirs, agent=other_agent)
+    with_bot, _ = start_conversation(widget, "hello")
+
+    client.force_login(agent)
+    page = client.get(reverse("chat:console")).content.decode()
+    for conversation, shown in ((waiting, True), (mine, True), (theirs, False), (with_bot, False)):
+        marker = f'data-conversation-id="{conversation.pk}"'
+        assert (marker in page) is shown
+    assert "The customer mentions a lawyer" in page
+    assert "complaint" in page and "negative" in page
+    assert 'data-sd="queue-waiting"' in page
+
+
+def test_htmx_gets_the_queue_fragment_only(client, agent, waiting_conversation):
+    client.force_login(agent)
+    full = client.get(reverse("chat:console")).content.decode()
+    fragment = client.get(reverse("chat:console"), **HX).content.decode()
+    assert "<html" in full and 'id="queue"' in full
+    assert "<html" not in fragment
+    assert fragment.strip().startswith('<section id="queue"')
+    assert f'data-conversation-id="{waiting_conversation.pk}"' in fragment
+
+
+def test_conversation_page_shows_transcript_and_trace(client, agent, widget):
+    from chat import services
+
+    conversation, (first,) = start_conversation(widget, "where is order 55102?")
+    services.bot_turn_record(message=first, result=FakeTurn())
+    message, _ = start_message(conversation, "<script>alert(1)</script> my lawyer")
+    services.bot_turn_record(message=message, result=handoff_turn())
+
+    client.force_login(agent)
+    page = client.get(reverse("chat:console-conversation", args=[conversation.pk])).content.decode()
+    authors = [m.author for m in Message.objects.filter(conversation=conversation)]
+    assert Author.CUSTOMER in authors and Author.BOT in authors
+    assert page.count('data-sd="message"') == len(authors)
+    assert "Your parcel ships in two days." in page
+    assert 'data-sd="trace"' in page
+    assert "order_status" in page and "0.82" in page
+    assert "order_number: 55102" in page
+    assert "The customer mentions a lawyer" in page
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'data-sd="claim"' in page
+
+
+def start_message(conversation, text):
+    import uuid
+
+    from chat import services
+
+    return services.message_create_incoming(
+        conversation=conversation, text=text, client_id=uuid.uuid4(), queue_bot=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "start"),
+    [
+        ("transcript", '<ol id="transcript"'),
+        ("conversation-head", '<header id="conversation-head"'),
+        ("conversation", '<section id="conversation"'),
+    ],
+)
+def test_htmx_gets_the_targeted_conversation_fragment(
+    client, agent, waiting_conversation, target, start
+):
+    client.force_login(agent)
+    url = reverse("chat:console-conversation", args=[waiting_conversation.pk])
+    body = client.get(url, HTTP_HX_TARGET=target, **HX).content.decode()
+    assert "<html" not in body
+    assert body.strip().startswith(start)
+
+
+def test_unknown_conversation_is_404(client, agent):
+    client.force_login(agent)
+    assert client.get(reverse("chat:console-conversation", args=[999999])).status_code == 404
+
+
+def test_claim_send_resolve(client, agent, waiting_conversation):
+    from analytics.models import ReportingEvent
+
+    client.force_login(agent)
+    pk = waiting_conversation.pk
+    response = client.post(reverse("chat:console-claim", args=[pk]), **HX)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'data-sd="composer"' in body and 'data-sd="resolve"' in body
+    waiting_conversation.refresh_from_db()
+    assert waiting_conversation.status == ConversationStatus.AGENT
+    assert waiting_conversation.assignee == agent
+
+    send_url = reverse("chat:console-send", args=[pk])
+    response = client.post(send_url, {"text": "  Hi, Ann here. "}, **HX)
+    assert response.status_code == 200
+    reply = Message.objects.get(conversation=waiting_conversation, author=Author.AGENT)
+    assert reply.text == "Hi, Ann here." and reply.sender == agent
+
+    response = client.post(reverse("chat:console-resolve", args=[pk]))
+    assert response.status_code == 302
+    waiting_conversation.refresh_from_db()
+    assert waiting_conversation.status == ConversationStatus.RESOLVED
+    assert waiting_conversation.resolution == Resolution.AGENT
+    names = set(ReportingEvent.objects.filter(conversation=waiting_conversation).values_list(
+        "name", flat=True
+    ))
+    assert {"first_agent_reply", "agent_replied", "resolved"} <= names
+
+
+def test_return_to_bot(client, agent, waiting_conversation):
+    from chat import services
+
+    services.conversation_claim(conversation=waiting_conversation, agent=agent)
+    client.force_login(agent)
+    response = client.post(reverse("chat:console-return", args=[waiting_conversation.pk]))
+    assert response.status_code == 302
+    waiting_conversation.refresh_from_db()
+    assert waiting_conversation.status == ConversationStatus.BOT
+
+
+def test_only_the_claiming_agent_may_send_resolve_or_return(
+    client, agent, other_agent, waiting_conversation
+):
+    from chat import services
+
+    services.conversation_claim(conversation=waiting_conversation, agent=other_agent)
+    client.force_login(agent)
+    pk = waiting_conversation.pk
+    before = Message.objects.count()
+    for name, data in (
+        ("chat:console-send", {"text": "hello"}),
+        ("chat:console-resolve", {}),
+        ("chat:console-return", {}),
+    ):
+        response = client.post(reverse(name, args=[pk]), data, **HX)
+        assert response.status_code == 400, name
+        assert 'data-sd="console-error"' in response.content.decode()
+    waiting_conversation.refresh_from_db()
+    assert waiting_conversation.status == ConversationStatus.AGENT
+    assert waiting_conversation.assignee == other_agent
+    assert Message.objects.count() == before
+
+
+def test_claiming_a_claimed_conversation_changes_nothing(
+    client, agent, other_agent, waiting_conversation
+):
+    from chat import services
+
+    services.conversation_claim(conversation=waiting_conversation, agent=other_agent)
+    client.force_login(agent)
+    response = client.post(reverse("chat:console-claim", args=[waiting_conversation.pk]), **HX)
+    assert response.status_code == 400
+    waiting_conversation.refresh_from_db()
+    assert waiting_conversation.assignee == other_agent
+
+
+@pytest.mark.parametrize("text", ["", "   ", "x" * 2001])
+def test_bad_reply_text_is_refused(client, agent, waiting_conversation, text):
+    from chat import services
+
+    services.conversation_claim(conversation=waiting_conversation, agent=agent)
+    client.force_login(agent)
+    before = Message.objects.count()
+    response = client.post(
+        reverse("chat:console-send", args=[waiting_conversation.pk]), {"text": text}, **HX
+    )
+    assert response.status_code == 400
+    assert Message.objects.count() == before
+
+
+def test_presence_toggle(client, agent):
+    client.force_login(agent)
+    response = client.post(reverse("chat:console-presence"), {"status": "away"}, **HX)
+    assert response.status_code == 200
+    assert 'data-sd="presence-online"' in response.content.decode()
+    assert AgentPresence.objects.get(user=agent).status == PresenceStatus.AWAY
+    client.post(reverse("chat:console-presence"), {"status": "online"})
+    assert AgentPresence.objects.get(user=agent).status == PresenceStatus.ONLINE
+    response = client.post(reverse("chat:console-presence"), {"status": "offline"})
+    assert response.status_code == 400
+    assert AgentPresence.objects.get(user=agent).status == PresenceStatus.ONLINE
+
+
+def test_article_search_gives_published_plain_text(client, agent):
+    from knowledge.models import Article, ArticleStatus
+
+    Article.objects.create(
+        title="Returns within 30 days",
+        body="## Returning\n\nSend it **back** within 30 days & keep the "
+        "<script>x()</script> receipt.",
+        status=ArticleStatus.PUBLISHED,
+    )
+    Article.objects.create(title="Returns draft", body="secret draft", status=ArticleStatus.DRAFT)
+    client.force_login(agent)
+    body = client.get(reverse("chat:console-articles"), {"q": "returns"}, **HX).content.decode()
+    assert "Returns within 30 days" in body
+    assert "Returns draft" not in body and "secret draft" not in body
+    assert "Send it back within 30 days &amp; keep the" in body
+    assert "**" not in body and "<script>" not in body and "<strong>" not in body
+    empty = client.get(reverse("chat:console-articles"), {"q": "zzzz"}).content.decode()
+    assert "No published article matches." in empty
+
+
+def _queries(client, url, **extra) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url, **extra).status_code == 200
+    return len(captured)
+
+
+def test_queue_query_count_does_not_grow_with_the_queue(client, agent, widget):
+    from chat import services
+
+    client.force_login(agent)
+    for _ in range(2):
+        conversation = handed_over(widget)
+    services.conversation_claim(conversation=conversation, agent=agent)
+    url = reverse("chat:console")
+    small_page, small_fragment = _queries(client, url), _queries(client, url, **HX)
+    for _ in range(6):
+        conversation = handed_over(widget)
+    services.conversation_claim(conversation=conversation, agent=agent)
+    assert _queries(client, url) == small_page
+    assert _queries(client, url, **HX) == small_fragment
+    assert small_fragment <= 5
+
+
+def test_conversation_query_count_does_not_grow_with_the_transcript(client, agent, widget):
+    from chat import services
+
+    client.force_login(agent)
+    conversation, (first,) = start_conversation(widget, "where is order 55102?")
+    services.bot_turn_record(message=first, result=FakeTurn())
+    url = reverse("chat:console-conversation", args=[conversation.pk])
+    small = _queries(client, url, HTTP_HX_TARGET="conversation", **HX)
+    for number in range(5):
+        message, _ = start_message(conversation, f"and order {number}?")
+        services.bot_turn_record(message=message, result=FakeTurn())
+    assert Message.objects.filter(conversation=conversation).count() >= 12
+    assert _queries(client, url, HTTP_HX_TARGET="conversation", **HX) == small
+    assert small <= 6
