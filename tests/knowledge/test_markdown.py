@@ -1,0 +1,90 @@
+"""Hostile Markdown never comes out as script, event handler or unsafe link."""
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from knowledge.markdown import render_markdown
+
+HOSTILE = [
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=//evil.example/x.js></SCRIPT>",
+    "<img src=x onerror=alert(1)>",
+    '<a href="javascript:alert(1)">click</a>',
+    "[click](javascript:alert(1))",
+    "[click](JaVaScRiPt:alert(1))",
+    "[click](java&#x09;script:alert(1))",
+    "[click](  javascript:alert(1))",
+    "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "[click](vbscript:msgbox(1))",
+    "![img](javascript:alert(1))",
+    '<iframe src="https://evil.example"></iframe>',
+    "<style>body{display:none}</style>",
+    '<div style="background:url(javascript:alert(1))">x</div>',
+    "<svg><script>alert(1)</script></svg>",
+    '<details open ontoggle="alert(1)">',
+    "[x](https://ok.example \"title\" onmouseover=alert(1))",
+    "<form action=https://evil.example><input name=p></form>",
+    "<<script>script>alert(1)<</script>/script>",
+    "```html\n<script>alert(1)</script>\n```",
+]
+
+
+class Elements(HTMLParser):
+    """What a browser would build: element names and their attributes."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.elements: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.elements.append((tag, dict(attrs)))
+
+
+@pytest.mark.parametrize("body", HOSTILE)
+def test_hostile_markdown_renders_inert(body):
+    elements = Elements(render_markdown(body)).elements
+    names = {tag for tag, _ in elements}
+    assert not names & {"script", "style", "iframe", "svg", "form", "input", "details", "div"}
+    for _, attrs in elements:
+        assert not [a for a in attrs if a.startswith("on") or a == "style"], attrs
+        for key in ("href", "src"):
+            if key in attrs:
+                assert attrs[key].split(":", 1)[0].lower() in {"http", "https", "mailto"}
+
+
+def test_raw_html_attributes_are_text():
+    html = render_markdown('<img src=x onerror=alert(1)>')
+    assert Elements(html).elements == [("p", {})]
+    assert re.search("&lt;img", html)
+
+
+def test_script_tag_is_shown_as_text_not_dropped_silently():
+    html = render_markdown("Before <script>alert('x')</script> after")
+    assert "&lt;script&gt;" in html
+    assert "<script" not in html
+
+
+def test_ordinary_markdown_survives():
+    html = render_markdown(
+        "# Returns\n\nSend it back within **30 days**. See [policy](https://shop.example/returns)"
+        " or [mail us](mailto:help@shop.example).\n\n- one\n- two\n\n"
+        "| a | b |\n|---|---|\n| 1 | 2 |"
+    )
+    assert "<h1>Returns</h1>" in html
+    assert "<strong>30 days</strong>" in html
+    assert '<a href="https://shop.example/returns" rel="noopener noreferrer nofollow">' in html
+    assert 'href="mailto:help@shop.example"' in html
+    assert "<li>one</li>" in html
+    assert "<table>" in html and "<td>1</td>" in html
+
+
+def test_relative_and_protocol_relative_links_lose_their_target():
+    html = render_markdown("[a](/admin/) [b](//evil.example/)")
+    assert "href" not in html
+
+
+def test_empty_body_renders_empty():
+    assert render_markdown("") == ""
