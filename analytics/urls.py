@@ -6,4 +6,6 @@ app_name = "analytics"
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("tiles/", views.tiles_fragment, name="tiles"),
+    path("charts/<slug:key>/", views.chart_data, name="chart"),
 ]

@@ -1,9 +1,137 @@
-from django.http import HttpRequest, HttpResponse
+"""The managers' dashboard: one page (or its htmx fragments) and one chart-data endpoint."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from supportdesk.roles import area_required
+
+from .forms import DEFAULT_PRESET, PRESETS, ReportForm
+from .kpis import CHART_BY_KEY, CHARTS, Report, tiles
+
+
+def _report_form(request: HttpRequest) -> ReportForm:
+    form = ReportForm(request.GET if request.GET else {"range": DEFAULT_PRESET})
+    form.is_valid()
+    return form
+
+
+def _context(form: ReportForm) -> dict[str, Any]:
+    context: dict[str, Any] = {"form": form, "presets": PRESETS}
+    if form.errors:
+        return context
+    report = Report(form.scope())
+    query = form.querystring()
+    charts = []
+    if not report.is_empty:
+        for chart in CHARTS:
+            data = chart.build(report)
+            charts.append(
+                {
+                    "chart": chart,
+                    "data": data,
+                    "rows": list(
+                        zip(
+                            data.labels,
+                            data.rows(),
+                            data.links or [""] * len(data.labels),
+                            strict=True,
+                        )
+                    ),
+                    "csv_url": f"{reverse('analytics:chart', args=[chart.key])}?{query}&format=csv",
+                    "json_id": f"chart-data-{chart.key}",
+                }
+            )
+    context.update(
+        report=report,
+        period=report.period,
+        previous=report.previous,
+        tile_groups=tiles(report),
+        charts=charts,
+        query=query,
+    )
+    return context
 
 
 @area_required("analytics")
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "analytics/dashboard.html")
+    """The full page, or with htmx the report fragment for the chosen range and filters."""
+    form = _report_form(request)
+    status = 400 if form.errors else 200
+    template = "analytics/dashboard.html#report" if request.htmx else "analytics/dashboard.html"
+    return render(request, template, _context(form), status=status)
+
+
+@area_required("analytics")
+def tiles_fragment(request: HttpRequest) -> HttpResponse:
+    """The KPI tiles alone; the page polls this to keep them fresh."""
+    form = _report_form(request)
+    if form.errors:
+        return render(request, "analytics/dashboard.html#errors", {"form": form}, status=400)
+    report = Report(form.scope())
+    context = {
+        "report": report,
+        "tile_groups": tiles(report),
+        "query": form.querystring(),
+        "period": report.period,
+        "previous": report.previous,
+    }
+    return render(request, "analytics/dashboard.html#tiles", context)
+
+
+@area_required("analytics")
+def chart_data(request: HttpRequest, key: str) -> HttpResponse:
+    """Every chart's numbers, as JSON or (``?format=csv``) as a CSV download."""
+    chart = CHART_BY_KEY.get(key)
+    if chart is None:
+        raise Http404("No such chart.")
+    fmt = request.GET.get("format", "json")
+    if fmt not in {"json", "csv"}:
+        return JsonResponse({"error": "format must be json or csv"}, status=400)
+    form = _report_form(request)
+    if form.errors:
+        return JsonResponse({"error": "invalid filters", "fields": form.errors}, status=400)
+    scope = form.scope()
+    data = chart.build(Report(scope))
+    if fmt == "json":
+        return JsonResponse(
+            {
+                "key": chart.key,
+                "label": chart.label,
+                "definition": chart.definition,
+                "start": scope.period.first_day.isoformat(),
+                "end": scope.period.last_day.isoformat(),
+                **data.to_dict(),
+            }
+        )
+    filename = f"{chart.key}_{scope.period.first_day}_{scope.period.last_day}.csv"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow([_label_header(chart.key), *(ds["label"] for ds in data.datasets)])
+    for row in data.rows():
+        writer.writerow([_csv_safe(cell) for cell in row])
+    return response
+
+
+def _label_header(key: str) -> str:
+    return {
+        "conversations_daily": "day",
+        "handoff_reasons": "category",
+        "gap_messages": "message",
+        "kpis": "kpi",
+    }.get(key, "intent")
+
+
+def _csv_safe(cell: Any) -> Any:
+    """Customer text must not become a formula in a spreadsheet (CSV injection)."""
+    if cell is None:
+        return ""
+    if isinstance(cell, str) and cell[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+        return "'" + cell
+    return cell

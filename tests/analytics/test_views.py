@@ -1,0 +1,237 @@
+"""The dashboard through the real door: permissions, htmx fragments, chart JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from knowledge.models import Intent
+from tests.analytics.conftest import at
+
+MARCH = "range=custom&start=2026-03-01&end=2026-03-07"
+URLS = [
+    "/analytics/",
+    "/analytics/tiles/",
+    "/analytics/charts/conversations_daily/",
+    "/analytics/charts/conversations_daily/?format=csv",
+    "/analytics/charts/gap_messages/?format=csv",
+]
+
+
+@pytest.fixture
+def march(history, agent_user):
+    for slug in ("order_status", "billing_dispute"):
+        Intent.objects.create(slug=slug, name=slug.replace("_", " ").title())
+    a = history(at("2026-03-02", 9))
+    a.customer(0, "Where is my order?")
+    a.bot_reply(400, "order_status")
+    a.resolve(90, "bot_confirmed")
+    a.rate(100, 5)
+    b = history(at("2026-03-03", 9))
+    b.customer(0, "=HYPERLINK(\"http://evil\")")
+    b.handoff(2, "billing_dispute", "billing")
+    b.agent_reply(62, agent_user, first=True)
+    b.resolve(300, "agent", agent=agent_user)
+    return a, b
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", URLS)
+def test_anonymous_users_go_to_login(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", URLS)
+def test_agents_get_403_everywhere(agent_client, url):
+    assert agent_client.get(url).status_code == 403
+    assert agent_client.get(url, headers={"HX-Request": "true"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_users_without_role_get_403(client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("nobody", password="x-pass-123"))
+    assert client.get("/analytics/").status_code == 403
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", URLS)
+def test_managers_and_admins_get_in(manager_client, url):
+    assert manager_client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_admins_see_the_dashboard(admin_client_role):
+    assert admin_client_role.get("/analytics/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_full_page_shows_tiles_definitions_and_charts(manager_client, march):
+    response = manager_client.get(f"/analytics/?{MARCH}")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" in html
+    assert 'data-sd="kpi-conversations">2<' in html
+    assert 'data-sd="kpi-handoff_rate">50.0%<' in html
+    assert "never had an agent message" in html  # the containment definition is on the page
+    assert 'data-chart="chart-data-conversations_daily"' in html
+    assert '<script id="chart-data-conversations_daily" type="application/json">' in html
+    assert "vendor/chart.umd.min.js" in html
+    # Strict CSP: no inline script code and no style attributes.
+    assert " style=" not in html
+    for chunk in html.split("<script")[1:]:
+        head = chunk.split(">", 1)[0]
+        assert "src=" in head or 'type="application/json"' in head, head
+    # Customer text is escaped, never markup.
+    assert "=HYPERLINK(&quot;http://evil&quot;)" in html.lower() or "hyperlink" in html.lower()
+    assert "<a href=\"http://evil" not in html
+
+
+@pytest.mark.django_db
+def test_htmx_request_gets_only_the_report_fragment(manager_client, march):
+    response = manager_client.get(f"/analytics/?{MARCH}", headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in html
+    assert html.lstrip().startswith('<section id="report"')
+    assert 'data-sd="kpi-conversations">2<' in html
+    # The tiles poller inside carries the same filters.
+    assert 'hx-get="/analytics/tiles/?range=custom&amp;start=2026-03-01&amp;end=2026-03-07"' in html
+
+
+@pytest.mark.django_db
+def test_filters_change_the_numbers(manager_client, march):
+    html = manager_client.get(
+        f"/analytics/?{MARCH}&intent=order_status", headers={"HX-Request": "true"}
+    ).content.decode()
+    assert 'data-sd="kpi-conversations">1<' in html
+    assert 'data-sd="kpi-handoff_rate">0.0%<' in html
+
+
+@pytest.mark.django_db
+def test_tiles_fragment_polls_itself(manager_client, march):
+    response = manager_client.get(f"/analytics/tiles/?{MARCH}", headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="tiles"')
+    assert 'hx-trigger="every 30s"' in html
+    assert 'data-sd="kpi-bot_resolution_rate">50.0%<' in html
+    assert "chart-data-" not in html
+
+
+@pytest.mark.django_db
+def test_empty_period_shows_the_empty_state(manager_client, march):
+    response = manager_client.get("/analytics/?range=custom&start=2020-01-01&end=2020-01-31")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-sd="empty"' in html
+    assert "data-chart=" not in html
+    assert 'data-sd="kpi-bot_resolution_rate">—<' in html
+
+
+@pytest.mark.django_db
+def test_presets_count_from_today(manager_client, history):
+    c = history(timezone.now() - timedelta(days=10))
+    c.customer(0)
+    html = manager_client.get("/analytics/?range=7").content.decode()
+    assert 'data-sd="kpi-conversations">0<' in html
+    html = manager_client.get("/analytics/?range=30").content.decode()
+    assert 'data-sd="kpi-conversations">1<' in html
+    html = manager_client.get("/analytics/").content.decode()  # 30 days by default
+    assert 'data-sd="kpi-conversations">1<' in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "query",
+    [
+        "range=custom&start=2026-03-07&end=2026-03-01",
+        "range=custom&start=2026-03-01",
+        "range=custom&start=2024-01-01&end=2026-03-01",
+        "range=365",
+        "range=custom&start=notadate&end=2026-03-01",
+        "widget=999999",
+        "intent=no_such_intent",
+    ],
+)
+def test_bad_filters_get_a_clear_400(manager_client, query):
+    response = manager_client.get(f"/analytics/?{query}", headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    assert 'data-sd="errors"' in response.content.decode()
+    assert manager_client.get(f"/analytics/charts/intents/?{query}").status_code == 400
+    assert manager_client.get(f"/analytics/tiles/?{query}").status_code == 400
+
+
+@pytest.mark.django_db
+def test_chart_json(manager_client, march):
+    response = manager_client.get(f"/analytics/charts/conversations_daily/?{MARCH}")
+    data = response.json()
+    assert data["key"] == "conversations_daily"
+    assert data["start"] == "2026-03-01" and data["end"] == "2026-03-07"
+    assert data["labels"][:3] == ["2026-03-01", "2026-03-02", "2026-03-03"]
+    by_key = {ds["key"]: ds["data"] for ds in data["datasets"]}
+    assert by_key["resolved_bot"][:3] == [0, 1, 0]
+    assert by_key["resolved_agent"][:3] == [0, 0, 1]
+
+
+@pytest.mark.django_db
+def test_embedded_chart_json_matches_the_endpoint(manager_client, march):
+    html = manager_client.get(f"/analytics/?{MARCH}").content.decode()
+    start = html.index('<script id="chart-data-handoff_reasons" type="application/json">')
+    embedded = html[start:].split(">", 1)[1].split("</script>", 1)[0]
+    endpoint = manager_client.get(f"/analytics/charts/handoff_reasons/?{MARCH}").json()
+    assert json.loads(embedded) == {"labels": endpoint["labels"], "datasets": endpoint["datasets"]}
+
+
+@pytest.mark.django_db
+def test_csv_export(manager_client, march):
+    response = manager_client.get(f"/analytics/charts/conversations_daily/?{MARCH}&format=csv")
+    assert response["Content-Type"].startswith("text/csv")
+    assert (
+        response["Content-Disposition"]
+        == 'attachment; filename="conversations_daily_2026-03-01_2026-03-07.csv"'
+    )
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["day", "Resolved by bot", "Resolved by agent", "Abandoned", "Open"]
+    assert rows[1:4] == [
+        ["2026-03-01", "0", "0", "0", "0"],
+        ["2026-03-02", "1", "0", "0", "0"],
+        ["2026-03-03", "0", "1", "0", "0"],
+    ]
+    assert len(rows) == 8
+
+
+@pytest.mark.django_db
+def test_csv_neutralises_formulas_in_customer_text(manager_client, march):
+    response = manager_client.get(f"/analytics/charts/gap_messages/?{MARCH}&format=csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["message", "Fallbacks and handoffs"]
+    assert rows[1] == ["'=hyperlink(\"http://evil\")", "1"]
+
+
+@pytest.mark.django_db
+def test_kpi_csv_has_every_kpi(manager_client, march):
+    response = manager_client.get(f"/analytics/charts/kpis/?{MARCH}&format=csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["kpi", "This period", "Previous period"]
+    by_label = {row[0]: row[1:] for row in rows[1:]}
+    assert by_label["Conversations"] == ["2", "0"]
+    assert by_label["Handoff rate"] == ["0.5", ""]
+
+
+@pytest.mark.django_db
+def test_unknown_chart_and_format(manager_client):
+    assert manager_client.get("/analytics/charts/nope/").status_code == 404
+    assert manager_client.get("/analytics/charts/intents/?format=xml").status_code == 400
+
+
+@pytest.mark.django_db
+def test_dashboard_query_count_is_bounded(manager_client, march, django_assert_max_num_queries):
+    with django_assert_max_num_queries(16):
+        manager_client.get(f"/analytics/?{MARCH}")
