@@ -1,0 +1,187 @@
+"""ConsoleConsumer (chat/console/consumers.py) through the real ASGI application."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from chat.models import AgentPresence, ConversationStatus, PresenceStatus
+from supportdesk.asgi import application
+
+from .conftest import handed_over, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ORIGIN = (b"origin", b"http://testserver")
+
+
+def _headers(user=None, origin=ORIGIN) -> list[tuple[bytes, bytes]]:
+    headers = [origin] if origin else []
+    if user is not None:
+        client = Client()
+        client.force_login(user)
+        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    return headers
+
+
+async def _connect(headers) -> tuple[WebsocketCommunicator, bool, int | None]:
+    communicator = WebsocketCommunicator(application, "/ws/console/", headers=headers)
+    connected, code = await communicator.connect()
+    return communicator, connected, code
+
+
+async def _agent_socket(user) -> WebsocketCommunicator:
+    headers = await sync_to_async(_headers)(user)
+    communicator, connected, _ = await _connect(headers)
+    assert connected
+    assert await communicator.receive_json_from() == {"type": "ready"}
+    return communicator
+
+
+async def _receive_until(socket: WebsocketCommunicator, frame_type: str) -> dict:
+    """Skips frames (queue summaries arrive beside conversation frames) until one of a type."""
+    frame = await socket.receive_json_from(timeout=5)
+    while frame["type"] != frame_type:
+        frame = await socket.receive_json_from(timeout=5)
+    return frame
+
+
+async def test_anonymous_is_refused():
+    _, connected, _ = await _connect(_headers())
+    assert not connected
+
+
+@pytest.mark.parametrize("role", ["admins", "managers", None])
+async def test_non_agents_are_refused(role):
+    user = await sync_to_async(make_user)(role)
+    headers = await sync_to_async(_headers)(user)
+    _, connected, _ = await _connect(headers)
+    assert not connected
+    assert not await AgentPresence.objects.filter(user=user).aexists()
+
+
+@pytest.mark.parametrize(
+    "origin", [(b"origin", b"https://evil.example"), None, (b"origin", b"null")]
+)
+async def test_foreign_or_missing_origin_is_refused(origin):
+    user = await sync_to_async(make_user)("agents")
+    headers = await sync_to_async(_headers)(user, origin)
+    _, connected, _ = await _connect(headers)
+    assert not connected
+
+
+async def test_agent_hears_a_handoff_in_the_queue_and_presence_counts_sockets(widget):
+    agent = await sync_to_async(make_user)("agents")
+    first = await _agent_socket(agent)
+    second = await _agent_socket(agent)
+    presence = await AgentPresence.objects.aget(user=agent)
+    assert presence.connections == 2 and presence.status == PresenceStatus.ONLINE
+
+    conversation = await sync_to_async(handed_over)(widget)
+    frame = await _receive_until(first, "queue.changed")
+    assert frame["conversation"]["conversation_id"] == conversation.pk
+    assert frame["conversation"]["status"] == ConversationStatus.WAITING
+    assert frame["conversation"]["handoff_reason"] == "The customer mentions a lawyer"
+
+    await first.disconnect()
+    presence = await AgentPresence.objects.aget(user=agent)
+    assert presence.connections == 1 and presence.status == PresenceStatus.ONLINE
+    await second.disconnect()
+    presence = await AgentPresence.objects.aget(user=agent)
+    assert presence.connections == 0 and presence.status == PresenceStatus.OFFLINE
+
+
+async def test_watching_a_conversation_forwards_its_messages_and_typing(widget):
+    from chat import realtime, services
+
+    agent = await sync_to_async(make_user)("agents")
+    conversation = await sync_to_async(handed_over)(widget)
+    socket = await _agent_socket(agent)
+    await socket.send_json_to({"type": "watch", "conversation_id": conversation.pk})
+    assert await socket.receive_json_from() == {
+        "type": "watching", "conversation_id": conversation.pk
+    }
+
+    await sync_to_async(services.conversation_claim)(conversation=conversation, agent=agent)
+    await sync_to_async(services.agent_message_create)(
+        conversation=conversation, agent=agent, text="Hello from Ann"
+    )
+    seen = []
+    while not any(f.get("author") == "agent" and f["type"] == "message" for f in seen):
+        seen.append(await socket.receive_json_from(timeout=5))
+    agent_frame = next(f for f in seen if f["type"] == "message" and f["author"] == "agent")
+    assert agent_frame["text"] == "Hello from Ann"
+    assert agent_frame["conversation_id"] == conversation.pk
+    assert any(f["type"] == "conversation" and f["status"] == "agent" for f in seen)
+
+    await realtime.abroadcast_typing(conversation.pk, "customer", True)
+    frame = await _receive_until(socket, "typing")
+    assert frame == {
+        "type": "typing", "author": "customer", "is_typing": True,
+        "conversation_id": conversation.pk,
+    }
+    await socket.disconnect()
+
+
+async def test_agent_typing_reaches_the_conversation_group(widget):
+    from channels.layers import get_channel_layer
+
+    from chat.realtime import conversation_group
+
+    agent = await sync_to_async(make_user)("agents")
+    conversation = await sync_to_async(handed_over)(widget)
+    layer = get_channel_layer()
+    listener = await layer.new_channel()
+    await layer.group_add(conversation_group(conversation.pk), listener)
+
+    socket = await _agent_socket(agent)
+    await socket.send_json_to({"type": "watch", "conversation_id": conversation.pk})
+    await socket.receive_json_from()
+    await socket.send_json_to({"type": "typing", "is_typing": True})
+    event = await layer.receive(listener)
+    assert event["type"] == "chat.typing"
+    assert event["frame"] == {"type": "typing", "author": "agent", "is_typing": True}
+    await socket.disconnect()
+
+
+async def test_switching_conversations_stops_the_old_one(widget):
+    from chat import realtime
+
+    agent = await sync_to_async(make_user)("agents")
+    one = await sync_to_async(handed_over)(widget)
+    two = await sync_to_async(handed_over)(widget)
+    socket = await _agent_socket(agent)
+    for pk in (one.pk, two.pk):
+        await socket.send_json_to({"type": "watch", "conversation_id": pk})
+        assert (await socket.receive_json_from())["conversation_id"] == pk
+    await realtime.abroadcast_typing(one.pk, "customer", True)
+    await realtime.abroadcast_typing(two.pk, "customer", True)
+    frame = await socket.receive_json_from(timeout=5)
+    assert frame["conversation_id"] == two.pk
+    assert await socket.receive_nothing(timeout=0.3)
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", "bad_json"),
+        ("[1, 2]", "bad_frame"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "watch", "conversation_id": "7"}', "bad_frame"),
+        ('{"type": "watch", "conversation_id": 987654}', "not_found"),
+        ('{"type": "typing", "is_typing": true}', "bad_frame"),
+        ('{"type": "watch", "conversation_id": 1, "pad": "' + "x" * 5000 + '"}', "bad_frame"),
+    ],
+)
+async def test_bad_frames_get_an_error_and_change_nothing(raw, code):
+    agent = await sync_to_async(make_user)("agents")
+    socket = await _agent_socket(agent)
+    await socket.send_to(text_data=raw)
+    frame = await socket.receive_json_from()
+    assert frame["type"] == "error" and frame["code"] == code and frame["message"]
+    # The socket still works afterwards.
+    await socket.send_json_to({"type": "watch", "conversation_id": None})
+    assert await socket.receive_json_from() == {"type": "watching", "conversation_id": None}
+    await socket.disconnect()
