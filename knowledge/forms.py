@@ -69,6 +69,7 @@ class SignalForm(forms.Form):
 
 class SignalPreviewForm(forms.Form):
     phrase = forms.CharField(max_length=SIGNAL_MAX, required=False)
+    category = forms.ChoiceField(choices=SignalCategory.choices, required=False)
 
 
 class ArticleForm(forms.Form):

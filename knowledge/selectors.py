@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -111,12 +110,6 @@ def article_version_rows(article: Article) -> list[VersionRow]:
 # --- Escalation signals -----------------------------------------------------------------------
 
 
-def signal_pattern(phrase: str) -> re.Pattern[str]:
-    """Words in context, not substrings: "manager" does not match "managers" or "management"."""
-    words = [re.escape(w) for w in phrase.split()]
-    return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)", re.IGNORECASE)
-
-
 def signal_list() -> QuerySet[EscalationSignal]:
     return EscalationSignal.objects.order_by("category", "phrase")
 
@@ -129,25 +122,29 @@ class SignalPreview:
     total: int
 
 
-def signal_preview(*, phrase: str) -> SignalPreview:
-    """Which of the last week's customer messages this phrase would have matched."""
+def signal_preview(*, phrase: str, category: str = "other") -> SignalPreview:
+    """Which of the last week's customer messages this phrase would have matched, matched by
+    the pipeline's own ``SignalMatcher`` (words in context, not substrings)."""
+    from chat.bot.signals import SignalMatcher
+    from chat.bot.text import tokens
     from chat.models import Author, Message
 
     phrase = " ".join(phrase.split())
-    if not phrase:
-        return SignalPreview(phrase="", scanned=0, matches=[], total=0)
+    words = tokens(phrase)
+    if not words:
+        return SignalPreview(phrase=phrase, scanned=0, matches=[], total=0)
     since = timezone.now() - timedelta(days=SIGNAL_PREVIEW_DAYS)
     recent = Message.objects.filter(author=Author.CUSTOMER, created_at__gte=since)
     scanned = recent.count()
-    # The database narrows to messages that hold every word; the pattern decides.
+    # The database narrows to messages that hold every word; the matcher decides.
     candidates = recent
-    for word in phrase.split():
+    for word in words:
         candidates = candidates.filter(text__icontains=word)
     candidates = candidates.order_by("-created_at").only(
         "id", "text", "created_at", "conversation_id"
     )[:SIGNAL_PREVIEW_SCAN]
-    pattern = signal_pattern(phrase)
-    matches = [m for m in candidates if pattern.search(m.text)]
+    matcher = SignalMatcher([(phrase, category)])
+    matches = [m for m in candidates if matcher.find(m.text)]
     return SignalPreview(
         phrase=phrase, scanned=scanned, matches=matches[:SIGNAL_PREVIEW_SHOWN], total=len(matches)
     )

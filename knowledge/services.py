@@ -545,10 +545,10 @@ def classifier_train(*, actor: Any) -> ClassifierModel:
 
 @transaction.atomic
 def classifier_make_active(*, actor: Any, model: ClassifierModel) -> ClassifierModel:
-    from knowledge.training import classifier_activate
-
     if model.status != "ready":
         raise ValidationError("Only a model that finished training can be activated.")
+    from knowledge.training import classifier_activate
+
     previous = (
         ClassifierModel.objects.filter(is_active=True).values_list("version", flat=True).first()
     )

@@ -305,7 +305,9 @@ def signal_preview(request: HttpRequest) -> HttpResponse:
         return render(
             request, "knowledge/signal_preview.html", {"form": form, "preview": None}, status=400
         )
-    preview = selectors.signal_preview(phrase=form.cleaned_data["phrase"])
+    preview = selectors.signal_preview(
+        phrase=form.cleaned_data["phrase"], category=form.cleaned_data["category"] or "other"
+    )
     return _render(
         request, "knowledge/signal_preview.html", {"form": form, "preview": preview}, "preview"
     )
