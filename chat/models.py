@@ -183,3 +183,6 @@ class AgentPresence(models.Model):
     )
     connections = models.PositiveIntegerField(default=0)
     last_seen = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.status}"

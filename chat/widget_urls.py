@@ -1,3 +1,10 @@
 """URLs the widget uses: the conversation API and the panel page framed by customers' sites."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import api
+
+urlpatterns = [
+    path("api/widget/conversations/", api.conversation_create, name="widget-conversations"),
+    path("widget/<slug:key>/panel/", api.panel, name="widget-panel"),
+]

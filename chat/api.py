@@ -1,0 +1,133 @@
+"""The widget's HTTP doors: opening a conversation, and the chat panel page sites frame."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
+
+from supportdesk.middleware import DEFAULT_CSP
+
+from . import selectors, services
+from .models import Widget
+
+WS_PATH = "/ws/chat/"
+MAX_BODY_BYTES = 2048
+ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": code, "message": message}, status=status)
+
+
+def _self_origin(request: HttpRequest) -> str:
+    return selectors.server_origin(scheme=request.scheme, host=request.get_host())
+
+
+def _cors(response: HttpResponse, origin: str | None, self_origin: str) -> HttpResponse:
+    """Lets an allowed foreign page read the answer (a site calling the API directly)."""
+    if origin and origin != self_origin:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Allow-Methods"] = "POST"
+        response["Access-Control-Allow-Headers"] = "Content-Type"
+        response["Access-Control-Max-Age"] = "600"
+    response["Vary"] = "Origin"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _too_many_starts(request: HttpRequest) -> bool:
+    """Per-IP limit on opening conversations, counted in the shared cache."""
+    limit = getattr(settings, "CHAT_CONVERSATIONS_PER_IP_PER_MINUTE", 30)
+    key = f"chat:starts:{request.META.get('REMOTE_ADDR', '')}"
+    if cache.add(key, 1, timeout=60):
+        return False
+    try:
+        return cache.incr(key) > limit
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=60)
+        return False
+
+
+# CSRF-exempt on purpose: this endpoint is called cross-site by design (from the widget panel
+# and from customers' own pages), carries no cookie-based authority, and is guarded instead by
+# the widget's origin allow-list, a per-IP rate limit and by returning a fresh secret token
+# that only the caller sees; a forged request can only open an empty conversation.
+@csrf_exempt
+@require_http_methods(["POST", "OPTIONS"])
+def conversation_create(request: HttpRequest) -> HttpResponse:
+    """``POST {"widget": KEY}`` -> 201 ``{"conversation_id", "token", "ws_path"}``."""
+    origin = request.headers.get("Origin")
+    self_origin = _self_origin(request)
+    if len(request.body) > MAX_BODY_BYTES:
+        return _error(413, "too_large", "The request body is too large.")
+    key = None
+    if request.method == "POST":
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            return _error(400, "bad_json", 'Send JSON like {"widget": "KEY"}.')
+        key = body.get("widget") if isinstance(body, dict) else None
+        if not isinstance(key, str) or not key:
+            return _error(400, "missing_field", 'Send JSON like {"widget": "KEY"}.')
+    else:
+        key = request.GET.get("widget", "")
+    widget = selectors.widget_active_by_key(key) if key else None
+    if request.method == "OPTIONS":
+        # Preflight: only an allowed origin of some widget (or of the named one) may go on.
+        allowed = (
+            selectors.widget_allows_origin(widget, origin=origin, self_origin=self_origin)
+            if widget
+            else selectors.any_widget_allows_origin(origin=origin, self_origin=self_origin)
+        )
+        if not allowed:
+            return _error(403, "origin_not_allowed", "This site may not use this widget.")
+        return _cors(HttpResponse(status=204), origin, self_origin)
+    if widget is None:
+        return _error(404, "unknown_widget", "No active widget has this key.")
+    if not selectors.widget_allows_origin(widget, origin=origin, self_origin=self_origin):
+        return _error(403, "origin_not_allowed", "This site may not use this widget.")
+    if _too_many_starts(request):
+        return _error(429, "rate_limited", "Too many conversations opened; try again soon.")
+    conversation, token = services.conversation_start(widget=widget)
+    response = JsonResponse(
+        {"conversation_id": conversation.pk, "token": token, "ws_path": WS_PATH}, status=201
+    )
+    return _cors(response, origin, self_origin)
+
+
+def _frame_ancestors(widget: Widget) -> str:
+    sources = []
+    for item in widget.allowed_origins or []:
+        if item == "self":
+            sources.append("'self'")
+        elif isinstance(item, str) and ORIGIN_RE.match(item.rstrip("/")):
+            sources.append(item.rstrip("/"))
+    return " ".join(dict.fromkeys(sources)) or "'none'"
+
+
+@xframe_options_exempt  # framed by the widget's sites; CSP frame-ancestors says which
+@require_GET
+def panel(request: HttpRequest, key: str) -> HttpResponse:
+    """The chat panel the loader shows in an iframe on the company's pages."""
+    widget = get_object_or_404(Widget, public_key=key, is_active=True)
+    response = render(
+        request,
+        "chat/panel.html",
+        {
+            "widget": widget,
+            "ws_path": WS_PATH,
+            "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
+        },
+    )
+    ancestors = _frame_ancestors(widget)
+    csp = DEFAULT_CSP.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+    response["Content-Security-Policy"] = csp
+    return response

@@ -1,0 +1,225 @@
+"""The one module that sends real-time events: group names, frames and ``broadcast_*`` helpers.
+
+Services call the sync helpers through ``transaction.on_commit`` (so nobody hears of a row that
+was rolled back); async consumers use the ``a*`` variants. Payloads are typed in
+``chat.events`` and listed in docs/protocol.md.
+
+Sending from a Celery worker: ``async_to_sync(layer.group_send)`` would start a fresh event loop
+and, with channels_redis, a fresh Redis connection on every call. Worker processes call
+``use_private_loop()`` once (see ``chat.tasks``), after which every send runs on one long-lived
+loop in a background thread and reuses its connections. Inside Daphne (a sync thread under
+``database_sync_to_async``) the plain ``async_to_sync`` path hops back to the server's loop,
+which is what the in-memory layer needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from . import events
+
+if TYPE_CHECKING:
+    from .models import Conversation, Message
+
+logger = logging.getLogger(__name__)
+
+QUEUE_GROUP = "console.queue"
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def conversation_group(conversation_id: int) -> str:
+    """The group of every socket (customer tabs, agents) following one conversation."""
+    return f"chat.conversation.{int(conversation_id)}"
+
+
+def use_private_loop() -> None:
+    """Send through one long-lived event loop of this process (for Celery worker processes)."""
+    global _loop
+    with _loop_lock:
+        if _loop is not None and _loop.is_running():
+            return
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="chat-realtime", daemon=True)
+        thread.start()
+        _loop = loop
+
+
+async def _agroup_send_many(sends: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group, event in sends:
+        await layer.group_send(group, event)
+
+
+def _send(*sends: tuple[str, dict]) -> None:
+    """Sends events to groups; a failure is logged, never raised into the caller's commit."""
+    try:
+        if _loop is not None:
+            asyncio.run_coroutine_threadsafe(_agroup_send_many(list(sends)), _loop).result(10)
+        else:
+            async_to_sync(_agroup_send_many)(list(sends))
+    except Exception:
+        logger.exception("real-time send failed (%s)", ", ".join(g for g, _ in sends))
+
+
+# --- Frames ----------------------------------------------------------------------------------
+
+
+def _user_name(user) -> str:
+    if user is None:
+        return ""
+    return user.first_name or user.get_username()
+
+
+def message_frame(message: Message) -> events.MessageFrame:
+    sender = message.sender if message.sender_id else None
+    reply_to = message.in_reply_to.seq if message.in_reply_to_id else None
+    return {
+        "type": "message",
+        "seq": message.seq,
+        "client_id": str(message.client_id) if message.client_id else None,
+        "author": message.author,
+        "text": message.text,
+        "created_at": message.created_at.isoformat(),
+        "sender_name": _user_name(sender),
+        "reply_to": reply_to,
+        "articles": message.articles or [],
+    }
+
+
+def queue_summary(conversation: Conversation) -> events.QueueSummary:
+    return {
+        "conversation_id": conversation.pk,
+        "status": conversation.status,
+        "assignee_id": conversation.assignee_id,
+        "intent": conversation.intent,
+        "sentiment": conversation.sentiment,
+        "handoff_reason": conversation.handoff_reason,
+        "handoff_category": conversation.handoff_category,
+        "handed_off_at": conversation.handed_off_at.isoformat()
+        if conversation.handed_off_at
+        else None,
+        "last_seq": conversation.last_seq,
+    }
+
+
+def conversation_frame(conversation: Conversation) -> events.ConversationFrame:
+    assignee = conversation.assignee if conversation.assignee_id else None
+    return {
+        "type": "conversation",
+        "conversation_id": conversation.pk,
+        "status": conversation.status,
+        "resolution": conversation.resolution,
+        "assignee_name": _user_name(assignee),
+        "rating": conversation.rating,
+    }
+
+
+def handoff_frame(conversation: Conversation) -> events.HandoffFrame:
+    from .selectors import agents_online_count, expected_wait_seconds
+
+    online = agents_online_count()
+    return {
+        "type": "handoff",
+        "reason": conversation.handoff_reason,
+        "category": conversation.handoff_category,
+        "agents_online": online,
+        "expected_wait_seconds": expected_wait_seconds() if online else None,
+    }
+
+
+def error_frame(code: str, message: str | None = None) -> events.ErrorFrame:
+    return {"type": "error", "code": code, "message": message or events.ERROR_CODES[code]}
+
+
+# --- Broadcasts ------------------------------------------------------------------------------
+
+_QUEUE_STATUSES = {"waiting", "agent"}
+
+
+def broadcast_message(message: Message) -> None:
+    """A stored message to its conversation; agents' consoles hear of it when it is theirs."""
+    conversation = message.conversation
+    sends: list[tuple[str, dict]] = [
+        (
+            conversation_group(conversation.pk),
+            {"type": "chat.message", "frame": message_frame(message)},
+        )
+    ]
+    if conversation.status in _QUEUE_STATUSES:
+        sends.append(
+            (
+                QUEUE_GROUP,
+                {
+                    "type": "conversation.updated",
+                    "frame": {
+                        "type": "conversation.updated",
+                        "conversation": queue_summary(conversation),
+                        "author": message.author,
+                    },
+                },
+            )
+        )
+    _send(*sends)
+
+
+def broadcast_delta(conversation_id: int, reply_to: int, text: str) -> None:
+    frame: events.DeltaFrame = {"type": "message.delta", "reply_to": reply_to, "text": text}
+    _send((conversation_group(conversation_id), {"type": "chat.delta", "frame": frame}))
+
+
+def _typing_event(author: str, is_typing: bool) -> dict:
+    frame: events.TypingFrame = {"type": "typing", "author": author, "is_typing": bool(is_typing)}
+    return {"type": "chat.typing", "frame": frame}
+
+
+def broadcast_typing(conversation_id: int, author: str, is_typing: bool) -> None:
+    _send((conversation_group(conversation_id), _typing_event(author, is_typing)))
+
+
+async def abroadcast_typing(conversation_id: int, author: str, is_typing: bool) -> None:
+    """``broadcast_typing`` for async consumers (no database involved)."""
+    await _agroup_send_many(
+        [(conversation_group(conversation_id), _typing_event(author, is_typing))]
+    )
+
+
+def _queue_changed(conversation: Conversation) -> tuple[str, dict]:
+    return (
+        QUEUE_GROUP,
+        {
+            "type": "queue.changed",
+            "frame": {"type": "queue.changed", "conversation": queue_summary(conversation)},
+        },
+    )
+
+
+def broadcast_handoff(conversation: Conversation) -> None:
+    """The conversation went to the agents' queue: tell the customer and every agent."""
+    _send(
+        (
+            conversation_group(conversation.pk),
+            {"type": "chat.handoff", "frame": handoff_frame(conversation)},
+        ),
+        _queue_changed(conversation),
+    )
+
+
+def broadcast_conversation_changed(conversation: Conversation) -> None:
+    """Status, assignee, resolution or rating changed: both the conversation and the queue."""
+    _send(
+        (
+            conversation_group(conversation.pk),
+            {"type": "chat.conversation", "frame": conversation_frame(conversation)},
+        ),
+        _queue_changed(conversation),
+    )

@@ -1,0 +1,116 @@
+"""Reads of the chat: conversations for a customer's token, transcripts, origins, agent presence."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Avg
+from django.utils import timezone
+
+from .models import AgentPresence, Conversation, Message, PresenceStatus, Widget
+
+DEFAULT_EXPECTED_WAIT_SECONDS = 120
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def widget_active_by_key(key: str) -> Widget | None:
+    if not isinstance(key, str) or not key:
+        return None
+    return Widget.objects.filter(public_key=key, is_active=True).first()
+
+
+def server_origin(*, scheme: str, host: str) -> str:
+    """The SupportDesk server's own origin: ``CHAT_PUBLIC_ORIGIN`` or what the request says."""
+    if settings.CHAT_PUBLIC_ORIGIN:
+        return settings.CHAT_PUBLIC_ORIGIN.rstrip("/")
+    return f"{scheme}://{host}"
+
+
+def widget_allows_origin(widget: Widget, *, origin: str | None, self_origin: str) -> bool:
+    """Whether a request from ``origin`` may act for ``widget``.
+
+    The widget's own allow-list decides, with "self" meaning the SupportDesk origin. The
+    SupportDesk origin is always accepted: the panel the loader frames is served from it, and
+    which sites may frame that panel is enforced by the browser through the panel's CSP
+    ``frame-ancestors`` (the widget's allow-list).
+    """
+    if not origin:
+        return False
+    origin = origin.rstrip("/")
+    if origin == self_origin:
+        return True
+    allowed = widget.allowed_origins or []
+    return any(
+        (item == "self" and origin == self_origin) or item.rstrip("/") == origin
+        for item in allowed
+        if isinstance(item, str)
+    )
+
+
+def any_widget_allows_origin(*, origin: str | None, self_origin: str) -> bool:
+    if not origin:
+        return False
+    if origin.rstrip("/") == self_origin:
+        return True
+    return any(
+        widget_allows_origin(widget, origin=origin, self_origin=self_origin)
+        for widget in Widget.objects.filter(is_active=True).only("allowed_origins")
+    )
+
+
+def conversation_for_customer(*, conversation_id: int, token: str) -> Conversation | None:
+    """The conversation if ``token`` is its customer's token, else None (constant-time check)."""
+    conversation = (
+        Conversation.objects.select_related("widget").filter(pk=conversation_id).first()
+    )
+    if conversation is None or not conversation.widget.is_active:
+        return None
+    if not hmac.compare_digest(conversation.token_hash, token_hash(token)):
+        return None
+    return conversation
+
+
+def messages_after(*, conversation_id: int, after_seq: int = 0) -> list[Message]:
+    return list(
+        Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
+        .select_related("in_reply_to", "sender")
+        .order_by("seq")
+    )
+
+
+def agents_online_count() -> int:
+    """Agents with an open console connection who are not away."""
+    return AgentPresence.objects.filter(
+        status=PresenceStatus.ONLINE, connections__gt=0
+    ).count()
+
+
+def expected_wait_seconds() -> int:
+    """How long a customer handed over waits for an agent: the recent average first reply."""
+    from analytics.models import EventName, ReportingEvent
+
+    since = timezone.now() - timedelta(days=7)
+    average = ReportingEvent.objects.filter(
+        name=EventName.FIRST_AGENT_REPLY, occurred_at__gte=since, value__isnull=False
+    ).aggregate(avg=Avg("value"))["avg"]
+    return round(average) if average else DEFAULT_EXPECTED_WAIT_SECONDS
+
+
+def conversations_inactive(*, before) -> list[Conversation]:
+    """Open conversations with no activity since ``before``, for the periodic resolver."""
+    from django.db.models import Q
+
+    quiet = Q(created_at__lt=before)
+    for name in ("last_customer_message_at", "last_bot_reply_at", "handed_off_at"):
+        quiet &= Q(**{f"{name}__lt": before}) | Q(**{f"{name}__isnull": True})
+    return list(
+        Conversation.objects.filter(status__in=["bot", "waiting"])
+        .filter(quiet)
+        .order_by("pk")[:500]
+    )

@@ -1,0 +1,527 @@
+"""Every write of the chat: conversations, messages, bot turns, claims, resolutions, ratings.
+
+Each function is keyword-only and atomic; real-time broadcasts and the bot task are scheduled
+with ``transaction.on_commit`` so nothing outside ever hears of a row that was rolled back.
+``at`` backdates a change (generated history) and defaults to now. Reporting events are
+written through ``analytics.events.event_record`` in the same transaction as the change.
+
+Sequence numbers come from ``Conversation.last_seq``, bumped by one ``UPDATE ... RETURNING``
+that also locks the conversation row until commit, so concurrent writers of one conversation
+line up and every message gets the next number.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from analytics.events import event_record
+from analytics.models import EventName
+
+from . import realtime
+from .models import (
+    Author,
+    BotTrace,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Message,
+    Resolution,
+    Widget,
+)
+from .selectors import token_hash
+
+
+class ConversationStateError(ValueError):
+    """The conversation is not in a state that allows this change (e.g. claimed by another)."""
+
+
+# --- Helpers ---------------------------------------------------------------------------------
+
+
+def _bump_seq(
+    conversation: Conversation,
+    *,
+    sets: dict[str, Any] | None = None,
+    only_if_status: str | None = None,
+) -> tuple[int, str] | None:
+    """Allocates the next seq (and sets ``sets``) in one statement; returns (seq, status).
+
+    Returns None when ``only_if_status`` is given and the conversation is not in that status.
+    The in-memory ``conversation`` is updated to match the row.
+    """
+    meta = Conversation._meta
+    qn = connection.ops.quote_name
+    assignments = [f"{qn('last_seq')} = {qn('last_seq')} + 1"]
+    params: list[Any] = []
+    for name, value in (sets or {}).items():
+        field = meta.get_field(name)
+        assignments.append(f"{qn(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    where = f"{qn('id')} = %s"
+    params.append(conversation.pk)
+    if only_if_status is not None:
+        where += f" AND {qn('status')} = %s"
+        params.append(only_if_status)
+    # Only quoted identifiers are interpolated; every value is a parameter.
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET {', '.join(assignments)} WHERE {where} "  # noqa: S608
+        f"RETURNING {qn('last_seq')}, {qn('status')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        if only_if_status is None:
+            raise Conversation.DoesNotExist(f"conversation {conversation.pk} is gone")
+        return None
+    seq, status = row
+    for name, value in (sets or {}).items():
+        setattr(conversation, name, value)
+    conversation.last_seq = seq
+    conversation.status = status
+    return seq, status
+
+
+def _system_message(
+    conversation: Conversation, *, text: str, now: datetime, in_reply_to: Message | None = None
+) -> Message:
+    seq, _ = _bump_seq(conversation, sets={"updated_at": now})
+    return Message.objects.create(
+        conversation=conversation,
+        seq=seq,
+        author=Author.SYSTEM,
+        text=text,
+        in_reply_to=in_reply_to,
+        created_at=now,
+    )
+
+
+def _agent_name(agent) -> str:
+    return agent.first_name or agent.get_username()
+
+
+def _on_commit_broadcast_message(message: Message) -> None:
+    transaction.on_commit(partial(realtime.broadcast_message, message))
+
+
+# --- Conversations ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def conversation_start(*, widget: Widget, at: datetime | None = None) -> tuple[Conversation, str]:
+    """Opens a conversation; returns it and the customer's raw token (only its hash is kept)."""
+    now = at or timezone.now()
+    token = secrets.token_urlsafe(32)
+    conversation = Conversation.objects.create(
+        widget=widget, token_hash=token_hash(token), created_at=now
+    )
+    event_record(name=EventName.CONVERSATION_STARTED, conversation=conversation, at=now)
+    return conversation, token
+
+
+def message_create_incoming(
+    *,
+    conversation: Conversation,
+    text: str,
+    client_id: Any,
+    at: datetime | None = None,
+    queue_bot: bool = True,
+) -> tuple[Message, bool]:
+    """Stores a customer message once per ``client_id``; returns (message, created).
+
+    A resend of a stored client id returns the stored message with ``created`` False and
+    changes nothing. A message in a resolved (or abandoned) conversation reopens it. When the
+    bot has the conversation, ``chat.tasks.answer_message`` is queued on commit.
+
+    Atomic like the other services; the transaction is opened here rather than by the
+    decorator so that a duplicate client id (unique constraint) rolls back and is answered
+    with the stored row, without a savepoint on the common path.
+    """
+    try:
+        with transaction.atomic():
+            return _message_create_incoming(
+                conversation=conversation,
+                text=text,
+                client_id=client_id,
+                at=at,
+                queue_bot=queue_bot,
+            ), True
+    except IntegrityError:
+        existing = Message.objects.filter(
+            conversation_id=conversation.pk, client_id=client_id
+        ).first()
+        if existing is None:
+            raise
+        return existing, False
+
+
+def _message_create_incoming(
+    *, conversation: Conversation, text: str, client_id: Any, at: datetime | None, queue_bot: bool
+) -> Message:
+    now = at or timezone.now()
+    seq, status = _bump_seq(
+        conversation, sets={"last_customer_message_at": now, "updated_at": now}
+    )
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=seq,
+        author=Author.CUSTOMER,
+        client_id=client_id,
+        text=text,
+        created_at=now,
+    )
+    if status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED):
+        previous_resolution = conversation.resolution
+        Conversation.objects.filter(pk=conversation.pk).update(
+            status=ConversationStatus.BOT,
+            resolution=Resolution.NONE,
+            resolved_at=None,
+            updated_at=now,
+        )
+        if status == ConversationStatus.RESOLVED:
+            event_record(
+                name=EventName.REOPENED,
+                conversation=conversation,
+                at=now,
+                category=previous_resolution,
+            )
+        conversation.status = ConversationStatus.BOT
+        conversation.resolution = Resolution.NONE
+        conversation.resolved_at = None
+        transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_broadcast_message(message)
+    if queue_bot and conversation.status == ConversationStatus.BOT:
+        from .tasks import answer_message
+
+        transaction.on_commit(partial(answer_message.delay, message.pk))
+    return message
+
+
+@transaction.atomic
+def conversation_contact_set(
+    *, conversation: Conversation, email: str, at: datetime | None = None
+) -> Contact:
+    """Records the e-mail address a customer leaves for a reply (e.g. when no agent is online)."""
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValueError("not a valid e-mail address") from exc
+    now = at or timezone.now()
+    contact = Contact.objects.create(widget_id=conversation.widget_id, email=email, created_at=now)
+    Conversation.objects.filter(pk=conversation.pk).update(contact=contact, updated_at=now)
+    conversation.contact = contact
+    return contact
+
+
+# --- Bot turns -------------------------------------------------------------------------------
+
+
+def bot_turn_record(*, message: Message, result: Any, at: datetime | None = None) -> Message | None:
+    """Stores the bot's outcome for one customer message: a reply, or a handoff notice.
+
+    At most once per inbound message: a second run hits the one-to-one ``in_reply_to`` (and
+    ``BotTrace.message``) constraint, rolls back and returns None. Also None when the bot no
+    longer has the conversation (an agent took it meanwhile). Atomic (see
+    ``message_create_incoming`` for why the transaction is opened inside).
+    """
+    try:
+        with transaction.atomic():
+            return _bot_turn_record(message=message, result=result, at=at)
+    except IntegrityError:
+        return None
+
+
+def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> Message | None:
+    conversation = message.conversation
+    now = at or timezone.now()
+    handoff = result.decision == "handoff"
+    sets: dict[str, Any] = {
+        "dialog_state": result.dialog_state or {},
+        "updated_at": now,
+    }
+    if result.intent:
+        sets["intent"] = result.intent
+    if result.sentiment:
+        sets["sentiment"] = result.sentiment
+    if handoff:
+        sets.update(
+            status=ConversationStatus.WAITING,
+            handoff_reason=(result.handoff_reason or "")[:200],
+            handoff_category=(result.handoff_category or "other")[:32],
+            handed_off_at=now,
+        )
+    else:
+        sets["last_bot_reply_at"] = now
+    bumped = _bump_seq(conversation, sets=sets, only_if_status=ConversationStatus.BOT)
+    if bumped is None:
+        return None
+    seq, _ = bumped
+    articles = [
+        {"id": a.get("id"), "title": a.get("title", "")}
+        for a in (result.articles or [])
+        if isinstance(a, dict)
+    ]
+    reply = Message.objects.create(
+        conversation=conversation,
+        seq=seq,
+        author=Author.SYSTEM if handoff else Author.BOT,
+        in_reply_to=message,
+        text=result.reply_text,
+        articles=articles,
+        created_at=now,
+    )
+    BotTrace.objects.create(
+        message=message,
+        conversation=conversation,
+        intent=result.intent or "",
+        confidence=float(result.confidence or 0.0),
+        backend=(result.backend or "offline")[:16],
+        decision=result.decision,
+        handoff_reason=(result.handoff_reason or "")[:200],
+        stages=result.to_dict() if hasattr(result, "to_dict") else dict(result.trace or {}),
+        total_ms=float(result.total_ms or 0.0),
+        created_at=now,
+    )
+    if result.is_fallback:
+        event_record(
+            name=EventName.FALLBACK,
+            conversation=conversation,
+            at=now,
+            intent=result.intent or "",
+            backend=result.backend or "",
+            value=float(result.confidence or 0.0),
+        )
+    if handoff:
+        event_record(
+            name=EventName.HANDOFF,
+            conversation=conversation,
+            at=now,
+            intent=result.intent or "",
+            category=conversation.handoff_category,
+            backend=result.backend or "",
+        )
+        transaction.on_commit(partial(realtime.broadcast_handoff, conversation))
+    else:
+        latency_ms = max(0.0, (now - message.created_at).total_seconds() * 1000)
+        event_record(
+            name=EventName.BOT_REPLIED,
+            conversation=conversation,
+            at=now,
+            intent=result.intent or "",
+            backend=result.backend or "",
+            value=latency_ms,
+        )
+    _on_commit_broadcast_message(reply)
+    return reply
+
+
+# --- Agents ----------------------------------------------------------------------------------
+
+
+def _locked(conversation: Conversation) -> Conversation:
+    """Re-reads the conversation under a row lock, refreshing the caller's copy too."""
+    fresh = (
+        Conversation.objects.select_for_update(of=("self",))
+        .select_related("assignee")
+        .get(pk=conversation.pk)
+    )
+    for field in Conversation._meta.concrete_fields:
+        setattr(conversation, field.attname, getattr(fresh, field.attname))
+    conversation.assignee = fresh.assignee
+    return conversation
+
+
+@transaction.atomic
+def conversation_claim(
+    *, conversation: Conversation, agent, at: datetime | None = None
+) -> Conversation:
+    """An agent takes the conversation (from the queue, or from the bot)."""
+    now = at or timezone.now()
+    _locked(conversation)
+    if conversation.assignee_id == agent.pk and conversation.status == ConversationStatus.AGENT:
+        return conversation
+    if conversation.status == ConversationStatus.AGENT and conversation.assignee_id:
+        raise ConversationStateError("another agent has already claimed this conversation")
+    if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED):
+        raise ConversationStateError("the conversation is closed")
+    sets: dict[str, Any] = {
+        "status": ConversationStatus.AGENT,
+        "assignee": agent,
+        "updated_at": now,
+    }
+    if conversation.handed_off_at is None or conversation.status == ConversationStatus.BOT:
+        sets["handed_off_at"] = now  # taken straight from the bot: the wait starts now
+    Conversation.objects.filter(pk=conversation.pk).update(**sets)
+    for name, value in sets.items():
+        setattr(conversation, name, value)
+    notice = _system_message(
+        conversation, text=f"{_agent_name(agent)} joined the conversation.", now=now
+    )
+    _on_commit_broadcast_message(notice)
+    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    return conversation
+
+
+@transaction.atomic
+def agent_message_create(
+    *, conversation: Conversation, agent, text: str, at: datetime | None = None
+) -> Message:
+    """An agent's reply; claims the conversation first if it is still waiting."""
+    now = at or timezone.now()
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("the message is empty")
+    _locked(conversation)
+    if conversation.status != ConversationStatus.AGENT or conversation.assignee_id != agent.pk:
+        conversation_claim(conversation=conversation, agent=agent, at=now)
+    seq, _ = _bump_seq(conversation, sets={"updated_at": now})
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=seq,
+        author=Author.AGENT,
+        sender=agent,
+        text=text,
+        created_at=now,
+    )
+    if conversation.handed_off_at is not None:
+        answered_before = (
+            Message.objects.filter(
+                conversation_id=conversation.pk,
+                author=Author.AGENT,
+                created_at__gte=conversation.handed_off_at,
+            )
+            .exclude(pk=message.pk)
+            .exists()
+        )
+        if not answered_before:
+            event_record(
+                name=EventName.FIRST_AGENT_REPLY,
+                conversation=conversation,
+                at=now,
+                intent=conversation.intent,
+                value=max(0.0, (now - conversation.handed_off_at).total_seconds()),
+                agent=agent,
+            )
+    event_record(name=EventName.AGENT_REPLIED, conversation=conversation, at=now, agent=agent)
+    _on_commit_broadcast_message(message)
+    return message
+
+
+@transaction.atomic
+def conversation_resolve(
+    *,
+    conversation: Conversation,
+    resolution: str,
+    agent=None,
+    at: datetime | None = None,
+) -> Conversation:
+    """Closes the conversation as resolved (by an agent, or by the bot confirmed or assumed).
+
+    Resolving a conversation that is already resolved changes nothing.
+    """
+    if resolution not in (Resolution.AGENT, Resolution.BOT_CONFIRMED, Resolution.BOT_ASSUMED):
+        raise ValueError(f"unknown resolution {resolution!r}")
+    now = at or timezone.now()
+    _locked(conversation)
+    if conversation.status == ConversationStatus.RESOLVED:
+        return conversation
+    sets = {
+        "status": ConversationStatus.RESOLVED,
+        "resolution": resolution,
+        "resolved_at": now,
+        "updated_at": now,
+    }
+    Conversation.objects.filter(pk=conversation.pk).update(**sets)
+    for name, value in sets.items():
+        setattr(conversation, name, value)
+    event_record(
+        name=EventName.RESOLVED,
+        conversation=conversation,
+        at=now,
+        intent=conversation.intent,
+        category=resolution,
+        value=max(0.0, (now - conversation.created_at).total_seconds()),
+        agent=agent if resolution == Resolution.AGENT else None,
+    )
+    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    return conversation
+
+
+@transaction.atomic
+def conversation_return_to_bot(
+    *, conversation: Conversation, agent, at: datetime | None = None
+) -> Conversation:
+    """The agent hands the conversation back to the bot, which starts a fresh dialog."""
+    now = at or timezone.now()
+    _locked(conversation)
+    if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED):
+        raise ConversationStateError("the conversation is closed")
+    if conversation.status == ConversationStatus.BOT:
+        return conversation
+    sets = {
+        "status": ConversationStatus.BOT,
+        "assignee": None,
+        # The turn and fallback counters that led to the handoff would hand over again at once.
+        "dialog_state": {},
+        "updated_at": now,
+    }
+    Conversation.objects.filter(pk=conversation.pk).update(**sets)
+    for name, value in sets.items():
+        setattr(conversation, name, value)
+    notice = _system_message(
+        conversation, text=f"{_agent_name(agent)} handed you back to the assistant.", now=now
+    )
+    _on_commit_broadcast_message(notice)
+    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    return conversation
+
+
+# --- Customers' feedback ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def conversation_rate(
+    *, conversation: Conversation, score: int, comment: str = "", at: datetime | None = None
+) -> Conversation:
+    """The customer's 1-5 rating with an optional comment, once per conversation."""
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise ValueError("a rating is a whole number from 1 to 5")
+    now = at or timezone.now()
+    _locked(conversation)
+    if conversation.rating is not None:
+        raise ConversationStateError("the conversation has already been rated")
+    comment = (comment or "").strip()[:2000]
+    Conversation.objects.filter(pk=conversation.pk).update(
+        rating=score, rating_comment=comment, updated_at=now
+    )
+    conversation.rating = score
+    conversation.rating_comment = comment
+    event_record(name=EventName.RATING_GIVEN, conversation=conversation, at=now, value=score)
+    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    return conversation
+
+
+@transaction.atomic
+def conversation_abandon(*, conversation: Conversation, at: datetime | None = None) -> Conversation:
+    """Closes a conversation nobody finished (the periodic task decides when)."""
+    now = at or timezone.now()
+    _locked(conversation)
+    if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED):
+        return conversation
+    previous = conversation.status
+    Conversation.objects.filter(pk=conversation.pk).update(
+        status=ConversationStatus.ABANDONED, updated_at=now
+    )
+    conversation.status = ConversationStatus.ABANDONED
+    event_record(name=EventName.ABANDONED, conversation=conversation, at=now, category=previous)
+    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    return conversation

@@ -1,0 +1,390 @@
+/* SupportDesk chat panel: runs inside the iframe the loader (widget.js) adds to a page.
+   Protocol: docs/protocol.md. All customer, bot and agent text is set with textContent. */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("sd-panel");
+  if (!root) { return; }
+  var key = root.getAttribute("data-widget");
+  var apiUrl = root.getAttribute("data-api");
+  var wsPath = root.getAttribute("data-ws-path");
+  var maxChars = parseInt(root.getAttribute("data-max-chars"), 10) || 2000;
+  var storeKey = "supportdesk-chat:" + key;
+
+  function q(name) { return root.querySelector('[data-sd="' + name + '"]'); }
+  var log = q("log"), input = q("input"), compose = q("compose"), typingEl = q("typing");
+  var noticeEl = q("notice"), connEl = q("connection"), contactForm = q("contact-form");
+  var ratingForm = q("rating-form");
+
+  var state = load();
+  var ws = null, joined = false, attempts = 0, reconnectTimer = null, creating = null;
+  var status = "bot", rated = false, typingSent = false, typingTimer = null;
+  var renderedSeq = 0;   // highest seq shown on this page; a reload shows the transcript anew
+  var streaming = {};    // reply_to seq -> element growing from message.delta frames
+
+  function load() {
+    var empty = { conversationId: null, token: null, lastSeq: 0, pending: [] };
+    try {
+      var saved = JSON.parse(window.localStorage.getItem(storeKey));
+      if (saved && saved.conversationId) {
+        saved.pending = saved.pending || [];
+        return saved;
+      }
+    } catch (e) { /* private mode or bad JSON: start afresh */ }
+    return empty;
+  }
+  function save() {
+    try { window.localStorage.setItem(storeKey, JSON.stringify(state)); } catch (e) { /* ignore */ }
+  }
+
+  function uuid() {
+    if (window.crypto && window.crypto.randomUUID) { return window.crypto.randomUUID(); }
+    var b = new Uint8Array(16);
+    window.crypto.getRandomValues(b);
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function notice(text) {
+    noticeEl.textContent = text || "";
+    noticeEl.hidden = !text;
+  }
+
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+  // --- Messages -------------------------------------------------------------------------------
+
+  var LABELS = { customer: "You", bot: "Assistant", agent: "Agent", system: "" };
+
+  function messageElement(author, text, senderName) {
+    var li = document.createElement("li");
+    li.className = "sd-msg sd-author-" + author;
+    li.setAttribute("data-sd", "message");
+    li.setAttribute("data-author", author);
+    var who = LABELS[author] === undefined ? "" : LABELS[author];
+    if (author === "agent" && senderName) { who = senderName; }
+    if (who) {
+      var label = document.createElement("span");
+      label.className = "sd-who";
+      label.textContent = who;
+      li.appendChild(label);
+    }
+    var p = document.createElement("p");
+    p.className = "sd-text";
+    p.textContent = text;
+    li.appendChild(p);
+    return li;
+  }
+
+  function insertBySeq(li, seq) {
+    var items = log.querySelectorAll("[data-seq]");
+    for (var i = 0; i < items.length; i++) {
+      if (parseInt(items[i].getAttribute("data-seq"), 10) > seq) {
+        log.insertBefore(li, items[i]);
+        return;
+      }
+    }
+    var firstPending = log.querySelector(".sd-pending");
+    log.insertBefore(li, firstPending);
+  }
+
+  function addFeedback(li, seq) {
+    var old = log.querySelectorAll("[data-sd=feedback]");
+    for (var i = 0; i < old.length; i++) { old[i].remove(); }
+    if (status !== "bot") { return; }
+    var box = document.createElement("div");
+    box.className = "sd-feedback";
+    box.setAttribute("data-sd", "feedback");
+    var ask = document.createElement("span");
+    ask.textContent = "Did this help?";
+    box.appendChild(ask);
+    [["Yes", true], ["No", false]].forEach(function (choice) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.textContent = choice[0];
+      b.setAttribute("data-sd", choice[1] ? "helpful-yes" : "helpful-no");
+      b.addEventListener("click", function () {
+        sendFrame({ type: "feedback", helpful: choice[1], seq: seq });
+        box.remove();
+        if (!choice[1]) { notice("Sorry about that. Tell us more, or ask to talk to a person."); }
+        input.focus();
+      });
+      box.appendChild(b);
+    });
+    li.appendChild(box);
+  }
+
+  function showMessage(m) {
+    if (log.querySelector('[data-seq="' + m.seq + '"]')) { return; }
+    var li = null;
+    if (m.author === "customer" && m.client_id) {
+      li = log.querySelector('[data-client-id="' + m.client_id + '"]');
+      state.pending = state.pending.filter(function (p) { return p.client_id !== m.client_id; });
+    }
+    if (li) {
+      li.classList.remove("sd-pending");
+      li.remove();
+    } else {
+      li = messageElement(m.author, m.text, m.sender_name);
+    }
+    if (m.reply_to && streaming[m.reply_to]) {
+      streaming[m.reply_to].remove();
+      delete streaming[m.reply_to];
+    }
+    li.setAttribute("data-seq", String(m.seq));
+    insertBySeq(li, m.seq);
+    if (m.author === "bot" || m.author === "agent") { showTyping(null); }
+    if (m.author === "bot") { addFeedback(li, m.seq); }
+    if (m.seq > state.lastSeq) { state.lastSeq = m.seq; }
+    if (m.seq > renderedSeq) { renderedSeq = m.seq; }
+    save();
+    scrollDown();
+  }
+
+  function showDelta(frame) {
+    var li = streaming[frame.reply_to];
+    if (!li) {
+      li = messageElement("bot", "", "");
+      li.setAttribute("data-sd", "message-draft");
+      li.classList.add("sd-streaming");
+      streaming[frame.reply_to] = li;
+      log.appendChild(li);
+    }
+    li.querySelector(".sd-text").textContent = frame.text;
+    showTyping(null);
+    scrollDown();
+  }
+
+  function showPending(item) {
+    var li = messageElement("customer", item.text, "");
+    li.classList.add("sd-pending");
+    li.setAttribute("data-client-id", item.client_id);
+    log.appendChild(li);
+    scrollDown();
+  }
+
+  function showTyping(author) {
+    if (!author) { typingEl.hidden = true; typingEl.textContent = ""; return; }
+    typingEl.textContent = (author === "agent" ? "The agent" : "The assistant") + " is typing…";
+    typingEl.hidden = false;
+  }
+
+  // --- Conversation state ---------------------------------------------------------------------
+
+  function formatWait(seconds) {
+    if (!seconds) { return ""; }
+    var minutes = Math.max(1, Math.round(seconds / 60));
+    return " Expected wait: about " + minutes + (minutes === 1 ? " minute." : " minutes.");
+  }
+
+  function applyStatus(newStatus, extra) {
+    status = newStatus;
+    if (status !== "bot") {
+      var fb = log.querySelectorAll("[data-sd=feedback]");
+      for (var i = 0; i < fb.length; i++) { fb[i].remove(); }
+    }
+    if (status === "agent") {
+      notice(extra && extra.assignee_name ? "You are chatting with " + extra.assignee_name + "." : "");
+      contactForm.hidden = true;
+    } else if (status === "bot") {
+      notice("");
+    }
+    ratingForm.hidden = !(status === "resolved" && !rated);
+    if (status === "resolved" && !rated) { notice("This conversation is resolved. Write again any time."); }
+  }
+
+  function onHandoff(frame) {
+    applyStatus("waiting");
+    if (frame.agents_online > 0) {
+      notice("We are connecting you with a person." + formatWait(frame.expected_wait_seconds));
+      contactForm.hidden = true;
+    } else {
+      notice("No one is available right now. Leave your e-mail address and we will get back to you.");
+      contactForm.hidden = false;
+    }
+  }
+
+  function handle(frame) {
+    switch (frame.type) {
+      case "joined":
+        joined = true;
+        attempts = 0;
+        connEl.textContent = "";
+        rated = frame.rating !== null && frame.rating !== undefined;
+        applyStatus(frame.status, {});
+        if (frame.status === "waiting" && !frame.agents_online) {
+          onHandoff({ agents_online: 0 });
+        }
+        flushPending();
+        break;
+      case "message": showMessage(frame); break;
+      case "message.delta": showDelta(frame); break;
+      case "typing": showTyping(frame.is_typing ? frame.author : null); break;
+      case "handoff": onHandoff(frame); break;
+      case "conversation":
+        if (frame.rating !== null && frame.rating !== undefined) { rated = true; }
+        applyStatus(frame.status, frame);
+        break;
+      case "ack":
+        if (frame.of === "rating") { ratingForm.hidden = true; notice("Thank you for your rating!"); }
+        if (frame.of === "contact") { contactForm.hidden = true; notice("Thanks! We will reply by e-mail."); }
+        break;
+      case "error": onError(frame); break;
+      default: break;
+    }
+  }
+
+  function onError(frame) {
+    if (frame.code === "bad_token") {
+      // The conversation is gone (or the token is wrong): start a new one on the next send.
+      var pending = state.pending;
+      state = { conversationId: null, token: null, lastSeq: 0, pending: pending };
+      save();
+      if (ws) { ws.close(); }
+      if (pending.length) { ensureConversation(); }
+      return;
+    }
+    if (frame.code === "rate_limited") {
+      notice("You are sending messages quickly; we will send the rest in a moment.");
+      setTimeout(flushPending, 3000);
+      return;
+    }
+    if (frame.code === "bad_email") { notice("That e-mail address does not look right."); return; }
+    notice(frame.message || "Something went wrong.");
+  }
+
+  // --- Transport ------------------------------------------------------------------------------
+
+  function sendFrame(frame) {
+    if (ws && ws.readyState === WebSocket.OPEN && (joined || frame.type === "join")) {
+      ws.send(JSON.stringify(frame));
+      return true;
+    }
+    return false;
+  }
+
+  function flushPending() {
+    state.pending.forEach(function (item) {
+      sendFrame({ type: "message", client_id: item.client_id, text: item.text });
+    });
+  }
+
+  function scheduleReconnect() {
+    if (reconnectTimer) { return; }
+    var base = Math.min(30000, 500 * Math.pow(2, attempts));
+    var delay = base / 2 + Math.random() * base / 2;   // exponential backoff with jitter
+    attempts += 1;
+    connEl.textContent = "Reconnecting…";
+    reconnectTimer = setTimeout(function () { reconnectTimer = null; start(); }, delay);
+  }
+
+  function connect() {
+    if (ws && (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN)) { return; }
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var socket = new WebSocket(scheme + window.location.host + wsPath);
+    ws = socket;
+    socket.onopen = function () {
+      socket.send(JSON.stringify({
+        type: "join", conversation_id: state.conversationId, token: state.token,
+        after_seq: renderedSeq
+      }));
+    };
+    socket.onmessage = function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      handle(frame);
+    };
+    socket.onclose = function () {
+      if (ws === socket) { ws = null; }
+      joined = false;
+      if (state.conversationId) { scheduleReconnect(); }
+    };
+  }
+
+  function ensureConversation() {
+    if (state.conversationId) { return Promise.resolve(); }
+    if (creating) { return creating; }
+    creating = fetch(apiUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "omit",
+      body: JSON.stringify({ widget: key })
+    }).then(function (response) {
+      if (response.status !== 201) { throw new Error("status " + response.status); }
+      return response.json();
+    }).then(function (data) {
+      state.conversationId = data.conversation_id;
+      state.token = data.token;
+      state.lastSeq = 0;
+      save();
+    }).finally(function () { creating = null; });
+    return creating;
+  }
+
+  function start() {
+    ensureConversation().then(connect, function () { scheduleReconnect(); });
+  }
+
+  // --- Customer actions -----------------------------------------------------------------------
+
+  function sendTyping(isTyping) {
+    if (typingSent === isTyping) { return; }
+    if (sendFrame({ type: "typing", is_typing: isTyping })) { typingSent = isTyping; }
+  }
+
+  function submitMessage() {
+    var text = input.value.trim();
+    if (!text) { return; }
+    if (text.length > maxChars) { notice("A message has at most " + maxChars + " characters."); return; }
+    var item = { client_id: uuid(), text: text };
+    state.pending.push(item);
+    save();
+    showPending(item);
+    input.value = "";
+    typingSent = false;
+    clearTimeout(typingTimer);
+    if (!sendFrame({ type: "message", client_id: item.client_id, text: item.text })) { start(); }
+    input.focus();
+  }
+
+  compose.addEventListener("submit", function (event) { event.preventDefault(); submitMessage(); });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submitMessage();
+    }
+  });
+  input.addEventListener("input", function () {
+    sendTyping(input.value.trim().length > 0);
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () { sendTyping(false); }, 3000);
+  });
+
+  ratingForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var chosen = ratingForm.querySelector("input[name=score]:checked");
+    if (!chosen) { notice("Choose a score from 1 to 5."); return; }
+    sendFrame({ type: "rating", score: parseInt(chosen.value, 10), comment: q("rating-comment").value });
+  });
+
+  contactForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    sendFrame({ type: "contact", email: q("contact-email").value.trim() });
+  });
+
+  function closePanel() { window.parent.postMessage({ type: "supportdesk:close" }, "*"); }
+  q("close").addEventListener("click", closePanel);
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { closePanel(); }
+  });
+  window.addEventListener("message", function (event) {
+    if (event.data && event.data.type === "supportdesk:open") { input.focus(); }
+  });
+
+  // --- Start ----------------------------------------------------------------------------------
+
+  state.pending.forEach(showPending);
+  if (state.conversationId) { start(); }
+  input.focus();
+}());

@@ -1,0 +1,103 @@
+/* SupportDesk widget loader. Embed with:
+   <script src="https://HOST/static/chat/widget.js" data-widget="KEY" async></script>
+   Adds a launcher button and the chat panel (an iframe served by SupportDesk, so the page's
+   CSS and scripts cannot reach into it). Styles are set through the CSSOM, which strict
+   Content-Security-Policies allow, rather than through a style sheet or style attributes. */
+(function () {
+  "use strict";
+  var script = document.currentScript || document.querySelector("script[data-widget]");
+  if (!script || window.SupportDeskWidget) { return; }
+  var key = script.getAttribute("data-widget");
+  if (!key) { return; }
+  var host = new URL(script.src, window.location.href).origin;
+  var panelUrl = host + "/widget/" + encodeURIComponent(key) + "/panel/";
+  var panelId = "supportdesk-chat-panel";
+  var openKey = "supportdesk-open:" + key;
+
+  function css(el, styles) {
+    Object.keys(styles).forEach(function (name) { el.style.setProperty(name, styles[name]); });
+  }
+
+  var launcher = document.createElement("button");
+  launcher.type = "button";
+  launcher.textContent = "Chat with us";
+  launcher.setAttribute("data-sd", "launcher");
+  launcher.setAttribute("aria-expanded", "false");
+  launcher.setAttribute("aria-controls", panelId);
+  css(launcher, {
+    position: "fixed", right: "20px", bottom: "20px", "z-index": "2147483646",
+    padding: "12px 18px", border: "0", "border-radius": "24px", background: "#1f4fd1",
+    color: "#fff", font: "600 15px/1.2 system-ui, sans-serif", cursor: "pointer",
+    "box-shadow": "0 4px 14px rgba(0,0,0,.25)"
+  });
+
+  var frame = null;
+  var small = window.matchMedia("(max-width: 480px)");
+
+  function place() {
+    if (!frame) { return; }
+    if (small.matches) {
+      css(frame, { right: "0", bottom: "0", width: "100%", height: "100%", "border-radius": "0" });
+    } else {
+      css(frame, {
+        right: "20px", bottom: "80px", width: "370px", height: "560px",
+        "max-height": "calc(100vh - 100px)", "border-radius": "12px"
+      });
+    }
+  }
+
+  function ensureFrame() {
+    if (frame) { return frame; }
+    frame = document.createElement("iframe");
+    frame.id = panelId;
+    frame.title = "Chat with customer support";
+    frame.src = panelUrl;
+    frame.setAttribute("data-sd", "panel");
+    css(frame, {
+      position: "fixed", border: "0", "z-index": "2147483647", background: "#fff",
+      "box-shadow": "0 8px 30px rgba(0,0,0,.3)", display: "none"
+    });
+    place();
+    frame.addEventListener("load", function () {
+      if (frame.style.display !== "none") { frame.contentWindow.postMessage({ type: "supportdesk:open" }, host); }
+    });
+    document.body.appendChild(frame);
+    return frame;
+  }
+
+  function open() {
+    ensureFrame();
+    frame.style.setProperty("display", "block");
+    launcher.setAttribute("aria-expanded", "true");
+    if (small.matches) { launcher.style.setProperty("display", "none"); }
+    try { window.sessionStorage.setItem(openKey, "1"); } catch (e) { /* ignore */ }
+    frame.focus();
+    frame.contentWindow.postMessage({ type: "supportdesk:open" }, host);
+  }
+
+  function close() {
+    if (!frame) { return; }
+    frame.style.setProperty("display", "none");
+    launcher.style.setProperty("display", "block");
+    launcher.setAttribute("aria-expanded", "false");
+    try { window.sessionStorage.removeItem(openKey); } catch (e) { /* ignore */ }
+    launcher.focus();
+  }
+
+  launcher.addEventListener("click", function () {
+    if (launcher.getAttribute("aria-expanded") === "true") { close(); } else { open(); }
+  });
+  window.addEventListener("message", function (event) {
+    if (event.origin === host && event.data && event.data.type === "supportdesk:close") { close(); }
+  });
+  if (small.addEventListener) { small.addEventListener("change", place); }
+
+  function mount() {
+    document.body.appendChild(launcher);
+    var wasOpen = false;
+    try { wasOpen = window.sessionStorage.getItem(openKey) === "1"; } catch (e) { /* ignore */ }
+    if (wasOpen) { open(); }
+  }
+  window.SupportDeskWidget = { open: open, close: close };
+  if (document.body) { mount(); } else { document.addEventListener("DOMContentLoaded", mount); }
+}());

@@ -1,0 +1,275 @@
+"""chat.services: every write, its rules and the reporting events it records."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from analytics.models import ReportingEvent
+from chat import services
+from chat.models import BotTrace, Contact, Conversation, Message, Resolution
+from tests.chat.conftest import turn_result
+
+pytestmark = pytest.mark.django_db
+
+
+def events(conversation, name=None):
+    rows = ReportingEvent.objects.filter(conversation=conversation)
+    if name:
+        rows = rows.filter(name=name)
+    return list(rows)
+
+
+def incoming(conversation, text="hello", client_id=None, **kwargs):
+    return services.message_create_incoming(
+        conversation=conversation, text=text, client_id=client_id or uuid.uuid4(), **kwargs
+    )
+
+
+def test_conversation_start_stores_only_the_token_hash(widget):
+    conversation, token = services.conversation_start(widget=widget)
+    assert len(token) >= 40
+    assert conversation.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in conversation.token_hash
+    [event] = events(conversation)
+    assert event.name == "conversation_started"
+    assert event.widget_id == widget.pk
+    assert event.conversation_started_at == conversation.created_at
+
+
+def test_conversation_start_backdates(widget):
+    at = timezone.now() - timedelta(days=3)
+    conversation, _ = services.conversation_start(widget=widget, at=at)
+    assert conversation.created_at == at
+    assert events(conversation)[0].occurred_at == at
+
+
+def test_incoming_messages_get_consecutive_seqs(conversation):
+    first, created = incoming(conversation, queue_bot=False)
+    second, _ = incoming(conversation, queue_bot=False)
+    assert created
+    assert (first.seq, second.seq) == (1, 2)
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 2
+    assert conversation.last_customer_message_at == second.created_at
+
+
+def test_a_resent_client_id_is_stored_once(conversation):
+    client_id = uuid.uuid4()
+    first, created_first = incoming(conversation, client_id=client_id, queue_bot=False)
+    again, created_again = incoming(conversation, text="other", client_id=client_id)
+    assert created_first and not created_again
+    assert again.pk == first.pk and again.text == "hello"
+    assert Message.objects.filter(conversation=conversation).count() == 1
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 1
+
+
+def test_the_bot_task_is_queued_on_commit_only(
+    conversation, fake_bot, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        incoming(conversation, text="where is my order")
+    assert fake_bot.calls == []  # nothing ran before the commit
+    for callback in callbacks:
+        callback()
+    assert fake_bot.calls == ["where is my order"]
+    reply = Message.objects.get(conversation=conversation, author="bot")
+    assert reply.text == "Your order is on its way."
+
+
+def test_no_bot_task_when_an_agent_has_the_conversation(
+    conversation, agent, fake_bot, django_capture_on_commit_callbacks
+):
+    services.conversation_claim(conversation=conversation, agent=agent)
+    with django_capture_on_commit_callbacks(execute=True):
+        incoming(conversation, text="still there?")
+    assert fake_bot.calls == []
+
+
+def test_bot_reply_is_recorded_once_with_trace_and_events(conversation):
+    message, _ = incoming(conversation, queue_bot=False)
+    reply = services.bot_turn_record(message=message, result=turn_result())
+    again = services.bot_turn_record(message=message, result=turn_result())
+    assert reply is not None and again is None
+    assert reply.author == "bot" and reply.in_reply_to == message and reply.seq == 2
+    assert reply.articles == [{"id": 1, "title": "Tracking your order"}]
+    assert Message.objects.filter(conversation=conversation, author="bot").count() == 1
+    trace = BotTrace.objects.get(message=message)
+    assert trace.intent == "order_status" and trace.decision == "reply"
+    assert trace.stages["intent"] == "order_status"
+    [replied] = events(conversation, "bot_replied")
+    assert replied.intent == "order_status" and replied.value >= 0
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 2  # the rolled-back second run left no gap
+    assert conversation.dialog_state == {"turns": 1}
+    assert conversation.intent == "order_status"
+    assert conversation.last_bot_reply_at == reply.created_at
+
+
+def test_bot_reply_latency_is_measured_from_the_inbound_message(conversation):
+    start = timezone.now() - timedelta(seconds=2)
+    message, _ = incoming(conversation, queue_bot=False, at=start)
+    services.bot_turn_record(
+        message=message, result=turn_result(), at=start + timedelta(milliseconds=250)
+    )
+    [replied] = events(conversation, "bot_replied")
+    assert replied.value == pytest.approx(250)
+
+
+def test_fallback_turn_records_a_fallback_event(conversation):
+    message, _ = incoming(conversation, queue_bot=False)
+    services.bot_turn_record(
+        message=message,
+        result=turn_result(intent="general_inquiry", confidence=0.12, is_fallback=True),
+    )
+    [fallback] = events(conversation, "fallback")
+    assert fallback.intent == "general_inquiry" and fallback.value == pytest.approx(0.12)
+
+
+def test_handoff_moves_to_the_queue_with_a_system_notice(conversation):
+    message, _ = incoming(conversation, queue_bot=False)
+    notice = services.bot_turn_record(
+        message=message,
+        result=turn_result(
+            decision="handoff",
+            reply_text="A colleague will take over.",
+            handoff_reason="legal threat",
+            handoff_category="legal",
+            intent="complaint",
+        ),
+    )
+    assert notice.author == "system" and notice.text == "A colleague will take over."
+    conversation.refresh_from_db()
+    assert conversation.status == "waiting"
+    assert conversation.handoff_category == "legal"
+    assert conversation.handed_off_at == notice.created_at
+    [handoff] = events(conversation, "handoff")
+    assert handoff.category == "legal" and handoff.intent == "complaint"
+    assert events(conversation, "bot_replied") == []
+
+
+def test_no_bot_turn_once_an_agent_took_over(conversation, agent):
+    message, _ = incoming(conversation, queue_bot=False)
+    services.conversation_claim(conversation=conversation, agent=agent)
+    stale = Message.objects.select_related("conversation").get(pk=message.pk)
+    assert services.bot_turn_record(message=stale, result=turn_result()) is None
+    assert not BotTrace.objects.exists()
+
+
+def test_claim_and_first_agent_reply(conversation, agent, other_agent):
+    message, _ = incoming(conversation, queue_bot=False)
+    handed = timezone.now() - timedelta(seconds=90)
+    services.bot_turn_record(
+        message=message,
+        result=turn_result(decision="handoff", handoff_category="legal", handoff_reason="x"),
+        at=handed,
+    )
+    services.conversation_claim(conversation=conversation, agent=agent)
+    assert conversation.status == "agent" and conversation.assignee == agent
+    with pytest.raises(services.ConversationStateError):
+        services.conversation_claim(conversation=conversation, agent=other_agent)
+    joined = Message.objects.filter(conversation=conversation, author="system").last()
+    assert joined.text == "Alex joined the conversation."
+
+    first = services.agent_message_create(
+        conversation=conversation, agent=agent, text="Hi, Alex here"
+    )
+    services.agent_message_create(conversation=conversation, agent=agent, text="Looking now")
+    assert first.author == "agent" and first.sender == agent
+    [first_reply] = events(conversation, "first_agent_reply")
+    assert first_reply.agent == agent and first_reply.value >= 90
+    assert len(events(conversation, "agent_replied")) == 2
+
+
+def test_agent_message_needs_text_and_its_own_claim(conversation, agent, other_agent):
+    with pytest.raises(ValueError):
+        services.agent_message_create(conversation=conversation, agent=agent, text="  ")
+    services.conversation_claim(conversation=conversation, agent=agent)
+    with pytest.raises(services.ConversationStateError):
+        services.agent_message_create(conversation=conversation, agent=other_agent, text="mine")
+    assert not Message.objects.filter(author="agent").exists()
+
+
+def test_resolve_records_once(conversation, agent):
+    services.conversation_claim(conversation=conversation, agent=agent)
+    services.conversation_resolve(
+        conversation=conversation, resolution=Resolution.AGENT, agent=agent
+    )
+    services.conversation_resolve(
+        conversation=conversation, resolution=Resolution.AGENT, agent=agent
+    )
+    conversation.refresh_from_db()
+    assert conversation.status == "resolved" and conversation.resolution == "agent"
+    [resolved] = events(conversation, "resolved")
+    assert resolved.category == "agent" and resolved.agent == agent and resolved.value >= 0
+    with pytest.raises(ValueError):
+        services.conversation_resolve(conversation=conversation, resolution="bogus")
+
+
+def test_writing_again_reopens_a_resolved_conversation(conversation):
+    services.conversation_resolve(conversation=conversation, resolution=Resolution.BOT_CONFIRMED)
+    incoming(conversation, queue_bot=False)
+    conversation.refresh_from_db()
+    assert conversation.status == "bot" and conversation.resolution == ""
+    [reopened] = events(conversation, "reopened")
+    assert reopened.category == "bot_confirmed"
+
+
+def test_return_to_bot_resets_the_dialog(conversation, agent):
+    Conversation.objects.filter(pk=conversation.pk).update(dialog_state={"turns": 9})
+    services.conversation_claim(conversation=conversation, agent=agent)
+    services.conversation_return_to_bot(conversation=conversation, agent=agent)
+    conversation.refresh_from_db()
+    assert conversation.status == "bot" and conversation.assignee is None
+    assert conversation.dialog_state == {}
+    assert Message.objects.filter(conversation=conversation, author="system").count() == 2
+
+
+def test_rating_once_within_range(conversation):
+    services.conversation_resolve(conversation=conversation, resolution=Resolution.BOT_CONFIRMED)
+    with pytest.raises(ValueError):
+        services.conversation_rate(conversation=conversation, score=6)
+    services.conversation_rate(conversation=conversation, score=4, comment=" quick ")
+    with pytest.raises(services.ConversationStateError):
+        services.conversation_rate(conversation=conversation, score=5)
+    conversation.refresh_from_db()
+    assert (conversation.rating, conversation.rating_comment) == (4, "quick")
+    [rating] = events(conversation, "rating_given")
+    assert rating.value == 4
+
+
+def test_abandon_records_the_status_it_was_in(conversation):
+    Conversation.objects.filter(pk=conversation.pk).update(status="waiting")
+    services.conversation_abandon(conversation=conversation)
+    services.conversation_abandon(conversation=conversation)
+    conversation.refresh_from_db()
+    assert conversation.status == "abandoned"
+    [abandoned] = events(conversation, "abandoned")
+    assert abandoned.category == "waiting"
+
+
+def test_contact_is_validated_and_linked(conversation):
+    with pytest.raises(ValueError):
+        services.conversation_contact_set(conversation=conversation, email="not-an-email")
+    assert not Contact.objects.exists()
+    contact = services.conversation_contact_set(conversation=conversation, email="kim@example.com")
+    conversation.refresh_from_db()
+    assert conversation.contact == contact and contact.widget_id == conversation.widget_id
+
+
+def test_broadcasts_wait_for_the_commit(
+    conversation, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr("chat.realtime.broadcast_message", lambda m: sent.append(m.seq))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        incoming(conversation, queue_bot=False)
+    assert sent == []
+    for callback in callbacks:
+        callback()
+    assert sent == [1]
