@@ -1,0 +1,761 @@
+"""Synthetic conversations for trying the dashboard (``generate_traffic``) and benchmarking it.
+
+One script (``play_conversation``) decides what happens in a conversation: what the customer
+asks, what the bot decides, whether an agent answers, how it ends. Two writers carry the
+script out:
+
+* ``ServiceWriter`` calls the real chat services (``chat.services``) with backdated ``at``
+  moments, so every row and reporting event is exactly what production writes; with
+  ``pipeline=True`` the bot turns come from the real pipeline (``chat.bot.answer_turn``)
+  instead of the script's planned result, and the script follows what the pipeline decided.
+* ``BulkWriter`` writes the same rows (conversations, messages, bot traces, reporting events)
+  with ``bulk_create``, mirroring what each service does, for the 100,000-conversation
+  benchmark where calling the services one by one would take too long.
+
+Both writers receive the same calls from the same script (the script alone draws from the
+seeded random generator), so the two paths stay consistent;
+``tests/analytics/test_traffic.py`` checks that a seed produces the same KPIs either way.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import secrets
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.color import no_style
+from django.db import connection, transaction
+from django.utils import timezone
+
+from analytics.models import EventName, ReportingEvent
+from chat.bot.types import TurnResult
+from chat.models import (
+    Author,
+    BotTrace,
+    Conversation,
+    ConversationStatus,
+    Message,
+    Resolution,
+    Widget,
+)
+from supportdesk.roles import AGENTS
+
+# --- What customers say ----------------------------------------------------------------------
+# Written for this generator; phrases of the knowledge base's intents are used when present.
+
+FALLBACK_TEXTS = (
+    "do you have a store in Lisbon",
+    "can I pay with a cheque",
+    "what is your favourite colour",
+    "is the owner around",
+    "do you buy used gear",
+    "can you recommend a campsite near Denver",
+    "hello??",
+    "what's the wifi password",
+    "I need a quote for 300 branded caps",
+    "do you sponsor climbing teams",
+)
+HUMAN_REQUEST_TEXTS = (
+    "can I talk to a real person please",
+    "put me through to someone from your team",
+    "I want to speak with an agent",
+)
+ANGRY_TEXTS = (
+    "this is the third time I'm asking, absolutely useless",
+    "I am furious, nobody answers my emails",
+)
+FOLLOW_UPS = ("thanks", "ok and how long does that take?", "it's A-55102", "great, thank you!")
+AGENT_TEXTS = (
+    "Hi, I'm looking into this for you now.",
+    "Thanks for waiting, I've sorted this out on our side.",
+    "I've refunded the duplicate charge; you'll see it in 3-5 days.",
+)
+DEFAULT_INTENTS = (
+    ("order_status", "never", ("where is my order", "has my parcel shipped yet")),
+    ("return_request", "never", ("how do I return boots", "I want to send a jacket back")),
+    ("billing_dispute", "always", ("I was charged twice", "there is a wrong charge on my card")),
+    ("product_question", "never", ("is the tent waterproof", "what size is the large pack")),
+    ("general_inquiry", "never", ("what are your opening hours", "where are you based")),
+)
+HANDOFF_CATEGORIES = (
+    ("human_request", 45),
+    ("anger", 25),
+    ("urgency", 10),
+    ("legal", 5),
+    ("fraud", 5),
+    ("quality", 5),
+    ("other", 5),
+)
+# Customer turns per conversation, 1 to 8: about 4.5 planned on average (handoffs cut some
+# short), which gives about ten messages per conversation as in real support chats.
+TURN_WEIGHTS = (8, 12, 16, 16, 14, 12, 12, 10)
+HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 10, 10, 9, 9, 10, 10, 9, 8, 7, 6, 5, 4, 3, 2)
+
+
+@dataclass(frozen=True)
+class IntentSpec:
+    slug: str
+    policy: str
+    phrases: tuple[str, ...]
+    weight: float
+
+
+@dataclass
+class Cast:
+    """Who and what a run draws from."""
+
+    widgets: list[Widget]
+    agents: list[Any]
+    intents: list[IntentSpec]
+    now: datetime
+    fallback_intent: str = "general_inquiry"
+    inactivity: timedelta = timedelta(minutes=30)
+
+
+def cast_load(*, now: datetime | None = None) -> Cast:
+    """Widgets, agents and intents from the database, created minimally when there are none."""
+    from knowledge.models import Intent
+
+    widgets = list(Widget.objects.filter(is_active=True).order_by("pk"))
+    if not widgets:
+        widgets = [
+            Widget.objects.create(
+                public_key="generated", name="Generated traffic", allowed_origins=["self"]
+            )
+        ]
+    group, _ = Group.objects.get_or_create(name=AGENTS)
+    agents = list(get_user_model().objects.filter(groups=group).order_by("pk")[:10])
+    if not agents:
+        user = get_user_model().objects.create_user(username="generated-agent")
+        user.set_unusable_password()
+        user.save()
+        user.groups.add(group)
+        agents = [user]
+    intents = []
+    rows = Intent.objects.filter(is_active=True).prefetch_related("phrases").order_by("slug")
+    for rank, intent in enumerate(rows):
+        phrases = tuple(p.text for p in intent.phrases.all()) or (intent.name,)
+        intents.append(
+            IntentSpec(intent.slug, intent.escalation_policy, phrases, 1.0 / (rank + 1) ** 0.6)
+        )
+    if not intents:
+        intents = [
+            IntentSpec(slug, policy, phrases, 1.0 / (rank + 1) ** 0.6)
+            for rank, (slug, policy, phrases) in enumerate(DEFAULT_INTENTS)
+        ]
+    return Cast(
+        widgets=widgets,
+        agents=agents,
+        intents=intents,
+        now=now or timezone.now(),
+        fallback_intent=settings.BOT_FALLBACK_INTENT,
+        inactivity=timedelta(minutes=settings.CHAT_INACTIVITY_RESOLVE_MINUTES),
+    )
+
+
+def start_times(rng: random.Random, *, n: int, days: int, now: datetime) -> list[datetime]:
+    """``n`` moments in the last ``days`` days, busier in business hours, oldest first."""
+    first = (now - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    hours = int((now - first) / timedelta(hours=1))
+    weights = [HOUR_WEIGHTS[(first + timedelta(hours=h)).hour] for h in range(hours + 1)]
+    picked = rng.choices(range(hours + 1), weights=weights, k=n)
+    moments = []
+    for h in picked:
+        moment = first + timedelta(hours=h, seconds=rng.uniform(0, 3600))
+        moments.append(min(moment, now - timedelta(seconds=rng.uniform(1, 600))))
+    return sorted(moments)
+
+
+# --- The writers' interface ------------------------------------------------------------------
+
+
+class Writer:
+    """What the script may do; each method dates the change with ``at``."""
+
+    def start(self, *, widget: Widget, at: datetime) -> Any: ...
+    def customer(self, h: Any, *, text: str, at: datetime) -> None: ...
+    def bot(self, h: Any, *, text: str, planned: TurnResult, at: datetime) -> TurnResult | None:
+        ...
+    def agent_reply(self, h: Any, *, agent: Any, text: str, at: datetime) -> None: ...
+    def return_to_bot(self, h: Any, *, agent: Any, at: datetime) -> None: ...
+    def resolve(self, h: Any, *, how: str, agent: Any = None, at: datetime) -> None: ...
+    def rate(self, h: Any, *, score: int, at: datetime) -> None: ...
+    def abandon(self, h: Any, *, at: datetime) -> None: ...
+    def finish(self, h: Any) -> None: ...
+
+
+def _result(
+    *,
+    decision: str,
+    text: str,
+    intent: str,
+    confidence: float,
+    is_fallback: bool = False,
+    category: str = "",
+    sentiment: str = "neutral",
+    latency_ms: float = 0.0,
+) -> TurnResult:
+    reasons = {
+        "billing": "Billing disputes always go to a person.",
+        "policy": "This intent always goes to a person.",
+        "fallbacks": "The bot did not understand twice in a row.",
+        "human_request": "The customer asked for a person.",
+        "anger": "The customer is angry.",
+    }
+    handoff = decision == "handoff"
+    return TurnResult(
+        decision=decision,
+        reply_text=(
+            "I'm connecting you with a member of our team."
+            if handoff
+            else "I'm not sure I understood; could you rephrase?"
+            if is_fallback
+            else f"Here is what I found about {intent.replace('_', ' ')}."
+        ),
+        intent=intent,
+        confidence=round(confidence, 3),
+        top_intents=[(intent, round(confidence, 3))],
+        is_fallback=is_fallback,
+        entities={},
+        sentiment=sentiment,
+        urgency="medium" if handoff else "low",
+        signals=[],
+        articles=[],
+        handoff_reason=reasons.get(category, "Escalated to a person.") if handoff else "",
+        handoff_category=category if handoff else "",
+        dialog_state={},
+        backend="offline",
+        trace={"generated": True},
+        total_ms=round(latency_ms * 0.4, 1),
+    )
+
+
+# --- The script ------------------------------------------------------------------------------
+
+
+def play_conversation(writer: Writer, cast: Cast, rng: random.Random, start: datetime) -> None:
+    """One customer's conversation, from the widget opening to how it ended (or now)."""
+    now = cast.now
+    intent = rng.choices(cast.intents, weights=[i.weight for i in cast.intents])[0]
+    h = writer.start(widget=rng.choice(cast.widgets), at=start)
+    t = start + timedelta(seconds=rng.uniform(3, 40))
+    turns = rng.choices(range(1, len(TURN_WEIGHTS) + 1), weights=TURN_WEIGHTS)[0]
+    fallbacks = 0
+    last_bot: datetime | None = None
+    try:
+        for turn in range(turns):
+            if t >= now:
+                return
+            planned, text = _plan_turn(cast, rng, intent, turn, fallbacks)
+            writer.customer(h, text=text, at=t)
+            latency = _bot_latency_ms(rng)
+            at = t + timedelta(milliseconds=latency)
+            if at >= now:
+                return
+            planned.total_ms = round(latency * 0.4, 1)
+            result = writer.bot(h, text=text, planned=planned, at=at)
+            if result is None:
+                return
+            if result.decision == "handoff":
+                _agent_path(writer, cast, rng, h, at, first_text=text)
+                return
+            fallbacks = fallbacks + 1 if result.is_fallback else 0
+            last_bot = at
+            t = at + timedelta(seconds=rng.uniform(15, 150))
+        _bot_ending(writer, cast, rng, h, last_bot or t, intent)
+    finally:
+        writer.finish(h)
+
+
+def _plan_turn(
+    cast: Cast, rng: random.Random, intent: IntentSpec, turn: int, fallbacks: int
+) -> tuple[TurnResult, str]:
+    confidence = rng.uniform(0.55, 0.98)
+    if turn == 0 and intent.policy == "always":
+        category = "billing" if "billing" in intent.slug else "policy"
+        return (
+            _result(decision="handoff", text="", intent=intent.slug, confidence=confidence,
+                    category=category, sentiment="negative"),
+            rng.choice(intent.phrases),
+        )
+    roll = rng.random()
+    if roll < 0.06:
+        category = rng.choices(
+            [c for c, _ in HANDOFF_CATEGORIES], weights=[w for _, w in HANDOFF_CATEGORIES]
+        )[0]
+        text = (
+            rng.choice(HUMAN_REQUEST_TEXTS)
+            if category == "human_request"
+            else rng.choice(ANGRY_TEXTS)
+            if category == "anger"
+            else rng.choice(intent.phrases)
+        )
+        sentiment = "angry" if category == "anger" else "negative"
+        return (
+            _result(decision="handoff", text="", intent=intent.slug, confidence=confidence,
+                    category=category, sentiment=sentiment),
+            text,
+        )
+    if roll < 0.16:
+        text = rng.choice(FALLBACK_TEXTS)
+        low = rng.uniform(0.05, 0.29)
+        if fallbacks + 1 >= settings.BOT_MAX_FALLBACKS:
+            return (
+                _result(decision="handoff", text="", intent=cast.fallback_intent,
+                        confidence=low, is_fallback=True, category="fallbacks"),
+                text,
+            )
+        return (
+            _result(decision="reply", text="", intent=cast.fallback_intent, confidence=low,
+                    is_fallback=True),
+            text,
+        )
+    text = rng.choice(intent.phrases) if turn == 0 else rng.choice(
+        (*FOLLOW_UPS, *intent.phrases)
+    )
+    # Classified as the fallback intent counts as a fallback too (the reporting contract).
+    is_fallback = intent.slug == cast.fallback_intent
+    return (
+        _result(decision="reply", text="", intent=intent.slug, confidence=confidence,
+                is_fallback=is_fallback),
+        text,
+    )
+
+
+def _bot_latency_ms(rng: random.Random) -> float:
+    # Mostly the offline pipeline (tens to hundreds of ms), some slow outliers.
+    return min(15000.0, rng.lognormvariate(math.log(450), 0.6))
+
+
+def _bot_ending(
+    writer: Writer, cast: Cast, rng: random.Random, h: Any, last: datetime, intent: IntentSpec
+) -> None:
+    now = cast.now
+    roll = rng.random()
+    if roll < 0.55:
+        at = last + timedelta(seconds=rng.uniform(10, 90))
+        how = Resolution.BOT_CONFIRMED
+    elif roll < 0.85:
+        at = last + cast.inactivity
+        how = Resolution.BOT_ASSUMED
+    elif roll < 0.95:
+        at = last + cast.inactivity
+        if at < now:
+            writer.abandon(h, at=at)
+        return
+    else:
+        return  # still talking, or left open
+    if at >= now:
+        return
+    writer.resolve(h, how=how, at=at)
+    if rng.random() < 0.04:  # the customer comes back: reopened
+        back = at + timedelta(minutes=rng.uniform(5, 600))
+        if back >= now:
+            return
+        writer.customer(h, text=rng.choice(intent.phrases), at=back)
+        reply_at = back + timedelta(milliseconds=_bot_latency_ms(rng))
+        if reply_at >= now:
+            return
+        planned = _result(decision="reply", text="", intent=intent.slug, confidence=0.8,
+                          is_fallback=intent.slug == cast.fallback_intent)
+        result = writer.bot(h, text="", planned=planned, at=reply_at)
+        if result is None or result.decision == "handoff":
+            return
+        if rng.random() < 0.6 and reply_at + cast.inactivity < now:
+            writer.resolve(h, how=Resolution.BOT_ASSUMED, at=reply_at + cast.inactivity)
+        return
+    if rng.random() < 0.35:
+        score = rng.choices((5, 4, 3, 2, 1), weights=(50, 28, 10, 6, 6))[0]
+        rate_at = at + timedelta(seconds=rng.uniform(5, 60))
+        if rate_at < now:
+            writer.rate(h, score=score, at=rate_at)
+
+
+def _agent_path(
+    writer: Writer, cast: Cast, rng: random.Random, h: Any, handed_off: datetime, first_text: str
+) -> None:
+    now = cast.now
+    if rng.random() < 0.12:  # nobody came
+        at = handed_off + cast.inactivity
+        if at < now:
+            writer.abandon(h, at=at)
+        return
+    wait = min(7200.0, rng.lognormvariate(math.log(100), 1.0))
+    at = handed_off + timedelta(seconds=wait)
+    if at >= now:
+        return
+    agent = rng.choice(cast.agents)
+    writer.agent_reply(h, agent=agent, text=rng.choice(AGENT_TEXTS), at=at)
+    for _ in range(rng.choice((0, 1, 1, 2))):
+        at += timedelta(seconds=rng.uniform(20, 180))
+        if at >= now:
+            return
+        writer.customer(h, text=rng.choice(FOLLOW_UPS), at=at)
+        at += timedelta(seconds=rng.uniform(15, 240))
+        if at >= now:
+            return
+        writer.agent_reply(h, agent=agent, text=rng.choice(AGENT_TEXTS), at=at)
+    at += timedelta(seconds=rng.uniform(30, 600))
+    if at >= now:
+        return
+    if rng.random() < 0.1:  # handed back to the bot, which finishes
+        writer.return_to_bot(h, agent=agent, at=at)
+        end = at + cast.inactivity
+        if end < now:
+            writer.resolve(h, how=Resolution.BOT_ASSUMED, at=end)
+        return
+    writer.resolve(h, how=Resolution.AGENT, agent=agent, at=at)
+    if rng.random() < 0.45:
+        score = rng.choices((5, 4, 3, 2, 1), weights=(35, 25, 15, 12, 13))[0]
+        rate_at = at + timedelta(seconds=rng.uniform(5, 60))
+        if rate_at < now:
+            writer.rate(h, score=score, at=rate_at)
+
+
+# --- Writer 1: the real services -------------------------------------------------------------
+
+
+@dataclass
+class _ServiceHandle:
+    conversation: Conversation
+    last_customer: Message | None = None
+    history: list[tuple[str, str]] = field(default_factory=list)
+
+
+class ServiceWriter(Writer):
+    """Carries the script out through ``chat.services`` (and the real pipeline if asked)."""
+
+    def __init__(self, *, pipeline: bool = False) -> None:
+        from chat import services
+
+        self.services = services
+        self.pipeline = pipeline
+
+    def start(self, *, widget: Widget, at: datetime) -> _ServiceHandle:
+        conversation, _token = self.services.conversation_start(widget=widget, at=at)
+        return _ServiceHandle(conversation=conversation)
+
+    def customer(self, h: _ServiceHandle, *, text: str, at: datetime) -> None:
+        message, _ = self.services.message_create_incoming(
+            conversation=h.conversation,
+            text=text,
+            client_id=uuid.uuid4(),
+            at=at,
+            queue_bot=False,
+        )
+        h.last_customer = message
+        h.history.append((Author.CUSTOMER, text))
+
+    def bot(
+        self, h: _ServiceHandle, *, text: str, planned: TurnResult, at: datetime
+    ) -> TurnResult | None:
+        result = planned
+        if self.pipeline:
+            from chat.bot import answer_turn
+            from chat.bot.types import TurnContext
+
+            h.conversation.refresh_from_db(fields=["dialog_state"])
+            context = TurnContext(
+                history=h.history[-11:-1],
+                dialog_state=dict(h.conversation.dialog_state or {}),
+                customer_texts=[t for a, t in h.history[:-1] if a == Author.CUSTOMER],
+            )
+            result = answer_turn(text=h.last_customer.text, context=context)
+        reply = self.services.bot_turn_record(message=h.last_customer, result=result, at=at)
+        if reply is None:
+            return None
+        h.history.append((reply.author, reply.text))
+        return result
+
+    def agent_reply(self, h: _ServiceHandle, *, agent: Any, text: str, at: datetime) -> None:
+        self.services.agent_message_create(
+            conversation=h.conversation, agent=agent, text=text, at=at
+        )
+        h.history.append((Author.AGENT, text))
+
+    def return_to_bot(self, h: _ServiceHandle, *, agent: Any, at: datetime) -> None:
+        self.services.conversation_return_to_bot(conversation=h.conversation, agent=agent, at=at)
+
+    def resolve(self, h: _ServiceHandle, *, how: str, agent: Any = None, at: datetime) -> None:
+        self.services.conversation_resolve(
+            conversation=h.conversation, resolution=how, agent=agent, at=at
+        )
+
+    def rate(self, h: _ServiceHandle, *, score: int, at: datetime) -> None:
+        self.services.conversation_rate(conversation=h.conversation, score=score, at=at)
+
+    def abandon(self, h: _ServiceHandle, *, at: datetime) -> None:
+        self.services.conversation_abandon(conversation=h.conversation, at=at)
+
+    def finish(self, h: _ServiceHandle) -> None:
+        pass
+
+
+# --- Writer 2: bulk rows, mirroring what each service writes ---------------------------------
+
+
+class _Ids:
+    """Primary keys handed out in Python so that related rows can be built before insertion."""
+
+    def __init__(self, model: type) -> None:
+        from django.db.models import Max
+
+        self.next = (model.objects.aggregate(m=Max("pk"))["m"] or 0) + 1
+
+    def take(self) -> int:
+        value = self.next
+        self.next += 1
+        return value
+
+
+@dataclass
+class _BulkHandle:
+    conversation: Conversation
+    last_customer: Message | None = None
+    # Whether an agent has written since the latest handoff (the first one is timed).
+    answered_since_handoff: bool = False
+
+
+class BulkWriter(Writer):
+    """Builds the services' rows in memory and inserts them in batches (``flush``)."""
+
+    def __init__(self, *, batch: int = 2000) -> None:
+        self.batch = batch
+        self.ids = {m: _Ids(m) for m in (Conversation, Message, BotTrace, ReportingEvent)}
+        self.rows: dict[type, list[Any]] = {m: [] for m in self.ids}
+        self.done = 0
+
+    # Rows ------------------------------------------------------------------------------
+
+    def _event(self, h: _BulkHandle, name: str, at: datetime, **fields: Any) -> None:
+        conv = h.conversation
+        self.rows[ReportingEvent].append(
+            ReportingEvent(
+                pk=self.ids[ReportingEvent].take(),
+                name=name,
+                occurred_at=at,
+                conversation_id=conv.pk,
+                conversation_started_at=conv.created_at,
+                widget_id=conv.widget_id,
+                intent=fields.get("intent", ""),
+                category=fields.get("category", ""),
+                backend=fields.get("backend", ""),
+                value=fields.get("value"),
+                agent_id=getattr(fields.get("agent"), "pk", None),
+            )
+        )
+
+    def _message(self, h: _BulkHandle, author: str, text: str, at: datetime, **extra: Any):
+        conv = h.conversation
+        conv.last_seq += 1
+        conv.updated_at = at
+        message = Message(
+            pk=self.ids[Message].take(),
+            conversation_id=conv.pk,
+            seq=conv.last_seq,
+            author=author,
+            text=text,
+            created_at=at,
+            **extra,
+        )
+        self.rows[Message].append(message)
+        return message
+
+    # The services, as rows -------------------------------------------------------------
+
+    def start(self, *, widget: Widget, at: datetime) -> _BulkHandle:
+        conv = Conversation(
+            pk=self.ids[Conversation].take(),
+            widget_id=widget.pk,
+            token_hash=secrets.token_hex(32),  # no customer holds a token for these
+            created_at=at,
+            updated_at=at,
+        )
+        h = _BulkHandle(conversation=conv)
+        self._event(h, EventName.CONVERSATION_STARTED, at)
+        return h
+
+    def customer(self, h: _BulkHandle, *, text: str, at: datetime) -> None:
+        conv = h.conversation
+        h.last_customer = self._message(
+            h, Author.CUSTOMER, text, at, client_id=uuid.uuid4()
+        )
+        conv.last_customer_message_at = at
+        if conv.status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED):
+            if conv.status == ConversationStatus.RESOLVED:
+                self._event(h, EventName.REOPENED, at, category=conv.resolution)
+            conv.status = ConversationStatus.BOT
+            conv.resolution = Resolution.NONE
+            conv.resolved_at = None
+
+    def bot(
+        self, h: _BulkHandle, *, text: str, planned: TurnResult, at: datetime
+    ) -> TurnResult | None:
+        conv, inbound, result = h.conversation, h.last_customer, planned
+        if conv.status != ConversationStatus.BOT or inbound is None:
+            return None
+        handoff = result.decision == "handoff"
+        conv.dialog_state = result.dialog_state or {}
+        if result.intent:
+            conv.intent = result.intent
+        if result.sentiment:
+            conv.sentiment = result.sentiment
+        if handoff:
+            conv.status = ConversationStatus.WAITING
+            conv.handoff_reason = result.handoff_reason[:200]
+            conv.handoff_category = (result.handoff_category or "other")[:32]
+            conv.handed_off_at = at
+            h.answered_since_handoff = False
+        else:
+            conv.last_bot_reply_at = at
+        self._message(
+            h, Author.SYSTEM if handoff else Author.BOT, result.reply_text, at, in_reply_to=inbound
+        )
+        self.rows[BotTrace].append(
+            BotTrace(
+                pk=self.ids[BotTrace].take(),
+                message_id=inbound.pk,
+                conversation_id=conv.pk,
+                intent=result.intent,
+                confidence=float(result.confidence),
+                backend=result.backend,
+                decision=result.decision,
+                handoff_reason=result.handoff_reason[:200],
+                stages=result.to_dict(),
+                total_ms=float(result.total_ms),
+                created_at=at,
+            )
+        )
+        if result.is_fallback:
+            self._event(h, EventName.FALLBACK, at, intent=result.intent,
+                        backend=result.backend, value=float(result.confidence))
+        if handoff:
+            self._event(h, EventName.HANDOFF, at, intent=result.intent,
+                        category=conv.handoff_category, backend=result.backend)
+        else:
+            latency = max(0.0, (at - inbound.created_at).total_seconds() * 1000)
+            self._event(h, EventName.BOT_REPLIED, at, intent=result.intent,
+                        backend=result.backend, value=latency)
+        return result
+
+    def _claim(self, h: _BulkHandle, agent: Any, at: datetime) -> None:
+        conv = h.conversation
+        if conv.status == ConversationStatus.AGENT and conv.assignee_id == agent.pk:
+            return
+        if conv.handed_off_at is None or conv.status == ConversationStatus.BOT:
+            conv.handed_off_at = at
+        conv.status = ConversationStatus.AGENT
+        conv.assignee_id = agent.pk
+        name = agent.first_name or agent.get_username()
+        self._message(h, Author.SYSTEM, f"{name} joined the conversation.", at)
+
+    def agent_reply(self, h: _BulkHandle, *, agent: Any, text: str, at: datetime) -> None:
+        conv = h.conversation
+        self._claim(h, agent, at)
+        self._message(h, Author.AGENT, text, at, sender_id=agent.pk)
+        if not h.answered_since_handoff:
+            h.answered_since_handoff = True
+            self._event(h, EventName.FIRST_AGENT_REPLY, at, intent=conv.intent, agent=agent,
+                        value=max(0.0, (at - conv.handed_off_at).total_seconds()))
+        self._event(h, EventName.AGENT_REPLIED, at, agent=agent)
+
+    def return_to_bot(self, h: _BulkHandle, *, agent: Any, at: datetime) -> None:
+        conv = h.conversation
+        conv.status = ConversationStatus.BOT
+        conv.assignee_id = None
+        conv.dialog_state = {}
+        name = agent.first_name or agent.get_username()
+        self._message(h, Author.SYSTEM, f"{name} handed you back to the assistant.", at)
+
+    def resolve(self, h: _BulkHandle, *, how: str, agent: Any = None, at: datetime) -> None:
+        conv = h.conversation
+        if conv.status == ConversationStatus.RESOLVED:
+            return
+        conv.status = ConversationStatus.RESOLVED
+        conv.resolution = how
+        conv.resolved_at = at
+        conv.updated_at = at
+        self._event(h, EventName.RESOLVED, at, intent=conv.intent, category=how,
+                    value=max(0.0, (at - conv.created_at).total_seconds()),
+                    agent=agent if how == Resolution.AGENT else None)
+
+    def rate(self, h: _BulkHandle, *, score: int, at: datetime) -> None:
+        h.conversation.rating = score
+        h.conversation.updated_at = at
+        self._event(h, EventName.RATING_GIVEN, at, value=score)
+
+    def abandon(self, h: _BulkHandle, *, at: datetime) -> None:
+        conv = h.conversation
+        previous = conv.status
+        conv.status = ConversationStatus.ABANDONED
+        conv.updated_at = at
+        self._event(h, EventName.ABANDONED, at, category=previous)
+
+    def finish(self, h: _BulkHandle) -> None:
+        self.rows[Conversation].append(h.conversation)
+        self.done += 1
+        if self.done % self.batch == 0:
+            self.flush()
+
+    def flush(self) -> None:
+        with transaction.atomic():
+            for model in (Conversation, Message, BotTrace, ReportingEvent):
+                if self.rows[model]:
+                    model.objects.bulk_create(self.rows[model], batch_size=2000)
+                    self.rows[model] = []
+
+    def close(self) -> None:
+        self.flush()
+        # Explicit ids leave PostgreSQL's sequences behind; move them past the new rows.
+        sql = connection.ops.sequence_reset_sql(no_style(), list(self.ids))
+        if sql:
+            with connection.cursor() as cursor:
+                for statement in sql:
+                    cursor.execute(statement)
+
+
+# --- Running ---------------------------------------------------------------------------------
+
+
+def traffic_generate(
+    *,
+    conversations: int,
+    days: int,
+    seed: int = 42,
+    bulk: bool = False,
+    pipeline: bool = False,
+    now: datetime | None = None,
+    progress: Callable[[Iterable[datetime]], Iterable[datetime]] | None = None,
+) -> int:
+    """Generates ``conversations`` conversations over the last ``days`` days; returns how many.
+
+    The service path commits one conversation at a time (as production would); the bulk path
+    inserts in batches. Deterministic for a seed and ``now``.
+    """
+    if conversations < 0 or days < 1:
+        raise ValueError("conversations must be >= 0 and days >= 1")
+    if pipeline and bulk:
+        raise ValueError("the real pipeline runs only on the service path")
+    rng = random.Random(seed)
+    cast = cast_load(now=now)
+    starts = start_times(rng, n=conversations, days=days, now=cast.now)
+    iterator: Iterable[datetime] = progress(starts) if progress else starts
+    if bulk:
+        writer = BulkWriter()
+        for start in iterator:
+            play_conversation(writer, cast, rng, start)
+        writer.close()
+    else:
+        writer = ServiceWriter(pipeline=pipeline)
+        for start in iterator:
+            with transaction.atomic():
+                play_conversation(writer, cast, rng, start)
+    return conversations

@@ -1,0 +1,88 @@
+"""generate_traffic: through the services, and the bulk path that must write the same facts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count
+
+from analytics.kpis import Period, Report, Scope
+from analytics.models import ReportingEvent
+from analytics.traffic import traffic_generate
+from chat.models import BotTrace, Conversation, Message
+
+NOW = datetime(2026, 3, 20, 15, 30, tzinfo=UTC)
+SCOPE = Scope(period=Period(start=datetime(2026, 3, 6, tzinfo=UTC), end=datetime(2026, 3, 21,
+                                                                                   tzinfo=UTC)))
+
+
+def _snapshot() -> dict:
+    report = Report(SCOPE)
+    return {
+        "kpis": report.current,
+        "messages": dict(Message.objects.values_list("author").annotate(n=Count("id"))),
+        "events": dict(ReportingEvent.objects.values_list("name").annotate(n=Count("id"))),
+        "statuses": dict(Conversation.objects.values_list("status").annotate(n=Count("id"))),
+        "traces": BotTrace.objects.count(),
+        "conversation_ids_ok": not ReportingEvent.objects.filter(conversation=None).exists(),
+    }
+
+
+@pytest.mark.django_db
+def test_bulk_path_writes_the_same_facts_as_the_services(widget):
+    traffic_generate(conversations=80, days=14, seed=7, now=NOW)
+    through_services = _snapshot()
+    assert through_services["kpis"]["conversations"] == 80
+    assert through_services["events"]["conversation_started"] == 80
+    assert through_services["events"]["handoff"] > 0
+    assert through_services["events"]["resolved"] > 0
+    Conversation.objects.all().delete()
+
+    traffic_generate(conversations=80, days=14, seed=7, now=NOW, bulk=True)
+    in_bulk = _snapshot()
+    assert in_bulk == through_services
+
+
+@pytest.mark.django_db
+def test_generated_history_is_consistent(widget):
+    traffic_generate(conversations=60, days=7, seed=3, now=NOW, bulk=True)
+    # Every conversation starts inside the window and nothing happens after "now".
+    assert not Conversation.objects.filter(created_at__lt=NOW - timedelta(days=8)).exists()
+    assert not ReportingEvent.objects.filter(occurred_at__gt=NOW).exists()
+    assert not Message.objects.filter(created_at__gt=NOW).exists()
+    # Sequence numbers run 1..n in each conversation.
+    for conv in Conversation.objects.all():
+        seqs = list(conv.messages.values_list("seq", flat=True))
+        assert seqs == list(range(1, conv.last_seq + 1))
+    # One bot outcome per customer message at most, and each points at a customer message.
+    assert not BotTrace.objects.exclude(message__author="customer").exists()
+    # New rows after a bulk run get fresh ids (sequences were moved past the bulk rows).
+    from chat.services import conversation_start
+
+    conversation, _ = conversation_start(widget=widget)
+    assert conversation.pk > max(Conversation.objects.exclude(pk=conversation.pk)
+                                 .values_list("pk", flat=True))
+
+
+@pytest.mark.django_db
+def test_command_generates_through_the_services(widget, capsys):
+    call_command("generate_traffic", conversations=15, days=3, seed=1, verbosity=0)
+    assert Conversation.objects.count() == 15
+    assert ReportingEvent.objects.filter(name="conversation_started").count() == 15
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--conversations", "-1"],
+        ["--days", "0"],
+        ["--bulk", "--pipeline"],
+    ],
+)
+@pytest.mark.django_db
+def test_command_refuses_bad_arguments(args):
+    with pytest.raises(CommandError):
+        call_command("generate_traffic", *args, verbosity=0)
+    assert not Conversation.objects.exists()
