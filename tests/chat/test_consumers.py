@@ -1,0 +1,357 @@
+"""ChatConsumer through the real ASGI application: every frame type and every bad frame."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from chat import realtime, services
+from chat.models import Contact, Conversation, Message, Widget
+from supportdesk.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SHOP = b"https://shop.example"
+TIMEOUT = 5
+
+
+async def open_socket(origin: bytes | None = SHOP) -> tuple[WebsocketCommunicator, bool, int]:
+    headers = [(b"host", b"testserver")]
+    if origin is not None:
+        headers.append((b"origin", origin))
+    comm = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    connected, code = await comm.connect(timeout=TIMEOUT)
+    return comm, connected, code
+
+
+async def joined_socket(conversation, token, after_seq=0, origin=SHOP):
+    comm, connected, _ = await open_socket(origin)
+    assert connected
+    await comm.send_json_to(
+        {"type": "join", "conversation_id": conversation.pk, "token": token, "after_seq": after_seq}
+    )
+    frame = await comm.receive_json_from(timeout=TIMEOUT)
+    assert frame["type"] == "joined", frame
+    return comm, frame
+
+
+async def receive_until(comm, predicate, limit=12) -> list[dict]:
+    frames = []
+    for _ in range(limit):
+        frame = await comm.receive_json_from(timeout=TIMEOUT)
+        frames.append(frame)
+        if predicate(frame):
+            return frames
+    raise AssertionError(f"no matching frame in {frames}")
+
+
+def is_bot_message(frame: dict) -> bool:
+    return frame["type"] == "message" and frame["author"] == "bot"
+
+
+def message(text="where is my order?", client_id=None) -> dict:
+    return {"type": "message", "client_id": client_id or str(uuid.uuid4()), "text": text}
+
+
+@database_sync_to_async
+def count_messages(**filters) -> int:
+    return Message.objects.filter(**filters).count()
+
+
+@pytest.fixture
+def started(widget):
+    return services.conversation_start(widget=widget)
+
+
+# --- Handshake and join ----------------------------------------------------------------------
+
+
+async def test_a_foreign_origin_is_refused_at_the_handshake(widget):
+    _, connected, code = await open_socket(b"https://evil.example")
+    assert not connected and code == 4403
+
+
+async def test_a_missing_origin_is_refused(widget):
+    _, connected, _ = await open_socket(None)
+    assert not connected
+
+
+async def test_the_servers_own_origin_is_accepted(widget):
+    comm, connected, _ = await open_socket(b"http://testserver")
+    assert connected
+    await comm.disconnect()
+
+
+async def test_join_answers_with_the_state(started):
+    conversation, token = started
+    comm, joined = await joined_socket(conversation, token)
+    assert joined["conversation_id"] == conversation.pk
+    assert joined["status"] == "bot" and joined["last_seq"] == 0
+    assert joined["agents_online"] == 0 and joined["max_chars"] == 2000
+    assert await comm.receive_nothing()
+    await comm.disconnect()
+
+
+async def test_a_wrong_token_is_an_error_and_joins_nothing(started):
+    conversation, _ = started
+    comm, _, _ = await open_socket()
+    await comm.send_json_to(
+        {"type": "join", "conversation_id": conversation.pk, "token": "guess", "after_seq": 0}
+    )
+    assert (await comm.receive_json_from())["code"] == "bad_token"
+    await comm.send_json_to(message())
+    assert (await comm.receive_json_from())["code"] == "not_joined"
+    assert await count_messages() == 0
+    await comm.disconnect()
+
+
+async def test_join_from_an_origin_this_widget_does_not_allow(started):
+    await database_sync_to_async(Widget.objects.create)(
+        public_key="other", name="Other", allowed_origins=["https://other.example"]
+    )
+    conversation, token = started
+    comm, connected, _ = await open_socket(b"https://other.example")
+    assert connected  # some widget allows the origin, just not this conversation's
+    await comm.send_json_to(
+        {"type": "join", "conversation_id": conversation.pk, "token": token, "after_seq": 0}
+    )
+    assert (await comm.receive_json_from())["code"] == "origin_not_allowed"
+    await comm.disconnect()
+
+
+async def test_joining_twice_is_an_error(started):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    await comm.send_json_to({"type": "join", "conversation_id": conversation.pk, "token": token})
+    assert (await comm.receive_json_from())["code"] == "already_joined"
+    await comm.disconnect()
+
+
+# --- Bad frames --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("not json", "bad_json"),
+        ("[1, 2]", "bad_json"),
+        (json.dumps({"type": "shout"}), "unknown_type"),
+        (json.dumps({"text": "no type"}), "unknown_type"),
+        (json.dumps({"type": "message", "text": "no id"}), "missing_field"),
+        (json.dumps({"type": "message", "client_id": "nope", "text": "x"}), "missing_field"),
+        (
+            json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "text": 5}),
+            "missing_field",
+        ),
+        (
+            json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "text": "  "}),
+            "empty_text",
+        ),
+        (
+            json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "text": "x" * 2001}),
+            "text_too_long",
+        ),
+        ("x" * 20000, "frame_too_large"),
+        (json.dumps({"type": "typing", "is_typing": "yes"}), "missing_field"),
+        (json.dumps({"type": "rating", "score": 9}), "bad_rating"),
+        (json.dumps({"type": "rating", "score": True}), "bad_rating"),
+        (json.dumps({"type": "feedback", "helpful": True}), "missing_field"),
+        (json.dumps({"type": "contact", "email": "nobody"}), "bad_email"),
+    ],
+)
+async def test_bad_frames_get_an_error_and_change_nothing(started, raw, code):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    await comm.send_to(text_data=raw)
+    frame = await comm.receive_json_from(timeout=TIMEOUT)
+    assert frame["type"] == "error" and frame["code"] == code and frame["message"]
+    assert await count_messages() == 0
+    assert not await database_sync_to_async(Contact.objects.exists)()
+    await comm.send_json_to(message("still works"))  # the connection stays usable
+    frames = await receive_until(comm, lambda f: f["type"] == "message")
+    assert frames[-1]["text"] == "still works"
+    await comm.disconnect()
+
+
+async def test_a_message_before_join_is_refused(started):
+    comm, _, _ = await open_socket()
+    await comm.send_json_to(message())
+    assert (await comm.receive_json_from())["code"] == "not_joined"
+    assert await count_messages() == 0
+    await comm.disconnect()
+
+
+async def test_too_many_messages_too_fast(started, settings):
+    settings.CHAT_RATE_LIMIT_MESSAGES = 2
+    settings.CHAT_RATE_LIMIT_SECONDS = 60
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    for text in ("one", "two"):
+        await comm.send_json_to(message(text))
+        await receive_until(comm, lambda f, t=text: f.get("text") == t)
+    await comm.send_json_to(message("three"))
+    frame = await comm.receive_json_from()
+    assert frame["code"] == "rate_limited"
+    assert await count_messages(author="customer") == 2
+    await comm.disconnect()
+
+
+# --- Messages, bot replies, handoff --------------------------------------------------------------
+
+
+async def test_message_is_stored_echoed_and_answered_by_the_bot(started, fake_bot):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    client_id = str(uuid.uuid4())
+    await comm.send_json_to(message("where is my order?", client_id))
+    frames = await receive_until(comm, is_bot_message)
+    echo = frames[0]
+    assert echo["type"] == "message" and echo["author"] == "customer"
+    assert echo["seq"] == 1 and echo["client_id"] == client_id and echo["created_at"]
+    assert {"type": "typing", "author": "bot", "is_typing": True} in frames
+    reply = frames[-1]
+    assert reply["seq"] == 2 and reply["reply_to"] == 1
+    assert reply["text"] == "Your order is on its way."
+    assert await count_messages(conversation=conversation) == 2
+    await comm.disconnect()
+
+
+async def test_a_resend_is_acknowledged_again_and_stored_once(started, fake_bot):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    frame = message("where is my order?")
+    await comm.send_json_to(frame)
+    await receive_until(comm, is_bot_message)
+    await comm.send_json_to(frame)
+    ack = await comm.receive_json_from()
+    assert ack["type"] == "message" and ack["seq"] == 1 and ack["client_id"] == frame["client_id"]
+    assert await comm.receive_nothing()
+    assert await count_messages(author="customer") == 1
+    assert fake_bot.calls == ["where is my order?"]
+    await comm.disconnect()
+
+
+async def test_reconnect_receives_what_it_missed(started, fake_bot):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    await comm.send_json_to(message("first"))
+    await receive_until(comm, is_bot_message)
+    await comm.disconnect()
+
+    again, joined = await joined_socket(conversation, token, after_seq=1)
+    assert joined["last_seq"] == 2
+    missed = await again.receive_json_from()
+    assert missed["seq"] == 2 and missed["author"] == "bot"
+    assert await again.receive_nothing()
+    await again.disconnect()
+
+    fresh, _ = await joined_socket(conversation, token, after_seq=0)
+    assert [(await fresh.receive_json_from())["seq"] for _ in range(2)] == [1, 2]
+    await fresh.disconnect()
+
+
+async def test_handoff_frame_and_system_message(started, fake_bot):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    await comm.send_json_to(message("I will call my lawyer"))
+    frames = await receive_until(comm, lambda f: f.get("author") == "system")
+    handoff = next(f for f in frames if f["type"] == "handoff")
+    assert handoff["category"] == "legal" and handoff["reason"] == "legal threat"
+    assert handoff["agents_online"] == 0 and handoff["expected_wait_seconds"] is None
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation.pk)
+    assert conversation.status == "waiting"
+    await comm.send_json_to(message("hello?"))  # the bot stays quiet while waiting
+    await receive_until(comm, lambda f: f.get("text") == "hello?")
+    assert await comm.receive_nothing()
+    assert fake_bot.calls == ["I will call my lawyer"]
+    await comm.disconnect()
+
+
+async def test_streamed_reply_arrives_as_deltas_first(started, fake_bot):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    await comm.send_json_to(message("please stream it"))
+    frames = await receive_until(comm, is_bot_message)
+    deltas = [f for f in frames if f["type"] == "message.delta"]
+    assert deltas == [{"type": "message.delta", "reply_to": 1, "text": "Streaming"}]
+    await comm.disconnect()
+
+
+async def test_agent_messages_reach_the_customer(started, agent):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    await database_sync_to_async(services.agent_message_create)(
+        conversation=conversation, agent=agent, text="Hi, I can help"
+    )
+    frames = await receive_until(comm, lambda f: f.get("author") == "agent")
+    assert frames[-1]["sender_name"] == "Alex" and frames[-1]["text"] == "Hi, I can help"
+    assert any(f["type"] == "conversation" and f["status"] == "agent" for f in frames)
+    await comm.disconnect()
+
+
+# --- Typing, feedback, rating, contact --------------------------------------------------------
+
+
+async def test_customer_typing_goes_to_the_conversation_group(started):
+    conversation, token = started
+    layer = get_channel_layer()
+    listener = await layer.new_channel()
+    await layer.group_add(realtime.conversation_group(conversation.pk), listener)
+    comm, _ = await joined_socket(conversation, token)
+    await comm.send_json_to({"type": "typing", "is_typing": True})
+    event = await layer.receive(listener)
+    assert event["type"] == "chat.typing"
+    assert event["frame"] == {"type": "typing", "author": "customer", "is_typing": True}
+    assert await comm.receive_nothing()  # a customer's own typing is not echoed back
+    await comm.disconnect()
+
+
+async def test_helpful_feedback_resolves_the_conversation(started, fake_bot):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    await comm.send_json_to(message("where is my order?"))
+    await receive_until(comm, is_bot_message)
+    await comm.send_json_to({"type": "feedback", "helpful": True, "seq": 1})
+    assert (await comm.receive_json_from())["code"] == "bad_feedback"  # seq 1 is not the bot's
+    await comm.send_json_to({"type": "feedback", "helpful": True, "seq": 2})
+    frames = await receive_until(comm, lambda f: f["type"] == "conversation")
+    assert frames[-1]["status"] == "resolved" and frames[-1]["resolution"] == "bot_confirmed"
+    assert {"type": "ack", "of": "feedback"} in frames
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation.pk)
+    assert conversation.resolution == "bot_confirmed"
+    await comm.disconnect()
+
+
+async def test_rating_after_resolution_only_once(started):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    await comm.send_json_to({"type": "rating", "score": 5, "comment": "great"})
+    assert (await comm.receive_json_from())["code"] == "not_resolved"
+    await database_sync_to_async(services.conversation_resolve)(
+        conversation=conversation, resolution="bot_confirmed"
+    )
+    await receive_until(comm, lambda f: f["type"] == "conversation")
+    await comm.send_json_to({"type": "rating", "score": 5, "comment": "great"})
+    frames = await receive_until(comm, lambda f: f["type"] == "ack")
+    assert frames[-1] == {"type": "ack", "of": "rating"}
+    await comm.send_json_to({"type": "rating", "score": 1})
+    frames = await receive_until(comm, lambda f: f["type"] == "error")
+    assert frames[-1]["code"] == "already_rated"
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation.pk)
+    assert (conversation.rating, conversation.rating_comment) == (5, "great")
+    await comm.disconnect()
+
+
+async def test_contact_frame_stores_the_address(started):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    await comm.send_json_to({"type": "contact", "email": "kim@example.com"})
+    assert await comm.receive_json_from() == {"type": "ack", "of": "contact"}
+    contact = await database_sync_to_async(Contact.objects.get)()
+    assert contact.email == "kim@example.com"
+    await comm.disconnect()
