@@ -1,0 +1,124 @@
+"""The widget's HTTP doors: opening a conversation and the framed panel page."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from django.core.cache import cache
+
+from chat.models import Conversation
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/widget/conversations/"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def start(client, body=None, origin="https://shop.example", **extra):
+    headers = {"HTTP_ORIGIN": origin} if origin else {}
+    payload = json.dumps({"widget": "acme"} if body is None else body)
+    return client.post(URL, payload, content_type="application/json", **headers, **extra)
+
+
+def test_opening_a_conversation_returns_its_token_once(client, widget):
+    response = start(client)
+    assert response.status_code == 201
+    data = response.json()
+    assert data["ws_path"] == "/ws/chat/"
+    conversation = Conversation.objects.get(pk=data["conversation_id"])
+    assert conversation.token_hash == hashlib.sha256(data["token"].encode()).hexdigest()
+    assert response["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_the_servers_own_origin_is_allowed(client, widget):
+    response = start(client, origin="http://testserver")
+    assert response.status_code == 201
+    assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", "https://shop.example.evil", None])
+def test_a_foreign_or_missing_origin_is_refused(client, widget, origin):
+    response = start(client, origin=origin)
+    assert response.status_code == 403
+    assert response.json()["error"] == "origin_not_allowed"
+    assert not Conversation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ("not json", 400, "bad_json"),
+        ([], 400, "missing_field"),
+        ({"widget": 5}, 400, "missing_field"),
+        ({"widget": "nope"}, 404, "unknown_widget"),
+    ],
+)
+def test_bad_requests_change_nothing(client, widget, body, status, code):
+    payload = body if isinstance(body, str) else json.dumps(body)
+    response = client.post(
+        URL, payload, content_type="application/json", HTTP_ORIGIN="https://shop.example"
+    )
+    assert response.status_code == status
+    assert response.json()["error"] == code
+    assert not Conversation.objects.exists()
+
+
+def test_an_inactive_widget_opens_nothing(client, widget):
+    widget.is_active = False
+    widget.save()
+    assert start(client).status_code == 404
+
+
+def test_get_is_not_allowed(client, widget):
+    assert client.get(URL).status_code == 405
+
+
+def test_preflight_from_an_allowed_origin(client, widget):
+    ok = client.options(URL, HTTP_ORIGIN="https://shop.example")
+    assert ok.status_code == 204
+    assert ok["Access-Control-Allow-Origin"] == "https://shop.example"
+    assert client.options(URL, HTTP_ORIGIN="https://evil.example").status_code == 403
+
+
+def test_opening_conversations_is_rate_limited_per_ip(client, widget, settings):
+    settings.CHAT_CONVERSATIONS_PER_IP_PER_MINUTE = 3
+    statuses = [start(client).status_code for _ in range(4)]
+    assert statuses == [201, 201, 201, 429]
+    assert Conversation.objects.count() == 3
+    other_ip = start(client, REMOTE_ADDR="10.0.0.9")
+    assert other_ip.status_code == 201
+
+
+def test_the_panel_may_be_framed_only_by_the_widgets_origins(client, widget):
+    response = client.get("/widget/acme/panel/")
+    assert response.status_code == 200
+    assert "X-Frame-Options" not in response
+    csp = response["Content-Security-Policy"]
+    assert "frame-ancestors https://shop.example 'self'" in csp
+    assert "script-src 'self'" in csp
+    html = response.content.decode()
+    assert "Hello &lt;b&gt;there&lt;/b&gt;" in html  # the greeting is escaped
+    for hook in ('data-sd="input"', 'data-sd="send"', 'role="log"', 'aria-live="polite"'):
+        assert hook in html
+    assert "<script>" not in html and "style=" not in html
+
+
+def test_a_bad_allowed_origin_never_reaches_the_csp_header(client, widget):
+    widget.allowed_origins = ["https://ok.example", "https://x.example; script-src *"]
+    widget.save()
+    csp = client.get("/widget/acme/panel/")["Content-Security-Policy"]
+    assert "frame-ancestors https://ok.example;" in csp + ";"
+    assert "script-src *" not in csp
+
+
+def test_an_unknown_widget_has_no_panel(client, widget):
+    assert client.get("/widget/nope/panel/").status_code == 404

@@ -1,0 +1,130 @@
+"""chat.tasks: the bot's answer (exactly once) and the inactivity sweep."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from analytics.models import ReportingEvent
+from chat import services, tasks
+from chat.models import Conversation, Message
+
+pytestmark = pytest.mark.django_db
+
+
+def incoming(conversation, text="where is my order?", at=None):
+    message, _ = services.message_create_incoming(
+        conversation=conversation, text=text, client_id=uuid.uuid4(), at=at, queue_bot=False
+    )
+    return message
+
+
+def test_running_the_task_twice_stores_one_reply(conversation, fake_bot):
+    message = incoming(conversation)
+    tasks.answer_message(message.pk)
+    tasks.answer_message(message.pk)
+    assert Message.objects.filter(conversation=conversation, author="bot").count() == 1
+    assert fake_bot.calls == ["where is my order?"]  # the second run saw the reply and stopped
+
+
+def test_a_concurrent_second_run_is_refused_by_the_constraint(conversation, fake_bot, monkeypatch):
+    message = incoming(conversation)
+    first = Message.objects.select_related("conversation", "bot_outcome").get(pk=message.pk)
+    tasks.answer_message(message.pk)
+    # A run that loaded the message before the first one stored its reply.
+    from tests.chat.conftest import turn_result
+
+    assert services.bot_turn_record(message=first, result=turn_result()) is None
+    assert Message.objects.filter(conversation=conversation, author="bot").count() == 1
+
+
+def test_the_pipeline_sees_history_and_dialog_state(conversation, monkeypatch):
+    seen = {}
+
+    def fake(*, text, context, on_delta=None):
+        from tests.chat.conftest import turn_result
+
+        seen["context"] = context
+        return turn_result(dialog_state={"turns": len(context.history) + 1})
+
+    monkeypatch.setattr("chat.tasks.answer_turn", fake)
+    tasks.answer_message(incoming(conversation, "hi").pk)
+    tasks.answer_message(incoming(conversation, "it's 55102").pk)
+    context = seen["context"]
+    assert context.history == [("customer", "hi"), ("bot", "Your order is on its way.")]
+    assert context.customer_texts == ["hi"]
+    assert context.dialog_state == {"turns": 1}
+    conversation.refresh_from_db()
+    assert conversation.dialog_state == {"turns": 3}
+
+
+def test_missing_rows_and_other_authors_are_ignored(conversation, fake_bot, agent):
+    tasks.answer_message(999_999)
+    note = services.agent_message_create(conversation=conversation, agent=agent, text="hi")
+    tasks.answer_message(note.pk)
+    assert fake_bot.calls == []
+
+
+def test_no_answer_once_the_conversation_left_the_bot(conversation, fake_bot, agent):
+    message = incoming(conversation)
+    services.conversation_claim(conversation=conversation, agent=agent)
+    tasks.answer_message(message.pk)
+    assert fake_bot.calls == []
+
+
+def test_a_failing_pipeline_clears_the_typing_indicator(conversation, monkeypatch):
+    sent = []
+    monkeypatch.setattr("chat.realtime.broadcast_typing", lambda *args: sent.append(args))
+
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("chat.tasks.answer_turn", broken)
+    with pytest.raises(RuntimeError):
+        tasks.answer_message(incoming(conversation).pk)
+    assert sent[-1] == (conversation.pk, "bot", False)
+
+
+def test_inactive_conversations_are_resolved_or_abandoned(widget, settings):
+    settings.CHAT_INACTIVITY_RESOLVE_MINUTES = 30
+    long_ago = timezone.now() - timedelta(hours=2)
+    from tests.chat.conftest import turn_result
+
+    answered, _ = services.conversation_start(widget=widget, at=long_ago)
+    message = incoming(answered, at=long_ago)
+    services.bot_turn_record(message=message, result=turn_result(), at=long_ago)
+
+    asked, _ = services.conversation_start(widget=widget, at=long_ago)
+    message = incoming(asked, at=long_ago)
+    services.bot_turn_record(
+        message=message,
+        result=turn_result(dialog_state={"pending_intent": "order_status"}),
+        at=long_ago,
+    )
+
+    waiting, _ = services.conversation_start(widget=widget, at=long_ago)
+    message = incoming(waiting, at=long_ago)
+    services.bot_turn_record(
+        message=message,
+        result=turn_result(decision="handoff", handoff_category="legal"),
+        at=long_ago,
+    )
+
+    recent, _ = services.conversation_start(widget=widget)
+    services.bot_turn_record(message=incoming(recent), result=turn_result())
+
+    assert tasks.resolve_inactive_conversations() == 3
+    statuses = dict(Conversation.objects.values_list("pk", "status"))
+    assert statuses[answered.pk] == "resolved"
+    assert statuses[asked.pk] == "abandoned"
+    assert statuses[waiting.pk] == "abandoned"
+    assert statuses[recent.pk] == "bot"
+    resolved = ReportingEvent.objects.get(conversation=answered, name="resolved")
+    assert resolved.category == "bot_assumed"
+    assert resolved.occurred_at == long_ago + timedelta(minutes=30)
+    abandoned = ReportingEvent.objects.get(conversation=waiting, name="abandoned")
+    assert abandoned.category == "waiting"
+    assert tasks.resolve_inactive_conversations() == 0
