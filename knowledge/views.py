@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
@@ -55,8 +56,12 @@ def _render(
     request: HttpRequest, template: str, context: dict[str, Any], partial: str | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    name = f"{template}#{partial}" if partial and request.htmx else template
-    return render(request, name, context, status=status)
+    # A history restore asks for the whole page (htmx had nothing cached for it).
+    fragment = bool(partial and request.htmx and not request.htmx.history_restore_request)
+    response = render(request, f"{template}#{partial}" if fragment else template, context,
+                      status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 def _form_error(form: Any, exc: ValidationError) -> None:

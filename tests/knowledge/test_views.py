@@ -368,6 +368,25 @@ def test_import_with_problems_answers_400_listing_them(admin_client, intent, htm
     assert Intent.objects.count() == 1
 
 
+def test_wrongly_encoded_csv_through_the_page_is_a_400_with_the_reason(admin_client):
+    data = "text,intent\nça ne marche pas,broken\n".encode("cp1252")
+    response = admin_client.post(
+        reverse("knowledge:import_export"), {"kind": "csv", "file": upload("p.csv", data)}
+    )
+    assert response.status_code == 400
+    assert "not UTF-8" in response.content.decode()
+    assert not Intent.objects.exists()
+
+
+def test_history_restore_gets_the_whole_page(admin_client):
+    response = admin_client.get(
+        reverse("knowledge:article_list"),
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    assert not is_fragment(response)
+    assert "HX-Request" in response["Vary"]
+
+
 def test_csv_import_through_the_page(admin_client):
     data = b"text,intent\nmy card never came,card_arrival\nwhere is the new card,card_arrival\n"
     response = admin_client.post(
