@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.conf import settings
 
@@ -116,6 +118,20 @@ class PlaygroundForm(forms.Form):
         label="Earlier customer turns (optional, one per line, oldest first)",
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+
+    dialog_state = forms.CharField(required=False, max_length=20_000, widget=forms.HiddenInput)
+
+    def clean_dialog_state(self) -> dict | None:
+        raw = self.cleaned_data["dialog_state"].strip()
+        if not raw:
+            return None
+        try:
+            state = json.loads(raw)
+        except json.JSONDecodeError:
+            raise forms.ValidationError("The dialog state is not valid JSON.") from None
+        if not isinstance(state, dict):
+            raise forms.ValidationError("The dialog state must be a JSON object.")
+        return state
 
     def clean_history(self) -> list[str]:
         turns = [" ".join(t.split()) for t in self.cleaned_data["history"].splitlines()]

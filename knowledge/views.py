@@ -579,7 +579,9 @@ def playground(request: HttpRequest) -> HttpResponse:
         from chat.bot import playground_turn
 
         result = playground_turn(
-            text=form.cleaned_data["text"], history=form.cleaned_data["history"]
+            text=form.cleaned_data["text"],
+            history=form.cleaned_data["history"],
+            dialog_state=form.cleaned_data["dialog_state"],
         )
     context: dict[str, Any] = {"form": form, "result": result}
     if result is not None:
@@ -588,6 +590,8 @@ def playground(request: HttpRequest) -> HttpResponse:
         context.update(
             trace_json=_pretty(trace),
             dialog_json=_pretty(result.dialog_state),
+            next_history="\n".join([*form.cleaned_data["history"], form.cleaned_data["text"]]),
+            next_dialog_state=json.dumps(result.dialog_state, default=str),
             quality=None if quality is None else _pretty(quality),
         )
     return _render(

@@ -457,3 +457,64 @@ def test_audit_log_page_lists_and_filters(admin_client, intent):
     html = admin_client.get(reverse("knowledge:audit_log"), {"type": "escalationsignal"}).content
     assert b"signal.create" in html and b"intent.create" not in html
     assert AuditLogEntry.objects.count() == 2
+
+
+def fake_turn(calls):
+    from chat.bot.types import TurnResult
+
+    def playground_turn(*, text, history=(), dialog_state=None):
+        calls.append({"text": text, "history": list(history), "dialog_state": dialog_state})
+        return TurnResult(
+            decision="reply", reply_text="Use the <b>link</b> in your email.",
+            intent="order_status", confidence=0.91,
+            top_intents=[("order_status", 0.91), ("refund", 0.05), ("greeting", 0.02),
+                         ("other", 0.01)],
+            is_fallback=False, entities={"order_number": "55102"}, sentiment="neutral",
+            urgency="low", signals=[{"phrase": "lawyer", "category": "legal"}],
+            articles=[{"id": 1, "title": "Tracking <i>orders</i>", "score": 0.8}],
+            handoff_reason="", handoff_category="",
+            dialog_state={"pending": None, "turns": len(history) + 1},
+            backend="offline", trace={"quality": {"ok": True}, "classify": {"ms": 1.0}},
+            total_ms=12.5,
+        )
+
+    return playground_turn
+
+
+def test_playground_shows_every_stage_and_stores_no_conversation(
+    admin_client, htmx_headers, monkeypatch
+):
+    import chat.bot
+    from chat.models import Conversation, Message
+
+    calls = []
+    monkeypatch.setattr(chat.bot, "playground_turn", fake_turn(calls), raising=False)
+    response = admin_client.post(
+        reverse("knowledge:playground"),
+        {"text": "where is order 55102", "history": "hi\n\n  there  \n"}, **htmx_headers,
+    )
+    html = response.content.decode()
+    assert response.status_code == 200 and is_fragment(response)
+    assert calls == [{"text": "where is order 55102", "history": ["hi", "there"],
+                      "dialog_state": None}]
+    assert '<code data-sd="pg-intent">order_status</code>' in html
+    assert html.count("<li><code>") == 3  # the top three only
+    assert "55102" in html and "lawyer" in html and "0.800" in html
+    assert "Tracking &lt;i&gt;orders&lt;/i&gt;" in html  # titles and replies are escaped
+    assert "&lt;b&gt;link&lt;/b&gt;" in html
+    assert "&quot;ok&quot;: true" in html  # the quality check
+    assert not Conversation.objects.exists() and not Message.objects.exists()
+
+    # The follow-up form carries the history and the dialog state into the next turn.
+    admin_client.post(
+        reverse("knowledge:playground"),
+        {"text": "it's 55102", "history": "hi\nthere\nwhere is order 55102",
+         "dialog_state": '{"pending": "order_number"}'}, **htmx_headers,
+    )
+    assert calls[1]["dialog_state"] == {"pending": "order_number"}
+    assert calls[1]["history"] == ["hi", "there", "where is order 55102"]
+    response = admin_client.post(
+        reverse("knowledge:playground"), {"text": "x", "dialog_state": "[1, 2]"}
+    )
+    assert response.status_code == 400
+    assert len(calls) == 2
