@@ -124,6 +124,16 @@ def intent_create(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _intent_initial(intent: Intent) -> dict[str, Any]:
+    return {
+        "slug": intent.slug,
+        "name": intent.name,
+        "description": intent.description,
+        "escalation_policy": intent.escalation_policy,
+        "required_details": IntentForm.details_text(intent.required_details),
+    }
+
+
 def _phrases_context(intent: Intent, **extra: Any) -> dict[str, Any]:
     phrases = list(intent.phrases.order_by("pk"))
     lowered = [p.text.lower() for p in phrases]
@@ -151,14 +161,7 @@ def _phrases_context(intent: Intent, **extra: Any) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def intent_edit(request: HttpRequest, pk: int) -> HttpResponse:
     intent = get_object_or_404(Intent, pk=pk)
-    initial = {
-        "slug": intent.slug,
-        "name": intent.name,
-        "description": intent.description,
-        "escalation_policy": intent.escalation_policy,
-        "required_details": IntentForm.details_text(intent.required_details),
-    }
-    form = IntentForm(request.POST or None, initial=initial)
+    form = IntentForm(request.POST or None, initial=_intent_initial(intent))
     if request.method == "POST" and form.is_valid():
         try:
             services.intent_update(actor=request.user, intent=intent, **form.cleaned_data)
@@ -210,7 +213,7 @@ def phrase_add(request: HttpRequest, pk: int) -> HttpResponse:
         if form.errors:
             return render(
                 request, "knowledge/intent_form.html",
-                {"form": IntentForm(initial={"slug": intent.slug, "name": intent.name}),
+                {"form": IntentForm(initial=_intent_initial(intent)),
                  **_phrases_context(intent, **extra)},
                 status=status,
             )
