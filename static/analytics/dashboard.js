@@ -71,15 +71,29 @@
     });
   }
 
-  // Picking a date means a custom range; this runs (capture phase) before htmx sends the form.
+  // Picking a date means a custom range, and a custom range waits for both dates before the
+  // form is sent. This runs in the capture phase, before htmx hears the change on the form.
   document.addEventListener("change", function (event) {
     var target = event.target;
-    if (!target || !target.form || target.form.id !== "report-filters") return;
+    var form = target && target.form;
+    if (!form || form.id !== "report-filters") return;
+    var custom = form.querySelector('input[name="range"][value="custom"]');
     if (target.name === "start" || target.name === "end") {
-      var custom = target.form.querySelector('input[name="range"][value="custom"]');
       if (custom) custom.checked = true;
     }
+    if (custom && custom.checked && (!form.elements.start.value || !form.elements.end.value)) {
+      event.stopPropagation();
+    }
   }, true);
+
+  // Invalid filters come back as 400 with the report's error message: show it.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail || {};
+    if (detail.xhr && detail.xhr.status === 400 && detail.target && detail.target.id === "report") {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.detail && event.detail.target;

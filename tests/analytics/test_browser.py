@@ -1,0 +1,90 @@
+"""A manager uses the dashboard in a real Chromium under the strict CSP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from knowledge.models import Intent
+from supportdesk.roles import MANAGERS, ensure_role_groups
+from tests.analytics.conftest import History
+from tests.conftest import DEMO_PASSWORD, login
+
+
+@pytest.mark.services
+@pytest.mark.browser
+def test_manager_changes_range_and_filter_and_the_dashboard_follows(
+    daphne_server, page, widget
+):
+    from playwright.sync_api import expect
+
+    ensure_role_groups()
+    manager = User.objects.create_user(username="manager", password=DEMO_PASSWORD)
+    manager.groups.add(Group.objects.get(name=MANAGERS))
+    for slug in ("order_status", "return_request"):
+        Intent.objects.create(slug=slug, name=slug.replace("_", " ").title())
+    now = timezone.now()
+    # Two conversations this week, one three weeks ago.
+    for days_ago, intent in ((1, "order_status"), (2, "return_request"), (20, "order_status")):
+        h = History(widget, now - timedelta(days=days_ago, hours=1))
+        h.customer(0, "hello there")
+        h.bot_reply(600, intent)
+        h.resolve(90, "bot_confirmed")
+
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on(
+        "console",
+        lambda m: problems.append(m.text)
+        if m.type == "error" and ("Content Security Policy" in m.text or "Refused" in m.text)
+        else None,
+    )
+    failed: list[str] = []
+    page.on(
+        "response",
+        lambda r: failed.append(f"{r.status} {r.url}")
+        if r.status >= 400 and "/favicon.ico" not in r.url
+        else None,
+    )
+
+    login(page, daphne_server, "manager")
+    page.goto(f"{daphne_server}/analytics/?range=30")
+    conversations = page.locator("[data-sd=kpi-conversations]")
+    expect(conversations).to_have_text("3")
+    daily = page.locator("canvas[data-chart=chart-data-conversations_daily]")
+    expect(daily).to_have_attribute("data-drawn", "3")  # Chart.js drew the 3 conversations
+    page.evaluate("window.__sameDocument = true")
+
+    page.click("[data-sd=range-7]")
+    expect(conversations).to_have_text("2")
+    expect(daily).to_have_attribute("data-drawn", "2")
+    assert "range=7" in page.url  # hx-push-url keeps the address shareable
+
+    page.select_option("#id_intent", "return_request")
+    expect(conversations).to_have_text("1")
+    expect(page.locator("canvas[data-chart=chart-data-conversations_daily]")).to_have_attribute(
+        "data-drawn", "1"
+    )
+    expect(page.locator("[data-sd=kpi-bot_resolution_rate]")).to_have_text("100.0%")
+    assert "intent=return_request" in page.url
+    assert page.evaluate("window.__sameDocument") is True  # no page reload
+
+    # A custom range with nothing in it shows the empty state, not an error; the form waits
+    # for both dates before it asks.
+    page.fill("#id_start", "2020-01-01")
+    expect(page.locator("[data-sd=range-custom]")).to_be_checked()
+    page.fill("#id_end", "2020-01-31")
+    expect(page.locator("[data-sd=empty]")).to_be_visible()
+    expect(conversations).to_have_text("0")
+    assert "start=2020-01-01" in page.url
+
+    # An impossible range gets the error in place of the report.
+    page.fill("#id_start", "2020-02-15")
+    expect(page.locator("[data-sd=errors]")).to_contain_text("start date must not be after")
+
+    assert not problems, problems  # no script error, nothing refused by the CSP
+    assert failed == [f"400 {daphne_server}/analytics/?range=custom&start=2020-02-15"
+                      f"&end=2020-01-31&intent=return_request&widget="], failed
