@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -105,6 +106,18 @@ def article_version_rows(article: Article) -> list[VersionRow]:
         rows.append(VersionRow(version=version, changed=changed))
         previous = version
     return rows[::-1]
+
+
+def article_version_diff(previous: ArticleVersion | None, version: ArticleVersion) -> str:
+    """The body's changes from the version before, as a unified diff ("" for the first)."""
+    if previous is None:
+        return ""
+    return "\n".join(
+        difflib.unified_diff(
+            previous.body.splitlines(), version.body.splitlines(),
+            f"v{previous.number}", f"v{version.number}", lineterm="",
+        )
+    )
 
 
 # --- Escalation signals -----------------------------------------------------------------------

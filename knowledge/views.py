@@ -439,10 +439,17 @@ def article_versions(request: HttpRequest, pk: int) -> HttpResponse:
 def article_version(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     article = get_object_or_404(Article, pk=pk)
     version = get_object_or_404(ArticleVersion, article=article, number=number)
+    previous = article.versions.filter(number__lt=number).order_by("-number").first()
     return render(
         request,
         "knowledge/article_version.html",
-        {"article": article, "version": version, "preview_html": render_markdown(version.body)},
+        {
+            "article": article,
+            "version": version,
+            "previous": previous,
+            "diff": selectors.article_version_diff(previous, version),
+            "preview_html": render_markdown(version.body),
+        },
     )
 
 

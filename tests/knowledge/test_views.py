@@ -310,6 +310,9 @@ def test_article_history_and_restore(admin_client, admin_user, intent, htmx_head
     assert "body, status, intents" in html and "ada" in html
     version = admin_client.get(reverse("knowledge:article_version", args=[article.pk, 1]))
     assert "<p>one</p>" in version.content.decode()
+    version = admin_client.get(reverse("knowledge:article_version", args=[article.pk, 2]))
+    html = version.content.decode()
+    assert "-one\n+two" in html and "draft → published" in html
     response = admin_client.post(
         reverse("knowledge:article_version_restore", args=[article.pk, 1]), **htmx_headers
     )
