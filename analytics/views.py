@@ -8,6 +8,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.vary import vary_on_headers
 
 from supportdesk.roles import area_required
 
@@ -59,11 +60,17 @@ def _context(form: ReportForm) -> dict[str, Any]:
 
 
 @area_required("analytics")
+@vary_on_headers("HX-Request")
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """The full page, or with htmx the report fragment for the chosen range and filters."""
+    """The full page, or with htmx the report fragment for the chosen range and filters.
+
+    A history-restore request (back button after the page left htmx's cache) gets the full
+    page, as htmx swaps it in whole.
+    """
     form = _report_form(request)
     status = 400 if form.errors else 200
-    template = "analytics/dashboard.html#report" if request.htmx else "analytics/dashboard.html"
+    fragment = request.htmx and not request.htmx.history_restore_request
+    template = "analytics/dashboard.html#report" if fragment else "analytics/dashboard.html"
     return render(request, template, _context(form), status=status)
 
 

@@ -235,3 +235,13 @@ def test_unknown_chart_and_format(manager_client):
 def test_dashboard_query_count_is_bounded(manager_client, march, django_assert_max_num_queries):
     with django_assert_max_num_queries(16):
         manager_client.get(f"/analytics/?{MARCH}")
+
+
+@pytest.mark.django_db
+def test_history_restore_gets_the_full_page(manager_client, march):
+    response = manager_client.get(
+        f"/analytics/?{MARCH}",
+        headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+    )
+    assert "<html" in response.content.decode()
+    assert "HX-Request" in response["Vary"]
