@@ -1,0 +1,104 @@
+"""The dialog manager: state that lasts across turns, stored on the conversation.
+
+State keys (all JSON): ``turns`` (customer turns so far, this one included), ``fallbacks``
+(consecutive turns handled as the fallback intent), ``pending`` (the request waiting for a
+detail: ``{"intent", "detail", "question"}``), ``details`` (details given so far, by name)
+and ``last_intent``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class DialogOutcome:
+    intent: str
+    is_fallback: bool
+    action: str  # "answer" or "ask"
+    question: str = ""
+    resumed: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "intent": self.intent, "is_fallback": self.is_fallback, "action": self.action,
+            "question": self.question, "resumed": self.resumed, "details": self.details,
+        }
+
+
+def _detail_value(name: str, entities: dict[str, Any]) -> Any:
+    value = entities.get(name)
+    if value:
+        return value
+    if name in {"amount", "money"} and entities.get("money"):
+        return entities["money"][0]["text"]
+    if name == "date" and entities.get("dates"):
+        return entities["dates"][0]["date"]
+    if name == "product" and entities.get("products"):
+        return entities["products"][0]
+    return None
+
+
+def advance(
+    state: dict[str, Any] | None,
+    *,
+    intent: str,
+    is_fallback: bool,
+    entities: dict[str, Any],
+    required_details: dict[str, list[dict[str, str]]],
+) -> DialogOutcome:
+    """The next dialog state after a classified customer message.
+
+    ``required_details`` maps an intent to the details it needs before it is answered.
+    A pending request is completed by a message that carries the missing detail, even when
+    that message alone classifies poorly ("it's 55102").
+    """
+    previous = dict(state or {})
+    details = dict(previous.get("details") or {})
+    pending = previous.get("pending") or None
+    resumed = False
+
+    if pending:
+        value = _detail_value(pending.get("detail", ""), entities)
+        if value:
+            intent, is_fallback, resumed = pending["intent"], False, True
+        elif is_fallback:
+            # Neither the detail nor a new topic: keep waiting for the detail.
+            intent = pending["intent"]
+        pending = None
+
+    for name in ("order_number", "email"):
+        if entities.get(name):
+            details[name] = entities[name]
+
+    question = ""
+    for needed in required_details.get(intent, []):
+        name = needed.get("name", "")
+        value = _detail_value(name, entities) or details.get(name)
+        if value:
+            details[name] = value
+            continue
+        question = needed.get("question") or f"Could you give me your {name.replace('_', ' ')}?"
+        pending = {"intent": intent, "detail": name, "question": question}
+        break
+
+    fallbacks = int(previous.get("fallbacks", 0)) + 1 if is_fallback else 0
+    new_state = {
+        "turns": int(previous.get("turns", 0)) + 1,
+        "fallbacks": fallbacks,
+        "pending": pending,
+        "details": details,
+        "last_intent": intent,
+    }
+    return DialogOutcome(
+        intent=intent,
+        is_fallback=is_fallback,
+        action="ask" if pending else "answer",
+        question=question,
+        resumed=resumed,
+        details={k: v for k, v in details.items()},
+        state=new_state,
+    )

@@ -1,0 +1,123 @@
+"""The escalation decision: the brief's rules, then repeated fallbacks and requests for a person.
+
+The first rule that applies gives the handoff's category and reason; the customer gets the
+handoff message of that category.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+HANDOFF_MESSAGES = {
+    "billing": (
+        "I'm sorry about the trouble with your payment. Billing questions are handled by our "
+        "billing team, so I'm passing this conversation to a colleague who can look into your "
+        "account. They will reply here shortly."
+    ),
+    "anger": (
+        "I'm really sorry about this experience, and I understand your frustration. I'm "
+        "bringing in a member of our team right now so that a person can put this right with "
+        "you. They will reply here shortly."
+    ),
+    "long_conversation": (
+        "I don't seem to be getting you to an answer quickly enough, so I'm handing this "
+        "conversation to a member of our team who can help you directly. They will reply here "
+        "shortly."
+    ),
+    "human_request": (
+        "Of course. I'm connecting you with a member of our team now; they will reply here "
+        "shortly."
+    ),
+    "fallbacks": (
+        "I'm sorry, I'm not understanding your request well enough. I'm handing this "
+        "conversation to a member of our team who can help. They will reply here shortly."
+    ),
+    "legal": (
+        "I understand this is serious. I'm passing this conversation to a member of our team "
+        "who can handle it properly. They will reply here shortly."
+    ),
+    "fraud": (
+        "Thank you for telling us. Possible fraud or unauthorised activity is handled by a "
+        "person, so I'm passing this conversation to our team right away. They will reply here "
+        "shortly."
+    ),
+    "other": (
+        "I'm passing this conversation to a member of our team who can help you with this. "
+        "They will reply here shortly."
+    ),
+}
+# Categories without a message of their own use the "other" one.
+CATEGORIES = ("billing", "anger", "legal", "fraud", "human_request", "long_conversation",
+              "fallbacks", "urgency", "policy", "quality", "other")
+
+
+def handoff_message(category: str) -> str:
+    return HANDOFF_MESSAGES.get(category, HANDOFF_MESSAGES["other"])
+
+
+@dataclass(frozen=True)
+class Escalation:
+    handoff: bool
+    category: str = ""
+    reason: str = ""
+    rule: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"handoff": self.handoff, "category": self.category, "reason": self.reason,
+                "rule": self.rule}
+
+
+def decide(
+    *,
+    intent: str,
+    intent_name: str,
+    policy: str,
+    sentiment: str,
+    urgency: str,
+    signals: list[dict[str, Any]],
+    human_request: str,
+    turns: int,
+    fallbacks: int,
+    max_turns: int,
+    max_fallbacks: int,
+) -> Escalation:
+    """Whether a person should take over now, and why."""
+    by_category: dict[str, list[str]] = {}
+    for signal in signals:
+        by_category.setdefault(signal.get("category", "other"), []).append(
+            signal.get("phrase", "")
+        )
+
+    def quoted(category: str) -> str:
+        return ", ".join(f'"{p}"' for p in by_category[category])
+
+    if "legal" in by_category:
+        return Escalation(True, "legal", f"Legal signal: {quoted('legal')}", "signal")
+    if "fraud" in by_category:
+        return Escalation(True, "fraud", f"Fraud signal: {quoted('fraud')}", "signal")
+    if human_request or "human_request" in by_category:
+        said = human_request or by_category["human_request"][0]
+        return Escalation(True, "human_request", f'Customer asked for a person: "{said}"',
+                          "human_request")
+    if policy == "always":
+        category = "billing" if "billing" in intent or "payment" in intent else "policy"
+        return Escalation(True, category, f"{intent_name} always goes to a person", "policy")
+    if "anger" in by_category:
+        return Escalation(True, "anger", f"Anger signal: {quoted('anger')}", "signal")
+    if sentiment == "angry" and (intent == "complaint" or policy == "negative"):
+        return Escalation(True, "anger", f"Angry {intent_name.lower()}", "angry_complaint")
+    if policy == "negative" and sentiment == "negative":
+        return Escalation(True, "policy",
+                          f"{intent_name} with negative sentiment goes to a person", "policy")
+    if urgency == "critical":
+        return Escalation(True, "urgency", "Critical urgency", "urgency")
+    if "other" in by_category:
+        return Escalation(True, "other", f"Escalation signal: {quoted('other')}", "signal")
+    if turns > max_turns:
+        return Escalation(True, "long_conversation",
+                          f"Conversation ran past {max_turns} turns", "turn_limit")
+    if fallbacks >= max_fallbacks:
+        return Escalation(True, "fallbacks",
+                          f"{fallbacks} consecutive messages not understood", "fallbacks")
+    return Escalation(False)

@@ -1,0 +1,284 @@
+"""The orchestrator: runs the stages in order over one customer message and records a trace.
+
+classification -> entities -> sentiment and signals -> dialog -> escalation decision
+-> (for a reply) retrieval -> response -> quality check.
+
+The escalation decision is taken before the reply is written, so that no Claude call is
+spent (and no text streamed to the customer) for a message that goes to a person anyway.
+No stage writes to the database; the chat task stores the outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+
+from . import claude, dialog, entities, escalation, quality, responder, sentiment, signals
+from .retrieval import INTENT_BOOST
+from .taxonomy import Taxonomy
+from .types import Classification, TurnContext, TurnResult
+
+_CLAUDE_SIGNAL_CATEGORIES = (
+    ("legal", re.compile(r"legal|lawyer|attorney|sue|lawsuit|court", re.I)),
+    ("fraud", re.compile(r"fraud|unauthori[sz]ed|stolen|scam|identity", re.I)),
+    ("human_request", re.compile(r"human|person|agent|manager|supervisor|representative", re.I)),
+    ("anger", re.compile(r"ang(?:er|ry)|furious|rage|abusive|hostile", re.I)),
+)
+# How much of an article's score must come from the words (not the intent boost) for a
+# message handled as the fallback intent to be answered from it.
+FALLBACK_MIN_TEXT_SCORE = 0.12
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.last = self.started
+        self.timings: dict[str, float] = {}
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = round((now - self.last) * 1000, 3)
+        self.last = now
+
+    def total(self) -> float:
+        return round((time.perf_counter() - self.started) * 1000, 3)
+
+
+def classify_offline(taxonomy: Taxonomy, text: str) -> Classification:
+    if taxonomy.classifier is None:
+        return Classification(intent=taxonomy.fallback_intent, confidence=0.0, top_intents=[])
+    top = taxonomy.classifier.predict(text, top=3)
+    return Classification(intent=top[0][0], confidence=top[0][1], top_intents=top)
+
+
+def _claude_signal(text: str) -> dict[str, str]:
+    for category, pattern in _CLAUDE_SIGNAL_CATEGORIES:
+        if pattern.search(text):
+            return {"phrase": text, "category": category, "source": "claude"}
+    return {"phrase": text, "category": "other", "source": "claude"}
+
+
+def run_turn(
+    taxonomy: Taxonomy,
+    *,
+    text: str,
+    context: TurnContext,
+    on_delta: Callable[[str], None] | None = None,
+    use_claude: bool | None = None,
+    respond: bool = True,
+    today: dt.date | None = None,
+) -> TurnResult:
+    """Run the pipeline on one message. ``respond=False`` stops after the decision.
+
+    The decision alone (classification, fallback, escalation) is what the evaluation
+    measures; replies, retrieval and the quality check come only with ``respond``.
+    """
+    clock = _Clock()
+    use_claude = claude.claude_enabled() if use_claude is None else use_claude
+    trace: dict[str, Any] = {"errors": []}
+    history = list(context.history or [])
+
+    # 1. Intent classification.
+    result: Classification | None = None
+    if use_claude:
+        try:
+            result = claude.classify(
+                text=text,
+                history=history,
+                intents=[(i.slug, i.name, i.description) for i in taxonomy.intents.values()],
+            )
+        except claude.ClaudeError as error:
+            trace["claude_fallback"] = f"claude: {error.reason} → offline"
+            trace["errors"].append(f"classification: claude {error.reason}: {error.detail}"[:300])
+    if result is None:
+        result = classify_offline(taxonomy, text)
+    if taxonomy.classifier is None and result.backend == "offline":
+        trace["errors"].append("classification: no active classifier")
+    threshold = settings.BOT_CONFIDENCE_THRESHOLD
+    is_fallback = result.confidence < threshold or result.intent not in taxonomy.intents
+    intent = taxonomy.fallback_intent if is_fallback else result.intent
+    trace["classification"] = {
+        **result.to_dict(),
+        "threshold": threshold,
+        "is_fallback": is_fallback,
+        "decided_intent": intent,
+        "classifier_version": taxonomy.classifier_version,
+    }
+    clock.lap("classification")
+
+    # 2. Entities.
+    found = entities.extract(text, products=taxonomy.products, today=today)
+    if result.backend == "claude" and result.entities:
+        for key in ("order_number", "email"):
+            value = result.entities.get(key)
+            if key not in found and isinstance(value, str) and value.strip():
+                found[key] = value.strip()[:64]
+    trace["entities"] = found
+    clock.lap("entities")
+
+    # 3. Signals, sentiment and urgency.
+    matched = taxonomy.signals.find(text)
+    if result.backend == "claude":
+        matched += [_claude_signal(s) for s in result.signals]
+    asked_for_person = signals.human_request(text)
+    mood = sentiment.assess(text, {s["category"] for s in matched})
+    feeling, urgency = mood.sentiment, mood.urgency
+    if result.backend == "claude" and result.sentiment:
+        feeling = result.sentiment if mood.sentiment != "angry" else "angry"
+        urgency = max(result.urgency, mood.urgency, key=sentiment.URGENCIES.index)
+    trace["sentiment"] = {**mood.to_dict(), "sentiment": feeling, "urgency": urgency}
+    trace["signals"] = {"matched": matched, "human_request": asked_for_person}
+    clock.lap("signals_sentiment")
+
+    # 4. Dialog manager.
+    outcome = dialog.advance(
+        context.dialog_state,
+        intent=intent,
+        is_fallback=is_fallback,
+        entities=found,
+        required_details=taxonomy.required_details(),
+    )
+    intent, is_fallback = outcome.intent, outcome.is_fallback
+    trace["dialog"] = outcome.to_dict()
+    clock.lap("dialog")
+
+    # 5. Escalation decision.
+    info = taxonomy.intent(intent)
+    decision = escalation.decide(
+        intent=intent,
+        intent_name=info.name,
+        policy=info.escalation_policy,
+        sentiment=feeling,
+        urgency=urgency,
+        signals=matched,
+        human_request=asked_for_person,
+        turns=outcome.state["turns"],
+        fallbacks=outcome.state["fallbacks"],
+        max_turns=settings.BOT_MAX_TURNS,
+        max_fallbacks=settings.BOT_MAX_FALLBACKS,
+    )
+    trace["escalation"] = decision.to_dict()
+    clock.lap("escalation")
+
+    state = outcome.state
+    reply_text = ""
+    used_articles: list[dict[str, Any]] = []
+    if decision.handoff:
+        reply_text = escalation.handoff_message(decision.category)
+        state = {**state, "pending": None}
+    elif respond:
+        reply_text, used_articles = _respond(
+            taxonomy, text=text, context=context, intent=intent, is_fallback=is_fallback,
+            outcome=outcome, use_claude=use_claude, on_delta=on_delta, trace=trace, clock=clock,
+        )
+
+    total = clock.total()
+    backend = result.backend
+    trace.update({"backend": backend, "timings_ms": clock.timings, "total_ms": total})
+    return TurnResult(
+        decision="handoff" if decision.handoff else "reply",
+        reply_text=reply_text,
+        intent=intent,
+        confidence=round(result.confidence, 4),
+        top_intents=[(slug, round(score, 4)) for slug, score in result.top_intents],
+        is_fallback=is_fallback,
+        entities=found,
+        sentiment=feeling,
+        urgency=urgency,
+        signals=matched,
+        articles=used_articles,
+        handoff_reason=decision.reason,
+        handoff_category=decision.category,
+        dialog_state=state,
+        backend=backend,
+        trace=trace,
+        total_ms=total,
+    )
+
+
+def _respond(
+    taxonomy: Taxonomy,
+    *,
+    text: str,
+    context: TurnContext,
+    intent: str,
+    is_fallback: bool,
+    outcome: dialog.DialogOutcome,
+    use_claude: bool,
+    on_delta: Callable[[str], None] | None,
+    trace: dict[str, Any],
+    clock: _Clock,
+) -> tuple[str, list[dict[str, Any]]]:
+    """Retrieval, the reply (a question, Claude's or the offline composer's) and its check."""
+    info = taxonomy.intent(intent)
+    if outcome.action == "ask":
+        trace["retrieval"] = []
+        trace["response"] = {"source": "question", "detail": outcome.state["pending"]["detail"]}
+        reply, articles = outcome.question, []
+    else:
+        query = text if not outcome.resumed else f"{text} {info.name}"
+        ranked = taxonomy.articles.search(query, intent=intent, limit=3)
+        if is_fallback:
+            # A guess is only worth answering from an article whose words match the message.
+            ranked = [a for a in ranked if _text_score(a, taxonomy, intent)
+                      >= FALLBACK_MIN_TEXT_SCORE]
+        trace["retrieval"] = ranked
+        clock.lap("retrieval")
+        docs = [doc for doc in (taxonomy.articles.get(a["id"]) for a in ranked) if doc]
+        reply = ""
+        if use_claude and docs:
+            try:
+                reply = claude.stream_reply(
+                    text=text,
+                    history=list(context.history or []),
+                    documents=[(d.title, d.body) for d in docs],
+                    details=outcome.details,
+                    on_delta=on_delta,
+                )
+                trace["response"] = {"source": "claude", "streamed": on_delta is not None}
+            except claude.ClaudeError as error:
+                trace["response_fallback"] = f"claude: {error.reason} → offline"
+                trace["errors"].append(f"response: claude {error.reason}: {error.detail}"[:300])
+                reply = ""
+        if not reply:
+            reply = responder.compose(
+                text=text, intent_name=info.name, articles=docs, details=outcome.details,
+                acknowledge=next((d.get("name", "") for d in info.required_details), ""),
+                max_chars=settings.BOT_MAX_REPLY_CHARS,
+            )
+            trace["response"] = {"source": "offline", "article": docs[0].id if docs else None}
+        articles = ranked[:1] if trace["response"]["source"] == "offline" else ranked
+    clock.lap("response")
+
+    sources = []
+    for item in articles:
+        doc = taxonomy.articles.get(item["id"])
+        if doc is not None:
+            sources += [doc.title, doc.body]
+    if outcome.action == "ask":
+        sources.append(outcome.question)
+    report = quality.check(
+        reply,
+        sources=sources,
+        customer_texts=[*context.customer_texts, text,
+                        *[str(v) for v in outcome.details.values()]],
+        max_chars=settings.BOT_MAX_REPLY_CHARS,
+        system_prompts=[claude.reply_system_prompt(), claude.INJECTION_NOTICE],
+    )
+    trace["quality"] = report.to_dict()
+    if not report.ok:
+        trace["quality"]["replaced"] = reply[:2000]
+        reply = quality.SAFE_REPLY
+    clock.lap("quality")
+    return reply, articles
+
+
+def _text_score(article: dict[str, Any], taxonomy: Taxonomy, intent: str) -> float:
+    doc = taxonomy.articles.get(article["id"])
+    boosted = doc is not None and intent in doc.intents
+    return article["score"] - (INTENT_BOOST if boosted else 0.0)

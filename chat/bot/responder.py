@@ -1,0 +1,109 @@
+"""Offline response composition: the best article's most relevant passages, plus the details.
+
+Everything factual in the reply is copied from the article or from the customer's words, so
+the quality check's grounding test holds by construction.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .retrieval import ArticleDoc, markdown_to_text
+from .text import tokens
+
+_STOP = {
+    "a", "an", "the", "i", "my", "me", "you", "your", "is", "are", "was", "be", "to", "of",
+    "and", "or", "in", "on", "for", "it", "its", "it's", "do", "does", "can", "could", "how",
+    "what", "when", "where", "why", "with", "this", "that", "we", "our", "us", "have", "has",
+    "please", "hi", "hello", "there", "would", "like", "want", "need", "get", "am", "at",
+}
+NO_ARTICLE_REPLY = (
+    "I'm not sure I have the right answer to that. Could you tell me a little more, or would "
+    "you like me to connect you with a member of our team?"
+)
+MAX_PASSAGE_CHARS = 520
+
+
+def _passages(body: str) -> list[str]:
+    """Paragraphs and list items of an article, without headings."""
+    passages: list[str] = []
+    for block in re.split(r"\n\s*\n", body):
+        lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
+        if not lines or (lines[0].startswith("#") and len(lines) == 1):
+            continue
+        lines = [line for line in lines if not line.startswith("#")]
+        if any(re.match(r"^(?:[-*+]|\d+\.)\s", line) for line in lines):
+            item: list[str] = []
+            for line in lines:
+                if re.match(r"^(?:[-*+]|\d+\.)\s", line) and item:
+                    passages.append(" ".join(item))
+                    item = []
+                item.append(line)
+            if item:
+                passages.append(" ".join(item))
+        else:
+            passages.append(" ".join(lines))
+    return [markdown_to_text(p).strip() for p in passages if p.strip()]
+
+
+def best_passages(article: ArticleDoc, query: str, limit_chars: int = MAX_PASSAGE_CHARS) -> str:
+    """The article's passages that share the most words with the query, in article order."""
+    wanted = {w for w in tokens(query) if w not in _STOP}
+    passages = _passages(article.body)
+    if not passages:
+        return ""
+    scored = []
+    for position, passage in enumerate(passages):
+        words = set(tokens(passage))
+        overlap = len(wanted & words) + 0.5 * sum(
+            1 for w in wanted if len(w) > 4 and any(x.startswith(w[:5]) for x in words)
+        )
+        scored.append((overlap, -position, position, passage))
+    scored.sort(reverse=True)
+    chosen: list[tuple[int, str]] = []
+    used = 0
+    for overlap, _, position, passage in scored:
+        if chosen and (overlap == 0 or used + len(passage) > limit_chars):
+            continue
+        chosen.append((position, passage))
+        used += len(passage)
+        if used > limit_chars * 0.6:
+            break
+    if not chosen or (len(chosen) == 1 and scored[0][0] == 0):
+        chosen = [(0, passages[0])]
+    text = "\n".join(passage for _, passage in sorted(chosen))
+    return text[:limit_chars].rsplit(" ", 1)[0] + "…" if len(text) > limit_chars else text
+
+
+def compose(
+    *,
+    text: str,
+    intent_name: str,
+    articles: list[ArticleDoc],
+    details: dict[str, Any],
+    question: str = "",
+    acknowledge: str = "",
+    max_chars: int = 1200,
+) -> str:
+    """The offline reply: a question for a missing detail, or an answer from the best article.
+
+    ``acknowledge`` names a detail to confirm at the start (the one the customer just gave).
+    """
+    if question:
+        return question
+    if not articles:
+        return NO_ARTICLE_REPLY
+    best = articles[0]
+    opener = ""
+    if acknowledge and details.get(acknowledge):
+        label = acknowledge.replace("_", " ")
+        opener = f"Thanks, I have your {label} {details[acknowledge]}. "
+    passage = best_passages(best, f"{text} {intent_name}")
+    reply = (
+        f"{opener}Here's what our help article \"{best.title}\" says:\n{passage}\n\n"
+        "Does that answer your question? If not, I can connect you with a member of our team."
+    )
+    if len(reply) > max_chars:
+        reply = reply[: max_chars - 1].rsplit(" ", 1)[0] + "…"
+    return reply

@@ -1,0 +1,53 @@
+"""Entry points: a turn of a stored conversation, and a playground turn that stores nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from .pipeline import run_turn
+from .taxonomy import taxonomy_snapshot
+from .types import TurnContext, TurnResult
+
+
+def answer_turn(
+    *, text: str, context: TurnContext, on_delta: Callable[[str], None] | None = None
+) -> TurnResult:
+    """The bot's decision for one customer message of a conversation.
+
+    With Claude, ``on_delta`` receives the whole reply written so far as it streams.
+    """
+    return run_turn(taxonomy_snapshot(), text=text, context=context, on_delta=on_delta)
+
+
+def playground_turn(
+    *, text: str, history: Iterable[str] = (), dialog_state: dict | None = None
+) -> TurnResult:
+    """The same pipeline on the current taxonomy, for the admins' playground.
+
+    ``history`` holds the customer's earlier messages; they are replayed through the dialog
+    manager (so that "it's 55102" after "where is my order?" works) unless ``dialog_state``
+    is given. Nothing is stored.
+    """
+    taxonomy = taxonomy_snapshot()
+    earlier = [line for line in history if line and line.strip()]
+    state = dialog_state
+    turns: list[tuple[str, str]] = []
+    if state is None:
+        state = {}
+        for line in earlier:
+            previous = run_turn(
+                taxonomy,
+                text=line,
+                context=TurnContext(history=list(turns), dialog_state=state,
+                                    customer_texts=[t for a, t in turns if a == "customer"]),
+                use_claude=False,
+                respond=False,
+            )
+            state = previous.dialog_state
+            turns.append(("customer", line))
+    else:
+        turns = [("customer", line) for line in earlier]
+    context = TurnContext(
+        history=turns[-10:], dialog_state=dict(state), customer_texts=list(earlier)
+    )
+    return run_turn(taxonomy, text=text, context=context)

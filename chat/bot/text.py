@@ -1,0 +1,75 @@
+"""Small text helpers shared by the stages: tokens and typo-tolerant word matching."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+WORD_RE = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens; apostrophes stay inside words ("don't")."""
+    return WORD_RE.findall(text.lower().replace("\u2019", "'"))
+
+
+def edit_distance(a: str, b: str, limit: int = 2) -> int:
+    """Optimal string alignment distance (a transposition counts as one edit).
+
+    Stops early and returns ``limit + 1`` once the distance is known to exceed ``limit``.
+    """
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            value = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                value = min(value, previous2[j - 2] + 1)
+            current[j] = value
+        if min(current) > limit:
+            return limit + 1
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+class FuzzyLexicon:
+    """Maps a token to a canonical word, tolerating one typo in words of five letters or more.
+
+    ``words`` maps each accepted spelling (and inflection) to its canonical form. Candidates
+    come from a single-deletion index (as in SymSpell), so a look-up costs a few dictionary
+    probes rather than a distance computation per known word.
+    """
+
+    def __init__(self, words: dict[str, str]) -> None:
+        self.words = dict(words)
+        self._by_delete: dict[str, set[str]] = {}
+        for spelling in self.words:
+            if len(spelling) >= 5:
+                for variant in _deletes(spelling) | {spelling}:
+                    self._by_delete.setdefault(variant, set()).add(spelling)
+        self._lookup = lru_cache(maxsize=8192)(self._find)
+
+    def _find(self, token: str) -> str:
+        found = self.words.get(token)
+        if found is not None:
+            return found
+        if len(token) < 5:
+            return ""
+        candidates: set[str] = set(self._by_delete.get(token, ()))
+        for variant in _deletes(token):
+            candidates |= self._by_delete.get(variant, set())
+        for spelling in sorted(candidates):
+            if edit_distance(token, spelling, 1) <= 1:
+                return self.words[spelling]
+        return ""
+
+    def __call__(self, token: str) -> str:
+        return self._lookup(token)

@@ -1,0 +1,73 @@
+"""Typed objects that travel through the pipeline.
+
+``TurnContext`` and ``TurnResult`` are the pipeline's public contract with the chat task;
+``Classification`` is what either classifier backend returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class TurnContext:
+    """What the chat task knows about the conversation before this turn."""
+
+    history: list[tuple[str, str]] = field(default_factory=list)
+    dialog_state: dict[str, Any] = field(default_factory=dict)
+    customer_texts: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Classification:
+    """The output of intent classification, from the offline model or from Claude."""
+
+    intent: str
+    confidence: float
+    top_intents: list[tuple[str, float]]
+    backend: str = "offline"
+    # Claude also reports these; the offline backend leaves them empty and the
+    # offline stages fill them in.
+    entities: dict[str, Any] = field(default_factory=dict)
+    sentiment: str = ""
+    urgency: str = ""
+    signals: list[str] = field(default_factory=list)
+    suggested_action: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["top_intents"] = [[slug, round(score, 4)] for slug, score in self.top_intents]
+        data["confidence"] = round(self.confidence, 4)
+        return data
+
+
+@dataclass
+class TurnResult:
+    """The pipeline's decision for one customer message."""
+
+    decision: str  # "reply" or "handoff"
+    reply_text: str
+    intent: str
+    confidence: float
+    top_intents: list[tuple[str, float]]
+    is_fallback: bool
+    entities: dict[str, Any]
+    sentiment: str
+    urgency: str
+    signals: list[dict[str, Any]]
+    articles: list[dict[str, Any]]
+    handoff_reason: str
+    handoff_category: str
+    dialog_state: dict[str, Any]
+    backend: str
+    trace: dict[str, Any]
+    total_ms: float
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["top_intents"] = [[slug, score] for slug, score in self.top_intents]
+        return data
