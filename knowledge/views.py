@@ -603,6 +603,7 @@ def playground(request: HttpRequest) -> HttpResponse:
             next_history="\n".join([*form.cleaned_data["history"], form.cleaned_data["text"]]),
             next_dialog_state=json.dumps(result.dialog_state, default=str),
             quality=None if quality is None else _pretty(quality),
+            escalation=_pretty(trace["escalation"]) if "escalation" in trace else None,
         )
     return _render(
         request,
