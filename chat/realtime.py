@@ -4,18 +4,18 @@ Services call the sync helpers through ``transaction.on_commit`` (so nobody hear
 was rolled back); async consumers use the ``a*`` variants. Payloads are typed in
 ``chat.events`` and listed in docs/protocol.md.
 
-Sending from a Celery worker: ``async_to_sync(layer.group_send)`` would start a fresh event loop
-and, with channels_redis, a fresh Redis connection on every call. Worker processes call
-``use_private_loop()`` once (see ``chat.tasks``), after which every send runs on one long-lived
-loop in a background thread and reuses its connections. Inside Daphne (a sync thread under
-``database_sync_to_async``) the plain ``async_to_sync`` path hops back to the server's loop,
-which is what the in-memory layer needs.
+Sync sends with a network layer (channels_redis) run on one long-lived event loop per process,
+in a background thread: ``async_to_sync(layer.group_send)`` would otherwise start a fresh loop
+and Redis connection per call in a Celery worker, and in Daphne would hop back to the server's
+loop and wait for it. The private loop is started lazily (and again after a fork). The
+in-memory layer, whose queues belong to the server's loop, keeps the ``async_to_sync`` path.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from typing import TYPE_CHECKING
 
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 QUEUE_GROUP = "console.queue"
 
 _loop: asyncio.AbstractEventLoop | None = None
+_loop_pid: int | None = None
 _loop_lock = threading.Lock()
 
 
@@ -40,16 +41,29 @@ def conversation_group(conversation_id: int) -> str:
     return f"chat.conversation.{int(conversation_id)}"
 
 
-def use_private_loop() -> None:
-    """Send through one long-lived event loop of this process (for Celery worker processes)."""
-    global _loop
+def use_private_loop() -> bool:
+    """Starts this process's send loop (a daemon thread) unless the layer is in-memory.
+
+    Returns whether sync sends now go through it. Safe to call again, and after a fork.
+    """
+    global _loop, _loop_pid
+    layer = get_channel_layer()
+    if layer is None or type(layer).__name__ == "InMemoryChannelLayer":
+        return False
     with _loop_lock:
-        if _loop is not None and _loop.is_running():
-            return
+        if _loop is not None and _loop_pid == os.getpid():
+            return True
         loop = asyncio.new_event_loop()
         thread = threading.Thread(target=loop.run_forever, name="chat-realtime", daemon=True)
         thread.start()
-        _loop = loop
+        _loop, _loop_pid = loop, os.getpid()
+    return True
+
+
+def _private_loop() -> asyncio.AbstractEventLoop | None:
+    if _loop is not None and _loop_pid == os.getpid():
+        return _loop
+    return _loop if use_private_loop() else None
 
 
 async def _agroup_send_many(sends: list[tuple[str, dict]]) -> None:
@@ -63,8 +77,9 @@ async def _agroup_send_many(sends: list[tuple[str, dict]]) -> None:
 def _send(*sends: tuple[str, dict]) -> None:
     """Sends events to groups; a failure is logged, never raised into the caller's commit."""
     try:
-        if _loop is not None:
-            asyncio.run_coroutine_threadsafe(_agroup_send_many(list(sends)), _loop).result(10)
+        loop = _private_loop()
+        if loop is not None:
+            asyncio.run_coroutine_threadsafe(_agroup_send_many(list(sends)), loop).result(10)
         else:
             async_to_sync(_agroup_send_many)(list(sends))
     except Exception:
