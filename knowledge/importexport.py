@@ -336,6 +336,14 @@ def validate_taxonomy_json(data: bytes) -> TaxonomyPlan:
 @dataclass
 class PhraseRowsPlan:
     rows: list[tuple[int, str, str]]  # (line, text, intent slug)
+    labels: dict[str, str] = field(default_factory=dict)  # slug -> label, where they differ
+
+
+def slug_from_label(label: str) -> str:
+    """A label as written ("reverted_card_payment?", "Card arrival") as an intent slug."""
+    if SLUG_RE.match(label):
+        return label
+    return re.sub(r"[^a-z0-9_-]+", "_", label.lower()).strip("_-")[:SLUG_MAX]
 
 
 def validate_phrases_csv(data: bytes) -> PhraseRowsPlan:
@@ -356,6 +364,7 @@ def validate_phrases_csv(data: bytes) -> PhraseRowsPlan:
         )
     problems = _Problems()
     rows: list[tuple[int, str, str]] = []
+    labels: dict[str, str] = {}
     line = 1
     try:
         for record in reader:
@@ -374,23 +383,26 @@ def validate_phrases_csv(data: bytes) -> PhraseRowsPlan:
                 problems.add(where, f"expected 2 columns (text,intent), found {len(record)}")
                 rows.append((line, "", ""))
                 continue
-            phrase, slug = normalize_text(record[0]), record[1].strip()
+            phrase, label = normalize_text(record[0]), normalize_text(record[1])
+            slug = slug_from_label(label)
             if not phrase:
                 problems.add(where, "the text is empty")
             elif len(phrase) > PHRASE_MAX:
                 problems.add(where, f"the text is {len(phrase)} characters; limit {PHRASE_MAX}")
-            if not slug:
+            if not label:
                 problems.add(where, "the intent is empty")
-            elif len(slug) > SLUG_MAX or not SLUG_RE.match(slug):
+            elif len(label) > SLUG_MAX or not slug:
                 problems.add(
                     where,
-                    f'"{slug[:40]}" is not an intent slug (letters, digits, "-" and "_", '
-                    f"at most {SLUG_MAX})",
+                    f'"{label[:40]}" cannot be an intent slug (it needs letters or digits, '
+                    f"at most {SLUG_MAX} characters)",
                 )
+            elif slug != label:
+                labels[slug] = label
             rows.append((line, phrase, slug))
     except csv.Error as exc:
         problems.add(f"Line {reader.line_num}", f"not readable as CSV ({exc})")
     if not rows and not problems.items:
         raise ImportRejected(["The file has a header but no rows."])
     problems.raise_if_any()
-    return PhraseRowsPlan(rows=rows)
+    return PhraseRowsPlan(rows=rows, labels=labels)

@@ -500,7 +500,11 @@ def phrases_import_csv(*, actor: Any, data: bytes) -> ImportResult:
     intents = {i.slug: i for i in Intent.objects.filter(slug__in=slugs)}
     missing = [s for s in slugs if s not in intents]
     Intent.objects.bulk_create(
-        (Intent(slug=s, name=name_from_slug(s)) for s in missing), batch_size=BULK_BATCH
+        (
+            Intent(slug=s, name=(plan.labels.get(s) or name_from_slug(s))[:NAME_MAX])
+            for s in missing
+        ),
+        batch_size=BULK_BATCH,
     )
     intents = {i.slug: i for i in Intent.objects.filter(slug__in=slugs)}
     present: set[tuple[int, str]] = set(
@@ -527,7 +531,11 @@ def phrases_import_csv(*, actor: Any, data: bytes) -> ImportResult:
         changes={k: [None, v] for k, v in counts.items()},
     )
     _invalidate_on_commit()
-    return ImportResult(counts=counts)
+    warnings = [
+        f'The label "{label}" is not a slug: its phrases went to the intent "{slug}".'
+        for slug, label in sorted(plan.labels.items())
+    ]
+    return ImportResult(counts=counts, warnings=warnings)
 
 
 # --- Classifier -------------------------------------------------------------------------------

@@ -174,7 +174,7 @@ def test_csv_import_lists_every_bad_line_and_imports_nothing(admin_user):
         ["", "good_intent"],
         ["no intent", ""],
         ["x" * 600, "good_intent"],
-        ["bad slug", "not a slug!"],
+        ["bad slug", "?!?"],
         ["too", "many", "columns"],
     ])
     with pytest.raises(ImportRejected) as caught:
@@ -213,6 +213,16 @@ def test_csv_with_too_many_rows_is_refused(admin_user):
         services.phrases_import_csv(actor=admin_user, data=data)
     assert f"more than {MAX_CSV_ROWS:,} rows" in caught.value.problems[0]
     assert not Intent.objects.exists()
+
+
+def test_csv_labels_that_are_not_slugs_become_slugs_with_a_warning(admin_user):
+    data = csv_bytes([["has my payment been reversed", "reverted_card_payment?"],
+                      ["when does the card come", "Card arrival"]])
+    result = services.phrases_import_csv(actor=admin_user, data=data)
+    reverted = Intent.objects.get(slug="reverted_card_payment")
+    assert reverted.name == "reverted_card_payment?"
+    assert Intent.objects.get(slug="card_arrival").name == "Card arrival"
+    assert len(result.warnings) == 2 and '"reverted_card_payment?"' in result.warnings[1]
 
 
 def test_csv_with_a_byte_order_mark_is_read(admin_user):
