@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import (
@@ -18,6 +19,7 @@ from .models import (
     ClassifierStatus,
     EscalationSignal,
     Intent,
+    TrainingPhrase,
 )
 
 # Fewer phrases than this and the classifier has little to learn an intent from.
@@ -31,16 +33,32 @@ def classifier_active() -> ClassifierModel | None:
     return ClassifierModel.objects.filter(is_active=True).defer("artifact").first()
 
 
+def classifier_compared_with(model: ClassifierModel) -> ClassifierModel | None:
+    """The model to show beside ``model``: the active one, or, when ``model`` itself is
+    active, the one that was active before it."""
+    others = ClassifierModel.objects.defer("artifact").exclude(pk=model.pk)
+    if not model.is_active:
+        return others.filter(is_active=True).first()
+    return others.filter(activated_at__isnull=False).order_by("-activated_at").first()
+
+
 def classifier_list() -> QuerySet[ClassifierModel]:
     return ClassifierModel.objects.defer("artifact").select_related("trained_by")
+
+
+def _count_of(rows: QuerySet, group_field: str) -> Subquery:
+    counted = rows.order_by().values(group_field).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
 def intent_list(*, include_inactive: bool = True) -> list[Intent]:
     """Intents with ``phrase_count``, ``article_count``, ``too_few_phrases`` and the active
     model's ``precision`` / ``recall`` for each (``None`` when it has no figure)."""
+    # Two correlated counts, not one join: phrases x articles per intent would multiply.
+    through = Article.intents.through
     intents = Intent.objects.annotate(
-        phrase_count=Count("phrases", distinct=True),
-        article_count=Count("articles", distinct=True),
+        phrase_count=_count_of(TrainingPhrase.objects.filter(intent=OuterRef("pk")), "intent"),
+        article_count=_count_of(through.objects.filter(intent=OuterRef("pk")), "intent"),
     ).order_by("slug")
     if not include_inactive:
         intents = intents.filter(is_active=True)

@@ -514,11 +514,13 @@ def export_json(request: HttpRequest) -> HttpResponse:
 
 
 def _model_context(model: ClassifierModel) -> dict[str, Any]:
-    active = selectors.classifier_active()
+    active = selectors.classifier_compared_with(model)
     metrics = model.metrics or {}
     return {
         "model": model,
         "active_model": active,
+        "active_label": "Active model" if active is None or active.is_active
+        else "Previously active",
         "metrics": metrics,
         "active_metrics": (active.metrics or {}) if active else {},
         "confusions": (metrics.get("confusions") or [])[:10],

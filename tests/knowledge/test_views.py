@@ -521,3 +521,55 @@ def test_playground_shows_every_stage_and_stores_no_conversation(
     )
     assert response.status_code == 400
     assert len(calls) == 2
+
+
+# --- Training and the playground on the real pipeline ----------------------------------------
+
+GREETINGS = ["hello there", "hi", "good morning", "hey team", "hiya", "hello, anyone around",
+             "good afternoon", "hey there", "hi folks", "morning all", "greetings", "howdy"]
+PARCELS = ["where is my parcel", "track my parcel", "has my parcel shipped", "parcel status",
+           "when will my parcel arrive", "my parcel is late", "is my parcel on the way",
+           "parcel tracking please", "where's the parcel I ordered", "parcel not delivered yet",
+           "check on my parcel", "parcel delivery date"]
+
+
+def test_train_activate_and_the_playground_answers_from_the_article(
+    admin_client, admin_user, django_capture_on_commit_callbacks, invalidations
+):
+    services.intent_create(actor=admin_user, slug="greeting", name="Greeting", phrases=GREETINGS)
+    parcel = services.intent_create(
+        actor=admin_user, slug="parcel_status", name="Parcel status", phrases=PARCELS
+    )
+    services.article_create(
+        actor=admin_user, title="Following your parcel", status="published", intents=[parcel],
+        body="Every parcel has a tracking link in the dispatch email from Acme.",
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("knowledge:training"))
+    model = ClassifierModel.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("knowledge:model_detail", args=[model.pk])
+    assert model.status == "ready" and model.n_intents == 2
+    assert model.is_active  # the first model activates itself
+    assert AuditLogEntry.objects.filter(action="classifier.train").exists()
+    html = admin_client.get(response["Location"]).content.decode()
+    assert 'data-sd="model-active"' in html and 'data-sd="model-accuracy"' in html
+
+    # A second model, activated by hand, and the first one re-activated.
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("knowledge:training"))
+    second = ClassifierModel.objects.get(version=2)
+    admin_client.post(reverse("knowledge:model_activate", args=[model.pk]))
+    model.refresh_from_db()
+    second.refresh_from_db()
+    assert model.is_active and not second.is_active
+    assert AuditLogEntry.objects.filter(action="classifier.activate").count() == 1
+
+    response = admin_client.post(
+        reverse("knowledge:playground"), {"text": "any news on where my parcel is?"},
+        headers={"HX-Request": "true"},
+    )
+    html = response.content.decode()
+    assert '<code data-sd="pg-intent">parcel_status</code>' in html
+    assert "Following your parcel" in html
+    assert "tracking link" in html
