@@ -1,0 +1,69 @@
+from chat.bot.dialog import advance
+
+REQUIRED = {"order_status": [{"name": "order_number", "question": "What is your order number?"}]}
+
+
+def test_missing_detail_is_asked_for_and_the_answer_completes_the_request():
+    first = advance({}, intent="order_status", is_fallback=False, entities={},
+                    required_details=REQUIRED)
+    assert first.action == "ask"
+    assert first.question == "What is your order number?"
+    assert first.state["pending"] == {"intent": "order_status", "detail": "order_number",
+                                      "question": "What is your order number?"}
+
+    # "it's 55102" classifies poorly on its own: the pending request decides the intent.
+    second = advance(first.state, intent="general_inquiry", is_fallback=True,
+                     entities={"order_number": "55102"}, required_details=REQUIRED)
+    assert second.intent == "order_status"
+    assert second.is_fallback is False
+    assert second.resumed is True
+    assert second.action == "answer"
+    assert second.details["order_number"] == "55102"
+    assert second.state["pending"] is None
+    assert second.state["fallbacks"] == 0
+    assert second.state["turns"] == 2
+
+
+def test_a_detail_given_up_front_is_not_asked_for():
+    outcome = advance({}, intent="order_status", is_fallback=False,
+                      entities={"order_number": "A-55102"}, required_details=REQUIRED)
+    assert outcome.action == "answer"
+    assert outcome.state["details"] == {"order_number": "A-55102"}
+
+
+def test_a_detail_remembered_from_an_earlier_turn_is_reused():
+    state = {"turns": 3, "fallbacks": 0, "pending": None,
+             "details": {"order_number": "88213"}, "last_intent": "return_request"}
+    outcome = advance(state, intent="order_status", is_fallback=False, entities={},
+                      required_details=REQUIRED)
+    assert outcome.action == "answer"
+    assert outcome.details["order_number"] == "88213"
+
+
+def test_an_unclear_answer_keeps_asking_and_counts_as_a_fallback():
+    first = advance({}, intent="order_status", is_fallback=False, entities={},
+                    required_details=REQUIRED)
+    second = advance(first.state, intent="general_inquiry", is_fallback=True, entities={},
+                     required_details=REQUIRED)
+    assert second.action == "ask"
+    assert second.intent == "order_status"
+    assert second.state["fallbacks"] == 1
+
+
+def test_a_new_topic_drops_the_pending_question():
+    first = advance({}, intent="order_status", is_fallback=False, entities={},
+                    required_details=REQUIRED)
+    second = advance(first.state, intent="return_request", is_fallback=False, entities={},
+                     required_details=REQUIRED)
+    assert second.intent == "return_request"
+    assert second.action == "answer"
+    assert second.state["pending"] is None
+
+
+def test_turns_and_consecutive_fallbacks_are_counted():
+    state: dict = {}
+    for intent, fallback in [("x", True), ("x", True), ("y", False), ("x", True)]:
+        state = advance(state, intent=intent, is_fallback=fallback, entities={},
+                        required_details={}).state
+    assert state["turns"] == 4
+    assert state["fallbacks"] == 1

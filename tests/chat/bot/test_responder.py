@@ -1,0 +1,38 @@
+from chat.bot.responder import NO_ARTICLE_REPLY, best_passages, compose
+
+from .conftest import ARTICLES
+
+
+def test_compose_uses_the_best_article_and_names_it():
+    reply = compose(text="how long will my refund take", intent_name="Return or refund",
+                    articles=[ARTICLES[1]], details={})
+    assert '"Returns and refunds"' in reply
+    assert "5 to 10 business days" in reply
+
+
+def test_compose_confirms_the_detail_just_given():
+    reply = compose(text="it's 55102", intent_name="Order status", articles=[ARTICLES[0]],
+                    details={"order_number": "55102"}, acknowledge="order_number")
+    assert reply.startswith("Thanks, I have your order number 55102.")
+
+
+def test_compose_asks_the_question_when_a_detail_is_missing():
+    assert compose(text="where is it", intent_name="Order status", articles=[ARTICLES[0]],
+                   details={}, question="What is your order number?") == (
+        "What is your order number?"
+    )
+
+
+def test_compose_without_articles_offers_a_person():
+    assert compose(text="?", intent_name="x", articles=[], details={}) == NO_ARTICLE_REPLY
+
+
+def test_best_passages_pick_the_matching_section():
+    text = best_passages(ARTICLES[0], "tracking has not changed for days, delays")
+    assert "5 business days" in text
+    assert "##" not in text
+
+
+def test_compose_respects_the_length_limit():
+    assert len(compose(text="refund", intent_name="Refund", articles=[ARTICLES[1]], details={},
+                       max_chars=80)) <= 80
