@@ -37,6 +37,7 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,6 +84,7 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
             "CHAT_RATE_LIMIT_MESSAGES": "1000000",
             "BOT_MAX_TURNS": "1000000",
             "BOT_MAX_FALLBACKS": "1000000",
+            "SD_BENCH_EXPERIMENTS": args.experiment,
         }
     )
     return env
@@ -100,7 +102,7 @@ def ensure_database(url: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def prepare(env: dict[str, str]) -> None:
+def prepare(env: dict[str, str], *, fake_bot: bool) -> None:
     python = sys.executable
     subprocess.run(
         [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
@@ -108,7 +110,16 @@ def prepare(env: dict[str, str]) -> None:
     subprocess.run(
         [python, "manage.py", "load_demo", "--password", BENCH_PASSWORD, "--traffic-days", "0",
          "-v", "0"],
-        cwd=ROOT, env=env, check=True,
+        cwd=ROOT, env=env, check=not fake_bot,
+    )
+
+
+def ensure_demo_widget() -> None:
+    """The constant bot needs only the widget, whatever state the demo loader is in."""
+    from chat.models import Widget
+
+    Widget.objects.get_or_create(
+        public_key="demo", defaults={"name": "Demo", "allowed_origins": ["self"]}
     )
 
 
@@ -166,7 +177,9 @@ def start_stack(args: argparse.Namespace, env: dict[str, str]) -> Stack:
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=raise_file_limit,
         )
     worker_cmd = [
-        python, "-m", "celery", "-A", "supportdesk", "worker", "--loglevel", "warning",
+        *([python, "bench/fake_bot_worker.py"] if args.fake_bot
+          else [python, "-m", "celery", "-A", "supportdesk", "worker"]),
+        "--loglevel", "warning",
         "--concurrency", str(args.worker_concurrency), "--pool", args.worker_pool,
         "--without-gossip", "--without-mingle", "--without-heartbeat",
         "--hostname", f"bench-{os.getpid()}@%h",
@@ -227,6 +240,10 @@ class Phase:
     handoffs: int = 0
     errors: list[str] = field(default_factory=list)
     elapsed: float = 0.0
+    # Per turn, in ms: send -> echo received; customer row stamped -> bot row stamped;
+    # bot row stamped -> reply received (the two stamps are the services' created_at).
+    stages: list[tuple[float, float, float]] = field(default_factory=list)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -237,6 +254,26 @@ class Phase:
             return float("nan")
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+    def stage_line(self) -> str:
+        if not self.stages:
+            return ""
+        med = [statistics.median(column) for column in zip(*self.stages, strict=True)]
+        return (
+            f"{'':<26} median: send->echo {med[0]:.1f} ms, customer stored->bot reply stored "
+            f"{med[1]:.1f} ms, reply stored->received {med[2]:.1f} ms"
+        )
+
+    def cpu_line(self) -> str:
+        """CPU milliseconds per answered turn, by process (PostgreSQL counts all databases)."""
+        if not self.latencies or not self.cpu:
+            return ""
+        parts = ", ".join(
+            f"{name} {seconds * 1000 / len(self.latencies):.1f}"
+            for name, seconds in self.cpu.items()
+        )
+        wall = self.elapsed * 1000 / len(self.latencies)
+        return f"{'':<26} CPU ms per turn: {parts} (wall {wall:.1f} ms per turn)"
 
     def line(self) -> str:
         extra = f", {self.handoffs} handoffs" if self.handoffs else ""
@@ -314,6 +351,7 @@ async def _one_turn(ws, text: str, phase: Phase) -> str:
     started = time.perf_counter()
     await ws.send(json.dumps({"type": "message", "client_id": client_id, "text": text}))
     my_seq = None
+    echo_at = stored_at = None
     early: dict[int, str] = {}  # outcomes that arrived before the echo (reply_to -> author)
     while True:
         try:
@@ -331,6 +369,7 @@ async def _one_turn(ws, text: str, phase: Phase) -> str:
         author = frame.get("author")
         if author == "customer" and frame.get("client_id") == client_id:
             my_seq = frame["seq"]
+            echo_at, stored_at = time.perf_counter(), frame.get("created_at")
             author = early.get(my_seq)
             if author is None:
                 continue
@@ -342,18 +381,77 @@ async def _one_turn(ws, text: str, phase: Phase) -> str:
                 continue
         else:
             continue
-        phase.latencies.append(time.perf_counter() - started)
+        now = time.perf_counter()
+        phase.latencies.append(now - started)
+        if echo_at is not None and stored_at and frame.get("created_at"):
+            replied_at = datetime.fromisoformat(frame["created_at"]).timestamp()
+            phase.stages.append(
+                (
+                    (echo_at - started) * 1000,
+                    (replied_at - datetime.fromisoformat(stored_at).timestamp()) * 1000,
+                    (time.time() - replied_at) * 1000,
+                )
+            )
         return "reply" if author == "bot" else "handoff"
+
+
+# --- CPU accounting: where the time goes, robust to a machine shared with other work --------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_table() -> list[tuple[int, int, str, float]]:
+    """(pid, ppid, comm, cpu seconds) of every process."""
+    rows = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        rows.append(
+            (int(entry.name), int(fields[1]), comm,
+             (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+        )
+    return rows
+
+
+def cpu_snapshot(stack_pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of Daphne, the worker (with its children), PostgreSQL, Redis, us."""
+    table = _proc_table()
+    children: dict[int, list[int]] = {}
+    for pid, ppid, _, _ in table:
+        children.setdefault(ppid, []).append(pid)
+    cpu = {pid: seconds for pid, _, _, seconds in table}
+
+    def tree(pid: int) -> float:
+        return cpu.get(pid, 0.0) + sum(tree(child) for child in children.get(pid, []))
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    snapshot = {name: tree(pid) for name, pid in stack_pids.items()}
+    snapshot["postgres (all)"] = sum(s for _, _, comm, s in table if comm.startswith("postgres"))
+    snapshot["redis"] = sum(s for _, _, comm, s in table if comm.startswith("redis-server"))
+    snapshot["bench clients"] = usage.ru_utime + usage.ru_stime
+    return snapshot
+
+
+STACK_PIDS: dict[str, int] = {}
 
 
 async def run_phase(name: str, clients: int, messages: int, runner, base_url: str) -> Phase:
     phase = Phase(name, clients)
+    before = cpu_snapshot(STACK_PIDS)
     started = time.perf_counter()
     results = await asyncio.gather(
         *(runner(base_url, messages, phase, index) for index in range(clients)),
         return_exceptions=True,
     )
     phase.elapsed = time.perf_counter() - started
+    after = cpu_snapshot(STACK_PIDS)
+    phase.cpu = {key: after[key] - before[key] for key in after}
     phase.errors += [repr(r) for r in results if isinstance(r, BaseException)]
     return phase
 
@@ -402,7 +500,9 @@ def verdict(ok: bool) -> str:
 
 async def main_async(args: argparse.Namespace, base_url: str, server_pid: int | None) -> int:
     print(f"server {base_url}  (daphne pid {server_pid}, worker "
-          f"{args.worker_pool} x{args.worker_concurrency})")
+          f"{args.worker_pool} x{args.worker_concurrency}"
+          f"{', constant bot' if args.fake_bot else ', offline bot'}"
+          f"{', experiment ' + args.experiment if args.experiment else ''})")
     warm = await run_phase("warm-up", 4, 10, chat_client, base_url)
     if warm.errors:
         print("warm-up failed:", warm.errors[:3])
@@ -421,8 +521,11 @@ async def main_async(args: argparse.Namespace, base_url: str, server_pid: int | 
     for clients, messages in plan:
         echo = await run_phase("echo baseline", clients, messages, echo_runner, base_url)
         print(echo.line())
+        print(echo.cpu_line())
         chat = await run_phase("round trip", clients, messages, chat_client, base_url)
         print(chat.line())
+        print(chat.stage_line())
+        print(chat.cpu_line())
         if chat.errors:
             print("  errors:", chat.errors[:3])
         phases[clients] = (echo, chat)
@@ -481,6 +584,12 @@ def main() -> int:
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--worker-pool", default="prefork")
+    parser.add_argument("--fake-bot", action="store_true",
+                        help="a constant bot (bench/fake_bot_worker.py): the stack without the "
+                        "pipeline's own cost")
+    parser.add_argument("--experiment", default="",
+                        help="comma-separated patches of the customer consumer to measure "
+                        "(dispatch, threads; see bench/asgi_bench.py)")
     parser.add_argument("--skip-setup", action="store_true", help="no migrate/load_demo")
     parser.add_argument("--log-dir", default="/tmp/sd_bench_chat")
     args = parser.parse_args()
@@ -489,14 +598,17 @@ def main() -> int:
     env = server_env(args)
     if not args.skip_setup:
         ensure_database(args.database_url)
-        prepare(env)
+        prepare(env, fake_bot=args.fake_bot)
     setup_django(env)
+    if args.fake_bot:
+        ensure_demo_widget()
     stack = None
     if args.url:
         base_url, server_pid = args.url.rstrip("/"), args.server_pid
     else:
         stack = start_stack(args, env)
         base_url, server_pid = stack.base_url, stack.server_pid
+        STACK_PIDS.update(daphne=stack.daphne.pid, worker=stack.worker.pid)
     try:
         return asyncio.run(main_async(args, base_url, server_pid))
     finally:

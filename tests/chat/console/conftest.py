@@ -52,7 +52,9 @@ def widget(db):
     from chat.models import Widget
 
     return Widget.objects.create(
-        public_key=f"w{uuid.uuid4().hex[:10]}", name="Shop", allowed_origins=["self"],
+        public_key=f"w{uuid.uuid4().hex[:10]}",
+        name="Shop",
+        allowed_origins=["self"],
         greeting="Hello",
     )
 

@@ -100,7 +100,8 @@ async def test_watching_a_conversation_forwards_its_messages_and_typing(widget):
     socket = await _agent_socket(agent)
     await socket.send_json_to({"type": "watch", "conversation_id": conversation.pk})
     assert await socket.receive_json_from() == {
-        "type": "watching", "conversation_id": conversation.pk
+        "type": "watching",
+        "conversation_id": conversation.pk,
     }
 
     await sync_to_async(services.conversation_claim)(conversation=conversation, agent=agent)
@@ -118,7 +119,9 @@ async def test_watching_a_conversation_forwards_its_messages_and_typing(widget):
     await realtime.abroadcast_typing(conversation.pk, "customer", True)
     frame = await _receive_until(socket, "typing")
     assert frame == {
-        "type": "typing", "author": "customer", "is_typing": True,
+        "type": "typing",
+        "author": "customer",
+        "is_typing": True,
         "conversation_id": conversation.pk,
     }
     await socket.disconnect()

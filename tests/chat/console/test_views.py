@@ -170,9 +170,11 @@ def test_claim_send_resolve(client, agent, waiting_conversation):
     waiting_conversation.refresh_from_db()
     assert waiting_conversation.status == ConversationStatus.RESOLVED
     assert waiting_conversation.resolution == Resolution.AGENT
-    names = set(ReportingEvent.objects.filter(conversation=waiting_conversation).values_list(
-        "name", flat=True
-    ))
+    names = set(
+        ReportingEvent.objects.filter(conversation=waiting_conversation).values_list(
+            "name", flat=True
+        )
+    )
     assert {"first_agent_reply", "agent_replied", "resolved"} <= names
 
 

@@ -1,0 +1,164 @@
+"""Benchmark of the analytics dashboard on PostgreSQL with 100,000 conversations.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sd_ana_bench \
+        .venv/bin/python bench/bench_analytics.py [--conversations 100000] [--days 90] [--repeat 15]
+
+Creates the database if it is missing, migrates it, and fills it once with
+``generate_traffic --bulk`` (the same script as the services path, inserted in bulk; about ten
+messages per conversation). Later runs reuse the filled database (``--regenerate`` to start
+again). Then it times, through the Django test client logged in as a manager, the full
+dashboard page, its htmx fragments and every chart endpoint (JSON and CSV) for the 7, 30 and
+90 day presets, and prints p50/p95 per URL against the 300 ms goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
+GOAL_MS = 300.0
+
+
+def _ensure_database(url: str) -> None:
+    import psycopg
+    from dj_database_url import parse
+
+    cfg = parse(url)
+    name = cfg["NAME"]
+    admin = psycopg.connect(
+        host=cfg["HOST"] or "127.0.0.1",
+        port=cfg["PORT"] or 5432,
+        user=cfg["USER"] or "postgres",
+        password=cfg["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    with admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            admin.execute(f'CREATE DATABASE "{name}"')
+            print(f"created database {name}")
+
+
+def _fill(conversations: int, days: int, regenerate: bool) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+
+    from analytics.models import ReportingEvent
+    from chat.models import Conversation, Message
+
+    have = Conversation.objects.count()
+    if have >= conversations and not regenerate:
+        print(f"reusing {have:,} conversations already in the database")
+        return
+    if have:
+        print("emptying the database")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "TRUNCATE analytics_reportingevent, chat_bottrace, chat_message, "
+                "chat_conversation RESTART IDENTITY CASCADE"
+            )
+    from knowledge.management.commands.load_demo import load_taxonomy, load_widget
+
+    load_taxonomy()
+    load_widget()
+    started = time.perf_counter()
+    call_command(
+        "generate_traffic", conversations=conversations, days=days, seed=2026, bulk=True,
+        verbosity=1,
+    )
+    print(f"generated in {time.perf_counter() - started:.0f} s")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(
+        f"{Conversation.objects.count():,} conversations, {Message.objects.count():,} messages, "
+        f"{ReportingEvent.objects.count():,} events"
+    )
+
+
+def _manager_client():
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    from supportdesk.roles import MANAGERS, ensure_role_groups
+
+    ensure_role_groups()
+    user, _ = User.objects.get_or_create(username="bench-manager")
+    user.groups.add(Group.objects.get(name=MANAGERS))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _time(client, url: str, repeat: int, htmx: bool = False) -> tuple[float, float, int]:
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client.get(url, headers=headers)  # warm-up (connection, templates)
+    assert response.status_code == 200, (url, response.status_code)
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(url, headers=headers)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200
+    timings.sort()
+    p95 = timings[min(len(timings) - 1, max(0, round(0.95 * len(timings)) - 1))]
+    return statistics.median(timings), p95, len(response.content)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--ranges", default="7,30,90")
+    args = parser.parse_args()
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        sys.exit("Set DATABASE_URL to a PostgreSQL database, e.g. .../sd_ana_bench")
+    _ensure_database(url)
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from analytics.kpis import CHARTS
+
+    call_command("migrate", verbosity=0)
+    _fill(args.conversations, args.days, args.regenerate)
+    client = _manager_client()
+
+    rows = []
+    for days in args.ranges.split(","):
+        query = f"range={days}"
+        targets = [
+            ("page", f"/analytics/?{query}", False),
+            ("report fragment (htmx)", f"/analytics/?{query}", True),
+            ("tiles fragment (htmx)", f"/analytics/tiles/?{query}", True),
+        ]
+        for chart in CHARTS:
+            targets.append((f"chart {chart.key} json", f"/analytics/charts/{chart.key}/?{query}",
+                            False))
+            targets.append((f"chart {chart.key} csv",
+                            f"/analytics/charts/{chart.key}/?{query}&format=csv", False))
+        for label, target, htmx in targets:
+            p50, p95, size = _time(client, target, args.repeat, htmx)
+            rows.append((f"{days} days", label, p50, p95, size))
+            flag = "ok" if p95 < GOAL_MS else "SLOW"
+            print(f"{days:>3} days  {label:<34} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
+                  f"{size / 1024:6.1f} KiB  {flag}", flush=True)
+    worst = max(rows, key=lambda r: r[3])
+    print(f"\nworst p95: {worst[3]:.1f} ms ({worst[0]}, {worst[1]}); goal {GOAL_MS:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
