@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.urls import reverse
 
@@ -356,28 +357,45 @@ def _final_states_sql(where: str) -> str:
         SELECT conversation_id, name, category, value, conversation_started_at FROM (
             SELECT e.conversation_id, e.name, e.category, e.value, e.conversation_started_at,
                    ROW_NUMBER() OVER (
-                       PARTITION BY e.conversation_id ORDER BY e.occurred_at DESC, e.id DESC
+                       PARTITION BY e.conversation_id ORDER BY e.occurred_at DESC, e.name DESC
                    ) AS rn
             FROM {EVENTS} e
             WHERE e.name IN {_in(STATE_EVENTS)} AND {where}
         ) latest WHERE rn = 1"""
 
 
+# Percentiles are exact at the precision the page shows: each metric's values are rounded to
+# a unit (1 ms for latencies, 0.1 s for waits and resolution times) and counted per unit, so
+# the database hashes a few thousand distinct values instead of sorting every row.
+# Units per shown value: ``u / PERCENTILE_DIVISORS[metric]`` is the value shown.
+PERCENTILE_DIVISORS = {
+    "bot_latency": 1,  # ms, counted per ms
+    "bot_first_response": 1000,  # counted per ms, shown in seconds
+    "agent_first_response": 10,  # seconds, counted per 0.1 s
+    "resolution_time": 10,
+}
+
+
 def _percentile_sql(values_sql: str) -> str:
-    """Nearest-rank p50/p90/p95 per (bucket, metric) of ``values_sql`` (columns b, m, v)."""
+    """Nearest-rank p50/p90/p95 per (bucket, metric) of ``values_sql`` (columns b, m, u).
+
+    ``u`` is the value in whole units; the k-th smallest value (k = ceil(p * n / 100)) is the
+    first unit whose running count reaches k.
+    """
     return f"""
         WITH vals AS ({values_sql}),
-        ranked AS (
-            SELECT b, m, v,
-                   ROW_NUMBER() OVER (PARTITION BY b, m ORDER BY v) AS rn,
-                   COUNT(*) OVER (PARTITION BY b, m) AS n
-            FROM vals
+        hist AS (SELECT b, m, u, COUNT(*) AS c FROM vals GROUP BY b, m, u),
+        running AS (
+            SELECT b, m, u,
+                   CAST(SUM(c) OVER (PARTITION BY b, m ORDER BY u) AS BIGINT) AS upto,
+                   CAST(SUM(c) OVER (PARTITION BY b, m) AS BIGINT) AS n
+            FROM hist
         )
         SELECT b, m, MAX(n),
-               MAX(CASE WHEN rn = (50 * n + 99) / 100 THEN v END),
-               MAX(CASE WHEN rn = (90 * n + 99) / 100 THEN v END),
-               MAX(CASE WHEN rn = (95 * n + 99) / 100 THEN v END)
-        FROM ranked GROUP BY b, m"""
+               MIN(CASE WHEN upto >= (50 * n + 99) / 100 THEN u END),
+               MIN(CASE WHEN upto >= (90 * n + 99) / 100 THEN u END),
+               MIN(CASE WHEN upto >= (95 * n + 99) / 100 THEN u END)
+        FROM running GROUP BY b, m"""
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -390,20 +408,53 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 # --- The report: all sources for one scope, each run once ------------------------------------
 
 
-class Report:
-    """The dashboard's numbers for a scope; each source query runs at most once."""
+# The page, its tiles poll and the CSV downloads of one scope share their source results for
+# this long; the tiles poll at the same interval (see the template).
+CACHE_SECONDS = 30
 
-    def __init__(self, scope: Scope) -> None:
+
+class Report:
+    """The dashboard's numbers for a scope; each source query runs at most once.
+
+    With ``cache=True`` (the views) a source's result is also kept in Django's cache for
+    ``CACHE_SECONDS``, so every request about the same scope in that window reuses it.
+    """
+
+    def __init__(self, scope: Scope, *, cache: bool = False) -> None:
         self.scope = scope
+        self.use_cache = cache
         self.period = scope.period
         self.previous = scope.period.previous()
         # Tiles compare against the previous period, so the tile sources span both.
         self.span = Period(start=self.previous.start, end=self.period.end)
 
+    def _source(self, name: str, compute: Callable[[], Any]) -> Any:
+        if not self.use_cache:
+            return compute()
+        scope = self.scope
+        key = ":".join(
+            (
+                "analytics",
+                name,
+                scope.period.start.isoformat(),
+                scope.period.end.isoformat(),
+                scope.intent,
+                str(scope.widget_id or ""),
+            )
+        )
+        value = cache.get(key)
+        if value is None:
+            value = compute()
+            cache.set(key, value, CACHE_SECONDS)
+        return value
+
     # Source: cohort outcomes per day (both periods) --------------------------------------
 
     @cached_property
     def daily(self) -> list[dict[str, Any]]:
+        return self._source("daily", self._compute_daily)
+
+    def _compute_daily(self) -> list[dict[str, Any]]:
         where, params = _event_scope(self.scope, self.span)
         started = EventName.CONVERSATION_STARTED.value
         sql = f"""
@@ -483,6 +534,9 @@ class Report:
 
     @cached_property
     def event_totals(self) -> dict[tuple[str, str], dict[str, float]]:
+        return self._source("event_totals", self._compute_event_totals)
+
+    def _compute_event_totals(self) -> dict[tuple[str, str], dict[str, float]]:
         where, params = _event_scope(self.scope, self.span)
         bucket, bucket_params = _bucket(self.period)
         names = (
@@ -512,6 +566,9 @@ class Report:
 
     @cached_property
     def customer_turns(self) -> dict[str, int]:
+        return self._source("customer_turns", self._compute_customer_turns)
+
+    def _compute_customer_turns(self) -> dict[str, int]:
         params: list[Any] = [_db_datetime(self.period.start)]
         sql = f"""
             SELECT CASE WHEN c.created_at >= %s THEN 'cur' ELSE 'prev' END AS b, COUNT(*)
@@ -531,6 +588,9 @@ class Report:
 
     @cached_property
     def percentiles(self) -> dict[tuple[str, str], dict[str, float | None]]:
+        return self._source("percentiles", self._compute_percentiles)
+
+    def _compute_percentiles(self) -> dict[tuple[str, str], dict[str, float | None]]:
         where, params = _event_scope(self.scope, self.span)
         bucket, bucket_params = _bucket(self.period)
         bucket_f, _ = _bucket(self.period, alias="f")
@@ -538,39 +598,33 @@ class Report:
             SELECT conversation_id, value, conversation_started_at FROM (
                 SELECT e.conversation_id, e.value, e.conversation_started_at,
                        ROW_NUMBER() OVER (
-                           PARTITION BY e.conversation_id ORDER BY e.occurred_at, e.id
+                           PARTITION BY e.conversation_id ORDER BY e.occurred_at, e.value
                        ) AS rn
                 FROM {EVENTS} e
                 WHERE e.name = '{EventName.BOT_REPLIED.value}' AND {where}
             ) firsts WHERE rn = 1"""
         values_sql = f"""
-            SELECT {bucket} AS b, 'bot_latency' AS m, e.value AS v FROM {EVENTS} e
+            SELECT {bucket} AS b, 'bot_latency' AS m, ROUND(e.value) AS u FROM {EVENTS} e
             WHERE e.name = '{EventName.BOT_REPLIED.value}' AND e.value IS NOT NULL AND {where}
             UNION ALL
-            SELECT {bucket}, 'agent_first_response', e.value FROM {EVENTS} e
+            SELECT {bucket}, 'agent_first_response', ROUND(e.value * 10) FROM {EVENTS} e
             WHERE e.name = '{EventName.FIRST_AGENT_REPLY.value}' AND e.value IS NOT NULL
               AND {where}
             UNION ALL
-            SELECT {bucket_f}, 'bot_first_response', f.value / 1000.0 FROM ({first_bot}) f
+            SELECT {bucket_f}, 'bot_first_response', ROUND(f.value) FROM ({first_bot}) f
             WHERE f.value IS NOT NULL
             UNION ALL
-            SELECT {bucket_f}, 'resolution_time', f.value FROM ({_final_states_sql(where)}) f
+            SELECT {bucket_f}, 'resolution_time', ROUND(f.value * 10)
+            FROM ({_final_states_sql(where)}) f
             WHERE f.name = 'resolved' AND f.value IS NOT NULL"""
-        all_params = (
-            bucket_params
-            + params
-            + bucket_params
-            + params
-            + bucket_params
-            + params
-            + bucket_params
-            + params
-        )
+        all_params = (bucket_params + params) * 4
         rows = _fetch(_percentile_sql(values_sql), all_params)
-        return {
-            (b, m): {"n": int(n), "p50": p50, "p90": p90, "p95": p95}
-            for b, m, n, p50, p90, p95 in rows
-        }
+        out: dict[tuple[str, str], dict[str, float | None]] = {}
+        for b, m, n, *units in rows:
+            divisor = PERCENTILE_DIVISORS[m]
+            scaled = [None if u is None else float(u) / divisor for u in units]
+            out[(b, m)] = {"n": int(n), "p50": scaled[0], "p90": scaled[1], "p95": scaled[2]}
+        return out
 
     def _pct(self, bucket: str, metric: str, which: str) -> float | None:
         value = self.percentiles.get((bucket, metric), {}).get(which)
@@ -628,6 +682,9 @@ class Report:
 
     @cached_property
     def breakdown(self) -> list[tuple[str, str, str, int]]:
+        return self._source("breakdown", self._compute_breakdown)
+
+    def _compute_breakdown(self) -> list[tuple[str, str, str, int]]:
         """(event name, intent, category, count) for bot turns, fallbacks and handoffs."""
         where, params = _event_scope(self.scope, self.period)
         names = (EventName.BOT_REPLIED, EventName.HANDOFF, EventName.FALLBACK)
@@ -653,6 +710,9 @@ class Report:
 
     @cached_property
     def gap_messages(self) -> list[tuple[str, int]]:
+        return self._source("gap_messages", self._compute_gap_messages)
+
+    def _compute_gap_messages(self) -> list[tuple[str, int]]:
         period = self.period
         sql = f"""
             SELECT LOWER(m.text) AS t, COUNT(*) AS n

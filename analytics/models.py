@@ -48,6 +48,22 @@ class ReportingEvent(models.Model):
             models.Index(fields=["name", "occurred_at"], name="event_name_time_idx"),
             models.Index(fields=["conversation", "name"], name="event_conversation_idx"),
             models.Index(fields=["widget", "name", "occurred_at"], name="event_widget_idx"),
+            # The dashboard's access path: one event name, the conversations started in a
+            # period. The trailing columns cover every column the KPI queries read, so both
+            # PostgreSQL (index-only scans) and SQLite (covering index) skip the table.
+            models.Index(
+                fields=[
+                    "name",
+                    "conversation_started_at",
+                    "widget",
+                    "conversation",
+                    "occurred_at",
+                    "value",
+                    "intent",
+                    "category",
+                ],
+                name="event_name_cohort_idx",
+            ),
         ]
 
     def __str__(self) -> str:

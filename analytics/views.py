@@ -26,7 +26,7 @@ def _context(form: ReportForm) -> dict[str, Any]:
     context: dict[str, Any] = {"form": form, "presets": PRESETS}
     if form.errors:
         return context
-    report = Report(form.scope())
+    report = Report(form.scope(), cache=True)
     query = form.querystring()
     charts = []
     if not report.is_empty:
@@ -80,7 +80,7 @@ def tiles_fragment(request: HttpRequest) -> HttpResponse:
     form = _report_form(request)
     if form.errors:
         return render(request, "analytics/dashboard.html#errors", {"form": form}, status=400)
-    report = Report(form.scope())
+    report = Report(form.scope(), cache=True)
     context = {
         "report": report,
         "tile_groups": tiles(report),
@@ -104,7 +104,7 @@ def chart_data(request: HttpRequest, key: str) -> HttpResponse:
     if form.errors:
         return JsonResponse({"error": "invalid filters", "fields": form.errors}, status=400)
     scope = form.scope()
-    data = chart.build(Report(scope))
+    data = chart.build(Report(scope, cache=True))
     if fmt == "json":
         return JsonResponse(
             {

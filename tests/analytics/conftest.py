@@ -110,6 +110,16 @@ class History:
                      at=self.start + timedelta(seconds=seconds), value=score)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_report_cache():
+    """The views keep report sources in the cache for a while; each test starts afresh."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def widget(db) -> Widget:
     return Widget.objects.create(public_key="shop", name="Shop", allowed_origins=["self"])

@@ -245,3 +245,17 @@ def test_history_restore_gets_the_full_page(manager_client, march):
     )
     assert "<html" in response.content.decode()
     assert "HX-Request" in response["Vary"]
+
+
+@pytest.mark.django_db
+def test_page_tiles_and_csv_of_one_scope_share_the_cached_sources(
+    manager_client, march, django_assert_max_num_queries
+):
+    manager_client.get(f"/analytics/?{MARCH}")
+    # Within the cache window the tiles poll and a CSV reuse the computed sources: no KPI
+    # query runs again (only the session, user, role and filter-choice lookups).
+    with django_assert_max_num_queries(6):
+        html = manager_client.get(f"/analytics/tiles/?{MARCH}").content.decode()
+    assert 'data-sd="kpi-conversations">2<' in html
+    with django_assert_max_num_queries(6):
+        manager_client.get(f"/analytics/charts/conversations_daily/?{MARCH}&format=csv")
