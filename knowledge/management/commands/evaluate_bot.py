@@ -162,16 +162,18 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         fallback = options["fallback_intent"] or settings.BOT_FALLBACK_INTENT
+        # The raw stream: Django's wrapper would end every redraw of a bar with a newline.
+        stream = getattr(self.stderr, "_out", sys.stderr)
         rows = read_rows(options["data"])
         if options["train"]:
             taxonomy = trained_taxonomy(read_rows(options["train"], need_intent=True), fallback,
-                                        sys.stderr)
+                                        stream)
         else:
             taxonomy = taxonomy_load()
             if taxonomy.classifier is None:
                 raise CommandError("No active classifier: run train_classifier or pass --train.")
             taxonomy.fallback_intent = fallback
-        report = evaluate(taxonomy, rows, fallback, sys.stderr)
+        report = evaluate(taxonomy, rows, fallback, stream)
         report["source"] = (
             f"trained on {options['train']}" if options["train"]
             else f"active classifier v{taxonomy.classifier_version}"

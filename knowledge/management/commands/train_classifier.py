@@ -24,7 +24,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         model = classifier_create()
-        with tqdm(total=100, desc=f"training v{model.version}", unit="%", file=sys.stderr,
+        # The raw stream: Django's wrapper would end every redraw of the bar with a newline.
+        stream = getattr(self.stderr, "_out", sys.stderr)
+        with tqdm(total=100, desc=f"training v{model.version}", unit="%", file=stream,
                   disable=options["verbosity"] == 0) as bar:
 
             def progress(fraction: float) -> None:

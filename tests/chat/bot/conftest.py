@@ -112,3 +112,57 @@ def taxonomy(trained) -> Taxonomy:
         intents=INTENTS, signals=SIGNALS, articles=ARTICLES, classifier=trained[0],
         fallback_intent="general_inquiry",
     )
+
+
+@pytest.fixture
+def fake_claude(settings):
+    """The real SDK pointed at a scripted fake Messages API on a loopback port."""
+    from .fake_anthropic import FakeAnthropic
+
+    server = FakeAnthropic()
+    settings.ANTHROPIC_API_KEY = "sk-test-not-a-real-key"
+    settings.ANTHROPIC_BASE_URL = server.base_url
+    settings.ANTHROPIC_MODEL = "claude-test"
+    settings.ANTHROPIC_TIMEOUT = 2.0
+    settings.ANTHROPIC_MAX_RETRIES = 1
+    yield server
+    server.close()
+
+
+def create_rows(*, with_model: bool = True):
+    """The invented taxonomy as database rows (and an active classifier unless told not to)."""
+    from knowledge.models import Article, EscalationSignal, Intent, TrainingPhrase
+
+    intents = {}
+    for info in INTENTS:
+        intents[info.slug] = Intent.objects.create(
+            slug=info.slug, name=info.name, description=info.description,
+            escalation_policy=info.escalation_policy,
+            required_details=list(info.required_details),
+        )
+        TrainingPhrase.objects.bulk_create(
+            TrainingPhrase(intent=intents[info.slug], text=text) for text in PHRASES[info.slug]
+        )
+    for phrase, category in SIGNALS:
+        EscalationSignal.objects.create(phrase=phrase, category=category)
+    for doc in ARTICLES:
+        article = Article.objects.create(title=doc.title, body=doc.body, status="published")
+        article.intents.set([intents[slug] for slug in doc.intents])
+    Article.objects.create(title="Secret draft about refunds", body="Draft refund text.",
+                           status="draft")
+    if with_model:
+        from knowledge.training import classifier_create, classifier_train
+
+        classifier_train(model=classifier_create())
+    return intents
+
+
+@pytest.fixture
+def db_taxonomy(db, django_capture_on_commit_callbacks):
+    from chat.bot import taxonomy_invalidate
+
+    with django_capture_on_commit_callbacks(execute=True):
+        intents = create_rows()
+    taxonomy_invalidate()
+    yield intents
+    taxonomy_invalidate()

@@ -1,0 +1,63 @@
+import pytest
+
+from chat.bot import taxonomy as taxonomy_module
+from chat.bot import taxonomy_invalidate, taxonomy_snapshot
+from knowledge.models import EscalationSignal, Intent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_snapshot_holds_the_active_taxonomy(db_taxonomy):
+    snapshot = taxonomy_snapshot()
+    assert set(snapshot.intents) == {"order_status", "return_request", "billing_dispute",
+                                     "complaint", "product_question", "general_inquiry"}
+    assert snapshot.intents["order_status"].required_details[0]["name"] == "order_number"
+    assert snapshot.intents["billing_dispute"].escalation_policy == "always"
+    titles = {a.title for a in snapshot.articles.articles}
+    assert "Tracking your order" in titles
+    assert "Secret draft about refunds" not in titles  # drafts are not retrieved
+    assert snapshot.classifier is not None and snapshot.classifier_version == 1
+    assert "Peak 2 Tent" in [name for name, _ in snapshot.products.patterns]
+
+
+def test_snapshot_is_cached_between_turns(db_taxonomy, django_assert_num_queries):
+    first = taxonomy_snapshot()
+    with django_assert_num_queries(0):
+        for _ in range(50):
+            assert taxonomy_snapshot() is first
+
+
+def test_invalidate_reloads_at_once(db_taxonomy):
+    first = taxonomy_snapshot()
+    Intent.objects.filter(slug="complaint").update(is_active=False)
+    taxonomy_invalidate()
+    second = taxonomy_snapshot()
+    assert second is not first
+    assert "complaint" not in second.intents
+
+
+def test_an_edit_in_another_process_is_seen_within_the_check_interval(db_taxonomy, monkeypatch):
+    first = taxonomy_snapshot()
+    # Another process edits the signals (and its own cache bump does not reach ours).
+    EscalationSignal.objects.create(phrase="ombudsman", category="legal")
+    assert taxonomy_snapshot() is first  # still inside the interval
+    monkeypatch.setattr(taxonomy_module._cache, "checked_at", 0.0)
+    second = taxonomy_snapshot()
+    assert second is not first
+    assert second.signals.find("I will write to the ombudsman")
+
+
+def test_unchanged_tables_keep_the_snapshot_after_the_interval(db_taxonomy, monkeypatch):
+    first = taxonomy_snapshot()
+    monkeypatch.setattr(taxonomy_module._cache, "checked_at", 0.0)
+    assert taxonomy_snapshot() is first
+
+
+def test_a_broken_artifact_does_not_break_the_bot(db_taxonomy):
+    from knowledge.models import ClassifierModel
+
+    ClassifierModel.objects.filter(is_active=True).update(artifact=b"not a pickle")
+    taxonomy_invalidate()
+    snapshot = taxonomy_snapshot()
+    assert snapshot.classifier is None
+    assert snapshot.intents

@@ -1,0 +1,153 @@
+"""knowledge.training: train, store and activate classifier models; the training task."""
+
+import pytest
+
+from chat.bot.classifier import IntentClassifier
+from knowledge.models import ClassifierModel, ClassifierStatus, Intent, TrainingPhrase
+from knowledge.training import (
+    activation_verdict,
+    classifier_activate,
+    classifier_create,
+    classifier_train,
+    classifier_training_start,
+)
+
+pytestmark = pytest.mark.django_db
+
+PHRASES = {
+    "order_status": ["where is my order", "track my parcel", "has my order shipped",
+                     "status of my order", "when does my package arrive", "is it on the way"],
+    "return_request": ["I want to return this", "how do I send it back", "refund please",
+                       "I want my money back", "return label", "can I exchange it"],
+    "general_inquiry": ["opening hours", "how can I contact you", "hello",
+                        "do you take paypal", "where is your store", "hi there"],
+}
+
+
+@pytest.fixture
+def phrases(db):
+    for slug, texts in PHRASES.items():
+        intent = Intent.objects.create(slug=slug, name=slug.replace("_", " ").title())
+        TrainingPhrase.objects.bulk_create(TrainingPhrase(intent=intent, text=t) for t in texts)
+
+
+def test_train_stores_the_artifact_and_metrics_and_activates_the_first_model(phrases):
+    seen = []
+    model = classifier_train(model=classifier_create(), progress=seen.append)
+    model.refresh_from_db()
+    assert model.status == ClassifierStatus.READY
+    assert model.is_active and model.activated_at and model.finished_at
+    assert model.progress == 1.0 and seen[-1] == 1.0
+    assert model.n_intents == 3 and model.n_phrases == 18
+    metrics = model.metrics
+    for key in ("accuracy", "macro_f1", "per_intent", "confusions", "n_folds", "train_seconds"):
+        assert key in metrics, key
+    assert metrics["n_folds"] == 3
+    assert set(metrics["per_intent"]) == set(PHRASES)
+    loaded = IntentClassifier.from_bytes(model.artifact)
+    assert loaded.predict("where is my parcel")[0][0] == "order_status"
+
+
+def test_inactive_intents_are_left_out(phrases):
+    Intent.objects.filter(slug="general_inquiry").update(is_active=False)
+    model = classifier_train(model=classifier_create())
+    assert model.n_intents == 2
+    assert set(model.metrics["intents"]) == {"order_status", "return_request"}
+
+
+def test_a_worse_model_does_not_replace_the_active_one(phrases):
+    first = classifier_train(model=classifier_create())
+    ClassifierModel.objects.filter(pk=first.pk).update(
+        metrics={**first.metrics, "accuracy": 1.01}
+    )
+    second = classifier_train(model=classifier_create())
+    assert second.status == ClassifierStatus.READY
+    assert not second.is_active
+    assert second.metrics["activation"].startswith("kept v1 active")
+    assert ClassifierModel.objects.get(is_active=True).pk == first.pk
+
+
+def test_a_model_not_worse_replaces_the_active_one(phrases):
+    first = classifier_train(model=classifier_create())
+    second = classifier_train(model=classifier_create())
+    assert second.is_active
+    first.refresh_from_db()
+    assert not first.is_active
+    assert ClassifierModel.objects.filter(is_active=True).count() == 1
+
+
+def test_a_changed_taxonomy_activates_the_new_model(phrases):
+    first = classifier_train(model=classifier_create())
+    ClassifierModel.objects.filter(pk=first.pk).update(metrics={**first.metrics, "accuracy": 1.0})
+    Intent.objects.filter(slug="general_inquiry").update(is_active=False)
+    second = classifier_train(model=classifier_create())
+    assert second.is_active
+    assert "intents changed" in second.metrics["activation"]
+
+
+def test_an_admin_activates_an_older_model(phrases):
+    first = classifier_train(model=classifier_create())
+    second = classifier_train(model=classifier_create())
+    assert second.is_active
+    classifier_activate(model=first)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.is_active and not second.is_active
+
+
+def test_only_a_ready_model_can_be_activated(phrases):
+    model = classifier_create()
+    with pytest.raises(ValueError):
+        classifier_activate(model=model)
+    assert not ClassifierModel.objects.filter(is_active=True).exists()
+
+
+def test_training_without_enough_intents_fails_cleanly(db):
+    intent = Intent.objects.create(slug="only", name="Only")
+    TrainingPhrase.objects.create(intent=intent, text="hello")
+    model = classifier_train(model=classifier_create())
+    assert model.status == ClassifierStatus.FAILED
+    assert "two intents" in model.error
+    assert not model.is_active
+
+
+def test_versions_increase(db):
+    assert [classifier_create().version for _ in range(3)] == [1, 2, 3]
+
+
+def test_training_start_queues_the_task_after_the_commit(
+    phrases, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        model = classifier_training_start()
+    assert model.status == ClassifierStatus.TRAINING
+    assert len(callbacks) == 1
+    callbacks[0]()  # eager Celery: the task runs here
+    model.refresh_from_db()
+    assert model.status == ClassifierStatus.READY and model.is_active
+
+
+def test_the_task_leaves_a_finished_model_alone(phrases):
+    from knowledge.tasks import train_classifier
+
+    model = classifier_train(model=classifier_create())
+    finished_at = model.finished_at
+    train_classifier(model.pk)
+    model.refresh_from_db()
+    assert model.finished_at == finished_at
+
+
+def test_activation_verdict_without_an_active_model(phrases):
+    model = classifier_create()
+    assert activation_verdict(model) == "activated: no model was active"
+
+
+def test_activation_reloads_the_bot(phrases, django_capture_on_commit_callbacks):
+    from chat.bot import taxonomy_snapshot
+
+    with django_capture_on_commit_callbacks(execute=True):
+        model = classifier_train(model=classifier_create())
+    assert taxonomy_snapshot().classifier_version == model.version
+    with django_capture_on_commit_callbacks(execute=True):
+        newer = classifier_train(model=classifier_create())
+    assert taxonomy_snapshot().classifier_version == newer.version
