@@ -15,6 +15,11 @@ from tests.chat.widget_helpers import REPLY_TIMEOUT_MS, WidgetPage
 pytestmark = [pytest.mark.services, pytest.mark.browser]
 
 
+def settled(page) -> None:
+    """Waits until htmx has wired up swapped-in content (it does so in its settle step)."""
+    expect(page.locator(".htmx-added")).to_have_count(0)
+
+
 def close_console(page, agent) -> None:
     """Closes the console and waits until Daphne has counted its socket out.
 
@@ -59,12 +64,14 @@ def test_customer_and_agent_end_to_end(
     expect(item).to_be_visible(timeout=REPLY_TIMEOUT_MS)
     expect(item).to_contain_text(conversation.handoff_reason[:30])
     item.locator("a").click()
+    settled(console)
     transcript = console.locator("[data-sd=transcript]")
     expect(transcript.locator("[data-sd=message][data-author=bot]")).to_have_count(1)
     expect(transcript.locator("[data-sd=trace]").first).to_be_attached()
 
     console.locator("[data-sd=claim]").click()
     expect(console.locator("[data-sd=conversation-status]")).to_have_text("With an agent")
+    settled(console)
     # The customer sees that someone joined.
     widget.wait_for_messages("system", 2)
 
@@ -131,12 +138,14 @@ def test_agent_console_works_live_without_the_bot(
     expect(item).to_be_visible()
     expect(item).to_contain_text("The customer mentions a lawyer")
     item.locator("a").click()
+    settled(console)
     expect(console).to_have_url(f"{daphne_server}/console/conversations/{conversation.pk}/")
     expect(console.locator("[data-sd=trace-handoff]")).to_have_text(
         "The customer mentions a lawyer"
     )
     console.locator("[data-sd=claim]").click()
     expect(console.locator("[data-sd=conversation-status]")).to_have_text("With an agent")
+    settled(console)
 
     console.locator("[data-sd=article-search]").fill("refund")
     console.locator("[data-sd=insert-article]").click()
@@ -162,6 +171,7 @@ def test_agent_console_works_live_without_the_bot(
 
     console.locator("[data-sd=presence-away]").click()
     expect(console.locator("[data-sd=presence-status]")).to_have_text("Away")
+    settled(console)
     assert AgentPresence.objects.get(user=agent).status == PresenceStatus.AWAY
     console.locator("[data-sd=presence-online]").click()
     expect(console.locator("[data-sd=presence-status]")).to_have_text("Online")
