@@ -451,7 +451,7 @@ async def run_phase(name: str, clients: int, messages: int, runner, base_url: st
     )
     phase.elapsed = time.perf_counter() - started
     after = cpu_snapshot(STACK_PIDS)
-    phase.cpu = {key: after[key] - before[key] for key in after}
+    phase.cpu = {key: max(0.0, after[key] - before[key]) for key in after}
     phase.errors += [repr(r) for r in results if isinstance(r, BaseException)]
     return phase
 
