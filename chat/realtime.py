@@ -4,16 +4,19 @@ Services call the sync helpers through ``transaction.on_commit`` (so nobody hear
 was rolled back); async consumers use the ``a*`` variants. Payloads are typed in
 ``chat.events`` and listed in docs/protocol.md.
 
-Sync sends with a network layer (channels_redis) run on one long-lived event loop per process,
-in a background thread: ``async_to_sync(layer.group_send)`` would otherwise start a fresh loop
-and Redis connection per call in a Celery worker, and in Daphne would hop back to the server's
-loop and wait for it. The private loop is started lazily (and again after a fork). The
+Sync sends with a network layer (channels_redis) are queued, in order, to one long-lived event
+loop per process in a background thread, and the caller does not wait for them:
+``async_to_sync(layer.group_send)`` would otherwise start a fresh loop and Redis connection per
+call in a Celery worker, and in Daphne would hop back to the server's loop and wait for it. The
+loop is started lazily (and again after a fork); ``flush()`` waits for the queue to drain. The
 in-memory layer, whose queues belong to the server's loop, keeps the ``async_to_sync`` path.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -51,6 +54,7 @@ QUEUE_GROUP = "console.queue"
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid: int | None = None
+_outbox: asyncio.Queue | None = None
 _loop_lock = threading.Lock()
 
 
@@ -64,7 +68,7 @@ def use_private_loop() -> bool:
 
     Returns whether sync sends now go through it. Safe to call again, and after a fork.
     """
-    global _loop, _loop_pid
+    global _loop, _loop_pid, _outbox
     layer = get_channel_layer()
     if layer is None or type(layer).__name__ == "InMemoryChannelLayer":
         return False
@@ -72,16 +76,32 @@ def use_private_loop() -> bool:
         if _loop is not None and _loop_pid == os.getpid():
             return True
         loop = asyncio.new_event_loop()
+        outbox: asyncio.Queue = asyncio.Queue()
         thread = threading.Thread(target=loop.run_forever, name="chat-realtime", daemon=True)
         thread.start()
-        _loop, _loop_pid = loop, os.getpid()
+        asyncio.run_coroutine_threadsafe(_deliver(outbox), loop)
+        _loop, _loop_pid, _outbox = loop, os.getpid(), outbox
     return True
 
 
-def _private_loop() -> asyncio.AbstractEventLoop | None:
-    if _loop is not None and _loop_pid == os.getpid():
-        return _loop
-    return _loop if use_private_loop() else None
+async def _deliver(outbox: asyncio.Queue) -> None:
+    """Sends queued batches one after another, so events keep the order they were sent in."""
+    while True:
+        sends = await outbox.get()
+        try:
+            await _agroup_send_many(sends)
+        except Exception:
+            logger.exception("real-time send failed (%s)", ", ".join(g for g, _ in sends))
+        finally:
+            outbox.task_done()
+
+
+def flush(timeout: float = 5.0) -> None:
+    """Waits until every queued event has been handed to the channel layer."""
+    if _loop is None or _loop_pid != os.getpid() or _outbox is None:
+        return
+    with contextlib.suppress(Exception):
+        asyncio.run_coroutine_threadsafe(_outbox.join(), _loop).result(timeout)
 
 
 async def _agroup_send_many(sends: list[tuple[str, dict]]) -> None:
@@ -93,15 +113,24 @@ async def _agroup_send_many(sends: list[tuple[str, dict]]) -> None:
 
 
 def _send(*sends: tuple[str, dict]) -> None:
-    """Sends events to groups; a failure is logged, never raised into the caller's commit."""
+    """Sends events to groups without waiting; a failure is logged, never raised.
+
+    With a network layer the events are queued for the process's send loop (the caller, a
+    database thread or a Celery task, goes on at once); with the in-memory layer they are
+    sent through the server's own loop.
+    """
+    if _loop_pid != os.getpid():
+        use_private_loop()
+    if _loop is not None and _loop_pid == os.getpid():
+        _loop.call_soon_threadsafe(_outbox.put_nowait, list(sends))
+        return
     try:
-        loop = _private_loop()
-        if loop is not None:
-            asyncio.run_coroutine_threadsafe(_agroup_send_many(list(sends)), loop).result(10)
-        else:
-            async_to_sync(_agroup_send_many)(list(sends))
+        async_to_sync(_agroup_send_many)(list(sends))
     except Exception:
         logger.exception("real-time send failed (%s)", ", ".join(g for g, _ in sends))
+
+
+atexit.register(flush, 2.0)
 
 
 # --- Frames ----------------------------------------------------------------------------------

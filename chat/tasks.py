@@ -15,6 +15,7 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from . import realtime, selectors, services
@@ -39,21 +40,35 @@ def answer_turn(*, text: str, context: Any, on_delta=None) -> Any:
     return pipeline_answer_turn(text=text, context=context, on_delta=on_delta)
 
 
-def _context_for(message: Message) -> Any:
+def _load_turn(message_id: int) -> tuple[Message | None, list[Message]]:
+    """The message (with its conversation) and up to 20 earlier ones, in one query.
+
+    ``message.answered`` says whether a bot reply or handoff notice already answers it.
+    """
+    target = Message.objects.filter(pk=message_id)
+    rows = list(
+        Message.objects.filter(
+            conversation_id=Subquery(target.values("conversation_id")[:1]),
+            seq__lte=Subquery(target.values("seq")[:1]),
+        )
+        .select_related("conversation")
+        .annotate(answered=Exists(Message.objects.filter(in_reply_to=OuterRef("pk"))))
+        .order_by("-seq")[: HISTORY_TURNS * 2 + 1]
+    )
+    if not rows or rows[0].pk != message_id:
+        return None, []
+    earlier = rows[1:]
+    earlier.reverse()
+    return rows[0], earlier
+
+
+def _context_for(message: Message, earlier: list[Message]) -> Any:
     from chat.bot.types import TurnContext
 
-    conversation = message.conversation
-    recent: list[tuple[str, str]] = []
-    if message.seq > 1:
-        recent = list(
-            Message.objects.filter(conversation_id=conversation.pk, seq__lt=message.seq)
-            .order_by("-seq")
-            .values_list("author", "text")[: HISTORY_TURNS * 2]
-        )
-        recent.reverse()
+    recent = [(m.author, m.text) for m in earlier]
     return TurnContext(
         history=recent[-HISTORY_TURNS:],
-        dialog_state=dict(conversation.dialog_state or {}),
+        dialog_state=dict(message.conversation.dialog_state or {}),
         customer_texts=[text for author, text in recent if author == Author.CUSTOMER],
     )
 
@@ -61,18 +76,9 @@ def _context_for(message: Message) -> Any:
 @shared_task(name="chat.tasks.answer_message", ignore_result=True)
 def answer_message(message_id: int) -> None:
     """Runs the pipeline on one customer message and stores the reply or the handoff."""
-    message = (
-        Message.objects.select_related("conversation", "bot_outcome")
-        .filter(pk=message_id, author=Author.CUSTOMER)
-        .first()
-    )
-    if message is None:
-        return
-    try:
-        message.bot_outcome  # noqa: B018  (already answered: a re-delivered task)
-        return
-    except Message.DoesNotExist:
-        pass
+    message, earlier = _load_turn(message_id)
+    if message is None or message.author != Author.CUSTOMER or message.answered:
+        return  # gone, not the customer's, or answered already (a re-delivered task)
     conversation = message.conversation
     if conversation.status != ConversationStatus.BOT:
         return
@@ -86,7 +92,8 @@ def answer_message(message_id: int) -> None:
             realtime.broadcast_delta(conversation.pk, message.seq, partial_text)
 
     try:
-        result = answer_turn(text=message.text, context=_context_for(message), on_delta=on_delta)
+        context = _context_for(message, earlier)
+        result = answer_turn(text=message.text, context=context, on_delta=on_delta)
         reply = services.bot_turn_record(message=message, result=result)
     except Exception:
         realtime.broadcast_typing(conversation.pk, Author.BOT, False)
