@@ -86,7 +86,8 @@ def taxonomy_export() -> dict[str, Any]:
             "status": a.status,
             "intents": sorted(i.slug for i in a.intents.all()),
         }
-        for a in Article.objects.order_by("title", "pk").prefetch_related("intents")
+        for a in Article.objects.defer("search_text").order_by("title", "pk")
+        .prefetch_related("intents")
     ]
     return {
         "format": EXPORT_FORMAT,

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Concat, Lower
 
 
 class EscalationPolicy(models.TextChoices):
@@ -89,6 +90,13 @@ class Article(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Lower-cased title and body, kept by the database, so that search is one plain LIKE
+    # per row instead of UPPER() over every body on every query.
+    search_text = models.GeneratedField(
+        expression=Lower(Concat("title", Value("\n"), "body", output_field=models.TextField())),
+        output_field=models.TextField(),
+        db_persist=True,
     )
 
     class Meta:

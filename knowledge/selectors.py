@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -78,10 +78,10 @@ def article_search(
     *, q: str = "", status: str = "", intent_slug: str = ""
 ) -> QuerySet[Article]:
     """Articles matching every given filter; the body is left unloaded for list pages."""
-    articles = Article.objects.defer("body").select_related("updated_by")
-    q = q.strip()
+    articles = Article.objects.defer("body", "search_text").select_related("updated_by")
+    q = " ".join(q.split()).lower()
     if q:
-        articles = articles.filter(Q(title__icontains=q) | Q(body__icontains=q))
+        articles = articles.filter(search_text__contains=q)
     if status:
         articles = articles.filter(status=status)
     if intent_slug:

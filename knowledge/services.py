@@ -464,7 +464,7 @@ def taxonomy_import_json(*, actor: Any, data: bytes) -> ImportResult:
             counts["signals_updated"] += 1
 
     articles: dict[str, Article] = {}
-    for article in Article.objects.order_by("-pk"):
+    for article in Article.objects.defer("search_text").order_by("-pk"):
         articles[article.title] = article  # the oldest article with a title wins
     for item in plan.articles:
         intents = [existing[s] for s in item["intents"]]

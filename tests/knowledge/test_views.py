@@ -251,6 +251,8 @@ def test_article_list_searches_filters_and_pages(admin_client, admin_user, inten
     assert response.content.decode().count('data-sd="article-row"') == 5  # 1,3,5,7,9
     response = admin_client.get(url, {"intent": "order_status"}, **htmx_headers)
     assert response.content.decode().count('data-sd="article-row"') == 5
+    response = admin_client.get(url, {"q": "  ARTICLE   07 "}, **htmx_headers)
+    assert response.content.decode().count('data-sd="article-row"') == 1
 
 
 def test_article_list_queries_do_not_grow_with_the_page(
