@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import FuzzyLexicon, tokens
+from .text import FuzzyLexicon, edit_distance, tokens
 
 # Verbs that ask to be put in touch with someone, in the forms customers type.
 _CONTACT_VERBS = {
@@ -56,6 +56,11 @@ _FILLERS = {
 }
 _NEGATED_WANTS = re.compile(r"\b(?:don'?t|do not|doesn'?t|never|no)\s+(?:want|wanna|need)\b")
 
+# Short verbs are too short for general typo tolerance; next to "to"/"with" and a person
+# they are still recognised with one typo ("taok to an agent", "cat with a person").
+_SHORT_VERBS = ("talk", "chat", "call")
+_PREPOSITIONS = {"to", "with", "wth", "wiht", "wit", "tp", "w"}
+
 _verb_lexicon = FuzzyLexicon(
     {form: name for name, forms in {**_CONTACT_VERBS, **_WANT_VERBS}.items() for form in forms}
 )
@@ -66,8 +71,31 @@ _SHORT_EXTRAS = {"please", "pls", "plz", "now", "a", "an", "the", "your", "real"
                  "want", "need", "talk", "to", "just", "give", "me", "get", "actual", "human"}
 
 
+def _short_verb(words: list[str], position: int) -> bool:
+    word = words[position]
+    if not 3 <= len(word) <= 4 or position + 1 >= len(words):
+        return False
+    if words[position + 1] not in _PREPOSITIONS:
+        return False
+    return any(edit_distance(word, verb, 1) <= 1 for verb in _SHORT_VERBS)
+
+
+def _noun(word: str) -> str:
+    """The person noun of a token, also when glued to a preposition ("tosomebody")."""
+    found = _noun_lexicon(word)
+    if found or len(word) < 7:
+        return found
+    for prefix in ("to", "with", "a", "an"):
+        if word.startswith(prefix) and len(word) - len(prefix) >= 5:
+            found = _noun_lexicon(word[len(prefix) :])
+            if found:
+                return found
+    return ""
+
+
 def _person_at(words: list[str], index: int) -> bool:
     """Whether the person noun at ``index`` is asked for: a verb before it, or a short message."""
+    unknown = 0
     for back in range(1, 6):
         position = index - back
         if position < 0:
@@ -76,10 +104,17 @@ def _person_at(words: list[str], index: int) -> bool:
         verb = _verb_lexicon(word)
         if verb:
             if verb == "want":
-                return _noun_lexicon(words[index]) in _STRONG_NOUNS
+                return _noun(words[index]) in _STRONG_NOUNS
             return True
-        if word not in _FILLERS and not _noun_lexicon(word):
-            break
+        if _short_verb(words, position):
+            return True
+        if word in _FILLERS or _noun_lexicon(word):
+            continue
+        # One short unknown word is allowed: a mistyped "with" ("wth", "wirh").
+        if len(word) <= 4 and unknown == 0:
+            unknown += 1
+            continue
+        break
     # "human please", "supervisor!", "real person now"
     return all(word in _SHORT_EXTRAS or i == index for i, word in enumerate(words)) and (
         len(words) <= 4
@@ -92,7 +127,7 @@ def human_request(text: str) -> str:
         return ""
     words = tokens(text)
     for index, word in enumerate(words):
-        noun = _noun_lexicon(word)
+        noun = _noun(word)
         if not noun:
             continue
         # "human agent", "live agent", "real person" need no verb.

@@ -60,6 +60,9 @@ def test_signals_do_not_match_inside_other_words():
         "human please",
         "let me talk to somebody",
         "how can I contact an agent",
+        "chat wth somebody",  # mistyped preposition
+        "how to taok to an agent",  # mistyped short verb
+        "how to speak tosomebody",  # glued words
     ],
 )
 def test_explicit_requests_for_a_person(text):
