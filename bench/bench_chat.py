@@ -87,6 +87,8 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
             "SD_BENCH_EXPERIMENTS": args.experiment,
         }
     )
+    if "pubsub" in args.experiment.split(","):
+        env["DJANGO_SETTINGS_MODULE"] = "bench.settings_pubsub"
     return env
 
 
@@ -211,7 +213,9 @@ def start_stack(args: argparse.Namespace, env: dict[str, str]) -> Stack:
 def setup_django(env: dict[str, str]) -> None:
     for key in ("DATABASE_URL", "REDIS_URL", "CHANNEL_PREFIX", "LOG_LEVEL"):
         os.environ[key] = env[key]
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
+    os.environ["DJANGO_SETTINGS_MODULE"] = env.get(
+        "DJANGO_SETTINGS_MODULE", "supportdesk.settings"
+    )
     import django
 
     django.setup()
@@ -588,8 +592,8 @@ def main() -> int:
                         help="a constant bot (bench/fake_bot_worker.py): the stack without the "
                         "pipeline's own cost")
     parser.add_argument("--experiment", default="",
-                        help="comma-separated patches of the customer consumer to measure "
-                        "(dispatch, threads; see bench/asgi_bench.py)")
+                        help="comma-separated changes to measure before making them: dispatch, "
+                        "threads (bench/asgi_bench.py), pubsub (bench/settings_pubsub.py)")
     parser.add_argument("--skip-setup", action="store_true", help="no migrate/load_demo")
     parser.add_argument("--log-dir", default="/tmp/sd_bench_chat")
     args = parser.parse_args()
