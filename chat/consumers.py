@@ -230,10 +230,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         message, created = await database_sync_to_async(services.message_create_incoming)(
             conversation=self.conversation, text=text, client_id=client_uuid
         )
+        self.customer_typing = False
         if not created:
             # A resend: acknowledge again (the echo of the first send may have been lost).
             await self.send_json(realtime.message_frame(message))
-        self.customer_typing = False
+        elif self.conversation.status == ConversationStatus.BOT:
+            # The bot task is queued: show it working. Sent straight to this socket, which is
+            # the only one that shows the bot's typing, rather than round the channel layer.
+            await self.send_json({"type": "typing", "author": Author.BOT, "is_typing": True})
 
     async def frame_typing(self, frame: dict) -> None:
         is_typing = frame.get("is_typing")

@@ -82,7 +82,7 @@ def answer_message(message_id: int) -> None:
     conversation = message.conversation
     if conversation.status != ConversationStatus.BOT:
         return
-    realtime.broadcast_typing(conversation.pk, Author.BOT, True)
+    # The customer's socket already shows the bot typing (see ChatConsumer.frame_message).
     last_delta = [0.0]
 
     def on_delta(partial_text: str) -> None:
