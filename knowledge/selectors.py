@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -87,6 +88,19 @@ def article_search(
     if intent_slug:
         articles = articles.filter(intents__slug=intent_slug)
     return articles.order_by("title", "pk")
+
+
+def article_page(articles: QuerySet[Article], *, number: Any, per_page: int) -> tuple[Page, list]:
+    """One page of ``articles`` with a single pass over the matches: the matching ids come
+    back in one query (counting and paging both use that list), then only the page's rows
+    are loaded. A search scans every body once instead of twice (count, then page)."""
+    ids = list(articles.values_list("pk", flat=True))
+    page = Paginator(ids, per_page).get_page(number)
+    by_id = {a.pk: a for a in articles.model.objects.defer("body", "search_text")
+             .select_related("updated_by").filter(pk__in=list(page.object_list))}
+    rows = [by_id[pk] for pk in page.object_list if pk in by_id]
+    article_intents(rows)
+    return page, rows
 
 
 def article_intents(articles: list[Article]) -> None:

@@ -334,9 +334,9 @@ def article_list(request: HttpRequest) -> HttpResponse:
         status=cleaned.get("status", ""),
         intent_slug=cleaned.get("intent", ""),
     )
-    page = Paginator(articles, ARTICLES_PER_PAGE).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
-    selectors.article_intents(rows)
+    page, rows = selectors.article_page(
+        articles, number=request.GET.get("page"), per_page=ARTICLES_PER_PAGE
+    )
     query = request.GET.copy()
     query.pop("page", None)
     return _render(
