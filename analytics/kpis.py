@@ -345,8 +345,17 @@ def _in(values: Iterable[str]) -> str:
     return "(" + ", ".join(f"'{value}'" for value in values) + ")"
 
 
+# PostgreSQL's default work_mem (4 MB) sends the KPI queries' sorts and hashes to disk; the
+# queries themselves are the same on both databases.
+POSTGRES_WORK_MEM = "32MB"
+
+
 def _fetch(sql: str, params: list[Any]) -> list[tuple]:
     with connection.cursor() as cursor:
+        raw = connection.connection
+        if connection.vendor == "postgresql" and getattr(raw, "_sd_work_mem", None) is None:
+            cursor.execute(f"SET work_mem = '{POSTGRES_WORK_MEM}'")  # once per connection
+            raw._sd_work_mem = POSTGRES_WORK_MEM
         cursor.execute(sql, params)
         return cursor.fetchall()
 

@@ -64,6 +64,20 @@ class ReportingEvent(models.Model):
                 ],
                 name="event_name_cohort_idx",
             ),
+            # Each conversation's events of one name in time order (its first bot reply, its
+            # latest state) without a sort, answered from the index alone.
+            models.Index(
+                fields=[
+                    "name",
+                    "conversation",
+                    "occurred_at",
+                    "value",
+                    "conversation_started_at",
+                    "widget",
+                    "category",
+                ],
+                name="event_name_conv_time_idx",
+            ),
         ]
 
     def __str__(self) -> str:

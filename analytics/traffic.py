@@ -94,9 +94,9 @@ HANDOFF_CATEGORIES = (
     ("quality", 5),
     ("other", 5),
 )
-# Customer turns per conversation, 1 to 8: about 4.5 planned on average (handoffs cut some
+# Customer turns per conversation, 1 to 8: about 5 planned on average (handoffs cut some
 # short), which gives about ten messages per conversation as in real support chats.
-TURN_WEIGHTS = (8, 12, 16, 16, 14, 12, 12, 10)
+TURN_WEIGHTS = (4, 8, 12, 15, 16, 16, 15, 14)
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 10, 10, 9, 9, 10, 10, 9, 8, 7, 6, 5, 4, 3, 2)
 
 

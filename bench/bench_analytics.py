@@ -8,7 +8,9 @@ Creates the database if it is missing, migrates it, and fills it once with
 messages per conversation). Later runs reuse the filled database (``--regenerate`` to start
 again). Then it times, through the Django test client logged in as a manager, the full
 dashboard page, its htmx fragments and every chart endpoint (JSON and CSV) for the 7, 30 and
-90 day presets, and prints p50/p95 per URL against the 300 ms goal.
+90 day presets, and prints p50/p95 per URL against the 300 ms goal: "cold" with the report
+cache emptied before every request (every KPI query runs), "cached" as the tiles poll, the
+CSV downloads and other viewers of the same scope within 30 s see it.
 """
 
 from __future__ import annotations
@@ -97,19 +99,27 @@ def _manager_client():
     return client
 
 
-def _time(client, url: str, repeat: int, htmx: bool = False) -> tuple[float, float, int]:
+def _p95(timings: list[float]) -> float:
+    ordered = sorted(timings)
+    return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+
+
+def _time(client, url: str, repeat: int, htmx: bool, cold: bool) -> tuple[float, float, int]:
+    """p50/p95 of ``repeat`` requests; ``cold`` empties the report cache before each one."""
+    from django.core.cache import cache
+
     headers = {"HX-Request": "true"} if htmx else {}
     response = client.get(url, headers=headers)  # warm-up (connection, templates)
     assert response.status_code == 200, (url, response.status_code)
     timings = []
     for _ in range(repeat):
+        if cold:
+            cache.clear()
         started = time.perf_counter()
         response = client.get(url, headers=headers)
         timings.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200
-    timings.sort()
-    p95 = timings[min(len(timings) - 1, max(0, round(0.95 * len(timings)) - 1))]
-    return statistics.median(timings), p95, len(response.content)
+    return statistics.median(timings), _p95(timings), len(response.content)
 
 
 def main() -> None:
@@ -133,7 +143,7 @@ def main() -> None:
 
     from analytics.kpis import CHARTS
 
-    call_command("migrate", verbosity=0)
+    call_command("migrate", "analytics", verbosity=0)
     _fill(args.conversations, args.days, args.regenerate)
     client = _manager_client()
 
@@ -151,13 +161,17 @@ def main() -> None:
             targets.append((f"chart {chart.key} csv",
                             f"/analytics/charts/{chart.key}/?{query}&format=csv", False))
         for label, target, htmx in targets:
-            p50, p95, size = _time(client, target, args.repeat, htmx)
-            rows.append((f"{days} days", label, p50, p95, size))
-            flag = "ok" if p95 < GOAL_MS else "SLOW"
-            print(f"{days:>3} days  {label:<34} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
-                  f"{size / 1024:6.1f} KiB  {flag}", flush=True)
-    worst = max(rows, key=lambda r: r[3])
-    print(f"\nworst p95: {worst[3]:.1f} ms ({worst[0]}, {worst[1]}); goal {GOAL_MS:.0f} ms")
+            c50, c95, size = _time(client, target, args.repeat, htmx, cold=True)
+            w50, w95, _ = _time(client, target, args.repeat, htmx, cold=False)
+            rows.append((f"{days} days", label, c50, c95, w50, w95))
+            print(f"{days:>3} days  {label:<34} cold p50 {c50:7.1f} p95 {c95:7.1f} ms | "
+                  f"cached p50 {w50:6.1f} p95 {w95:6.1f} ms  {size / 1024:6.1f} KiB  "
+                  f"{'ok' if c95 < GOAL_MS else 'cold>goal'}", flush=True)
+    worst_cold = max(rows, key=lambda r: r[3])
+    worst_warm = max(rows, key=lambda r: r[5])
+    print(f"\nworst cold p95: {worst_cold[3]:.1f} ms ({worst_cold[0]}, {worst_cold[1]})")
+    print(f"worst cached p95: {worst_warm[5]:.1f} ms ({worst_warm[0]}, {worst_warm[1]}); "
+          f"goal {GOAL_MS:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -288,7 +288,7 @@ def test_format_value(value, unit, shown):
 @pytest.mark.django_db
 def test_report_runs_a_fixed_number_of_queries(story, django_assert_max_num_queries):
     report = Report(Scope(period=PERIOD))
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(8):
         tiles(report)
         for key in CHART_BY_KEY:
             CHART_BY_KEY[key].build(report)
