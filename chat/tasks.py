@@ -28,9 +28,16 @@ DELTA_INTERVAL_SECONDS = 0.05
 
 
 @worker_process_init.connect
-def _reuse_one_event_loop(**kwargs: Any) -> None:
-    """Each worker process sends real-time events through one long-lived loop."""
+def _prepare_worker_process(**kwargs: Any) -> None:
+    """Each worker process sends real-time events through one long-lived loop, and loads the
+    bot's taxonomy (classifier included) before its first customer rather than during it."""
     realtime.use_private_loop()
+    try:
+        from chat.bot import taxonomy_snapshot
+
+        taxonomy_snapshot()
+    except Exception:  # no database or no trained classifier yet: the first turn loads it
+        logger.info("the bot's taxonomy was not preloaded", exc_info=True)
 
 
 def answer_turn(*, text: str, context: Any, on_delta=None) -> Any:
