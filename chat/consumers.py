@@ -188,6 +188,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "status": conversation.status,
             "resolution": conversation.resolution,
             "rating": conversation.rating,
+            "assignee_name": realtime.conversation_frame(conversation)["assignee_name"],
             "last_seq": conversation.last_seq,
             "agents_online": selectors.agents_online_count(),
             "max_chars": self.max_chars,

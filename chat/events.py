@@ -68,6 +68,7 @@ class JoinedFrame(TypedDict):
     status: str
     resolution: str
     rating: int | None
+    assignee_name: str
     last_seq: int
     agents_online: int
     max_chars: int

@@ -199,9 +199,16 @@ def _message_create_incoming(
         transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
     _on_commit_broadcast_message(message)
     if queue_bot and conversation.status == ConversationStatus.BOT:
-        from .tasks import answer_message
+        message_id = message.pk
 
-        transaction.on_commit(partial(answer_message.delay, message.pk))
+        def queue_answer() -> None:
+            from .tasks import answer_message
+
+            answer_message.delay(message_id)
+
+        # Robust: with eager Celery (one process, no broker) a failing bot must not turn the
+        # customer's stored and echoed message into an error; the failure is logged.
+        transaction.on_commit(queue_answer, robust=True)
     return message
 
 

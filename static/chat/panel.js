@@ -212,7 +212,7 @@
         attempts = 0;
         connEl.textContent = "";
         rated = frame.rating !== null && frame.rating !== undefined;
-        applyStatus(frame.status, {});
+        applyStatus(frame.status, frame);
         if (frame.status === "waiting" && !frame.agents_online) {
           onHandoff({ agents_online: 0 });
         }

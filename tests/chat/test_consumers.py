@@ -355,3 +355,18 @@ async def test_contact_frame_stores_the_address(started):
     contact = await database_sync_to_async(Contact.objects.get)()
     assert contact.email == "kim@example.com"
     await comm.disconnect()
+
+
+async def test_a_failing_bot_does_not_fail_the_customers_message(started, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("pipeline down")
+
+    monkeypatch.setattr("chat.tasks.answer_turn", broken)
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    await comm.send_json_to(message("hello"))
+    frames = await receive_until(comm, lambda f: f["type"] == "typing" and not f["is_typing"])
+    assert any(f["type"] == "message" and f["text"] == "hello" for f in frames)
+    assert not any(f["type"] == "error" for f in frames)
+    assert await count_messages(author="customer") == 1
+    await comm.disconnect()
