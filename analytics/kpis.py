@@ -18,16 +18,17 @@ each event makes that a single indexed range filter without a join.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 
 from chat.models import BotTrace, Conversation, Message
@@ -417,31 +418,34 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 # --- The report: all sources for one scope, each run once ------------------------------------
 
 
-# The page, its tiles poll and the CSV downloads of one scope share their source results for
-# this long; the tiles poll at the same interval (see the template).
-CACHE_SECONDS = 30
+# Report sources are cached per scope (stale-while-revalidate): a result younger than
+# FRESH_SECONDS is served as is; an older one (kept up to KEEP_SECONDS) is served at once while
+# a Celery task computes the next one, so only the first look at a scope waits for the queries.
+FRESH_SECONDS = 30
+KEEP_SECONDS = 15 * 60
+SOURCES = ("daily", "event_totals", "customer_turns", "percentiles", "breakdown", "gap_messages")
 
 
 class Report:
     """The dashboard's numbers for a scope; each source query runs at most once.
 
-    With ``cache=True`` (the views) a source's result is also kept in Django's cache for
-    ``CACHE_SECONDS``, so every request about the same scope in that window reuses it.
+    ``cache=True`` (the views) reads and writes the shared cache described above;
+    ``refresh=True`` (the refresh task) recomputes every source and stores it.
     """
 
-    def __init__(self, scope: Scope, *, cache: bool = False) -> None:
+    def __init__(self, scope: Scope, *, cache: bool = False, refresh: bool = False) -> None:
         self.scope = scope
-        self.use_cache = cache
+        self.use_cache = cache or refresh
+        self.refresh = refresh
+        self._refresh_asked = False
         self.period = scope.period
         self.previous = scope.period.previous()
         # Tiles compare against the previous period, so the tile sources span both.
         self.span = Period(start=self.previous.start, end=self.period.end)
 
-    def _source(self, name: str, compute: Callable[[], Any]) -> Any:
-        if not self.use_cache:
-            return compute()
+    def _key(self, name: str) -> str:
         scope = self.scope
-        key = ":".join(
+        return ":".join(
             (
                 "analytics",
                 name,
@@ -451,11 +455,44 @@ class Report:
                 str(scope.widget_id or ""),
             )
         )
-        value = cache.get(key)
-        if value is None:
-            value = compute()
-            cache.set(key, value, CACHE_SECONDS)
+
+    def _source(self, name: str, compute: Callable[[], Any]) -> Any:
+        if not self.use_cache:
+            return compute()
+        key = self._key(name)
+        entry = None if self.refresh else cache.get(key)
+        if entry is not None:
+            computed_at, value = entry
+            if time.time() - computed_at > FRESH_SECONDS:
+                self._refresh_later()
+            return value
+        value = compute()
+        cache.set(key, (time.time(), value), KEEP_SECONDS)
         return value
+
+    def _refresh_later(self) -> None:
+        """Queues one recomputation of this scope (one at a time across processes)."""
+        if self._refresh_asked:
+            return
+        self._refresh_asked = True
+        if not cache.add(self._key("refreshing"), 1, FRESH_SECONDS):
+            return
+        from .tasks import report_refresh
+
+        scope = self.scope
+        transaction.on_commit(
+            partial(
+                report_refresh.delay,
+                start=scope.period.start.isoformat(),
+                end=scope.period.end.isoformat(),
+                intent=scope.intent,
+                widget_id=scope.widget_id,
+            )
+        )
+
+    def compute_all(self) -> None:
+        for name in SOURCES:
+            getattr(self, name)
 
     # Source: cohort outcomes per day (both periods) --------------------------------------
 

@@ -259,3 +259,34 @@ def test_page_tiles_and_csv_of_one_scope_share_the_cached_sources(
     assert 'data-sd="kpi-conversations">2<' in html
     with django_assert_max_num_queries(6):
         manager_client.get(f"/analytics/charts/conversations_daily/?{MARCH}&format=csv")
+
+
+@pytest.mark.django_db
+def test_stale_sources_are_served_at_once_and_refreshed_in_the_background(
+    manager_client, march, history, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from analytics.forms import ReportForm
+    from analytics.kpis import SOURCES, Report
+
+    tiles_url = f"/analytics/tiles/?{MARCH}"
+    assert 'kpi-conversations">2<' in manager_client.get(tiles_url).content.decode()
+    late = history(at("2026-03-05", 9))
+    late.customer(0, "one more")
+    # Fresh for FRESH_SECONDS: the cached numbers are served, nothing is queued.
+    with django_capture_on_commit_callbacks() as queued:
+        assert 'kpi-conversations">2<' in manager_client.get(tiles_url).content.decode()
+    assert queued == []
+    # Once stale, the old numbers still come at once and one refresh is queued (and runs).
+    form = ReportForm(dict(pair.split("=") for pair in MARCH.split("&")))
+    assert form.is_valid()
+    report = Report(form.scope(), cache=True)
+    for name in SOURCES:
+        entry = cache.get(report._key(name))
+        if entry is not None:
+            cache.set(report._key(name), (entry[0] - 3600, entry[1]))
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        assert 'kpi-conversations">2<' in manager_client.get(tiles_url).content.decode()
+    assert len(queued) == 1
+    assert 'kpi-conversations">3<' in manager_client.get(tiles_url).content.decode()
