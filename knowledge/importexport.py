@@ -7,9 +7,12 @@ services in ``knowledge.services`` apply a plan in one transaction.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import json
+import json.decoder
+import json.scanner
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -196,6 +199,35 @@ def _check_required_details(problems: _Problems, where: str, value: Any) -> list
     return details
 
 
+class _Located(dict):
+    """A JSON object that knows the line it starts on, for problem reports."""
+
+    line = 0
+
+
+def _loads_with_lines(text: str) -> Any:
+    """``json.loads`` through the pure-Python scanner, recording each object's line. Slower
+    than the C parser, so it runs only to report the problems of a refused file."""
+    newlines = [i for i, char in enumerate(text) if char == "\n"]
+    decoder = json.JSONDecoder()
+
+    def parse_object(s_and_end, strict, scan_once, object_hook, object_pairs_hook, memo=None):
+        start = s_and_end[1]
+        value, end = json.decoder.JSONObject(s_and_end, strict, scan_once, None, None, memo)
+        located = _Located(value)
+        located.line = bisect.bisect_right(newlines, start - 1) + 1
+        return located, end
+
+    decoder.parse_object = parse_object
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)
+    return decoder.decode(text)
+
+
+def _at(item: Any, path: str) -> str:
+    line = getattr(item, "line", 0)
+    return f"Line {line}, {path}" if line else path
+
+
 def validate_taxonomy_json(data: bytes) -> TaxonomyPlan:
     text = decode_upload(data)
     try:
@@ -204,6 +236,16 @@ def validate_taxonomy_json(data: bytes) -> TaxonomyPlan:
         raise ImportRejected(
             [f"Line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})."]
         ) from None
+    try:
+        return _validate_taxonomy(doc)
+    except ImportRejected:
+        if not isinstance(doc, dict):
+            raise
+    # Refused: parse again, slowly, to name the line of every problem.
+    return _validate_taxonomy(_loads_with_lines(text))
+
+
+def _validate_taxonomy(doc: Any) -> TaxonomyPlan:
     problems = _Problems()
     if not isinstance(doc, dict):
         raise ImportRejected(["The file must hold one JSON object, as the export writes it."])
@@ -222,13 +264,13 @@ def validate_taxonomy_json(data: bytes) -> TaxonomyPlan:
     seen_slugs: set[str] = set()
     policies = [c.value for c in EscalationPolicy]
     for i, item in enumerate(doc["intents"]):
-        where = f"intents[{i}]"
+        where = _at(item, f"intents[{i}]")
         if not isinstance(item, dict):
             problems.add(where, "must be an object")
             continue
         slug = _check_str(problems, where, item, "slug", max_len=SLUG_MAX)
         if slug:
-            where = f'intents[{i}] "{slug}"'
+            where = _at(item, f'intents[{i}] "{slug}"')
             if not SLUG_RE.match(slug):
                 problems.add(where, 'the slug may only hold letters, digits, "-" and "_"')
             if slug in seen_slugs:
@@ -277,7 +319,7 @@ def validate_taxonomy_json(data: bytes) -> TaxonomyPlan:
     categories = [c.value for c in SignalCategory]
     seen_signals: set[str] = set()
     for i, item in enumerate(doc["signals"]):
-        where = f"signals[{i}]"
+        where = _at(item, f"signals[{i}]")
         if not isinstance(item, dict):
             problems.add(where, "must be an object")
             continue
@@ -301,7 +343,7 @@ def validate_taxonomy_json(data: bytes) -> TaxonomyPlan:
     statuses = [c.value for c in ArticleStatus]
     seen_titles: set[str] = set()
     for i, item in enumerate(doc["articles"]):
-        where = f"articles[{i}]"
+        where = _at(item, f"articles[{i}]")
         if not isinstance(item, dict):
             problems.add(where, "must be an object")
             continue

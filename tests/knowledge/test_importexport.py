@@ -112,6 +112,28 @@ def test_json_import_with_a_problem_changes_nothing(admin_user, mutate, expected
     assert taxonomy_export() == before
 
 
+def test_json_problems_name_their_line(admin_user):
+    text = (
+        '{"format": "supportdesk-knowledge", "version": 1,\n'
+        ' "intents": [\n'
+        '  {"slug": "ok", "name": "Fine", "phrases": ["hello"]},\n'
+        '  {"slug": "bad slug!", "name": "Broken",\n'
+        '   "phrases": [""]}\n'
+        ' ],\n'
+        ' "signals": [],\n'
+        ' "articles": [\n'
+        '  {"title": "T", "body": "b", "status": "draft", "intents": ["missing"]}\n'
+        ' ]}\n'
+    )
+    with pytest.raises(ImportRejected) as caught:
+        services.taxonomy_import_json(actor=admin_user, data=text.encode())
+    problems = caught.value.problems
+    assert problems[0].startswith('Line 4, intents[1] "bad slug!": the slug may only')
+    assert any(p.startswith('Line 4, intents[1] "bad slug!".phrases[0]') for p in problems)
+    assert problems[-1] == 'Line 9, articles[0]: unknown intent "missing"'
+    assert not Intent.objects.exists()
+
+
 def test_json_import_lists_every_problem(admin_user):
     doc = {"intents": [{"name": "No slug", "phrases": ["", 3]}], "signals": [{}], "articles": []}
     with pytest.raises(ImportRejected) as caught:
