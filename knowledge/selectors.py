@@ -213,5 +213,11 @@ def audit_object_types() -> list[str]:
     )
 
 
+# A row still "training" after this long belongs to a worker that died; it blocks nothing.
+TRAINING_STALE_AFTER = timedelta(minutes=30)
+
+
 def training_is_running() -> bool:
-    return ClassifierModel.objects.filter(status=ClassifierStatus.TRAINING).exists()
+    return ClassifierModel.objects.filter(
+        status=ClassifierStatus.TRAINING, created_at__gte=timezone.now() - TRAINING_STALE_AFTER
+    ).exists()

@@ -437,6 +437,20 @@ def test_training_page_lists_models(admin_client):
     assert html.count('data-sd="model-activate"') == 1
 
 
+def test_train_is_refused_while_a_model_trains_but_not_behind_a_dead_one(admin_client):
+    from knowledge.selectors import TRAINING_STALE_AFTER
+
+    running = ClassifierModel.objects.create(version=1, status="training")
+    response = admin_client.post(reverse("knowledge:training"))
+    assert response.status_code == 302 and ClassifierModel.objects.count() == 1
+    assert "disabled" in admin_client.get(reverse("knowledge:training")).content.decode()
+    ClassifierModel.objects.filter(pk=running.pk).update(
+        created_at=timezone.now() - TRAINING_STALE_AFTER - timedelta(minutes=1)
+    )
+    html = admin_client.get(reverse("knowledge:training")).content.decode()
+    assert 'data-sd="train">' in html
+
+
 def test_activating_an_unfinished_model_is_refused(admin_client):
     model = ClassifierModel.objects.create(version=1, status="training")
     response = admin_client.post(reverse("knowledge:model_activate", args=[model.pk]))
