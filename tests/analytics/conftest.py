@@ -111,13 +111,20 @@ class History:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_report_cache():
-    """The views keep report sources in the cache for a while; each test starts afresh."""
-    from django.core.cache import cache
+def report_cache(monkeypatch):
+    """Each test gets its own empty cache for report sources.
 
-    cache.clear()
-    yield
-    cache.clear()
+    (Never ``cache.clear()`` here: with Redis that flushes the database the Celery broker and
+    the channel layer of other tests share.)
+    """
+    from django.core.cache.backends.locmem import LocMemCache
+
+    from analytics import kpis
+
+    fresh = LocMemCache("analytics-tests", {})
+    monkeypatch.setattr(kpis, "cache", fresh)
+    yield fresh
+    fresh.clear()
 
 
 @pytest.fixture

@@ -263,10 +263,8 @@ def test_page_tiles_and_csv_of_one_scope_share_the_cached_sources(
 
 @pytest.mark.django_db
 def test_stale_sources_are_served_at_once_and_refreshed_in_the_background(
-    manager_client, march, history, django_capture_on_commit_callbacks
+    manager_client, march, history, django_capture_on_commit_callbacks, report_cache
 ):
-    from django.core.cache import cache
-
     from analytics.forms import ReportForm
     from analytics.kpis import SOURCES, Report
 
@@ -283,9 +281,9 @@ def test_stale_sources_are_served_at_once_and_refreshed_in_the_background(
     assert form.is_valid()
     report = Report(form.scope(), cache=True)
     for name in SOURCES:
-        entry = cache.get(report._key(name))
+        entry = report_cache.get(report._key(name))
         if entry is not None:
-            cache.set(report._key(name), (entry[0] - 3600, entry[1]))
+            report_cache.set(report._key(name), (entry[0] - 3600, entry[1]))
     with django_capture_on_commit_callbacks(execute=True) as queued:
         assert 'kpi-conversations">2<' in manager_client.get(tiles_url).content.decode()
     assert len(queued) == 1
