@@ -171,10 +171,12 @@ def intent_edit(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f'Intent "{intent.slug}" saved.')
             return redirect("knowledge:intent_edit", pk=intent.pk)
+    active = selectors.classifier_active()
+    figures = ((active.metrics or {}).get("per_intent") or {}).get(intent.slug) if active else None
     return render(
         request,
         "knowledge/intent_form.html",
-        {"form": form, **_phrases_context(intent)},
+        {"form": form, "active_model": active, "figures": figures, **_phrases_context(intent)},
         status=400 if form.errors else 200,
     )
 
