@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.vary import vary_on_headers
 
-from supportdesk.roles import area_required
+from supportdesk.roles import area_required, can_open
 
 from .forms import DEFAULT_PRESET, PRESETS, ReportForm
 from .kpis import CHART_BY_KEY, CHARTS, Report, tiles
@@ -22,8 +22,13 @@ def _report_form(request: HttpRequest) -> ReportForm:
     return form
 
 
-def _context(form: ReportForm) -> dict[str, Any]:
-    context: dict[str, Any] = {"form": form, "presets": PRESETS}
+def _context(request: HttpRequest, form: ReportForm) -> dict[str, Any]:
+    # Knowledge-gap links lead to the knowledge admin, which only admins may open.
+    context: dict[str, Any] = {
+        "form": form,
+        "presets": PRESETS,
+        "can_fix": can_open(request.user, "knowledge"),
+    }
     if form.errors:
         return context
     report = Report(form.scope(), cache=True)
@@ -71,7 +76,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     status = 400 if form.errors else 200
     fragment = request.htmx and not request.htmx.history_restore_request
     template = "analytics/dashboard.html#report" if fragment else "analytics/dashboard.html"
-    return render(request, template, _context(form), status=status)
+    return render(request, template, _context(request, form), status=status)
 
 
 @area_required("analytics")

@@ -165,7 +165,10 @@ def manager_client(client, db):
 
 
 @pytest.fixture
-def admin_client_role(client, db):
+def admin_client_role(db):
+    from django.test import Client
+
+    client = Client()  # its own session: a test may also use manager_client
     client.force_login(_user("admin1", ADMINS))
     return client
 

@@ -288,3 +288,16 @@ def test_stale_sources_are_served_at_once_and_refreshed_in_the_background(
         assert 'kpi-conversations">2<' in manager_client.get(tiles_url).content.decode()
     assert len(queued) == 1
     assert 'kpi-conversations">3<' in manager_client.get(tiles_url).content.decode()
+
+
+@pytest.mark.django_db
+def test_knowledge_gap_links_only_for_those_who_can_fix_them(
+    manager_client, admin_client_role, march
+):
+    manager_html = manager_client.get(f"/analytics/?{MARCH}").content.decode()
+    assert 'data-sd="table-gap_intents"' in manager_html
+    assert 'data-sd="fix-link"' not in manager_html  # managers cannot open /knowledge/
+    admin_html = admin_client_role.get(f"/analytics/?{MARCH}").content.decode()
+    billing = Intent.objects.get(slug="billing_dispute")
+    assert f'href="/knowledge/intents/{billing.pk}/" data-sd="fix-link"' in admin_html
+    assert 'href="/knowledge/playground/?text=' in admin_html
