@@ -366,7 +366,11 @@ def _article_apply(
     action: str, extra: dict[str, Any] | None = None,
 ) -> Article:
     _check_article(title=title, body=body, status=status)
-    before = _article_state(article, sorted(article.intents.values_list("slug", flat=True)))
+    before_slugs = sorted(article.intents.values_list("slug", flat=True))
+    before = _article_state(article, before_slugs)
+    if not article.versions.exists():
+        # Made without a service (a bulk load): keep its first state before changing it.
+        _article_version_add(article=article, intent_slugs=before_slugs, actor=None)
     article.title, article.body, article.status = title.strip(), body, status
     slugs = sorted(i.slug for i in intents)
     changes = field_changes(before, _article_state(article, slugs))

@@ -215,3 +215,13 @@ def test_article_needs_a_title_and_a_known_status(admin_user):
     with pytest.raises(ValidationError):
         services.article_create(actor=admin_user, title="x", body="x", status="archived")
     assert not Article.objects.exists()
+
+
+def test_an_article_made_without_versions_keeps_its_first_state(admin_user):
+    article = Article.objects.create(title="Bulk", body="loaded", status="published")
+    services.article_update(
+        actor=admin_user, article=article, title="Bulk", body="edited", status="published",
+        intents=[],
+    )
+    versions = list(article.versions.order_by("number").values_list("number", "body", "author"))
+    assert versions == [(1, "loaded", None), (2, "edited", admin_user.pk)]
