@@ -589,3 +589,17 @@ def test_train_activate_and_the_playground_answers_from_the_article(
     assert '<code data-sd="pg-intent">parcel_status</code>' in html
     assert "Following your parcel" in html
     assert "tracking link" in html
+
+
+def test_intent_list_queries_do_not_grow_with_intents(
+    admin_client, admin_user, django_assert_max_num_queries
+):
+    for n in range(30):
+        intent = services.intent_create(
+            actor=admin_user, slug=f"i{n}", name=f"I{n}", phrases=[f"p{n}a", f"p{n}b"]
+        )
+        services.article_create(actor=admin_user, title=f"A{n}", body="b", intents=[intent])
+    admin_client.get(reverse("knowledge:intent_list"))
+    with django_assert_max_num_queries(6):
+        html = admin_client.get(reverse("knowledge:intent_list")).content.decode()
+    assert html.count('data-sd="intent-row"') == 30
