@@ -67,10 +67,7 @@ def _fill(conversations: int, days: int, regenerate: bool) -> None:
                 "TRUNCATE analytics_reportingevent, chat_bottrace, chat_message, "
                 "chat_conversation RESTART IDENTITY CASCADE"
             )
-    from knowledge.management.commands.load_demo import load_taxonomy, load_widget
-
-    load_taxonomy()
-    load_widget()
+    _load_intents_and_widget()
     started = time.perf_counter()
     call_command(
         "generate_traffic", conversations=conversations, days=days, seed=2026, bulk=True,
@@ -82,6 +79,26 @@ def _fill(conversations: int, days: int, regenerate: bool) -> None:
     print(
         f"{Conversation.objects.count():,} conversations, {Message.objects.count():,} messages, "
         f"{ReportingEvent.objects.count():,} events"
+    )
+
+
+def _load_intents_and_widget() -> None:
+    """The demo intents with their phrases (what customers say) and the demo widget."""
+    from chat.models import Widget
+    from knowledge import demo_data
+    from knowledge.models import Intent, TrainingPhrase
+
+    for item in demo_data.INTENTS:
+        intent, _ = Intent.objects.update_or_create(
+            slug=item["slug"],
+            defaults={"name": item["name"], "escalation_policy": item["escalation_policy"]},
+        )
+        if not intent.phrases.exists():
+            TrainingPhrase.objects.bulk_create(
+                [TrainingPhrase(intent=intent, text=text) for text in item["phrases"]]
+            )
+    Widget.objects.update_or_create(
+        public_key="demo", defaults={"name": "Demo website", "allowed_origins": ["self"]}
     )
 
 

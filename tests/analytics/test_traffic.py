@@ -86,3 +86,18 @@ def test_command_refuses_bad_arguments(args):
     with pytest.raises(CommandError):
         call_command("generate_traffic", *args, verbosity=0)
     assert not Conversation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_pipeline_option_lets_the_real_bot_answer(demo):
+    from knowledge.models import Intent
+
+    traffic_generate(conversations=6, days=1, seed=11, pipeline=True)
+    traces = BotTrace.objects.all()
+    assert traces.exists()
+    slugs = set(Intent.objects.values_list("slug", flat=True))
+    # Decided by the trained pipeline, not the script's planned results.
+    assert all(t.intent in slugs for t in traces)
+    assert not any(t.stages.get("trace") == {"generated": True} for t in traces)
+    started = ReportingEvent.objects.filter(name="conversation_started").count()
+    assert started == 6
