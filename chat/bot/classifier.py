@@ -1,11 +1,14 @@
 """The offline intent classifier: word and character n-grams into a linear SVM, calibrated.
 
-Training (``train``) fits TF-IDF features (word 1-2-grams and character 2-5-grams within
+Training (``train``) fits TF-IDF features (word 1-3-grams and character 1-5-grams within
 word boundaries, sublinear tf) and a one-vs-rest linear SVM, cross-validates it for the
-metrics, and calibrates its scores into probabilities with two parameters fitted on held-out
-data: a temperature and a "none of these" score. The second is fitted on intents held out
-of training altogether, so that a message unlike any intent gets a low confidence and the
-confidence threshold sends it to the fallback intent.
+metrics, and turns its scores into probabilities: a softmax over the intents' scores and a
+"none of these" score, with a temperature. The "none" score rises with the share of the
+message's content words that no training phrase contains (a message about things the
+taxonomy never mentions is not confidently any intent); the temperature and the base of the
+"none" score are fitted on held-out data: cross-validated phrases of known intents, and
+phrases of intents held out of training altogether, so that a message unlike any intent
+gets a low confidence and the confidence threshold sends it to the fallback intent.
 
 Prediction for one message is two vectoriser calls and one sparse product: well under a
 millisecond.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,14 +28,31 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 from scipy.optimize import minimize
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as STOP_WORDS
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
 
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2
 SVM_C = 1.0
-OUTSIDER_WEIGHT = 1.0
+# How much the held-out intents count against the known ones when fitting the calibration:
+# roughly the share of messages expected to fit no intent.
+OUTSIDER_WEIGHT = 0.05
+# How far (in SVM margin units) a message with no known content word lifts the "none" score.
+UNKNOWN_WORDS_WEIGHT = 1.0
+_CONTENT_RE = re.compile(r"[a-z]+")
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in _CONTENT_RE.findall(text.lower()) if len(w) > 2 and w not in STOP_WORDS]
+
+
+def coverage(words: list[str], vocabulary: frozenset[str] | set[str]) -> float:
+    """The share of ``words`` that training phrases contain (1.0 for no content words)."""
+    if not words:
+        return 1.0
+    return sum(1 for w in words if w in vocabulary) / len(words)
 
 
 @dataclass
@@ -43,6 +64,7 @@ class IntentClassifier:
     intercept: np.ndarray
     temperature: float = 5.0
     none_score: float = -10.0
+    vocabulary: frozenset[str] = frozenset()
     info: dict[str, Any] = field(default_factory=dict)
 
     def _features(self, texts: list[str]) -> sparse.csr_matrix:
@@ -53,9 +75,10 @@ class IntentClassifier:
     def scores(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self._features(texts) @ self.coef) + self.intercept
 
-    def probabilities(self, scores: np.ndarray) -> np.ndarray:
+    def probabilities(self, scores: np.ndarray, texts: list[str]) -> np.ndarray:
         """Calibrated class probabilities; what is missing to 1 is the "none of these" share."""
-        return _calibrated(scores, self.temperature, self.none_score)[:, :-1]
+        covered = np.array([coverage(content_words(t), self.vocabulary) for t in texts])
+        return _calibrated(scores, self.temperature, self.none_score, covered)[:, :-1]
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -95,12 +118,12 @@ class IntentClassifier:
 
     def predict(self, text: str, top: int = 3) -> list[tuple[str, float]]:
         """The ``top`` intents with their calibrated confidence, best first."""
-        probs = self.probabilities(self.score_one(text)[None, :])[0]
+        probs = self.probabilities(self.score_one(text)[None, :], [text])[0]
         best = np.argsort(-probs)[:top]
         return [(self.classes[i], float(probs[i])) for i in best]
 
     def predict_many(self, texts: list[str]) -> list[tuple[str, float]]:
-        probs = self.probabilities(self.scores(texts))
+        probs = self.probabilities(self.scores(texts), texts)
         best = probs.argmax(axis=1)
         return [(self.classes[i], float(probs[row, i])) for row, i in enumerate(best)]
 
@@ -118,11 +141,12 @@ class IntentClassifier:
         return loaded["model"]
 
 
-def _calibrated(scores: np.ndarray, temperature: float, none_score: float) -> np.ndarray:
-    """Softmax over the classes' scores and a constant "none of these" score, last column."""
-    logits = np.concatenate(
-        [scores * temperature, np.full((scores.shape[0], 1), none_score * temperature)], axis=1
-    )
+def _calibrated(
+    scores: np.ndarray, temperature: float, none_score: float, covered: np.ndarray
+) -> np.ndarray:
+    """Softmax over the classes' scores and the "none of these" score, in the last column."""
+    none = none_score + UNKNOWN_WORDS_WEIGHT * (1.0 - covered)
+    logits = np.concatenate([scores * temperature, (none * temperature)[:, None]], axis=1)
     logits -= logits.max(axis=1, keepdims=True)
     np.exp(logits, out=logits)
     logits /= logits.sum(axis=1, keepdims=True)
@@ -130,9 +154,9 @@ def _calibrated(scores: np.ndarray, temperature: float, none_score: float) -> np
 
 
 def _vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
-    word = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, dtype=np.float32)
+    word = TfidfVectorizer(ngram_range=(1, 3), sublinear_tf=True, dtype=np.float32)
     char = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2, dtype=np.float32
+        analyzer="char_wb", ngram_range=(1, 5), sublinear_tf=True, min_df=2, dtype=np.float32
     )
     return word, char
 
@@ -148,13 +172,16 @@ def _decision(model: LinearSVC, features: sparse.csr_matrix) -> np.ndarray:
 
 
 def _fit_calibration(
-    held_out: np.ndarray, labels: np.ndarray, outsiders: list[np.ndarray]
+    held_out: np.ndarray,
+    labels: np.ndarray,
+    held_out_coverage: np.ndarray,
+    outsiders: list[tuple[np.ndarray, np.ndarray]],
 ) -> tuple[float, float]:
     """Temperature and "none" score maximising the likelihood of the held-out answers.
 
     ``held_out`` are cross-validated scores of known intents (the right answer is the label);
-    ``outsiders`` are scores of phrases whose intent was left out of training (the right
-    answer is "none of these").
+    ``outsiders`` are (scores, coverage) of phrases whose intent was left out of training (the
+    right answer is "none of these").
     """
     rows = np.arange(len(labels))
 
@@ -162,12 +189,12 @@ def _fit_calibration(
         temperature, none_score = params
         if temperature <= 0:
             return 1e9
-        inside = np.log(_calibrated(held_out, temperature, none_score)[rows, labels] + 1e-12)
-        total = -inside.mean()
+        inside = _calibrated(held_out, temperature, none_score, held_out_coverage)
+        total = -np.log(inside[rows, labels] + 1e-12).mean()
         if outsiders:
             outside = np.mean(
-                [np.log(_calibrated(s, temperature, none_score)[:, -1] + 1e-12).mean()
-                 for s in outsiders]
+                [np.log(_calibrated(s, temperature, none_score, c)[:, -1] + 1e-12).mean()
+                 for s, c in outsiders]
             )
             total -= OUTSIDER_WEIGHT * outside
         return float(total)
@@ -205,19 +232,23 @@ def train(
     done = 1
     report(done / steps)
 
+    words = [content_words(t) for t in texts]
     held_out = np.zeros((len(y), len(classes)), dtype=np.float64)
+    held_out_coverage = np.ones(len(y))
     if folds >= 2:
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
         for train_rows, test_rows in splitter.split(features, y):
             held_out[test_rows] = _decision(
                 _fit_svm(features[train_rows], y[train_rows]), features[test_rows]
             )
+            known = {w for row in train_rows for w in words[row]}
+            held_out_coverage[test_rows] = [coverage(words[row], known) for row in test_rows]
             done += 1
             report(done / steps)
     predicted = held_out.argmax(axis=1)
 
     # Intents held out of training altogether: how the model scores what it does not know.
-    outsiders: list[np.ndarray] = []
+    outsiders: list[tuple[np.ndarray, np.ndarray]] = []
     rng = np.random.RandomState(seed)
     if len(classes) >= 4:
         groups = np.array_split(rng.permutation(len(classes)), 3)
@@ -229,12 +260,14 @@ def train(
             sample = np.where(outside)[0]
             sample = rng.choice(sample, min(len(sample), max(50, len(y) // 6)), replace=False)
             model = _fit_svm(features[~outside], inside_labels)
-            outsiders.append(_decision(model, features[sample]))
+            known = {w for row in np.where(~outside)[0] for w in words[row]}
+            outsiders.append((_decision(model, features[sample]),
+                              np.array([coverage(words[row], known) for row in sample])))
             done += 1
             report(done / steps)
 
     if folds >= 2:
-        temperature, none_score = _fit_calibration(held_out, y, outsiders)
+        temperature, none_score = _fit_calibration(held_out, y, held_out_coverage, outsiders)
     else:
         temperature, none_score = 5.0, -1.0
 
@@ -247,6 +280,7 @@ def train(
     model = IntentClassifier(
         classes=classes, word=word, char=char, coef=coef, intercept=intercept,
         temperature=temperature, none_score=none_score,
+        vocabulary=frozenset(w for row in words for w in row),
     )
     seconds = time.perf_counter() - started
     metrics = _metrics(texts, y, predicted, classes, folds) if folds >= 2 else {
