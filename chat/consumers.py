@@ -228,9 +228,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if self._rate_limited():
             await self.error("rate_limited")
             return
-        message, created = await database_sync_to_async(services.message_create_incoming)(
-            conversation=self.conversation, text=text, client_id=client_uuid
-        )
+        async with realtime.deferred_broadcasts():
+            message, created = await database_sync_to_async(services.message_create_incoming)(
+                conversation=self.conversation, text=text, client_id=client_uuid
+            )
         self.customer_typing = False
         if not created:
             # A resend: acknowledge again (the echo of the first send may have been lost).
@@ -255,7 +256,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(helpful, bool) or not _is_int(seq):
             await self.error("missing_field", "feedback needs helpful and seq.")
             return
-        code = await database_sync_to_async(self._feedback)(helpful, seq)
+        async with realtime.deferred_broadcasts():
+            code = await database_sync_to_async(self._feedback)(helpful, seq)
         if code:
             await self.error(code)
         else:
@@ -286,7 +288,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if len(comment) > self.max_chars:
             await self.error("text_too_long")
             return
-        code = await database_sync_to_async(self._rate)(score, comment)
+        async with realtime.deferred_broadcasts():
+            code = await database_sync_to_async(self._rate)(score, comment)
         if code:
             await self.error(code)
         else:

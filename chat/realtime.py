@@ -4,22 +4,23 @@ Services call the sync helpers through ``transaction.on_commit`` (so nobody hear
 was rolled back); async consumers use the ``a*`` variants. Payloads are typed in
 ``chat.events`` and listed in docs/protocol.md.
 
-Sync sends with a network layer (channels_redis) are queued, in order, to one long-lived event
-loop per process in a background thread, and the caller does not wait for them:
-``async_to_sync(layer.group_send)`` would otherwise start a fresh loop and Redis connection per
-call in a Celery worker, and in Daphne would hop back to the server's loop and wait for it. The
-loop is started lazily (and again after a fork); ``flush()`` waits for the queue to drain. The
-in-memory layer, whose queues belong to the server's loop, keeps the ``async_to_sync`` path.
+Where sends run: a consumer wraps its database call in ``deferred_broadcasts()``, and the
+events that call broadcast are sent afterwards from the consumer's own loop. Other sync callers
+(Celery tasks, console views) send through one long-lived event loop per process in a daemon
+thread (with a network layer): ``async_to_sync(layer.group_send)`` would otherwise start a fresh
+loop and Redis connection per call in a worker. The in-memory layer, whose queues belong to the
+server's loop, keeps the ``async_to_sync`` path.
 """
 
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import logging
 import os
 import threading
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
@@ -54,7 +55,9 @@ QUEUE_GROUP = "console.queue"
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid: int | None = None
-_outbox: asyncio.Queue | None = None
+_deferred: ContextVar[list[tuple[str, dict]] | None] = ContextVar(
+    "chat_realtime_deferred", default=None
+)
 _loop_lock = threading.Lock()
 
 
@@ -68,7 +71,7 @@ def use_private_loop() -> bool:
 
     Returns whether sync sends now go through it. Safe to call again, and after a fork.
     """
-    global _loop, _loop_pid, _outbox
+    global _loop, _loop_pid
     layer = get_channel_layer()
     if layer is None or type(layer).__name__ == "InMemoryChannelLayer":
         return False
@@ -76,32 +79,10 @@ def use_private_loop() -> bool:
         if _loop is not None and _loop_pid == os.getpid():
             return True
         loop = asyncio.new_event_loop()
-        outbox: asyncio.Queue = asyncio.Queue()
         thread = threading.Thread(target=loop.run_forever, name="chat-realtime", daemon=True)
         thread.start()
-        asyncio.run_coroutine_threadsafe(_deliver(outbox), loop)
-        _loop, _loop_pid, _outbox = loop, os.getpid(), outbox
+        _loop, _loop_pid = loop, os.getpid()
     return True
-
-
-async def _deliver(outbox: asyncio.Queue) -> None:
-    """Sends queued batches one after another, so events keep the order they were sent in."""
-    while True:
-        sends = await outbox.get()
-        try:
-            await _agroup_send_many(sends)
-        except Exception:
-            logger.exception("real-time send failed (%s)", ", ".join(g for g, _ in sends))
-        finally:
-            outbox.task_done()
-
-
-def flush(timeout: float = 5.0) -> None:
-    """Waits until every queued event has been handed to the channel layer."""
-    if _loop is None or _loop_pid != os.getpid() or _outbox is None:
-        return
-    with contextlib.suppress(Exception):
-        asyncio.run_coroutine_threadsafe(_outbox.join(), _loop).result(timeout)
 
 
 async def _agroup_send_many(sends: list[tuple[str, dict]]) -> None:
@@ -113,24 +94,46 @@ async def _agroup_send_many(sends: list[tuple[str, dict]]) -> None:
 
 
 def _send(*sends: tuple[str, dict]) -> None:
-    """Sends events to groups without waiting; a failure is logged, never raised.
+    """Sends events to groups, in order; a failure is logged, never raised into the caller.
 
-    With a network layer the events are queued for the process's send loop (the caller, a
-    database thread or a Celery task, goes on at once); with the in-memory layer they are
-    sent through the server's own loop.
+    Inside ``deferred_broadcasts()`` the events are only collected, for the consumer to send.
+    The caller waits for the send (a fraction of a millisecond): a send left running in
+    another thread would compete for the GIL with the caller's next steps and arrive later.
     """
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.extend(sends)
+        return
     if _loop_pid != os.getpid():
         use_private_loop()
-    if _loop is not None and _loop_pid == os.getpid():
-        _loop.call_soon_threadsafe(_outbox.put_nowait, list(sends))
-        return
     try:
-        async_to_sync(_agroup_send_many)(list(sends))
+        if _loop is not None and _loop_pid == os.getpid():
+            asyncio.run_coroutine_threadsafe(_agroup_send_many(list(sends)), _loop).result(10)
+        else:
+            async_to_sync(_agroup_send_many)(list(sends))
     except Exception:
         logger.exception("real-time send failed (%s)", ", ".join(g for g, _ in sends))
 
 
-atexit.register(flush, 2.0)
+@contextlib.asynccontextmanager
+async def deferred_broadcasts() -> AsyncIterator[None]:
+    """For consumers: broadcasts made by the database call inside are sent from this loop.
+
+    A consumer's service call runs in a worker thread; its on-commit broadcasts are collected
+    there (the list travels in a context variable, which asgiref copies into the thread) and
+    sent here once the call returns: no second thread or loop on the hot path.
+    """
+    sends: list[tuple[str, dict]] = []
+    token = _deferred.set(sends)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+        if sends:
+            try:
+                await _agroup_send_many(sends)
+            except Exception:
+                logger.exception("real-time send failed (%s)", ", ".join(g for g, _ in sends))
 
 
 # --- Frames ----------------------------------------------------------------------------------
