@@ -182,8 +182,7 @@ class Writer:
 
     def start(self, *, widget: Widget, at: datetime) -> Any: ...
     def customer(self, h: Any, *, text: str, at: datetime) -> None: ...
-    def bot(self, h: Any, *, text: str, planned: TurnResult, at: datetime) -> TurnResult | None:
-        ...
+    def bot(self, h: Any, *, text: str, planned: TurnResult, at: datetime) -> TurnResult | None: ...
     def agent_reply(self, h: Any, *, agent: Any, text: str, at: datetime) -> None: ...
     def return_to_bot(self, h: Any, *, agent: Any, at: datetime) -> None: ...
     def resolve(self, h: Any, *, how: str, agent: Any = None, at: datetime) -> None: ...
@@ -282,8 +281,14 @@ def _plan_turn(
     if turn == 0 and intent.policy == "always":
         category = "billing" if "billing" in intent.slug else "policy"
         return (
-            _result(decision="handoff", text="", intent=intent.slug, confidence=confidence,
-                    category=category, sentiment="negative"),
+            _result(
+                decision="handoff",
+                text="",
+                intent=intent.slug,
+                confidence=confidence,
+                category=category,
+                sentiment="negative",
+            ),
             rng.choice(intent.phrases),
         )
     roll = rng.random()
@@ -300,8 +305,14 @@ def _plan_turn(
         )
         sentiment = "angry" if category == "anger" else "negative"
         return (
-            _result(decision="handoff", text="", intent=intent.slug, confidence=confidence,
-                    category=category, sentiment=sentiment),
+            _result(
+                decision="handoff",
+                text="",
+                intent=intent.slug,
+                confidence=confidence,
+                category=category,
+                sentiment=sentiment,
+            ),
             text,
         )
     if roll < 0.16:
@@ -309,23 +320,37 @@ def _plan_turn(
         low = rng.uniform(0.05, 0.29)
         if fallbacks + 1 >= settings.BOT_MAX_FALLBACKS:
             return (
-                _result(decision="handoff", text="", intent=cast.fallback_intent,
-                        confidence=low, is_fallback=True, category="fallbacks"),
+                _result(
+                    decision="handoff",
+                    text="",
+                    intent=cast.fallback_intent,
+                    confidence=low,
+                    is_fallback=True,
+                    category="fallbacks",
+                ),
                 text,
             )
         return (
-            _result(decision="reply", text="", intent=cast.fallback_intent, confidence=low,
-                    is_fallback=True),
+            _result(
+                decision="reply",
+                text="",
+                intent=cast.fallback_intent,
+                confidence=low,
+                is_fallback=True,
+            ),
             text,
         )
-    text = rng.choice(intent.phrases) if turn == 0 else rng.choice(
-        (*FOLLOW_UPS, *intent.phrases)
-    )
+    text = rng.choice(intent.phrases) if turn == 0 else rng.choice((*FOLLOW_UPS, *intent.phrases))
     # Classified as the fallback intent counts as a fallback too (the reporting contract).
     is_fallback = intent.slug == cast.fallback_intent
     return (
-        _result(decision="reply", text="", intent=intent.slug, confidence=confidence,
-                is_fallback=is_fallback),
+        _result(
+            decision="reply",
+            text="",
+            intent=intent.slug,
+            confidence=confidence,
+            is_fallback=is_fallback,
+        ),
         text,
     )
 
@@ -364,8 +389,13 @@ def _bot_ending(
         reply_at = back + timedelta(milliseconds=_bot_latency_ms(rng))
         if reply_at >= now:
             return
-        planned = _result(decision="reply", text="", intent=intent.slug, confidence=0.8,
-                          is_fallback=intent.slug == cast.fallback_intent)
+        planned = _result(
+            decision="reply",
+            text="",
+            intent=intent.slug,
+            confidence=0.8,
+            is_fallback=intent.slug == cast.fallback_intent,
+        )
         result = writer.bot(h, text="", planned=planned, at=reply_at)
         if result is None or result.decision == "handoff":
             return
@@ -585,9 +615,7 @@ class BulkWriter(Writer):
 
     def customer(self, h: _BulkHandle, *, text: str, at: datetime) -> None:
         conv = h.conversation
-        h.last_customer = self._message(
-            h, Author.CUSTOMER, text, at, client_id=uuid.uuid4()
-        )
+        h.last_customer = self._message(h, Author.CUSTOMER, text, at, client_id=uuid.uuid4())
         conv.last_customer_message_at = at
         if conv.status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED):
             if conv.status == ConversationStatus.RESOLVED:
@@ -635,15 +663,33 @@ class BulkWriter(Writer):
             )
         )
         if result.is_fallback:
-            self._event(h, EventName.FALLBACK, at, intent=result.intent,
-                        backend=result.backend, value=float(result.confidence))
+            self._event(
+                h,
+                EventName.FALLBACK,
+                at,
+                intent=result.intent,
+                backend=result.backend,
+                value=float(result.confidence),
+            )
         if handoff:
-            self._event(h, EventName.HANDOFF, at, intent=result.intent,
-                        category=conv.handoff_category, backend=result.backend)
+            self._event(
+                h,
+                EventName.HANDOFF,
+                at,
+                intent=result.intent,
+                category=conv.handoff_category,
+                backend=result.backend,
+            )
         else:
             latency = max(0.0, (at - inbound.created_at).total_seconds() * 1000)
-            self._event(h, EventName.BOT_REPLIED, at, intent=result.intent,
-                        backend=result.backend, value=latency)
+            self._event(
+                h,
+                EventName.BOT_REPLIED,
+                at,
+                intent=result.intent,
+                backend=result.backend,
+                value=latency,
+            )
         return result
 
     def _claim(self, h: _BulkHandle, agent: Any, at: datetime) -> None:
@@ -663,8 +709,14 @@ class BulkWriter(Writer):
         self._message(h, Author.AGENT, text, at, sender_id=agent.pk)
         if not h.answered_since_handoff:
             h.answered_since_handoff = True
-            self._event(h, EventName.FIRST_AGENT_REPLY, at, intent=conv.intent, agent=agent,
-                        value=max(0.0, (at - conv.handed_off_at).total_seconds()))
+            self._event(
+                h,
+                EventName.FIRST_AGENT_REPLY,
+                at,
+                intent=conv.intent,
+                agent=agent,
+                value=max(0.0, (at - conv.handed_off_at).total_seconds()),
+            )
         self._event(h, EventName.AGENT_REPLIED, at, agent=agent)
 
     def return_to_bot(self, h: _BulkHandle, *, agent: Any, at: datetime) -> None:
@@ -683,9 +735,15 @@ class BulkWriter(Writer):
         conv.resolution = how
         conv.resolved_at = at
         conv.updated_at = at
-        self._event(h, EventName.RESOLVED, at, intent=conv.intent, category=how,
-                    value=max(0.0, (at - conv.created_at).total_seconds()),
-                    agent=agent if how == Resolution.AGENT else None)
+        self._event(
+            h,
+            EventName.RESOLVED,
+            at,
+            intent=conv.intent,
+            category=how,
+            value=max(0.0, (at - conv.created_at).total_seconds()),
+            agent=agent if how == Resolution.AGENT else None,
+        )
 
     def rate(self, h: _BulkHandle, *, score: int, at: datetime) -> None:
         h.conversation.rating = score

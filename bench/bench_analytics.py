@@ -70,7 +70,11 @@ def _fill(conversations: int, days: int, regenerate: bool) -> None:
     _load_intents_and_widget()
     started = time.perf_counter()
     call_command(
-        "generate_traffic", conversations=conversations, days=days, seed=2026, bulk=True,
+        "generate_traffic",
+        conversations=conversations,
+        days=days,
+        seed=2026,
+        bulk=True,
         verbosity=1,
     )
     print(f"generated in {time.perf_counter() - started:.0f} s")
@@ -180,22 +184,33 @@ def main() -> None:
             ("tiles fragment (htmx)", f"/analytics/tiles/?{query}", True),
         ]
         for chart in CHARTS:
-            targets.append((f"chart {chart.key} json", f"/analytics/charts/{chart.key}/?{query}",
-                            False))
-            targets.append((f"chart {chart.key} csv",
-                            f"/analytics/charts/{chart.key}/?{query}&format=csv", False))
+            targets.append(
+                (f"chart {chart.key} json", f"/analytics/charts/{chart.key}/?{query}", False)
+            )
+            targets.append(
+                (
+                    f"chart {chart.key} csv",
+                    f"/analytics/charts/{chart.key}/?{query}&format=csv",
+                    False,
+                )
+            )
         for label, target, htmx in targets:
             c50, c95, size = _time(client, target, args.repeat, htmx, cold=True)
             w50, w95, _ = _time(client, target, args.repeat, htmx, cold=False)
             rows.append((f"{days} days", label, c50, c95, w50, w95))
-            print(f"{days:>3} days  {label:<34} cold p50 {c50:7.1f} p95 {c95:7.1f} ms | "
-                  f"cached p50 {w50:6.1f} p95 {w95:6.1f} ms  {size / 1024:6.1f} KiB  "
-                  f"{'ok' if c95 < GOAL_MS else 'cold>goal'}", flush=True)
+            print(
+                f"{days:>3} days  {label:<34} cold p50 {c50:7.1f} p95 {c95:7.1f} ms | "
+                f"cached p50 {w50:6.1f} p95 {w95:6.1f} ms  {size / 1024:6.1f} KiB  "
+                f"{'ok' if c95 < GOAL_MS else 'cold>goal'}",
+                flush=True,
+            )
     worst_cold = max(rows, key=lambda r: r[3])
     worst_warm = max(rows, key=lambda r: r[5])
     print(f"\nworst cold p95: {worst_cold[3]:.1f} ms ({worst_cold[0]}, {worst_cold[1]})")
-    print(f"worst cached p95: {worst_warm[5]:.1f} ms ({worst_warm[0]}, {worst_warm[1]}); "
-          f"goal {GOAL_MS:.0f} ms")
+    print(
+        f"worst cached p95: {worst_warm[5]:.1f} ms ({worst_warm[0]}, {worst_warm[1]}); "
+        f"goal {GOAL_MS:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,11 @@ class History:
         conv.last_seq += 1
         conv.save(update_fields=["last_seq"])
         return Message.objects.create(
-            conversation=conv, seq=conv.last_seq, author=author, text=text, created_at=when,
+            conversation=conv,
+            seq=conv.last_seq,
+            author=author,
+            text=text,
+            created_at=when,
             **extra,
         )
 
@@ -45,8 +49,9 @@ class History:
         self.conversation.save(update_fields=["intent"])
 
     def customer(self, seconds: float, text: str = "hello") -> Message:
-        self.last_customer = self._message(Author.CUSTOMER, text, self.start + timedelta(
-            seconds=seconds))
+        self.last_customer = self._message(
+            Author.CUSTOMER, text, self.start + timedelta(seconds=seconds)
+        )
         return self.last_customer
 
     def bot_reply(
@@ -56,15 +61,30 @@ class History:
         when = inbound.created_at + timedelta(milliseconds=latency_ms)
         reply = self._message(Author.BOT, "an answer", when, in_reply_to=inbound)
         BotTrace.objects.create(
-            message=inbound, conversation=self.conversation, intent=intent,
-            confidence=confidence, decision="reply", created_at=when,
+            message=inbound,
+            conversation=self.conversation,
+            intent=intent,
+            confidence=confidence,
+            decision="reply",
+            created_at=when,
         )
         self._set_intent(intent)
         if fallback:
-            event_record(name="fallback", conversation=self.conversation, at=when,
-                         intent=intent, value=confidence)
-        event_record(name="bot_replied", conversation=self.conversation, at=when, intent=intent,
-                     backend="offline", value=latency_ms)
+            event_record(
+                name="fallback",
+                conversation=self.conversation,
+                at=when,
+                intent=intent,
+                value=confidence,
+            )
+        event_record(
+            name="bot_replied",
+            conversation=self.conversation,
+            at=when,
+            intent=intent,
+            backend="offline",
+            value=latency_ms,
+        )
         return reply
 
     def handoff(self, seconds: float, intent: str, category: str) -> None:
@@ -72,21 +92,34 @@ class History:
         when = self.start + timedelta(seconds=seconds)
         self._message(Author.SYSTEM, "Connecting you with a person.", when, in_reply_to=inbound)
         BotTrace.objects.create(
-            message=inbound, conversation=self.conversation, intent=intent, confidence=0.8,
-            decision="handoff", handoff_reason=category, created_at=when,
+            message=inbound,
+            conversation=self.conversation,
+            intent=intent,
+            confidence=0.8,
+            decision="handoff",
+            handoff_reason=category,
+            created_at=when,
         )
         self._set_intent(intent)
         self.handed_off_at = when
-        event_record(name="handoff", conversation=self.conversation, at=when, intent=intent,
-                     category=category)
+        event_record(
+            name="handoff",
+            conversation=self.conversation,
+            at=when,
+            intent=intent,
+            category=category,
+        )
 
     def agent_reply(self, seconds: float, agent: User, *, first: bool) -> None:
         when = self.start + timedelta(seconds=seconds)
         self._message(Author.AGENT, "an agent answer", when, sender=agent)
         if first:
             event_record(
-                name="first_agent_reply", conversation=self.conversation, at=when,
-                intent=self.conversation.intent, agent=agent,
+                name="first_agent_reply",
+                conversation=self.conversation,
+                at=when,
+                intent=self.conversation.intent,
+                agent=agent,
                 value=(when - self.handed_off_at).total_seconds(),
             )
         event_record(name="agent_replied", conversation=self.conversation, at=when, agent=agent)
@@ -94,20 +127,39 @@ class History:
     def resolve(self, seconds: float, how: str, agent: User | None = None) -> None:
         when = self.start + timedelta(seconds=seconds)
         self.resolution = how
-        event_record(name="resolved", conversation=self.conversation, at=when,
-                     intent=self.conversation.intent, category=how, value=seconds, agent=agent)
+        event_record(
+            name="resolved",
+            conversation=self.conversation,
+            at=when,
+            intent=self.conversation.intent,
+            category=how,
+            value=seconds,
+            agent=agent,
+        )
 
     def reopen(self, seconds: float) -> None:
-        event_record(name="reopened", conversation=self.conversation,
-                     at=self.start + timedelta(seconds=seconds), category=self.resolution)
+        event_record(
+            name="reopened",
+            conversation=self.conversation,
+            at=self.start + timedelta(seconds=seconds),
+            category=self.resolution,
+        )
 
     def abandon(self, seconds: float, status: str = "bot") -> None:
-        event_record(name="abandoned", conversation=self.conversation,
-                     at=self.start + timedelta(seconds=seconds), category=status)
+        event_record(
+            name="abandoned",
+            conversation=self.conversation,
+            at=self.start + timedelta(seconds=seconds),
+            category=status,
+        )
 
     def rate(self, seconds: float, score: int) -> None:
-        event_record(name="rating_given", conversation=self.conversation,
-                     at=self.start + timedelta(seconds=seconds), value=score)
+        event_record(
+            name="rating_given",
+            conversation=self.conversation,
+            at=self.start + timedelta(seconds=seconds),
+            value=score,
+        )
 
 
 @pytest.fixture(autouse=True)

@@ -26,8 +26,7 @@ def _forget_cached_reports(widget) -> None:
         {"range": "30"},
         {"range": "7"},
         {"range": "7", "intent": "return_request"},
-        {"range": "custom", "start": "2020-01-01", "end": "2020-01-31",
-         "intent": "return_request"},
+        {"range": "custom", "start": "2020-01-01", "end": "2020-01-31", "intent": "return_request"},
     ]
     for query in queries:
         form = ReportForm(query)
@@ -38,9 +37,7 @@ def _forget_cached_reports(widget) -> None:
 
 @pytest.mark.services
 @pytest.mark.browser
-def test_manager_changes_range_and_filter_and_the_dashboard_follows(
-    daphne_server, page, widget
-):
+def test_manager_changes_range_and_filter_and_the_dashboard_follows(daphne_server, page, widget):
     from playwright.sync_api import expect
 
     ensure_role_groups()
@@ -62,16 +59,20 @@ def test_manager_changes_range_and_filter_and_the_dashboard_follows(
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.on(
         "console",
-        lambda m: problems.append(m.text)
-        if m.type == "error" and ("Content Security Policy" in m.text or "Refused" in m.text)
-        else None,
+        lambda m: (
+            problems.append(m.text)
+            if m.type == "error" and ("Content Security Policy" in m.text or "Refused" in m.text)
+            else None
+        ),
     )
     failed: list[str] = []
     page.on(
         "response",
-        lambda r: failed.append(f"{r.status} {r.url}")
-        if r.status >= 400 and "/favicon.ico" not in r.url
-        else None,
+        lambda r: (
+            failed.append(f"{r.status} {r.url}")
+            if r.status >= 400 and "/favicon.ico" not in r.url
+            else None
+        ),
     )
 
     login(page, daphne_server, "manager")
@@ -110,5 +111,7 @@ def test_manager_changes_range_and_filter_and_the_dashboard_follows(
     expect(page.locator("[data-sd=errors]")).to_contain_text("start date must not be after")
 
     assert not problems, problems  # no script error, nothing refused by the CSP
-    assert failed == [f"400 {daphne_server}/analytics/?range=custom&start=2020-02-15"
-                      f"&end=2020-01-31&intent=return_request&widget="], failed
+    assert failed == [
+        f"400 {daphne_server}/analytics/?range=custom&start=2020-02-15"
+        f"&end=2020-01-31&intent=return_request&widget="
+    ], failed

@@ -14,8 +14,9 @@ from analytics.traffic import traffic_generate
 from chat.models import BotTrace, Conversation, Message
 
 NOW = datetime(2026, 3, 20, 15, 30, tzinfo=UTC)
-SCOPE = Scope(period=Period(start=datetime(2026, 3, 6, tzinfo=UTC), end=datetime(2026, 3, 21,
-                                                                                   tzinfo=UTC)))
+SCOPE = Scope(
+    period=Period(start=datetime(2026, 3, 6, tzinfo=UTC), end=datetime(2026, 3, 21, tzinfo=UTC))
+)
 
 
 def _snapshot() -> dict:
@@ -62,8 +63,9 @@ def test_generated_history_is_consistent(widget):
     from chat.services import conversation_start
 
     conversation, _ = conversation_start(widget=widget)
-    assert conversation.pk > max(Conversation.objects.exclude(pk=conversation.pk)
-                                 .values_list("pk", flat=True))
+    assert conversation.pk > max(
+        Conversation.objects.exclude(pk=conversation.pk).values_list("pk", flat=True)
+    )
 
 
 @pytest.mark.django_db

@@ -45,8 +45,9 @@ class Command(BaseCommand):
         verbose = options["verbosity"] > 0
 
         def progress(items):
-            return tqdm(items, desc="conversations", unit="conv", disable=not verbose,
-                        file=self.stderr._out)
+            return tqdm(
+                items, desc="conversations", unit="conv", disable=not verbose, file=self.stderr._out
+            )
 
         traffic_generate(
             conversations=n,
