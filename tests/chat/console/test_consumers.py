@@ -31,6 +31,13 @@ async def _connect(headers) -> tuple[WebsocketCommunicator, bool, int | None]:
     return communicator, connected, code
 
 
+async def _refused(headers) -> bool:
+    """Whether the handshake is refused; the consumer is then ended, as a browser would."""
+    communicator, connected, _ = await _connect(headers)
+    await communicator.disconnect()
+    return not connected
+
+
 async def _agent_socket(user) -> WebsocketCommunicator:
     headers = await sync_to_async(_headers)(user)
     communicator, connected, _ = await _connect(headers)
@@ -48,16 +55,14 @@ async def _receive_until(socket: WebsocketCommunicator, frame_type: str) -> dict
 
 
 async def test_anonymous_is_refused():
-    _, connected, _ = await _connect(_headers())
-    assert not connected
+    assert await _refused(_headers())
 
 
 @pytest.mark.parametrize("role", ["admins", "managers", None])
 async def test_non_agents_are_refused(role):
     user = await sync_to_async(make_user)(role)
     headers = await sync_to_async(_headers)(user)
-    _, connected, _ = await _connect(headers)
-    assert not connected
+    assert await _refused(headers)
     assert not await AgentPresence.objects.filter(user=user).aexists()
 
 
@@ -67,8 +72,7 @@ async def test_non_agents_are_refused(role):
 async def test_foreign_or_missing_origin_is_refused(origin):
     user = await sync_to_async(make_user)("agents")
     headers = await sync_to_async(_headers)(user, origin)
-    _, connected, _ = await _connect(headers)
-    assert not connected
+    assert await _refused(headers)
 
 
 async def test_agent_hears_a_handoff_in_the_queue_and_presence_counts_sockets(widget):
