@@ -143,7 +143,7 @@ def test_activation_verdict_without_an_active_model(phrases):
 
 
 def test_activation_reloads_the_bot(phrases, django_capture_on_commit_callbacks):
-    from chat.bot import taxonomy_snapshot
+    from chat.bot.taxonomy import taxonomy_snapshot
 
     with django_capture_on_commit_callbacks(execute=True):
         model = classifier_train(model=classifier_create())
@@ -151,3 +151,34 @@ def test_activation_reloads_the_bot(phrases, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
         newer = classifier_train(model=classifier_create())
     assert taxonomy_snapshot().classifier_version == newer.version
+
+
+@pytest.mark.services
+def test_the_real_worker_trains_a_model_started_by_an_admin(celery_worker):
+    import time
+
+    for slug, texts in PHRASES.items():
+        intent = Intent.objects.create(slug=slug, name=slug.replace("_", " ").title())
+        TrainingPhrase.objects.bulk_create(TrainingPhrase(intent=intent, text=t) for t in texts)
+    model = classifier_training_start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        model.refresh_from_db()
+        if model.status != ClassifierStatus.TRAINING:
+            break
+        time.sleep(0.2)
+    assert model.status == ClassifierStatus.READY, model.error
+    assert model.is_active and model.progress == 1.0
+    assert model.metrics["n_folds"] == 3
+
+
+@pytest.mark.services
+def test_invalidation_reaches_other_processes_through_the_shared_cache(db):
+    from django.core.cache import cache
+
+    # (tests/knowledge/conftest.py stands in for chat.bot.taxonomy_invalidate: use the real one)
+    from chat.bot.taxonomy import REVISION_KEY, taxonomy_invalidate
+
+    before = cache.get(REVISION_KEY, 0)
+    taxonomy_invalidate()
+    assert cache.get(REVISION_KEY) == before + 1
