@@ -1,4 +1,4 @@
-"""Celery tasks of the analytics: recomputing a dashboard scope in the background."""
+"""Celery tasks of the analytics: recomputing dashboard scopes in the background."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime
 
 from celery import shared_task
 
+from .forms import PRESETS, ReportForm
 from .kpis import Period, Report, Scope
 
 
@@ -14,3 +15,14 @@ def report_refresh(*, start: str, end: str, intent: str = "", widget_id: int | N
     """Computes every source of one scope and stores it in the cache (see ``kpis.Report``)."""
     period = Period(start=datetime.fromisoformat(start), end=datetime.fromisoformat(end))
     Report(Scope(period=period, intent=intent, widget_id=widget_id), refresh=True).compute_all()
+
+
+@shared_task(name="analytics.tasks.presets_refresh", ignore_result=True)
+def presets_refresh() -> int:
+    """Keeps the preset ranges (7, 30 and 90 days, no filters) computed, so that managers
+    opening the dashboard never wait for the queries; meant for Celery beat, every minute."""
+    for value, _label in PRESETS:
+        form = ReportForm({"range": value})
+        form.is_valid()
+        Report(form.scope(), refresh=True).compute_all()
+    return len(PRESETS)
