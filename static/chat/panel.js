@@ -134,7 +134,7 @@
     }
     li.setAttribute("data-seq", String(m.seq));
     insertBySeq(li, m.seq);
-    if (m.author === "bot" || m.author === "agent") { showTyping(null); }
+    if (m.author !== "customer") { showTyping(null); }
     if (m.author === "bot") { addFeedback(li, m.seq); }
     if (m.seq > state.lastSeq) { state.lastSeq = m.seq; }
     if (m.seq > renderedSeq) { renderedSeq = m.seq; }
@@ -195,6 +195,7 @@
   }
 
   function onHandoff(frame) {
+    showTyping(null);
     applyStatus("waiting");
     if (frame.agents_online > 0) {
       notice("We are connecting you with a person." + formatWait(frame.expected_wait_seconds));

@@ -28,6 +28,7 @@ def test_customer_gets_a_bot_answer_then_a_handoff(
     widget.send("This is outrageous, my lawyer will hear about it and I will sue you.")
     widget.wait_for_messages("system", 1)
     expect(widget.notice()).to_be_visible()
+    expect(widget.panel.locator("[data-sd=typing]")).to_be_hidden()
     # Nobody is on the console in this test: the widget offers to reply by e-mail.
     expect(widget.panel.locator("[data-sd=contact-form]")).to_be_visible()
     conversation = Conversation.objects.get()
