@@ -32,6 +32,7 @@ _CLAUDE_SIGNAL_CATEGORIES = (
 # How much of an article's score must come from the words (not the intent boost) for a
 # message handled as the fallback intent to be answered from it.
 FALLBACK_MIN_TEXT_SCORE = 0.12
+CHOICE_MIN_TEXT_SCORE = 0.04
 
 
 class _Clock:
@@ -223,10 +224,12 @@ def _respond(
     else:
         query = text if not outcome.resumed else f"{text} {info.name}"
         ranked = taxonomy.articles.search(query, intent=intent, limit=3)
-        if is_fallback:
-            # A guess is only worth answering from an article whose words match the message.
-            ranked = [a for a in ranked if _text_score(a, taxonomy, intent)
-                      >= FALLBACK_MIN_TEXT_SCORE]
+        # A guess is only worth answering from an article whose words match the message; so
+        # is a choice among several articles of the intent.
+        own = len(taxonomy.articles.intent_rows.get(intent, ()))
+        minimum = (FALLBACK_MIN_TEXT_SCORE if is_fallback
+                   else CHOICE_MIN_TEXT_SCORE if own > 1 else 0.0)
+        ranked = [a for a in ranked if _text_score(a, taxonomy, intent) >= minimum]
         trace["retrieval"] = ranked
         clock.lap("retrieval")
         docs = [doc for doc in (taxonomy.articles.get(a["id"]) for a in ranked) if doc]

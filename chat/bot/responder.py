@@ -34,14 +34,14 @@ def _passages(body: str) -> list[str]:
             continue
         lines = [line for line in lines if not line.startswith("#")]
         if any(re.match(r"^(?:[-*+]|\d+\.)\s", line) for line in lines):
-            item: list[str] = []
+            # A list stays whole (steps make no sense one by one), one item a line.
+            items: list[str] = []
             for line in lines:
-                if re.match(r"^(?:[-*+]|\d+\.)\s", line) and item:
-                    passages.append(" ".join(item))
-                    item = []
-                item.append(line)
-            if item:
-                passages.append(" ".join(item))
+                if re.match(r"^(?:[-*+]|\d+\.)\s", line) or not items:
+                    items.append(line)
+                else:
+                    items[-1] += " " + line
+            passages.append("\n".join(items))
         else:
             passages.append(" ".join(lines))
     return [markdown_to_text(p).strip() for p in passages if p.strip()]

@@ -146,3 +146,23 @@ def test_without_a_classifier_every_message_is_the_fallback(taxonomy):
     result = run_turn(bare, text="where is my order", context=TurnContext(), use_claude=False)
     assert result.is_fallback and result.intent == "general_inquiry"
     assert "classification: no active classifier" in result.trace["errors"]
+
+
+def test_an_intent_with_several_articles_needs_words_that_match_one(trained):
+    from chat.bot.responder import NO_ARTICLE_REPLY
+    from chat.bot.retrieval import ArticleDoc
+    from chat.bot.taxonomy import taxonomy_from_data
+
+    from .conftest import ARTICLES, INTENTS
+
+    extra = ArticleDoc(6, "Trail 40 Backpack: fit", "The Trail 40 Backpack has a laptop sleeve.",
+                       ("product_question",))
+    taxonomy = taxonomy_from_data(intents=INTENTS, articles=[*ARTICLES, extra],
+                                  classifier=trained[0])
+    chat = Conversation(taxonomy)
+    vague = chat.say("what colours are available for this chair")
+    assert vague.intent == "product_question"
+    assert vague.reply_text == NO_ARTICLE_REPLY
+    assert vague.articles == []
+    clear = chat.say("does the backpack have a laptop sleeve")
+    assert clear.articles[0]["title"] == "Trail 40 Backpack: fit"

@@ -36,3 +36,16 @@ def test_best_passages_pick_the_matching_section():
 def test_compose_respects_the_length_limit():
     assert len(compose(text="refund", intent_name="Refund", articles=[ARTICLES[1]], details={},
                        max_chars=80)) <= 80
+
+
+def test_a_list_of_steps_stays_whole():
+    from chat.bot.retrieval import ArticleDoc
+
+    doc = ArticleDoc(9, "Returning an item", (
+        "## Start a return\n\n1. Open your orders page.\n2. Choose the item and a reason.\n"
+        "3. Print the label.\n\n## Refunds\n\nRefunds take a week."
+    ))
+    text = best_passages(doc, "how do I start a return and print the label")
+    assert "1. Open your orders page.\n2. Choose the item and a reason.\n3. Print the label." in (
+        text
+    )
