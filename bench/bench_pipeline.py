@@ -105,6 +105,8 @@ def main() -> int:
             results.append(line("macro-F1", bitext["macro_f1"], "-", None))
             check("decision time p50 (ms)", bitext["p50_ms"], 1.0, above=False)
             check("decision time p99 (ms)", bitext["p99_ms"], 5.0, above=False)
+            results.append(line("decision CPU time p50 (ms)", bitext["cpu_p50_ms"], "-", None))
+            results.append(line("decision CPU time p99 (ms)", bitext["cpu_p99_ms"], "-", None))
         if "banking" not in args.skip:
             banking = evaluate(str(eval_dir / "banking77_test.csv"),
                                "--train", str(eval_dir / "banking77_train.csv"))

@@ -104,6 +104,7 @@ def test_evaluate_with_a_throwaway_model_leaves_the_database_alone(
     assert report["escalation_precision"] == 1.0  # "managers" is not a request
     assert report["fallback_recall"] >= 0.5
     assert report["p50_ms"] > 0 and report["p99_ms"] >= report["p50_ms"]
+    assert report["cpu_p99_ms"] >= report["cpu_p50_ms"] > 0
     assert "evaluating" in err
     assert not ClassifierModel.objects.exists()
     assert Intent.objects.count() == 4
