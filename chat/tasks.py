@@ -15,7 +15,7 @@ from typing import Any
 from celery import shared_task
 from celery.signals import worker_process_init
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Q
 from django.utils import timezone
 
 from . import realtime, selectors, services
@@ -47,32 +47,31 @@ def answer_turn(*, text: str, context: Any, on_delta=None) -> Any:
     return pipeline_answer_turn(text=text, context=context, on_delta=on_delta)
 
 
-def _load_turn(message_id: int) -> tuple[Message | None, list[Message]]:
-    """The message (with its conversation) and up to 20 earlier ones, in one query.
+def _load_turn(message_id: int) -> tuple[Message | None, list[tuple[str, str]], bool]:
+    """The message with its conversation, the 20 messages before it, and whether it is answered.
 
-    ``message.answered`` says whether a bot reply or handoff notice already answers it.
+    Two small queries: plain ones compile far faster in the ORM than a single query with
+    subqueries, which cost more than the round trip it saved.
     """
-    target = Message.objects.filter(pk=message_id)
+    message = Message.objects.select_related("conversation").filter(pk=message_id).first()
+    if message is None:
+        return None, [], False
     rows = list(
         Message.objects.filter(
-            conversation_id=Subquery(target.values("conversation_id")[:1]),
-            seq__lte=Subquery(target.values("seq")[:1]),
+            Q(conversation_id=message.conversation_id, seq__lt=message.seq)
+            | Q(in_reply_to_id=message_id)
         )
-        .select_related("conversation")
-        .annotate(answered=Exists(Message.objects.filter(in_reply_to=OuterRef("pk"))))
-        .order_by("-seq")[: HISTORY_TURNS * 2 + 1]
+        .order_by("-seq")
+        .values_list("author", "text", "in_reply_to_id")[: HISTORY_TURNS * 2 + 1]
     )
-    if not rows or rows[0].pk != message_id:
-        return None, []
-    earlier = rows[1:]
-    earlier.reverse()
-    return rows[0], earlier
+    answered = any(reply_to == message_id for _, _, reply_to in rows)
+    earlier = [(a, text) for a, text, reply_to in reversed(rows) if reply_to != message_id]
+    return message, earlier[-HISTORY_TURNS * 2 :], answered
 
 
-def _context_for(message: Message, earlier: list[Message]) -> Any:
+def _context_for(message: Message, recent: list[tuple[str, str]]) -> Any:
     from chat.bot.types import TurnContext
 
-    recent = [(m.author, m.text) for m in earlier]
     return TurnContext(
         history=recent[-HISTORY_TURNS:],
         dialog_state=dict(message.conversation.dialog_state or {}),
@@ -83,8 +82,8 @@ def _context_for(message: Message, earlier: list[Message]) -> Any:
 @shared_task(name="chat.tasks.answer_message", ignore_result=True)
 def answer_message(message_id: int) -> None:
     """Runs the pipeline on one customer message and stores the reply or the handoff."""
-    message, earlier = _load_turn(message_id)
-    if message is None or message.author != Author.CUSTOMER or message.answered:
+    message, earlier, answered = _load_turn(message_id)
+    if message is None or message.author != Author.CUSTOMER or answered:
         return  # gone, not the customer's, or answered already (a re-delivered task)
     conversation = message.conversation
     if conversation.status != ConversationStatus.BOT:
