@@ -243,7 +243,7 @@
       state = { conversationId: null, token: null, lastSeq: 0, pending: pending };
       save();
       if (ws) { ws.close(); }
-      if (pending.length) { ensureConversation(); }
+      if (pending.length) { start(); }
       return;
     }
     if (frame.code === "rate_limited") {
