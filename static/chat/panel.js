@@ -242,7 +242,7 @@
       var pending = state.pending;
       state = { conversationId: null, token: null, lastSeq: 0, pending: pending };
       save();
-      if (ws) { ws.close(); }
+      if (ws) { var old = ws; ws = null; joined = false; old.close(); }
       if (pending.length) { start(); }
       return;
     }
@@ -297,7 +297,8 @@
       handle(frame);
     };
     socket.onclose = function () {
-      if (ws === socket) { ws = null; }
+      if (ws !== socket) { return; }   // a socket this panel already replaced
+      ws = null;
       joined = false;
       if (state.conversationId) { scheduleReconnect(); }
     };
