@@ -501,48 +501,55 @@ class Report:
         return self._source("daily", self._compute_daily)
 
     def _compute_daily(self) -> list[dict[str, Any]]:
+        # One pass over the cohort's events, grouped by conversation: flags, and the latest
+        # moment of each state event; a conversation's current state is the latest of them.
         where, params = _event_scope(self.scope, self.span)
-        started = EventName.CONVERSATION_STARTED.value
+        names = (
+            EventName.CONVERSATION_STARTED,
+            EventName.AGENT_REPLIED,
+            EventName.HANDOFF,
+            EventName.RESOLVED,
+            EventName.REOPENED,
+            EventName.ABANDONED,
+            EventName.RATING_GIVEN,
+        )
         sql = f"""
-            WITH started AS (
-                SELECT e.conversation_id AS cid, e.conversation_started_at AS t
-                FROM {EVENTS} e WHERE e.name = '{started}' AND {where}
+            WITH per AS (
+                SELECT e.conversation_id AS cid,
+                    MAX(CASE WHEN e.name = 'conversation_started' THEN 1 ELSE 0 END) AS started,
+                    MAX(e.conversation_started_at) AS t,
+                    MAX(CASE WHEN e.name = 'agent_replied' THEN 1 ELSE 0 END) AS agent,
+                    MAX(CASE WHEN e.name = 'handoff' THEN 1 ELSE 0 END) AS handoff,
+                    MAX(CASE WHEN e.name = 'rating_given' THEN 1 ELSE 0 END) AS rated,
+                    MAX(CASE WHEN e.name = 'resolved' THEN e.occurred_at END) AS res,
+                    MAX(CASE WHEN e.name = 'resolved' AND e.category = 'bot_confirmed'
+                        THEN e.occurred_at END) AS conf,
+                    MAX(CASE WHEN e.name = 'resolved' AND e.category = 'bot_assumed'
+                        THEN e.occurred_at END) AS assumed,
+                    MAX(CASE WHEN e.name = 'reopened' THEN e.occurred_at END) AS reo,
+                    MAX(CASE WHEN e.name = 'abandoned' THEN e.occurred_at END) AS ab
+                FROM {EVENTS} e
+                WHERE e.name IN {_in(n.value for n in names)} AND {where}
+                GROUP BY e.conversation_id
             ),
-            final AS ({_final_states_sql(where)}),
-            agent AS (
-                SELECT DISTINCT e.conversation_id AS cid FROM {EVENTS} e
-                WHERE e.name = '{EventName.AGENT_REPLIED.value}' AND {where}
-            ),
-            handoff AS (
-                SELECT DISTINCT e.conversation_id AS cid FROM {EVENTS} e
-                WHERE e.name = '{EventName.HANDOFF.value}' AND {where}
-            ),
-            resolved AS (
-                SELECT DISTINCT e.conversation_id AS cid FROM {EVENTS} e
-                WHERE e.name = '{EventName.RESOLVED.value}' AND {where}
-            ),
-            rated AS (
-                SELECT DISTINCT e.conversation_id AS cid FROM {EVENTS} e
-                WHERE e.name = '{EventName.RATING_GIVEN.value}' AND {where}
+            state AS (
+                SELECT t, agent, handoff, rated, res, conf, assumed,
+                    CASE WHEN res IS NOT NULL AND (reo IS NULL OR res > reo)
+                        AND (ab IS NULL OR res > ab) THEN 1 ELSE 0 END AS is_res,
+                    CASE WHEN ab IS NOT NULL AND (res IS NULL OR ab > res)
+                        AND (reo IS NULL OR ab > reo) THEN 1 ELSE 0 END AS is_ab
+                FROM per WHERE started = 1
             )
-            SELECT date(s.t) AS day,
+            SELECT date(t) AS day,
                 COUNT(*),
-                SUM(CASE WHEN f.name = 'resolved' THEN 1 ELSE 0 END),
-                SUM(CASE WHEN f.name = 'abandoned' THEN 1 ELSE 0 END),
-                SUM(CASE WHEN f.name = 'resolved' AND f.category = 'bot_confirmed'
-                    AND a.cid IS NULL THEN 1 ELSE 0 END),
-                SUM(CASE WHEN f.name = 'resolved' AND f.category = 'bot_assumed'
-                    AND a.cid IS NULL THEN 1 ELSE 0 END),
-                SUM(CASE WHEN h.cid IS NOT NULL THEN 1 ELSE 0 END),
-                SUM(CASE WHEN r.cid IS NOT NULL THEN 1 ELSE 0 END),
-                SUM(CASE WHEN g.cid IS NOT NULL THEN 1 ELSE 0 END)
-            FROM started s
-            LEFT JOIN final f ON f.conversation_id = s.cid
-            LEFT JOIN agent a ON a.cid = s.cid
-            LEFT JOIN handoff h ON h.cid = s.cid
-            LEFT JOIN resolved r ON r.cid = s.cid
-            LEFT JOIN rated g ON g.cid = s.cid
-            GROUP BY date(s.t)
+                SUM(is_res),
+                SUM(is_ab),
+                SUM(CASE WHEN is_res = 1 AND agent = 0 AND conf = res THEN 1 ELSE 0 END),
+                SUM(CASE WHEN is_res = 1 AND agent = 0 AND assumed = res THEN 1 ELSE 0 END),
+                SUM(handoff),
+                SUM(CASE WHEN res IS NOT NULL THEN 1 ELSE 0 END),
+                SUM(rated)
+            FROM state GROUP BY date(t)
         """
         keys = (
             "conversations",
@@ -554,7 +561,7 @@ class Report:
             "ever_resolved",
             "rated",
         )
-        rows = _fetch(sql, params * 6)
+        rows = _fetch(sql, params)
         out = []
         for row in rows:
             day = row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0]))

@@ -292,3 +292,29 @@ def test_report_runs_a_fixed_number_of_queries(story, django_assert_max_num_quer
         tiles(report)
         for key in CHART_BY_KEY:
             CHART_BY_KEY[key].build(report)
+
+
+@pytest.mark.django_db
+def test_the_latest_state_decides_the_outcome(history):
+    back = history(at("2026-03-02", 9))  # abandoned, comes back, the bot resolves it
+    back.customer(0)
+    back.bot_reply(200, "returns")
+    back.abandon(1800)
+    back.customer(4000, "still there?")
+    back.bot_reply(300, "returns")
+    back.resolve(6000, "bot_assumed")
+    gone = history(at("2026-03-03", 9))  # resolved, reopened, then left: abandoned
+    gone.customer(0)
+    gone.bot_reply(200, "returns")
+    gone.resolve(60, "bot_confirmed")
+    gone.reopen(600)
+    gone.abandon(2400)
+    report = Report(Scope(period=PERIOD))
+    assert report.current["bot_resolution_rate"] == 0.5
+    assert report.current["bot_resolution_assumed_rate"] == 0.5
+    assert report.current["resolution_time_p50"] == 6000
+    data = {
+        ds["key"]: ds["data"] for ds in CHART_BY_KEY["conversations_daily"].build(report).datasets
+    }
+    assert data["resolved_bot"][:3] == [0, 1, 0]
+    assert data["abandoned"][:3] == [0, 0, 1]
