@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
 from chat import services
-from chat.models import Conversation, Resolution
+from chat.models import Conversation, Message, Resolution
 from tests.chat.widget_helpers import WidgetPage
 
 pytestmark = [pytest.mark.services, pytest.mark.browser]
@@ -69,3 +71,47 @@ def test_phone_sized_screen_and_keyboard(
     field.press("Escape")
     expect(page.locator("[data-sd=launcher]")).to_have_attribute("aria-expanded", "false")
     expect(page.locator("[data-sd=launcher]")).to_be_focused()
+
+
+def test_a_lost_acknowledgement_is_resent_after_a_drop_and_stored_once(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    """The socket goes through a proxy that can lose the echo of a message and drop the line."""
+    context = browser_context_factory()
+    routes = []
+    lose_acks = {"on": False}
+
+    def proxy(route) -> None:
+        server = route.connect_to_server()
+        routes.append((route, server))
+        route.on_message(lambda message: server.send(message))
+
+        def to_page(message) -> None:
+            if lose_acks["on"] and '"author": "customer"' in message:
+                return
+            route.send(message)
+
+        server.on_message(to_page)
+
+    context.route_web_socket(re.compile(r".*/ws/chat/$"), proxy)
+    widget = WidgetPage(context.new_page(), daphne_server).goto_store().open()
+    widget.send("How long does standard shipping take?")
+    widget.wait_for_messages("bot", 1)
+
+    lose_acks["on"] = True
+    widget.send("Do you ship to Canada?")
+    widget.wait_for_messages("bot", 2)  # stored and answered, but the page never saw the ack
+    expect(widget.panel.locator(".sd-pending")).to_have_count(1)
+
+    lose_acks["on"] = False
+    route, server = routes[-1]
+    route.close()
+    server.close()
+    # The panel reconnects, joins after what it shows, and resends the pending message with
+    # its client id: acknowledged with the stored seq, not stored again.
+    widget.wait_for_messages("customer", 2)
+    expect(widget.panel.locator(".sd-pending")).to_have_count(0)
+    assert len(routes) >= 2
+    assert Message.objects.filter(author="customer").count() == 2
+    seqs = [int(s) for s in widget.messages().evaluate_all("els => els.map(e => e.dataset.seq)")]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)) == 4
