@@ -79,29 +79,29 @@ class TraceView:
     total_ms: float
 
 
+def _entity_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("text") or value.get("value") or value.get("date") or value)
+    return str(value)
+
+
 def _entities(stages: Any) -> list[dict[str, str]]:
-    """Entities as ``[{"kind", "value"}]`` from whichever shape the pipeline's trace has."""
-    if not isinstance(stages, dict):
-        return []
-    found = stages.get("entities")
-    if found is None:
-        for stage in stages.values():
-            if isinstance(stage, dict) and "entities" in stage:
-                found = stage["entities"]
-                break
+    """Entities as ``[{"kind", "value"}]`` from the stored turn (``TurnResult.to_dict()``).
+
+    The pipeline keeps a first value beside the list of all (``order_number`` and
+    ``order_numbers``); the list is shown, under the singular name.
+    """
+    found = stages.get("entities") if isinstance(stages, dict) else None
     items: list[dict[str, str]] = []
     if isinstance(found, dict):
         for kind, values in found.items():
+            if not isinstance(values, list) and f"{kind}s" in found:
+                continue
+            label = kind[:-1] if isinstance(values, list) and kind.endswith("s") else kind
             for value in values if isinstance(values, list) else [values]:
-                items.append({"kind": str(kind), "value": str(value)})
+                items.append({"kind": label, "value": _entity_text(value)})
     elif isinstance(found, list):
-        for entity in found:
-            if isinstance(entity, dict):
-                kind = entity.get("kind") or entity.get("type") or entity.get("name") or ""
-                value = entity.get("value") or entity.get("text") or ""
-                items.append({"kind": str(kind), "value": str(value)})
-            else:
-                items.append({"kind": "", "value": str(entity)})
+        items = [{"kind": "", "value": _entity_text(value)} for value in found]
     return items
 
 

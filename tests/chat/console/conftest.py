@@ -79,7 +79,13 @@ class FakeTurn:
     confidence: float = 0.82
     top_intents: list = field(default_factory=lambda: [["order_status", 0.82]])
     is_fallback: bool = False
-    entities: dict = field(default_factory=lambda: {"order_number": ["55102"]})
+    entities: dict = field(
+        default_factory=lambda: {
+            "order_number": "55102",
+            "order_numbers": ["55102"],
+            "money": [{"text": "$40", "amount": "40", "currency": "USD"}],
+        }
+    )
     sentiment: str = "neutral"
     urgency: str = "normal"
     signals: list = field(default_factory=list)
@@ -88,9 +94,7 @@ class FakeTurn:
     handoff_category: str = ""
     dialog_state: dict = field(default_factory=dict)
     backend: str = "offline"
-    trace: dict = field(
-        default_factory=lambda: {"entities": {"order_number": ["55102"]}, "stages": []}
-    )
+    trace: dict = field(default_factory=lambda: {"stages": []})
     total_ms: float = 3.5
 
     def to_dict(self) -> dict[str, Any]:

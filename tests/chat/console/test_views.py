@@ -106,7 +106,9 @@ def test_conversation_page_shows_transcript_and_trace(client, agent, widget):
     assert "Your parcel ships in two days." in page
     assert 'data-sd="trace"' in page
     assert "order_status" in page and "0.82" in page
-    assert "order_number: 55102" in page
+    # Once per turn (two turns), not once more for the pipeline's singular duplicate.
+    assert page.count("order_number: 55102") == 2
+    assert "money: $40" in page
     assert "The customer mentions a lawyer" in page
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
