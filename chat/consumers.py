@@ -107,13 +107,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         try:
             frame = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):
             await self.error("bad_json")
             return
         if not isinstance(frame, dict):
             await self.error("bad_json")
             return
-        handler = self.FRAME_HANDLERS.get(frame.get("type"))  # type: ignore[arg-type]
+        kind = frame.get("type")
+        handler = self.FRAME_HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
             await self.error("unknown_type")
             return

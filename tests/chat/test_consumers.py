@@ -142,6 +142,8 @@ async def test_joining_twice_is_an_error(started):
         ("[1, 2]", "bad_json"),
         (json.dumps({"type": "shout"}), "unknown_type"),
         (json.dumps({"text": "no type"}), "unknown_type"),
+        (json.dumps({"type": ["message"]}), "unknown_type"),
+        ("[" * 5000 + "]" * 5000, "bad_json"),
         (json.dumps({"type": "message", "text": "no id"}), "missing_field"),
         (json.dumps({"type": "message", "client_id": "nope", "text": "x"}), "missing_field"),
         (
