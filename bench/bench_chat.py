@@ -4,7 +4,8 @@
     .venv/bin/python bench/bench_chat.py --clients 20 --messages 50
     .venv/bin/python bench/bench_chat.py --suite
 
-It prepares its own database (``sd_console_bench``: migrate + load_demo) and Redis db 5,
+It prepares its own database (``sd_console_bench``, dropped and created again, migrated, with
+the demo company loaded) and Redis db 5,
 starts one Daphne process (serving ``bench.asgi_bench``: the app plus a bare echo socket) and
 one Celery worker, then measures, in one run:
 
@@ -92,16 +93,17 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-def ensure_database(url: str) -> None:
+def recreate_database(url: str) -> None:
+    """A fresh database per run: no rows or classifier left over from an earlier run."""
     import psycopg
     from psycopg import sql
 
     name = url.rsplit("/", 1)[-1]
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        conn.execute(drop.format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def prepare(env: dict[str, str], *, fake_bot: bool) -> None:
@@ -610,7 +612,8 @@ def main() -> int:
     parser.add_argument("--experiment", default="",
                         help="comma-separated changes to measure before making them: dispatch, "
                         "threads (bench/asgi_bench.py), pubsub (bench/settings_pubsub.py)")
-    parser.add_argument("--skip-setup", action="store_true", help="no migrate/load_demo")
+    parser.add_argument("--skip-setup", action="store_true",
+                        help="reuse the database as it is (no drop, migrate or load_demo)")
     parser.add_argument("--log-dir", default="/tmp/sd_bench_chat")
     args = parser.parse_args()
 
@@ -619,7 +622,7 @@ def main() -> int:
     global BENCH_DATABASE
     BENCH_DATABASE = args.database_url.rsplit("/", 1)[-1]
     if not args.skip_setup:
-        ensure_database(args.database_url)
+        recreate_database(args.database_url)
         prepare(env, fake_bot=args.fake_bot)
     setup_django(env)
     if args.fake_bot:
