@@ -88,8 +88,8 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
             "SD_BENCH_EXPERIMENTS": args.experiment,
         }
     )
-    if "pubsub" in args.experiment.split(","):
-        env["DJANGO_SETTINGS_MODULE"] = "bench.settings_pubsub"
+    if {"pubsub", "asynccommit"} & set(args.experiment.split(",")):
+        env["DJANGO_SETTINGS_MODULE"] = "bench.settings_bench"
     return env
 
 
@@ -190,7 +190,8 @@ def start_stack(args: argparse.Namespace, env: dict[str, str]) -> Stack:
     ]
     with worker_log.open("wb") as out:
         worker = subprocess.Popen(
-            worker_cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            worker_cmd, cwd=ROOT, env={**env, "SD_BENCH_ROLE": "worker"}, stdout=out,
+            stderr=subprocess.STDOUT,
         )
     stack = Stack(f"http://127.0.0.1:{port}", daphne, worker, [daphne_log, worker_log])
     deadline = time.monotonic() + 60
@@ -611,7 +612,8 @@ def main() -> int:
                         "pipeline's own cost")
     parser.add_argument("--experiment", default="",
                         help="comma-separated changes to measure before making them: dispatch, "
-                        "threads (bench/asgi_bench.py), pubsub (bench/settings_pubsub.py)")
+                        "threads (bench/asgi_bench.py), pubsub, asynccommit "
+                        "(bench/settings_bench.py)")
     parser.add_argument("--skip-setup", action="store_true",
                         help="reuse the database as it is (no drop, migrate or load_demo)")
     parser.add_argument("--log-dir", default="/tmp/sd_bench_chat")
