@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -148,6 +150,15 @@ class Message(models.Model):
         return f"{self.conversation_id}#{self.seq} {self.author}"
 
 
+class TraceEncoder(DjangoJSONEncoder):
+    """Writes the pipeline's dataclasses as objects, so a trace is stored without a deep copy."""
+
+    def default(self, o):
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return dataclasses.asdict(o)
+        return super().default(o)
+
+
 class BotTrace(models.Model):
     """What the pipeline decided for one customer message, and why."""
 
@@ -160,7 +171,7 @@ class BotTrace(models.Model):
     backend = models.CharField(max_length=16, default="offline")
     decision = models.CharField(max_length=16)
     handoff_reason = models.CharField(max_length=200, blank=True)
-    stages = models.JSONField(default=dict)
+    stages = models.JSONField(default=dict, encoder=TraceEncoder)
     total_ms = models.FloatField(default=0.0)
     created_at = models.DateTimeField(default=timezone.now)
 

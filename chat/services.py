@@ -12,6 +12,7 @@ line up and every message gets the next number.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from datetime import datetime
 from functools import partial
@@ -232,6 +233,22 @@ def conversation_contact_set(
 # --- Bot turns -------------------------------------------------------------------------------
 
 
+def _result_fields(result: Any) -> dict[str, Any]:
+    """The pipeline's result as a dict for ``BotTrace.stages``.
+
+    Shallow: ``dataclasses.asdict`` deep-copies the whole trace, which cost more CPU per turn
+    than storing it; the result is not changed after the pipeline returns it, and any
+    dataclass left inside is written by the field's ``TraceEncoder``.
+    """
+    if dataclasses.is_dataclass(result):
+        data = {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+    else:
+        data = dict(vars(result))
+    if "top_intents" in data:
+        data["top_intents"] = [list(pair) for pair in data["top_intents"] or []]
+    return data
+
+
 def bot_turn_record(*, message: Message, result: Any, at: datetime | None = None) -> Message | None:
     """Stores the bot's outcome for one customer message: a reply, or a handoff notice.
 
@@ -286,18 +303,18 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
         articles=articles,
         created_at=now,
     )
-    BotTrace.objects.create(
-        message=message,
-        conversation=conversation,
-        intent=result.intent or "",
-        confidence=float(result.confidence or 0.0),
-        backend=(result.backend or "offline")[:16],
-        decision=result.decision,
-        handoff_reason=(result.handoff_reason or "")[:200],
-        stages=result.to_dict() if hasattr(result, "to_dict") else dict(result.trace or {}),
-        total_ms=float(result.total_ms or 0.0),
-        created_at=now,
-    )
+    trace = {
+        "message": message,
+        "conversation": conversation,
+        "intent": result.intent or "",
+        "confidence": float(result.confidence or 0.0),
+        "backend": (result.backend or "offline")[:16],
+        "decision": result.decision,
+        "handoff_reason": (result.handoff_reason or "")[:200],
+        "total_ms": float(result.total_ms or 0.0),
+        "created_at": now,
+    }
+    BotTrace.objects.create(stages=_result_fields(result), **trace)
     if result.is_fallback:
         event_record(
             name=EventName.FALLBACK,

@@ -273,3 +273,13 @@ def test_broadcasts_wait_for_the_commit(
     for callback in callbacks:
         callback()
     assert sent == [1]
+
+
+def test_a_trace_that_only_to_dict_makes_json_safe_is_still_stored(conversation):
+    from chat.bot.types import Classification
+
+    message, _ = incoming(conversation, queue_bot=False)
+    nested = Classification(intent="order_status", confidence=0.9, top_intents=[])
+    services.bot_turn_record(message=message, result=turn_result(trace={"classify": nested}))
+    stages = BotTrace.objects.get(message=message).stages
+    assert stages["trace"]["classify"]["intent"] == "order_status"
