@@ -20,6 +20,7 @@ import io
 import pickle
 import re
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ SVM_C = 1.0
 # How much the held-out intents count against the known ones when fitting the calibration:
 # roughly the share of messages expected to fit no intent.
 OUTSIDER_WEIGHT = 0.05
+# Held-out intents come in this many groups, each left out of one extra model.
+OUTSIDER_GROUPS = 3
+MISSING_CLASS_SCORE = -10.0
 # How far (in SVM margin units) a message with no known content word lifts the "none" score.
 UNKNOWN_WORDS_WEIGHT = 1.0
 _CONTENT_RE = re.compile(r"[a-z]+")
@@ -165,10 +169,21 @@ def _fit_svm(features: sparse.csr_matrix, labels: np.ndarray) -> LinearSVC:
     return LinearSVC(C=SVM_C).fit(features, labels)
 
 
-def _decision(model: LinearSVC, features: sparse.csr_matrix) -> np.ndarray:
-    """One score per class, also for two classes (where LinearSVC gives a single column)."""
+def _decision(
+    model: LinearSVC, features: sparse.csr_matrix, n_classes: int | None = None
+) -> np.ndarray:
+    """One score per class, also for two classes (where LinearSVC gives a single column).
+
+    With ``n_classes``, the columns are those of all the classes: a class the model never saw
+    (a fold without its only phrases) gets a score far below any other.
+    """
     scores = model.decision_function(features)
-    return np.c_[-scores, scores] if scores.ndim == 1 else scores
+    scores = np.c_[-scores, scores] if scores.ndim == 1 else scores
+    if n_classes is None or scores.shape[1] == n_classes:
+        return scores
+    full = np.full((scores.shape[0], n_classes), MISSING_CLASS_SCORE)
+    full[:, model.classes_] = scores
+    return full
 
 
 def _fit_calibration(
@@ -224,11 +239,13 @@ def train(
     index = {slug: i for i, slug in enumerate(classes)}
     y = np.array([index[label] for label in labels])
     counts = Counter(labels)
-    folds = max(0, min(n_folds, min(counts.values())))
+    # Intents with fewer phrases than folds are still cross-validated (they miss from some
+    # folds' training); there must be some intent with a phrase in every fold.
+    folds = min(n_folds, max(counts.values()))
 
     word, char = _vectorizers()
     features = sparse.hstack([word.fit_transform(texts), char.fit_transform(texts)], format="csr")
-    steps = folds + 3 + 1
+    steps = folds + OUTSIDER_GROUPS + 1
     done = 1
     report(done / steps)
 
@@ -237,9 +254,15 @@ def train(
     held_out_coverage = np.ones(len(y))
     if folds >= 2:
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        for train_rows, test_rows in splitter.split(features, y):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="The least populated class")
+            splits = list(splitter.split(features, y))
+        for train_rows, test_rows in splits:
+            if len(set(y[train_rows])) < 2:
+                held_out[test_rows] = 0.0
+                continue
             held_out[test_rows] = _decision(
-                _fit_svm(features[train_rows], y[train_rows]), features[test_rows]
+                _fit_svm(features[train_rows], y[train_rows]), features[test_rows], len(classes)
             )
             known = {w for row in train_rows for w in words[row]}
             held_out_coverage[test_rows] = [coverage(words[row], known) for row in test_rows]
@@ -251,7 +274,7 @@ def train(
     outsiders: list[tuple[np.ndarray, np.ndarray]] = []
     rng = np.random.RandomState(seed)
     if len(classes) >= 4:
-        groups = np.array_split(rng.permutation(len(classes)), 3)
+        groups = np.array_split(rng.permutation(len(classes)), OUTSIDER_GROUPS)
         for group in groups:
             outside = np.isin(y, group)
             inside_labels = y[~outside]

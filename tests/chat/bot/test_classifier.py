@@ -82,3 +82,12 @@ def test_progress_is_reported_up_to_one():
     classifier.train(*training_pairs(), progress=seen.append)
     assert seen[-1] == 1.0
     assert seen == sorted(seen)
+
+
+def test_an_intent_with_a_single_phrase_does_not_stop_cross_validation():
+    texts, labels = training_pairs()
+    model, metrics = classifier.train([*texts, "gift wrap please"], [*labels, "gift_wrap"])
+    assert metrics["n_folds"] == 3
+    assert metrics["per_intent"]["gift_wrap"]["support"] == 1
+    assert metrics["accuracy"] > 0.5
+    assert "gift_wrap" in model.classes
