@@ -186,6 +186,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "chat.tasks.resolve_inactive_conversations",
         "schedule": 60.0,
     },
+    # Keeps the dashboard's preset ranges computed before anyone opens them.
+    "refresh-dashboard-presets": {
+        "task": "analytics.tasks.presets_refresh",
+        "schedule": 60.0,
+    },
 }
 
 # --- Bot -------------------------------------------------------------------------------------
