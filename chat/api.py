@@ -45,7 +45,7 @@ def _cors(response: HttpResponse, origin: str | None, self_origin: str) -> HttpR
 
 def _too_many_starts(request: HttpRequest) -> bool:
     """Per-IP limit on opening conversations, counted in the shared cache."""
-    limit = getattr(settings, "CHAT_CONVERSATIONS_PER_IP_PER_MINUTE", 30)
+    limit = settings.CHAT_CONVERSATIONS_PER_IP_PER_MINUTE
     key = f"chat:starts:{request.META.get('REMOTE_ADDR', '')}"
     if cache.add(key, 1, timeout=60):
         return False

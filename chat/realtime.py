@@ -34,23 +34,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _keep_blocking_reads_under_the_socket_timeout() -> None:
-    """Works around channels_redis 4.3 with redis-py 8 (channels_redis issue #422).
-
-    redis-py 8 reads with a 5 s ``socket_timeout`` by default, and channels_redis blocks in
-    ``BZPOPMIN`` for 5 s when a process's sockets are idle: the read times out first and the
-    consumer dies with close code 1011. A shorter blocking pop ends before the socket timeout.
-    The lasting fix is ``socket_timeout`` above 5 s in the layer's host settings.
-    """
-    try:
-        from channels_redis.core import RedisChannelLayer
-    except ImportError:  # pragma: no cover - no Redis layer installed
-        return
-    RedisChannelLayer.brpop_timeout = min(RedisChannelLayer.brpop_timeout, 2)
-
-
-_keep_blocking_reads_under_the_socket_timeout()
-
 QUEUE_GROUP = "console.queue"
 
 _loop: asyncio.AbstractEventLoop | None = None

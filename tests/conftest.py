@@ -71,6 +71,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             _unavailable(problem)
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Runs browser tests after every other test of the session.
+
+    The session-wide Playwright browser keeps its event loop running in the main thread; async
+    tests and ``asyncio.run`` after it would fail with "cannot be called from a running event
+    loop".
+    """
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 @pytest.fixture(autouse=True)
 def _celery_eager_unless_worker(request: pytest.FixtureRequest) -> Iterator[None]:
     """Tasks run in-process unless the test asked for the real worker.

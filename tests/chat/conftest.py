@@ -112,14 +112,3 @@ def agent(db) -> User:
 @pytest.fixture
 def other_agent(db) -> User:
     return make_user("sam", "agents")
-
-
-def pytest_collection_modifyitems(config, items) -> None:
-    """Runs browser tests after every other test of the session.
-
-    The session-scoped Playwright browser (tests/conftest.py) keeps its event loop running in
-    the main thread, after which async tests and ``asyncio.run`` fail with "cannot be called
-    from a running event loop". Moving browser tests last keeps one pytest run working.
-    (Belongs in tests/conftest.py; kept here until the harness has it.)
-    """
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
