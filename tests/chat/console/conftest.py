@@ -17,16 +17,6 @@ from supportdesk.roles import ADMINS, AGENTS, MANAGERS
 _numbers = itertools.count(1)
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    """Runs browser tests after all others (a stable sort: the order is otherwise kept).
-
-    Playwright's sync API leaves an event loop running in the main thread for the rest of the
-    session, after which pytest-asyncio cannot start one for an async test. The hook sees the
-    whole session's items; it belongs in tests/conftest.py (asked of the lead).
-    """
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
-
-
 def make_user(role: str | None, username: str | None = None):
     user = get_user_model().objects.create_user(
         username=username or f"{role or 'nobody'}{next(_numbers)}", password="pw-for-tests-2026"
