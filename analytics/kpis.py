@@ -423,7 +423,7 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 # a Celery task computes the next one, so only the first look at a scope waits for the queries.
 FRESH_SECONDS = 30
 KEEP_SECONDS = 15 * 60
-SOURCES = ("daily", "event_totals", "customer_turns", "percentiles", "breakdown", "gap_messages")
+SOURCES = ("daily", "event_groups", "customer_turns", "percentiles", "gap_messages")
 
 
 class Report:
@@ -583,13 +583,15 @@ class Report:
                         totals[key] = totals.get(key, 0) + value
         return totals
 
-    # Source: event counts and sums by name (both periods) -------------------------------
+    # Source: event counts and sums by name, intent and category (both periods) ---------
 
     @cached_property
-    def event_totals(self) -> dict[tuple[str, str], dict[str, float]]:
-        return self._source("event_totals", self._compute_event_totals)
+    def event_groups(self) -> list[tuple[str, str, str, str, int, float, int]]:
+        return self._source("event_groups", self._compute_event_groups)
 
-    def _compute_event_totals(self) -> dict[tuple[str, str], dict[str, float]]:
+    def _compute_event_groups(self) -> list[tuple[str, str, str, str, int, float, int]]:
+        """(bucket, event name, intent, category, count, sum of values, values >= 4): one
+        pass over the events that both the tiles' totals and the breakdown charts need."""
         where, params = _event_scope(self.scope, self.span)
         bucket, bucket_params = _bucket(self.period)
         names = (
@@ -600,17 +602,28 @@ class Report:
             EventName.FIRST_AGENT_REPLY,
         )
         sql = f"""
-            SELECT {bucket} AS b, e.name, COUNT(*), SUM(e.value),
+            SELECT {bucket} AS b, e.name, e.intent, e.category, COUNT(*), SUM(e.value),
                    SUM(CASE WHEN e.value >= 4 THEN 1 ELSE 0 END)
             FROM {EVENTS} e
             WHERE e.name IN {_in(n.value for n in names)} AND {where}
-            GROUP BY 1, 2
+            GROUP BY 1, 2, 3, 4
         """
-        rows = _fetch(sql, bucket_params + params)
-        return {
-            (b, name): {"count": int(count), "sum": float(total or 0), "high": int(high or 0)}
-            for b, name, count, total, high in rows
-        }
+        return [
+            (b, name, intent, category, int(count), float(total or 0), int(high or 0))
+            for b, name, intent, category, count, total, high in _fetch(
+                sql, bucket_params + params
+            )
+        ]
+
+    @cached_property
+    def event_totals(self) -> dict[tuple[str, str], dict[str, float]]:
+        totals: dict[tuple[str, str], dict[str, float]] = {}
+        for b, name, _intent, _category, count, total, high in self.event_groups:
+            entry = totals.setdefault((b, name), {"count": 0, "sum": 0.0, "high": 0})
+            entry["count"] += count
+            entry["sum"] += total
+            entry["high"] += high
+        return totals
 
     def _event(self, bucket: str, name: str, what: str = "count") -> float:
         return self.event_totals.get((bucket, str(name)), {}).get(what, 0)
@@ -735,19 +748,12 @@ class Report:
 
     @cached_property
     def breakdown(self) -> list[tuple[str, str, str, int]]:
-        return self._source("breakdown", self._compute_breakdown)
-
-    def _compute_breakdown(self) -> list[tuple[str, str, str, int]]:
         """(event name, intent, category, count) for bot turns, fallbacks and handoffs."""
-        where, params = _event_scope(self.scope, self.period)
-        names = (EventName.BOT_REPLIED, EventName.HANDOFF, EventName.FALLBACK)
-        sql = f"""
-            SELECT e.name, e.intent, e.category, COUNT(*) FROM {EVENTS} e
-            WHERE e.name IN {_in(n.value for n in names)} AND {where}
-            GROUP BY e.name, e.intent, e.category
-        """
+        names = {EventName.BOT_REPLIED.value, EventName.HANDOFF.value, EventName.FALLBACK.value}
         return [
-            (name, intent, category, int(n)) for name, intent, category, n in _fetch(sql, params)
+            (name, intent, category, count)
+            for b, name, intent, category, count, _total, _high in self.event_groups
+            if b == "cur" and name in names
         ]
 
     def _count_by(self, names: Iterable[str], key: str) -> list[tuple[str, int]]:
