@@ -386,15 +386,17 @@ PERCENTILE_DIVISORS = {
 }
 
 
-def _percentile_sql(values_sql: str) -> str:
+def _percentile_sql(values_sql: str, counts_sql: str = "") -> str:
     """Nearest-rank p50/p90/p95 per (bucket, metric) of ``values_sql`` (columns b, m, u).
 
     ``u`` is the value in whole units; the k-th smallest value (k = ceil(p * n / 100)) is the
-    first unit whose running count reaches k.
+    first unit whose running count reaches k. ``counts_sql`` may add values already counted
+    per unit (columns b, m, u, c, with c > 0).
     """
+    extra = f" UNION ALL {counts_sql}" if counts_sql else ""
     return f"""
         WITH vals AS ({values_sql}),
-        hist AS (SELECT b, m, u, COUNT(*) AS c FROM vals GROUP BY b, m, u),
+        hist AS (SELECT b, m, u, COUNT(*) AS c FROM vals GROUP BY b, m, u{extra}),
         running AS (
             SELECT b, m, u,
                    CAST(SUM(c) OVER (PARTITION BY b, m ORDER BY u) AS BIGINT) AS upto,
@@ -660,31 +662,36 @@ class Report:
         where, params = _event_scope(self.scope, self.span)
         bucket, bucket_params = _bucket(self.period)
         bucket_f, _ = _bucket(self.period, alias="f")
-        first_bot = f"""
-            SELECT conversation_id, value, conversation_started_at FROM (
-                SELECT e.conversation_id, e.value, e.conversation_started_at,
-                       ROW_NUMBER() OVER (
-                           PARTITION BY e.conversation_id ORDER BY e.occurred_at, e.value
-                       ) AS rn
-                FROM {EVENTS} e
-                WHERE e.name = '{EventName.BOT_REPLIED.value}' AND {where}
-            ) firsts WHERE rn = 1"""
+        # One ordered pass over the bot replies counts both bot metrics per unit: every
+        # reply's latency, and (rn = 1) each conversation's first reply.
+        bot_replies = f"""
+            SELECT e.conversation_started_at, e.value,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY e.conversation_id ORDER BY e.occurred_at, e.value
+                   ) AS rn
+            FROM {EVENTS} e
+            WHERE e.name = '{EventName.BOT_REPLIED.value}' AND {where}"""
+        bot_counts = f"""
+            SELECT h.b, k.m, h.u,
+                   CASE WHEN k.m = 'bot_latency' THEN h.n_all ELSE h.n_first END
+            FROM (
+                SELECT {bucket_f} AS b, ROUND(f.value) AS u, COUNT(*) AS n_all,
+                       SUM(CASE WHEN f.rn = 1 THEN 1 ELSE 0 END) AS n_first
+                FROM ({bot_replies}) f WHERE f.value IS NOT NULL GROUP BY 1, 2
+            ) h
+            CROSS JOIN (SELECT 'bot_latency' AS m UNION ALL SELECT 'bot_first_response') k
+            WHERE k.m = 'bot_latency' OR h.n_first > 0"""
         values_sql = f"""
-            SELECT {bucket} AS b, 'bot_latency' AS m, ROUND(e.value) AS u FROM {EVENTS} e
-            WHERE e.name = '{EventName.BOT_REPLIED.value}' AND e.value IS NOT NULL AND {where}
-            UNION ALL
-            SELECT {bucket}, 'agent_first_response', ROUND(e.value * 10) FROM {EVENTS} e
+            SELECT {bucket} AS b, 'agent_first_response' AS m, ROUND(e.value * 10) AS u
+            FROM {EVENTS} e
             WHERE e.name = '{EventName.FIRST_AGENT_REPLY.value}' AND e.value IS NOT NULL
               AND {where}
-            UNION ALL
-            SELECT {bucket_f}, 'bot_first_response', ROUND(f.value) FROM ({first_bot}) f
-            WHERE f.value IS NOT NULL
             UNION ALL
             SELECT {bucket_f}, 'resolution_time', ROUND(f.value * 10)
             FROM ({_final_states_sql(where)}) f
             WHERE f.name = 'resolved' AND f.value IS NOT NULL"""
-        all_params = (bucket_params + params) * 4
-        rows = _fetch(_percentile_sql(values_sql), all_params)
+        all_params = (bucket_params + params) * 3
+        rows = _fetch(_percentile_sql(values_sql, bot_counts), all_params)
         out: dict[tuple[str, str], dict[str, float | None]] = {}
         for b, m, n, *units in rows:
             divisor = PERCENTILE_DIVISORS[m]
