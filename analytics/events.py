@@ -2,6 +2,7 @@
 
 Callers are services inside a transaction; the row is written in that same transaction, so a
 rolled-back conversation change never leaves an event behind, and a committed one always does.
+``event_build`` is the same row unsaved, for a service that inserts it along with its change.
 """
 
 from __future__ import annotations
@@ -28,9 +29,30 @@ def event_record(
     value: float | None = None,
     agent: Any = None,
 ) -> ReportingEvent:
+    event = event_build(
+        name=name, conversation=conversation, at=at, intent=intent, category=category,
+        backend=backend, value=value, agent=agent,
+    )
+    event.save(force_insert=True)
+    return event
+
+
+def event_build(
+    *,
+    name: EventName | str,
+    conversation: Conversation | None = None,
+    at: datetime | None = None,
+    intent: str = "",
+    category: str = "",
+    backend: str = "",
+    value: float | None = None,
+    agent: Any = None,
+) -> ReportingEvent:
+    """``event_record``'s row, checked but not saved: for a service that writes it itself in
+    the same statement as its change (``chat.services.bot_turn_record``)."""
     if name not in EventName.values:
         raise ValueError(f"unknown reporting event {name!r}")
-    return ReportingEvent.objects.create(
+    return ReportingEvent(
         name=name,
         occurred_at=at or timezone.now(),
         conversation=conversation,

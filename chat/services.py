@@ -13,6 +13,7 @@ line up and every message gets the next number.
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 from datetime import datetime
 from functools import partial
@@ -24,7 +25,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from analytics.events import event_record
+from analytics.events import event_build, event_record
 from analytics.models import EventName
 
 from . import realtime
@@ -48,17 +49,10 @@ class ConversationStateError(ValueError):
 # --- Helpers ---------------------------------------------------------------------------------
 
 
-def _bump_seq(
-    conversation: Conversation,
-    *,
-    sets: dict[str, Any] | None = None,
-    only_if_status: str | None = None,
-) -> tuple[int, str] | None:
-    """Allocates the next seq (and sets ``sets``) in one statement; returns (seq, status).
-
-    Returns None when ``only_if_status`` is given and the conversation is not in that status.
-    The in-memory ``conversation`` is updated to match the row.
-    """
+def _bump_sql(
+    conversation: Conversation, *, sets: dict[str, Any] | None, only_if_status: str | None
+) -> tuple[str, list[Any]]:
+    """The ``UPDATE ... RETURNING last_seq, status`` of ``_bump_seq``, with its parameters."""
     meta = Conversation._meta
     qn = connection.ops.quote_name
     assignments = [f"{qn('last_seq')} = {qn('last_seq')} + 1"]
@@ -77,6 +71,29 @@ def _bump_seq(
         f"UPDATE {qn(meta.db_table)} SET {', '.join(assignments)} WHERE {where} "  # noqa: S608
         f"RETURNING {qn('last_seq')}, {qn('status')}"
     )
+    return sql, params
+
+
+def _bumped(conversation: Conversation, sets: dict[str, Any] | None, seq: int, status: str) -> None:
+    """Updates the in-memory ``conversation`` to match the row after a bump."""
+    for name, value in (sets or {}).items():
+        setattr(conversation, name, value)
+    conversation.last_seq = seq
+    conversation.status = status
+
+
+def _bump_seq(
+    conversation: Conversation,
+    *,
+    sets: dict[str, Any] | None = None,
+    only_if_status: str | None = None,
+) -> tuple[int, str] | None:
+    """Allocates the next seq (and sets ``sets``) in one statement; returns (seq, status).
+
+    Returns None when ``only_if_status`` is given and the conversation is not in that status.
+    The in-memory ``conversation`` is updated to match the row.
+    """
+    sql, params = _bump_sql(conversation, sets=sets, only_if_status=only_if_status)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -85,10 +102,7 @@ def _bump_seq(
             raise Conversation.DoesNotExist(f"conversation {conversation.pk} is gone")
         return None
     seq, status = row
-    for name, value in (sets or {}).items():
-        setattr(conversation, name, value)
-    conversation.last_seq = seq
-    conversation.status = status
+    _bumped(conversation, sets, seq, status)
     return seq, status
 
 
@@ -257,17 +271,23 @@ def bot_turn_record(*, message: Message, result: Any, at: datetime | None = None
     ``BotTrace.message``) constraint, rolls back and returns None. Also None when the bot no
     longer has the conversation (an agent took it meanwhile). Atomic (see
     ``message_create_incoming`` for why the transaction is opened inside).
+
+    On PostgreSQL every write of the turn (the seq bump, the reply, its trace, its events) is
+    one statement of data-modifying CTEs: atomic by itself, so outside a transaction (the
+    worker) it needs no BEGIN and COMMIT round trips, and inside one a savepoint keeps a
+    duplicate from breaking the caller's transaction.
     """
     try:
+        if connection.vendor == "postgresql" and connection.get_autocommit():
+            return _bot_turn_record(message=message, result=result, at=at)
         with transaction.atomic():
-            _commit_without_waiting_for_disk()
             return _bot_turn_record(message=message, result=result, at=at)
     except IntegrityError:
         return None
 
 
-def _commit_without_waiting_for_disk() -> None:
-    """Lets PostgreSQL acknowledge this transaction before its WAL reaches the disk.
+def _async_commit() -> bool:
+    """Whether the bot's writes commit without waiting for the disk flush.
 
     The commit's flush is the largest single cost of a bot turn on ordinary disks (about 4 ms
     here). Only the bot's own writes take this path: the customer's message, which the server
@@ -275,9 +295,7 @@ def _commit_without_waiting_for_disk() -> None:
     lose this reply (the customer's message stays, unanswered). ``CHAT_BOT_REPLY_ASYNC_COMMIT``
     turns it off.
     """
-    if settings.CHAT_BOT_REPLY_ASYNC_COMMIT and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+    return settings.CHAT_BOT_REPLY_ASYNC_COMMIT and connection.vendor == "postgresql"
 
 
 def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> Message | None:
@@ -301,67 +319,158 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
         )
     else:
         sets["last_bot_reply_at"] = now
-    bumped = _bump_seq(conversation, sets=sets, only_if_status=ConversationStatus.BOT)
-    if bumped is None:
-        return None
-    seq, _ = bumped
     articles = [
         {"id": a.get("id"), "title": a.get("title", "")}
         for a in (result.articles or [])
         if isinstance(a, dict)
     ]
-    reply = Message.objects.create(
+    reply = Message(
         conversation=conversation,
-        seq=seq,
+        seq=0,  # the bumped seq, set when written
         author=Author.SYSTEM if handoff else Author.BOT,
         in_reply_to=message,
         text=result.reply_text,
         articles=articles,
         created_at=now,
     )
-    trace = {
-        "message": message,
-        "conversation": conversation,
-        "intent": result.intent or "",
-        "confidence": float(result.confidence or 0.0),
-        "backend": (result.backend or "offline")[:16],
-        "decision": result.decision,
-        "handoff_reason": (result.handoff_reason or "")[:200],
-        "total_ms": float(result.total_ms or 0.0),
-        "created_at": now,
-    }
-    BotTrace.objects.create(stages=_result_fields(result), **trace)
+    trace = BotTrace(
+        stages=_result_fields(result),
+        message=message,
+        conversation=conversation,
+        intent=result.intent or "",
+        confidence=float(result.confidence or 0.0),
+        backend=(result.backend or "offline")[:16],
+        decision=result.decision,
+        handoff_reason=(result.handoff_reason or "")[:200],
+        total_ms=float(result.total_ms or 0.0),
+        created_at=now,
+    )
+    rows: list[Any] = [trace]
     if result.is_fallback:
-        event_record(
+        rows.append(event_build(
             name=EventName.FALLBACK,
             conversation=conversation,
             at=now,
             intent=result.intent or "",
             backend=result.backend or "",
             value=float(result.confidence or 0.0),
-        )
+        ))
     if handoff:
-        event_record(
+        rows.append(event_build(
             name=EventName.HANDOFF,
             conversation=conversation,
             at=now,
             intent=result.intent or "",
-            category=conversation.handoff_category,
+            category=sets["handoff_category"],
             backend=result.backend or "",
-        )
-        transaction.on_commit(partial(realtime.broadcast_handoff, conversation))
+        ))
     else:
         latency_ms = max(0.0, (now - message.created_at).total_seconds() * 1000)
-        event_record(
+        rows.append(event_build(
             name=EventName.BOT_REPLIED,
             conversation=conversation,
             at=now,
             intent=result.intent or "",
             backend=result.backend or "",
             value=latency_ms,
-        )
+        ))
+    if connection.vendor == "postgresql":
+        if not _write_turn(conversation, sets, reply, rows):
+            return None
+    else:
+        bumped = _bump_seq(conversation, sets=sets, only_if_status=ConversationStatus.BOT)
+        if bumped is None:
+            return None
+        reply.seq = bumped[0]
+        reply.save(force_insert=True)
+        for row in rows:
+            row.save(force_insert=True)
+    if handoff:
+        transaction.on_commit(partial(realtime.broadcast_handoff, conversation))
     _on_commit_broadcast_message(reply)
     return reply
+
+
+_CAST_LENGTH = re.compile(r"\(\d+\)$")
+_CASTS: dict[Any, str] = {}  # field -> "%s::<its type>" (PostgreSQL only)
+
+
+def _insert_cte(instance: Any, source: str, overrides: dict[str, str]) -> tuple[str, list[Any]]:
+    """``INSERT INTO <table> (<columns>) SELECT <values> FROM <source>`` for an unsaved row.
+
+    Values are prepared as ``Model.save()`` prepares them (``pre_save``, then
+    ``get_db_prep_save``) and cast to the column's type without its length, so a value too
+    long for its column still fails as it would through the ORM. ``overrides`` maps an
+    attribute name to an SQL expression over ``source``.
+    """
+    qn = connection.ops.quote_name
+    meta = instance._meta
+    columns: list[str] = []
+    values: list[str] = []
+    params: list[Any] = []
+    for field in meta.concrete_fields:
+        if field.primary_key and getattr(instance, field.attname) is None:
+            continue  # the sequence's
+        columns.append(qn(field.column))
+        if field.attname in overrides:
+            values.append(overrides[field.attname])
+            continue
+        cast = _CASTS.get(field)
+        if cast is None:
+            cast = _CASTS[field] = "%s::" + _CAST_LENGTH.sub("", field.db_type(connection) or "")
+        values.append(cast)
+        params.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
+    sql = (  # only quoted identifiers and column types are interpolated
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+        f"SELECT {', '.join(values)} FROM {source}"
+    )
+    return sql, params
+
+
+def _write_turn(
+    conversation: Conversation, sets: dict[str, Any], reply: Message, rows: list[Any]
+) -> bool:
+    """The bot turn's writes as one PostgreSQL statement; False when the bot lost the chat.
+
+    The conversation's seq bump (only while the bot has it), the reply with that seq, then
+    the other rows, each only if the reply was written. ``reply`` gets its id and seq, and
+    ``conversation`` the bumped values.
+    """
+    parts: list[str] = []
+    params: list[Any] = []
+    status_guard = ""
+    if _async_commit():
+        parts.append("cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS v)")
+        status_guard = " AND (SELECT v FROM cfg) IS NOT NULL"
+    bump_sql, bump_params = _bump_sql(
+        conversation, sets=sets, only_if_status=ConversationStatus.BOT
+    )
+    bump_sql = bump_sql.replace(" RETURNING ", f"{status_guard} RETURNING ", 1)
+    parts.append(f"bump AS ({bump_sql})")
+    params += bump_params
+    qn = connection.ops.quote_name
+    reply_sql, reply_params = _insert_cte(reply, "bump", {"seq": f"bump.{qn('last_seq')}"})
+    parts.append(f"reply AS ({reply_sql} RETURNING {qn('id')}, {qn('seq')})")
+    params += reply_params
+    for number, row in enumerate(rows):
+        row_sql, row_params = _insert_cte(row, "reply", {})
+        parts.append(f"row{number} AS ({row_sql})")
+        params += row_params
+    sql = (
+        f"WITH {', '.join(parts)} "  # noqa: S608 (identifiers and the parts above)
+        f"SELECT reply.{qn('id')}, bump.{qn('last_seq')}, bump.{qn('status')} FROM reply, bump"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    reply.pk, seq, status = row
+    reply.seq = seq
+    reply._state.adding = False
+    reply._state.db = connection.alias
+    _bumped(conversation, sets, seq, status)
+    return True
 
 
 # --- Agents ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ twice (the unique reply-to constraint keeps one bot reply per inbound message).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from datetime import timedelta
@@ -50,9 +51,11 @@ def answer_turn(*, text: str, context: Any, on_delta=None) -> Any:
 def _load_turn(message_id: int) -> tuple[Message | None, list[tuple[str, str]], bool]:
     """The message with its conversation, the 20 messages before it, and whether it is answered.
 
-    Two small queries; the second is plain SQL because the ORM's compiling of it cost several
-    times the query itself, on every turn.
+    On PostgreSQL one plain-SQL query (the history as a JSON array beside the two rows); the
+    ORM's compiling of the same took several times the queries themselves, on every turn.
     """
+    if connection.vendor == "postgresql":
+        return _load_turn_one_query(message_id)
     try:
         message = Message.objects.select_related("conversation").get(pk=message_id)
     except Message.DoesNotExist:
@@ -66,9 +69,76 @@ def _load_turn(message_id: int) -> tuple[Message | None, list[tuple[str, str]], 
             [message.conversation_id, message.seq, message_id, HISTORY_TURNS * 2 + 1],
         )
         rows = cursor.fetchall()
+    return (message, *_history(message_id, rows))
+
+
+def _history(message_id: int, rows: list) -> tuple[list[tuple[str, str]], bool]:
+    """(the earlier messages, oldest first; whether a reply to ``message_id`` is among rows)."""
     answered = any(reply_to == message_id for _, _, reply_to in rows)
     earlier = [(a, text) for a, text, reply_to in reversed(rows) if reply_to != message_id]
-    return message, earlier[-HISTORY_TURNS * 2 :], answered
+    return earlier[-HISTORY_TURNS * 2 :], answered
+
+
+_ONE_QUERY: dict[str, Any] = {}
+
+
+def _row_reader(model: Any) -> tuple[list[str], list[str], list[tuple[Any, list]]]:
+    """(attnames, quoted columns, (field, converters)) of a model's concrete fields."""
+    fields = model._meta.concrete_fields
+    qn = connection.ops.quote_name
+    converters = [
+        (field, connection.ops.get_db_converters(field.get_col(model._meta.db_table))
+         + field.get_db_converters(connection))
+        for field in fields
+    ]
+    return [f.attname for f in fields], [qn(f.column) for f in fields], converters
+
+
+def _instance(model: Any, reader: tuple, values: tuple | list) -> Any:
+    names, _, converters = reader
+    converted = []
+    for (field, funcs), value in zip(converters, values, strict=True):
+        for func in funcs:
+            value = func(value, field, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, names, converted)
+
+
+def _load_turn_one_query(message_id: int) -> tuple[Message | None, list[tuple[str, str]], bool]:
+    from .models import Conversation
+
+    query = _ONE_QUERY.get(connection.alias)
+    if query is None:
+        qn = connection.ops.quote_name
+        message_reader, conversation_reader = _row_reader(Message), _row_reader(Conversation)
+        columns = [f"m.{c}" for c in message_reader[1]] + [
+            f"c.{c}" for c in conversation_reader[1]
+        ]
+        table = qn(Message._meta.db_table)
+        sql = (  # only quoted identifiers are interpolated
+            f"SELECT {', '.join(columns)}, "  # noqa: S608
+            "(SELECT json_agg(json_build_array(h.author, h.text, h.in_reply_to_id) "
+            "ORDER BY h.seq DESC) FROM ("
+            f"SELECT author, text, in_reply_to_id, seq FROM {table} "
+            "WHERE (conversation_id = m.conversation_id AND seq < m.seq) OR in_reply_to_id = m.id "
+            "ORDER BY seq DESC LIMIT %s) h) "
+            f"FROM {table} m JOIN {qn(Conversation._meta.db_table)} c "
+            "ON c.id = m.conversation_id WHERE m.id = %s"
+        )
+        query = _ONE_QUERY[connection.alias] = (sql, message_reader, conversation_reader)
+    sql, message_reader, conversation_reader = query
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [HISTORY_TURNS * 2 + 1, message_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None, [], False
+    split = len(message_reader[0])
+    message = _instance(Message, message_reader, row[:split])
+    message.conversation = _instance(Conversation, conversation_reader, row[split:-1])
+    history = row[-1]
+    if isinstance(history, (str, bytes)):
+        history = json.loads(history)
+    return (message, *_history(message_id, [tuple(h) for h in history or []]))
 
 
 def _context_for(message: Message, recent: list[tuple[str, str]]) -> Any:
