@@ -50,9 +50,15 @@ class ConversationStateError(ValueError):
 
 
 def _bump_sql(
-    conversation: Conversation, *, sets: dict[str, Any] | None, only_if_status: str | None
+    conversation: Conversation,
+    *,
+    sets: dict[str, Any] | None,
+    only_if_status: str | tuple[str, ...] | None,
 ) -> tuple[str, list[Any]]:
-    """The ``UPDATE ... RETURNING last_seq, status`` of ``_bump_seq``, with its parameters."""
+    """The ``UPDATE ... RETURNING last_seq, status`` of ``_bump_seq``, with its parameters.
+
+    ``only_if_status``: one status, or a tuple of them, the row must be in to be updated.
+    """
     meta = Conversation._meta
     qn = connection.ops.quote_name
     assignments = [f"{qn('last_seq')} = {qn('last_seq')} + 1"]
@@ -63,7 +69,10 @@ def _bump_sql(
         params.append(field.get_db_prep_save(value, connection))
     where = f"{qn('id')} = %s"
     params.append(conversation.pk)
-    if only_if_status is not None:
+    if isinstance(only_if_status, tuple):
+        where += f" AND {qn('status')} IN ({', '.join(['%s'] * len(only_if_status))})"
+        params.extend(only_if_status)
+    elif only_if_status is not None:
         where += f" AND {qn('status')} = %s"
         params.append(only_if_status)
     # Only quoted identifiers are interpolated; every value is a parameter.
@@ -157,11 +166,22 @@ def message_create_incoming(
     changes nothing. A message in a resolved (or abandoned) conversation reopens it. When the
     bot has the conversation, ``chat.tasks.answer_message`` is queued on commit.
 
+    On PostgreSQL, outside a transaction, a message to an open conversation (the common case)
+    is one statement, the seq bump and the insert together, atomic by itself and committed
+    durably; a closed (or gone) conversation takes the transaction below.
+
     Atomic like the other services; the transaction is opened here rather than by the
     decorator so that a duplicate client id (unique constraint) rolls back and is answered
     with the stored row, without a savepoint on the common path.
     """
     try:
+        if connection.vendor == "postgresql" and connection.get_autocommit():
+            message = _message_create_incoming_open(
+                conversation=conversation, text=text, client_id=client_id, at=at,
+                queue_bot=queue_bot,
+            )
+            if message is not None:
+                return message, True
         with transaction.atomic():
             return _message_create_incoming(
                 conversation=conversation,
@@ -213,6 +233,55 @@ def _message_create_incoming(
         conversation.resolution = Resolution.NONE
         conversation.resolved_at = None
         transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _after_incoming(conversation, message, queue_bot=queue_bot)
+    return message
+
+
+_OPEN_STATUSES = (ConversationStatus.BOT, ConversationStatus.WAITING, ConversationStatus.AGENT)
+
+
+def _message_create_incoming_open(
+    *, conversation: Conversation, text: str, client_id: Any, at: datetime | None, queue_bot: bool
+) -> Message | None:
+    """``_message_create_incoming`` in one statement, only while the conversation is open.
+
+    None (nothing written) when it is not: reopening needs the whole transaction.
+    """
+    now = at or timezone.now()
+    sets = {"last_customer_message_at": now, "updated_at": now}
+    message = Message(
+        conversation=conversation,
+        seq=0,  # the bumped seq, set when written
+        author=Author.CUSTOMER,
+        client_id=client_id,
+        text=text,
+        created_at=now,
+    )
+    bump_sql, params = _bump_sql(conversation, sets=sets, only_if_status=_OPEN_STATUSES)
+    qn = connection.ops.quote_name
+    insert_sql, insert_params = _insert_cte(message, "bump", {"seq": f"bump.{qn('last_seq')}"})
+    sql = (
+        f"WITH bump AS ({bump_sql}), "  # noqa: S608 (identifiers and the parts above)
+        f"message AS ({insert_sql} RETURNING {qn('id')}) "
+        f"SELECT message.{qn('id')}, bump.{qn('last_seq')}, bump.{qn('status')} "
+        "FROM message, bump"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + insert_params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    message.pk, seq, status = row
+    message.seq = seq
+    message._state.adding = False
+    message._state.db = connection.alias
+    _bumped(conversation, sets, seq, status)
+    _after_incoming(conversation, message, queue_bot=queue_bot)
+    return message
+
+
+def _after_incoming(conversation: Conversation, message: Message, *, queue_bot: bool) -> None:
+    """The echo of a stored customer message, and the bot's task if the bot has the chat."""
     _on_commit_broadcast_message(message)
     if queue_bot and conversation.status == ConversationStatus.BOT:
         message_id = message.pk
@@ -225,7 +294,6 @@ def _message_create_incoming(
         # Robust: with eager Celery (one process, no broker) a failing bot must not turn the
         # customer's stored and echoed message into an error; the failure is logged.
         transaction.on_commit(queue_answer, robust=True)
-    return message
 
 
 @transaction.atomic
@@ -433,8 +501,8 @@ def _write_turn(
     """The bot turn's writes as one PostgreSQL statement; False when the bot lost the chat.
 
     The conversation's seq bump (only while the bot has it), the reply with that seq, then
-    the other rows, each only if the reply was written. ``reply`` gets its id and seq, and
-    ``conversation`` the bumped values.
+    the other rows in their order, each only if the reply was written. ``reply`` gets its id
+    and seq, and ``conversation`` the bumped values.
     """
     parts: list[str] = []
     params: list[Any] = []
@@ -452,9 +520,12 @@ def _write_turn(
     reply_sql, reply_params = _insert_cte(reply, "bump", {"seq": f"bump.{qn('last_seq')}"})
     parts.append(f"reply AS ({reply_sql} RETURNING {qn('id')}, {qn('seq')})")
     params += reply_params
+    source = "reply"
     for number, row in enumerate(rows):
-        row_sql, row_params = _insert_cte(row, "reply", {})
-        parts.append(f"row{number} AS ({row_sql})")
+        # Each from the one before: written in order (ids too), and only after the reply.
+        row_sql, row_params = _insert_cte(row, source, {})
+        source = f"row{number}"
+        parts.append(f"{source} AS ({row_sql} RETURNING {qn('id')})")
         params += row_params
     sql = (
         f"WITH {', '.join(parts)} "  # noqa: S608 (identifiers and the parts above)

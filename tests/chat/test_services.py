@@ -283,3 +283,67 @@ def test_a_trace_that_only_to_dict_makes_json_safe_is_still_stored(conversation)
     services.bot_turn_record(message=message, result=turn_result(trace={"classify": nested}))
     stages = BotTrace.objects.get(message=message).stages
     assert stages["trace"]["classify"]["intent"] == "order_status"
+
+
+# --- Outside a transaction (the server and the worker): one statement per write on PostgreSQL
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_incoming_messages_are_stored_once(conversation):
+    client_id = uuid.uuid4()
+    first, created = incoming(conversation, queue_bot=False, client_id=client_id)
+    again, created_again = incoming(conversation, queue_bot=False, client_id=client_id)
+    second, _ = incoming(conversation, queue_bot=False)
+    assert created and not created_again and again.pk == first.pk
+    assert (first.seq, second.seq) == (1, 2) and conversation.last_seq == 2
+    stored = Message.objects.get(pk=first.pk)
+    assert (stored.seq, stored.author, stored.client_id, stored.text) == (
+        1, "customer", client_id, "hello"
+    )
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 2  # the refused resend left no gap
+    assert conversation.last_customer_message_at == second.created_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_message_reopens_a_resolved_conversation(conversation):
+    services.conversation_resolve(conversation=conversation, resolution=Resolution.AGENT)
+    message, created = incoming(conversation, queue_bot=False)
+    assert created and message.seq == 1
+    conversation.refresh_from_db()
+    assert conversation.status == "bot" and conversation.resolved_at is None
+    assert len(events(conversation, "reopened")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_bot_turn_is_recorded_once(conversation, agent):
+    message, _ = incoming(conversation, queue_bot=False)
+    reply = services.bot_turn_record(
+        message=message, result=turn_result(is_fallback=True, confidence=0.2)
+    )
+    assert services.bot_turn_record(message=message, result=turn_result()) is None
+    assert reply.pk == Message.objects.get(in_reply_to=message).pk and reply.seq == 2
+    stored = Message.objects.get(pk=reply.pk)
+    assert stored.articles == [{"id": 1, "title": "Tracking your order"}]
+    assert stored.created_at == reply.created_at and stored.author == "bot"
+    trace = BotTrace.objects.get(message=message)
+    assert trace.stages["intent"] == "order_status" and trace.stages["trace"] == {"stages": []}
+    assert [e.name for e in events(conversation)][-2:] == ["fallback", "bot_replied"]
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 2 and conversation.dialog_state == {"turns": 1}
+
+    later, _ = incoming(conversation, queue_bot=False)
+    notice = services.bot_turn_record(
+        message=later,
+        result=turn_result(decision="handoff", handoff_category="legal", handoff_reason="x"),
+    )
+    assert notice.author == "system"
+    conversation.refresh_from_db()
+    assert conversation.status == "waiting" and conversation.handoff_category == "legal"
+    [handoff] = events(conversation, "handoff")
+    assert handoff.category == "legal" and handoff.widget_id == conversation.widget_id
+
+    services.conversation_claim(conversation=conversation, agent=agent)
+    last, _ = incoming(conversation, queue_bot=False)
+    assert services.bot_turn_record(message=last, result=turn_result()) is None
+    assert not Message.objects.filter(in_reply_to=last).exists()
