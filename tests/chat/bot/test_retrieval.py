@@ -32,3 +32,13 @@ def test_thousands_of_articles_are_indexed_and_found():
     index = ArticleIndex.build(docs)
     assert index.search("carbon paddle for my kayak")[0]["id"] == 9999
     assert index.get(9999).title == "Kayak paddles"
+
+
+def test_scores_are_the_vectorizers_cosine_similarities():
+    import numpy as np
+
+    index = ArticleIndex.build(ARTICLES)
+    for query in ["how long does a refund take to reach my card", "refund refund REFUND!",
+                  "it's 55102", "zebra quantum", ""]:
+        expected = np.asarray((index.vectorizer.transform([query]) @ index.matrix).todense())
+        assert np.allclose(index._scores(query), expected.ravel(), rtol=0, atol=1e-12)
