@@ -6,6 +6,7 @@ the quality check's grounding test holds by construction.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -47,18 +48,30 @@ def _passages(body: str) -> list[str]:
     return [markdown_to_text(p).strip() for p in passages if p.strip()]
 
 
+@functools.lru_cache(maxsize=4096)
+def _passage_words(body: str) -> tuple[tuple[str, frozenset[str], frozenset[str]], ...]:
+    """The article's passages, each with its words and their five-letter beginnings.
+
+    Cached by body: an article's passages are the same for every message it answers.
+    """
+    found = []
+    for passage in _passages(body):
+        words = frozenset(tokens(passage))
+        found.append((passage, words, frozenset(w[:5] for w in words if len(w) >= 5)))
+    return tuple(found)
+
+
 def best_passages(article: ArticleDoc, query: str, limit_chars: int = MAX_PASSAGE_CHARS) -> str:
     """The article's passages that share the most words with the query, in article order."""
     wanted = {w for w in tokens(query) if w not in _STOP}
-    passages = _passages(article.body)
+    stems = [w[:5] for w in wanted if len(w) > 4]
+    passages = _passage_words(article.body)
     if not passages:
         return ""
     scored = []
-    for position, passage in enumerate(passages):
-        words = set(tokens(passage))
-        overlap = len(wanted & words) + 0.5 * sum(
-            1 for w in wanted if len(w) > 4 and any(x.startswith(w[:5]) for x in words)
-        )
+    for position, (passage, words, prefixes) in enumerate(passages):
+        # A word of five letters or more also counts half when another word starts like it.
+        overlap = len(wanted & words) + 0.5 * sum(1 for stem in stems if stem in prefixes)
         scored.append((overlap, -position, position, passage))
     scored.sort(reverse=True)
     chosen: list[tuple[int, str]] = []
@@ -71,7 +84,7 @@ def best_passages(article: ArticleDoc, query: str, limit_chars: int = MAX_PASSAG
         if used > limit_chars * 0.6:
             break
     if not chosen or (len(chosen) == 1 and scored[0][0] == 0):
-        chosen = [(0, passages[0])]
+        chosen = [(0, passages[0][0])]
     text = "\n".join(passage for _, passage in sorted(chosen))
     return text[:limit_chars].rsplit(" ", 1)[0] + "…" if len(text) > limit_chars else text
 
