@@ -612,9 +612,7 @@ class Report:
         """
         return [
             (b, name, intent, category, int(count), float(total or 0), int(high or 0))
-            for b, name, intent, category, count, total, high in _fetch(
-                sql, bucket_params + params
-            )
+            for b, name, intent, category, count, total, high in _fetch(sql, bucket_params + params)
         ]
 
     @cached_property
