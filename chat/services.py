@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from analytics.events import event_build, event_record
@@ -60,13 +60,14 @@ def _bump_sql(
     ``only_if_status``: one status, or a tuple of them, the row must be in to be updated.
     """
     meta = Conversation._meta
-    qn = connection.ops.quote_name
+    db = connections[DEFAULT_DB_ALIAS]
+    qn = db.ops.quote_name
     assignments = [f"{qn('last_seq')} = {qn('last_seq')} + 1"]
     params: list[Any] = []
     for name, value in (sets or {}).items():
         field = meta.get_field(name)
         assignments.append(f"{qn(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, connection))
+        params.append(field.get_db_prep_save(value, db))
     where = f"{qn('id')} = %s"
     params.append(conversation.pk)
     if isinstance(only_if_status, tuple):
@@ -471,7 +472,8 @@ def _insert_cte(instance: Any, source: str, overrides: dict[str, str]) -> tuple[
     long for its column still fails as it would through the ORM. ``overrides`` maps an
     attribute name to an SQL expression over ``source``.
     """
-    qn = connection.ops.quote_name
+    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the ``connection`` proxy costs
+    qn = db.ops.quote_name
     meta = instance._meta
     columns: list[str] = []
     values: list[str] = []
@@ -485,9 +487,9 @@ def _insert_cte(instance: Any, source: str, overrides: dict[str, str]) -> tuple[
             continue
         cast = _CASTS.get(field)
         if cast is None:
-            cast = _CASTS[field] = "%s::" + _CAST_LENGTH.sub("", field.db_type(connection) or "")
+            cast = _CASTS[field] = "%s::" + _CAST_LENGTH.sub("", field.db_type(db) or "")
         values.append(cast)
-        params.append(field.get_db_prep_save(field.pre_save(instance, True), connection))
+        params.append(field.get_db_prep_save(field.pre_save(instance, True), db))
     sql = (  # only quoted identifiers and column types are interpolated
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
         f"SELECT {', '.join(values)} FROM {source}"
