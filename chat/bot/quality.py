@@ -21,6 +21,7 @@ SAFE_REPLY = (
     "connect you with a member of our team?"
 )
 LEAK_SHINGLE = 7
+_MAYBE_FACT = re.compile(r"\d|@|https?://|www\.", re.I)
 
 
 @dataclass
@@ -44,6 +45,8 @@ def _strip_url(url: str) -> str:
 def _facts(text: str) -> list[tuple[str, str]]:
     """(kind, value) of the checkable facts in ``text``."""
     found: list[tuple[str, str]] = []
+    if not _MAYBE_FACT.search(text):
+        return found  # every fact below needs a digit, an "@" or a URL's beginning
     for url in URL_RE.findall(text):
         found.append(("url", _strip_url(url)))
     without_urls = URL_RE.sub(" ", text)
@@ -96,16 +99,18 @@ def check(
         problems.append("empty")
     if len(reply) > max_chars:
         problems.append(f"too long ({len(reply)} > {max_chars} characters)")
-    everything = "\n".join([*sources, *customer_texts])
-    sources_lower = " ".join(everything.lower().split())
-    source_amounts = {
-        (m.group("a1") or m.group("a2") or m.group("a3")).replace(",", "")
-        for m in MONEY_RE.finditer(everything)
-    }
-    sources_digits = _digits(everything)
-    for kind, value in _facts(reply):
-        if not _grounded(kind, value, sources_lower, sources_digits, source_amounts):
-            ungrounded.append(f"{kind}: {value}")
+    facts = _facts(reply)
+    if facts:  # the sources are read only when the reply states something to look up
+        everything = "\n".join([*sources, *customer_texts])
+        sources_lower = " ".join(everything.lower().split())
+        source_amounts = {
+            (m.group("a1") or m.group("a2") or m.group("a3")).replace(",", "")
+            for m in MONEY_RE.finditer(everything)
+        }
+        sources_digits = _digits(everything)
+        for kind, value in facts:
+            if not _grounded(kind, value, sources_lower, sources_digits, source_amounts):
+                ungrounded.append(f"{kind}: {value}")
     if ungrounded:
         problems.append("ungrounded facts")
     reply_shingles = _shingles(reply, LEAK_SHINGLE)
