@@ -21,6 +21,7 @@ from django.utils import timezone
 from chat.bot import classifier as bot_classifier
 from chat.bot import taxonomy_invalidate
 
+from .audit import audit_record
 from .models import ClassifierModel, ClassifierStatus, TrainingPhrase
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,15 @@ def classifier_train(
     model.metrics["activation"] = verdict
     model.save(update_fields=["metrics"])
     if verdict.startswith("activated"):
+        previous = (
+            ClassifierModel.objects.filter(is_active=True).values_list("version", flat=True).first()
+        )
         model = classifier_activate(model=model)
+        # No admin said so: the audit log names the system and the verdict's reason.
+        audit_record(
+            actor=None, action="classifier.auto_activate", obj=model,
+            changes={"active_version": [previous, model.version], "reason": [None, verdict]},
+        )
     return model
 
 

@@ -3,7 +3,13 @@
 import pytest
 
 from chat.bot.classifier import IntentClassifier
-from knowledge.models import ClassifierModel, ClassifierStatus, Intent, TrainingPhrase
+from knowledge.models import (
+    AuditLogEntry,
+    ClassifierModel,
+    ClassifierStatus,
+    Intent,
+    TrainingPhrase,
+)
 from knowledge.training import (
     activation_verdict,
     classifier_activate,
@@ -74,6 +80,25 @@ def test_a_model_not_worse_replaces_the_active_one(phrases):
     first.refresh_from_db()
     assert not first.is_active
     assert ClassifierModel.objects.filter(is_active=True).count() == 1
+
+
+def test_a_self_activated_model_is_in_the_audit_log(phrases):
+    first = classifier_train(model=classifier_create())
+    second = classifier_train(model=classifier_create())
+    entries = AuditLogEntry.objects.filter(action="classifier.auto_activate").order_by("id")
+    assert [e.object_id for e in entries] == [str(first.pk), str(second.pk)]
+    assert entries[0].actor is None
+    assert entries[1].changes["active_version"] == [first.version, second.version]
+    assert entries[1].changes["reason"][1] == second.metrics["activation"]
+
+
+def test_a_kept_model_writes_no_activation_entry(phrases):
+    first = classifier_train(model=classifier_create())
+    ClassifierModel.objects.filter(pk=first.pk).update(
+        metrics={**first.metrics, "accuracy": 1.01}
+    )
+    classifier_train(model=classifier_create())
+    assert AuditLogEntry.objects.filter(action="classifier.auto_activate").count() == 1
 
 
 def test_a_changed_taxonomy_activates_the_new_model(phrases):

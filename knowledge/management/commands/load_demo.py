@@ -56,13 +56,9 @@ class Command(BaseCommand):
                 f"widget '{widget.public_key}'."
             )
         if options["retrain"] or not ClassifierModel.objects.filter(is_active=True).exists():
-            from knowledge.training import classifier_activate, classifier_train
+            from knowledge.training import classifier_activate, classifier_create, classifier_train
 
-            model = ClassifierModel.objects.create(
-                version=(ClassifierModel.objects.order_by("-version").values_list(
-                    "version", flat=True).first() or 0) + 1
-            )
-            model = classifier_train(model=model)
+            model = classifier_train(model=classifier_create())
             if not model.is_active:
                 classifier_activate(model=model)
             if verbose:
