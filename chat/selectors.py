@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Avg
@@ -84,10 +84,15 @@ def messages_after(*, conversation_id: int, after_seq: int = 0) -> list[Message]
     )
 
 
+def presence_fresh_since() -> datetime:
+    """Presence older than this missed several console heartbeats: its process is gone."""
+    return timezone.now() - timedelta(seconds=3 * settings.CONSOLE_PRESENCE_HEARTBEAT_SECONDS)
+
+
 def agents_online_count() -> int:
-    """Agents with an open console connection who are not away."""
+    """Agents with a live console connection (heartbeat within three periods), not away."""
     return AgentPresence.objects.filter(
-        status=PresenceStatus.ONLINE, connections__gt=0
+        status=PresenceStatus.ONLINE, connections__gt=0, last_seen__gte=presence_fresh_since()
     ).count()
 
 

@@ -233,6 +233,8 @@ CHAT_RATE_LIMIT_SECONDS = env_float("CHAT_RATE_LIMIT_SECONDS", 10.0)
 CHAT_BOT_REPLY_ASYNC_COMMIT = env_bool("CHAT_BOT_REPLY_ASYNC_COMMIT", True)
 CHAT_CONVERSATIONS_PER_IP_PER_MINUTE = env_int("CHAT_CONVERSATIONS_PER_IP_PER_MINUTE", 30)
 CHAT_INACTIVITY_RESOLVE_MINUTES = env_int("CHAT_INACTIVITY_RESOLVE_MINUTES", 30)
+# Console sockets refresh their agent's presence this often; three missed beats mean offline.
+CONSOLE_PRESENCE_HEARTBEAT_SECONDS = env_float("CONSOLE_PRESENCE_HEARTBEAT_SECONDS", 30.0)
 CHAT_PUBLIC_ORIGIN = os.environ.get("CHAT_PUBLIC_ORIGIN", "")
 
 # --- Auth, sessions, security ---------------------------------------------------------------

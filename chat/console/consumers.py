@@ -7,6 +7,8 @@ small frames (the page then refreshes its htmx fragments). Presence counts these
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from typing import Any
 from urllib.parse import urlparse
@@ -21,7 +23,7 @@ from chat.models import Conversation
 from chat.realtime import QUEUE_GROUP, abroadcast_typing, conversation_group
 from supportdesk.roles import AGENTS, has_role
 
-from .services import presence_connect, presence_disconnect
+from .services import presence_connect, presence_disconnect, presence_touch
 
 # Close codes: 4401 not signed in, 4403 not an agent or a foreign origin.
 CLOSE_UNAUTHENTICATED = 4401
@@ -53,6 +55,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     user: Any = None
     watching: int | None = None
+    heartbeat: asyncio.Task | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -69,11 +72,23 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(QUEUE_GROUP, self.channel_name)
         await self.accept()
         await database_sync_to_async(presence_connect)(agent=user)
+        self.heartbeat = asyncio.create_task(self._beat())
         await self.send_json({"type": "ready"})
+
+    async def _beat(self) -> None:
+        """Keeps the presence fresh while this socket lives; a crashed process stops beating,
+        and its agent stops counting as online (see ``agents_online_count``)."""
+        while True:
+            await asyncio.sleep(settings.CONSOLE_PRESENCE_HEARTBEAT_SECONDS)
+            await database_sync_to_async(presence_touch)(agent=self.user)
 
     async def disconnect(self, code: int) -> None:
         if self.user is None:
             return
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.heartbeat
         await self.channel_layer.group_discard(QUEUE_GROUP, self.channel_name)
         if self.watching is not None:
             await self.channel_layer.group_discard(

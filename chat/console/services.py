@@ -12,8 +12,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
+from django.utils import timezone
 
 from chat.models import AgentPresence, PresenceStatus
+from chat.selectors import presence_fresh_since
 
 
 @transaction.atomic
@@ -22,7 +24,9 @@ def presence_connect(*, agent: Any) -> AgentPresence:
         user=agent, defaults={"status": PresenceStatus.ONLINE, "connections": 1}
     )
     if not created:
-        presence.connections = F("connections") + 1
+        # Counts left by a process that died without saying goodbye are not trusted.
+        stale = presence.last_seen < presence_fresh_since()
+        presence.connections = 1 if stale else F("connections") + 1
         if presence.status == PresenceStatus.OFFLINE:
             presence.status = PresenceStatus.ONLINE
         presence.save(update_fields=["connections", "status", "last_seen"])
@@ -42,6 +46,11 @@ def presence_disconnect(*, agent: Any) -> AgentPresence | None:
         presence.status = PresenceStatus.OFFLINE
         presence.save(update_fields=["status", "last_seen"])
     return presence
+
+
+def presence_touch(*, agent: Any) -> None:
+    """A console socket's heartbeat: this agent's presence is still current."""
+    AgentPresence.objects.filter(user=agent).update(last_seen=timezone.now())
 
 
 @transaction.atomic

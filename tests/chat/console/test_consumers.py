@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
+from django.utils import timezone
 
 from chat.models import AgentPresence, ConversationStatus, PresenceStatus
+from chat.selectors import agents_online_count
 from supportdesk.asgi import application
 
 from .conftest import handed_over, make_user
@@ -192,3 +197,19 @@ async def test_bad_frames_get_an_error_and_change_nothing(raw, code):
     await socket.send_json_to({"type": "watch", "conversation_id": None})
     assert await socket.receive_json_from() == {"type": "watching", "conversation_id": None}
     await socket.disconnect()
+
+
+async def test_the_socket_keeps_its_presence_fresh_with_a_heartbeat(settings):
+    settings.CONSOLE_PRESENCE_HEARTBEAT_SECONDS = 0.05
+    agent = await sync_to_async(make_user)("agents")
+    socket = await _agent_socket(agent)
+    long_ago = timezone.now() - timedelta(hours=1)
+    await AgentPresence.objects.filter(user=agent).aupdate(last_seen=long_ago)
+    assert await sync_to_async(agents_online_count)() == 0
+    for _ in range(50):
+        await asyncio.sleep(0.05)
+        if (await AgentPresence.objects.aget(user=agent)).last_seen > long_ago:
+            break
+    assert await sync_to_async(agents_online_count)() == 1
+    await socket.disconnect()
+    assert await sync_to_async(agents_online_count)() == 0
