@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from chat.bot.types import TurnResult
 from supportdesk.roles import ADMINS, AGENTS, MANAGERS
+from tests.chat.conftest import turn_result
 
 _numbers = itertools.count(1)
 
@@ -59,40 +59,26 @@ def widget(db):
     )
 
 
-@dataclass
-class FakeTurn:
-    """Stands in for chat.bot's TurnResult: the fields bot_turn_record reads."""
-
-    decision: str = "reply"
-    reply_text: str = "Your parcel ships in two days."
-    intent: str = "order_status"
-    confidence: float = 0.82
-    top_intents: list = field(default_factory=lambda: [["order_status", 0.82]])
-    is_fallback: bool = False
-    entities: dict = field(
-        default_factory=lambda: {
+def bot_turn(**overrides) -> TurnResult:
+    """A real TurnResult for a bot reply with entities, as the console shows them."""
+    values = {
+        "reply_text": "Your parcel ships in two days.",
+        "confidence": 0.82,
+        "top_intents": [("order_status", 0.82)],
+        "entities": {
             "order_number": "55102",
             "order_numbers": ["55102"],
             "money": [{"text": "$40", "amount": "40", "currency": "USD"}],
-        }
-    )
-    sentiment: str = "neutral"
-    urgency: str = "normal"
-    signals: list = field(default_factory=list)
-    articles: list = field(default_factory=list)
-    handoff_reason: str = ""
-    handoff_category: str = ""
-    dialog_state: dict = field(default_factory=dict)
-    backend: str = "offline"
-    trace: dict = field(default_factory=lambda: {"stages": []})
-    total_ms: float = 3.5
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        },
+        "articles": [],
+        "dialog_state": {},
+    }
+    values.update(overrides)
+    return turn_result(**values)
 
 
 def handoff_turn(reason: str = "The customer mentions a lawyer", category: str = "legal"):
-    return FakeTurn(
+    return bot_turn(
         decision="handoff",
         reply_text="I am passing you to a colleague.",
         intent="complaint",

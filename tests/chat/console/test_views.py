@@ -16,7 +16,7 @@ from chat.models import (
     Resolution,
 )
 
-from .conftest import FakeTurn, handed_over, handoff_turn, start_conversation
+from .conftest import bot_turn, handed_over, handoff_turn, start_conversation
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -94,7 +94,7 @@ def test_conversation_page_shows_transcript_and_trace(client, agent, widget):
     from chat import services
 
     conversation, (first,) = start_conversation(widget, "where is order 55102?")
-    services.bot_turn_record(message=first, result=FakeTurn())
+    services.bot_turn_record(message=first, result=bot_turn())
     message, _ = start_message(conversation, "<script>alert(1)</script> my lawyer")
     services.bot_turn_record(message=message, result=handoff_turn())
 
@@ -302,12 +302,12 @@ def test_conversation_query_count_does_not_grow_with_the_transcript(client, agen
 
     client.force_login(agent)
     conversation, (first,) = start_conversation(widget, "where is order 55102?")
-    services.bot_turn_record(message=first, result=FakeTurn())
+    services.bot_turn_record(message=first, result=bot_turn())
     url = reverse("chat:console-conversation", args=[conversation.pk])
     small = _queries(client, url, HTTP_HX_TARGET="conversation", **HX)
     for number in range(5):
         message, _ = start_message(conversation, f"and order {number}?")
-        services.bot_turn_record(message=message, result=FakeTurn())
+        services.bot_turn_record(message=message, result=bot_turn())
     assert Message.objects.filter(conversation=conversation).count() >= 12
     assert _queries(client, url, HTTP_HX_TARGET="conversation", **HX) == small
     assert small <= 6
