@@ -4,15 +4,16 @@
 """Every KPI of the dashboard, declared once, and the SQL that computes them.
 
 A KPI names the number it shows, says how it is defined (the page prints that text) and which
-aggregate query (a *source*) produces it. Sources are plain SQL over the reporting-event table
-(and ``chat_message`` for customer turns) that runs unchanged on SQLite and PostgreSQL: CTEs,
-``ROW_NUMBER()``/``COUNT(*) OVER`` window functions for the "latest state" of a conversation
-and for nearest-rank percentiles, conditional sums. No query loads event rows into Python:
-each returns at most one row per day, per metric or per intent.
+aggregate query (a *source*) produces it. Sources read the rollup (``analytics/rollup.py``):
+the raw reporting events, customer messages and bot traces aggregated per cohort day, widget
+and intent, with histograms of the timed metrics. Plain SQL that runs unchanged on SQLite and
+PostgreSQL: sums over day rows, and nearest-rank percentiles from cumulative histogram counts
+(``SUM() OVER`` window functions). No query loads event rows into Python: each returns at
+most one row per day, per metric or per intent.
 
 Attribution: every KPI counts the conversations that *started* in the period (the cohort),
-and the events of those conversations, whenever they happened. ``conversation_started_at`` on
-each event makes that a single indexed range filter without a join.
+and the events of those conversations, whenever they happened; the rollup is keyed by that
+cohort day. A report brings the rollup up to date before it computes (see ``Report``).
 """
 
 from __future__ import annotations
@@ -26,22 +27,27 @@ from functools import cached_property, partial
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.urls import reverse
 
-from chat.models import BotTrace, Conversation, Message
 from knowledge.models import Intent
 
-from .models import EventName, ReportingEvent
+from .models import (
+    CohortDay,
+    CohortEventCount,
+    CohortGapMessage,
+    CohortValue,
+    CohortValueBand,
+    EventName,
+)
+from .rollup import COHORT_COUNTS, rollup_ensure_fresh
 
-EVENTS = ReportingEvent._meta.db_table
-CONVERSATIONS = Conversation._meta.db_table
-MESSAGES = Message._meta.db_table
-TRACES = BotTrace._meta.db_table
-
-STATE_EVENTS = (EventName.RESOLVED.value, EventName.REOPENED.value, EventName.ABANDONED.value)
+COHORT_DAYS = CohortDay._meta.db_table
+EVENT_COUNTS = CohortEventCount._meta.db_table
+VALUES = CohortValue._meta.db_table
+VALUE_BANDS = CohortValueBand._meta.db_table
+GAP_MESSAGES = CohortGapMessage._meta.db_table
 
 OUTCOMES = (
     ("resolved_bot", "Resolved by bot"),
@@ -314,100 +320,77 @@ class ChartData:
 # --- SQL helpers -----------------------------------------------------------------------------
 
 
-def _db_datetime(value: datetime) -> Any:
-    return connection.ops.adapt_datetimefield_value(value)
+def _db_date(value: date) -> Any:
+    return connection.ops.adapt_datefield_value(value)
 
 
-def _event_scope(scope: Scope, period: Period, alias: str = "e") -> tuple[str, list[Any]]:
-    """The WHERE clause (without WHERE) limiting events to a scope's conversations."""
-    sql = f"{alias}.conversation_started_at >= %s AND {alias}.conversation_started_at < %s"
-    params: list[Any] = [_db_datetime(period.start), _db_datetime(period.end)]
+def _rollup_scope(scope: Scope, period: Period, alias: str = "r") -> tuple[str, list[Any]]:
+    """The WHERE clause (without WHERE) limiting rollup rows to a scope's cohort days: the
+    rows of the scope's intent, or the all-intents rows ("") without an intent filter."""
+    sql = f"{alias}.day >= %s AND {alias}.day < %s AND {alias}.intent = %s"
+    params: list[Any] = [_db_date(period.first_day), _db_date(period.end.date()), scope.intent]
     if scope.widget_id is not None:
         sql += f" AND {alias}.widget_id = %s"
         params.append(scope.widget_id)
-    if scope.intent:
-        sql += (
-            f" AND {alias}.conversation_id IN "
-            f"(SELECT ic.id FROM {CONVERSATIONS} ic WHERE ic.intent = %s)"
-        )
-        params.append(scope.intent)
     return sql, params
 
 
-def _bucket(period: Period, alias: str = "e") -> tuple[str, list[Any]]:
+def _bucket(period: Period, alias: str = "r") -> tuple[str, list[Any]]:
     """'cur' for the current period, 'prev' for the one before (queries span both)."""
-    return (
-        f"CASE WHEN {alias}.conversation_started_at >= %s THEN 'cur' ELSE 'prev' END",
-        [_db_datetime(period.start)],
-    )
-
-
-def _in(values: Iterable[str]) -> str:
-    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
-
-
-# PostgreSQL's default work_mem (4 MB) sends the KPI queries' sorts and hashes to disk; the
-# queries themselves are the same on both databases.
-POSTGRES_WORK_MEM = "32MB"
+    return f"CASE WHEN {alias}.day >= %s THEN 'cur' ELSE 'prev' END", [_db_date(period.first_day)]
 
 
 def _fetch(sql: str, params: list[Any]) -> list[tuple]:
     with connection.cursor() as cursor:
-        raw = connection.connection
-        if connection.vendor == "postgresql" and getattr(raw, "_sd_work_mem", None) is None:
-            cursor.execute(f"SET work_mem = '{POSTGRES_WORK_MEM}'")  # once per connection
-            raw._sd_work_mem = POSTGRES_WORK_MEM
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _final_states_sql(where: str) -> str:
-    """Each conversation's latest resolved/reopened/abandoned event: its current outcome."""
-    return f"""
-        SELECT conversation_id, name, category, value, conversation_started_at FROM (
-            SELECT e.conversation_id, e.name, e.category, e.value, e.conversation_started_at,
-                   ROW_NUMBER() OVER (
-                       PARTITION BY e.conversation_id ORDER BY e.occurred_at DESC, e.name DESC
-                   ) AS rn
-            FROM {EVENTS} e
-            WHERE e.name IN {_in(STATE_EVENTS)} AND {where}
-        ) latest WHERE rn = 1"""
-
-
 # Percentiles are exact at the precision the page shows: each metric's values are rounded to
-# a unit (1 ms for latencies, 0.1 s for waits and resolution times) and counted per unit, so
-# the database hashes a few thousand distinct values instead of sorting every row.
-# Units per shown value: ``u / PERCENTILE_DIVISORS[metric]`` is the value shown.
+# a unit (1 ms for latencies, 0.1 s for waits and resolution times) and counted per unit in
+# the rollup. Units per shown value: ``u / PERCENTILE_DIVISORS[metric]`` is the value shown.
 PERCENTILE_DIVISORS = {
     "bot_latency": 1,  # ms, counted per ms
     "bot_first_response": 1000,  # counted per ms, shown in seconds
     "agent_first_response": 10,  # seconds, counted per 0.1 s
     "resolution_time": 10,
 }
+PERCENTILES = (50, 90, 95)
 
-
-def _percentile_sql(values_sql: str, counts_sql: str = "") -> str:
-    """Nearest-rank p50/p90/p95 per (bucket, metric) of ``values_sql`` (columns b, m, u).
-
-    ``u`` is the value in whole units; the k-th smallest value (k = ceil(p * n / 100)) is the
-    first unit whose running count reaches k. ``counts_sql`` may add values already counted
-    per unit (columns b, m, u, c, with c > 0).
-    """
-    extra = f" UNION ALL {counts_sql}" if counts_sql else ""
-    return f"""
-        WITH vals AS ({values_sql}),
-        hist AS (SELECT b, m, u, COUNT(*) AS c FROM vals GROUP BY b, m, u{extra}),
-        running AS (
-            SELECT b, m, u,
-                   CAST(SUM(c) OVER (PARTITION BY b, m ORDER BY u) AS BIGINT) AS upto,
-                   CAST(SUM(c) OVER (PARTITION BY b, m) AS BIGINT) AS n
-            FROM hist
-        )
-        SELECT b, m, MAX(n),
-               MIN(CASE WHEN upto >= (50 * n + 99) / 100 THEN u END),
-               MIN(CASE WHEN upto >= (90 * n + 99) / 100 THEN u END),
-               MIN(CASE WHEN upto >= (95 * n + 99) / 100 THEN u END)
-        FROM running GROUP BY b, m"""
+# Nearest-rank p50/p90/p95 per (bucket, metric) from the histograms: the k-th smallest value
+# (k = ceil(p * n / 100)) is the first unit whose running count reaches k. The band counts
+# (a few dozen per metric and day) find the band holding it and its rank k' there; then only
+# that band's units are read, and the first whose running count reaches k' is the value.
+PERCENTILE_SQL = f"""
+    WITH bands AS (
+        SELECT {{bucket_r}} AS b, r.metric AS m, r.band AS band, SUM(r.n) AS c
+        FROM {VALUE_BANDS} r WHERE {{where_r}}
+        GROUP BY 1, 2, 3
+    ),
+    running AS (
+        SELECT b, m, band, c,
+               CAST(SUM(c) OVER (PARTITION BY b, m ORDER BY band) AS BIGINT) AS upto,
+               CAST(SUM(c) OVER (PARTITION BY b, m) AS BIGINT) AS n
+        FROM bands
+    ),
+    ranks AS ({" UNION ALL ".join(f"SELECT {p} AS p" for p in PERCENTILES)}),
+    targets AS (
+        SELECT r.b, r.m, k.p, r.n, r.band, (k.p * r.n + 99) / 100 - (r.upto - r.c) AS kk
+        FROM running r JOIN ranks k
+          ON r.upto >= (k.p * r.n + 99) / 100 AND r.upto - r.c < (k.p * r.n + 99) / 100
+    ),
+    units AS (
+        SELECT t.b, t.m, t.p, t.n, t.kk, v.unit AS u, SUM(v.n) AS c
+        FROM targets t JOIN {VALUES} v
+          ON v.metric = t.m AND v.band = t.band AND {{where_v}} AND {{bucket_v}} = t.b
+        GROUP BY t.b, t.m, t.p, t.n, t.kk, v.unit
+    ),
+    unit_running AS (
+        SELECT b, m, p, n, kk, u, SUM(c) OVER (PARTITION BY b, m, p ORDER BY u) AS upto
+        FROM units
+    )
+    SELECT b, m, p, MAX(n), MIN(CASE WHEN upto >= kk THEN u END)
+    FROM unit_running GROUP BY b, m, p"""
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -425,14 +408,17 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 # a Celery task computes the next one, so only the first look at a scope waits for the queries.
 FRESH_SECONDS = 30
 KEEP_SECONDS = 15 * 60
-SOURCES = ("daily", "event_groups", "customer_turns", "percentiles", "gap_messages")
+SOURCES = ("daily", "event_groups", "percentiles", "gap_messages")
 
 
 class Report:
     """The dashboard's numbers for a scope; each source query runs at most once.
 
     ``cache=True`` (the views) reads and writes the shared cache described above;
-    ``refresh=True`` (the refresh task) recomputes every source and stores it.
+    ``refresh=True`` (the refresh task) recomputes every source and stores it. Before its
+    first query a report brings the rollup up to date: a refresh task and an uncached report
+    (a shell, a test) to every row written so far; a view's cold request to within
+    ``FRESH_SECONDS`` (beat refreshes every 30 s), refreshing first only if it is older.
     """
 
     def __init__(self, scope: Scope, *, cache: bool = False, refresh: bool = False) -> None:
@@ -440,6 +426,9 @@ class Report:
         self.use_cache = cache or refresh
         self.refresh = refresh
         self._refresh_asked = False
+        self._rollup_checked = False
+        if not self.use_cache:
+            rollup_ensure_fresh(max_age=0)
         self.period = scope.period
         self.previous = scope.period.previous()
         # Tiles compare against the previous period, so the tile sources span both.
@@ -468,6 +457,12 @@ class Report:
             if time.time() - computed_at > FRESH_SECONDS:
                 self._refresh_later()
             return value
+        if not self._rollup_checked:
+            # A background recomputation brings the rollup up to every row written; a
+            # manager's cold request accepts one refreshed within the cache's window (beat
+            # refreshes it every 30 s), so that it rarely waits for a refresh.
+            rollup_ensure_fresh(max_age=0 if self.refresh else FRESH_SECONDS)
+            self._rollup_checked = True
         value = compute()
         cache.set(key, (time.time(), value), KEEP_SECONDS)
         return value
@@ -503,77 +498,19 @@ class Report:
         return self._source("daily", self._compute_daily)
 
     def _compute_daily(self) -> list[dict[str, Any]]:
-        # One pass over the cohort's events, grouped by conversation: flags, and the latest
-        # moment of each state event; a conversation's current state is the latest of them.
-        where, params = _event_scope(self.scope, self.span)
-        names = (
-            EventName.CONVERSATION_STARTED,
-            EventName.AGENT_REPLIED,
-            EventName.HANDOFF,
-            EventName.RESOLVED,
-            EventName.REOPENED,
-            EventName.ABANDONED,
-            EventName.RATING_GIVEN,
-        )
-        sql = f"""
-            WITH per AS (
-                SELECT e.conversation_id AS cid,
-                    MAX(CASE WHEN e.name = 'conversation_started' THEN 1 ELSE 0 END) AS started,
-                    MAX(e.conversation_started_at) AS t,
-                    MAX(CASE WHEN e.name = 'agent_replied' THEN 1 ELSE 0 END) AS agent,
-                    MAX(CASE WHEN e.name = 'handoff' THEN 1 ELSE 0 END) AS handoff,
-                    MAX(CASE WHEN e.name = 'rating_given' THEN 1 ELSE 0 END) AS rated,
-                    MAX(CASE WHEN e.name = 'resolved' THEN e.occurred_at END) AS res,
-                    MAX(CASE WHEN e.name = 'resolved' AND e.category = 'bot_confirmed'
-                        THEN e.occurred_at END) AS conf,
-                    MAX(CASE WHEN e.name = 'resolved' AND e.category = 'bot_assumed'
-                        THEN e.occurred_at END) AS assumed,
-                    MAX(CASE WHEN e.name = 'reopened' THEN e.occurred_at END) AS reo,
-                    MAX(CASE WHEN e.name = 'abandoned' THEN e.occurred_at END) AS ab
-                FROM {EVENTS} e
-                WHERE e.name IN {_in(n.value for n in names)} AND {where}
-                GROUP BY e.conversation_id
-            ),
-            state AS (
-                SELECT t, agent, handoff, rated, res, conf, assumed,
-                    CASE WHEN res IS NOT NULL AND (reo IS NULL OR res > reo)
-                        AND (ab IS NULL OR res > ab) THEN 1 ELSE 0 END AS is_res,
-                    CASE WHEN ab IS NOT NULL AND (res IS NULL OR ab > res)
-                        AND (reo IS NULL OR ab > reo) THEN 1 ELSE 0 END AS is_ab
-                FROM per WHERE started = 1
-            )
-            SELECT date(t) AS day,
-                COUNT(*),
-                SUM(is_res),
-                SUM(is_ab),
-                SUM(CASE WHEN is_res = 1 AND agent = 0 AND conf = res THEN 1 ELSE 0 END),
-                SUM(CASE WHEN is_res = 1 AND agent = 0 AND assumed = res THEN 1 ELSE 0 END),
-                SUM(handoff),
-                SUM(CASE WHEN res IS NOT NULL THEN 1 ELSE 0 END),
-                SUM(rated)
-            FROM state GROUP BY date(t)
-        """
-        keys = (
-            "conversations",
-            "resolved",
-            "abandoned",
-            "contained_confirmed",
-            "contained_assumed",
-            "handed_off",
-            "ever_resolved",
-            "rated",
-        )
-        rows = _fetch(sql, params)
+        where, params = _rollup_scope(self.scope, self.span)
+        sums = ", ".join(f"SUM(r.{column})" for column in COHORT_COUNTS)
+        sql = f"SELECT r.day, {sums} FROM {COHORT_DAYS} r WHERE {where} GROUP BY r.day"
         out = []
-        for row in rows:
+        for row in _fetch(sql, params):
             day = row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0]))
-            values = dict(zip(keys, (int(v or 0) for v in row[1:]), strict=True))
+            values = dict(zip(COHORT_COUNTS, (int(v or 0) for v in row[1:]), strict=True))
             # Resolved by the bot means contained; any other resolution involved an agent.
             values["resolved_bot"] = values["contained_confirmed"] + values["contained_assumed"]
             values["resolved_agent"] = values["resolved"] - values["resolved_bot"]
             values["open"] = values["conversations"] - values["resolved"] - values["abandoned"]
             out.append({"day": day, **values})
-        return out
+        return sorted(out, key=lambda row: row["day"])
 
     def _cohort(self, bucket: str) -> dict[str, int]:
         period = self.period if bucket == "cur" else self.previous
@@ -592,22 +529,14 @@ class Report:
         return self._source("event_groups", self._compute_event_groups)
 
     def _compute_event_groups(self) -> list[tuple[str, str, str, str, int, float, int]]:
-        """(bucket, event name, intent, category, count, sum of values, values >= 4): one
-        pass over the events that both the tiles' totals and the breakdown charts need."""
-        where, params = _event_scope(self.scope, self.span)
+        """(bucket, event name, intent, category, count, sum of values, values >= 4): what
+        both the tiles' totals and the breakdown charts need."""
+        where, params = _rollup_scope(self.scope, self.span)
         bucket, bucket_params = _bucket(self.period)
-        names = (
-            EventName.BOT_REPLIED,
-            EventName.HANDOFF,
-            EventName.FALLBACK,
-            EventName.RATING_GIVEN,
-            EventName.FIRST_AGENT_REPLY,
-        )
         sql = f"""
-            SELECT {bucket} AS b, e.name, e.intent, e.category, COUNT(*), SUM(e.value),
-                   SUM(CASE WHEN e.value >= 4 THEN 1 ELSE 0 END)
-            FROM {EVENTS} e
-            WHERE e.name IN {_in(n.value for n in names)} AND {where}
+            SELECT {bucket} AS b, r.name, r.event_intent, r.category, SUM(r.events),
+                   SUM(r.value_sum), SUM(r.high)
+            FROM {EVENT_COUNTS} r WHERE {where}
             GROUP BY 1, 2, 3, 4
         """
         return [
@@ -628,27 +557,11 @@ class Report:
     def _event(self, bucket: str, name: str, what: str = "count") -> float:
         return self.event_totals.get((bucket, str(name)), {}).get(what, 0)
 
-    # Source: customer turns (both periods), from chat messages --------------------------
+    # Customer turns (both periods), counted in the cohort days ---------------------------
 
     @cached_property
     def customer_turns(self) -> dict[str, int]:
-        return self._source("customer_turns", self._compute_customer_turns)
-
-    def _compute_customer_turns(self) -> dict[str, int]:
-        params: list[Any] = [_db_datetime(self.period.start)]
-        sql = f"""
-            SELECT CASE WHEN c.created_at >= %s THEN 'cur' ELSE 'prev' END AS b, COUNT(*)
-            FROM {MESSAGES} m JOIN {CONVERSATIONS} c ON c.id = m.conversation_id
-            WHERE m.author = 'customer' AND c.created_at >= %s AND c.created_at < %s"""
-        params += [_db_datetime(self.span.start), _db_datetime(self.span.end)]
-        if self.scope.widget_id is not None:
-            sql += " AND c.widget_id = %s"
-            params.append(self.scope.widget_id)
-        if self.scope.intent:
-            sql += " AND c.intent = %s"
-            params.append(self.scope.intent)
-        sql += " GROUP BY 1"
-        return {b: int(n) for b, n in _fetch(sql, params)}
+        return {bucket: self._cohort(bucket).get("customer_turns", 0) for bucket in ("cur", "prev")}
 
     # Source: percentiles (both periods) -------------------------------------------------
 
@@ -657,44 +570,18 @@ class Report:
         return self._source("percentiles", self._compute_percentiles)
 
     def _compute_percentiles(self) -> dict[tuple[str, str], dict[str, float | None]]:
-        where, params = _event_scope(self.scope, self.span)
-        bucket, bucket_params = _bucket(self.period)
-        bucket_f, _ = _bucket(self.period, alias="f")
-        # One ordered pass over the bot replies counts both bot metrics per unit: every
-        # reply's latency, and (rn = 1) each conversation's first reply.
-        bot_replies = f"""
-            SELECT e.conversation_started_at, e.value,
-                   ROW_NUMBER() OVER (
-                       PARTITION BY e.conversation_id ORDER BY e.occurred_at, e.value
-                   ) AS rn
-            FROM {EVENTS} e
-            WHERE e.name = '{EventName.BOT_REPLIED.value}' AND {where}"""
-        bot_counts = f"""
-            SELECT h.b, k.m, h.u,
-                   CASE WHEN k.m = 'bot_latency' THEN h.n_all ELSE h.n_first END
-            FROM (
-                SELECT {bucket_f} AS b, ROUND(f.value) AS u, COUNT(*) AS n_all,
-                       SUM(CASE WHEN f.rn = 1 THEN 1 ELSE 0 END) AS n_first
-                FROM ({bot_replies}) f WHERE f.value IS NOT NULL GROUP BY 1, 2
-            ) h
-            CROSS JOIN (SELECT 'bot_latency' AS m UNION ALL SELECT 'bot_first_response') k
-            WHERE k.m = 'bot_latency' OR h.n_first > 0"""
-        values_sql = f"""
-            SELECT {bucket} AS b, 'agent_first_response' AS m, ROUND(e.value * 10) AS u
-            FROM {EVENTS} e
-            WHERE e.name = '{EventName.FIRST_AGENT_REPLY.value}' AND e.value IS NOT NULL
-              AND {where}
-            UNION ALL
-            SELECT {bucket_f}, 'resolution_time', ROUND(f.value * 10)
-            FROM ({_final_states_sql(where)}) f
-            WHERE f.name = 'resolved' AND f.value IS NOT NULL"""
-        all_params = (bucket_params + params) * 3
-        rows = _fetch(_percentile_sql(values_sql, bot_counts), all_params)
+        where_r, params = _rollup_scope(self.scope, self.span, alias="r")
+        where_v, _ = _rollup_scope(self.scope, self.span, alias="v")
+        bucket_r, bucket_params = _bucket(self.period, alias="r")
+        bucket_v, _ = _bucket(self.period, alias="v")
+        sql = PERCENTILE_SQL.format(
+            bucket_r=bucket_r, where_r=where_r, where_v=where_v, bucket_v=bucket_v
+        )
+        rows = _fetch(sql, bucket_params + params + params + bucket_params)
         out: dict[tuple[str, str], dict[str, float | None]] = {}
-        for b, m, n, *units in rows:
-            divisor = PERCENTILE_DIVISORS[m]
-            scaled = [None if u is None else float(u) / divisor for u in units]
-            out[(b, m)] = {"n": int(n), "p50": scaled[0], "p90": scaled[1], "p95": scaled[2]}
+        for b, m, p, n, u in rows:
+            entry = out.setdefault((b, m), {"n": int(n)})
+            entry[f"p{p}"] = None if u is None else float(u) / PERCENTILE_DIVISORS[m]
         return out
 
     def _pct(self, bucket: str, metric: str, which: str) -> float | None:
@@ -777,27 +664,10 @@ class Report:
         return self._source("gap_messages", self._compute_gap_messages)
 
     def _compute_gap_messages(self) -> list[tuple[str, int]]:
-        period = self.period
+        where, params = _rollup_scope(self.scope, self.period)
         sql = f"""
-            SELECT LOWER(m.text) AS t, COUNT(*) AS n
-            FROM {TRACES} tr
-            JOIN {MESSAGES} m ON m.id = tr.message_id
-            JOIN {CONVERSATIONS} c ON c.id = tr.conversation_id
-            WHERE c.created_at >= %s AND c.created_at < %s AND m.author = 'customer'
-              AND (tr.decision = 'handoff' OR tr.intent = %s OR tr.confidence < %s)"""
-        params: list[Any] = [
-            _db_datetime(period.start),
-            _db_datetime(period.end),
-            settings.BOT_FALLBACK_INTENT,
-            settings.BOT_CONFIDENCE_THRESHOLD,
-        ]
-        if self.scope.widget_id is not None:
-            sql += " AND c.widget_id = %s"
-            params.append(self.scope.widget_id)
-        if self.scope.intent:
-            sql += " AND c.intent = %s"
-            params.append(self.scope.intent)
-        sql += " GROUP BY LOWER(m.text) ORDER BY n DESC, t LIMIT 10"
+            SELECT r.text, SUM(r.n) AS total FROM {GAP_MESSAGES} r WHERE {where}
+            GROUP BY r.text ORDER BY total DESC, r.text LIMIT 10"""
         return [(str(text), int(n)) for text, n in _fetch(sql, params)]
 
 

@@ -82,3 +82,141 @@ class ReportingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+# --- The rollup: what the dashboard reads (``analytics/rollup.py`` keeps it) -------------------
+#
+# Every rollup row belongs to one cohort day (the UTC day its conversations started), one
+# widget and one intent: the conversation's current intent, or "" for the row that totals all
+# intents of that day and widget (the intent filter reads the first, everything else the
+# second). A refresh replaces every row of a day at once, so a day's rows always agree.
+
+
+class CohortRow(models.Model):
+    """The key every rollup row shares: cohort day, widget and intent ("" for all)."""
+
+    day = models.DateField()
+    widget = models.ForeignKey(
+        "chat.Widget", null=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    intent = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} {self.day} widget {self.widget_id} {self.intent or '*'}"
+
+
+class CohortDay(CohortRow):
+    """The conversations started on one day: their current outcome and customer turns."""
+
+    conversations = models.IntegerField(default=0)
+    resolved = models.IntegerField(default=0)
+    abandoned = models.IntegerField(default=0)
+    contained_confirmed = models.IntegerField(default=0)
+    contained_assumed = models.IntegerField(default=0)
+    handed_off = models.IntegerField(default=0)
+    ever_resolved = models.IntegerField(default=0)
+    rated = models.IntegerField(default=0)
+    customer_turns = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["intent", "day", "widget"], name="cohortday_scope_idx")]
+
+
+class CohortEventCount(CohortRow):
+    """Events of one name, intent and category in one day's conversations: count, sum of
+    values, values of 4 or more (ratings)."""
+
+    name = models.CharField(max_length=32, choices=EventName.choices)
+    event_intent = models.CharField(max_length=80, blank=True)
+    category = models.CharField(max_length=32, blank=True)
+    events = models.IntegerField()
+    value_sum = models.FloatField(null=True)
+    high = models.IntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=[
+                    "intent",
+                    "day",
+                    "widget",
+                    "name",
+                    "event_intent",
+                    "category",
+                    "events",
+                    "value_sum",
+                    "high",
+                ],
+                name="cohortevent_scope_idx",
+            ),
+            models.Index(fields=["day"], name="cohortevent_day_idx"),
+        ]
+
+
+class CohortValue(CohortRow):
+    """Histogram of one timed metric for one day's conversations: how many values fell on
+    each whole unit (``kpis.PERCENTILE_DIVISORS``), and the unit's band (``rollup.band_sql``)
+    so that a percentile reads the bands first and then the units of one band only."""
+
+    metric = models.CharField(max_length=24)
+    band = models.IntegerField()
+    unit = models.BigIntegerField()
+    n = models.IntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["intent", "metric", "band", "day", "widget", "unit", "n"],
+                name="cohortvalue_band_idx",
+            ),
+            models.Index(fields=["day"], name="cohortvalue_day_idx"),
+        ]
+
+
+class CohortValueBand(CohortRow):
+    """``CohortValue`` summed per band: a few dozen rows per metric and day."""
+
+    metric = models.CharField(max_length=24)
+    band = models.IntegerField()
+    n = models.IntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["intent", "day", "widget", "metric", "band", "n"],
+                name="cohortband_scope_idx",
+            ),
+            models.Index(fields=["day"], name="cohortband_day_idx"),
+        ]
+
+
+class CohortGapMessage(CohortRow):
+    """Customer messages (in lower case) of one day's conversations whose bot turn was a
+    fallback or a handoff, counted per text."""
+
+    text = models.TextField()
+    n = models.IntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["intent", "day", "widget"], name="cohortgap_scope_idx"),
+            models.Index(fields=["day"], name="cohortgap_day_idx"),
+        ]
+
+
+class RollupRefresh(models.Model):
+    """One refresh of the rollup: the highest event and message ids it had seen. A later
+    refresh rescans from the marks of one at least ``rollup.OVERLAP`` old (see there)."""
+
+    started_at = models.DateTimeField()
+    event_mark = models.BigIntegerField()
+    message_mark = models.BigIntegerField()
+    full = models.BooleanField(default=False)
+    days = models.IntegerField(default=0)
+    seconds = models.FloatField(default=0)
+
+    def __str__(self) -> str:
+        return f"rollup refresh at {self.started_at:%Y-%m-%d %H:%M:%S} ({self.days} days)"

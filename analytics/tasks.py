@@ -8,6 +8,7 @@ from celery import shared_task
 
 from .forms import PRESETS, ReportForm
 from .kpis import Period, Report, Scope
+from .rollup import rollup_refresh
 
 
 @shared_task(name="analytics.tasks.report_refresh", ignore_result=True)
@@ -26,3 +27,11 @@ def presets_refresh() -> int:
         form.is_valid()
         Report(form.scope(), refresh=True).compute_all()
     return len(PRESETS)
+
+
+@shared_task(name="analytics.tasks.rollup_refresh", ignore_result=True)
+def rollup_refresh_task() -> int:
+    """Recomputes the rollup's cohort days touched since the last refreshes (see
+    ``analytics.rollup``); meant for Celery beat, every ``rollup.REFRESH_SECONDS``."""
+    refresh = rollup_refresh()
+    return refresh.days if refresh else 0

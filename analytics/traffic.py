@@ -36,6 +36,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics.models import EventName, ReportingEvent
+from analytics.rollup import rollup_refresh
 from chat.bot.types import TurnResult
 from chat.models import (
     Author,
@@ -811,6 +812,8 @@ def traffic_generate(
         for start in iterator:
             play_conversation(writer, cast, rng, start)
         writer.close()
+        # Rows with ids handed out here may sit below the rollup's marks: rebuild it.
+        rollup_refresh(full=True)
     else:
         writer = ServiceWriter(pipeline=pipeline)
         for start in iterator:

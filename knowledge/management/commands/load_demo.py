@@ -75,6 +75,7 @@ class Command(BaseCommand):
                     days=options["traffic_days"],
                     verbosity=options["verbosity"],
                 )
+                call_command("rebuild_rollups", verbosity=options["verbosity"])
         if verbose:
             for username, password in passwords.items():
                 shown = password if password else "(unchanged)"

@@ -1,0 +1,507 @@
+# SQL is assembled from module constants only (table, column and event names, fixed
+# fragments); every value is a query parameter.
+# ruff: noqa: S608
+"""The rollup the dashboard reads instead of the raw events, and how it is kept.
+
+The raw facts stay in ``ReportingEvent`` (and ``chat_message``/``chat_bottrace``); the rollup
+tables (``models.CohortDay`` and its siblings) hold them aggregated per *cohort day* (the UTC
+day a conversation started: every KPI attributes to it), widget and intent, with histograms of
+the timed metrics at the resolution the KPIs count in. A cold 90-day report then reads a few
+thousand rollup rows instead of about a million events.
+
+Keeping it: ``rollup_refresh`` recomputes, from the raw rows and with the same SQL as before,
+every row of each cohort day that new events or messages touched: delete and insert in one
+transaction, under a lock, so the result never depends on how often or in which order it
+runs. It finds those days from the rows with ids above the marks of an earlier refresh: not
+the latest one, but the latest that is at least ``OVERLAP`` old, so that a transaction that
+got its ids before a refresh and committed after it is still seen. The bound: a row is
+counted as long as its transaction commits within ``OVERLAP`` (minus one beat interval) of
+writing it; chat transactions take milliseconds. Rows deleted from the raw tables, or a
+change of the fallback settings, need ``rebuild_rollups``.
+
+Celery beat runs the refresh every ``REFRESH_SECONDS``; a dashboard computation refreshes
+first when the rollup is older than the report cache's freshness window and something new
+was written (``rollup_ensure_fresh``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from chat.models import BotTrace, Conversation, Message
+
+from .models import (
+    CohortDay,
+    CohortEventCount,
+    CohortGapMessage,
+    CohortValue,
+    CohortValueBand,
+    EventName,
+    ReportingEvent,
+    RollupRefresh,
+)
+
+EVENTS = ReportingEvent._meta.db_table
+CONVERSATIONS = Conversation._meta.db_table
+MESSAGES = Message._meta.db_table
+TRACES = BotTrace._meta.db_table
+REFRESHES = RollupRefresh._meta.db_table
+ROLLUP_TABLES = tuple(
+    m._meta.db_table
+    for m in (CohortDay, CohortEventCount, CohortValue, CohortValueBand, CohortGapMessage)
+)
+
+# How far back a refresh looks for late commits, and how often beat refreshes.
+OVERLAP = timedelta(minutes=5)
+REFRESH_SECONDS = 30
+# Any int64 key of our own for pg_advisory_xact_lock: "sdrollup".
+LOCK_KEY = 0x7364726F6C6C7570
+
+STATE_EVENTS = (EventName.RESOLVED.value, EventName.REOPENED.value, EventName.ABANDONED.value)
+COHORT_EVENTS = (
+    EventName.CONVERSATION_STARTED.value,
+    EventName.AGENT_REPLIED.value,
+    EventName.HANDOFF.value,
+    *STATE_EVENTS,
+    EventName.RATING_GIVEN.value,
+)
+COUNTED_EVENTS = (
+    EventName.BOT_REPLIED.value,
+    EventName.HANDOFF.value,
+    EventName.FALLBACK.value,
+    EventName.RATING_GIVEN.value,
+    EventName.FIRST_AGENT_REPLY.value,
+)
+COHORT_COUNTS = (
+    "conversations",
+    "resolved",
+    "abandoned",
+    "contained_confirmed",
+    "contained_assumed",
+    "handed_off",
+    "ever_resolved",
+    "rated",
+    "customer_turns",
+)
+
+
+def _in(values: Iterable[str]) -> str:
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
+
+def band_sql(unit: str) -> str:
+    """A unit's band: about 35 bands per power of ten (widths 1, 2 and 5 times a power of
+    ten: at most 10 % of the values they hold), numbered in the order of the units, so that
+    the band holding the k-th smallest value can be found from the bands alone."""
+    parts = [f"CASE WHEN {unit} < 10 THEN {unit}"]
+    band = 10
+    for power in range(1, 12):
+        base = 10**power
+        for low, high, width in (
+            (base, 2 * base, base // 10),
+            (2 * base, 5 * base, base // 5),
+            (5 * base, 10 * base, base // 2),
+        ):
+            # low is a multiple of width: band + (unit - low) / width without a subtraction.
+            parts.append(f"WHEN {unit} < {high} THEN {band - low // width} + {unit} / {width}")
+            band += (high - low) // width
+    parts.append(f"ELSE {band} END")
+    return " ".join(parts)
+
+
+def _db_datetime(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, dtime.min, tzinfo=UTC)
+
+
+def _execute(sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+# --- Recomputing days ------------------------------------------------------------------------
+
+
+def _grains(base: str, columns: Iterable[str], keys: Iterable[str] = ()) -> str:
+    """Each row of ``base`` as it is (what the intent filter reads) plus its rows totalled
+    over intents (intent ""), which the unfiltered dashboard reads."""
+    keys = list(keys)
+    lead = "".join(f"{k}, " for k in keys)
+    plain = ", ".join(columns)
+    summed = ", ".join(f"SUM({c})" for c in columns)
+    return f"""
+        SELECT day, widget_id, intent, {lead}{plain} FROM {base} WHERE intent <> ''
+        UNION ALL
+        SELECT day, widget_id, '', {lead}{summed} FROM {base}
+        GROUP BY day, widget_id{"".join(f", {k}" for k in keys)}"""
+
+
+def _insert_cohort_days(runs: list[tuple[date, date]]) -> None:
+    """Each conversation's current outcome (the latest resolved/reopened/abandoned event
+    decides), counted per cohort day; and the cohort's customer messages."""
+    sums = ", ".join(f"SUM({c}) AS {c}" for c in COHORT_COUNTS)
+    in_events, params = _in_runs("e.conversation_started_at", runs)
+    in_conversations, more = _in_runs("c.created_at", runs)
+    _execute(
+        f"""
+        WITH per AS (
+            SELECT e.conversation_id AS cid,
+                MAX(e.widget_id) AS widget_id,
+                MAX(c.intent) AS intent,
+                MAX(CASE WHEN e.name = 'conversation_started' THEN 1 ELSE 0 END) AS started,
+                MAX(e.conversation_started_at) AS t,
+                MAX(CASE WHEN e.name = 'agent_replied' THEN 1 ELSE 0 END) AS agent,
+                MAX(CASE WHEN e.name = 'handoff' THEN 1 ELSE 0 END) AS handoff,
+                MAX(CASE WHEN e.name = 'rating_given' THEN 1 ELSE 0 END) AS rated,
+                MAX(CASE WHEN e.name = 'resolved' THEN e.occurred_at END) AS res,
+                MAX(CASE WHEN e.name = 'resolved' AND e.category = 'bot_confirmed'
+                    THEN e.occurred_at END) AS conf,
+                MAX(CASE WHEN e.name = 'resolved' AND e.category = 'bot_assumed'
+                    THEN e.occurred_at END) AS assumed,
+                MAX(CASE WHEN e.name = 'reopened' THEN e.occurred_at END) AS reo,
+                MAX(CASE WHEN e.name = 'abandoned' THEN e.occurred_at END) AS ab
+            FROM {EVENTS} e JOIN {CONVERSATIONS} c ON c.id = e.conversation_id
+            WHERE e.name IN {_in(COHORT_EVENTS)} AND ({in_events})
+            GROUP BY e.conversation_id
+        ),
+        state AS (
+            SELECT t, widget_id, intent, agent, handoff, rated, res, conf, assumed,
+                CASE WHEN res IS NOT NULL AND (reo IS NULL OR res > reo)
+                    AND (ab IS NULL OR res > ab) THEN 1 ELSE 0 END AS is_res,
+                CASE WHEN ab IS NOT NULL AND (res IS NULL OR ab > res)
+                    AND (reo IS NULL OR ab > reo) THEN 1 ELSE 0 END AS is_ab
+            FROM per WHERE started = 1
+        ),
+        parts AS (
+            SELECT date(t) AS day, widget_id, intent,
+                COUNT(*) AS conversations,
+                SUM(is_res) AS resolved,
+                SUM(is_ab) AS abandoned,
+                SUM(CASE WHEN is_res = 1 AND agent = 0 AND conf = res THEN 1 ELSE 0 END)
+                    AS contained_confirmed,
+                SUM(CASE WHEN is_res = 1 AND agent = 0 AND assumed = res THEN 1 ELSE 0 END)
+                    AS contained_assumed,
+                SUM(handoff) AS handed_off,
+                SUM(CASE WHEN res IS NOT NULL THEN 1 ELSE 0 END) AS ever_resolved,
+                SUM(rated) AS rated,
+                0 AS customer_turns
+            FROM state GROUP BY 1, 2, 3
+            UNION ALL
+            SELECT date(c.created_at), c.widget_id, c.intent, 0, 0, 0, 0, 0, 0, 0, 0, COUNT(*)
+            FROM {MESSAGES} m JOIN {CONVERSATIONS} c ON c.id = m.conversation_id
+            WHERE m.author = 'customer' AND ({in_conversations})
+            GROUP BY 1, 2, 3
+        ),
+        base AS (SELECT day, widget_id, intent, {sums} FROM parts GROUP BY day, widget_id, intent)
+        INSERT INTO {CohortDay._meta.db_table} (day, widget_id, intent, {", ".join(COHORT_COUNTS)})
+        {_grains("base", COHORT_COUNTS)}
+        """,
+        params + more,
+    )
+
+
+def _insert_event_counts(runs: list[tuple[date, date]]) -> None:
+    columns = ("events", "value_sum", "high")
+    keys = ("name", "event_intent", "category")
+    in_events, params = _in_runs("e.conversation_started_at", runs)
+    _execute(
+        f"""
+        WITH base AS (
+            SELECT date(e.conversation_started_at) AS day, e.widget_id AS widget_id,
+                   c.intent AS intent, e.name AS name, e.intent AS event_intent,
+                   e.category AS category, COUNT(*) AS events, SUM(e.value) AS value_sum,
+                   SUM(CASE WHEN e.value >= 4 THEN 1 ELSE 0 END) AS high
+            FROM {EVENTS} e JOIN {CONVERSATIONS} c ON c.id = e.conversation_id
+            WHERE e.name IN {_in(COUNTED_EVENTS)} AND ({in_events})
+            GROUP BY 1, 2, 3, 4, 5, 6
+        )
+        INSERT INTO {CohortEventCount._meta.db_table}
+            (day, widget_id, intent, {", ".join(keys)}, {", ".join(columns)})
+        {_grains("base", columns, keys)}
+        """,
+        params,
+    )
+
+
+def _insert_values(runs: list[tuple[date, date]]) -> None:
+    """Histograms of the four timed metrics, in the units ``kpis.PERCENTILE_DIVISORS``
+    names: every bot reply's latency (ms), each conversation's first bot reply (ms), each
+    first agent reply after a handoff (0.1 s), and the resolution time of the conversations
+    whose latest state is resolved (0.1 s)."""
+    rng, params = _in_runs("e.conversation_started_at", runs)
+    rng = f"({rng})"
+    _execute(
+        f"""
+        WITH firsts AS (
+            SELECT e.conversation_id AS cid, e.conversation_started_at AS t, e.widget_id AS w,
+                   e.value,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY e.conversation_id ORDER BY e.occurred_at, e.value
+                   ) AS rn
+            FROM {EVENTS} e WHERE e.name = '{EventName.BOT_REPLIED.value}' AND {rng}
+        ),
+        finals AS (
+            SELECT e.conversation_id AS cid, e.conversation_started_at AS t, e.widget_id AS w,
+                   e.name, e.value,
+                   ROW_NUMBER() OVER (
+                       PARTITION BY e.conversation_id ORDER BY e.occurred_at DESC, e.name DESC
+                   ) AS rn
+            FROM {EVENTS} e WHERE e.name IN {_in(STATE_EVENTS)} AND {rng}
+        ),
+        vals AS (
+            SELECT cid, t, w, 'bot_latency' AS metric, CAST(ROUND(value) AS BIGINT) AS unit
+            FROM firsts WHERE value IS NOT NULL
+            UNION ALL
+            SELECT cid, t, w, 'bot_first_response', CAST(ROUND(value) AS BIGINT)
+            FROM firsts WHERE rn = 1 AND value IS NOT NULL
+            UNION ALL
+            SELECT e.conversation_id, e.conversation_started_at, e.widget_id,
+                   'agent_first_response', CAST(ROUND(e.value * 10) AS BIGINT)
+            FROM {EVENTS} e
+            WHERE e.name = '{EventName.FIRST_AGENT_REPLY.value}' AND e.value IS NOT NULL
+              AND {rng}
+            UNION ALL
+            SELECT cid, t, w, 'resolution_time', CAST(ROUND(value * 10) AS BIGINT)
+            FROM finals WHERE rn = 1 AND name = 'resolved' AND value IS NOT NULL
+        ),
+        base AS (
+            SELECT date(v.t) AS day, v.w AS widget_id, c.intent AS intent, v.metric AS metric,
+                   v.unit AS unit, COUNT(*) AS n
+            FROM vals v JOIN {CONVERSATIONS} c ON c.id = v.cid
+            GROUP BY 1, 2, 3, 4, 5
+        )
+        INSERT INTO {CohortValue._meta.db_table}
+            (day, widget_id, intent, metric, unit, n, band)
+        SELECT day, widget_id, intent, metric, unit, n, {band_sql("unit")}
+        FROM ({_grains("base", ("n",), ("metric", "unit"))}) g
+        """,
+        params * 3,
+    )
+
+
+def _insert_bands(runs: list[tuple[date, date]]) -> None:
+    in_days, params = _in_runs("day", runs, dates=True)
+    _execute(
+        f"""
+        INSERT INTO {CohortValueBand._meta.db_table} (day, widget_id, intent, metric, band, n)
+        SELECT day, widget_id, intent, metric, band, SUM(n)
+        FROM {CohortValue._meta.db_table} WHERE {in_days}
+        GROUP BY day, widget_id, intent, metric, band
+        """,
+        params,
+    )
+
+
+def _insert_gap_messages(runs: list[tuple[date, date]]) -> None:
+    """Customer messages whose bot turn fell back (below the confidence threshold or the
+    fallback intent) or handed off; the settings apply when the day is recomputed."""
+    in_conversations, params = _in_runs("c.created_at", runs)
+    _execute(
+        f"""
+        WITH base AS (
+            SELECT date(c.created_at) AS day, c.widget_id AS widget_id, c.intent AS intent,
+                   LOWER(m.text) AS text, COUNT(*) AS n
+            FROM {TRACES} tr
+            JOIN {MESSAGES} m ON m.id = tr.message_id
+            JOIN {CONVERSATIONS} c ON c.id = tr.conversation_id
+            WHERE ({in_conversations}) AND m.author = 'customer'
+              AND (tr.decision = 'handoff' OR tr.intent = %s OR tr.confidence < %s)
+            GROUP BY 1, 2, 3, 4
+        )
+        INSERT INTO {CohortGapMessage._meta.db_table} (day, widget_id, intent, text, n)
+        {_grains("base", ("n",), ("text",))}
+        """,
+        [*params, settings.BOT_FALLBACK_INTENT, settings.BOT_CONFIDENCE_THRESHOLD],
+    )
+
+
+def _in_runs(
+    column: str, runs: list[tuple[date, date]], *, dates: bool = False
+) -> tuple[str, list[Any]]:
+    """``column`` within any of the day ranges: an OR of ranges, which an index on the
+    column answers range by range."""
+    sql = " OR ".join(f"({column} >= %s AND {column} < %s)" for _ in runs)
+    params: list[Any] = []
+    for first, end in runs:
+        if dates:
+            params += [connection.ops.adapt_datefield_value(d) for d in (first, end)]
+        else:
+            params += [_db_datetime(_midnight(d)) for d in (first, end)]
+    return sql, params
+
+
+def _recompute(runs: list[tuple[date, date]], *, delete: bool = True) -> None:
+    """Replaces every rollup row of the cohort days in ``runs`` (``[first, end)`` ranges):
+    the same eleven statements however many days and ranges."""
+    if not runs:
+        return
+    if delete:
+        in_days, params = _in_runs("day", runs, dates=True)
+        for table in ROLLUP_TABLES:
+            _execute(f"DELETE FROM {table} WHERE {in_days}", params)
+    _insert_cohort_days(runs)
+    _insert_event_counts(runs)
+    _insert_values(runs)
+    _insert_bands(runs)
+    _insert_gap_messages(runs)
+
+
+def _runs(days: Iterable[date]) -> Iterator[tuple[date, date]]:
+    """Sorted days as ``[first, end)`` ranges of consecutive days."""
+    run: list[date] = []
+    for day in sorted(set(days)):
+        if run and day != run[-1] + timedelta(days=1):
+            yield run[0], run[-1] + timedelta(days=1)
+            run = []
+        run.append(day)
+    if run:
+        yield run[0], run[-1] + timedelta(days=1)
+
+
+# --- Refreshing --------------------------------------------------------------------------------
+
+
+def _marks() -> tuple[int, int]:
+    row = _execute(
+        f"SELECT (SELECT MAX(id) FROM {EVENTS}), (SELECT MAX(id) FROM {MESSAGES})"
+    )[0]
+    return int(row[0] or 0), int(row[1] or 0)
+
+
+def _touched_days(event_mark: int, message_mark: int) -> list[date]:
+    """Cohort days of the events and messages with ids above the marks."""
+    rows = _execute(
+        f"""
+        SELECT date(e.conversation_started_at) FROM {EVENTS} e
+        WHERE e.id > %s AND e.conversation_started_at IS NOT NULL
+        UNION
+        SELECT date(c.created_at) FROM {MESSAGES} m
+        JOIN {CONVERSATIONS} c ON c.id = m.conversation_id
+        WHERE m.id > %s
+        """,
+        [event_mark, message_mark],
+    )
+    return [_as_date(day) for (day,) in rows if day is not None]
+
+
+def _lock() -> None:
+    """Serialises refreshes for the rest of the transaction. SQLite lets one writer in at a
+    time anyway."""
+    if connection.vendor == "postgresql":
+        _execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+
+
+def _is_fresh(
+    latest: RollupRefresh | None, marks: tuple[int, int], max_age: float, now: datetime
+) -> bool:
+    """Refreshed within ``max_age`` seconds, or nothing written since the last refresh."""
+    if latest is None:
+        return False
+    if (now - latest.started_at).total_seconds() < max_age:
+        return True
+    return latest.event_mark >= marks[0] and latest.message_mark >= marks[1]
+
+
+def rollup_refresh(
+    *,
+    max_age: float | None = None,
+    full: bool = False,
+    progress: Callable[[list[tuple[date, date]]], Iterable[tuple[date, date]]] | None = None,
+) -> RollupRefresh | None:
+    """Brings the rollup up to date; returns the refresh recorded, or None if it was fresh.
+
+    ``max_age`` (seconds): skip if the rollup was refreshed that recently or nothing was
+    written since (None: always refresh). ``full``: rebuild every day (also the first
+    refresh of an empty rollup). ``progress`` wraps the day ranges of a rebuild.
+    """
+    started = time.perf_counter()
+    with transaction.atomic():
+        _lock()
+        now = timezone.now()
+        marks = _marks()
+        latest = RollupRefresh.objects.order_by("-id").first()
+        if max_age is not None and not full and _is_fresh(latest, marks, max_age, now):
+            return None
+        if full or latest is None:
+            full = True
+            for table in ROLLUP_TABLES:
+                _execute(f"DELETE FROM {table}")
+            RollupRefresh.objects.all().delete()
+            runs = list(_all_days())
+        else:
+            base = (
+                RollupRefresh.objects.filter(started_at__lte=now - OVERLAP).order_by("-id").first()
+                or RollupRefresh.objects.order_by("id").first()
+            )
+            runs = list(_runs(_touched_days(base.event_mark, base.message_mark)))
+            RollupRefresh.objects.filter(id__lt=base.id).delete()
+        if full:
+            # Everything was deleted above; insert a week at a time (for the progress bar).
+            for run in progress(runs) if progress else runs:
+                _recompute([run], delete=False)
+        else:
+            _recompute(runs)
+        return RollupRefresh.objects.create(
+            started_at=now,
+            event_mark=marks[0],
+            message_mark=marks[1],
+            full=full,
+            days=sum((end - first).days for first, end in runs),
+            seconds=time.perf_counter() - started,
+        )
+
+
+def _all_days(chunk: int = 7) -> Iterator[tuple[date, date]]:
+    """Every cohort day, in ranges of ``chunk`` days (from the conversations' start times,
+    which their events carry)."""
+    low, high = _execute(f"SELECT MIN(created_at), MAX(created_at) FROM {CONVERSATIONS}")[0]
+    if low is None:
+        return
+    first, last = _as_datetime(low).date(), _as_datetime(high).date()
+    while first <= last:
+        end = min(first + timedelta(days=chunk), last + timedelta(days=1))
+        yield first, end
+        first = end
+
+
+def rollup_ensure_fresh(max_age: float) -> None:
+    """Refreshes the rollup unless it was refreshed within ``max_age`` seconds or nothing
+    was written since: one cheap query when it is fresh."""
+    event_max, message_max, started_at, event_mark, message_mark = _execute(
+        f"""
+        SELECT (SELECT MAX(id) FROM {EVENTS}), (SELECT MAX(id) FROM {MESSAGES}),
+               r.started_at, r.event_mark, r.message_mark
+        FROM (SELECT 1 AS one) o
+        LEFT JOIN {REFRESHES} r ON r.id = (SELECT MAX(id) FROM {REFRESHES})
+        """
+    )[0]
+    if started_at is not None:
+        latest = RollupRefresh(
+            started_at=_as_datetime(started_at), event_mark=event_mark, message_mark=message_mark
+        )
+        marks = (int(event_max or 0), int(message_max or 0))
+        if _is_fresh(latest, marks, max_age, timezone.now()):
+            return
+    rollup_refresh(max_age=max_age)
