@@ -358,13 +358,15 @@ PERCENTILE_DIVISORS = {
 PERCENTILES = (50, 90, 95)
 
 # Nearest-rank p50/p90/p95 per (bucket, metric) from the histograms: the k-th smallest value
-# (k = ceil(p * n / 100)) is the first unit whose running count reaches k. The band counts
-# (a few dozen per metric and day) find the band holding it and its rank k' there; then only
-# that band's units are read, and the first whose running count reaches k' is the value.
-PERCENTILE_SQL = f"""
+# (k = ceil(p * n / 100)) is the first unit whose running count reaches k. First the band
+# counts (a few dozen per metric and day) give, per percentile, the band holding it and its
+# rank k' there (BAND_SQL); then only the units of those bands are read, each band through the
+# index in its own branch, and the first unit whose running count reaches k' is the value
+# (UNIT_SQL, one branch per percentile).
+BAND_SQL = f"""
     WITH bands AS (
-        SELECT {{bucket_r}} AS b, r.metric AS m, r.band AS band, SUM(r.n) AS c
-        FROM {VALUE_BANDS} r WHERE {{where_r}}
+        SELECT {{bucket}} AS b, r.metric AS m, r.band AS band, SUM(r.n) AS c
+        FROM {VALUE_BANDS} r WHERE {{where}}
         GROUP BY 1, 2, 3
     ),
     running AS (
@@ -373,24 +375,19 @@ PERCENTILE_SQL = f"""
                CAST(SUM(c) OVER (PARTITION BY b, m) AS BIGINT) AS n
         FROM bands
     ),
-    ranks AS ({" UNION ALL ".join(f"SELECT {p} AS p" for p in PERCENTILES)}),
-    targets AS (
-        SELECT r.b, r.m, k.p, r.n, r.band, (k.p * r.n + 99) / 100 - (r.upto - r.c) AS kk
-        FROM running r JOIN ranks k
-          ON r.upto >= (k.p * r.n + 99) / 100 AND r.upto - r.c < (k.p * r.n + 99) / 100
-    ),
-    units AS (
-        SELECT t.b, t.m, t.p, t.n, t.kk, v.unit AS u, SUM(v.n) AS c
-        FROM targets t JOIN {VALUES} v
-          ON v.metric = t.m AND v.band = t.band AND {{where_v}} AND {{bucket_v}} = t.b
-        GROUP BY t.b, t.m, t.p, t.n, t.kk, v.unit
-    ),
-    unit_running AS (
-        SELECT b, m, p, n, kk, u, SUM(c) OVER (PARTITION BY b, m, p ORDER BY u) AS upto
-        FROM units
-    )
-    SELECT b, m, p, MAX(n), MIN(CASE WHEN upto >= kk THEN u END)
-    FROM unit_running GROUP BY b, m, p"""
+    ranks AS ({" UNION ALL ".join(f"SELECT {p} AS p" for p in PERCENTILES)})
+    SELECT r.b, r.m, k.p, r.n, r.band, (k.p * r.n + 99) / 100 - (r.upto - r.c)
+    FROM running r JOIN ranks k
+      ON r.upto >= (k.p * r.n + 99) / 100 AND r.upto - r.c < (k.p * r.n + 99) / 100"""
+
+UNIT_BRANCH_SQL = f"""
+    SELECT %s AS t, %s AS kk, v.unit AS u, SUM(v.n) AS c FROM {VALUES} v
+    WHERE v.metric = %s AND v.band = %s AND {{where}} GROUP BY v.unit"""
+
+UNIT_SQL = """
+    WITH units AS ({branches}),
+    running AS (SELECT t, kk, u, SUM(c) OVER (PARTITION BY t ORDER BY u) AS upto FROM units)
+    SELECT t, MIN(CASE WHEN upto >= kk THEN u END) FROM running GROUP BY t"""
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -570,16 +567,21 @@ class Report:
         return self._source("percentiles", self._compute_percentiles)
 
     def _compute_percentiles(self) -> dict[tuple[str, str], dict[str, float | None]]:
-        where_r, params = _rollup_scope(self.scope, self.span, alias="r")
-        where_v, _ = _rollup_scope(self.scope, self.span, alias="v")
-        bucket_r, bucket_params = _bucket(self.period, alias="r")
-        bucket_v, _ = _bucket(self.period, alias="v")
-        sql = PERCENTILE_SQL.format(
-            bucket_r=bucket_r, where_r=where_r, where_v=where_v, bucket_v=bucket_v
-        )
-        rows = _fetch(sql, bucket_params + params + params + bucket_params)
+        where, params = _rollup_scope(self.scope, self.span)
+        bucket, bucket_params = _bucket(self.period)
+        targets = _fetch(BAND_SQL.format(bucket=bucket, where=where), bucket_params + params)
         out: dict[tuple[str, str], dict[str, float | None]] = {}
-        for b, m, p, n, u in rows:
+        if not targets:
+            return out
+        branches, unit_params = [], []
+        for t, (b, m, _p, _n, band, kk) in enumerate(targets):
+            period = self.period if b == "cur" else self.previous
+            where_v, params_v = _rollup_scope(self.scope, period, alias="v")
+            branches.append(UNIT_BRANCH_SQL.format(where=where_v))
+            unit_params += [t, kk, m, band, *params_v]
+        units = dict(_fetch(UNIT_SQL.format(branches=" UNION ALL ".join(branches)), unit_params))
+        for t, (b, m, p, n, _band, _kk) in enumerate(targets):
+            u = units.get(t)
             entry = out.setdefault((b, m), {"n": int(n)})
             entry[f"p{p}"] = None if u is None else float(u) / PERCENTILE_DIVISORS[m]
         return out
