@@ -147,9 +147,13 @@ def _assert_equal(values: dict, expected: dict) -> None:
 
 
 def _rollup_rows() -> dict[str, list[tuple]]:
+    """Every rollup row; sums of float values (latencies) to 6 places, as the order of the
+    additions may differ between two computations (ratings, the only sum shown, are
+    whole numbers)."""
     return {
         model.__name__: sorted(
-            tuple(row) for row in model.objects.values_list(
+            tuple(round(v, 6) if isinstance(v, float) else v for v in row)
+            for row in model.objects.values_list(
                 *[f.attname for f in model._meta.concrete_fields if f.name != "id"]
             )
         )
