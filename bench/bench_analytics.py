@@ -24,6 +24,7 @@ import os
 import statistics
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,12 +58,18 @@ def _fill(conversations: int, days: int, regenerate: bool) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from analytics.models import ReportingEvent
+    from analytics.models import ReportingEvent, RollupRefresh
+    from analytics.rollup import rollup_refresh
     from chat.models import Conversation, Message
 
     have = Conversation.objects.count()
     if have >= conversations and not regenerate:
         print(f"reusing {have:,} conversations already in the database")
+        if not RollupRefresh.objects.exists():
+            refresh = rollup_refresh(full=True)
+            print(f"rollup rebuilt: {refresh.days} days in {refresh.seconds:.1f} s")
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE")
         return
     if have:
         print("emptying the database")
@@ -81,7 +88,7 @@ def _fill(conversations: int, days: int, regenerate: bool) -> None:
         bulk=True,
         verbosity=1,
     )
-    print(f"generated in {time.perf_counter() - started:.0f} s")
+    print(f"generated in {time.perf_counter() - started:.0f} s (rollup rebuild included)")
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     print(
@@ -171,6 +178,33 @@ def _time(client, url: str, repeat: int, htmx: bool, cold: bool) -> tuple[float,
     return statistics.median(timings), _p95(timings), len(response.content), statistics.median(cpu)
 
 
+def _time_refresh(repeat: int) -> None:
+    """What the beat refresh costs: recomputing the rollup rows of the latest cohort day
+    (what live traffic touches each time), and of three scattered days (late ratings and
+    resolutions of older conversations), each in its own transaction."""
+    from django.db import transaction
+
+    from analytics import rollup
+    from chat.models import Conversation
+
+    last = Conversation.objects.order_by("-created_at").values_list("created_at", flat=True)[0]
+    day = last.date()
+    one_day = [(day, day + timedelta(days=1))]
+    scattered = [(day - timedelta(days=d), day - timedelta(days=d - 1)) for d in (20, 5, 0)]
+    for label, runs in (("1 day", one_day), ("3 days", scattered)):
+        timings = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            with transaction.atomic():
+                rollup._lock()
+                rollup._recompute(runs)
+            timings.append((time.perf_counter() - started) * 1000)
+        print(
+            f"rollup refresh of {label:<7} p50 {statistics.median(timings):7.1f} "
+            f"p95 {_p95(timings):7.1f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=100_000)
@@ -195,7 +229,7 @@ def main() -> None:
 
     from analytics.kpis import CHARTS
 
-    call_command("migrate", "analytics", verbosity=0)
+    call_command("migrate", verbosity=0)
     # The report cache of this process only, so that "cold" can empty it without touching
     # anything else that may live in a shared (Redis) cache.
     from django.core.cache.backends.locmem import LocMemCache
@@ -204,6 +238,7 @@ def main() -> None:
 
     kpis.cache = LocMemCache("analytics-bench", {})
     _fill(args.conversations, args.days, args.regenerate)
+    _time_refresh(5)
     client = _manager_client()
 
     rows = []
