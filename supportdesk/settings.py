@@ -211,6 +211,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.presets_refresh",
         "schedule": 60.0,
     },
+    # Recomputes the analytics rollup's cohort days that new events touched.
+    "refresh-analytics-rollup": {
+        "task": "analytics.tasks.rollup_refresh",
+        "schedule": 30.0,
+    },
 }
 
 # --- Bot -------------------------------------------------------------------------------------
