@@ -9,19 +9,22 @@ day a conversation started: every KPI attributes to it), widget and intent, with
 the timed metrics at the resolution the KPIs count in. A cold 90-day report then reads a few
 thousand rollup rows instead of about a million events.
 
-Keeping it: ``rollup_refresh`` recomputes, from the raw rows and with the same SQL as before,
-every row of each cohort day that new events or messages touched: delete and insert in one
-transaction, under a lock, so the result never depends on how often or in which order it
-runs. It finds those days from the rows with ids above the marks of an earlier refresh: not
-the latest one, but the latest that is at least ``OVERLAP`` old, so that a transaction that
-got its ids before a refresh and committed after it is still seen. The bound: a row is
-counted as long as its transaction commits within ``OVERLAP`` (minus one beat interval) of
-writing it; chat transactions take milliseconds. Rows deleted from the raw tables, or a
-change of the fallback settings, need ``rebuild_rollups``.
+Keeping it: ``rollup_refresh`` recomputes from the raw rows, with the definitions the KPI
+sources used to apply to the raw events, every row of each cohort day that new events or
+messages touched: delete and insert in one transaction, under a lock, so the result never
+depends on how often or in which order it runs. It finds those days from the rows with ids
+above the marks of an earlier refresh: not the latest one, but the latest that is at least
+``OVERLAP`` old, so that a transaction that got its ids before a refresh and committed after
+it is still seen. The bound: a row is counted as long as its transaction commits within
+``OVERLAP`` (minus one beat interval) of writing it; chat transactions take milliseconds.
+Rows deleted from the raw tables, or a change of the fallback settings, need
+``rebuild_rollups``.
 
-Celery beat runs the refresh every ``REFRESH_SECONDS``; a dashboard computation refreshes
-first when the rollup is older than the report cache's freshness window and something new
-was written (``rollup_ensure_fresh``).
+Celery beat runs the refresh every 30 s (``CELERY_BEAT_SCHEDULE``). Before computing, a
+report checks the rollup with one query (``rollup_ensure_fresh``) and refreshes it if
+something was written since: a background recomputation always, a manager's cold request
+only when the rollup is also older than the report cache's freshness window (see
+``kpis.Report``).
 """
 
 from __future__ import annotations
@@ -59,9 +62,8 @@ ROLLUP_TABLES = tuple(
     for m in (CohortDay, CohortEventCount, CohortValue, CohortValueBand, CohortGapMessage)
 )
 
-# How far back a refresh looks for late commits, and how often beat refreshes.
+# How far back a refresh looks for late commits.
 OVERLAP = timedelta(minutes=5)
-REFRESH_SECONDS = 30
 # Any int64 key of our own for pg_advisory_xact_lock: "sdrollup".
 LOCK_KEY = 0x7364726F6C6C7570
 
@@ -98,9 +100,9 @@ def _in(values: Iterable[str]) -> str:
 
 
 def band_sql(unit: str) -> str:
-    """A unit's band: about 35 bands per power of ten (widths 1, 2 and 5 times a power of
-    ten: at most 10 % of the values they hold), numbered in the order of the units, so that
-    the band holding the k-th smallest value can be found from the bands alone."""
+    """A unit's band: 35 bands per power of ten (widths of 1, 2 or 5 times a power of ten,
+    each at most a tenth of its lowest unit), numbered in the order of the units, so that the
+    band holding the k-th smallest value can be found from the band counts alone."""
     parts = [f"CASE WHEN {unit} < 10 THEN {unit}"]
     band = 10
     for power in range(1, 12):

@@ -32,6 +32,6 @@ def presets_refresh() -> int:
 @shared_task(name="analytics.tasks.rollup_refresh", ignore_result=True)
 def rollup_refresh_task() -> int:
     """Recomputes the rollup's cohort days touched since the last refreshes (see
-    ``analytics.rollup``); meant for Celery beat, every ``rollup.REFRESH_SECONDS``."""
+    ``analytics.rollup``); meant for Celery beat, every 30 s."""
     refresh = rollup_refresh()
     return refresh.days if refresh else 0
