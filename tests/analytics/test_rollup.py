@@ -329,3 +329,21 @@ def test_a_refresh_runs_the_same_statements_however_many_days_it_touches(history
     one = statements_after(["2026-03-02"])
     many = statements_after(["2026-02-01", "2026-02-10", "2026-03-03", "2026-03-05"])
     assert one == many
+
+
+@pytest.mark.django_db
+def test_rebuild_rollups_command_replaces_a_damaged_rollup(widget):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    traffic_generate(conversations=20, days=3, seed=4, now=NOW)
+    rollup_refresh()
+    good = _rollup_rows()
+    CohortDay.objects.update(conversations=0)
+    CohortValue.objects.all().delete()
+    out = StringIO()
+    call_command("rebuild_rollups", stdout=out, stderr=StringIO())
+    assert "Rebuilt the rollup: 4 days" in out.getvalue()
+    assert _rollup_rows() == good
+    assert RollupRefresh.objects.get().full
