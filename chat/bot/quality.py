@@ -6,6 +6,7 @@ appears in the retrieved articles or in the customer's own messages.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,28 +43,43 @@ def _strip_url(url: str) -> str:
     return url.rstrip(".,;:!?").lower()
 
 
+def _cut(pattern: re.Pattern, text: str) -> tuple[list[re.Match], str]:
+    """(the matches of ``pattern`` in ``text``, ``text`` with each replaced by a space).
+
+    The same as ``finditer`` then ``pattern.sub(" ", text)``, from one scan instead of two.
+    """
+    matches = list(pattern.finditer(text))
+    if not matches:
+        return matches, text
+    parts, last = [], 0
+    for match in matches:
+        parts += (text[last : match.start()], " ")
+        last = match.end()
+    parts.append(text[last:])
+    return matches, "".join(parts)
+
+
 def _facts(text: str) -> list[tuple[str, str]]:
     """(kind, value) of the checkable facts in ``text``."""
     found: list[tuple[str, str]] = []
     if not _MAYBE_FACT.search(text):
         return found  # every fact below needs a digit, an "@" or a URL's beginning
-    for url in URL_RE.findall(text):
-        found.append(("url", _strip_url(url)))
-    without_urls = URL_RE.sub(" ", text)
-    for email in EMAIL_RE.findall(without_urls):
-        found.append(("email", email.lower()))
-    plain = EMAIL_RE.sub(" ", without_urls)
-    for match in MONEY_RE.finditer(plain):
+    urls, without_urls = _cut(URL_RE, text)
+    found += [("url", _strip_url(url.group(0))) for url in urls]
+    emails, plain = _cut(EMAIL_RE, without_urls)
+    found += [("email", email.group(0).lower()) for email in emails]
+    amounts, plain = _cut(MONEY_RE, plain)
+    for match in amounts:
         amount = match.group("a1") or match.group("a2") or match.group("a3")
         found.append(("amount", amount.replace(",", "")))
-    plain = MONEY_RE.sub(" ", plain)
-    for match in DATE_RE.finditer(plain):
+    dates, without_dates = _cut(DATE_RE, plain)
+    for match in dates:
         # Calendar dates only: "today" or "3 days ago" state no fact that could be invented.
         if match.group("md_month") or match.group("dm_month") or match.group("iso"):
             found.append(("date", " ".join(match.group(0).lower().split())))
     for match in NUMERIC_DATE_RE.findall(plain):
         found.append(("date", match))
-    plain = NUMERIC_DATE_RE.sub(" ", DATE_RE.sub(" ", plain))
+    plain = NUMERIC_DATE_RE.sub(" ", without_dates)
     for match in PHONE_RE.finditer(plain):
         digits = _digits(match.group(0))
         if len(digits) >= 7:
@@ -85,6 +101,26 @@ def _shingles(text: str, size: int) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
 
 
+@functools.lru_cache(maxsize=64)
+def _prompt_shingles(prompt: str) -> frozenset[tuple[str, ...]]:
+    """A system prompt's shingles: the same few prompts are checked against every reply."""
+    return frozenset(_shingles(prompt, LEAK_SHINGLE))
+
+
+@functools.lru_cache(maxsize=1024)
+def _source_facts(text: str) -> tuple[str, str, frozenset[str]]:
+    """(the text lower-cased with its whitespace collapsed, its digits, its amounts).
+
+    Read once per distinct text: the same few articles (and a conversation's earlier
+    messages) are the sources of turn after turn. An amount is found within one text.
+    """
+    amounts = frozenset(
+        (m.group("a1") or m.group("a2") or m.group("a3")).replace(",", "")
+        for m in MONEY_RE.finditer(text)
+    )
+    return " ".join(text.lower().split()), _digits(text), amounts
+
+
 def check(
     reply: str,
     *,
@@ -101,13 +137,10 @@ def check(
         problems.append(f"too long ({len(reply)} > {max_chars} characters)")
     facts = _facts(reply)
     if facts:  # the sources are read only when the reply states something to look up
-        everything = "\n".join([*sources, *customer_texts])
-        sources_lower = " ".join(everything.lower().split())
-        source_amounts = {
-            (m.group("a1") or m.group("a2") or m.group("a3")).replace(",", "")
-            for m in MONEY_RE.finditer(everything)
-        }
-        sources_digits = _digits(everything)
+        read = [_source_facts(text) for text in (*sources, *customer_texts)]
+        sources_lower = " ".join(lower for lower, _, _ in read if lower)
+        sources_digits = "".join(digits for _, digits, _ in read)
+        source_amounts = set().union(*(amounts for _, _, amounts in read))
         for kind, value in facts:
             if not _grounded(kind, value, sources_lower, sources_digits, source_amounts):
                 ungrounded.append(f"{kind}: {value}")
@@ -115,7 +148,7 @@ def check(
         problems.append("ungrounded facts")
     reply_shingles = _shingles(reply, LEAK_SHINGLE)
     for prompt in system_prompts:
-        if reply_shingles & _shingles(prompt, LEAK_SHINGLE):
+        if not reply_shingles.isdisjoint(_prompt_shingles(prompt)):
             problems.append("contains system prompt text")
             break
     return QualityReport(ok=not problems, problems=problems, ungrounded=ungrounded)
