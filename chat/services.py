@@ -288,9 +288,9 @@ def _after_incoming(conversation: Conversation, message: Message, *, queue_bot: 
         message_id = message.pk
 
         def queue_answer() -> None:
-            from .tasks import answer_message
+            from .tasks import answer_message_enqueue
 
-            answer_message.delay(message_id)
+            answer_message_enqueue(message_id)
 
         # Robust: with eager Celery (one process, no broker) a failing bot must not turn the
         # customer's stored and echoed message into an error; the failure is logged.

@@ -180,6 +180,24 @@ def answer_message(message_id: int) -> None:
         realtime.broadcast_typing(conversation.pk, Author.BOT, False)
 
 
+_PUBLISH_OPTIONS: dict[str, Any] = {}
+
+
+def answer_message_enqueue(message_id: int) -> None:
+    """Queues ``answer_message`` for one customer message: ``delay``, with less work per call.
+
+    The options are worked out once: the task's queue from Celery's router, published through
+    the broker's default exchange straight to that queue (no exchange binding to look up or
+    declare per message, one Redis command instead of two), and the task's argument shown in
+    the worker's logs without ``saferepr``. About half of ``delay``'s CPU in Daphne.
+    """
+    options = _PUBLISH_OPTIONS
+    if not options:
+        queue = answer_message.app.amqp.router.route({}, answer_message.name)["queue"]
+        options.update(exchange="", routing_key=queue.name, declare=[], kwargsrepr="{}")
+    answer_message.apply_async((message_id,), argsrepr=f"({int(message_id)},)", **options)
+
+
 def _bot_awaits_answer(dialog_state: dict) -> bool:
     """Whether the bot's last turn asked the customer for a detail (an open question)."""
     return any(

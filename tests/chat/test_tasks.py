@@ -128,3 +128,41 @@ def test_inactive_conversations_are_resolved_or_abandoned(widget, settings):
     abandoned = ReportingEvent.objects.get(conversation=waiting, name="abandoned")
     assert abandoned.category == "waiting"
     assert tasks.resolve_inactive_conversations() == 0
+
+
+def test_enqueue_publishes_to_the_tasks_routed_queue(monkeypatch):
+    sent = []
+    monkeypatch.setattr(
+        tasks.answer_message, "apply_async", lambda args, **options: sent.append((args, options))
+    )
+    tasks.answer_message_enqueue(41)
+    tasks.answer_message_enqueue(42)
+    queue = tasks.answer_message.app.amqp.router.route({}, tasks.answer_message.name)["queue"]
+    assert [args for args, _ in sent] == [(41,), (42,)]
+    options = sent[1][1]
+    # The default exchange delivers to the queue named by the routing key.
+    assert (options["exchange"], options["routing_key"]) == ("", queue.name)
+    assert options["argsrepr"] == "(42,)"
+
+
+def test_enqueue_runs_the_task_eagerly_without_a_broker(conversation, fake_bot):
+    message = incoming(conversation, "hello there")
+    tasks.answer_message_enqueue(message.pk)
+    assert fake_bot.calls == ["hello there"]
+    assert Message.objects.filter(in_reply_to=message, author="bot").count() == 1
+
+
+def test_the_redis_channel_keeps_one_client_per_connection_pool():
+    import redis
+
+    from supportdesk.celery import RedisChannel
+
+    channel = object.__new__(RedisChannel)  # no broker needed: pools connect lazily
+    channel._pool = redis.ConnectionPool()
+    channel.Client = redis.Redis
+    first = channel._create_client()
+    assert channel._create_client() is first
+    assert first.connection_pool is channel._pool
+    channel._pool = redis.ConnectionPool()  # a reconnect makes a new pool
+    assert channel._create_client() is not first
+    assert channel._create_client().connection_pool is channel._pool
