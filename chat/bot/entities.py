@@ -21,11 +21,14 @@ _CURRENCY_WORDS = {
     "cad": "CAD", "aud": "AUD", "chf": "CHF",
 }
 _NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?"
+# Each pattern below starts by checking the character a match can begin with, so that the
+# scan skips most positions at once instead of trying every alternative there.
 MONEY_RE = re.compile(
-    rf"(?P<sym>[$€£])\s?(?P<a1>{_NUMBER})"
+    r"(?=[$€£\dugcae])"  # a currency sign, a digit, or the first letter of a currency code
+    rf"(?:(?P<sym>[$€£])\s?(?P<a1>{_NUMBER})"
     rf"|(?P<code>\b(?:usd|eur|gbp|cad|aud|chf))\s?(?P<a2>{_NUMBER})\b"
     rf"|(?<![\w.#-])(?P<a3>{_NUMBER})\s?(?P<word>usd|eur|gbp|cad|aud|chf|dollars?|euros?|"
-    rf"pounds?|bucks)\b",
+    rf"pounds?|bucks)\b)",
     re.I,
 )
 # 12345, #88213, A-55102, order 4092; never part of a money amount, date or phone number.
@@ -48,18 +51,19 @@ _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "fi
                  "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "couple of": 2,
                  "few": 3, "a few": 3, "a couple of": 2}
 DATE_RE = re.compile(
-    r"\b(?P<simple>today|yesterday|tomorrow|day before yesterday)\b"
-    r"|\b(?P<qual>last|this|next|past)\s+(?P<unit>monday|tuesday|wednesday|thursday|friday|"
+    r"\b(?=\w)(?:"  # every alternative starts a word
+    r"(?P<simple>today|yesterday|tomorrow|day before yesterday)\b"
+    r"|(?P<qual>last|this|next|past)\s+(?P<unit>monday|tuesday|wednesday|thursday|friday|"
     r"saturday|sunday|week|weekend|month|year)\b"
-    r"|\b(?P<n>\d{1,3}|a couple of|a few|couple of|few|one|two|three|four|five|six|seven|"
+    r"|(?P<n>\d{1,3}|a couple of|a few|couple of|few|one|two|three|four|five|six|seven|"
     r"eight|nine|ten|an?)\s+(?P<ago_unit>day|days|week|weeks|month|months|year|years)\s+ago\b"
-    rf"|\b(?P<md_month>{_MONTH_RE})\.?\s+(?P<md_day>\d{{1,2}})(?:st|nd|rd|th)?"
+    rf"|(?P<md_month>{_MONTH_RE})\.?\s+(?P<md_day>\d{{1,2}})(?:st|nd|rd|th)?"
     r"(?:,?\s+(?P<md_year>\d{4}))?\b"
-    rf"|\b(?P<dm_day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dm_month>{_MONTH_RE})\b"
+    rf"|(?P<dm_day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<dm_month>{_MONTH_RE})\b"
     r"(?:,?\s+(?P<dm_year>\d{4}))?"
-    r"|\b(?P<iso>\d{4}-\d{2}-\d{2})\b"
-    r"|\bon\s+(?P<on_day>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
-    r"|\b(?:on\s+)?the\s+(?P<nth>\d{1,2})(?:st|nd|rd|th)\b",
+    r"|(?P<iso>\d{4}-\d{2}-\d{2})\b"
+    r"|on\s+(?P<on_day>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+    r"|(?:on\s+)?the\s+(?P<nth>\d{1,2})(?:st|nd|rd|th)\b)",
     re.I,
 )
 

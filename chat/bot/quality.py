@@ -16,7 +16,7 @@ from .text import tokens
 
 URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", re.I)
 NUMERIC_DATE_RE = re.compile(r"\b\d{1,2}/\d{1,2}/\d{2,4}\b")
-PHONE_RE = re.compile(r"(?<![\w-])\+?\d[\d\s().-]{5,}\d(?![\w-])")
+PHONE_RE = re.compile(r"(?=[+\d])(?<![\w-])\+?\d[\d\s().-]{5,}\d(?![\w-])")
 SAFE_REPLY = (
     "I'm sorry, I can't give you a reliable answer to that right now. Would you like me to "
     "connect you with a member of our team?"
