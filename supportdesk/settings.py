@@ -224,7 +224,9 @@ ANTHROPIC_MODEL = os.environ.get("ANTHROPIC_MODEL", "claude-haiku-4-5")
 ANTHROPIC_BASE_URL = os.environ.get("ANTHROPIC_BASE_URL", "") or None
 ANTHROPIC_TIMEOUT = env_float("ANTHROPIC_TIMEOUT", 4.0)
 ANTHROPIC_MAX_RETRIES = env_int("ANTHROPIC_MAX_RETRIES", 1)
-BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.3)
+# Below it a message is handled as the fallback intent. The offline classifier's confidence is
+# the top intent's probability against "none of these" alone (0.5: as likely as each other).
+BOT_CONFIDENCE_THRESHOLD = env_float("BOT_CONFIDENCE_THRESHOLD", 0.5)
 BOT_FALLBACK_INTENT = os.environ.get("BOT_FALLBACK_INTENT", "general_inquiry")
 BOT_MAX_TURNS = env_int("BOT_MAX_TURNS", 8)
 BOT_MAX_FALLBACKS = env_int("BOT_MAX_FALLBACKS", 2)
