@@ -13,21 +13,82 @@ def test_predicts_the_intent_of_unseen_phrasings(trained):
     assert model.predict("you charged my card twice")[0][0] == "billing_dispute"
 
 
-def test_top_three_with_calibrated_confidences(trained):
+def test_top_three_with_confidences_best_first(trained):
     model, _ = trained
     top = model.predict("has my order shipped")
     assert len(top) == 3
+    assert top[0][0] == "order_status"
     scores = [score for _, score in top]
     assert scores == sorted(scores, reverse=True)
     assert all(0 <= s <= 1 for s in scores)
-    assert sum(scores) <= 1.0 + 1e-6
     assert top[0][1] > 0.5
+
+
+def test_confidence_is_the_intent_against_none_of_these(trained):
+    """Pins the meaning of the confidence that BOT_CONFIDENCE_THRESHOLD is compared with."""
+    model, _ = trained
+    texts = ["has my order shipped", "zxq vvbn plorf", "refund for the tent"]
+    scores = model.scores(texts)
+    probs = model.probabilities(scores, texts)
+    none = 1.0 - probs.sum(axis=1, keepdims=True)
+    assert np.allclose(model.confidences(scores, texts), probs / (probs + none), atol=1e-6)
+    for text, row in zip(texts, model.confidences(scores, texts), strict=True):
+        best = int(row.argmax())
+        assert model.predict(text)[0] == (model.classes[best], pytest.approx(row[best], abs=1e-5))
+
+
+def test_an_ambiguous_in_scope_message_keeps_its_confidence():
+    """Two close intents share the probability; the confidence still clears the threshold."""
+    phrases = {
+        "card_arrival": [
+            "my new card has not come yet", "the card you posted never reached me",
+            "still waiting for my card in the mail", "card has not shown up at my house",
+            "my card did not arrive", "where is the card you sent me",
+        ],
+        "card_delivery_estimate": [
+            "how long until my card comes", "when should my card get here",
+            "how many days does the card take to come", "expected delivery time for a card",
+            "when will the card be delivered", "how soon will my card arrive",
+        ],
+        "exchange_rate": [
+            "what rate do you use for euros", "the exchange rate looks wrong",
+            "how do you convert dollars to pounds", "which currency rate applies",
+            "your conversion rate is bad", "exchange rate for yen today",
+        ],
+        "change_pin": [
+            "I want a new pin", "how do I change my pin", "reset the pin on my card",
+            "can I pick a different pin", "update my pin number", "my pin needs changing",
+        ],
+    }
+    texts = [text for group in phrases.values() for text in group]
+    labels = [label for label, group in phrases.items() for _ in group]
+    model, _ = classifier.train(texts, labels)
+    ambiguous = "my card has not come, when will it come"
+    top = model.predict(ambiguous)
+    assert {top[0][0], top[1][0]} == {"card_arrival", "card_delivery_estimate"}
+    probs = np.sort(model.probabilities(model.scores([ambiguous]), [ambiguous])[0])[::-1]
+    assert probs[0] < 0.8 and probs[1] > 0.2  # the probability is split between the two
+    assert top[0][1] > 0.95  # the confidence is not: it is either of them, not "none"
+    for unknown in ("recommend a good lasagne recipe for dinner", "zxq vvbn plorf"):
+        assert model.predict(unknown)[0][1] < 0.5
 
 
 def test_gibberish_gets_a_low_confidence(trained):
     model, _ = trained
     assert model.predict("zxq vvbn plorf")[0][1] < model.predict("where is my order")[0][1]
     assert model.predict("zxq vvbn plorf")[0][1] < 0.5
+
+
+def test_one_letter_words_and_digits_are_word_features(trained):
+    model, _ = trained
+    assert {"i", "i want", "i was charged"} <= set(model.word.vocabulary_)
+
+
+def test_training_is_reproducible():
+    first, _ = classifier.train(*training_pairs())
+    second, _ = classifier.train(*training_pairs())
+    assert np.array_equal(first.coef, second.coef)
+    assert (first.temperature, first.none_score) == (second.temperature, second.none_score)
 
 
 def test_fast_single_message_scores_match_the_vectorisers(trained):
