@@ -30,8 +30,9 @@ DELTA_INTERVAL_SECONDS = 0.05
 
 @worker_process_init.connect
 def _prepare_worker_process(**kwargs: Any) -> None:
-    """Each worker process sends real-time events through one long-lived loop, and loads the
-    bot's taxonomy (classifier included) before its first customer rather than during it."""
+    """Each worker process prepares its real-time sends (a Redis client, or one long-lived
+    loop), and loads the bot's taxonomy (classifier included) before its first customer rather
+    than during it."""
     realtime.use_private_loop()
     try:
         from chat.bot import taxonomy_snapshot
