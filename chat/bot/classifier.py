@@ -93,7 +93,11 @@ class IntentClassifier:
     def probabilities(self, scores: np.ndarray, texts: list[str]) -> np.ndarray:
         """Calibrated class probabilities; what is missing to 1 is the "none of these" share."""
         covered = np.array([coverage(content_words(t), self.vocabulary) for t in texts])
-        return _calibrated(scores, self.temperature, self.none_score, covered)[:, :-1]
+        return _calibrated(scores, self.temperature, self._none_base(), covered)[:, :-1]
+
+    def _none_base(self) -> float:
+        # Models trained before the floor existed may hold a lower "none" score.
+        return max(self.none_score, NONE_SCORE_FLOOR)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -138,7 +142,7 @@ class IntentClassifier:
         temperature times the gap between the intent's score and the "none" score.
         """
         covered = np.array([coverage(content_words(t), self.vocabulary) for t in texts])
-        none = self.none_score + UNKNOWN_WORDS_WEIGHT * (1.0 - covered)
+        none = self._none_base() + UNKNOWN_WORDS_WEIGHT * (1.0 - covered)
         gap = (np.asarray(scores, dtype=np.float64) - none[:, None]) * self.temperature
         return 1.0 / (1.0 + np.exp(-np.clip(gap, -50.0, 50.0)))
 

@@ -79,6 +79,19 @@ def test_gibberish_gets_a_low_confidence(trained):
     assert model.predict("zxq vvbn plorf")[0][1] < 0.5
 
 
+def test_a_model_with_a_none_score_below_the_floor_still_sends_gibberish_away(trained):
+    """Artifacts trained before the floor keep loading; their "none" score is raised to it."""
+    model, _ = trained
+    older = classifier.IntentClassifier.from_bytes(model.to_bytes())
+    older.none_score = classifier.NONE_SCORE_FLOOR - 2.0
+    assert older.predict("zxq vvbn plorf")[0][1] < 0.5
+    assert older.predict("zxq vvbn plorf") == model.predict("zxq vvbn plorf")  # none at the floor
+    texts = ["zxq vvbn plorf"]
+    probs = older.probabilities(older.scores(texts), texts)
+    none = 1.0 - probs.sum(axis=1, keepdims=True)
+    assert np.allclose(older.confidences(older.scores(texts), texts), probs / (probs + none))
+
+
 def test_one_letter_words_and_digits_are_word_features(trained):
     model, _ = trained
     assert {"i", "i want", "i was charged"} <= set(model.word.vocabulary_)
