@@ -88,7 +88,11 @@ def main() -> int:
         call_command("load_demo", traffic_days=0, password="bench-only", verbosity=0)
         print(f"demo taxonomy loaded and trained in {time.perf_counter() - started:.1f} s")
 
-        results: list[str] = []
+        from django.conf import settings
+
+        results: list[str] = [
+            f"confidence threshold {settings.BOT_CONFIDENCE_THRESHOLD} (BOT_CONFIDENCE_THRESHOLD)"
+        ]
         failed = False
 
         def check(name: str, value: float | None, floor: float, above: bool = True) -> None:
@@ -104,6 +108,8 @@ def main() -> int:
             check("escalation recall", bitext["escalation_recall"], 0.95)
             results.append(line("escalation precision", bitext["escalation_precision"], "-", None))
             results.append(line("macro-F1", bitext["macro_f1"], "-", None))
+            results.append(line("fallback recall (general_inquiry rows)",
+                                bitext["fallback_recall"], "-", None))
             check("decision time p50 (ms)", bitext["p50_ms"], 1.0, above=False)
             check("decision time p99 (ms)", bitext["p99_ms"], 5.0, above=False)
             results.append(line("decision CPU time p50 (ms)", bitext["cpu_p50_ms"], "-", None))
