@@ -84,6 +84,23 @@ def _bump_sql(
     return sql, params
 
 
+def _fetchone_server_bound(sql: str, params: list[Any]) -> tuple | None:
+    """The first row of one PostgreSQL statement whose parameters are bound on the server.
+
+    Django's cursor quotes every parameter into the text on the client (psycopg's
+    ``ClientCursor``), about 8 us each; a bot turn's statement has about forty, the trace's
+    JSON among them. Here they travel apart from the text. Still through Django's cursor for
+    the connection, its health check and its error classes (a duplicate raises
+    ``django.db.IntegrityError``); every value has a cast or a typed column in the SQL.
+    """
+    from psycopg import Cursor
+
+    with connection.cursor() as wrapper, connection.wrap_database_errors:
+        with Cursor(wrapper.cursor.connection) as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+
 def _bumped(conversation: Conversation, sets: dict[str, Any] | None, seq: int, status: str) -> None:
     """Updates the in-memory ``conversation`` to match the row after a bump."""
     for name, value in (sets or {}).items():
@@ -533,9 +550,7 @@ def _write_turn(
         f"WITH {', '.join(parts)} "  # noqa: S608 (identifiers and the parts above)
         f"SELECT reply.{qn('id')}, bump.{qn('last_seq')}, bump.{qn('status')} FROM reply, bump"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row = _fetchone_server_bound(sql, params)
     if row is None:
         return False
     reply.pk, seq, status = row
