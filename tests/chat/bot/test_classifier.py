@@ -106,9 +106,24 @@ def test_training_is_reproducible():
 
 def test_fast_single_message_scores_match_the_vectorisers(trained):
     model, _ = trained
-    texts = ["where is my order #123", "Refund please!!", "", "zzz"]
-    assert np.allclose(model.scores(texts), np.array([model.score_one(t) for t in texts]),
-                       atol=1e-4)
+    texts = ["where is my order #123", "Refund please!!", "", "zzz",
+             "refund refund REFUND\tplease  please", "ÜBER   café\n#123"]
+    # Twice: the second pass reads the words' character n-grams from the model's memory.
+    for _ in range(2):
+        assert np.allclose(model.scores(texts), np.array([model.score_one(t) for t in texts]),
+                           atol=1e-4)
+
+
+def test_word_memory_is_bounded_and_not_pickled(trained, monkeypatch):
+    model, _ = trained
+    monkeypatch.setattr(classifier, "WORD_CACHE_SIZE", 3)
+    model.__dict__.pop("_word_grams", None)
+    expected = model.scores(["one two three four five refund"])[0]
+    assert np.allclose(model.score_one("one two three four five refund"), expected, atol=1e-4)
+    assert 0 < len(model.__dict__["_word_grams"]) <= 3
+    restored = classifier.IntentClassifier.from_bytes(model.to_bytes())
+    assert "_word_grams" not in restored.__dict__
+    assert np.allclose(restored.score_one("one two three four five refund"), expected, atol=1e-4)
 
 
 def test_metrics_are_cross_validated(trained):
