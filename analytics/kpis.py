@@ -41,7 +41,7 @@ from .models import (
     CohortValueBand,
     EventName,
 )
-from .rollup import COHORT_COUNTS, rollup_ensure_fresh
+from .rollup import COHORT_COUNTS, as_date, fetch_rows, rollup_ensure_fresh
 
 COHORT_DAYS = CohortDay._meta.db_table
 EVENT_COUNTS = CohortEventCount._meta.db_table
@@ -340,12 +340,6 @@ def _bucket(period: Period, alias: str = "r") -> tuple[str, list[Any]]:
     return f"CASE WHEN {alias}.day >= %s THEN 'cur' ELSE 'prev' END", [_db_date(period.first_day)]
 
 
-def _fetch(sql: str, params: list[Any]) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
 # Percentiles are exact at the precision the page shows: each metric's values are rounded to
 # a unit (1 ms for latencies, 0.1 s for waits and resolution times) and counted per unit in
 # the rollup. Units per shown value: ``u / PERCENTILE_DIVISORS[metric]`` is the value shown.
@@ -499,8 +493,8 @@ class Report:
         sums = ", ".join(f"SUM(r.{column})" for column in COHORT_COUNTS)
         sql = f"SELECT r.day, {sums} FROM {COHORT_DAYS} r WHERE {where} GROUP BY r.day"
         out = []
-        for row in _fetch(sql, params):
-            day = row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0]))
+        for row in fetch_rows(sql, params):
+            day = as_date(row[0])
             values = dict(zip(COHORT_COUNTS, (int(v or 0) for v in row[1:]), strict=True))
             # Resolved by the bot means contained; any other resolution involved an agent.
             values["resolved_bot"] = values["contained_confirmed"] + values["contained_assumed"]
@@ -538,7 +532,8 @@ class Report:
         """
         return [
             (b, name, intent, category, int(count), float(total or 0), int(high or 0))
-            for b, name, intent, category, count, total, high in _fetch(sql, bucket_params + params)
+            for b, name, intent, category, count, total, high
+            in fetch_rows(sql, bucket_params + params)
         ]
 
     @cached_property
@@ -569,7 +564,7 @@ class Report:
     def _compute_percentiles(self) -> dict[tuple[str, str], dict[str, float | None]]:
         where, params = _rollup_scope(self.scope, self.span)
         bucket, bucket_params = _bucket(self.period)
-        targets = _fetch(BAND_SQL.format(bucket=bucket, where=where), bucket_params + params)
+        targets = fetch_rows(BAND_SQL.format(bucket=bucket, where=where), bucket_params + params)
         out: dict[tuple[str, str], dict[str, float | None]] = {}
         if not targets:
             return out
@@ -579,7 +574,8 @@ class Report:
             where_v, params_v = _rollup_scope(self.scope, period, alias="v")
             branches.append(UNIT_BRANCH_SQL.format(where=where_v))
             unit_params += [t, kk, m, band, *params_v]
-        units = dict(_fetch(UNIT_SQL.format(branches=" UNION ALL ".join(branches)), unit_params))
+        unit_sql = UNIT_SQL.format(branches=" UNION ALL ".join(branches))
+        units = dict(fetch_rows(unit_sql, unit_params))
         for t, (b, m, p, n, _band, _kk) in enumerate(targets):
             u = units.get(t)
             entry = out.setdefault((b, m), {"n": int(n)})
@@ -670,7 +666,7 @@ class Report:
         sql = f"""
             SELECT r.text, SUM(r.n) AS total FROM {GAP_MESSAGES} r WHERE {where}
             GROUP BY r.text ORDER BY total DESC, r.text LIMIT 10"""
-        return [(str(text), int(n)) for text, n in _fetch(sql, params)]
+        return [(str(text), int(n)) for text, n in fetch_rows(sql, params)]
 
 
 # --- Charts ----------------------------------------------------------------------------------

@@ -127,13 +127,15 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, dtime.min, tzinfo=UTC)
 
 
-def _execute(sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[tuple]:
+def fetch_rows(sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[tuple]:
+    """The rows of one statement (none for a statement that returns none)."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
 
 
-def _as_date(value: Any) -> date:
+def as_date(value: Any) -> date:
+    """A date column's value as a date (SQLite returns text)."""
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
@@ -166,7 +168,7 @@ def _insert_cohort_days(runs: list[tuple[date, date]]) -> None:
     sums = ", ".join(f"SUM({c}) AS {c}" for c in COHORT_COUNTS)
     in_events, params = _in_runs("e.conversation_started_at", runs)
     in_conversations, more = _in_runs("c.created_at", runs)
-    _execute(
+    fetch_rows(
         f"""
         WITH per AS (
             SELECT e.conversation_id AS cid,
@@ -229,7 +231,7 @@ def _insert_event_counts(runs: list[tuple[date, date]]) -> None:
     keys = ("name", "event_intent", "category")
     in_events, params = _in_runs("e.conversation_started_at", runs)
     in_conversations, more = _in_runs("c.created_at", runs)
-    _execute(
+    fetch_rows(
         f"""
         WITH base AS (
             SELECT date(e.conversation_started_at) AS day, e.widget_id AS widget_id,
@@ -257,7 +259,7 @@ def _insert_values(runs: list[tuple[date, date]]) -> None:
     rng = f"({rng})"
     # Conversations start when their events say: the same ranges let the join use an index.
     in_conversations, more = _in_runs("c.created_at", runs)
-    _execute(
+    fetch_rows(
         f"""
         WITH firsts AS (
             SELECT e.conversation_id AS cid, e.conversation_started_at AS t, e.widget_id AS w,
@@ -308,7 +310,7 @@ def _insert_values(runs: list[tuple[date, date]]) -> None:
 
 def _insert_bands(runs: list[tuple[date, date]]) -> None:
     in_days, params = _in_runs("day", runs, dates=True)
-    _execute(
+    fetch_rows(
         f"""
         INSERT INTO {CohortValueBand._meta.db_table} (day, widget_id, intent, metric, band, n)
         SELECT day, widget_id, intent, metric, band, SUM(n)
@@ -323,7 +325,7 @@ def _insert_gap_messages(runs: list[tuple[date, date]]) -> None:
     """Customer messages whose bot turn fell back (below the confidence threshold or the
     fallback intent) or handed off; the settings apply when the day is recomputed."""
     in_conversations, params = _in_runs("c.created_at", runs)
-    _execute(
+    fetch_rows(
         f"""
         WITH base AS (
             SELECT date(c.created_at) AS day, c.widget_id AS widget_id, c.intent AS intent,
@@ -365,7 +367,7 @@ def _recompute(runs: list[tuple[date, date]], *, delete: bool = True) -> None:
     if delete:
         in_days, params = _in_runs("day", runs, dates=True)
         for table in ROLLUP_TABLES:
-            _execute(f"DELETE FROM {table} WHERE {in_days}", params)
+            fetch_rows(f"DELETE FROM {table} WHERE {in_days}", params)
     _insert_cohort_days(runs)
     _insert_event_counts(runs)
     _insert_values(runs)
@@ -389,7 +391,7 @@ def _runs(days: Iterable[date]) -> Iterator[tuple[date, date]]:
 
 
 def _marks() -> tuple[int, int]:
-    row = _execute(
+    row = fetch_rows(
         f"SELECT (SELECT MAX(id) FROM {EVENTS}), (SELECT MAX(id) FROM {MESSAGES})"
     )[0]
     return int(row[0] or 0), int(row[1] or 0)
@@ -397,7 +399,7 @@ def _marks() -> tuple[int, int]:
 
 def _touched_days(event_mark: int, message_mark: int) -> list[date]:
     """Cohort days of the events and messages with ids above the marks."""
-    rows = _execute(
+    rows = fetch_rows(
         f"""
         SELECT date(e.conversation_started_at) FROM {EVENTS} e
         WHERE e.id > %s AND e.conversation_started_at IS NOT NULL
@@ -408,14 +410,14 @@ def _touched_days(event_mark: int, message_mark: int) -> list[date]:
         """,
         [event_mark, message_mark],
     )
-    return [_as_date(day) for (day,) in rows if day is not None]
+    return [as_date(day) for (day,) in rows if day is not None]
 
 
 def _lock() -> None:
     """Serialises refreshes for the rest of the transaction. SQLite lets one writer in at a
     time anyway."""
     if connection.vendor == "postgresql":
-        _execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        fetch_rows("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
 
 
 def _is_fresh(
@@ -452,7 +454,7 @@ def rollup_refresh(
         if full or latest is None:
             full = True
             for table in ROLLUP_TABLES:
-                _execute(f"DELETE FROM {table}")
+                fetch_rows(f"DELETE FROM {table}")
             RollupRefresh.objects.all().delete()
             runs = list(_all_days())
         else:
@@ -467,7 +469,7 @@ def rollup_refresh(
             for run in progress(runs) if progress else runs:
                 _recompute([run], delete=False)
             if connection.vendor == "postgresql":  # the planner's row counts for the reads
-                _execute(f"ANALYZE {', '.join(ROLLUP_TABLES)}")
+                fetch_rows(f"ANALYZE {', '.join(ROLLUP_TABLES)}")
         else:
             _recompute(runs)
         return RollupRefresh.objects.create(
@@ -483,7 +485,7 @@ def rollup_refresh(
 def _all_days(chunk: int = 7) -> Iterator[tuple[date, date]]:
     """Every cohort day, in ranges of ``chunk`` days (from the conversations' start times,
     which their events carry)."""
-    low, high = _execute(f"SELECT MIN(created_at), MAX(created_at) FROM {CONVERSATIONS}")[0]
+    low, high = fetch_rows(f"SELECT MIN(created_at), MAX(created_at) FROM {CONVERSATIONS}")[0]
     if low is None:
         return
     first, last = _as_datetime(low).date(), _as_datetime(high).date()
@@ -496,7 +498,7 @@ def _all_days(chunk: int = 7) -> Iterator[tuple[date, date]]:
 def rollup_ensure_fresh(max_age: float) -> None:
     """Refreshes the rollup unless it was refreshed within ``max_age`` seconds or nothing
     was written since: one cheap query when it is fresh."""
-    event_max, message_max, started_at, event_mark, message_mark = _execute(
+    event_max, message_max, started_at, event_mark, message_mark = fetch_rows(
         f"""
         SELECT (SELECT MAX(id) FROM {EVENTS}), (SELECT MAX(id) FROM {MESSAGES}),
                r.started_at, r.event_mark, r.message_mark
