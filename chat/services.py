@@ -577,6 +577,13 @@ def _locked(conversation: Conversation) -> Conversation:
     return conversation
 
 
+def _conversation_update(conversation: Conversation, sets: dict[str, Any]) -> None:
+    """Writes ``sets`` to the conversation's row and to the instance in hand."""
+    Conversation.objects.filter(pk=conversation.pk).update(**sets)
+    for name, value in sets.items():
+        setattr(conversation, name, value)
+
+
 @transaction.atomic
 def conversation_claim(
     *, conversation: Conversation, agent, at: datetime | None = None
@@ -597,9 +604,7 @@ def conversation_claim(
     }
     if conversation.handed_off_at is None or conversation.status == ConversationStatus.BOT:
         sets["handed_off_at"] = now  # taken straight from the bot: the wait starts now
-    Conversation.objects.filter(pk=conversation.pk).update(**sets)
-    for name, value in sets.items():
-        setattr(conversation, name, value)
+    _conversation_update(conversation, sets)
     notice = _system_message(
         conversation, text=f"{_agent_name(agent)} joined the conversation.", now=now
     )
@@ -677,9 +682,7 @@ def conversation_resolve(
         "resolved_at": now,
         "updated_at": now,
     }
-    Conversation.objects.filter(pk=conversation.pk).update(**sets)
-    for name, value in sets.items():
-        setattr(conversation, name, value)
+    _conversation_update(conversation, sets)
     event_record(
         name=EventName.RESOLVED,
         conversation=conversation,
@@ -711,9 +714,7 @@ def conversation_return_to_bot(
         "dialog_state": {},
         "updated_at": now,
     }
-    Conversation.objects.filter(pk=conversation.pk).update(**sets)
-    for name, value in sets.items():
-        setattr(conversation, name, value)
+    _conversation_update(conversation, sets)
     notice = _system_message(
         conversation, text=f"{_agent_name(agent)} handed you back to the assistant.", now=now
     )
