@@ -26,25 +26,40 @@ NO_ARTICLE_REPLY = (
 MAX_PASSAGE_CHARS = 520
 
 
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d+\.)\s")
+
+
 def _passages(body: str) -> list[str]:
-    """Paragraphs and list items of an article, without headings."""
+    """Paragraphs and lists of an article, without headings.
+
+    A paragraph ending in a colon ("Your order page shows one of these statuses:") opens the
+    list after it: the two are one passage, so neither is quoted without the other.
+    """
     passages: list[str] = []
+    lead_in = ""
     for block in re.split(r"\n\s*\n", body):
         lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
-        if not lines or (lines[0].startswith("#") and len(lines) == 1):
-            continue
+        if lines and lines[0].startswith("#"):
+            lead_in = ""  # a heading ends whatever a paragraph before it opened
         lines = [line for line in lines if not line.startswith("#")]
-        if any(re.match(r"^(?:[-*+]|\d+\.)\s", line) for line in lines):
+        if not lines:
+            continue
+        if any(_LIST_ITEM.match(line) for line in lines):
             # A list stays whole (steps make no sense one by one), one item a line.
-            items: list[str] = []
+            items: list[str] = [lead_in] if lead_in else []
+            if lead_in:
+                passages.pop()
             for line in lines:
-                if re.match(r"^(?:[-*+]|\d+\.)\s", line) or not items:
+                if _LIST_ITEM.match(line) or not items:
                     items.append(line)
                 else:
                     items[-1] += " " + line
             passages.append("\n".join(items))
+            lead_in = ""
         else:
-            passages.append(" ".join(lines))
+            paragraph = " ".join(lines)
+            passages.append(paragraph)
+            lead_in = paragraph if paragraph.endswith(":") else ""
     return [markdown_to_text(p).strip() for p in passages if p.strip()]
 
 
@@ -86,7 +101,14 @@ def best_passages(article: ArticleDoc, query: str, limit_chars: int = MAX_PASSAG
     if not chosen or (len(chosen) == 1 and scored[0][0] == 0):
         chosen = [(0, passages[0][0])]
     text = "\n".join(passage for _, passage in sorted(chosen))
-    return text[:limit_chars].rsplit(" ", 1)[0] + "…" if len(text) > limit_chars else text
+    # The best passage may run over the limit by half (a list is worth quoting whole); past
+    # that it is cut after its last whole line (list item) that fits, else its last word.
+    limit = max(limit_chars, min(len(chosen[0][1]), limit_chars * 3 // 2))
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    head = cut.rsplit("\n", 1)[0] if "\n" in cut[limit // 2 :] else cut.rsplit(" ", 1)[0]
+    return head + "…"
 
 
 def compose(

@@ -49,3 +49,31 @@ def test_a_list_of_steps_stays_whole():
     assert "1. Open your orders page.\n2. Choose the item and a reason.\n3. Print the label." in (
         text
     )
+
+
+def test_a_paragraph_ending_in_a_colon_is_quoted_with_its_list():
+    from chat.bot.retrieval import ArticleDoc
+
+    doc = ArticleDoc(9, "Delivery options", (
+        "Pick the speed that suits you at checkout:\n\n- Ground: five days.\n- Air: two days.\n\n"
+        "## Fees\n\nFees are shown before you pay:\n\nNothing else is charged."
+    ))
+    text = best_passages(doc, "which delivery speed can I pick at checkout")
+    assert text.startswith("Pick the speed that suits you at checkout:\n- Ground: five days.\n")
+    assert "- Air: two days." in text
+    # A heading or a paragraph, not a list, follows the other colon: it stays a paragraph.
+    from chat.bot.responder import _passages
+
+    assert _passages(doc.body)[1:] == ["Fees are shown before you pay:", "Nothing else is charged."]
+
+
+def test_a_long_best_list_is_cut_after_a_whole_item():
+    from chat.bot.retrieval import ArticleDoc
+
+    items = "\n".join(f"- Status {n}: the parcel is at checkpoint number {n} on its way." for n in
+                      range(20))
+    doc = ArticleDoc(9, "Statuses", f"Every status of a parcel:\n\n{items}")
+    text = best_passages(doc, "what does a parcel status mean", limit_chars=300)
+    assert text.endswith("on its way.…")
+    assert len(text) <= 451
+    assert text.count("\n- Status") >= 5  # more than the 300-character limit alone would hold
