@@ -39,6 +39,16 @@ QUEUE_LIMIT = 200
 ARTICLE_RESULTS = 8
 
 
+def waiting_label(seconds: int) -> str:
+    """How long a customer has waited, as an agent scanning the queue reads it."""
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min"
+    hours, minutes = divmod(seconds // 60, 60)
+    return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours // 24} days"
+
+
 def queue_for_agent(*, agent: Any) -> list[Conversation]:
     """Conversations waiting for a person, oldest handoff first, then the agent's own."""
     rows = (
@@ -54,6 +64,7 @@ def queue_for_agent(*, agent: Any) -> list[Conversation]:
     for conversation in conversations:
         since = conversation.handed_off_at or conversation.created_at
         conversation.waiting_seconds = max(0, int((now - since).total_seconds()))
+        conversation.waiting_label = waiting_label(conversation.waiting_seconds)
         conversation.is_mine = conversation.assignee_id == agent.pk
     return conversations
 

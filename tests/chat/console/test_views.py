@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -311,3 +313,20 @@ def test_conversation_query_count_does_not_grow_with_the_transcript(client, agen
     assert Message.objects.filter(conversation=conversation).count() >= 12
     assert _queries(client, url, HTTP_HX_TARGET="conversation", **HX) == small
     assert small <= 6
+
+
+def test_the_queue_shows_waiting_times_as_an_agent_reads_them(client, agent, waiting_conversation):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chat.console.selectors import waiting_label
+
+    assert [waiting_label(s) for s in (0, 59, 60, 3599, 3600, 3660 * 2, 3 * 86400)] == [
+        "0 s", "59 s", "1 min", "59 min", "1 h 00 min", "2 h 02 min", "3 days",
+    ]
+    waiting_conversation.handed_off_at = timezone.now() - timedelta(minutes=22, seconds=5)
+    waiting_conversation.save(update_fields=["handed_off_at"])
+    client.force_login(agent)
+    page = client.get(reverse("chat:console")).content.decode()
+    assert re.search(r'title="13(2[5-9]|3\d) seconds">waiting 22 min</span>', page)
