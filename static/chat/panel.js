@@ -179,6 +179,8 @@
   }
 
   function applyStatus(newStatus, extra) {
+    // A notice or the rating form takes room from the transcript: keep its end in view.
+    var atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     status = newStatus;
     if (status !== "bot") {
       var fb = log.querySelectorAll("[data-sd=feedback]");
@@ -192,6 +194,7 @@
     }
     ratingForm.hidden = !(status === "resolved" && !rated);
     if (status === "resolved" && !rated) { notice("This conversation is resolved. Write again any time."); }
+    if (atEnd) { scrollDown(); }
   }
 
   function onHandoff(frame) {

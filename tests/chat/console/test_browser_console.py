@@ -91,6 +91,9 @@ def test_customer_and_agent_end_to_end(
     console.locator("[data-sd=resolve]").click()
     expect(console.locator("[data-sd=conversation-status]")).to_have_text("Resolved")
     expect(item).to_have_count(0, timeout=REPLY_TIMEOUT_MS)
+    # The rating form takes room from the transcript, whose last message stays in view.
+    expect(widget.panel.locator("[data-sd=rating-form]")).to_be_visible()
+    expect(widget.messages("customer").last).to_be_in_viewport()
 
     widget.rate(5, "Ann was great")
     conversation.refresh_from_db()
