@@ -16,7 +16,7 @@ from typing import Any
 class DialogOutcome:
     intent: str
     is_fallback: bool
-    action: str  # "answer" or "ask"
+    action: str  # "answer", "ask" or "smalltalk"
     question: str = ""
     resumed: bool = False
     details: dict[str, Any] = field(default_factory=dict)
@@ -100,5 +100,38 @@ def advance(
         question=question,
         resumed=resumed,
         details={k: v for k, v in details.items()},
+        state=new_state,
+    )
+
+
+def pleasantry(
+    state: dict[str, Any] | None, *, kind: str, fallback_intent: str
+) -> DialogOutcome:
+    """The dialog after a message of pleasantries only (``chat.bot.smalltalk``).
+
+    It changes no topic: the intent stays the last one (the fallback intent at the start),
+    a detail the bot asked for is still awaited, and it neither counts as a fallback nor
+    resets the count. The turn still counts. After a greeting the bot awaits the request
+    (``awaiting``), so a conversation left there is not taken as resolved.
+    """
+    previous = dict(state or {})
+    intent = previous.get("last_intent") or fallback_intent
+    pending = previous.get("pending") or None
+    details = dict(previous.get("details") or {})
+    new_state = {
+        "turns": int(previous.get("turns", 0)) + 1,
+        "fallbacks": int(previous.get("fallbacks", 0)),
+        "pending": pending,
+        "details": details,
+        "last_intent": intent,
+    }
+    if kind == "greeting" and not pending:
+        new_state["awaiting"] = "request"
+    return DialogOutcome(
+        intent=intent,
+        is_fallback=False,
+        action="smalltalk",
+        question=pending["question"] if pending else "",
+        details=details,
         state=new_state,
     )

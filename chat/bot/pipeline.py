@@ -18,7 +18,17 @@ from typing import Any
 
 from django.conf import settings
 
-from . import claude, dialog, entities, escalation, quality, responder, sentiment, signals
+from . import (
+    claude,
+    dialog,
+    entities,
+    escalation,
+    quality,
+    responder,
+    sentiment,
+    signals,
+    smalltalk,
+)
 from .retrieval import INTENT_BOOST
 from .taxonomy import Taxonomy
 from .types import Classification, TurnContext, TurnResult
@@ -136,16 +146,22 @@ def run_turn(
     trace["signals"] = {"matched": matched, "human_request": asked_for_person}
     clock.lap("signals_sentiment")
 
-    # 4. Dialog manager.
-    outcome = dialog.advance(
-        context.dialog_state,
-        intent=intent,
-        is_fallback=is_fallback,
-        entities=found,
-        required_details=taxonomy.required_details(),
-    )
+    # 4. Dialog manager (a message of pleasantries only changes no topic).
+    social = smalltalk.kind(text, intents=taxonomy.intents)
+    if social:
+        outcome = dialog.pleasantry(
+            context.dialog_state, kind=social, fallback_intent=taxonomy.fallback_intent
+        )
+    else:
+        outcome = dialog.advance(
+            context.dialog_state,
+            intent=intent,
+            is_fallback=is_fallback,
+            entities=found,
+            required_details=taxonomy.required_details(),
+        )
     intent, is_fallback = outcome.intent, outcome.is_fallback
-    trace["dialog"] = outcome.to_dict()
+    trace["dialog"] = {**outcome.to_dict(), "smalltalk": social or ""}
     clock.lap("dialog")
 
     # 5. Escalation decision.
@@ -215,7 +231,16 @@ def _respond(
     trace: dict[str, Any],
     clock: _Clock,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """Retrieval, the reply (a question, Claude's or the offline composer's) and its check."""
+    """Retrieval, the reply (a question, Claude's or the offline composer's) and its check.
+
+    The answer to a pleasantry is the bot's own text: no article, nothing to check.
+    """
+    if outcome.action == "smalltalk":
+        trace["retrieval"] = []
+        kind = trace["dialog"]["smalltalk"]
+        trace["response"] = {"source": "smalltalk", "kind": kind}
+        clock.lap("response")
+        return smalltalk.reply(kind, pending_question=outcome.question), []
     info = taxonomy.intent(intent)
     if outcome.action == "ask":
         trace["retrieval"] = []

@@ -89,10 +89,13 @@
     log.insertBefore(li, firstPending);
   }
 
-  function addFeedback(li, seq) {
+  // "Did this help?" under the bot's latest answer from the knowledge base (not under its
+  // questions or greetings).
+  function addFeedback(li, m) {
     var old = log.querySelectorAll("[data-sd=feedback]");
     for (var i = 0; i < old.length; i++) { old[i].remove(); }
-    if (status !== "bot") { return; }
+    if (status !== "bot" || !(m.articles && m.articles.length)) { return; }
+    var seq = m.seq;
     var box = document.createElement("div");
     box.className = "sd-feedback";
     box.setAttribute("data-sd", "feedback");
@@ -135,7 +138,7 @@
     li.setAttribute("data-seq", String(m.seq));
     insertBySeq(li, m.seq);
     if (m.author !== "customer") { showTyping(null); }
-    if (m.author === "bot") { addFeedback(li, m.seq); }
+    if (m.author === "bot") { addFeedback(li, m); }
     if (m.seq > state.lastSeq) { state.lastSeq = m.seq; }
     if (m.seq > renderedSeq) { renderedSeq = m.seq; }
     save();

@@ -21,10 +21,15 @@ def test_customer_gets_a_bot_answer_then_a_handoff(
     widget = WidgetPage(page, daphne_server).goto_store().open()
     expect(widget.panel.locator("[data-sd=greeting]")).not_to_be_empty()
 
+    widget.send("Hello there!")
+    [hello] = widget.wait_for_messages("bot", 1).all_inner_texts()
+    assert hello.strip().endswith("What can I help you with today?")
+    expect(widget.panel.locator("[data-sd=feedback]")).to_have_count(0)  # not an answer
+
     widget.send("where is my order A-55102?")
-    widget.wait_for_messages("customer", 1)
-    [answer] = widget.wait_for_messages("bot", 1).all_inner_texts()
-    assert answer.strip()
+    widget.wait_for_messages("customer", 2)
+    answer = widget.wait_for_messages("bot", 2).last.inner_text()
+    assert "help article" in answer
     expect(widget.panel.locator("[data-sd=helpful-yes]")).to_be_visible()
 
     widget.send("This is outrageous, my lawyer will hear about it and I will sue you.")
@@ -46,7 +51,7 @@ def test_customer_gets_a_bot_answer_then_a_handoff(
     # A reload shows the same conversation again.
     page.reload()
     widget.open()
-    widget.wait_for_messages("customer", 2)
+    widget.wait_for_messages("customer", 3)
     widget.wait_for_messages("system", 1)
 
     # Resolved (as an agent would); the customer rates it.

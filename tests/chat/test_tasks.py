@@ -105,6 +105,12 @@ def test_inactive_conversations_are_resolved_or_abandoned(widget, settings):
         at=long_ago,
     )
 
+    greeted, _ = services.conversation_start(widget=widget, at=long_ago)
+    message = incoming(greeted, at=long_ago)
+    services.bot_turn_record(  # "hi" -> "Hello! What can I help you with today?"
+        message=message, result=turn_result(dialog_state={"awaiting": "request"}), at=long_ago
+    )
+
     waiting, _ = services.conversation_start(widget=widget, at=long_ago)
     message = incoming(waiting, at=long_ago)
     services.bot_turn_record(
@@ -116,10 +122,11 @@ def test_inactive_conversations_are_resolved_or_abandoned(widget, settings):
     recent, _ = services.conversation_start(widget=widget)
     services.bot_turn_record(message=incoming(recent), result=turn_result())
 
-    assert tasks.resolve_inactive_conversations() == 3
+    assert tasks.resolve_inactive_conversations() == 4
     statuses = dict(Conversation.objects.values_list("pk", "status"))
     assert statuses[answered.pk] == "resolved"
     assert statuses[asked.pk] == "abandoned"
+    assert statuses[greeted.pk] == "abandoned"
     assert statuses[waiting.pk] == "abandoned"
     assert statuses[recent.pk] == "bot"
     resolved = ReportingEvent.objects.get(conversation=answered, name="resolved")

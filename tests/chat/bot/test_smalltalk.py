@@ -1,0 +1,102 @@
+import pytest
+
+from chat.bot import dialog, smalltalk
+from chat.bot.pipeline import run_turn
+from chat.bot.taxonomy import IntentInfo, taxonomy_from_data
+from chat.bot.types import TurnContext
+
+from .conftest import ARTICLES, INTENTS, SIGNALS, TODAY
+from .test_pipeline import Conversation
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("Hey!", "greeting"),
+    ("good afternoon, team", "greeting"),
+    ("hi there, can you help me please?", "greeting"),
+    ("Many thanks!!", "thanks"),
+    ("ok great, cheers", "thanks"),
+    ("that was helpful, thank you", "thanks"),
+    ("thanks, that's all", "goodbye"),
+    ("bye for now", "goodbye"),
+    ("good night", "goodbye"),
+])
+def test_pleasantries_are_recognised(text, kind):
+    assert smalltalk.kind(text) == kind
+
+
+@pytest.mark.parametrize("text", [
+    "hi, my parcel never came",
+    "thanks but the refund is still missing",
+    "ok",  # may accept the bot's offer of a person
+    "yes",
+    "",
+    "hello " * 9,  # too long to be only a pleasantry
+])
+def test_a_message_with_more_in_it_is_not_small_talk(text):
+    assert smalltalk.kind(text) is None
+
+
+def test_a_taxonomy_intent_for_the_kind_takes_it_over():
+    assert smalltalk.kind("hello", intents={"greeting", "refund"}) is None
+    assert smalltalk.kind("thanks", intents={"greeting"}) == "thanks"
+
+
+def test_a_pleasantry_keeps_the_topic_and_the_fallback_count():
+    state = {"turns": 3, "fallbacks": 1, "last_intent": "order_status", "details": {"x": 1},
+             "pending": {"intent": "order_status", "detail": "order_number",
+                         "question": "What is your order number?"}}
+    outcome = dialog.pleasantry(state, kind="greeting", fallback_intent="general_inquiry")
+    assert (outcome.intent, outcome.is_fallback, outcome.action) == (
+        "order_status", False, "smalltalk")
+    assert outcome.question == "What is your order number?"
+    assert outcome.state == {**state, "turns": 4}
+
+    fresh = dialog.pleasantry({}, kind="greeting", fallback_intent="general_inquiry")
+    assert fresh.intent == "general_inquiry"
+    assert fresh.state["awaiting"] == "request"  # left after a greeting: not resolved
+    thanked = dialog.pleasantry({}, kind="thanks", fallback_intent="general_inquiry")
+    assert "awaiting" not in thanked.state
+
+
+def test_the_bot_answers_a_greeting_in_kind_and_then_the_question(taxonomy):
+    chat = Conversation(taxonomy)
+    hello = chat.say("good morning!")
+    assert hello.decision == "reply"
+    assert hello.reply_text == smalltalk.REPLIES["greeting"]
+    assert hello.intent == "general_inquiry" and hello.is_fallback is False
+    assert hello.articles == []
+    assert hello.trace["response"] == {"source": "smalltalk", "kind": "greeting"}
+    assert hello.trace["dialog"]["smalltalk"] == "greeting"
+
+    asked = chat.say("where is my order?")
+    assert asked.reply_text == "What is your order number?"
+    # A pleasantry while a detail is awaited asks for it again and keeps it awaited.
+    thanks = chat.say("ok thanks")
+    assert thanks.reply_text == "You're welcome! What is your order number?"
+    assert thanks.intent == "order_status"
+    answered = chat.say("it's 55102")
+    assert answered.trace["dialog"]["resumed"] is True and "55102" in answered.reply_text
+    bye = chat.say("thanks, bye")
+    assert bye.reply_text == smalltalk.REPLIES["goodbye"]
+    assert bye.intent == "order_status"  # the conversation's topic stays
+
+
+def test_pleasantries_do_not_reset_the_fallback_count(taxonomy):
+    chat = Conversation(taxonomy)
+    chat.say("zxqv blorp")
+    assert chat.state["fallbacks"] == 1
+    chat.say("hello")
+    assert chat.state["fallbacks"] == 1
+    assert chat.say("qwzx vbnm").decision == "handoff"  # the second fallback in a row
+
+
+def test_a_taxonomy_with_its_own_greeting_intent_leaves_greetings_to_the_classifier(trained):
+    intents = [*INTENTS, IntentInfo("greeting", "Greeting")]
+    taxonomy = taxonomy_from_data(
+        intents=intents, signals=SIGNALS, articles=ARTICLES, classifier=trained[0],
+        fallback_intent="general_inquiry",
+    )
+    result = run_turn(taxonomy, text="hello", context=TurnContext(), use_claude=False,
+                      today=TODAY)
+    assert result.trace["dialog"]["smalltalk"] == ""
+    assert result.trace["response"]["source"] != "smalltalk"
