@@ -608,6 +608,7 @@ def playground(request: HttpRequest) -> HttpResponse:
             next_dialog_state=json.dumps(result.dialog_state, default=str),
             quality=None if quality is None else _pretty(quality),
             escalation=_pretty(trace["escalation"]) if "escalation" in trace else None,
+            smalltalk=(trace.get("dialog") or {}).get("smalltalk", ""),
         )
     return _render(
         request,

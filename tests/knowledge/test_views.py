@@ -589,6 +589,28 @@ def test_train_activate_and_the_playground_answers_from_the_article(
     assert '<code data-sd="pg-intent">parcel_status</code>' in html
     assert "Following your parcel" in html
     assert "tracking link" in html
+    assert 'data-sd="pg-smalltalk"' not in html
+
+    # The taxonomy has its own greeting intent: a greeting goes to it, not to the built-in
+    # small talk.
+    html = admin_client.post(
+        reverse("knowledge:playground"), {"text": "hey there!"}, headers={"HX-Request": "true"},
+    ).content.decode()
+    assert '<code data-sd="pg-intent">greeting</code>' in html
+    assert 'data-sd="pg-smalltalk"' not in html
+
+
+def test_the_playground_shows_a_pleasantry_answered_in_kind(admin_client, htmx_headers):
+    from chat.bot.taxonomy import taxonomy_invalidate  # chat.bot's own is counted, not run here
+
+    taxonomy_invalidate()  # an earlier test's taxonomy (with a greeting intent) may be cached
+    # This taxonomy is empty: no greeting intent of its own.
+    html = admin_client.post(
+        reverse("knowledge:playground"), {"text": "Good morning!"}, **htmx_headers
+    ).content.decode()
+    assert "Hello! What can I help you with today?" in html
+    assert 'data-sd="pg-smalltalk">Small talk (greeting)' in html
+    assert "not needed: the bot" in html
 
 
 def test_intent_list_queries_do_not_grow_with_intents(
