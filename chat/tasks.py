@@ -173,6 +173,16 @@ def answer_message(message_id: int) -> None:
     try:
         context = _context_for(message, earlier)
         result = answer_turn(text=message.text, context=context, on_delta=on_delta)
+    except Exception as error:
+        # A bug or a broken taxonomy must not leave the customer waiting for nothing: a
+        # person takes over, and the handoff (category "error") shows in the analytics.
+        logger.exception("the bot failed on message %s; handing over to a person", message_id)
+        from chat.bot import failed_turn
+
+        result = failed_turn(
+            error=error, intent=conversation.intent, dialog_state=conversation.dialog_state
+        )
+    try:
         reply = services.bot_turn_record(message=message, result=result)
     except Exception:
         realtime.broadcast_typing(conversation.pk, Author.BOT, False)

@@ -46,10 +46,14 @@ HANDOFF_MESSAGES = {
         "I'm passing this conversation to a member of our team who can help you with this. "
         "They will reply here shortly."
     ),
+    "error": (
+        "I'm sorry, something went wrong on my side. I'm passing this conversation to a member "
+        "of our team, who will reply here shortly."
+    ),
 }
 # Categories without a message of their own use the "other" one.
 CATEGORIES = ("billing", "anger", "legal", "fraud", "human_request", "long_conversation",
-              "fallbacks", "urgency", "policy", "quality", "other")
+              "fallbacks", "urgency", "policy", "quality", "error", "other")
 
 
 def handoff_message(category: str) -> str:

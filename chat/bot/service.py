@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from . import escalation
 from .pipeline import run_turn
 from .taxonomy import taxonomy_snapshot
 from .types import TurnContext, TurnResult
@@ -17,6 +18,37 @@ def answer_turn(
     With Claude, ``on_delta`` receives the whole reply written so far as it streams.
     """
     return run_turn(taxonomy_snapshot(), text=text, context=context, on_delta=on_delta)
+
+
+def failed_turn(
+    *, error: BaseException, intent: str = "", dialog_state: dict | None = None
+) -> TurnResult:
+    """The turn that hands the conversation to a person when the pipeline itself failed.
+
+    The customer gets an apology and a person instead of silence; the intent (the
+    conversation's so far) and the dialog state are kept as they were, with no detail awaited;
+    the trace names the error's type, not its text (which may quote the customer).
+    """
+    state = {**(dialog_state or {}), "pending": None}
+    return TurnResult(
+        decision="handoff",
+        reply_text=escalation.handoff_message("error"),
+        intent=intent,
+        confidence=0.0,
+        top_intents=[],
+        is_fallback=False,
+        entities={},
+        sentiment="",
+        urgency="",
+        signals=[],
+        articles=[],
+        handoff_reason="The bot could not answer (an error in its pipeline).",
+        handoff_category="error",
+        dialog_state=state,
+        backend="offline",
+        trace={"errors": [f"pipeline: {type(error).__name__}"]},
+        total_ms=0.0,
+    )
 
 
 def playground_turn(

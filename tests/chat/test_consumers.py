@@ -367,8 +367,13 @@ async def test_a_failing_bot_does_not_fail_the_customers_message(started, monkey
     conversation, token = started
     comm, _ = await joined_socket(conversation, token)
     await comm.send_json_to(message("hello"))
-    frames = await receive_until(comm, lambda f: f["type"] == "typing" and not f["is_typing"])
+    frames = await receive_until(
+        comm, lambda f: f["type"] == "message" and f["author"] == "system"
+    )
     assert any(f["type"] == "message" and f["text"] == "hello" for f in frames)
     assert not any(f["type"] == "error" for f in frames)
+    # A person takes over instead of the customer waiting for nothing.
+    assert any(f["type"] == "handoff" and f["category"] == "error" for f in frames)
+    assert "something went wrong on my side" in frames[-1]["text"]
     assert await count_messages(author="customer") == 1
     await comm.disconnect()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from django.utils import timezone
 
 from analytics.models import ReportingEvent
 from chat import services, tasks
-from chat.models import Conversation, Message
+from chat.models import BotTrace, Conversation, ConversationStatus, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -75,14 +76,52 @@ def test_no_answer_once_the_conversation_left_the_bot(conversation, fake_bot, ag
     assert fake_bot.calls == []
 
 
-def test_a_failing_pipeline_clears_the_typing_indicator(conversation, monkeypatch):
+def test_a_failing_pipeline_hands_the_customer_to_a_person(
+    conversation, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    from chat.bot.escalation import handoff_message
+
+    conversation.intent = "order_status"
+    conversation.dialog_state = {"turns": 2, "pending": {"detail": "order_number"}}
+    conversation.save(update_fields=["intent", "dialog_state"])
+    handoffs = []
+    monkeypatch.setattr("chat.realtime.broadcast_handoff", lambda c: handoffs.append(c.pk))
+
+    def broken(**kwargs):
+        raise RuntimeError("boom: the customer's secret text")
+
+    monkeypatch.setattr("chat.tasks.answer_turn", broken)
+    message = incoming(conversation)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.answer_message(message.pk)
+    conversation.refresh_from_db()
+    assert conversation.status == ConversationStatus.WAITING
+    assert conversation.handoff_category == "error"
+    assert conversation.intent == "order_status"
+    assert conversation.dialog_state == {"turns": 2, "pending": None}
+    notice = Message.objects.get(in_reply_to=message)
+    assert notice.text == handoff_message("error")
+    trace = BotTrace.objects.get(message=message)
+    assert trace.decision == "handoff" and "RuntimeError" in json.dumps(trace.stages)
+    assert "secret" not in json.dumps(trace.stages)
+    assert handoffs == [conversation.pk]
+    assert ReportingEvent.objects.filter(
+        conversation=conversation, name="handoff", category="error", intent="order_status"
+    ).exists()
+    assert "handing over to a person" in caplog.text  # the error is logged with its traceback
+    # A second delivery of the task changes nothing.
+    tasks.answer_message(message.pk)
+    assert Message.objects.filter(in_reply_to=message).count() == 1
+
+
+def test_a_failing_write_clears_the_typing_indicator(conversation, monkeypatch):
     sent = []
     monkeypatch.setattr("chat.realtime.broadcast_typing", lambda *args: sent.append(args))
 
     def broken(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("chat.tasks.answer_turn", broken)
+    monkeypatch.setattr("chat.services.bot_turn_record", broken)
     with pytest.raises(RuntimeError):
         tasks.answer_message(incoming(conversation).pk)
     assert sent[-1] == (conversation.pk, "bot", False)
