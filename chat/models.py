@@ -114,8 +114,9 @@ class Author(models.TextChoices):
 
 
 class Message(models.Model):
+    # No index of its own: message_seq_unique (conversation, seq) begins with it.
     conversation = models.ForeignKey(
-        Conversation, on_delete=models.CASCADE, related_name="messages"
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
     seq = models.PositiveIntegerField()
     author = models.CharField(max_length=16, choices=Author.choices)
