@@ -169,7 +169,8 @@ def run_turn(
     decision = escalation.decide(
         intent=intent,
         intent_name=info.name,
-        policy=info.escalation_policy,
+        # A pleasantry is about no intent: only the customer's words can escalate it.
+        policy="never" if social else info.escalation_policy,
         sentiment=feeling,
         urgency=urgency,
         signals=matched,

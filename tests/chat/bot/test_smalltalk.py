@@ -100,3 +100,15 @@ def test_a_taxonomy_with_its_own_greeting_intent_leaves_greetings_to_the_classif
                       today=TODAY)
     assert result.trace["dialog"]["smalltalk"] == ""
     assert result.trace["response"]["source"] != "smalltalk"
+
+
+def test_a_pleasantry_does_not_trigger_the_last_intents_policy(taxonomy):
+    # billing_dispute always goes to a person; a "thank you" after an agent handed the
+    # conversation back to the bot does not, while words that escalate still do.
+    state = {"turns": 2, "fallbacks": 0, "last_intent": "billing_dispute", "details": {}}
+    thanks = run_turn(taxonomy, text="thank you!", context=TurnContext(dialog_state=state),
+                      use_claude=False, today=TODAY)
+    assert thanks.decision == "reply" and thanks.intent == "billing_dispute"
+    person = run_turn(taxonomy, text="hello, can I talk to a human",
+                      context=TurnContext(dialog_state=state), use_claude=False, today=TODAY)
+    assert person.decision == "handoff"
