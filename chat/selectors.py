@@ -7,10 +7,18 @@ import hmac
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Avg
+from django.db.models import Avg, Exists, OuterRef
 from django.utils import timezone
 
-from .models import AgentPresence, Conversation, Message, PresenceStatus, Widget
+from .models import (
+    AgentPresence,
+    Author,
+    Conversation,
+    ConversationStatus,
+    Message,
+    PresenceStatus,
+    Widget,
+)
 
 DEFAULT_EXPECTED_WAIT_SECONDS = 120
 
@@ -105,6 +113,30 @@ def expected_wait_seconds() -> int:
         name=EventName.FIRST_AGENT_REPLY, occurred_at__gte=since, value__isnull=False
     ).aggregate(avg=Avg("value"))["avg"]
     return round(average) if average else DEFAULT_EXPECTED_WAIT_SECONDS
+
+
+def messages_unanswered(*, since: datetime, before: datetime, limit: int = 500) -> list[int]:
+    """Ids of customer messages stored between ``since`` and ``before`` that the bot owes.
+
+    Only a conversation's unanswered tail while the bot has it: customer messages with
+    nothing but customer messages after them (a message an agent saw, followed by the agent's
+    reply or the "back to the bot" notice, is not the bot's to answer).
+    """
+    later_reply = Message.objects.filter(
+        conversation_id=OuterRef("conversation_id"), seq__gt=OuterRef("seq")
+    ).exclude(author=Author.CUSTOMER)
+    return list(
+        Message.objects.filter(
+            conversation__status=ConversationStatus.BOT,
+            conversation__last_customer_message_at__gte=since,
+            author=Author.CUSTOMER,
+            created_at__gte=since,
+            created_at__lt=before,
+        )
+        .exclude(Exists(later_reply))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def conversations_inactive(*, before) -> list[Conversation]:

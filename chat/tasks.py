@@ -209,6 +209,27 @@ def answer_message_enqueue(message_id: int) -> None:
     answer_message.apply_async((message_id,), argsrepr=f"({int(message_id)},)", **options)
 
 
+@shared_task(name="chat.tasks.requeue_unanswered_messages", ignore_result=True)
+def requeue_unanswered_messages() -> int:
+    """Queues the bot task again for customer messages it owes an answer; returns how many.
+
+    A queued task is lost if Redis restarts without persistence, and a reply committed
+    without waiting for the disk (``CHAT_BOT_REPLY_ASYNC_COMMIT``) if PostgreSQL crashes. The
+    task stores at most one reply per message, so queueing it twice is harmless. Messages
+    older than the inactivity window are left to ``resolve_inactive_conversations``.
+    """
+    now = timezone.now()
+    owed = selectors.messages_unanswered(
+        since=now - timedelta(minutes=settings.CHAT_INACTIVITY_RESOLVE_MINUTES),
+        before=now - timedelta(seconds=settings.CHAT_BOT_REQUEUE_AFTER_SECONDS),
+    )
+    for message_id in owed:
+        answer_message_enqueue(message_id)
+    if owed:
+        logger.warning("queued the bot again for %d unanswered customer message(s)", len(owed))
+    return len(owed)
+
+
 def _bot_awaits_answer(dialog_state: dict) -> bool:
     """Whether the bot's last turn asked the customer for a detail (an open question)."""
     return any(

@@ -206,6 +206,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "chat.tasks.resolve_inactive_conversations",
         "schedule": 60.0,
     },
+    "requeue-unanswered-messages": {
+        "task": "chat.tasks.requeue_unanswered_messages",
+        "schedule": 30.0,
+    },
     # Keeps the dashboard's preset ranges computed before anyone opens them.
     "refresh-dashboard-presets": {
         "task": "analytics.tasks.presets_refresh",
@@ -240,6 +244,9 @@ CHAT_RATE_LIMIT_SECONDS = env_float("CHAT_RATE_LIMIT_SECONDS", 10.0)
 CHAT_BOT_REPLY_ASYNC_COMMIT = env_bool("CHAT_BOT_REPLY_ASYNC_COMMIT", True)
 CHAT_CONVERSATIONS_PER_IP_PER_MINUTE = env_int("CHAT_CONVERSATIONS_PER_IP_PER_MINUTE", 30)
 CHAT_INACTIVITY_RESOLVE_MINUTES = env_int("CHAT_INACTIVITY_RESOLVE_MINUTES", 30)
+# A customer message the bot has not answered this long after it was stored has its bot task
+# queued again (a queued task can be lost with Redis, or a reply with PostgreSQL's async commit).
+CHAT_BOT_REQUEUE_AFTER_SECONDS = env_int("CHAT_BOT_REQUEUE_AFTER_SECONDS", 30)
 # Console sockets refresh their agent's presence this often; three missed beats mean offline.
 CONSOLE_PRESENCE_HEARTBEAT_SECONDS = env_float("CONSOLE_PRESENCE_HEARTBEAT_SECONDS", 30.0)
 CHAT_PUBLIC_ORIGIN = os.environ.get("CHAT_PUBLIC_ORIGIN", "")

@@ -212,3 +212,56 @@ def test_the_redis_channel_keeps_one_client_per_connection_pool():
     channel._pool = redis.ConnectionPool()  # a reconnect makes a new pool
     assert channel._create_client() is not first
     assert channel._create_client().connection_pool is channel._pool
+
+
+def test_messages_the_bot_owes_are_queued_again(widget, agent, monkeypatch, settings):
+    """Only the unanswered tail of conversations the bot has, between the grace period and
+    the inactivity window."""
+    from tests.chat.conftest import turn_result
+
+    settings.CHAT_BOT_REQUEUE_AFTER_SECONDS = 30
+    settings.CHAT_INACTIVITY_RESOLVE_MINUTES = 30
+    queued = []
+    monkeypatch.setattr("chat.tasks.answer_message_enqueue", queued.append)
+    now = timezone.now()
+    minute_ago = now - timedelta(minutes=1)
+
+    def started(at=minute_ago):
+        conversation, _ = services.conversation_start(widget=widget, at=at)
+        return conversation
+
+    lost = started()
+    lost_first = incoming(lost, text="first", at=minute_ago)
+    lost_second = incoming(lost, text="second", at=minute_ago + timedelta(seconds=1))
+
+    answered = started()
+    message = incoming(answered, at=minute_ago)
+    services.bot_turn_record(message=message, result=turn_result(), at=minute_ago)
+
+    too_recent = started(at=now)
+    incoming(too_recent, at=now - timedelta(seconds=5))
+
+    too_old = started(at=now - timedelta(hours=1))
+    incoming(too_old, at=now - timedelta(hours=1))
+
+    with_agent = started()
+    services.bot_turn_record(
+        message=incoming(with_agent, at=minute_ago - timedelta(seconds=20)),
+        result=turn_result(decision="handoff", handoff_category="legal"),
+        at=minute_ago - timedelta(seconds=20),
+    )
+    services.conversation_claim(conversation=with_agent, agent=agent)
+    incoming(with_agent, text="to the agent", at=minute_ago)
+
+    returned = started()
+    services.bot_turn_record(
+        message=incoming(returned, at=minute_ago - timedelta(seconds=30)),
+        result=turn_result(decision="handoff", handoff_category="legal"),
+        at=minute_ago - timedelta(seconds=30),
+    )
+    services.conversation_claim(conversation=returned, agent=agent)
+    incoming(returned, text="seen by the agent", at=minute_ago - timedelta(seconds=20))
+    services.conversation_return_to_bot(conversation=returned, agent=agent)
+
+    assert tasks.requeue_unanswered_messages() == 2
+    assert queued == [lost_first.pk, lost_second.pk]
