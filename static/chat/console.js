@@ -104,8 +104,16 @@
     });
   }
 
+  // The tab's title counts the customers waiting for a person: "(2) Console · SupportDesk".
+  var baseTitle = document.title;
+  function showWaitingCount() {
+    var waiting = document.querySelectorAll("[data-sd=queue-item][data-status=waiting]").length;
+    document.title = (waiting ? "(" + waiting + ") " : "") + baseTitle;
+  }
+
   // Tell the server which conversation is open after htmx swaps the pane in.
   document.body.addEventListener("htmx:afterSwap", function (event) {
+    showWaitingCount();
     var target = event.detail && event.detail.target;
     if (target && (target.id === "conversation" || target.closest && target.closest("#conversation"))) {
       watchOpenConversation();
@@ -158,5 +166,6 @@
 
   var transcript = document.getElementById("transcript");
   if (transcript) transcript.scrollTop = transcript.scrollHeight;
+  showWaitingCount();
   connect();
 })();

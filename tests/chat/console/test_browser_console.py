@@ -47,6 +47,7 @@ def test_customer_and_agent_end_to_end(
     console.goto(f"{daphne_server}/console/")
     expect(console.locator("[data-sd=live-status]")).to_have_text("Live")
     expect(console.locator("[data-sd=queue-empty]")).to_be_visible()
+    expect(console).to_have_title("Console · SupportDesk")
 
     customer_page = browser_context_factory(viewport={"width": 1280, "height": 800}).new_page()
     widget = WidgetPage(customer_page, daphne_server).goto_store().open()
@@ -63,6 +64,7 @@ def test_customer_and_agent_end_to_end(
     item = console.locator(f"[data-sd=queue-item][data-conversation-id='{conversation.pk}']")
     expect(item).to_be_visible(timeout=REPLY_TIMEOUT_MS)
     expect(item).to_contain_text(conversation.handoff_reason[:30])
+    expect(console).to_have_title("(1) Console · SupportDesk")  # one customer waiting
     item.locator("a").click()
     settled(console)
     transcript = console.locator("[data-sd=transcript]")
@@ -71,6 +73,7 @@ def test_customer_and_agent_end_to_end(
 
     console.locator("[data-sd=claim]").click()
     expect(console.locator("[data-sd=conversation-status]")).to_have_text("With an agent")
+    expect(console).to_have_title("Console · SupportDesk", timeout=REPLY_TIMEOUT_MS)
     settled(console)
     # The customer sees that someone joined.
     widget.wait_for_messages("system", 2)
