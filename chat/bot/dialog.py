@@ -21,11 +21,13 @@ class DialogOutcome:
     resumed: bool = False
     details: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
+    smalltalk: str = ""  # the kind of pleasantry ("greeting", ...) when action is "smalltalk"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "intent": self.intent, "is_fallback": self.is_fallback, "action": self.action,
             "question": self.question, "resumed": self.resumed, "details": self.details,
+            "smalltalk": self.smalltalk,
         }
 
 
@@ -134,4 +136,5 @@ def pleasantry(
         question=pending["question"] if pending else "",
         details=details,
         state=new_state,
+        smalltalk=kind,
     )

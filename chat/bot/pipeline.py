@@ -161,7 +161,7 @@ def run_turn(
             required_details=taxonomy.required_details(),
         )
     intent, is_fallback = outcome.intent, outcome.is_fallback
-    trace["dialog"] = {**outcome.to_dict(), "smalltalk": social or ""}
+    trace["dialog"] = outcome.to_dict()
     clock.lap("dialog")
 
     # 5. Escalation decision.
@@ -238,10 +238,9 @@ def _respond(
     """
     if outcome.action == "smalltalk":
         trace["retrieval"] = []
-        kind = trace["dialog"]["smalltalk"]
-        trace["response"] = {"source": "smalltalk", "kind": kind}
+        trace["response"] = {"source": "smalltalk", "kind": outcome.smalltalk}
         clock.lap("response")
-        return smalltalk.reply(kind, pending_question=outcome.question), []
+        return smalltalk.reply(outcome.smalltalk, pending_question=outcome.question), []
     info = taxonomy.intent(intent)
     if outcome.action == "ask":
         trace["retrieval"] = []

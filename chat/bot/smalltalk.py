@@ -10,7 +10,7 @@ A taxonomy may name an intent for one of these kinds (``greeting``, ``thank_you`
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container
 
 from .text import tokens
 
@@ -50,7 +50,7 @@ INTENT_SLUGS = {
 }
 
 
-def kind(text: str, *, intents: Iterable[str] = ()) -> str | None:
+def kind(text: str, *, intents: Container[str] = ()) -> str | None:
     """``greeting``, ``thanks`` or ``goodbye`` for a message of pleasantries only, else None.
 
     None also when ``intents`` (a taxonomy's slugs) has an intent of its own for that kind.
@@ -65,7 +65,7 @@ def kind(text: str, *, intents: Iterable[str] = ()) -> str | None:
         present.add("bye")  # "thanks, that's all": a goodbye
     for name, heads in _HEADS:
         if present & heads:
-            return None if INTENT_SLUGS[name] & set(intents) else name
+            return None if any(slug in intents for slug in INTENT_SLUGS[name]) else name
     return None
 
 

@@ -244,22 +244,21 @@ def test_messages_the_bot_owes_are_queued_again(widget, agent, monkeypatch, sett
     too_old = started(at=now - timedelta(hours=1))
     incoming(too_old, at=now - timedelta(hours=1))
 
-    with_agent = started()
-    services.bot_turn_record(
-        message=incoming(with_agent, at=minute_ago - timedelta(seconds=20)),
-        result=turn_result(decision="handoff", handoff_category="legal"),
-        at=minute_ago - timedelta(seconds=20),
-    )
-    services.conversation_claim(conversation=with_agent, agent=agent)
+    def claimed(at):
+        """Handed over by the bot at ``at``, then claimed by the agent."""
+        conversation = started()
+        services.bot_turn_record(
+            message=incoming(conversation, at=at),
+            result=turn_result(decision="handoff", handoff_category="legal"),
+            at=at,
+        )
+        services.conversation_claim(conversation=conversation, agent=agent)
+        return conversation
+
+    with_agent = claimed(minute_ago - timedelta(seconds=20))
     incoming(with_agent, text="to the agent", at=minute_ago)
 
-    returned = started()
-    services.bot_turn_record(
-        message=incoming(returned, at=minute_ago - timedelta(seconds=30)),
-        result=turn_result(decision="handoff", handoff_category="legal"),
-        at=minute_ago - timedelta(seconds=30),
-    )
-    services.conversation_claim(conversation=returned, agent=agent)
+    returned = claimed(minute_ago - timedelta(seconds=30))
     incoming(returned, text="seen by the agent", at=minute_ago - timedelta(seconds=20))
     services.conversation_return_to_bot(conversation=returned, agent=agent)
 
