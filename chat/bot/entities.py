@@ -9,38 +9,97 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .text import tokens
 
 EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP"}
+_CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "￥": "JPY", "₹": "INR",
+                     "us$": "USD", "c$": "CAD", "ca$": "CAD", "a$": "AUD", "au$": "AUD",
+                     "nz$": "NZD", "hk$": "HKD", "s$": "SGD"}
 _CURRENCY_WORDS = {
     "usd": "USD", "dollar": "USD", "dollars": "USD", "bucks": "USD",
     "eur": "EUR", "euro": "EUR", "euros": "EUR",
-    "gbp": "GBP", "pound": "GBP", "pounds": "GBP",
-    "cad": "CAD", "aud": "AUD", "chf": "CHF",
+    "gbp": "GBP", "pound": "GBP", "pounds": "GBP", "quid": "GBP",
+    "jpy": "JPY", "yen": "JPY",
+    "cny": "CNY", "rmb": "CNY", "yuan": "CNY", "renminbi": "CNY",
+    "cad": "CAD", "aud": "AUD", "nzd": "NZD", "chf": "CHF", "inr": "INR", "rupees": "INR",
+    "sek": "SEK", "nok": "NOK", "dkk": "DKK", "mxn": "MXN", "hkd": "HKD", "sgd": "SGD",
 }
-_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?"
+_CODES = r"usd|eur|gbp|jpy|cny|rmb|cad|aud|nzd|chf|inr|sek|nok|dkk|mxn|hkd|sgd"
+_WORDS = r"dollars?|bucks|euros?|pounds?|quid|yen|yuan|renminbi|rupees"
+_SYMBOLS = r"(?:us|ca?|au?|nz|hk|s)\$|[$€£¥￥₹]"
+# 1,299.99 / 1.299,99 / 1 299,99 / 14.95 / 14,95 / 3000: thousands groups, then 1-2 decimals.
+_NUMBER = (r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?"
+           r"|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?")
 # Each pattern below starts by checking the character a match can begin with, so that the
 # scan skips most positions at once instead of trying every alternative there.
 MONEY_RE = re.compile(
-    r"(?=[$€£\dugcae])"  # a currency sign, a digit, or the first letter of a currency code
-    rf"(?:(?P<sym>[$€£])\s?(?P<a1>{_NUMBER})"
-    rf"|(?P<code>\b(?:usd|eur|gbp|cad|aud|chf))\s?(?P<a2>{_NUMBER})\b"
-    rf"|(?<![\w.#-])(?P<a3>{_NUMBER})\s?(?P<word>usd|eur|gbp|cad|aud|chf|dollars?|euros?|"
-    rf"pounds?|bucks)\b)",
+    r"(?=[$€£¥￥₹\dugcaejrnsidmhk])"  # a sign, a digit, or the first letter of a currency code
+    rf"(?:(?<![\w$])(?P<sym>{_SYMBOLS})\s?(?P<a1>{_NUMBER})(?![\d])"
+    rf"|(?P<code>\b(?:{_CODES}))\s?(?P<a2>{_NUMBER})\b"
+    rf"|(?<![\w.#,-])(?P<a3>{_NUMBER})\s?(?:(?P<word>{_CODES}|{_WORDS})\b|(?P<sym2>[€£¥￥₹])))",
     re.I,
 )
-# 12345, #88213, A-55102, order 4092; never part of a money amount, date or phone number.
-ORDER_RE = re.compile(
-    r"(?<![\w$€£.,/:+-])(?:#\s?(?P<hash>\d{3,20})|(?P<prefixed>[A-Z]{1,3}-\d{4,12})|"
-    r"(?P<plain>\d{5,20}))(?![\w/:]|[.,]\d|\s?(?:usd|eur|gbp|dollars?|euros?|pounds?)\b)",
+# Phone numbers: with a country code, with parentheses, in the usual groupings, or any run of
+# 7-15 digits after a phone cue ("call me on", "my number is", "text me at").
+_PHONE_CUE = (r"\b(?:call(?:\s+me)?(?:\s+back)?|ring|phone|telephone|tel|mobile|cell(?:phone)?|"
+              r"text(?:\s+me)?|sms|whats\s?app|fax|reach\s+me|contact\s+me|my\s+number|"
+              r"number\s+to\s+call)\b")
+_PHONE_DIGITS = r"\+?\(?\d[\d\s().-]{5,22}\d"
+PHONE_RE = re.compile(
+    rf"(?P<cued>{_PHONE_CUE}(?:(?!order|purchase)[^\d+#]){{0,30}}?)"
+    rf"(?P<after_cue>{_PHONE_DIGITS})"
+    r"|(?P<plus>(?<![\w+])\+\d{1,3}[\s.-]?\(?\d{1,5}\)?(?:[\s.-]?\d{2,5}){1,4})(?!\w)"
+    r"|(?P<paren>(?<!\w)\(\d{2,5}\)\s?\d{3,4}[\s.-]?\d{3,5})(?!\w)"
+    r"|(?P<grouped>(?<![\w.-])\d{3}[.-]\d{3,4}[.-]\d{4}|(?<![\w.])\d{3}\s\d{3}\s\d{4}"
+    r"|(?<![\w.-])\d{3}-\d{4}|(?<![\w.])0\d{2,4}\s\d{3,4}\s?\d{3,4})(?![\w-])"
+    r"|(?P<trailing>(?<![\w.-])\d[\d\s().-]{5,18}\d)(?=\s+(?:is|was)\s+(?:my|the)\s+"
+    r"(?:(?:phone|mobile|cell|telephone|contact)\s+)?number\b)",
     re.I,
 )
-_ORDER_WORD_RE = re.compile(
-    r"\b(?:order|purchase|order number|order no\.?|order #)\s*(?:is|was|number)?\s*:?\s*"
-    r"(?P<num>\d{3,4})\b",
+# Postal codes: a US ZIP or any code after a cue, and the UK's and Canada's own formats.
+POSTAL_RE = re.compile(
+    r"(?i:\b(?:zip(?:\s*code)?|postal\s*code|post\s*code|postcode)\s*(?:is|:)?\s*"
+    r"(?P<cued>[a-z]{0,2}\d[\da-z]{1,4}(?:[\s-]\d[\da-z]{2,3})?)\b)"
+    r"|(?P<uk>\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b)"
+    r"|(?P<ca>\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b)"
+)
+# Years after a preposition ("in 2024", "since 2019") and counted things ("2 pairs").
+YEAR_RE = re.compile(
+    r"\b(?:in|since|from|during|until|till|by|of|year|before|after|around|circa)\s+"
+    r"(?:the\s+year\s+)?(?:19|20)\d{2}\b",
     re.I,
+)
+QUANTITY_RE = re.compile(
+    r"(?<![\w#-])\d[\d,.]*\s*(?:x\b|%|(?:pairs?|units?|items?|pieces?|pcs|boxes|box|packs?|"
+    r"packages?|parcels?|sets?|bottles?|cans?|copies|copy|tickets?|bags?|rolls?|sheets?|"
+    r"people|persons?|times|seconds?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|"
+    r"months?|years?|kg|kgs|g|grams?|lbs?|pounds?\s+of|oz|km|miles?|m|cm|mm|inch(?:es)?|"
+    r"ml|l|litres?|liters?|gb|mb|tb|percent|points?|stars?)\b)",
+    re.I,
+)
+# Order numbers need a cue: the word order (or purchase) before them, "#", a known format
+# (letters-dash-digits, "A-55102"), or a dialog that awaits an order number.
+_ORDER_VALUE = r"[A-Z]{1,3}-?\d{3,20}|\d{3,20}"
+_ORDER_END = r"(?![\w/:]|[.,]\d|-\d)"
+ORDER_CUE_RE = re.compile(
+    r"(?<!\bto )(?<!'d )(?<!'ll )(?<!\bwill )"  # "I want to order 300 pens": a verb
+    r"\b(?:order|purchase)s?\b"
+    r"(?:\s*(?:number|no\b\.?|nr\b\.?|num\b\.?|#|id|ref(?:erence)?|code|confirmation))?"
+    r"(?:\s*(?:is|was|=|:|-|,))?\s*(?:#\s*)?"
+    rf"(?P<num>{_ORDER_VALUE}){_ORDER_END}"
+    r"|(?<![\w#-])(?P<before>" + _ORDER_VALUE + r")(?=\s+(?:is|was)\s+(?:my|the|our)\s+"
+    r"(?:order|purchase)\b)"
+    rf"|(?<![\w&])#\s?(?P<hash>{_ORDER_VALUE}){_ORDER_END}",
+    re.I,
+)
+ORDER_FORMAT_RE = re.compile(
+    rf"(?<![\w$€£¥.,/:+#-])(?P<prefixed>[A-Z]{{1,3}}-\d{{4,12}}){_ORDER_END}", re.I
+)
+# Awaited: a bare number of 4-20 digits on its own is the order number asked for.
+ORDER_BARE_RE = re.compile(
+    rf"(?<![\w$€£¥.,/:+#-])(?P<bare>[A-Z]{{0,3}}-?\d{{4,20}}){_ORDER_END}", re.I
 )
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august",
@@ -52,7 +111,8 @@ _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "fi
                  "few": 3, "a few": 3, "a couple of": 2}
 DATE_RE = re.compile(
     r"\b(?=\w)(?:"  # every alternative starts a word
-    r"(?P<simple>today|yesterday|tomorrow|day before yesterday)\b"
+    r"(?P<simple>today|yesterday|tomorrow|day before yesterday|tonight|earlier today|"
+    r"this (?:morning|afternoon|evening)|last night)\b"
     r"|(?P<qual>last|this|next|past)\s+(?P<unit>monday|tuesday|wednesday|thursday|friday|"
     r"saturday|sunday|week|weekend|month|year)\b"
     r"|(?P<n>\d{1,3}|a couple of|a few|couple of|few|one|two|three|four|five|six|seven|"
@@ -82,7 +142,8 @@ def _resolve(match: re.Match[str], today: dt.date) -> dt.date | None:
     group = match.groupdict()
     if group["simple"]:
         word = group["simple"].lower()
-        offset = {"today": 0, "yesterday": -1, "tomorrow": 1, "day before yesterday": -2}[word]
+        offset = {"yesterday": -1, "tomorrow": 1, "day before yesterday": -2,
+                  "last night": -1}.get(" ".join(word.split()), 0)
         return today + dt.timedelta(days=offset)
     if group["qual"]:
         qual, unit = group["qual"].lower(), group["unit"].lower()
@@ -172,44 +233,131 @@ class ProductMatcher:
         return [name for name, pattern in self.patterns if pattern.search(text)]
 
 
+def local_date(moment: dt.datetime, zone: str, *, fallback: str = "UTC") -> dt.date:
+    """The calendar date of ``moment`` in the IANA ``zone`` ("America/New_York").
+
+    An empty or unknown zone means ``fallback``; a naive ``moment`` is taken as UTC.
+    """
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    for name in (zone, fallback):
+        if name:
+            try:
+                return moment.astimezone(ZoneInfo(name)).date()
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return moment.astimezone(dt.UTC).date()
+
+
+def _digits(value: str) -> str:
+    return "".join(ch for ch in value if ch.isdigit())
+
+
+def _phones(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, the number as written) of each phone number: 7 to 15 digits."""
+    found = []
+    for match in PHONE_RE.finditer(text):
+        name = next(n for n in ("after_cue", "plus", "paren", "grouped", "trailing")
+                    if match.group(n))
+        number = match.group(name).strip()
+        if 7 <= len(_digits(number)) <= 15:
+            found.append((match.start(name), match.end(name), number))
+    return found
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each span replaced by spaces (positions keep their meaning)."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+def _amount(raw: str) -> str:
+    """"1,299.99", "1.299,99", "1 299" and "14,95" as "1299.99", "1299.99", "1299", "14.95"."""
+    raw = re.sub(r"[\s\u00a0\u202f]", "", raw)
+    last = max(raw.rfind("."), raw.rfind(","))
+    if last == -1:
+        return raw
+    if len(raw) - last - 1 == 3:  # a thousands separator: 1,200 or 1.299
+        return raw.replace(",", "").replace(".", "")
+    return raw[:last].replace(",", "").replace(".", "") + "." + raw[last + 1:]
+
+
+def _currency(match: re.Match[str]) -> str:
+    symbol = match.group("sym") or match.group("sym2")
+    if symbol:
+        return _CURRENCY_SYMBOLS[symbol.lower()]
+    if match.group("code"):
+        return _CURRENCY_WORDS[match.group("code").lower()]
+    return _CURRENCY_WORDS[match.group("word").lower()]
+
+
+def order_number_plausible(value: str, found: dict[str, Any]) -> bool:
+    """Whether ``value`` (say, Claude's order number) is none of the phone numbers, postal
+    codes or amounts already found in the same message."""
+    digits = _digits(value)
+    if not digits:
+        return False
+    taken = [*found.get("phones", ()), *found.get("postal_codes", ()),
+             *(m["text"] for m in found.get("money", ()))]
+    return not any(digits in _digits(other) for other in taken)
+
+
 def extract(
-    text: str, *, products: ProductMatcher | None = None, today: dt.date | None = None
+    text: str,
+    *,
+    products: ProductMatcher | None = None,
+    today: dt.date | None = None,
+    awaiting: str = "",
 ) -> dict[str, Any]:
-    """The entities of one message. Keys appear only when something was found."""
+    """The entities of one message. Keys appear only when something was found.
+
+    Keys: ``order_number`` (the first) and ``order_numbers``; ``money`` (``text``, ``amount``
+    as "1299.50", ISO ``currency``); ``dates`` (``text``, ISO ``date``, relative ones counted
+    from ``today``, the customer's date); ``email`` and ``emails``; ``phones``;
+    ``postal_codes``; ``products``. ``awaiting`` is the detail the dialog asked for: when it
+    is ``"order_number"`` a bare number of 4-20 digits is taken as one. A number is never an
+    order number when it is a phone number, a postal code, an amount, a year or a quantity.
+    """
     today = today or dt.date.today()
     found: dict[str, Any] = {}
     emails = EMAIL_RE.findall(text)
-    without_emails = EMAIL_RE.sub(" ", text)
+    rest = EMAIL_RE.sub(lambda m: " " * len(m.group(0)), text)
 
     money = []
-    for match in MONEY_RE.finditer(without_emails):
+    for match in MONEY_RE.finditer(rest):
         amount = match.group("a1") or match.group("a2") or match.group("a3")
-        if match.group("sym"):
-            currency = _CURRENCY_SYMBOLS[match.group("sym")]
-        elif match.group("code"):
-            currency = match.group("code").upper()
-        else:
-            currency = _CURRENCY_WORDS[match.group("word").lower()]
-        money.append({"text": match.group(0), "amount": amount.replace(",", ""),
-                      "currency": currency})
-    without_money = MONEY_RE.sub(" ", without_emails)
+        money.append({"text": match.group(0).strip(), "amount": _amount(amount),
+                      "currency": _currency(match)})
+    rest = MONEY_RE.sub(lambda m: " " * len(m.group(0)), rest)
 
     dates = []
-    for match in DATE_RE.finditer(without_money):
+    for match in DATE_RE.finditer(rest):
         resolved = _resolve(match, today)
         if resolved is not None:
             dates.append({"text": match.group(0).strip(), "date": resolved.isoformat()})
-    without_dates = DATE_RE.sub(" ", without_money)
+    rest = DATE_RE.sub(lambda m: " " * len(m.group(0)), rest)
 
-    orders = []
-    for match in ORDER_RE.finditer(without_dates):
-        value = match.group("hash") or match.group("prefixed") or match.group("plain")
-        orders.append(value.upper())
-    for match in _ORDER_WORD_RE.finditer(without_dates):
-        orders.append(match.group("num"))
-    if orders:
-        found["order_number"] = next(iter(dict.fromkeys(orders)))
-        found["order_numbers"] = list(dict.fromkeys(orders))
+    phones = _phones(rest)
+    rest = _blank(rest, [(start, end) for start, end, _ in phones])
+    postal = [m.group("cued") or m.group("uk") or m.group("ca") for m in POSTAL_RE.finditer(rest)]
+    rest = POSTAL_RE.sub(lambda m: " " * len(m.group(0)), rest)
+    for pattern in (YEAR_RE, QUANTITY_RE):
+        rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)
+
+    orders: list[tuple[int, str]] = []
+    for match in ORDER_CUE_RE.finditer(rest):
+        name = "num" if match.group("num") else "before" if match.group("before") else "hash"
+        orders.append((match.start(name), match.group(name)))
+    for match in ORDER_FORMAT_RE.finditer(rest):
+        orders.append((match.start(), match.group("prefixed")))
+    if awaiting == "order_number" and not orders:
+        orders += [(m.start(), m.group("bare")) for m in ORDER_BARE_RE.finditer(rest)]
+    values = list(dict.fromkeys(value.upper() for _, value in sorted(orders)))
+    if values:
+        found["order_number"] = values[0]
+        found["order_numbers"] = values
     if money:
         found["money"] = money
     if dates:
@@ -217,6 +365,10 @@ def extract(
     if emails:
         found["email"] = emails[0]
         found["emails"] = emails
+    if phones:
+        found["phones"] = [number for _, _, number in phones]
+    if postal:
+        found["postal_codes"] = [code.upper() for code in postal]
     if products is not None:
         names = products.find(text)
         if names:
