@@ -274,7 +274,8 @@ X_FRAME_OPTIONS = "DENY"
 # The widget panel is framed by customers' sites; its view lifts X-Frame-Options itself.
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The desk's IANA zone: the customer's "yesterday" when their widget sent no zone of its own.
+TIME_ZONE = os.environ.get("TIME_ZONE", "").strip() or "UTC"
 USE_I18N = True
 USE_TZ = True
 

@@ -31,6 +31,12 @@ class DialogOutcome:
         }
 
 
+def awaited_detail(state: dict[str, Any] | None) -> str:
+    """The name of the detail the bot asked for and still awaits ("order_number"), or ""."""
+    pending = (state or {}).get("pending") or {}
+    return str(pending.get("detail") or "") if isinstance(pending, dict) else ""
+
+
 def _detail_value(name: str, entities: dict[str, Any]) -> Any:
     value = entities.get(name)
     if value:
@@ -42,6 +48,15 @@ def _detail_value(name: str, entities: dict[str, Any]) -> Any:
     if name == "product" and entities.get("products"):
         return entities["products"][0]
     return None
+
+
+def _is_phone(value: str, entities: dict[str, Any]) -> bool:
+    """Whether ``value`` is one of the message's phone numbers (never a remembered detail)."""
+    digits = "".join(ch for ch in value if ch.isdigit())
+    return bool(digits) and any(
+        digits == "".join(ch for ch in phone if ch.isdigit())
+        for phone in entities.get("phones", ())
+    )
 
 
 def advance(
@@ -65,7 +80,7 @@ def advance(
 
     if pending:
         value = _detail_value(pending.get("detail", ""), entities)
-        if value:
+        if value and not _is_phone(str(value), entities):
             intent, is_fallback, resumed = pending["intent"], False, True
         elif is_fallback:
             # Neither the detail nor a new topic: keep waiting for the detail.
@@ -73,14 +88,14 @@ def advance(
         pending = None
 
     for name in ("order_number", "email"):
-        if entities.get(name):
+        if entities.get(name) and not _is_phone(str(entities[name]), entities):
             details[name] = entities[name]
 
     question = ""
     for needed in required_details.get(intent, []):
         name = needed.get("name", "")
         value = _detail_value(name, entities) or details.get(name)
-        if value:
+        if value and not _is_phone(str(value), entities):
             details[name] = value
             continue
         question = needed.get("question") or f"Could you give me your {name.replace('_', ' ')}?"

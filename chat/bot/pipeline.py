@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from . import (
     claude,
@@ -86,6 +87,9 @@ def run_turn(
 ) -> TurnResult:
     """Run the pipeline on one message. ``respond=False`` stops after the decision.
 
+    ``today`` (the customer's date) overrides the date taken from ``context.now`` in
+    ``context.timezone``.
+
     The decision alone (classification, fallback, escalation) is what the evaluation
     measures; replies, retrieval and the quality check come only with ``respond``.
     """
@@ -122,12 +126,20 @@ def run_turn(
     }
     clock.lap("classification")
 
-    # 2. Entities.
-    found = entities.extract(text, products=taxonomy.products, today=today)
+    # 2. Entities. Relative dates count from the message's own day in the customer's zone.
+    if today is None:
+        today = entities.local_date(
+            context.now or timezone.now(), context.timezone or settings.TIME_ZONE,
+            fallback=settings.TIME_ZONE,
+        )
+    found = entities.extract(text, products=taxonomy.products, today=today,
+                             awaiting=dialog.awaited_detail(context.dialog_state))
     if result.backend == "claude" and result.entities:
         for key in ("order_number", "email"):
             value = result.entities.get(key)
-            if key not in found and isinstance(value, str) and value.strip():
+            if key not in found and isinstance(value, str) and value.strip() and (
+                key != "order_number" or entities.order_number_plausible(value, found)
+            ):
                 found[key] = value.strip()[:64]
     trace["entities"] = found
     clock.lap("entities")

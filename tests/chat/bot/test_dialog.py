@@ -67,3 +67,32 @@ def test_turns_and_consecutive_fallbacks_are_counted():
                         required_details={}).state
     assert state["turns"] == 4
     assert state["fallbacks"] == 1
+
+
+def test_the_awaited_detail_is_named_by_the_state():
+    from chat.bot.dialog import awaited_detail
+
+    first = advance({}, intent="order_status", is_fallback=False, entities={},
+                    required_details=REQUIRED)
+    assert awaited_detail(first.state) == "order_number"
+    assert awaited_detail({}) == "" and awaited_detail(None) == ""
+    assert awaited_detail({"pending": None, "details": {}}) == ""
+    answered = advance(first.state, intent="general_inquiry", is_fallback=True,
+                       entities={"order_number": "55102"}, required_details=REQUIRED)
+    assert awaited_detail(answered.state) == ""
+
+
+def test_a_phone_number_is_never_remembered_as_an_order_number():
+    # Even if an extractor (Claude's, say) calls the phone number an order number.
+    phone = {"order_number": "5551234567", "phones": ["555-123-4567"]}
+    first = advance({}, intent="callback", is_fallback=False, entities=phone,
+                    required_details=REQUIRED)
+    assert "order_number" not in first.state["details"]
+    second = advance(first.state, intent="order_status", is_fallback=False, entities={},
+                     required_details=REQUIRED)
+    assert second.action == "ask" and second.question == "What is your order number?"
+    # Nor does it answer the question when it is asked.
+    third = advance(second.state, intent="general_inquiry", is_fallback=True, entities=phone,
+                    required_details=REQUIRED)
+    assert third.action == "ask" and third.resumed is False
+    assert "order_number" not in third.state["details"]

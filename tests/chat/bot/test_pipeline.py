@@ -166,3 +166,63 @@ def test_an_intent_with_several_articles_needs_words_that_match_one(trained):
     assert vague.articles == []
     clear = chat.say("does the backpack have a laptop sleeve")
     assert clear.articles[0]["title"] == "Trail 40 Backpack: fit"
+
+
+@pytest.mark.parametrize("phone_message", [
+    "call me back on 5551234567",
+    "please ring me at (555) 123-4567 later",
+    "my number is +44 20 7946 0958",
+    "you can reach me on 555 123 4567",
+])
+def test_a_phone_number_never_becomes_the_order_number(taxonomy, phone_message):
+    chat = Conversation(taxonomy)
+    first = chat.say(phone_message)
+    assert "order_number" not in first.entities
+    assert "order_number" not in first.dialog_state.get("details", {})
+    second = chat.say("where is my order?")
+    assert second.intent == "order_status"
+    assert second.reply_text == "What is your order number?"
+    assert "have your order number" not in second.reply_text
+
+
+def test_a_bare_number_is_an_order_number_only_when_the_bot_asked_for_one(taxonomy):
+    assert "order_number" not in Conversation(taxonomy).say("is 55102 in stock").entities
+    chat = Conversation(taxonomy)
+    chat.say("where is my order?")
+    answered = chat.say("55102")
+    assert answered.entities["order_number"] == "55102" and "55102" in answered.reply_text
+
+
+def test_a_phone_number_given_when_the_order_number_is_awaited_is_not_taken(taxonomy):
+    chat = Conversation(taxonomy)
+    chat.say("where is my order?")
+    result = chat.say("call me on 5551234567")
+    assert "order_number" not in result.entities
+    assert "order_number" not in result.dialog_state.get("details", {})
+
+
+def test_relative_dates_count_from_the_message_s_time_in_the_customer_s_zone(taxonomy):
+    import datetime as dt
+
+    moment = dt.datetime(2026, 11, 28, 2, 30, tzinfo=dt.UTC)  # 21:30 on the 27th in New York
+    def date_of(text, **context):
+        result = run_turn(taxonomy, text=text, context=TurnContext(**context), use_claude=False,
+                          respond=False)
+        return result.entities["dates"][0]["date"]
+
+    assert date_of("I ordered yesterday", now=moment, timezone="America/New_York") == (
+        "2026-11-26"
+    )
+    assert date_of("I ordered yesterday", now=moment) == "2026-11-27"  # the desk's UTC
+    assert date_of("it came this morning", now=moment, timezone="Asia/Tokyo") == "2026-11-28"
+    assert date_of("I ordered yesterday", now=moment, timezone="Nowhere/Land") == "2026-11-27"
+
+
+def test_the_desk_s_time_zone_setting_is_the_default(taxonomy, settings):
+    import datetime as dt
+
+    settings.TIME_ZONE = "Pacific/Auckland"
+    moment = dt.datetime(2026, 11, 27, 12, 0, tzinfo=dt.UTC)  # the 28th, 01:00 in Auckland
+    result = run_turn(taxonomy, text="I ordered yesterday", use_claude=False, respond=False,
+                      context=TurnContext(now=moment))
+    assert result.entities["dates"][0]["date"] == "2026-11-27"
