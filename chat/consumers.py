@@ -171,14 +171,24 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             realtime.conversation_group(conversation.pk), self.channel_name
         )
         self.conversation = conversation
-        joined, frames = await database_sync_to_async(self._joined)(conversation, after_seq)
+        zone = frame.get("timezone")
+        joined, frames = await database_sync_to_async(self._joined)(
+            conversation, after_seq, zone if isinstance(zone, str) else ""
+        )
         self.history_seq = max([after_seq] + [f["seq"] for f in frames])
         await self.send_json(joined)
         for message_frame in frames:
             await self.send_json(message_frame)
 
-    def _joined(self, conversation: Conversation, after_seq: int) -> tuple[dict, list[dict]]:
+    def _joined(
+        self, conversation: Conversation, after_seq: int, zone: str
+    ) -> tuple[dict, list[dict]]:
         conversation.refresh_from_db()
+        if zone:
+            try:
+                services.conversation_timezone_set(conversation=conversation, zone=zone)
+            except ValueError:
+                pass  # an unknown zone is ignored: the join goes on with the zone it had
         frames = [
             realtime.message_frame(m)
             for m in selectors.messages_after(conversation_id=conversation.pk, after_seq=after_seq)
@@ -193,6 +203,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "last_seq": conversation.last_seq,
             "agents_online": selectors.agents_online_count(),
             "max_chars": self.max_chars,
+            "timezone": conversation.timezone,
         }
         return joined, frames
 

@@ -25,6 +25,8 @@ class ClientJoin(TypedDict):
     conversation_id: int
     token: str
     after_seq: NotRequired[int]
+    # The browser's IANA zone ("America/New_York"); an unknown one is ignored.
+    timezone: NotRequired[str]
 
 
 class ClientMessage(TypedDict):
@@ -72,6 +74,7 @@ class JoinedFrame(TypedDict):
     last_seq: int
     agents_online: int
     max_chars: int
+    timezone: str  # the customer's zone in force ("" = the desk's TIME_ZONE)
 
 
 class MessageFrame(TypedDict):

@@ -89,6 +89,10 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_bot_reply_at = models.DateTimeField(null=True, blank=True)
+    # Last in the class body: the name hides django.utils.timezone below it.
+    timezone = models.CharField(
+        max_length=64, blank=True, help_text="The customer's IANA zone, from the widget's join."
+    )
 
     class Meta:
         ordering = ["-created_at"]

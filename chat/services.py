@@ -15,8 +15,9 @@ from __future__ import annotations
 import dataclasses
 import re
 import secrets
+import zoneinfo
 from datetime import datetime
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.conf import settings
@@ -329,6 +330,41 @@ def conversation_contact_set(
     Conversation.objects.filter(pk=conversation.pk).update(contact=contact, updated_at=now)
     conversation.contact = contact
     return contact
+
+
+TIMEZONE_MAX_CHARS = 64
+
+
+@cache
+def _known_timezones() -> frozenset[str]:
+    # The system's database may list its own links too; "localtime" is the server's zone.
+    return frozenset(zoneinfo.available_timezones() - {"localtime", "posixrules", "Factory"})
+
+
+def check_timezone(name: str) -> str:
+    """``name`` when it is a zone of the IANA database ("America/New_York"); else ValueError.
+
+    Only the database's own names: no file paths, no "localtime", nothing over 64 characters.
+    """
+    if not isinstance(name, str) or not 0 < len(name) <= TIMEZONE_MAX_CHARS:
+        raise ValueError("not an IANA time zone")
+    if name not in _known_timezones():
+        raise ValueError("not an IANA time zone")
+    return name
+
+
+def conversation_timezone_set(*, conversation: Conversation, zone: str) -> bool:
+    """Stores the customer's IANA zone (from the widget's ``join``); True when it changed.
+
+    Relative dates in the customer's messages ("yesterday") are counted in it. Raises
+    ValueError for a name ``check_timezone`` refuses; writes nothing when it is unchanged.
+    """
+    zone = check_timezone(zone)
+    if zone == conversation.timezone:
+        return False
+    Conversation.objects.filter(pk=conversation.pk).update(timezone=zone)
+    conversation.timezone = zone
+    return True
 
 
 # --- Bot turns -------------------------------------------------------------------------------

@@ -143,12 +143,19 @@ def _load_turn_one_query(message_id: int) -> tuple[Message | None, list[tuple[st
 
 
 def _context_for(message: Message, recent: list[tuple[str, str]]) -> Any:
+    """The pipeline's view of the conversation before ``message``.
+
+    Dates are counted from the message's own time in the customer's zone: a message answered
+    minutes later (after a requeue) still means its own "yesterday".
+    """
     from chat.bot.types import TurnContext
 
     return TurnContext(
         history=recent[-HISTORY_TURNS:],
         dialog_state=dict(message.conversation.dialog_state or {}),
         customer_texts=[text for author, text in recent if author == Author.CUSTOMER],
+        timezone=message.conversation.timezone,
+        now=message.created_at,
     )
 
 

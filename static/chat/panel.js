@@ -286,16 +286,27 @@
     reconnectTimer = setTimeout(function () { reconnectTimer = null; start(); }, delay);
   }
 
+  // The browser's IANA zone ("America/New_York"): the bot reads "yesterday" in it.
+  function browserTimeZone() {
+    try {
+      var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+      return typeof zone === "string" && zone.length <= 64 ? zone : "";
+    } catch (e) { return ""; }
+  }
+
   function connect() {
     if (ws && (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN)) { return; }
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     var socket = new WebSocket(scheme + window.location.host + wsPath);
     ws = socket;
     socket.onopen = function () {
-      socket.send(JSON.stringify({
+      var join = {
         type: "join", conversation_id: state.conversationId, token: state.token,
         after_seq: renderedSeq
-      }));
+      };
+      var zone = browserTimeZone();
+      if (zone) { join.timezone = zone; }
+      socket.send(JSON.stringify(join));
     };
     socket.onmessage = function (event) {
       var frame;

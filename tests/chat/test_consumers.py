@@ -29,11 +29,12 @@ async def open_socket(origin: bytes | None = SHOP) -> tuple[WebsocketCommunicato
     return comm, connected, code
 
 
-async def joined_socket(conversation, token, after_seq=0, origin=SHOP):
+async def joined_socket(conversation, token, after_seq=0, origin=SHOP, **extra):
     comm, connected, _ = await open_socket(origin)
     assert connected
     await comm.send_json_to(
-        {"type": "join", "conversation_id": conversation.pk, "token": token, "after_seq": after_seq}
+        {"type": "join", "conversation_id": conversation.pk, "token": token, "after_seq": after_seq,
+         **extra}
     )
     frame = await comm.receive_json_from(timeout=TIMEOUT)
     assert frame["type"] == "joined", frame
@@ -94,6 +95,63 @@ async def test_join_answers_with_the_state(started):
     assert joined["status"] == "bot" and joined["last_seq"] == 0
     assert joined["agents_online"] == 0 and joined["max_chars"] == 2000
     assert await comm.receive_nothing()
+    await comm.disconnect()
+
+
+@database_sync_to_async
+def stored_zone(conversation) -> str:
+    return Conversation.objects.values_list("timezone", flat=True).get(pk=conversation.pk)
+
+
+@pytest.mark.parametrize("zone", [
+    "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe",
+    "America/Argentina/Buenos_Aires", "UTC", "Etc/GMT+5", "Asia/Calcutta",
+])
+async def test_join_stores_the_browser_s_time_zone(started, zone):
+    conversation, token = started
+    comm, joined = await joined_socket(conversation, token, timezone=zone)
+    assert joined["timezone"] == zone
+    assert await stored_zone(conversation) == zone
+    await comm.disconnect()
+
+
+async def test_a_later_join_changes_the_zone_and_one_without_a_zone_keeps_it(started):
+    conversation, token = started
+    comm, joined = await joined_socket(conversation, token)
+    assert joined["timezone"] == ""  # none yet: the desk's TIME_ZONE
+    await comm.disconnect()
+    comm, joined = await joined_socket(conversation, token, timezone="Asia/Tokyo")
+    await comm.disconnect()
+    comm, joined = await joined_socket(conversation, token, timezone="Europe/Lisbon")
+    assert joined["timezone"] == "Europe/Lisbon"
+    await comm.disconnect()
+    comm, joined = await joined_socket(conversation, token)
+    assert joined["timezone"] == "Europe/Lisbon"
+    assert await stored_zone(conversation) == "Europe/Lisbon"
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("zone", [
+    "Mars/Olympus_Mons", "Etc/Unknown", "../../../../etc/passwd", "/usr/share/zoneinfo/UTC",
+    "localtime", "posixrules", "america/new_york", " Europe/Paris", "Europe/Paris\u0000",
+    "A/" + "B" * 70, "", 42, None, ["Europe/Paris"], {"zone": "UTC"}, True, "GMT+2", "EST5EDT ",
+])
+async def test_an_unknown_zone_is_ignored_and_the_join_goes_on(started, zone):
+    conversation, token = started
+    comm, joined = await joined_socket(conversation, token, timezone="Asia/Tokyo")
+    await comm.disconnect()
+    comm, joined = await joined_socket(conversation, token, timezone=zone)
+    assert joined["timezone"] == "Asia/Tokyo"  # the zone it had
+    assert await stored_zone(conversation) == "Asia/Tokyo"
+    await comm.send_json_to({"type": "typing", "is_typing": False})  # joined: frames work
+    assert await comm.receive_nothing()
+    await comm.disconnect()
+
+
+async def test_an_unknown_zone_on_a_new_conversation_leaves_the_desk_s(started):
+    conversation, token = started
+    comm, joined = await joined_socket(conversation, token, timezone="Nowhere/Special")
+    assert joined["timezone"] == "" and await stored_zone(conversation) == ""
     await comm.disconnect()
 
 

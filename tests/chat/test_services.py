@@ -347,3 +347,21 @@ def test_outside_a_transaction_a_bot_turn_is_recorded_once(conversation, agent):
     last, _ = incoming(conversation, queue_bot=False)
     assert services.bot_turn_record(message=last, result=turn_result()) is None
     assert not Message.objects.filter(in_reply_to=last).exists()
+
+
+def test_the_customer_s_time_zone_is_stored_once(conversation, django_assert_num_queries):
+    assert services.conversation_timezone_set(conversation=conversation, zone="Europe/Madrid")
+    conversation.refresh_from_db()
+    assert conversation.timezone == "Europe/Madrid"
+    with django_assert_num_queries(0):
+        assert not services.conversation_timezone_set(conversation=conversation,
+                                                      zone="Europe/Madrid")
+
+
+@pytest.mark.parametrize("zone", ["Europe/Nowhere", "../etc/passwd", "localtime", "", "x" * 65,
+                                  "Europe/Madrid ", "EUROPE/MADRID"])
+def test_an_unknown_time_zone_is_refused(conversation, zone):
+    with pytest.raises(ValueError):
+        services.conversation_timezone_set(conversation=conversation, zone=zone)
+    conversation.refresh_from_db()
+    assert conversation.timezone == ""

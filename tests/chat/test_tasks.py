@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -60,6 +60,59 @@ def test_the_pipeline_sees_history_and_dialog_state(conversation, monkeypatch):
     assert context.dialog_state == {"turns": 1}
     conversation.refresh_from_db()
     assert conversation.dialog_state == {"turns": 3}
+
+
+@pytest.fixture
+def small_taxonomy(db, django_capture_on_commit_callbacks):
+    """The bot tests' invented taxonomy, stored, with a trained classifier."""
+    from chat.bot import taxonomy_invalidate
+    from tests.chat.bot.conftest import create_rows
+
+    with django_capture_on_commit_callbacks(execute=True):
+        create_rows()
+    taxonomy_invalidate()
+    yield
+    taxonomy_invalidate()
+
+
+def test_the_context_carries_the_customer_s_zone_and_the_message_s_own_time(
+    conversation, monkeypatch
+):
+    seen = {}
+
+    def fake(*, text, context, on_delta=None):
+        from tests.chat.conftest import turn_result
+
+        seen["context"] = context
+        return turn_result()
+
+    monkeypatch.setattr("chat.tasks.answer_turn", fake)
+    services.conversation_timezone_set(conversation=conversation, zone="Australia/Sydney")
+    sent = timezone.now() - timedelta(minutes=7)  # answered minutes later, after a requeue
+    tasks.answer_message(incoming(conversation, "hello", at=sent).pk)
+    assert seen["context"].timezone == "Australia/Sydney"
+    assert seen["context"].now == sent
+    other, _ = services.conversation_start(widget=conversation.widget)
+    tasks.answer_message(incoming(other, "hello").pk)
+    assert seen["context"].timezone == ""  # none sent: the pipeline uses the desk's TIME_ZONE
+
+
+@pytest.mark.parametrize(("zone", "text", "expected"), [
+    ("America/New_York", "I ordered yesterday and it has not arrived", "2026-11-26"),
+    ("", "I ordered yesterday and it has not arrived", "2026-11-27"),
+    ("Asia/Tokyo", "my parcel was due yesterday", "2026-11-27"),
+    ("America/Los_Angeles", "it was delivered 2 days ago but the box was empty", "2026-11-25"),
+])
+def test_yesterday_is_the_customer_s_at_the_time_of_the_message(
+    conversation, small_taxonomy, zone, text, expected
+):
+    if zone:
+        services.conversation_timezone_set(conversation=conversation, zone=zone)
+    sent = datetime(2026, 11, 28, 2, 30, tzinfo=UTC)  # answered days later
+    message = incoming(conversation, text, at=sent)
+    tasks.answer_message(message.pk)
+    entities = BotTrace.objects.get(message=message).stages["entities"]
+    assert entities["dates"][0]["date"] == expected
 
 
 def test_missing_rows_and_other_authors_are_ignored(conversation, fake_bot, agent):
