@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -120,3 +121,21 @@ def test_a_lost_acknowledgement_is_resent_after_a_drop_and_stored_once(
     assert Message.objects.filter(author="customer").count() == 2
     seqs = [int(s) for s in widget.messages().evaluate_all("els => els.map(e => e.dataset.seq)")]
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)) == 4
+
+
+def test_the_widget_sends_the_browser_s_time_zone_and_yesterday_is_the_customer_s(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    from chat.bot.entities import local_date
+    from chat.models import BotTrace
+
+    page = browser_context_factory(timezone_id="Pacific/Kiritimati").new_page()  # UTC+14
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    widget.send("I ordered yesterday, where is my order #55102?")
+    widget.wait_for_messages("bot", 1)
+    conversation = Conversation.objects.get()
+    assert conversation.timezone == "Pacific/Kiritimati"
+    message = Message.objects.get(conversation=conversation, author="customer")
+    local_today = local_date(message.created_at, "Pacific/Kiritimati")
+    [date] = BotTrace.objects.get(message=message).stages["entities"]["dates"]
+    assert date["date"] == (local_today - timedelta(days=1)).isoformat()
