@@ -15,6 +15,7 @@ from .text import tokens
 
 EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "￥": "JPY", "₹": "INR",
+                     "円": "JPY", "元": "CNY",
                      "us$": "USD", "c$": "CAD", "ca$": "CAD", "a$": "AUD", "au$": "AUD",
                      "nz$": "NZD", "hk$": "HKD", "s$": "SGD"}
 _CURRENCY_WORDS = {
@@ -38,14 +39,14 @@ MONEY_RE = re.compile(
     r"(?=[$€£¥￥₹\dugcaejrnsidmhk])"  # a sign, a digit, or the first letter of a currency code
     rf"(?:(?<![\w$])(?P<sym>{_SYMBOLS})\s?(?P<a1>{_NUMBER})(?![\d])"
     rf"|(?P<code>\b(?:{_CODES}))\s?(?P<a2>{_NUMBER})\b"
-    rf"|(?<![\w.#,-])(?P<a3>{_NUMBER})\s?(?:(?P<word>{_CODES}|{_WORDS})\b|(?P<sym2>[€£¥￥₹])))",
+    rf"|(?<![\w.#,-])(?P<a3>{_NUMBER})\s?(?:(?P<word>{_CODES}|{_WORDS})\b|(?P<sym2>[$€£¥￥₹円元])))",
     re.I,
 )
 # Phone numbers: with a country code, with parentheses, in the usual groupings, or any run of
 # 7-15 digits after a phone cue ("call me on", "my number is", "text me at").
-_PHONE_CUE = (r"\b(?:call(?:\s+me)?(?:\s+back)?|ring|phone|telephone|tel|mobile|cell(?:phone)?|"
-              r"text(?:\s+me)?|sms|whats\s?app|fax|reach\s+me|contact\s+me|my\s+number|"
-              r"number\s+to\s+call)\b")
+_PHONE_CUE = (r"\b(?:call(?:\s+me)?(?:\s+back)?|callback|ring|phone|telephone|tel|mobile|"
+              r"cell(?:phone)?|text(?:\s+me)?|sms|whats\s?app|fax|reach\s+me|"
+              r"contact\s+(?:me|number|no)|my\s+number|number\s+to\s+call)\b")
 _PHONE_DIGITS = r"\+?\(?\d[\d\s().-]{5,22}\d"
 PHONE_RE = re.compile(
     rf"(?P<cued>{_PHONE_CUE}(?:(?!order|purchase)[^\d+#]){{0,30}}?)"
@@ -64,6 +65,8 @@ POSTAL_RE = re.compile(
     r"(?P<cued>[a-z]{0,2}\d[\da-z]{1,4}(?:[\s-]\d[\da-z]{2,3})?)\b)"
     r"|(?P<uk>\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b)"
     r"|(?P<ca>\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b)"
+    r"|(?P<before>(?<![\w#-])\d{5}(?:-\d{4})?)(?=\s+(?i:is\s+)?(?i:my|the|our)\s+"
+    r"(?i:zip|post\s*code|postcode|postal))"
 )
 # Years after a preposition ("in 2024", "since 2019") and counted things ("2 pairs").
 YEAR_RE = re.compile(
@@ -93,6 +96,10 @@ ORDER_CUE_RE = re.compile(
     r"(?:order|purchase)\b)"
     rf"|(?<![\w&])#\s?(?P<hash>{_ORDER_VALUE}){_ORDER_END}",
     re.I,
+)
+# More order numbers after the first: "orders 55102, 55103 and #55104".
+ORDER_MORE_RE = re.compile(
+    rf"\s*(?:,|and|&|or|/)\s*(?:#\s*)?(?P<more>{_ORDER_VALUE}){_ORDER_END}", re.I
 )
 ORDER_FORMAT_RE = re.compile(
     rf"(?<![\w$€£¥.,/:+#-])(?P<prefixed>[A-Z]{{1,3}}-\d{{4,12}}){_ORDER_END}", re.I
@@ -341,7 +348,8 @@ def extract(
 
     phones = _phones(rest)
     rest = _blank(rest, [(start, end) for start, end, _ in phones])
-    postal = [m.group("cued") or m.group("uk") or m.group("ca") for m in POSTAL_RE.finditer(rest)]
+    postal = [m.group("cued") or m.group("uk") or m.group("ca") or m.group("before")
+              for m in POSTAL_RE.finditer(rest)]
     rest = POSTAL_RE.sub(lambda m: " " * len(m.group(0)), rest)
     for pattern in (YEAR_RE, QUANTITY_RE):
         rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)
@@ -350,6 +358,10 @@ def extract(
     for match in ORDER_CUE_RE.finditer(rest):
         name = "num" if match.group("num") else "before" if match.group("before") else "hash"
         orders.append((match.start(name), match.group(name)))
+        more = ORDER_MORE_RE.match(rest, match.end())
+        while more:
+            orders.append((more.start("more"), more.group("more")))
+            more = ORDER_MORE_RE.match(rest, more.end())
     for match in ORDER_FORMAT_RE.finditer(rest):
         orders.append((match.start(), match.group("prefixed")))
     if awaiting == "order_number" and not orders:

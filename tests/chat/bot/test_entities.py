@@ -31,6 +31,7 @@ def order(text: str, awaiting: str = "") -> str | None:
     ("where's #31337?", "31337"),
     ("42424 is my order number", "42424"),
     ("orders 55102, 55103", "55102"),
+    ("order 31200 or 31201?", "31200"),
     ("ORDER NUMBER: ab-12345", "AB-12345"),
     ("the order, 778899, is missing", "778899"),
     ("can you check XK-20931 for me", "XK-20931"),
@@ -69,6 +70,8 @@ def test_a_bare_number_is_the_order_number_the_dialog_awaits(text):
     "phone 4155550199",
     "whatsapp +491701234567",
     "6045550123 is my phone number",
+    "callback number 5551234567",
+    "contact number: 555 123 4567",
     "call me on 555 123 4567",
     "you can call 555-0142-3399 after 5",
     "my mobile: +33 6 12 34 56 78",
@@ -78,6 +81,11 @@ def test_phone_numbers_are_never_order_numbers(text, awaiting):
     found = extract(text, today=TODAY, awaiting=awaiting)
     assert "order_number" not in found
     assert found["phones"]
+
+
+def test_every_order_number_of_a_list_is_found():
+    found = extract("orders 55102, 55103 and #55104 and 2 pairs of socks", today=TODAY)
+    assert found["order_numbers"] == ["55102", "55103", "55104"]
 
 
 def test_a_phone_number_beside_an_order_number_is_told_apart():
@@ -91,7 +99,8 @@ def test_a_phone_number_beside_an_order_number_is_told_apart():
 
 @pytest.mark.parametrize("text", [
     "zip 90210", "my zip code is 10001", "zip: 30301-1234", "postcode SW1A 1AA",
-    "post code EC1A 1BB", "postal code K1A 0B1", "we live at M1 1AE",
+    "post code EC1A 1BB", "postal code K1A 0B1", "we live at M1 1AE", "94107 is my zip",
+    "zipcode 60601",
 ])
 @pytest.mark.parametrize("awaiting", ["", "order_number"])
 def test_postal_codes_are_never_order_numbers(text, awaiting):
@@ -146,6 +155,9 @@ def test_amounts_dates_and_phone_numbers_are_not_order_numbers():
     ("AUD 40", "40", "AUD"),
     ("40 quid", "40", "GBP"),
     ("GBP 1,050.25", "1050.25", "GBP"),
+    ("3000円", "3000", "JPY"),
+    ("20元", "20", "CNY"),
+    ("14,95 $", "14.95", "USD"),
 ])
 def test_money_with_currency_symbols_codes_and_words(text, amount, currency):
     money = extract(f"they charged me {text} for it", today=TODAY)["money"]
