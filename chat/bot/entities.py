@@ -53,7 +53,7 @@ PHONE_RE = re.compile(
     rf"(?P<after_cue>{_PHONE_DIGITS})"
     r"|(?P<plus>(?<![\w+])\+\d{1,3}[\s.-]?\(?\d{1,5}\)?(?:[\s.-]?\d{2,5}){1,4})(?!\w)"
     r"|(?P<paren>(?<!\w)\(\d{2,5}\)\s?\d{3,4}[\s.-]?\d{3,5})(?!\w)"
-    r"|(?P<grouped>(?<![\w.-])\d{3}[.-]\d{3,4}[.-]\d{4}|(?<![\w.])\d{3}\s\d{3}\s\d{4}"
+    r"|(?P<grouped>(?<![\w.-])(?:1[\s.-])?\d{3}[\s.-]\d{3,4}[\s.-]\d{4}"
     r"|(?<![\w.-])\d{3}-\d{4}|(?<![\w.])0\d{2,4}\s\d{3,4}\s?\d{3,4})(?![\w-])"
     r"|(?P<trailing>(?<![\w.-])\d[\d\s().-]{5,18}\d)(?=\s+(?:is|was)\s+(?:my|the)\s+"
     r"(?:(?:phone|mobile|cell|telephone|contact)\s+)?number\b)",
@@ -70,12 +70,13 @@ POSTAL_RE = re.compile(
 )
 # Years after a preposition ("in 2024", "since 2019") and counted things ("2 pairs").
 YEAR_RE = re.compile(
-    r"\b(?:in|since|from|during|until|till|by|of|year|before|after|around|circa)\s+"
-    r"(?:the\s+year\s+)?(?:19|20)\d{2}\b",
+    r"\b(?:(?:in|since|from|during|until|till|by|of|year|before|after|around|circa)\s+"
+    r"(?:the\s+year\s+|early\s+|late\s+|mid-?\s*)?"
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+)(?:19|20)\d{2}\b",
     re.I,
 )
 QUANTITY_RE = re.compile(
-    r"(?<![\w#-])\d[\d,.]*\s*(?:x\b|%|(?:pairs?|units?|items?|pieces?|pcs|boxes|box|packs?|"
+    r"\b(?:qty|quantity)\s*:?\s*\d+|(?<![\w#-])\d[\d,.]*\s*(?:x\b|%|(?:pairs?|units?|items?|pieces?|pcs|boxes|box|packs?|"
     r"packages?|parcels?|sets?|bottles?|cans?|copies|copy|tickets?|bags?|rolls?|sheets?|"
     r"people|persons?|times|seconds?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|"
     r"months?|years?|kg|kgs|g|grams?|lbs?|pounds?\s+of|oz|km|miles?|m|cm|mm|inch(?:es)?|"
@@ -90,7 +91,7 @@ ORDER_CUE_RE = re.compile(
     r"(?<!\bto )(?<!'d )(?<!'ll )(?<!\bwill )"  # "I want to order 300 pens": a verb
     r"\b(?:order|purchase)s?\b"
     r"(?:\s*(?:number|no\b\.?|nr\b\.?|num\b\.?|#|id|ref(?:erence)?|code|confirmation))?"
-    r"(?:\s*(?:is|was|=|:|-|,))?\s*(?:#\s*)?"
+    r"(?:\s*(?:is|was|=|:|-|,|['\u2019]s))?\s*(?:#\s*)?"
     rf"(?P<num>{_ORDER_VALUE}){_ORDER_END}"
     r"|(?<![\w#-])(?P<before>" + _ORDER_VALUE + r")(?=\s+(?:is|was)\s+(?:my|the|our)\s+"
     r"(?:order|purchase)\b)"

@@ -32,6 +32,7 @@ def order(text: str, awaiting: str = "") -> str | None:
     ("42424 is my order number", "42424"),
     ("orders 55102, 55103", "55102"),
     ("order 31200 or 31201?", "31200"),
+    ("my order number\u2019s 56001", "56001"),
     ("ORDER NUMBER: ab-12345", "AB-12345"),
     ("the order, 778899, is missing", "778899"),
     ("can you check XK-20931 for me", "XK-20931"),
@@ -71,6 +72,8 @@ def test_a_bare_number_is_the_order_number_the_dialog_awaits(text):
     "whatsapp +491701234567",
     "6045550123 is my phone number",
     "callback number 5551234567",
+    "the helpline 1-800-555-0199 was busy",
+    "call 555 123-4567",
     "contact number: 555 123 4567",
     "call me on 555 123 4567",
     "you can call 555-0142-3399 after 5",
@@ -123,6 +126,7 @@ def test_amounts_are_never_order_numbers(text, awaiting):
 @pytest.mark.parametrize("text", [
     "in 2024", "since 2019", "a customer since 2017", "back in 2021", "during 2023",
     "2 pairs", "1000 units", "4000 pieces", "2500 items please", "1200 ml", "5000 km",
+    "in early 2024", "bought in March 2025", "qty 1000", "quantity: 2500",
 ])
 def test_years_and_quantities_are_never_order_numbers(text):
     assert order(text, awaiting="order_number") is None
