@@ -49,38 +49,43 @@ _PHONE_CUE = (r"\b(?:call(?:\s+me)?(?:\s+back)?|callback|ring|phone|telephone|te
               r"contact\s+(?:me|number|no)|my\s+number|number\s+to\s+call)\b")
 _PHONE_DIGITS = r"\+?\(?\d[\d\s().-]{5,22}\d"
 PHONE_RE = re.compile(
-    rf"(?P<cued>{_PHONE_CUE}(?:(?!order|purchase)[^\d+#]){{0,30}}?)"
+    r"(?=[+(\dcrptmsfwn])"  # a sign, a digit or the first letter of a cue: skips most positions
+    rf"(?:(?P<cued>{_PHONE_CUE}(?:(?!order|purchase)[^\d+#]){{0,30}}?)"
     rf"(?P<after_cue>{_PHONE_DIGITS})"
     r"|(?P<plus>(?<![\w+])\+\d{1,3}[\s.-]?\(?\d{1,5}\)?(?:[\s.-]?\d{2,5}){1,4})(?!\w)"
     r"|(?P<paren>(?<!\w)\(\d{2,5}\)\s?\d{3,4}[\s.-]?\d{3,5})(?!\w)"
     r"|(?P<grouped>(?<![\w.-])(?:1[\s.-])?\d{3}[\s.-]\d{3,4}[\s.-]\d{4}"
     r"|(?<![\w.-])\d{3}-\d{4}|(?<![\w.])0\d{2,4}\s\d{3,4}\s?\d{3,4})(?![\w-])"
     r"|(?P<trailing>(?<![\w.-])\d[\d\s().-]{5,18}\d)(?=\s+(?:is|was)\s+(?:my|the)\s+"
-    r"(?:(?:phone|mobile|cell|telephone|contact)\s+)?number\b)",
+    r"(?:(?:phone|mobile|cell|telephone|contact)\s+)?number\b))",
     re.I,
 )
 # Postal codes: a US ZIP or any code after a cue, and the UK's and Canada's own formats.
 POSTAL_RE = re.compile(
-    r"(?i:\b(?:zip(?:\s*code)?|postal\s*code|post\s*code|postcode)\s*(?:is|:)?\s*"
+    r"(?=[zZpP\dA-Z])"
+    r"(?:(?i:\b(?:zip(?:\s*code)?|postal\s*code|post\s*code|postcode)\s*(?:is|:)?\s*"
     r"(?P<cued>[a-z]{0,2}\d[\da-z]{1,4}(?:[\s-]\d[\da-z]{2,3})?)\b)"
     r"|(?P<uk>\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b)"
     r"|(?P<ca>\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b)"
     r"|(?P<before>(?<![\w#-])\d{5}(?:-\d{4})?)(?=\s+(?i:is\s+)?(?i:my|the|our)\s+"
-    r"(?i:zip|post\s*code|postcode|postal))"
+    r"(?i:zip|post\s*code|postcode|postal)))"
 )
 # Years after a preposition ("in 2024", "since 2019") and counted things ("2 pairs").
-YEAR_RE = re.compile(
+YEAR_RE = re.compile(r"(?<![\w#.,-])(?:19|20)\d{2}\b")
+# What comes right before a year: checked only where a year-like number stands.
+_BEFORE_YEAR_RE = re.compile(
     r"\b(?:(?:in|since|from|during|until|till|by|of|year|before|after|around|circa)\s+"
     r"(?:the\s+year\s+|early\s+|late\s+|mid-?\s*)?"
-    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+)(?:19|20)\d{2}\b",
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+)\Z",
     re.I,
 )
 QUANTITY_RE = re.compile(
-    r"\b(?:qty|quantity)\s*:?\s*\d+|(?<![\w#-])\d[\d,.]*\s*(?:x\b|%|(?:pairs?|units?|items?|pieces?|pcs|boxes|box|packs?|"
+    r"(?=[qQ\d])(?:\b(?:qty|quantity)\s*:?\s*\d+"
+    r"|(?<![\w#-])\d[\d,.]*\s*(?:x\b|%|(?:pairs?|units?|items?|pieces?|pcs|boxes|box|packs?|"
     r"packages?|parcels?|sets?|bottles?|cans?|copies|copy|tickets?|bags?|rolls?|sheets?|"
     r"people|persons?|times|seconds?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|"
     r"months?|years?|kg|kgs|g|grams?|lbs?|pounds?\s+of|oz|km|miles?|m|cm|mm|inch(?:es)?|"
-    r"ml|l|litres?|liters?|gb|mb|tb|percent|points?|stars?)\b)",
+    r"ml|l|litres?|liters?|gb|mb|tb|percent|points?|stars?)\b))",
     re.I,
 )
 # Order numbers need a cue: the word order (or purchase) before them, "#", a known format
@@ -88,14 +93,15 @@ QUANTITY_RE = re.compile(
 _ORDER_VALUE = r"[A-Z]{1,3}-?\d{3,20}|\d{3,20}"
 _ORDER_END = r"(?![\w/:]|[.,]\d|-\d)"
 ORDER_CUE_RE = re.compile(
-    r"(?<!\bto )(?<!'d )(?<!'ll )(?<!\bwill )"  # "I want to order 300 pens": a verb
+    r"(?=[op#\d]|[a-z]{1,3}-?\d)"  # skips most positions at once
+    r"(?:(?<!\bto )(?<!'d )(?<!'ll )(?<!\bwill )"  # "I want to order 300 pens": a verb
     r"\b(?:order|purchase)s?\b"
     r"(?:\s*(?:number|no\b\.?|nr\b\.?|num\b\.?|#|id|ref(?:erence)?|code|confirmation))?"
     r"(?:\s*(?:is|was|=|:|-|,|['\u2019]s))?\s*(?:#\s*)?"
     rf"(?P<num>{_ORDER_VALUE}){_ORDER_END}"
     r"|(?<![\w#-])(?P<before>" + _ORDER_VALUE + r")(?=\s+(?:is|was)\s+(?:my|the|our)\s+"
     r"(?:order|purchase)\b)"
-    rf"|(?<![\w&])#\s?(?P<hash>{_ORDER_VALUE}){_ORDER_END}",
+    rf"|(?<![\w&])#\s?(?P<hash>{_ORDER_VALUE}){_ORDER_END})",
     re.I,
 )
 # More order numbers after the first: "orders 55102, 55103 and #55104".
@@ -312,6 +318,46 @@ def order_number_plausible(value: str, found: dict[str, Any]) -> bool:
     return not any(digits in _digits(other) for other in taken)
 
 
+_DIGIT_RE = re.compile(r"\d")
+
+
+def _spaces(match: re.Match[str]) -> str:
+    return " " * len(match.group(0))
+
+
+def _numbers_set_aside(text: str) -> tuple[list[tuple[int, int, str]], list[str], str]:
+    """(phone numbers, postal codes, ``text`` with those, years and quantities blanked)."""
+    phones = _phones(text)
+    if phones:
+        text = _blank(text, [(start, end) for start, end, _ in phones])
+    postal = [m.group("cued") or m.group("uk") or m.group("ca") or m.group("before")
+              for m in POSTAL_RE.finditer(text)]
+    if postal:
+        text = POSTAL_RE.sub(_spaces, text)
+    years = [(m.start(), m.end()) for m in YEAR_RE.finditer(text)
+             if _BEFORE_YEAR_RE.search(text, max(0, m.start() - 24), m.start())]
+    if years:
+        text = _blank(text, years)
+    return phones, postal, QUANTITY_RE.sub(_spaces, text)
+
+
+def _order_numbers(text: str, *, awaiting: str) -> list[tuple[int, str]]:
+    """(position, value) of each order number in ``text`` (numbers of other kinds blanked)."""
+    orders: list[tuple[int, str]] = []
+    for match in ORDER_CUE_RE.finditer(text):
+        name = "num" if match.group("num") else "before" if match.group("before") else "hash"
+        orders.append((match.start(name), match.group(name)))
+        more = ORDER_MORE_RE.match(text, match.end())
+        while more:
+            orders.append((more.start("more"), more.group("more")))
+            more = ORDER_MORE_RE.match(text, more.end())
+    for match in ORDER_FORMAT_RE.finditer(text):
+        orders.append((match.start(), match.group("prefixed")))
+    if awaiting == "order_number" and not orders:
+        orders += [(m.start(), m.group("bare")) for m in ORDER_BARE_RE.finditer(text)]
+    return orders
+
+
 def extract(
     text: str,
     *,
@@ -330,43 +376,31 @@ def extract(
     """
     today = today or dt.date.today()
     found: dict[str, Any] = {}
-    emails = EMAIL_RE.findall(text)
-    rest = EMAIL_RE.sub(lambda m: " " * len(m.group(0)), text)
+    emails = EMAIL_RE.findall(text) if "@" in text else []
+    rest = EMAIL_RE.sub(_spaces, text) if emails else text
 
     money = []
     for match in MONEY_RE.finditer(rest):
         amount = match.group("a1") or match.group("a2") or match.group("a3")
         money.append({"text": match.group(0).strip(), "amount": _amount(amount),
                       "currency": _currency(match)})
-    rest = MONEY_RE.sub(lambda m: " " * len(m.group(0)), rest)
+    rest = MONEY_RE.sub(_spaces, rest) if money else rest
 
     dates = []
+    spans = []
     for match in DATE_RE.finditer(rest):
+        spans.append(match.span())
         resolved = _resolve(match, today)
         if resolved is not None:
             dates.append({"text": match.group(0).strip(), "date": resolved.isoformat()})
-    rest = DATE_RE.sub(lambda m: " " * len(m.group(0)), rest)
+    rest = _blank(rest, spans) if spans else rest
 
-    phones = _phones(rest)
-    rest = _blank(rest, [(start, end) for start, end, _ in phones])
-    postal = [m.group("cued") or m.group("uk") or m.group("ca") or m.group("before")
-              for m in POSTAL_RE.finditer(rest)]
-    rest = POSTAL_RE.sub(lambda m: " " * len(m.group(0)), rest)
-    for pattern in (YEAR_RE, QUANTITY_RE):
-        rest = pattern.sub(lambda m: " " * len(m.group(0)), rest)
-
+    phones: list[tuple[int, int, str]] = []
+    postal: list[str] = []
     orders: list[tuple[int, str]] = []
-    for match in ORDER_CUE_RE.finditer(rest):
-        name = "num" if match.group("num") else "before" if match.group("before") else "hash"
-        orders.append((match.start(name), match.group(name)))
-        more = ORDER_MORE_RE.match(rest, match.end())
-        while more:
-            orders.append((more.start("more"), more.group("more")))
-            more = ORDER_MORE_RE.match(rest, more.end())
-    for match in ORDER_FORMAT_RE.finditer(rest):
-        orders.append((match.start(), match.group("prefixed")))
-    if awaiting == "order_number" and not orders:
-        orders += [(m.start(), m.group("bare")) for m in ORDER_BARE_RE.finditer(rest)]
+    if _DIGIT_RE.search(rest):  # all that follows needs a digit; most messages have none
+        phones, postal, rest = _numbers_set_aside(rest)
+        orders = _order_numbers(rest, awaiting=awaiting)
     values = list(dict.fromkeys(value.upper() for _, value in sorted(orders)))
     if values:
         found["order_number"] = values[0]
