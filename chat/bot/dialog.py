@@ -59,6 +59,13 @@ def _is_phone(value: str, entities: dict[str, Any]) -> bool:
     )
 
 
+def _contact_only(entities: dict[str, Any]) -> bool:
+    """Whether the message gives a way to reach the customer and nothing else of use."""
+    return bool(entities.get("phones") or entities.get("email")) and not (
+        entities.get("order_number") or entities.get("products")
+    )
+
+
 def advance(
     state: dict[str, Any] | None,
     *,
@@ -82,8 +89,9 @@ def advance(
         value = _detail_value(pending.get("detail", ""), entities)
         if value and not _is_phone(str(value), entities):
             intent, is_fallback, resumed = pending["intent"], False, True
-        elif is_fallback:
-            # Neither the detail nor a new topic: keep waiting for the detail.
+        elif is_fallback or _contact_only(entities):
+            # Neither the detail nor a new topic (a phone number or an address given instead
+            # of the order number asked for is not a new request): keep waiting for it.
             intent = pending["intent"]
         pending = None
 

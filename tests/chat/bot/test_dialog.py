@@ -1,3 +1,5 @@
+import pytest
+
 from chat.bot.dialog import advance
 
 REQUIRED = {"order_status": [{"name": "order_number", "question": "What is your order number?"}]}
@@ -96,3 +98,21 @@ def test_a_phone_number_is_never_remembered_as_an_order_number():
                     required_details=REQUIRED)
     assert third.action == "ask" and third.resumed is False
     assert "order_number" not in third.state["details"]
+
+
+@pytest.mark.parametrize("entities", [
+    {"phones": ["555-123-4567"]},
+    {"phones": ["+44 20 7946 0958"], "dates": [{"text": "today", "date": "2026-11-25"}]},
+    {"email": "kim@example.com", "emails": ["kim@example.com"]},
+])
+def test_contact_details_given_instead_of_the_awaited_detail_keep_the_question_open(entities):
+    first = advance({}, intent="order_status", is_fallback=False, entities={},
+                    required_details=REQUIRED)
+    second = advance(first.state, intent="general_inquiry", is_fallback=False, entities=entities,
+                     required_details=REQUIRED)
+    assert second.intent == "order_status" and second.action == "ask"
+    assert second.state["pending"]["detail"] == "order_number"
+    assert "order_number" not in second.state["details"]
+    third = advance(second.state, intent="general_inquiry", is_fallback=True,
+                    entities={"order_number": "55102"}, required_details=REQUIRED)
+    assert third.resumed and third.details["order_number"] == "55102"

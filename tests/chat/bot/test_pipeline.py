@@ -226,3 +226,14 @@ def test_the_desk_s_time_zone_setting_is_the_default(taxonomy, settings):
     result = run_turn(taxonomy, text="I ordered yesterday", use_claude=False, respond=False,
                       context=TurnContext(now=moment))
     assert result.entities["dates"][0]["date"] == "2026-11-27"
+
+
+def test_a_phone_number_instead_of_the_order_number_asks_again_then_the_number_answers(
+    taxonomy,
+):
+    chat = Conversation(taxonomy)
+    chat.say("where is my order?")
+    again = chat.say("just call me on 555-123-4567")
+    assert again.intent == "order_status" and again.reply_text == "What is your order number?"
+    answered = chat.say("it's 55102")
+    assert answered.entities["order_number"] == "55102" and "55102" in answered.reply_text
