@@ -29,7 +29,7 @@ _CURRENCY_WORDS = {
 }
 _CODES = r"usd|eur|gbp|jpy|cny|rmb|cad|aud|nzd|chf|inr|sek|nok|dkk|mxn|hkd|sgd"
 _WORDS = r"dollars?|bucks|euros?|pounds?|quid|yen|yuan|renminbi|rupees"
-_SYMBOLS = r"(?:us|ca?|au?|nz|hk|s)\$|[$€£¥￥₹]"
+_SYMBOLS = r"(?<![\w$])(?:us|ca?|au?|nz|hk|s)\$|(?<!\$)[$€£¥￥₹]"
 # 1,299.99 / 1.299,99 / 1 299,99 / 14.95 / 14,95 / 3000: thousands groups, then 1-2 decimals.
 _NUMBER = (r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?"
            r"|\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?")
@@ -37,7 +37,7 @@ _NUMBER = (r"\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?"
 # scan skips most positions at once instead of trying every alternative there.
 MONEY_RE = re.compile(
     r"(?=[$€£¥￥₹\dugcaejrnsidmhk])"  # a sign, a digit, or the first letter of a currency code
-    rf"(?:(?<![\w$])(?P<sym>{_SYMBOLS})\s?(?P<a1>{_NUMBER})(?![\d])"
+    rf"(?:(?P<sym>{_SYMBOLS})\s?(?P<a1>{_NUMBER})(?![\d])"
     rf"|(?P<code>\b(?:{_CODES}))\s?(?P<a2>{_NUMBER})\b"
     rf"|(?<![\w.#,-])(?P<a3>{_NUMBER})\s?(?:(?P<word>{_CODES}|{_WORDS})\b|(?P<sym2>[$€£¥￥₹円元])))",
     re.I,
@@ -95,7 +95,7 @@ _ORDER_END = r"(?![\w/:]|[.,]\d|-\d)"
 ORDER_CUE_RE = re.compile(
     r"(?=[op#\d]|[a-z]{1,3}-?\d)"  # skips most positions at once
     r"(?:(?<!\bto )(?<!'d )(?<!'ll )(?<!\bwill )"  # "I want to order 300 pens": a verb
-    r"\b(?:order|purchase)s?\b"
+    r"\b(?:order|purchase)s?(?:\b|(?=\d))"
     r"(?:\s*(?:number|no\b\.?|nr\b\.?|num\b\.?|#|id|ref(?:erence)?|code|confirmation))?"
     r"(?:\s*(?:is|was|=|:|-|,|['\u2019]s))?\s*(?:#\s*)?"
     rf"(?P<num>{_ORDER_VALUE}){_ORDER_END}"
@@ -104,6 +104,34 @@ ORDER_CUE_RE = re.compile(
     rf"|(?<![\w&])#\s?(?P<hash>{_ORDER_VALUE}){_ORDER_END})",
     re.I,
 )
+# A misspelt cue ("ordr 55102", "puchase 00123842"): a word one typo away from "order" or
+# "purchase" right before a number of five digits or more.
+_CUE_WORD_RE = re.compile(
+    r"(?=[a-z])\b(?P<word>[a-z]{3,9})\s*(?:number|no\b\.?|#|id)?\s*[:#-]?\s*"
+    rf"(?P<num>\d{{5,20}}){_ORDER_END}",
+    re.I,
+)
+
+
+# Words one typo away from a cue that are words of their own.
+_REAL_WORDS = frozenset({"border", "older", "odder", "ordered", "purchased", "purchaser",
+                         "corder", "orderly"})
+
+
+def _one_typo(word: str, target: str) -> bool:
+    """Whether ``word`` is ``target`` with one letter added, dropped, changed or swapped."""
+    if word == target or abs(len(word) - len(target)) > 1:
+        return False
+    if len(word) == len(target):
+        diffs = [i for i, (a, b) in enumerate(zip(word, target, strict=True)) if a != b]
+        return len(diffs) == 1 or (
+            len(diffs) == 2 and diffs[1] == diffs[0] + 1
+            and word[diffs[0]] == target[diffs[1]] and word[diffs[1]] == target[diffs[0]]
+        )
+    short, long = sorted((word, target), key=len)
+    return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
+
+
 # More order numbers after the first: "orders 55102, 55103 and #55104".
 ORDER_MORE_RE = re.compile(
     rf"\s*(?:,|and|&|or|/)\s*(?:#\s*)?(?P<more>{_ORDER_VALUE}){_ORDER_END}", re.I
@@ -351,6 +379,13 @@ def _order_numbers(text: str, *, awaiting: str) -> list[tuple[int, str]]:
         while more:
             orders.append((more.start("more"), more.group("more")))
             more = ORDER_MORE_RE.match(text, more.end())
+    if not orders:
+        for match in _CUE_WORD_RE.finditer(text):
+            word = match.group("word").lower()
+            if word not in _REAL_WORDS and any(
+                _one_typo(word, cue) for cue in ("order", "purchase")
+            ):
+                orders.append((match.start("num"), match.group("num")))
     for match in ORDER_FORMAT_RE.finditer(text):
         orders.append((match.start(), match.group("prefixed")))
     if awaiting == "order_number" and not orders:

@@ -36,6 +36,10 @@ def order(text: str, awaiting: str = "") -> str | None:
     ("ORDER NUMBER: ab-12345", "AB-12345"),
     ("the order, 778899, is missing", "778899"),
     ("can you check XK-20931 for me", "XK-20931"),
+    ("cancel ordr 7755120", "7755120"),
+    ("cancel odrer #661203", "661203"),
+    ("help with my puchase 00422871", "00422871"),
+    ("cancelling order88120443", "88120443"),
 ])
 def test_an_order_number_needs_a_cue(text, expected):
     assert order(text) == expected
@@ -45,6 +49,7 @@ def test_an_order_number_needs_a_cue(text, expected):
     "where is 12345?", "it's 55102", "I have 3 questions about 77120",
     "the code on the box says 908172", "31337", "I want to order 3000 pens",
     "I'd order 5000 if they were cheaper",
+    "the border 55102 crossing", "older 77120 models", "I ordered 42042 of them",
 ])
 def test_a_bare_number_without_a_cue_is_not_an_order_number(text):
     assert order(text) is None
@@ -162,6 +167,7 @@ def test_amounts_dates_and_phone_numbers_are_not_order_numbers():
     ("3000円", "3000", "JPY"),
     ("20元", "20", "CNY"),
     ("14,95 $", "14.95", "USD"),
+    ("refunding$299", "299", "USD"),
 ])
 def test_money_with_currency_symbols_codes_and_words(text, amount, currency):
     money = extract(f"they charged me {text} for it", today=TODAY)["money"]
