@@ -39,7 +39,7 @@ MONEY_RE = re.compile(
     r"(?=[$€£¥￥₹\dugcaejrnsidmhk])"  # a sign, a digit, or the first letter of a currency code
     rf"(?:(?P<sym>{_SYMBOLS})\s?(?P<a1>{_NUMBER})(?![\d])"
     rf"|(?P<code>\b(?:{_CODES}))\s?(?P<a2>{_NUMBER})\b"
-    rf"|(?<![\w.#,-])(?P<a3>{_NUMBER})\s?(?:(?P<word>{_CODES}|{_WORDS})\b|(?P<sym2>[$€£¥￥₹円元])))",
+    rf"|(?<![\d.#,-])(?P<a3>{_NUMBER})\s?(?:(?P<word>{_CODES}|{_WORDS})\b|(?P<sym2>[$€£¥￥₹円元])))",
     re.I,
 )
 # Phone numbers: with a country code, with parentheses, in the usual groupings, or any run of
@@ -70,7 +70,8 @@ POSTAL_RE = re.compile(
     r"|(?P<before>(?<![\w#-])\d{5}(?:-\d{4})?)(?=\s+(?i:is\s+)?(?i:my|the|our)\s+"
     r"(?i:zip|post\s*code|postcode|postal)))"
 )
-# Years after a preposition ("in 2024", "since 2019") and counted things ("2 pairs").
+# Years after a preposition ("in 2024", "since 2019") and counted things ("2 pairs", up to
+# 9,999: a number of five digits or more before "box" is more likely an order number).
 YEAR_RE = re.compile(r"(?<![\w#.,-])(?:19|20)\d{2}\b")
 # What comes right before a year: checked only where a year-like number stands.
 _BEFORE_YEAR_RE = re.compile(
@@ -81,8 +82,8 @@ _BEFORE_YEAR_RE = re.compile(
 )
 QUANTITY_RE = re.compile(
     r"(?=[qQ\d])(?:\b(?:qty|quantity)\s*:?\s*\d+"
-    r"|(?<![\w#-])\d[\d,.]*\s*(?:x\b|%|(?:pairs?|units?|items?|pieces?|pcs|boxes|box|packs?|"
-    r"packages?|parcels?|sets?|bottles?|cans?|copies|copy|tickets?|bags?|rolls?|sheets?|"
+    r"|(?<![\w#-])(?:\d{1,3}(?:,\d{3})+|\d{1,4})(?:\.\d+)?(?!\d)[ \t]*"
+    r"(?:x\b|%|(?:pairs?|units?|items?|pieces?|pcs|boxes|box|packs?|packages?|parcels?|sets?|bottles?|cans|copies|tickets?|bags?|rolls?|sheets?|"
     r"people|persons?|times|seconds?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|"
     r"months?|years?|kg|kgs|g|grams?|lbs?|pounds?\s+of|oz|km|miles?|m|cm|mm|inch(?:es)?|"
     r"ml|l|litres?|liters?|gb|mb|tb|percent|points?|stars?)\b))",

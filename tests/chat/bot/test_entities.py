@@ -40,6 +40,8 @@ def order(text: str, awaiting: str = "") -> str | None:
     ("cancel odrer #661203", "661203"),
     ("help with my puchase 00422871", "00422871"),
     ("cancelling order88120443", "88120443"),
+    ("I'd like to find order 90817263, can you help?", "90817263"),
+    ("order 40021 box was crushed", "40021"),
 ])
 def test_an_order_number_needs_a_cue(text, expected):
     assert order(text) == expected
@@ -168,6 +170,7 @@ def test_amounts_dates_and_phone_numbers_are_not_order_numbers():
     ("20元", "20", "CNY"),
     ("14,95 $", "14.95", "USD"),
     ("refunding$299", "299", "USD"),
+    ("a refund of250 dollars", "250", "USD"),
 ])
 def test_money_with_currency_symbols_codes_and_words(text, amount, currency):
     money = extract(f"they charged me {text} for it", today=TODAY)["money"]
