@@ -83,7 +83,8 @@ _BEFORE_YEAR_RE = re.compile(
 QUANTITY_RE = re.compile(
     r"(?=[qQ\d])(?:\b(?:qty|quantity)\s*:?\s*\d+"
     r"|(?<![\w#-])(?:\d{1,3}(?:,\d{3})+|\d{1,4})(?:\.\d+)?(?!\d)[ \t]*"
-    r"(?:x\b|%|(?:pairs?|units?|items?|pieces?|pcs|boxes|box|packs?|packages?|parcels?|sets?|bottles?|cans|copies|tickets?|bags?|rolls?|sheets?|"
+    r"(?:x\b|%|(?:pairs?|units?|items?|pieces?|pcs|boxes|box|packs?|packages?|parcels?|sets?|"
+    r"bottles?|cans|copies|tickets?|bags?|rolls?|sheets?|"
     r"people|persons?|times|seconds?|minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|"
     r"months?|years?|kg|kgs|g|grams?|lbs?|pounds?\s+of|oz|km|miles?|m|cm|mm|inch(?:es)?|"
     r"ml|l|litres?|liters?|gb|mb|tb|percent|points?|stars?)\b))",
