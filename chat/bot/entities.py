@@ -337,11 +337,11 @@ def _currency(match: re.Match[str]) -> str:
     return _CURRENCY_WORDS[match.group("word").lower()]
 
 
-def order_number_plausible(value: str, found: dict[str, Any]) -> bool:
-    """Whether ``value`` (say, Claude's order number) is none of the phone numbers, postal
-    codes or amounts already found in the same message."""
+def order_number_plausible(value: str, *, text: str, found: dict[str, Any]) -> bool:
+    """Whether ``value`` (say, Claude's order number) stands in ``text`` and is none of the
+    phone numbers, postal codes or amounts already ``found`` in it."""
     digits = _digits(value)
-    if not digits:
+    if not digits or value.strip().lstrip("#").strip().lower() not in text.lower():
         return False
     taken = [*found.get("phones", ()), *found.get("postal_codes", ()),
              *(m["text"] for m in found.get("money", ()))]

@@ -138,7 +138,9 @@ def run_turn(
         for key in ("order_number", "email"):
             value = result.entities.get(key)
             if key not in found and isinstance(value, str) and value.strip() and (
-                key != "order_number" or entities.order_number_plausible(value, found)
+                key != "order_number" or entities.order_number_plausible(
+                    value, text=" ".join([*context.customer_texts, text]), found=found
+                )
             ):
                 found[key] = value.strip()[:64]
     trace["entities"] = found

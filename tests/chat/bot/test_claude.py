@@ -19,8 +19,10 @@ FAST_RETRY = {"retry-after-ms": "10"}
 
 
 def turn(taxonomy, text="can I send the jacket back?", **kwargs):
-    context = kwargs.pop("context", TurnContext(history=[("customer", "hi"), ("bot", "Hello!")],
-                                                customer_texts=["hi"]))
+    context = kwargs.pop("context", TurnContext(
+        history=[("customer", "hi, it's about A-55102"), ("bot", "Hello!")],
+        customer_texts=["hi, it's about A-55102"],
+    ))
     return run_turn(taxonomy, text=text, context=context, today=TODAY, **kwargs)
 
 
@@ -48,8 +50,20 @@ def test_a_good_structured_answer_is_used(taxonomy, fake_claude):
     assert [m["role"] for m in body["messages"]] == ["user"]
     user = body["messages"][0]["content"]
     assert "<customer_message>can I send the jacket back?</customer_message>" in user
-    assert '<turn author="customer">hi</turn>' in user
+    assert "<turn author=\"customer\">hi, it's about A-55102</turn>" in user
     assert "jacket back" not in body["system"]
+
+
+@pytest.mark.parametrize("invented", ["5551234567", "99120", "B-12345"])
+def test_claude_s_order_number_must_be_in_the_customer_s_words_and_no_phone_number(
+    taxonomy, fake_claude, invented
+):
+    answer = {**GOOD, "entities": {"order_number": invented}}
+    fake_claude.script(tool_answer(answer), stream_answer(["Sure."]))
+    result = turn(taxonomy, text="call me back on 5551234567 about the jacket")
+    assert "order_number" not in result.entities
+    assert result.entities["phones"] == ["5551234567"]
+    assert "order_number" not in result.dialog_state["details"]
 
 
 @pytest.mark.parametrize(

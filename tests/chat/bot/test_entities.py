@@ -224,12 +224,15 @@ def test_an_unknown_zone_falls_back_to_the_desk_s():
     )
 
 
-def test_claude_s_order_number_must_not_be_a_phone_number_or_an_amount():
-    found = extract("call me back on 5551234567, I paid $12,345", today=TODAY)
-    assert not order_number_plausible("5551234567", found)
-    assert not order_number_plausible("12345", found)
-    assert order_number_plausible("A-55102", found)
-    assert not order_number_plausible("", found)
+def test_claude_s_order_number_must_stand_in_the_text_and_be_no_phone_number_or_amount():
+    text = "call me back on 5551234567, I paid $12,345 for a-55102 and #88213"
+    found = extract(text, today=TODAY)
+    assert not order_number_plausible("5551234567", text=text, found=found)
+    assert not order_number_plausible("12345", text=text, found=found)
+    assert order_number_plausible("A-55102", text=text, found=found)
+    assert order_number_plausible("#88213", text=text, found=found)
+    assert not order_number_plausible("99881", text=text, found=found)  # invented
+    assert not order_number_plausible("", text=text, found=found)
 
 
 def test_email_addresses():
