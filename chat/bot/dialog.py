@@ -60,10 +60,11 @@ def _is_phone(value: str, entities: dict[str, Any]) -> bool:
 
 
 def _contact_only(entities: dict[str, Any]) -> bool:
-    """Whether the message gives a way to reach the customer and nothing else of use."""
-    return bool(entities.get("phones") or entities.get("email")) and not (
-        entities.get("order_number") or entities.get("products")
-    )
+    """Whether the message gives a phone number, an e-mail address or a postal code of the
+    customer's and nothing else of use."""
+    return bool(
+        entities.get("phones") or entities.get("email") or entities.get("postal_codes")
+    ) and not (entities.get("order_number") or entities.get("products"))
 
 
 def advance(
@@ -90,8 +91,8 @@ def advance(
         if value and not _is_phone(str(value), entities):
             intent, is_fallback, resumed = pending["intent"], False, True
         elif is_fallback or _contact_only(entities):
-            # Neither the detail nor a new topic (a phone number or an address given instead
-            # of the order number asked for is not a new request): keep waiting for it.
+            # Neither the detail nor a new topic (a phone number, an address or a postal code
+            # given instead of the order number asked for is no new request): keep waiting.
             intent = pending["intent"]
         pending = None
 

@@ -104,6 +104,7 @@ def test_a_phone_number_is_never_remembered_as_an_order_number():
     {"phones": ["555-123-4567"]},
     {"phones": ["+44 20 7946 0958"], "dates": [{"text": "today", "date": "2026-11-25"}]},
     {"email": "kim@example.com", "emails": ["kim@example.com"]},
+    {"postal_codes": ["SW1A 1AA"]},
 ])
 def test_contact_details_given_instead_of_the_awaited_detail_keep_the_question_open(entities):
     first = advance({}, intent="order_status", is_fallback=False, entities={},
