@@ -237,3 +237,17 @@ def test_a_phone_number_instead_of_the_order_number_asks_again_then_the_number_a
     assert again.intent == "order_status" and again.reply_text == "What is your order number?"
     answered = chat.say("it's 55102")
     assert answered.entities["order_number"] == "55102" and "55102" in answered.reply_text
+
+
+@pytest.mark.parametrize("answer", [
+    "call me on 5551234567", "my number is (415) 555-0199", "+49 30 1234567",
+    "zip 90210", "postcode SW1A 1AA", "I paid $149.95", "it was 3000 yen", "€ 1.299,00",
+    "I've been a customer since 2019", "in 2024 I think", "I ordered 1000 units",
+])
+def test_what_is_no_order_number_is_not_taken_when_one_is_awaited(taxonomy, answer):
+    chat = Conversation(taxonomy)
+    chat.say("where is my order?")
+    result = chat.say(answer)
+    assert "order_number" not in result.entities
+    assert "order_number" not in result.dialog_state["details"]
+    assert "have your order number" not in result.reply_text
