@@ -40,6 +40,7 @@ from .models import (
     Widget,
 )
 from .selectors import token_hash
+from .text import is_blank
 
 
 class ConversationStateError(ValueError):
@@ -191,7 +192,12 @@ def message_create_incoming(
     Atomic like the other services; the transaction is opened here rather than by the
     decorator so that a duplicate client id (unique constraint) rolls back and is answered
     with the stored row, without a savepoint on the common path.
+
+    Raises ``ValueError`` for a message that shows nothing (``chat.text.is_blank``): the
+    consumer refuses those with ``empty_text`` before they get here.
     """
+    if is_blank(text):
+        raise ValueError("the message is empty")
     try:
         if connection.vendor == "postgresql" and connection.get_autocommit():
             message = _message_create_incoming_open(

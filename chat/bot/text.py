@@ -1,9 +1,25 @@
-"""Small text helpers shared by the stages: tokens and typo-tolerant word matching."""
+"""Small text helpers shared by the stages: the entrance normalisation, tokens and
+typo-tolerant word matching.
+
+``normalize`` runs once at the pipeline's entrance: every stage matches on its result, while
+the stored message keeps the customer's exact text. ``clean`` and ``is_blank`` live in
+``chat.text`` so that the chat doors refuse blank messages without importing the bot.
+"""
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+
+from chat.text import clean, is_blank
+
+__all__ = ["FuzzyLexicon", "clean", "edit_distance", "is_blank", "normalize", "tokens"]
+
+
+def normalize(text: str) -> str:
+    """The text every pipeline stage matches on: ``clean`` and then case folded."""
+    return clean(text).casefold()
+
 
 WORD_RE = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 
