@@ -1087,7 +1087,8 @@ INTENTS = [
             "refund, a late parcel, a wrong charge) belongs to its own intent; this one is for "
             "dissatisfaction and grievances as such."
         ),
-        "escalation_policy": "negative",
+        # An angry complaint goes to a person; a disappointed one is answered.
+        "escalation_policy": "angry",
         "required_details": [],
         "phrases": _COMPLAINT,
     },

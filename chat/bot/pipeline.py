@@ -187,7 +187,7 @@ def run_turn(
     reply_text = ""
     used_articles: list[dict[str, Any]] = []
     if decision.handoff:
-        reply_text = escalation.handoff_message(decision.category)
+        reply_text = escalation.handoff_message(decision.category, intent)
         state = {**state, "pending": None}
     elif respond:
         reply_text, used_articles = _respond(
