@@ -16,16 +16,31 @@ from spellchecker import SpellChecker
 from chat.text import clean, is_blank
 
 __all__ = [
-    "FuzzyLexicon", "clean", "edit_distance", "english_words", "is_blank", "normalize", "tokens",
+    "FuzzyLexicon", "clean", "common_english_words", "edit_distance", "english_words",
+    "is_blank", "normalize", "tokens",
 ]
 # How often a word must occur in pyspellchecker's English frequency list to count as a real
 # English word (about 47,000 words): rarer entries include misspellings of common words.
 ENGLISH_MIN_COUNT = 100
+COMMON_MIN_COUNT = 20_000
 
 
 def normalize(text: str) -> str:
     """The text every pipeline stage matches on: ``clean`` and then case folded."""
     return clean(text).casefold()
+
+
+@lru_cache(maxsize=1)
+def _english_counts() -> dict[str, int]:
+    frequencies = SpellChecker(language="en", distance=1).word_frequency
+    return {word: count for word, count in frequencies.items() if count >= ENGLISH_MIN_COUNT}
+
+
+@lru_cache(maxsize=1)
+def common_english_words() -> frozenset[str]:
+    """The most common English words (about 9,000: counted 20,000 times or more in
+    pyspellchecker's list), for telling an English message from a foreign one."""
+    return frozenset(w for w, count in _english_counts().items() if count >= COMMON_MIN_COUNT)
 
 
 @lru_cache(maxsize=1)
@@ -35,8 +50,7 @@ def english_words() -> frozenset[str]:
     A token in it is a real word, never a typo of another: "packed" is not "hacked",
     "curious" is not "furious".
     """
-    frequencies = SpellChecker(language="en", distance=1).word_frequency
-    return frozenset(word for word, count in frequencies.items() if count >= ENGLISH_MIN_COUNT)
+    return frozenset(_english_counts())
 
 
 WORD_RE = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
