@@ -78,18 +78,19 @@ _FUNCTION_WORDS = {
     "es": "el la los las una unos unas es esta estoy estan mi mis tu su sus que por para con "
           "del pero como donde cuando porque quiero tengo puedo necesito hola gracias pedido "
           "hablar muy nada todo este esto eso hay han fue ser usted les mio nuestro llegado "
-          "compra devolver dinero cuenta ayuda",
+          "compra devolver dinero cuenta ayuda reembolso envio paquete favor",
     "fr": "le la les une des du est et je il nous vous mes votre vos pas que qui pour avec "
           "dans sur ou mais commande bonjour merci suis ai avez fait cette c'est j'ai n'est "
           "aux tres oui voudrais veux peux comment quand pourquoi colis remboursement aide",
     "de": "der das ein eine einen ist und ich nicht mein meine meinen mit fur auf wie warum "
           "wann bitte danke hallo sie wir haben habe sind noch kein keine bestellung paket "
-          "zuruck mochte konnen zu von dem auch geld hilfe",
+          "zuruck mochte konnen zu von dem auch geld hilfe ruckerstattung lieferung",
     "pt": "os uma meu minha meus nao com para por que como onde quando esta estou obrigado "
           "obrigada ola pedido voce eu ele ela isso este esse muito tem tenho quero posso ja "
-          "ainda mas ou da das dos ajuda dinheiro",
+          "ainda mas ou da das dos ajuda dinheiro reembolso entrega encomenda",
     "it": "il gli una uno mio mia miei sono sei che della del dei nel alla anche ancora "
-          "perche grazie ciao ordine vorrei voglio posso abbiamo buongiorno aiuto soldi",
+          "perche grazie ciao ordine vorrei voglio posso abbiamo buongiorno aiuto soldi "
+          "favore rimborso spedizione pacco",
     "nl": "het een ik je jij mijn niet waar wat wanneer bestelling dank bedankt hallo zijn "
           "heb hebben kunnen voor naar maar nog geen pakket alstublieft geld",
 }

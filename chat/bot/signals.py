@@ -45,6 +45,7 @@ _CONTACT_VERBS = {
     "get": ("get", "getting", "give", "gimme"),
     "escalate": ("escalate", "escalating", "escalated"),
     "see": ("see",),
+    "ask": ("ask", "asking", "asked"),
 }
 # Verbs of wanting: enough together with an unambiguous person noun ("I want a human").
 _WANT_VERBS = {"want": ("want", "wanna", "need", "needs", "prefer", "demand", "request")}
@@ -160,7 +161,7 @@ _UNAPOSTROPHED = {
 NEGATORS = frozenset({
     "not", "no", "never", "don't", "doesn't", "didn't", "won't", "isn't", "aren't", "wasn't",
     "weren't", "haven't", "hasn't", "hadn't", "wouldn't", "shouldn't", "nor", "neither",
-    "without", "nope",
+    "without", "nope", "nobody", "noone", "none",
 })
 # Words a negation reaches across to the signal: verbs of wanting, contacting, threatening
 # and being, articles, pronouns and adverbs ("I don't really want to talk to a human").
@@ -177,7 +178,7 @@ _SCOPE = frozenset({
     "that's", "it's", "this's", "there", "there's", "anyone", "anybody", "someone",
     "somebody", "one", "real", "live", "actual", "human", "person", "agent", "representative",
     "rep", "legal", "claim", "report", "reporting", "considering", "consider",
-    "about", "action", "you", "here", "just", "ask", "asking", "request", "requesting",
+    "about", "action", "you", "here", "just", "ask", "asked", "asking", "request", "requesting",
     "would", "will", "i'll", "i'd", "we'll", "necessary",
 })
 # After "no" these start a new request rather than take the negation.
@@ -330,11 +331,12 @@ def _without_accents(text: str) -> str:
 
 def foreign_human_request(text: str) -> str:
     """The words of a request for a person in another language, or ""."""
-    if text.isascii() and "'" not in text:
-        plain = text
-    else:
+    match = _FOREIGN_REQUESTS.search(text)
+    if match is None and not text.isascii():
+        # "parler à un conseiller" also written without its accents; kana keep their marks
+        # in the first search.
         plain = unicodedata.normalize("NFC", _without_accents(text)).replace("\u2019", "'")
-    match = _FOREIGN_REQUESTS.search(plain)
+        match = _FOREIGN_REQUESTS.search(plain)
     return match.group(0).strip() if match else ""
 
 
