@@ -5,14 +5,16 @@ names the languages the desk answers in (``BOT_LANGUAGES``) and offers a person:
 
 - a message in a script that none of the desk's languages is written in (Arabic, Chinese,
   Cyrillic, Greek, Hebrew, Devanagari, Thai, Japanese, Korean... for an English desk);
-- a Latin-script message in another language, when py3langid (a small model shipped in its
-  package) is confident *and* the message has that language's own function words *and* few
-  English words: a short English message with typos is never taken for Spanish;
+- a Latin-script message in another language: more of that language's own common words
+  (function words and the words of customer service, none of them a common English word)
+  than common English words, and two of them at least unless the message is that short:
+  a short English message with typos is never taken for Spanish;
 - a message with no known word at all: no English word (for an English desk), no word of the
   taxonomy's training phrases, products or signals, and no one-typo variant of one.
 
-The check reads the normalised text (``chat.bot.text.normalize``). Script detection needs no
-model; the language model loads once per process, on the first Latin message it is needed for.
+The check reads the normalised text (``chat.bot.text.normalize``). It needs no model: a
+statistical language identifier (py3langid) was tried and dropped, as it added 70 MB to each
+worker for no message these word lists miss among the short ones customers write.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-
-from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from .text import FuzzyLexicon, common_english_words, english_words
 
@@ -69,37 +69,65 @@ _LANGUAGE_SCRIPTS = {
     "ne": {"Devanagari"}, "bn": {"Bengali"}, "th": {"Thai"}, "ka": {"Georgian"},
     "ko": {"Hangul"}, "ja": {"Kana", "Han"}, "zh": {"Han"},
 }
-# Latin-script languages the model chooses among (with the desk's own).
-_LATIN_CANDIDATES = ("en", "es", "fr", "de", "pt", "it", "nl", "pl", "tr", "sv", "da", "no",
-                     "fi", "ro", "cs", "hu", "id", "vi")
-# Words of each language that no English message has (accents removed): a confident model
-# still needs one of them before a Latin-script message counts as that language.
-_FUNCTION_WORDS = {
+# Each Latin-script language's common words, accents removed: function words and the words
+# of customer service. Those that are also common English words are dropped when loaded.
+_WORDS = {
     "es": "el la los las una unos unas es esta estoy estan mi mis tu su sus que por para con "
           "del pero como donde cuando porque quiero tengo puedo necesito hola gracias pedido "
           "hablar muy nada todo este esto eso hay han fue ser usted les mio nuestro llegado "
-          "compra devolver dinero cuenta ayuda reembolso envio paquete favor",
+          "compra devolver dinero cuenta ayuda reembolso envio paquete favor buenos buenas "
+          "dias tardes noches quisiera podria puede hacer tiene estado todavia aun ayer hoy "
+          "manana semana cuanto cuesta precio talla tienda producto devolucion cambiar "
+          "cancelar contrasena correo direccion numero tarjeta cobro pago recibido recibi "
+          "problema roto llego enviado saber tambien ahora siempre nunca despues antes "
+          "entonces otra otro vez mucho poco bien mal",
     "fr": "le la les une des du est et je il nous vous mes votre vos pas que qui pour avec "
           "dans sur ou mais commande bonjour merci suis ai avez fait cette c'est j'ai n'est "
-          "aux tres oui voudrais veux peux comment quand pourquoi colis remboursement aide",
+          "aux tres oui voudrais veux peux comment quand pourquoi colis remboursement aide "
+          "livraison bonsoir salut recu toujours encore depuis hier aujourd'hui demain "
+          "semaine combien prix taille magasin produit retour echanger annuler mot passe "
+          "courriel adresse numero carte paiement probleme casse envoye savoir aussi "
+          "maintenant jamais apres avant alors autre fois beaucoup peu bien mal mon ma ton "
+          "n'ai pouvez pourriez s'il vous plait rembourser moi",
     "de": "der das ein eine einen ist und ich nicht mein meine meinen mit fur auf wie warum "
           "wann bitte danke hallo sie wir haben habe sind noch kein keine bestellung paket "
-          "zuruck mochte konnen zu von dem auch geld hilfe ruckerstattung lieferung",
+          "zuruck mochte konnen zu von dem auch geld hilfe ruckerstattung lieferung guten "
+          "tag morgen abend erhalten immer schon seit gestern heute woche viel kostet preis "
+          "grosse geschaft produkt rucksendung umtauschen stornieren passwort adresse nummer "
+          "karte zahlung problem kaputt geschickt wissen jetzt nie nach vor dann andere mal "
+          "wenig gut schlecht konnten wurde ihr ihre mich mir dich uns",
     "pt": "os uma meu minha meus nao com para por que como onde quando esta estou obrigado "
           "obrigada ola pedido voce eu ele ela isso este esse muito tem tenho quero posso ja "
-          "ainda mas ou da das dos ajuda dinheiro reembolso entrega encomenda",
+          "ainda mas ou da das dos ajuda dinheiro reembolso entrega encomenda bom boa dia "
+          "tarde noite recebi recebido sempre ontem hoje amanha semana quanto custa preco "
+          "tamanho loja produto devolucao trocar cancelar senha endereco numero cartao "
+          "pagamento problema quebrado chegou enviado saber tambem agora nunca depois antes "
+          "entao outra outro vez pouco bem mal gostaria pode fazer seu sua",
     "it": "il gli una uno mio mia miei sono sei che della del dei nel alla anche ancora "
           "perche grazie ciao ordine vorrei voglio posso abbiamo buongiorno aiuto soldi "
-          "favore rimborso spedizione pacco",
+          "favore rimborso spedizione pacco buonasera ricevuto sempre ieri oggi domani "
+          "settimana quanto costa prezzo taglia negozio prodotto reso cambiare annullare "
+          "indirizzo numero carta pagamento problema rotto arrivato inviato sapere adesso "
+          "mai dopo prima allora altra altro volta molto poco bene male potrebbe fare suo "
+          "sua questo questa quello",
     "nl": "het een ik je jij mijn niet waar wat wanneer bestelling dank bedankt hallo zijn "
-          "heb hebben kunnen voor naar maar nog geen pakket alstublieft geld",
+          "heb hebben kunnen voor naar maar nog geen pakket alstublieft geld terugbetaling "
+          "levering goedemorgen goedemiddag ontvangen altijd gisteren vandaag morgen week "
+          "hoeveel kost prijs maat winkel retour ruilen annuleren wachtwoord adres nummer "
+          "betaling probleem kapot verstuurd weten ook nu nooit daarna voor dan andere keer "
+          "veel weinig goed slecht zou graag mij ons jullie",
+    "tr": "bir bu ve ile icin siparis siparisim nerede merhaba tesekkurler tesekkur ederim "
+          "iade para kargo yardim lutfen neden nasil zaman degil var yok benim ben sen",
+    "pl": "jest nie tak czy gdzie moje moja moj zamowienie dzien dobry dziekuje prosze "
+          "zwrot pieniadze paczka pomoc dlaczego kiedy jak mam chce",
+    "sv": "jag det att och inte min mitt mina var hur varfor nar hej tack bestallning paket "
+          "aterbetalning pengar hjalp kan vill har",
+    "id": "saya tidak apa ini itu dan yang untuk dengan pesanan dimana halo terima kasih "
+          "uang paket bantuan kenapa bagaimana kapan mau bisa sudah belum",
 }
-# A Latin-script message with as many common English words (``common_english_words``) as
-# words of the detected language is read as English, whatever the model says.
-# How sure the model must be, with one, two or three function words of its language.
-LATIN_CONFIDENCE = 0.9
-LATIN_CONFIDENCE_TWO_WORDS = 0.75
-LATIN_CONFIDENCE_THREE_WORDS = 0.5
+# The fewest of a language's own words that make a message that language (a message of
+# fewer words needs all of its words to be that language's).
+LATIN_MIN_HITS = 2
 _LETTERS_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _LINK_RE = re.compile(r"\S+@\S+|\bhttps?://\S+|\bwww\.\S+")
 
@@ -152,11 +180,12 @@ def desk_scripts(languages: Iterable[str]) -> set[str]:
     return found
 
 
-@lru_cache(maxsize=8)
-def _identifier(candidates: tuple[str, ...]) -> LanguageIdentifier:
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(list(candidates))
-    return identifier
+def prepare(languages: Iterable[str] = ("en",)) -> None:
+    """Load the word lists now (about a second) rather than during a customer's first
+    message; a worker process calls it when it starts."""
+    english_words()
+    common_english_words()
+    _language_words()
 
 
 def _plain(word: str) -> str:
@@ -165,8 +194,27 @@ def _plain(word: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _function_words() -> dict[str, frozenset[str]]:
-    return {code: frozenset(words.split()) for code, words in _FUNCTION_WORDS.items()}
+def _language_words() -> dict[str, frozenset[str]]:
+    """Each language's own words: its list less the common English words."""
+    common = common_english_words()
+    return {code: frozenset(w for w in words.split() if w not in common)
+            for code, words in _WORDS.items()}
+
+
+def latin_language(words: list[str], languages: tuple[str, ...]) -> tuple[str, int, int]:
+    """The Latin-script language with the most of its own words in ``words`` (ties go to
+    the desk's languages, then to the list's order), its count, and the count of common
+    English words."""
+    english = 0
+    if "en" in languages:
+        common = common_english_words()
+        english = sum(1 for w in words if w in common)
+    best, hits = "", 0
+    for code, own in _language_words().items():
+        count = sum(1 for w in words if w in own)
+        if count > hits or (count == hits and count and code in languages):
+            best, hits = code, count
+    return best, hits, english
 
 
 @lru_cache(maxsize=4)
@@ -237,29 +285,25 @@ def detect(
     words = [w for w in words if len(w) >= 2 or w in {"a", "i"}]
     if not words:
         return LanguageCheck(script="Latin")
-    candidates = tuple(sorted(set(_LATIN_CANDIDATES) | set(languages)))
-    code, probability = _identifier(candidates).classify(" ".join(words))
-    if code not in languages:
-        own = _function_words().get(code, frozenset())
-        hits = sum(1 for w in words if w in own)
-        english = 0
-        if "en" in languages:
-            common = common_english_words()
-            english = sum(1 for w in words if w in common and w not in own)
-        if english < hits and (
-            (probability >= LATIN_CONFIDENCE and hits >= 1)
-            or (probability >= LATIN_CONFIDENCE_TWO_WORDS and hits >= 2)
-            or (probability >= LATIN_CONFIDENCE_THREE_WORDS and hits >= 3)
-        ):
-            return LanguageCheck(language=code, script="Latin", supported=False,
-                                 reason="language", confidence=probability)
+    # A word the taxonomy's phrases use is no sign of another language ("hola" in a
+    # taxonomy with a greeting phrase "hola").
+    code, hits, english = latin_language(
+        [w for w in words if w not in vocabulary] if vocabulary else words, languages
+    )
+    if code and code not in languages and hits > english and (
+        hits >= LATIN_MIN_HITS or hits == len(words)
+    ):
+        return LanguageCheck(language=code, script="Latin", supported=False,
+                             reason="language", confidence=hits / len(words))
     if not any(_known(w, languages, vocabulary) for w in words) and any(
         len(w) >= 3 for w in words
     ):
         return LanguageCheck(script="Latin", supported=False, reason="unknown_words",
                              confidence=1.0)
-    return LanguageCheck(language=code if code in languages else "", script="Latin",
-                         confidence=probability)
+    if code in languages and hits > english:
+        return LanguageCheck(language=code, script="Latin", confidence=hits / len(words))
+    return LanguageCheck(language="en" if "en" in languages else "", script="Latin",
+                         confidence=english / len(words))
 
 
 def names(languages: Iterable[str]) -> str:

@@ -31,26 +31,27 @@ def normalize(text: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _english_counts() -> dict[str, int]:
+def _english_lists() -> tuple[frozenset[str], frozenset[str]]:
     frequencies = SpellChecker(language="en", distance=1).word_frequency
-    return {word: count for word, count in frequencies.items() if count >= ENGLISH_MIN_COUNT}
+    words = frozenset(w for w, count in frequencies.items() if count >= ENGLISH_MIN_COUNT)
+    common = frozenset(w for w, count in frequencies.items() if count >= COMMON_MIN_COUNT)
+    return words, common
 
 
-@lru_cache(maxsize=1)
-def common_english_words() -> frozenset[str]:
-    """The most common English words (about 9,000: counted 20,000 times or more in
-    pyspellchecker's list), for telling an English message from a foreign one."""
-    return frozenset(w for w, count in _english_counts().items() if count >= COMMON_MIN_COUNT)
-
-
-@lru_cache(maxsize=1)
 def english_words() -> frozenset[str]:
-    """Common English words, lower case (loaded once per process, about half a second).
+    """Common English words, lower case (about 47,000; loaded once per process, about half a
+    second).
 
     A token in it is a real word, never a typo of another: "packed" is not "hacked",
     "curious" is not "furious".
     """
-    return frozenset(_english_counts())
+    return _english_lists()[0]
+
+
+def common_english_words() -> frozenset[str]:
+    """The most common English words (about 3,200: counted 20,000 times or more in
+    pyspellchecker's list), for telling an English message from a foreign one."""
+    return _english_lists()[1]
 
 
 WORD_RE = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")

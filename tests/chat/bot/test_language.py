@@ -69,6 +69,12 @@ def test_a_script_is_readable_when_a_desk_language_is_written_in_it():
         ("dov'\u00e8 il mio ordine", "it"),
         ("vorrei un rimborso per favore", "it"),
         ("waar is mijn bestelling", "nl"),
+        ("hola", "es"),
+        ("gracias", "es"),
+        ("merci beaucoup", "fr"),
+        ("hola, buenos días", "es"),
+        ("siparişim nerede", "tr"),
+        ("gdzie jest moje zamówienie", "pl"),
     ],
 )
 def test_latin_script_foreign_languages_detected_confidently(text, language):
@@ -95,10 +101,15 @@ def test_english_and_messages_without_words_are_read(text):
 
 
 @pytest.mark.parametrize("text", ["zxq vvbn plorf", "qwop blarg snee", "asdfgh jkl",
-                                  "hola", "gracias", "merci beaucoup", "xkcdqq"])
+                                  "xkcdqq", "blorbo zint"])
 def test_a_message_with_no_known_word_is_not_understood(text):
     found = check(text)
     assert (found.supported, found.reason) == (False, "unknown_words")
+
+
+def test_foreign_words_of_the_taxonomy_phrases_are_read():
+    assert check("hola", vocabulary=frozenset({"hola"})).supported
+    assert check("gracias amigo", vocabulary=frozenset({"gracias", "amigo"})).supported
 
 
 def test_the_taxonomy_vocabulary_counts_as_known_with_a_typo_and_in_its_forms():
