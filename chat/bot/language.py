@@ -128,6 +128,8 @@ _WORDS = {
 # The fewest of a language's own words that make a message that language (a message of
 # fewer words needs all of its words to be that language's).
 LATIN_MIN_HITS = 2
+_ASCII_LETTER_RE = re.compile(r"[A-Za-z]")
+_NON_ASCII_RE = re.compile(r"[^\x00-\x7f]")
 _LETTERS_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 _LINK_RE = re.compile(r"\S+@\S+|\bhttps?://\S+|\bwww\.\S+")
 
@@ -167,9 +169,13 @@ def script_of(ch: str) -> str:
 def scripts(text: str) -> Counter[str]:
     """How many letters of each script ``text`` has."""
     counts: Counter[str] = Counter()
-    for ch in text:
-        if ch.isalpha():
-            counts[script_of(ch)] += 1
+    ascii_letters = len(_ASCII_LETTER_RE.findall(text))
+    if ascii_letters:
+        counts["Latin"] = ascii_letters
+    if not text.isascii():
+        for ch in _NON_ASCII_RE.findall(text):
+            if ch.isalpha():
+                counts[script_of(ch)] += 1
     return counts
 
 
@@ -189,6 +195,8 @@ def prepare(languages: Iterable[str] = ("en",)) -> None:
 
 
 def _plain(word: str) -> str:
+    if word.isascii():
+        return word
     decomposed = unicodedata.normalize("NFD", word)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
