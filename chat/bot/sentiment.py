@@ -27,10 +27,18 @@ _ACRONYMS = frozenset({
     "USA", "UK", "EU", "GTX", "XL", "XXL", "XS", "ETA", "ID", "PIN", "CVV", "VAT", "TV", "APP",
     "AM", "PM", "OK", "LED", "RMA", "SKU", "FYI", "PO", "CEO", "IT", "HR",
 })
+# Insults aimed at the company or its people, not a customer's words about themselves ("I'm
+# an idiot, I forgot") or things ("is the trash bag included", "a lying-flat seat").
+_YOU = r"(?:you|you're|you are|u|ur|your (?:company|shop|store|staff|service|team|bot|site))"
 _INSULT = re.compile(
-    r"\b(?:idiots?|idiotic|morons?|moronic|stupid|useless|incompetent|clowns?|pathetic|"
-    r"liars?|lying|thie(?:f|ves)|crooks?|rip[- ]?off|garbage|trash|rubbish|joke of a|"
-    r"a joke|bunch of|imbeciles?|dumb|worthless|hopeless|shameful|disgrace(?:ful)?)\b"
+    rf"\b(?:idiots|morons|imbeciles|clowns|crooks|liars|thieves|scumbags|"
+    rf"{_YOU} (?:\w+ )?(?:an? )?(?:idiot|moron|imbecile|clown|crook|liar|thief|joke)|"
+    rf"(?:useless|incompetent|pathetic|worthless|idiotic|moronic|stupid|dumb|shameful|"
+    rf"disgraceful)(?! question)|"
+    rf"(?:what|such|is|are|was|it's|you're) an? (?:bad |total |complete )?joke|joke of an?|"
+    rf"rip[- ]?off|(?:total|absolute|complete|pure|is|are) (?:garbage|trash|rubbish)|"
+    rf"(?:garbage|trash|rubbish) (?:service|company|shop|store|support|quality|product)|"
+    rf"bunch of (?:idiots|clowns|crooks|amateurs|liars)|disgrace)\b"
 )
 _SARCASM = re.compile(
     r"\b(?:oh,? (?:great|wonderful|perfect|fantastic|brilliant|lovely|nice)|"

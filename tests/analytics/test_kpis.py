@@ -319,3 +319,15 @@ def test_the_latest_state_decides_the_outcome(history):
     }
     assert data["resolved_bot"][:3] == [0, 1, 0]
     assert data["abandoned"][:3] == [0, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("category", "label"),
+    [("policy", "Intent policy"), ("billing", "Intent policy"), ("turns", "Too many turns"),
+     ("long_conversation", "Too many turns"), ("language", "Language not served"),
+     ("human_request", "Asked for a person"), ("something_new", "something_new")],
+)
+def test_handoff_categories_have_labels_and_old_names_stay_readable(category, label):
+    from analytics.kpis import handoff_category_label
+
+    assert handoff_category_label(category) == label

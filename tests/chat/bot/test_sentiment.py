@@ -71,6 +71,14 @@ def test_anger(text):
     assert feeling(text) == "angry"
 
 
+@pytest.mark.parametrize("text", ["tell me a joke", "do you know a good joke?",
+                                  "a bunch of us are going camping", "is the trash bag included",
+                                  "I'm an idiot, I forgot my password", "sorry, stupid question",
+                                  "is the seat lying flat", "I'm hopeless with apps"])
+def test_words_near_insults_are_not_insults(text):
+    assert feeling(text) != "angry"
+
+
 def test_capitals_of_names_are_not_shouting():
     assert feeling("Is the GTX boot available in XL via UPS ASAP?") == "neutral"
 
