@@ -106,6 +106,7 @@ def decide(
     max_turns: int,
     max_fallbacks: int,
     language: str = "",
+    withdrawn: str = "",
 ) -> Escalation:
     """Whether a person should take over now, and why.
 
@@ -113,7 +114,8 @@ def decide(
     angry message), ``angry`` (an angry message only, not a disappointed one) or ``always``.
     ``language`` names the language or script of a message the desk does not answer in
     ("" when it does): the consecutive-fallback handoff it completes is of category
-    ``language``.
+    ``language``. ``withdrawn`` holds the words with which the customer took their concern
+    back ("never mind, it was my husband"): an always-policy intent then stays with the bot.
     """
     by_category: dict[str, list[str]] = {}
     for signal in signals:
@@ -132,7 +134,7 @@ def decide(
         said = human_request or by_category["human_request"][0]
         return Escalation(True, "human_request", f'Customer asked for a person: "{said}"',
                           "human_request")
-    if policy == "always":
+    if policy == "always" and not withdrawn:
         return Escalation(True, "policy", f"{intent_name} always goes to a person", "policy")
     if "anger" in by_category:
         return Escalation(True, "anger", f"Anger signal: {quoted('anger')}", "signal")

@@ -157,6 +157,7 @@ def run_turn(
     if result.backend == "claude":
         matched += [_claude_signal(s) for s in result.signals]
     asked_for_person = signals.human_request(text)
+    withdrawn = signals.withdrawal(text, report)
     mood = sentiment.assess(text, {s["category"] for s in matched}, written=written)
     feeling, urgency = mood.sentiment, mood.urgency
     if result.backend == "claude" and result.sentiment:
@@ -164,7 +165,7 @@ def run_turn(
         urgency = max(result.urgency, mood.urgency, key=sentiment.URGENCIES.index)
     trace["sentiment"] = {**mood.to_dict(), "sentiment": feeling, "urgency": urgency}
     trace["signals"] = {"matched": matched, "cancelled": report.cancelled,
-                        "human_request": asked_for_person}
+                        "human_request": asked_for_person, "withdrawn": withdrawn}
     clock.lap("signals_sentiment")
 
     # 4. Dialog manager (a message of pleasantries only changes no topic).
@@ -203,6 +204,7 @@ def run_turn(
         # A message the desk cannot read that completes the fallbacks: a language handoff.
         language=readable.label if outcome.is_fallback and readable.reason in {
             "script", "language"} else "",
+        withdrawn=withdrawn,
     )
     trace["escalation"] = decision.to_dict()
     clock.lap("escalation")

@@ -587,3 +587,35 @@ class SignalMatcher:
     def find(self, text: str) -> list[dict[str, str]]:
         """The signals in ``text`` (normalised) that no negation cancelled."""
         return self.analyse(text).matched
+
+
+# --- A concern withdrawn --------------------------------------------------------------------
+
+# The customer takes the concern back: enough on their own.
+_WITHDRAWN = re.compile(
+    r"\b(?:never ?mind|nvm|my (?:bad|mistake|fault)|false alarm|ignore (?:that|this|my last|me)|"
+    r"it was (?:me|my (?:wife|husband|partner|son|daughter|kid|mum|mom|dad))|"
+    r"i recogni[sz]e it now|(?:i )?figured it out|(?:it's|it is|all) (?:sorted|fine|good) now|"
+    r"no (?:problem|issue) (?:anymore|any more)|problem solved)\b"
+)
+# Softer words that withdraw it only beside a cancelled signal ("this isn't fraud, I just
+# forgot the charge").
+_WITHDRAWN_SOFT = re.compile(
+    r"\b(?:i (?:just )?forgot|i remember(?:ed)?|i recogni[sz]e|i found|that was me|"
+    r"i made (?:it|that|the purchase)|i did make)\b"
+)
+
+
+def withdrawal(text: str, report: SignalReport | None = None) -> str:
+    """The words with which the customer takes their concern back, or "".
+
+    "never mind, it was my husband" withdraws on its own; "I just forgot the charge" only with
+    a negated signal beside it ("this isn't fraud"). An intent that always goes to a person
+    does not when its concern is withdrawn.
+    """
+    text = text.replace("\u2019", "'")
+    found = _WITHDRAWN.search(text)
+    if found is None and report is not None and report.cancelled and not report.matched:
+        found = _WITHDRAWN_SOFT.search(text)
+    return found.group(0) if found else ""
+

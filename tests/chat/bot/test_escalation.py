@@ -102,3 +102,12 @@ def test_a_policy_handoff_of_another_intent_gets_the_general_message(intent):
 def test_old_category_names_stay_readable():
     assert handoff_message("billing") == HANDOFF_MESSAGES["billing"]
     assert handoff_message("long_conversation") == handoff_message("turns")
+
+
+def test_a_withdrawn_concern_keeps_an_always_policy_intent_with_the_bot():
+    billing = dict(intent="billing_dispute", intent_name="Billing dispute", policy="always")
+    assert run(**billing, withdrawn="never mind").handoff is False
+    assert run(**billing).handoff is True
+    # signals still hand off
+    assert run(**billing, withdrawn="never mind",
+               signals=[{"phrase": "fraud", "category": "fraud"}]).category == "fraud"

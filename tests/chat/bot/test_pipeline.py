@@ -330,3 +330,13 @@ def test_the_when_angry_policy_hands_over_anger(angry_policy_taxonomy, text):
     result = Conversation(angry_policy_taxonomy).say(text)
     assert result.decision == "handoff"
     assert result.handoff_category == "anger"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["this isn't fraud, I just forgot the charge", "never mind the double charge, it was my wife"],
+)
+def test_a_withdrawn_billing_concern_stays_with_the_bot(taxonomy, text):
+    result = Conversation(taxonomy).say(text)
+    assert result.decision == "reply"
+    assert result.trace["signals"]["withdrawn"]

@@ -315,3 +315,25 @@ def test_requests_for_a_person_in_common_foreign_languages(text):
 )
 def test_no_foreign_request_for_a_person_in_other_messages(text):
     assert human_request(normalize(text)) == ""
+
+
+from chat.bot.signals import withdrawal  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["never mind, I found the charge", "nvm it was my husband", "my mistake, ignore that",
+     "false alarm, I recognise it now", "sorry, it was me who ordered it",
+     "all good now, figured it out"],
+)
+def test_a_concern_withdrawn_in_so_many_words(text):
+    assert withdrawal(normalize(text), WIDE.analyse(normalize(text)))
+
+
+def test_soft_words_withdraw_only_beside_a_negated_signal():
+    text = normalize("this isn't fraud, I just forgot the charge")
+    assert withdrawal(text, WIDE.analyse(text)) == "i just forgot"
+    plain = normalize("I forgot to use my promo code and was charged full price")
+    assert withdrawal(plain, WIDE.analyse(plain)) == ""
+    fraud = normalize("I forgot my card at a cafe and now there is fraud on it")
+    assert withdrawal(fraud, WIDE.analyse(fraud)) == ""
