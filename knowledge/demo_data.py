@@ -1181,6 +1181,8 @@ SIGNALS = [
     ("trading standards", "legal"),
     ("consumer protection", "legal"),
     ("better business bureau", "legal"),
+    ("take you to court", "legal"),
+    ("see you in court", "legal"),
     # fraud
     ("fraud", "fraud"),
     ("scam", "fraud"),

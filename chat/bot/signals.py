@@ -86,7 +86,14 @@ _noun_lexicon = FuzzyLexicon(
     {form: name for name, forms in _PERSON_NOUNS.items() for form in forms}
 )
 _SHORT_EXTRAS = {"please", "pls", "plz", "now", "a", "an", "the", "your", "real", "live", "i",
-                 "want", "need", "talk", "to", "just", "give", "me", "get", "actual", "human"}
+                 "want", "need", "talk", "to", "just", "give", "me", "get", "actual", "human",
+                 "no", "nope", "ok", "okay", "yes", "stop"}
+# After a want-verb, a person noun that ends the request asks for one ("I want a person",
+# "I need someone now"), though "I want a person who knows tents" does not.
+_REQUEST_ENDS = {"please", "pls", "plz", "now", "asap", "instead", "here", "immediately",
+                 "right", "today"}
+# "live support", "human help": a person by another name.
+_LIVE_HELP = {"support", "chat", "help", "assistance", "service"}
 
 
 def _short_verb(words: list[str], position: int) -> bool:
@@ -122,7 +129,8 @@ def _person_at(words: list[str], index: int) -> bool:
         verb = _verb_lexicon(word)
         if verb:
             if verb == "want":
-                return _noun(words[index]) in _STRONG_NOUNS
+                ends = index + 1 == len(words) or words[index + 1] in _REQUEST_ENDS
+                return _noun(words[index]) in _STRONG_NOUNS or ends
             return True
         if _short_verb(words, position):
             return True
@@ -161,7 +169,7 @@ _UNAPOSTROPHED = {
 NEGATORS = frozenset({
     "not", "no", "never", "don't", "doesn't", "didn't", "won't", "isn't", "aren't", "wasn't",
     "weren't", "haven't", "hasn't", "hadn't", "wouldn't", "shouldn't", "nor", "neither",
-    "without", "nope", "nobody", "noone", "none",
+    "without", "nope", "nobody", "noone", "none", "nothing",
 })
 # Words a negation reaches across to the signal: verbs of wanting, contacting, threatening
 # and being, articles, pronouns and adverbs ("I don't really want to talk to a human").
@@ -179,7 +187,8 @@ _SCOPE = frozenset({
     "somebody", "one", "real", "live", "actual", "human", "person", "agent", "representative",
     "rep", "legal", "claim", "report", "reporting", "considering", "consider",
     "about", "action", "you", "here", "just", "ask", "asked", "asking", "request", "requesting",
-    "would", "will", "i'll", "i'd", "we'll", "necessary",
+    "would", "will", "i'll", "i'd", "we'll", "necessary", "wish", "wishing", "looking",
+    "interested", "keen", "willing", "prepared", "expecting", "bother", "bothering", "rather",
 })
 # After "no" these start a new request rather than take the negation.
 _ANSWER_STARTS = frozenset({"i", "i'm", "we", "just", "please", "get", "give", "let", "put",
@@ -354,6 +363,15 @@ def human_request(text: str) -> str:
     words = split.words
     for index, word in enumerate(words):
         noun = _noun(word)
+        if not noun and word in _LIVE_HELP and index > 0 and words[index - 1] in {
+            "live", "human", "real",
+        }:
+            # "connect me to live support", "human help please"
+            if _person_at(words, index) and not negation(
+                split, index, index + 1, _REQUEST_REACH
+            ):
+                return f"{words[index - 1]} {word}"
+            continue
         if not noun:
             continue
         # "human agent", "live agent", "real person" need no verb.

@@ -337,3 +337,32 @@ def test_soft_words_withdraw_only_beside_a_negated_signal():
     assert withdrawal(plain, WIDE.analyse(plain)) == ""
     fraud = normalize("I forgot my card at a cafe and now there is fraud on it")
     assert withdrawal(fraud, WIDE.analyse(fraud)) == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["no. human.", "No! Agent please", "are you a bot? I want a person",
+     "connect me to live support", "human help please", "I need someone now",
+     "i dont want this bot i want an agent"],
+)
+def test_more_requests_for_a_person(text):
+    assert human_request(normalize(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I do not wish to talk to an agent", "not interested in speaking with an operator",
+     "I'd rather not talk to a real person", "no human needed",
+     "I want a person who knows tents to write the guide", "do you have live chat hours?"],
+)
+def test_more_messages_that_do_not_ask_for_a_person(text):
+    assert human_request(normalize(text)) == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I'm not looking to sue anyone", "nothing ridiculous about it", "I have no intention of suing",
+     "we are not interested in legal action"],
+)
+def test_more_negated_signals(text):
+    assert WIDE.find(normalize(text)) == []
