@@ -215,8 +215,9 @@ def run_turn(
     if decision.handoff:
         reply_text = escalation.handoff_message(decision.category, intent)
         state = {**state, "pending": None}
-    elif respond and not readable.supported and outcome.is_fallback and outcome.action == "answer":
-        # Not an article's answer: the languages the desk answers in, and a person on request.
+    elif respond and not readable.supported and outcome.is_fallback:
+        # Not an article's answer nor the awaited question again (the detail is still awaited):
+        # the languages the desk answers in, and a person on request.
         reply_text = language.reply(readable, languages)
         trace["retrieval"] = []
         trace["response"] = {"source": "language", "reason": readable.reason}

@@ -340,3 +340,13 @@ def test_a_withdrawn_billing_concern_stays_with_the_bot(taxonomy, text):
     result = Conversation(taxonomy).say(text)
     assert result.decision == "reply"
     assert result.trace["signals"]["withdrawn"]
+
+
+def test_an_unread_message_while_a_detail_is_awaited_names_the_languages(taxonomy):
+    chat = Conversation(taxonomy)
+    chat.say("where is my order?")
+    result = chat.say("\u0623\u064a\u0646 \u0637\u0644\u0628\u064a\u061f")
+    assert "English" in result.reply_text and result.is_fallback
+    assert result.dialog_state["pending"]["detail"] == "order_number"
+    done = chat.say("A-55102")
+    assert done.intent == "order_status" and "A-55102" in done.reply_text
