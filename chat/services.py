@@ -626,7 +626,7 @@ def agent_message_create(
     """An agent's reply; claims the conversation first if it is still waiting."""
     now = at or timezone.now()
     text = (text or "").strip()
-    if not text:
+    if is_blank(text):  # also a message of invisible characters only
         raise ValueError("the message is empty")
     _locked(conversation)
     if conversation.status != ConversationStatus.AGENT or conversation.assignee_id != agent.pk:

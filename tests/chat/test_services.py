@@ -205,6 +205,9 @@ def test_claim_and_first_agent_reply(conversation, agent, other_agent):
 def test_agent_message_needs_text_and_its_own_claim(conversation, agent, other_agent):
     with pytest.raises(ValueError):
         services.agent_message_create(conversation=conversation, agent=agent, text="  ")
+    with pytest.raises(ValueError):
+        services.agent_message_create(conversation=conversation, agent=agent,
+                                      text="\u200b\u2060\u3164")
     services.conversation_claim(conversation=conversation, agent=agent)
     with pytest.raises(services.ConversationStateError):
         services.agent_message_create(conversation=conversation, agent=other_agent, text="mine")
