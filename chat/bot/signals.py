@@ -265,6 +265,9 @@ def negation(words: Words, start: int, end: int, reach: frozenset[str] = _SCOPE)
             following = words.words[position + 1]
             if word in {"no", "nope"} and following in _ANSWER_STARTS:
                 break
+            # "why don't you get me a manager", "won't you connect me to an agent?" ask.
+            if following in {"you", "u"} or (position and words.words[position - 1] == "why"):
+                break
             return word
         if word not in reach:
             break

@@ -341,7 +341,8 @@ def test_soft_words_withdraw_only_beside_a_negated_signal():
 
 @pytest.mark.parametrize(
     "text",
-    ["no. human.", "No! Agent please", "are you a bot? I want a person",
+    ["why don't you get me a manager", "won't you connect me to an agent?",
+     "no. human.", "No! Agent please", "are you a bot? I want a person",
      "connect me to live support", "human help please", "I need someone now",
      "i dont want this bot i want an agent"],
 )
