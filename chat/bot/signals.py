@@ -341,15 +341,27 @@ def _without_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+# Negations just before a foreign request: "no quiero hablar con una persona", "je ne veux
+# pas parler à un conseiller", "ich möchte nicht mit einem Mitarbeiter sprechen".
+_FOREIGN_NEGATION = re.compile(
+    r"(?:^|\W)(?:no|ne|n'|nicht|kein\w*|nao|non|niet|geen|nie)(?:\W|$)|不|없|не\s"
+)
+
+
 def foreign_human_request(text: str) -> str:
-    """The words of a request for a person in another language, or ""."""
+    """The words of a request for a person in another language, or "" (also when a
+    negation comes just before it)."""
+    source = text
     match = _FOREIGN_REQUESTS.search(text)
     if match is None and not text.isascii():
         # "parler à un conseiller" also written without its accents; kana keep their marks
         # in the first search.
-        plain = unicodedata.normalize("NFC", _without_accents(text)).replace("\u2019", "'")
-        match = _FOREIGN_REQUESTS.search(plain)
-    return match.group(0).strip() if match else ""
+        source = unicodedata.normalize("NFC", _without_accents(text)).replace("\u2019", "'")
+        match = _FOREIGN_REQUESTS.search(source)
+    if match is None:
+        return ""
+    before = _without_accents(source[max(0, match.start() - 25) : match.start()])
+    return "" if _FOREIGN_NEGATION.search(before) else match.group(0).strip()
 
 
 def human_request(text: str) -> str:

@@ -310,7 +310,10 @@ def test_requests_for_a_person_in_common_foreign_languages(text):
 
 @pytest.mark.parametrize(
     "text",
-    ["where is my parcel", "the person at the door", "I love this jacket", "hola",
+    ["no quiero hablar con una persona", "je ne veux pas parler \u00e0 un conseiller",
+     "ich m\u00f6chte nicht mit einem Mitarbeiter sprechen",
+     "n\u00e3o quero falar com um atendente",
+     "where is my parcel", "the person at the door", "I love this jacket", "hola",
      "bonjour", "danke", "موعد التسليم", "订单在哪里"],
 )
 def test_no_foreign_request_for_a_person_in_other_messages(text):
