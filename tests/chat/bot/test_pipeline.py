@@ -4,9 +4,10 @@ import pytest
 
 from chat.bot.escalation import handoff_message
 from chat.bot.pipeline import run_turn
+from chat.bot.taxonomy import IntentInfo, taxonomy_from_data
 from chat.bot.types import TurnContext
 
-from .conftest import TODAY
+from .conftest import ARTICLES, INTENTS, SIGNALS, TODAY
 
 
 class Conversation:
@@ -170,9 +171,7 @@ def test_an_intent_with_several_articles_needs_words_that_match_one(trained):
 
 # --- The entrance: one normalisation, messages the desk cannot read -----------------------
 
-from chat.bot.taxonomy import IntentInfo, taxonomy_from_data  # noqa: E402
 
-from .conftest import ARTICLES, INTENTS, SIGNALS  # noqa: E402
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
 import pytest
 
 from chat.bot.sentiment import assess
+from chat.bot.text import clean, normalize
 
 
 @pytest.mark.parametrize(
@@ -28,7 +29,6 @@ def test_urgency_levels():
 
 # --- Anger told apart from disappointment ------------------------------------------------
 
-from chat.bot.text import clean, normalize  # noqa: E402
 
 
 def feeling(text: str, categories=frozenset()) -> str:

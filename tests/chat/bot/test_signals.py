@@ -1,6 +1,7 @@
 import pytest
 
-from chat.bot.signals import SignalMatcher, human_request
+from chat.bot.signals import SignalMatcher, human_request, withdrawal
+from chat.bot.text import normalize
 
 from .conftest import SIGNALS
 
@@ -85,11 +86,9 @@ def test_not_requests_for_a_person(text):
 
 # --- In context: negation, word forms, typos, splits -------------------------------------
 
-from chat.bot.signals import SignalMatcher as _Matcher  # noqa: E402
-from chat.bot.text import normalize  # noqa: E402
 
 # A taxonomy's signals of every category, as an admin would write them.
-WIDE = _Matcher([
+WIDE = SignalMatcher([
     ("manager", "human_request"), ("supervisor", "human_request"),
     ("talk to a human", "human_request"), ("escalate", "human_request"),
     ("legal", "legal"), ("legal action", "legal"), ("lawyer", "legal"), ("attorney", "legal"),
@@ -320,7 +319,6 @@ def test_no_foreign_request_for_a_person_in_other_messages(text):
     assert human_request(normalize(text)) == ""
 
 
-from chat.bot.signals import withdrawal  # noqa: E402
 
 
 @pytest.mark.parametrize(
