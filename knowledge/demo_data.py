@@ -317,6 +317,10 @@ _BILLING_DISPUTE = [
     "I want to inform you that my payment isn't working",
     "what do I do to report a payment error",
     "can you fix an issue with my payment",
+    "where do I report problems with payments",
+    "I need help sorting out troubles with my payments",
+    "I want to let you know about errors with payments",
+    "who can I tell about a trouble with paying",
 ]
 
 _COMPLAINT = [
