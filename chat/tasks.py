@@ -38,7 +38,7 @@ def _prepare_worker_process(**kwargs: Any) -> None:
         from chat.bot import language, taxonomy_snapshot
 
         taxonomy_snapshot()
-        language.prepare(settings.BOT_LANGUAGES)
+        language.prepare()
     except Exception:  # no database or no trained classifier yet: the first turn loads it
         logger.info("the bot's taxonomy was not preloaded", exc_info=True)
 

@@ -12,9 +12,10 @@ names the languages the desk answers in (``BOT_LANGUAGES``) and offers a person:
 - a message with no known word at all: no English word (for an English desk), no word of the
   taxonomy's training phrases, products or signals, and no one-typo variant of one.
 
-The check reads the normalised text (``chat.bot.text.normalize``). It needs no model: a
-statistical language identifier (py3langid) was tried and dropped, as it added 70 MB to each
-worker for no message these word lists miss among the short ones customers write.
+The check reads the normalised text (``chat.bot.text.normalize``) and needs no model. A
+statistical language identifier (py3langid) was tried: on short messages it still needed the
+same own-word evidence to leave English with typos alone, and it added about 70 MB to each
+worker, so these word lists decide alone.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def desk_scripts(languages: Iterable[str]) -> set[str]:
     return found
 
 
-def prepare(languages: Iterable[str] = ("en",)) -> None:
+def prepare() -> None:
     """Load the word lists now (about a second) rather than during a customer's first
     message; a worker process calls it when it starts."""
     english_words()

@@ -147,3 +147,11 @@ def test_the_trace_records_language_and_script():
     found = check("\u0645\u0648\u0638\u0641").to_dict()
     assert found["language"] == "ar" and found["script"] == "Arabic"
     assert found["supported"] is False and found["reason"] == "script"
+
+
+def test_prepare_loads_the_word_lists_once():
+    from chat.bot import language
+
+    language.prepare()
+    language.prepare()
+    assert check("where is my order").supported
