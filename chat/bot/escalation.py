@@ -1,7 +1,14 @@
 """The escalation decision: the brief's rules, then repeated fallbacks and requests for a person.
 
 The first rule that applies gives the handoff's category and reason; the customer gets the
-handoff message of that category.
+handoff message of that category (a billing intent's policy handoff gets the billing team's).
+In order: legal, fraud, human_request (signals, or an explicit request), policy (an intent
+that always goes to a person, unless the customer withdrew the concern), anger (an anger
+signal, or an angry message to a complaint or to an intent whose policy is "when negative" or
+"when angry"), policy ("when negative" and a negative message), urgency, other signals, turns
+(past ``BOT_MAX_TURNS``), then language or fallbacks (``BOT_MAX_FALLBACKS`` consecutive
+messages not understood; language when the last one is in a language or script the desk does
+not answer in).
 """
 
 from __future__ import annotations
