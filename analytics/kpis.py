@@ -695,8 +695,38 @@ def _pairs_chart(pairs: list[tuple[str, int]], label: str) -> ChartData:
     )
 
 
+# The readable names of the handoff categories the bot records (``chat.bot.escalation``),
+# and of the names older events carry: "billing" (an always-policy billing intent, now
+# "policy") and "long_conversation" (now "turns") count under the label of their new name.
+HANDOFF_CATEGORY_LABELS = {
+    "legal": "Legal threat",
+    "fraud": "Fraud",
+    "anger": "Anger",
+    "human_request": "Asked for a person",
+    "policy": "Intent policy",
+    "billing": "Intent policy",
+    "turns": "Too many turns",
+    "long_conversation": "Too many turns",
+    "fallbacks": "Not understood",
+    "language": "Language not served",
+    "urgency": "Urgency",
+    "quality": "Failed quality check",
+    "error": "Bot error",
+    "other": "Other signal",
+}
+
+
+def handoff_category_label(category: str) -> str:
+    """The readable name of a handoff category; an unknown one is shown as it is stored."""
+    return HANDOFF_CATEGORY_LABELS.get(category, category)
+
+
 def _handoff_reasons(report: Report) -> ChartData:
-    return _pairs_chart(report._count_by([EventName.HANDOFF], "category"), "Handoffs")
+    totals: dict[str, int] = {}
+    for category, n in report._count_by([EventName.HANDOFF], "category"):
+        label = handoff_category_label(category)
+        totals[label] = totals.get(label, 0) + n
+    return _pairs_chart(sorted(totals.items(), key=lambda item: (-item[1], item[0])), "Handoffs")
 
 
 def _handoff_intents(report: Report) -> ChartData:

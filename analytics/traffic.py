@@ -204,7 +204,6 @@ def _result(
     latency_ms: float = 0.0,
 ) -> TurnResult:
     reasons = {
-        "billing": "Billing disputes always go to a person.",
         "policy": "This intent always goes to a person.",
         "fallbacks": "The bot did not understand twice in a row.",
         "human_request": "The customer asked for a person.",
@@ -280,7 +279,7 @@ def _plan_turn(
 ) -> tuple[TurnResult, str]:
     confidence = rng.uniform(0.55, 0.98)
     if turn == 0 and intent.policy == "always":
-        category = "billing" if "billing" in intent.slug else "policy"
+        category = "policy"
         return (
             _result(
                 decision="handoff",

@@ -21,6 +21,7 @@ from django.conf import settings
 
 from . import realtime, selectors, services
 from .models import Author, Conversation, ConversationStatus, Message, Resolution
+from .text import is_blank
 
 logger = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.error("missing_field", "client_id must be a UUID.")
             return
         text = text.strip()
-        if not text:
+        if is_blank(text):  # also a message of invisible characters only
             await self.error("empty_text")
             return
         if len(text) > self.max_chars:

@@ -41,6 +41,7 @@ from .models import (
     Widget,
 )
 from .selectors import token_hash
+from .text import is_blank
 
 
 class ConversationStateError(ValueError):
@@ -192,7 +193,12 @@ def message_create_incoming(
     Atomic like the other services; the transaction is opened here rather than by the
     decorator so that a duplicate client id (unique constraint) rolls back and is answered
     with the stored row, without a savepoint on the common path.
+
+    Raises ``ValueError`` for a message that shows nothing (``chat.text.is_blank``): the
+    consumer refuses those with ``empty_text`` before they get here.
     """
+    if is_blank(text):
+        raise ValueError("the message is empty")
     try:
         if connection.vendor == "postgresql" and connection.get_autocommit():
             message = _message_create_incoming_open(
@@ -656,7 +662,7 @@ def agent_message_create(
     """An agent's reply; claims the conversation first if it is still waiting."""
     now = at or timezone.now()
     text = (text or "").strip()
-    if not text:
+    if is_blank(text):  # also a message of invisible characters only
         raise ValueError("the message is empty")
     _locked(conversation)
     if conversation.status != ConversationStatus.AGENT or conversation.assignee_id != agent.pk:

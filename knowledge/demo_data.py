@@ -317,6 +317,10 @@ _BILLING_DISPUTE = [
     "I want to inform you that my payment isn't working",
     "what do I do to report a payment error",
     "can you fix an issue with my payment",
+    "where do I report problems with payments",
+    "I need help sorting out troubles with my payments",
+    "I want to let you know about errors with payments",
+    "who can I tell about a trouble with paying",
 ]
 
 _COMPLAINT = [
@@ -1011,6 +1015,12 @@ _GENERAL_INQUIRY = [
     "list all the ways I can pay please",
     "are there other payment options besides card",
     "what are the available payment methods at acme",
+    "where can I check the payment methods you accept",
+    "I want to check which ways of paying you allow",
+    "need help checking your accepted payment options",
+    "how do I check what payment types are available",
+    "trying to check if you take my kind of payment",
+    "i dont know how to see ur payment choices",
     "i need help finding my invoice",
     "could you help me view the bill from my last order",
     "I'd like to take a look at invoice #30112",
@@ -1087,7 +1097,8 @@ INTENTS = [
             "refund, a late parcel, a wrong charge) belongs to its own intent; this one is for "
             "dissatisfaction and grievances as such."
         ),
-        "escalation_policy": "negative",
+        # An angry complaint goes to a person; a disappointed one is answered.
+        "escalation_policy": "angry",
         "required_details": [],
         "phrases": _COMPLAINT,
     },
@@ -1174,6 +1185,8 @@ SIGNALS = [
     ("trading standards", "legal"),
     ("consumer protection", "legal"),
     ("better business bureau", "legal"),
+    ("take you to court", "legal"),
+    ("see you in court", "legal"),
     # fraud
     ("fraud", "fraud"),
     ("scam", "fraud"),

@@ -9,6 +9,7 @@ from django.db.models.functions import Concat, Lower
 class EscalationPolicy(models.TextChoices):
     NEVER = "never", "Never"
     NEGATIVE = "negative", "When the customer is negative"
+    ANGRY = "angry", "When the customer is angry"
     ALWAYS = "always", "Always"
 
 

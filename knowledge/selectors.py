@@ -171,7 +171,7 @@ def signal_preview(*, phrase: str, category: str = "other") -> SignalPreview:
     """Which of the last week's customer messages this phrase would have matched, matched by
     the pipeline's own ``SignalMatcher`` (words in context, not substrings)."""
     from chat.bot.signals import SignalMatcher
-    from chat.bot.text import tokens
+    from chat.bot.text import normalize, tokens
     from chat.models import Author, Message
 
     phrase = " ".join(phrase.split())
@@ -189,7 +189,7 @@ def signal_preview(*, phrase: str, category: str = "other") -> SignalPreview:
         "id", "text", "created_at", "conversation_id"
     )[:SIGNAL_PREVIEW_SCAN]
     matcher = SignalMatcher([(phrase, category)])
-    matches = [m for m in candidates if matcher.find(m.text)]
+    matches = [m for m in candidates if matcher.find(normalize(m.text))]
     return SignalPreview(
         phrase=phrase, scanned=scanned, matches=matches[:SIGNAL_PREVIEW_SHOWN], total=len(matches)
     )

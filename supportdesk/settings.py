@@ -235,6 +235,9 @@ BOT_FALLBACK_INTENT = os.environ.get("BOT_FALLBACK_INTENT", "general_inquiry")
 BOT_MAX_TURNS = env_int("BOT_MAX_TURNS", 8)
 BOT_MAX_FALLBACKS = env_int("BOT_MAX_FALLBACKS", 2)
 BOT_MAX_REPLY_CHARS = env_int("BOT_MAX_REPLY_CHARS", 1200)
+# The languages the desk answers in (ISO 639-1 codes, comma-separated): a message in another
+# language or script is not understood, and its reply names these.
+BOT_LANGUAGES = [code.lower() for code in env_list("BOT_LANGUAGES", ["en"])]
 
 # --- Chat ------------------------------------------------------------------------------------
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2000)

@@ -1,7 +1,14 @@
 """The escalation decision: the brief's rules, then repeated fallbacks and requests for a person.
 
 The first rule that applies gives the handoff's category and reason; the customer gets the
-handoff message of that category.
+handoff message of that category (a billing intent's policy handoff gets the billing team's).
+In order: legal, fraud, human_request (signals, or an explicit request), policy (an intent
+that always goes to a person, unless the customer withdrew the concern), anger (an anger
+signal, or an angry message to a complaint or to an intent whose policy is "when negative" or
+"when angry"), policy ("when negative" and a negative message), urgency, other signals, turns
+(past ``BOT_MAX_TURNS``), then language or fallbacks (``BOT_MAX_FALLBACKS`` consecutive
+messages not understood; language when the last one is in a language or script the desk does
+not answer in).
 """
 
 from __future__ import annotations
@@ -9,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+# The customer's handoff message, by category ("policy" of a billing intent has its own, by
+# the intent: see ``handoff_message``).
 HANDOFF_MESSAGES = {
     "billing": (
         "I'm sorry about the trouble with your payment. Billing questions are handled by our "
@@ -20,7 +29,7 @@ HANDOFF_MESSAGES = {
         "bringing in a member of our team right now so that a person can put this right with "
         "you. They will reply here shortly."
     ),
-    "long_conversation": (
+    "turns": (
         "I don't seem to be getting you to an answer quickly enough, so I'm handing this "
         "conversation to a member of our team who can help you directly. They will reply here "
         "shortly."
@@ -32,6 +41,10 @@ HANDOFF_MESSAGES = {
     "fallbacks": (
         "I'm sorry, I'm not understanding your request well enough. I'm handing this "
         "conversation to a member of our team who can help. They will reply here shortly."
+    ),
+    "language": (
+        "I'm sorry that I can't help you in your language. I'm handing this conversation to a "
+        "member of our team, who will reply here as soon as they can."
     ),
     "legal": (
         "I understand this is serious. I'm passing this conversation to a member of our team "
@@ -51,12 +64,26 @@ HANDOFF_MESSAGES = {
         "of our team, who will reply here shortly."
     ),
 }
-# Categories without a message of their own use the "other" one.
-CATEGORIES = ("billing", "anger", "legal", "fraud", "human_request", "long_conversation",
-              "fallbacks", "urgency", "policy", "quality", "error", "other")
+# Handoff categories, as the trace records them. Categories without a message of their own
+# use the "other" one.
+CATEGORIES = ("legal", "fraud", "anger", "human_request", "policy", "turns", "fallbacks",
+              "language", "urgency", "quality", "error", "other")
+# Names older traces and analytics events carry: "billing" was an always-policy billing
+# intent (now "policy"), "long_conversation" the turn limit (now "turns").
+LEGACY_CATEGORIES = {"billing": "policy", "long_conversation": "turns"}
+def _is_billing(intent: str) -> bool:
+    return "billing" in intent or "payment" in intent
 
 
-def handoff_message(category: str) -> str:
+def handoff_message(category: str, intent: str = "") -> str:
+    """The customer's message for a handoff of ``category``.
+
+    A policy handoff of a billing or payment intent gets the billing team's message; old
+    category names ("billing", "long_conversation") still find theirs.
+    """
+    if category == "billing" or (category == "policy" and _is_billing(intent)):
+        return HANDOFF_MESSAGES["billing"]
+    category = LEGACY_CATEGORIES.get(category, category)
     return HANDOFF_MESSAGES.get(category, HANDOFF_MESSAGES["other"])
 
 
@@ -85,8 +112,18 @@ def decide(
     fallbacks: int,
     max_turns: int,
     max_fallbacks: int,
+    language: str = "",
+    withdrawn: str = "",
 ) -> Escalation:
-    """Whether a person should take over now, and why."""
+    """Whether a person should take over now, and why.
+
+    ``policy`` is the intent's escalation policy: ``never``, ``negative`` (a negative or
+    angry message), ``angry`` (an angry message only, not a disappointed one) or ``always``.
+    ``language`` names the language or script of a message the desk does not answer in
+    ("" when it does): the consecutive-fallback handoff it completes is of category
+    ``language``. ``withdrawn`` holds the words with which the customer took their concern
+    back ("never mind, it was my husband"): an always-policy intent then stays with the bot.
+    """
     by_category: dict[str, list[str]] = {}
     for signal in signals:
         by_category.setdefault(signal.get("category", "other"), []).append(
@@ -104,12 +141,11 @@ def decide(
         said = human_request or by_category["human_request"][0]
         return Escalation(True, "human_request", f'Customer asked for a person: "{said}"',
                           "human_request")
-    if policy == "always":
-        category = "billing" if "billing" in intent or "payment" in intent else "policy"
-        return Escalation(True, category, f"{intent_name} always goes to a person", "policy")
+    if policy == "always" and not withdrawn:
+        return Escalation(True, "policy", f"{intent_name} always goes to a person", "policy")
     if "anger" in by_category:
         return Escalation(True, "anger", f"Anger signal: {quoted('anger')}", "signal")
-    if sentiment == "angry" and (intent == "complaint" or policy == "negative"):
+    if sentiment == "angry" and (intent == "complaint" or policy in {"negative", "angry"}):
         return Escalation(True, "anger", f"Angry {intent_name.lower()}", "angry_complaint")
     if policy == "negative" and sentiment == "negative":
         return Escalation(True, "policy",
@@ -119,8 +155,11 @@ def decide(
     if "other" in by_category:
         return Escalation(True, "other", f"Escalation signal: {quoted('other')}", "signal")
     if turns > max_turns:
-        return Escalation(True, "long_conversation",
-                          f"Conversation ran past {max_turns} turns", "turn_limit")
+        return Escalation(True, "turns", f"Conversation ran past {max_turns} turns", "turn_limit")
+    if fallbacks >= max_fallbacks and language:
+        return Escalation(True, "language",
+                          f"{fallbacks} consecutive messages in a language the desk does not "
+                          f"answer in ({language})", "fallbacks")
     if fallbacks >= max_fallbacks:
         return Escalation(True, "fallbacks",
                           f"{fallbacks} consecutive messages not understood", "fallbacks")

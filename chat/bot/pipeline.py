@@ -1,11 +1,16 @@
 """The orchestrator: runs the stages in order over one customer message and records a trace.
 
-classification -> entities -> sentiment and signals -> dialog -> escalation decision
+normalisation and language check -> classification -> entities -> sentiment and signals
+-> dialog -> escalation decision
 -> (for a reply) retrieval -> response -> quality check.
 
 The escalation decision is taken before the reply is written, so that no Claude call is
 spent (and no text streamed to the customer) for a message that goes to a person anyway.
 No stage writes to the database; the chat task stores the outcome.
+
+The message is normalised once at the entrance (``text.normalize``: NFKC, invisible
+characters removed, case folded) and every stage matches on that; Claude, the capitals that
+sentiment reads and the quality check's grounding see the message as written.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from . import (
     dialog,
     entities,
     escalation,
+    language,
     quality,
     responder,
     sentiment,
@@ -32,6 +38,7 @@ from . import (
 )
 from .retrieval import INTENT_BOOST
 from .taxonomy import Taxonomy
+from .text import clean, normalize, tokens
 from .types import Classification, TurnContext, TurnResult
 
 _CLAUDE_SIGNAL_CATEGORIES = (
@@ -98,12 +105,20 @@ def run_turn(
     trace: dict[str, Any] = {"errors": []}
     history = list(context.history or [])
 
+    # 0. One normalisation for every stage, and whether the desk can read the message.
+    written = clean(text)
+    text = normalize(text)
+    languages = settings.BOT_LANGUAGES
+    readable = language.detect(text, languages=languages, vocabulary=_vocabulary(taxonomy))
+    trace["language"] = readable.to_dict()
+    clock.lap("language")
+
     # 1. Intent classification.
     result: Classification | None = None
-    if use_claude:
+    if use_claude and readable.supported:
         try:
             result = claude.classify(
-                text=text,
+                text=written,
                 history=history,
                 intents=[(i.slug, i.name, i.description) for i in taxonomy.intents.values()],
             )
@@ -115,7 +130,11 @@ def run_turn(
     if taxonomy.classifier is None and result.backend == "offline":
         trace["errors"].append("classification: no active classifier")
     threshold = settings.BOT_CONFIDENCE_THRESHOLD
-    is_fallback = result.confidence < threshold or result.intent not in taxonomy.intents
+    is_fallback = (
+        not readable.supported
+        or result.confidence < threshold
+        or result.intent not in taxonomy.intents
+    )
     intent = taxonomy.fallback_intent if is_fallback else result.intent
     trace["classification"] = {
         **result.to_dict(),
@@ -147,17 +166,20 @@ def run_turn(
     clock.lap("entities")
 
     # 3. Signals, sentiment and urgency.
-    matched = taxonomy.signals.find(text)
+    report = taxonomy.signals.analyse(text)
+    matched = report.matched
     if result.backend == "claude":
         matched += [_claude_signal(s) for s in result.signals]
     asked_for_person = signals.human_request(text)
-    mood = sentiment.assess(text, {s["category"] for s in matched})
+    withdrawn = signals.withdrawal(text, report)
+    mood = sentiment.assess(text, {s["category"] for s in matched}, written=written)
     feeling, urgency = mood.sentiment, mood.urgency
     if result.backend == "claude" and result.sentiment:
         feeling = result.sentiment if mood.sentiment != "angry" else "angry"
         urgency = max(result.urgency, mood.urgency, key=sentiment.URGENCIES.index)
     trace["sentiment"] = {**mood.to_dict(), "sentiment": feeling, "urgency": urgency}
-    trace["signals"] = {"matched": matched, "human_request": asked_for_person}
+    trace["signals"] = {"matched": matched, "cancelled": report.cancelled,
+                        "human_request": asked_for_person, "withdrawn": withdrawn}
     clock.lap("signals_sentiment")
 
     # 4. Dialog manager (a message of pleasantries only changes no topic).
@@ -193,6 +215,10 @@ def run_turn(
         fallbacks=outcome.state["fallbacks"],
         max_turns=settings.BOT_MAX_TURNS,
         max_fallbacks=settings.BOT_MAX_FALLBACKS,
+        # A message the desk cannot read that completes the fallbacks: a language handoff.
+        language=readable.label if outcome.is_fallback and readable.reason in {
+            "script", "language"} else "",
+        withdrawn=withdrawn,
     )
     trace["escalation"] = decision.to_dict()
     clock.lap("escalation")
@@ -201,12 +227,20 @@ def run_turn(
     reply_text = ""
     used_articles: list[dict[str, Any]] = []
     if decision.handoff:
-        reply_text = escalation.handoff_message(decision.category)
+        reply_text = escalation.handoff_message(decision.category, intent)
         state = {**state, "pending": None}
+    elif respond and not readable.supported and outcome.is_fallback:
+        # Not an article's answer nor the awaited question again (the detail is still awaited):
+        # the languages the desk answers in, and a person on request.
+        reply_text = language.reply(readable, languages)
+        trace["retrieval"] = []
+        trace["response"] = {"source": "language", "reason": readable.reason}
+        clock.lap("response")
     elif respond:
         reply_text, used_articles = _respond(
-            taxonomy, text=text, context=context, intent=intent, is_fallback=is_fallback,
-            outcome=outcome, use_claude=use_claude, on_delta=on_delta, trace=trace, clock=clock,
+            taxonomy, text=text, written=written, context=context, intent=intent,
+            is_fallback=is_fallback, outcome=outcome, use_claude=use_claude, on_delta=on_delta,
+            trace=trace, clock=clock,
         )
 
     total = clock.total()
@@ -237,6 +271,7 @@ def _respond(
     taxonomy: Taxonomy,
     *,
     text: str,
+    written: str,
     context: TurnContext,
     intent: str,
     is_fallback: bool,
@@ -276,7 +311,7 @@ def _respond(
         if use_claude and docs:
             try:
                 reply = claude.stream_reply(
-                    text=text,
+                    text=written,
                     history=list(context.history or []),
                     documents=[(d.title, d.body) for d in docs],
                     details=outcome.details,
@@ -307,7 +342,7 @@ def _respond(
     report = quality.check(
         reply,
         sources=sources,
-        customer_texts=[*context.customer_texts, text,
+        customer_texts=[*context.customer_texts, written,
                         *[str(v) for v in outcome.details.values()]],
         max_chars=settings.BOT_MAX_REPLY_CHARS,
         system_prompts=[claude.reply_system_prompt(), claude.INJECTION_NOTICE],
@@ -318,6 +353,23 @@ def _respond(
         reply = quality.SAFE_REPLY
     clock.lap("quality")
     return reply, articles
+
+
+def _vocabulary(taxonomy: Taxonomy) -> frozenset[str]:
+    """The taxonomy's own words (training phrases, intent names, signals, product names),
+    known whatever the language; kept on the snapshot."""
+    known = taxonomy.info.get("vocabulary")
+    if known is None:
+        words = set(getattr(taxonomy.classifier, "vocabulary", None) or ())
+        for info in taxonomy.intents.values():
+            words.update(tokens(f"{info.slug.replace('_', ' ')} {info.name}"))
+        for rule in taxonomy.signals.rules:
+            words.update(rule.words)
+        for name, _ in getattr(taxonomy.products, "patterns", ()):
+            words.update(tokens(name))
+        known = frozenset(words)
+        taxonomy.info["vocabulary"] = known
+    return known
 
 
 def _text_score(article: dict[str, Any], taxonomy: Taxonomy, intent: str) -> float:

@@ -1,4 +1,10 @@
-"""Offline sentiment and urgency: VADER's scores plus the escalation-signal categories."""
+"""Offline sentiment and urgency: VADER's scores plus the escalation-signal categories.
+
+Anger is told apart from disappointment: a negative message is angry when its negativity is
+strong or raised by what angry customers write (shouting in capitals, repeated "!!", swearing,
+insults, sarcasm such as "oh great, just wonderful"), and a softened one ("a little
+disappointed", "slightly") is only negative. An anger signal always makes a message angry.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,50 @@ URGENCIES = ("low", "medium", "high", "critical")
 _PROFANITY = re.compile(
     r"\b(?:f+u+c+k\w*|shit\w*|crap|damn\w*|goddamn\w*|wtf|bs|bullshit|bloody|hell)\b", re.I
 )
-_SHOUT = re.compile(r"\b[A-Z]{4,}\b")
+_SHOUT = re.compile(r"\b[A-Z]{3,}\b")
+# Capitals that are names, not shouting.
+_ACRONYMS = frozenset({
+    "ASAP", "USPS", "UPS", "DHL", "FEDEX", "FAQ", "GPS", "USB", "SMS", "PDF", "URL", "API",
+    "USA", "UK", "EU", "GTX", "XL", "XXL", "XS", "ETA", "ID", "PIN", "CVV", "VAT", "TV", "APP",
+    "AM", "PM", "OK", "LED", "RMA", "SKU", "FYI", "PO", "CEO", "IT", "HR",
+})
+# Insults aimed at the company or its people, not a customer's words about themselves ("I'm
+# an idiot, I forgot") or things ("is the trash bag included", "a lying-flat seat").
+_YOU = r"(?:you|you're|you are|u|ur|your (?:company|shop|store|staff|service|team|bot|site))"
+_INSULT = re.compile(
+    rf"\b(?:idiots|morons|imbeciles|clowns|crooks|liars|thieves|scumbags|"
+    rf"{_YOU} (?:\w+ )?(?:an? )?(?:idiot|moron|imbecile|clown|crook|liar|thief|joke)|"
+    rf"(?:useless|incompetent|pathetic|worthless|idiotic|moronic|stupid|dumb|shameful|"
+    rf"disgraceful)(?! question)|"
+    rf"(?:what|such|is|are|was|it's|you're) an? (?:bad |total |complete )?joke|joke of an?|"
+    rf"rip[- ]?off|(?:total|absolute|complete|pure|is|are) (?:garbage|trash|rubbish)|"
+    rf"(?:garbage|trash|rubbish) (?:service|company|shop|store|support|quality|product)|"
+    rf"bunch of (?:idiots|clowns|crooks|amateurs|liars)|disgrace)\b"
+)
+_SARCASM = re.compile(
+    r"\b(?:oh,? (?:great|wonderful|perfect|fantastic|brilliant|lovely|nice)|"
+    r"just (?:great|wonderful|perfect|fantastic|brilliant|lovely)|thanks for nothing|"
+    r"yeah,? right|great job|well done|what a surprise|love (?:how|that|waiting)|"
+    r"so helpful(?:,| not)|real(?:ly)? helpful,? not|wow,? just wow|slow clap|bravo|"
+    r"thanks a lot(?:,| for) (?:nothing|wasting|ruining|losing))\b"
+)
+# Strong words and exasperation: each kind adds to the anger.
+_STRONG = re.compile(
+    r"\b(?:worst|horrible|horrendous|disgusting|appalling|atrocious|outrageous|unbelievable|"
+    r"fed up|sick of|sick and tired|had enough|enough is enough|never again|livid|fuming|"
+    r"pissed|furious|infuriating|infuriated|enraged|raging)\b"
+)
+_FRUSTRATION = re.compile(
+    r"\b(?:(?:second|third|fourth|fifth|\d+(?:st|nd|rd|th)) time|again and again|"
+    r"still (?:no|not|nothing|waiting|haven't|hasn't)|(?:nobody|no one|no-one) "
+    r"(?:answers|replies|responds|helps|cares|called)|for (?:weeks|months|ages)|"
+    r"keep(?:s)? (?:asking|waiting|telling|getting)|every single time|how many times)\b"
+)
+# Words that soften a complaint into disappointment.
+_MILD = re.compile(
+    r"\b(?:a (?:little|bit|tad)|bit|slightly|somewhat|kind of|kinda|sort of|a little bit|"
+    r"mildly|not quite|not entirely|a touch)\b"
+)
 _URGENT = re.compile(
     r"\b(?:urgent(?:ly)?|asap|immediately|right now|right away|emergency|today|tonight|"
     r"as soon as possible|time[- ]sensitive)\b",
@@ -43,17 +92,55 @@ def _analyzer() -> SentimentIntensityAnalyzer:
     return SentimentIntensityAnalyzer()
 
 
-def assess(text: str, signal_categories: set[str]) -> Mood:
-    """Sentiment (positive/neutral/negative/angry) and urgency (low..critical) of a message."""
-    compound = _analyzer().polarity_scores(text)["compound"]
-    intense = (
-        text.count("!") >= 2
-        or bool(_SHOUT.search(text))
-        or bool(_PROFANITY.search(text))
+def _shouting(written: str) -> bool:
+    """Two or more words in capitals that are not acronyms ("WHERE IS MY ORDER")."""
+    shouted = [w for w in _SHOUT.findall(written) if w not in _ACRONYMS]
+    return len(shouted) >= 2 or any(len(w) >= 5 for w in shouted)
+
+
+def anger_level(text: str, compound: float, *, written: str = "") -> int:
+    """How far a message goes beyond negative: strong negativity, capitals, "!!", swearing,
+    insults (two), sarcasm, strong words and exasperation ("the third time I ask") each add
+    one; softening words take one away."""
+    written = written or text
+    level = int(compound <= -0.6) + int(compound <= -0.85)
+    level += int(_shouting(written))
+    level += int(written.count("!") >= 2)
+    level += int(bool(_PROFANITY.search(text)))
+    level += 2 * int(bool(_INSULT.search(text)))
+    level += min(2, len(_SARCASM.findall(text)))
+    level += int(bool(_STRONG.search(text)))
+    level += int(bool(_FRUSTRATION.search(text)))
+    level -= int(bool(_MILD.search(text)))
+    return level
+
+
+def assess(text: str, signal_categories: set[str], *, written: str = "") -> Mood:
+    """Sentiment (positive/neutral/negative/angry) and urgency (low..critical) of a message.
+
+    ``text`` is the normalised message; ``written`` the message as written (format
+    characters removed, case kept), for its capitals and VADER's emphasis. ``angry`` is more
+    than ``negative``: see the module's docstring.
+    """
+    written = written or text
+    compound = _analyzer().polarity_scores(written)["compound"]
+    sarcastic = bool(_SARCASM.search(text))
+    shouting = _shouting(written)
+    intense = written.count("!") >= 2 or shouting or bool(_PROFANITY.search(text))
+    negative = (
+        compound <= -0.25
+        or sarcastic
+        or bool(_FRUSTRATION.search(text))
+        or (intense and compound < 0)
+        or (shouting and ("!" in written or "??" in written))
     )
-    if "anger" in signal_categories or compound <= -0.75 or (compound <= -0.4 and intense):
+    level = anger_level(text, compound, written=written)
+    insulting = bool(_INSULT.search(text)) and not _MILD.search(text)
+    if "anger" in signal_categories or (negative and level >= 2) or (
+        insulting and compound < 0.3
+    ):
         sentiment = "angry"
-    elif compound <= -0.25 or (intense and compound < 0):
+    elif negative:
         sentiment = "negative"
     elif compound >= 0.35:
         sentiment = "positive"

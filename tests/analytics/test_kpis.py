@@ -158,7 +158,8 @@ def test_daily_outcomes(story):
 def test_handoff_reasons_intents_and_gaps(story):
     report = Report(Scope(period=PERIOD))
     reasons = CHART_BY_KEY["handoff_reasons"].build(report)
-    assert reasons.rows() == [["anger", 1], ["billing", 1], ["human_request", 1]]
+    # Categories read by their labels; the old name "billing" counts as an intent policy.
+    assert reasons.rows() == [["Anger", 1], ["Asked for a person", 1], ["Intent policy", 1]]
     by_intent = CHART_BY_KEY["handoff_intents"].build(report)
     assert by_intent.rows() == [["billing_dispute", 1], ["order_status", 1], ["returns", 1]]
     intents = CHART_BY_KEY["intents"].build(report)
@@ -318,3 +319,15 @@ def test_the_latest_state_decides_the_outcome(history):
     }
     assert data["resolved_bot"][:3] == [0, 1, 0]
     assert data["abandoned"][:3] == [0, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("category", "label"),
+    [("policy", "Intent policy"), ("billing", "Intent policy"), ("turns", "Too many turns"),
+     ("long_conversation", "Too many turns"), ("language", "Language not served"),
+     ("human_request", "Asked for a person"), ("something_new", "something_new")],
+)
+def test_handoff_categories_have_labels_and_old_names_stay_readable(category, label):
+    from analytics.kpis import handoff_category_label
+
+    assert handoff_category_label(category) == label

@@ -216,6 +216,25 @@ async def test_joining_twice_is_an_error(started):
             json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "text": "x" * 2001}),
             "text_too_long",
         ),
+        # Invisible-only text is refused like empty text: format characters (zero-width
+        # space, joiners, BOM, soft hyphen, bidi marks, word joiner) and fillers (Hangul
+        # fillers, braille blank), alone, mixed with whitespace, or many of them.
+        *(
+            (
+                json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "text": text}),
+                "empty_text",
+            )
+            for text in (
+                "\u200b\u200b",
+                "\u200c\u200d\ufeff",
+                " \u00ad \u200e\u200f ",
+                "\u2060" * 300,
+                "\u3164\u115f\u1160",
+                "\u2800\n\u2800",
+                "\u202a\u202c\u2066\u2069\u180e",
+                "\uffa0\ufe0f\u034f\t\u3000",
+            )
+        ),
         ("x" * 20000, "frame_too_large"),
         (json.dumps({"type": "typing", "is_typing": "yes"}), "missing_field"),
         (json.dumps({"type": "rating", "score": 9}), "bad_rating"),
@@ -235,6 +254,20 @@ async def test_bad_frames_get_an_error_and_change_nothing(started, raw, code):
     await comm.send_json_to(message("still works"))  # the connection stays usable
     frames = await receive_until(comm, lambda f: f["type"] == "message")
     assert frames[-1]["text"] == "still works"
+    await comm.disconnect()
+
+
+async def test_invisible_characters_inside_a_message_are_stored_as_sent(started):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    text = "hu\u200bman ple\u00adase \u3164"
+    await comm.send_json_to(message(text))
+    frames = await receive_until(comm, lambda f: f["type"] == "message")
+    assert frames[-1]["text"] == text
+    stored = await database_sync_to_async(
+        lambda: Message.objects.get(conversation=conversation, author="customer").text
+    )()
+    assert stored == text
     await comm.disconnect()
 
 

@@ -69,6 +69,22 @@ def test_a_resent_client_id_is_stored_once(conversation):
     assert conversation.last_seq == 1
 
 
+@pytest.mark.parametrize(
+    "text", ["", "   ", "\u200b\u200b", "\ufeff\u00ad\u2060 \u3164", "\u2800" * 50]
+)
+def test_a_message_that_shows_nothing_is_refused_and_nothing_is_stored(conversation, text):
+    with pytest.raises(ValueError):
+        incoming(conversation, text=text, queue_bot=False)
+    assert not Message.objects.filter(conversation=conversation).exists()
+
+
+def test_the_stored_message_keeps_the_customers_exact_text(conversation):
+    text = "\uff37here is my\u200b order\u00ad? \ufb01ne, ÉTÉ"
+    message, _ = incoming(conversation, text=text, queue_bot=False)
+    message.refresh_from_db()
+    assert message.text == text
+
+
 def test_the_bot_task_is_queued_on_commit_only(
     conversation, fake_bot, django_capture_on_commit_callbacks
 ):
@@ -189,6 +205,9 @@ def test_claim_and_first_agent_reply(conversation, agent, other_agent):
 def test_agent_message_needs_text_and_its_own_claim(conversation, agent, other_agent):
     with pytest.raises(ValueError):
         services.agent_message_create(conversation=conversation, agent=agent, text="  ")
+    with pytest.raises(ValueError):
+        services.agent_message_create(conversation=conversation, agent=agent,
+                                      text="\u200b\u2060\u3164")
     services.conversation_claim(conversation=conversation, agent=agent)
     with pytest.raises(services.ConversationStateError):
         services.agent_message_create(conversation=conversation, agent=other_agent, text="mine")

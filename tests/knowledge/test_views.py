@@ -95,6 +95,16 @@ def test_intent_create_and_edit(admin_client):
     )
 
 
+def test_the_intent_form_offers_the_when_angry_policy(admin_client):
+    page = admin_client.get(reverse("knowledge:intent_create")).content.decode()
+    assert 'value="angry"' in page and "When the customer is angry" in page
+    admin_client.post(
+        reverse("knowledge:intent_create"),
+        {"slug": "complaint", "name": "Complaint", "escalation_policy": "angry"},
+    )
+    assert Intent.objects.get(slug="complaint").escalation_policy == "angry"
+
+
 def test_intent_toggle_deactivates(admin_client, intent, htmx_headers):
     response = admin_client.post(reverse("knowledge:intent_toggle", args=[intent.pk]))
     assert response.status_code == 302

@@ -4,9 +4,10 @@ import pytest
 
 from chat.bot.escalation import handoff_message
 from chat.bot.pipeline import run_turn
+from chat.bot.taxonomy import IntentInfo, taxonomy_from_data
 from chat.bot.types import TurnContext
 
-from .conftest import TODAY
+from .conftest import ARTICLES, INTENTS, SIGNALS, TODAY
 
 
 class Conversation:
@@ -65,8 +66,8 @@ def test_turn_limit_hands_off_on_the_ninth_turn(taxonomy):
         assert chat.say(question).decision == "reply"
     ninth = chat.say("does the backpack have a laptop sleeve")
     assert ninth.decision == "handoff"
-    assert ninth.handoff_category == "long_conversation"
-    assert ninth.reply_text == handoff_message("long_conversation")
+    assert ninth.handoff_category == "turns"
+    assert ninth.reply_text == handoff_message("turns")
     assert ninth.dialog_state["turns"] == 9
 
 
@@ -92,7 +93,7 @@ def test_words_out_of_context_do_not_escalate(taxonomy, text):
     [
         ("I want to speak to a supervisor", "human_request"),
         ("can I talk to a real person please", "human_request"),
-        ("I was charged twice for my order", "billing"),
+        ("I was charged twice for my order", "policy"),
         ("This is ridiculous, your service is terrible!!", "anger"),
         ("I'm going to sue you over this", "legal"),
         ("there is an unauthorized charge, this is fraud", "fraud"),
@@ -103,7 +104,7 @@ def test_escalations(taxonomy, text, category):
     assert result.decision == "handoff"
     assert result.handoff_category == category
     assert result.handoff_reason
-    assert result.reply_text == handoff_message(category)
+    assert result.reply_text == handoff_message(category, result.intent)
     assert result.articles == []
 
 
@@ -251,3 +252,183 @@ def test_what_is_no_order_number_is_not_taken_when_one_is_awaited(taxonomy, answ
     assert "order_number" not in result.entities
     assert "order_number" not in result.dialog_state["details"]
     assert "have your order number" not in result.reply_text
+# --- The entrance: one normalisation, messages the desk cannot read -----------------------
+
+
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["super\u200bvisor please", "SUPER\u00adVISOR PLEASE", "\uff53\uff55\uff50\uff45\uff52"
+     "\uff56\uff49\uff53\uff4f\uff52 please", "I want a super-visor", "let me talk to a "
+     "super visor"],
+)
+def test_invisible_and_width_variants_of_a_signal_word_hand_off(taxonomy, text):
+    result = Conversation(taxonomy).say(text)
+    assert result.decision == "handoff"
+    assert result.handoff_category == "human_request"
+
+
+def test_every_stage_sees_the_normalised_text(taxonomy):
+    result = Conversation(taxonomy).say("WHERE\u200b IS MY \u00adORDER 55102?")
+    assert result.intent == "order_status"
+    assert result.entities.get("order_number") == "55102"
+
+
+ARABIC = [
+    "\u0623\u064a\u0646 \u0637\u0644\u0628\u064a\u061f",
+    "\u0644\u0645 \u064a\u0635\u0644 \u0627\u0644\u0637\u0631\u062f \u0628\u0639\u062f",
+    "\u0645\u062a\u0649 \u064a\u0635\u0644 \u0627\u0644\u0637\u0644\u0628",
+]
+
+
+def test_messages_in_an_unread_script_are_not_understood_then_go_to_a_person(taxonomy):
+    chat = Conversation(taxonomy)
+    first = chat.say(ARABIC[0])
+    assert first.decision == "reply"
+    assert first.is_fallback and first.intent == "general_inquiry"
+    assert "English" in first.reply_text and "person" in first.reply_text
+    assert first.trace["language"]["script"] == "Arabic"
+    assert first.trace["language"]["language"] == "ar"
+    assert first.articles == []
+    second = chat.say(ARABIC[1])
+    assert second.decision == "handoff"
+    assert second.handoff_category == "language"
+    assert second.reply_text == handoff_message("language")
+
+
+def test_a_request_for_a_person_in_arabic_hands_off_at_once(taxonomy):
+    result = Conversation(taxonomy).say("\u0645\u0648\u0638\u0641")
+    assert result.decision == "handoff"
+    assert result.handoff_category == "human_request"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["quiero hablar con una persona", "je veux parler \u00e0 un conseiller",
+     "ich m\u00f6chte mit einem Mitarbeiter sprechen", "quero falar com um atendente",
+     "\u8f6c\u4eba\u5de5", "\u6211\u8981\u627e\u5ba2\u670d"],
+)
+def test_a_request_for_a_person_in_a_foreign_language_hands_off_at_once(taxonomy, text):
+    result = Conversation(taxonomy).say(text)
+    assert result.decision == "handoff"
+    assert result.handoff_category == "human_request"
+
+
+def test_latin_script_foreign_messages_count_toward_the_fallback_handoff(taxonomy):
+    chat = Conversation(taxonomy)
+    first = chat.say("\u00bfd\u00f3nde est\u00e1 mi pedido?")
+    assert first.is_fallback and first.decision == "reply"
+    assert first.trace["language"] == {**first.trace["language"], "language": "es",
+                                       "supported": False, "reason": "language"}
+    second = chat.say("mi paquete no ha llegado todav\u00eda")
+    assert second.decision == "handoff" and second.handoff_category == "language"
+
+
+def test_no_known_word_is_a_fallback_and_the_handoff_is_for_fallbacks(taxonomy):
+    chat = Conversation(taxonomy)
+    first = chat.say("vlorp snizzle")
+    assert first.is_fallback and "didn't understand" in first.reply_text
+    assert first.trace["language"]["reason"] == "unknown_words"
+    second = chat.say("qwix blarn")
+    assert second.handoff_category == "fallbacks"
+
+
+def test_a_foreign_message_that_gives_the_awaited_detail_completes_the_request(taxonomy):
+    chat = Conversation(taxonomy)
+    chat.say("where is my order?")
+    result = chat.say("mi pedido es el 55102")
+    assert result.intent == "order_status" and not result.is_fallback
+    assert "55102" in result.reply_text
+
+
+def test_the_desk_languages_come_from_the_setting(taxonomy, settings):
+    settings.BOT_LANGUAGES = ["en", "ar"]
+    result = Conversation(taxonomy).say(ARABIC[0])
+    assert result.trace["language"]["supported"] is True
+    settings.BOT_LANGUAGES = ["en", "fr"]
+    result = Conversation(taxonomy).say("\u0623\u064a\u0646 \u0637\u0644\u0628\u064a")
+    assert "English and French" in result.reply_text
+
+
+# --- Escalation in context, through the pipeline ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I don't want to talk to a human", "no need for a manager, the bot is fine",
+     "I'm not going to sue, where is my order?", "this isn't fraud, I just forgot the charge",
+     "I won't take legal action"],
+)
+def test_negated_signals_do_not_hand_off_and_the_trace_says_why(taxonomy, text):
+    result = Conversation(taxonomy).say(text)
+    assert result.handoff_category not in {"legal", "fraud", "human_request"}
+    cancelled = result.trace["signals"]["cancelled"]
+    assert cancelled or result.trace["signals"]["human_request"] == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("I don't want a bot, get me a human", "human_request"),
+        ("not happy, I want a manager", "human_request"),
+        ("made purchases I didn't authorize", "fraud"),
+        ("I'll have my lawyers look at this", "legal"),
+        ("get me a supervsor", "human_request"),
+    ],
+)
+def test_signals_in_context_hand_off(taxonomy, text, category):
+    result = Conversation(taxonomy).say(text)
+    assert result.decision == "handoff"
+    assert result.handoff_category == category
+
+
+@pytest.fixture(scope="module")
+def angry_policy_taxonomy(trained):
+    intents = [IntentInfo(i.slug, i.name, i.description,
+                          "angry" if i.slug == "complaint" else i.escalation_policy,
+                          i.required_details) for i in INTENTS]
+    return taxonomy_from_data(intents=intents, signals=SIGNALS, articles=ARTICLES,
+                              classifier=trained[0], fallback_intent="general_inquiry")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I am a little disappointed with the quality of the jacket",
+     "I'm not happy with how I was treated, a bit disappointing"],
+)
+def test_the_when_angry_policy_answers_disappointment(angry_policy_taxonomy, text):
+    result = Conversation(angry_policy_taxonomy).say(text)
+    assert result.intent == "complaint"
+    assert result.decision == "reply"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["your service is terrible, you are useless idiots",
+     "I want to make a complaint, this is the WORST SHOP EVER!!!"],
+)
+def test_the_when_angry_policy_hands_over_anger(angry_policy_taxonomy, text):
+    result = Conversation(angry_policy_taxonomy).say(text)
+    assert result.decision == "handoff"
+    assert result.handoff_category == "anger"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["this isn't fraud, I just forgot the charge", "never mind the double charge, it was my wife"],
+)
+def test_a_withdrawn_billing_concern_stays_with_the_bot(taxonomy, text):
+    result = Conversation(taxonomy).say(text)
+    assert result.decision == "reply"
+    assert result.trace["signals"]["withdrawn"]
+
+
+def test_an_unread_message_while_a_detail_is_awaited_names_the_languages(taxonomy):
+    chat = Conversation(taxonomy)
+    chat.say("where is my order?")
+    result = chat.say("\u0623\u064a\u0646 \u0637\u0644\u0628\u064a\u061f")
+    assert "English" in result.reply_text and result.is_fallback
+    assert result.dialog_state["pending"]["detail"] == "order_number"
+    done = chat.say("A-55102")
+    assert done.intent == "order_status" and "A-55102" in done.reply_text

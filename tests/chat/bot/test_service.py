@@ -40,4 +40,4 @@ def test_playground_with_an_explicit_dialog_state(db_taxonomy):
     state = {"turns": 8, "fallbacks": 0, "pending": None, "details": {}, "last_intent": ""}
     result = playground_turn(text="is the tent waterproof", dialog_state=state)
     assert result.decision == "handoff"
-    assert result.handoff_category == "long_conversation"
+    assert result.handoff_category == "turns"
