@@ -497,6 +497,7 @@ class ServiceWriter(Writer):
                 history=h.history[-11:-1],
                 dialog_state=dict(h.conversation.dialog_state or {}),
                 customer_texts=[t for a, t in h.history[:-1] if a == Author.CUSTOMER],
+                now=h.last_customer.created_at,
             )
             result = answer_turn(text=h.last_customer.text, context=context)
         reply = self.services.bot_turn_record(message=h.last_customer, result=result, at=at)
