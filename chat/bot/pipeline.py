@@ -42,7 +42,6 @@ _CLAUDE_SIGNAL_CATEGORIES = (
 # How much of an article's score must come from the words (not the intent boost) for a
 # message handled as the fallback intent to be answered from it.
 FALLBACK_MIN_TEXT_SCORE = 0.12
-CHOICE_MIN_TEXT_SCORE = 0.04
 
 
 class _Clock:
@@ -248,13 +247,7 @@ def _respond(
         reply, articles = outcome.question, []
     else:
         query = text if not outcome.resumed else f"{text} {info.name}"
-        ranked = taxonomy.articles.search(query, intent=intent, limit=3)
-        # A guess is only worth answering from an article whose words match the message; so
-        # is a choice among several articles of the intent.
-        own = len(taxonomy.articles.intent_rows.get(intent, ()))
-        minimum = (FALLBACK_MIN_TEXT_SCORE if is_fallback
-                   else CHOICE_MIN_TEXT_SCORE if own > 1 else 0.0)
-        ranked = [a for a in ranked if _text_score(a, taxonomy, intent) >= minimum]
+        ranked = _ranked_articles(taxonomy, query, intent=intent, is_fallback=is_fallback)
         trace["retrieval"] = ranked
         clock.lap("retrieval")
         docs = [doc for doc in (taxonomy.articles.get(a["id"]) for a in ranked) if doc]
@@ -304,6 +297,29 @@ def _respond(
         reply = quality.SAFE_REPLY
     clock.lap("quality")
     return reply, articles
+
+
+def _ranked_articles(
+    taxonomy: Taxonomy, query: str, *, intent: str, is_fallback: bool
+) -> list[dict[str, Any]]:
+    """The articles to answer from, best first: ``[{"id", "title", "score"}]``.
+
+    A confident intent with published articles is answered from one of them: the best by
+    text (word and character n-gram TF-IDF, so a misspelt "retrun" still meets "return"),
+    else the intent's first article. A guess (the fallback intent) is only answered from an
+    article whose words match the message; an intent without articles, from any article
+    that scores.
+    """
+    index = taxonomy.articles
+    ranked = index.search(query, intent=intent, limit=3)
+    if is_fallback:
+        return [a for a in ranked if _text_score(a, taxonomy, intent) >= FALLBACK_MIN_TEXT_SCORE]
+    own = index.best_of_intent(query, intent)
+    if own is None:
+        return ranked
+    others = [a for a in ranked if a["id"] != own.id and intent in index.get(a["id"]).intents]
+    score = next((a["score"] for a in ranked if a["id"] == own.id), INTENT_BOOST)
+    return [{"id": own.id, "title": own.title, "score": score}, *others]
 
 
 def _text_score(article: dict[str, Any], taxonomy: Taxonomy, intent: str) -> float:
