@@ -295,6 +295,7 @@ def _respond(
     if not report.ok:
         trace["quality"]["replaced"] = reply[:2000]
         reply = quality.SAFE_REPLY
+        articles = []  # the safe reply answers from no article: no "Did this help?" under it
     clock.lap("quality")
     return reply, articles
 

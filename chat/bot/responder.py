@@ -56,8 +56,8 @@ class Passage:
     head: tuple[str, ...]
     parts: tuple[str, ...]
     words: frozenset[str]
-    prefixes: frozenset[str]
     count: int  # words a reader reads
+    heading: frozenset[str] = frozenset()  # the words of the heading of its section
 
 
 def plain_text(markdown: str) -> str:
@@ -74,12 +74,13 @@ def word_count(markdown: str) -> int:
 
 
 def _stem(word: str) -> str:
-    """A word without a plural or verb ending ("bikes", "returned", "packing" -> "bike",
-    "return", "pack"), for matching a question's words with an article's."""
+    """A word without a plural or verb ending, for matching a question's words with an
+    article's: "returned", "packing", "sizing", "size" -> "return", "pack", "siz", "siz"."""
     for ending in ("ing", "ed", "es", "s"):
         if len(word) > len(ending) + 2 and word.endswith(ending) and not word.endswith("ss"):
-            return word[: -len(ending)] if ending != "es" else word[:-1]
-    return word
+            word = word[: -len(ending)] if ending != "es" else word[:-1]
+            break
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word
 
 
 def _words(text: str) -> frozenset[str]:
@@ -88,7 +89,9 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(found) | {_stem(word) for word in found}
 
 
-def _passage(kind: str, head: list[str], parts: list[str], sep: str = "\n") -> Passage:
+def _passage(
+    kind: str, head: list[str], parts: list[str], sep: str = "\n", heading: str = ""
+) -> Passage:
     lead = [line for line in head if not line.startswith("|")]
     body = [line for line in head if line.startswith("|")] + parts
     markdown = "\n\n".join([*lead, "\n".join(body)]) if lead else sep.join(body)
@@ -96,7 +99,8 @@ def _passage(kind: str, head: list[str], parts: list[str], sep: str = "\n") -> P
     words = _words(plain)
     return Passage(
         kind=kind, markdown=markdown, head=tuple(head), parts=tuple(parts), words=words,
-        prefixes=frozenset(w[:5] for w in words if len(w) >= 5), count=len(plain.split()),
+        count=len(plain.split()),
+        heading=_words(heading.lstrip("#")) if heading else frozenset(),
     )
 
 
@@ -139,29 +143,39 @@ def _blocks(body: str) -> list[tuple[str, list[str]]]:
     return blocks
 
 
+def _title_line(heading: str) -> list[str]:
+    """A section's heading as a bold line above a list or table quoted without a lead-in
+    ("**Temperature ratings**"): items such as "Comfort: 30 F" need it to be understood."""
+    text = heading.lstrip("#").strip().replace("*", "")
+    return [f"**{text}**"] if text else []
+
+
 @functools.lru_cache(maxsize=4096)
 def passages(body: str) -> tuple[Passage, ...]:
     """The quotable passages of an article body, in order (cached: an article's passages are
     the same for every message it answers).
 
-    Headings are not quoted. A paragraph ending in a colon ("Your order page shows one of
-    these statuses:") opens the list or table after it: the two are one passage.
+    A paragraph ending in a colon ("Your order page shows one of these statuses:") opens
+    the list or table after it: the two are one passage. Else a list or table is led by its
+    section's heading in bold; headings are not quoted otherwise.
     """
     found: list[Passage] = []
     lead_in = ""
+    heading = ""
     for kind, lines in _blocks(body):
         if kind == "heading":
-            lead_in = ""
+            lead_in, heading = "", lines[0]
             continue
         head = [lead_in] if lead_in else []
         if lead_in:
             found.pop()
         lead_in = ""
         if kind == "code":
-            found.append(_passage("code", head, ["\n".join(lines)]))
+            found.append(_passage("code", head, ["\n".join(lines)], heading=heading))
         elif lines[0].startswith("|"):
             rule = 2 if len(lines) > 1 and _TABLE_DELIMITER.match(lines[1]) else 1
-            found.append(_passage("table", head + lines[:rule], lines[rule:]))
+            head = head or _title_line(heading)
+            found.append(_passage("table", head + lines[:rule], lines[rule:], heading=heading))
         elif any(_LIST_ITEM.match(line.strip()) for line in lines):
             # One item a line: an item's wrapped lines are joined to it.
             intro: list[str] = []
@@ -176,10 +190,11 @@ def passages(body: str) -> tuple[Passage, ...]:
                     intro.append(line.strip())
             if intro:
                 head.append(" ".join(intro))
-            found.append(_passage("list", head, items))
+            head = head or _title_line(heading)
+            found.append(_passage("list", head, items, heading=heading))
         else:
             paragraph = " ".join(line.strip() for line in lines)
-            found.append(_passage("paragraph", [], [paragraph]))
+            found.append(_passage("paragraph", [], [paragraph], heading=heading))
             lead_in = paragraph if paragraph.endswith(":") else ""
     return tuple(p for p in found if p.markdown.strip())
 
@@ -193,15 +208,28 @@ def _similar(word: str, words: frozenset[str]) -> bool:
     )
 
 
-def _score(passage_words: frozenset[str], prefixes: frozenset[str], wanted: set[str]) -> float:
-    """Shared words count one; a word starting like another (five letters) or one typo
-    away from one counts a half."""
+# A question's word that is also in the article's title names the article rather than the
+# passage ("the Trailblazer tent"): it counts this much, unless the passage's heading has it.
+TITLE_WORD_WEIGHT = 0.3
+TYPO_WEIGHT = 0.75
+
+
+def _score(passage: Passage, wanted: set[str], title: frozenset[str] = frozenset()) -> float:
+    """How well a passage answers: each wanted word (stemmed) in the passage or its heading
+    counts one, a word of five letters or more one typo away from one of its words counts
+    ``TYPO_WEIGHT``; a word of the article's title counts ``TITLE_WORD_WEIGHT`` of that
+    unless the heading has it."""
     score = 0.0
     for word in wanted:
-        if word in passage_words:
-            score += 1
-        elif len(word) >= 5 and (word[:5] in prefixes or _similar(word, passage_words)):
-            score += 0.5
+        if word in passage.words or word in passage.heading:
+            found = 1.0
+        elif len(word) >= 5 and _similar(word, passage.words | passage.heading):
+            found = TYPO_WEIGHT
+        else:
+            continue
+        if word in title and word not in passage.heading:
+            found *= TITLE_WORD_WEIGHT
+        score += found
     return score
 
 
@@ -242,7 +270,7 @@ def _fit(passage: Passage, budget: int, wanted: set[str]) -> str:
     rows = list(passage.parts)
     if passage.kind == "table":
         # The rows that match the question best first, then shown in the table's order.
-        scores = [_score(_words(plain_text(row)), frozenset(), wanted) for row in rows]
+        scores = [_score(_passage("table", [], [row]), wanted) for row in rows]
         order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))
         best = scores[order[0]]
         rows = [rows[i] for i in order if scores[i] == best or best == 0]
@@ -272,8 +300,9 @@ def best_passages(article: ArticleDoc, query: str, limit_words: int = MAX_QUOTE_
     if not found:
         return ""
     wanted = {_stem(w) for w in tokens(query) if w not in _STOP}
+    title = _words(article.title)
     scored = sorted(
-        ((_score(p.words, p.prefixes, wanted), -position, position)
+        ((_score(p, wanted, title), -position, position)
          for position, p in enumerate(found)),
         reverse=True,
     )
