@@ -120,3 +120,55 @@ def test_a_lost_acknowledgement_is_resent_after_a_drop_and_stored_once(
     assert Message.objects.filter(author="customer").count() == 2
     seqs = [int(s) for s in widget.messages().evaluate_all("els => els.map(e => e.dataset.seq)")]
     assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)) == 4
+
+
+def test_an_answer_shows_the_articles_table_and_links_to_its_public_page(
+    daphne_server, celery_worker, demo, browser_context_factory, artifacts_dir
+):
+    context = browser_context_factory(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+
+    widget.send("How much does shipping to Canada cost?")
+    answer = widget.wait_for_messages("bot", 1).last
+    table = answer.locator("table")
+    expect(table).to_be_visible()
+    expect(table.locator("th").first).to_have_text("destination")
+    expect(table.locator("td", has_text="Canada")).to_be_visible()
+    expect(table.locator("td", has_text="$14.95, free over $150")).to_be_visible()
+    assert "---" not in answer.inner_text()  # a table, not its Markdown
+    # One feedback question under the answer, none in its text.
+    expect(answer.locator("[data-sd=feedback]")).to_have_count(1)
+    assert "Does that answer" not in answer.inner_text()
+    # The table fits the narrow panel: it scrolls inside the bubble, not the whole log.
+    log = widget.panel.locator("[data-sd=log]")
+    assert log.evaluate("el => el.scrollWidth <= el.clientWidth")
+    page.screenshot(path=str(artifacts_dir / "widget-table-answer.png"))
+
+    link = answer.locator("a", has_text="Read the whole article")
+    expect(link).to_have_attribute("target", "_blank")
+    assert "noopener" in link.get_attribute("rel").split()
+    with context.expect_page() as opened:
+        link.click()
+    article = opened.value
+    article.wait_for_load_state()
+    assert re.search(r"/help/articles/\d+-international-shipping-and-customs/$", article.url)
+    expect(article.locator("h1", has_text="International shipping and customs")).to_be_visible()
+    expect(article.locator("table td", has_text="Canada")).to_be_visible()
+    article.screenshot(path=str(artifacts_dir / "help-article.png"), full_page=True)
+
+
+def test_customer_text_is_never_html_in_the_widget(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    page = browser_context_factory(viewport={"width": 1280, "height": 800}).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    hostile = '<img src=x onerror="window.parent.pwned=1"> **not bold** <b>plain</b>'
+    widget.send(hostile)
+    mine = widget.wait_for_messages("customer", 1).last
+    widget.wait_for_messages("bot", 1)
+    expect(mine.locator(".sd-text")).to_have_text(hostile)
+    expect(mine.locator("img, b, strong")).to_have_count(0)
+    assert page.evaluate("() => window.pwned === undefined")
+    frame = page.frame_locator("#supportdesk-chat-panel").locator("body")
+    assert frame.evaluate("() => window.pwned === undefined")
