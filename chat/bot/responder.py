@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from knowledge.links import article_public_url
 
 from .retrieval import ArticleDoc
-from .text import edit_distance, tokens
+from .text import FuzzyLexicon, tokens
 
 _STOP = {
     "a", "an", "the", "i", "my", "me", "you", "your", "is", "are", "was", "be", "to", "of",
@@ -58,6 +58,8 @@ class Passage:
     words: frozenset[str]
     count: int  # words a reader reads
     heading: frozenset[str] = frozenset()  # the words of the heading of its section
+    # Its words and its heading's, found again from a misspelling (one typo, 5+ letters).
+    lexicon: FuzzyLexicon = field(default_factory=lambda: FuzzyLexicon({}))
 
 
 def plain_text(markdown: str) -> str:
@@ -73,6 +75,7 @@ def word_count(markdown: str) -> int:
     return len(plain_text(markdown).split())
 
 
+@functools.lru_cache(maxsize=16384)
 def _stem(word: str) -> str:
     """A word without a plural or verb ending, for matching a question's words with an
     article's: "returned", "packing", "sizing", "size" -> "return", "pack", "siz", "siz"."""
@@ -89,18 +92,26 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(found) | {_stem(word) for word in found}
 
 
-def _passage(
-    kind: str, head: list[str], parts: list[str], sep: str = "\n", heading: str = ""
-) -> Passage:
+def _joined(head: list[str] | tuple[str, ...], parts: list[str] | tuple[str, ...]) -> str:
+    """A passage's Markdown: its lead-in lines as paragraphs, then its lines (a table's
+    header rows first)."""
     lead = [line for line in head if not line.startswith("|")]
-    body = [line for line in head if line.startswith("|")] + parts
-    markdown = "\n\n".join([*lead, "\n".join(body)]) if lead else sep.join(body)
+    body = [line for line in head if line.startswith("|")] + list(parts)
+    return "\n\n".join([*lead, "\n".join(body)]) if lead else "\n".join(body)
+
+
+def _passage(
+    kind: str, head: list[str], parts: list[str], heading: str = ""
+) -> Passage:
+    markdown = _joined(head, parts)
     plain = plain_text(markdown)
     words = _words(plain)
+    heading_words = _words(heading.lstrip("#")) if heading else frozenset()
     return Passage(
         kind=kind, markdown=markdown, head=tuple(head), parts=tuple(parts), words=words,
         count=len(plain.split()),
-        heading=_words(heading.lstrip("#")) if heading else frozenset(),
+        heading=heading_words,
+        lexicon=FuzzyLexicon({w: w for w in words | heading_words}),
     )
 
 
@@ -199,13 +210,6 @@ def passages(body: str) -> tuple[Passage, ...]:
     return tuple(p for p in found if p.markdown.strip())
 
 
-def _similar(word: str, words: frozenset[str]) -> bool:
-    """A word of five letters or more that is one typo away from one of ``words``."""
-    return any(
-        abs(len(other) - len(word)) <= 1 and other[:1] == word[:1]
-        and edit_distance(word, other, 1) <= 1
-        for other in words if len(other) >= 4
-    )
 
 
 # A question's word that is also in the article's title names the article rather than the
@@ -223,7 +227,7 @@ def _score(passage: Passage, wanted: set[str], title: frozenset[str] = frozenset
     for word in wanted:
         if word in passage.words or word in passage.heading:
             found = 1.0
-        elif len(word) >= 5 and _similar(word, passage.words | passage.heading):
+        elif len(word) >= 5 and passage.lexicon(word):
             found = TYPO_WEIGHT
         else:
             continue
@@ -270,14 +274,13 @@ def _fit(passage: Passage, budget: int, wanted: set[str]) -> str:
     rows = list(passage.parts)
     if passage.kind == "table":
         # The rows that match the question best first, then shown in the table's order.
-        scores = [_score(_passage("table", [], [row]), wanted) for row in rows]
+        scores = [_row_score(row, wanted) for row in rows]
         order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))
         best = scores[order[0]]
         rows = [rows[i] for i in order if scores[i] == best or best == 0]
     kept: list[str] = []
     for row in rows:
-        candidate = _passage(passage.kind, list(passage.head), [*kept, row])
-        if candidate.count > budget:
+        if word_count(_joined(passage.head, [*kept, row])) > budget:
             break
         kept.append(row)
     if not kept:
@@ -286,7 +289,12 @@ def _fit(passage: Passage, budget: int, wanted: set[str]) -> str:
         kept.sort(key=passage.parts.index)
     if passage.kind == "list" and len(kept) < len(passage.parts):
         kept[-1] += " …"
-    return _passage(passage.kind, list(passage.head), kept).markdown
+    return _joined(passage.head, kept)
+
+
+def _row_score(row: str, wanted: set[str]) -> float:
+    """A table row's words shared with the question (exact or stemmed)."""
+    return float(len(wanted & _words(plain_text(row))))
 
 
 def best_passages(article: ArticleDoc, query: str, limit_words: int = MAX_QUOTE_WORDS) -> str:
