@@ -14,9 +14,10 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 _MARKDOWN_NOISE = re.compile(r"[#*_`>|]+|\[([^\]]*)\]\([^)]*\)")
+_WORD = re.compile(r"\w+")
 INTENT_BOOST = 0.25
 MIN_SCORE = 0.05  # an article scoring less (boost included) is not listed by ``search``
 
@@ -31,6 +32,12 @@ class ArticleDoc:
     @property
     def plain_body(self) -> str:
         return markdown_to_text(self.body)
+
+
+def content_words(text: str) -> str:
+    """``text`` lower-cased without English stop words, for the character n-grams: the
+    n-grams of "your", "when" or "want" would otherwise outweigh a misspelt "contcat"."""
+    return " ".join(w for w in _WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS)
 
 
 def markdown_to_text(markdown: str) -> str:
@@ -66,7 +73,8 @@ class ArticleIndex:
         index.matrix = index.vectorizer.fit_transform(documents).T.tocsr()
         index._analyzer = index.vectorizer.build_analyzer()
         index.char_vectorizer = TfidfVectorizer(
-            analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=1
+            analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=1,
+            preprocessor=content_words,
         )
         index.char_matrix = index.char_vectorizer.fit_transform(documents).T.tocsr()
         index._char_analyzer = index.char_vectorizer.build_analyzer()
