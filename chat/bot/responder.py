@@ -214,27 +214,40 @@ def passages(body: str) -> tuple[Passage, ...]:
 
 # A question's word that is also in the article's title names the article rather than the
 # passage ("the Trailblazer tent"): it counts this much, unless the passage's heading has it.
-TITLE_WORD_WEIGHT = 0.3
-TYPO_WEIGHT = 0.75
+TITLE_WORD_WEIGHT = 0.4
+TYPO_WEIGHT = 0.8
 
 
-def _score(passage: Passage, wanted: set[str], title: frozenset[str] = frozenset()) -> float:
-    """How well a passage answers: each wanted word (stemmed) in the passage or its heading
-    counts one, a word of five letters or more one typo away from one of its words counts
-    ``TYPO_WEIGHT``; a word of the article's title counts ``TITLE_WORD_WEIGHT`` of that
-    unless the heading has it."""
-    score = 0.0
-    for word in wanted:
-        if word in passage.words or word in passage.heading:
-            found = 1.0
-        elif len(word) >= 5 and passage.lexicon(word):
-            found = TYPO_WEIGHT
-        else:
-            continue
-        if word in title and word not in passage.heading:
-            found *= TITLE_WORD_WEIGHT
-        score += found
-    return score
+def _match(passage: Passage, word: str) -> float:
+    """1 for a wanted word (stemmed) in the passage or its heading, ``TYPO_WEIGHT`` for a
+    word of five letters or more one typo away from one of its words, else 0."""
+    if word in passage.words or word in passage.heading:
+        return 1.0
+    if len(word) >= 5 and passage.lexicon(word):
+        return TYPO_WEIGHT
+    return 0.0
+
+
+def _scores(
+    found: tuple[Passage, ...], wanted: set[str], title: frozenset[str] = frozenset()
+) -> list[float]:
+    """How well each passage answers: its matches of the wanted words (``_match``), each
+    divided by the number of passages it matches (a word all over the article tells them
+    apart less), and by ``TITLE_WORD_WEIGHT`` for a word of the article's title that the
+    passage's heading does not have."""
+    matches = [{w: m for w in wanted if (m := _match(p, w))} for p in found]
+    spread: dict[str, int] = {}
+    for found_words in matches:
+        for word in found_words:
+            spread[word] = spread.get(word, 0) + 1
+    return [
+        sum(
+            m / spread[word]
+            * (TITLE_WORD_WEIGHT if word in title and word not in passage.heading else 1.0)
+            for word, m in found_words.items()
+        )
+        for passage, found_words in zip(found, matches, strict=True)
+    ]
 
 
 def _balanced(text: str) -> bool:
@@ -310,8 +323,8 @@ def best_passages(article: ArticleDoc, query: str, limit_words: int = MAX_QUOTE_
     wanted = {_stem(w) for w in tokens(query) if w not in _STOP}
     title = _words(article.title)
     scored = sorted(
-        ((_score(p, wanted, title), -position, position)
-         for position, p in enumerate(found)),
+        ((score, -position, position)
+         for position, score in enumerate(_scores(found, wanted, title))),
         reverse=True,
     )
     best_score, _, best = scored[0]

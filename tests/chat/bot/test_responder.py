@@ -231,3 +231,41 @@ def test_compose_respects_the_length_limit():
         reply = compose(text="fares", intent_name="Fares", articles=[FERRY], details={},
                         max_chars=limit)
         assert len(reply) <= limit
+
+
+LIBRARY = ArticleDoc(44, "Library branches and opening hours", (
+    "Borrow books, use a computer or join a reading group at any branch.\n\n"
+    "| branch | opening hours |\n| --- | --- |\n| Riverside | Tue-Sat 9:00-18:00 |\n"
+    "| Old Town | Mon-Fri 10:00-19:00 |\n\n"
+    "## Branch services\n\n- Printing at every branch\n- Quiet rooms to book for 2 hours\n"
+))
+RAINCOAT = ArticleDoc(45, "Drizzle Rain Jacket: sizing and care", (
+    "The Drizzle Rain Jacket is a light jacket for wet walks.\n\n"
+    "## Sizing\n\nIt runs small: order one size up if you wear a fleece under it.\n\n"
+    "## Care\n\nWash cold and hang it to dry.\n"
+))
+TENT = ArticleDoc(46, "Breeze 2 Tent: specs and care", (
+    "The Breeze 2 Tent is a light tent for two.\n\n"
+    "## Specs\n\n- Weight: 1.9 kg\n- Flysheet: 2,000 mm waterproof\n\n"
+    "## Care\n\nDry the tent before you pack it away.\n"
+))
+
+
+@pytest.mark.parametrize("article,question,expected,not_expected", [
+    (LIBRARY, "what are the branch opening hours", "| Riverside | Tue-Sat 9:00-18:00 |",
+     "Borrow books"),
+    (RAINCOAT, "what size drizzle rain jacket should I get", "order one size up", "Wash cold"),
+    (RAINCOAT, "how do I wash the rain jacket", "Wash cold", "runs small"),
+    (TENT, "is the breeze tent waterprof", "2,000 mm waterproof", "Dry the tent"),
+])
+def test_the_passage_on_the_asked_topic_wins_over_the_one_naming_the_article(
+    article, question, expected, not_expected
+):
+    quote = best_passages(article, question)
+    assert expected in quote
+    assert not_expected not in quote
+
+
+def test_a_list_or_table_without_a_lead_in_is_led_by_its_heading_in_bold():
+    quote = best_passages(TENT, "how much does the tent weigh, waterproof rating")
+    assert "**Specs**\n\n- Weight: 1.9 kg\n- Flysheet: 2,000 mm waterproof" in quote
