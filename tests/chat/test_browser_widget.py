@@ -172,3 +172,35 @@ def test_customer_text_is_never_html_in_the_widget(
     assert page.evaluate("() => window.pwned === undefined")
     frame = page.frame_locator("#supportdesk-chat-panel").locator("body")
     assert frame.evaluate("() => window.pwned === undefined")
+
+
+def test_hostile_markdown_in_an_article_does_not_run_in_the_widget(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    from knowledge import services as knowledge_services
+    from knowledge.models import ArticleStatus, Intent
+
+    knowledge_services.article_create(
+        actor=None,
+        title="Lunar parcel delivery",
+        body=(
+            "Lunar parcel delivery costs nothing extra. <img src=x onerror=\"parent.pwned=1\">"
+            " <script>parent.pwned=2</script> [lunar rates](javascript:parent.pwned=3) "
+            "<a href=\"javascript:parent.pwned=4\">lunar map</a> **lunar** parcels only."
+        ),
+        status=ArticleStatus.PUBLISHED,
+        intents=[Intent.objects.get(slug="shipping_issue")],
+    )
+    page = browser_context_factory(viewport={"width": 1280, "height": 800}).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    widget.send("my lunar parcel delivery is late, what does it cost")
+    answer = widget.wait_for_messages("bot", 1).last
+    expect(answer).to_contain_text("Lunar parcel delivery costs nothing extra")
+    expect(answer.locator("strong", has_text="lunar")).to_be_visible()
+    expect(answer.locator("img, script")).to_have_count(0)
+    for link in answer.locator("a").all():
+        href = link.get_attribute("href") or ""
+        assert not href.lower().startswith("javascript"), href
+    for link in answer.locator("a", has_text="lunar").all():
+        link.click()
+    assert page.evaluate("() => window.pwned === undefined")
