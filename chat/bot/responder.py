@@ -154,6 +154,12 @@ def _blocks(body: str) -> list[tuple[str, list[str]]]:
     return blocks
 
 
+def _piped(row: str) -> str:
+    """A table row with its outer pipes ("a | b" -> "| a | b |")."""
+    row = row.strip()
+    return row if row.startswith("|") else f"| {row.rstrip('|').strip()} |"
+
+
 def _title_line(heading: str) -> list[str]:
     """A section's heading as a bold line above a list or table quoted without a lead-in
     ("**Temperature ratings**"): items such as "Comfort: 30 F" need it to be understood."""
@@ -181,6 +187,10 @@ def passages(body: str) -> tuple[Passage, ...]:
         if lead_in:
             found.pop()
         lead_in = ""
+        if kind != "code" and len(lines) > 1 and "|" in lines[1] and _TABLE_DELIMITER.match(
+            lines[1].strip()
+        ):
+            lines = [_piped(line) for line in lines]  # a table written without outer pipes
         if kind == "code":
             found.append(_passage("code", head, ["\n".join(lines)], heading=heading))
         elif lines[0].startswith("|"):

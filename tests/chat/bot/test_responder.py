@@ -269,3 +269,12 @@ def test_the_passage_on_the_asked_topic_wins_over_the_one_naming_the_article(
 def test_a_list_or_table_without_a_lead_in_is_led_by_its_heading_in_bold():
     quote = best_passages(TENT, "how much does the tent weigh, waterproof rating")
     assert "**Specs**\n\n- Weight: 1.9 kg\n- Flysheet: 2,000 mm waterproof" in quote
+
+
+def test_a_table_without_outer_pipes_is_still_one_table():
+    doc = ArticleDoc(47, "Bike hire", (
+        "Prices for a day:\n\nbike | price\n--- | ---\nCity bike | $12\nE-bike | $30\n"
+    ))
+    quote = best_passages(doc, "how much is an e-bike for a day")
+    html = render_markdown(quote)
+    assert "<table>" in html and "<td>E-bike</td>" in html and "<td>$30</td>" in html
