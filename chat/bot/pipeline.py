@@ -42,6 +42,9 @@ _CLAUDE_SIGNAL_CATEGORIES = (
 # How much of an article's score must come from the words (not the intent boost) for a
 # message handled as the fallback intent to be answered from it.
 FALLBACK_MIN_TEXT_SCORE = 0.12
+# The same for a message confidently of the fallback intent ("do you take paypal"): above
+# the character n-grams' noise between unrelated texts (about 0.05).
+CHOICE_MIN_TEXT_SCORE = 0.08
 
 
 class _Clock:
@@ -307,14 +310,16 @@ def _ranked_articles(
 
     A confident intent with published articles is answered from one of them: the best by
     text (word and character n-gram TF-IDF, so a misspelt "retrun" still meets "return"),
-    else the intent's first article. A guess (the fallback intent) is only answered from an
-    article whose words match the message; an intent without articles, from any article
-    that scores.
+    else the intent's first article. A guess is only answered from an article whose words
+    match the message well; the fallback intent itself (the intent of "anything else",
+    whose first article answers nothing in particular), from one whose words match it a
+    little; an intent without articles, from any article that scores.
     """
     index = taxonomy.articles
     ranked = index.search(query, intent=intent, limit=3)
-    if is_fallback:
-        return [a for a in ranked if _text_score(a, taxonomy, intent) >= FALLBACK_MIN_TEXT_SCORE]
+    if is_fallback or intent == taxonomy.fallback_intent:
+        minimum = FALLBACK_MIN_TEXT_SCORE if is_fallback else CHOICE_MIN_TEXT_SCORE
+        return [a for a in ranked if _text_score(a, taxonomy, intent) >= minimum]
     own = index.best_of_intent(query, intent)
     if own is None:
         return ranked

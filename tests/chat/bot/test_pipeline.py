@@ -170,3 +170,14 @@ def test_a_confident_intent_with_several_articles_quotes_the_best_of_them(traine
     assert clear.articles[0]["title"] == "Trail 40 Backpack: fit"
     tent = chat.say("how heavy is the tent")
     assert tent.articles[0]["title"] == "Peak 2 Tent: specs and care"
+
+
+def test_the_fallback_intent_is_answered_only_from_an_article_that_matches(taxonomy):
+    # "Anything else" is not answered from its first article whatever the message says.
+    from chat.bot.responder import NO_ARTICLE_REPLY
+
+    rewards = Conversation(taxonomy).say("do you have a rewards program")
+    assert rewards.intent == "general_inquiry" and not rewards.is_fallback
+    assert rewards.reply_text == NO_ARTICLE_REPLY and rewards.articles == []
+    contact = Conversation(taxonomy).say("how can I contact you, is there a phone number")
+    assert contact.articles[0]["title"] == "Contact us"
