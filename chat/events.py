@@ -87,6 +87,9 @@ class MessageFrame(TypedDict):
     sender_name: str
     reply_to: int | None  # seq of the customer message a bot reply or handoff notice answers
     articles: list[dict]
+    # Bot and system messages only: ``text`` (Markdown) rendered and sanitised by
+    # ``knowledge.markdown``. Customer and agent text is plain text, never HTML.
+    html: NotRequired[str]
 
 
 class DeltaFrame(TypedDict):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -29,6 +30,8 @@ from asgiref.sync import async_to_sync
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from knowledge.markdown import render_markdown
 
 from . import events
 
@@ -175,10 +178,22 @@ def _user_name(user) -> str:
     return user.first_name or user.get_username()
 
 
+# Authors whose text is Markdown the server writes (article quotes, Claude's replies, notices);
+# their frames carry it rendered as ``html``.
+HTML_AUTHORS = frozenset({"bot", "system"})
+
+
+@functools.lru_cache(maxsize=1024)
+def message_html(text: str) -> str:
+    """A bot or system message's Markdown as sanitised HTML (cached: a reply is sent to every
+    socket of its conversation, and again on every rejoin)."""
+    return render_markdown(text)
+
+
 def message_frame(message: Message) -> events.MessageFrame:
     sender = message.sender if message.sender_id else None
     reply_to = message.in_reply_to.seq if message.in_reply_to_id else None
-    return {
+    frame: events.MessageFrame = {
         "type": "message",
         "seq": message.seq,
         "client_id": str(message.client_id) if message.client_id else None,
@@ -189,6 +204,9 @@ def message_frame(message: Message) -> events.MessageFrame:
         "reply_to": reply_to,
         "articles": message.articles or [],
     }
+    if message.author in HTML_AUTHORS:
+        frame["html"] = message_html(message.text)
+    return frame
 
 
 def queue_summary(conversation: Conversation) -> events.QueueSummary:

@@ -3,7 +3,9 @@
 markdown-it-py renders CommonMark (plus tables and strikethrough) with raw HTML switched
 off, so a ``<script>`` in a body comes out as text; nh3 then keeps only a small set of tags
 and attributes as a second line of defence. Links keep only http, https and mailto targets
-and carry ``rel="noopener noreferrer nofollow"``. The result is safe for ``|safe``.
+(and the site's own public help pages, ``/help/articles/...``), open in a new tab and carry
+``rel="noopener noreferrer nofollow"``. The result is safe for ``|safe``; the chat widget
+shows bot replies through it too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ ALLOWED_ATTRIBUTES = {
 }
 SAFE_SCHEMES = {"http", "https", "mailto"}
 LINK_REL = "noopener noreferrer nofollow"
+# Site-relative link targets allowed besides absolute ones: the public, read-only article
+# pages (``knowledge.help_urls``) that a bot reply links to. Any other path (``/admin/``)
+# or a protocol-relative ``//host`` loses its target.
+SAFE_PATH_PREFIXES = ("/help/articles/",)
 
 
 @lru_cache(maxsize=1)
@@ -41,8 +47,15 @@ def _has_safe_scheme(url: str) -> bool:
     return bool(sep) and scheme.lower() in SAFE_SCHEMES
 
 
+def _is_help_path(url: str) -> bool:
+    return url.startswith(SAFE_PATH_PREFIXES) and not any(c in url for c in ("\\", ":", ".."))
+
+
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
-    # Only absolute http(s)/mailto targets survive: no javascript:, data:, relative tricks.
+    # Only absolute http(s)/mailto targets survive: no javascript:, data:, relative tricks;
+    # a link (not an image) may also point at a public help article of this site.
+    if attribute == "href" and _is_help_path(value):
+        return value
     if attribute in {"href", "src"} and not _has_safe_scheme(value):
         return None
     if attribute == "src" and value.strip().lower().startswith("mailto:"):
@@ -59,6 +72,7 @@ def sanitize_html(html: str) -> str:
         attribute_filter=_attribute_filter,
         url_schemes=SAFE_SCHEMES,
         link_rel=LINK_REL,
+        set_tag_attribute_values={"a": {"target": "_blank"}},
         strip_comments=True,
     )
 

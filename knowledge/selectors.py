@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from .models import (
     Article,
+    ArticleStatus,
     ArticleVersion,
     AuditLogEntry,
     ClassifierModel,
@@ -73,6 +74,11 @@ def intent_list(*, include_inactive: bool = True) -> list[Intent]:
         intent.recall = figures.get("recall")
         intent.too_few_phrases = intent.phrase_count < MIN_PHRASES_TO_TRAIN
     return rows
+
+
+def article_published(pk: int) -> Article | None:
+    """The published article with this id, for its public page; ``None`` for a draft or none."""
+    return Article.objects.filter(pk=pk, status=ArticleStatus.PUBLISHED).first()
 
 
 def article_search(

@@ -17,5 +17,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("chat.urls")),
     path("knowledge/", include("knowledge.urls")),
+    path("help/", include("knowledge.help_urls")),
     path("analytics/", include("analytics.urls")),
 ]

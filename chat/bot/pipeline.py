@@ -50,7 +50,9 @@ _CLAUDE_SIGNAL_CATEGORIES = (
 # How much of an article's score must come from the words (not the intent boost) for a
 # message handled as the fallback intent to be answered from it.
 FALLBACK_MIN_TEXT_SCORE = 0.12
-CHOICE_MIN_TEXT_SCORE = 0.04
+# The same for a message confidently of the fallback intent ("do you take paypal"): above
+# the character n-grams' noise between unrelated texts (about 0.05).
+CHOICE_MIN_TEXT_SCORE = 0.08
 
 
 class _Clock:
@@ -297,13 +299,7 @@ def _respond(
         reply, articles = outcome.question, []
     else:
         query = text if not outcome.resumed else f"{text} {info.name}"
-        ranked = taxonomy.articles.search(query, intent=intent, limit=3)
-        # A guess is only worth answering from an article whose words match the message; so
-        # is a choice among several articles of the intent.
-        own = len(taxonomy.articles.intent_rows.get(intent, ()))
-        minimum = (FALLBACK_MIN_TEXT_SCORE if is_fallback
-                   else CHOICE_MIN_TEXT_SCORE if own > 1 else 0.0)
-        ranked = [a for a in ranked if _text_score(a, taxonomy, intent) >= minimum]
+        ranked = _ranked_articles(taxonomy, query, intent=intent, is_fallback=is_fallback)
         trace["retrieval"] = ranked
         clock.lap("retrieval")
         docs = [doc for doc in (taxonomy.articles.get(a["id"]) for a in ranked) if doc]
@@ -351,6 +347,7 @@ def _respond(
     if not report.ok:
         trace["quality"]["replaced"] = reply[:2000]
         reply = quality.SAFE_REPLY
+        articles = []  # the safe reply answers from no article: no "Did this help?" under it
     clock.lap("quality")
     return reply, articles
 
@@ -370,6 +367,29 @@ def _vocabulary(taxonomy: Taxonomy) -> frozenset[str]:
         known = frozenset(words)
         taxonomy.info["vocabulary"] = known
     return known
+def _ranked_articles(
+    taxonomy: Taxonomy, query: str, *, intent: str, is_fallback: bool
+) -> list[dict[str, Any]]:
+    """The articles to answer from, best first: ``[{"id", "title", "score"}]``.
+
+    A confident intent with published articles is answered from one of them: the best by
+    text (word and character n-gram TF-IDF, so a misspelt "retrun" still meets "return"),
+    else the intent's first article. A guess is only answered from an article whose words
+    match the message well; the fallback intent itself (the intent of "anything else",
+    whose first article answers nothing in particular), from one whose words match it a
+    little; an intent without articles, from any article that scores.
+    """
+    index = taxonomy.articles
+    ranked = index.search(query, intent=intent, limit=3)
+    if is_fallback or intent == taxonomy.fallback_intent:
+        minimum = FALLBACK_MIN_TEXT_SCORE if is_fallback else CHOICE_MIN_TEXT_SCORE
+        return [a for a in ranked if _text_score(a, taxonomy, intent) >= minimum]
+    own = index.best_of_intent(query, intent)
+    if own is None:
+        return ranked
+    others = [a for a in ranked if a["id"] != own.id and intent in index.get(a["id"]).intents]
+    score = next((a["score"] for a in ranked if a["id"] == own.id), INTENT_BOOST)
+    return [{"id": own.id, "title": own.title, "score": score}, *others]
 
 
 def _text_score(article: dict[str, Any], taxonomy: Taxonomy, intent: str) -> float:

@@ -2,6 +2,11 @@
 
 Grounded means every amount, date, URL, e-mail address and phone number in the reply also
 appears in the retrieved articles or in the customer's own messages.
+
+Replies are Markdown. A URL is read whole, underscores included, whether bare, in
+``[text](url)`` or in ``<url>``, with Markdown's escapes (a backslash before ``_``) and the
+emphasis around it (``**url**``) left out; a link to a page of this site
+(``/help/articles/...``) states no fact. Code spans and table cells are read as the text they show.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ SAFE_REPLY = (
 )
 LEAK_SHINGLE = 7
 _MAYBE_FACT = re.compile(r"\d|@|https?://|www\.", re.I)
+_SITE_LINK_TARGET = re.compile(r"\]\(/(?!/)[^)\s]*\)")
+_MARKDOWN_ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|~])")
 
 
 @dataclass
@@ -40,7 +47,9 @@ def _digits(text: str) -> str:
 
 
 def _strip_url(url: str) -> str:
-    return url.rstrip(".,;:!?").lower()
+    """A URL as stated: lower-cased, without Markdown escapes, emphasis or closing
+    punctuation around it."""
+    return _MARKDOWN_ESCAPE.sub(r"\1", url).rstrip(".,;:!?*_~").lower()
 
 
 def _cut(pattern: re.Pattern, text: str) -> tuple[list[re.Match], str]:
@@ -64,6 +73,7 @@ def _facts(text: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if not _MAYBE_FACT.search(text):
         return found  # every fact below needs a digit, an "@" or a URL's beginning
+    text = _SITE_LINK_TARGET.sub("]", text)
     urls, without_urls = _cut(URL_RE, text)
     found += [("url", _strip_url(url.group(0))) for url in urls]
     emails, plain = _cut(EMAIL_RE, without_urls)
@@ -118,7 +128,8 @@ def _source_facts(text: str) -> tuple[str, str, frozenset[str]]:
         (m.group("a1") or m.group("a2") or m.group("a3")).replace(",", "")
         for m in MONEY_RE.finditer(text)
     )
-    return " ".join(text.lower().split()), _digits(text), amounts
+    lower = " ".join(_MARKDOWN_ESCAPE.sub(r"\1", text).lower().split())
+    return lower, _digits(text), amounts
 
 
 def check(

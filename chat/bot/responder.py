@@ -1,17 +1,24 @@
-"""Offline response composition: the best article's most relevant passages, plus the details.
+"""Offline response composition: the best article's one or two passages that answer the
+question, quoted in the article's own Markdown, then a link to the whole article.
 
 Everything factual in the reply is copied from the article or from the customer's words, so
-the quality check's grounding test holds by construction.
+the quality check's grounding test holds by construction. The quote keeps the article's
+Markdown as written (tables with their header and delimiter rows, lists, code spans, links,
+entities such as ``&amp;``, bold); the widget shows it rendered and sanitised
+(``knowledge.markdown``). It is at most ``MAX_QUOTE_WORDS`` words, to read in a narrow panel.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
-from .retrieval import ArticleDoc, markdown_to_text
-from .text import tokens
+from knowledge.links import article_public_url
+
+from .retrieval import ArticleDoc
+from .text import FuzzyLexicon, tokens
 
 _STOP = {
     "a", "an", "the", "i", "my", "me", "you", "your", "is", "are", "was", "be", "to", "of",
@@ -23,92 +30,330 @@ NO_ARTICLE_REPLY = (
     "I'm not sure I have the right answer to that. Could you tell me a little more, or would "
     "you like me to connect you with a member of our team?"
 )
-MAX_PASSAGE_CHARS = 520
+MAX_QUOTE_WORDS = 120
+MAX_PASSAGES = 2
+LINK_TEXT = "Read the whole article"
+
+_LIST_ITEM = re.compile(r"^(?:[-*+]|\d+[.)])\s")
+_FENCE = re.compile(r"^(```|~~~)")
+_TABLE_DELIMITER = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
+_MARKUP = re.compile(r"(?<!\w)[*_~]+|[*_~]+(?!\w)|`|^\s*(?:[-*+]|\d+[.)]|>)\s+", re.M)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*`\[])")
 
 
-_LIST_ITEM = re.compile(r"^(?:[-*+]|\d+\.)\s")
+@dataclass(frozen=True)
+class Passage:
+    """One quotable block of an article: its Markdown as written and its words.
 
-
-def _passages(body: str) -> list[str]:
-    """Paragraphs and lists of an article, without headings.
-
-    A paragraph ending in a colon ("Your order page shows one of these statuses:") opens the
-    list after it: the two are one passage, so neither is quoted without the other.
+    ``kind`` is ``paragraph``, ``list``, ``table`` or ``code``; ``parts`` are the lines a
+    list or table may be cut between (a list's items, a table's rows), ``head`` the lines
+    always kept when it is cut (a list's lead-in, a table's header and delimiter rows).
     """
-    passages: list[str] = []
-    lead_in = ""
-    for block in re.split(r"\n\s*\n", body):
-        lines = [line.strip() for line in block.strip().splitlines() if line.strip()]
-        if lines and lines[0].startswith("#"):
-            lead_in = ""  # a heading ends whatever a paragraph before it opened
-        lines = [line for line in lines if not line.startswith("#")]
-        if not lines:
-            continue
-        if any(_LIST_ITEM.match(line) for line in lines):
-            # A list stays whole (steps make no sense one by one), one item a line.
-            items: list[str] = [lead_in] if lead_in else []
-            if lead_in:
-                passages.pop()
-            for line in lines:
-                if _LIST_ITEM.match(line) or not items:
-                    items.append(line)
-                else:
-                    items[-1] += " " + line
-            passages.append("\n".join(items))
-            lead_in = ""
+
+    kind: str
+    markdown: str
+    head: tuple[str, ...]
+    parts: tuple[str, ...]
+    words: frozenset[str]
+    count: int  # words a reader reads
+    heading: frozenset[str] = frozenset()  # the words of the heading of its section
+    # Its words and its heading's, found again from a misspelling (one typo, 5+ letters).
+    lexicon: FuzzyLexicon = field(default_factory=lambda: FuzzyLexicon({}))
+
+
+def plain_text(markdown: str) -> str:
+    """Markdown reduced to what a reader reads: link texts kept, markup and table rules
+    dropped (for counting words and matching them; the reply keeps the Markdown)."""
+    lines = [line for line in markdown.splitlines() if not _TABLE_DELIMITER.match(line.strip())]
+    text = _LINK.sub(lambda m: m.group(1), "\n".join(lines))
+    return _MARKUP.sub(" ", text.replace("|", " ")).replace("&amp;", "&")
+
+
+def word_count(markdown: str) -> int:
+    """The words a reader reads in ``markdown`` (a URL is one word, a table rule none)."""
+    return len(plain_text(markdown).split())
+
+
+@functools.lru_cache(maxsize=16384)
+def _stem(word: str) -> str:
+    """A word without a plural or verb ending, for matching a question's words with an
+    article's: "returned", "packing", "sizing", "size" -> "return", "pack", "siz", "siz"."""
+    for ending in ("ing", "ed", "es", "s"):
+        if len(word) > len(ending) + 2 and word.endswith(ending) and not word.endswith("ss"):
+            word = word[: -len(ending)] if ending != "es" else word[:-1]
+            break
+    return word[:-1] if len(word) > 3 and word.endswith("e") else word
+
+
+def _words(text: str) -> frozenset[str]:
+    """The words of ``text`` with their stems."""
+    found = tokens(text)
+    return frozenset(found) | {_stem(word) for word in found}
+
+
+def _joined(head: list[str] | tuple[str, ...], parts: list[str] | tuple[str, ...]) -> str:
+    """A passage's Markdown: its lead-in lines as paragraphs, then its lines (a table's
+    header rows first)."""
+    lead = [line for line in head if not line.startswith("|")]
+    body = [line for line in head if line.startswith("|")] + list(parts)
+    return "\n\n".join([*lead, "\n".join(body)]) if lead else "\n".join(body)
+
+
+def _passage(
+    kind: str, head: list[str], parts: list[str], heading: str = ""
+) -> Passage:
+    markdown = _joined(head, parts)
+    plain = plain_text(markdown)
+    words = _words(plain)
+    heading_words = _words(heading.lstrip("#")) if heading else frozenset()
+    return Passage(
+        kind=kind, markdown=markdown, head=tuple(head), parts=tuple(parts), words=words,
+        count=len(plain.split()),
+        heading=heading_words,
+        lexicon=FuzzyLexicon({w: w for w in words | heading_words}),
+    )
+
+
+def _blocks(body: str) -> list[tuple[str, list[str]]]:
+    """(kind, lines) of an article's blocks in order; headings are ("heading", [line])."""
+    blocks: list[tuple[str, list[str]]] = []
+    lines = body.replace("\r\n", "\n").split("\n")
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            blocks.append(("text", list(current)))
+            current.clear()
+
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip()
+        fence = _FENCE.match(line.strip())
+        if fence:
+            flush()
+            code = [line.strip()]
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith(fence.group(1)):
+                code.append(lines[i].rstrip())
+                i += 1
+            code.append(fence.group(1))
+            blocks.append(("code", code))
+        elif not line.strip():
+            flush()
+        elif line.lstrip().startswith("#"):
+            flush()
+            blocks.append(("heading", [line.strip()]))
+        elif line.lstrip().startswith("|") != bool(current and current[0].startswith("|")):
+            flush()  # a table starts or ends without a blank line around it
+            current.append(line.strip() if line.lstrip().startswith("|") else line)
         else:
-            paragraph = " ".join(lines)
-            passages.append(paragraph)
-            lead_in = paragraph if paragraph.endswith(":") else ""
-    return [markdown_to_text(p).strip() for p in passages if p.strip()]
+            current.append(line.strip() if line.lstrip().startswith("|") else line)
+        i += 1
+    flush()
+    return blocks
+
+
+def _piped(row: str) -> str:
+    """A table row with its outer pipes ("a | b" -> "| a | b |")."""
+    row = row.strip()
+    return row if row.startswith("|") else f"| {row.rstrip('|').strip()} |"
+
+
+def _title_line(heading: str) -> list[str]:
+    """A section's heading as a bold line above a list or table quoted without a lead-in
+    ("**Temperature ratings**"): items such as "Comfort: 30 F" need it to be understood."""
+    text = heading.lstrip("#").strip().replace("*", "")
+    return [f"**{text}**"] if text else []
 
 
 @functools.lru_cache(maxsize=4096)
-def _passage_words(body: str) -> tuple[tuple[str, frozenset[str], frozenset[str]], ...]:
-    """The article's passages, each with its words and their five-letter beginnings.
+def passages(body: str) -> tuple[Passage, ...]:
+    """The quotable passages of an article body, in order (cached: an article's passages are
+    the same for every message it answers).
 
-    Cached by body: an article's passages are the same for every message it answers.
+    A paragraph ending in a colon ("Your order page shows one of these statuses:") opens
+    the list or table after it: the two are one passage. Else a list or table is led by its
+    section's heading in bold; headings are not quoted otherwise.
     """
-    found = []
-    for passage in _passages(body):
-        words = frozenset(tokens(passage))
-        found.append((passage, words, frozenset(w[:5] for w in words if len(w) >= 5)))
-    return tuple(found)
-
-
-def best_passages(article: ArticleDoc, query: str, limit_chars: int = MAX_PASSAGE_CHARS) -> str:
-    """The article's passages that share the most words with the query, in article order."""
-    wanted = {w for w in tokens(query) if w not in _STOP}
-    stems = [w[:5] for w in wanted if len(w) > 4]
-    passages = _passage_words(article.body)
-    if not passages:
-        return ""
-    scored = []
-    for position, (passage, words, prefixes) in enumerate(passages):
-        # A word of five letters or more also counts half when another word starts like it.
-        overlap = len(wanted & words) + 0.5 * sum(1 for stem in stems if stem in prefixes)
-        scored.append((overlap, -position, position, passage))
-    scored.sort(reverse=True)
-    chosen: list[tuple[int, str]] = []
-    used = 0
-    for overlap, _, position, passage in scored:
-        if chosen and (overlap == 0 or used + len(passage) > limit_chars):
+    found: list[Passage] = []
+    lead_in = ""
+    heading = ""
+    for kind, lines in _blocks(body):
+        if kind == "heading":
+            lead_in, heading = "", lines[0]
             continue
-        chosen.append((position, passage))
-        used += len(passage)
-        if used > limit_chars * 0.6:
+        head = [lead_in] if lead_in else []
+        if lead_in:
+            found.pop()
+        lead_in = ""
+        if kind != "code" and len(lines) > 1 and "|" in lines[1] and _TABLE_DELIMITER.match(
+            lines[1].strip()
+        ):
+            lines = [_piped(line) for line in lines]  # a table written without outer pipes
+        if kind == "code":
+            found.append(_passage("code", head, ["\n".join(lines)], heading=heading))
+        elif lines[0].startswith("|"):
+            rule = 2 if len(lines) > 1 and _TABLE_DELIMITER.match(lines[1]) else 1
+            head = head or _title_line(heading)
+            found.append(_passage("table", head + lines[:rule], lines[rule:], heading=heading))
+        elif any(_LIST_ITEM.match(line.strip()) for line in lines):
+            # One item a line: an item's wrapped lines are joined to it.
+            intro: list[str] = []
+            items: list[str] = []
+            for line in lines:
+                if _LIST_ITEM.match(line.strip()) and line == line.lstrip():
+                    items.append(line.strip())
+                elif items:
+                    items[-1] += ("\n" + line) if _LIST_ITEM.match(line.strip()) else (
+                        " " + line.strip())
+                else:
+                    intro.append(line.strip())
+            if intro:
+                head.append(" ".join(intro))
+            head = head or _title_line(heading)
+            found.append(_passage("list", head, items, heading=heading))
+        else:
+            paragraph = " ".join(line.strip() for line in lines)
+            found.append(_passage("paragraph", [], [paragraph], heading=heading))
+            lead_in = paragraph if paragraph.endswith(":") else ""
+    return tuple(p for p in found if p.markdown.strip())
+
+
+
+
+# A question's word that is also in the article's title names the article rather than the
+# passage ("the Trailblazer tent"): it counts this much, unless the passage's heading has it.
+TITLE_WORD_WEIGHT = 0.4
+TYPO_WEIGHT = 0.8
+
+
+def _match(passage: Passage, word: str) -> float:
+    """1 for a wanted word (stemmed) in the passage or its heading, ``TYPO_WEIGHT`` for a
+    word of five letters or more one typo away from one of its words, else 0."""
+    if word in passage.words or word in passage.heading:
+        return 1.0
+    if len(word) >= 5 and passage.lexicon(word):
+        return TYPO_WEIGHT
+    return 0.0
+
+
+def _scores(
+    found: tuple[Passage, ...], wanted: set[str], title: frozenset[str] = frozenset()
+) -> list[float]:
+    """How well each passage answers: its matches of the wanted words (``_match``), each
+    divided by the number of passages it matches (a word all over the article tells them
+    apart less), and by ``TITLE_WORD_WEIGHT`` for a word of the article's title that the
+    passage's heading does not have."""
+    matches = [{w: m for w in wanted if (m := _match(p, w))} for p in found]
+    spread: dict[str, int] = {}
+    for found_words in matches:
+        for word in found_words:
+            spread[word] = spread.get(word, 0) + 1
+    return [
+        sum(
+            m / spread[word]
+            * (TITLE_WORD_WEIGHT if word in title and word not in passage.heading else 1.0)
+            for word, m in found_words.items()
+        )
+        for passage, found_words in zip(found, matches, strict=True)
+    ]
+
+
+def _balanced(text: str) -> bool:
+    """No code span, emphasis or link left open in ``text`` (a cut must not break them)."""
+    return (text.count("`") % 2 == 0 and text.count("**") % 2 == 0
+            and text.count("[") == text.count("]") and text.count("(") == text.count(")"))
+
+
+def _cut_paragraph(markdown: str, budget: int) -> str:
+    """The paragraph's first sentences within ``budget`` words, else its first words."""
+    kept = ""
+    for sentence in _SENTENCE_END.split(markdown):
+        candidate = f"{kept} {sentence}".strip()
+        if word_count(candidate) > budget:
             break
-    if not chosen or (len(chosen) == 1 and scored[0][0] == 0):
-        chosen = [(0, passages[0][0])]
-    text = "\n".join(passage for _, passage in sorted(chosen))
-    # The best passage may run over the limit by half (a list is worth quoting whole); past
-    # that it is cut after its last whole line (list item) that fits, else its last word.
-    limit = max(limit_chars, min(len(chosen[0][1]), limit_chars * 3 // 2))
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    head = cut.rsplit("\n", 1)[0] if "\n" in cut[limit // 2 :] else cut.rsplit(" ", 1)[0]
-    return head + "…"
+        kept = candidate
+    if kept and _balanced(kept):
+        return kept
+    words = markdown.split()
+    for end in range(min(budget, len(words)), 0, -1):
+        candidate = " ".join(words[:end])
+        if _balanced(candidate) and word_count(candidate) <= budget:
+            return candidate.rstrip(",;:") + "…"
+    return ""
+
+
+def _fit(passage: Passage, budget: int, wanted: set[str]) -> str:
+    """The passage within ``budget`` words: whole if it fits; a list cut after its last item
+    that fits; a table cut to the rows that match the question (else its first rows), with
+    its header; a paragraph to its first sentences."""
+    if passage.count <= budget:
+        return passage.markdown
+    if passage.kind == "paragraph":
+        return _cut_paragraph(passage.markdown, budget)
+    if passage.kind == "code":
+        return ""
+    rows = list(passage.parts)
+    if passage.kind == "table":
+        # The rows that match the question best first, then shown in the table's order.
+        scores = [_row_score(row, wanted) for row in rows]
+        order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))
+        best = scores[order[0]]
+        rows = [rows[i] for i in order if scores[i] == best or best == 0]
+    kept: list[str] = []
+    for row in rows:
+        if word_count(_joined(passage.head, [*kept, row])) > budget:
+            break
+        kept.append(row)
+    if not kept:
+        return ""
+    if passage.kind == "table":
+        kept.sort(key=passage.parts.index)
+    if passage.kind == "list" and len(kept) < len(passage.parts):
+        kept[-1] += " …"
+    return _joined(passage.head, kept)
+
+
+def _row_score(row: str, wanted: set[str]) -> float:
+    """A table row's words shared with the question (exact or stemmed)."""
+    return float(len(wanted & _words(plain_text(row))))
+
+
+def best_passages(article: ArticleDoc, query: str, limit_words: int = MAX_QUOTE_WORDS) -> str:
+    """The one or two passages of the article that best answer ``query``, in article order,
+    as Markdown of at most ``limit_words`` words (see ``word_count``).
+
+    The best passage is cut to the limit when it is longer; a second one is added only when
+    it also shares words with the query and fits whole in the words left.
+    """
+    found = passages(article.body)
+    if not found:
+        return ""
+    wanted = {_stem(w) for w in tokens(query) if w not in _STOP}
+    title = _words(article.title)
+    scored = sorted(
+        ((score, -position, position)
+         for position, score in enumerate(_scores(found, wanted, title))),
+        reverse=True,
+    )
+    best_score, _, best = scored[0]
+    if best_score == 0:
+        best = 0
+    chosen = {best: _fit(found[best], limit_words, wanted)}
+    used = word_count(chosen[best])
+    for score, _, position in scored[1:]:
+        if len(chosen) >= MAX_PASSAGES or score == 0:
+            break
+        if position not in chosen and used + found[position].count <= limit_words:
+            chosen[position] = found[position].markdown
+            used += found[position].count
+    return "\n\n".join(chosen[position] for position in sorted(chosen) if chosen[position])
+
+
+def article_link(article: ArticleDoc) -> str:
+    """The Markdown line under a quote: a link to the article's public page."""
+    return f"[{LINK_TEXT}]({article_public_url(article.id, article.title)})"
 
 
 def compose(
@@ -123,7 +368,9 @@ def compose(
 ) -> str:
     """The offline reply: a question for a missing detail, or an answer from the best article.
 
-    ``acknowledge`` names a detail to confirm at the start (the one the customer just gave).
+    The answer is Markdown: an opener naming the article, the quote (``best_passages``) and
+    the link to the article's public page. ``acknowledge`` names a detail to confirm at the
+    start (the one the customer just gave). Past ``max_chars`` the quote loses words.
     """
     if question:
         return question
@@ -134,11 +381,15 @@ def compose(
     if acknowledge and details.get(acknowledge):
         label = acknowledge.replace("_", " ")
         opener = f"Thanks, I have your {label} {details[acknowledge]}. "
-    passage = best_passages(best, f"{text} {intent_name}")
-    reply = (
-        f"{opener}Here's what our help article \"{best.title}\" says:\n{passage}\n\n"
-        "Does that answer your question? If not, I can connect you with a member of our team."
-    )
+    head = f"{opener}Here's what our help article \"{best.title}\" says:"
+    link = article_link(best)
+    limit = MAX_QUOTE_WORDS
+    while True:
+        quote = best_passages(best, f"{text} {intent_name}", limit_words=limit)
+        reply = f"{head}\n\n{quote}\n\n{link}" if quote else f"{head}\n\n{link}"
+        if len(reply) <= max_chars or limit <= 10:
+            break
+        limit = limit * 2 // 3
     if len(reply) > max_chars:
         reply = reply[: max_chars - 1].rsplit(" ", 1)[0] + "…"
     return reply

@@ -1,5 +1,9 @@
 """Retrieval of published knowledge-base articles: TF-IDF over title and body, ranked.
 
+Two TF-IDF spaces: words (and word pairs), and character 3-5-grams within words, so that a
+misspelt word ("retrun", "pasword") still meets the article's spelling. An article's text
+score is the mean of its two cosine similarities to the message.
+
 The index is built once per taxonomy snapshot; a query is one sparse product over the rows of
 its terms, so ranking thousands of articles takes well under a millisecond.
 """
@@ -10,10 +14,12 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 _MARKDOWN_NOISE = re.compile(r"[#*_`>|]+|\[([^\]]*)\]\([^)]*\)")
+_WORD = re.compile(r"\w+")
 INTENT_BOOST = 0.25
+MIN_SCORE = 0.05  # an article scoring less (boost included) is not listed by ``search``
 
 
 @dataclass(frozen=True)
@@ -28,9 +34,16 @@ class ArticleDoc:
         return markdown_to_text(self.body)
 
 
+def content_words(text: str) -> str:
+    """``text`` lower-cased without English stop words, for the character n-grams: the
+    n-grams of "your", "when" or "want" would otherwise outweigh a misspelt "contcat"."""
+    return " ".join(w for w in _WORD.findall(text.lower()) if w not in ENGLISH_STOP_WORDS)
+
+
 def markdown_to_text(markdown: str) -> str:
-    """Markdown reduced to its words: link texts kept, markup dropped, lines kept."""
-    return _MARKDOWN_NOISE.sub(lambda m: m.group(1) or "", markdown)
+    """Markdown reduced to its words for indexing: link texts kept, markup dropped (a space,
+    so that ``SPRING_SALE_25`` reads as three words), lines kept."""
+    return _MARKDOWN_NOISE.sub(lambda m: m.group(1) or " ", markdown)
 
 
 @dataclass
@@ -40,7 +53,13 @@ class ArticleIndex:
     matrix: object = None
     intent_rows: dict[str, np.ndarray] = field(default_factory=dict)
     by_id: dict[int, ArticleDoc] = field(default_factory=dict)
+    char_vectorizer: TfidfVectorizer | None = None
+    char_matrix: object = None
     _analyzer: object = field(default=None, repr=False, compare=False)
+    _char_analyzer: object = field(default=None, repr=False, compare=False)
+    # The last query's text scores: the pipeline ranks and then picks the intent's best
+    # article for the same message.
+    _last: tuple[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, articles: list[ArticleDoc]) -> ArticleIndex:
@@ -53,6 +72,12 @@ class ArticleIndex:
         )
         index.matrix = index.vectorizer.fit_transform(documents).T.tocsr()
         index._analyzer = index.vectorizer.build_analyzer()
+        index.char_vectorizer = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, min_df=1,
+            preprocessor=content_words,
+        )
+        index.char_matrix = index.char_vectorizer.fit_transform(documents).T.tocsr()
+        index._char_analyzer = index.char_vectorizer.build_analyzer()
         by_intent: dict[str, list[int]] = {}
         for row, article in enumerate(articles):
             for slug in article.intents:
@@ -63,12 +88,13 @@ class ArticleIndex:
     def search(self, query: str, *, intent: str = "", limit: int = 3) -> list[dict]:
         """The best articles for a message and its intent: [{"id","title","score"}], best first.
 
-        Articles linked to the intent get a fixed boost, so that a short message ("it's
-        55102") still finds the intent's articles; an article needs some score to be listed.
+        The score is the text score (``text_scores``) plus a fixed boost for the articles
+        linked to the intent, so that a short message ("it's 55102") still finds the
+        intent's articles; an article needs ``MIN_SCORE`` to be listed.
         """
         if not self.articles or self.vectorizer is None:
             return []
-        scores = self._scores(query)
+        scores = self.text_scores(query)
         rows = self.intent_rows.get(intent)
         if rows is not None and len(rows):
             scores[rows] += INTENT_BOOST
@@ -79,8 +105,32 @@ class ArticleIndex:
             {"id": self.articles[i].id, "title": self.articles[i].title,
              "score": round(float(scores[i]), 4)}
             for i in best
-            if scores[i] > 0.05
+            if scores[i] > MIN_SCORE
         ]
+
+    def text_scores(self, query: str) -> np.ndarray:
+        """Each article's text score for ``query`` (index order): the mean of its word and its
+        character n-gram cosine similarities, from 0 to 1."""
+        if not self.articles or self.vectorizer is None:
+            return np.zeros(len(self.articles))
+        last = self._last
+        if last is not None and last[0] == query:
+            return last[1].copy()
+        if self._char_analyzer is None:
+            self._char_analyzer = self.char_vectorizer.build_analyzer()
+        chars = _cosines(self._char_analyzer(query), self.char_vectorizer, self.char_matrix)
+        scores = (self._scores(query) + chars) / 2
+        self._last = (query, scores)
+        return scores.copy()
+
+    def best_of_intent(self, query: str, intent: str) -> ArticleDoc | None:
+        """The intent's article with the best text score for ``query`` (the intent's first
+        article when none shares a word or n-gram with it); ``None`` without articles."""
+        rows = self.intent_rows.get(intent)
+        if rows is None or not len(rows):
+            return None
+        scores = self.text_scores(query)[rows]
+        return self.articles[int(rows[int(np.argmax(scores))])]
 
     def _scores(self, query: str) -> np.ndarray:
         """Each article's cosine similarity to ``query``: ``vectorizer.transform`` and the
@@ -92,24 +142,38 @@ class ArticleIndex:
         """
         if self._analyzer is None:
             self._analyzer = self.vectorizer.build_analyzer()
-        vocabulary = self.vectorizer.vocabulary_
-        counts: dict[int, int] = {}
-        for term in self._analyzer(query):
-            column = vocabulary.get(term)
-            if column is not None:
-                counts[column] = counts.get(column, 0) + 1
-        scores = np.zeros(self.matrix.shape[1])
-        if not counts:
-            return scores
-        columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
-        weights = np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
-        weights = (weights + 1.0) * self.vectorizer.idf_[columns]
-        weights /= np.sqrt(np.dot(weights, weights))
-        indptr, indices, data = self.matrix.indptr, self.matrix.indices, self.matrix.data
-        for column, weight in zip(columns.tolist(), weights.tolist(), strict=True):
-            start, end = indptr[column], indptr[column + 1]
-            scores[indices[start:end]] += weight * data[start:end]
-        return scores
+        return _cosines(self._analyzer(query), self.vectorizer, self.matrix)
 
     def get(self, article_id: int) -> ArticleDoc | None:
         return self.by_id.get(article_id)
+
+
+def _cosines(terms: list[str], vectorizer: TfidfVectorizer, matrix) -> np.ndarray:
+    """Each article's cosine similarity to a query of ``terms`` in one fitted TF-IDF space
+    (``matrix`` is the documents' matrix transposed, one row a term)."""
+    vocabulary = vectorizer.vocabulary_
+    counts: dict[int, int] = {}
+    for term in terms:
+        column = vocabulary.get(term)
+        if column is not None:
+            counts[column] = counts.get(column, 0) + 1
+    scores = np.zeros(matrix.shape[1])
+    if not counts:
+        return scores
+    columns = np.fromiter(counts, dtype=np.intp, count=len(counts))
+    weights = np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+    weights = (weights + 1.0) * vectorizer.idf_[columns]
+    weights /= np.sqrt(np.dot(weights, weights))
+    # The rows of the query's terms gathered in one go (no Python loop over the terms: a
+    # message has a hundred character n-grams), each entry weighted by its term's weight.
+    starts, ends = matrix.indptr[columns], matrix.indptr[columns + 1]
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if not total:
+        return scores
+    offsets = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
+    return np.bincount(
+        matrix.indices[offsets],
+        weights=matrix.data[offsets] * np.repeat(weights, lengths),
+        minlength=matrix.shape[1],
+    ).astype(np.float64)

@@ -1,5 +1,7 @@
 /* SupportDesk chat panel: runs inside the iframe the loader (widget.js) adds to a page.
-   Protocol: docs/protocol.md. All customer, bot and agent text is set with textContent. */
+   Protocol: docs/protocol.md. Customer and agent text is set with textContent; a bot or
+   system message shows its "html" (Markdown the server rendered and sanitised), passed once
+   more through a small allow-list here before it enters the page. */
 (function () {
   "use strict";
 
@@ -57,7 +59,55 @@
 
   var LABELS = { customer: "You", bot: "Assistant", agent: "Agent", system: "" };
 
-  function messageElement(author, text, senderName) {
+  // --- Rich text (bot and system messages) -----------------------------------------------------
+
+  // A second line of defence behind the server's sanitiser: only these elements and
+  // attributes survive; links go to http(s), mailto or this site's help pages, in a new tab.
+  var RICH_TAGS = {
+    P: 1, BR: 1, HR: 1, H1: 1, H2: 1, H3: 1, H4: 1, H5: 1, H6: 1, STRONG: 1, EM: 1, B: 1, I: 1,
+    S: 1, DEL: 1, CODE: 1, PRE: 1, BLOCKQUOTE: 1, UL: 1, OL: 1, LI: 1, A: 1, TABLE: 1,
+    THEAD: 1, TBODY: 1, TR: 1, TH: 1, TD: 1
+  };
+  var RICH_ATTRS = { A: ["href", "title"], OL: ["start"], TH: ["align"], TD: ["align"] };
+  var SAFE_HREF = /^(?:https?:\/\/|mailto:|\/help\/articles\/[^\\:]*$)/i;
+
+  function cleanTree(node) {
+    var children = Array.prototype.slice.call(node.childNodes);
+    children.forEach(function (child) {
+      if (child.nodeType === 3) { return; }                   // text
+      if (child.nodeType !== 1 || !RICH_TAGS[child.tagName]) {
+        // An element outside the list leaves only its text (a script or style, nothing).
+        var keep = child.nodeType === 1 &&
+          !/^(SCRIPT|STYLE|TEMPLATE|IFRAME|OBJECT|SVG|MATH)$/i.test(child.tagName);
+        if (keep) { node.replaceChild(document.createTextNode(child.textContent), child); }
+        else { node.removeChild(child); }
+        return;
+      }
+      var allowed = RICH_ATTRS[child.tagName] || [];
+      Array.prototype.slice.call(child.attributes).forEach(function (attr) {
+        if (allowed.indexOf(attr.name) < 0) { child.removeAttribute(attr.name); }
+      });
+      if (child.tagName === "A") {
+        var href = child.getAttribute("href") || "";
+        if (!SAFE_HREF.test(href) || href.indexOf("..") >= 0) { child.removeAttribute("href"); }
+        child.setAttribute("target", "_blank");
+        child.setAttribute("rel", "noopener noreferrer nofollow");
+      }
+      cleanTree(child);
+    });
+  }
+
+  function richText(html) {
+    var box = document.createElement("div");
+    box.className = "sd-text sd-rich";
+    var template = document.createElement("template");   // inert: nothing runs or loads
+    template.innerHTML = html;
+    cleanTree(template.content);
+    box.appendChild(template.content);
+    return box;
+  }
+
+  function messageElement(author, text, senderName, html) {
     var li = document.createElement("li");
     li.className = "sd-msg sd-author-" + author;
     li.setAttribute("data-sd", "message");
@@ -69,6 +119,10 @@
       label.className = "sd-who";
       label.textContent = who;
       li.appendChild(label);
+    }
+    if (html && (author === "bot" || author === "system")) {
+      li.appendChild(richText(html));
+      return li;
     }
     var p = document.createElement("p");
     p.className = "sd-text";
@@ -129,7 +183,7 @@
       li.classList.remove("sd-pending");
       li.remove();
     } else {
-      li = messageElement(m.author, m.text, m.sender_name);
+      li = messageElement(m.author, m.text, m.sender_name, m.html);
     }
     if (m.reply_to && streaming[m.reply_to]) {
       streaming[m.reply_to].remove();

@@ -139,3 +139,87 @@ def test_the_widget_sends_the_browser_s_time_zone_and_yesterday_is_the_customer_
     local_today = local_date(message.created_at, "Pacific/Kiritimati")
     [date] = BotTrace.objects.get(message=message).stages["entities"]["dates"]
     assert date["date"] == (local_today - timedelta(days=1)).isoformat()
+
+
+def test_an_answer_shows_the_articles_table_and_links_to_its_public_page(
+    daphne_server, celery_worker, demo, browser_context_factory, artifacts_dir
+):
+    context = browser_context_factory(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+
+    widget.send("How much does shipping to Canada cost?")
+    answer = widget.wait_for_messages("bot", 1).last
+    table = answer.locator("table")
+    expect(table).to_be_visible()
+    expect(table.locator("th").first).to_have_text("destination")
+    expect(table.locator("td", has_text="Canada")).to_be_visible()
+    expect(table.locator("td", has_text="$14.95, free over $150")).to_be_visible()
+    assert "---" not in answer.inner_text()  # a table, not its Markdown
+    # One feedback question under the answer, none in its text.
+    expect(answer.locator("[data-sd=feedback]")).to_have_count(1)
+    assert "Does that answer" not in answer.inner_text()
+    # The table fits the narrow panel: it scrolls inside the bubble, not the whole log.
+    log = widget.panel.locator("[data-sd=log]")
+    assert log.evaluate("el => el.scrollWidth <= el.clientWidth")
+    page.screenshot(path=str(artifacts_dir / "widget-table-answer.png"))
+
+    link = answer.locator("a", has_text="Read the whole article")
+    expect(link).to_have_attribute("target", "_blank")
+    assert "noopener" in link.get_attribute("rel").split()
+    with context.expect_page() as opened:
+        link.click()
+    article = opened.value
+    article.wait_for_load_state()
+    assert re.search(r"/help/articles/\d+-international-shipping-and-customs/$", article.url)
+    expect(article.locator("h1", has_text="International shipping and customs")).to_be_visible()
+    expect(article.locator("table td", has_text="Canada")).to_be_visible()
+    article.screenshot(path=str(artifacts_dir / "help-article.png"), full_page=True)
+
+
+def test_customer_text_is_never_html_in_the_widget(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    page = browser_context_factory(viewport={"width": 1280, "height": 800}).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    hostile = '<img src=x onerror="window.parent.pwned=1"> **not bold** <b>plain</b>'
+    widget.send(hostile)
+    mine = widget.wait_for_messages("customer", 1).last
+    widget.wait_for_messages("bot", 1)
+    expect(mine.locator(".sd-text")).to_have_text(hostile)
+    expect(mine.locator("img, b, strong")).to_have_count(0)
+    assert page.evaluate("() => window.pwned === undefined")
+    frame = page.frame_locator("#supportdesk-chat-panel").locator("body")
+    assert frame.evaluate("() => window.pwned === undefined")
+
+
+def test_hostile_markdown_in_an_article_does_not_run_in_the_widget(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    from knowledge import services as knowledge_services
+    from knowledge.models import ArticleStatus, Intent
+
+    knowledge_services.article_create(
+        actor=None,
+        title="Lunar parcel delivery",
+        body=(
+            "Lunar parcel delivery costs nothing extra. <img src=x onerror=\"parent.pwned=1\">"
+            " <script>parent.pwned=2</script> [lunar rates](javascript:parent.pwned=3) "
+            "<a href=\"javascript:parent.pwned=4\">lunar map</a> **lunar** parcels only."
+        ),
+        status=ArticleStatus.PUBLISHED,
+        intents=[Intent.objects.get(slug="shipping_issue")],
+    )
+    page = browser_context_factory(viewport={"width": 1280, "height": 800}).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    widget.send("my lunar parcel delivery is late, what does it cost")
+    answer = widget.wait_for_messages("bot", 1).last
+    expect(answer).to_contain_text("Lunar parcel delivery costs nothing extra")
+    expect(answer.locator("strong", has_text="lunar")).to_be_visible()
+    expect(answer.locator("img, script")).to_have_count(0)
+    for link in answer.locator("a").all():
+        href = link.get_attribute("href") or ""
+        assert not href.lower().startswith("javascript"), href
+    for link in answer.locator("a", has_text="lunar").all():
+        link.click()
+    assert page.evaluate("() => window.pwned === undefined")

@@ -468,3 +468,50 @@ async def test_a_failing_bot_does_not_fail_the_customers_message(started, monkey
     assert "something went wrong on my side" in frames[-1]["text"]
     assert await count_messages(author="customer") == 1
     await comm.disconnect()
+
+
+# --- Rendered bot replies ----------------------------------------------------------------------
+
+
+async def test_bot_frames_carry_sanitised_html_and_customer_frames_only_text(
+    started, fake_bot, monkeypatch
+):
+    from tests.chat.conftest import turn_result
+
+    reply = (
+        "Here's what our help article \"Fees\" says:\n\n| plan | fee |\n| --- | --- |\n"
+        "| Basic | `FREE_TIER` |\n\n<script>alert(1)</script> [x](javascript:alert(1))\n\n"
+        "[Read the whole article](/help/articles/4-fees/)"
+    )
+    monkeypatch.setattr("chat.tasks.answer_turn", lambda **kw: turn_result(reply_text=reply))
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    hostile = "**bold?** <img src=x onerror=alert(1)> [y](https://a.example/)"
+    await comm.send_json_to(message(hostile))
+    frames = await receive_until(comm, is_bot_message)
+    echo = next(f for f in frames if f["type"] == "message" and f["author"] == "customer")
+    assert echo["text"] == hostile and "html" not in echo
+    bot = frames[-1]
+    assert bot["text"] == reply
+    html = bot["html"]
+    assert "<table>" in html and "<code>FREE_TIER</code>" in html
+    assert "<script" not in html and "&lt;script&gt;" in html
+    assert 'href="javascript' not in html
+    assert '<a href="/help/articles/4-fees/" target="_blank" rel="noopener' in html
+    await comm.disconnect()
+
+    # A rejoin replays the same frames, html included.
+    again, _ = await joined_socket(conversation, token, after_seq=0)
+    replay = [await again.receive_json_from() for _ in range(2)]
+    assert "html" not in replay[0] and replay[1]["html"] == html
+    await again.disconnect()
+
+
+async def test_system_messages_carry_html_too(started, fake_bot):
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    await comm.send_json_to(message("I will call my lawyer"))
+    frames = await receive_until(comm, lambda f: f.get("author") == "system")
+    notice = frames[-1]
+    assert notice["html"].startswith("<p>") and notice["text"] in notice["html"]
+    await comm.disconnect()

@@ -75,7 +75,8 @@ def test_ordinary_markdown_survives():
     )
     assert "<h1>Returns</h1>" in html
     assert "<strong>30 days</strong>" in html
-    assert '<a href="https://shop.example/returns" rel="noopener noreferrer nofollow">' in html
+    assert ('<a href="https://shop.example/returns" target="_blank" '
+            'rel="noopener noreferrer nofollow">') in html
     assert 'href="mailto:help@shop.example"' in html
     assert "<li>one</li>" in html
     assert "<table>" in html and "<td>1</td>" in html
@@ -84,6 +85,35 @@ def test_ordinary_markdown_survives():
 def test_relative_and_protocol_relative_links_lose_their_target():
     html = render_markdown("[a](/admin/) [b](//evil.example/)")
     assert "href" not in html
+
+
+@pytest.mark.parametrize("target", [
+    "/help/articles/../../admin/", "/help/articles/javascript:alert(1)", "/help/\\evil.example",
+    "/helpdesk/", "/help/other/", "//help/articles/1-a/",
+])
+def test_only_public_article_pages_are_kept_as_site_links(target):
+    assert "href" not in render_markdown(f"[a]({target})")
+
+
+def test_a_link_to_a_public_article_page_is_kept_and_opens_in_a_new_tab():
+    html = render_markdown("[Read it](/help/articles/12-shipping_costs-abroad/)")
+    [(tag, attrs)] = Elements(html).elements[1:]
+    assert tag == "a"
+    assert attrs["href"] == "/help/articles/12-shipping_costs-abroad/"
+    assert attrs["target"] == "_blank"
+    assert "noopener" in attrs["rel"].split()
+
+
+def test_every_link_opens_in_a_new_tab_without_access_to_the_opener():
+    html = render_markdown(
+        "[a](https://a.example/x_y) <https://b.example/> [m](mailto:h@x.example)"
+    )
+    links = [attrs for tag, attrs in Elements(html).elements if tag == "a"]
+    assert [attrs["href"] for attrs in links] == [
+        "https://a.example/x_y", "https://b.example/", "mailto:h@x.example"
+    ]
+    for attrs in links:
+        assert attrs["target"] == "_blank" and "noopener" in attrs["rel"].split()
 
 
 def test_empty_body_renders_empty():

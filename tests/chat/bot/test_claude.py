@@ -144,6 +144,16 @@ def test_an_invented_amount_fails_the_quality_check(taxonomy, fake_claude):
     assert result.reply_text == SAFE_REPLY
     assert result.trace["quality"]["ok"] is False
     assert "amount: 250" in result.trace["quality"]["ungrounded"]
+    assert result.articles == []  # the safe reply answers from no article: no "Did this help?"
+
+
+def test_a_markdown_reply_with_the_articles_facts_passes(taxonomy, fake_claude):
+    reply = ("**Yes**: unused items can go back within *30 days*; return shipping costs "
+             "`$6.95`.\n\n| refund | time |\n| --- | --- |\n| card | 5 to 10 business days |")
+    fake_claude.script(tool_answer(GOOD), stream_answer([reply]))
+    result = turn(taxonomy)
+    assert result.reply_text == reply and result.trace["quality"]["ok"] is True
+    assert result.articles
 
 
 def test_a_failed_stream_falls_back_to_the_offline_reply(taxonomy, fake_claude):

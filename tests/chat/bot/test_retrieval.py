@@ -1,3 +1,5 @@
+import pytest
+
 from chat.bot.retrieval import INTENT_BOOST, ArticleDoc, ArticleIndex
 
 from .conftest import ARTICLES
@@ -42,3 +44,43 @@ def test_scores_are_the_vectorizers_cosine_similarities():
                   "it's 55102", "zebra quantum", ""]:
         expected = np.asarray((index.vectorizer.transform([query]) @ index.matrix).todense())
         assert np.allclose(index._scores(query), expected.ravel(), rtol=0, atol=1e-12)
+
+
+def test_text_scores_are_the_mean_of_the_word_and_character_cosines():
+    import numpy as np
+
+    index = ArticleIndex.build(ARTICLES)
+    for query in ["how long does a refund take", "refnud tkae", "waterprooof tnet", "", "!!"]:
+        words = np.asarray((index.vectorizer.transform([query]) @ index.matrix).todense()).ravel()
+        chars = np.asarray(
+            (index.char_vectorizer.transform([query]) @ index.char_matrix).todense()
+        ).ravel()
+        assert np.allclose(index.text_scores(query), (words + chars) / 2, rtol=0, atol=1e-12)
+        # The cached scores of the last message are handed out as copies.
+        index.text_scores(query)[:] = 9
+        assert np.allclose(index.text_scores(query), (words + chars) / 2, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("query,title", [
+    ("how long untill my refnud arives", "Returns and refunds"),
+    ("is the tnet waterprooof", "Peak 2 Tent: specs and care"),
+    ("trakcing lnik for my parcle", "Tracking your order"),
+    ("how do I complian", "Making a complaint"),
+    ("when does your teem anwser, I want to contcat you", "Contact us"),
+])
+def test_misspelt_messages_find_their_article_without_an_intent(query, title):
+    index = ArticleIndex.build(ARTICLES)
+    assert index.search(query)[0]["title"] == title
+
+
+def test_the_best_article_of_an_intent_is_chosen_by_text_else_its_first():
+    docs = [
+        ArticleDoc(1, "Boot sizes", "Our boots run half a size large.", ("product_question",)),
+        ArticleDoc(2, "Tent care", "Dry your tent before storing it.", ("product_question",)),
+        ArticleDoc(3, "Refunds", "Refunds take a week.", ("return_request",)),
+    ]
+    index = ArticleIndex.build(docs)
+    assert index.best_of_intent("how do I dry my tnet", "product_question").id == 2
+    assert index.best_of_intent("what size are the bots", "product_question").id == 1
+    assert index.best_of_intent("zzz qqq", "product_question").id == 1  # the intent's first
+    assert index.best_of_intent("refunds", "cancellation") is None

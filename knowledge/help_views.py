@@ -1,0 +1,29 @@
+"""The public, read-only help pages: a published article for anyone, e.g. a customer who
+follows the link under a bot reply. Drafts are not found; nothing here needs a login.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from . import selectors
+from .links import article_slug
+from .markdown import render_markdown
+
+
+@require_GET
+def help_article(request: HttpRequest, pk: int, slug: str = "") -> HttpResponse:
+    """A published article rendered through the sanitiser; an outdated slug redirects."""
+    article = selectors.article_published(pk)
+    if article is None:
+        raise Http404("No published article with this id.")
+    if slug != article_slug(article.title):
+        return redirect("help:article", pk=article.pk, slug=article_slug(article.title),
+                        permanent=True)
+    return render(
+        request,
+        "knowledge/help_article.html",
+        {"article": article, "body_html": render_markdown(article.body)},
+    )
