@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,6 +18,8 @@ class TurnContext:
     history: list[tuple[str, str]] = field(default_factory=list)
     dialog_state: dict[str, Any] = field(default_factory=dict)
     customer_texts: list[str] = field(default_factory=list)
+    timezone: str = ""  # the customer's IANA zone ("" = the desk's TIME_ZONE)
+    now: dt.datetime | None = None  # the message's own time (aware); None = now
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
