@@ -325,18 +325,26 @@ class _TextOfHtml(html.parser.HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.preformatted = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.BLOCKS:
             self.parts.append("\n")
         elif tag in {"td", "th"}:
             self.parts.append(" ")
+        if tag == "pre":
+            self.preformatted += 1
 
     def handle_endtag(self, tag: str) -> None:
-        self.handle_starttag(tag, [])
+        if tag == "pre":
+            self.preformatted = max(0, self.preformatted - 1)
+        self.handle_starttag("" if tag == "pre" else tag, [])
+        if tag == "pre":
+            self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+        # Line breaks in the HTML source are spaces to a reader, except in preformatted text.
+        self.parts.append(data if self.preformatted else data.replace("\n", " "))
 
 
 def reply_plain_text(reply: str) -> str:
@@ -464,10 +472,11 @@ def _entity(entities: dict[str, Any], name: str) -> Any:
     return entities.get(ENTITY_LISTS.get(name, ""))
 
 
-def check_turn(expect: dict[str, Any], outcome: TurnOutcome) -> tuple[dict[str, Any], bool]:
-    """``(got, passed)``: the actual values of the expected keys, and whether all match."""
+def check_turn(expect: dict[str, Any], outcome: TurnOutcome
+               ) -> tuple[dict[str, Any], list[str]]:
+    """``(got, failed)``: the actual values of the expected keys, and the keys that differ."""
     got: dict[str, Any] = {}
-    passed = True
+    failed: list[str] = []
     reply = outcome.reply.casefold()
     for key, wanted in expect.items():
         if key == "decision":
@@ -504,8 +513,9 @@ def check_turn(expect: dict[str, Any], outcome: TurnOutcome) -> tuple[dict[str, 
             ok = got[key] <= wanted
         else:  # the loader admits no other key
             raise KeyError(key)
-        passed = passed and ok
-    return got, passed
+        if not ok:
+            failed.append(key)
+    return got, failed
 
 
 def run_dialogs(taxonomy: Taxonomy, dialogs: list[Dialog], *, start: dt.datetime | None = None
@@ -517,15 +527,16 @@ def run_dialogs(taxonomy: Taxonomy, dialogs: list[Dialog], *, start: dt.datetime
         failed_turns = []
         for number, (turn, outcome) in enumerate(zip(dialog.turns, outcomes, strict=True), 1):
             report.turns += 1
-            got, passed = check_turn(turn.expect, outcome)
-            if passed:
+            got, failed = check_turn(turn.expect, outcome)
+            if not failed:
                 report.turns_passed += 1
                 continue
             report.failures.append(
                 {"dialog": dialog.name, "turn": number, "expected": turn.expect, "got": got}
             )
             failed_turns.append({"turn": number, "line": turn.line, "customer": turn.customer,
-                                 "expected": turn.expect, "got": got, "error": outcome.error})
+                                 "expected": turn.expect, "got": got, "failed": failed,
+                                 "error": outcome.error})
         if failed_turns:
             report.failed_dialogs.append(
                 {"dialog": dialog.name, "line": dialog.line, "turns": failed_turns}
@@ -546,7 +557,7 @@ def _shown(value: Any) -> str:
 
 
 def report_text(report: DialogReport, *, source: str = "") -> str:
-    """The readable report: the totals, then each failing turn with what was expected and got."""
+    """The readable report: the totals, then each failing turn with its differing keys."""
     lines = [
         f"Dialogs passed: {report.dialogs_passed}/{report.dialogs}; "
         f"turns passed: {report.turns_passed}/{report.turns}" + (f" ({source})" if source else "")
@@ -555,8 +566,8 @@ def report_text(report: DialogReport, *, source: str = "") -> str:
         lines += ["", f"FAIL {failed['dialog']} (line {failed['line']})"]
         for turn in failed["turns"]:
             lines.append(f"  turn {turn['turn']} (line {turn['line']}): {_shown(turn['customer'])}")
-            for key, wanted in turn["expected"].items():
-                got = turn["got"][key]
+            for key in turn["failed"]:
+                wanted, got = turn["expected"][key], turn["got"][key]
                 lines.append(f"    {key}: expected {_shown(wanted)}, got {_shown(got)}")
             if turn["error"]:
                 lines.append(f"    pipeline error: {turn['error']}")
