@@ -38,7 +38,8 @@ Keys of ``expect``:
 - ``reply_contains`` / ``reply_not_contains``: a text or a list of texts that must (must not)
   appear in the reply as the customer reads it: its Markdown rendered and reduced to plain
   text, compared without regard to case.
-- ``article``: the title of the article the reply quotes (null for "quotes none").
+- ``article``: the title of the article the reply quotes (null for "quotes none"), or a list
+  of titles when quoting any one of them is right.
 - ``max_words``: the most words the reply's plain text may have.
 
 The turns run through the whole pipeline offline (``run_turn(use_claude=False,
@@ -218,6 +219,8 @@ def _expectations(node: yaml.Node, path: str) -> dict[str, Any]:
             if value.tag != "tag:yaml.org,2002:bool":
                 raise _error(value, path, "fallback must be true or false")
             expect[key] = yaml.constructor.SafeConstructor.bool_values[value.value.lower()]
+        elif key == "article" and isinstance(value, yaml.SequenceNode) and value.value:
+            expect[key] = [_text(item, path, "an item of article") for item in value.value]
         elif key in {"handoff_category", "asks_for", "article"}:
             expect[key] = _optional_text(value, path, key)
         elif key == "entities":
@@ -506,8 +509,10 @@ def check_turn(expect: dict[str, Any], outcome: TurnOutcome
             ok = not any(part.casefold() in reply for part in wanted)
         elif key == "article":
             got[key] = outcome.articles[0] if outcome.articles else None
-            ok = (not outcome.articles if wanted is None
-                  else wanted.casefold() in {t.casefold() for t in outcome.articles})
+            titles = {title.casefold() for title in outcome.articles}
+            ok = (not titles if wanted is None
+                  else any(w.casefold() in titles
+                           for w in (wanted if isinstance(wanted, list) else [wanted])))
         elif key == "max_words":
             got[key] = word_count(outcome.reply)
             ok = got[key] <= wanted

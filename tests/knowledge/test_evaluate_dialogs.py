@@ -97,6 +97,8 @@ def test_parse_reads_every_key_and_keeps_texts_as_written():
                 reply_not_contains: [refund, "wrong"]
                 article: How to track your order
                 max_words: 150
+            - customer: "returns?"
+              expect: {article: [Returns policy, How to start a return]}
             - customer: "no"
         - turns:
             - customer: yes
@@ -112,7 +114,8 @@ def test_parse_reads_every_key_and_keeps_texts_as_written():
     assert turn.expect["reply_contains"] == ["total"]
     assert turn.expect["reply_not_contains"] == ["refund", "wrong"]
     assert turn.expect["handoff_category"] is None
-    assert first.turns[1].customer == "no" and first.turns[1].expect == {}
+    assert first.turns[1].expect["article"] == ["Returns policy", "How to start a return"]
+    assert first.turns[2].customer == "no" and first.turns[2].expect == {}
     assert second.name == "dialog 2" and second.turns[0].customer == "yes"
     assert second.now is None and second.timezone == ""
 
@@ -242,6 +245,8 @@ def test_every_key_reports_what_it_got():
                       "handoff_category": "policy", "asks_for": None,
                       "reply_contains": got.reply, "reply_not_contains": got.reply,
                       "article": "Payment methods we accept", "max_words": 8}
+    assert not check_turn({"article": ["Returns", "Payment Methods We Accept"]}, got)[1]
+    assert check_turn({"article": ["Returns", "Refunds"]}, got)[1] == ["article"]
     for key, wrong in [("decision", "reply"), ("intent", "complaint"), ("fallback", True),
                        ("handoff_category", "anger"), ("asks_for", "order_number"),
                        ("reply_contains", ["refund"]), ("reply_not_contains", ["shortly"]),
