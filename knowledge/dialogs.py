@@ -250,9 +250,11 @@ def _moment(node: yaml.Node, path: str) -> dt.datetime:
 
 def _zone(node: yaml.Node, path: str) -> str:
     name = _text(node, path, "timezone").strip()
+    if not name:
+        return ""  # the desk's zone, as when the dialog names none
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise _error(node, path, f"unknown time zone {name!r} (an IANA name such as "
                                  "America/New_York)") from None
     return name

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import textwrap
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import CommandError, call_command
 
+from chat.bot.types import TurnResult
+from knowledge import dialogs as dialog_eval
 from knowledge.dialogs import (
     DialogFileError,
     TurnOutcome,
@@ -17,6 +21,7 @@ from knowledge.dialogs import (
     parse_dialogs,
     refused_at_door,
     reply_plain_text,
+    run_dialog,
     word_count,
 )
 from knowledge.models import ArticleStatus, EscalationSignal, Intent, TrainingPhrase
@@ -281,6 +286,101 @@ def test_the_door_refuses_empty_invisible_and_oversized_messages(text):
 @pytest.mark.parametrize("text", ["ok", "?", "\u200bhi", "😡", "x" * 2000, "مرحبا"])
 def test_the_door_takes_any_visible_message(text):
     assert not refused_at_door(text)
+
+
+# --------------------------------------------------------------------------- running a dialog
+
+
+def turn_result(text: str, state: dict, **fields) -> TurnResult:
+    values = {
+        "decision": "reply", "reply_text": f"You said **{text}**.", "intent": "order_status",
+        "confidence": 0.9, "top_intents": [], "is_fallback": False, "entities": {},
+        "sentiment": "neutral", "urgency": "low", "signals": [], "articles": [],
+        "handoff_reason": "", "handoff_category": "", "dialog_state": state, "backend": "offline",
+        "trace": {}, "total_ms": 0.0,
+    }
+    return TurnResult(**{**values, **fields})
+
+
+def test_turns_carry_state_history_and_their_own_time(monkeypatch):
+    calls = []
+
+    def fake_run_turn(taxonomy, *, text, context, use_claude, respond, today):
+        calls.append(SimpleNamespace(text=text, context=context, today=today,
+                                     use_claude=use_claude, respond=respond))
+        state = {"turns": context.dialog_state.get("turns", 0) + 1}
+        return turn_result(text, state)
+
+    monkeypatch.setattr(dialog_eval, "run_turn", fake_run_turn)
+    (dialog,) = parse_dialogs(textwrap.dedent("""
+        - name: across midnight in New York
+          timezone: America/New_York
+          now: "2026-11-28T04:59:15Z"
+          turns:
+            - customer: "  first  "
+            - customer: "\u200b"
+            - customer: second
+            - customer: third
+    """))
+    outcomes = run_dialog(SimpleNamespace(), dialog)
+    assert [o.decision for o in outcomes] == ["reply", "refused", "reply", "reply"]
+    assert outcomes[0].reply == "You said first."  # plain text, as the customer reads it
+    assert [c.text for c in calls] == ["first", "second", "third"]
+    assert all(c.use_claude is False and c.respond is True for c in calls)
+    assert [c.context.dialog_state for c in calls] == [{}, {"turns": 1}, {"turns": 2}]
+    assert [c.context.now for c in calls] == [
+        dt.datetime(2026, 11, 28, 4, 59, 15, tzinfo=dt.UTC) + dt.timedelta(seconds=30 * i)
+        for i in (0, 2, 3)
+    ]
+    assert {c.context.timezone for c in calls} == {"America/New_York"}
+    assert [c.today for c in calls] == [dt.date(2026, 11, 27), dt.date(2026, 11, 28),
+                                        dt.date(2026, 11, 28)]
+    assert calls[0].context.history == [] and calls[0].context.customer_texts == []
+    assert calls[2].context.history == [("customer", "first"), ("bot", "You said **first**."),
+                                        ("customer", "second"), ("bot", "You said **second**.")]
+    assert calls[2].context.customer_texts == ["first", "second"]
+
+
+def test_without_a_zone_the_desk_zone_gives_the_date(monkeypatch, settings):
+    settings.TIME_ZONE = "Asia/Tokyo"
+    seen = []
+    monkeypatch.setattr(dialog_eval, "run_turn", lambda taxonomy, **kw: seen.append(kw) or
+                        turn_result(kw["text"], {}))
+    (dialog,) = parse_dialogs('- {now: "2026-11-27T16:30:00Z", turns: [{customer: hi}]}')
+    run_dialog(SimpleNamespace(), dialog)
+    assert seen[0]["today"] == dt.date(2026, 11, 28) and seen[0]["context"].timezone == ""
+
+
+def test_after_a_handoff_the_bot_no_longer_answers(monkeypatch):
+    calls = []
+
+    def fake_run_turn(taxonomy, *, text, context, **options):
+        calls.append(text)
+        return turn_result(text, {"turns": 1}, decision="handoff", intent="complaint",
+                           handoff_category="anger", reply_text="A person will reply.",
+                           entities={"order_number": "55102"})
+
+    monkeypatch.setattr(dialog_eval, "run_turn", fake_run_turn)
+    (dialog,) = parse_dialogs(
+        "- turns: [{customer: furious}, {customer: 'hello?'}, {customer: ''}, {customer: '55102'}]")
+    outcomes = run_dialog(SimpleNamespace(), dialog)
+    assert calls == ["furious"]
+    assert [o.decision for o in outcomes] == ["handoff", "handoff", "refused", "handoff"]
+    later = outcomes[3]
+    assert (later.intent, later.handoff_category, later.reply, later.entities) == (
+        "complaint", "anger", "", {})
+
+
+def test_a_pipeline_error_hands_over_as_the_chat_task_does(monkeypatch):
+    def broken_run_turn(taxonomy, **kw):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(dialog_eval, "run_turn", broken_run_turn)
+    (dialog,) = parse_dialogs("- turns: [{customer: hi}, {customer: again}]")
+    first, second = run_dialog(SimpleNamespace(), dialog)
+    assert (first.decision, first.handoff_category) == ("handoff", "error")
+    assert "RuntimeError: boom" in first.error
+    assert (second.decision, second.handoff_category) == ("handoff", "error")
 
 
 # --------------------------------------------------------------------------- the command
