@@ -89,9 +89,15 @@ DIALOG_KEYS = ("name", "timezone", "now", "turns")
 TURN_KEYS = ("customer", "expect")
 # A singular entity name a dialog may use for the list the pipeline reports.
 ENTITY_LISTS = {"date": "dates", "amount": "money", "product": "products", "email": "emails"}
-# Characters that show nothing: with whitespace and format characters (Unicode Cf), a message
-# of these only is refused at the door like an empty one.
-_FILLERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Characters that show nothing although they are not format characters (Unicode Cf): Hangul
+# fillers, the braille blank, Khmer inherent vowels, the combining grapheme joiner and the
+# variation selectors. A message of these, format characters and spaces only is refused at the
+# door like an empty one.
+_FILLERS = frozenset(
+    "\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5\u034f"
+    + "".join(chr(c) for c in range(0xFE00, 0xFE10))
+    + "".join(chr(c) for c in range(0xE0100, 0xE01F0))
+)
 
 
 class DialogFileError(ValueError):

@@ -278,7 +278,8 @@ def test_the_plain_text_of_a_reply_is_what_the_customer_reads():
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\u200b\u200b", "\u200b \u2060\ufeff",
-                                  "\u3164\u3164", "\u2800", "\u00ad\u200d\n\t", "x" * 2001])
+                                  "\u3164\u3164", "\u2800", "\u00ad\u200d\n\t", "\ufe0f\u034f",
+                                  "\u17b4 \U000e0100", "x" * 2001])
 def test_the_door_refuses_empty_invisible_and_oversized_messages(text):
     assert refused_at_door(text)
 
