@@ -318,7 +318,7 @@ def load_dialogs(path: str | Path) -> list[Dialog]:
     if not file.is_file():
         raise DialogFileError(f"No such file: {path}")
     try:
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise DialogFileError(f"{path}: not UTF-8 text") from None
     return parse_dialogs(text, path=str(path))
