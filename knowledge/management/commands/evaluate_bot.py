@@ -3,6 +3,9 @@
 Runs the pipeline's decision for single messages with no history on the offline backend.
 Without ``--train`` it uses the database's active classifier and taxonomy; with ``--train``
 it trains a throwaway classifier of the same kind on that CSV and writes nothing.
+
+With ``--dialogs FILE.yaml`` it replays whole conversations through the pipeline instead and
+checks each turn against its expectations (the format is in ``knowledge/dialogs.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from chat.bot import classifier as bot_classifier
 from chat.bot.pipeline import run_turn
 from chat.bot.taxonomy import IntentInfo, Taxonomy, taxonomy_from_data, taxonomy_load
 from chat.bot.types import TurnContext
+from knowledge import dialogs as dialog_eval
 
 
 def read_rows(path: str, *, need_intent: bool = False) -> list[dict[str, str]]:
@@ -160,7 +164,10 @@ class Command(BaseCommand):
     help = "Evaluate the bot's decisions on a CSV file with header text,intent[,escalate]."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("data", help="CSV file: text,intent[,escalate]")
+        parser.add_argument("data", nargs="?", help="CSV file: text,intent[,escalate]")
+        parser.add_argument("--dialogs", metavar="FILE.yaml",
+                            help="Replay the dialogs of a YAML file and check each turn "
+                            "(instead of a CSV file).")
         parser.add_argument("--train", help="CSV file text,intent: train a throwaway model on it")
         parser.add_argument("--fallback-intent", dest="fallback_intent",
                             help="The intent that stands for 'none of these' "
@@ -168,6 +175,13 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object only.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["dialogs"]:
+            if options["data"] or options["train"]:
+                raise CommandError("--dialogs takes no CSV file and no --train.")
+            self._dialogs(options)
+            return
+        if not options["data"]:
+            raise CommandError("Give a CSV file, or --dialogs FILE.yaml.")
         fallback = options["fallback_intent"] or settings.BOT_FALLBACK_INTENT
         # The raw stream: Django's wrapper would end every redraw of a bar with a newline.
         stream = getattr(self.stderr, "_out", sys.stderr)
@@ -190,6 +204,24 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(report))
             return
         self.stdout.write(self._readable(report))
+
+    def _dialogs(self, options: dict[str, Any]) -> None:
+        """``--dialogs``: the exit status is 0 whatever passes; a malformed file is an error."""
+        try:
+            dialogs = dialog_eval.load_dialogs(options["dialogs"])
+        except dialog_eval.DialogFileError as error:
+            raise CommandError(str(error)) from None
+        taxonomy = taxonomy_load()
+        if taxonomy.classifier is None:
+            raise CommandError("No active classifier: run train_classifier first.")
+        if options["fallback_intent"]:
+            taxonomy.fallback_intent = options["fallback_intent"]
+        report = dialog_eval.run_dialogs(taxonomy, dialogs)
+        if options["json"]:
+            self.stdout.write(json.dumps(report.to_json()))
+            return
+        self.stdout.write(dialog_eval.report_text(
+            report, source=f"active classifier v{taxonomy.classifier_version}"))
 
     def _readable(self, r: dict[str, Any]) -> str:
         lines = [
