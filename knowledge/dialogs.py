@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html.parser
-import unicodedata
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +76,7 @@ from chat.bot.service import failed_turn
 from chat.bot.taxonomy import Taxonomy
 from chat.bot.types import TurnContext, TurnResult
 from chat.tasks import HISTORY_TURNS
+from chat.text import is_blank
 from knowledge.markdown import render_markdown
 
 TURN_INTERVAL = dt.timedelta(seconds=30)
@@ -89,16 +89,6 @@ DIALOG_KEYS = ("name", "timezone", "now", "turns")
 TURN_KEYS = ("customer", "expect")
 # A singular entity name a dialog may use for the list the pipeline reports.
 ENTITY_LISTS = {"date": "dates", "amount": "money", "product": "products", "email": "emails"}
-# Characters that show nothing although they are not format characters (Unicode Cf): Hangul
-# fillers, the braille blank, Khmer inherent vowels, the combining grapheme joiner and the
-# variation selectors. A message of these, format characters and spaces only is refused at the
-# door like an empty one.
-_FILLERS = frozenset(
-    "\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5\u034f"
-    + "".join(chr(c) for c in range(0xFE00, 0xFE10))
-    + "".join(chr(c) for c in range(0xE0100, 0xE01F0))
-)
-
 
 class DialogFileError(ValueError):
     """A dialog file that cannot be read or breaks the format; the message names the line."""
@@ -374,9 +364,7 @@ def word_count(text: str) -> int:
 
 def refused_at_door(text: str) -> bool:
     """Whether the chat door refuses a message: empty or invisible once stripped, or too long."""
-    visible = [ch for ch in text.strip() if not (
-        ch.isspace() or unicodedata.category(ch) == "Cf" or ch in _FILLERS)]
-    return not visible or len(text.strip()) > settings.CHAT_MAX_MESSAGE_CHARS
+    return is_blank(text) or len(text.strip()) > settings.CHAT_MAX_MESSAGE_CHARS
 
 
 def _outcome(result: TurnResult, taxonomy: Taxonomy) -> TurnOutcome:
