@@ -31,8 +31,8 @@ DELTA_INTERVAL_SECONDS = 0.05
 @worker_process_init.connect
 def _prepare_worker_process(**kwargs: Any) -> None:
     """Each worker process prepares its real-time sends (a Redis client, or one long-lived
-    loop), and loads the bot's taxonomy (classifier included) before its first customer rather
-    than during it."""
+    loop), and loads the bot's taxonomy (classifier included) and the sentence-embedding model
+    before its first customer rather than during it."""
     realtime.use_private_loop()
     try:
         from chat.bot import taxonomy_snapshot
@@ -40,6 +40,9 @@ def _prepare_worker_process(**kwargs: Any) -> None:
         taxonomy_snapshot()
     except Exception:  # no database or no trained classifier yet: the first turn loads it
         logger.info("the bot's taxonomy was not preloaded", exc_info=True)
+    from chat.bot.embeddings import embedder
+
+    embedder()  # the sentence-embedding model (None when off or not installed; never raises)
 
 
 def answer_turn(*, text: str, context: Any, on_delta=None) -> Any:

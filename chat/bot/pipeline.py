@@ -120,6 +120,9 @@ def run_turn(
         "decided_intent": intent,
         "classifier_version": taxonomy.classifier_version,
     }
+    if result.backend == "offline" and taxonomy.classifier is not None:
+        # "words+embeddings", or "words" when the embedding model is off or missing here.
+        trace["classification"]["features"] = taxonomy.classifier.features
     clock.lap("classification")
 
     # 2. Entities.
