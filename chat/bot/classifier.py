@@ -197,7 +197,11 @@ class IntentClassifier:
         """
         embedder = self._embedder()
         if embedder is not None and self.meaning is not None:
-            ranked = self.meaning.decide(self.score_one(text), embedder.embed_one(text), top)
+            words = content_words(text)
+            unknown = (sum(1 for w in words if w not in self.vocabulary
+                           and not embedder.knows_word(w)) / len(words)) if words else 0.0
+            ranked = self.meaning.decide(self.score_one(text), embedder.embed_one(text),
+                                         unknown, top)
             return [(self.classes[c], confidence) for c, confidence in ranked]
         return self.predict_words(text, top)
 

@@ -117,6 +117,10 @@ class Embedder:
         """The message's token ids ([CLS] ... [SEP]), unpadded, at most 128."""
         return self.tokenizer.encode(text).ids
 
+    def knows_word(self, word: str) -> bool:
+        """Whether ``word`` (lower case) is a whole word of the model's vocabulary."""
+        return self.tokenizer.token_to_id(word) is not None
+
     def _run(self, text: str) -> np.ndarray:
         ids = np.array([self.token_ids(text)], dtype=np.int64)
         outputs = self.session.run(

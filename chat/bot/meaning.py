@@ -13,12 +13,16 @@ embedded (``chat.bot.embeddings``, 384 floats of unit length):
 
 Each of the three is standardised (mean and spread over held-out training phrases) and the
 three are summed into one score ``z``; the candidate with the highest ``z`` is the decision,
-and its confidence is ``sigmoid(slope * z + bias)``. The slope and bias are fitted on held-out
-training data only: cross-validated phrases of known intents (the answer: in scope) and
-phrases of whole intents held out of training (the answer: "none of these"), the latter
-weighing ``OUTSIDER_SHARE`` of the fit. So the confidence keeps the README's meaning: the
-probability that the message is about that intent rather than about none of the taxonomy's
-intents (0.5: as likely as not); two close intents do not lower it. The fusion weight is
+and its confidence is ``sigmoid(slope * z + bias + unknown_weight * unknown)``, where
+``unknown`` is the share of the message's content words that are no word a training phrase or
+the embedding model's vocabulary knows (gibberish embeds near something; ``unknown_weight`` is
+a fixed penalty, as held-out phrases are never gibberish). The slope and bias are fitted on
+held-out training data only:
+cross-validated phrases of known intents (the answer: in scope) and phrases of whole intents
+held out of training (the answer: "none of these"), the latter weighing ``OUTSIDER_SHARE`` of
+the fit. So the confidence keeps the README's meaning: the probability that the message is
+about that intent rather than about none of the taxonomy's intents (0.5: as likely as not);
+two close intents do not lower it. The fusion weight is
 chosen on the same cross-validated phrases (best accuracy).
 """
 
@@ -57,6 +61,9 @@ class MeaningHead:
     scale: np.ndarray  # 3
     slope: float
     bias: float
+    # Times the share of the message's content words that are words neither of a training
+    # phrase nor of the embedding model's vocabulary: gibberish embeds near something.
+    unknown_weight: float = -4.0
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -80,14 +87,20 @@ class MeaningHead:
         return _top_mean(rows @ vector)
 
     def decide(
-        self, word_scores: np.ndarray, vector: np.ndarray, top: int = CANDIDATES
+        self, word_scores: np.ndarray, vector: np.ndarray, unknown: float,
+        top: int = CANDIDATES,
     ) -> list[tuple[int, float]]:
-        """(class index, confidence) of the ``top`` best candidates, best first."""
+        """(class index, confidence) of the ``top`` best candidates, best first.
+
+        ``word_scores``: the word SVM's score per class; ``vector``: the message's embedding;
+        ``unknown``: the share (0..1) of its content words that are no known word (neither a
+        training phrase's nor a whole word of the embedding model's vocabulary).
+        """
         logits = self.logits(vector[None, :])[0]
         return _ranked(
             word_scores + self.weight * logits, logits,
             lambda c: self.neighbour_cosine(vector, c), self.mean, self.scale,
-            self.slope, self.bias, max(top, CANDIDATES),
+            self.slope, self.bias + self.unknown_weight * unknown, max(top, CANDIDATES),
         )[:top]
 
 
@@ -248,8 +261,8 @@ def train_meaning(
     if len(set(target)) < 2:  # nothing outside: a steep default below the lowest
         slope, bias = 2.0, -2.0 * (float(inside_z.min()) - 1.0)
     else:
-        calibration = LogisticRegression(C=100.0)
         weight_all = np.concatenate(weights)
+        calibration = LogisticRegression(C=100.0)
         calibration.fit(np.concatenate(features)[:, None], target,
                         sample_weight=weight_all * len(weight_all))
         slope = max(float(calibration.coef_[0, 0]), 0.05)
