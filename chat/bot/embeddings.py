@@ -73,8 +73,17 @@ def model_directory() -> Path:
 
 
 def cache_directory() -> Path:
+    """Where the exported model is kept: ``SUPPORTDESK_MODEL_CACHE``, else
+    ``~/.cache/supportdesk``, else (not writable) the system's temporary folder."""
     configured = os.environ.get("SUPPORTDESK_MODEL_CACHE", "").strip()
-    return Path(configured) if configured else Path.home() / ".cache" / "supportdesk"
+    if configured:
+        return Path(configured)
+    home = Path.home() / ".cache" / "supportdesk"
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return Path(tempfile.gettempdir()) / "supportdesk"
+    return home if os.access(home, os.W_OK) else Path(tempfile.gettempdir()) / "supportdesk"
 
 
 def _versions_key() -> str:
@@ -143,6 +152,11 @@ class Embedder:
             if len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
         return vector
+
+    def forget(self) -> None:
+        """Empty the cache of embeddings (a benchmark's cold start)."""
+        with self._cache_lock:
+            self._cache.clear()
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """``(len(texts), 384)`` float32, unit rows; each text embedded alone (no padding)."""
