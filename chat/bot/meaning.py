@@ -20,9 +20,10 @@ a fixed penalty, as held-out phrases are never gibberish). The slope and bias ar
 held-out training data only:
 cross-validated phrases of known intents (the answer: in scope) and phrases of whole intents
 held out of training (the answer: "none of these"), the latter weighing ``OUTSIDER_SHARE`` of
-the fit. So the confidence keeps the README's meaning: the probability that the message is
-about that intent rather than about none of the taxonomy's intents (0.5: as likely as not);
-two close intents do not lower it. The fusion weight is
+the fit; with enough data the threshold is then lowered if need be to keep ``KEEP_RIGHT`` of
+the held-out phrases decided right. So the confidence keeps the README's meaning: the
+probability that the message is about that intent rather than about none of the taxonomy's
+intents (0.5: as likely as not); two close intents do not lower it. The fusion weight is
 chosen on the same cross-validated phrases (best accuracy).
 """
 
@@ -44,6 +45,13 @@ FUSION_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 # cross-validated phrases of known intents: roughly the share of messages expected to fit no
 # intent, raised so that a taxonomy's unknowns are sent to the fallback intent.
 OUTSIDER_SHARE = 0.3
+# The threshold (confidence 0.5) never sends more than this share of the cross-validated
+# phrases decided right to the fallback intent: the held-out intents' phrases pull it up, an
+# in-scope message costs more than an unknown one kept.
+KEEP_RIGHT = 0.98
+# ...when there are enough of them to measure that tail (a small taxonomy's few held-out
+# phrases would set it by one or two of them, and let off-topic messages through).
+KEEP_RIGHT_MIN_PHRASES = 500
 MISSING_LOGIT = -30.0
 _CHUNK = 1024
 
@@ -102,6 +110,13 @@ class MeaningHead:
             lambda c: self.neighbour_cosine(vector, c), self.mean, self.scale,
             self.slope, self.bias + self.unknown_weight * unknown, max(top, CANDIDATES),
         )[:top]
+
+
+def _trade_off(right_z: np.ndarray, outside_z: np.ndarray, keep: float) -> list[float | None]:
+    """[the z threshold keeping ``keep`` of ``right_z``, the share of ``outside_z`` below it]."""
+    threshold = float(np.quantile(right_z, 1.0 - keep))
+    away = round(float((outside_z < threshold).mean()), 4) if len(outside_z) else None
+    return [round(threshold, 4), away]
 
 
 def _top_mean(similarities: np.ndarray) -> float:
@@ -267,6 +282,10 @@ def train_meaning(
                         sample_weight=weight_all * len(weight_all))
         slope = max(float(calibration.coef_[0, 0]), 0.05)
         bias = float(calibration.intercept_[0])
+    right = inside_decided == y[rows]
+    if right.sum() >= KEEP_RIGHT_MIN_PHRASES:
+        lowest_kept = float(np.quantile(inside_z[right], 1.0 - KEEP_RIGHT))
+        bias = max(bias, -slope * lowest_kept)
 
     coef, intercept = _fit_logistic(vectors, y, n_classes)
     bank, offsets = _grouped(vectors, y, n_classes)
@@ -285,5 +304,12 @@ def train_meaning(
         "held_out_kept": round(float((inside_z >= threshold_z).mean()), 4),
         "outsiders_sent_away": (round(float((outside_z < threshold_z).mean()), 4)
                                 if len(outside_z) else None),
+        "z_threshold": round(threshold_z, 4),
+        # What other thresholds would do on the held-out phrases: (share of the right ones
+        # kept, share of the outsiders sent away).
+        "trade_off": {
+            f"{keep:.3f}": _trade_off(inside_z[right], outside_z, keep)
+            for keep in (0.95, 0.97, 0.98, 0.985, 0.99, 0.995) if right.any()
+        },
     }
     return head, predicted, figures
