@@ -253,3 +253,16 @@ def test_the_pipeline_trace_names_the_features(combined, monkeypatch):
     assert decide("tell me a joke about penguins").is_fallback
     monkeypatch.setenv("SUPPORTDESK_EMBEDDINGS", "0")
     assert decide("cancel my bike booking").trace["classification"]["features"] == "words"
+
+
+def test_a_worker_process_loads_the_model_before_its_first_customer(monkeypatch):
+    from chat import tasks
+
+    embeddings.embedder_reset()
+    monkeypatch.setattr(tasks.realtime, "use_private_loop", lambda: None)
+    tasks._prepare_worker_process()
+    assert embeddings._loaded.get("embedder") is not None
+    monkeypatch.setenv("SUPPORTDESK_EMBEDDINGS", "0")
+    embeddings.embedder_reset()
+    tasks._prepare_worker_process()  # turned off: nothing loaded, nothing raised
+    assert "embedder" not in embeddings._loaded
