@@ -20,6 +20,14 @@ means the intent and "none of these" are as likely as each other.
 Prediction for one message is the word analyser, each word's character n-grams (remembered
 per word: they never cross a word boundary) and one product with the weights: well under a
 millisecond.
+
+With the sentence-embedding model installed (``chat.bot.embeddings``), training also fits the
+meaning head (``chat.bot.meaning``) on the same folds and held-out intents: the word SVM's
+scores fused with a logistic regression on the message's embedding, and a confidence from three
+standardised scores, fitted on held-out training phrases. ``predict`` then uses it (about 2 ms
+more a message, the embedding); without the model (not installed, or
+``SUPPORTDESK_EMBEDDINGS=0``) the same artifact predicts on its words with the word-only
+calibration above (``predict_words``), and ``features`` says which.
 """
 
 from __future__ import annotations
