@@ -8,8 +8,10 @@ demo classifier), and runs ``evaluate_bot`` on:
 - ``banking77_test.csv`` with a throwaway model trained on ``banking77_train.csv``;
 - ``clinc150_test.csv`` likewise, with ``--fallback-intent out_of_scope``;
 
-and reports the offline decision time (p50/p99 per message, on the bitext run) and the time
-to train on Banking77's 10,000 rows. Numerical libraries are held to one thread, so the
+and reports the offline decision time (p50/p99 per message, on the bitext run: the whole
+``run_turn(respond=False)`` decision, the sentence embedding included), the time to train on
+Banking77's 10,000 rows (embedding them included), and the resident memory the embedding model
+adds to a process. Numerical libraries (and ONNX Runtime) are held to one thread, so the
 figures are for one core. The evaluation sets are read from ``../shared/eval/`` by default;
 nothing from them is copied into the project.
 """
@@ -20,6 +22,7 @@ import argparse
 import csv
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,14 +56,41 @@ def evaluate(*args: str) -> dict:
 
 
 def training_seconds(path: Path) -> tuple[float, float]:
-    """Wall time and CPU time of training on ``path`` (training is single-threaded)."""
-    from chat.bot import classifier
+    """Wall time and CPU time of training on ``path`` (training is single-threaded), the
+    phrases' embeddings computed afresh."""
+    from chat.bot import classifier, embeddings
+
+    embedder = embeddings.embedder()
+    if embedder is not None:
+        embedder.forget()
 
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     started, cpu_started = time.perf_counter(), time.process_time()
     classifier.train([r["text"] for r in rows], [r["intent"] for r in rows])
     return time.perf_counter() - started, time.process_time() - cpu_started
+
+
+MEMORY_PROBE = """
+import sys
+sys.path.insert(0, sys.argv[1])
+def rss():
+    with open("/proc/self/status") as status:
+        return next(int(l.split()[1]) for l in status if l.startswith("VmRSS:")) / 1024
+import numpy, sklearn.svm, chat.bot.embeddings as e
+before = rss()
+model = e.embedder()
+if model is not None:
+    model.embed(["where is my order", "I want my money back for the boots"])
+print(before, rss(), model is not None)
+"""
+
+
+def embedding_memory_mb() -> tuple[float, bool]:
+    """Resident memory (MB) that loading the embedding model adds to a fresh process."""
+    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(ROOT)], capture_output=True,
+                         text=True, check=True).stdout.split()
+    return float(out[1]) - float(out[0]), out[2] == "True"
 
 
 def line(name: str, value: float | None, floor: str, ok: bool | None) -> str:
@@ -104,34 +134,46 @@ def main() -> int:
         if "bitext" not in args.skip:
             bitext = evaluate(str(eval_dir / "bitext_cs10.csv"))
             results.append(f"bitext_cs10.csv, demo taxonomy ({bitext['n']} messages)")
-            check("intent accuracy", bitext["intent_accuracy"], 0.85)
+            check("intent accuracy", bitext["intent_accuracy"], 0.95)
             check("escalation recall", bitext["escalation_recall"], 0.95)
             results.append(line("escalation precision", bitext["escalation_precision"], "-", None))
             results.append(line("macro-F1", bitext["macro_f1"], "-", None))
             results.append(line("fallback recall (general_inquiry rows)",
                                 bitext["fallback_recall"], "-", None))
-            check("decision time p50 (ms)", bitext["p50_ms"], 1.0, above=False)
-            check("decision time p99 (ms)", bitext["p99_ms"], 5.0, above=False)
+            check("decision time p50 (ms), embedding included", bitext["p50_ms"], 5.0,
+                  above=False)
+            check("decision time p99 (ms), embedding included", bitext["p99_ms"], 15.0,
+                  above=False)
             results.append(line("decision CPU time p50 (ms)", bitext["cpu_p50_ms"], "-", None))
             results.append(line("decision CPU time p99 (ms)", bitext["cpu_p99_ms"], "-", None))
         if "banking" not in args.skip:
             banking = evaluate(str(eval_dir / "banking77_test.csv"),
                                "--train", str(eval_dir / "banking77_train.csv"))
             results.append(f"banking77_test.csv, trained on banking77_train.csv ({banking['n']})")
-            check("accuracy with the confidence threshold", banking["intent_accuracy"], 0.91)
+            check("accuracy with the confidence threshold", banking["intent_accuracy"], 0.925)
             results.append(line("macro-F1", banking["macro_f1"], "-", None))
             results.append(line("decision time p50 (ms)", banking["p50_ms"], "-", None))
             results.append(line("decision time p99 (ms)", banking["p99_ms"], "-", None))
             seconds, cpu_seconds = training_seconds(eval_dir / "banking77_train.csv")
-            check("training on banking77_train.csv (s)", seconds, 30.0, above=False)
+            check("training on banking77_train.csv (s), embedding included", seconds, 60.0,
+                  above=False)
             results.append(line("  the same in CPU time (s)", cpu_seconds, "-", None))
         if "clinc" not in args.skip:
             clinc = evaluate(str(eval_dir / "clinc150_test.csv"),
                              "--train", str(eval_dir / "clinc150_train.csv"),
                              "--fallback-intent", "out_of_scope")
             results.append(f"clinc150_test.csv, trained on clinc150_train.csv ({clinc['n']})")
-            check("in-scope accuracy (intent_accuracy)", clinc["intent_accuracy"], 0.91)
-            check("out-of-scope fallback recall", clinc["fallback_recall"], 0.75)
+            check("in-scope accuracy (intent_accuracy)", clinc["intent_accuracy"], 0.93)
+            check("out-of-scope fallback recall", clinc["fallback_recall"], 0.80)
+        from chat.bot import embeddings
+
+        embedder = embeddings.embedder()
+        results.append(f"features: {'words+embeddings' if embedder else 'words'} "
+                       f"({embeddings.MODEL_NAME}, int8 ONNX, one thread)" if embedder
+                       else "features: words (embedding model off or missing)")
+        added, loaded = embedding_memory_mb()
+        if loaded:
+            results.append(line("resident memory the model adds (MB)", added, "-", None))
         print("\n".join(results))
     return 1 if failed else 0
 

@@ -31,8 +31,8 @@ DELTA_INTERVAL_SECONDS = 0.05
 @worker_process_init.connect
 def _prepare_worker_process(**kwargs: Any) -> None:
     """Each worker process prepares its real-time sends (a Redis client, or one long-lived
-    loop), and loads the bot's taxonomy (classifier included) and its language model and word
-    lists before its first customer rather than during it."""
+    loop), and loads the bot's taxonomy (classifier included), its language word lists and the
+    sentence-embedding model before its first customer rather than during it."""
     realtime.use_private_loop()
     try:
         from chat.bot import language, taxonomy_snapshot
@@ -41,6 +41,9 @@ def _prepare_worker_process(**kwargs: Any) -> None:
         language.prepare()
     except Exception:  # no database or no trained classifier yet: the first turn loads it
         logger.info("the bot's taxonomy was not preloaded", exc_info=True)
+    from chat.bot.embeddings import embedder
+
+    embedder()  # the sentence-embedding model (None when off or not installed; never raises)
 
 
 def answer_turn(*, text: str, context: Any, on_delta=None) -> Any:

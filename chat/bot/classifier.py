@@ -20,6 +20,14 @@ means the intent and "none of these" are as likely as each other.
 Prediction for one message is the word analyser, each word's character n-grams (remembered
 per word: they never cross a word boundary) and one product with the weights: well under a
 millisecond.
+
+With the sentence-embedding model installed (``chat.bot.embeddings``), training also fits the
+meaning head (``chat.bot.meaning``) on the same folds and held-out intents: the word SVM's
+scores fused with a logistic regression on the message's embedding, and a confidence from three
+standardised scores, fitted on held-out training phrases. ``predict`` then uses it (about 2 ms
+more a message, the embedding); without the model (not installed, or
+``SUPPORTDESK_EMBEDDINGS=0``) the same artifact predicts on its words with the word-only
+calibration above (``predict_words``), and ``features`` says which.
 """
 
 from __future__ import annotations
@@ -42,6 +50,9 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import LinearSVC
+
+from . import embeddings
+from .meaning import MeaningHead, train_meaning
 
 ARTIFACT_FORMAT = 2
 SVM_C = 1.0
@@ -84,6 +95,18 @@ class IntentClassifier:
     none_score: float = -10.0
     vocabulary: frozenset[str] = frozenset()
     info: dict[str, Any] = field(default_factory=dict)
+    # The embedding side (``chat.bot.meaning``); None for a word-only model. Models stored
+    # before it existed read it from this class default.
+    meaning: MeaningHead | None = None
+
+    @property
+    def features(self) -> str:
+        """What ``predict`` uses now: ``"words+embeddings"`` or ``"words"`` (no meaning head,
+        or the embedding model turned off or missing in this process)."""
+        return "words+embeddings" if self._embedder() is not None else "words"
+
+    def _embedder(self) -> embeddings.Embedder | None:
+        return embeddings.embedder() if self.meaning is not None else None
 
     def _features(self, texts: list[str]) -> sparse.csr_matrix:
         return sparse.hstack(
@@ -175,15 +198,30 @@ class IntentClassifier:
         return 1.0 / (1.0 + np.exp(-np.clip(gap, -50.0, 50.0)))
 
     def predict(self, text: str, top: int = 3) -> list[tuple[str, float]]:
-        """The ``top`` intents with their confidence, best first."""
+        """The ``top`` intents with their confidence (0..1), best first.
+
+        With the meaning head and the embedding model at hand, the confidence is the meaning
+        head's (``chat.bot.meaning``); otherwise the word-only calibration's.
+        """
+        embedder = self._embedder()
+        if embedder is not None and self.meaning is not None:
+            words = content_words(text)
+            unknown = (sum(1 for w in words if w not in self.vocabulary
+                           and not embedder.knows_word(w)) / len(words)) if words else 0.0
+            ranked = self.meaning.decide(self.score_one(text), embedder.embed_one(text),
+                                         unknown, top)
+            return [(self.classes[c], confidence) for c, confidence in ranked]
+        return self.predict_words(text, top)
+
+    def predict_words(self, text: str, top: int = 3) -> list[tuple[str, float]]:
+        """``predict`` on the word features alone (the word-only calibration)."""
         confidences = self.confidences(self.score_one(text)[None, :], [text])[0]
         best = np.argsort(-confidences, kind="stable")[:top]
         return [(self.classes[i], float(confidences[i])) for i in best]
 
     def predict_many(self, texts: list[str]) -> list[tuple[str, float]]:
-        confidences = self.confidences(self.scores(texts), texts)
-        best = confidences.argmax(axis=1)
-        return [(self.classes[i], float(confidences[row, i])) for row, i in enumerate(best)]
+        """The best intent and its confidence of each text (as ``predict``)."""
+        return [self.predict(text, top=1)[0] for text in texts]
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -288,8 +326,16 @@ def train(
     n_folds: int = 3,
     progress: Callable[[float], None] | None = None,
     seed: int = 0,
+    use_embeddings: bool | None = None,
 ) -> tuple[IntentClassifier, dict[str, Any]]:
-    """Train on (text, intent) pairs; returns the model and its cross-validated metrics."""
+    """Train on (text, intent) pairs; returns the model and its cross-validated metrics.
+
+    With the embedding model at hand (``use_embeddings`` None: whenever
+    ``chat.bot.embeddings.embedder()`` gives one) and enough data for held-out intents
+    (cross-validation and four intents or more), the model also gets its meaning head; its
+    word-only calibration is kept for processes without the embedding model. ``metrics``
+    says which in ``"features"``.
+    """
     started = time.perf_counter()
     report = progress or (lambda fraction: None)
     classes = sorted(set(labels))
@@ -302,11 +348,27 @@ def train(
     # folds' training); there must be some intent with a phrase in every fold.
     folds = min(n_folds, max(counts.values()))
 
+    embedder = None
+    if (use_embeddings or use_embeddings is None) and folds >= 2 and len(classes) >= 4:
+        embedder = embeddings.embedder()
     word, char = _vectorizers()
     features = sparse.hstack([word.fit_transform(texts), char.fit_transform(texts)], format="csr")
-    steps = folds + OUTSIDER_GROUPS + 1
+    # Embedding the phrases costs about as much as all the SVMs together.
+    embedding_steps = folds + OUTSIDER_GROUPS if embedder is not None else 0
+    steps = folds + OUTSIDER_GROUPS + 1 + 2 * embedding_steps
     done = 1
     report(done / steps)
+    vectors = None
+    if embedder is not None:
+        chunks = [texts[i:i + 500] for i in range(0, len(texts), 500)]
+        parts = []
+        for number, chunk in enumerate(chunks, 1):
+            parts.append(embedder.embed(chunk))
+            report((done + embedding_steps * number / len(chunks)) / steps)
+        vectors = np.vstack(parts)
+        done += embedding_steps
+    meaning_folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    meaning_outsiders: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     words = [content_words(t) for t in texts]
     held_out = np.zeros((len(y), len(classes)), dtype=np.float64)
@@ -323,6 +385,7 @@ def train(
             held_out[test_rows] = _decision(
                 _fit_svm(features[train_rows], y[train_rows]), features[test_rows], len(classes)
             )
+            meaning_folds.append((train_rows, test_rows, held_out[test_rows]))
             known = {w for row in train_rows for w in words[row]}
             held_out_coverage[test_rows] = [coverage(words[row], known) for row in test_rows]
             done += 1
@@ -345,6 +408,8 @@ def train(
             known = {w for row in np.where(~outside)[0] for w in words[row]}
             outsiders.append((_decision(model, features[sample]),
                               np.array([coverage(words[row], known) for row in sample])))
+            meaning_outsiders.append((np.where(~outside)[0], sample,
+                                      _decision(model, features[sample], len(classes))))
             done += 1
             report(done / steps)
 
@@ -364,10 +429,24 @@ def train(
         temperature=temperature, none_score=none_score,
         vocabulary=frozenset(w for row in words for w in row),
     )
+    meaning_figures: dict[str, Any] = {}
+    if vectors is not None and meaning_outsiders:
+        def step() -> None:
+            nonlocal done
+            done += 1
+            report(done / steps)
+
+        model.meaning, decided, meaning_figures = train_meaning(
+            vectors, y, len(classes), meaning_folds, meaning_outsiders, step
+        )
+        predicted = np.where(decided >= 0, decided, predicted)
     seconds = time.perf_counter() - started
     metrics = _metrics(texts, y, predicted, classes, folds) if folds >= 2 else {
         "accuracy": None, "macro_f1": None, "per_intent": {}, "confusions": [],
     }
+    metrics["features"] = "words+embeddings" if model.meaning is not None else "words"
+    if meaning_figures:
+        metrics["meaning"] = meaning_figures
     metrics.update({
         "n_folds": folds if folds >= 2 else 0,
         "train_seconds": round(seconds, 2),
@@ -376,7 +455,8 @@ def train(
         "n_phrases": len(texts),
         "n_intents": len(classes),
     })
-    model.info = {"metrics": {k: metrics[k] for k in ("accuracy", "macro_f1", "n_folds")}}
+    model.info = {"metrics": {k: metrics[k] for k in ("accuracy", "macro_f1", "n_folds",
+                                                       "features")}}
     report(1.0)
     return model, metrics
 

@@ -145,6 +145,9 @@ def run_turn(
         "decided_intent": intent,
         "classifier_version": taxonomy.classifier_version,
     }
+    if result.backend == "offline" and taxonomy.classifier is not None:
+        # "words+embeddings", or "words" when the embedding model is off or missing here.
+        trace["classification"]["features"] = taxonomy.classifier.features
     clock.lap("classification")
 
     # 2. Entities. Relative dates count from the message's own day in the customer's zone.
