@@ -26,6 +26,12 @@ GREETING = (
 # ---------------------------------------------------------------------------
 
 _ORDER_STATUS = [
+    "when will order 30871 get to me",
+    "where is my package now",
+    "my package, where is it at?",
+    "has my parcel left your warehouse yet",
+    "can I follow my parcel online",
+    "how do I track my parcel",
     "where is my order",
     "Where's my order 55102?",
     "Can you tell me the status of order #88213?",
@@ -108,6 +114,10 @@ _ORDER_STATUS = [
 ]
 
 _RETURN_REQUEST = [
+    "how do exchanges work at Acme",
+    "explain how an exchange works",
+    "how does swapping an item for another size work",
+    "what is your exchange policy",
     "I want to return my jacket",
     "how do I return an item",
     "Can I send back the boots? They're too small.",
@@ -2034,7 +2044,7 @@ ARTICLES = [
     },
     # ----- general_inquiry -----
     {
-        "title": "Contact us and support hours",
+        "title": "Contact us: phone, e-mail and support hours",
         "intents": ["general_inquiry"],
         "status": "published",
         "body": _md(

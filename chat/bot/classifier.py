@@ -33,12 +33,14 @@ calibration above (``predict_words``), and ``features`` says which.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import re
 import time
 import warnings
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +55,7 @@ from sklearn.svm import LinearSVC
 
 from . import embeddings
 from .meaning import MeaningHead, train_meaning
+from .text import FuzzyLexicon
 
 ARTIFACT_FORMAT = 2
 SVM_C = 1.0
@@ -62,6 +65,8 @@ OUTSIDER_WEIGHT = 0.05
 # Held-out intents come in this many groups, each left out of one extra model.
 OUTSIDER_GROUPS = 3
 MISSING_CLASS_SCORE = -10.0
+# Threads that fit a training's SVMs (and embed its phrases) side by side: the machine's cores.
+TRAIN_THREADS = max(1, min(4, os.cpu_count() or 1))
 # Words whose character n-grams a model remembers for ``score_one`` before it starts afresh.
 WORD_CACHE_SIZE = 20_000
 # How far (in SVM margin units) a message with no known content word lifts the "none" score.
@@ -129,7 +134,19 @@ class IntentClassifier:
         state = dict(self.__dict__)
         state.pop("_fast", None)
         state.pop("_word_grams", None)
+        state.pop("_spelling", None)
         return state
+
+    def _known(self, word: str, embedder: embeddings.Embedder) -> bool:
+        """Whether a content word is known: a training phrase's word, one typo away from one
+        ("shiping", "pasword"), or a whole word of the embedding model's vocabulary."""
+        if word in self.vocabulary or embedder.knows_word(word):
+            return True
+        spelling = self.__dict__.get("_spelling")
+        if spelling is None:
+            spelling = FuzzyLexicon({w: w for w in self.vocabulary})
+            self.__dict__["_spelling"] = spelling
+        return bool(spelling(word))
 
     def _fast_parts(self) -> tuple[Callable[[str], list[str]], Callable[[str], str]]:
         fast = self.__dict__.get("_fast")
@@ -206,8 +223,8 @@ class IntentClassifier:
         embedder = self._embedder()
         if embedder is not None and self.meaning is not None:
             words = content_words(text)
-            unknown = (sum(1 for w in words if w not in self.vocabulary
-                           and not embedder.knows_word(w)) / len(words)) if words else 0.0
+            unknown = (sum(1 for w in words if not self._known(w, embedder)) / len(words)
+                       if words else 0.0)
             ranked = self.meaning.decide(self.score_one(text), embedder.embed_one(text),
                                          unknown, top)
             return [(self.classes[c], confidence) for c, confidence in ranked]
@@ -264,6 +281,25 @@ def _vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
 def _fit_svm(features: sparse.csr_matrix, labels: np.ndarray) -> LinearSVC:
     # A fixed seed: liblinear shuffles the rows, and the same data should give the same model.
     return LinearSVC(C=SVM_C, random_state=0).fit(features, labels)
+
+
+def _fit_many(
+    features: sparse.csr_matrix, labels: np.ndarray, row_sets: list[np.ndarray]
+) -> list[LinearSVC | None]:
+    """One SVM per set of training rows (None where the rows hold fewer than two intents).
+
+    The fits run on ``TRAIN_THREADS`` threads: liblinear releases the GIL while it fits, so
+    the cross-validation and held-out-intent models of one training share the cores.
+    """
+    def fit(rows: np.ndarray) -> LinearSVC | None:
+        if len(set(labels[rows])) < 2:
+            return None
+        return _fit_svm(features[rows], labels[rows])
+
+    if TRAIN_THREADS <= 1 or len(row_sets) <= 1:
+        return [fit(rows) for rows in row_sets]
+    with ThreadPoolExecutor(max_workers=TRAIN_THREADS) as pool:
+        return list(pool.map(fit, row_sets))
 
 
 def _decision(
@@ -378,13 +414,12 @@ def train(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The least populated class")
             splits = list(splitter.split(features, y))
-        for train_rows, test_rows in splits:
-            if len(set(y[train_rows])) < 2:
+        fitted = _fit_many(features, y, [rows for rows, _ in splits])
+        for (train_rows, test_rows), fold_model in zip(splits, fitted, strict=True):
+            if fold_model is None:
                 held_out[test_rows] = 0.0
                 continue
-            held_out[test_rows] = _decision(
-                _fit_svm(features[train_rows], y[train_rows]), features[test_rows], len(classes)
-            )
+            held_out[test_rows] = _decision(fold_model, features[test_rows], len(classes))
             meaning_folds.append((train_rows, test_rows, held_out[test_rows]))
             known = {w for row in train_rows for w in words[row]}
             held_out_coverage[test_rows] = [coverage(words[row], known) for row in test_rows]
@@ -397,14 +432,15 @@ def train(
     rng = np.random.RandomState(seed)
     if len(classes) >= 4:
         groups = np.array_split(rng.permutation(len(classes)), OUTSIDER_GROUPS)
-        for group in groups:
+        insides = [np.where(~np.isin(y, group))[0] for group in groups]
+        group_models = _fit_many(features, y, insides)
+        for group, group_model in zip(groups, group_models, strict=True):
             outside = np.isin(y, group)
-            inside_labels = y[~outside]
-            if len(set(inside_labels)) < 2:
+            if group_model is None:
                 continue
             sample = np.where(outside)[0]
             sample = rng.choice(sample, min(len(sample), max(50, len(y) // 6)), replace=False)
-            model = _fit_svm(features[~outside], inside_labels)
+            model = group_model
             known = {w for row in np.where(~outside)[0] for w in words[row]}
             outsiders.append((_decision(model, features[sample]),
                               np.array([coverage(words[row], known) for row in sample])))

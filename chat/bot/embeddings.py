@@ -32,6 +32,7 @@ import tempfile
 import threading
 import warnings
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
 MAX_TOKENS = 128
 CACHE_SIZE = 20_000
+# From this many texts, ``embed`` runs one thread per core.
+PARALLEL_FROM = 64
 ONNX_OPSET = 17
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -159,10 +162,18 @@ class Embedder:
             self._cache.clear()
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """``(len(texts), 384)`` float32, unit rows; each text embedded alone (no padding)."""
+        """``(len(texts), 384)`` float32, unit rows; each text embedded alone (no padding).
+
+        A long list (a training's phrases) is embedded on one thread per core.
+        """
         if not texts:
             return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        return np.vstack([self.embed_one(text) for text in texts])
+        threads = max(1, min(4, os.cpu_count() or 1))
+        if threads == 1 or len(texts) < PARALLEL_FROM:
+            return np.vstack([self.embed_one(text) for text in texts])
+        # ONNX Runtime releases the GIL while it runs: a training's phrases share the cores.
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            return np.vstack(list(pool.map(self.embed_one, texts)))
 
 
 def _export_onnx(target: Path) -> None:

@@ -29,7 +29,9 @@ chosen on the same cross-validated phrases (best accuracy).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,14 +228,15 @@ def train_meaning(
     (training rows, sampled rows of the held-out intents, their word scores). Returns the head,
     the cross-validated decisions (-1 for a phrase never held out) and figures for the metrics.
     """
-    inside = []
-    for train_rows, rows, scores in folds:
-        inside.append(_part(vectors, y, n_classes, train_rows, rows, scores))
-        progress()
-    outside = []
-    for train_rows, rows, scores in outsiders:
-        outside.append(_part(vectors, y, n_classes, train_rows, rows, scores))
-        progress()
+    # The fits share the cores (most of a logistic regression's time is in NumPy, which
+    # releases the GIL); progress is reported from this thread, as each fit ends in order.
+    parts = []
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        for part in pool.map(lambda job: _part(vectors, y, n_classes, *job),
+                             [*folds, *outsiders]):
+            parts.append(part)
+            progress()
+    inside, outside = parts[:len(folds)], parts[len(folds):]
 
     rows = np.concatenate([p.rows for p in inside])
     words = np.vstack([p.word_scores for p in inside])

@@ -132,8 +132,12 @@ def run_turn(
     if taxonomy.classifier is None and result.backend == "offline":
         trace["errors"].append("classification: no active classifier")
     threshold = settings.BOT_CONFIDENCE_THRESHOLD
+    aside = smalltalk.off_topic(text) if readable.supported else ""
+    if aside:
+        trace["off_topic"] = aside
     is_fallback = (
         not readable.supported
+        or bool(aside)
         or result.confidence < threshold
         or result.intent not in taxonomy.intents
     )
@@ -240,6 +244,12 @@ def run_turn(
         reply_text = language.reply(readable, languages)
         trace["retrieval"] = []
         trace["response"] = {"source": "language", "reason": readable.reason}
+        clock.lap("response")
+    elif respond and aside and outcome.is_fallback:
+        # A request no desk answers (a joke, the weather): what the desk is for, and a person.
+        reply_text = smalltalk.OFF_TOPIC_REPLY
+        trace["retrieval"] = []
+        trace["response"] = {"source": "off_topic"}
         clock.lap("response")
     elif respond:
         reply_text, used_articles = _respond(

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
+from .text import FuzzyLexicon, english_words, tokens
+
 _MARKDOWN_NOISE = re.compile(r"[#*_`>|]+|\[([^\]]*)\]\([^)]*\)")
 _WORD = re.compile(r"\w+")
 INTENT_BOOST = 0.25
@@ -60,6 +62,8 @@ class ArticleIndex:
     # The last query's text scores: the pipeline ranks and then picks the intent's best
     # article for the same message.
     _last: tuple[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    # The articles' words, for reading a misspelt query word as the known word one typo away.
+    _spelling: FuzzyLexicon | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, articles: list[ArticleDoc]) -> ArticleIndex:
@@ -142,7 +146,20 @@ class ArticleIndex:
         """
         if self._analyzer is None:
             self._analyzer = self.vectorizer.build_analyzer()
-        return _cosines(self._analyzer(query), self.vectorizer, self.matrix)
+        return _cosines(self._analyzer(self.corrected(query)), self.vectorizer, self.matrix)
+
+    def corrected(self, query: str) -> str:
+        """``query``'s words, each word the articles never use (five letters or more) read as
+        the articles' word one typo away, if there is one: "shiping to canda" is "shipping to
+        canada". Words the articles use, English words ("stuff" is not a typo of "staff") and
+        short words stay as they are."""
+        if self._spelling is None:
+            words = {term for term in self.vectorizer.vocabulary_ if " " not in term}
+            self._spelling = FuzzyLexicon({word: word for word in words})
+        spelling, english = self._spelling, english_words()
+        return " ".join(
+            word if word in english else spelling(word) or word for word in tokens(query)
+        )
 
     def get(self, article_id: int) -> ArticleDoc | None:
         return self.by_id.get(article_id)

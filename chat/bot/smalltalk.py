@@ -10,6 +10,7 @@ A taxonomy may name an intent for one of these kinds (``greeting``, ``thank_you`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 
 from .text import tokens
@@ -75,3 +76,41 @@ def reply(name: str, *, pending_question: str = "") -> str:
         opener = "Hello!" if name == GREETING else "You're welcome!"
         return f"{opener} {pending_question}"
     return REPLIES[name]
+
+
+# Requests no customer-service desk answers: entertainment, general knowledge, chit-chat about
+# the bot itself. Each needs the request's own words together ("tell me a joke", "what's the
+# weather tomorrow"), so "the joke of a delivery service lost my parcel" is not off topic.
+_OFF_TOPIC = re.compile(
+    r"\b(?:tell|give|sing|write|make|say|share|know|got|hear|recite|compose|do)\s+(?:me\s+|us\s+)?"
+    r"(?:a|an|another|some|any|one\s+more|your\s+best|a\s+funny|a\s+good)?\s*(?:funny\s+|good\s+)?"
+    r"(?:jokes?|riddles?|poems?|songs?|limericks?|haikus?|stor(?:y|ies)|fun\s+facts?|puns?)\b"
+    r"|\b(?:what(?:'s|\s+is)|how(?:'s|\s+is))\s+the\s+weather\b|\bweather\s+(?:forecast|"
+    r"today|tomorrow|like)\b"
+    r"|\bwhat(?:'s|\s+is)\s+the\s+(?:capital|population|meaning\s+of\s+life|square\s+root)\b"
+    r"|\bwho\s+(?:is|was|won|will\s+win)\s+the\s+(?:president|prime\s+minister|king|queen|"
+    r"world\s+cup|super\s+bowl|election|game|match)\b"
+    r"|\b(?:do|will|would)\s+you\s+(?:love|like|marry|date)\s+me\b"
+    r"|\b(?:let'?s|can\s+we|wanna|want\s+to)\s+play\s+(?:a\s+)?(?:game|chess|trivia)\b"
+    r"|\b(?:recipe\s+for|how\s+do\s+i\s+(?:cook|bake))\b"
+    r"|\b(?:do|help\s+me\s+with|write)\s+my\s+(?:homework|essay|assignment)\b"
+    r"|\bwhat\s+is\s+\d+\s*(?:[-+*/x]|plus|minus|times)\s*\d+\b"
+)
+MAX_OFF_TOPIC_WORDS = 14
+OFF_TOPIC_REPLY = (
+    "Sorry, that's not something I can help with here. I can answer questions about your "
+    "orders, deliveries, returns, payments, our products and your account, or connect you "
+    "with a member of our team. What can I help you with?"
+)
+
+
+def off_topic(text: str) -> str:
+    """The words of a request no customer-service desk answers ("tell me a joke", "what's the
+    weather like"), or "" when there is none. ``text`` is the normalised message.
+
+    Only short messages count: a longer one may carry a real question beside the aside.
+    """
+    if len(tokens(text)) > MAX_OFF_TOPIC_WORDS:
+        return ""
+    found = _OFF_TOPIC.search(text.replace("\u2019", "'"))
+    return found.group(0) if found else ""

@@ -27,7 +27,7 @@ QUESTIONS = [
     ("I'd like to cancle my order please", "cancellation"),
     ("is there a fee for cancelling an order", "cancellation"),
     ("the app keeps crashing when I log in", "technical_support"),
-    ("checkout page gives me an eror when I pay", "technical_support"),
+    ("the checkout page shows an eror and wont load", "technical_support"),
     ("I forgot my pasword", "account_access"),
     ("my account is locked after too many tries", "account_access"),
     ("how much is shiping to canada", "shipping_issue"),

@@ -47,11 +47,13 @@ def test_scores_are_the_vectorizers_cosine_similarities():
 
 
 def test_text_scores_are_the_mean_of_the_word_and_character_cosines():
+    """The word cosine is that of the query with its misspelt words read (``corrected``)."""
     import numpy as np
 
     index = ArticleIndex.build(ARTICLES)
     for query in ["how long does a refund take", "refnud tkae", "waterprooof tnet", "", "!!"]:
-        words = np.asarray((index.vectorizer.transform([query]) @ index.matrix).todense()).ravel()
+        read = index.corrected(query)
+        words = np.asarray((index.vectorizer.transform([read]) @ index.matrix).todense()).ravel()
         chars = np.asarray(
             (index.char_vectorizer.transform([query]) @ index.char_matrix).todense()
         ).ravel()
@@ -84,3 +86,18 @@ def test_the_best_article_of_an_intent_is_chosen_by_text_else_its_first():
     assert index.best_of_intent("what size are the bots", "product_question").id == 1
     assert index.best_of_intent("zzz qqq", "product_question").id == 1  # the intent's first
     assert index.best_of_intent("refunds", "cancellation") is None
+
+
+@pytest.mark.parametrize(("query", "read"), [
+    ("how much is shiping to canda", "how much is shipping to canada"),
+    ("i want to retrun my jaket", "i want to return my jacket"),
+    ("how long do i have to return stuff", "how long do i have to return stuff"),
+    ("the parcle never came", "the parcel never came"),
+])
+def test_a_misspelt_query_word_is_read_as_the_articles_word_one_typo_away(query, read):
+    index = ArticleIndex.build([
+        ArticleDoc(1, "Shipping to Canada", "Shipping to Canada takes a week."),
+        ArticleDoc(2, "Returns", "Return a jacket within 30 days. Every parcel is tracked."),
+        ArticleDoc(3, "Staff", "Our staff never came late."),
+    ])
+    assert index.corrected(query) == read

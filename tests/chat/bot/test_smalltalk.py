@@ -2,7 +2,9 @@ import pytest
 
 from chat.bot import dialog, smalltalk
 from chat.bot.pipeline import run_turn
+from chat.bot.smalltalk import OFF_TOPIC_REPLY, off_topic
 from chat.bot.taxonomy import IntentInfo, taxonomy_from_data
+from chat.bot.text import normalize
 from chat.bot.types import TurnContext
 
 from .conftest import ARTICLES, INTENTS, SIGNALS, TODAY
@@ -112,3 +114,38 @@ def test_a_pleasantry_does_not_trigger_the_last_intents_policy(taxonomy):
     person = run_turn(taxonomy, text="hello, can I talk to a human",
                       context=TurnContext(dialog_state=state), use_claude=False, today=TODAY)
     assert person.decision == "handoff"
+
+
+@pytest.mark.parametrize("text", [
+    "tell me a joke", "Tell me a funny joke please", "can you sing me a song?",
+    "write me a poem about tents", "what's the weather like in Denver tomorrow",
+    "what is the capital of Peru", "who won the super bowl", "what is 17 * 3",
+    "let's play a game", "will you marry me", "can you do my homework",
+    "give us a riddle", "know any good jokes?",
+])
+def test_requests_no_desk_answers_are_off_topic(text):
+    assert off_topic(normalize(text))
+
+
+@pytest.mark.parametrize("text", [
+    "my order is a joke, where is it", "the joke of a courier left my parcel in the rain",
+    "do you sell a song book", "I need a story book for my daughter, is it in stock",
+    "what is the weatherproof rating of the Summit jacket", "where is my order",
+    "I was told a joke by your agent and I want a refund for the rude service, this is "
+    "the third time I have written about my order",
+])
+def test_questions_with_such_words_are_not_off_topic(text):
+    assert off_topic(normalize(text)) == ""
+
+
+def test_an_off_topic_request_is_not_understood_and_counts_toward_the_handoff(taxonomy):
+    first = run_turn(taxonomy, text="tell me a joke", context=TurnContext(),
+                     use_claude=False, today=TODAY)
+    assert first.decision == "reply" and first.is_fallback
+    assert first.intent == taxonomy.fallback_intent
+    assert first.reply_text == OFF_TOPIC_REPLY and first.articles == []
+    assert first.trace["off_topic"] == "tell me a joke"
+    second = run_turn(taxonomy, text="ok then what's the weather tomorrow",
+                      context=TurnContext(dialog_state=first.dialog_state),
+                      use_claude=False, today=TODAY)
+    assert second.decision == "handoff" and second.handoff_category == "fallbacks"
