@@ -33,14 +33,12 @@ calibration above (``predict_words``), and ``features`` says which.
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import re
 import time
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,8 +63,6 @@ OUTSIDER_WEIGHT = 0.05
 # Held-out intents come in this many groups, each left out of one extra model.
 OUTSIDER_GROUPS = 3
 MISSING_CLASS_SCORE = -10.0
-# Threads that fit a training's SVMs (and embed its phrases) side by side: the machine's cores.
-TRAIN_THREADS = max(1, min(4, os.cpu_count() or 1))
 # Words whose character n-grams a model remembers for ``score_one`` before it starts afresh.
 WORD_CACHE_SIZE = 20_000
 # How far (in SVM margin units) a message with no known content word lifts the "none" score.
@@ -288,18 +284,13 @@ def _fit_many(
 ) -> list[LinearSVC | None]:
     """One SVM per set of training rows (None where the rows hold fewer than two intents).
 
-    The fits run on ``TRAIN_THREADS`` threads: liblinear releases the GIL while it fits, so
-    the cross-validation and held-out-intent models of one training share the cores.
+    One after another: liblinear draws its shuffles from the C library's one random state,
+    so fits on several threads at once would not give the same model twice.
     """
-    def fit(rows: np.ndarray) -> LinearSVC | None:
-        if len(set(labels[rows])) < 2:
-            return None
-        return _fit_svm(features[rows], labels[rows])
-
-    if TRAIN_THREADS <= 1 or len(row_sets) <= 1:
-        return [fit(rows) for rows in row_sets]
-    with ThreadPoolExecutor(max_workers=TRAIN_THREADS) as pool:
-        return list(pool.map(fit, row_sets))
+    return [
+        _fit_svm(features[rows], labels[rows]) if len(set(labels[rows])) >= 2 else None
+        for rows in row_sets
+    ]
 
 
 def _decision(

@@ -393,10 +393,14 @@ def _ranked_articles(
     little; an intent without articles, from any article that scores.
     """
     index = taxonomy.articles
+    if is_fallback:
+        # Not understood: the fallback intent is no topic, so its articles get no boost (a
+        # boost would fill the top places with articles the message does not match).
+        ranked = index.search(query, intent="", limit=3)
+        return [a for a in ranked if a["score"] >= FALLBACK_MIN_TEXT_SCORE]
     ranked = index.search(query, intent=intent, limit=3)
-    if is_fallback or intent == taxonomy.fallback_intent:
-        minimum = FALLBACK_MIN_TEXT_SCORE if is_fallback else CHOICE_MIN_TEXT_SCORE
-        return [a for a in ranked if _text_score(a, taxonomy, intent) >= minimum]
+    if intent == taxonomy.fallback_intent:
+        return [a for a in ranked if _text_score(a, taxonomy, intent) >= CHOICE_MIN_TEXT_SCORE]
     own = index.best_of_intent(query, intent)
     if own is None:
         return ranked

@@ -396,7 +396,7 @@ def angry_policy_taxonomy(trained):
 
 @pytest.mark.parametrize(
     "text",
-    ["I am a little disappointed with the quality of the jacket",
+    ["I am a little disappointed with the service I got from your team",
      "I'm not happy with how I was treated, a bit disappointing"],
 )
 def test_the_when_angry_policy_answers_disappointment(angry_policy_taxonomy, text):
