@@ -139,8 +139,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         "contact": "frame_contact",
     }
 
-    async def error(self, code: str, message: str | None = None) -> None:
-        await self.send_json(realtime.error_frame(code, message))
+    async def error(
+        self, code: str, message: str | None = None, *, client_id: str | None = None
+    ) -> None:
+        await self.send_json(realtime.error_frame(code, message, client_id=client_id))
 
     async def frame_join(self, frame: dict) -> None:
         if self.conversation is not None:
@@ -231,11 +233,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             return
         text = text.strip()
         if is_blank(text):  # also a message of invisible characters only
-            await self.error("empty_text")
+            await self.error("empty_text", client_id=str(client_uuid))
             return
         if len(text) > self.max_chars:
             await self.error(
-                "text_too_long", f"A message has at most {self.max_chars} characters."
+                "text_too_long", f"A message has at most {self.max_chars} characters.",
+                client_id=str(client_uuid),
             )
             return
         if self._rate_limited():

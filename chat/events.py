@@ -136,6 +136,9 @@ class ErrorFrame(TypedDict):
     type: Literal["error"]
     code: str
     message: str
+    # The refused message's client id, when a message is refused for good (empty, too long):
+    # the client drops it instead of sending it again.
+    client_id: NotRequired[str]
 
 
 ERROR_CODES = {

@@ -250,8 +250,17 @@ def handoff_frame(conversation: Conversation) -> events.HandoffFrame:
     }
 
 
-def error_frame(code: str, message: str | None = None) -> events.ErrorFrame:
-    return {"type": "error", "code": code, "message": message or events.ERROR_CODES[code]}
+def error_frame(
+    code: str, message: str | None = None, *, client_id: str | None = None
+) -> events.ErrorFrame:
+    """An error frame: ``code`` from ``events.ERROR_CODES``, its text unless ``message`` is
+    given, and the refused message's ``client_id`` when there is one."""
+    frame: events.ErrorFrame = {
+        "type": "error", "code": code, "message": message or events.ERROR_CODES[code]
+    }
+    if client_id is not None:
+        frame["client_id"] = client_id
+    return frame
 
 
 # --- Broadcasts ------------------------------------------------------------------------------

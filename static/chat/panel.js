@@ -24,6 +24,9 @@
   var renderedSeq = 0;   // highest seq shown on this page; a reload shows the transcript anew
   var streaming = {};    // reply_to seq -> element growing from message.delta frames
 
+  // Whitespace, format (Cf) and filler characters: a message of these alone shows nothing.
+  var INVISIBLE_ONLY = /^[\s\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\u2800\u3164\uFE00-\uFE0F\uFEFF\uFFA0]*$/;
+
   function load() {
     var empty = { conversationId: null, token: null, lastSeq: 0, pending: [] };
     try {
@@ -297,6 +300,13 @@
   }
 
   function onError(frame) {
+    if (frame.client_id) {
+      // The server refused this message for good (empty, too long): it is not sent again.
+      state.pending = state.pending.filter(function (p) { return p.client_id !== frame.client_id; });
+      save();
+      var ghost = log.querySelector('[data-client-id="' + frame.client_id + '"]');
+      if (ghost) { ghost.remove(); }
+    }
     if (frame.code === "bad_token") {
       // The conversation is gone (or the token is wrong): start a new one on the next send.
       var pending = state.pending;
@@ -408,7 +418,8 @@
 
   function submitMessage() {
     var text = input.value.trim();
-    if (!text) { return; }
+    // Nothing to show (spaces, or invisible characters only): the server would refuse it too.
+    if (!text || INVISIBLE_ONLY.test(text)) { input.value = ""; return; }
     if (text.length > maxChars) { notice("A message has at most " + maxChars + " characters."); return; }
     var item = { client_id: uuid(), text: text };
     state.pending.push(item);

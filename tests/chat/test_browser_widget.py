@@ -223,3 +223,28 @@ def test_hostile_markdown_in_an_article_does_not_run_in_the_widget(
     for link in answer.locator("a", has_text="lunar").all():
         link.click()
     assert page.evaluate("() => window.pwned === undefined")
+
+
+def test_a_message_of_invisible_characters_only_leaves_nothing_behind(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    page = browser_context_factory(viewport={"width": 1280, "height": 800}).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    widget.send("hello")
+    widget.wait_for_messages("bot", 1)
+    for invisible in ("\u200b\u200b", "\u2060\u00ad \u3164", "\ufeff\u200d"):
+        widget.send(invisible)
+    widget.send("where is my order?")
+    widget.wait_for_messages("customer", 2)
+    widget.wait_for_messages("bot", 2)
+    # No faded bubble waits for an answer, and nothing is left to send again on a reload.
+    expect(widget.messages("customer")).to_have_count(2)
+    pending = widget.panel.locator("body").evaluate(
+        "() => Object.keys(localStorage).map(k => localStorage.getItem(k)).join('')"
+    )
+    assert "\u200b" not in pending and "\u2060" not in pending
+    page.reload()
+    widget = WidgetPage(page, daphne_server).open()
+    widget.wait_for_messages("customer", 2)
+    expect(widget.notice()).to_be_hidden()
+    assert Message.objects.filter(author="customer").count() == 2

@@ -249,6 +249,11 @@ async def test_bad_frames_get_an_error_and_change_nothing(started, raw, code):
     await comm.send_to(text_data=raw)
     frame = await comm.receive_json_from(timeout=TIMEOUT)
     assert frame["type"] == "error" and frame["code"] == code and frame["message"]
+    if code in {"empty_text", "text_too_long"}:
+        # Refused for good: the frame names the message, so the client drops it.
+        assert frame["client_id"] == json.loads(raw)["client_id"]
+    else:
+        assert "client_id" not in frame
     assert await count_messages() == 0
     assert not await database_sync_to_async(Contact.objects.exists)()
     await comm.send_json_to(message("still works"))  # the connection stays usable
