@@ -50,6 +50,9 @@ _CLAUDE_SIGNAL_CATEGORIES = (
 # How much of an article's score must come from the words (not the intent boost) for a
 # message handled as the fallback intent to be answered from it.
 FALLBACK_MIN_TEXT_SCORE = 0.12
+# An off-topic request ("tell me a joke") is not understood unless the classifier is this sure
+# of an intent of the taxonomy's own for it.
+OFF_TOPIC_IN_SCOPE_CONFIDENCE = 0.9
 # The same for a message confidently of the fallback intent ("do you take paypal"): above
 # the character n-grams' noise between unrelated texts (about 0.05).
 CHOICE_MIN_TEXT_SCORE = 0.08
@@ -133,6 +136,10 @@ def run_turn(
         trace["errors"].append("classification: no active classifier")
     threshold = settings.BOT_CONFIDENCE_THRESHOLD
     aside = smalltalk.off_topic(text) if readable.supported else ""
+    if aside and result.intent != taxonomy.fallback_intent and (
+        result.confidence >= OFF_TOPIC_IN_SCOPE_CONFIDENCE
+    ):
+        aside = ""  # the taxonomy has an intent for it (a "tell_joke" or "weather" intent)
     if aside:
         trace["off_topic"] = aside
     is_fallback = (

@@ -114,3 +114,4 @@ def off_topic(text: str) -> str:
         return ""
     found = _OFF_TOPIC.search(text.replace("\u2019", "'"))
     return found.group(0) if found else ""
+

@@ -149,3 +149,41 @@ def test_an_off_topic_request_is_not_understood_and_counts_toward_the_handoff(ta
                       context=TurnContext(dialog_state=first.dialog_state),
                       use_claude=False, today=TODAY)
     assert second.decision == "handoff" and second.handoff_category == "fallbacks"
+
+
+def test_a_taxonomy_with_an_intent_for_the_topic_keeps_it():
+    from chat.bot.classifier import train
+
+    intents = [
+        IntentInfo(slug="tell_joke", name="Tell a joke", description="", escalation_policy="never"),
+        IntentInfo(slug="order_status", name="Order status", description="",
+                   escalation_policy="never"),
+        IntentInfo(slug="billing", name="Billing", description="", escalation_policy="never"),
+        IntentInfo(slug="general_inquiry", name="General", description="",
+                   escalation_policy="never"),
+    ]
+    phrases = {
+        "tell_joke": ["tell me a joke", "make me laugh with a joke", "I want to hear a joke",
+                      "say something funny", "got any jokes", "tell me a funny joke",
+                      "know a good joke", "joke please"],
+        "order_status": ["where is my order", "track my parcel", "has my order shipped",
+                         "order status please", "when will my package come",
+                         "my delivery is late", "where is my stuff", "track order 123"],
+        "billing": ["I was charged twice", "refund my payment", "wrong amount on my card",
+                    "my invoice is wrong", "billing problem", "charged too much",
+                    "payment failed", "update my card"],
+        "general_inquiry": ["what are your hours", "how do I contact you", "do you have a shop",
+                            "question about your company", "where are you based",
+                            "do you sell gift cards", "what is your phone number",
+                            "are you open on sunday"],
+    }
+    texts = [p for slug in phrases for p in phrases[slug]]
+    labels = [slug for slug in phrases for _ in phrases[slug]]
+    model, _ = train(texts, labels)
+    jokes = taxonomy_from_data(intents=intents, signals=[], articles=[], classifier=model,
+                               fallback_intent="general_inquiry")
+    result = run_turn(jokes, text="tell me a joke", context=TurnContext(), use_claude=False,
+                      today=TODAY, respond=False)
+    assert result.confidence >= 0.9
+    assert result.intent == "tell_joke" and not result.is_fallback
+    assert "off_topic" not in result.trace
