@@ -33,6 +33,7 @@ calibration above (``predict_words``), and ``features`` says which.
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import re
 import time
@@ -43,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from joblib import Parallel, delayed
 from scipy import sparse
 from scipy.optimize import minimize
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS as STOP_WORDS
@@ -63,6 +65,8 @@ OUTSIDER_WEIGHT = 0.05
 # Held-out intents come in this many groups, each left out of one extra model.
 OUTSIDER_GROUPS = 3
 MISSING_CLASS_SCORE = -10.0
+# From this many training phrases the SVMs are fitted in worker processes (``_fit_many``).
+PARALLEL_FIT_FROM = 2_000
 # Words whose character n-grams a model remembers for ``score_one`` before it starts afresh.
 WORD_CACHE_SIZE = 20_000
 # How far (in SVM margin units) a message with no known content word lifts the "none" score.
@@ -280,17 +284,33 @@ def _fit_svm(features: sparse.csr_matrix, labels: np.ndarray) -> LinearSVC:
 
 
 def _fit_many(
-    features: sparse.csr_matrix, labels: np.ndarray, row_sets: list[np.ndarray]
+    features: sparse.csr_matrix,
+    labels: np.ndarray,
+    row_sets: list[np.ndarray],
+    fitted_one: Callable[[], None] = lambda: None,
 ) -> list[LinearSVC | None]:
     """One SVM per set of training rows (None where the rows hold fewer than two intents).
 
-    One after another: liblinear draws its shuffles from the C library's one random state,
-    so fits on several threads at once would not give the same model twice.
+    liblinear draws its shuffles from the C library's one random state, so fits on several
+    threads at once would not give the same model twice. From ``PARALLEL_FIT_FROM`` phrases
+    the fits run in worker processes instead (joblib's default process backend), each with a
+    random state of its own: the same models as one after another, on every core. Below it,
+    starting the processes would cost more than the fits. ``fitted_one`` is called as each fit
+    ends, in order (for progress).
     """
-    return [
-        _fit_svm(features[rows], labels[rows]) if len(set(labels[rows])) >= 2 else None
-        for rows in row_sets
-    ]
+    jobs = [rows for rows in row_sets if len(set(labels[rows])) >= 2]
+    processes = min(len(jobs), os.cpu_count() or 1)
+    if processes > 1 and features.shape[0] >= PARALLEL_FIT_FROM:
+        fits = Parallel(n_jobs=processes, return_as="generator")(
+            delayed(_fit_svm)(features[rows], labels[rows]) for rows in jobs
+        )
+    else:
+        fits = (_fit_svm(features[rows], labels[rows]) for rows in jobs)
+    models = []
+    for rows in row_sets:
+        models.append(next(fits) if len(set(labels[rows])) >= 2 else None)
+        fitted_one()
+    return models
 
 
 def _decision(
@@ -382,7 +402,8 @@ def train(
     features = sparse.hstack([word.fit_transform(texts), char.fit_transform(texts)], format="csr")
     # Embedding the phrases costs about as much as all the SVMs together.
     embedding_steps = folds + OUTSIDER_GROUPS if embedder is not None else 0
-    steps = folds + OUTSIDER_GROUPS + 1 + 2 * embedding_steps
+    # Vectorising, the SVMs (folds, held-out groups, final), embedding, the meaning head's fits.
+    steps = 1 + folds + OUTSIDER_GROUPS + 1 + 2 * embedding_steps
     done = 1
     report(done / steps)
     vectors = None
@@ -400,52 +421,58 @@ def train(
     words = [content_words(t) for t in texts]
     held_out = np.zeros((len(y), len(classes)), dtype=np.float64)
     held_out_coverage = np.ones(len(y))
+    # Every SVM at once (``_fit_many``): the cross-validation folds', the ones with a group of
+    # intents held out of training altogether (how the model scores what it does not know),
+    # and the final one on every phrase.
+    splits: list[tuple[np.ndarray, np.ndarray]] = []
     if folds >= 2:
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="The least populated class")
             splits = list(splitter.split(features, y))
-        fitted = _fit_many(features, y, [rows for rows, _ in splits])
-        for (train_rows, test_rows), fold_model in zip(splits, fitted, strict=True):
-            if fold_model is None:
-                held_out[test_rows] = 0.0
-                continue
-            held_out[test_rows] = _decision(fold_model, features[test_rows], len(classes))
-            meaning_folds.append((train_rows, test_rows, held_out[test_rows]))
-            known = {w for row in train_rows for w in words[row]}
-            held_out_coverage[test_rows] = [coverage(words[row], known) for row in test_rows]
-            done += 1
-            report(done / steps)
+    rng = np.random.RandomState(seed)
+    groups = (np.array_split(rng.permutation(len(classes)), OUTSIDER_GROUPS)
+              if len(classes) >= 4 else [])
+    insides = [np.where(~np.isin(y, group))[0] for group in groups]
+
+    def fitted_one() -> None:
+        nonlocal done
+        done += 1
+        report(done / steps)
+
+    *fitted, final = _fit_many(
+        features, y, [rows for rows, _ in splits] + insides + [np.arange(len(y))], fitted_one
+    )
+    fold_models, group_models = fitted[:len(splits)], fitted[len(splits):]
+
+    for (train_rows, test_rows), fold_model in zip(splits, fold_models, strict=True):
+        if fold_model is None:
+            held_out[test_rows] = 0.0
+            continue
+        held_out[test_rows] = _decision(fold_model, features[test_rows], len(classes))
+        meaning_folds.append((train_rows, test_rows, held_out[test_rows]))
+        known = {w for row in train_rows for w in words[row]}
+        held_out_coverage[test_rows] = [coverage(words[row], known) for row in test_rows]
     predicted = held_out.argmax(axis=1)
 
-    # Intents held out of training altogether: how the model scores what it does not know.
     outsiders: list[tuple[np.ndarray, np.ndarray]] = []
-    rng = np.random.RandomState(seed)
-    if len(classes) >= 4:
-        groups = np.array_split(rng.permutation(len(classes)), OUTSIDER_GROUPS)
-        insides = [np.where(~np.isin(y, group))[0] for group in groups]
-        group_models = _fit_many(features, y, insides)
-        for group, group_model in zip(groups, group_models, strict=True):
-            outside = np.isin(y, group)
-            if group_model is None:
-                continue
-            sample = np.where(outside)[0]
-            sample = rng.choice(sample, min(len(sample), max(50, len(y) // 6)), replace=False)
-            model = group_model
-            known = {w for row in np.where(~outside)[0] for w in words[row]}
-            outsiders.append((_decision(model, features[sample]),
-                              np.array([coverage(words[row], known) for row in sample])))
-            meaning_outsiders.append((np.where(~outside)[0], sample,
-                                      _decision(model, features[sample], len(classes))))
-            done += 1
-            report(done / steps)
+    for group, group_model in zip(groups, group_models, strict=True):
+        outside = np.isin(y, group)
+        if group_model is None:
+            continue
+        sample = np.where(outside)[0]
+        sample = rng.choice(sample, min(len(sample), max(50, len(y) // 6)), replace=False)
+        known = {w for row in np.where(~outside)[0] for w in words[row]}
+        outsiders.append((_decision(group_model, features[sample]),
+                          np.array([coverage(words[row], known) for row in sample])))
+        meaning_outsiders.append((np.where(~outside)[0], sample,
+                                  _decision(group_model, features[sample], len(classes))))
 
     if folds >= 2:
         temperature, none_score = _fit_calibration(held_out, y, held_out_coverage, outsiders)
     else:
         temperature, none_score = 5.0, -1.0
 
-    final = _fit_svm(features, y)
     coef = final.coef_.T.astype(np.float32)
     intercept = final.intercept_.astype(np.float32)
     if len(classes) == 2:  # LinearSVC gives one column for two classes

@@ -185,3 +185,25 @@ def test_an_intent_with_a_single_phrase_does_not_stop_cross_validation():
     assert metrics["per_intent"]["gift_wrap"]["support"] == 1
     assert metrics["accuracy"] > 0.5
     assert "gift_wrap" in model.classes
+
+
+def test_fits_in_worker_processes_give_the_models_of_one_after_another(monkeypatch):
+    # Large trainings fit their SVMs in worker processes; each has its own liblinear random
+    # state, so the models must be exactly those of fits one after another.
+    sequential, _ = classifier.train(*training_pairs(), use_embeddings=False)
+    monkeypatch.setattr(classifier, "PARALLEL_FIT_FROM", 0)
+    monkeypatch.setattr(classifier.os, "cpu_count", lambda: 2)
+    used = []
+    real = classifier.Parallel
+
+    def spy(*args, **kwargs):
+        used.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(classifier, "Parallel", spy)
+    parallel, _ = classifier.train(*training_pairs(), use_embeddings=False)
+    assert used and used[0]["n_jobs"] == 2
+    assert np.array_equal(sequential.coef, parallel.coef)
+    assert np.array_equal(sequential.intercept, parallel.intercept)
+    assert (sequential.temperature, sequential.none_score) == (
+        parallel.temperature, parallel.none_score)
