@@ -115,7 +115,9 @@ def check_process(process: str) -> Check:
 
     With eager Celery (embedded defaults) the web process runs the tasks: always ok.
     """
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    from supportdesk.celery import app
+
+    if app.conf.task_always_eager:
         return {"ok": True, "backend": "eager", "ms": 0.0, "error": ""}
     ago = seen_ago(process)
     ok = ago is not None and ago <= settings.HEALTH_PROCESS_STALE_SECONDS
