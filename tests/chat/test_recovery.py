@@ -1,8 +1,8 @@
 """Faults of the real parts: the worker and beat recover by themselves, every message is answered
 exactly once.
 
-Each test starts what it breaks on its own (a redis-server on a free port, restarted by the
-test) and runs a real Celery worker and beat against it, on the test database. Messages are
+Each test starts what it breaks on its own (a redis-server on a free port; a PostgreSQL
+cluster made with initdb) and restarts it under a real Celery worker and beat. Messages are
 stored through the services with their owed answers and reach the worker only through the
 outbox's dispatcher (run by beat), as after a broker outage.
 """
@@ -94,6 +94,11 @@ def start_celery(kind: str, redis_url: str, log: Path, schedule: Path) -> subpro
         CHANNEL_PREFIX=f"sdrecovery{os.getpid()}",
         CHAT_OWED_ANSWER_REQUEUE_SECONDS="2",
     )
+    return start_celery_env(kind, env, log, schedule)
+
+
+def start_celery_env(kind: str, env: dict, log: Path, schedule: Path) -> subprocess.Popen:
+    """A Celery worker (prefork, two processes) or beat with ``env``, once it is ready."""
     if kind == "worker":
         arguments = [
             "worker", "--loglevel", "info", "--concurrency", "2", "--pool", "prefork",
@@ -196,3 +201,123 @@ def test_a_redis_restart_while_the_worker_holds_tasks_loses_and_repeats_nothing(
     assert all(proc.poll() is None for proc in procs), "a Celery process died"
     worker_log = logs["worker"].read_text(errors="replace")
     assert "Unrecoverable error" not in worker_log
+
+
+class PostgresCluster:
+    """A PostgreSQL cluster of the test's own (initdb, pg_ctl) on a free port, with trust auth.
+
+    Run as the ``postgres`` user when the tests run as root (initdb refuses root).
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.port = _free_port()
+        self.data = directory / "pgdata"
+        self.log = directory / "postgres.log"
+        self.prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self.prefix:
+            subprocess.run(["chown", "postgres", str(directory)], check=True)
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/sdrecovery"
+
+    def pg_ctl(self, *arguments: str) -> None:
+        subprocess.run(
+            [*self.prefix, "pg_ctl", "-D", str(self.data), "-l", str(self.log), *arguments],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+
+    def start(self) -> None:
+        subprocess.run(
+            [*self.prefix, "initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres"],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        )
+        self.pg_ctl(
+            "-w", "-o",
+            f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
+        import psycopg
+
+        with psycopg.connect(self.url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE sdrecovery")
+
+    def restart_immediate(self) -> None:
+        """A crash-like restart: connections are cut without a checkpoint."""
+        self.pg_ctl("-w", "-m", "immediate", "restart")
+
+    def stop(self) -> None:
+        self.pg_ctl("-w", "-m", "immediate", "stop")
+
+    def rows(self, sql: str) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url, connect_timeout=5) as conn:
+            return conn.execute(sql).fetchall()
+
+
+ASK_SCRIPT = """
+import uuid
+from chat import services
+from chat.models import Widget
+widget = Widget.objects.get(public_key="demo")
+for number in range({count}):
+    conversation, _ = services.conversation_start(widget=widget)
+    services.message_create_incoming(
+        conversation=conversation, text={questions!r}[number % {n}], client_id=uuid.uuid4(),
+        queue_bot=False,
+    )
+"""
+
+
+def test_a_postgresql_restart_under_the_worker_loses_and_repeats_nothing(
+    own_redis: RedisServer, tmp_path: Path
+):
+    cluster = PostgresCluster(tmp_path)
+    cluster.start()
+    procs: list[subprocess.Popen] = []
+    logs = {"worker": tmp_path / "worker.log", "beat": tmp_path / "beat.log",
+            "postgres": cluster.log}
+    env = _subprocess_env()
+    env.update(DATABASE_URL=cluster.url, REDIS_URL=own_redis.url,
+               CHANNEL_PREFIX=f"sdrecovery{os.getpid()}", CHAT_OWED_ANSWER_REQUEUE_SECONDS="2")
+
+    def manage(*arguments: str) -> None:
+        subprocess.run([sys.executable, "manage.py", *arguments], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def ask(count: int) -> None:
+        script = ASK_SCRIPT.format(count=count, questions=QUESTIONS, n=len(QUESTIONS))
+        manage("shell", "-c", script)
+
+    def answered() -> dict[int, int]:
+        return dict(cluster.rows(
+            "SELECT m.id, COUNT(r.id) FROM chat_message m LEFT JOIN chat_message r "
+            "ON r.in_reply_to_id = m.id WHERE m.author = 'customer' GROUP BY m.id"
+        ))
+
+    try:
+        manage("migrate", "--noinput", "-v", "0")
+        manage("load_demo", "--password", "recovery-pass-2026", "--traffic-days", "0", "-v", "0")
+        for kind in ("worker", "beat"):
+            procs.append(start_celery_env(kind, env, logs[kind], tmp_path / "beat-schedule"))
+        ask(8)
+        wait_until(lambda: any(answered().values()), ANSWER_WITHIN, "no answer at all", logs)
+        cluster.restart_immediate()
+        ask(4)
+        wait_until(
+            lambda: len(answered()) == 12 and all(answered().values()), ANSWER_WITHIN,
+            "some messages were never answered after the PostgreSQL restart", logs,
+        )
+        assert set(answered().values()) == {1}  # exactly one answer each
+        assert cluster.rows("SELECT COUNT(*) FROM chat_owedanswer") == [(0,)]
+        assert all(proc.poll() is None for proc in procs), "a Celery process died"
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        cluster.stop()
