@@ -223,7 +223,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.error("rate_limited")
             return
         async with realtime.deferred_broadcasts():
-            message, created = await database_sync_to_async(services.message_create_incoming)(
+            # On the pool's threads, not the one thread-sensitive thread: every socket's
+            # messages would otherwise queue behind each other.
+            store = database_sync_to_async(services.message_create_incoming, thread_sensitive=False)
+            message, created = await store(
                 conversation=self.conversation, text=text, client_id=client_uuid
             )
         self.customer_typing = False
