@@ -5,10 +5,11 @@ with ``transaction.on_commit`` so nothing outside ever hears of a row that was r
 ``at`` backdates a change (generated history) and defaults to now. Reporting events are
 written through ``analytics.events.event_record`` in the same transaction as the change.
 
-Every write goes through the ORM, the same statements on SQLite and PostgreSQL. Sequence
-numbers come from ``Conversation.last_seq``, read under a row lock that holds until commit
-(``_next_seq``), so concurrent writers of one conversation line up and every message gets the
-next number. Answers the bot owes are rows (``OwedAnswer``, see ``chat.outbox``).
+Every write is the same on SQLite and PostgreSQL: the ORM, and one plain SQL statement that
+both run (``_next_seq``'s ``UPDATE ... RETURNING``). Sequence numbers come from
+``Conversation.last_seq``, bumped under a row lock that holds until commit, so concurrent
+writers of one conversation line up and every message gets the next number. Answers the bot
+owes are rows (``OwedAnswer``, see ``chat.outbox``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BigIntegerField, OuterRef, Subquery, Value
 from django.utils import timezone
 
@@ -58,29 +59,45 @@ def _next_seq(
     sets: dict[str, Any] | None = None,
     only_if_status: str | None = None,
 ) -> tuple[int, str] | None:
-    """Locks the conversation's row, allocates its next seq and writes ``sets``: (seq, status).
+    """Allocates the conversation's next seq and writes ``sets``: (seq, status).
 
-    The row lock (``select_for_update``; SQLite's IMMEDIATE transactions lock the file) holds
-    until commit, so concurrent writers of one conversation line up and every message gets the
-    next number. Returns None, writing nothing, when ``only_if_status`` is given and the
-    conversation is in another status; raises ``Conversation.DoesNotExist`` when it is gone.
-    The in-memory ``conversation`` is updated to match the row.
+    One statement that SQLite (3.35+) and PostgreSQL both run, the same on both:
+    ``UPDATE chat_conversation SET last_seq = last_seq + 1, <sets> WHERE id = %s
+    [AND status = %s] RETURNING last_seq, status``. The update locks the row until commit
+    (SQLite's IMMEDIATE transactions lock the file), so concurrent writers of one conversation
+    line up and every message gets the next number. Values are prepared by their fields
+    (``Field.get_db_prep_save``). Returns None, writing nothing, when ``only_if_status`` is
+    given and the conversation is in another status; raises ``Conversation.DoesNotExist`` when
+    it is gone. The in-memory ``conversation`` is updated to match the row.
     """
-    row = (
-        Conversation.objects.select_for_update()
-        .filter(pk=conversation.pk)
-        .values_list("last_seq", "status")
-        .first()
+    meta = Conversation._meta
+    qn = connection.ops.quote_name
+    assignments = [f"{qn('last_seq')} = {qn('last_seq')} + 1"]
+    params: list[Any] = []
+    for name, value in (sets or {}).items():
+        field = meta.get_field(name)
+        assignments.append(f"{qn(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    where = f"{qn('id')} = %s"
+    params.append(conversation.pk)
+    if only_if_status is not None:
+        where += f" AND {qn('status')} = %s"
+        params.append(only_if_status)
+    sql = (  # only quoted identifiers are interpolated; every value is a parameter
+        f"UPDATE {qn(meta.db_table)} SET {', '.join(assignments)} "  # noqa: S608
+        f"WHERE {where} RETURNING {qn('last_seq')}, {qn('status')}"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
     if row is None:
-        raise Conversation.DoesNotExist(f"conversation {conversation.pk} is gone")
-    last_seq, status = row
-    if only_if_status is not None and status != only_if_status:
+        if only_if_status is None:
+            raise Conversation.DoesNotExist(f"conversation {conversation.pk} is gone")
         return None
-    sets = {**(sets or {}), "last_seq": last_seq + 1}
-    _conversation_update(conversation, sets)
-    conversation.status = sets.get("status", status)
-    return last_seq + 1, conversation.status
+    for name, value in (sets or {}).items():
+        setattr(conversation, name, value)
+    conversation.last_seq, conversation.status = row
+    return conversation.last_seq, conversation.status
 
 
 def _system_message(
@@ -153,10 +170,9 @@ def message_create_incoming(
             rows = rows.annotate(stored_id=Subquery(stored_id))
         else:
             rows = rows.annotate(stored_id=Value(None, output_field=BigIntegerField()))
-        row = rows.values_list("last_seq", "status", "resolution", "stored_id").first()
-        if row is None:
-            raise Conversation.DoesNotExist(f"conversation {conversation.pk} is gone")
-        last_seq, status, previous_resolution, stored_id = row
+        last_seq, status, previous_resolution, stored_id = rows.values_list(
+            "last_seq", "status", "resolution", "stored_id"
+        ).get()
         if stored_id is not None:
             return Message.objects.get(pk=stored_id), False
         sets: dict[str, Any] = {
@@ -359,7 +375,7 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
             backend=result.backend or "",
             value=latency_ms,
         ))
-    if not OwedAnswer.objects.filter(message_id=message.pk).delete()[0]:
+    if not _owed_answer_delete(message.pk):
         return None  # answered already (a task delivered twice), or never owed
     if _next_seq(conversation, sets=sets, only_if_status=ConversationStatus.BOT) is None:
         return None  # an agent has the conversation: the debt is settled, not answered
@@ -373,12 +389,27 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
     return reply
 
 
+def _owed_answer_delete(message_id: int) -> bool:
+    """Deletes the answer owed to one message; True when there was one.
+
+    One plain ``DELETE`` (both databases run it): the row lock it takes makes a concurrent
+    second run of the bot task wait, then find nothing.
+    """
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {qn(OwedAnswer._meta.db_table)} WHERE {qn('message_id')} = %s",  # noqa: S608
+            [message_id],
+        )
+        return cursor.rowcount > 0
+
+
 def owed_answer_settle(*, message: Message) -> bool:
     """Drops the answer owed to ``message`` unanswered (the bot no longer has its conversation).
 
     True when something was owed.
     """
-    return bool(OwedAnswer.objects.filter(message_id=message.pk).delete()[0])
+    return _owed_answer_delete(message.pk)
 
 
 # --- Agents ----------------------------------------------------------------------------------

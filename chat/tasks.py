@@ -17,7 +17,6 @@ from celery import shared_task
 from celery.signals import before_task_publish, worker_process_init
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from supportdesk import health
@@ -67,24 +66,22 @@ def answer_turn(*, text: str, context: Any, on_delta=None) -> Any:
 def _load_turn(message_id: int) -> tuple[Message | None, list[tuple[str, str]], bool]:
     """The message with its conversation, the messages before it, and whether it is owed.
 
-    Two queries: the message, its conversation and whether an answer is still owed to it;
-    then the last ``HISTORY_TURNS * 2`` messages before it, newest first, reversed.
+    Two queries: the answer owed to the message, with the message and its conversation; then
+    the last ``HISTORY_TURNS * 2`` messages before it. (None, [], False) when nothing is owed
+    (answered already, taken by an agent, or gone).
     """
-    message = (
-        Message.objects.select_related("conversation")
-        .annotate(owed=Exists(OwedAnswer.objects.filter(message_id=OuterRef("pk"))))
-        .filter(pk=message_id)
-        .first()
-    )
-    if message is None:
+    try:
+        owed = OwedAnswer.objects.select_related("message__conversation").get(pk=message_id)
+    except OwedAnswer.DoesNotExist:
         return None, [], False
+    message = owed.message
     recent = list(
         Message.objects.filter(conversation_id=message.conversation_id, seq__lt=message.seq)
         .order_by("-seq")
         .values_list("author", "text")[: HISTORY_TURNS * 2]
     )
     recent.reverse()
-    return message, recent, message.owed
+    return message, recent, True
 
 
 def _context_for(message: Message, recent: list[tuple[str, str]]) -> Any:

@@ -120,6 +120,12 @@ if DATABASE_URL:
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 600))
     }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters travel apart from the statement text (psycopg's server-side binding, a
+    # documented option of Django's PostgreSQL backend): quoting each value into the text on
+    # the client was a large share of a bot turn's CPU (its trace is a long JSON value).
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
+        "DATABASE_SERVER_SIDE_BINDING", True
+    )
 else:
     DATABASES = {
         "default": {
