@@ -81,7 +81,7 @@ def main() -> None:
             tasks.answer_message.run(message_id)
 
     if args.profile:
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)
         profiler.runcall(run)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
         return

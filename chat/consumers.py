@@ -14,8 +14,7 @@ import uuid
 from collections import deque
 from typing import Any
 
-from channels.consumer import get_handler_name
-from channels.db import DatabaseSyncToAsync
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
@@ -26,15 +25,6 @@ from .text import is_blank
 logger = logging.getLogger(__name__)
 
 MAX_FAILED_JOINS = 5
-
-
-def database_sync_to_async(func):
-    """Runs ``func`` on a worker thread of the pool, closing stale connections around it.
-
-    Not on Daphne's single thread-sensitive thread (the default), where every socket's calls
-    would queue behind each other: the chat's services hold no thread-bound state.
-    """
-    return DatabaseSyncToAsync(func, thread_sensitive=False)
 
 
 def _header(scope: dict, name: bytes) -> str | None:
@@ -52,18 +42,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     """The customer's side of a conversation."""
 
     conversation: Conversation | None = None
-
-    async def dispatch(self, message: dict) -> None:
-        """Channels' dispatch without its ``aclose_old_connections()`` hop before each handler.
-
-        That hop costs a trip to the sync thread for every frame and every group event; this
-        consumer reaches the database only through ``database_sync_to_async``, which closes
-        stale connections itself.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def connect(self) -> None:
         self.origin = _header(self.scope, b"origin")
@@ -245,7 +223,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.error("rate_limited")
             return
         async with realtime.deferred_broadcasts():
-            message, created = await database_sync_to_async(services.message_create_incoming)(
+            # On the pool's threads, not the one thread-sensitive thread: every socket's
+            # messages would otherwise queue behind each other.
+            store = database_sync_to_async(services.message_create_incoming, thread_sensitive=False)
+            message, created = await store(
                 conversation=self.conversation, text=text, client_id=client_uuid
             )
         self.customer_typing = False

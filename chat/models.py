@@ -202,3 +202,27 @@ class AgentPresence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.status}"
+
+
+class OwedAnswer(models.Model):
+    """The bot owes an answer to this customer message: the chat's transactional outbox.
+
+    Written in the same transaction as the customer message, deleted in the same transaction
+    as the bot's reply or handoff notice for it (or when the conversation is no longer the
+    bot's). A row that exists is an answer still owed, wherever the message sits in its
+    conversation; ``chat.outbox`` queues the bot task for it until it is gone.
+    """
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, primary_key=True, related_name="owed_answer"
+    )
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="owed_answers"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # When the bot task was last queued for it (on commit, then by the beat dispatcher).
+    queued_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"answer owed to message {self.message_id}"

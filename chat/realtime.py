@@ -6,12 +6,10 @@ was rolled back); async consumers use the ``a*`` variants. Payloads are typed in
 
 Where sends run: a consumer wraps its database call in ``deferred_broadcasts()``, and the
 events that call broadcast are sent afterwards from the consumer's own loop. Other sync callers
-(Celery tasks, console views) publish with the pub/sub layer's own serializer and group naming
-straight from their thread through one Redis client per process (no event loop: a hop to a loop
-thread cost about twice the publish); with another network layer they send through one
-long-lived event loop per process in a daemon thread: ``async_to_sync(layer.group_send)`` would
-otherwise start a fresh loop and Redis connection per call in a worker. The in-memory layer,
-whose queues belong to the server's loop, keeps the ``async_to_sync`` path.
+(Celery tasks, console views) call the layer's public ``group_send`` on one long-lived event
+loop per process in a daemon thread: ``async_to_sync(layer.group_send)`` would otherwise start
+a fresh loop and Redis connection per call in a worker. The in-memory layer, whose queues
+belong to the server's loop, keeps the ``async_to_sync`` path.
 """
 
 from __future__ import annotations
@@ -22,14 +20,12 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
-from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import get_channel_layer
-from django.conf import settings
 
 from knowledge.markdown import render_markdown
 
@@ -59,15 +55,12 @@ def conversation_group(conversation_id: int) -> str:
 def use_private_loop() -> bool:
     """Starts this process's send loop (a daemon thread) unless the layer is in-memory.
 
-    Returns whether sync sends now go through it: not with the in-memory layer, nor with the
-    pub/sub layer, which they publish to from their own thread. Safe to call again, and after
-    a fork.
+    Returns whether sync sends now go through it: not with the in-memory layer, whose queues
+    belong to the server's loop. Safe to call again, and after a fork.
     """
     global _loop, _loop_pid
     layer = get_channel_layer()
     if layer is None or type(layer).__name__ == "InMemoryChannelLayer":
-        return False
-    if _sync_publisher() is not None:
         return False
     with _loop_lock:
         if _loop is not None and _loop_pid == os.getpid():
@@ -87,37 +80,6 @@ async def _agroup_send_many(sends: list[tuple[str, dict]]) -> None:
         await layer.group_send(group, event)
 
 
-_publisher: tuple[int, Callable[[str, dict], None] | None] | None = None
-PUBSUB_LAYER = "channels_redis.pubsub.RedisPubSubChannelLayer"
-
-
-def _sync_publisher() -> Callable[[str, dict], None] | None:
-    """For the pub/sub layer with one Redis host: publishes a group event from this thread.
-
-    The same bytes on the same Redis channel as the layer's ``group_send`` (its serializer;
-    its group channel name, ``<prefix>__group__<group>``); None for any other layer.
-    """
-    global _publisher
-    if _publisher is not None and _publisher[0] == os.getpid():
-        return _publisher[1]
-    publish = None
-    config = settings.CHANNEL_LAYERS.get(DEFAULT_CHANNEL_LAYER, {})
-    hosts = config.get("CONFIG", {}).get("hosts") or []
-    if config.get("BACKEND") == PUBSUB_LAYER and len(hosts) == 1 and "address" in hosts[0]:
-        import redis
-
-        host = dict(hosts[0])
-        client = redis.Redis.from_url(host.pop("address"), **host)
-        layer = get_channel_layer()
-        prefix = config["CONFIG"].get("prefix", "asgi")
-
-        def publish(group: str, event: dict) -> None:
-            client.publish(f"{prefix}__group__{group}", layer.serialize(event))
-
-    _publisher = (os.getpid(), publish)
-    return publish
-
-
 def _send(*sends: tuple[str, dict]) -> None:
     """Sends events to groups, in order; a failure is logged, never raised into the caller.
 
@@ -128,14 +90,6 @@ def _send(*sends: tuple[str, dict]) -> None:
     deferred = _deferred.get()
     if deferred is not None:
         deferred.extend(sends)
-        return
-    publish = _sync_publisher()
-    if publish is not None:
-        try:
-            for group, event in sends:
-                publish(group, event)
-        except Exception:
-            logger.exception("real-time send failed (%s)", ", ".join(g for g, _ in sends))
         return
     if _loop_pid != os.getpid():
         use_private_loop()

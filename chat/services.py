@@ -5,31 +5,32 @@ with ``transaction.on_commit`` so nothing outside ever hears of a row that was r
 ``at`` backdates a change (generated history) and defaults to now. Reporting events are
 written through ``analytics.events.event_record`` in the same transaction as the change.
 
-Sequence numbers come from ``Conversation.last_seq``, bumped by one ``UPDATE ... RETURNING``
-that also locks the conversation row until commit, so concurrent writers of one conversation
-line up and every message gets the next number.
+Every write is the same on SQLite and PostgreSQL: the ORM, and one plain SQL statement that
+both run (``_next_seq``'s ``UPDATE ... RETURNING``). Sequence numbers come from
+``Conversation.last_seq``, bumped under a row lock that holds until commit, so concurrent
+writers of one conversation line up and every message gets the next number. Answers the bot
+owes are rows (``OwedAnswer``, see ``chat.outbox``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import secrets
 import zoneinfo
 from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, OuterRef, Subquery, Value
 from django.utils import timezone
 
 from analytics.events import event_build, event_record
-from analytics.models import EventName
+from analytics.models import EventName, ReportingEvent
 
-from . import realtime
+from . import outbox, realtime
 from .models import (
     Author,
     BotTrace,
@@ -37,6 +38,7 @@ from .models import (
     Conversation,
     ConversationStatus,
     Message,
+    OwedAnswer,
     Resolution,
     Widget,
 )
@@ -51,78 +53,40 @@ class ConversationStateError(ValueError):
 # --- Helpers ---------------------------------------------------------------------------------
 
 
-def _bump_sql(
-    conversation: Conversation,
-    *,
-    sets: dict[str, Any] | None,
-    only_if_status: str | tuple[str, ...] | None,
-) -> tuple[str, list[Any]]:
-    """The ``UPDATE ... RETURNING last_seq, status`` of ``_bump_seq``, with its parameters.
-
-    ``only_if_status``: one status, or a tuple of them, the row must be in to be updated.
-    """
-    meta = Conversation._meta
-    db = connections[DEFAULT_DB_ALIAS]
-    qn = db.ops.quote_name
-    assignments = [f"{qn('last_seq')} = {qn('last_seq')} + 1"]
-    params: list[Any] = []
-    for name, value in (sets or {}).items():
-        field = meta.get_field(name)
-        assignments.append(f"{qn(field.column)} = %s")
-        params.append(field.get_db_prep_save(value, db))
-    where = f"{qn('id')} = %s"
-    params.append(conversation.pk)
-    if isinstance(only_if_status, tuple):
-        where += f" AND {qn('status')} IN ({', '.join(['%s'] * len(only_if_status))})"
-        params.extend(only_if_status)
-    elif only_if_status is not None:
-        where += f" AND {qn('status')} = %s"
-        params.append(only_if_status)
-    # Only quoted identifiers are interpolated; every value is a parameter.
-    sql = (
-        f"UPDATE {qn(meta.db_table)} SET {', '.join(assignments)} WHERE {where} "  # noqa: S608
-        f"RETURNING {qn('last_seq')}, {qn('status')}"
-    )
-    return sql, params
-
-
-def _fetchone_server_bound(sql: str, params: list[Any]) -> tuple | None:
-    """The first row of one PostgreSQL statement whose parameters are bound on the server.
-
-    Django's cursor quotes every parameter into the text on the client (psycopg's
-    ``ClientCursor``), about 8 us each; a bot turn's statement has about forty, the trace's
-    JSON among them. Here they travel apart from the text. Still through Django's cursor for
-    the connection, its health check and its error classes (a duplicate raises
-    ``django.db.IntegrityError``); every value has a cast or a typed column in the SQL.
-    """
-    from psycopg import Cursor
-
-    with connection.cursor() as wrapper, connection.wrap_database_errors:
-        with Cursor(wrapper.cursor.connection) as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-
-
-def _bumped(conversation: Conversation, sets: dict[str, Any] | None, seq: int, status: str) -> None:
-    """Updates the in-memory ``conversation`` to match the row after a bump."""
-    for name, value in (sets or {}).items():
-        setattr(conversation, name, value)
-    conversation.last_seq = seq
-    conversation.status = status
-
-
-def _bump_seq(
+def _next_seq(
     conversation: Conversation,
     *,
     sets: dict[str, Any] | None = None,
     only_if_status: str | None = None,
 ) -> tuple[int, str] | None:
-    """Allocates the next seq (and sets ``sets``) in one statement; returns (seq, status).
+    """Allocates the conversation's next seq and writes ``sets``: (seq, status).
 
-    Returns None when ``only_if_status`` is given and the conversation is not in that status.
-    The in-memory ``conversation`` is updated to match the row.
+    One statement that SQLite (3.35+) and PostgreSQL both run, the same on both:
+    ``UPDATE chat_conversation SET last_seq = last_seq + 1, <sets> WHERE id = %s
+    [AND status = %s] RETURNING last_seq, status``. The update locks the row until commit
+    (SQLite's IMMEDIATE transactions lock the file), so concurrent writers of one conversation
+    line up and every message gets the next number. Values are prepared by their fields
+    (``Field.get_db_prep_save``). Returns None, writing nothing, when ``only_if_status`` is
+    given and the conversation is in another status; raises ``Conversation.DoesNotExist`` when
+    it is gone. The in-memory ``conversation`` is updated to match the row.
     """
-    sql, params = _bump_sql(conversation, sets=sets, only_if_status=only_if_status)
+    meta = Conversation._meta
+    qn = connection.ops.quote_name
+    assignments = [f"{qn('last_seq')} = {qn('last_seq')} + 1"]
+    params: list[Any] = []
+    for name, value in (sets or {}).items():
+        field = meta.get_field(name)
+        assignments.append(f"{qn(field.column)} = %s")
+        params.append(field.get_db_prep_save(value, connection))
+    where = f"{qn('id')} = %s"
+    params.append(conversation.pk)
+    if only_if_status is not None:
+        where += f" AND {qn('status')} = %s"
+        params.append(only_if_status)
+    sql = (  # only quoted identifiers are interpolated; every value is a parameter
+        f"UPDATE {qn(meta.db_table)} SET {', '.join(assignments)} "  # noqa: S608
+        f"WHERE {where} RETURNING {qn('last_seq')}, {qn('status')}"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -130,15 +94,16 @@ def _bump_seq(
         if only_if_status is None:
             raise Conversation.DoesNotExist(f"conversation {conversation.pk} is gone")
         return None
-    seq, status = row
-    _bumped(conversation, sets, seq, status)
-    return seq, status
+    for name, value in (sets or {}).items():
+        setattr(conversation, name, value)
+    conversation.last_seq, conversation.status = row
+    return conversation.last_seq, conversation.status
 
 
 def _system_message(
     conversation: Conversation, *, text: str, now: datetime, in_reply_to: Message | None = None
 ) -> Message:
-    seq, _ = _bump_seq(conversation, sets={"updated_at": now})
+    seq, _ = _next_seq(conversation, sets={"updated_at": now})
     return Message.objects.create(
         conversation=conversation,
         seq=seq,
@@ -184,141 +149,69 @@ def message_create_incoming(
 
     A resend of a stored client id returns the stored message with ``created`` False and
     changes nothing. A message in a resolved (or abandoned) conversation reopens it. When the
-    bot has the conversation, ``chat.tasks.answer_message`` is queued on commit.
+    bot has the conversation, the answer it owes is recorded in the same transaction
+    (``OwedAnswer``) and the bot task is queued on commit (``chat.outbox``); with ``queue_bot``
+    False the caller answers it itself (generated history), or the dispatcher queues it later.
 
-    On PostgreSQL, outside a transaction, a message to an open conversation (the common case)
-    is one statement, the seq bump and the insert together, atomic by itself and committed
-    durably; a closed (or gone) conversation takes the transaction below.
-
-    Atomic like the other services; the transaction is opened here rather than by the
-    decorator so that a duplicate client id (unique constraint) rolls back and is answered
-    with the stored row, without a savepoint on the common path.
-
-    Raises ``ValueError`` for a message that shows nothing (``chat.text.is_blank``): the
-    consumer refuses those with ``empty_text`` before they get here.
+    One transaction on every database: the conversation's row is locked and read together
+    with any message already stored under ``client_id``, so a resend never reaches the
+    insert. Raises ``ValueError`` for a message that shows nothing (``chat.text.is_blank``):
+    the consumer refuses those with ``empty_text`` before they get here.
     """
     if is_blank(text):
         raise ValueError("the message is empty")
-    try:
-        if connection.vendor == "postgresql" and connection.get_autocommit():
-            message = _message_create_incoming_open(
-                conversation=conversation, text=text, client_id=client_id, at=at,
-                queue_bot=queue_bot,
-            )
-            if message is not None:
-                return message, True
-        with transaction.atomic():
-            return _message_create_incoming(
-                conversation=conversation,
-                text=text,
-                client_id=client_id,
-                at=at,
-                queue_bot=queue_bot,
-            ), True
-    except IntegrityError:
-        existing = Message.objects.filter(
-            conversation_id=conversation.pk, client_id=client_id
-        ).first()
-        if existing is None:
-            raise
-        return existing, False
-
-
-def _message_create_incoming(
-    *, conversation: Conversation, text: str, client_id: Any, at: datetime | None, queue_bot: bool
-) -> Message:
     now = at or timezone.now()
-    seq, status = _bump_seq(
-        conversation, sets={"last_customer_message_at": now, "updated_at": now}
-    )
-    message = Message.objects.create(
-        conversation=conversation,
-        seq=seq,
-        author=Author.CUSTOMER,
-        client_id=client_id,
-        text=text,
-        created_at=now,
-    )
-    if status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED):
-        previous_resolution = conversation.resolution
-        Conversation.objects.filter(pk=conversation.pk).update(
-            status=ConversationStatus.BOT,
-            resolution=Resolution.NONE,
-            resolved_at=None,
-            updated_at=now,
+    with transaction.atomic():
+        rows = Conversation.objects.select_for_update().filter(pk=conversation.pk)
+        if client_id is not None:
+            stored_id = Message.objects.filter(
+                conversation_id=OuterRef("pk"), client_id=client_id
+            ).values("pk")[:1]
+            rows = rows.annotate(stored_id=Subquery(stored_id))
+        else:
+            rows = rows.annotate(stored_id=Value(None, output_field=BigIntegerField()))
+        last_seq, status, previous_resolution, stored_id = rows.values_list(
+            "last_seq", "status", "resolution", "stored_id"
+        ).get()
+        if stored_id is not None:
+            return Message.objects.get(pk=stored_id), False
+        sets: dict[str, Any] = {
+            "last_seq": last_seq + 1,
+            "last_customer_message_at": now,
+            "updated_at": now,
+        }
+        reopened = status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED)
+        if reopened:
+            sets.update(status=ConversationStatus.BOT, resolution=Resolution.NONE, resolved_at=None)
+        else:
+            conversation.status = status
+        _conversation_update(conversation, sets)
+        message = Message.objects.create(
+            conversation=conversation,
+            seq=last_seq + 1,
+            author=Author.CUSTOMER,
+            client_id=client_id,
+            text=text,
+            created_at=now,
         )
-        if status == ConversationStatus.RESOLVED:
-            event_record(
-                name=EventName.REOPENED,
-                conversation=conversation,
-                at=now,
-                category=previous_resolution,
+        if reopened:
+            if status == ConversationStatus.RESOLVED:
+                event_record(
+                    name=EventName.REOPENED,
+                    conversation=conversation,
+                    at=now,
+                    category=previous_resolution,
+                )
+            transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+        _on_commit_broadcast_message(message)
+        if conversation.status == ConversationStatus.BOT:
+            OwedAnswer.objects.create(
+                message=message, conversation=conversation, created_at=now, queued_at=now,
+                attempts=1,
             )
-        conversation.status = ConversationStatus.BOT
-        conversation.resolution = Resolution.NONE
-        conversation.resolved_at = None
-        transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
-    _after_incoming(conversation, message, queue_bot=queue_bot)
-    return message
-
-
-_OPEN_STATUSES = (ConversationStatus.BOT, ConversationStatus.WAITING, ConversationStatus.AGENT)
-
-
-def _message_create_incoming_open(
-    *, conversation: Conversation, text: str, client_id: Any, at: datetime | None, queue_bot: bool
-) -> Message | None:
-    """``_message_create_incoming`` in one statement, only while the conversation is open.
-
-    None (nothing written) when it is not: reopening needs the whole transaction.
-    """
-    now = at or timezone.now()
-    sets = {"last_customer_message_at": now, "updated_at": now}
-    message = Message(
-        conversation=conversation,
-        seq=0,  # the bumped seq, set when written
-        author=Author.CUSTOMER,
-        client_id=client_id,
-        text=text,
-        created_at=now,
-    )
-    bump_sql, params = _bump_sql(conversation, sets=sets, only_if_status=_OPEN_STATUSES)
-    qn = connection.ops.quote_name
-    insert_sql, insert_params = _insert_cte(message, "bump", {"seq": f"bump.{qn('last_seq')}"})
-    sql = (
-        f"WITH bump AS ({bump_sql}), "  # noqa: S608 (identifiers and the parts above)
-        f"message AS ({insert_sql} RETURNING {qn('id')}) "
-        f"SELECT message.{qn('id')}, bump.{qn('last_seq')}, bump.{qn('status')} "
-        "FROM message, bump"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params + insert_params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    message.pk, seq, status = row
-    message.seq = seq
-    message._state.adding = False
-    message._state.db = connection.alias
-    _bumped(conversation, sets, seq, status)
-    _after_incoming(conversation, message, queue_bot=queue_bot)
-    return message
-
-
-def _after_incoming(conversation: Conversation, message: Message, *, queue_bot: bool) -> None:
-    """The echo of a stored customer message, and the bot's task if the bot has the chat."""
-    _on_commit_broadcast_message(message)
-    if queue_bot and conversation.status == ConversationStatus.BOT:
-        message_id = message.pk
-
-        def queue_answer() -> None:
-            from .tasks import answer_message_enqueue
-
-            answer_message_enqueue(message_id)
-
-        # Robust: with eager Celery (one process, no broker) a failing bot must not turn the
-        # customer's stored and echoed message into an error; the failure is logged.
-        transaction.on_commit(queue_answer, robust=True)
+            if queue_bot:
+                outbox.owed_answer_queue_on_commit(message.pk)
+    return message, True
 
 
 @transaction.atomic
@@ -395,35 +288,15 @@ def _result_fields(result: Any) -> dict[str, Any]:
 def bot_turn_record(*, message: Message, result: Any, at: datetime | None = None) -> Message | None:
     """Stores the bot's outcome for one customer message: a reply, or a handoff notice.
 
-    At most once per inbound message: a second run hits the one-to-one ``in_reply_to`` (and
-    ``BotTrace.message``) constraint, rolls back and returns None. Also None when the bot no
-    longer has the conversation (an agent took it meanwhile). Atomic (see
-    ``message_create_incoming`` for why the transaction is opened inside).
-
-    On PostgreSQL every write of the turn (the seq bump, the reply, its trace, its events) is
-    one statement of data-modifying CTEs: atomic by itself, so outside a transaction (the
-    worker) it needs no BEGIN and COMMIT round trips, and inside one a savepoint keeps a
-    duplicate from breaking the caller's transaction.
+    Settles the answer owed to ``message`` (``OwedAnswer``) in the same transaction: at most
+    once per inbound message, because a second run (a task delivered twice) finds nothing owed
+    (it waits on the first run's row lock, then deletes nothing) and returns None. Also None,
+    with the debt settled, when the bot no longer has the conversation (an agent took it
+    meanwhile). The reply is broadcast only after the commit, which waits for the disk: what
+    a customer sees is never lost to a database crash, and its seq is never given again.
     """
-    try:
-        if connection.vendor == "postgresql" and connection.get_autocommit():
-            return _bot_turn_record(message=message, result=result, at=at)
-        with transaction.atomic():
-            return _bot_turn_record(message=message, result=result, at=at)
-    except IntegrityError:
-        return None
-
-
-def _async_commit() -> bool:
-    """Whether the bot's writes commit without waiting for the disk flush.
-
-    The commit's flush is the largest single cost of a bot turn on ordinary disks (about 4 ms
-    here). Only the bot's own writes take this path: the customer's message, which the server
-    acknowledges, always commits durably. A database crash in the next few hundred ms could
-    lose this reply (the customer's message stays, unanswered). ``CHAT_BOT_REPLY_ASYNC_COMMIT``
-    turns it off.
-    """
-    return settings.CHAT_BOT_REPLY_ASYNC_COMMIT and connection.vendor == "postgresql"
+    with transaction.atomic():
+        return _bot_turn_record(message=message, result=result, at=at)
 
 
 def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> Message | None:
@@ -473,9 +346,9 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
         total_ms=float(result.total_ms or 0.0),
         created_at=now,
     )
-    rows: list[Any] = [trace]
+    events: list[ReportingEvent] = []
     if result.is_fallback:
-        rows.append(event_build(
+        events.append(event_build(
             name=EventName.FALLBACK,
             conversation=conversation,
             at=now,
@@ -484,7 +357,7 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
             value=float(result.confidence or 0.0),
         ))
     if handoff:
-        rows.append(event_build(
+        events.append(event_build(
             name=EventName.HANDOFF,
             conversation=conversation,
             at=now,
@@ -494,7 +367,7 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
         ))
     else:
         latency_ms = max(0.0, (now - message.created_at).total_seconds() * 1000)
-        rows.append(event_build(
+        events.append(event_build(
             name=EventName.BOT_REPLIED,
             conversation=conversation,
             at=now,
@@ -502,105 +375,41 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
             backend=result.backend or "",
             value=latency_ms,
         ))
-    if connection.vendor == "postgresql":
-        if not _write_turn(conversation, sets, reply, rows):
-            return None
-    else:
-        bumped = _bump_seq(conversation, sets=sets, only_if_status=ConversationStatus.BOT)
-        if bumped is None:
-            return None
-        reply.seq = bumped[0]
-        reply.save(force_insert=True)
-        for row in rows:
-            row.save(force_insert=True)
+    if not _owed_answer_delete(message.pk):
+        return None  # answered already (a task delivered twice), or never owed
+    if _next_seq(conversation, sets=sets, only_if_status=ConversationStatus.BOT) is None:
+        return None  # an agent has the conversation: the debt is settled, not answered
+    reply.seq = conversation.last_seq
+    reply.save(force_insert=True)
+    trace.save(force_insert=True)
+    ReportingEvent.objects.bulk_create(events)
     if handoff:
         transaction.on_commit(partial(realtime.broadcast_handoff, conversation))
     _on_commit_broadcast_message(reply)
     return reply
 
 
-_CAST_LENGTH = re.compile(r"\(\d+\)$")
-_CASTS: dict[Any, str] = {}  # field -> "%s::<its type>" (PostgreSQL only)
+def _owed_answer_delete(message_id: int) -> bool:
+    """Deletes the answer owed to one message; True when there was one.
 
-
-def _insert_cte(instance: Any, source: str, overrides: dict[str, str]) -> tuple[str, list[Any]]:
-    """``INSERT INTO <table> (<columns>) SELECT <values> FROM <source>`` for an unsaved row.
-
-    Values are prepared as ``Model.save()`` prepares them (``pre_save``, then
-    ``get_db_prep_save``) and cast to the column's type without its length, so a value too
-    long for its column still fails as it would through the ORM. ``overrides`` maps an
-    attribute name to an SQL expression over ``source``.
+    One plain ``DELETE`` (both databases run it): the row lock it takes makes a concurrent
+    second run of the bot task wait, then find nothing.
     """
-    db = connections[DEFAULT_DB_ALIAS]  # once: each use of the ``connection`` proxy costs
-    qn = db.ops.quote_name
-    meta = instance._meta
-    columns: list[str] = []
-    values: list[str] = []
-    params: list[Any] = []
-    for field in meta.concrete_fields:
-        if field.primary_key and getattr(instance, field.attname) is None:
-            continue  # the sequence's
-        columns.append(qn(field.column))
-        if field.attname in overrides:
-            values.append(overrides[field.attname])
-            continue
-        cast = _CASTS.get(field)
-        if cast is None:
-            cast = _CASTS[field] = "%s::" + _CAST_LENGTH.sub("", field.db_type(db) or "")
-        values.append(cast)
-        params.append(field.get_db_prep_save(field.pre_save(instance, True), db))
-    sql = (  # only quoted identifiers and column types are interpolated
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
-        f"SELECT {', '.join(values)} FROM {source}"
-    )
-    return sql, params
-
-
-def _write_turn(
-    conversation: Conversation, sets: dict[str, Any], reply: Message, rows: list[Any]
-) -> bool:
-    """The bot turn's writes as one PostgreSQL statement; False when the bot lost the chat.
-
-    The conversation's seq bump (only while the bot has it), the reply with that seq, then
-    the other rows in their order, each only if the reply was written. ``reply`` gets its id
-    and seq, and ``conversation`` the bumped values.
-    """
-    parts: list[str] = []
-    params: list[Any] = []
-    status_guard = ""
-    if _async_commit():
-        parts.append("cfg AS (SELECT set_config('synchronous_commit', 'off', true) AS v)")
-        status_guard = " AND (SELECT v FROM cfg) IS NOT NULL"
-    bump_sql, bump_params = _bump_sql(
-        conversation, sets=sets, only_if_status=ConversationStatus.BOT
-    )
-    bump_sql = bump_sql.replace(" RETURNING ", f"{status_guard} RETURNING ", 1)
-    parts.append(f"bump AS ({bump_sql})")
-    params += bump_params
     qn = connection.ops.quote_name
-    reply_sql, reply_params = _insert_cte(reply, "bump", {"seq": f"bump.{qn('last_seq')}"})
-    parts.append(f"reply AS ({reply_sql} RETURNING {qn('id')}, {qn('seq')})")
-    params += reply_params
-    source = "reply"
-    for number, row in enumerate(rows):
-        # Each from the one before: written in order (ids too), and only after the reply.
-        row_sql, row_params = _insert_cte(row, source, {})
-        source = f"row{number}"
-        parts.append(f"{source} AS ({row_sql} RETURNING {qn('id')})")
-        params += row_params
-    sql = (
-        f"WITH {', '.join(parts)} "  # noqa: S608 (identifiers and the parts above)
-        f"SELECT reply.{qn('id')}, bump.{qn('last_seq')}, bump.{qn('status')} FROM reply, bump"
-    )
-    row = _fetchone_server_bound(sql, params)
-    if row is None:
-        return False
-    reply.pk, seq, status = row
-    reply.seq = seq
-    reply._state.adding = False
-    reply._state.db = connection.alias
-    _bumped(conversation, sets, seq, status)
-    return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {qn(OwedAnswer._meta.db_table)} WHERE {qn('message_id')} = %s",  # noqa: S608
+            [message_id],
+        )
+        return cursor.rowcount > 0
+
+
+def owed_answer_settle(*, message: Message) -> bool:
+    """Drops the answer owed to ``message`` unanswered (the bot no longer has its conversation).
+
+    True when something was owed.
+    """
+    return _owed_answer_delete(message.pk)
 
 
 # --- Agents ----------------------------------------------------------------------------------
@@ -617,6 +426,11 @@ def _locked(conversation: Conversation) -> Conversation:
         setattr(conversation, field.attname, getattr(fresh, field.attname))
     conversation.assignee = fresh.assignee
     return conversation
+
+
+def _owed_answers_settle(conversation: Conversation) -> None:
+    """The bot owes nothing more in this conversation: a person has it, or it is closed."""
+    OwedAnswer.objects.filter(conversation_id=conversation.pk).delete()
 
 
 def _conversation_update(conversation: Conversation, sets: dict[str, Any]) -> None:
@@ -647,6 +461,7 @@ def conversation_claim(
     if conversation.handed_off_at is None or conversation.status == ConversationStatus.BOT:
         sets["handed_off_at"] = now  # taken straight from the bot: the wait starts now
     _conversation_update(conversation, sets)
+    _owed_answers_settle(conversation)
     notice = _system_message(
         conversation, text=f"{_agent_name(agent)} joined the conversation.", now=now
     )
@@ -667,7 +482,7 @@ def agent_message_create(
     _locked(conversation)
     if conversation.status != ConversationStatus.AGENT or conversation.assignee_id != agent.pk:
         conversation_claim(conversation=conversation, agent=agent, at=now)
-    seq, _ = _bump_seq(conversation, sets={"updated_at": now})
+    seq, _ = _next_seq(conversation, sets={"updated_at": now})
     message = Message.objects.create(
         conversation=conversation,
         seq=seq,
@@ -725,6 +540,7 @@ def conversation_resolve(
         "updated_at": now,
     }
     _conversation_update(conversation, sets)
+    _owed_answers_settle(conversation)
     event_record(
         name=EventName.RESOLVED,
         conversation=conversation,
@@ -802,6 +618,7 @@ def conversation_abandon(*, conversation: Conversation, at: datetime | None = No
         status=ConversationStatus.ABANDONED, updated_at=now
     )
     conversation.status = ConversationStatus.ABANDONED
+    _owed_answers_settle(conversation)
     event_record(name=EventName.ABANDONED, conversation=conversation, at=now, category=previous)
     transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
     return conversation

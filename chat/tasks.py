@@ -1,26 +1,28 @@
-"""Celery tasks of the chat: the bot's answer to a customer message, and the inactivity sweep.
+"""Celery tasks of the chat: the bot's answer to a customer message, the owed-answer
+dispatcher, the heartbeat behind /healthz and the inactivity sweep.
 
-Tasks are thin: load by id, call the pipeline, persist through a service. Both survive a
+Tasks are thin: load by id, call the pipeline, persist through a service. They survive a
 missing row quietly (a flushed test database, a deleted conversation) and are safe to run
-twice (the unique reply-to constraint keeps one bot reply per inbound message).
+twice (the answer owed to a message is settled once, see ``chat.outbox``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
-from celery.signals import worker_process_init
+from celery.signals import before_task_publish, worker_process_init
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from . import realtime, selectors, services
-from .models import Author, ConversationStatus, Message, Resolution
+from supportdesk import health
+
+from . import outbox, realtime, selectors, services
+from .models import Author, ConversationStatus, Message, OwedAnswer, Resolution
 
 logger = logging.getLogger(__name__)
 
@@ -28,22 +30,30 @@ HISTORY_TURNS = 10
 DELTA_INTERVAL_SECONDS = 0.05
 
 
-@worker_process_init.connect
-def _prepare_worker_process(**kwargs: Any) -> None:
-    """Each worker process prepares its real-time sends (a Redis client, or one long-lived
-    loop), and loads the bot's taxonomy (classifier included), its language word lists and the
-    sentence-embedding model before its first customer rather than during it."""
-    realtime.use_private_loop()
+def bot_preload() -> None:
+    """Loads the bot's taxonomy (classifier included), its language word lists and the
+    sentence-embedding model, so that the first customer does not wait for them.
+
+    Never raises: with no database or no trained classifier yet, the first turn loads them.
+    """
     try:
         from chat.bot import language, taxonomy_snapshot
 
         taxonomy_snapshot()
         language.prepare()
-    except Exception:  # no database or no trained classifier yet: the first turn loads it
+    except Exception:
         logger.info("the bot's taxonomy was not preloaded", exc_info=True)
     from chat.bot.embeddings import embedder
 
     embedder()  # the sentence-embedding model (None when off or not installed; never raises)
+
+
+@worker_process_init.connect
+def _prepare_worker_process(**kwargs: Any) -> None:
+    """Each worker process prepares its real-time sends and loads the bot before its first
+    customer rather than during it."""
+    realtime.use_private_loop()
+    bot_preload()
 
 
 def answer_turn(*, text: str, context: Any, on_delta=None) -> Any:
@@ -54,96 +64,24 @@ def answer_turn(*, text: str, context: Any, on_delta=None) -> Any:
 
 
 def _load_turn(message_id: int) -> tuple[Message | None, list[tuple[str, str]], bool]:
-    """The message with its conversation, the 20 messages before it, and whether it is answered.
+    """The message with its conversation, the messages before it, and whether it is owed.
 
-    On PostgreSQL one plain-SQL query (the history as a JSON array beside the two rows); the
-    ORM's compiling of the same took several times the queries themselves, on every turn.
+    Two queries: the answer owed to the message, with the message and its conversation; then
+    the last ``HISTORY_TURNS * 2`` messages before it. (None, [], False) when nothing is owed
+    (answered already, taken by an agent, or gone).
     """
-    if connection.vendor == "postgresql":
-        return _load_turn_one_query(message_id)
     try:
-        message = Message.objects.select_related("conversation").get(pk=message_id)
-    except Message.DoesNotExist:
+        owed = OwedAnswer.objects.select_related("message__conversation").get(pk=message_id)
+    except OwedAnswer.DoesNotExist:
         return None, [], False
-    table = connection.ops.quote_name(Message._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT author, text, in_reply_to_id FROM {table} "  # noqa: S608 (a table name)
-            "WHERE (conversation_id = %s AND seq < %s) OR in_reply_to_id = %s "
-            "ORDER BY seq DESC LIMIT %s",
-            [message.conversation_id, message.seq, message_id, HISTORY_TURNS * 2 + 1],
-        )
-        rows = cursor.fetchall()
-    return (message, *_history(message_id, rows))
-
-
-def _history(message_id: int, rows: list) -> tuple[list[tuple[str, str]], bool]:
-    """(the earlier messages, oldest first; whether a reply to ``message_id`` is among rows)."""
-    answered = any(reply_to == message_id for _, _, reply_to in rows)
-    earlier = [(a, text) for a, text, reply_to in reversed(rows) if reply_to != message_id]
-    return earlier[-HISTORY_TURNS * 2 :], answered
-
-
-_ONE_QUERY: dict[str, Any] = {}
-
-
-def _row_reader(model: Any) -> tuple[list[str], list[str], list[tuple[Any, list]]]:
-    """(attnames, quoted columns, (field, converters)) of a model's concrete fields."""
-    fields = model._meta.concrete_fields
-    qn = connection.ops.quote_name
-    converters = [
-        (field, connection.ops.get_db_converters(field.get_col(model._meta.db_table))
-         + field.get_db_converters(connection))
-        for field in fields
-    ]
-    return [f.attname for f in fields], [qn(f.column) for f in fields], converters
-
-
-def _instance(model: Any, reader: tuple, values: tuple | list) -> Any:
-    names, _, converters = reader
-    converted = []
-    for (field, funcs), value in zip(converters, values, strict=True):
-        for func in funcs:
-            value = func(value, field, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, names, converted)
-
-
-def _load_turn_one_query(message_id: int) -> tuple[Message | None, list[tuple[str, str]], bool]:
-    from .models import Conversation
-
-    query = _ONE_QUERY.get(connection.alias)
-    if query is None:
-        qn = connection.ops.quote_name
-        message_reader, conversation_reader = _row_reader(Message), _row_reader(Conversation)
-        columns = [f"m.{c}" for c in message_reader[1]] + [
-            f"c.{c}" for c in conversation_reader[1]
-        ]
-        table = qn(Message._meta.db_table)
-        sql = (  # only quoted identifiers are interpolated
-            f"SELECT {', '.join(columns)}, "  # noqa: S608
-            "(SELECT json_agg(json_build_array(h.author, h.text, h.in_reply_to_id) "
-            "ORDER BY h.seq DESC) FROM ("
-            f"SELECT author, text, in_reply_to_id, seq FROM {table} "
-            "WHERE (conversation_id = m.conversation_id AND seq < m.seq) OR in_reply_to_id = m.id "
-            "ORDER BY seq DESC LIMIT %s) h) "
-            f"FROM {table} m JOIN {qn(Conversation._meta.db_table)} c "
-            "ON c.id = m.conversation_id WHERE m.id = %s"
-        )
-        query = _ONE_QUERY[connection.alias] = (sql, message_reader, conversation_reader)
-    sql, message_reader, conversation_reader = query
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [HISTORY_TURNS * 2 + 1, message_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None, [], False
-    split = len(message_reader[0])
-    message = _instance(Message, message_reader, row[:split])
-    message.conversation = _instance(Conversation, conversation_reader, row[split:-1])
-    history = row[-1]
-    if isinstance(history, (str, bytes)):
-        history = json.loads(history)
-    return (message, *_history(message_id, [tuple(h) for h in history or []]))
+    message = owed.message
+    recent = list(
+        Message.objects.filter(conversation_id=message.conversation_id, seq__lt=message.seq)
+        .order_by("-seq")
+        .values_list("author", "text")[: HISTORY_TURNS * 2]
+    )
+    recent.reverse()
+    return message, recent, True
 
 
 def _context_for(message: Message, recent: list[tuple[str, str]]) -> Any:
@@ -163,14 +101,33 @@ def _context_for(message: Message, recent: list[tuple[str, str]]) -> Any:
     )
 
 
-@shared_task(name="chat.tasks.answer_message", ignore_result=True)
+# A dead database connection (PostgreSQL restarted) fails the task: it is queued again with
+# backoff, not acknowledged away; the next attempt's connection is checked first
+# (``supportdesk.celery``). The outbox queues it again anyway while the answer is owed.
+RETRY_ON = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    name="chat.tasks.answer_message",
+    ignore_result=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=12,
+)
 def answer_message(message_id: int) -> None:
-    """Runs the pipeline on one customer message and stores the reply or the handoff."""
-    message, earlier, answered = _load_turn(message_id)
-    if message is None or message.author != Author.CUSTOMER or answered:
-        return  # gone, not the customer's, or answered already (a re-delivered task)
+    """Runs the pipeline on one customer message and stores the reply or the handoff.
+
+    Does nothing for a message no answer is owed to (answered already by an earlier delivery
+    of this task, or taken by an agent).
+    """
+    message, earlier, owed = _load_turn(message_id)
+    if message is None or message.author != Author.CUSTOMER or not owed:
+        return  # gone, not the customer's, or settled already (a re-delivered task)
     conversation = message.conversation
     if conversation.status != ConversationStatus.BOT:
+        services.owed_answer_settle(message=message)
         return
     # The customer's socket already shows the bot typing (see ChatConsumer.frame_message).
     last_delta = [0.0]
@@ -184,6 +141,8 @@ def answer_message(message_id: int) -> None:
     try:
         context = _context_for(message, earlier)
         result = answer_turn(text=message.text, context=context, on_delta=on_delta)
+    except RETRY_ON:
+        raise
     except Exception as error:
         # A bug or a broken taxonomy must not leave the customer waiting for nothing: a
         # person takes over, and the handoff (category "error") shows in the analytics.
@@ -202,43 +161,50 @@ def answer_message(message_id: int) -> None:
         realtime.broadcast_typing(conversation.pk, Author.BOT, False)
 
 
-_PUBLISH_OPTIONS: dict[str, Any] = {}
-
-
 def answer_message_enqueue(message_id: int) -> None:
-    """Queues ``answer_message`` for one customer message: ``delay``, with less work per call.
+    """Queues ``answer_message`` for one customer message (Celery's ``delay``).
 
-    The options are worked out once: the task's queue from Celery's router, published through
-    the broker's default exchange straight to that queue (no exchange binding to look up or
-    declare per message, one Redis command instead of two), and the task's argument shown in
-    the worker's logs without ``saferepr``. About half of ``delay``'s CPU in Daphne.
+    On the embedded defaults (eager Celery, no broker) the task runs here through
+    ``Task.apply``: ``delay`` in eager mode still borrows a producer from the broker's
+    connection pool to serialise the arguments, reaching for a broker that does not exist.
     """
-    options = _PUBLISH_OPTIONS
-    if not options:
-        queue = answer_message.app.amqp.router.route({}, answer_message.name)["queue"]
-        options.update(exchange="", routing_key=queue.name, declare=[], kwargsrepr="{}")
-    answer_message.apply_async((message_id,), argsrepr=f"({int(message_id)},)", **options)
+    if answer_message.app.conf.task_always_eager:
+        answer_message.apply((message_id,), throw=True)
+    else:
+        answer_message.delay(message_id)
 
 
-@shared_task(name="chat.tasks.requeue_unanswered_messages", ignore_result=True)
-def requeue_unanswered_messages() -> int:
-    """Queues the bot task again for customer messages it owes an answer; returns how many.
+outbox.register_queue(answer_message_enqueue)
 
-    A queued task is lost if Redis restarts without persistence, and a reply committed
-    without waiting for the disk (``CHAT_BOT_REPLY_ASYNC_COMMIT``) if PostgreSQL crashes. The
-    task stores at most one reply per message, so queueing it twice is harmless. Messages
-    older than the inactivity window are left to ``resolve_inactive_conversations``.
+
+@shared_task(name="chat.tasks.owed_answers_dispatch", ignore_result=True)
+def owed_answers_dispatch() -> int:
+    """Queues the bot again for answers still owed after the requeue delay; returns how many.
+
+    A queued task is lost if Redis restarts without persistence, or was never queued while
+    Redis was down; a killed worker's prefetched tasks would wait for the visibility timeout.
+    The task settles each owed answer once, so queueing it twice is harmless.
     """
-    now = timezone.now()
-    owed = selectors.messages_unanswered(
-        since=now - timedelta(minutes=settings.CHAT_INACTIVITY_RESOLVE_MINUTES),
-        before=now - timedelta(seconds=settings.CHAT_BOT_REQUEUE_AFTER_SECONDS),
-    )
-    for message_id in owed:
-        answer_message_enqueue(message_id)
-    if owed:
-        logger.warning("queued the bot again for %d unanswered customer message(s)", len(owed))
-    return len(owed)
+    return outbox.owed_answers_dispatch()
+
+
+HEARTBEAT_TASK = "chat.tasks.heartbeat"
+
+
+@shared_task(name=HEARTBEAT_TASK, ignore_result=True)
+def heartbeat() -> None:
+    """Sent by beat every few seconds and run by a worker: each records when it was last seen.
+
+    The beat's side is recorded when it publishes the task (``record_beat_publish``).
+    """
+    health.seen("worker")
+
+
+@before_task_publish.connect
+def record_beat_publish(sender: str | None = None, **kwargs: Any) -> None:
+    """Only beat publishes the heartbeat: its publishing shows the scheduler alive."""
+    if sender == HEARTBEAT_TASK:
+        health.seen("beat")
 
 
 def _bot_awaits_answer(dialog_state: dict) -> bool:

@@ -7,12 +7,9 @@ services in ``knowledge.services`` apply a plan in one transaction.
 
 from __future__ import annotations
 
-import bisect
 import csv
 import io
 import json
-import json.decoder
-import json.scanner
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,23 +201,52 @@ class _Located(dict):
 
     line = 0
 
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        self.pairs = pairs  # every value in the file's order, repeated keys included
+
+
+def _object_lines(text: str) -> list[int]:
+    """The line of every ``{`` outside a string, in the file's order."""
+    lines: list[int] = []
+    line, in_string, escaped = 1, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            lines.append(line)
+        if char == "\n":
+            line += 1
+    return lines
+
 
 def _loads_with_lines(text: str) -> Any:
-    """``json.loads`` through the pure-Python scanner, recording each object's line. Slower
-    than the C parser, so it runs only to report the problems of a refused file."""
-    newlines = [i for i, char in enumerate(text) if char == "\n"]
-    decoder = json.JSONDecoder()
+    """``json.loads`` with each object's line recorded, for the problems of a refused file.
 
-    def parse_object(s_and_end, strict, scan_once, object_hook, object_pairs_hook, memo=None):
-        start = s_and_end[1]
-        value, end = json.decoder.JSONObject(s_and_end, strict, scan_once, None, None, memo)
-        located = _Located(value)
-        located.line = bisect.bisect_right(newlines, start - 1) + 1
-        return located, end
+    Objects come out of the parser innermost first; walked outermost first (each before its
+    values, in the file's order) they meet the file's opening braces one by one.
+    """
+    doc = json.loads(text, object_pairs_hook=_Located)
+    lines = iter(_object_lines(text))
 
-    decoder.parse_object = parse_object
-    decoder.scan_once = json.scanner.py_make_scanner(decoder)
-    return decoder.decode(text)
+    def walk(value: Any) -> None:
+        if isinstance(value, _Located):
+            value.line = next(lines, 0)
+            for _, item in value.pairs:
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(doc)
+    return doc
 
 
 def _at(item: Any, path: str) -> str:

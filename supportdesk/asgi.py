@@ -1,7 +1,9 @@
 """ASGI entry point: HTTP through Django, WebSockets through the Channels routers of ``chat``."""
 
 import os
+import threading
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
@@ -12,6 +14,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from chat.tasks import bot_preload  # noqa: E402
+
+if settings.CELERY_TASK_ALWAYS_EAGER:
+    # The embedded defaults answer in this process: load the bot now, not for the first customer.
+    threading.Thread(target=bot_preload, name="bot-preload", daemon=True).start()
 
 application = ProtocolTypeRouter(
     {

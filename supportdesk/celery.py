@@ -1,42 +1,37 @@
+"""The Celery app: configured from Django's settings (``CELERY_*``), tasks found in the apps.
+
+Database connections are kept across tasks (``CELERY_DB_REUSE_MAX``) but checked before each
+task and closed after one that failed: Django's ``close_old_connections`` on Celery's
+``task_prerun`` and ``task_postrun`` signals, with ``CONN_HEALTH_CHECKS`` on. A worker whose
+PostgreSQL restarted reconnects on its next task instead of failing every task after it.
+"""
+
 import os
+from typing import Any
 
 from celery import Celery
-from kombu.transport import redis as kombu_redis
+from celery.signals import task_postrun, task_prerun
+from django.db import close_old_connections
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
 
-
-class RedisChannel(kombu_redis.Channel):
-    """kombu's Redis channel, with one client per connection pool instead of one per command.
-
-    kombu builds a new ``redis.Redis`` for every publish, every unacked-message bookkeeping
-    (acks late: one on delivery, one on ack) and every ack; redis-py's client constructor
-    fills a table of a few hundred response callbacks each time, about a tenth of a
-    millisecond of CPU. The client holds no connection of its own (each command borrows one
-    from the pool, as before), so one per pool is safe across threads; a new pool (after a
-    reconnect) gets a new client.
-    """
-
-    _sync_client: tuple | None = None
-
-    def _create_client(self, asynchronous: bool = False):
-        if asynchronous:
-            return super()._create_client(asynchronous=True)
-        pool = self.pool
-        cached = self._sync_client
-        if cached is None or cached[0] is not pool:
-            cached = self._sync_client = (pool, super()._create_client())
-        return cached[1]
-
-
-class RedisTransport(kombu_redis.Transport):
-    Channel = RedisChannel
-
-
 app = Celery("supportdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-if str(app.conf.broker_url or "").startswith(("redis://", "rediss://")) and not (
-    app.conf.broker_transport
-):
-    app.conf.broker_transport = "supportdesk.celery:RedisTransport"
 app.autodiscover_tasks()
+
+
+@task_prerun.connect
+def check_connections_before_task(task: Any = None, **kwargs: Any) -> None:
+    """Re-arms the health check of kept connections (and closes broken or expired ones).
+
+    Not for an eager task: it runs inside the web request's (or a test's) own connection use.
+    """
+    if task is not None and not task.request.is_eager:
+        close_old_connections()
+
+
+@task_postrun.connect
+def close_broken_connections_after_task(task: Any = None, **kwargs: Any) -> None:
+    """A task that hit a dead connection leaves it marked broken: closed here, not reused."""
+    if task is not None and not task.request.is_eager:
+        close_old_connections()

@@ -1,15 +1,27 @@
-"""Reachability checks for /healthz: the database, the channel layer and the Celery broker."""
+"""Checks for /healthz: the database, the channel layer, the Celery broker, the worker and beat
+(seen within ``HEALTH_PROCESS_STALE_SECONDS``) and the age of the oldest answer the bot owes
+(unhealthy past ``HEALTH_OWED_ANSWER_MAX_SECONDS``).
+
+Worker and beat are seen through the heartbeat task (``chat.tasks.heartbeat``): beat records
+itself when it publishes it, the worker when it runs it, both in the cache (Redis with
+services, so every process reads the same moments).
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 class Check(TypedDict):
@@ -17,6 +29,8 @@ class Check(TypedDict):
     backend: str
     ms: float
     error: str
+    # worker and beat: seconds since last seen; owed_answers: the oldest owed answer's age.
+    age_seconds: NotRequired[float | None]
 
 
 def _timed(backend: str, probe) -> Check:
@@ -76,9 +90,84 @@ def check_broker() -> Check:
     return _timed("redis", probe)
 
 
+SEEN_KEY = "health:seen:{}"
+
+
+def seen(process: str) -> None:
+    """Records that ``process`` ("worker" or "beat") is alive now; never raises."""
+    try:
+        cache.set(SEEN_KEY.format(process), time.time(), timeout=24 * 3600)
+    except Exception:  # the cache (Redis) is down: /healthz says so through the broker check
+        logger.warning("could not record the %s heartbeat", process, exc_info=True)
+
+
+def seen_ago(process: str) -> float | None:
+    """Seconds since ``process`` was last seen, or None if never (or the cache is down)."""
+    try:
+        moment = cache.get(SEEN_KEY.format(process))
+    except Exception:
+        return None
+    return None if moment is None else max(0.0, time.time() - float(moment))
+
+
+def check_process(process: str) -> Check:
+    """The worker or beat was seen within ``HEALTH_PROCESS_STALE_SECONDS``.
+
+    With eager Celery (embedded defaults) the web process runs the tasks: always ok.
+    """
+    from supportdesk.celery import app
+
+    if app.conf.task_always_eager:
+        return {"ok": True, "backend": "eager", "ms": 0.0, "error": ""}
+    ago = seen_ago(process)
+    ok = ago is not None and ago <= settings.HEALTH_PROCESS_STALE_SECONDS
+    return {
+        "ok": ok,
+        "backend": "celery",
+        "ms": 0.0,
+        "error": "" if ok else ("never seen" if ago is None else f"last seen {ago:.0f} s ago"),
+        "age_seconds": round(ago, 1) if ago is not None else None,
+    }
+
+
+def check_owed_answers() -> Check:
+    """The oldest answer the bot still owes is younger than ``HEALTH_OWED_ANSWER_MAX_SECONDS``.
+
+    ``age_seconds`` is that age (0 when nothing is owed).
+    """
+    from chat.outbox import owed_answer_oldest_age
+
+    started = time.perf_counter()
+    try:
+        age = owed_answer_oldest_age(now=timezone.now()) or 0.0
+    except Exception as exc:
+        return {
+            "ok": False,
+            "backend": "outbox",
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+            "error": type(exc).__name__,
+        }
+    ok = age <= settings.HEALTH_OWED_ANSWER_MAX_SECONDS
+    return {
+        "ok": ok,
+        "backend": "outbox",
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+        "error": "" if ok else f"an answer has been owed for {age:.0f} s",
+        "age_seconds": round(age, 1),
+    }
+
+
 def check_all() -> dict[str, Check]:
     return {
         "database": check_database(),
         "channel_layer": check_channel_layer(),
         "broker": check_broker(),
+        "worker": check_process("worker"),
+        "beat": check_process("beat"),
+        "owed_answers": check_owed_answers(),
     }
+
+
+def bot_down() -> bool:
+    """Whether the bot cannot answer now (no worker seen lately), for the console's banner."""
+    return not check_process("worker")["ok"]

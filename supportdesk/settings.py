@@ -120,6 +120,12 @@ if DATABASE_URL:
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 600))
     }
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters travel apart from the statement text (psycopg's server-side binding, a
+    # documented option of Django's PostgreSQL backend): quoting each value into the text on
+    # the client was a large share of a bot turn's CPU (its trace is a long JSON value).
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
+        "DATABASE_SERVER_SIDE_BINDING", True
+    )
 else:
     DATABASES = {
         "default": {
@@ -192,9 +198,15 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 4
+# One task reserved per worker process: a killed worker holds back at most that many, and the
+# outbox's dispatcher queues their answers again after CHAT_OWED_ANSWER_REQUEUE_SECONDS.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 600}
+# Redis redelivers a task nobody acknowledged after this many seconds (a worker killed while
+# holding it). It must exceed the longest task, retries' countdowns included (30 s at most).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 300)
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -206,9 +218,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "chat.tasks.resolve_inactive_conversations",
         "schedule": 60.0,
     },
-    "requeue-unanswered-messages": {
-        "task": "chat.tasks.requeue_unanswered_messages",
-        "schedule": 30.0,
+    # The outbox: answers still owed after CHAT_OWED_ANSWER_REQUEUE_SECONDS are queued again.
+    "dispatch-owed-answers": {
+        "task": "chat.tasks.owed_answers_dispatch",
+        "schedule": 5.0,
+    },
+    # Beat publishes it and a worker runs it: /healthz reports both as seen.
+    "heartbeat": {
+        "task": "chat.tasks.heartbeat",
+        "schedule": 10.0,
     },
     # Keeps the dashboard's preset ranges computed before anyone opens them.
     "refresh-dashboard-presets": {
@@ -243,13 +261,18 @@ BOT_LANGUAGES = [code.lower() for code in env_list("BOT_LANGUAGES", ["en"])]
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2000)
 CHAT_RATE_LIMIT_MESSAGES = env_int("CHAT_RATE_LIMIT_MESSAGES", 10)
 CHAT_RATE_LIMIT_SECONDS = env_float("CHAT_RATE_LIMIT_SECONDS", 10.0)
-# The bot's reply commits without waiting for PostgreSQL's disk flush (see chat.services).
-CHAT_BOT_REPLY_ASYNC_COMMIT = env_bool("CHAT_BOT_REPLY_ASYNC_COMMIT", True)
 CHAT_CONVERSATIONS_PER_IP_PER_MINUTE = env_int("CHAT_CONVERSATIONS_PER_IP_PER_MINUTE", 30)
 CHAT_INACTIVITY_RESOLVE_MINUTES = env_int("CHAT_INACTIVITY_RESOLVE_MINUTES", 30)
-# A customer message the bot has not answered this long after it was stored has its bot task
-# queued again (a queued task can be lost with Redis, or a reply with PostgreSQL's async commit).
-CHAT_BOT_REQUEUE_AFTER_SECONDS = env_int("CHAT_BOT_REQUEUE_AFTER_SECONDS", 30)
+# An answer the bot still owes this long after its message was stored (or last queued) has its
+# bot task queued again by the outbox's dispatcher (a task lost with Redis, never queued while
+# Redis was down, or held by a killed worker).
+CHAT_OWED_ANSWER_REQUEUE_SECONDS = env_int("CHAT_OWED_ANSWER_REQUEUE_SECONDS", 15)
+# A conversation owed an answer this long appears in the agents' queue (the bot may be down).
+CHAT_OWED_ANSWER_QUEUE_AFTER_SECONDS = env_int("CHAT_OWED_ANSWER_QUEUE_AFTER_SECONDS", 60)
+# /healthz: the worker and beat must have been seen within this many seconds, and no answer
+# owed for longer than HEALTH_OWED_ANSWER_MAX_SECONDS (else 503).
+HEALTH_PROCESS_STALE_SECONDS = env_int("HEALTH_PROCESS_STALE_SECONDS", 60)
+HEALTH_OWED_ANSWER_MAX_SECONDS = env_int("HEALTH_OWED_ANSWER_MAX_SECONDS", 120)
 # Console sockets refresh their agent's presence this often; three missed beats mean offline.
 CONSOLE_PRESENCE_HEARTBEAT_SECONDS = env_float("CONSOLE_PRESENCE_HEARTBEAT_SECONDS", 30.0)
 CHAT_PUBLIC_ORIGIN = os.environ.get("CHAT_PUBLIC_ORIGIN", "")

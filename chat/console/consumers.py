@@ -13,7 +13,6 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -144,18 +143,6 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     async def _error(self, code: str, message: str) -> None:
         await self.send_json({"type": "error", "code": code, "message": message})
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Runs the handler without Channels' ``aclose_old_connections()`` hop.
-
-        Channels sends every frame and every group event through the one sync thread first, to
-        close stale database connections; this consumer reaches the database only through
-        ``database_sync_to_async``, which does that itself, and forwarding an event needs none.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     # --- Group events (chat.events): each carries the frame to forward in "frame". ----------
 

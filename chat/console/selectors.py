@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.conf import settings
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.html import strip_tags
 
@@ -20,6 +22,7 @@ from chat.models import (
     Conversation,
     ConversationStatus,
     Message,
+    OwedAnswer,
 )
 from chat.selectors import agents_online_count
 from knowledge.markdown import render_markdown
@@ -50,19 +53,36 @@ def waiting_label(seconds: int) -> str:
 
 
 def queue_for_agent(*, agent: Any) -> list[Conversation]:
-    """Conversations waiting for a person, oldest handoff first, then the agent's own."""
+    """Conversations waiting for a person, then the agent's own; and those the bot has owed an
+    answer for over ``CHAT_OWED_ANSWER_QUEUE_AFTER_SECONDS`` (the bot may be down).
+
+    Each carries ``waiting_seconds``, ``waiting_label``, ``is_mine`` and ``bot_late`` (the
+    bot's conversation, in the queue because its answer is late). One query.
+    """
+    now = timezone.now()
+    late = now - timedelta(seconds=settings.CHAT_OWED_ANSWER_QUEUE_AFTER_SECONDS)
+    oldest_owed = (
+        OwedAnswer.objects.filter(conversation_id=OuterRef("pk"))
+        .order_by("created_at")
+        .values("created_at")[:1]
+    )
     rows = (
-        Conversation.objects.filter(
+        Conversation.objects.annotate(oldest_owed_at=Subquery(oldest_owed))
+        .filter(
             Q(status=ConversationStatus.WAITING)
             | Q(status=ConversationStatus.AGENT, assignee=agent)
+            | Q(status=ConversationStatus.BOT, oldest_owed_at__lt=late)
         )
         .select_related("assignee", "widget")
-        .order_by("status", "handed_off_at", "created_at")[:QUEUE_LIMIT]
+        .order_by("status", "handed_off_at", "oldest_owed_at", "created_at")[:QUEUE_LIMIT]
     )
-    now = timezone.now()
     conversations = list(rows)
     for conversation in conversations:
-        since = conversation.handed_off_at or conversation.created_at
+        conversation.bot_late = conversation.status == ConversationStatus.BOT
+        if conversation.bot_late:
+            since = conversation.oldest_owed_at
+        else:
+            since = conversation.handed_off_at or conversation.created_at
         conversation.waiting_seconds = max(0, int((now - since).total_seconds()))
         conversation.waiting_label = waiting_label(conversation.waiting_seconds)
         conversation.is_mine = conversation.assignee_id == agent.pk

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat import services
 from chat.models import Conversation, ConversationStatus, Resolution
+from supportdesk.health import bot_down
 from supportdesk.roles import AGENTS, role_required
 
 from . import selectors
@@ -29,6 +30,7 @@ CONVERSATION_FRAGMENTS = {"transcript", "conversation-head", "conversation"}
 def _page_context(request: HttpRequest, conversation: Conversation | None) -> dict[str, Any]:
     return {
         "queue": selectors.queue_for_agent(agent=request.user),
+        "bot_down": bot_down(),
         "presence": selectors.presence_for_agent(agent=request.user),
         **(_conversation_context(request, conversation) if conversation else {}),
     }

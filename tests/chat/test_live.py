@@ -92,13 +92,13 @@ def test_a_foreign_origin_cannot_open_the_socket(daphne_server, widget):
 
 def test_a_lost_bot_task_is_queued_again_and_the_worker_answers(celery_worker, demo, settings):
     """A customer message whose task never reached the worker (queued nowhere, as when Redis
-    restarts without persistence) is answered once the periodic requeue runs."""
+    restarts without persistence) is answered once the outbox dispatcher runs."""
     import time
 
     from chat import services, tasks
     from chat.models import Widget
 
-    settings.CHAT_BOT_REQUEUE_AFTER_SECONDS = 0
+    settings.CHAT_OWED_ANSWER_REQUEUE_SECONDS = 0
     widget = Widget.objects.get(public_key="demo")
     conversation, _ = services.conversation_start(widget=widget)
     lost, _ = services.message_create_incoming(
@@ -108,11 +108,11 @@ def test_a_lost_bot_task_is_queued_again_and_the_worker_answers(celery_worker, d
     time.sleep(1)
     assert not Message.objects.filter(in_reply_to=lost).exists()
 
-    assert tasks.requeue_unanswered_messages() == 1
+    assert tasks.owed_answers_dispatch() == 1
     deadline = time.monotonic() + TIMEOUT
     while not Message.objects.filter(in_reply_to=lost).exists():
         assert time.monotonic() < deadline, "the worker did not answer the requeued message"
         time.sleep(0.2)
     reply = Message.objects.get(in_reply_to=lost)
     assert reply.author == "bot" and "return" in reply.text.lower()
-    assert tasks.requeue_unanswered_messages() == 0  # answered: nothing owed any more
+    assert tasks.owed_answers_dispatch() == 0  # answered: nothing owed any more

@@ -12,8 +12,9 @@ from chat import realtime
 
 @pytest.mark.services
 def test_a_sync_broadcast_reaches_the_groups_sockets_through_redis():
-    """Published from the caller's thread, heard by a consumer of the real pub/sub layer."""
-    assert realtime._sync_publisher() is not None  # the services pass uses the pub/sub layer
+    """Sent through the layer's public group_send on the process's send loop, heard by a
+    consumer of the real pub/sub layer."""
+    assert realtime.use_private_loop()  # the services pass uses a Redis layer
     group = realtime.conversation_group(987654)
 
     async def listen() -> list[dict]:
@@ -36,9 +37,12 @@ def test_a_sync_broadcast_reaches_the_groups_sockets_through_redis():
 
 
 def test_the_in_memory_layer_keeps_its_own_path(settings):
+    """The in-memory layer's queues belong to the server's loop: no send loop of its own."""
+    from channels.layers import channel_layers
+
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    realtime._publisher = None
+    channel_layers.backends.clear()
     try:
-        assert realtime._sync_publisher() is None
+        assert realtime.use_private_loop() is False
     finally:
-        realtime._publisher = None
+        channel_layers.backends.clear()

@@ -229,21 +229,6 @@ def test_inactive_conversations_are_resolved_or_abandoned(widget, settings):
     assert tasks.resolve_inactive_conversations() == 0
 
 
-def test_enqueue_publishes_to_the_tasks_routed_queue(monkeypatch):
-    sent = []
-    monkeypatch.setattr(
-        tasks.answer_message, "apply_async", lambda args, **options: sent.append((args, options))
-    )
-    tasks.answer_message_enqueue(41)
-    tasks.answer_message_enqueue(42)
-    queue = tasks.answer_message.app.amqp.router.route({}, tasks.answer_message.name)["queue"]
-    assert [args for args, _ in sent] == [(41,), (42,)]
-    options = sent[1][1]
-    # The default exchange delivers to the queue named by the routing key.
-    assert (options["exchange"], options["routing_key"]) == ("", queue.name)
-    assert options["argsrepr"] == "(42,)"
-
-
 def test_enqueue_runs_the_task_eagerly_without_a_broker(conversation, fake_bot):
     message = incoming(conversation, "hello there")
     tasks.answer_message_enqueue(message.pk)
@@ -251,31 +236,14 @@ def test_enqueue_runs_the_task_eagerly_without_a_broker(conversation, fake_bot):
     assert Message.objects.filter(in_reply_to=message, author="bot").count() == 1
 
 
-def test_the_redis_channel_keeps_one_client_per_connection_pool():
-    import redis
-
-    from supportdesk.celery import RedisChannel
-
-    channel = object.__new__(RedisChannel)  # no broker needed: pools connect lazily
-    channel._pool = redis.ConnectionPool()
-    channel.Client = redis.Redis
-    first = channel._create_client()
-    assert channel._create_client() is first
-    assert first.connection_pool is channel._pool
-    channel._pool = redis.ConnectionPool()  # a reconnect makes a new pool
-    assert channel._create_client() is not first
-    assert channel._create_client().connection_pool is channel._pool
-
-
 def test_messages_the_bot_owes_are_queued_again(widget, agent, monkeypatch, settings):
-    """Only the unanswered tail of conversations the bot has, between the grace period and
-    the inactivity window."""
+    """Every answer still owed after the delay, wherever it sits in its conversation (not only
+    the tail); nothing the bot answered, handed off, or that a person has."""
     from tests.chat.conftest import turn_result
 
-    settings.CHAT_BOT_REQUEUE_AFTER_SECONDS = 30
-    settings.CHAT_INACTIVITY_RESOLVE_MINUTES = 30
+    settings.CHAT_OWED_ANSWER_REQUEUE_SECONDS = 30
     queued = []
-    monkeypatch.setattr("chat.tasks.answer_message_enqueue", queued.append)
+    monkeypatch.setattr("chat.outbox._queue", queued.append)
     now = timezone.now()
     minute_ago = now - timedelta(minutes=1)
 
@@ -287,15 +255,21 @@ def test_messages_the_bot_owes_are_queued_again(widget, agent, monkeypatch, sett
     lost_first = incoming(lost, text="first", at=minute_ago)
     lost_second = incoming(lost, text="second", at=minute_ago + timedelta(seconds=1))
 
+    # Unanswered, followed by a later message the bot did answer.
+    middle = started()
+    lost_middle = incoming(middle, text="lost in the middle", at=minute_ago)
+    services.bot_turn_record(
+        message=incoming(middle, text="answered", at=minute_ago + timedelta(seconds=2)),
+        result=turn_result(),
+        at=minute_ago + timedelta(seconds=3),
+    )
+
     answered = started()
     message = incoming(answered, at=minute_ago)
     services.bot_turn_record(message=message, result=turn_result(), at=minute_ago)
 
     too_recent = started(at=now)
     incoming(too_recent, at=now - timedelta(seconds=5))
-
-    too_old = started(at=now - timedelta(hours=1))
-    incoming(too_old, at=now - timedelta(hours=1))
 
     def claimed(at):
         """Handed over by the bot at ``at``, then claimed by the agent."""
@@ -315,5 +289,7 @@ def test_messages_the_bot_owes_are_queued_again(widget, agent, monkeypatch, sett
     incoming(returned, text="seen by the agent", at=minute_ago - timedelta(seconds=20))
     services.conversation_return_to_bot(conversation=returned, agent=agent)
 
-    assert tasks.requeue_unanswered_messages() == 2
-    assert queued == [lost_first.pk, lost_second.pk]
+    assert tasks.owed_answers_dispatch() == 3
+    assert queued == [lost_first.pk, lost_middle.pk, lost_second.pk]
+    # Queued again only after another delay.
+    assert tasks.owed_answers_dispatch() == 0

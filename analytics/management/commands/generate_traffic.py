@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -46,7 +47,7 @@ class Command(BaseCommand):
 
         def progress(items):
             return tqdm(
-                items, desc="conversations", unit="conv", disable=not verbose, file=self.stderr._out
+                items, desc="conversations", unit="conv", disable=not verbose, file=sys.stderr
             )
 
         traffic_generate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand
@@ -23,7 +24,7 @@ class Command(BaseCommand):
         verbose = options["verbosity"] > 0
 
         def progress(runs):
-            return tqdm(runs, desc="weeks", unit="week", disable=not verbose, file=self.stderr._out)
+            return tqdm(runs, desc="weeks", unit="week", disable=not verbose, file=sys.stderr)
 
         refresh = rollup_refresh(full=True, progress=progress)
         if verbose:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from django.db import connection
@@ -80,6 +81,33 @@ def test_queue_lists_waiting_and_own_conversations_only(client, agent, other_age
     assert "The customer mentions a lawyer" in page
     assert "complaint" in page and "negative" in page
     assert 'data-sd="queue-waiting"' in page
+
+
+def test_a_conversation_the_bot_owes_for_over_a_minute_joins_the_queue(
+    client, agent, widget, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from chat import services
+
+    settings.CHAT_OWED_ANSWER_QUEUE_AFTER_SECONDS = 60
+
+    def asked(seconds_ago):
+        conversation, _ = services.conversation_start(widget=widget)
+        services.message_create_incoming(
+            conversation=conversation, text="hello?", client_id=uuid.uuid4(), queue_bot=False,
+            at=timezone.now() - timedelta(seconds=seconds_ago),
+        )
+        return conversation
+
+    late, fresh = asked(90), asked(10)
+    client.force_login(agent)
+    page = client.get(reverse("chat:console")).content.decode()
+    assert f'data-conversation-id="{late.pk}"' in page
+    assert f'data-conversation-id="{fresh.pk}"' not in page
+    assert 'data-sd="queue-bot-late"' in page and "waiting 1 min" in page
 
 
 def test_htmx_gets_the_queue_fragment_only(client, agent, waiting_conversation):
