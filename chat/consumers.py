@@ -25,6 +25,8 @@ from .text import is_blank
 logger = logging.getLogger(__name__)
 
 MAX_FAILED_JOINS = 5
+# A rejoin names at most this many seqs below its after_seq that it never received.
+MAX_MISSING_SEQS = 100
 
 
 def _header(scope: dict, name: bytes) -> str | None:
@@ -36,6 +38,15 @@ def _header(scope: dict, name: bytes) -> str | None:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _missing_seqs(value: Any, after_seq: int) -> list[int] | None:
+    """The join frame's ``missing_seqs`` checked (the gap fill), or None when malformed."""
+    if not isinstance(value, list) or len(value) > MAX_MISSING_SEQS:
+        return None
+    if not all(_is_int(seq) and 1 <= seq <= after_seq for seq in value):
+        return None
+    return sorted(set(value))
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -132,6 +143,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not (_is_int(conversation_id) and isinstance(token, str) and _is_int(after_seq)):
             await self.error("missing_field", "join needs conversation_id, token and after_seq.")
             return
+        missing_seqs = _missing_seqs(frame.get("missing_seqs", []), after_seq)
+        if missing_seqs is None:
+            await self.error(
+                "missing_field",
+                f"missing_seqs is a list of at most {MAX_MISSING_SEQS} seqs from 1 to after_seq.",
+            )
+            return
         conversation = await database_sync_to_async(selectors.conversation_for_customer)(
             conversation_id=conversation_id, token=token
         )
@@ -154,15 +172,18 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.conversation = conversation
         zone = frame.get("timezone")
         joined, frames = await database_sync_to_async(self._joined)(
-            conversation, after_seq, zone if isinstance(zone, str) else ""
+            conversation, after_seq, zone if isinstance(zone, str) else "", missing_seqs
         )
-        self.history_seq = max([after_seq] + [f["seq"] for f in frames])
+        # Live messages at or below this were in the transcript or are on the client already;
+        # an after_seq above the conversation's last seq (a client that saw a seq the
+        # database no longer has) must not hide the messages that take those seqs.
+        self.history_seq = max([min(after_seq, joined["last_seq"])] + [f["seq"] for f in frames])
         await self.send_json(joined)
         for message_frame in frames:
             await self.send_json(message_frame)
 
     def _joined(
-        self, conversation: Conversation, after_seq: int, zone: str
+        self, conversation: Conversation, after_seq: int, zone: str, missing_seqs: list[int]
     ) -> tuple[dict, list[dict]]:
         conversation.refresh_from_db()
         if zone:
@@ -172,7 +193,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 pass  # an unknown zone is ignored: the join goes on with the zone it had
         frames = [
             realtime.message_frame(m)
-            for m in selectors.messages_after(conversation_id=conversation.pk, after_seq=after_seq)
+            for m in selectors.messages_for_rejoin(
+                conversation_id=conversation.pk, after_seq=after_seq, missing_seqs=missing_seqs
+            )
         ]
         joined = {
             "type": "joined",

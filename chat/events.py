@@ -25,6 +25,8 @@ class ClientJoin(TypedDict):
     conversation_id: int
     token: str
     after_seq: NotRequired[int]
+    # Seqs at or below after_seq the client never received (the gap fill), at most 100.
+    missing_seqs: NotRequired[list[int]]
     # The browser's IANA zone ("America/New_York"); an unknown one is ignored.
     timezone: NotRequired[str]
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Avg, Exists, OuterRef
+from django.db.models import Avg, Exists, OuterRef, Q
 from django.utils import timezone
 
 from .models import (
@@ -87,6 +88,24 @@ def conversation_for_customer(*, conversation_id: int, token: str) -> Conversati
 def messages_after(*, conversation_id: int, after_seq: int = 0) -> list[Message]:
     return list(
         Message.objects.filter(conversation_id=conversation_id, seq__gt=after_seq)
+        .select_related("in_reply_to", "sender")
+        .order_by("seq")
+    )
+
+
+def messages_for_rejoin(
+    *, conversation_id: int, after_seq: int, missing_seqs: Collection[int] = ()
+) -> list[Message]:
+    """The messages a rejoining client lacks, in seq order (the gap fill of docs/protocol.md).
+
+    Every message with ``seq > after_seq``, plus those of ``missing_seqs`` (seqs at or below
+    ``after_seq`` that the client never received). A seq that names no message is skipped.
+    """
+    wanted = Q(seq__gt=after_seq)
+    if missing_seqs:
+        wanted |= Q(seq__in=list(missing_seqs))
+    return list(
+        Message.objects.filter(wanted, conversation_id=conversation_id)
         .select_related("in_reply_to", "sender")
         .order_by("seq")
     )

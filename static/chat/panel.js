@@ -16,13 +16,22 @@
   function q(name) { return root.querySelector('[data-sd="' + name + '"]'); }
   var log = q("log"), input = q("input"), compose = q("compose"), typingEl = q("typing");
   var noticeEl = q("notice"), connEl = q("connection"), contactForm = q("contact-form");
-  var ratingForm = q("rating-form");
+  var ratingForm = q("rating-form"), lateEl = q("late"), lateText = q("late-text");
+  var askPerson = q("ask-person");
 
   var state = load();
   var ws = null, joined = false, attempts = 0, reconnectTimer = null, creating = null;
   var status = "bot", rated = false, typingSent = false, typingTimer = null;
   var renderedSeq = 0;   // highest seq shown on this page; a reload shows the transcript anew
+  var shownSeqs = {};    // seq -> true for every message on this page (gaps are asked for again)
   var streaming = {};    // reply_to seq -> element growing from message.delta frames
+  var retryTimer = null, retryAttempts = 0;   // resending after a server_error
+  var owedSince = {};    // "seq:N" or "cid:UUID" -> ms since the customer's message awaits an answer
+  var lateTimer = null;
+
+  var LATE_AFTER_MS = 15000;      // an answer this late: say so and offer a person
+  var ACK_WAIT_MS = 10000;        // a message with no echo this long is sent again
+  var ASK_PERSON_TEXT = "I would like to talk to a person, please.";
 
   // Whitespace, format (Cf) and filler characters: a message of these alone shows nothing.
   var INVISIBLE_ONLY = /^[\s\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\u2800\u3164\uFE00-\uFE0F\uFEFF\uFFA0]*$/;
@@ -179,6 +188,7 @@
     if (log.querySelector('[data-seq="' + m.seq + '"]')) { return; }
     var li = null;
     if (m.author === "customer" && m.client_id) {
+      retryAttempts = 0;
       li = log.querySelector('[data-client-id="' + m.client_id + '"]');
       state.pending = state.pending.filter(function (p) { return p.client_id !== m.client_id; });
     }
@@ -193,13 +203,94 @@
       delete streaming[m.reply_to];
     }
     li.setAttribute("data-seq", String(m.seq));
+    if (m.reply_to && m.author !== "customer") { quoteLateQuestion(li, m); }
     insertBySeq(li, m.seq);
+    shownSeqs[m.seq] = true;
     if (m.author !== "customer") { showTyping(null); }
     if (m.author === "bot") { addFeedback(li, m); }
     if (m.seq > state.lastSeq) { state.lastSeq = m.seq; }
     if (m.seq > renderedSeq) { renderedSeq = m.seq; }
+    trackOwed(m);
     save();
     scrollDown();
+  }
+
+  // An answer to a question that is not the customer's latest (it came late, after the customer
+  // wrote again) shows which question it answers.
+  function quoteLateQuestion(li, m) {
+    var question = log.querySelector('[data-author=customer][data-seq="' + m.reply_to + '"]');
+    if (!question) { return; }
+    var customers = log.querySelectorAll("[data-author=customer][data-seq]");
+    var latest = null;
+    for (var i = 0; i < customers.length; i++) {
+      var seq = parseInt(customers[i].getAttribute("data-seq"), 10);
+      if (seq < m.seq) { latest = seq; }
+    }
+    if (latest === null || latest === m.reply_to) { return; }
+    var text = question.querySelector(".sd-text").textContent;
+    if (text.length > 90) { text = text.slice(0, 89) + "…"; }
+    var quote = document.createElement("button");
+    quote.type = "button";
+    quote.className = "sd-quote";
+    quote.setAttribute("data-sd", "reply-quote");
+    quote.setAttribute("data-reply-to", String(m.reply_to));
+    quote.textContent = "In reply to: “" + text + "”";
+    quote.title = "Show the question";
+    quote.addEventListener("click", function () {
+      question.scrollIntoView({ block: "center" });
+      question.classList.add("sd-highlight");
+      setTimeout(function () { question.classList.remove("sd-highlight"); }, 1500);
+    });
+    var label = li.querySelector(".sd-who");
+    li.insertBefore(quote, label ? label.nextSibling : li.firstChild);
+  }
+
+  // --- Late answers ---------------------------------------------------------------------------
+
+  function trackOwed(m) {
+    if (m.author === "customer") {
+      var since = owedSince["cid:" + m.client_id];
+      delete owedSince["cid:" + m.client_id];
+      if (since === undefined) { since = Date.parse(m.created_at) || Date.now(); }
+      if (status === "bot") { owedSince["seq:" + m.seq] = since; }
+    } else if (m.reply_to) {
+      delete owedSince["seq:" + m.reply_to];
+    } else {
+      // An agent's or a system message: whatever the customer wrote before has been seen to.
+      Object.keys(owedSince).forEach(function (k) {
+        if (k.indexOf("seq:") === 0 && parseInt(k.slice(4), 10) < m.seq) { delete owedSince[k]; }
+      });
+    }
+    armLate();
+  }
+
+  function clearOwed() {
+    owedSince = {};
+    armLate();
+  }
+
+  // Shows the late notice once the oldest unanswered message is LATE_AFTER_MS old (while the bot
+  // has the conversation), and hides it when every message has its answer.
+  function armLate() {
+    clearTimeout(lateTimer);
+    var oldest = null;
+    Object.keys(owedSince).forEach(function (k) {
+      if (oldest === null || owedSince[k] < oldest) { oldest = owedSince[k]; }
+    });
+    if (oldest === null || status !== "bot") { lateEl.hidden = true; return; }
+    var wait = oldest + LATE_AFTER_MS - Date.now();
+    if (wait <= 0) {
+      if (lateEl.hidden) {
+        lateText.textContent = "This is taking longer than usual.";
+        askPerson.hidden = false;
+        lateEl.hidden = false;
+        scrollDown();
+        resync();
+      }
+      return;
+    }
+    lateEl.hidden = true;
+    lateTimer = setTimeout(armLate, wait);
   }
 
   function showDelta(frame) {
@@ -245,6 +336,7 @@
     if (status !== "bot") {
       var fb = log.querySelectorAll("[data-sd=feedback]");
       for (var i = 0; i < fb.length; i++) { fb[i].remove(); }
+      clearOwed();   // a person has the conversation now (or it is closed): not the bot's turn
     }
     if (status === "agent") {
       notice(extra && extra.assignee_name ? "You are chatting with " + extra.assignee_name + "." : "");
@@ -316,6 +408,11 @@
       if (pending.length) { start(); }
       return;
     }
+    if (frame.code === "server_error") {
+      // Nothing was stored: send the unacknowledged messages again, backing off.
+      scheduleRetry();
+      return;
+    }
     if (frame.code === "rate_limited") {
       notice("You are sending messages quickly; we will send the rest in a moment.");
       setTimeout(flushPending, 3000);
@@ -335,10 +432,55 @@
     return false;
   }
 
+  function sendMessage(item) {
+    if (!sendFrame({ type: "message", client_id: item.client_id, text: item.text })) { return false; }
+    item.sentAt = Date.now();
+    return true;
+  }
+
   function flushPending() {
+    state.pending.forEach(sendMessage);
+  }
+
+  // Exponential backoff with jitter, 1 s doubling to 30 s: after a server_error frame.
+  function scheduleRetry() {
+    if (retryTimer) { return; }
+    var base = Math.min(30000, 1000 * Math.pow(2, retryAttempts));
+    retryAttempts += 1;
+    connEl.textContent = "Sending again…";
+    retryTimer = setTimeout(function () {
+      retryTimer = null;
+      connEl.textContent = "";
+      flushPending();
+    }, base / 2 + Math.random() * base / 2);
+  }
+
+  // A message whose echo has not come within ACK_WAIT_MS (doubling, up to 8 times that) is
+  // sent again with its client id: the server stores it once and acknowledges it again.
+  setInterval(function () {
+    var now = Date.now();
     state.pending.forEach(function (item) {
-      sendFrame({ type: "message", client_id: item.client_id, text: item.text });
+      if (!item.sentAt) { return; }
+      var tries = item.tries || 0;
+      if (now - item.sentAt >= ACK_WAIT_MS * Math.pow(2, Math.min(tries, 3)) && sendMessage(item)) {
+        item.tries = tries + 1;
+      }
     });
+  }, 2000);
+
+  // Joins again on a fresh socket: an answer stored while this socket missed its frame (a
+  // process restarted between storing and sending it) comes with the rejoin's gap fill.
+  function resync() {
+    if (ws && joined) { ws.close(); }
+  }
+
+  // Seqs below the highest one shown that this page never received (a frame lost on the way).
+  function missingSeqs() {
+    var missing = [];
+    for (var seq = 1; seq <= renderedSeq; seq++) {
+      if (!shownSeqs[seq]) { missing.push(seq); }
+    }
+    return missing.slice(-100);
   }
 
   function scheduleReconnect() {
@@ -366,7 +508,7 @@
     socket.onopen = function () {
       var join = {
         type: "join", conversation_id: state.conversationId, token: state.token,
-        after_seq: renderedSeq
+        after_seq: renderedSeq, missing_seqs: missingSeqs()
       };
       var zone = browserTimeZone();
       if (zone) { join.timezone = zone; }
@@ -416,21 +558,35 @@
     if (sendFrame({ type: "typing", is_typing: isTyping })) { typingSent = isTyping; }
   }
 
+  function sendText(text) {
+    var item = { client_id: uuid(), text: text };
+    state.pending.push(item);
+    save();
+    showPending(item);
+    if (status === "bot") { owedSince["cid:" + item.client_id] = Date.now(); armLate(); }
+    if (!sendMessage(item)) { start(); }
+  }
+
   function submitMessage() {
     var text = input.value.trim();
     // Nothing to show (spaces, or invisible characters only): the server would refuse it too.
     if (!text || INVISIBLE_ONLY.test(text)) { input.value = ""; return; }
     if (text.length > maxChars) { notice("A message has at most " + maxChars + " characters."); return; }
-    var item = { client_id: uuid(), text: text };
-    state.pending.push(item);
-    save();
-    showPending(item);
     input.value = "";
     typingSent = false;
     clearTimeout(typingTimer);
-    if (!sendFrame({ type: "message", client_id: item.client_id, text: item.text })) { start(); }
+    sendText(text);
     input.focus();
   }
+
+  // The late notice's button asks for a person the way a customer would, in words: the bot
+  // hands the conversation over, and agents see a conversation owed an answer in their queue.
+  askPerson.addEventListener("click", function () {
+    askPerson.hidden = true;
+    lateText.textContent = "This is taking longer than usual. We have asked for a person to help you.";
+    sendText(ASK_PERSON_TEXT);
+    input.focus();
+  });
 
   compose.addEventListener("submit", function (event) { event.preventDefault(); submitMessage(); });
   input.addEventListener("keydown", function (event) {
@@ -468,7 +624,11 @@
 
   // --- Start ----------------------------------------------------------------------------------
 
-  state.pending.forEach(showPending);
+  state.pending.forEach(function (item) {
+    showPending(item);
+    owedSince["cid:" + item.client_id] = item.sentAt || Date.now();
+  });
+  armLate();
   if (state.conversationId) { start(); }
   input.focus();
 }());
