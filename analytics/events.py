@@ -8,14 +8,22 @@ rolled-back conversation change never leaves an event behind, and a committed on
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.utils import timezone
 
 from .models import EventName, ReportingEvent
 
-if TYPE_CHECKING:
-    from chat.models import Conversation
+__all__ = ["Conversation", "EventName", "event_build", "event_record"]
+
+
+class Conversation(Protocol):
+    """What an event needs of the conversation it belongs to (a ``chat.Conversation``; chat
+    imports analytics, not the reverse)."""
+
+    pk: Any
+    created_at: datetime
+    widget_id: int
 
 
 def event_record(

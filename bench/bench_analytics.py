@@ -122,7 +122,7 @@ def _manager_client():
     from django.contrib.auth.models import Group, User
     from django.test import Client
 
-    from supportdesk.roles import MANAGERS, ensure_role_groups
+    from accounts.roles import MANAGERS, ensure_role_groups
 
     ensure_role_groups()
     user, _ = User.objects.get_or_create(username="bench-manager")

@@ -26,8 +26,7 @@ from django.core.validators import validate_email
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
-from analytics.events import event_build, event_record
-from analytics.models import EventName
+from analytics.events import EventName, event_build, event_record
 
 from . import realtime
 from .models import (

@@ -59,6 +59,19 @@ def demo_snapshot() -> dict[str, Any]:
         "name", "allowed_origins", "greeting", "is_active"
     ).first()
     return {
+        # Creation order: the classifier's training reads the phrases in this order.
+        "intents_in_creation_order": list(
+            Intent.objects.order_by("pk").values_list("slug", flat=True)
+        ),
+        "phrases_in_creation_order_digest": _digest(
+            list(TrainingPhrase.objects.order_by("pk").values_list("intent__slug", "text"))
+        ),
+        "signals_in_creation_order": list(
+            EscalationSignal.objects.order_by("pk").values_list("phrase", flat=True)
+        ),
+        "articles_in_creation_order": list(
+            Article.objects.order_by("pk").values_list("title", flat=True)
+        ),
         "counts": {
             "intents": Intent.objects.count(),
             "phrases": TrainingPhrase.objects.count(),

@@ -19,12 +19,12 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from accounts.roles import ADMINS, AGENTS, MANAGERS, ensure_role_groups
 from chat.models import Conversation, Widget
 from knowledge.importexport import ImportRejected
 from knowledge.models import ClassifierModel
 from knowledge.services import ImportResult, taxonomy_import_json
 from knowledge.training import classifier_activate, classifier_create, classifier_train
-from supportdesk.roles import ADMINS, AGENTS, MANAGERS, ensure_role_groups
 
 DEMO_KNOWLEDGE = Path(__file__).resolve().parents[2] / "demo" / "acme_outfitters.json"
 DEMO_COMPANY = "Acme Outfitters"
