@@ -8,14 +8,22 @@ rolled-back conversation change never leaves an event behind, and a committed on
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.utils import timezone
 
 from .models import EventName, ReportingEvent
 
-if TYPE_CHECKING:
-    from chat.models import Conversation
+__all__ = ["Conversation", "EventName", "event_build", "event_record"]
+
+
+class Conversation(Protocol):
+    """What an event needs of the conversation it belongs to (a ``chat.Conversation``; chat
+    imports analytics, not the reverse)."""
+
+    pk: Any
+    created_at: datetime
+    widget_id: int
 
 
 def event_record(
@@ -37,6 +45,11 @@ def event_record(
     return event
 
 
+def event_record_many(events: list[ReportingEvent]) -> None:
+    """Saves rows built by ``event_build`` in one statement (a chat write's several events)."""
+    ReportingEvent.objects.bulk_create(events)
+
+
 def event_build(
     *,
     name: EventName | str,
@@ -48,8 +61,8 @@ def event_build(
     value: float | None = None,
     agent: Any = None,
 ) -> ReportingEvent:
-    """``event_record``'s row, checked but not saved: for a service that writes it itself in
-    the same statement as its change (``chat.services.bot_turn_record``)."""
+    """``event_record``'s row, checked but not saved: for a service that saves several at once
+    with ``event_record_many`` (``chat.services.bot_turn_record``)."""
     if name not in EventName.values:
         raise ValueError(f"unknown reporting event {name!r}")
     return ReportingEvent(

@@ -39,8 +39,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from chat.models import BotTrace, Conversation, Message
-
 from .models import (
     CohortDay,
     CohortEventCount,
@@ -53,9 +51,14 @@ from .models import (
 )
 
 EVENTS = ReportingEvent._meta.db_table
-CONVERSATIONS = Conversation._meta.db_table
-MESSAGES = Message._meta.db_table
-TRACES = BotTrace._meta.db_table
+# chat's tables, reached through the relation analytics' own event declares by label
+# ("chat.Conversation") and chat's relations from there: chat imports analytics (to record
+# facts and read them), so analytics imports nothing of chat.
+_CONVERSATION = ReportingEvent._meta.get_field("conversation").related_model
+_MESSAGE = _CONVERSATION._meta.get_field("messages").related_model
+CONVERSATIONS = _CONVERSATION._meta.db_table
+MESSAGES = _MESSAGE._meta.db_table
+TRACES = _MESSAGE._meta.get_field("trace").related_model._meta.db_table
 REFRESHES = RollupRefresh._meta.db_table
 ROLLUP_TABLES = tuple(
     m._meta.db_table

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.vary import vary_on_headers
 
-from supportdesk.roles import area_required, can_open
+from accounts.roles import area_required, can_open
 
 from .forms import DEFAULT_PRESET, PRESETS, ReportForm
 from .kpis import CHART_BY_KEY, CHARTS, Report, tiles

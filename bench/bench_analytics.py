@@ -20,6 +20,7 @@ just the targets whose labels start with those words.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -100,10 +101,10 @@ def _fill(conversations: int, days: int, regenerate: bool) -> None:
 def _load_intents_and_widget() -> None:
     """The demo intents with their phrases (what customers say) and the demo widget."""
     from chat.models import Widget
-    from knowledge import demo_data
     from knowledge.models import Intent, TrainingPhrase
+    from supportdesk.management.commands.load_demo import DEMO_KNOWLEDGE
 
-    for item in demo_data.INTENTS:
+    for item in json.loads(DEMO_KNOWLEDGE.read_text(encoding="utf-8"))["intents"]:
         intent, _ = Intent.objects.update_or_create(
             slug=item["slug"],
             defaults={"name": item["name"], "escalation_policy": item["escalation_policy"]},
@@ -121,7 +122,7 @@ def _manager_client():
     from django.contrib.auth.models import Group, User
     from django.test import Client
 
-    from supportdesk.roles import MANAGERS, ensure_role_groups
+    from accounts.roles import MANAGERS, ensure_role_groups
 
     ensure_role_groups()
     user, _ = User.objects.get_or_create(username="bench-manager")

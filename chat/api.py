@@ -13,8 +13,6 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from supportdesk.middleware import DEFAULT_CSP
-
 from . import selectors, services
 from .models import Widget
 
@@ -128,6 +126,8 @@ def panel(request: HttpRequest, key: str) -> HttpResponse:
         },
     )
     ancestors = _frame_ancestors(widget)
-    csp = DEFAULT_CSP.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+    csp = settings.CONTENT_SECURITY_POLICY.replace(
+        "frame-ancestors 'none'", f"frame-ancestors {ancestors}"
+    )
     response["Content-Security-Policy"] = csp
     return response

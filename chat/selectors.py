@@ -8,8 +8,10 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Avg, Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+
+from analytics.selectors import first_agent_reply_average_seconds
 
 from .models import (
     AgentPresence,
@@ -125,12 +127,7 @@ def agents_online_count() -> int:
 
 def expected_wait_seconds() -> int:
     """How long a customer handed over waits for an agent: the recent average first reply."""
-    from analytics.models import EventName, ReportingEvent
-
-    since = timezone.now() - timedelta(days=7)
-    average = ReportingEvent.objects.filter(
-        name=EventName.FIRST_AGENT_REPLY, occurred_at__gte=since, value__isnull=False
-    ).aggregate(avg=Avg("value"))["avg"]
+    average = first_agent_reply_average_seconds(since=timezone.now() - timedelta(days=7))
     return round(average) if average else DEFAULT_EXPECTED_WAIT_SECONDS
 
 

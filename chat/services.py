@@ -27,8 +27,7 @@ from django.db import connection, transaction
 from django.db.models import BigIntegerField, OuterRef, Subquery, Value
 from django.utils import timezone
 
-from analytics.events import event_build, event_record
-from analytics.models import EventName, ReportingEvent
+from analytics.events import EventName, event_build, event_record, event_record_many
 
 from . import outbox, realtime
 from .models import (
@@ -346,7 +345,7 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
         total_ms=float(result.total_ms or 0.0),
         created_at=now,
     )
-    events: list[ReportingEvent] = []
+    events = []
     if result.is_fallback:
         events.append(event_build(
             name=EventName.FALLBACK,
@@ -382,7 +381,7 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
     reply.seq = conversation.last_seq
     reply.save(force_insert=True)
     trace.save(force_insert=True)
-    ReportingEvent.objects.bulk_create(events)
+    event_record_many(events)
     if handoff:
         transaction.on_commit(partial(realtime.broadcast_handoff, conversation))
     _on_commit_broadcast_message(reply)

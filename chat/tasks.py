@@ -19,9 +19,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from supportdesk import health
-
-from . import outbox, realtime, selectors, services
+from . import liveness, outbox, realtime, selectors, services
 from .models import Author, ConversationStatus, Message, OwedAnswer, Resolution
 
 logger = logging.getLogger(__name__)
@@ -197,14 +195,14 @@ def heartbeat() -> None:
 
     The beat's side is recorded when it publishes the task (``record_beat_publish``).
     """
-    health.seen("worker")
+    liveness.seen("worker")
 
 
 @before_task_publish.connect
 def record_beat_publish(sender: str | None = None, **kwargs: Any) -> None:
     """Only beat publishes the heartbeat: its publishing shows the scheduler alive."""
     if sender == HEARTBEAT_TASK:
-        health.seen("beat")
+        liveness.seen("beat")
 
 
 def _bot_awaits_answer(dialog_state: dict) -> bool:

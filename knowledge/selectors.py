@@ -8,10 +8,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .bot import bot_registered
 from .models import (
     Article,
     ArticleStatus,
@@ -79,6 +80,15 @@ def intent_list(*, include_inactive: bool = True) -> list[Intent]:
 def article_published(pk: int) -> Article | None:
     """The published article with this id, for its public page; ``None`` for a draft or none."""
     return Article.objects.filter(pk=pk, status=ArticleStatus.PUBLISHED).first()
+
+
+def articles_published_with_words(*, query: str, limit: int) -> QuerySet[Article]:
+    """Published articles whose title or body holds each of the first six words of ``query``
+    (case-insensitive), by title, at most ``limit``: the agents' console search."""
+    articles = Article.objects.filter(status=ArticleStatus.PUBLISHED)
+    for word in query.split()[:6]:
+        articles = articles.filter(Q(title__icontains=word) | Q(body__icontains=word))
+    return articles.order_by("title")[:limit]
 
 
 def article_search(
@@ -169,33 +179,18 @@ def signal_list() -> QuerySet[EscalationSignal]:
 class SignalPreview:
     phrase: str
     scanned: int
-    matches: list[Any]  # chat.Message rows
+    matches: list[Any]  # customer messages: text, created_at, conversation_id
     total: int
 
 
 def signal_preview(*, phrase: str, category: str = "other") -> SignalPreview:
     """Which of the last week's customer messages this phrase would have matched, matched by
-    the pipeline's own ``SignalMatcher`` (words in context, not substrings)."""
-    from chat.bot.signals import SignalMatcher
-    from chat.bot.text import normalize, tokens
-    from chat.models import Author, Message
-
+    the pipeline's own rules (words in context, not substrings: ``knowledge.bot``)."""
     phrase = " ".join(phrase.split())
-    words = tokens(phrase)
-    if not words:
-        return SignalPreview(phrase=phrase, scanned=0, matches=[], total=0)
     since = timezone.now() - timedelta(days=SIGNAL_PREVIEW_DAYS)
-    recent = Message.objects.filter(author=Author.CUSTOMER, created_at__gte=since)
-    scanned = recent.count()
-    # The database narrows to messages that hold every word; the matcher decides.
-    candidates = recent
-    for word in words:
-        candidates = candidates.filter(text__icontains=word)
-    candidates = candidates.order_by("-created_at").only(
-        "id", "text", "created_at", "conversation_id"
-    )[:SIGNAL_PREVIEW_SCAN]
-    matcher = SignalMatcher([(phrase, category)])
-    matches = [m for m in candidates if matcher.find(normalize(m.text))]
+    scanned, matches = bot_registered().customer_messages_matching(
+        phrase=phrase, category=category, since=since, scan=SIGNAL_PREVIEW_SCAN
+    )
     return SignalPreview(
         phrase=phrase, scanned=scanned, matches=matches[:SIGNAL_PREVIEW_SHOWN], total=len(matches)
     )
@@ -227,3 +222,74 @@ def training_is_running() -> bool:
     return ClassifierModel.objects.filter(
         status=ClassifierStatus.TRAINING, created_at__gte=timezone.now() - TRAINING_STALE_AFTER
     ).exists()
+
+
+# --- The taxonomy, as the bot reads it ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaxonomyRows:
+    """The active taxonomy as plain values, for the bot (``chat.bot.taxonomy``).
+
+    ``intents``: dicts with slug, name, description, escalation_policy and required_details
+    (a list of ``{"name", "question"}``); ``signals``: (phrase, category) pairs; ``articles``:
+    dicts with id, title, body (Markdown) and intents (a tuple of slugs), published ones only;
+    ``classifier_version`` and ``classifier_artifact``: the active classifier, or None and
+    b"" when none is active.
+    """
+
+    intents: list[dict[str, Any]]
+    signals: list[tuple[str, str]]
+    articles: list[dict[str, Any]]
+    classifier_version: int | None
+    classifier_artifact: bytes
+
+
+def taxonomy_rows() -> TaxonomyRows:
+    """Active intents, active signals, published articles and the active classifier, in
+    five queries."""
+    intents = [
+        {
+            "slug": intent.slug,
+            "name": intent.name,
+            "description": intent.description,
+            "escalation_policy": intent.escalation_policy,
+            "required_details": intent.required_details or [],
+        }
+        for intent in Intent.objects.filter(is_active=True)
+    ]
+    signals = list(
+        EscalationSignal.objects.filter(is_active=True).values_list("phrase", "category")
+    )
+    articles = [
+        {
+            "id": article.pk,
+            "title": article.title,
+            "body": article.body,
+            "intents": tuple(i.slug for i in article.intents.all()),
+        }
+        for article in Article.objects.filter(status=ArticleStatus.PUBLISHED).prefetch_related(
+            "intents"
+        )
+    ]
+    active = ClassifierModel.objects.filter(is_active=True).only("version", "artifact").first()
+    return TaxonomyRows(
+        intents=intents,
+        signals=signals,
+        articles=articles,
+        classifier_version=active.version if active is not None else None,
+        classifier_artifact=bytes(active.artifact or b"") if active is not None else b"",
+    )
+
+
+def taxonomy_fingerprint() -> tuple[Any, ...]:
+    """Row counts and latest edits of the knowledge tables, and the active classifier's id:
+    it changes whenever anything the bot reads from ``taxonomy_rows`` may have changed."""
+    parts: list[Any] = []
+    for model in (Intent, EscalationSignal, Article):
+        totals = model.objects.aggregate(rows=Count("id"), edited=Max("updated_at"))
+        parts += [totals["rows"], str(totals["edited"])]
+    parts.append(Article.intents.through.objects.count())
+    active = ClassifierModel.objects.filter(is_active=True).values_list("id", flat=True)
+    parts.append(active.first())
+    return tuple(parts)

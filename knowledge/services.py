@@ -1,5 +1,5 @@
 """Every write to the knowledge base: keyword-only, atomic, audited, and followed (on commit)
-by ``taxonomy_invalidate`` so the bot reloads what changed."""
+by ``knowledge.changes.taxonomy_changed`` so the bot reloads what changed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from .audit import audit_record, field_changes
+from .changes import taxonomy_changed_on_commit
 from .importexport import (
     DETAIL_NAME_MAX,
     DETAIL_QUESTION_MAX,
@@ -38,12 +39,6 @@ from .models import (
 )
 
 BULK_BATCH = 1000
-
-
-def _invalidate_on_commit() -> None:
-    from chat.bot import taxonomy_invalidate
-
-    transaction.on_commit(taxonomy_invalidate)
 
 
 # --- Checks -----------------------------------------------------------------------------------
@@ -138,7 +133,7 @@ def intent_create(
         changes={**{k: [None, v] for k, v in _intent_state(intent).items()},
                  "phrases": [None, len(texts)]},
     )
-    _invalidate_on_commit()
+    taxonomy_changed_on_commit()
     return intent
 
 
@@ -170,7 +165,7 @@ def intent_update(
     if changes:
         intent.save()
         audit_record(actor=actor, action="intent.update", obj=intent, changes=changes)
-        _invalidate_on_commit()
+        taxonomy_changed_on_commit()
     return intent
 
 
@@ -185,7 +180,7 @@ def intent_set_active(*, actor: Any, intent: Intent, is_active: bool) -> Intent:
             obj=intent,
             changes={"is_active": [not is_active, is_active]},
         )
-        _invalidate_on_commit()
+        taxonomy_changed_on_commit()
     return intent
 
 
@@ -218,7 +213,7 @@ def phrase_add(*, actor: Any, intent: Intent, text: str) -> PhraseAdded:
     audit_record(
         actor=actor, action="phrase.add", obj=intent, changes={"phrase": [None, text]}
     )
-    _invalidate_on_commit()
+    taxonomy_changed_on_commit()
     return PhraseAdded(phrase=phrase, other_intents=phrase_other_intents(text=text, intent=intent))
 
 
@@ -228,7 +223,7 @@ def phrase_remove(*, actor: Any, phrase: TrainingPhrase) -> None:
     text = phrase.text
     phrase.delete()
     audit_record(actor=actor, action="phrase.remove", obj=intent, changes={"phrase": [text, None]})
-    _invalidate_on_commit()
+    taxonomy_changed_on_commit()
 
 
 # --- Escalation signals -----------------------------------------------------------------------
@@ -258,7 +253,7 @@ def signal_create(*, actor: Any, phrase: str, category: str) -> EscalationSignal
         actor=actor, action="signal.create", obj=signal,
         changes={"phrase": [None, phrase], "category": [None, category]},
     )
-    _invalidate_on_commit()
+    taxonomy_changed_on_commit()
     return signal
 
 
@@ -274,7 +269,7 @@ def signal_update(
         signal.phrase, signal.category, signal.is_active = phrase, category, is_active
         signal.save()
         audit_record(actor=actor, action="signal.update", obj=signal, changes=changes)
-        _invalidate_on_commit()
+        taxonomy_changed_on_commit()
     return signal
 
 
@@ -289,7 +284,7 @@ def signal_set_active(*, actor: Any, signal: EscalationSignal, is_active: bool) 
             obj=signal,
             changes={"is_active": [not is_active, is_active]},
         )
-        _invalidate_on_commit()
+        taxonomy_changed_on_commit()
     return signal
 
 
@@ -357,7 +352,7 @@ def article_create(
         actor=actor, action="article.create", obj=article,
         changes=field_changes({}, _article_state(article, slugs)),
     )
-    _invalidate_on_commit()
+    taxonomy_changed_on_commit()
     return article
 
 
@@ -384,7 +379,7 @@ def _article_apply(
         actor=actor, action=action, obj=article,
         changes={**changes, "version": [version.number - 1, version.number], **(extra or {})},
     )
-    _invalidate_on_commit()
+    taxonomy_changed_on_commit()
     return article
 
 
@@ -491,7 +486,7 @@ def taxonomy_import_json(*, actor: Any, data: bytes) -> ImportResult:
         actor=actor, action="taxonomy.import", object_type="taxonomy",
         object_repr="JSON import", changes={k: [None, v] for k, v in counts.items()},
     )
-    _invalidate_on_commit()
+    taxonomy_changed_on_commit()
     return ImportResult(counts=counts)
 
 
@@ -534,7 +529,7 @@ def phrases_import_csv(*, actor: Any, data: bytes) -> ImportResult:
         actor=actor, action="phrases.import", object_type="taxonomy", object_repr="CSV import",
         changes={k: [None, v] for k, v in counts.items()},
     )
-    _invalidate_on_commit()
+    taxonomy_changed_on_commit()
     warnings = [
         f'The label "{label}" is not a slug: its phrases went to the intent "{slug}".'
         for slug, label in sorted(plan.labels.items())

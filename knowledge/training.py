@@ -18,10 +18,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from chat.bot import classifier as bot_classifier
-from chat.bot import taxonomy_invalidate
-
 from .audit import audit_record
+from .bot import bot_registered
+from .changes import taxonomy_changed_on_commit
 from .models import ClassifierModel, ClassifierStatus, TrainingPhrase
 
 log = logging.getLogger(__name__)
@@ -92,7 +91,7 @@ def classifier_train(
     texts, labels = training_data()
     started = time.perf_counter()
     try:
-        trained, metrics = bot_classifier.train(
+        trained, metrics = bot_registered().classifier_train(
             texts, labels, progress=_progress_writer(model, progress)
         )
     except Exception as error:  # stored on the row for the admin; the worker goes on
@@ -163,5 +162,5 @@ def classifier_activate(*, model: ClassifierModel, user: Any = None) -> Classifi
     model.is_active = True
     model.activated_at = timezone.now()
     model.save(update_fields=["is_active", "activated_at"])
-    transaction.on_commit(taxonomy_invalidate)
+    taxonomy_changed_on_commit()
     return model

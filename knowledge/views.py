@@ -22,9 +22,10 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
-from supportdesk.roles import area_required
+from accounts.roles import area_required
 
 from . import selectors, services
+from .bot import bot_registered
 from .forms import (
     ArticleFilterForm,
     ArticleForm,
@@ -590,9 +591,7 @@ def playground(request: HttpRequest) -> HttpResponse:
     form = PlaygroundForm(request.POST or None)
     result = None
     if request.method == "POST" and form.is_valid():
-        from chat.bot import playground_turn
-
-        result = playground_turn(
+        result = bot_registered().playground_turn(
             text=form.cleaned_data["text"],
             history=form.cleaned_data["history"],
             dialog_state=form.cleaned_data["dialog_state"],

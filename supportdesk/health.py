@@ -2,9 +2,7 @@
 (seen within ``HEALTH_PROCESS_STALE_SECONDS``) and the age of the oldest answer the bot owes
 (unhealthy past ``HEALTH_OWED_ANSWER_MAX_SECONDS``).
 
-Worker and beat are seen through the heartbeat task (``chat.tasks.heartbeat``): beat records
-itself when it publishes it, the worker when it runs it, both in the cache (Redis with
-services, so every process reads the same moments).
+Worker and beat are seen through their heartbeats (``chat.liveness``).
 """
 
 from __future__ import annotations
@@ -17,9 +15,10 @@ from typing import NotRequired, TypedDict
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
+
+from chat.liveness import seen_ago, tasks_run_in_process
 
 logger = logging.getLogger(__name__)
 
@@ -90,34 +89,12 @@ def check_broker() -> Check:
     return _timed("redis", probe)
 
 
-SEEN_KEY = "health:seen:{}"
-
-
-def seen(process: str) -> None:
-    """Records that ``process`` ("worker" or "beat") is alive now; never raises."""
-    try:
-        cache.set(SEEN_KEY.format(process), time.time(), timeout=24 * 3600)
-    except Exception:  # the cache (Redis) is down: /healthz says so through the broker check
-        logger.warning("could not record the %s heartbeat", process, exc_info=True)
-
-
-def seen_ago(process: str) -> float | None:
-    """Seconds since ``process`` was last seen, or None if never (or the cache is down)."""
-    try:
-        moment = cache.get(SEEN_KEY.format(process))
-    except Exception:
-        return None
-    return None if moment is None else max(0.0, time.time() - float(moment))
-
-
 def check_process(process: str) -> Check:
     """The worker or beat was seen within ``HEALTH_PROCESS_STALE_SECONDS``.
 
     With eager Celery (embedded defaults) the web process runs the tasks: always ok.
     """
-    from supportdesk.celery import app
-
-    if app.conf.task_always_eager:
+    if tasks_run_in_process():
         return {"ok": True, "backend": "eager", "ms": 0.0, "error": ""}
     ago = seen_ago(process)
     ok = ago is not None and ago <= settings.HEALTH_PROCESS_STALE_SECONDS
@@ -166,8 +143,3 @@ def check_all() -> dict[str, Check]:
         "beat": check_process("beat"),
         "owed_answers": check_owed_answers(),
     }
-
-
-def bot_down() -> bool:
-    """Whether the bot cannot answer now (no worker seen lately), for the console's banner."""
-    return not check_process("worker")["ok"]

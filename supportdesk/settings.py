@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "channels",
     "django_htmx",
     "template_partials",
+    "accounts.apps.AccountsConfig",
     "supportdesk.apps.SupportDeskConfig",
     "knowledge",
     "chat",
@@ -107,7 +108,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "supportdesk.roles.roles_context",
+                "accounts.roles.roles_context",
             ],
         },
     },
@@ -297,6 +298,14 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Sent on every page by ``supportdesk.middleware``; the widget's panel (``chat.api``) sends it
+# with its own frame-ancestors. Everything the pages need is served by the project itself: no
+# inline script, no CDN.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' ws: wss:; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 # The widget panel is framed by customers' sites; its view lifts X-Frame-Options itself.
 
 LANGUAGE_CODE = "en-us"

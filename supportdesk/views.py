@@ -6,10 +6,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from accounts.roles import roles_context
 from chat.models import Widget
 
 from .health import check_all
-from .roles import roles_context
 
 
 @login_required

@@ -17,7 +17,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Max
+
+from knowledge.selectors import taxonomy_fingerprint, taxonomy_rows
 
 from .classifier import IntentClassifier
 from .entities import ProductMatcher, product_names_from_titles
@@ -83,62 +84,36 @@ def taxonomy_from_data(
 
 
 def taxonomy_load(revision: Any = None) -> Taxonomy:
-    """Read the current taxonomy from the database."""
-    from knowledge.models import Article, ArticleStatus, ClassifierModel, EscalationSignal, Intent
-
+    """Read the current taxonomy from the database, through ``knowledge.selectors``."""
+    rows = taxonomy_rows()
     intents = [
         IntentInfo(
-            slug=intent.slug,
-            name=intent.name,
-            description=intent.description,
-            escalation_policy=intent.escalation_policy,
+            slug=intent["slug"],
+            name=intent["name"],
+            description=intent["description"],
+            escalation_policy=intent["escalation_policy"],
             required_details=tuple(
-                d for d in (intent.required_details or []) if isinstance(d, dict) and d.get("name")
+                d for d in intent["required_details"] if isinstance(d, dict) and d.get("name")
             ),
         )
-        for intent in Intent.objects.filter(is_active=True)
+        for intent in rows.intents
     ]
-    signals = list(
-        EscalationSignal.objects.filter(is_active=True).values_list("phrase", "category")
-    )
     articles = [
-        ArticleDoc(
-            id=article.pk,
-            title=article.title,
-            body=article.body,
-            intents=tuple(i.slug for i in article.intents.all()),
-        )
-        for article in Article.objects.filter(status=ArticleStatus.PUBLISHED).prefetch_related(
-            "intents"
-        )
+        ArticleDoc(id=a["id"], title=a["title"], body=a["body"], intents=a["intents"])
+        for a in rows.articles
     ]
     classifier = None
     version = None
-    active = ClassifierModel.objects.filter(is_active=True).only("version", "artifact").first()
-    if active is not None and active.artifact:
+    if rows.classifier_artifact:
         try:
-            classifier = IntentClassifier.from_bytes(active.artifact)
-            version = active.version
+            classifier = IntentClassifier.from_bytes(rows.classifier_artifact)
+            version = rows.classifier_version
         except Exception:  # a broken artifact must not take the bot down
-            log.exception("could not load classifier v%s", active.version)
+            log.exception("could not load classifier v%s", rows.classifier_version)
     return taxonomy_from_data(
-        intents=intents, signals=signals, articles=articles, classifier=classifier,
+        intents=intents, signals=rows.signals, articles=articles, classifier=classifier,
         classifier_version=version, revision=revision,
     )
-
-
-def _fingerprint() -> tuple[Any, ...]:
-    """Row counts and latest edits of the knowledge tables, and the active classifier."""
-    from knowledge.models import Article, ClassifierModel, EscalationSignal, Intent
-
-    parts: list[Any] = []
-    for model in (Intent, EscalationSignal, Article):
-        totals = model.objects.aggregate(rows=Count("id"), edited=Max("updated_at"))
-        parts += [totals["rows"], str(totals["edited"])]
-    parts.append(Article.intents.through.objects.count())
-    active = ClassifierModel.objects.filter(is_active=True).values_list("id", flat=True)
-    parts.append(active.first())
-    return tuple(parts)
 
 
 class _Cache:
@@ -152,7 +127,7 @@ _cache = _Cache()
 
 
 def _revision() -> tuple[Any, ...]:
-    return (cache.get(REVISION_KEY, 0), *_fingerprint())
+    return (cache.get(REVISION_KEY, 0), *taxonomy_fingerprint())
 
 
 def taxonomy_snapshot() -> Taxonomy:

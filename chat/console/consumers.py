@@ -18,9 +18,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.http.request import validate_host
 
+from accounts.roles import AGENTS, has_role
 from chat.models import Conversation
 from chat.realtime import QUEUE_GROUP, abroadcast_typing, conversation_group
-from supportdesk.roles import AGENTS, has_role
 
 from .services import presence_connect, presence_disconnect, presence_touch
 

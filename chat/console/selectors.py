@@ -26,7 +26,7 @@ from chat.models import (
 )
 from chat.selectors import agents_online_count
 from knowledge.markdown import render_markdown
-from knowledge.models import Article, ArticleStatus
+from knowledge.selectors import articles_published_with_words
 
 __all__ = [
     "agents_online_count",  # the customer side's question "is anybody there?", in chat.selectors
@@ -176,15 +176,13 @@ def presence_for_agent(*, agent: Any) -> AgentPresence | None:
     return AgentPresence.objects.filter(user=agent).first()
 
 
-def article_search(*, query: str) -> QuerySet[Article]:
-    """Published articles whose title or body contains the words of ``query``."""
-    articles = Article.objects.filter(status=ArticleStatus.PUBLISHED)
-    for word in query.split()[:6]:
-        articles = articles.filter(Q(title__icontains=word) | Q(body__icontains=word))
-    return articles.order_by("title")[:ARTICLE_RESULTS]
+def article_search(*, query: str) -> QuerySet:
+    """Published articles (``knowledge.Article``) whose title or body contains the words of
+    ``query``."""
+    return articles_published_with_words(query=query, limit=ARTICLE_RESULTS)
 
 
-def article_plain_text(article: Article) -> str:
+def article_plain_text(article: Any) -> str:
     """The article body as plain text, for pasting into a reply: Markdown rendered, tags gone."""
     text = html.unescape(strip_tags(render_markdown(article.body)))
     lines = [line.strip() for line in text.splitlines()]

@@ -13,10 +13,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.roles import AGENTS, role_required
 from chat import services
+from chat.liveness import bot_down
 from chat.models import Conversation, ConversationStatus, Resolution
-from supportdesk.health import bot_down
-from supportdesk.roles import AGENTS, role_required
 
 from . import selectors
 from .forms import ArticleSearchForm, PresenceForm, ReplyForm

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth.models import Group, User
 
+from accounts.roles import ADMINS, AGENTS, MANAGERS, ensure_role_groups
 from analytics.events import event_record
 from chat.models import Author, BotTrace, Conversation, Message, Widget
-from supportdesk.roles import ADMINS, AGENTS, MANAGERS, ensure_role_groups
 
 PASSWORD = "analytics-test-pass"
 

@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from accounts.roles import MANAGERS, ensure_role_groups
 from knowledge.models import Intent
-from supportdesk.roles import MANAGERS, ensure_role_groups
 from tests.analytics.conftest import History
 from tests.conftest import DEMO_PASSWORD, login
 

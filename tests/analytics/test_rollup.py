@@ -22,8 +22,8 @@ from analytics.models import (
     RollupRefresh,
 )
 from analytics.rollup import OVERLAP, rollup_ensure_fresh, rollup_refresh
-from analytics.traffic import traffic_generate
 from chat.models import Author, Conversation, Message
+from supportdesk.traffic import traffic_generate
 from tests.analytics.conftest import at
 
 NOW = datetime(2026, 3, 20, 15, 30, tzinfo=UTC)

@@ -10,8 +10,8 @@ from django.db.models import Count
 
 from analytics.kpis import Period, Report, Scope
 from analytics.models import ReportingEvent
-from analytics.traffic import traffic_generate
 from chat.models import BotTrace, Conversation, Message
+from supportdesk.traffic import traffic_generate
 
 NOW = datetime(2026, 3, 20, 15, 30, tzinfo=UTC)
 SCOPE = Scope(

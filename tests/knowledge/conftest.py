@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import Group, User
 
-from supportdesk.roles import ADMINS, AGENTS, MANAGERS
+from accounts.roles import ADMINS, AGENTS, MANAGERS
+from knowledge.changes import taxonomy_changed
 
 
 def make_user(role: str | None, username: str) -> User:
@@ -47,13 +46,13 @@ def htmx_headers() -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def invalidations(monkeypatch) -> Iterator[list[str]]:
-    """Counts ``chat.bot.taxonomy_invalidate`` calls (each runs on commit)."""
+def invalidations() -> Iterator[list[str]]:
+    """Counts ``knowledge.changes.taxonomy_changed`` signals (each sent on commit)."""
     calls: list[str] = []
-    try:
-        import chat.bot as bot
-    except ImportError:  # the pipeline package is not there yet: stand in for it
-        bot = types.ModuleType("chat.bot")
-        monkeypatch.setitem(sys.modules, "chat.bot", bot)
-    monkeypatch.setattr(bot, "taxonomy_invalidate", lambda: calls.append("x"), raising=False)
+
+    def count(**kwargs: object) -> None:
+        calls.append("x")
+
+    taxonomy_changed.connect(count, dispatch_uid="test-invalidations")
     yield calls
+    taxonomy_changed.disconnect(dispatch_uid="test-invalidations")

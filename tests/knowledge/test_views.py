@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from knowledge import services
+from knowledge.bot import bot_registered
 from knowledge.importexport import taxonomy_export
 from knowledge.models import (
     Article,
@@ -513,11 +514,10 @@ def fake_turn(calls):
 def test_playground_shows_every_stage_and_stores_no_conversation(
     admin_client, htmx_headers, monkeypatch
 ):
-    import chat.bot
     from chat.models import Conversation, Message
 
     calls = []
-    monkeypatch.setattr(chat.bot, "playground_turn", fake_turn(calls), raising=False)
+    monkeypatch.setattr(bot_registered(), "playground_turn", fake_turn(calls))
     response = admin_client.post(
         reverse("knowledge:playground"),
         {"text": "where is order 55102", "history": "hi\n\n  there  \n"}, **htmx_headers,
@@ -611,7 +611,7 @@ def test_train_activate_and_the_playground_answers_from_the_article(
 
 
 def test_the_playground_shows_a_pleasantry_answered_in_kind(admin_client, htmx_headers):
-    from chat.bot.taxonomy import taxonomy_invalidate  # chat.bot's own is counted, not run here
+    from chat.bot.taxonomy import taxonomy_invalidate
 
     taxonomy_invalidate()  # an earlier test's taxonomy (with a greeting intent) may be cached
     # This taxonomy is empty: no greeting intent of its own.

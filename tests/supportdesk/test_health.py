@@ -12,9 +12,8 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from chat import services, tasks
+from chat import liveness, services, tasks
 from chat.models import Widget
-from supportdesk import health
 from supportdesk.celery import app
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +52,7 @@ def test_no_worker_or_beat_seen_is_unhealthy(client, with_worker_processes):
 
 def test_the_heartbeat_shows_worker_and_beat(client, with_worker_processes):
     tasks.record_beat_publish(sender="chat.tasks.answer_message")  # not beat's heartbeat
-    assert health.seen_ago("beat") is None
+    assert liveness.seen_ago("beat") is None
     tasks.record_beat_publish(sender=tasks.HEARTBEAT_TASK)
     tasks.heartbeat()
     checks = client.get("/healthz").json()["checks"]
@@ -63,7 +62,7 @@ def test_the_heartbeat_shows_worker_and_beat(client, with_worker_processes):
 
 def test_a_stale_worker_is_reported_with_its_age(client, with_worker_processes, settings):
     settings.HEALTH_PROCESS_STALE_SECONDS = 60
-    cache.set(health.SEEN_KEY.format("worker"), timezone.now().timestamp() - 75)
+    cache.set(liveness.SEEN_KEY.format("worker"), timezone.now().timestamp() - 75)
     tasks.record_beat_publish(sender=tasks.HEARTBEAT_TASK)
     checks = client.get("/healthz").json()["checks"]
     assert checks["worker"]["ok"] is False and checks["worker"]["age_seconds"] >= 75
@@ -83,7 +82,7 @@ def test_an_answer_owed_past_the_limit_is_unhealthy(client, settings):
 
 
 def test_the_console_shows_a_banner_while_the_bot_is_down(client, with_worker_processes):
-    from supportdesk.roles import AGENTS
+    from accounts.roles import AGENTS
     from tests.chat.console.conftest import make_user
 
     client.force_login(make_user(AGENTS, "banner-agent"))

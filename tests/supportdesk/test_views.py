@@ -2,8 +2,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
+from accounts.roles import ADMINS, AGENTS, MANAGERS
 from supportdesk import health
-from supportdesk.roles import ADMINS, AGENTS, MANAGERS
 
 AREAS = {"console": "/console/", "knowledge": "/knowledge/", "analytics": "/analytics/"}
 ALLOWED = {

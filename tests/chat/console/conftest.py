@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from accounts.roles import ADMINS, AGENTS, MANAGERS
 from chat.bot.types import TurnResult
-from supportdesk.roles import ADMINS, AGENTS, MANAGERS
 from tests.chat.conftest import turn_result
 
 _numbers = itertools.count(1)

@@ -114,10 +114,10 @@ def test_agent_console_works_live_without_the_bot(
     Enter to send, article insertion, presence, return to bot."""
     from django.contrib.auth.models import Group
 
+    from accounts.roles import AGENTS
     from chat import services
     from chat.models import AgentPresence, PresenceStatus
     from knowledge.models import Article, ArticleStatus
-    from supportdesk.roles import AGENTS
     from tests.conftest import DEMO_PASSWORD
 
     from .conftest import handed_over

@@ -35,6 +35,7 @@ from django.core.management.color import no_style
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.roles import AGENTS
 from analytics.models import EventName, ReportingEvent
 from analytics.rollup import rollup_refresh
 from chat.bot.types import TurnResult
@@ -47,7 +48,6 @@ from chat.models import (
     Resolution,
     Widget,
 )
-from supportdesk.roles import AGENTS
 
 # --- What customers say ----------------------------------------------------------------------
 # Written for this generator; phrases of the knowledge base's intents are used when present.

@@ -5,7 +5,7 @@ Without ``--train`` it uses the database's active classifier and taxonomy; with 
 it trains a throwaway classifier of the same kind on that CSV and writes nothing.
 
 With ``--dialogs FILE.yaml`` it replays whole conversations through the pipeline instead and
-checks each turn against its expectations (the format is in ``knowledge/dialogs.py``).
+checks each turn against its expectations (the format is in ``chat/dialog_eval.py``).
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from django.core.management.base import BaseCommand, CommandError
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from tqdm import tqdm
 
+from chat import dialog_eval
 from chat.bot import classifier as bot_classifier
 from chat.bot.pipeline import run_turn
 from chat.bot.taxonomy import IntentInfo, Taxonomy, taxonomy_from_data, taxonomy_load
 from chat.bot.types import TurnContext
-from knowledge import dialogs as dialog_eval
 
 
 def read_rows(path: str, *, need_intent: bool = False) -> list[dict[str, str]]:

@@ -12,9 +12,9 @@ from types import SimpleNamespace
 import pytest
 from django.core.management import CommandError, call_command
 
+from chat import dialog_eval
 from chat.bot.types import TurnResult
-from knowledge import dialogs as dialog_eval
-from knowledge.dialogs import (
+from chat.dialog_eval import (
     DialogFileError,
     TurnOutcome,
     check_turn,

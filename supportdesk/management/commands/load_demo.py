@@ -1,28 +1,36 @@
-"""Loads the demo company, Acme Outfitters, idempotently: running it twice leaves the same data."""
+"""Loads the demo company, Acme Outfitters, idempotently: running it twice leaves the same data.
+
+The intents, training phrases, escalation signals and articles are a knowledge export
+(``supportdesk/demo/acme_outfitters.json``) imported through the same service as an admin's
+upload at ``/knowledge/import/``: running the command again resets the demo's intents, signals
+and articles to the file's, as importing the file again would. The widget and the staff users
+are not knowledge; the command creates them itself.
+"""
 
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from chat.models import Widget
-from knowledge import demo_data
-from knowledge.models import (
-    Article,
-    ArticleStatus,
-    ClassifierModel,
-    EscalationSignal,
-    Intent,
-    TrainingPhrase,
-)
-from supportdesk.roles import ADMINS, AGENTS, MANAGERS, ensure_role_groups
+from accounts.roles import ADMINS, AGENTS, MANAGERS, ensure_role_groups
+from chat.models import Conversation, Widget
+from knowledge.importexport import ImportRejected
+from knowledge.models import ClassifierModel
+from knowledge.services import ImportResult, taxonomy_import_json
+from knowledge.training import classifier_activate, classifier_create, classifier_train
 
+DEMO_KNOWLEDGE = Path(__file__).resolve().parents[2] / "demo" / "acme_outfitters.json"
+DEMO_COMPANY = "Acme Outfitters"
+DEMO_GREETING = (
+    "Hi! I'm the Acme Outfitters assistant. Ask me about orders, returns, shipping or our gear."
+)
 DEMO_USERS = (("admin", ADMINS), ("agent", AGENTS), ("manager", MANAGERS))
 
 
@@ -46,18 +54,20 @@ class Command(BaseCommand):
         verbose = options["verbosity"] > 0
         with transaction.atomic():
             ensure_role_groups()
-            counts = load_taxonomy()
+            result = load_knowledge(DEMO_KNOWLEDGE)
             widget = load_widget()
             passwords = load_users(options.get("password"))
         if verbose:
+            counts = result.counts
             self.stdout.write(
-                f"Demo taxonomy: {counts['intents']} intents, {counts['phrases']} phrases, "
-                f"{counts['signals']} signals, {counts['articles']} articles; "
+                f"Demo taxonomy from {DEMO_KNOWLEDGE.name}: "
+                f"{counts['intents_created'] + counts['intents_updated']} intents, "
+                f"{counts['phrases']} phrases, "
+                f"{counts['signals_created'] + counts['signals_updated']} signals, "
+                f"{counts['articles_created'] + counts['articles_updated']} articles; "
                 f"widget '{widget.public_key}'."
             )
         if options["retrain"] or not ClassifierModel.objects.filter(is_active=True).exists():
-            from knowledge.training import classifier_activate, classifier_create, classifier_train
-
             model = classifier_train(model=classifier_create())
             if not model.is_active:
                 classifier_activate(model=model)
@@ -65,70 +75,38 @@ class Command(BaseCommand):
                 accuracy = model.metrics.get("accuracy")
                 shown = f"{accuracy:.3f}" if isinstance(accuracy, float) else "n/a"
                 self.stdout.write(f"Classifier v{model.version} trained: accuracy {shown}.")
-        if options["traffic_days"] > 0:
-            from chat.models import Conversation
-
-            if not Conversation.objects.exists():
-                call_command(
-                    "generate_traffic",
-                    conversations=40 * options["traffic_days"],
-                    days=options["traffic_days"],
-                    verbosity=options["verbosity"],
-                )
-                call_command("rebuild_rollups", verbosity=options["verbosity"])
+        if options["traffic_days"] > 0 and not Conversation.objects.exists():
+            call_command(
+                "generate_traffic",
+                conversations=40 * options["traffic_days"],
+                days=options["traffic_days"],
+                verbosity=options["verbosity"],
+            )
+            call_command("rebuild_rollups", verbosity=options["verbosity"])
         if verbose:
             for username, password in passwords.items():
                 shown = password if password else "(unchanged)"
                 self.stdout.write(f"  login {username:<8} password {shown}")
 
 
-def load_taxonomy() -> dict[str, int]:
-    intents: dict[str, Intent] = {}
-    for item in demo_data.INTENTS:
-        intent, _ = Intent.objects.update_or_create(
-            slug=item["slug"],
-            defaults={
-                "name": item["name"],
-                "description": item["description"],
-                "escalation_policy": item["escalation_policy"],
-                "required_details": item.get("required_details", []),
-                "is_active": True,
-            },
-        )
-        intents[intent.slug] = intent
-        existing = set(intent.phrases.values_list("text", flat=True))
-        TrainingPhrase.objects.bulk_create(
-            [TrainingPhrase(intent=intent, text=text) for text in item["phrases"]
-             if text not in existing]
-        )
-    for phrase, category in demo_data.SIGNALS:
-        EscalationSignal.objects.update_or_create(
-            phrase=phrase, defaults={"category": category, "is_active": True}
-        )
-    for item in demo_data.ARTICLES:
-        article, _ = Article.objects.update_or_create(
-            title=item["title"],
-            defaults={
-                "body": item["body"],
-                "status": item.get("status", ArticleStatus.PUBLISHED),
-            },
-        )
-        article.intents.set([intents[slug] for slug in item["intents"]])
-    return {
-        "intents": Intent.objects.count(),
-        "phrases": TrainingPhrase.objects.count(),
-        "signals": EscalationSignal.objects.count(),
-        "articles": Article.objects.count(),
-    }
+def load_knowledge(path: Path) -> ImportResult:
+    """Import a knowledge export (intents with their phrases, signals, articles)
+    through ``knowledge.services.taxonomy_import_json``, as an admin's upload is imported.
+
+    Raises ``CommandError`` with the validator's problems if the file is refused."""
+    try:
+        return taxonomy_import_json(actor=None, data=path.read_bytes())
+    except ImportRejected as exc:
+        raise CommandError(f"{path.name} was refused: " + "; ".join(exc.problems)) from None
 
 
 def load_widget() -> Widget:
     widget, _ = Widget.objects.update_or_create(
         public_key="demo",
         defaults={
-            "name": f"{demo_data.COMPANY['name']} website",
+            "name": f"{DEMO_COMPANY} website",
             "allowed_origins": ["self"],
-            "greeting": demo_data.GREETING,
+            "greeting": DEMO_GREETING,
             "is_active": True,
         },
     )

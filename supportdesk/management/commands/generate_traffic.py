@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from analytics.traffic import traffic_generate
+from supportdesk.traffic import traffic_generate
 
 
 class Command(BaseCommand):

@@ -1,10 +1,16 @@
+import json
+
 import pytest
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import User
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from chat.models import Widget
+from knowledge.importexport import taxonomy_export
 from knowledge.models import Article, ClassifierModel, EscalationSignal, Intent, TrainingPhrase
+from supportdesk.management.commands import load_demo
+from supportdesk.management.commands.load_demo import DEMO_KNOWLEDGE
+from tests.supportdesk.demo_snapshot import SNAPSHOT_PATH, demo_snapshot
 
 BRIEF_INTENTS = {
     "order_status", "return_request", "billing_dispute", "product_question", "complaint",
@@ -43,6 +49,8 @@ def test_load_demo_loads_the_brief_and_is_idempotent():
     assert Intent.objects.get(slug="order_status").required_details[0]["name"] == "order_number"
     assert Widget.objects.get(public_key="demo").allowed_origins == ["self"]
     assert ClassifierModel.objects.filter(is_active=True).count() == 1
+    assert_same_rows_as_the_python_demo_data()
+    assert_the_demo_file_is_an_export()
 
     call_command("load_demo", password="second-pass-456", traffic_days=0, verbosity=0)
     assert snapshot() == first
@@ -60,3 +68,39 @@ def test_load_demo_without_password_prints_a_random_one(capsys):
     password = line.split("password", 1)[1].strip()
     assert len(password) >= 10
     assert authenticate(username="agent", password=password) is not None
+
+
+@pytest.mark.django_db
+def test_a_refused_demo_file_stops_the_command_and_writes_nothing(tmp_path, monkeypatch):
+    demo = json.loads(DEMO_KNOWLEDGE.read_text(encoding="utf-8"))
+    demo["articles"][0]["intents"] = ["no_such_intent"]
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(demo), encoding="utf-8")
+    monkeypatch.setattr(load_demo, "DEMO_KNOWLEDGE", broken)
+    with pytest.raises(CommandError, match='unknown intent "no_such_intent"'):
+        call_command("load_demo", password="refused-pass-1", traffic_days=0, verbosity=0)
+    assert (Intent.objects.count(), Widget.objects.count(), User.objects.count()) == (0, 0, 0)
+
+
+def assert_same_rows_as_the_python_demo_data() -> None:
+    """The snapshot was taken from the command as it was when the demo was Python literals
+    (see ``demo_snapshot``): the JSON export must load into exactly the same rows."""
+    expected = json.loads(SNAPSHOT_PATH.read_text(encoding="utf-8"))
+    actual = json.loads(json.dumps(demo_snapshot()))
+    assert actual.keys() == expected.keys()
+    for part in expected:
+        assert actual[part] == expected[part], part
+
+
+def assert_the_demo_file_is_an_export() -> None:
+    """Loaded, then exported as /knowledge/export/ does, the demo gives back its own file (in
+    the export's order: the file keeps the order the demo was written in, which is the order
+    its rows are created and the classifier reads them): an ordinary export."""
+    demo = json.loads(DEMO_KNOWLEDGE.read_text(encoding="utf-8"))
+    for article in demo["articles"]:
+        article["intents"] = sorted(article["intents"])
+    exported = taxonomy_export()
+    assert exported["format"] == demo["format"] and exported["version"] == demo["version"]
+    assert exported["intents"] == sorted(demo["intents"], key=lambda i: i["slug"])
+    assert exported["signals"] == sorted(demo["signals"], key=lambda s: s["phrase"])
+    assert exported["articles"] == sorted(demo["articles"], key=lambda a: a["title"])
