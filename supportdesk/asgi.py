@@ -12,12 +12,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.routing import websocket_urlpatterns  # noqa: E402
+from supportdesk.origins import AllowedHostsValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # Origins are checked per widget (customers) or against ALLOWED_HOSTS (staff) by the
-        # consumers themselves: a site-wide validator cannot know each widget's allow-list.
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        # Host is checked here against ALLOWED_HOSTS for both sockets. Origins are checked per
+        # widget (customers) or as the exact server origin (staff) by the consumers themselves:
+        # a site-wide validator cannot know each widget's allow-list.
+        "websocket": AllowedHostsValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -11,16 +11,15 @@ import asyncio
 import contextlib
 import json
 from typing import Any
-from urllib.parse import urlparse
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.http.request import validate_host
 
 from chat.models import Conversation
 from chat.realtime import QUEUE_GROUP, abroadcast_typing, conversation_group
+from supportdesk.origins import same_origin
 from supportdesk.roles import AGENTS, has_role
 
 from .services import presence_connect, presence_disconnect, presence_touch
@@ -32,14 +31,8 @@ MAX_FRAME_BYTES = 4096
 
 
 def origin_allowed(scope: dict[str, Any]) -> bool:
-    """The handshake's Origin must name one of ALLOWED_HOSTS (the console is same-site)."""
-    origin = dict(scope.get("headers") or []).get(b"origin", b"").decode("latin-1")
-    if not origin:
-        return False
-    host = urlparse(origin).hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
+    """The handshake's Origin must be the server's own: same scheme, host and port."""
+    return same_origin(scope)
 
 
 def _is_agent(user: Any) -> bool:

@@ -20,8 +20,10 @@ SHOP = b"https://shop.example"
 TIMEOUT = 5
 
 
-async def open_socket(origin: bytes | None = SHOP) -> tuple[WebsocketCommunicator, bool, int]:
-    headers = [(b"host", b"testserver")]
+async def open_socket(
+    origin: bytes | None = SHOP, host: bytes | None = b"testserver"
+) -> tuple[WebsocketCommunicator, bool, int]:
+    headers = [(b"host", host)] if host is not None else []
     if origin is not None:
         headers.append((b"origin", origin))
     comm = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
@@ -80,6 +82,13 @@ async def test_a_foreign_origin_is_refused_at_the_handshake(widget):
 async def test_a_missing_origin_is_refused(widget):
     _, connected, _ = await open_socket(None)
     assert not connected
+
+
+@pytest.mark.parametrize("host", [b"evil.example", b"testserver.evil.example", None, b"a b"])
+async def test_a_host_outside_allowed_hosts_is_refused_at_the_handshake(widget, host):
+    comm, connected, _ = await open_socket(SHOP, host=host)
+    assert not connected
+    await comm.disconnect()
 
 
 async def test_the_servers_own_origin_is_accepted(widget):

@@ -19,10 +19,11 @@ from .conftest import handed_over, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://testserver")
+HOST = (b"host", b"testserver")
 
 
-def _headers(user=None, origin=ORIGIN) -> list[tuple[bytes, bytes]]:
-    headers = [origin] if origin else []
+def _headers(user=None, origin=ORIGIN, host=HOST) -> list[tuple[bytes, bytes]]:
+    headers = [h for h in (host, origin) if h]
     if user is not None:
         client = Client()
         client.force_login(user)
@@ -44,7 +45,11 @@ async def _refused(headers) -> bool:
 
 
 async def _agent_socket(user) -> WebsocketCommunicator:
-    headers = await sync_to_async(_headers)(user)
+    return await _agent_socket_with(user)
+
+
+async def _agent_socket_with(user, origin=ORIGIN, host=HOST) -> WebsocketCommunicator:
+    headers = await sync_to_async(_headers)(user, origin, host)
     communicator, connected, _ = await _connect(headers)
     assert connected
     assert await communicator.receive_json_from() == {"type": "ready"}
@@ -72,12 +77,54 @@ async def test_non_agents_are_refused(role):
 
 
 @pytest.mark.parametrize(
-    "origin", [(b"origin", b"https://evil.example"), None, (b"origin", b"null")]
+    "origin",
+    [
+        (b"origin", b"https://evil.example"),
+        None,
+        (b"origin", b"null"),
+        # The host name is allowed, but scheme or port differ: another origin (issue 15, 1).
+        (b"origin", b"http://testserver:9999"),
+        (b"origin", b"https://testserver"),
+        (b"origin", b"http://testserver.evil.example"),
+        (b"origin", b"http://testserver/path"),
+        (b"origin", b"ftp://testserver"),
+    ],
 )
 async def test_foreign_or_missing_origin_is_refused(origin):
     user = await sync_to_async(make_user)("agents")
     headers = await sync_to_async(_headers)(user, origin)
     assert await _refused(headers)
+    assert not await AgentPresence.objects.filter(user=user).aexists()
+
+
+@pytest.mark.parametrize(
+    "origin", [b"http://testserver", b"http://testserver:80", b"HTTP://TestServer/"]
+)
+async def test_the_same_origin_spelled_any_way_is_accepted(origin):
+    user = await sync_to_async(make_user)("agents")
+    socket = await _agent_socket_with(user, origin=(b"origin", origin))
+    await socket.disconnect()
+
+
+async def test_a_subdomain_allowed_by_a_host_pattern_is_still_another_origin(settings):
+    settings.ALLOWED_HOSTS = [".example.com"]
+    user = await sync_to_async(make_user)("agents")
+    host = (b"host", b"desk.example.com")
+    for origin in (b"http://evil.example.com", b"http://desk.example.com:8080"):
+        headers = await sync_to_async(_headers)(user, (b"origin", origin), host)
+        assert await _refused(headers)
+    socket = await _agent_socket_with(user, origin=(b"origin", b"http://desk.example.com"),
+                                      host=host)
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize("host", [(b"host", b"evil.example"), None, (b"host", b"bad host")])
+async def test_a_host_outside_allowed_hosts_is_refused(host):
+    user = await sync_to_async(make_user)("agents")
+    origin = (b"origin", b"http://" + (host[1] if host else b"testserver"))
+    headers = await sync_to_async(_headers)(user, origin, host)
+    assert await _refused(headers)
+    assert not await AgentPresence.objects.filter(user=user).aexists()
 
 
 async def test_agent_hears_a_handoff_in_the_queue_and_presence_counts_sockets(widget):
