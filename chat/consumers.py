@@ -7,7 +7,6 @@ events. Every bad frame gets an error frame and changes nothing.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -20,6 +19,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from . import realtime, selectors, services
+from .frames import FrameError, decode_frame
 from .models import Author, Conversation, ConversationStatus, Message, Resolution
 from .text import is_blank
 
@@ -86,7 +86,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.sent_times: deque[float] = deque()
         self.customer_typing = False
         self.max_chars = settings.CHAT_MAX_MESSAGE_CHARS
-        self.max_frame = self.max_chars * 6 + 1024  # room for JSON escapes of any text
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -100,19 +99,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     # --- Inbound frames ----------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if text_data is None:
-            await self.error("bad_json")
-            return
-        if len(text_data) > self.max_frame:
-            await self.error("frame_too_large")
-            return
         try:
-            frame = json.loads(text_data)
-        except (ValueError, RecursionError):
-            await self.error("bad_json")
-            return
-        if not isinstance(frame, dict):
-            await self.error("bad_json")
+            frame = decode_frame(text_data, max_chars=self.max_chars)
+        except FrameError as exc:
+            await self.error(exc.code, exc.message)
             return
         kind = frame.get("type")
         handler = self.FRAME_HANDLERS.get(kind) if isinstance(kind, str) else None

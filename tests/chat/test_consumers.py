@@ -142,7 +142,7 @@ async def test_a_later_join_changes_the_zone_and_one_without_a_zone_keeps_it(sta
 
 @pytest.mark.parametrize("zone", [
     "Mars/Olympus_Mons", "Etc/Unknown", "../../../../etc/passwd", "/usr/share/zoneinfo/UTC",
-    "localtime", "posixrules", "america/new_york", " Europe/Paris", "Europe/Paris\u0000",
+    "localtime", "posixrules", "america/new_york", " Europe/Paris",
     "A/" + "B" * 70, "", 42, None, ["Europe/Paris"], {"zone": "UTC"}, True, "GMT+2", "EST5EDT ",
 ])
 async def test_an_unknown_zone_is_ignored_and_the_join_goes_on(started, zone):
@@ -154,6 +154,17 @@ async def test_an_unknown_zone_is_ignored_and_the_join_goes_on(started, zone):
     assert await stored_zone(conversation) == "Asia/Tokyo"
     await comm.send_json_to({"type": "typing", "is_typing": False})  # joined: frames work
     assert await comm.receive_nothing()
+    await comm.disconnect()
+
+
+async def test_a_zone_with_nul_refuses_the_whole_join_as_bad_text(started):
+    """NUL anywhere in a frame is bad_text (issue 15, item 8), a join's zone included."""
+    conversation, token = started
+    comm, _, _ = await open_socket()
+    await comm.send_json_to({"type": "join", "conversation_id": conversation.pk, "token": token,
+                             "timezone": "Europe/Paris\u0000"})
+    assert (await comm.receive_json_from())["code"] == "bad_text"
+    assert await stored_zone(conversation) == ""
     await comm.disconnect()
 
 
@@ -244,7 +255,32 @@ async def test_joining_twice_is_an_error(started):
                 "\uffa0\ufe0f\u034f\t\u3000",
             )
         ),
-        ("x" * 20000, "frame_too_large"),
+        ("x" * 40000, "frame_too_large"),
+        # Decoded, the frame's strings are over the limit however few escapes they used.
+        (
+            json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "text": "x" * 2000,
+                        "pad": "y" * 2000}),
+            "frame_too_large",
+        ),
+        # Issue 15, item 8: NUL and lone surrogate halves (half an emoji at the end), in the
+        # text or anywhere else in the frame, are refused as bad_text.
+        *(
+            (
+                '{"type": "message", "client_id": "' + str(uuid.uuid4()) + '", "text": "'
+                + text + '"}',
+                "bad_text",
+            )
+            for text in ("nul \\u0000 inside", "half an emoji \\ud83d", "\\ude00 tail first",
+                         "\\udfff\\ud800")
+        ),
+        ('{"type": "contact", "email": "a\\u0000@example.com"}', "bad_text"),
+        ('{"type": "rating", "score": 5, "comment": "\\ud800"}', "bad_text"),
+        # Item 5: huge integers, NaN and nesting are bad JSON before any handler sees them.
+        ('{"type": "feedback", "helpful": true, "seq": 1' + "0" * 4000 + "}", "bad_json"),
+        ('{"type": "feedback", "helpful": true, "seq": 99999999999999999999}', "bad_json"),
+        ('{"type": "feedback", "helpful": true, "seq": NaN}', "bad_json"),
+        ('{"type": "rating", "score": -Infinity}', "bad_json"),
+        ('{"type": "message", "text": [[["deep"]]]}', "bad_json"),
         (json.dumps({"type": "typing", "is_typing": "yes"}), "missing_field"),
         (json.dumps({"type": "rating", "score": 9}), "bad_rating"),
         (json.dumps({"type": "rating", "score": True}), "bad_rating"),
@@ -252,12 +288,13 @@ async def test_joining_twice_is_an_error(started):
         (json.dumps({"type": "contact", "email": "nobody"}), "bad_email"),
     ],
 )
-async def test_bad_frames_get_an_error_and_change_nothing(started, raw, code):
+async def test_bad_frames_get_an_error_and_change_nothing(started, raw, code, caplog):
     conversation, token = started
     comm, _ = await joined_socket(conversation, token)
     await comm.send_to(text_data=raw)
     frame = await comm.receive_json_from(timeout=TIMEOUT)
     assert frame["type"] == "error" and frame["code"] == code and frame["message"]
+    assert not [r for r in caplog.records if r.exc_info], "bad input is answered, not logged"
     if code in {"empty_text", "text_too_long"}:
         # Refused for good: the frame names the message, so the client drops it.
         assert frame["client_id"] == json.loads(raw)["client_id"]
@@ -268,6 +305,25 @@ async def test_bad_frames_get_an_error_and_change_nothing(started, raw, code):
     await comm.send_json_to(message("still works"))  # the connection stays usable
     frames = await receive_until(comm, lambda f: f["type"] == "message")
     assert frames[-1]["text"] == "still works"
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("char", ["\U0001F600", "é", "\u4e2d", "\n"])
+async def test_a_message_at_the_limit_fits_however_it_is_escaped(started, char):
+    """Issue 15, item 9: 1,500 emoji sent escaped were refused as frame_too_large."""
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    text = "a" + char * 1998 + "z"  # 2,000 characters: the limit
+    client_id = str(uuid.uuid4())
+    raw = json.dumps({"type": "message", "client_id": client_id, "text": text}, ensure_ascii=True)
+    assert len(raw) > 6 * 2000 + 1024 or char in "é\n\u4e2d"
+    await comm.send_to(text_data=raw)
+    frames = await receive_until(comm, lambda f: f["type"] in ("message", "error"))
+    assert frames[-1]["type"] == "message" and frames[-1]["client_id"] == client_id
+    stored = await database_sync_to_async(
+        lambda: Message.objects.get(conversation=conversation, author="customer").text
+    )()
+    assert stored == text
     await comm.disconnect()
 
 

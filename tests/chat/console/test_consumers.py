@@ -226,20 +226,35 @@ async def test_switching_conversations_stops_the_old_one(widget):
     ("raw", "code"),
     [
         ("not json", "bad_json"),
-        ("[1, 2]", "bad_frame"),
+        ("[1, 2]", "bad_json"),
         ('{"type": "dance"}', "unknown_type"),
         ('{"type": "watch", "conversation_id": "7"}', "bad_frame"),
         ('{"type": "watch", "conversation_id": 987654}', "not_found"),
         ('{"type": "typing", "is_typing": true}', "bad_frame"),
-        ('{"type": "watch", "conversation_id": 1, "pad": "' + "x" * 5000 + '"}', "bad_frame"),
+        ('{"type": "watch", "conversation_id": 1, "pad": "' + "x" * 5000 + '"}',
+         "frame_too_large"),
+        # Issue 15, items 5 and 8: deep nesting, huge numbers, NUL and half an emoji.
+        ("[" * 2000, "bad_json"),
+        ('{"type": "watch", "conversation_id": ' + "[" * 900 + "]" * 900 + "}", "bad_json"),
+        ('{"type": "watch", "conversation_id": {"a": {"b": {"c": 1}}}}', "bad_json"),
+        ('{"type": "watch", "conversation_id": 1' + "0" * 4000 + "}", "bad_json"),
+        ('{"type": "watch", "conversation_id": 9223372036854775808}', "bad_json"),
+        ('{"type": "watch", "conversation_id": NaN}', "bad_json"),
+        ('{"type": "watch", "conversation_id": 1e999}', "bad_json"),
+        ('{"type": "wat\\u0000ch"}', "bad_text"),
+        ('{"type": "watch", "note": "\\ud83d"}', "bad_text"),
+        ('{"type": "watch", "\\udc00": null}', "bad_text"),
     ],
 )
-async def test_bad_frames_get_an_error_and_change_nothing(raw, code):
+async def test_bad_frames_get_an_error_and_change_nothing(raw, code, caplog):
     agent = await sync_to_async(make_user)("agents")
     socket = await _agent_socket(agent)
     await socket.send_to(text_data=raw)
     frame = await socket.receive_json_from()
     assert frame["type"] == "error" and frame["code"] == code and frame["message"]
+    assert not [r for r in caplog.records if r.exc_info], "bad input is answered, not logged"
+    presence = await AgentPresence.objects.aget(user=agent)
+    assert presence.connections == 1
     # The socket still works afterwards.
     await socket.send_json_to({"type": "watch", "conversation_id": None})
     assert await socket.receive_json_from() == {"type": "watching", "conversation_id": None}
@@ -260,3 +275,27 @@ async def test_the_socket_keeps_its_presence_fresh_with_a_heartbeat(settings):
     assert await sync_to_async(agents_online_count)() == 1
     await socket.disconnect()
     assert await sync_to_async(agents_online_count)() == 0
+
+
+async def test_presence_is_given_back_when_a_socket_dies_of_an_error(monkeypatch, settings):
+    """Issue 15, item 5: a socket that died of an error left its agent counted online."""
+    settings.CONSOLE_PRESENCE_HEARTBEAT_SECONDS = 0.05
+    from chat.console.consumers import ConsoleConsumer
+
+    async def broken_watch(self, conversation_id):
+        raise RuntimeError("a bug in a handler")
+
+    monkeypatch.setattr(ConsoleConsumer, "_watch", broken_watch)
+    agent = await sync_to_async(make_user)("agents")
+    for _ in range(3):
+        socket = await _agent_socket(agent)
+        await socket.send_json_to({"type": "watch", "conversation_id": None})
+        with pytest.raises(RuntimeError):
+            await socket.receive_json_from()
+        presence = await AgentPresence.objects.aget(user=agent)
+        assert presence.connections == 0 and presence.status == PresenceStatus.OFFLINE
+    # Its heartbeat stopped too: nothing refreshes the presence of the dead sockets.
+    long_ago = timezone.now() - timedelta(hours=1)
+    await AgentPresence.objects.filter(user=agent).aupdate(last_seen=long_ago)
+    await asyncio.sleep(0.3)
+    assert (await AgentPresence.objects.aget(user=agent)).last_seen == long_ago
