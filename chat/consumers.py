@@ -7,10 +7,9 @@ events. Every bad frame gets an error frame and changes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 import uuid
-from collections import deque
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -18,7 +17,7 @@ from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from . import realtime, selectors, services
+from . import limits, realtime, selectors, services
 from .frames import FrameError, decode_frame
 from .models import Author, Conversation, ConversationStatus, Message, Resolution
 from .text import is_blank
@@ -83,12 +82,31 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.conversation = None
         self.history_seq = 0
         self.failed_joins = 0
-        self.sent_times: deque[float] = deque()
         self.customer_typing = False
         self.max_chars = settings.CHAT_MAX_MESSAGE_CHARS
+        # Budgets (chat.limits): a cap on open sockets per address and a join deadline.
+        self.address = limits.client_address(self.scope)
+        self.join_deadline: asyncio.Task | None = None
+        wait = limits.socket_open(self.address, self.channel_name)
         await self.accept()
+        if wait is not None:
+            await self.error("rate_limited", "Too many open chats from this address.",
+                             retry_after=wait)
+            await self.close(code=4429)
+            return
+        self.join_deadline = asyncio.create_task(self._close_unless_joined())
+
+    async def _close_unless_joined(self) -> None:
+        await asyncio.sleep(settings.CHAT_JOIN_DEADLINE_SECONDS)
+        if self.conversation is None:
+            await self.error("join_timeout")
+            await self.close(code=4408)
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "address", None) is not None:
+            if self.join_deadline is not None:
+                self.join_deadline.cancel()
+            limits.socket_close(self.address, self.channel_name)
         if self.conversation is not None:
             if self.customer_typing:
                 await realtime.abroadcast_typing(self.conversation.pk, Author.CUSTOMER, False)
@@ -130,9 +148,23 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     }
 
     async def error(
-        self, code: str, message: str | None = None, *, client_id: str | None = None
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        client_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
-        await self.send_json(realtime.error_frame(code, message, client_id=client_id))
+        await self.send_json(
+            realtime.error_frame(code, message, client_id=client_id, retry_after=retry_after)
+        )
+
+    async def over_budget(self, *charges: tuple[limits.Budget, str]) -> bool:
+        """Spends one use of each budget; over one, answers rate_limited with retry_after."""
+        wait = limits.spend(*charges)
+        if wait is not None:
+            await self.error("rate_limited", retry_after=wait)
+        return wait is not None
 
     async def frame_join(self, frame: dict) -> None:
         if self.conversation is not None:
@@ -144,11 +176,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not (_is_int(conversation_id) and isinstance(token, str) and _is_int(after_seq)):
             await self.error("missing_field", "join needs conversation_id, token and after_seq.")
             return
+        wait = limits.exhausted(limits.failed_joins_per_address(), self.address)
+        if wait is not None:  # too many failed joins from this address: it waits
+            await self.error("rate_limited", "Too many failed joins; wait.", retry_after=wait)
+            return
         conversation = await database_sync_to_async(selectors.conversation_for_customer)(
             conversation_id=conversation_id, token=token
         )
         if conversation is None:
             self.failed_joins += 1
+            if limits.spend((limits.failed_joins_per_address(), self.address)) is not None:
+                logger.warning("failed joins from %s over the limit", self.address)
             await self.error("bad_token")
             if self.failed_joins >= MAX_FAILED_JOINS:
                 await self.close(code=4401)
@@ -200,16 +238,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         }
         return joined, frames
 
-    def _rate_limited(self) -> bool:
-        now = time.monotonic()
-        window = settings.CHAT_RATE_LIMIT_SECONDS
-        while self.sent_times and now - self.sent_times[0] >= window:
-            self.sent_times.popleft()
-        if len(self.sent_times) >= settings.CHAT_RATE_LIMIT_MESSAGES:
-            return True
-        self.sent_times.append(now)
-        return False
-
     async def frame_message(self, frame: dict) -> None:
         text = frame.get("text")
         client_id = frame.get("client_id")
@@ -231,8 +259,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 client_id=str(client_uuid),
             )
             return
-        if self._rate_limited():
-            await self.error("rate_limited")
+        if await self.over_budget(
+            (limits.message_per_conversation(), str(self.conversation.pk)),
+            (limits.message_per_address(), self.address),
+        ):
             return
         async with realtime.deferred_broadcasts():
             message, created = await database_sync_to_async(services.message_create_incoming)(
@@ -247,10 +277,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             # the only one that shows the bot's typing, rather than round the channel layer.
             await self.send_json({"type": "typing", "author": Author.BOT, "is_typing": True})
 
+    @property
+    def budget_id(self) -> str:
+        """The joined conversation, as the subject of its budgets."""
+        return str(self.conversation.pk)
+
     async def frame_typing(self, frame: dict) -> None:
         is_typing = frame.get("is_typing")
         if not isinstance(is_typing, bool):
             await self.error("missing_field", "typing needs is_typing (true or false).")
+            return
+        if await self.over_budget((limits.frame_per_conversation("typing"), self.budget_id)):
             return
         if is_typing != self.customer_typing:
             self.customer_typing = is_typing
@@ -261,6 +298,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         seq = frame.get("seq")
         if not isinstance(helpful, bool) or not _is_int(seq):
             await self.error("missing_field", "feedback needs helpful and seq.")
+            return
+        if await self.over_budget((limits.frame_per_conversation("feedback"), self.budget_id)):
             return
         async with realtime.deferred_broadcasts():
             code = await database_sync_to_async(self._feedback)(helpful, seq)
@@ -316,6 +355,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         email = frame.get("email")
         if not isinstance(email, str) or len(email) > 254:
             await self.error("bad_email")
+            return
+        if await self.over_budget((limits.frame_per_conversation("contact"), self.budget_id)):
             return
         try:
             await database_sync_to_async(services.conversation_contact_set)(

@@ -139,6 +139,8 @@ class ErrorFrame(TypedDict):
     # The refused message's client id, when a message is refused for good (empty, too long):
     # the client drops it instead of sending it again.
     client_id: NotRequired[str]
+    # rate_limited only: seconds until the exhausted budget's window ends.
+    retry_after: NotRequired[float]
 
 
 ERROR_CODES = {
@@ -153,6 +155,8 @@ ERROR_CODES = {
     "bad_token": "Unknown conversation or wrong token.",
     "origin_not_allowed": "This site may not use this widget.",
     "rate_limited": "Too many messages; wait a moment.",
+    "bad_text": "Text may not contain NUL characters or half of an emoji.",
+    "join_timeout": "Join a conversation within seconds of connecting.",
     "bad_rating": "A rating is a whole number from 1 to 5.",
     "not_resolved": "Only a resolved conversation can be rated.",
     "already_rated": "This conversation has already been rated.",

@@ -325,13 +325,24 @@ def _after_incoming(conversation: Conversation, message: Message, *, queue_bot: 
 def conversation_contact_set(
     *, conversation: Conversation, email: str, at: datetime | None = None
 ) -> Contact:
-    """Records the e-mail address a customer leaves for a reply (e.g. when no agent is online)."""
+    """Records the e-mail address a customer leaves for a reply (e.g. when no agent is online).
+
+    At most one contact row per conversation and address: the same address again (in any
+    case) returns the row already linked, under the conversation's row lock.
+    """
     email = (email or "").strip()
     try:
         validate_email(email)
     except ValidationError as exc:
         raise ValueError("not a valid e-mail address") from exc
     now = at or timezone.now()
+    locked = (
+        Conversation.objects.select_for_update(of=("self",)).select_related("contact")
+        .only("pk", "contact__email").get(pk=conversation.pk)
+    )
+    if locked.contact is not None and locked.contact.email.lower() == email.lower():
+        conversation.contact = locked.contact
+        return locked.contact
     contact = Contact.objects.create(widget_id=conversation.widget_id, email=email, created_at=now)
     Conversation.objects.filter(pk=conversation.pk).update(contact=contact, updated_at=now)
     conversation.contact = contact
