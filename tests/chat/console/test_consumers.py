@@ -299,3 +299,28 @@ async def test_presence_is_given_back_when_a_socket_dies_of_an_error(monkeypatch
     await AgentPresence.objects.filter(user=agent).aupdate(last_seen=long_ago)
     await asyncio.sleep(0.3)
     assert (await AgentPresence.objects.aget(user=agent)).last_seen == long_ago
+
+
+async def test_a_burst_of_messages_is_one_queue_update_per_conversation(widget, settings):
+    """Issue 15, item 2: each message of a waiting conversation was pushed to every console."""
+    import uuid
+
+    from chat import limits, services
+
+    settings.CONSOLE_QUEUE_UPDATE_SECONDS = 600
+    agent = await sync_to_async(make_user)("agents")
+    first = await sync_to_async(handed_over)(widget)
+    second = await sync_to_async(handed_over)(widget)
+    await sync_to_async(limits.reset)()  # the handoff notices were updates of their own
+    socket = await _agent_socket(agent)
+    for conversation in (first, second, first, second, first):
+        await sync_to_async(services.message_create_incoming)(
+            conversation=conversation, text="anyone there?", client_id=uuid.uuid4()
+        )
+    updates = []
+    while not await socket.receive_nothing(timeout=0.3):
+        frame = await socket.receive_json_from()
+        if frame["type"] == "conversation.updated":
+            updates.append(frame["conversation"]["conversation_id"])
+    assert sorted(updates) == sorted([first.pk, second.pk])
+    await socket.disconnect()
