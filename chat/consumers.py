@@ -47,6 +47,16 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    """A conversation's public id from a frame: a UUID string, else None."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     """The customer's side of a conversation."""
 
@@ -173,7 +183,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         conversation_id = frame.get("conversation_id")
         token = frame.get("token")
         after_seq = frame.get("after_seq", 0)
-        if not (_is_int(conversation_id) and isinstance(token, str) and _is_int(after_seq)):
+        public_id = _uuid_or_none(conversation_id)
+        if not (public_id and isinstance(token, str) and _is_int(after_seq)):
             await self.error("missing_field", "join needs conversation_id, token and after_seq.")
             return
         wait = limits.exhausted(limits.failed_joins_per_address(), self.address)
@@ -181,7 +192,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.error("rate_limited", "Too many failed joins; wait.", retry_after=wait)
             return
         conversation = await database_sync_to_async(selectors.conversation_for_customer)(
-            conversation_id=conversation_id, token=token
+            public_id=public_id, token=token
         )
         if conversation is None:
             self.failed_joins += 1
@@ -226,7 +237,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         ]
         joined = {
             "type": "joined",
-            "conversation_id": conversation.pk,
+            "conversation_id": str(conversation.public_id),
             "status": conversation.status,
             "resolution": conversation.resolution,
             "rating": conversation.rating,

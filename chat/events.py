@@ -22,7 +22,7 @@ AuthorName = Literal["customer", "bot", "agent", "system"]
 
 class ClientJoin(TypedDict):
     type: Literal["join"]
-    conversation_id: int
+    conversation_id: str  # the public id (a UUID) the API answered
     token: str
     after_seq: NotRequired[int]
     # The browser's IANA zone ("America/New_York"); an unknown one is ignored.
@@ -66,7 +66,7 @@ class ClientContact(TypedDict):
 
 class JoinedFrame(TypedDict):
     type: Literal["joined"]
-    conversation_id: int
+    conversation_id: str  # the public id
     status: str
     resolution: str
     rating: int | None
@@ -118,7 +118,7 @@ class ConversationFrame(TypedDict):
     """Status, assignee, resolution or rating changed (claim, resolve, return to bot, rate)."""
 
     type: Literal["conversation"]
-    conversation_id: int
+    conversation_id: str  # the public id; the console relabels it with the internal one
     status: str
     resolution: str
     assignee_name: str

@@ -229,7 +229,8 @@ def conversation_frame(conversation: Conversation) -> events.ConversationFrame:
     assignee = conversation.assignee if conversation.assignee_id else None
     return {
         "type": "conversation",
-        "conversation_id": conversation.pk,
+        # The public id: this frame reaches the customer (the console relabels it).
+        "conversation_id": str(conversation.public_id),
         "status": conversation.status,
         "resolution": conversation.resolution,
         "assignee_name": _user_name(assignee),

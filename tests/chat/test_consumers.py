@@ -35,8 +35,8 @@ async def joined_socket(conversation, token, after_seq=0, origin=SHOP, **extra):
     comm, connected, _ = await open_socket(origin)
     assert connected
     await comm.send_json_to(
-        {"type": "join", "conversation_id": conversation.pk, "token": token, "after_seq": after_seq,
-         **extra}
+        {"type": "join", "conversation_id": str(conversation.public_id), "token": token,
+         "after_seq": after_seq, **extra}
     )
     frame = await comm.receive_json_from(timeout=TIMEOUT)
     assert frame["type"] == "joined", frame
@@ -100,7 +100,7 @@ async def test_the_servers_own_origin_is_accepted(widget):
 async def test_join_answers_with_the_state(started):
     conversation, token = started
     comm, joined = await joined_socket(conversation, token)
-    assert joined["conversation_id"] == conversation.pk
+    assert joined["conversation_id"] == str(conversation.public_id)
     assert joined["status"] == "bot" and joined["last_seq"] == 0
     assert joined["agents_online"] == 0 and joined["max_chars"] == 2000
     assert await comm.receive_nothing()
@@ -161,8 +161,8 @@ async def test_a_zone_with_nul_refuses_the_whole_join_as_bad_text(started):
     """NUL anywhere in a frame is bad_text (issue 15, item 8), a join's zone included."""
     conversation, token = started
     comm, _, _ = await open_socket()
-    await comm.send_json_to({"type": "join", "conversation_id": conversation.pk, "token": token,
-                             "timezone": "Europe/Paris\u0000"})
+    await comm.send_json_to({"type": "join", "conversation_id": str(conversation.public_id),
+                             "token": token, "timezone": "Europe/Paris\u0000"})
     assert (await comm.receive_json_from())["code"] == "bad_text"
     assert await stored_zone(conversation) == ""
     await comm.disconnect()
@@ -179,7 +179,8 @@ async def test_a_wrong_token_is_an_error_and_joins_nothing(started):
     conversation, _ = started
     comm, _, _ = await open_socket()
     await comm.send_json_to(
-        {"type": "join", "conversation_id": conversation.pk, "token": "guess", "after_seq": 0}
+        {"type": "join", "conversation_id": str(conversation.public_id), "token": "guess",
+         "after_seq": 0}
     )
     assert (await comm.receive_json_from())["code"] == "bad_token"
     await comm.send_json_to(message())
@@ -196,16 +197,44 @@ async def test_join_from_an_origin_this_widget_does_not_allow(started):
     comm, connected, _ = await open_socket(b"https://other.example")
     assert connected  # some widget allows the origin, just not this conversation's
     await comm.send_json_to(
-        {"type": "join", "conversation_id": conversation.pk, "token": token, "after_seq": 0}
+        {"type": "join", "conversation_id": str(conversation.public_id), "token": token,
+         "after_seq": 0}
     )
     assert (await comm.receive_json_from())["code"] == "origin_not_allowed"
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("kind", ["internal id", "internal id as text", "not a uuid"])
+async def test_a_join_by_the_internal_id_is_refused(started, kind):
+    """Issue 15, item 11: customers know a conversation by its random public id only."""
+    conversation, token = started
+    value = {"internal id": conversation.pk, "internal id as text": str(conversation.pk),
+             "not a uuid": "12345678-1234"}[kind]
+    comm, _, _ = await open_socket()
+    await comm.send_json_to({"type": "join", "conversation_id": value, "token": token})
+    assert (await comm.receive_json_from())["code"] == "missing_field"
+    await comm.send_json_to(message())
+    assert (await comm.receive_json_from())["code"] == "not_joined"
+    await comm.disconnect()
+
+
+async def test_frames_to_the_customer_carry_the_public_id(started, agent):
+    conversation, token = started
+    comm, joined = await joined_socket(conversation, token)
+    assert joined["conversation_id"] == str(conversation.public_id)
+    await database_sync_to_async(services.conversation_claim)(conversation=conversation,
+                                                              agent=agent)
+    frame = (await receive_until(comm, lambda f: f["type"] == "conversation"))[-1]
+    assert frame["conversation_id"] == str(conversation.public_id)
     await comm.disconnect()
 
 
 async def test_joining_twice_is_an_error(started):
     conversation, token = started
     comm, _ = await joined_socket(conversation, token)
-    await comm.send_json_to({"type": "join", "conversation_id": conversation.pk, "token": token})
+    await comm.send_json_to(
+        {"type": "join", "conversation_id": str(conversation.public_id), "token": token}
+    )
     assert (await comm.receive_json_from())["code"] == "already_joined"
     await comm.disconnect()
 

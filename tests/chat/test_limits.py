@@ -35,7 +35,9 @@ async def open_from(address: str = "203.0.113.7") -> tuple[WebsocketCommunicator
 async def join(conversation, token, address: str = "203.0.113.7") -> WebsocketCommunicator:
     comm, connected = await open_from(address)
     assert connected
-    await comm.send_json_to({"type": "join", "conversation_id": conversation.pk, "token": token})
+    await comm.send_json_to(
+        {"type": "join", "conversation_id": str(conversation.public_id), "token": token}
+    )
     frame = await comm.receive_json_from(timeout=TIMEOUT)
     assert frame["type"] == "joined", frame
     return comm
@@ -210,7 +212,7 @@ async def test_failed_joins_from_an_address_are_counted_and_then_wait(started, s
     """Issue 15, item 11: token guesses were never noticed."""
     settings.CHAT_FAILED_JOINS = (3, 600)
     conversation, token = started
-    wrong = {"type": "join", "conversation_id": conversation.pk, "token": "guess"}
+    wrong = {"type": "join", "conversation_id": str(conversation.public_id), "token": "guess"}
     for _ in range(2):  # over two sockets: the count is per address, not per socket
         comm, _ = await open_from("192.0.2.40")
         for _ in range(2):
@@ -222,7 +224,9 @@ async def test_failed_joins_from_an_address_are_counted_and_then_wait(started, s
         await comm.disconnect()
     # Over the threshold even the right token waits: guessing learns nothing more.
     comm, _ = await open_from("192.0.2.40")
-    await comm.send_json_to({"type": "join", "conversation_id": conversation.pk, "token": token})
+    await comm.send_json_to(
+        {"type": "join", "conversation_id": str(conversation.public_id), "token": token}
+    )
     assert_rate_limited(await comm.receive_json_from(timeout=TIMEOUT), 600)
     await comm.disconnect()
     other = await join(conversation, token, "192.0.2.41")
