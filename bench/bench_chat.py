@@ -83,6 +83,10 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
             "CELERY_TASK_ALWAYS_EAGER": "0",
             # The benchmark's clients are fast on purpose; long conversations must not hand off.
             "CHAT_RATE_LIMIT_MESSAGES": "1000000",
+            # Every client is on 127.0.0.1: lift the per-address budgets (chat.limits).
+            "CHAT_RATE_ADDRESS_MESSAGES": "1000000/1",
+            "CHAT_RATE_TYPING": "1000000/1",
+            "CHAT_SOCKETS_PER_ADDRESS": "1000000",
             "BOT_MAX_TURNS": "1000000",
             "BOT_MAX_FALLBACKS": "1000000",
             "SD_BENCH_EXPERIMENTS": args.experiment,
