@@ -98,6 +98,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.address = limits.client_address(self.scope)
         self.join_deadline: asyncio.Task | None = None
         wait = limits.socket_open(self.address, self.channel_name)
+        self.lease_address = self.address if wait is None else None
         await self.accept()
         if wait is not None:
             await self.error("rate_limited", "Too many open chats from this address.",
@@ -112,11 +113,25 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.error("join_timeout")
             await self.close(code=4408)
 
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Runs the socket; however it ends (closed, an error, a cancelled task), its place in
+        the per-address socket count is given back."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.release_socket()
+
+    def release_socket(self) -> None:
+        """Stops the join deadline and gives back the socket's lease; safe to call twice."""
+        deadline, self.join_deadline = getattr(self, "join_deadline", None), None
+        if deadline is not None:
+            deadline.cancel()
+        address, self.lease_address = getattr(self, "lease_address", None), None
+        if address is not None:
+            limits.socket_close(address, self.channel_name)
+
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "address", None) is not None:
-            if self.join_deadline is not None:
-                self.join_deadline.cancel()
-            limits.socket_close(self.address, self.channel_name)
+        self.release_socket()
         if self.conversation is not None:
             if self.customer_typing:
                 await realtime.abroadcast_typing(self.conversation.pk, Author.CUSTOMER, False)
@@ -271,7 +286,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         if await self.over_budget(
-            (limits.message_per_conversation(), str(self.conversation.pk)),
+            (limits.message_per_conversation(), self.budget_id),
             (limits.message_per_address(), self.address),
         ):
             return

@@ -246,3 +246,25 @@ def test_budgets_count_in_fixed_windows_and_answer_the_wait(settings):
     assert limits.once_per("probe", 1, 600) is False
     assert limits.once_per("probe", 2, 600) is True
     json.dumps({"retry_after": wait})  # a plain number in a frame
+
+
+async def test_a_socket_that_dies_of_an_error_gives_its_place_back(started, settings,
+                                                                   monkeypatch, agent):
+    from chat.consumers import ChatConsumer
+
+    settings.CHAT_SOCKETS_PER_ADDRESS = 1
+
+    async def broken(self, event):
+        raise RuntimeError("a bug in an event handler")
+
+    monkeypatch.setattr(ChatConsumer, "chat_conversation", broken)
+    conversation, token = started
+    comm = await join(conversation, token, "192.0.2.50")
+    await database_sync_to_async(services.conversation_claim)(conversation=conversation,
+                                                              agent=agent)
+    with pytest.raises(RuntimeError):
+        while True:
+            await comm.receive_output(timeout=TIMEOUT)
+    again, connected = await open_from("192.0.2.50")
+    assert connected and await again.receive_nothing()
+    await again.disconnect()
