@@ -336,13 +336,16 @@ def conversation_contact_set(
     except ValidationError as exc:
         raise ValueError("not a valid e-mail address") from exc
     now = at or timezone.now()
-    locked = (
-        Conversation.objects.select_for_update(of=("self",)).select_related("contact")
-        .only("pk", "contact__email").get(pk=conversation.pk)
+    # Lock the conversation first, then read its contact in a statement of its own: a join in
+    # the locking statement would see the contact row of the snapshot taken before the wait.
+    contact_id = (
+        Conversation.objects.select_for_update().values_list("contact_id", flat=True)
+        .get(pk=conversation.pk)
     )
-    if locked.contact is not None and locked.contact.email.lower() == email.lower():
-        conversation.contact = locked.contact
-        return locked.contact
+    current = Contact.objects.filter(pk=contact_id).first() if contact_id else None
+    if current is not None and current.email.lower() == email.lower():
+        conversation.contact = current
+        return current
     contact = Contact.objects.create(widget_id=conversation.widget_id, email=email, created_at=now)
     Conversation.objects.filter(pk=conversation.pk).update(contact=contact, updated_at=now)
     conversation.contact = contact
