@@ -83,6 +83,10 @@ def server_env(args: argparse.Namespace) -> dict[str, str]:
             "CELERY_TASK_ALWAYS_EAGER": "0",
             # The benchmark's clients are fast on purpose; long conversations must not hand off.
             "CHAT_RATE_LIMIT_MESSAGES": "1000000",
+            # Every client is on 127.0.0.1: lift the per-address budgets (chat.limits).
+            "CHAT_RATE_ADDRESS_MESSAGES": "1000000/1",
+            "CHAT_RATE_TYPING": "1000000/1",
+            "CHAT_SOCKETS_PER_ADDRESS": "1000000",
             "BOT_MAX_TURNS": "1000000",
             "BOT_MAX_FALLBACKS": "1000000",
             "SD_BENCH_EXPERIMENTS": args.experiment,
@@ -224,7 +228,7 @@ def setup_django(env: dict[str, str]) -> None:
     django.setup()
 
 
-def open_conversations(count: int) -> list[tuple[int, str]]:
+def open_conversations(count: int) -> list[tuple[str, str]]:
     from django.db import close_old_connections
 
     from chat import services
@@ -233,7 +237,7 @@ def open_conversations(count: int) -> list[tuple[int, str]]:
     widget = Widget.objects.get(public_key="demo")
     opened = [services.conversation_start(widget=widget) for _ in range(count)]
     close_old_connections()
-    return [(conversation.pk, token) for conversation, token in opened]
+    return [(str(conversation.public_id), token) for conversation, token in opened]
 
 
 # --- Clients ---------------------------------------------------------------------------------
@@ -332,7 +336,7 @@ async def echo_client(base_url: str, messages: int, phase: Phase) -> None:
         await ws.close()
 
 
-async def _join(ws, conversation_id: int, token: str) -> None:
+async def _join(ws, conversation_id: str, token: str) -> None:
     await ws.send(
         json.dumps({"type": "join", "conversation_id": conversation_id, "token": token,
                     "after_seq": 0})
@@ -500,7 +504,7 @@ async def idle_widgets(base_url: str, count: int, server_pid: int | None) -> dic
     sockets = []
     semaphore = asyncio.Semaphore(50)
 
-    async def open_one(conversation_id: int, token: str) -> None:
+    async def open_one(conversation_id: str, token: str) -> None:
         async with semaphore:
             ws = await _connect(ws_base(base_url) + "/ws/chat/", base_url)
             sockets.append(ws)

@@ -96,7 +96,8 @@ def conversation_create(request: HttpRequest) -> HttpResponse:
         return _error(429, "rate_limited", "Too many conversations opened; try again soon.")
     conversation, token = services.conversation_start(widget=widget)
     response = JsonResponse(
-        {"conversation_id": conversation.pk, "token": token, "ws_path": WS_PATH}, status=201
+        {"conversation_id": str(conversation.public_id), "token": token, "ws_path": WS_PATH},
+        status=201,
     )
     return _cors(response, origin, self_origin)
 

@@ -7,18 +7,17 @@ events. Every bad frame gets an error frame and changes nothing.
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
-import time
 import uuid
-from collections import deque
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from . import realtime, selectors, services
+from . import limits, realtime, selectors, services
+from .frames import FrameError, decode_frame
 from .models import Author, Conversation, ConversationStatus, Message, Resolution
 from .text import is_blank
 
@@ -49,6 +48,16 @@ def _missing_seqs(value: Any, after_seq: int) -> list[int] | None:
     return sorted(set(value))
 
 
+def _uuid_or_none(value: Any) -> uuid.UUID | None:
+    """A conversation's public id from a frame: a UUID string, else None."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     """The customer's side of a conversation."""
 
@@ -72,13 +81,46 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.conversation = None
         self.history_seq = 0
         self.failed_joins = 0
-        self.sent_times: deque[float] = deque()
         self.customer_typing = False
         self.max_chars = settings.CHAT_MAX_MESSAGE_CHARS
-        self.max_frame = self.max_chars * 6 + 1024  # room for JSON escapes of any text
+        # Budgets (chat.limits): a cap on open sockets per address and a join deadline.
+        self.address = limits.client_address(self.scope)
+        self.join_deadline: asyncio.Task | None = None
+        wait = limits.socket_open(self.address, self.channel_name)
+        self.lease_address = self.address if wait is None else None
         await self.accept()
+        if wait is not None:
+            await self.error("rate_limited", "Too many open chats from this address.",
+                             retry_after=wait)
+            await self.close(code=4429)
+            return
+        self.join_deadline = asyncio.create_task(self._close_unless_joined())
+
+    async def _close_unless_joined(self) -> None:
+        await asyncio.sleep(settings.CHAT_JOIN_DEADLINE_SECONDS)
+        if self.conversation is None:
+            await self.error("join_timeout")
+            await self.close(code=4408)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Runs the socket; however it ends (closed, an error, a cancelled task), its place in
+        the per-address socket count is given back."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.release_socket()
+
+    def release_socket(self) -> None:
+        """Stops the join deadline and gives back the socket's lease; safe to call twice."""
+        deadline, self.join_deadline = getattr(self, "join_deadline", None), None
+        if deadline is not None:
+            deadline.cancel()
+        address, self.lease_address = getattr(self, "lease_address", None), None
+        if address is not None:
+            limits.socket_close(address, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
+        self.release_socket()
         if self.conversation is not None:
             if self.customer_typing:
                 await realtime.abroadcast_typing(self.conversation.pk, Author.CUSTOMER, False)
@@ -89,19 +131,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     # --- Inbound frames ----------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if text_data is None:
-            await self.error("bad_json")
-            return
-        if len(text_data) > self.max_frame:
-            await self.error("frame_too_large")
-            return
         try:
-            frame = json.loads(text_data)
-        except (ValueError, RecursionError):
-            await self.error("bad_json")
-            return
-        if not isinstance(frame, dict):
-            await self.error("bad_json")
+            frame = decode_frame(text_data, max_chars=self.max_chars)
+        except FrameError as exc:
+            await self.error(exc.code, exc.message)
             return
         kind = frame.get("type")
         handler = self.FRAME_HANDLERS.get(kind) if isinstance(kind, str) else None
@@ -129,9 +162,23 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     }
 
     async def error(
-        self, code: str, message: str | None = None, *, client_id: str | None = None
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        client_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
-        await self.send_json(realtime.error_frame(code, message, client_id=client_id))
+        await self.send_json(
+            realtime.error_frame(code, message, client_id=client_id, retry_after=retry_after)
+        )
+
+    async def over_budget(self, *charges: tuple[limits.Budget, str]) -> bool:
+        """Spends one use of each budget; over one, answers rate_limited with retry_after."""
+        wait = limits.spend(*charges)
+        if wait is not None:
+            await self.error("rate_limited", retry_after=wait)
+        return wait is not None
 
     async def frame_join(self, frame: dict) -> None:
         if self.conversation is not None:
@@ -140,7 +187,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         conversation_id = frame.get("conversation_id")
         token = frame.get("token")
         after_seq = frame.get("after_seq", 0)
-        if not (_is_int(conversation_id) and isinstance(token, str) and _is_int(after_seq)):
+        public_id = _uuid_or_none(conversation_id)
+        if not (public_id and isinstance(token, str) and _is_int(after_seq)):
             await self.error("missing_field", "join needs conversation_id, token and after_seq.")
             return
         missing_seqs = _missing_seqs(frame.get("missing_seqs", []), after_seq)
@@ -150,11 +198,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 f"missing_seqs is a list of at most {MAX_MISSING_SEQS} seqs from 1 to after_seq.",
             )
             return
+        wait = limits.exhausted(limits.failed_joins_per_address(), self.address)
+        if wait is not None:  # too many failed joins from this address: it waits
+            await self.error("rate_limited", "Too many failed joins; wait.", retry_after=wait)
+            return
         conversation = await database_sync_to_async(selectors.conversation_for_customer)(
-            conversation_id=conversation_id, token=token
+            public_id=public_id, token=token
         )
         if conversation is None:
             self.failed_joins += 1
+            if limits.spend((limits.failed_joins_per_address(), self.address)) is not None:
+                logger.warning("failed joins from %s over the limit", self.address)
             await self.error("bad_token")
             if self.failed_joins >= MAX_FAILED_JOINS:
                 await self.close(code=4401)
@@ -199,7 +253,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         ]
         joined = {
             "type": "joined",
-            "conversation_id": conversation.pk,
+            "conversation_id": str(conversation.public_id),
             "status": conversation.status,
             "resolution": conversation.resolution,
             "rating": conversation.rating,
@@ -210,16 +264,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "timezone": conversation.timezone,
         }
         return joined, frames
-
-    def _rate_limited(self) -> bool:
-        now = time.monotonic()
-        window = settings.CHAT_RATE_LIMIT_SECONDS
-        while self.sent_times and now - self.sent_times[0] >= window:
-            self.sent_times.popleft()
-        if len(self.sent_times) >= settings.CHAT_RATE_LIMIT_MESSAGES:
-            return True
-        self.sent_times.append(now)
-        return False
 
     async def frame_message(self, frame: dict) -> None:
         text = frame.get("text")
@@ -242,8 +286,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 client_id=str(client_uuid),
             )
             return
-        if self._rate_limited():
-            await self.error("rate_limited")
+        if await self.over_budget(
+            (limits.message_per_conversation(), self.budget_id),
+            (limits.message_per_address(), self.address),
+        ):
             return
         async with realtime.deferred_broadcasts():
             # On the pool's threads, not the one thread-sensitive thread: every socket's
@@ -261,10 +307,17 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             # the only one that shows the bot's typing, rather than round the channel layer.
             await self.send_json({"type": "typing", "author": Author.BOT, "is_typing": True})
 
+    @property
+    def budget_id(self) -> str:
+        """The joined conversation, as the subject of its budgets."""
+        return str(self.conversation.pk)
+
     async def frame_typing(self, frame: dict) -> None:
         is_typing = frame.get("is_typing")
         if not isinstance(is_typing, bool):
             await self.error("missing_field", "typing needs is_typing (true or false).")
+            return
+        if await self.over_budget((limits.frame_per_conversation("typing"), self.budget_id)):
             return
         if is_typing != self.customer_typing:
             self.customer_typing = is_typing
@@ -275,6 +328,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         seq = frame.get("seq")
         if not isinstance(helpful, bool) or not _is_int(seq):
             await self.error("missing_field", "feedback needs helpful and seq.")
+            return
+        if await self.over_budget((limits.frame_per_conversation("feedback"), self.budget_id)):
             return
         async with realtime.deferred_broadcasts():
             code = await database_sync_to_async(self._feedback)(helpful, seq)
@@ -330,6 +385,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         email = frame.get("email")
         if not isinstance(email, str) or len(email) > 254:
             await self.error("bad_email")
+            return
+        if await self.over_budget((limits.frame_per_conversation("contact"), self.budget_id)):
             return
         try:
             await database_sync_to_async(services.conversation_contact_set)(

@@ -22,7 +22,7 @@ AuthorName = Literal["customer", "bot", "agent", "system"]
 
 class ClientJoin(TypedDict):
     type: Literal["join"]
-    conversation_id: int
+    conversation_id: str  # the public id (a UUID) the API answered
     token: str
     after_seq: NotRequired[int]
     # Seqs at or below after_seq the client never received (the gap fill), at most 100.
@@ -68,7 +68,7 @@ class ClientContact(TypedDict):
 
 class JoinedFrame(TypedDict):
     type: Literal["joined"]
-    conversation_id: int
+    conversation_id: str  # the public id
     status: str
     resolution: str
     rating: int | None
@@ -120,7 +120,7 @@ class ConversationFrame(TypedDict):
     """Status, assignee, resolution or rating changed (claim, resolve, return to bot, rate)."""
 
     type: Literal["conversation"]
-    conversation_id: int
+    conversation_id: str  # the public id; the console relabels it with the internal one
     status: str
     resolution: str
     assignee_name: str
@@ -141,6 +141,8 @@ class ErrorFrame(TypedDict):
     # The refused message's client id, when a message is refused for good (empty, too long):
     # the client drops it instead of sending it again.
     client_id: NotRequired[str]
+    # rate_limited only: seconds until the exhausted budget's window ends.
+    retry_after: NotRequired[float]
 
 
 ERROR_CODES = {
@@ -155,6 +157,8 @@ ERROR_CODES = {
     "bad_token": "Unknown conversation or wrong token.",
     "origin_not_allowed": "This site may not use this widget.",
     "rate_limited": "Too many messages; wait a moment.",
+    "bad_text": "Text may not contain NUL characters or half of an emoji.",
+    "join_timeout": "Join a conversation within seconds of connecting.",
     "bad_rating": "A rating is a whole number from 1 to 5.",
     "not_resolved": "Only a resolved conversation can be rated.",
     "already_rated": "This conversation has already been rated.",

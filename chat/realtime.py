@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 from knowledge.markdown import render_markdown
 
-from . import events
+from . import events, limits
 
 if TYPE_CHECKING:
     from .models import Conversation, Message
@@ -183,7 +184,8 @@ def conversation_frame(conversation: Conversation) -> events.ConversationFrame:
     assignee = conversation.assignee if conversation.assignee_id else None
     return {
         "type": "conversation",
-        "conversation_id": conversation.pk,
+        # The public id: this frame reaches the customer (the console relabels it).
+        "conversation_id": str(conversation.public_id),
         "status": conversation.status,
         "resolution": conversation.resolution,
         "assignee_name": _user_name(assignee),
@@ -205,15 +207,22 @@ def handoff_frame(conversation: Conversation) -> events.HandoffFrame:
 
 
 def error_frame(
-    code: str, message: str | None = None, *, client_id: str | None = None
+    code: str,
+    message: str | None = None,
+    *,
+    client_id: str | None = None,
+    retry_after: float | None = None,
 ) -> events.ErrorFrame:
     """An error frame: ``code`` from ``events.ERROR_CODES``, its text unless ``message`` is
-    given, and the refused message's ``client_id`` when there is one."""
+    given, the refused message's ``client_id`` when there is one, and for ``rate_limited`` the
+    seconds to wait before trying again (``retry_after``)."""
     frame: events.ErrorFrame = {
         "type": "error", "code": code, "message": message or events.ERROR_CODES[code]
     }
     if client_id is not None:
         frame["client_id"] = client_id
+    if retry_after is not None:
+        frame["retry_after"] = retry_after
     return frame
 
 
@@ -231,7 +240,10 @@ def broadcast_message(message: Message) -> None:
             {"type": "chat.message", "frame": message_frame(message)},
         )
     ]
-    if conversation.status in _QUEUE_STATUSES:
+    # Agents' consoles refetch their queue on this; a burst is one update per period.
+    if conversation.status in _QUEUE_STATUSES and limits.once_per(
+        "queue-update", conversation.pk, settings.CONSOLE_QUEUE_UPDATE_SECONDS
+    ):
         sends.append(
             (
                 QUEUE_GROUP,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
@@ -75,10 +76,12 @@ def any_widget_allows_origin(*, origin: str | None, self_origin: str) -> bool:
     )
 
 
-def conversation_for_customer(*, conversation_id: int, token: str) -> Conversation | None:
-    """The conversation if ``token`` is its customer's token, else None (constant-time check)."""
+def conversation_for_customer(*, public_id: uuid.UUID, token: str) -> Conversation | None:
+    """The conversation whose public id is ``public_id`` if ``token`` is its customer's token,
+    else None (constant-time check). Customers know conversations by the random public id
+    only; the sequential primary key stays inside (agents' URLs)."""
     conversation = (
-        Conversation.objects.select_related("widget").filter(pk=conversation_id).first()
+        Conversation.objects.select_related("widget").filter(public_id=public_id).first()
     )
     if conversation is None or not conversation.widget.is_active:
         return None

@@ -217,13 +217,27 @@ def message_create_incoming(
 def conversation_contact_set(
     *, conversation: Conversation, email: str, at: datetime | None = None
 ) -> Contact:
-    """Records the e-mail address a customer leaves for a reply (e.g. when no agent is online)."""
+    """Records the e-mail address a customer leaves for a reply (e.g. when no agent is online).
+
+    At most one contact row per conversation and address: the same address again (in any
+    case) returns the row already linked, under the conversation's row lock.
+    """
     email = (email or "").strip()
     try:
         validate_email(email)
     except ValidationError as exc:
         raise ValueError("not a valid e-mail address") from exc
     now = at or timezone.now()
+    # Lock the conversation first, then read its contact in a statement of its own: a join in
+    # the locking statement would see the contact row of the snapshot taken before the wait.
+    contact_id = (
+        Conversation.objects.select_for_update().values_list("contact_id", flat=True)
+        .get(pk=conversation.pk)
+    )
+    current = Contact.objects.filter(pk=contact_id).first() if contact_id else None
+    if current is not None and current.email.lower() == email.lower():
+        conversation.contact = current
+        return current
     contact = Contact.objects.create(widget_id=conversation.widget_id, email=email, created_at=now)
     Conversation.objects.filter(pk=conversation.pk).update(contact=contact, updated_at=now)
     conversation.contact = contact

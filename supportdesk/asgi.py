@@ -19,12 +19,14 @@ from chat.tasks import bot_preload  # noqa: E402
 if settings.CELERY_TASK_ALWAYS_EAGER:
     # The embedded defaults answer in this process: load the bot now, not for the first customer.
     threading.Thread(target=bot_preload, name="bot-preload", daemon=True).start()
+from chat.origins import AllowedHostsValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # Origins are checked per widget (customers) or against ALLOWED_HOSTS (staff) by the
-        # consumers themselves: a site-wide validator cannot know each widget's allow-list.
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        # Host is checked here against ALLOWED_HOSTS for both sockets. Origins are checked per
+        # widget (customers) or as the exact server origin (staff) by the consumers themselves:
+        # a site-wide validator cannot know each widget's allow-list.
+        "websocket": AllowedHostsValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

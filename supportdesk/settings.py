@@ -36,6 +36,19 @@ def env_float(name: str, default: float) -> float:
     return float(value) if value.strip() else default
 
 
+def env_rate(name: str, default: str) -> tuple[int, float]:
+    """A rate written ``COUNT/SECONDS`` (``"30/10"``: 30 per 10 seconds) as ``(30, 10.0)``."""
+    value = os.environ.get(name, "").strip() or default
+    try:
+        count, seconds = value.split("/")
+        rate = int(count), float(seconds)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be COUNT/SECONDS, like {default!r}.") from None
+    if rate[0] < 1 or rate[1] <= 0:
+        raise ImproperlyConfigured(f"{name} must allow at least 1 in a positive time.")
+    return rate
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     value = os.environ.get(name)
     if value is None:
@@ -192,6 +205,13 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Budgets (chat.limits) count in Redis with redis-py when REDIS_URL is set; this process-local
+# cache holds them otherwise (the embedded setup is one process).
+CACHES["limits"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "limits",
+}
+REDIS_KEY_PREFIX = os.environ.get("CHANNEL_PREFIX", "sd")
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
 CELERY_RESULT_BACKEND = None
@@ -260,8 +280,24 @@ BOT_LANGUAGES = [code.lower() for code in env_list("BOT_LANGUAGES", ["en"])]
 
 # --- Chat ------------------------------------------------------------------------------------
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2000)
+# Budgets shared by every socket and process (chat.limits); over one, a frame is answered
+# rate_limited with retry_after. Messages per conversation: CHAT_RATE_LIMIT_MESSAGES per
+# CHAT_RATE_LIMIT_SECONDS; the others are COUNT/SECONDS.
 CHAT_RATE_LIMIT_MESSAGES = env_int("CHAT_RATE_LIMIT_MESSAGES", 10)
 CHAT_RATE_LIMIT_SECONDS = env_float("CHAT_RATE_LIMIT_SECONDS", 10.0)
+CHAT_RATE_ADDRESS_MESSAGES = env_rate("CHAT_RATE_ADDRESS_MESSAGES", "30/10")  # per address
+CHAT_RATE_CONTACT = env_rate("CHAT_RATE_CONTACT", "3/60")  # contact frames per conversation
+CHAT_RATE_TYPING = env_rate("CHAT_RATE_TYPING", "30/10")  # typing frames per conversation
+CHAT_RATE_FEEDBACK = env_rate("CHAT_RATE_FEEDBACK", "10/60")  # feedback frames per conversation
+# Failed joins (wrong token or id) per address; over it joins from there wait for the window.
+CHAT_FAILED_JOINS = env_rate("CHAT_FAILED_JOINS", "20/600")
+# Open customer sockets per address; a socket counts for at most the lease (a dead process's).
+CHAT_SOCKETS_PER_ADDRESS = env_int("CHAT_SOCKETS_PER_ADDRESS", 20)
+CHAT_SOCKET_LEASE_SECONDS = env_int("CHAT_SOCKET_LEASE_SECONDS", 3600)
+# A customer socket that has not joined a conversation this long after opening is closed.
+CHAT_JOIN_DEADLINE_SECONDS = env_float("CHAT_JOIN_DEADLINE_SECONDS", 10.0)
+# Agent consoles hear of new messages in a queued conversation at most once per this period.
+CONSOLE_QUEUE_UPDATE_SECONDS = env_float("CONSOLE_QUEUE_UPDATE_SECONDS", 1.0)
 CHAT_CONVERSATIONS_PER_IP_PER_MINUTE = env_int("CHAT_CONVERSATIONS_PER_IP_PER_MINUTE", 30)
 CHAT_INACTIVITY_RESOLVE_MINUTES = env_int("CHAT_INACTIVITY_RESOLVE_MINUTES", 30)
 # An answer the bot still owes this long after its message was stored (or last queued) has its
@@ -335,9 +371,19 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A refused request (4xx) is logged in one line, without the traceback Django attaches.
+    "filters": {"client_errors": {"()": "supportdesk.logfilters.ClientErrorWithoutTraceback"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
+        "django.request": {"filters": ["client_errors"]},
+        "django.security": {"filters": ["client_errors"]},
         "httpx": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
     },

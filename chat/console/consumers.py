@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
-from urllib.parse import urlparse
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
-from django.http.request import validate_host
 
 from accounts.roles import AGENTS, has_role
+from chat.frames import FrameError, decode_frame
 from chat.models import Conversation
+from chat.origins import same_origin
 from chat.realtime import QUEUE_GROUP, abroadcast_typing, conversation_group
 
 from .services import presence_connect, presence_disconnect, presence_touch
@@ -27,18 +26,13 @@ from .services import presence_connect, presence_disconnect, presence_touch
 # Close codes: 4401 not signed in, 4403 not an agent or a foreign origin.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
-MAX_FRAME_BYTES = 4096
+# Console frames carry ids and flags only: a few hundred characters is plenty.
+MAX_FRAME_TEXT_CHARS = 256
 
 
 def origin_allowed(scope: dict[str, Any]) -> bool:
-    """The handshake's Origin must name one of ALLOWED_HOSTS (the console is same-site)."""
-    origin = dict(scope.get("headers") or []).get(b"origin", b"").decode("latin-1")
-    if not origin:
-        return False
-    host = urlparse(origin).hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    return bool(host) and validate_host(host, settings.ALLOWED_HOSTS)
+    """The handshake's Origin must be the server's own: same scheme, host and port."""
+    return same_origin(scope)
 
 
 def _is_agent(user: Any) -> bool:
@@ -82,7 +76,20 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             await database_sync_to_async(presence_touch)(agent=self.user)
 
     async def disconnect(self, code: int) -> None:
-        if self.user is None:
+        await self.leave()
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Runs the socket; however it ends (closed, a handler's error, a cancelled task), its
+        heartbeat stops and its presence and groups are given back."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await asyncio.shield(self.leave())
+
+    async def leave(self) -> None:
+        """Gives back what ``connect`` took; safe to call twice."""
+        user, self.user = self.user, None
+        if user is None:
             return
         if self.heartbeat is not None:
             self.heartbeat.cancel()
@@ -93,19 +100,13 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(
                 conversation_group(self.watching), self.channel_name
             )
-        await database_sync_to_async(presence_disconnect)(agent=self.user)
+        await database_sync_to_async(presence_disconnect)(agent=user)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if text_data is None or len(text_data) > MAX_FRAME_BYTES:
-            await self._error("bad_frame", "Send JSON text frames of at most 4 KB.")
-            return
         try:
-            content = json.loads(text_data)
-        except ValueError:
-            await self._error("bad_json", "That frame is not JSON.")
-            return
-        if not isinstance(content, dict):
-            await self._error("bad_frame", "A frame is a JSON object with a type.")
+            content = decode_frame(text_data, max_chars=MAX_FRAME_TEXT_CHARS)
+        except FrameError as exc:
+            await self._error(exc.code, exc.message)
             return
         await self.receive_json(content)
 

@@ -40,7 +40,9 @@
     var empty = { conversationId: null, token: null, lastSeq: 0, pending: [] };
     try {
       var saved = JSON.parse(window.localStorage.getItem(storeKey));
-      if (saved && saved.conversationId) {
+      // Conversation ids are public UUIDs (strings); a number saved by an older panel is
+      // not one, and that conversation is left for a new one.
+      if (saved && typeof saved.conversationId === "string" && saved.conversationId) {
         saved.pending = saved.pending || [];
         return saved;
       }
@@ -415,7 +417,8 @@
     }
     if (frame.code === "rate_limited") {
       notice("You are sending messages quickly; we will send the rest in a moment.");
-      setTimeout(flushPending, 3000);
+      var wait = typeof frame.retry_after === "number" ? frame.retry_after : 3;
+      setTimeout(flushPending, Math.min(600, Math.max(1, wait)) * 1000);
       return;
     }
     if (frame.code === "bad_email") { notice("That e-mail address does not look right."); return; }

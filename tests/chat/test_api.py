@@ -33,10 +33,22 @@ def test_opening_a_conversation_returns_its_token_once(client, widget):
     assert response.status_code == 201
     data = response.json()
     assert data["ws_path"] == "/ws/chat/"
-    conversation = Conversation.objects.get(pk=data["conversation_id"])
+    conversation = Conversation.objects.get(public_id=data["conversation_id"])
     assert conversation.token_hash == hashlib.sha256(data["token"].encode()).hexdigest()
     assert response["Access-Control-Allow-Origin"] == "https://shop.example"
     assert response["Cache-Control"] == "no-store"
+
+
+def test_conversation_ids_are_random_not_sequential(client, widget):
+    """Issue 15, item 11: sequential ids let anyone read the desk's volume."""
+    import uuid
+
+    first, second = (start(client).json()["conversation_id"] for _ in range(2))
+    for public in (first, second):
+        assert uuid.UUID(public).version == 4
+        conversation = Conversation.objects.get(public_id=public)
+        assert str(conversation.pk) not in public.split("-")
+    assert first != second
 
 
 def test_the_servers_own_origin_is_allowed(client, widget):

@@ -20,8 +20,10 @@ SHOP = b"https://shop.example"
 TIMEOUT = 5
 
 
-async def open_socket(origin: bytes | None = SHOP) -> tuple[WebsocketCommunicator, bool, int]:
-    headers = [(b"host", b"testserver")]
+async def open_socket(
+    origin: bytes | None = SHOP, host: bytes | None = b"testserver"
+) -> tuple[WebsocketCommunicator, bool, int]:
+    headers = [(b"host", host)] if host is not None else []
     if origin is not None:
         headers.append((b"origin", origin))
     comm = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
@@ -33,8 +35,8 @@ async def joined_socket(conversation, token, after_seq=0, origin=SHOP, **extra):
     comm, connected, _ = await open_socket(origin)
     assert connected
     await comm.send_json_to(
-        {"type": "join", "conversation_id": conversation.pk, "token": token, "after_seq": after_seq,
-         **extra}
+        {"type": "join", "conversation_id": str(conversation.public_id), "token": token,
+         "after_seq": after_seq, **extra}
     )
     frame = await comm.receive_json_from(timeout=TIMEOUT)
     assert frame["type"] == "joined", frame
@@ -82,6 +84,13 @@ async def test_a_missing_origin_is_refused(widget):
     assert not connected
 
 
+@pytest.mark.parametrize("host", [b"evil.example", b"testserver.evil.example", None, b"a b"])
+async def test_a_host_outside_allowed_hosts_is_refused_at_the_handshake(widget, host):
+    comm, connected, _ = await open_socket(SHOP, host=host)
+    assert not connected
+    await comm.disconnect()
+
+
 async def test_the_servers_own_origin_is_accepted(widget):
     comm, connected, _ = await open_socket(b"http://testserver")
     assert connected
@@ -91,7 +100,7 @@ async def test_the_servers_own_origin_is_accepted(widget):
 async def test_join_answers_with_the_state(started):
     conversation, token = started
     comm, joined = await joined_socket(conversation, token)
-    assert joined["conversation_id"] == conversation.pk
+    assert joined["conversation_id"] == str(conversation.public_id)
     assert joined["status"] == "bot" and joined["last_seq"] == 0
     assert joined["agents_online"] == 0 and joined["max_chars"] == 2000
     assert await comm.receive_nothing()
@@ -133,7 +142,7 @@ async def test_a_later_join_changes_the_zone_and_one_without_a_zone_keeps_it(sta
 
 @pytest.mark.parametrize("zone", [
     "Mars/Olympus_Mons", "Etc/Unknown", "../../../../etc/passwd", "/usr/share/zoneinfo/UTC",
-    "localtime", "posixrules", "america/new_york", " Europe/Paris", "Europe/Paris\u0000",
+    "localtime", "posixrules", "america/new_york", " Europe/Paris",
     "A/" + "B" * 70, "", 42, None, ["Europe/Paris"], {"zone": "UTC"}, True, "GMT+2", "EST5EDT ",
 ])
 async def test_an_unknown_zone_is_ignored_and_the_join_goes_on(started, zone):
@@ -148,6 +157,17 @@ async def test_an_unknown_zone_is_ignored_and_the_join_goes_on(started, zone):
     await comm.disconnect()
 
 
+async def test_a_zone_with_nul_refuses_the_whole_join_as_bad_text(started):
+    """NUL anywhere in a frame is bad_text (issue 15, item 8), a join's zone included."""
+    conversation, token = started
+    comm, _, _ = await open_socket()
+    await comm.send_json_to({"type": "join", "conversation_id": str(conversation.public_id),
+                             "token": token, "timezone": "Europe/Paris\u0000"})
+    assert (await comm.receive_json_from())["code"] == "bad_text"
+    assert await stored_zone(conversation) == ""
+    await comm.disconnect()
+
+
 async def test_an_unknown_zone_on_a_new_conversation_leaves_the_desk_s(started):
     conversation, token = started
     comm, joined = await joined_socket(conversation, token, timezone="Nowhere/Special")
@@ -159,7 +179,8 @@ async def test_a_wrong_token_is_an_error_and_joins_nothing(started):
     conversation, _ = started
     comm, _, _ = await open_socket()
     await comm.send_json_to(
-        {"type": "join", "conversation_id": conversation.pk, "token": "guess", "after_seq": 0}
+        {"type": "join", "conversation_id": str(conversation.public_id), "token": "guess",
+         "after_seq": 0}
     )
     assert (await comm.receive_json_from())["code"] == "bad_token"
     await comm.send_json_to(message())
@@ -176,16 +197,44 @@ async def test_join_from_an_origin_this_widget_does_not_allow(started):
     comm, connected, _ = await open_socket(b"https://other.example")
     assert connected  # some widget allows the origin, just not this conversation's
     await comm.send_json_to(
-        {"type": "join", "conversation_id": conversation.pk, "token": token, "after_seq": 0}
+        {"type": "join", "conversation_id": str(conversation.public_id), "token": token,
+         "after_seq": 0}
     )
     assert (await comm.receive_json_from())["code"] == "origin_not_allowed"
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("kind", ["internal id", "internal id as text", "not a uuid"])
+async def test_a_join_by_the_internal_id_is_refused(started, kind):
+    """Issue 15, item 11: customers know a conversation by its random public id only."""
+    conversation, token = started
+    value = {"internal id": conversation.pk, "internal id as text": str(conversation.pk),
+             "not a uuid": "12345678-1234"}[kind]
+    comm, _, _ = await open_socket()
+    await comm.send_json_to({"type": "join", "conversation_id": value, "token": token})
+    assert (await comm.receive_json_from())["code"] == "missing_field"
+    await comm.send_json_to(message())
+    assert (await comm.receive_json_from())["code"] == "not_joined"
+    await comm.disconnect()
+
+
+async def test_frames_to_the_customer_carry_the_public_id(started, agent):
+    conversation, token = started
+    comm, joined = await joined_socket(conversation, token)
+    assert joined["conversation_id"] == str(conversation.public_id)
+    await database_sync_to_async(services.conversation_claim)(conversation=conversation,
+                                                              agent=agent)
+    frame = (await receive_until(comm, lambda f: f["type"] == "conversation"))[-1]
+    assert frame["conversation_id"] == str(conversation.public_id)
     await comm.disconnect()
 
 
 async def test_joining_twice_is_an_error(started):
     conversation, token = started
     comm, _ = await joined_socket(conversation, token)
-    await comm.send_json_to({"type": "join", "conversation_id": conversation.pk, "token": token})
+    await comm.send_json_to(
+        {"type": "join", "conversation_id": str(conversation.public_id), "token": token}
+    )
     assert (await comm.receive_json_from())["code"] == "already_joined"
     await comm.disconnect()
 
@@ -235,7 +284,32 @@ async def test_joining_twice_is_an_error(started):
                 "\uffa0\ufe0f\u034f\t\u3000",
             )
         ),
-        ("x" * 20000, "frame_too_large"),
+        ("x" * 40000, "frame_too_large"),
+        # Decoded, the frame's strings are over the limit however few escapes they used.
+        (
+            json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "text": "x" * 2000,
+                        "pad": "y" * 2000}),
+            "frame_too_large",
+        ),
+        # Issue 15, item 8: NUL and lone surrogate halves (half an emoji at the end), in the
+        # text or anywhere else in the frame, are refused as bad_text.
+        *(
+            (
+                '{"type": "message", "client_id": "' + str(uuid.uuid4()) + '", "text": "'
+                + text + '"}',
+                "bad_text",
+            )
+            for text in ("nul \\u0000 inside", "half an emoji \\ud83d", "\\ude00 tail first",
+                         "\\udfff\\ud800")
+        ),
+        ('{"type": "contact", "email": "a\\u0000@example.com"}', "bad_text"),
+        ('{"type": "rating", "score": 5, "comment": "\\ud800"}', "bad_text"),
+        # Item 5: huge integers, NaN and nesting are bad JSON before any handler sees them.
+        ('{"type": "feedback", "helpful": true, "seq": 1' + "0" * 4000 + "}", "bad_json"),
+        ('{"type": "feedback", "helpful": true, "seq": 99999999999999999999}', "bad_json"),
+        ('{"type": "feedback", "helpful": true, "seq": NaN}', "bad_json"),
+        ('{"type": "rating", "score": -Infinity}', "bad_json"),
+        ('{"type": "message", "text": [[["deep"]]]}', "bad_json"),
         (json.dumps({"type": "typing", "is_typing": "yes"}), "missing_field"),
         (json.dumps({"type": "rating", "score": 9}), "bad_rating"),
         (json.dumps({"type": "rating", "score": True}), "bad_rating"),
@@ -243,12 +317,13 @@ async def test_joining_twice_is_an_error(started):
         (json.dumps({"type": "contact", "email": "nobody"}), "bad_email"),
     ],
 )
-async def test_bad_frames_get_an_error_and_change_nothing(started, raw, code):
+async def test_bad_frames_get_an_error_and_change_nothing(started, raw, code, caplog):
     conversation, token = started
     comm, _ = await joined_socket(conversation, token)
     await comm.send_to(text_data=raw)
     frame = await comm.receive_json_from(timeout=TIMEOUT)
     assert frame["type"] == "error" and frame["code"] == code and frame["message"]
+    assert not [r for r in caplog.records if r.exc_info], "bad input is answered, not logged"
     if code in {"empty_text", "text_too_long"}:
         # Refused for good: the frame names the message, so the client drops it.
         assert frame["client_id"] == json.loads(raw)["client_id"]
@@ -259,6 +334,25 @@ async def test_bad_frames_get_an_error_and_change_nothing(started, raw, code):
     await comm.send_json_to(message("still works"))  # the connection stays usable
     frames = await receive_until(comm, lambda f: f["type"] == "message")
     assert frames[-1]["text"] == "still works"
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize("char", ["\U0001F600", "é", "\u4e2d", "\n"])
+async def test_a_message_at_the_limit_fits_however_it_is_escaped(started, char):
+    """Issue 15, item 9: 1,500 emoji sent escaped were refused as frame_too_large."""
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    text = "a" + char * 1998 + "z"  # 2,000 characters: the limit
+    client_id = str(uuid.uuid4())
+    raw = json.dumps({"type": "message", "client_id": client_id, "text": text}, ensure_ascii=True)
+    assert len(raw) > 6 * 2000 + 1024 or char in "é\n\u4e2d"
+    await comm.send_to(text_data=raw)
+    frames = await receive_until(comm, lambda f: f["type"] in ("message", "error"))
+    assert frames[-1]["type"] == "message" and frames[-1]["client_id"] == client_id
+    stored = await database_sync_to_async(
+        lambda: Message.objects.get(conversation=conversation, author="customer").text
+    )()
+    assert stored == text
     await comm.disconnect()
 
 

@@ -73,7 +73,7 @@ def test_customer_message_gets_the_workers_bot_reply(daphne_server, celery_worke
     assert joined["type"] == "joined" and joined["status"] == "bot"
     assert echo["author"] == "customer" and echo["seq"] == 1
     assert reply["reply_to"] == 1 and reply["text"]
-    assert Message.objects.filter(conversation_id=opened["conversation_id"]).count() == 2
+    assert Message.objects.filter(conversation__public_id=opened["conversation_id"]).count() == 2
 
 
 def test_a_foreign_origin_cannot_open_the_socket(daphne_server, widget):

@@ -116,3 +116,34 @@ def test_demo_store_embeds_the_widget_snippet(client, demo):
     html = client.get("/demo/").content.decode()
     assert 'data-widget="demo"' in html
     assert "/static/chat/widget.js" in html
+
+
+@pytest.mark.django_db
+def test_a_403_is_logged_in_one_line_without_a_traceback(client, caplog):
+    """Issue 15, item 8: every refused page logged a 60-line traceback."""
+    client.force_login(make_user(MANAGERS))
+    with caplog.at_level("WARNING", logger="django.request"):
+        assert client.get("/console/").status_code == 403
+    refused = [r for r in caplog.records if r.name == "django.request"]
+    assert refused and all(r.exc_info is None for r in refused)
+    assert "Traceback" not in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_server_error_keeps_its_traceback():
+    import logging
+
+    from supportdesk.logfilters import ClientErrorWithoutTraceback
+
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        import sys
+
+        exc_info = sys.exc_info()
+    for status, kept in ((500, True), (403, False), (None, True)):
+        record = logging.LogRecord("django.request", 40, __file__, 1, "x", (), exc_info)
+        if status is not None:
+            record.status_code = status
+        assert ClientErrorWithoutTraceback().filter(record)
+        assert (record.exc_info is not None) is kept

@@ -19,10 +19,11 @@ from .conftest import handed_over, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://testserver")
+HOST = (b"host", b"testserver")
 
 
-def _headers(user=None, origin=ORIGIN) -> list[tuple[bytes, bytes]]:
-    headers = [origin] if origin else []
+def _headers(user=None, origin=ORIGIN, host=HOST) -> list[tuple[bytes, bytes]]:
+    headers = [h for h in (host, origin) if h]
     if user is not None:
         client = Client()
         client.force_login(user)
@@ -44,7 +45,11 @@ async def _refused(headers) -> bool:
 
 
 async def _agent_socket(user) -> WebsocketCommunicator:
-    headers = await sync_to_async(_headers)(user)
+    return await _agent_socket_with(user)
+
+
+async def _agent_socket_with(user, origin=ORIGIN, host=HOST) -> WebsocketCommunicator:
+    headers = await sync_to_async(_headers)(user, origin, host)
     communicator, connected, _ = await _connect(headers)
     assert connected
     assert await communicator.receive_json_from() == {"type": "ready"}
@@ -72,12 +77,54 @@ async def test_non_agents_are_refused(role):
 
 
 @pytest.mark.parametrize(
-    "origin", [(b"origin", b"https://evil.example"), None, (b"origin", b"null")]
+    "origin",
+    [
+        (b"origin", b"https://evil.example"),
+        None,
+        (b"origin", b"null"),
+        # The host name is allowed, but scheme or port differ: another origin (issue 15, 1).
+        (b"origin", b"http://testserver:9999"),
+        (b"origin", b"https://testserver"),
+        (b"origin", b"http://testserver.evil.example"),
+        (b"origin", b"http://testserver/path"),
+        (b"origin", b"ftp://testserver"),
+    ],
 )
 async def test_foreign_or_missing_origin_is_refused(origin):
     user = await sync_to_async(make_user)("agents")
     headers = await sync_to_async(_headers)(user, origin)
     assert await _refused(headers)
+    assert not await AgentPresence.objects.filter(user=user).aexists()
+
+
+@pytest.mark.parametrize(
+    "origin", [b"http://testserver", b"http://testserver:80", b"HTTP://TestServer/"]
+)
+async def test_the_same_origin_spelled_any_way_is_accepted(origin):
+    user = await sync_to_async(make_user)("agents")
+    socket = await _agent_socket_with(user, origin=(b"origin", origin))
+    await socket.disconnect()
+
+
+async def test_a_subdomain_allowed_by_a_host_pattern_is_still_another_origin(settings):
+    settings.ALLOWED_HOSTS = [".example.com"]
+    user = await sync_to_async(make_user)("agents")
+    host = (b"host", b"desk.example.com")
+    for origin in (b"http://evil.example.com", b"http://desk.example.com:8080"):
+        headers = await sync_to_async(_headers)(user, (b"origin", origin), host)
+        assert await _refused(headers)
+    socket = await _agent_socket_with(user, origin=(b"origin", b"http://desk.example.com"),
+                                      host=host)
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize("host", [(b"host", b"evil.example"), None, (b"host", b"bad host")])
+async def test_a_host_outside_allowed_hosts_is_refused(host):
+    user = await sync_to_async(make_user)("agents")
+    origin = (b"origin", b"http://" + (host[1] if host else b"testserver"))
+    headers = await sync_to_async(_headers)(user, origin, host)
+    assert await _refused(headers)
+    assert not await AgentPresence.objects.filter(user=user).aexists()
 
 
 async def test_agent_hears_a_handoff_in_the_queue_and_presence_counts_sockets(widget):
@@ -179,20 +226,35 @@ async def test_switching_conversations_stops_the_old_one(widget):
     ("raw", "code"),
     [
         ("not json", "bad_json"),
-        ("[1, 2]", "bad_frame"),
+        ("[1, 2]", "bad_json"),
         ('{"type": "dance"}', "unknown_type"),
         ('{"type": "watch", "conversation_id": "7"}', "bad_frame"),
         ('{"type": "watch", "conversation_id": 987654}', "not_found"),
         ('{"type": "typing", "is_typing": true}', "bad_frame"),
-        ('{"type": "watch", "conversation_id": 1, "pad": "' + "x" * 5000 + '"}', "bad_frame"),
+        ('{"type": "watch", "conversation_id": 1, "pad": "' + "x" * 5000 + '"}',
+         "frame_too_large"),
+        # Issue 15, items 5 and 8: deep nesting, huge numbers, NUL and half an emoji.
+        ("[" * 2000, "bad_json"),
+        ('{"type": "watch", "conversation_id": ' + "[" * 900 + "]" * 900 + "}", "bad_json"),
+        ('{"type": "watch", "conversation_id": {"a": {"b": {"c": 1}}}}', "bad_json"),
+        ('{"type": "watch", "conversation_id": 1' + "0" * 4000 + "}", "bad_json"),
+        ('{"type": "watch", "conversation_id": 9223372036854775808}', "bad_json"),
+        ('{"type": "watch", "conversation_id": NaN}', "bad_json"),
+        ('{"type": "watch", "conversation_id": 1e999}', "bad_json"),
+        ('{"type": "wat\\u0000ch"}', "bad_text"),
+        ('{"type": "watch", "note": "\\ud83d"}', "bad_text"),
+        ('{"type": "watch", "\\udc00": null}', "bad_text"),
     ],
 )
-async def test_bad_frames_get_an_error_and_change_nothing(raw, code):
+async def test_bad_frames_get_an_error_and_change_nothing(raw, code, caplog):
     agent = await sync_to_async(make_user)("agents")
     socket = await _agent_socket(agent)
     await socket.send_to(text_data=raw)
     frame = await socket.receive_json_from()
     assert frame["type"] == "error" and frame["code"] == code and frame["message"]
+    assert not [r for r in caplog.records if r.exc_info], "bad input is answered, not logged"
+    presence = await AgentPresence.objects.aget(user=agent)
+    assert presence.connections == 1
     # The socket still works afterwards.
     await socket.send_json_to({"type": "watch", "conversation_id": None})
     assert await socket.receive_json_from() == {"type": "watching", "conversation_id": None}
@@ -213,3 +275,52 @@ async def test_the_socket_keeps_its_presence_fresh_with_a_heartbeat(settings):
     assert await sync_to_async(agents_online_count)() == 1
     await socket.disconnect()
     assert await sync_to_async(agents_online_count)() == 0
+
+
+async def test_presence_is_given_back_when_a_socket_dies_of_an_error(monkeypatch, settings):
+    """Issue 15, item 5: a socket that died of an error left its agent counted online."""
+    settings.CONSOLE_PRESENCE_HEARTBEAT_SECONDS = 0.05
+    from chat.console.consumers import ConsoleConsumer
+
+    async def broken_watch(self, conversation_id):
+        raise RuntimeError("a bug in a handler")
+
+    monkeypatch.setattr(ConsoleConsumer, "_watch", broken_watch)
+    agent = await sync_to_async(make_user)("agents")
+    for _ in range(3):
+        socket = await _agent_socket(agent)
+        await socket.send_json_to({"type": "watch", "conversation_id": None})
+        with pytest.raises(RuntimeError):
+            await socket.receive_json_from()
+        presence = await AgentPresence.objects.aget(user=agent)
+        assert presence.connections == 0 and presence.status == PresenceStatus.OFFLINE
+    # Its heartbeat stopped too: nothing refreshes the presence of the dead sockets.
+    long_ago = timezone.now() - timedelta(hours=1)
+    await AgentPresence.objects.filter(user=agent).aupdate(last_seen=long_ago)
+    await asyncio.sleep(0.3)
+    assert (await AgentPresence.objects.aget(user=agent)).last_seen == long_ago
+
+
+async def test_a_burst_of_messages_is_one_queue_update_per_conversation(widget, settings):
+    """Issue 15, item 2: each message of a waiting conversation was pushed to every console."""
+    import uuid
+
+    from chat import limits, services
+
+    settings.CONSOLE_QUEUE_UPDATE_SECONDS = 600
+    agent = await sync_to_async(make_user)("agents")
+    first = await sync_to_async(handed_over)(widget)
+    second = await sync_to_async(handed_over)(widget)
+    await sync_to_async(limits.reset)()  # the handoff notices were updates of their own
+    socket = await _agent_socket(agent)
+    for conversation in (first, second, first, second, first):
+        await sync_to_async(services.message_create_incoming)(
+            conversation=conversation, text="anyone there?", client_id=uuid.uuid4()
+        )
+    updates = []
+    while not await socket.receive_nothing(timeout=0.3):
+        frame = await socket.receive_json_from()
+        if frame["type"] == "conversation.updated":
+            updates.append(frame["conversation"]["conversation_id"])
+    assert sorted(updates) == sorted([first.pk, second.pk])
+    await socket.disconnect()

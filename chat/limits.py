@@ -1,0 +1,268 @@
+"""Budgets shared by every socket and every process: floods are counted where they land.
+
+A budget allows ``limit`` uses per ``seconds`` for one subject (a conversation, an address) in
+fixed windows (window number = ``now // seconds``; a burst can reach twice the limit across a
+window boundary, never more). The count lives in Redis when ``REDIS_URL`` is set, so ten sockets
+on two Daphne processes draw on one budget, and in this process's memory otherwise (the
+embedded setup is one process). Redis is reached with redis-py in one round trip per check
+(``SET key 0 EX ttl NX`` + ``INCR key``, pipelined); if Redis cannot be reached a budget lets
+the frame through and logs a warning, so a Redis restart never turns into refused messages.
+
+What is counted (each a setting, see supportdesk/settings.py and the README's security section):
+
+* messages per conversation and per address; ``contact``, ``typing`` and ``feedback`` frames per
+  conversation; failed joins per address;
+* open customer sockets per address (a lease per socket, so a crashed process's sockets stop
+  counting after ``CHAT_SOCKET_LEASE_SECONDS``);
+* queue updates to agent consoles: at most one per conversation per
+  ``CONSOLE_QUEUE_UPDATE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+
+logger = logging.getLogger(__name__)
+
+LOCAL_CACHE = "limits"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """``limit`` uses per ``seconds`` for each subject, counted under ``name``."""
+
+    name: str
+    limit: int
+    seconds: float
+
+
+def _rate(name: str, value: Any) -> Budget:
+    limit, seconds = value
+    return Budget(name, int(limit), float(seconds))
+
+
+def message_per_conversation() -> Budget:
+    return Budget(
+        "message", settings.CHAT_RATE_LIMIT_MESSAGES, settings.CHAT_RATE_LIMIT_SECONDS
+    )
+
+
+def message_per_address() -> Budget:
+    return _rate("message-address", settings.CHAT_RATE_ADDRESS_MESSAGES)
+
+
+def frame_per_conversation(kind: str) -> Budget:
+    """The budget of ``contact``, ``typing`` or ``feedback`` frames of one conversation."""
+    value = {
+        "contact": settings.CHAT_RATE_CONTACT,
+        "typing": settings.CHAT_RATE_TYPING,
+        "feedback": settings.CHAT_RATE_FEEDBACK,
+    }[kind]
+    return _rate(kind, value)
+
+
+def failed_joins_per_address() -> Budget:
+    return _rate("failed-join", settings.CHAT_FAILED_JOINS)
+
+
+# --- Storage ---------------------------------------------------------------------------------
+
+_client: tuple[int, Any] | None = None
+_client_lock = threading.Lock()
+
+
+def _redis() -> Any | None:
+    """One redis-py client per process when ``REDIS_URL`` is set, else None."""
+    global _client
+    if not settings.REDIS_URL:
+        return None
+    if _client is not None and _client[0] == os.getpid():
+        return _client[1]
+    import redis
+
+    with _client_lock:
+        if _client is None or _client[0] != os.getpid():
+            _client = (
+                os.getpid(),
+                redis.Redis.from_url(
+                    settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
+                ),
+            )
+    return _client[1]
+
+
+def _key(*parts: object) -> str:
+    return ":".join([settings.REDIS_KEY_PREFIX, "limits", *(str(p) for p in parts)])
+
+
+def _redis_failed(what: str) -> None:
+    logger.warning("budget check skipped: Redis unreachable (%s)", what)
+
+
+def spend(*charges: tuple[Budget, str]) -> float | None:
+    """Counts one use of each ``(budget, subject)``.
+
+    Returns None when every budget still had room, else the seconds until the tightest
+    exhausted budget's window ends (the ``retry_after`` to answer; the use is counted either
+    way, so a client that keeps pushing stays refused until then).
+    """
+    now = time.time()
+    rows = []
+    for budget, subject in charges:
+        window = math.floor(now / budget.seconds)
+        rows.append((budget, _key(budget.name, subject, window), (window + 1) * budget.seconds))
+    client = _redis()
+    if client is not None:
+        import redis
+
+        pipe = client.pipeline(transaction=False)
+        for budget, key, _ in rows:
+            pipe.set(key, 0, ex=math.ceil(budget.seconds) + 1, nx=True)
+            pipe.incr(key)
+        try:
+            counts = pipe.execute()[1::2]
+        except redis.RedisError:
+            _redis_failed("spend")
+            return None
+    else:
+        cache = caches[LOCAL_CACHE]
+        counts = []
+        for budget, key, _ in rows:
+            cache.add(key, 0, timeout=budget.seconds + 1)
+            try:
+                counts.append(cache.incr(key))
+            except ValueError:  # expired between add and incr: a fresh window
+                cache.add(key, 1, timeout=budget.seconds + 1)
+                counts.append(1)
+    waits = [
+        max(0.0, ends - now)
+        for (budget, _, ends), count in zip(rows, counts, strict=True)
+        if count > budget.limit
+    ]
+    return round(max(waits), 1) if waits else None
+
+
+def exhausted(budget: Budget, subject: str) -> float | None:
+    """Like ``spend`` but counts nothing: the seconds to wait if ``subject`` has used up
+    ``budget`` in this window, else None."""
+    now = time.time()
+    window = math.floor(now / budget.seconds)
+    key = _key(budget.name, subject, window)
+    client = _redis()
+    if client is not None:
+        import redis
+
+        try:
+            count = int(client.get(key) or 0)
+        except redis.RedisError:
+            _redis_failed("exhausted")
+            return None
+    else:
+        count = caches[LOCAL_CACHE].get(key, 0)
+    if count < budget.limit:
+        return None
+    return round(max(0.0, (window + 1) * budget.seconds - now), 1)
+
+
+def once_per(name: str, subject: object, seconds: float) -> bool:
+    """True for the first call per ``seconds`` for ``(name, subject)`` across every process,
+    False for the others in that time."""
+    key = _key("once", name, subject)
+    client = _redis()
+    if client is not None:
+        import redis
+
+        try:
+            return bool(client.set(key, 1, px=max(1, int(seconds * 1000)), nx=True))
+        except redis.RedisError:
+            _redis_failed("once_per")
+            return True
+    return caches[LOCAL_CACHE].add(key, 1, timeout=seconds)
+
+
+# --- Open sockets per address ------------------------------------------------------------------
+
+
+def socket_open(address: str, channel_name: str) -> float | None:
+    """Counts an open customer socket for ``address``.
+
+    Returns None if it is within ``CHAT_SOCKETS_PER_ADDRESS``; otherwise it is not counted and
+    the answer is the seconds to wait (the join deadline: by then sockets that never joined are
+    closed). Each socket holds a lease of ``CHAT_SOCKET_LEASE_SECONDS`` so that sockets of a
+    process that died stop counting; ``socket_close`` gives it back.
+    """
+    cap = settings.CHAT_SOCKETS_PER_ADDRESS
+    lease = settings.CHAT_SOCKET_LEASE_SECONDS
+    retry = float(settings.CHAT_JOIN_DEADLINE_SECONDS)
+    now = time.time()
+    key = _key("sockets", address)
+    client = _redis()
+    if client is not None:
+        import redis
+
+        try:
+            pipe = client.pipeline(transaction=True)
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.zadd(key, {channel_name: now + lease})
+            pipe.zcard(key)
+            pipe.expire(key, int(lease) + 1)
+            count = pipe.execute()[2]
+            if count > cap:
+                client.zrem(key, channel_name)
+                return retry
+        except redis.RedisError:
+            _redis_failed("socket_open")
+        return None
+    cache = caches[LOCAL_CACHE]
+    held = {c: t for c, t in cache.get(key, {}).items() if t > now}
+    if len(held) >= cap:
+        return retry
+    held[channel_name] = now + lease
+    cache.set(key, held, timeout=lease + 1)
+    return None
+
+
+def socket_close(address: str, channel_name: str) -> None:
+    """Gives back the lease ``socket_open`` took (nothing if it took none)."""
+    key = _key("sockets", address)
+    client = _redis()
+    if client is not None:
+        import redis
+
+        try:
+            client.zrem(key, channel_name)
+        except redis.RedisError:
+            _redis_failed("socket_close")
+        return
+    cache = caches[LOCAL_CACHE]
+    held = cache.get(key, {})
+    if held.pop(channel_name, None) is not None:
+        cache.set(key, held, timeout=settings.CHAT_SOCKET_LEASE_SECONDS + 1)
+
+
+def reset() -> None:
+    """Forgets every count (tests; an operator lifting a block)."""
+    client = _redis()
+    if client is not None:
+        keys = list(client.scan_iter(match=_key("*"), count=1000))
+        if keys:
+            client.delete(*keys)
+    caches[LOCAL_CACHE].clear()
+
+
+def client_address(scope: dict[str, Any]) -> str:
+    """The peer address of a connection's ASGI scope (Daphne's ``--proxy-headers`` puts the
+    forwarded client there behind a proxy); ``"unknown"`` when the server gives none."""
+    client = scope.get("client")
+    if client and client[0]:
+        return str(client[0])
+    return "unknown"
