@@ -321,11 +321,22 @@ if not PRODUCTION:
     # Outside production static files come from the finders; no collectstatic folder needed.
     warnings.filterwarnings("ignore", message="No directory at")
 
+# The DEBUG error page (and error reports) mask passwords inside URL settings too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "supportdesk.reporting.CredentialMaskingExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # A 403 or bad input is logged as one line, without a traceback.
+    "filters": {"client_errors": {"()": "supportdesk.reporting.ClientErrorTracebackFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["client_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "httpx": {"level": "WARNING"},
