@@ -244,6 +244,12 @@ BOT_MAX_REPLY_CHARS = env_int("BOT_MAX_REPLY_CHARS", 1200)
 # language or script is not understood, and its reply names these.
 BOT_LANGUAGES = [code.lower() for code in env_list("BOT_LANGUAGES", ["en"])]
 
+# --- Knowledge imports ------------------------------------------------------------------------
+# One JSON or CSV import may create at most this many new intents, and leave no intent with
+# more than this many training phrases; a larger upload is refused whole, with its counts.
+IMPORT_MAX_NEW_INTENTS = env_int("IMPORT_MAX_NEW_INTENTS", 500)
+IMPORT_MAX_PHRASES_PER_INTENT = env_int("IMPORT_MAX_PHRASES_PER_INTENT", 5000)
+
 # --- Chat ------------------------------------------------------------------------------------
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2000)
 CHAT_RATE_LIMIT_MESSAGES = env_int("CHAT_RATE_LIMIT_MESSAGES", 10)
@@ -341,5 +347,7 @@ LOGGING = {
     "loggers": {
         "httpx": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # django-axes: failed logins and lockouts are warnings; its routine notes are not kept.
+        "axes": {"level": "WARNING"},
     },
 }
