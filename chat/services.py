@@ -40,6 +40,7 @@ from .models import (
     Resolution,
     Widget,
 )
+from .names import agent_public_name
 from .selectors import token_hash
 from .text import is_blank
 
@@ -150,7 +151,7 @@ def _system_message(
 
 
 def _agent_name(agent) -> str:
-    return agent.first_name or agent.get_username()
+    return agent_public_name(agent)
 
 
 def _on_commit_broadcast_message(message: Message) -> None:

@@ -264,6 +264,8 @@ CHAT_BOT_REQUEUE_AFTER_SECONDS = env_int("CHAT_BOT_REQUEUE_AFTER_SECONDS", 30)
 # Console sockets refresh their agent's presence this often; three missed beats mean offline.
 CONSOLE_PRESENCE_HEARTBEAT_SECONDS = env_float("CONSOLE_PRESENCE_HEARTBEAT_SECONDS", 30.0)
 CHAT_PUBLIC_ORIGIN = os.environ.get("CHAT_PUBLIC_ORIGIN", "")
+# What customers see for any agent (bubbles, "... joined the conversation"): never a user name.
+CHAT_AGENT_PUBLIC_NAME = os.environ.get("CHAT_AGENT_PUBLIC_NAME", "").strip() or "Support team"
 
 # --- Auth, sessions, security ---------------------------------------------------------------
 LOGIN_URL = "/accounts/login/"
