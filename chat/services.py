@@ -42,7 +42,7 @@ from .models import (
 )
 from .names import agent_public_name
 from .selectors import token_hash
-from .text import is_blank
+from .text import is_blank, mask_card_numbers
 
 
 class ConversationStateError(ValueError):
@@ -200,6 +200,7 @@ def message_create_incoming(
     """
     if is_blank(text):
         raise ValueError("the message is empty")
+    text = mask_card_numbers(text)  # before it is stored, echoed, shown or exported
     try:
         if connection.vendor == "postgresql" and connection.get_autocommit():
             message = _message_create_incoming_open(
@@ -780,7 +781,7 @@ def conversation_rate(
     _locked(conversation)
     if conversation.rating is not None:
         raise ConversationStateError("the conversation has already been rated")
-    comment = (comment or "").strip()[:2000]
+    comment = mask_card_numbers((comment or "").strip()[:2000])
     Conversation.objects.filter(pk=conversation.pk).update(
         rating=score, rating_comment=comment, updated_at=now
     )
