@@ -11,6 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.forms.fields import InvalidJSONInput
+
 # A JSON integer longer than this does not fit a 64-bit column (19 digits); nothing the desk
 # reads needs more.
 MAX_INT_DIGITS = 18
@@ -93,3 +98,34 @@ def loads_checked(
     if depth_of(value) > max_depth:
         raise UnsafeJSON(f"Lists or objects nest too deeply; at most {max_depth} levels.")
     return value
+
+
+class CheckedJSONFormField(forms.JSONField):
+    """Django's form ``JSONField`` that refuses what :func:`loads_checked` refuses, with its reason.
+
+    Django's field answers a server error for 100,000 nested brackets (``RecursionError``) and
+    a 5,000-digit integer (``ValueError``); this one shows the form again with the message. Use
+    it for every JSON field an admin form edits: ``formfield_overrides = CHECKED_JSON``.
+    """
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and not self.disabled and value not in self.empty_values:
+            try:
+                loads_checked(value)
+            except UnsafeJSON as exc:
+                raise ValidationError(str(exc), code="invalid") from None
+        return super().to_python(value)
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        if isinstance(data, str) and not self.disabled:
+            try:
+                loads_checked(data)
+            except UnsafeJSON:
+                return InvalidJSONInput(data)
+        return super().bound_data(data, initial)
+
+
+# ``ModelAdmin.formfield_overrides`` for models with JSON fields.
+CHECKED_JSON: dict[type, dict[str, Any]] = {
+    models.JSONField: {"form_class": CheckedJSONFormField}
+}
