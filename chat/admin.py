@@ -1,10 +1,13 @@
 from django.contrib import admin
 
+from knowledge.safejson import CHECKED_JSON
+
 from .models import AgentPresence, BotTrace, Contact, Conversation, Message, Widget
 
 
 @admin.register(Widget)
 class WidgetAdmin(admin.ModelAdmin):
+    formfield_overrides = CHECKED_JSON
     list_display = ["public_key", "name", "is_active"]
 
 
@@ -22,6 +25,7 @@ class MessageInline(admin.TabularInline):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
+    formfield_overrides = CHECKED_JSON
     list_display = ["public_id", "widget", "status", "intent", "resolution", "created_at"]
     list_filter = ["status", "resolution", "widget"]
     exclude = ["token_hash"]
@@ -30,12 +34,14 @@ class ConversationAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
+    formfield_overrides = CHECKED_JSON
     list_display = ["conversation", "seq", "author", "created_at"]
     list_filter = ["author"]
 
 
 @admin.register(BotTrace)
 class BotTraceAdmin(admin.ModelAdmin):
+    formfield_overrides = CHECKED_JSON
     list_display = ["message", "intent", "confidence", "backend", "decision", "total_ms"]
     list_filter = ["decision", "backend"]
 

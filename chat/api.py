@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from django.conf import settings
@@ -12,6 +11,8 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
+
+from knowledge.safejson import UnsafeJSON, loads_checked
 
 from . import selectors, services
 from .models import Widget
@@ -69,8 +70,8 @@ def conversation_create(request: HttpRequest) -> HttpResponse:
     key = None
     if request.method == "POST":
         try:
-            body = json.loads(request.body or b"null")
-        except ValueError:
+            body = loads_checked(request.body or b"null")
+        except UnsafeJSON:
             return _error(400, "bad_json", 'Send JSON like {"widget": "KEY"}.')
         key = body.get("widget") if isinstance(body, dict) else None
         if not isinstance(key, str) or not key:

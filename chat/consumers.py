@@ -18,7 +18,7 @@ from django.conf import settings
 
 from . import limits, realtime, selectors, services
 from .frames import FrameError, decode_frame
-from .models import Author, Conversation, ConversationStatus, Message, Resolution
+from .models import Author, Conversation, ConversationStatus, Resolution
 from .text import is_blank
 
 logger = logging.getLogger(__name__)
@@ -340,9 +340,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     def _feedback(self, helpful: bool, seq: int) -> str | None:
         conversation = self.conversation
-        if not Message.objects.filter(
-            conversation_id=conversation.pk, seq=seq, author=Author.BOT
-        ).exists():
+        # A "yes" confirms the bot's resolution only under an answer quoted from a source.
+        if not selectors.bot_answer_is_sourced(conversation_id=conversation.pk, seq=seq):
             return "bad_feedback"
         conversation.refresh_from_db()
         if helpful and conversation.status == ConversationStatus.BOT:

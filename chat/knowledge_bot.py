@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from .bot import classifier, playground_turn
+from .bot.dialog import check_state
 from .bot.signals import SignalMatcher
 from .bot.text import normalize, tokens
 from .bot.types import TurnResult
@@ -32,6 +33,10 @@ class ChatBot:
         self, *, text: str, history: Iterable[str] = (), dialog_state: dict | None = None
     ) -> TurnResult:
         return playground_turn(text=text, history=history, dialog_state=dialog_state)
+
+    def dialog_state_check(self, state: Any) -> dict:
+        """``chat.bot.dialog.check_state``."""
+        return check_state(state)
 
     def customer_messages_matching(
         self, *, phrase: str, category: str, since: datetime, scan: int

@@ -31,6 +31,7 @@ from django.conf import settings
 from knowledge.markdown import render_markdown
 
 from . import events, limits
+from .names import agent_public_name
 
 if TYPE_CHECKING:
     from .models import Conversation, Message
@@ -128,9 +129,7 @@ async def deferred_broadcasts() -> AsyncIterator[None]:
 
 
 def _user_name(user) -> str:
-    if user is None:
-        return ""
-    return user.first_name or user.get_username()
+    return agent_public_name(user)
 
 
 # Authors whose text is Markdown the server writes (article quotes, Claude's replies, notices);

@@ -170,3 +170,21 @@ def conversations_inactive(*, before) -> list[Conversation]:
         .filter(quiet)
         .order_by("pk")[:500]
     )
+
+
+def bot_answer_is_sourced(*, conversation_id: int, seq: int) -> bool | None:
+    """Whether the bot message ``seq`` answered from a source; ``None`` when it is no bot message.
+
+    Sourced means quoted from knowledge-base articles (or data a connector fetched, which the
+    pipeline lists among the message's ``articles`` the same way). Only a "yes" under such an
+    answer confirms that the bot resolved the conversation: a question, a greeting or the safe
+    reply answers from nothing, and a "yes" under it would inflate the bot's containment.
+    """
+    found = (
+        Message.objects.filter(conversation_id=conversation_id, seq=seq, author=Author.BOT)
+        .values_list("articles", flat=True)
+        .first()
+    )
+    if found is None:
+        return None
+    return any(isinstance(item, dict) and item.get("id") is not None for item in found or [])

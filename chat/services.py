@@ -41,8 +41,9 @@ from .models import (
     Resolution,
     Widget,
 )
+from .names import agent_public_name
 from .selectors import token_hash
-from .text import is_blank
+from .text import is_blank, mask_card_numbers
 
 
 class ConversationStateError(ValueError):
@@ -114,7 +115,7 @@ def _system_message(
 
 
 def _agent_name(agent) -> str:
-    return agent.first_name or agent.get_username()
+    return agent_public_name(agent)
 
 
 def _on_commit_broadcast_message(message: Message) -> None:
@@ -159,6 +160,7 @@ def message_create_incoming(
     """
     if is_blank(text):
         raise ValueError("the message is empty")
+    text = mask_card_numbers(text)  # before it is stored, echoed, shown or exported
     now = at or timezone.now()
     with transaction.atomic():
         rows = Conversation.objects.select_for_update().filter(pk=conversation.pk)
@@ -608,7 +610,7 @@ def conversation_rate(
     _locked(conversation)
     if conversation.rating is not None:
         raise ConversationStateError("the conversation has already been rated")
-    comment = (comment or "").strip()[:2000]
+    comment = mask_card_numbers((comment or "").strip()[:2000])
     Conversation.objects.filter(pk=conversation.pk).update(
         rating=score, rating_comment=comment, updated_at=now
     )

@@ -1,11 +1,13 @@
 """Visible text: what the chat doors and the bot agree a message shows.
 
 Light on purpose (the standard library only): the consumer imports it to refuse a message
-that shows nothing, without importing the bot.
+that shows nothing, without importing the bot. Card numbers in customer text are masked here
+before it is stored (:func:`mask_card_numbers`).
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Characters that show nothing but are not format characters (Unicode category Cf): Hangul
@@ -37,3 +39,58 @@ def clean(text: str) -> str:
 def is_blank(text: str) -> bool:
     """Whether a message shows nothing: only whitespace, format and filler characters."""
     return not clean(text).strip()
+
+
+# 13 to 19 digits, each group separated by at most one space or dash, not inside a longer run
+# of digits (an order number 4111111111111111222 is no card).
+_CARD_CANDIDATE = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?![\d])")
+CARD_MASK = "•••• "
+MASKED_CARD = re.compile(re.escape(CARD_MASK) + r"\d{4}\b")
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn (mod 10) check of payment card numbers (ISO/IEC 7812-1), over digits only."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def mask_card_numbers(text: str) -> str:
+    """``text`` with every payment card number shown by its last four digits only.
+
+    A card number is 13 to 19 digits, written together or in groups separated by a space or a
+    dash, that passes the Luhn check: "my card is 4111 1111 1111 1111" becomes "my card is
+    •••• 1111". Other digits (order numbers, phone numbers failing the check) are left alone.
+    Called on customer text before it is stored, so no echo, page or export holds the number.
+    """
+    if sum(char.isdigit() for char in text) < 13:
+        return text
+
+    def mask(match: re.Match[str]) -> str:
+        # The longest run of whole digit groups that is a card number, from each group on
+        # ("4111 1111 1111 1111 2 items": the card without the "2").
+        found = match.group()
+        groups = [(g.start(), g.end(), g.group()) for g in re.finditer(r"\d+", found)]
+        pieces: list[str] = []
+        done, i = 0, 0
+        while i < len(groups):
+            for j in range(len(groups), i, -1):
+                digits = "".join(g[2] for g in groups[i:j])
+                if 13 <= len(digits) <= 19 and luhn_ok(digits):
+                    pieces += [found[done:groups[i][0]], CARD_MASK + digits[-4:]]
+                    done, i = groups[j - 1][1], j
+                    break
+            else:
+                i += 1
+        return "".join(pieces) + found[done:]
+
+    return _CARD_CANDIDATE.sub(mask, text)
+
+
+def has_masked_card(text: str) -> bool:
+    """Whether ``text`` shows a card number masked by :func:`mask_card_numbers`."""
+    return CARD_MASK in text and MASKED_CARD.search(text) is not None

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from knowledge.safejson import CHECKED_JSON
+
 from .models import (
     Article,
     ArticleVersion,
@@ -18,6 +20,7 @@ class TrainingPhraseInline(admin.TabularInline):
 
 @admin.register(Intent)
 class IntentAdmin(admin.ModelAdmin):
+    formfield_overrides = CHECKED_JSON
     list_display = ["slug", "name", "escalation_policy", "is_active"]
     list_filter = ["escalation_policy", "is_active"]
     search_fields = ["slug", "name"]
@@ -47,6 +50,7 @@ class ArticleAdmin(admin.ModelAdmin):
 
 @admin.register(ArticleVersion)
 class ArticleVersionAdmin(admin.ModelAdmin):
+    formfield_overrides = CHECKED_JSON
     list_display = ["article", "number", "author", "created_at"]
 
 
@@ -58,5 +62,6 @@ class ClassifierModelAdmin(admin.ModelAdmin):
 
 @admin.register(AuditLogEntry)
 class AuditLogEntryAdmin(admin.ModelAdmin):
+    formfield_overrides = CHECKED_JSON
     list_display = ["created_at", "actor", "action", "object_type", "object_repr"]
     list_filter = ["action", "object_type"]

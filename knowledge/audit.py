@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import models
+from django.db.models import Q
+from django.utils import timezone
 
 from .models import AuditLogEntry
 
@@ -51,3 +54,30 @@ def field_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, li
         for key in after
         if before.get(key) != after.get(key)
     }
+
+
+def audit_login_lockout(*, username: str, ip_address: str, cooloff: timedelta | None) -> bool:
+    """Record that logins for ``username`` (or from ``ip_address``) are locked out.
+
+    django-axes signals a lockout on the failure that starts it and again on every failure
+    during it; only the first is written: nothing when the same name or the same address already
+    has an entry within the lockout period ``cooloff`` (ever, when lockouts are permanent).
+    Returns whether an entry was written.
+    """
+    since = timezone.now() - cooloff if cooloff else None
+    earlier = AuditLogEntry.objects.filter(
+        Q(object_repr=username[:200]) | Q(changes__ip_address=ip_address),
+        action="login_locked_out", object_type="login",
+    )
+    if since is not None:
+        earlier = earlier.filter(created_at__gte=since)
+    if earlier.exists():
+        return False
+    audit_record(
+        actor=None,
+        action="login_locked_out",
+        object_type="login",
+        object_repr=username,
+        changes={"ip_address": ip_address},
+    )
+    return True

@@ -40,6 +40,11 @@ class Bot(Protocol):
         has ``reply``, ``trace`` and ``dialog_state`` among the fields the playground shows."""
         ...
 
+    def dialog_state_check(self, state: Any) -> dict:
+        """A playground's dialog state (decoded JSON) checked against the dialog manager's
+        shape; raises ``ValueError`` saying what is wrong."""
+        ...
+
     def customer_messages_matching(
         self, *, phrase: str, category: str, since: datetime, scan: int
     ) -> tuple[int, list[Any]]:

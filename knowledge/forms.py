@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.conf import settings
 
+from knowledge.safejson import UnsafeJSON, loads_checked
+
+from .bot import bot_registered
 from .importexport import (
     DETAIL_QUESTION_MAX,
     NAME_MAX,
@@ -126,12 +127,11 @@ class PlaygroundForm(forms.Form):
         if not raw:
             return None
         try:
-            state = json.loads(raw)
-        except json.JSONDecodeError:
-            raise forms.ValidationError("The dialog state is not valid JSON.") from None
-        if not isinstance(state, dict):
-            raise forms.ValidationError("The dialog state must be a JSON object.")
-        return state
+            return bot_registered().dialog_state_check(loads_checked(raw, max_depth=8))
+        except UnsafeJSON as exc:
+            raise forms.ValidationError(f"The dialog state is not accepted: {exc}") from None
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
     def clean_history(self) -> list[str]:
         turns = [" ".join(t.split()) for t in self.cleaned_data["history"].splitlines()]

@@ -14,6 +14,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
+
+from knowledge.safejson import UnsafeJSON, loads_checked
+
 from .models import (
     Article,
     ArticleStatus,
@@ -21,6 +25,7 @@ from .models import (
     EscalationSignal,
     Intent,
     SignalCategory,
+    TrainingPhrase,
 )
 
 EXPORT_FORMAT = "supportdesk-knowledge"
@@ -249,6 +254,35 @@ def _loads_with_lines(text: str) -> Any:
     return doc
 
 
+def check_import_size(
+    *, new_slugs: list[str], phrase_counts: dict[str, int]
+) -> None:
+    """Refuse an import that would create more than ``IMPORT_MAX_NEW_INTENTS`` intents or leave
+    an intent with more than ``IMPORT_MAX_PHRASES_PER_INTENT`` phrases (``phrase_counts``: the
+    phrases each intent would have after it). Raises ``ImportRejected`` with the counts."""
+    max_new = settings.IMPORT_MAX_NEW_INTENTS
+    max_phrases = settings.IMPORT_MAX_PHRASES_PER_INTENT
+    problems: list[str] = []
+    if len(new_slugs) > max_new:
+        problems.append(
+            f"The file would create {len(new_slugs):,} new intents; one import may create at "
+            f"most {max_new:,} (setting IMPORT_MAX_NEW_INTENTS)."
+        )
+    crowded = sorted(
+        ((count, slug) for slug, count in phrase_counts.items() if count > max_phrases),
+        reverse=True,
+    )
+    for count, slug in crowded[:MAX_LISTED_PROBLEMS]:
+        problems.append(
+            f'The intent "{slug}" would have {count:,} phrases; the limit is {max_phrases:,} '
+            "per intent (setting IMPORT_MAX_PHRASES_PER_INTENT)."
+        )
+    if len(crowded) > MAX_LISTED_PROBLEMS:
+        problems.append(f"… and {len(crowded) - MAX_LISTED_PROBLEMS} more intents over it.")
+    if problems:
+        raise ImportRejected(problems)
+
+
 def _at(item: Any, path: str) -> str:
     line = getattr(item, "line", 0)
     return f"Line {line}, {path}" if line else path
@@ -257,18 +291,23 @@ def _at(item: Any, path: str) -> str:
 def validate_taxonomy_json(data: bytes) -> TaxonomyPlan:
     text = decode_upload(data)
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ImportRejected(
-            [f"Line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg})."]
-        ) from None
+        doc = loads_checked(text)
+    except UnsafeJSON as exc:
+        raise ImportRejected([str(exc)]) from None
     try:
-        return _validate_taxonomy(doc)
+        plan = _validate_taxonomy(doc)
     except ImportRejected:
         if not isinstance(doc, dict):
             raise
-    # Refused: parse again, slowly, to name the line of every problem.
-    return _validate_taxonomy(_loads_with_lines(text))
+        # Refused: parse again, slowly, to name the line of every problem.
+        plan = _validate_taxonomy(_loads_with_lines(text))
+    slugs = [item["slug"] for item in plan.intents]
+    existing = set(Intent.objects.filter(slug__in=slugs).values_list("slug", flat=True))
+    check_import_size(
+        new_slugs=[slug for slug in slugs if slug not in existing],
+        phrase_counts={item["slug"]: len(item["phrases"]) for item in plan.intents},
+    )
+    return plan
 
 
 def _validate_taxonomy(doc: Any) -> TaxonomyPlan:
@@ -474,4 +513,23 @@ def validate_phrases_csv(data: bytes) -> PhraseRowsPlan:
     if not rows and not problems.items:
         raise ImportRejected(["The file has a header but no rows."])
     problems.raise_if_any()
+    _check_csv_size(rows)
     return PhraseRowsPlan(rows=rows, labels=labels)
+
+
+def _check_csv_size(rows: list[tuple[int, str, str]]) -> None:
+    """The import's size limits for CSV rows: phrases already there are not counted twice."""
+    texts: dict[str, set[str]] = {}
+    for _, text, slug in rows:
+        texts.setdefault(slug, set()).add(text)
+    existing = set(Intent.objects.filter(slug__in=texts).values_list("slug", flat=True))
+    new_slugs = [slug for slug in texts if slug not in existing]
+    if len(new_slugs) > settings.IMPORT_MAX_NEW_INTENTS:
+        check_import_size(new_slugs=new_slugs, phrase_counts={})
+    for slug, text in TrainingPhrase.objects.filter(intent__slug__in=existing).values_list(
+        "intent__slug", "text"
+    ).iterator():
+        texts[slug].add(text)
+    check_import_size(
+        new_slugs=new_slugs, phrase_counts={slug: len(found) for slug, found in texts.items()}
+    )

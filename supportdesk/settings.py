@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -92,6 +93,8 @@ INSTALLED_APPS = [
     "knowledge",
     "chat",
     "analytics",
+    # Login throttling and lockout (django-axes): see "Auth, sessions, security" below.
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -105,6 +108,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "supportdesk.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its "try again later" page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "supportdesk.urls"
@@ -278,6 +283,12 @@ BOT_MAX_REPLY_CHARS = env_int("BOT_MAX_REPLY_CHARS", 1200)
 # language or script is not understood, and its reply names these.
 BOT_LANGUAGES = [code.lower() for code in env_list("BOT_LANGUAGES", ["en"])]
 
+# --- Knowledge imports ------------------------------------------------------------------------
+# One JSON or CSV import may create at most this many new intents, and leave no intent with
+# more than this many training phrases; a larger upload is refused whole, with its counts.
+IMPORT_MAX_NEW_INTENTS = env_int("IMPORT_MAX_NEW_INTENTS", 500)
+IMPORT_MAX_PHRASES_PER_INTENT = env_int("IMPORT_MAX_PHRASES_PER_INTENT", 5000)
+
 # --- Chat ------------------------------------------------------------------------------------
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 2000)
 # Budgets shared by every socket and process (chat.limits); over one, a frame is answered
@@ -313,6 +324,8 @@ HEALTH_OWED_ANSWER_MAX_SECONDS = env_int("HEALTH_OWED_ANSWER_MAX_SECONDS", 120)
 # Console sockets refresh their agent's presence this often; three missed beats mean offline.
 CONSOLE_PRESENCE_HEARTBEAT_SECONDS = env_float("CONSOLE_PRESENCE_HEARTBEAT_SECONDS", 30.0)
 CHAT_PUBLIC_ORIGIN = os.environ.get("CHAT_PUBLIC_ORIGIN", "")
+# What customers see for any agent (bubbles, "... joined the conversation"): never a user name.
+CHAT_AGENT_PUBLIC_NAME = os.environ.get("CHAT_AGENT_PUBLIC_NAME", "").strip() or "Support team"
 
 # --- Auth, sessions, security ---------------------------------------------------------------
 LOGIN_URL = "/accounts/login/"
@@ -324,6 +337,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling and lockout by django-axes, on /accounts/login/ and the Django admin alike:
+# LOGIN_FAILURE_LIMIT wrong passwords for one user name, or from one address, lock that name or
+# address out for LOGIN_LOCKOUT_MINUTES (each further try restarts the wait). A right password
+# clears the name's count. A lockout is written to the audit log.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_float("LOGIN_LOCKOUT_MINUTES", 15.0))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "supportdesk.views.login_locked_out"
+# The address is the connection's (REMOTE_ADDR): behind a proxy, run Daphne --proxy-headers.
+# Successful logins and logouts are not logged by django-axes (the audit log keeps lockouts).
+AXES_DISABLE_ACCESS_LOG = True
+
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PRODUCTION)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", PRODUCTION)
@@ -367,12 +397,15 @@ if not PRODUCTION:
     # Outside production static files come from the finders; no collectstatic folder needed.
     warnings.filterwarnings("ignore", message="No directory at")
 
+# The DEBUG error page (and error reports) mask passwords inside URL settings too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "supportdesk.reporting.CredentialMaskingExceptionReporterFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # A refused request (4xx) is logged in one line, without the traceback Django attaches.
-    "filters": {"client_errors": {"()": "supportdesk.logfilters.ClientErrorWithoutTraceback"}},
+    # A 403 or bad input is logged as one line, without a traceback.
+    "filters": {"client_errors": {"()": "supportdesk.reporting.ClientErrorTracebackFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -386,5 +419,7 @@ LOGGING = {
         "django.security": {"filters": ["client_errors"]},
         "httpx": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # django-axes: failed logins and lockouts are warnings; its routine notes are not kept.
+        "axes": {"level": "WARNING"},
     },
 }

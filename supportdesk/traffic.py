@@ -48,6 +48,7 @@ from chat.models import (
     Resolution,
     Widget,
 )
+from chat.names import agent_public_name
 
 # --- What customers say ----------------------------------------------------------------------
 # Written for this generator; phrases of the knowledge base's intents are used when present.
@@ -701,7 +702,7 @@ class BulkWriter(Writer):
             conv.handed_off_at = at
         conv.status = ConversationStatus.AGENT
         conv.assignee_id = agent.pk
-        name = agent.first_name or agent.get_username()
+        name = agent_public_name(agent)
         self._message(h, Author.SYSTEM, f"{name} joined the conversation.", at)
 
     def agent_reply(self, h: _BulkHandle, *, agent: Any, text: str, at: datetime) -> None:
@@ -725,7 +726,7 @@ class BulkWriter(Writer):
         conv.status = ConversationStatus.BOT
         conv.assignee_id = None
         conv.dialog_state = {}
-        name = agent.first_name or agent.get_username()
+        name = agent_public_name(agent)
         self._message(h, Author.SYSTEM, f"{name} handed you back to the assistant.", at)
 
     def resolve(self, h: _BulkHandle, *, how: str, agent: Any = None, at: datetime) -> None:

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import math
+
+from axes.helpers import get_cool_off
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -10,6 +14,19 @@ from accounts.roles import roles_context
 from chat.models import Widget
 
 from .health import check_all
+
+
+def login_locked_out(
+    request: HttpRequest, response: HttpResponse | None = None, credentials: dict | None = None
+) -> HttpResponse:
+    """The page a locked-out login gets (django-axes' ``AXES_LOCKOUT_CALLABLE``): 429, no form."""
+    cooloff = get_cool_off(request)
+    minutes = math.ceil(cooloff.total_seconds() / 60) if cooloff else 0
+    context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": minutes}
+    locked = render(request, "registration/locked_out.html", context, status=429)
+    if minutes:
+        locked["Retry-After"] = str(math.ceil(cooloff.total_seconds()))
+    return locked
 
 
 @login_required

@@ -31,6 +31,51 @@ class DialogOutcome:
         }
 
 
+MAX_STATE_COUNT = 10_000
+MAX_STATE_TEXT = 500
+
+
+def check_state(state: Any) -> dict[str, Any]:
+    """``state`` if it has the shape :func:`advance` reads; ``ValueError`` saying what is wrong.
+
+    For a state that comes from outside (the playground's form): ``turns`` and ``fallbacks``
+    are whole numbers from 0 to 10,000, ``pending`` is null or an object of strings ``intent``,
+    ``detail`` and ``question``, ``details`` an object of strings or numbers, ``last_intent``
+    and ``awaiting`` strings (500 characters at most). Other keys are left alone.
+    """
+    if not isinstance(state, dict):
+        raise ValueError("The dialog state must be a JSON object.")
+
+    def short_text(value: Any, where: str) -> None:
+        if not isinstance(value, str) or len(value) > MAX_STATE_TEXT:
+            raise ValueError(f'"{where}" must be a text of at most {MAX_STATE_TEXT} characters.')
+
+    for key in ("turns", "fallbacks"):
+        value = state.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or not (
+            0 <= value <= MAX_STATE_COUNT
+        ):
+            raise ValueError(f'"{key}" must be a whole number from 0 to {MAX_STATE_COUNT:,}.')
+    pending = state.get("pending")
+    if pending is not None:
+        if not isinstance(pending, dict):
+            raise ValueError('"pending" must be null or an object.')
+        for key in ("intent", "detail", "question"):
+            short_text(pending.get(key, ""), f"pending.{key}")
+    details = state.get("details", {})
+    if not isinstance(details, dict):
+        raise ValueError('"details" must be an object.')
+    for name, value in details.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValueError(f'"details.{name}" must be a text or a number.')
+        if isinstance(value, str):
+            short_text(value, f"details.{name}")
+    for key in ("last_intent", "awaiting"):
+        if state.get(key) is not None:
+            short_text(state[key], key)
+    return state
+
+
 def awaited_detail(state: dict[str, Any] | None) -> str:
     """The name of the detail the bot asked for and still awaits ("order_number"), or ""."""
     pending = (state or {}).get("pending") or {}

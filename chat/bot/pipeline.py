@@ -24,6 +24,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
+from chat.text import has_masked_card
+
 from . import (
     claude,
     dialog,
@@ -49,6 +51,12 @@ _CLAUDE_SIGNAL_CATEGORIES = (
 )
 # How much of an article's score must come from the words (not the intent boost) for a
 # message handled as the fallback intent to be answered from it.
+# Said before any reply to a message in which a card number was masked (as Intercom's and
+# other desks' bots do): card numbers never belong in a chat.
+CARD_NOTICE = (
+    "For your security, please never send card numbers in this chat. I have hidden the one "
+    "you sent, and we will never ask you for a full card number here."
+)
 FALLBACK_MIN_TEXT_SCORE = 0.12
 # An off-topic request ("tell me a joke") is not understood unless the classifier is this sure
 # of an intent of the taxonomy's own for it.
@@ -106,6 +114,7 @@ def run_turn(
     measures; replies, retrieval and the quality check come only with ``respond``.
     """
     clock = _Clock()
+    card_shared = has_masked_card(text)
     use_claude = claude.claude_enabled() if use_claude is None else use_claude
     trace: dict[str, Any] = {"errors": []}
     history = list(context.history or [])
@@ -264,6 +273,11 @@ def run_turn(
             is_fallback=is_fallback, outcome=outcome, use_claude=use_claude, on_delta=on_delta,
             trace=trace, clock=clock,
         )
+
+    if reply_text and card_shared:
+        # The door masked a card number in the message (chat.text.mask_card_numbers).
+        reply_text = f"{CARD_NOTICE}\n\n{reply_text}"
+        trace["card_notice"] = True
 
     total = clock.total()
     backend = result.backend

@@ -197,6 +197,9 @@
     if (li) {
       li.classList.remove("sd-pending");
       li.remove();
+      // The stored text, as the server keeps it (a card number shows its last four digits).
+      var own = li.querySelector(".sd-text");
+      if (own && own.textContent !== m.text) { own.textContent = m.text; }
     } else {
       li = messageElement(m.author, m.text, m.sender_name, m.html);
     }

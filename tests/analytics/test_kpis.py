@@ -184,7 +184,8 @@ def test_handoff_reasons_intents_and_gaps(story):
         ["blorp the frobnicator", 1],
         ["you charged me twice", 1],
     ]
-    assert messages.links[0] == "/knowledge/playground/?text=i+want+a+human"
+    # No customer text in an address (it would reach access logs): the page posts it.
+    assert messages.links == ["/knowledge/playground/"] * 3
 
 
 @pytest.mark.django_db

@@ -303,4 +303,32 @@ def test_knowledge_gap_links_only_for_those_who_can_fix_them(
     admin_html = admin_client_role.get(f"/analytics/?{MARCH}").content.decode()
     billing = Intent.objects.get(slug="billing_dispute")
     assert f'href="/knowledge/intents/{billing.pk}/" data-sd="fix-link"' in admin_html
-    assert 'href="/knowledge/playground/?text=' in admin_html
+    assert "/knowledge/playground/?" not in admin_html
+
+
+@pytest.mark.django_db
+def test_try_in_playground_posts_the_message_and_fills_the_playground(
+    admin_client_role, march, monkeypatch
+):
+    import html
+    import re
+
+    import chat.bot
+    from tests.knowledge.test_views import fake_turn
+
+    admin_html = admin_client_role.get(f"/analytics/?{MARCH}").content.decode()
+    forms = re.findall(
+        r'<form method="post" action="(/knowledge/playground/)" class="inline-form">'
+        r'.*?name="text" value="([^"]*)">', admin_html
+    )
+    assert forms, "a gap message has its playground form"
+    action, text = forms[0]
+    assert text and text not in action
+    calls: list[dict] = []
+    monkeypatch.setattr(chat.bot, "playground_turn", fake_turn(calls))
+    response = admin_client_role.post(action, {"text": html.unescape(text)})
+    assert response.status_code == 200
+    assert [call["text"] for call in calls] == [html.unescape(text)]
+    page = response.content.decode()
+    assert re.search(r'<textarea name="text"[^>]*>\s*' + re.escape(text) + r"</textarea>", page)
+    assert 'data-sd="trace"' in page or "order_status" in page

@@ -481,8 +481,11 @@ async def test_agent_messages_reach_the_customer(started, agent):
         conversation=conversation, agent=agent, text="Hi, I can help"
     )
     frames = await receive_until(comm, lambda f: f.get("author") == "agent")
-    assert frames[-1]["sender_name"] == "Alex" and frames[-1]["text"] == "Hi, I can help"
-    assert any(f["type"] == "conversation" and f["status"] == "agent" for f in frames)
+    assert frames[-1]["sender_name"] == "Support team" and frames[-1]["text"] == "Hi, I can help"
+    changed = [f for f in frames if f["type"] == "conversation" and f["status"] == "agent"]
+    assert changed and changed[-1]["assignee_name"] == "Support team"
+    names = {agent.get_username(), agent.first_name}
+    assert not any(name in json.dumps(f) for f in frames for name in names)
     await comm.disconnect()
 
 

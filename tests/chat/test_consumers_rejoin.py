@@ -102,8 +102,8 @@ async def test_a_malformed_missing_seqs_is_refused_and_does_not_join(transcript,
     comm, connected, _ = await open_socket()
     assert connected
     await comm.send_json_to(
-        {"type": "join", "conversation_id": str(conversation.public_id), "token": token, "after_seq": 6,
-         "missing_seqs": missing_seqs}
+        {"type": "join", "conversation_id": str(conversation.public_id), "token": token,
+         "after_seq": 6, "missing_seqs": missing_seqs}
     )
     frame = await comm.receive_json_from(timeout=TIMEOUT)
     assert frame["type"] == "error" and frame["code"] == "missing_field"

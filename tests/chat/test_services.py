@@ -190,7 +190,9 @@ def test_claim_and_first_agent_reply(conversation, agent, other_agent):
     with pytest.raises(services.ConversationStateError):
         services.conversation_claim(conversation=conversation, agent=other_agent)
     joined = Message.objects.filter(conversation=conversation, author="system").last()
-    assert joined.text == "Alex joined the conversation."
+    # Customers see the desk's public name for agents, never an account's name.
+    assert joined.text == "Support team joined the conversation."
+    assert agent.get_username() not in joined.text and agent.first_name not in joined.text
 
     first = services.agent_message_create(
         conversation=conversation, agent=agent, text="Hi, Alex here"

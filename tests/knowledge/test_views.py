@@ -538,9 +538,12 @@ def test_playground_shows_every_stage_and_stores_no_conversation(
     admin_client.post(
         reverse("knowledge:playground"),
         {"text": "it's 55102", "history": "hi\nthere\nwhere is order 55102",
-         "dialog_state": '{"pending": "order_number"}'}, **htmx_headers,
+         "dialog_state": '{"pending": {"intent": "order_status", "detail": "order_number"}}'},
+        **htmx_headers,
     )
-    assert calls[1]["dialog_state"] == {"pending": "order_number"}
+    assert calls[1]["dialog_state"] == {
+        "pending": {"intent": "order_status", "detail": "order_number"}
+    }
     assert calls[1]["history"] == ["hi", "there", "where is order 55102"]
     response = admin_client.post(
         reverse("knowledge:playground"), {"text": "x", "dialog_state": "[1, 2]"}

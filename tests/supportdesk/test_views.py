@@ -133,7 +133,7 @@ def test_a_403_is_logged_in_one_line_without_a_traceback(client, caplog):
 def test_a_server_error_keeps_its_traceback():
     import logging
 
-    from supportdesk.logfilters import ClientErrorWithoutTraceback
+    from supportdesk.reporting import ClientErrorTracebackFilter
 
     try:
         raise RuntimeError("boom")
@@ -145,5 +145,5 @@ def test_a_server_error_keeps_its_traceback():
         record = logging.LogRecord("django.request", 40, __file__, 1, "x", (), exc_info)
         if status is not None:
             record.status_code = status
-        assert ClientErrorWithoutTraceback().filter(record)
+        assert ClientErrorTracebackFilter().filter(record)
         assert (record.exc_info is not None) is kept
