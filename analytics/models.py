@@ -90,15 +90,16 @@ class ReportingEvent(models.Model):
 
 # --- The rollup: what the dashboard reads (``analytics/rollup.py`` keeps it) -------------------
 #
-# Every rollup row belongs to one cohort day (the UTC day its conversations started), one
-# widget and one intent: the conversation's current intent, or "" for the row that totals all
+# Every rollup row belongs to one reporting zone, one cohort day (the local day there that its
+# conversations started), one widget and one intent: the conversation's current intent, or "" for the row that totals all
 # intents of that day and widget (the intent filter reads the first, everything else the
 # second). A refresh replaces every row of a day at once, so a day's rows always agree.
 
 
 class CohortRow(models.Model):
-    """The key every rollup row shares: cohort day, widget and intent ("" for all)."""
+    """The key every rollup row shares: zone, cohort day, widget and intent ("" for all)."""
 
+    zone = models.CharField(max_length=64, default="UTC")
     day = models.DateField()
     widget = models.ForeignKey(
         "chat.Widget", null=True, on_delete=models.CASCADE, related_name="+", db_index=False
@@ -126,7 +127,7 @@ class CohortDay(CohortRow):
     customer_turns = models.IntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["intent", "day", "widget"], name="cohortday_scope_idx")]
+        indexes = [models.Index(fields=["zone", "intent", "day", "widget"], name="cohortday_zone_scope_idx")]
 
 
 class CohortEventCount(CohortRow):
@@ -144,6 +145,7 @@ class CohortEventCount(CohortRow):
         indexes = [
             models.Index(
                 fields=[
+                    "zone",
                     "intent",
                     "day",
                     "widget",
@@ -154,9 +156,9 @@ class CohortEventCount(CohortRow):
                     "value_sum",
                     "high",
                 ],
-                name="cohortevent_scope_idx",
+                name="cohortevent_zone_scope_idx",
             ),
-            models.Index(fields=["day"], name="cohortevent_day_idx"),
+            models.Index(fields=["zone", "day"], name="cohortevent_zone_day_idx"),
         ]
 
 
@@ -173,10 +175,10 @@ class CohortValue(CohortRow):
     class Meta:
         indexes = [
             models.Index(
-                fields=["intent", "metric", "band", "day", "widget", "unit", "n"],
-                name="cohortvalue_band_idx",
+                fields=["zone", "intent", "metric", "band", "day", "widget", "unit", "n"],
+                name="cohortvalue_zone_band_idx",
             ),
-            models.Index(fields=["day"], name="cohortvalue_day_idx"),
+            models.Index(fields=["zone", "day"], name="cohortvalue_zone_day_idx"),
         ]
 
 
@@ -190,10 +192,10 @@ class CohortValueBand(CohortRow):
     class Meta:
         indexes = [
             models.Index(
-                fields=["intent", "day", "widget", "metric", "band", "n"],
-                name="cohortband_scope_idx",
+                fields=["zone", "intent", "day", "widget", "metric", "band", "n"],
+                name="cohortband_zone_scope_idx",
             ),
-            models.Index(fields=["day"], name="cohortband_day_idx"),
+            models.Index(fields=["zone", "day"], name="cohortband_zone_day_idx"),
         ]
 
 
@@ -206,8 +208,8 @@ class CohortGapMessage(CohortRow):
 
     class Meta:
         indexes = [
-            models.Index(fields=["intent", "day", "widget"], name="cohortgap_scope_idx"),
-            models.Index(fields=["day"], name="cohortgap_day_idx"),
+            models.Index(fields=["zone", "intent", "day", "widget"], name="cohortgap_zone_scope_idx"),
+            models.Index(fields=["zone", "day"], name="cohortgap_zone_day_idx"),
         ]
 
 
@@ -219,6 +221,8 @@ class RollupRefresh(models.Model):
     event_mark = models.BigIntegerField()
     message_mark = models.BigIntegerField()
     full = models.BooleanField(default=False)
+    # The reporting zones the rollup held after this refresh, comma-separated.
+    zones = models.CharField(max_length=500, default="")
     days = models.IntegerField(default=0)
     seconds = models.FloatField(default=0)
 

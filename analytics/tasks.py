@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from celery import shared_task
 
@@ -12,9 +13,16 @@ from .rollup import rollup_refresh
 
 
 @shared_task(name="analytics.tasks.report_refresh", ignore_result=True)
-def report_refresh(*, start: str, end: str, intent: str = "", widget_id: int | None = None) -> None:
-    """Computes every source of one scope and stores it in the cache (see ``kpis.Report``)."""
-    period = Period(start=datetime.fromisoformat(start), end=datetime.fromisoformat(end))
+def report_refresh(
+    *, start: str, end: str, intent: str = "", widget_id: int | None = None, zone: str = "UTC"
+) -> None:
+    """Computes every source of one scope and stores it in the cache (see ``kpis.Report``).
+    ``start`` and ``end`` are ISO datetimes, read as instants in ``zone``."""
+    tz = ZoneInfo(zone)
+    period = Period(
+        start=datetime.fromisoformat(start).astimezone(tz),
+        end=datetime.fromisoformat(end).astimezone(tz),
+    )
     Report(Scope(period=period, intent=intent, widget_id=widget_id), refresh=True).compute_all()
 
 

@@ -81,7 +81,7 @@ def test_full_page_shows_tiles_definitions_and_charts(manager_client, march):
     assert "<html" in html
     assert 'data-sd="kpi-conversations">2<' in html
     assert 'data-sd="kpi-handoff_rate">50.0%<' in html
-    assert "never had an agent message" in html  # the containment definition is on the page
+    assert "resolved without an agent" in html  # the containment definition is behind its info button
     assert 'data-chart="chart-data-conversations_daily"' in html
     assert '<script id="chart-data-conversations_daily" type="application/json">' in html
     assert "vendor/chart.umd.min.js" in html
@@ -223,7 +223,7 @@ def test_kpi_csv_has_every_kpi(manager_client, march):
     assert rows[0] == ["kpi", "This period", "Previous period"]
     by_label = {row[0]: row[1:] for row in rows[1:]}
     assert by_label["Conversations"] == ["2", "0"]
-    assert by_label["Handoff rate"] == ["0.5", ""]
+    assert by_label["Handed to a person"] == ["0.5", ""]
 
 
 @pytest.mark.django_db
