@@ -91,9 +91,10 @@ class ReportingEvent(models.Model):
 # --- The rollup: what the dashboard reads (``analytics/rollup.py`` keeps it) -------------------
 #
 # Every rollup row belongs to one reporting zone, one cohort day (the local day there that its
-# conversations started), one widget and one intent: the conversation's current intent, or "" for the row that totals all
-# intents of that day and widget (the intent filter reads the first, everything else the
-# second). A refresh replaces every row of a day at once, so a day's rows always agree.
+# conversations started), one widget and one intent: the conversation's current intent, or ""
+# for the row that totals all intents of that day and widget (the intent filter reads the
+# first, everything else the second). A refresh replaces every row of a day at once, so a
+# day's rows always agree.
 
 
 class CohortRow(models.Model):
@@ -127,7 +128,11 @@ class CohortDay(CohortRow):
     customer_turns = models.IntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["zone", "intent", "day", "widget"], name="cohortday_zone_scope_idx")]
+        indexes = [
+            models.Index(
+                fields=["zone", "intent", "day", "widget"], name="cohortday_zone_scope_idx"
+            )
+        ]
 
 
 class CohortEventCount(CohortRow):
@@ -208,7 +213,9 @@ class CohortGapMessage(CohortRow):
 
     class Meta:
         indexes = [
-            models.Index(fields=["zone", "intent", "day", "widget"], name="cohortgap_zone_scope_idx"),
+            models.Index(
+                fields=["zone", "intent", "day", "widget"], name="cohortgap_zone_scope_idx"
+            ),
             models.Index(fields=["zone", "day"], name="cohortgap_zone_day_idx"),
         ]
 

@@ -218,7 +218,8 @@ def _insert_cohort_days(runs: list[tuple[date, date]], zone: str) -> None:
                 0 AS customer_turns
             FROM state GROUP BY 1, 2, 3
             UNION ALL
-            SELECT {local_date_sql("c.created_at", zone)}, c.widget_id, c.intent, 0, 0, 0, 0, 0, 0, 0, 0, COUNT(*)
+            SELECT {local_date_sql("c.created_at", zone)}, c.widget_id, c.intent,
+                   0, 0, 0, 0, 0, 0, 0, 0, COUNT(*)
             FROM {MESSAGES} m JOIN {CONVERSATIONS} c ON c.id = m.conversation_id
             WHERE m.author = 'customer' AND ({in_conversations})
             GROUP BY 1, 2, 3
@@ -240,7 +241,8 @@ def _insert_event_counts(runs: list[tuple[date, date]], zone: str) -> None:
     fetch_rows(
         f"""
         WITH base AS (
-            SELECT {local_date_sql("e.conversation_started_at", zone)} AS day, e.widget_id AS widget_id,
+            SELECT {local_date_sql("e.conversation_started_at", zone)} AS day,
+                   e.widget_id AS widget_id,
                    c.intent AS intent, e.name AS name, e.intent AS event_intent,
                    e.category AS category, COUNT(*) AS events, SUM(e.value) AS value_sum,
                    SUM(CASE WHEN e.value >= 4 THEN 1 ELSE 0 END) AS high
@@ -306,7 +308,8 @@ def _insert_values(runs: list[tuple[date, date]], zone: str) -> None:
         ),
         vals AS ({" UNION ALL ".join(branches[m] for m in TIMED_METRICS)}),
         base AS (
-            SELECT {local_date_sql("v.t", zone)} AS day, v.w AS widget_id, c.intent AS intent, v.metric AS metric,
+            SELECT {local_date_sql("v.t", zone)} AS day, v.w AS widget_id, c.intent AS intent,
+                   v.metric AS metric,
                    v.unit AS unit, COUNT(*) AS n
             FROM vals v JOIN {CONVERSATIONS} c ON c.id = v.cid AND ({in_conversations})
             GROUP BY 1, 2, 3, 4, 5
@@ -341,7 +344,8 @@ def _insert_gap_messages(runs: list[tuple[date, date]], zone: str) -> None:
     fetch_rows(
         f"""
         WITH base AS (
-            SELECT {local_date_sql("c.created_at", zone)} AS day, c.widget_id AS widget_id, c.intent AS intent,
+            SELECT {local_date_sql("c.created_at", zone)} AS day, c.widget_id AS widget_id,
+                   c.intent AS intent,
                    LOWER(m.text) AS text, COUNT(*) AS n
             FROM {TRACES} tr
             JOIN {MESSAGES} m ON m.id = tr.message_id

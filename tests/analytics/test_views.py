@@ -81,7 +81,7 @@ def test_full_page_shows_tiles_definitions_and_charts(manager_client, march):
     assert "<html" in html
     assert 'data-sd="kpi-conversations">2<' in html
     assert 'data-sd="kpi-handoff_rate">50.0%<' in html
-    assert "resolved without an agent" in html  # the containment definition is behind its info button
+    assert "resolved without an agent" in html  # the definition, behind its info button
     assert 'data-chart="chart-data-conversations_daily"' in html
     assert '<script id="chart-data-conversations_daily" type="application/json">' in html
     assert "vendor/chart.umd.min.js" in html
