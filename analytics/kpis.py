@@ -31,8 +31,9 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.urls import reverse
 
-from knowledge.models import Intent
+from knowledge.models import EscalationPolicy, Intent
 
+from .gaps import MAX_TEXTS, GapGroup, gap_actions_by_text, gap_groups
 from .measures import (
     COUNT,
     KPI_BY_KEY,
@@ -57,6 +58,7 @@ from .models import (
     CohortValue,
     CohortValueBand,
     EventName,
+    GapActionKind,
 )
 from .rollup import COHORT_COUNTS, as_date, fetch_rows, rollup_ensure_fresh
 from .zones import local_midnight
@@ -157,6 +159,7 @@ class ChartData:
     labels: list[str]
     datasets: list[dict[str, Any]]  # [{"key", "label", "data": [numbers]}]
     links: list[str] = field(default_factory=list)  # one per label, for tables
+    kind: str = ""  # overrides the chart's kind ("line": a series over days)
 
     @property
     def is_empty(self) -> bool:
@@ -250,7 +253,7 @@ UNIT_SQL = """
 # a Celery task computes the next one, so only the first look at a scope waits for the queries.
 FRESH_SECONDS = 30
 KEEP_SECONDS = 15 * 60
-SOURCES = ("daily", "event_groups", "percentiles", "gap_messages")
+SOURCES = ("daily", "event_groups", "percentiles", "gap_messages", "gap_group_data")
 
 
 class Report:
@@ -502,6 +505,59 @@ class Report:
         return [(str(text), int(n)) for text, n in fetch_rows(sql, params)]
 
 
+    @cached_property
+    def gap_group_data(self) -> list[dict[str, Any]]:
+        return self._source("gap_group_data", self._compute_gap_groups)
+
+    def _compute_gap_groups(self) -> list[dict[str, Any]]:
+        where, params = _rollup_scope(self.scope, self.period)
+        sql = f"""
+            SELECT r.text, SUM(r.n) AS total FROM {GAP_MESSAGES} r WHERE {where}
+            GROUP BY r.text ORDER BY total DESC, r.text LIMIT {MAX_TEXTS}"""
+        pairs = [(str(text), int(n)) for text, n in fetch_rows(sql, params)]
+        return [group.to_dict() for group in gap_groups(pairs)]
+
+    @property
+    def gap_groups(self) -> list[GapGroup]:
+        """Similar gap messages grouped (``analytics.gaps``), largest first; the messages
+        an admin marked out of scope are left out."""
+        groups = [GapGroup.from_dict(d) for d in self.gap_group_data]
+        done = gap_actions_by_text([t for g in groups for t in g.texts])
+        out = []
+        for group in groups:
+            group.messages = [
+                (t, n) for t, n in group.messages
+                if not (t in done and done[t].kind == GapActionKind.OUT_OF_SCOPE)
+            ]
+            if group.messages:
+                group.actions = sorted(
+                    {done[t].pk: done[t] for t, _ in group.messages if t in done}.values(),
+                    key=lambda a: a.created_at, reverse=True,
+                )
+                out.append(group)
+        return sorted(out, key=lambda g: (-g.total, g.key))
+
+    @cached_property
+    def always_intents(self) -> set[str]:
+        return always_intents()
+
+    @cached_property
+    def by_design(self) -> list[tuple[str, int]]:
+        """Handoffs of intents whose policy sends them to a person always: (intent, count)."""
+        return [
+            (intent, n) for intent, n in self._count_by([EventName.HANDOFF], "intent")
+            if intent in self.always_intents
+        ]
+
+
+def always_intents() -> set[str]:
+    """Slugs of the intents that always go to a person by design."""
+    return set(
+        Intent.objects.filter(escalation_policy=EscalationPolicy.ALWAYS)
+        .values_list("slug", flat=True)
+    )
+
+
 # --- Charts ----------------------------------------------------------------------------------
 
 
@@ -562,18 +618,39 @@ def _handoff_reasons(report: Report) -> ChartData:
     return _pairs_chart(sorted(totals.items(), key=lambda item: (-item[1], item[0])), "Handoffs")
 
 
+def _daily_series(report: Report, key: str, label: str) -> ChartData:
+    """One series over the period's days (what a chart by intent shows under an intent
+    filter, where it would be a single bar)."""
+    by_day = {row["day"]: row for row in report.daily}
+    days = report.period.day_list()
+    return ChartData(
+        labels=[day.isoformat() for day in days],
+        datasets=[{"key": key, "label": label,
+                   "data": [by_day.get(day, {}).get(key, 0) for day in days]}],
+        kind="line",
+    )
+
+
 def _handoff_intents(report: Report) -> ChartData:
+    if report.scope.intent:
+        return _daily_series(report, "handed_off", "Conversations handed off, per day")
     return _pairs_chart(report._count_by([EventName.HANDOFF], "intent"), "Handoffs")
 
 
 def _intents(report: Report) -> ChartData:
+    if report.scope.intent:
+        return _daily_series(report, "conversations", "Conversations, per day")
     turns = report._count_by([EventName.BOT_REPLIED, EventName.HANDOFF], "intent")
     return _pairs_chart(turns, "Bot turns")
 
 
 def _gap_intents(report: Report) -> ChartData:
+    by_design = report.always_intents
     fallbacks = dict(report._count_by([EventName.FALLBACK], "intent"))
-    handoffs = dict(report._count_by([EventName.HANDOFF], "intent"))
+    handoffs = {
+        intent: n for intent, n in report._count_by([EventName.HANDOFF], "intent")
+        if intent not in by_design
+    }
     intents = sorted(
         set(fallbacks) | set(handoffs),
         key=lambda i: (-(fallbacks.get(i, 0) + handoffs.get(i, 0)), i),
@@ -667,7 +744,8 @@ CHARTS: tuple[Chart, ...] = (
     Chart(
         "gap_intents",
         "Knowledge gaps: intents",
-        "The intents whose turns most often end in a fallback or a handoff.",
+        "The intents whose turns most often end in a fallback or a handoff (intents that go "
+        "to a person by design are shown apart).",
         "table",
         _gap_intents,
     ),
@@ -726,6 +804,7 @@ class Tile:
     kpi: Kpi
     value: float | None
     previous: float | None
+    before_has_data: bool = True  # the previous period had conversations
 
     @property
     def display(self) -> str:
@@ -748,6 +827,8 @@ class Tile:
 
     @property
     def change_display(self) -> str:
+        if not self.before_has_data:
+            return "no earlier data"
         change = self.change
         if change is None:
             return "no comparison"
@@ -768,7 +849,12 @@ def tiles(report: Report) -> list[dict[str, Any]]:
     groups = []
     for key, label in KPI_GROUPS:
         group_tiles = [
-            Tile(kpi=kpi, value=report.current[kpi.key], previous=report.before[kpi.key])
+            Tile(
+                kpi=kpi,
+                value=report.current[kpi.key],
+                previous=report.before[kpi.key],
+                before_has_data=bool(report.before["conversations"]),
+            )
             for kpi in KPIS
             if kpi.group == key
         ]

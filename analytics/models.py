@@ -235,3 +235,32 @@ class RollupRefresh(models.Model):
 
     def __str__(self) -> str:
         return f"rollup refresh at {self.started_at:%Y-%m-%d %H:%M:%S} ({self.days} days)"
+
+
+class GapActionKind(models.TextChoices):
+    ADD_PHRASES = "add_phrases", "Added as training phrases"
+    DRAFT_ARTICLE = "draft_article", "Draft article started"
+    OUT_OF_SCOPE = "out_of_scope", "Marked out of scope"
+
+
+class GapAction(models.Model):
+    """What an admin did about knowledge-gap messages from the dashboard (also written to
+    the knowledge audit log). ``texts`` are the messages in lower case, as the rollup keeps
+    them; ``intent`` the intent they were taught to, ``article`` the draft started."""
+
+    kind = models.CharField(max_length=16, choices=GapActionKind.choices)
+    texts = models.JSONField(default=list)
+    intent = models.CharField(max_length=80, blank=True)
+    article = models.ForeignKey(
+        "knowledge.Article", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {len(self.texts)} message(s)"

@@ -48,6 +48,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from chat.models import BotTrace, Conversation, Message
+from knowledge.models import Intent
 
 from .measures import counted_events, timed_metrics
 from .models import (
@@ -67,6 +68,7 @@ CONVERSATIONS = Conversation._meta.db_table
 MESSAGES = Message._meta.db_table
 TRACES = BotTrace._meta.db_table
 REFRESHES = RollupRefresh._meta.db_table
+INTENTS = Intent._meta.db_table
 ROLLUP_TABLES = tuple(
     m._meta.db_table
     for m in (CohortDay, CohortEventCount, CohortValue, CohortValueBand, CohortGapMessage)
@@ -339,7 +341,8 @@ def _insert_bands(runs: list[tuple[date, date]], zone: str) -> None:
 
 def _insert_gap_messages(runs: list[tuple[date, date]], zone: str) -> None:
     """Customer messages whose bot turn fell back (below the confidence threshold or the
-    fallback intent) or handed off; the settings apply when the day is recomputed."""
+    fallback intent) or handed off, except handoffs of an intent that always goes to a person
+    (by design, not a gap); the settings and policies apply when the day is recomputed."""
     in_conversations, params = _in_runs("c.created_at", runs, zone)
     fetch_rows(
         f"""
@@ -351,7 +354,9 @@ def _insert_gap_messages(runs: list[tuple[date, date]], zone: str) -> None:
             JOIN {MESSAGES} m ON m.id = tr.message_id
             JOIN {CONVERSATIONS} c ON c.id = tr.conversation_id
             WHERE ({in_conversations}) AND m.author = 'customer'
-              AND (tr.decision = 'handoff' OR tr.intent = %s OR tr.confidence < %s)
+              AND (tr.intent = %s OR tr.confidence < %s OR (tr.decision = 'handoff'
+                   AND tr.intent NOT IN (SELECT i.slug FROM {INTENTS} i
+                                         WHERE i.escalation_policy = 'always')))
             GROUP BY 1, 2, 3, 4
         )
         INSERT INTO {CohortGapMessage._meta.db_table} (zone, day, widget_id, intent, text, n)

@@ -10,6 +10,7 @@ from celery import shared_task
 from .forms import PRESETS, ReportForm
 from .kpis import Period, Report, Scope
 from .rollup import rollup_refresh
+from .zones import reporting_zones
 
 
 @shared_task(name="analytics.tasks.report_refresh", ignore_result=True)
@@ -28,13 +29,16 @@ def report_refresh(
 
 @shared_task(name="analytics.tasks.presets_refresh", ignore_result=True)
 def presets_refresh() -> int:
-    """Keeps the preset ranges (7, 30 and 90 days, no filters) computed, so that managers
-    opening the dashboard never wait for the queries; meant for Celery beat, every minute."""
-    for value, _label in PRESETS:
-        form = ReportForm({"range": value})
-        form.is_valid()
-        Report(form.scope(), refresh=True).compute_all()
-    return len(PRESETS)
+    """Keeps the preset ranges (7, 30 and 90 days, no filters, in each reporting zone)
+    computed, so that managers opening the dashboard never wait for the queries; meant for
+    Celery beat, every minute."""
+    zones = reporting_zones()
+    for zone in zones:
+        for value, _label in PRESETS:
+            form = ReportForm({"range": value, "tz": zone})
+            form.is_valid()
+            Report(form.scope(), refresh=True).compute_all()
+    return len(PRESETS) * len(zones)
 
 
 @shared_task(name="analytics.tasks.rollup_refresh", ignore_result=True)
