@@ -115,3 +115,49 @@ def test_manager_changes_range_and_filter_and_the_dashboard_follows(daphne_serve
         f"400 {daphne_server}/analytics/?range=custom&start=2020-02-15"
         f"&end=2020-01-31&intent=return_request&widget="
     ], failed
+
+
+@pytest.mark.services
+@pytest.mark.browser
+def test_phone_layout_has_no_sideways_scroll_and_definitions_open(daphne_server, page, widget):
+    """At 390 px nothing is wider than the screen, even a 690-character word in a gap
+    message; a tile's definition opens from its info button. Screenshots at 1280 and 390 px
+    go to $SD_SCREENSHOTS when it is set."""
+    import os
+
+    from playwright.sync_api import expect
+
+    ensure_role_groups()
+    admin_group = Group.objects.get(name="admins")
+    admin = User.objects.create_user(username="admin1", password=DEMO_PASSWORD)
+    admin.groups.add(admin_group, Group.objects.get(name=MANAGERS))
+    for slug in ("order_status", "return_request"):
+        Intent.objects.create(slug=slug, name=slug.replace("_", " ").title())
+    now = timezone.now()
+    long_word = "x" * 690
+    for days_ago, text in ((1, f"what is {long_word}"), (2, "do you sell gift cards"),
+                           (3, "do you sell gift vouchers")):
+        h = History(widget, now - timedelta(days=days_ago, hours=1))
+        h.customer(0, text)
+        h.bot_reply(600, "general_inquiry", confidence=0.1, fallback=True)
+    _forget_cached_reports(widget)
+
+    login(page, daphne_server, "admin1")
+    shots = os.environ.get("SD_SCREENSHOTS", "")
+    for width, height in ((1280, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{daphne_server}/analytics/?range=30")
+        expect(page.locator("[data-sd=timezone]")).to_have_text("UTC")
+        expect(page.locator("[data-sd=gap-group]").first).to_be_visible()
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"{overflow} px of sideways scroll at {width} px"
+        info = page.locator("[data-sd=kpi-info]").first
+        definition = info.locator(".definition")
+        expect(definition).to_be_hidden()
+        info.locator("summary").click()
+        expect(definition).to_be_visible()
+        if shots:
+            page.screenshot(path=f"{shots}/analytics-{width}.png", full_page=True)
+        info.locator("summary").click()
