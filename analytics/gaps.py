@@ -1,12 +1,13 @@
 """Knowledge gaps that teach the bot: similar gap messages grouped, and what an admin does
 about a group (training phrases, a draft article, out of scope).
 
-Grouping uses the active classifier's own features: each message goes to its top-guess intent
-(the word-feature prediction, ``IntentClassifier.predict_words``), and within one guess,
-messages that share at least a third of their content words (Jaccard similarity over the
-classifier's ``content_words``) join the group of the first, most frequent, such message
-(greedy leader clustering). Largest group first. The writes go through the knowledge services,
-so they are validated, audited and make the bot reload the taxonomy.
+Grouping uses the active classifier's own features, its content words (``content_words``, a
+plural "s" dropped): a message joins the first group (most frequent first) holding a message
+with which it shares at least a third of its words (Jaccard similarity), which is single-link
+clustering with a threshold. A group's suggested intent is the classifier's top guess
+(``IntentClassifier.predict_words``) most of its messages (by count) get. Largest group
+first. The writes go through the knowledge services, so they are validated, audited and make
+the bot reload the taxonomy.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class GapGroup:
     key: str
     suggested_intent: str
     messages: list[tuple[str, int]] = field(default_factory=list)
-    words: set[str] = field(default_factory=set)
+    word_sets: list[set[str]] = field(default_factory=list)
     actions: list[GapAction] = field(default_factory=list)  # what was done, latest first
 
     @property
@@ -69,25 +70,38 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a and b else float(a == b)
 
 
+def _words(text: str) -> set[str]:
+    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in content_words(text)}
+
+
 def gap_groups(messages: list[tuple[str, int]]) -> list[GapGroup]:
     """Groups (text, count) pairs, given most frequent first; largest group first.
 
     Without a trained classifier the suggested intent is "" and only the words group."""
     classifier = taxonomy_snapshot().classifier
     groups: list[GapGroup] = []
+    votes: dict[str, dict[str, int]] = {}
     for text, n in messages[:MAX_TEXTS]:
-        guess = classifier.predict_words(text, top=1)[0][0] if classifier is not None else ""
-        words = set(content_words(text))
+        words = _words(text)
         home = next(
             (g for g in groups
-             if g.suggested_intent == guess and _jaccard(g.words, words) >= SIMILARITY),
+             if any(_jaccard(seen, words) >= SIMILARITY for seen in g.word_sets)),
             None,
         )
         if home is None:
-            key = hashlib.sha1(f"{guess}\n{text}".encode()).hexdigest()[:12]  # noqa: S324
-            home = GapGroup(key=key, suggested_intent=guess, words=words)
+            key = hashlib.sha1(text.encode()).hexdigest()[:12]  # noqa: S324 (a name, not security)
+            home = GapGroup(key=key, suggested_intent="")
             groups.append(home)
         home.messages.append((text, n))
+        home.word_sets.append(words)
+        if classifier is not None:
+            guess = classifier.predict_words(text, top=1)[0][0]
+            tally = votes.setdefault(home.key, {})
+            tally[guess] = tally.get(guess, 0) + n
+    for group in groups:
+        tally = votes.get(group.key)
+        if tally:
+            group.suggested_intent = max(sorted(tally), key=lambda slug: tally[slug])
     return sorted(groups, key=lambda g: (-g.total, g.key))
 
 

@@ -31,7 +31,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.urls import reverse
 
-from knowledge.models import EscalationPolicy, Intent
+from knowledge.models import Article, EscalationPolicy, Intent
 
 from .gaps import MAX_TEXTS, GapGroup, gap_actions_by_text, gap_groups
 from .measures import (
@@ -50,8 +50,10 @@ from .measures import (
     Percentile,
     declared_inputs,
     percentiles,
+    ratio,
 )
 from .models import (
+    CohortArticle,
     CohortDay,
     CohortEventCount,
     CohortGapMessage,
@@ -76,6 +78,7 @@ EVENT_COUNTS = CohortEventCount._meta.db_table
 VALUES = CohortValue._meta.db_table
 VALUE_BANDS = CohortValueBand._meta.db_table
 GAP_MESSAGES = CohortGapMessage._meta.db_table
+ARTICLES = CohortArticle._meta.db_table
 
 OUTCOMES = (
     ("resolved_bot", "Resolved by bot"),
@@ -253,7 +256,9 @@ UNIT_SQL = """
 # a Celery task computes the next one, so only the first look at a scope waits for the queries.
 FRESH_SECONDS = 30
 KEEP_SECONDS = 15 * 60
-SOURCES = ("daily", "event_groups", "percentiles", "gap_messages", "gap_group_data")
+SOURCES = (
+    "daily", "event_groups", "percentiles", "gap_messages", "gap_group_data", "article_stats"
+)
 
 
 class Report:
@@ -536,6 +541,36 @@ class Report:
                 )
                 out.append(group)
         return sorted(out, key=lambda g: (-g.total, g.key))
+
+    @cached_property
+    def article_stats(self) -> list[dict[str, Any]]:
+        """The articles the bot quoted most in the period's conversations: per article its
+        title, times quoted, and the shares of the conversations that saw it where the
+        customer confirmed the help and where the bot resolved the conversation."""
+        return self._source("article_stats", self._compute_article_stats)
+
+    def _compute_article_stats(self) -> list[dict[str, Any]]:
+        where, params = _rollup_scope(self.scope, self.period)
+        sql = f"""
+            SELECT r.article_id, SUM(r.quoted) AS q, SUM(r.conversations),
+                   SUM(r.helped), SUM(r.contained)
+            FROM {ARTICLES} r WHERE {where}
+            GROUP BY r.article_id ORDER BY q DESC, r.article_id LIMIT 10"""
+        rows = fetch_rows(sql, params)
+        titles = dict(
+            Article.objects.filter(pk__in=[r[0] for r in rows]).values_list("pk", "title")
+        )
+        return [
+            {
+                "id": int(aid),
+                "title": titles.get(aid, f"Article {aid} (deleted)"),
+                "quoted": int(quoted),
+                "conversations": int(n),
+                "helped": ratio(int(helped), int(n)),
+                "contained": ratio(int(contained), int(n)),
+            }
+            for aid, quoted, n, helped, contained in rows
+        ]
 
     @cached_property
     def always_intents(self) -> set[str]:

@@ -220,6 +220,28 @@ class CohortGapMessage(CohortRow):
         ]
 
 
+class CohortArticle(CohortRow):
+    """Knowledge-base articles the bot quoted in one day's conversations: bot replies that
+    quoted it, conversations that saw it, and of those the ones whose customer confirmed the
+    help ("yes, this helped") and the ones the bot resolved (confirmed or assumed) with no
+    handoff."""
+
+    article_id = models.IntegerField()
+    quoted = models.IntegerField()
+    conversations = models.IntegerField()
+    helped = models.IntegerField()
+    contained = models.IntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["zone", "intent", "day", "widget", "article_id"],
+                name="cohortarticle_scope_idx",
+            ),
+            models.Index(fields=["zone", "day"], name="cohortarticle_zone_day_idx"),
+        ]
+
+
 class RollupRefresh(models.Model):
     """One refresh of the rollup: the highest event and message ids it had seen. A later
     refresh rescans from the marks of one at least ``rollup.OVERLAP`` old (see there)."""

@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from chat.models import BotTrace, Conversation, Message
@@ -52,6 +53,7 @@ from knowledge.models import Intent
 
 from .measures import counted_events, timed_metrics
 from .models import (
+    CohortArticle,
     CohortDay,
     CohortEventCount,
     CohortGapMessage,
@@ -71,7 +73,9 @@ REFRESHES = RollupRefresh._meta.db_table
 INTENTS = Intent._meta.db_table
 ROLLUP_TABLES = tuple(
     m._meta.db_table
-    for m in (CohortDay, CohortEventCount, CohortValue, CohortValueBand, CohortGapMessage)
+    for m in (
+        CohortDay, CohortEventCount, CohortValue, CohortValueBand, CohortGapMessage, CohortArticle
+    )
 )
 
 # How far back a refresh looks for late commits.
@@ -366,6 +370,53 @@ def _insert_gap_messages(runs: list[tuple[date, date]], zone: str) -> None:
     )
 
 
+def _insert_articles(runs: list[tuple[date, date]], zone: str) -> None:
+    """Per article the bot quoted (``Message.articles``, a JSON list of {id, title}): one
+    read of the cohort's bot replies that quote any, counted here rather than in SQL because
+    unnesting a JSON list is written differently on SQLite and PostgreSQL."""
+    tz = ZoneInfo(zone)
+    bounds = [(local_midnight(first, zone), local_midnight(end, zone)) for first, end in runs]
+    condition = Q()
+    for low, high in bounds:
+        condition |= Q(conversation__created_at__gte=low, conversation__created_at__lt=high)
+    rows = (
+        Message.objects.filter(condition, author="bot")
+        .exclude(articles=[])
+        .values_list(
+            "articles", "conversation_id", "conversation__created_at",
+            "conversation__widget_id", "conversation__intent", "conversation__status",
+            "conversation__resolution", "conversation__handed_off_at",
+        )
+        .iterator(chunk_size=2000)
+    )
+    # (day, widget, intent, article) -> [quoted, {conversation: (helped, contained)}]
+    counts: dict[tuple[date, int | None, str, int], list[Any]] = {}
+    for articles, cid, created, widget_id, intent, status, resolution, handed_off in rows:
+        day = created.astimezone(tz).date()
+        resolved_by_bot = status == "resolved" and resolution in ("bot_confirmed", "bot_assumed")
+        outcome = (resolution == "bot_confirmed", resolved_by_bot and handed_off is None)
+        for article in articles or []:
+            aid = article.get("id") if isinstance(article, dict) else None
+            if not isinstance(aid, int):
+                continue
+            for grain in {intent or "", ""}:
+                entry = counts.setdefault((day, widget_id, grain, aid), [0, {}])
+                entry[0] += 1
+                entry[1][cid] = outcome
+    CohortArticle.objects.bulk_create(
+        (
+            CohortArticle(
+                zone=zone, day=day, widget_id=widget_id, intent=intent, article_id=aid,
+                quoted=quoted, conversations=len(seen),
+                helped=sum(1 for h, _ in seen.values() if h),
+                contained=sum(1 for _, c in seen.values() if c),
+            )
+            for (day, widget_id, intent, aid), (quoted, seen) in counts.items()
+        ),
+        batch_size=1000,
+    )
+
+
 def _in_runs(
     column: str, runs: list[tuple[date, date]], zone: str, *, dates: bool = False
 ) -> tuple[str, list[Any]]:
@@ -395,6 +446,7 @@ def _recompute(runs: list[tuple[date, date]], zone: str, *, delete: bool = True)
     _insert_values(runs, zone)
     _insert_bands(runs, zone)
     _insert_gap_messages(runs, zone)
+    _insert_articles(runs, zone)
 
 
 def _runs(days: Iterable[date]) -> Iterator[tuple[date, date]]:

@@ -70,6 +70,7 @@ def _context(request: HttpRequest, form: ReportForm) -> dict[str, Any]:
         zone=zone_label(report.period.zone),
         data_starts=form.data_starts,
         gap_groups=report.gap_groups if not report.is_empty else [],
+        article_stats=report.article_stats if not report.is_empty else [],
         by_design=report.by_design if not report.is_empty else [],
         intent_slugs=[slug for slug, _ in form.fields["intent"].choices if slug],
         report=report,
