@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from chat.bot import taxonomy_snapshot
 from chat.bot.classifier import content_words
 from knowledge.audit import audit_record
-from knowledge.models import ArticleStatus, Intent
+from knowledge.models import ArticleStatus, ClassifierModel, Intent
 from knowledge.services import article_create, intent_create, phrase_add
 
-from .models import GapAction, GapActionKind
+from .models import CohortGapMessage, GapAction, GapActionKind
+from .rollup import local_day_of
 
 SIMILARITY = 1 / 3  # Jaccard over content words: a third of the words in common
 MAX_TEXTS = 300  # the most frequent distinct gap messages grouped per scope
@@ -114,6 +117,53 @@ def gap_actions_by_text(texts: list[str]) -> dict[str, GapAction]:
             if text in wanted and text not in found:
                 found[text] = action
     return found
+
+
+@dataclass(frozen=True)
+class Effect:
+    """A taught group before and after the training that followed the action: its messages'
+    share of all fallbacks and handoffs counted as gaps (``CohortGapMessage``), in the
+    ``WINDOW`` before the action and from the training on. ``trained_at`` None: no training
+    since the action."""
+
+    before: float | None
+    after: float | None
+    trained_at: Any = None
+
+    @property
+    def before_display(self) -> str:
+        return "—" if self.before is None else f"{self.before * 100:.1f}%"
+
+    @property
+    def after_display(self) -> str:
+        return "none since" if self.after is None else f"{self.after * 100:.1f}%"
+
+
+WINDOW = timedelta(days=14)
+
+
+def gap_action_effect(action: GapAction, zone: str) -> Effect:
+    """The share of the gaps the action's messages made up before it and after the first
+    classifier activated after it (two aggregate queries on the rollup)."""
+    trained = (
+        ClassifierModel.objects.filter(activated_at__gte=action.created_at)
+        .order_by("activated_at").values_list("activated_at", flat=True).first()
+    )
+
+    def share(start: datetime, end: datetime | None) -> float | None:
+        rows = CohortGapMessage.objects.filter(
+            zone=zone, intent="", day__gte=local_day_of(start, zone),
+            **({"day__lt": local_day_of(end, zone)} if end else {}),
+        )
+        total = rows.aggregate(n=Sum("n"))["n"] or 0
+        if not total:
+            return None
+        mine = rows.filter(text__in=action.texts).aggregate(n=Sum("n"))["n"] or 0
+        return mine / total
+
+    before = share(action.created_at - WINDOW, action.created_at)
+    after = share(trained, None) if trained else None
+    return Effect(before=before, after=after, trained_at=trained)
 
 
 def _check_texts(texts: list[str]) -> list[str]:

@@ -33,7 +33,7 @@ from django.urls import reverse
 
 from knowledge.models import Article, EscalationPolicy, Intent
 
-from .gaps import MAX_TEXTS, GapGroup, gap_actions_by_text, gap_groups
+from .gaps import MAX_TEXTS, GapGroup, gap_action_effect, gap_actions_by_text, gap_groups
 from .measures import (
     COUNT,
     KPI_BY_KEY,
@@ -540,6 +540,11 @@ class Report:
                     key=lambda a: a.created_at, reverse=True,
                 )
                 out.append(group)
+        out.sort(key=lambda g: (-g.total, g.key))
+        for group in out[:10]:  # the groups the page shows
+            for action in group.actions:
+                if action.kind == GapActionKind.ADD_PHRASES:
+                    action.effect = gap_action_effect(action, self.period.zone)
         return sorted(out, key=lambda g: (-g.total, g.key))
 
     @cached_property

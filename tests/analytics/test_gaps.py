@@ -3,10 +3,13 @@ the loop from a gap to an answer; and the articles' figures."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from analytics.gaps import gap_add_phrases, gap_groups
+from analytics.gaps import gap_action_effect, gap_add_phrases, gap_groups
 from analytics.kpis import CHART_BY_KEY, Period, Report, Scope
 from analytics.models import GapAction
 from analytics.rollup import rollup_refresh
@@ -139,8 +142,16 @@ def test_draft_article_and_out_of_scope_are_audited_and_shown(gaps, admin_client
 
 
 @pytest.mark.django_db
-def test_teach_loop_gap_messages_become_phrases_and_then_answers(gaps, admin_client_role):
+def test_teach_loop_gap_messages_become_phrases_and_then_answers(
+    gaps, admin_client_role, history
+):
     assert playground_turn(text=GIFT[0]).intent != "gift_cards"
+    # Yesterday: one gift-card question and one other among the gaps.
+    for text in (GIFT[1], "is the moon made of cheese"):
+        recent = history(timezone.now() - timedelta(days=1))
+        recent.customer(0, text)
+        recent.bot_reply(500, "general_inquiry", confidence=0.2, fallback=True)
+    rollup_refresh()
     response = admin_client_role.post(
         "/analytics/gaps/act/",
         {"action": "add_phrases", "text": GIFT, "new_intent": "gift_cards", "query": QUERY},
@@ -155,8 +166,18 @@ def test_teach_loop_gap_messages_become_phrases_and_then_answers(gaps, admin_cli
     taxonomy_invalidate()
     for text in GIFT:
         assert playground_turn(text=text).intent == "gift_cards", text
+    # The fallbacks after the training (any day from its activation on) are new ones.
+    later = history(model.activated_at + timedelta(minutes=1))
+    later.customer(0, "is the moon made of cheese")
+    later.bot_reply(500, "general_inquiry", confidence=0.2, fallback=True)
+    rollup_refresh()
     html = admin_client_role.get(f"/analytics/?{QUERY}").content.decode()
     assert "Added as training phrases (gift_cards)" in html
+    # Before (the 14 days up to the action): 1 of the 2 gaps; after the training: 0 of 1.
+    assert "Share of the gaps: before 50.0%" in html
+    effect = gap_action_effect(GapAction.objects.get(), "UTC")
+    assert effect.trained_at == model.activated_at
+    assert (effect.before, effect.after) == (0.5, 0.0)
 
 
 @pytest.mark.django_db
