@@ -167,7 +167,11 @@ def test_phone_layout_has_no_sideways_scroll_and_definitions_open(daphne_server,
         info.locator("summary").click()
         expect(definition).to_be_visible()
         if shots:
-            page.screenshot(path=f"{shots}/analytics-{width}.png", full_page=True)
+            page.screenshot(path=f"{shots}/analytics-{width}-top.png")
+            page.locator("#gaps").screenshot(path=f"{shots}/analytics-{width}-gaps.png")
+            page.locator("[data-sd=chart-gap_messages]").screenshot(
+                path=f"{shots}/analytics-{width}-gap-table.png"
+            )
         info.locator("summary").click()
 
 
