@@ -140,3 +140,17 @@ def test_a_preset_starts_at_the_first_day_with_data(dst_story):
     assert scope.period.first_day == date(2026, 3, 6)
     assert form.data_starts == date(2026, 3, 6)
     assert scope.period.zone == "America/New_York"
+
+
+@pytest.mark.django_db
+@override_settings(**ZONES)
+def test_a_chart_by_intent_is_a_series_over_days_under_an_intent_filter(dst_story):
+    rollup_refresh(full=True)
+    period = ny_period("2026-03-06", "2026-03-09")
+    unfiltered = CHART_BY_KEY["intents"].build(Report(Scope(period=period)))
+    assert unfiltered.kind == ""  # bars by intent
+    assert set(unfiltered.labels) == {"order_status", "returns", "complaint", "account", "refunds"}
+    chart = CHART_BY_KEY["intents"].build(Report(Scope(period=period, intent="account")))
+    assert chart.kind == "line"
+    assert chart.labels == ["2026-03-06", "2026-03-07", "2026-03-08", "2026-03-09"]
+    assert chart.datasets[0]["data"] == [0, 0, 1, 0]
