@@ -84,17 +84,24 @@ def gap_groups(messages: list[tuple[str, int]]) -> list[GapGroup]:
     classifier = taxonomy_snapshot().classifier
     groups: list[GapGroup] = []
     votes: dict[str, dict[str, int]] = {}
+    # Only groups that share a word can be similar enough: an index from word to groups
+    # (by their position, the first made first) spares comparing every pair.
+    by_word: dict[str, set[int]] = {}
     for text, n in messages[:MAX_TEXTS]:
         words = _words(text)
-        home = next(
-            (g for g in groups
-             if any(_jaccard(seen, words) >= SIMILARITY for seen in g.word_sets)),
+        candidates = sorted(set().union(*(by_word.get(w, set()) for w in words)))
+        position = next(
+            (i for i in candidates
+             if any(_jaccard(seen, words) >= SIMILARITY for seen in groups[i].word_sets)),
             None,
         )
-        if home is None:
+        if position is None:
             key = hashlib.sha1(text.encode()).hexdigest()[:12]  # noqa: S324 (a name, not security)
-            home = GapGroup(key=key, suggested_intent="")
-            groups.append(home)
+            groups.append(GapGroup(key=key, suggested_intent=""))
+            position = len(groups) - 1
+        home = groups[position]
+        for word in words:
+            by_word.setdefault(word, set()).add(position)
         home.messages.append((text, n))
         home.word_sets.append(words)
         if classifier is not None:
