@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django import forms
-from django.utils import timezone
+from django.db.models import Min
 
 from knowledge.models import Intent
 
 from .kpis import Period, Scope
-from .models import ReportingEvent
+from .models import CohortDay, ReportingEvent
+from .zones import desk_zone, local_midnight, local_today, reporting_zones, zone_label
 
 # chat's Widget, through the relation the event declares by label: analytics imports nothing
 # of chat (chat imports analytics).
@@ -32,11 +33,18 @@ class ReportForm(forms.Form):
     widget = forms.ModelChoiceField(
         queryset=Widget.objects.order_by("name"), required=False, empty_label="All widgets"
     )
+    tz = forms.ChoiceField(required=False, label="Time zone")
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, zone: str = "", **kwargs) -> None:
+        """``zone``: the manager's own zone when the query names none (else the desk's)."""
         super().__init__(*args, **kwargs)
         slugs = Intent.objects.order_by("slug").values_list("slug", flat=True)
         self.fields["intent"].choices = [("", "All intents"), *((s, s) for s in slugs)]
+        zones = reporting_zones()
+        self.fields["tz"].choices = [(z, zone_label(z)) for z in zones]
+        self.default_zone = zone if zone in zones else desk_zone()
+        self.fields["tz"].initial = self.default_zone
+        self.data_starts: date | None = None  # set by scope() when a preset was shortened
 
     def clean(self) -> dict:
         data = super().clean()
@@ -50,18 +58,26 @@ class ReportForm(forms.Form):
             if (end - start).days + 1 > MAX_DAYS:
                 raise forms.ValidationError(f"A range may span at most {MAX_DAYS} days.")
         data["range"] = preset
+        data["tz"] = data.get("tz") or self.default_zone
         return data
 
     def scope(self, today: date | None = None) -> Scope:
-        """The scope of a valid form (call ``is_valid()`` first)."""
+        """The scope of a valid form (call ``is_valid()`` first). A preset starts at the
+        first day with data when that is later (``data_starts`` then says so)."""
         data = self.cleaned_data
-        today = today or timezone.now().astimezone(UTC).date()
+        zone = data["tz"]
+        today = today or local_today(zone)
         if data["range"] == "custom":
             first, last = data["start"], data["end"]
         else:
             last = today
             first = today - timedelta(days=int(data["range"]) - 1)
-        period = Period(start=_midnight(first), end=_midnight(last + timedelta(days=1)))
+            starts = first_day_with_data(zone)
+            if starts is not None and first < starts <= last:
+                first = self.data_starts = starts
+        period = Period(
+            start=local_midnight(first, zone), end=local_midnight(last + timedelta(days=1), zone)
+        )
         widget = data.get("widget")
         return Scope(
             period=period, intent=data.get("intent") or "", widget_id=widget.pk if widget else None
@@ -78,8 +94,10 @@ class ReportForm(forms.Form):
             params["intent"] = data["intent"]
         if data.get("widget"):
             params["widget"] = str(data["widget"].pk)
+        params["tz"] = data["tz"]
         return urlencode(params)
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+def first_day_with_data(zone: str) -> date | None:
+    """The first cohort day of the rollup in ``zone`` (one index lookup), or None."""
+    return CohortDay.objects.filter(zone=zone, intent="").aggregate(first=Min("day"))["first"]

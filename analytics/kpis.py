@@ -30,23 +30,54 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.urls import reverse
 
-from knowledge.models import Intent
+from knowledge.models import Article, EscalationPolicy, Intent
 
+from .gaps import MAX_TEXTS, GapGroup, gap_action_effect, gap_actions_by_text, gap_groups
+from .measures import (
+    COUNT,
+    KPI_BY_KEY,
+    KPIS,
+    MS,
+    NUMBER,
+    PERCENT,
+    SCORE,
+    SECONDS,
+    Cohort,
+    Events,
+    Input,
+    Kpi,
+    Percentile,
+    declared_inputs,
+    percentiles,
+    ratio,
+)
 from .models import (
+    CohortArticle,
     CohortDay,
     CohortEventCount,
     CohortGapMessage,
     CohortValue,
     CohortValueBand,
     EventName,
+    GapActionKind,
 )
 from .rollup import COHORT_COUNTS, as_date, fetch_rows, rollup_ensure_fresh
+from .zones import local_midnight
+
+__all__ = ["COUNT", "KPIS", "KPI_BY_KEY", "MS", "NUMBER", "SCORE", "SECONDS", "Kpi"]
+
+_UNKNOWN = {
+    i.column for i in declared_inputs() if isinstance(i, Cohort)
+} - set(COHORT_COUNTS)
+if _UNKNOWN:
+    raise ImportError(f"KPIs read cohort counts the rollup does not keep: {sorted(_UNKNOWN)}")
 
 COHORT_DAYS = CohortDay._meta.db_table
 EVENT_COUNTS = CohortEventCount._meta.db_table
 VALUES = CohortValue._meta.db_table
 VALUE_BANDS = CohortValueBand._meta.db_table
 GAP_MESSAGES = CohortGapMessage._meta.db_table
+ARTICLES = CohortArticle._meta.db_table
 
 OUTCOMES = (
     ("resolved_bot", "Resolved by bot"),
@@ -61,10 +92,16 @@ OUTCOMES = (
 
 @dataclass(frozen=True)
 class Period:
-    """Whole days ``[start, end)`` in UTC; ``days`` long."""
+    """Whole local days ``[start, end)``: both are midnights in the period's zone (aware
+    datetimes; a day across a DST change is 23 or 25 hours); ``days`` long."""
 
     start: datetime
     end: datetime
+
+    @property
+    def zone(self) -> str:
+        """The IANA name of the zone the days are counted in."""
+        return getattr(self.start.tzinfo, "key", None) or "UTC"
 
     @property
     def days(self) -> int:
@@ -79,8 +116,9 @@ class Period:
         return (self.end - timedelta(days=1)).date()
 
     def previous(self) -> Period:
-        """The period of the same length just before this one (for the tiles' change)."""
-        return Period(start=self.start - (self.end - self.start), end=self.start)
+        """The period of as many days just before this one (for the tiles' change)."""
+        first = self.first_day - timedelta(days=self.days)
+        return Period(start=local_midnight(first, self.zone), end=self.start)
 
     def day_list(self) -> list[date]:
         return [self.first_day + timedelta(days=i) for i in range(self.days)]
@@ -97,186 +135,7 @@ class Scope:
 
 # --- The registry ----------------------------------------------------------------------------
 
-COUNT, PERCENT, SECONDS, MS, SCORE, NUMBER = "count", "percent", "seconds", "ms", "score", "number"
-
-
-@dataclass(frozen=True)
-class Kpi:
-    key: str
-    label: str
-    definition: str
-    unit: str
-    group: str
-    # "up" when a higher value is better, "down" when lower is better, "" when neither.
-    better: str = ""
-
-
-KPIS: tuple[Kpi, ...] = (
-    Kpi(
-        "conversations",
-        "Conversations",
-        "Conversations started in the period (one conversation_started event each).",
-        COUNT,
-        "volume",
-    ),
-    Kpi(
-        "avg_customer_turns",
-        "Average customer turns",
-        "Customer messages in the conversations started in the period, divided by those "
-        "conversations.",
-        NUMBER,
-        "volume",
-    ),
-    Kpi(
-        "bot_resolution_rate",
-        "Bot resolution rate",
-        "Containment: conversations whose latest state is a bot resolution (confirmed by the "
-        "customer or assumed after inactivity) and that never had an agent message, divided by "
-        "all conversations started in the period. A conversation reopened after a bot "
-        "resolution no longer counts (unless the bot resolves it again).",
-        PERCENT,
-        "resolution",
-        "up",
-    ),
-    Kpi(
-        "bot_resolution_confirmed_rate",
-        "Resolved by bot, confirmed",
-        "The part of the bot resolution rate that the customer confirmed.",
-        PERCENT,
-        "resolution",
-        "up",
-    ),
-    Kpi(
-        "bot_resolution_assumed_rate",
-        "Resolved by bot, assumed",
-        "The part of the bot resolution rate assumed resolved after the customer went quiet.",
-        PERCENT,
-        "resolution",
-        "up",
-    ),
-    Kpi(
-        "resolution_time_p50",
-        "Resolution time, median",
-        "From the conversation's start to its resolution (the latest, for conversations "
-        "resolved now), nearest-rank median.",
-        SECONDS,
-        "resolution",
-        "down",
-    ),
-    Kpi(
-        "resolution_time_p90",
-        "Resolution time, 90th percentile",
-        "As above, nearest-rank 90th percentile.",
-        SECONDS,
-        "resolution",
-        "down",
-    ),
-    Kpi(
-        "handoff_rate",
-        "Handoff rate",
-        "Conversations with at least one handoff to the agents' queue, divided by all "
-        "conversations started in the period.",
-        PERCENT,
-        "handoff",
-        "down",
-    ),
-    Kpi(
-        "handoffs_unanswered",
-        "Handoffs without an agent reply yet",
-        "Handoffs in the period's conversations that no agent message has followed yet "
-        "(they are not part of the agent response time).",
-        COUNT,
-        "handoff",
-        "down",
-    ),
-    Kpi(
-        "bot_first_response_p50",
-        "Bot first response, median",
-        "Per conversation, from the customer's message to the bot's first reply to it (the "
-        "latency of the conversation's first bot reply, normally the answer to the first "
-        "customer message); nearest-rank median.",
-        SECONDS,
-        "speed",
-        "down",
-    ),
-    Kpi(
-        "bot_first_response_p90",
-        "Bot first response, 90th percentile",
-        "As above, nearest-rank 90th percentile.",
-        SECONDS,
-        "speed",
-        "down",
-    ),
-    Kpi(
-        "agent_first_response_p50",
-        "Agent first response, median",
-        "From each handoff to the first agent message after it (not from the conversation's "
-        "start); nearest-rank median over handoffs that have an agent reply.",
-        SECONDS,
-        "speed",
-        "down",
-    ),
-    Kpi(
-        "agent_first_response_p90",
-        "Agent first response, 90th percentile",
-        "As above, nearest-rank 90th percentile.",
-        SECONDS,
-        "speed",
-        "down",
-    ),
-    Kpi(
-        "bot_latency_p50",
-        "Bot reply latency, p50",
-        "Every bot reply: from the customer message being stored to the reply being stored; "
-        "nearest-rank median.",
-        MS,
-        "speed",
-        "down",
-    ),
-    Kpi(
-        "bot_latency_p95",
-        "Bot reply latency, p95",
-        "As above, nearest-rank 95th percentile.",
-        MS,
-        "speed",
-        "down",
-    ),
-    Kpi(
-        "csat",
-        "Satisfaction (CSAT)",
-        "Ratings of 4 or 5 among the ratings given.",
-        PERCENT,
-        "satisfaction",
-        "up",
-    ),
-    Kpi(
-        "avg_rating",
-        "Average rating",
-        "Mean of the ratings given (1 to 5).",
-        SCORE,
-        "satisfaction",
-        "up",
-    ),
-    Kpi(
-        "rating_response_rate",
-        "Rating response rate",
-        "Conversations with a rating, divided by the conversations that were resolved at "
-        "least once (those asked to rate).",
-        PERCENT,
-        "satisfaction",
-        "up",
-    ),
-    Kpi(
-        "fallback_rate",
-        "Fallback rate",
-        "Bot turns whose intent was the fallback (below the confidence threshold or "
-        "classified as the fallback intent), divided by all bot turns (replies and handoffs).",
-        PERCENT,
-        "bot",
-        "down",
-    ),
-)
-KPI_BY_KEY = {kpi.key: kpi for kpi in KPIS}
+# The KPIs themselves (label, definition, unit, formula) are declared in ``analytics.measures``.
 
 KPI_GROUPS = (
     ("volume", "Volume"),
@@ -302,6 +161,7 @@ class ChartData:
     labels: list[str]
     datasets: list[dict[str, Any]]  # [{"key", "label", "data": [numbers]}]
     links: list[str] = field(default_factory=list)  # one per label, for tables
+    kind: str = ""  # overrides the chart's kind ("line": a series over days)
 
     @property
     def is_empty(self) -> bool:
@@ -326,8 +186,12 @@ def _db_date(value: date) -> Any:
 def _rollup_scope(scope: Scope, period: Period, alias: str = "r") -> tuple[str, list[Any]]:
     """The WHERE clause (without WHERE) limiting rollup rows to a scope's cohort days: the
     rows of the scope's intent, or the all-intents rows ("") without an intent filter."""
-    sql = f"{alias}.day >= %s AND {alias}.day < %s AND {alias}.intent = %s"
-    params: list[Any] = [_db_date(period.first_day), _db_date(period.end.date()), scope.intent]
+    sql = (
+        f"{alias}.zone = %s AND {alias}.day >= %s AND {alias}.day < %s AND {alias}.intent = %s"
+    )
+    params: list[Any] = [
+        period.zone, _db_date(period.first_day), _db_date(period.end.date()), scope.intent
+    ]
     if scope.widget_id is not None:
         sql += f" AND {alias}.widget_id = %s"
         params.append(scope.widget_id)
@@ -348,7 +212,7 @@ PERCENTILE_DIVISORS = {
     "agent_first_response": 10,  # seconds, counted per 0.1 s
     "resolution_time": 10,
 }
-PERCENTILES = (50, 90, 95)
+PERCENTILES = percentiles()
 
 # Nearest-rank p50/p90/p95 per (bucket, metric) from the histograms: the k-th smallest value
 # (k = ceil(p * n / 100)) is the first unit whose running count reaches k. First the band
@@ -383,13 +247,6 @@ UNIT_SQL = """
     SELECT t, MIN(CASE WHEN upto >= kk THEN u END) FROM running GROUP BY t"""
 
 
-def ratio(numerator: float | None, denominator: float | None) -> float | None:
-    """``None`` (shown as an empty state) instead of a division by zero."""
-    if numerator is None or not denominator:
-        return None
-    return numerator / denominator
-
-
 # --- The report: all sources for one scope, each run once ------------------------------------
 
 
@@ -398,7 +255,9 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
 # a Celery task computes the next one, so only the first look at a scope waits for the queries.
 FRESH_SECONDS = 30
 KEEP_SECONDS = 15 * 60
-SOURCES = ("daily", "event_groups", "percentiles", "gap_messages")
+SOURCES = (
+    "daily", "event_groups", "percentiles", "gap_messages", "gap_group_data", "article_stats"
+)
 
 
 class Report:
@@ -430,6 +289,7 @@ class Report:
             (
                 "analytics",
                 name,
+                scope.period.zone,
                 scope.period.start.isoformat(),
                 scope.period.end.isoformat(),
                 scope.intent,
@@ -474,6 +334,7 @@ class Report:
                 end=scope.period.end.isoformat(),
                 intent=scope.intent,
                 widget_id=scope.widget_id,
+                zone=scope.period.zone,
             )
         )
 
@@ -587,39 +448,19 @@ class Report:
 
     # KPI values ---------------------------------------------------------------------------
 
+    def input_value(self, bucket: str, item: Input) -> float | None:
+        """One declared input's value in a bucket ("cur" or "prev")."""
+        if isinstance(item, Cohort):
+            return self._cohort(bucket).get(item.column, 0)
+        if isinstance(item, Events):
+            return self._event(bucket, item.name, item.what)
+        if isinstance(item, Percentile):
+            return self._pct(bucket, item.metric, f"p{item.p}")
+        raise TypeError(f"unknown KPI input {item!r}")
+
     def values(self, bucket: str = "cur") -> dict[str, float | None]:
-        cohort = self._cohort(bucket)
-        n = cohort.get("conversations", 0)
-        confirmed = cohort.get("contained_confirmed", 0)
-        assumed = cohort.get("contained_assumed", 0)
-        ratings = self._event(bucket, EventName.RATING_GIVEN)
-        bot_turns = self._event(bucket, EventName.BOT_REPLIED) + self._event(
-            bucket, EventName.HANDOFF
-        )
-        handoffs = self._event(bucket, EventName.HANDOFF)
-        return {
-            "conversations": n,
-            "avg_customer_turns": ratio(self.customer_turns.get(bucket, 0), n),
-            "bot_resolution_rate": ratio(confirmed + assumed, n),
-            "bot_resolution_confirmed_rate": ratio(confirmed, n),
-            "bot_resolution_assumed_rate": ratio(assumed, n),
-            "resolution_time_p50": self._pct(bucket, "resolution_time", "p50"),
-            "resolution_time_p90": self._pct(bucket, "resolution_time", "p90"),
-            "handoff_rate": ratio(cohort.get("handed_off", 0), n),
-            "handoffs_unanswered": (
-                max(0, handoffs - self._event(bucket, EventName.FIRST_AGENT_REPLY)) if n else None
-            ),
-            "bot_first_response_p50": self._pct(bucket, "bot_first_response", "p50"),
-            "bot_first_response_p90": self._pct(bucket, "bot_first_response", "p90"),
-            "agent_first_response_p50": self._pct(bucket, "agent_first_response", "p50"),
-            "agent_first_response_p90": self._pct(bucket, "agent_first_response", "p90"),
-            "bot_latency_p50": self._pct(bucket, "bot_latency", "p50"),
-            "bot_latency_p95": self._pct(bucket, "bot_latency", "p95"),
-            "csat": ratio(self._event(bucket, EventName.RATING_GIVEN, "high"), ratings),
-            "avg_rating": ratio(self._event(bucket, EventName.RATING_GIVEN, "sum"), ratings),
-            "rating_response_rate": ratio(cohort.get("rated", 0), cohort.get("ever_resolved", 0)),
-            "fallback_rate": ratio(self._event(bucket, EventName.FALLBACK), bot_turns),
-        }
+        """Every KPI's value in a bucket, each from its declared formula."""
+        return {kpi.key: kpi.compute(partial(self.input_value, bucket)) for kpi in KPIS}
 
     @cached_property
     def current(self) -> dict[str, float | None]:
@@ -666,6 +507,94 @@ class Report:
             SELECT r.text, SUM(r.n) AS total FROM {GAP_MESSAGES} r WHERE {where}
             GROUP BY r.text ORDER BY total DESC, r.text LIMIT 10"""
         return [(str(text), int(n)) for text, n in fetch_rows(sql, params)]
+
+
+    @cached_property
+    def gap_group_data(self) -> list[dict[str, Any]]:
+        return self._source("gap_group_data", self._compute_gap_groups)
+
+    def _compute_gap_groups(self) -> list[dict[str, Any]]:
+        where, params = _rollup_scope(self.scope, self.period)
+        sql = f"""
+            SELECT r.text, SUM(r.n) AS total FROM {GAP_MESSAGES} r WHERE {where}
+            GROUP BY r.text ORDER BY total DESC, r.text LIMIT {MAX_TEXTS}"""
+        pairs = [(str(text), int(n)) for text, n in fetch_rows(sql, params)]
+        return [group.to_dict() for group in gap_groups(pairs)]
+
+    @property
+    def gap_groups(self) -> list[GapGroup]:
+        """Similar gap messages grouped (``analytics.gaps``), largest first; the messages
+        an admin marked out of scope are left out."""
+        groups = [GapGroup.from_dict(d) for d in self.gap_group_data]
+        done = gap_actions_by_text([t for g in groups for t in g.texts])
+        out = []
+        for group in groups:
+            group.messages = [
+                (t, n) for t, n in group.messages
+                if not (t in done and done[t].kind == GapActionKind.OUT_OF_SCOPE)
+            ]
+            if group.messages:
+                group.actions = sorted(
+                    {done[t].pk: done[t] for t, _ in group.messages if t in done}.values(),
+                    key=lambda a: a.created_at, reverse=True,
+                )
+                out.append(group)
+        out.sort(key=lambda g: (-g.total, g.key))
+        for group in out[:10]:  # the groups the page shows
+            for action in group.actions:
+                if action.kind == GapActionKind.ADD_PHRASES:
+                    action.effect = gap_action_effect(action, self.period.zone)
+        return sorted(out, key=lambda g: (-g.total, g.key))
+
+    @cached_property
+    def article_stats(self) -> list[dict[str, Any]]:
+        """The articles the bot quoted most in the period's conversations: per article its
+        title, times quoted, and the shares of the conversations that saw it where the
+        customer confirmed the help and where the bot resolved the conversation."""
+        return self._source("article_stats", self._compute_article_stats)
+
+    def _compute_article_stats(self) -> list[dict[str, Any]]:
+        where, params = _rollup_scope(self.scope, self.period)
+        sql = f"""
+            SELECT r.article_id, SUM(r.quoted) AS q, SUM(r.conversations),
+                   SUM(r.helped), SUM(r.contained)
+            FROM {ARTICLES} r WHERE {where}
+            GROUP BY r.article_id ORDER BY q DESC, r.article_id LIMIT 10"""
+        rows = fetch_rows(sql, params)
+        titles = dict(
+            Article.objects.filter(pk__in=[r[0] for r in rows]).values_list("pk", "title")
+        )
+        return [
+            {
+                "id": int(aid),
+                "title": titles.get(aid, f"Article {aid} (deleted)"),
+                "quoted": int(quoted),
+                "conversations": int(n),
+                "helped": ratio(int(helped), int(n)),
+                "contained": ratio(int(contained), int(n)),
+            }
+            for aid, quoted, n, helped, contained in rows
+        ]
+
+    @cached_property
+    def always_intents(self) -> set[str]:
+        return always_intents()
+
+    @cached_property
+    def by_design(self) -> list[tuple[str, int]]:
+        """Handoffs of intents whose policy sends them to a person always: (intent, count)."""
+        return [
+            (intent, n) for intent, n in self._count_by([EventName.HANDOFF], "intent")
+            if intent in self.always_intents
+        ]
+
+
+def always_intents() -> set[str]:
+    """Slugs of the intents that always go to a person by design."""
+    return set(
+        Intent.objects.filter(escalation_policy=EscalationPolicy.ALWAYS)
+        .values_list("slug", flat=True)
+    )
 
 
 # --- Charts ----------------------------------------------------------------------------------
@@ -728,18 +657,39 @@ def _handoff_reasons(report: Report) -> ChartData:
     return _pairs_chart(sorted(totals.items(), key=lambda item: (-item[1], item[0])), "Handoffs")
 
 
+def _daily_series(report: Report, key: str, label: str) -> ChartData:
+    """One series over the period's days (what a chart by intent shows under an intent
+    filter, where it would be a single bar)."""
+    by_day = {row["day"]: row for row in report.daily}
+    days = report.period.day_list()
+    return ChartData(
+        labels=[day.isoformat() for day in days],
+        datasets=[{"key": key, "label": label,
+                   "data": [by_day.get(day, {}).get(key, 0) for day in days]}],
+        kind="line",
+    )
+
+
 def _handoff_intents(report: Report) -> ChartData:
+    if report.scope.intent:
+        return _daily_series(report, "handed_off", "Conversations handed off, per day")
     return _pairs_chart(report._count_by([EventName.HANDOFF], "intent"), "Handoffs")
 
 
 def _intents(report: Report) -> ChartData:
+    if report.scope.intent:
+        return _daily_series(report, "conversations", "Conversations, per day")
     turns = report._count_by([EventName.BOT_REPLIED, EventName.HANDOFF], "intent")
     return _pairs_chart(turns, "Bot turns")
 
 
 def _gap_intents(report: Report) -> ChartData:
+    by_design = report.always_intents
     fallbacks = dict(report._count_by([EventName.FALLBACK], "intent"))
-    handoffs = dict(report._count_by([EventName.HANDOFF], "intent"))
+    handoffs = {
+        intent: n for intent, n in report._count_by([EventName.HANDOFF], "intent")
+        if intent not in by_design
+    }
     intents = sorted(
         set(fallbacks) | set(handoffs),
         key=lambda i: (-(fallbacks.get(i, 0) + handoffs.get(i, 0)), i),
@@ -838,7 +788,8 @@ CHARTS: tuple[Chart, ...] = (
     Chart(
         "gap_intents",
         "Knowledge gaps: intents",
-        "The intents whose turns most often end in a fallback or a handoff.",
+        "The intents whose turns most often end in a fallback or a handoff (intents that go "
+        "to a person by design are shown apart).",
         "table",
         _gap_intents,
     ),
@@ -897,6 +848,7 @@ class Tile:
     kpi: Kpi
     value: float | None
     previous: float | None
+    before_has_data: bool = True  # the previous period had conversations
 
     @property
     def display(self) -> str:
@@ -919,6 +871,8 @@ class Tile:
 
     @property
     def change_display(self) -> str:
+        if not self.before_has_data:
+            return "no earlier data"
         change = self.change
         if change is None:
             return "no comparison"
@@ -939,7 +893,12 @@ def tiles(report: Report) -> list[dict[str, Any]]:
     groups = []
     for key, label in KPI_GROUPS:
         group_tiles = [
-            Tile(kpi=kpi, value=report.current[kpi.key], previous=report.before[kpi.key])
+            Tile(
+                kpi=kpi,
+                value=report.current[kpi.key],
+                previous=report.before[kpi.key],
+                before_has_data=bool(report.before["conversations"]),
+            )
             for kpi in KPIS
             if kpi.group == key
         ]

@@ -90,15 +90,17 @@ class ReportingEvent(models.Model):
 
 # --- The rollup: what the dashboard reads (``analytics/rollup.py`` keeps it) -------------------
 #
-# Every rollup row belongs to one cohort day (the UTC day its conversations started), one
-# widget and one intent: the conversation's current intent, or "" for the row that totals all
-# intents of that day and widget (the intent filter reads the first, everything else the
-# second). A refresh replaces every row of a day at once, so a day's rows always agree.
+# Every rollup row belongs to one reporting zone, one cohort day (the local day there that its
+# conversations started), one widget and one intent: the conversation's current intent, or ""
+# for the row that totals all intents of that day and widget (the intent filter reads the
+# first, everything else the second). A refresh replaces every row of a day at once, so a
+# day's rows always agree.
 
 
 class CohortRow(models.Model):
-    """The key every rollup row shares: cohort day, widget and intent ("" for all)."""
+    """The key every rollup row shares: zone, cohort day, widget and intent ("" for all)."""
 
+    zone = models.CharField(max_length=64, default="UTC")
     day = models.DateField()
     widget = models.ForeignKey(
         "chat.Widget", null=True, on_delete=models.CASCADE, related_name="+", db_index=False
@@ -126,7 +128,11 @@ class CohortDay(CohortRow):
     customer_turns = models.IntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["intent", "day", "widget"], name="cohortday_scope_idx")]
+        indexes = [
+            models.Index(
+                fields=["zone", "intent", "day", "widget"], name="cohortday_zone_scope_idx"
+            )
+        ]
 
 
 class CohortEventCount(CohortRow):
@@ -144,6 +150,7 @@ class CohortEventCount(CohortRow):
         indexes = [
             models.Index(
                 fields=[
+                    "zone",
                     "intent",
                     "day",
                     "widget",
@@ -154,9 +161,9 @@ class CohortEventCount(CohortRow):
                     "value_sum",
                     "high",
                 ],
-                name="cohortevent_scope_idx",
+                name="cohortevent_zone_scope_idx",
             ),
-            models.Index(fields=["day"], name="cohortevent_day_idx"),
+            models.Index(fields=["zone", "day"], name="cohortevent_zone_day_idx"),
         ]
 
 
@@ -173,10 +180,10 @@ class CohortValue(CohortRow):
     class Meta:
         indexes = [
             models.Index(
-                fields=["intent", "metric", "band", "day", "widget", "unit", "n"],
-                name="cohortvalue_band_idx",
+                fields=["zone", "intent", "metric", "band", "day", "widget", "unit", "n"],
+                name="cohortvalue_zone_band_idx",
             ),
-            models.Index(fields=["day"], name="cohortvalue_day_idx"),
+            models.Index(fields=["zone", "day"], name="cohortvalue_zone_day_idx"),
         ]
 
 
@@ -190,10 +197,10 @@ class CohortValueBand(CohortRow):
     class Meta:
         indexes = [
             models.Index(
-                fields=["intent", "day", "widget", "metric", "band", "n"],
-                name="cohortband_scope_idx",
+                fields=["zone", "intent", "day", "widget", "metric", "band", "n"],
+                name="cohortband_zone_scope_idx",
             ),
-            models.Index(fields=["day"], name="cohortband_day_idx"),
+            models.Index(fields=["zone", "day"], name="cohortband_zone_day_idx"),
         ]
 
 
@@ -206,8 +213,32 @@ class CohortGapMessage(CohortRow):
 
     class Meta:
         indexes = [
-            models.Index(fields=["intent", "day", "widget"], name="cohortgap_scope_idx"),
-            models.Index(fields=["day"], name="cohortgap_day_idx"),
+            models.Index(
+                fields=["zone", "intent", "day", "widget"], name="cohortgap_zone_scope_idx"
+            ),
+            models.Index(fields=["zone", "day"], name="cohortgap_zone_day_idx"),
+        ]
+
+
+class CohortArticle(CohortRow):
+    """Knowledge-base articles the bot quoted in one day's conversations: bot replies that
+    quoted it, conversations that saw it, and of those the ones whose customer confirmed the
+    help ("yes, this helped") and the ones the bot resolved (confirmed or assumed) with no
+    handoff."""
+
+    article_id = models.IntegerField()
+    quoted = models.IntegerField()
+    conversations = models.IntegerField()
+    helped = models.IntegerField()
+    contained = models.IntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["zone", "intent", "day", "widget", "article_id"],
+                name="cohortarticle_scope_idx",
+            ),
+            models.Index(fields=["zone", "day"], name="cohortarticle_zone_day_idx"),
         ]
 
 
@@ -219,8 +250,39 @@ class RollupRefresh(models.Model):
     event_mark = models.BigIntegerField()
     message_mark = models.BigIntegerField()
     full = models.BooleanField(default=False)
+    # The reporting zones the rollup held after this refresh, comma-separated.
+    zones = models.CharField(max_length=500, default="")
     days = models.IntegerField(default=0)
     seconds = models.FloatField(default=0)
 
     def __str__(self) -> str:
         return f"rollup refresh at {self.started_at:%Y-%m-%d %H:%M:%S} ({self.days} days)"
+
+
+class GapActionKind(models.TextChoices):
+    ADD_PHRASES = "add_phrases", "Added as training phrases"
+    DRAFT_ARTICLE = "draft_article", "Draft article started"
+    OUT_OF_SCOPE = "out_of_scope", "Marked out of scope"
+
+
+class GapAction(models.Model):
+    """What an admin did about knowledge-gap messages from the dashboard (also written to
+    the knowledge audit log). ``texts`` are the messages in lower case, as the rollup keeps
+    them; ``intent`` the intent they were taught to, ``article`` the draft started."""
+
+    kind = models.CharField(max_length=16, choices=GapActionKind.choices)
+    texts = models.JSONField(default=list)
+    intent = models.CharField(max_length=80, blank=True)
+    article = models.ForeignKey(
+        "knowledge.Article", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {len(self.texts)} message(s)"

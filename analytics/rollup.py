@@ -4,8 +4,9 @@
 """The rollup the dashboard reads instead of the raw events, and how it is kept.
 
 The raw facts stay in ``ReportingEvent`` (and ``chat_message``/``chat_bottrace``); the rollup
-tables (``models.CohortDay`` and its siblings) hold them aggregated per *cohort day* (the UTC
-day a conversation started: every KPI attributes to it), widget and intent, with histograms of
+tables (``models.CohortDay`` and its siblings) hold them aggregated per *cohort day* (the local
+day a conversation started, in each reporting zone: every KPI attributes to it), widget and
+intent, with histograms of
 the timed metrics at the resolution the KPIs count in. A cold 90-day report then reads a few
 thousand rollup rows instead of about a million events.
 
@@ -20,6 +21,13 @@ it is still seen. The bound: a row is counted as long as its transaction commits
 Rows deleted from the raw tables, or a change of the fallback settings, need
 ``rebuild_rollups``.
 
+Time zones: a day is a local day of a reporting zone (``analytics.zones``): the desk's
+``TIME_ZONE`` and the zones managers may choose (``ANALYTICS_TIME_ZONES``). Every rollup row
+carries its zone, and a refresh recomputes the touched days of each zone, so figures are exact
+in each of them (a DST day is 23 or 25 hours; each conversation counts on one day). The cost
+is linear in the number of zones: rows, refresh time and rebuild time are multiplied by it
+(bench/README.md has the figures). Changing the list rebuilds the rollup at the next refresh.
+
 Celery beat runs the refresh every 30 s (``CELERY_BEAT_SCHEDULE``). Before computing, a
 report checks the rollup with one query (``rollup_ensure_fresh``) and refreshes it if
 something was written since: a background recomputation always, a manager's cold request
@@ -32,14 +40,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as dtime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from knowledge.models import Intent
+
+from .measures import counted_events, timed_metrics
 from .models import (
+    CohortArticle,
     CohortDay,
     CohortEventCount,
     CohortGapMessage,
@@ -49,6 +62,7 @@ from .models import (
     ReportingEvent,
     RollupRefresh,
 )
+from .zones import local_date_sql, local_midnight, reporting_zones
 
 EVENTS = ReportingEvent._meta.db_table
 # chat's tables, reached through the relation analytics' own event declares by label
@@ -60,9 +74,12 @@ CONVERSATIONS = _CONVERSATION._meta.db_table
 MESSAGES = _MESSAGE._meta.db_table
 TRACES = _MESSAGE._meta.get_field("trace").related_model._meta.db_table
 REFRESHES = RollupRefresh._meta.db_table
+INTENTS = Intent._meta.db_table
 ROLLUP_TABLES = tuple(
     m._meta.db_table
-    for m in (CohortDay, CohortEventCount, CohortValue, CohortValueBand, CohortGapMessage)
+    for m in (
+        CohortDay, CohortEventCount, CohortValue, CohortValueBand, CohortGapMessage, CohortArticle
+    )
 )
 
 # How far back a refresh looks for late commits.
@@ -78,13 +95,10 @@ COHORT_EVENTS = (
     *STATE_EVENTS,
     EventName.RATING_GIVEN.value,
 )
-COUNTED_EVENTS = (
-    EventName.BOT_REPLIED.value,
-    EventName.HANDOFF.value,
-    EventName.FALLBACK.value,
-    EventName.RATING_GIVEN.value,
-    EventName.FIRST_AGENT_REPLY.value,
-)
+# Derived from the KPI declarations (``analytics.measures``): the events some KPI or
+# breakdown reads, and the timed metrics some KPI takes a percentile of.
+COUNTED_EVENTS = counted_events()
+TIMED_METRICS = timed_metrics()
 COHORT_COUNTS = (
     "conversations",
     "resolved",
@@ -126,10 +140,6 @@ def _db_datetime(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, dtime.min, tzinfo=UTC)
-
-
 def fetch_rows(sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[tuple]:
     """The rows of one statement (none for a statement that returns none)."""
     with connection.cursor() as cursor:
@@ -151,26 +161,28 @@ def _as_datetime(value: Any) -> datetime:
 # --- Recomputing days ------------------------------------------------------------------------
 
 
-def _grains(base: str, columns: Iterable[str], keys: Iterable[str] = ()) -> str:
+def _grains(base: str, columns: Iterable[str], keys: Iterable[str] = (), *, zone: str) -> str:
     """Each row of ``base`` as it is (what the intent filter reads) plus its rows totalled
-    over intents (intent ""), which the unfiltered dashboard reads."""
+    over intents (intent ""), which the unfiltered dashboard reads; the first column is the
+    zone (a checked name: ``zones.reporting_zones``)."""
     keys = list(keys)
     lead = "".join(f"{k}, " for k in keys)
     plain = ", ".join(columns)
     summed = ", ".join(f"SUM({c})" for c in columns)
+    z = f"'{zone}'" if zone in reporting_zones() else "NULL"
     return f"""
-        SELECT day, widget_id, intent, {lead}{plain} FROM {base} WHERE intent <> ''
+        SELECT {z} AS zone, day, widget_id, intent, {lead}{plain} FROM {base} WHERE intent <> ''
         UNION ALL
-        SELECT day, widget_id, '', {lead}{summed} FROM {base}
+        SELECT {z}, day, widget_id, '', {lead}{summed} FROM {base}
         GROUP BY day, widget_id{"".join(f", {k}" for k in keys)}"""
 
 
-def _insert_cohort_days(runs: list[tuple[date, date]]) -> None:
+def _insert_cohort_days(runs: list[tuple[date, date]], zone: str) -> None:
     """Each conversation's current outcome (the latest resolved/reopened/abandoned event
     decides), counted per cohort day; and the cohort's customer messages."""
     sums = ", ".join(f"SUM({c}) AS {c}" for c in COHORT_COUNTS)
-    in_events, params = _in_runs("e.conversation_started_at", runs)
-    in_conversations, more = _in_runs("c.created_at", runs)
+    in_events, params = _in_runs("e.conversation_started_at", runs, zone)
+    in_conversations, more = _in_runs("c.created_at", runs, zone)
     fetch_rows(
         f"""
         WITH per AS (
@@ -202,7 +214,7 @@ def _insert_cohort_days(runs: list[tuple[date, date]]) -> None:
             FROM per WHERE started = 1
         ),
         parts AS (
-            SELECT date(t) AS day, widget_id, intent,
+            SELECT {local_date_sql("t", zone)} AS day, widget_id, intent,
                 COUNT(*) AS conversations,
                 SUM(is_res) AS resolved,
                 SUM(is_ab) AS abandoned,
@@ -216,28 +228,31 @@ def _insert_cohort_days(runs: list[tuple[date, date]]) -> None:
                 0 AS customer_turns
             FROM state GROUP BY 1, 2, 3
             UNION ALL
-            SELECT date(c.created_at), c.widget_id, c.intent, 0, 0, 0, 0, 0, 0, 0, 0, COUNT(*)
+            SELECT {local_date_sql("c.created_at", zone)}, c.widget_id, c.intent,
+                   0, 0, 0, 0, 0, 0, 0, 0, COUNT(*)
             FROM {MESSAGES} m JOIN {CONVERSATIONS} c ON c.id = m.conversation_id
             WHERE m.author = 'customer' AND ({in_conversations})
             GROUP BY 1, 2, 3
         ),
         base AS (SELECT day, widget_id, intent, {sums} FROM parts GROUP BY day, widget_id, intent)
-        INSERT INTO {CohortDay._meta.db_table} (day, widget_id, intent, {", ".join(COHORT_COUNTS)})
-        {_grains("base", COHORT_COUNTS)}
+        INSERT INTO {CohortDay._meta.db_table}
+            (zone, day, widget_id, intent, {", ".join(COHORT_COUNTS)})
+        {_grains("base", COHORT_COUNTS, zone=zone)}
         """,
         params + more + more,
     )
 
 
-def _insert_event_counts(runs: list[tuple[date, date]]) -> None:
+def _insert_event_counts(runs: list[tuple[date, date]], zone: str) -> None:
     columns = ("events", "value_sum", "high")
     keys = ("name", "event_intent", "category")
-    in_events, params = _in_runs("e.conversation_started_at", runs)
-    in_conversations, more = _in_runs("c.created_at", runs)
+    in_events, params = _in_runs("e.conversation_started_at", runs, zone)
+    in_conversations, more = _in_runs("c.created_at", runs, zone)
     fetch_rows(
         f"""
         WITH base AS (
-            SELECT date(e.conversation_started_at) AS day, e.widget_id AS widget_id,
+            SELECT {local_date_sql("e.conversation_started_at", zone)} AS day,
+                   e.widget_id AS widget_id,
                    c.intent AS intent, e.name AS name, e.intent AS event_intent,
                    e.category AS category, COUNT(*) AS events, SUM(e.value) AS value_sum,
                    SUM(CASE WHEN e.value >= 4 THEN 1 ELSE 0 END) AS high
@@ -246,22 +261,43 @@ def _insert_event_counts(runs: list[tuple[date, date]]) -> None:
             GROUP BY 1, 2, 3, 4, 5, 6
         )
         INSERT INTO {CohortEventCount._meta.db_table}
-            (day, widget_id, intent, {", ".join(keys)}, {", ".join(columns)})
-        {_grains("base", columns, keys)}
+            (zone, day, widget_id, intent, {", ".join(keys)}, {", ".join(columns)})
+        {_grains("base", columns, keys, zone=zone)}
         """,
         params + more,
     )
 
 
-def _insert_values(runs: list[tuple[date, date]]) -> None:
+def _insert_values(runs: list[tuple[date, date]], zone: str) -> None:
     """Histograms of the four timed metrics, in the units ``kpis.PERCENTILE_DIVISORS``
     names: every bot reply's latency (ms), each conversation's first bot reply (ms), each
     first agent reply after a handoff (0.1 s), and the resolution time of the conversations
     whose latest state is resolved (0.1 s)."""
-    rng, params = _in_runs("e.conversation_started_at", runs)
+    rng, params = _in_runs("e.conversation_started_at", runs, zone)
     rng = f"({rng})"
     # Conversations start when their events say: the same ranges let the join use an index.
-    in_conversations, more = _in_runs("c.created_at", runs)
+    in_conversations, more = _in_runs("c.created_at", runs, zone)
+    branches = {
+        "bot_latency": """
+            SELECT cid, t, w, 'bot_latency' AS metric, CAST(ROUND(value) AS BIGINT) AS unit
+            FROM firsts WHERE value IS NOT NULL""",
+        "bot_first_response": """
+            SELECT cid, t, w, 'bot_first_response' AS metric, CAST(ROUND(value) AS BIGINT) AS unit
+            FROM firsts WHERE rn = 1 AND value IS NOT NULL""",
+        "agent_first_response": f"""
+            SELECT e.conversation_id AS cid, e.conversation_started_at AS t, e.widget_id AS w,
+                   'agent_first_response' AS metric, CAST(ROUND(e.value * 10) AS BIGINT) AS unit
+            FROM {EVENTS} e
+            WHERE e.name = '{EventName.FIRST_AGENT_REPLY.value}' AND e.value IS NOT NULL
+              AND {rng}""",
+        "resolution_time": """
+            SELECT cid, t, w, 'resolution_time' AS metric, CAST(ROUND(value * 10) AS BIGINT) AS unit
+            FROM finals WHERE rn = 1 AND name = 'resolved' AND value IS NOT NULL""",
+    }
+    unknown = set(TIMED_METRICS) - set(branches)
+    if unknown:
+        raise ValueError(f"no rollup histogram is defined for {sorted(unknown)}")
+    range_uses = 2 + ("agent_first_response" in TIMED_METRICS)  # firsts, finals, agent
     fetch_rows(
         f"""
         WITH firsts AS (
@@ -280,102 +316,141 @@ def _insert_values(runs: list[tuple[date, date]]) -> None:
                    ) AS rn
             FROM {EVENTS} e WHERE e.name IN {_in(STATE_EVENTS)} AND {rng}
         ),
-        vals AS (
-            SELECT cid, t, w, 'bot_latency' AS metric, CAST(ROUND(value) AS BIGINT) AS unit
-            FROM firsts WHERE value IS NOT NULL
-            UNION ALL
-            SELECT cid, t, w, 'bot_first_response', CAST(ROUND(value) AS BIGINT)
-            FROM firsts WHERE rn = 1 AND value IS NOT NULL
-            UNION ALL
-            SELECT e.conversation_id, e.conversation_started_at, e.widget_id,
-                   'agent_first_response', CAST(ROUND(e.value * 10) AS BIGINT)
-            FROM {EVENTS} e
-            WHERE e.name = '{EventName.FIRST_AGENT_REPLY.value}' AND e.value IS NOT NULL
-              AND {rng}
-            UNION ALL
-            SELECT cid, t, w, 'resolution_time', CAST(ROUND(value * 10) AS BIGINT)
-            FROM finals WHERE rn = 1 AND name = 'resolved' AND value IS NOT NULL
-        ),
+        vals AS ({" UNION ALL ".join(branches[m] for m in TIMED_METRICS)}),
         base AS (
-            SELECT date(v.t) AS day, v.w AS widget_id, c.intent AS intent, v.metric AS metric,
+            SELECT {local_date_sql("v.t", zone)} AS day, v.w AS widget_id, c.intent AS intent,
+                   v.metric AS metric,
                    v.unit AS unit, COUNT(*) AS n
             FROM vals v JOIN {CONVERSATIONS} c ON c.id = v.cid AND ({in_conversations})
             GROUP BY 1, 2, 3, 4, 5
         )
         INSERT INTO {CohortValue._meta.db_table}
-            (day, widget_id, intent, metric, unit, n, band)
-        SELECT day, widget_id, intent, metric, unit, n, {band_sql("unit")}
-        FROM ({_grains("base", ("n",), ("metric", "unit"))}) g
+            (zone, day, widget_id, intent, metric, unit, n, band)
+        SELECT zone, day, widget_id, intent, metric, unit, n, {band_sql("unit")}
+        FROM ({_grains("base", ("n",), ("metric", "unit"), zone=zone)}) g
         """,
-        params * 3 + more,
+        params * range_uses + more,
     )
 
 
-def _insert_bands(runs: list[tuple[date, date]]) -> None:
-    in_days, params = _in_runs("day", runs, dates=True)
+def _insert_bands(runs: list[tuple[date, date]], zone: str) -> None:
+    in_days, params = _in_runs("day", runs, zone, dates=True)
     fetch_rows(
         f"""
-        INSERT INTO {CohortValueBand._meta.db_table} (day, widget_id, intent, metric, band, n)
-        SELECT day, widget_id, intent, metric, band, SUM(n)
-        FROM {CohortValue._meta.db_table} WHERE {in_days}
-        GROUP BY day, widget_id, intent, metric, band
+        INSERT INTO {CohortValueBand._meta.db_table}
+            (zone, day, widget_id, intent, metric, band, n)
+        SELECT zone, day, widget_id, intent, metric, band, SUM(n)
+        FROM {CohortValue._meta.db_table} WHERE zone = %s AND ({in_days})
+        GROUP BY zone, day, widget_id, intent, metric, band
         """,
-        params,
+        [zone, *params],
     )
 
 
-def _insert_gap_messages(runs: list[tuple[date, date]]) -> None:
+def _insert_gap_messages(runs: list[tuple[date, date]], zone: str) -> None:
     """Customer messages whose bot turn fell back (below the confidence threshold or the
-    fallback intent) or handed off; the settings apply when the day is recomputed."""
-    in_conversations, params = _in_runs("c.created_at", runs)
+    fallback intent) or handed off, except handoffs of an intent that always goes to a person
+    (by design, not a gap); the settings and policies apply when the day is recomputed."""
+    in_conversations, params = _in_runs("c.created_at", runs, zone)
     fetch_rows(
         f"""
         WITH base AS (
-            SELECT date(c.created_at) AS day, c.widget_id AS widget_id, c.intent AS intent,
+            SELECT {local_date_sql("c.created_at", zone)} AS day, c.widget_id AS widget_id,
+                   c.intent AS intent,
                    LOWER(m.text) AS text, COUNT(*) AS n
             FROM {TRACES} tr
             JOIN {MESSAGES} m ON m.id = tr.message_id
             JOIN {CONVERSATIONS} c ON c.id = tr.conversation_id
             WHERE ({in_conversations}) AND m.author = 'customer'
-              AND (tr.decision = 'handoff' OR tr.intent = %s OR tr.confidence < %s)
+              AND (tr.intent = %s OR tr.confidence < %s OR (tr.decision = 'handoff'
+                   AND tr.intent NOT IN (SELECT i.slug FROM {INTENTS} i
+                                         WHERE i.escalation_policy = 'always')))
             GROUP BY 1, 2, 3, 4
         )
-        INSERT INTO {CohortGapMessage._meta.db_table} (day, widget_id, intent, text, n)
-        {_grains("base", ("n",), ("text",))}
+        INSERT INTO {CohortGapMessage._meta.db_table} (zone, day, widget_id, intent, text, n)
+        {_grains("base", ("n",), ("text",), zone=zone)}
         """,
         [*params, settings.BOT_FALLBACK_INTENT, settings.BOT_CONFIDENCE_THRESHOLD],
     )
 
 
+def _insert_articles(runs: list[tuple[date, date]], zone: str) -> None:
+    """Per article the bot quoted (``Message.articles``, a JSON list of {id, title}): one
+    read of the cohort's bot replies that quote any, counted here rather than in SQL because
+    unnesting a JSON list is written differently on SQLite and PostgreSQL."""
+    tz = ZoneInfo(zone)
+    bounds = [(local_midnight(first, zone), local_midnight(end, zone)) for first, end in runs]
+    condition = Q()
+    for low, high in bounds:
+        condition |= Q(conversation__created_at__gte=low, conversation__created_at__lt=high)
+    rows = (
+        _MESSAGE.objects.filter(condition, author="bot")
+        .exclude(articles=[])
+        .values_list(
+            "articles", "conversation_id", "conversation__created_at",
+            "conversation__widget_id", "conversation__intent", "conversation__status",
+            "conversation__resolution", "conversation__handed_off_at",
+        )
+        .iterator(chunk_size=2000)
+    )
+    # (day, widget, intent, article) -> [quoted, {conversation: (helped, contained)}]
+    counts: dict[tuple[date, int | None, str, int], list[Any]] = {}
+    for articles, cid, created, widget_id, intent, status, resolution, handed_off in rows:
+        day = created.astimezone(tz).date()
+        resolved_by_bot = status == "resolved" and resolution in ("bot_confirmed", "bot_assumed")
+        outcome = (resolution == "bot_confirmed", resolved_by_bot and handed_off is None)
+        for article in articles or []:
+            aid = article.get("id") if isinstance(article, dict) else None
+            if not isinstance(aid, int):
+                continue
+            for grain in {intent or "", ""}:
+                entry = counts.setdefault((day, widget_id, grain, aid), [0, {}])
+                entry[0] += 1
+                entry[1][cid] = outcome
+    CohortArticle.objects.bulk_create(
+        (
+            CohortArticle(
+                zone=zone, day=day, widget_id=widget_id, intent=intent, article_id=aid,
+                quoted=quoted, conversations=len(seen),
+                helped=sum(1 for h, _ in seen.values() if h),
+                contained=sum(1 for _, c in seen.values() if c),
+            )
+            for (day, widget_id, intent, aid), (quoted, seen) in counts.items()
+        ),
+        batch_size=1000,
+    )
+
+
 def _in_runs(
-    column: str, runs: list[tuple[date, date]], *, dates: bool = False
+    column: str, runs: list[tuple[date, date]], zone: str, *, dates: bool = False
 ) -> tuple[str, list[Any]]:
-    """``column`` within any of the day ranges: an OR of ranges, which an index on the
-    column answers range by range."""
+    """``column`` within any of the day ranges (local days of ``zone``): an OR of ranges,
+    which an index on the column answers range by range."""
     sql = " OR ".join(f"({column} >= %s AND {column} < %s)" for _ in runs)
     params: list[Any] = []
     for first, end in runs:
         if dates:
             params += [connection.ops.adapt_datefield_value(d) for d in (first, end)]
         else:
-            params += [_db_datetime(_midnight(d)) for d in (first, end)]
+            params += [_db_datetime(local_midnight(d, zone)) for d in (first, end)]
     return sql, params
 
 
-def _recompute(runs: list[tuple[date, date]], *, delete: bool = True) -> None:
-    """Replaces every rollup row of the cohort days in ``runs`` (``[first, end)`` ranges):
-    the same eleven statements however many days and ranges."""
+def _recompute(runs: list[tuple[date, date]], zone: str, *, delete: bool = True) -> None:
+    """Replaces every rollup row of ``zone``'s cohort days in ``runs`` (``[first, end)``
+    ranges of local days): the same eleven statements however many days and ranges."""
     if not runs:
         return
     if delete:
-        in_days, params = _in_runs("day", runs, dates=True)
+        in_days, params = _in_runs("day", runs, zone, dates=True)
         for table in ROLLUP_TABLES:
-            fetch_rows(f"DELETE FROM {table} WHERE {in_days}", params)
-    _insert_cohort_days(runs)
-    _insert_event_counts(runs)
-    _insert_values(runs)
-    _insert_bands(runs)
-    _insert_gap_messages(runs)
+            fetch_rows(f"DELETE FROM {table} WHERE zone = %s AND ({in_days})", [zone, *params])
+    _insert_cohort_days(runs, zone)
+    _insert_event_counts(runs, zone)
+    _insert_values(runs, zone)
+    _insert_bands(runs, zone)
+    _insert_gap_messages(runs, zone)
+    _insert_articles(runs, zone)
 
 
 def _runs(days: Iterable[date]) -> Iterator[tuple[date, date]]:
@@ -400,14 +475,14 @@ def _marks() -> tuple[int, int]:
     return int(row[0] or 0), int(row[1] or 0)
 
 
-def _touched_days(event_mark: int, message_mark: int) -> list[date]:
-    """Cohort days of the events and messages with ids above the marks."""
+def _touched_days(event_mark: int, message_mark: int, zone: str) -> list[date]:
+    """Cohort days (local to ``zone``) of the events and messages with ids above the marks."""
     rows = fetch_rows(
         f"""
-        SELECT date(e.conversation_started_at) FROM {EVENTS} e
+        SELECT {local_date_sql("e.conversation_started_at", zone)} FROM {EVENTS} e
         WHERE e.id > %s AND e.conversation_started_at IS NOT NULL
         UNION
-        SELECT date(c.created_at) FROM {MESSAGES} m
+        SELECT {local_date_sql("c.created_at", zone)} FROM {MESSAGES} m
         JOIN {CONVERSATIONS} c ON c.id = m.conversation_id
         WHERE m.id > %s
         """,
@@ -438,7 +513,10 @@ def rollup_refresh(
     *,
     max_age: float | None = None,
     full: bool = False,
-    progress: Callable[[list[tuple[date, date]]], Iterable[tuple[date, date]]] | None = None,
+    progress: Callable[
+        [list[tuple[str, tuple[date, date]]]], Iterable[tuple[str, tuple[date, date]]]
+    ]
+    | None = None,
 ) -> RollupRefresh | None:
     """Brings the rollup up to date; returns the refresh recorded, or None if it was fresh.
 
@@ -452,6 +530,9 @@ def rollup_refresh(
         now = timezone.now()
         marks = _marks()
         latest = RollupRefresh.objects.order_by("-id").first()
+        zones = reporting_zones()
+        if latest is not None and latest.zones != ",".join(zones):
+            full = True  # a zone was added or removed: rebuild every zone's rows
         if max_age is not None and not full and _is_fresh(latest, marks, max_age, now):
             return None
         if full or latest is None:
@@ -459,43 +540,55 @@ def rollup_refresh(
             for table in ROLLUP_TABLES:
                 fetch_rows(f"DELETE FROM {table}")
             RollupRefresh.objects.all().delete()
-            runs = list(_all_days())
+            runs = [(zone, run) for zone in zones for run in _all_days(zone)]
         else:
             base = (
                 RollupRefresh.objects.filter(started_at__lte=now - OVERLAP).order_by("-id").first()
                 or RollupRefresh.objects.order_by("id").first()
             )
-            runs = list(_runs(_touched_days(base.event_mark, base.message_mark)))
+            runs = [
+                (zone, run)
+                for zone in zones
+                for run in _runs(_touched_days(base.event_mark, base.message_mark, zone))
+            ]
             RollupRefresh.objects.filter(id__lt=base.id).delete()
         if full:
             # Everything was deleted above; insert a week at a time (for the progress bar).
-            for run in progress(runs) if progress else runs:
-                _recompute([run], delete=False)
+            for zone, run in progress(runs) if progress else runs:
+                _recompute([run], zone, delete=False)
             if connection.vendor == "postgresql":  # the planner's row counts for the reads
                 fetch_rows(f"ANALYZE {', '.join(ROLLUP_TABLES)}")
         else:
-            _recompute(runs)
+            for zone in zones:
+                _recompute([run for z, run in runs if z == zone], zone)
         return RollupRefresh.objects.create(
             started_at=now,
             event_mark=marks[0],
             message_mark=marks[1],
             full=full,
-            days=sum((end - first).days for first, end in runs),
+            zones=",".join(zones),
+            days=sum((end - first).days for _zone, (first, end) in runs),
             seconds=time.perf_counter() - started,
         )
 
 
-def _all_days(chunk: int = 7) -> Iterator[tuple[date, date]]:
-    """Every cohort day, in ranges of ``chunk`` days (from the conversations' start times,
-    which their events carry)."""
+def _all_days(zone: str, chunk: int = 7) -> Iterator[tuple[date, date]]:
+    """Every cohort day (local to ``zone``), in ranges of ``chunk`` days (from the
+    conversations' start times, which their events carry)."""
     low, high = fetch_rows(f"SELECT MIN(created_at), MAX(created_at) FROM {CONVERSATIONS}")[0]
     if low is None:
         return
-    first, last = _as_datetime(low).date(), _as_datetime(high).date()
+    first = local_day_of(_as_datetime(low), zone)
+    last = local_day_of(_as_datetime(high), zone)
     while first <= last:
         end = min(first + timedelta(days=chunk), last + timedelta(days=1))
         yield first, end
         first = end
+
+
+def local_day_of(moment: datetime, zone: str) -> date:
+    """The local date of an instant in ``zone``."""
+    return moment.astimezone(ZoneInfo(zone)).date()
 
 
 def rollup_ensure_fresh(max_age: float) -> None:

@@ -5,20 +5,33 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.roles import area_required, can_open
 
 from .forms import DEFAULT_PRESET, PRESETS, ReportForm
+from .gaps import gap_add_phrases, gap_draft_article, gap_mark_out_of_scope
 from .kpis import CHART_BY_KEY, CHARTS, Report, tiles
+from .zones import zone_label
+
+ZONE_SESSION_KEY = "analytics_zone"
 
 
 def _report_form(request: HttpRequest) -> ReportForm:
-    form = ReportForm(request.GET if request.GET else {"range": DEFAULT_PRESET})
-    form.is_valid()
+    """The filters of the query; the time zone defaults to the one this manager chose last
+    (kept in their session), else the desk's."""
+    form = ReportForm(
+        request.GET if request.GET else {"range": DEFAULT_PRESET},
+        zone=request.session.get(ZONE_SESSION_KEY, ""),
+    )
+    if form.is_valid() and request.GET.get("tz"):
+        request.session[ZONE_SESSION_KEY] = form.cleaned_data["tz"]
     return form
 
 
@@ -54,6 +67,12 @@ def _context(request: HttpRequest, form: ReportForm) -> dict[str, Any]:
                 }
             )
     context.update(
+        zone=zone_label(report.period.zone),
+        data_starts=form.data_starts,
+        gap_groups=report.gap_groups if not report.is_empty else [],
+        article_stats=report.article_stats if not report.is_empty else [],
+        by_design=report.by_design if not report.is_empty else [],
+        intent_slugs=[slug for slug, _ in form.fields["intent"].choices if slug],
         report=report,
         period=report.period,
         previous=report.previous,
@@ -124,6 +143,7 @@ def chart_data(request: HttpRequest, key: str) -> HttpResponse:
     filename = f"{chart.key}_{scope.period.first_day}_{scope.period.last_day}.csv"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.write("\ufeff")  # a UTF-8 byte-order mark, so that Excel reads UTF-8
     writer = csv.writer(response)
     writer.writerow([_label_header(chart.key), *(ds["label"] for ds in data.datasets)])
     for row in data.rows():
@@ -147,3 +167,41 @@ def _csv_safe(cell: Any) -> Any:
     if isinstance(cell, str) and cell[:1] in {"=", "+", "-", "@", "\t", "\r"}:
         return "'" + cell
     return cell
+
+
+GAP_ACTIONS = {"add_phrases", "draft_article", "out_of_scope"}
+
+
+@require_POST
+@area_required("knowledge")
+def gap_act(request: HttpRequest) -> HttpResponse:
+    """An admin teaches the bot from gap messages: ``action`` is add_phrases (to ``intent``
+    or a ``new_intent``), draft_article or out_of_scope; ``text`` repeats per message. Back to
+    the dashboard (the same filters) with what was done, or with the error and no change."""
+    action = request.POST.get("action", "")
+    texts = request.POST.getlist("text")
+    back = reverse("analytics:dashboard") + "?" + request.POST.get("query", "")
+    try:
+        if action == "add_phrases":
+            done = gap_add_phrases(
+                actor=request.user, texts=texts, intent=request.POST.get("intent", ""),
+                new_intent=request.POST.get("new_intent", ""),
+            )
+            messages.success(
+                request, f"Added {len(done.texts)} message(s) as training phrases of "
+                f"{done.intent}. Train the classifier to use them.",
+            )
+        elif action == "draft_article":
+            done = gap_draft_article(
+                actor=request.user, texts=texts, intent=request.POST.get("intent", "")
+            )
+            messages.success(request, f"Started the draft article \"{done.article.title}\".")
+        elif action == "out_of_scope":
+            gap_mark_out_of_scope(actor=request.user, texts=texts)
+            messages.success(request, f"Marked {len(texts)} message(s) out of scope.")
+        else:
+            raise ValidationError("Unknown action.")
+    except ValidationError as error:
+        messages.error(request, "Nothing was changed: " + " ".join(error.messages))
+        return redirect(back)
+    return redirect(back + "#gaps")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from .bot import classifier, playground_turn
+from .bot import classifier, playground_turn, taxonomy_snapshot
 from .bot.dialog import check_state
 from .bot.signals import SignalMatcher
 from .bot.text import normalize, tokens
@@ -33,6 +33,17 @@ class ChatBot:
         self, *, text: str, history: Iterable[str] = (), dialog_state: dict | None = None
     ) -> TurnResult:
         return playground_turn(text=text, history=history, dialog_state=dialog_state)
+
+    def content_words(self, text: str) -> list[str]:
+        """``chat.bot.classifier.content_words``."""
+        return classifier.content_words(text)
+
+    def intent_guesser(self) -> Callable[[str], str] | None:
+        """The active classifier's ``predict_words`` top slug (None without a model)."""
+        model = taxonomy_snapshot().classifier
+        if model is None:
+            return None
+        return lambda text: model.predict_words(text, top=1)[0][0]
 
     def dialog_state_check(self, state: Any) -> dict:
         """``chat.bot.dialog.check_state``."""

@@ -40,6 +40,15 @@ class Bot(Protocol):
         has ``reply``, ``trace`` and ``dialog_state`` among the fields the playground shows."""
         ...
 
+    def content_words(self, text: str) -> list[str]:
+        """The words the classifier reads as content (lower case, no stop words), in order."""
+        ...
+
+    def intent_guesser(self) -> Callable[[str], str] | None:
+        """A function giving the active classifier's top intent (slug) for a message on its
+        word features, or None without a trained classifier."""
+        ...
+
     def dialog_state_check(self, state: Any) -> dict:
         """A playground's dialog state (decoded JSON) checked against the dialog manager's
         shape; raises ``ValueError`` saying what is wrong."""

@@ -377,6 +377,13 @@ CONTENT_SECURITY_POLICY = (
 LANGUAGE_CODE = "en-us"
 # The desk's IANA zone: the customer's "yesterday" when their widget sent no zone of its own.
 TIME_ZONE = os.environ.get("TIME_ZONE", "").strip() or "UTC"
+# Zones a manager may choose for their own analytics views besides TIME_ZONE (the desk's
+# reporting zone); the rollup keeps one copy of its rows per zone (see analytics/zones.py).
+ANALYTICS_TIME_ZONES = [
+    name.strip()
+    for name in os.environ.get("ANALYTICS_TIME_ZONES", "UTC").split(",")
+    if name.strip()
+]
 USE_I18N = True
 USE_TZ = True
 

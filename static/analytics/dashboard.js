@@ -26,7 +26,7 @@
     var stacked = kind === "stacked";
     var horizontal = kind === "hbar";
     return {
-      type: "bar",
+      type: kind === "line" ? "line" : "bar",
       data: {
         labels: data.labels,
         datasets: data.datasets.map(function (ds, i) {
