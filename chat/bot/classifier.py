@@ -278,9 +278,9 @@ def _vectorizers() -> tuple[TfidfVectorizer, TfidfVectorizer]:
     return word, char
 
 
-def _fit_svm(features: sparse.csr_matrix, labels: np.ndarray) -> LinearSVC:
+def _svm() -> LinearSVC:
     # A fixed seed: liblinear shuffles the rows, and the same data should give the same model.
-    return LinearSVC(C=SVM_C, random_state=0).fit(features, labels)
+    return LinearSVC(C=SVM_C, random_state=0)
 
 
 def _fit_many(
@@ -302,10 +302,12 @@ def _fit_many(
     processes = min(len(jobs), os.cpu_count() or 1)
     if processes > 1 and features.shape[0] >= PARALLEL_FIT_FROM:
         fits = Parallel(n_jobs=processes, return_as="generator")(
-            delayed(_fit_svm)(features[rows], labels[rows]) for rows in jobs
+            # The estimator's own ``fit``: a worker process imports scikit-learn only (this
+            # module's package needs Django set up).
+            delayed(_svm().fit)(features[rows], labels[rows]) for rows in jobs
         )
     else:
-        fits = (_fit_svm(features[rows], labels[rows]) for rows in jobs)
+        fits = (_svm().fit(features[rows], labels[rows]) for rows in jobs)
     models = []
     for rows in row_sets:
         models.append(next(fits) if len(set(labels[rows])) >= 2 else None)

@@ -318,7 +318,7 @@ def test_try_in_playground_posts_the_message_and_fills_the_playground(
     import html
     import re
 
-    import chat.bot
+    from knowledge.bot import bot_registered
     from tests.knowledge.test_views import fake_turn
 
     admin_html = admin_client_role.get(f"/analytics/?{MARCH}").content.decode()
@@ -330,7 +330,7 @@ def test_try_in_playground_posts_the_message_and_fills_the_playground(
     action, text = forms[0]
     assert text and text not in action
     calls: list[dict] = []
-    monkeypatch.setattr(chat.bot, "playground_turn", fake_turn(calls))
+    monkeypatch.setattr(bot_registered(), "playground_turn", fake_turn(calls))
     response = admin_client_role.post(action, {"text": html.unescape(text)})
     assert response.status_code == 200
     assert [call["text"] for call in calls] == [html.unescape(text)]

@@ -86,7 +86,7 @@ def test_the_migration_masks_what_was_stored_before(widget):
     # As rows stored before masking existed.
     Message.objects.filter(pk=old.pk).update(text=f"it is {spaced(VISA, '-')}")
     Conversation.objects.filter(pk=conversation.pk).update(rating_comment=f"use {AMEX}")
-    migration = importlib.import_module("chat.migrations.0005_mask_stored_card_numbers")
+    migration = importlib.import_module("chat.migrations.0006_mask_stored_card_numbers")
     migration.mask_stored(apps, None)
     assert Message.objects.get(pk=old.pk).text == "it is •••• 1111"
     assert Message.objects.get(pk=kept.pk).text == "order 55102 please"
