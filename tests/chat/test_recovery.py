@@ -10,9 +10,11 @@ outbox's dispatcher (run by beat), as after a broker outage.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -209,7 +211,11 @@ class PostgresCluster:
     Run as the ``postgres`` user when the tests run as root (initdb refuses root).
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self) -> None:
+        # Its own directory under the system's temporary directory: pytest's are private to
+        # the user running the tests, which the postgres user cannot enter.
+        directory = Path(tempfile.mkdtemp(prefix="sd-recovery-pg-"))
+        self.directory = directory
         self.port = _free_port()
         self.data = directory / "pgdata"
         self.log = directory / "postgres.log"
@@ -248,6 +254,7 @@ class PostgresCluster:
 
     def stop(self) -> None:
         self.pg_ctl("-w", "-m", "immediate", "stop")
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def rows(self, sql: str) -> list[tuple]:
         import psycopg
@@ -273,7 +280,7 @@ for number in range({count}):
 def test_a_postgresql_restart_under_the_worker_loses_and_repeats_nothing(
     own_redis: RedisServer, tmp_path: Path
 ):
-    cluster = PostgresCluster(tmp_path)
+    cluster = PostgresCluster()
     cluster.start()
     procs: list[subprocess.Popen] = []
     logs = {"worker": tmp_path / "worker.log", "beat": tmp_path / "beat.log",
