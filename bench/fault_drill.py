@@ -168,7 +168,8 @@ class Postgres:
         self.port = free_port()
         self.base = Path(tempfile.mkdtemp(prefix="sd-drill-pg-"))
         self.data = self.base / "data"
-        self.log = logdir / "postgres.log"
+        self.log = self.base / "postgres.log"  # where the postgres user may write
+        self.kept_log = logdir / "postgres.log"
         self.as_postgres = os.geteuid() == 0  # initdb refuses to run as root
 
     @property
@@ -193,8 +194,6 @@ class Postgres:
     def init(self) -> None:
         if self.as_postgres:
             shutil.chown(self.base, "postgres")
-            self.log.touch()
-            shutil.chown(self.log, "postgres")
         self._run(self._binary("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
                   "-E", "UTF8", "--no-sync")
         self.start()
@@ -222,6 +221,8 @@ class Postgres:
     def destroy(self) -> None:
         self._run(self._binary("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop",
                   check=False)
+        if self.log.exists():
+            shutil.copyfile(self.log, self.kept_log)
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -777,8 +778,13 @@ async def drill(args: argparse.Namespace, stack: Stack) -> list[Result]:
     return results
 
 
+def _terminated(signum: int, _frame) -> None:
+    raise SystemExit(128 + signum)  # runs the teardown: no service of the drill outlives it
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminated)
     stack = Stack(args)
     print(f"fault drill: {args.customers} customers x {args.messages} messages per fault; "
           f"logs in {stack.logdir}", flush=True)

@@ -27,7 +27,7 @@
   var streaming = {};    // reply_to seq -> element growing from message.delta frames
   var retryTimer = null, retryAttempts = 0;   // resending after a server_error
   var owedSince = {};    // "seq:N" or "cid:UUID" -> ms since the customer's message awaits an answer
-  var lateTimer = null;
+  var lateTimer = null, resyncing = false;
 
   var LATE_AFTER_MS = 15000;      // an answer this late: say so and offer a person
   var ACK_WAIT_MS = 10000;        // a message with no echo this long is sent again
@@ -371,6 +371,7 @@
       case "joined":
         joined = true;
         attempts = 0;
+        resyncing = false;
         connEl.textContent = "";
         rated = frame.rating !== null && frame.rating !== undefined;
         applyStatus(frame.status, frame);
@@ -477,7 +478,7 @@
   // Joins again on a fresh socket: an answer stored while this socket missed its frame (a
   // process restarted between storing and sending it) comes with the rejoin's gap fill.
   function resync() {
-    if (ws && joined) { ws.close(); }
+    if (ws && joined) { resyncing = true; ws.close(); }
   }
 
   // Seqs below the highest one shown that this page never received (a frame lost on the way).
@@ -494,7 +495,7 @@
     var base = Math.min(30000, 500 * Math.pow(2, attempts));
     var delay = base / 2 + Math.random() * base / 2;   // exponential backoff with jitter
     attempts += 1;
-    connEl.textContent = "Reconnecting…";
+    connEl.textContent = resyncing ? "" : "Reconnecting…";   // a resync is not a lost line
     reconnectTimer = setTimeout(function () { reconnectTimer = null; start(); }, delay);
   }
 

@@ -122,9 +122,12 @@ def test_a_reply_lost_on_the_way_is_fetched_on_rejoin(
 ):
     proxy = Proxy()
     context = browser_context_factory(viewport={"width": 1280, "height": 800})
+    context.clock.install()
     context.route_web_socket(CHAT_SOCKET, proxy)
     page = context.new_page()
     widget = WidgetPage(page, daphne_server).goto_store().open()
+    # Paused: the late notice's own rejoin (15 s) must not fetch the reply before the test does.
+    paused_clock(page)
 
     proxy.drop_to_page = lambda f: f.get("type") == "message" and f.get("author") == "bot"
     widget.send("What is your return policy?")
@@ -140,6 +143,7 @@ def test_a_reply_lost_on_the_way_is_fetched_on_rejoin(
     assert [f["seq"] for f in proxy.dropped] == [first_answer.seq]
 
     proxy.drop_line()
+    page.clock.run_for(1000)  # the reconnect's first backoff step (0.25-0.5 s)
     widget.wait_for_messages("bot", 2)
     rejoin = proxy.sent("join")[-1]
     assert rejoin["missing_seqs"] == [first_answer.seq]
