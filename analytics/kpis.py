@@ -1,19 +1,21 @@
 # SQL is assembled from module constants only (table and event names, fixed fragments); every
 # value that comes from a request is a query parameter.
 # ruff: noqa: S608
-"""Every KPI of the dashboard, declared once, and the SQL that computes them.
+"""The SQL behind the dashboard's KPIs and charts, and the report that runs it.
 
-A KPI names the number it shows, says how it is defined (the page prints that text) and which
-aggregate query (a *source*) produces it. Sources read the rollup (``analytics/rollup.py``):
-the raw reporting events, customer messages and bot traces aggregated per cohort day, widget
-and intent, with histograms of the timed metrics. Plain SQL that runs unchanged on SQLite and
+The KPIs are declared once in ``analytics.measures`` (label, definition, unit, the inputs they
+read and their formula); a report computes each input once, from a few aggregate queries (its
+*sources*), and hands them to the formulas. Sources read the rollup (``analytics/rollup.py``):
+the raw reporting events, customer messages and bot traces aggregated per zone, cohort day,
+widget and intent, with histograms of the timed metrics. Plain SQL that runs unchanged on SQLite and
 PostgreSQL: sums over day rows, and nearest-rank percentiles from cumulative histogram counts
 (``SUM() OVER`` window functions). No query loads event rows into Python: each returns at
 most one row per day, per metric or per intent.
 
 Attribution: every KPI counts the conversations that *started* in the period (the cohort),
 and the events of those conversations, whenever they happened; the rollup is keyed by that
-cohort day. A report brings the rollup up to date before it computes (see ``Report``).
+cohort day, a local day of the period's zone. A report brings the rollup up to date before it
+computes (see ``Report``).
 """
 
 from __future__ import annotations
