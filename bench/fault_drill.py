@@ -432,7 +432,7 @@ class Customer:
     number: int
     base_url: str
     origin: str
-    conversation_id: int = 0
+    conversation_id: str = ""  # the public id the API answered
     token: str = ""
     sent: list[str] = field(default_factory=list)           # client ids, in order
     pending: list[tuple[str, str]] = field(default_factory=list)  # (client id, text) unacked
@@ -626,20 +626,22 @@ def database_truth(stack: Stack, customers: list[Customer]) -> tuple[dict, dict]
     import psycopg
 
     ids = [c.conversation_id for c in customers]
-    rows: dict[tuple[int, str], list[int]] = {}
-    answers: dict[tuple[int, int], int] = {}
+    rows: dict[tuple[str, str], list[int]] = {}
+    answers: dict[tuple[str, int], int] = {}
     for _attempt in range(30):
         try:
             with psycopg.connect(stack.postgres.url, connect_timeout=5) as conn:
                 for conversation_id, client_id, seq in conn.execute(
-                    "SELECT conversation_id, client_id::text, seq FROM chat_message "
-                    "WHERE conversation_id = ANY(%s) AND author = 'customer'", (ids,)
+                    "SELECT c.public_id::text, m.client_id::text, m.seq FROM chat_message m "
+                    "JOIN chat_conversation c ON c.id = m.conversation_id "
+                    "WHERE c.public_id::text = ANY(%s) AND m.author = 'customer'", (ids,)
                 ):
                     rows.setdefault((conversation_id, client_id), []).append(seq)
                 for conversation_id, seq, count in conn.execute(
-                    "SELECT q.conversation_id, q.seq, count(*) FROM chat_message a "
+                    "SELECT c.public_id::text, q.seq, count(*) FROM chat_message a "
                     "JOIN chat_message q ON q.id = a.in_reply_to_id "
-                    "WHERE q.conversation_id = ANY(%s) GROUP BY 1, 2", (ids,)
+                    "JOIN chat_conversation c ON c.id = q.conversation_id "
+                    "WHERE c.public_id::text = ANY(%s) GROUP BY 1, 2", (ids,)
                 ):
                     answers[(conversation_id, seq)] = count
             return rows, answers

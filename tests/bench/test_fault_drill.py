@@ -30,14 +30,6 @@ def _postgres_binaries() -> bool:
     return bool(shutil.which("initdb")) or any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
 
 
-# Marked once the drill has started its services, so that a drill that cannot run still fails.
-EXPECTED_FAILURE = pytest.mark.xfail(
-    strict=False,
-    reason="issue 12: before the outbox and the worker's recovery, answers are lost after a "
-    "Redis restart and delayed past the drill's wait after a worker kill",
-)
-
-
 def run_drill(args: list[str], limit: float) -> tuple[int, str, str]:
     """Runs the drill; stopped with SIGTERM (so that it stops its services) past ``limit`` s."""
     proc = subprocess.Popen(
@@ -58,9 +50,7 @@ def run_drill(args: list[str], limit: float) -> tuple[int, str, str]:
 
 
 @pytest.mark.timeout(1800)
-def test_a_short_drill_loses_and_duplicates_nothing(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> None:
+def test_a_short_drill_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     if not shutil.which("redis-server") or not _postgres_binaries():
         _unavailable("the fault drill needs redis-server and PostgreSQL's initdb and pg_ctl")
     code, out, err = run_drill(
@@ -69,7 +59,6 @@ def test_a_short_drill_loses_and_duplicates_nothing(
         limit=1500,
     )
     assert code != 2, f"the drill could not start its services:\n{err}"
-    request.node.add_marker(EXPECTED_FAILURE)
     rows = {m["fault"]: m.groupdict() for m in ROW.finditer(out)}
     assert set(rows) == {"worker_kill", "redis_restart"}, out + err
     for fault, row in rows.items():
