@@ -43,7 +43,14 @@ def is_blank(text: str) -> bool:
 
 # 13 to 19 digits, each group separated by at most one space or dash, not inside a longer run
 # of digits (an order number 4111111111111111222 is no card).
-_CARD_CANDIDATE = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?![\d])")
+# Digits in groups: a space (also no-break and narrow no-break), a dash (ASCII or typographic)
+# or a dot between groups, a dash with spaces around it too ("4111 - 1111 - ...").
+_CARD_SEPARATOR = r"(?:[ \u00a0\u202f]?[-.\u2010-\u2014]?[ \u00a0\u202f]?)"
+_CARD_CANDIDATE = re.compile(r"(?<!\d)\d(?:" + _CARD_SEPARATOR + r"\d){12,18}(?!\d)")
+# Payment cards begin with 2 to 6 (the major industry identifier of ISO/IEC 7812-1: 2 to 6
+# are airlines-and-financial, travel, banking and merchandising: Mastercard, Amex, Visa,
+# Discover...); telephone numbers written with a 0 or 1 in front ("0044 7911 123456") are not.
+CARD_FIRST_DIGITS = frozenset("23456")
 CARD_MASK = "•••• "
 MASKED_CARD = re.compile(re.escape(CARD_MASK) + r"\d{4}\b")
 
@@ -62,9 +69,10 @@ def luhn_ok(digits: str) -> bool:
 def mask_card_numbers(text: str) -> str:
     """``text`` with every payment card number shown by its last four digits only.
 
-    A card number is 13 to 19 digits, written together or in groups separated by a space or a
-    dash, that passes the Luhn check: "my card is 4111 1111 1111 1111" becomes "my card is
-    •••• 1111". Other digits (order numbers, phone numbers failing the check) are left alone.
+    A card number is 13 to 19 digits beginning with 2 to 6, written together or in groups
+    separated by a space, a dash or a dot, that passes the Luhn check: "my card is 4111 1111
+    1111 1111" becomes "my card is •••• 1111". Other digits (order numbers, phone numbers
+    failing the check or beginning with 0, 1, 7, 8 or 9) are left alone.
     Called on customer text before it is stored, so no echo, page or export holds the number.
     """
     if sum(char.isdigit() for char in text) < 13:
@@ -80,7 +88,8 @@ def mask_card_numbers(text: str) -> str:
         while i < len(groups):
             for j in range(len(groups), i, -1):
                 digits = "".join(g[2] for g in groups[i:j])
-                if 13 <= len(digits) <= 19 and luhn_ok(digits):
+                if (13 <= len(digits) <= 19 and digits[0] in CARD_FIRST_DIGITS
+                        and luhn_ok(digits)):
                     pieces += [found[done:groups[i][0]], CARD_MASK + digits[-4:]]
                     done, i = groups[j - 1][1], j
                     break

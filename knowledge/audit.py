@@ -66,7 +66,7 @@ def audit_login_lockout(*, username: str, ip_address: str, cooloff: timedelta | 
     """
     since = timezone.now() - cooloff if cooloff else None
     earlier = AuditLogEntry.objects.filter(
-        Q(object_repr=username[:200]) | Q(changes__ip_address=ip_address),
+        Q(object_repr=username[:200]) | Q(changes__ip_address__1=ip_address),
         action="login_locked_out", object_type="login",
     )
     if since is not None:
@@ -78,6 +78,7 @@ def audit_login_lockout(*, username: str, ip_address: str, cooloff: timedelta | 
         action="login_locked_out",
         object_type="login",
         object_repr=username,
-        changes={"ip_address": ip_address},
+        # [before, after] as every entry's changes, so the audit page shows "— → 10.0.0.7".
+        changes={"ip_address": [None, ip_address]},
     )
     return True

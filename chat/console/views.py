@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -31,6 +32,9 @@ def _page_context(request: HttpRequest, conversation: Conversation | None) -> di
     return {
         "queue": selectors.queue_for_agent(agent=request.user),
         "bot_down": bot_down(),
+        # The console refreshes its queue once more this long after an update (console.js):
+        # the server sends at most one update per conversation per CONSOLE_QUEUE_UPDATE_SECONDS.
+        "queue_settle_ms": int(settings.CONSOLE_QUEUE_UPDATE_SECONDS * 1000) + 250,
         "presence": selectors.presence_for_agent(agent=request.user),
         **(_conversation_context(request, conversation) if conversation else {}),
     }

@@ -80,6 +80,7 @@
       case "queue.changed":
       case "conversation.updated":
         refresh("#queue");
+        settleQueue();
         if (frame.type === "queue.changed" && frame.conversation &&
             frame.conversation.conversation_id === open) {
           refresh("#conversation-head");
@@ -88,6 +89,15 @@
       default:
         break;
     }
+  }
+
+  // The server sends one queue update per conversation per period and drops the rest of a
+  // burst: one more refresh a little after the last update shows where the burst ended.
+  var settleTimer = null;
+  function settleQueue() {
+    var delay = parseInt(root.getAttribute("data-queue-settle-ms"), 10) || 1250;
+    if (settleTimer) clearTimeout(settleTimer);
+    settleTimer = setTimeout(function () { settleTimer = null; refresh("#queue"); }, delay);
   }
 
   function connect() {

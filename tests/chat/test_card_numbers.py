@@ -91,3 +91,28 @@ def test_the_migration_masks_what_was_stored_before(widget):
     assert Message.objects.get(pk=old.pk).text == "it is •••• 1111"
     assert Message.objects.get(pk=kept.pk).text == "order 55102 please"
     assert Conversation.objects.get(pk=conversation.pk).rating_comment == "use •••• 0005"
+
+
+@pytest.mark.parametrize("separator", ["\u00a0", "\u202f", ".", " - ", "\u2013", " \u2014 ", "-"])
+def test_any_common_separator_between_the_groups_is_masked(separator):
+    # Pasted numbers keep their no-break spaces; people write dots and spaced dashes too.
+    for number, last in ((VISA, "1111"), (MASTERCARD, "4444")):
+        assert mask_card_numbers(f"it is {spaced(number, separator)} ok") == f"it is •••• {last} ok"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Numbers of 13-19 digits that pass the Luhn check but begin with 0, 1, 7, 8 or 9:
+        # telephone numbers with their international prefix, parcel and account numbers.
+        "call me at 0044 7911 123456",
+        "my number is 0044 7911 12343",
+        "tracking 1000000000000008",
+        "ref 7000000000000005",
+        "ref 9000 0000 0000 001",
+    ],
+)
+def test_luhn_valid_numbers_that_no_payment_card_begins_with_are_kept(text):
+    digits = "".join(c for c in text if c.isdigit())
+    assert luhn_ok(digits) and 13 <= len(digits) <= 19  # a card number but for its first digit
+    assert mask_card_numbers(text) == text

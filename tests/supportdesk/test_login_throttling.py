@@ -37,6 +37,8 @@ def test_wrong_passwords_lock_the_user_name_out_even_for_the_right_one(client, p
     assert "_auth_user_id" not in client.session
     entries = AuditLogEntry.objects.filter(action="login_locked_out", object_repr="pat")
     assert entries.count() == 1
+    # [before, after], as every entry's changes: the audit page shows the address whole.
+    assert entries.get().changes == {"ip_address": [None, "10.0.0.3"]}
     # More tries while locked out do not fill the audit log.
     post_login(client, url, "pat", "again-wrong", address="10.0.0.1")
     assert entries.count() == 1

@@ -358,3 +358,15 @@ def test_the_queue_shows_waiting_times_as_an_agent_reads_them(client, agent, wai
     client.force_login(agent)
     page = client.get(reverse("chat:console")).content.decode()
     assert re.search(r'title="13(2[5-9]|3\d) seconds">waiting 22 min</span>', page)
+
+
+@pytest.mark.django_db
+def test_the_console_refreshes_its_queue_once_more_after_a_throttled_burst(
+    client, agent, settings
+):
+    # The server drops all but the first queue update per period; the page tells console.js
+    # when to refresh once more, just after that period, so the end of a burst is shown.
+    settings.CONSOLE_QUEUE_UPDATE_SECONDS = 2.0
+    client.force_login(agent)
+    page = client.get(reverse("chat:console")).content.decode()
+    assert 'data-queue-settle-ms="2250"' in page
