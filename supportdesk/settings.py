@@ -142,9 +142,10 @@ if DATABASE_URL:
     # Parameters travel apart from the statement text (psycopg's server-side binding, a
     # documented option of Django's PostgreSQL backend): quoting each value into the text on
     # the client was a large share of a bot turn's CPU (its trace is a long JSON value).
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
-        "DATABASE_SERVER_SIDE_BINDING", True
-    )
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env_bool(
+            "DATABASE_SERVER_SIDE_BINDING", True
+        )
 else:
     DATABASES = {
         "default": {

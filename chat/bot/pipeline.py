@@ -196,6 +196,11 @@ def run_turn(
     if result.backend == "claude":
         matched += [_claude_signal(s) for s in result.signals]
     asked_for_person = signals.human_request(text)
+    if not asked_for_person and (context.dialog_state or {}).get("offered_person") and (
+        signals.accepts_offer(text)
+    ):
+        # The bot's last reply offered a person and the customer said yes.
+        asked_for_person = f"{text.strip()} (accepting the offer of a person)"
     withdrawn = signals.withdrawal(text, report)
     mood = sentiment.assess(text, {s["category"] for s in matched}, written=written)
     feeling, urgency = mood.sentiment, mood.urgency
@@ -274,6 +279,9 @@ def run_turn(
             trace=trace, clock=clock,
         )
 
+    # Whether this reply offers a person: a plain yes to it is then a request for one.
+    state = {**state, "offered_person": bool(reply_text) and _offers_person(reply_text)}
+
     if reply_text and card_shared:
         # The door masked a card number in the message (chat.text.mask_card_numbers).
         reply_text = f"{CARD_NOTICE}\n\n{reply_text}"
@@ -301,6 +309,19 @@ def run_turn(
         trace=trace,
         total_ms=total,
     )
+
+
+_PERSON_OFFER = re.compile(
+    r"(?:would you like|shall i|do you want|want me to|should i)[^?]{0,80}"
+    r"(?:connect|transfer|hand|put)[^?]{0,60}(?:person|team|agent|human|someone|colleague)",
+    re.I,
+)
+
+
+def _offers_person(reply: str) -> bool:
+    """Whether a reply ends by offering the customer a person (the safe reply, the reply with
+    no article, the off-topic and language replies)."""
+    return bool(_PERSON_OFFER.search(reply[-300:]))
 
 
 def _respond(

@@ -59,6 +59,14 @@ _FRUSTRATION = re.compile(
     r"(?:answers|replies|responds|helps|cares|called)|for (?:weeks|months|ages)|"
     r"keep(?:s)? (?:asking|waiting|telling|getting)|every single time|how many times)\b"
 )
+# The customer says they are angry ("I'm really angry", "we are furious"): anger, whatever the
+# rest of the message scores. Only adverbs may stand between, so "I'm not angry" is not one.
+_SELF_ANGER = re.compile(
+    r"\b(?:i'?m|i am|we'?re|we are|i feel|i'?m getting|i am getting|this makes me|you make me)"
+    r"\s+(?:(?:so|really|very|extremely|absolutely|truly|quite|getting|beyond|just|fucking|"
+    r"bloody|incredibly|seriously|pretty|rather)\s+)*"
+    r"(?:angry|mad|furious|livid|fuming|outraged|enraged|irate|pissed(?: off)?|seething)\b"
+)
 # Words that soften a complaint into disappointment.
 _MILD = re.compile(
     r"\b(?:a (?:little|bit|tad)|bit|slightly|somewhat|kind of|kinda|sort of|a little bit|"
@@ -136,7 +144,7 @@ def assess(text: str, signal_categories: set[str], *, written: str = "") -> Mood
     )
     level = anger_level(text, compound, written=written)
     insulting = bool(_INSULT.search(text)) and not _MILD.search(text)
-    if "anger" in signal_categories or (negative and level >= 2) or (
+    if "anger" in signal_categories or _SELF_ANGER.search(text) or (negative and level >= 2) or (
         insulting and compound < 0.3
     ):
         sentiment = "angry"

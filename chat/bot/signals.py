@@ -652,3 +652,21 @@ def withdrawal(text: str, report: SignalReport | None = None) -> str:
         found = _WITHDRAWN_SOFT.search(text)
     return found.group(0) if found else ""
 
+
+
+# "Would you like me to connect you with a member of our team?" answered yes. The whole
+# message must be the acceptance (a few words), so "yes but where is my order" is not one.
+_ACCEPTANCE = re.compile(
+    r"^(?:(?:oh |well |ok(?:ay)? |alright |then )?(?:yes|yeah|yea|yep|yup|ya|sure|ok|okay|"
+    r"please|please do|do it|go ahead|go for it|definitely|absolutely|of course|i would|"
+    r"i'?d like that|that would (?:be )?(?:great|good|nice|helpful)|sounds good|connect me|"
+    r"put me through|transfer me)(?: please| pls| thanks| thank you| then| now| yes)*"
+    r"(?:[,!. ]+(?:connect me|put me through|transfer me|a person|a human|someone|thanks|"
+    r"thank you|please do|please|do it|go ahead))*[!. ]*)$"
+)
+
+
+def accepts_offer(text: str) -> bool:
+    """Whether a normalised message is just a yes ("yes please", "sure, connect me"), the
+    answer to the bot's offer of a person."""
+    return bool(_ACCEPTANCE.match(text.strip()))

@@ -51,3 +51,11 @@ def test_embedded_defaults_without_variables(settings):
     assert settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer")
     assert settings.CELERY_TASK_ALWAYS_EAGER is True
     assert settings.ANTHROPIC_API_KEY == ""
+
+
+def test_a_sqlite_database_url_works(tmp_path):
+    # DATABASE_URL may name any engine; PostgreSQL-only options must not reach the others.
+    url = f"sqlite:///{tmp_path / 'desk.sqlite3'}"
+    result = run_manage("migrate", "--noinput", "-v0", env_extra={"DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "desk.sqlite3").exists()

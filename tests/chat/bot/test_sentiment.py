@@ -86,3 +86,18 @@ def test_capitals_of_names_are_not_shouting():
 def test_softening_words_lower_anger():
     assert feeling("I'm a little annoyed the zip broke") != "angry"
     assert feeling("I'm annoyed the zip broke!! this is the worst") == "angry"
+
+
+@pytest.mark.parametrize("text", [
+    "I'm angry", "we are absolutely furious with you", "I am getting really mad now",
+    "honestly I'm fuming about this parcel", "this makes me so angry",
+])
+def test_anger_the_customer_states_is_anger(text):
+    assert assess(normalize(text), set(), written=text).sentiment == "angry"
+
+
+@pytest.mark.parametrize("text", [
+    "I'm not angry, just asking", "we are not mad at you", "is the store angry about returns?",
+])
+def test_anger_denied_or_not_the_customers_is_not(text):
+    assert assess(normalize(text), set(), written=text).sentiment != "angry"

@@ -1,5 +1,6 @@
 import pytest
 
+from chat.bot import signals
 from chat.bot.signals import SignalMatcher, human_request, withdrawal
 from chat.bot.text import normalize
 
@@ -368,3 +369,19 @@ def test_more_messages_that_do_not_ask_for_a_person(text):
 )
 def test_more_negated_signals(text):
     assert WIDE.find(normalize(text)) == []
+
+
+@pytest.mark.parametrize("text", [
+    "yes", "yes please", "Yeah, please do.", "sure, connect me", "ok thanks", "go ahead",
+    "that would be great", "yes please, a person",
+])
+def test_a_plain_yes_accepts_an_offer(text):
+    assert signals.accepts_offer(normalize(text))
+
+
+@pytest.mark.parametrize("text", [
+    "yes but where is my order", "no thanks", "yes my order number is 55102", "not yet",
+    "okay so how do I return boots",
+])
+def test_a_yes_with_more_in_it_is_not_an_acceptance(text):
+    assert not signals.accepts_offer(normalize(text))
