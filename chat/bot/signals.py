@@ -174,6 +174,10 @@ NEGATORS = frozenset({
 # Words a negation reaches across to the signal: verbs of wanting, contacting, threatening
 # and being, articles, pronouns and adverbs ("I don't really want to talk to a human").
 _SCOPE = frozenset({
+    # "no intention of contacting a lawyer", "no longer need a supervisor", "never said it
+    # was a scam"
+    "intention", "intentions", "plans", "desire", "reason", "longer", "said", "saying",
+    "claimed", "claiming", "suggesting", "implying",
     "a", "an", "the", "any", "your", "my", "our", "his", "her", "their", "this", "that", "it",
     "to", "with", "for", "of", "at", "in", "on", "by", "be", "being", "been", "is", "was", "am",
     "are", "i", "i'm", "we", "me", "us", "really", "actually", "even", "yet", "ever", "all",
@@ -412,11 +416,15 @@ _LEGAL_AFTER = {
 }
 _LEGAL_BEFORE = {"go", "going", "take", "taking", "get", "getting", "went", "seek", "seeking"}
 _SUE_BEFORE = {"to", "will", "i'll", "ill", "gonna", "going", "can", "could", "should", "would",
-               "might", "and", "i", "we", "we'll", "be", "been", "get", "got", "getting"}
+               "might", "and", "i", "we", "we'll", "be", "been", "get", "got", "getting", "i'd",
+               "id", "we'd"}
 _SUE_AFTER = {"you", "u", "ya", "your", "them", "the", "this", "acme", "over", "for", "y'all"}
-_LAWYER_BEFORE = {"my", "our", "a", "call", "calling", "contact", "contacting", "get", "getting",
-                  "hire", "hiring", "consult", "consulting", "involve", "involving", "see", "from",
-                  "to", "with"}
+_LAWYER_BEFORE = {"my", "our", "a", "an", "the", "call", "calling", "contact", "contacting", "get",
+                  "getting", "hire", "hiring", "consult", "consulting", "involve", "involving",
+                  "see", "from", "to", "with", "family", "their"}
+# "lawyers will be reading this", "an attorney is involved": a lawyer who acts.
+_LAWYER_AFTER = {"will", "would", "is", "are", "has", "have", "was", "were", "involved", "says",
+                 "said", "letter", "reading", "contacting", "looking", "knows", "know", "'ll"}
 _PRESS_VERBS = {"go", "going", "went", "contact", "contacting", "tell", "telling", "call",
                 "inform", "alert", "talk", "talking", "to"}
 
@@ -430,7 +438,9 @@ def _context_ok(word: str, category: str, words: list[str], index: int) -> bool:
     if word in {"sue", "suing"}:
         return bool(set(after) & _SUE_AFTER) or bool(before and before[-1] in _SUE_BEFORE)
     if word in {"lawyer", "lawyers", "attorney", "attorneys", "solicitor", "solicitors"}:
-        return bool(set(before) & _LAWYER_BEFORE)
+        # The word alone ("lawyer.") is the threat too.
+        return bool(set(before) & _LAWYER_BEFORE) or bool(set(after) & _LAWYER_AFTER) or (
+            len(words) <= 2)
     if word == "press":
         return bool(before and before[-1] == "the" and set(before[:-1]) & _PRESS_VERBS)
     if category == "human_request" and _noun_lexicon(word):
