@@ -94,6 +94,10 @@ sys.path.insert(0, sys.argv[1])
 def rss():
     with open("/proc/self/status") as status:
         return next(int(l.split()[1]) for l in status if l.startswith("VmRSS:")) / 1024
+import os
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
+import django
+django.setup()
 import numpy, sklearn.svm, chat.bot.embeddings as e
 before = rss()
 model = e.embedder()
