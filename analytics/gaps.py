@@ -26,6 +26,7 @@ from django.utils import timezone
 from knowledge.audit import audit_record
 from knowledge.bot import bot_registered
 from knowledge.models import ArticleStatus, ClassifierModel, Intent
+from knowledge.safejson import UNSTORABLE_REASON, has_unstorable
 from knowledge.services import article_create, intent_create, phrase_add
 
 from .models import CohortGapMessage, GapAction, GapActionKind
@@ -174,7 +175,14 @@ def gap_action_effect(action: GapAction, zone: str) -> Effect:
     return Effect(before=before, after=after, trained_at=trained)
 
 
+def _check_storable(*values: str) -> None:
+    """Refuses text no database stores (a form post can carry a NUL as ``%00``)."""
+    if any(has_unstorable(value) for value in values):
+        raise ValidationError(f"The text holds {UNSTORABLE_REASON}.")
+
+
 def _check_texts(texts: list[str]) -> list[str]:
+    _check_storable(*texts)
     texts = list(dict.fromkeys(t.strip() for t in texts if t and t.strip()))
     if not texts:
         raise ValidationError("Choose at least one message.")
@@ -207,6 +215,7 @@ def gap_add_phrases(
     ``new_intent`` (a slug, created with them). Messages the intent already has are
     skipped. Raises ValidationError (nothing written) for no messages or an unknown intent."""
     texts = _check_texts(texts)
+    _check_storable(intent, new_intent)
     if new_intent:
         target = intent_create(actor=actor, slug=new_intent.strip(),
                                name=new_intent.strip().replace("_", " ").capitalize())
@@ -226,6 +235,7 @@ def gap_draft_article(*, actor: Any, texts: list[str], intent: str = "") -> GapA
     """Starts a draft article whose body lists the messages as the questions it should
     answer, linked to ``intent`` when given."""
     texts = _check_texts(texts)
+    _check_storable(intent)
     intents = list(Intent.objects.filter(slug=intent)) if intent else []
     title = f"Draft: {texts[0][:80]}"
     body = "\n".join(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,14 +10,14 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from knowledge.safejson import UnsafeJSON, loads_checked
+from knowledge.safejson import UnsafeJSON, UnstorableText, loads_checked
 
 from . import selectors, services
 from .models import Widget
+from .origins import SELF, allowed_origin_entries
 
 WS_PATH = "/ws/chat/"
 MAX_BODY_BYTES = 2048
-ORIGIN_RE = re.compile(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$")
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
@@ -71,6 +69,8 @@ def conversation_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             body = loads_checked(request.body or b"null")
+        except UnstorableText as exc:
+            return _error(400, "bad_text", str(exc))
         except UnsafeJSON:
             return _error(400, "bad_json", 'Send JSON like {"widget": "KEY"}.')
         key = body.get("widget") if isinstance(body, dict) else None
@@ -104,12 +104,10 @@ def conversation_create(request: HttpRequest) -> HttpResponse:
 
 
 def _frame_ancestors(widget: Widget) -> str:
-    sources = []
-    for item in widget.allowed_origins or []:
-        if item == "self":
-            sources.append("'self'")
-        elif isinstance(item, str) and ORIGIN_RE.match(item.rstrip("/")):
-            sources.append(item.rstrip("/"))
+    sources = [
+        "'self'" if item == SELF else item
+        for item in allowed_origin_entries(widget.allowed_origins)
+    ]
     return " ".join(dict.fromkeys(sources)) or "'none'"
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
+
+from knowledge.safejson import has_unstorable
 
 # The most escaped spelling of one character is a surrogate pair of \u escapes: 12 characters.
 ESCAPE_FACTOR = 12
@@ -24,9 +25,6 @@ FRAME_OVERHEAD_CHARS = 1024
 MAX_DEPTH = 3
 # Numbers a client may send: within JavaScript's safe integers, so both sides read the same.
 MAX_SAFE_INTEGER = 2**53 - 1
-
-# NUL cannot be stored in PostgreSQL text; a lone surrogate half cannot be encoded as UTF-8.
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class FrameError(ValueError):
@@ -61,7 +59,7 @@ def _check(value: Any, depth: int) -> int:
     if depth > MAX_DEPTH:
         raise FrameError("bad_json", "The frame is nested too deeply.")
     if isinstance(value, str):
-        if UNSTORABLE.search(value):
+        if has_unstorable(value):
             raise FrameError(
                 "bad_text", "Text may not contain NUL characters or half of an emoji."
             )

@@ -4,16 +4,21 @@ import dataclasses
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .origins import validate_allowed_origins
+
+WIDGET_KEY_MAX = 64
+
 
 class Widget(models.Model):
     """A chat widget embedded on a company's site, found by its public key."""
 
-    public_key = models.SlugField(max_length=64, unique=True)
+    public_key = models.SlugField(max_length=WIDGET_KEY_MAX, unique=True)
     name = models.CharField(max_length=120)
     allowed_origins = models.JSONField(
         default=list,
@@ -27,6 +32,14 @@ class Widget(models.Model):
 
     def __str__(self) -> str:
         return self.public_key
+
+    def clean(self) -> None:
+        """Refuses an allow-list that is no list of ``"self"`` and origins (``chat.origins``):
+        the admin form shows why, instead of a saved value breaking the widget."""
+        try:
+            validate_allowed_origins(self.allowed_origins)
+        except ValidationError as exc:
+            raise ValidationError({"allowed_origins": exc.error_list}) from None
 
 
 class Contact(models.Model):

@@ -9,12 +9,15 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from analytics.selectors import first_agent_reply_average_seconds
 
 from .models import (
+    WIDGET_KEY_MAX,
     AgentPresence,
     Author,
     Conversation,
@@ -23,6 +26,7 @@ from .models import (
     PresenceStatus,
     Widget,
 )
+from .origins import SELF, allowed_origin_entries
 
 DEFAULT_EXPECTED_WAIT_SECONDS = 120
 
@@ -32,7 +36,13 @@ def token_hash(token: str) -> str:
 
 
 def widget_active_by_key(key: str) -> Widget | None:
-    if not isinstance(key, str) or not key:
+    """The active widget whose public key is ``key``; None for no such widget, or for a key
+    that is no slug (a NUL or half an emoji from a query string never reaches the database)."""
+    if not isinstance(key, str) or not key or len(key) > WIDGET_KEY_MAX:
+        return None
+    try:
+        validate_slug(key)
+    except ValidationError:
         return None
     return Widget.objects.filter(public_key=key, is_active=True).first()
 
@@ -57,11 +67,10 @@ def widget_allows_origin(widget: Widget, *, origin: str | None, self_origin: str
     origin = origin.rstrip("/")
     if origin == self_origin:
         return True
-    allowed = widget.allowed_origins or []
+    origin = origin.lower()
     return any(
-        (item == "self" and origin == self_origin) or item.rstrip("/") == origin
-        for item in allowed
-        if isinstance(item, str)
+        (item == SELF and origin == self_origin.lower()) or item == origin
+        for item in allowed_origin_entries(widget.allowed_origins)
     )
 
 

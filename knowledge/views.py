@@ -48,6 +48,7 @@ from .models import (
     Intent,
     TrainingPhrase,
 )
+from .safejson import has_unstorable
 
 ARTICLES_PER_PAGE = 25
 AUDIT_PER_PAGE = 50
@@ -629,6 +630,8 @@ def _pretty(value: Any) -> str:
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
     object_type = request.GET.get("type", "")[:40]
+    if has_unstorable(object_type):  # a NUL from the query string names no type
+        object_type = ""
     page = Paginator(selectors.audit_entries(object_type=object_type), AUDIT_PER_PAGE).get_page(
         request.GET.get("page")
     )

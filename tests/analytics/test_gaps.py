@@ -121,6 +121,29 @@ def test_bad_input_changes_nothing(gaps, admin_client_role):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"action": "add_phrases", "text": ["gift\x00 card"], "intent": "order_status"},
+        {"action": "add_phrases", "text": ["gift card"], "intent": "order\x00status"},
+        {"action": "add_phrases", "text": ["gift card"], "new_intent": "gift\x00cards"},
+        {"action": "draft_article", "text": ["ok", "gift\x00 card"]},
+        {"action": "draft_article", "text": ["gift card"], "intent": "x\x00"},
+        {"action": "out_of_scope", "text": ["\x00"]},
+    ],
+)
+def test_a_nul_in_a_gap_action_is_refused_and_changes_nothing(admin_client_role, data):
+    """A form post carries a NUL as %00; PostgreSQL could store none of it."""
+    Intent.objects.create(slug="order_status", name="Order status")
+    response = admin_client_role.post("/analytics/gaps/act/", data, follow=True)
+    page = response.content.decode()
+    assert "Nothing was changed" in page and "NUL character" in page
+    assert Intent.objects.count() == 1 and not TrainingPhrase.objects.exists()
+    assert not Article.objects.exists() and not GapAction.objects.exists()
+    assert not AuditLogEntry.objects.exists()
+
+
+@pytest.mark.django_db
 def test_draft_article_and_out_of_scope_are_audited_and_shown(gaps, admin_client_role):
     admin_client_role.post(
         "/analytics/gaps/act/",
