@@ -33,7 +33,8 @@ _FILLER = frozenset({
     "now", "oh", "see", "so", "team", "that", "that's", "the", "then", "there", "this", "to",
     "too", "very", "was", "well", "you", "your", "yes", "yeah", "i", "we", "really",
     "wonderful", "super", "thats", "its", "need", "some", "can", "me", "please", "question",
-    "quick", "with",
+    "quick", "with", "anyway", "anyways", "though", "still", "no", "worries", "problem",
+    "never", "mind", "nevermind", "just",
 })
 _HEAD_WORDS = frozenset().union(*(words for _, words in _HEADS))
 MAX_WORDS = 8

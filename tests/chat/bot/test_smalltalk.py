@@ -187,3 +187,13 @@ def test_a_taxonomy_with_an_intent_for_the_topic_keeps_it():
     assert result.confidence >= 0.9
     assert result.intent == "tell_joke" and not result.is_fallback
     assert "off_topic" not in result.trace
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ok thanks anyway", smalltalk.THANKS), ("no worries, thanks though", smalltalk.THANKS),
+    ("never mind, bye", smalltalk.GOODBYE), ("no problem, thank you", smalltalk.THANKS),
+])
+def test_leaving_words_are_pleasantries_not_questions_the_bot_failed(text, expected):
+    # A customer who gives up after a question the bot could not answer is leaving, not
+    # asking again: it must not count toward the not-understood handoff.
+    assert smalltalk.kind(normalize(text)) == expected
