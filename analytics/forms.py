@@ -44,6 +44,11 @@ class ReportForm(forms.Form):
         self.fields["tz"].choices = [(z, zone_label(z)) for z in zones]
         self.default_zone = zone if zone in zones else desk_zone()
         self.fields["tz"].initial = self.default_zone
+        if self.is_bound and not self.data.get("tz"):
+            # The zone in force is the one the select shows (and so submits with the next
+            # filter change): a query naming no zone is bound to the default one.
+            self.data = self.data.copy()
+            self.data["tz"] = self.default_zone
         self.data_starts: date | None = None  # set by scope() when a preset was shortened
 
     def clean(self) -> dict:
