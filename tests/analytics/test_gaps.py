@@ -112,12 +112,58 @@ def test_bad_input_changes_nothing(gaps, admin_client_role):
         {"action": "explode", "text": GIFT[0]},
     ):
         response = admin_client_role.post("/analytics/gaps/act/", data, follow=True)
+        assert response.status_code == 400
         assert "Nothing was changed" in response.content.decode()
     assert TrainingPhrase.objects.count() == before
     assert not GapAction.objects.exists()
     with pytest.raises(ValidationError):
         gap_add_phrases(actor=None, texts=["x"] * 1 + [f"m{i}" for i in range(60)],
                         intent="order_status")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", ["add_phrases", "draft_article", "out_of_scope"])
+@pytest.mark.parametrize(
+    "bad",
+    ["gift\x00card", "\x00", "gift card\x1b[31m", "bell\x07", "del\x7f", "x" * 2001],
+)
+def test_control_characters_and_overlong_texts_change_nothing(
+    gaps, admin_client_role, action, bad
+):
+    counts = (TrainingPhrase.objects.count(), Article.objects.count(),
+              AuditLogEntry.objects.count(), Intent.objects.count())
+    response = admin_client_role.post(
+        "/analytics/gaps/act/",
+        {"action": action, "text": [GIFT[1], bad], "intent": "order_status", "query": QUERY},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Nothing was changed" in html
+    assert 'data-sd="gap-group"' in html  # the dashboard of the posted filters, again
+    assert counts == (TrainingPhrase.objects.count(), Article.objects.count(),
+                      AuditLogEntry.objects.count(), Intent.objects.count())
+    assert not GapAction.objects.exists()
+
+
+@pytest.mark.django_db
+def test_phrases_keep_to_the_phrase_length_and_allow_line_breaks(gaps, admin_client_role):
+    long_one = "gift card " * 51  # 510 characters: a fine message, too long for a phrase
+    response = admin_client_role.post(
+        "/analytics/gaps/act/",
+        {"action": "add_phrases", "text": long_one, "intent": "order_status", "query": QUERY},
+    )
+    assert response.status_code == 400
+    assert not GapAction.objects.exists()
+    response = admin_client_role.post(
+        "/analytics/gaps/act/", {"action": "out_of_scope", "text": long_one, "query": QUERY}
+    )
+    assert response.status_code == 302
+    response = admin_client_role.post(
+        "/analytics/gaps/act/",
+        {"action": "add_phrases", "text": "gift card\nfor my mum", "intent": "order_status"},
+    )
+    assert response.status_code == 302
+    assert TrainingPhrase.objects.filter(text="gift card for my mum").exists()
 
 
 @pytest.mark.django_db
