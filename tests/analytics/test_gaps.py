@@ -91,6 +91,33 @@ def test_always_policy_handoffs_are_shown_apart_not_as_gaps(gaps):
 
 
 @pytest.mark.django_db
+def test_a_request_for_a_person_is_a_handoff_not_a_gap(taxonomy, history):
+    """Low-confidence requests for a person that hand off are left out of the gaps; the same
+    words answered by a fallback, and a handoff of another category, stay in."""
+    asks = ["can i talk to a real person please", "let me speak to a human agent"]
+    for i, text in enumerate(asks):
+        h = history(at("2026-03-02", 9 + i))
+        h.customer(0, text)
+        h.bot_reply(300, "general_inquiry", confidence=0.1, fallback=True)
+        h.customer(400, text)
+        h.handoff(401, "general_inquiry", "human_request")
+    h = history(at("2026-03-04", 9))
+    h.customer(0, "this is useless, you broke my bike")
+    h.handoff(1, "order_status", "anger")
+    rollup_refresh()
+    report = Report(Scope(period=WEEK))
+    messages = dict(report.gap_messages)
+    assert messages == {asks[0]: 1, asks[1]: 1, "this is useless, you broke my bike": 1}
+    assert sum(g.total for g in report.gap_groups) == 3
+    gap_intents = CHART_BY_KEY["gap_intents"].build(report)
+    rows = dict(zip(gap_intents.labels, gap_intents.rows(), strict=True))
+    assert rows["general_inquiry"][1:] == [2, 0]  # two fallbacks, no handoff counted as a gap
+    assert rows["order_status"][1:] == [0, 1]
+    handoffs = CHART_BY_KEY["handoff_reasons"].build(report)
+    assert ["Asked for a person", 2] in handoffs.rows()  # still counted as a handoff
+
+
+@pytest.mark.django_db
 def test_a_manager_sees_groups_but_may_not_act(gaps, manager_client):
     html = manager_client.get(f"/analytics/?{QUERY}").content.decode()
     assert 'data-sd="gap-group"' in html
