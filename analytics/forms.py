@@ -21,6 +21,10 @@ Widget = ReportingEvent._meta.get_field("widget").related_model
 PRESETS = (("7", "Last 7 days"), ("30", "Last 30 days"), ("90", "Last 90 days"))
 DEFAULT_PRESET = "30"
 MAX_DAYS = 366
+# The span a custom range may lie in: no desk has data before 2000, and a year ahead is
+# enough to plan; dates beyond would only overflow the date arithmetic.
+EARLIEST_DAY = date(2000, 1, 1)
+DAYS_AHEAD = 366
 
 
 class ReportForm(forms.Form):
@@ -44,6 +48,11 @@ class ReportForm(forms.Form):
         self.fields["tz"].choices = [(z, zone_label(z)) for z in zones]
         self.default_zone = zone if zone in zones else desk_zone()
         self.fields["tz"].initial = self.default_zone
+        if self.is_bound and not self.data.get("tz"):
+            # The zone in force is the one the select shows (and so submits with the next
+            # filter change): a query naming no zone is bound to the default one.
+            self.data = self.data.copy()
+            self.data["tz"] = self.default_zone
         self.data_starts: date | None = None  # set by scope() when a preset was shortened
 
     def clean(self) -> dict:
@@ -53,6 +62,12 @@ class ReportForm(forms.Form):
         if preset == "custom":
             if not start or not end:
                 raise forms.ValidationError("A custom range needs a start and an end date.")
+            zone = data.get("tz") or self.default_zone
+            latest = local_today(zone) + timedelta(days=DAYS_AHEAD)
+            if not (EARLIEST_DAY <= start <= latest and EARLIEST_DAY <= end <= latest):
+                raise forms.ValidationError(
+                    f"Dates must lie between {EARLIEST_DAY.isoformat()} and {latest.isoformat()}."
+                )
             if start > end:
                 raise forms.ValidationError("The start date must not be after the end date.")
             if (end - start).days + 1 > MAX_DAYS:

@@ -14,10 +14,12 @@ the bot reload the taxonomy.
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
@@ -25,6 +27,7 @@ from django.utils import timezone
 
 from knowledge.audit import audit_record
 from knowledge.bot import bot_registered
+from knowledge.importexport import PHRASE_MAX
 from knowledge.models import ArticleStatus, ClassifierModel, Intent
 from knowledge.safejson import UNSTORABLE_REASON, has_unstorable
 from knowledge.services import article_create, intent_create, phrase_add
@@ -181,13 +184,24 @@ def _check_storable(*values: str) -> None:
         raise ValidationError(f"The text holds {UNSTORABLE_REASON}.")
 
 
-def _check_texts(texts: list[str]) -> list[str]:
+def _check_texts(texts: list[str], max_chars: int | None = None) -> list[str]:
+    """The posted messages, stripped and without repeats. Raises ValidationError for none,
+    too many, one longer than ``max_chars`` (default: a customer message's limit) or one
+    holding a NUL or another control character (line breaks and tabs are allowed)."""
+    limit = max_chars or settings.CHAT_MAX_MESSAGE_CHARS
     _check_storable(*texts)
     texts = list(dict.fromkeys(t.strip() for t in texts if t and t.strip()))
     if not texts:
         raise ValidationError("Choose at least one message.")
     if len(texts) > MAX_MESSAGES:
         raise ValidationError(f"At most {MAX_MESSAGES} messages at a time.")
+    for text in texts:
+        if any(unicodedata.category(ch) == "Cc" and not ch.isspace() for ch in text):
+            raise ValidationError("A message may not contain NUL or other control characters.")
+        if len(text) > limit:
+            raise ValidationError(
+                f"A message holds at most {limit} characters here (one has {len(text)})."
+            )
     return texts
 
 
@@ -214,7 +228,7 @@ def gap_add_phrases(
     """Adds the messages as training phrases of ``intent`` (a slug) or of a new intent
     ``new_intent`` (a slug, created with them). Messages the intent already has are
     skipped. Raises ValidationError (nothing written) for no messages or an unknown intent."""
-    texts = _check_texts(texts)
+    texts = _check_texts(texts, max_chars=PHRASE_MAX)
     _check_storable(intent, new_intent)
     if new_intent:
         target = intent_create(actor=actor, slug=new_intent.strip(),

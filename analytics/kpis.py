@@ -54,6 +54,7 @@ from .measures import (
     ratio,
 )
 from .models import (
+    HUMAN_REQUEST,
     CohortArticle,
     CohortDay,
     CohortEventCount,
@@ -488,11 +489,14 @@ class Report:
             if b == "cur" and name in names
         ]
 
-    def _count_by(self, names: Iterable[str], key: str) -> list[tuple[str, int]]:
+    def _count_by(
+        self, names: Iterable[str], key: str, skip_categories: Iterable[str] = ()
+    ) -> list[tuple[str, int]]:
         names = {str(name) for name in names}
+        skip = set(skip_categories)
         totals: dict[str, int] = {}
         for name, intent, category, n in self.breakdown:
-            if name in names:
+            if name in names and category not in skip:
                 label = (intent if key == "intent" else category) or "(none)"
                 totals[label] = totals.get(label, 0) + n
         return sorted(totals.items(), key=lambda item: (-item[1], item[0]))
@@ -689,7 +693,8 @@ def _gap_intents(report: Report) -> ChartData:
     by_design = report.always_intents
     fallbacks = dict(report._count_by([EventName.FALLBACK], "intent"))
     handoffs = {
-        intent: n for intent, n in report._count_by([EventName.HANDOFF], "intent")
+        intent: n
+        for intent, n in report._count_by([EventName.HANDOFF], "intent", [HUMAN_REQUEST])
         if intent not in by_design
     }
     intents = sorted(
@@ -791,7 +796,7 @@ CHARTS: tuple[Chart, ...] = (
         "gap_intents",
         "Knowledge gaps: intents",
         "The intents whose turns most often end in a fallback or a handoff (intents that go "
-        "to a person by design are shown apart).",
+        "to a person by design are shown apart; a customer asking for a person is not a gap).",
         "table",
         _gap_intents,
     ),
@@ -799,7 +804,8 @@ CHARTS: tuple[Chart, ...] = (
         "gap_messages",
         "Knowledge gaps: customer messages",
         "The most frequent customer messages (compared in lower case) whose bot turn was a "
-        "fallback (below the confidence threshold or the fallback intent) or a handoff.",
+        "fallback (below the confidence threshold or the fallback intent) or a handoff, "
+        "other than a customer asking for a person.",
         "table",
         _gap_messages,
     ),

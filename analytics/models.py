@@ -17,6 +17,11 @@ class EventName(models.TextChoices):
     RATING_GIVEN = "rating_given", "Rating given"
 
 
+# The handoff category of a customer who asked for a person (``chat.bot.escalation``): such a
+# handoff is counted as a handoff, never as a knowledge gap.
+HUMAN_REQUEST = "human_request"
+
+
 class ReportingEvent(models.Model):
     """One measured fact, written when it happens; the dashboard aggregates these in SQL.
 

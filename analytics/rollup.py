@@ -52,6 +52,7 @@ from knowledge.models import Intent
 
 from .measures import counted_events, timed_metrics
 from .models import (
+    HUMAN_REQUEST,
     CohortArticle,
     CohortDay,
     CohortEventCount,
@@ -350,7 +351,9 @@ def _insert_bands(runs: list[tuple[date, date]], zone: str) -> None:
 def _insert_gap_messages(runs: list[tuple[date, date]], zone: str) -> None:
     """Customer messages whose bot turn fell back (below the confidence threshold or the
     fallback intent) or handed off, except handoffs of an intent that always goes to a person
-    (by design, not a gap); the settings and policies apply when the day is recomputed."""
+    (by design, not a gap) and the handoff of a customer who asked for a person (category
+    ``human_request``: counted as a handoff, not a gap); the settings and policies apply when
+    the day is recomputed."""
     in_conversations, params = _in_runs("c.created_at", runs, zone)
     fetch_rows(
         f"""
@@ -365,12 +368,14 @@ def _insert_gap_messages(runs: list[tuple[date, date]], zone: str) -> None:
               AND (tr.intent = %s OR tr.confidence < %s OR (tr.decision = 'handoff'
                    AND tr.intent NOT IN (SELECT i.slug FROM {INTENTS} i
                                          WHERE i.escalation_policy = 'always')))
+              AND NOT (tr.decision = 'handoff' AND c.handoff_category = %s)
             GROUP BY 1, 2, 3, 4
         )
         INSERT INTO {CohortGapMessage._meta.db_table} (zone, day, widget_id, intent, text, n)
         {_grains("base", ("n",), ("text",), zone=zone)}
         """,
-        [*params, settings.BOT_FALLBACK_INTENT, settings.BOT_CONFIDENCE_THRESHOLD],
+        [*params, settings.BOT_FALLBACK_INTENT, settings.BOT_CONFIDENCE_THRESHOLD,
+         HUMAN_REQUEST],
     )
 
 

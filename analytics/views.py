@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -23,14 +23,15 @@ from .zones import zone_label
 ZONE_SESSION_KEY = "analytics_zone"
 
 
-def _report_form(request: HttpRequest) -> ReportForm:
-    """The filters of the query; the time zone defaults to the one this manager chose last
-    (kept in their session), else the desk's."""
+def _report_form(request: HttpRequest, query: QueryDict | None = None) -> ReportForm:
+    """The filters of the query (``query``, else the request's); the time zone defaults to
+    the one this manager chose last (kept in their session), else the desk's."""
+    params = request.GET if query is None else query
     form = ReportForm(
-        request.GET if request.GET else {"range": DEFAULT_PRESET},
+        params if params else {"range": DEFAULT_PRESET},
         zone=request.session.get(ZONE_SESSION_KEY, ""),
     )
-    if form.is_valid() and request.GET.get("tz"):
+    if form.is_valid() and params.get("tz"):
         request.session[ZONE_SESSION_KEY] = form.cleaned_data["tz"]
     return form
 
@@ -177,7 +178,9 @@ GAP_ACTIONS = {"add_phrases", "draft_article", "out_of_scope"}
 def gap_act(request: HttpRequest) -> HttpResponse:
     """An admin teaches the bot from gap messages: ``action`` is add_phrases (to ``intent``
     or a ``new_intent``), draft_article or out_of_scope; ``text`` repeats per message. Back to
-    the dashboard (the same filters) with what was done, or with the error and no change."""
+    the dashboard (the same filters) with what was done; bad input (unknown action or intent,
+    no message, a NUL or control character, too long) changes nothing and answers 400 with
+    the dashboard and the error."""
     action = request.POST.get("action", "")
     texts = request.POST.getlist("text")
     back = reverse("analytics:dashboard") + "?" + request.POST.get("query", "")
@@ -202,6 +205,8 @@ def gap_act(request: HttpRequest) -> HttpResponse:
         else:
             raise ValidationError("Unknown action.")
     except ValidationError as error:
+        # The dashboard again (the same filters), answering 400, with what was wrong.
         messages.error(request, "Nothing was changed: " + " ".join(error.messages))
-        return redirect(back)
+        form = _report_form(request, QueryDict(request.POST.get("query", "")))
+        return render(request, "analytics/dashboard.html", _context(request, form), status=400)
     return redirect(back + "#gaps")

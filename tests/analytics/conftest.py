@@ -101,6 +101,8 @@ class History:
             created_at=when,
         )
         self._set_intent(intent)
+        self.conversation.handoff_category = category
+        self.conversation.save(update_fields=["handoff_category"])
         self.handed_off_at = when
         event_record(
             name="handoff",

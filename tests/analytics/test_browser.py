@@ -161,6 +161,10 @@ def test_phone_layout_has_no_sideways_scroll_and_definitions_open(daphne_server,
             }"""
         )
         assert overflow <= 0, f"{overflow} px of sideways scroll at {width} px: {wide}"
+        # An admin's gap table has a "Try in playground" button per row: it wraps too.
+        playground = page.locator("[data-sd=chart-gap_messages] [data-sd=fix-link]")
+        expect(playground.first).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
         info = page.locator("[data-sd=kpi-info]").first
         definition = info.locator(".definition")
         expect(definition).to_be_hidden()

@@ -91,6 +91,33 @@ def test_always_policy_handoffs_are_shown_apart_not_as_gaps(gaps):
 
 
 @pytest.mark.django_db
+def test_a_request_for_a_person_is_a_handoff_not_a_gap(taxonomy, history):
+    """Low-confidence requests for a person that hand off are left out of the gaps; the same
+    words answered by a fallback, and a handoff of another category, stay in."""
+    asks = ["can i talk to a real person please", "let me speak to a human agent"]
+    for i, text in enumerate(asks):
+        h = history(at("2026-03-02", 9 + i))
+        h.customer(0, text)
+        h.bot_reply(300, "general_inquiry", confidence=0.1, fallback=True)
+        h.customer(400, text)
+        h.handoff(401, "general_inquiry", "human_request")
+    h = history(at("2026-03-04", 9))
+    h.customer(0, "this is useless, you broke my bike")
+    h.handoff(1, "order_status", "anger")
+    rollup_refresh()
+    report = Report(Scope(period=WEEK))
+    messages = dict(report.gap_messages)
+    assert messages == {asks[0]: 1, asks[1]: 1, "this is useless, you broke my bike": 1}
+    assert sum(g.total for g in report.gap_groups) == 3
+    gap_intents = CHART_BY_KEY["gap_intents"].build(report)
+    rows = dict(zip(gap_intents.labels, gap_intents.rows(), strict=True))
+    assert rows["general_inquiry"][1:] == [2, 0]  # two fallbacks, no handoff counted as a gap
+    assert rows["order_status"][1:] == [0, 1]
+    handoffs = CHART_BY_KEY["handoff_reasons"].build(report)
+    assert ["Asked for a person", 2] in handoffs.rows()  # still counted as a handoff
+
+
+@pytest.mark.django_db
 def test_a_manager_sees_groups_but_may_not_act(gaps, manager_client):
     html = manager_client.get(f"/analytics/?{QUERY}").content.decode()
     assert 'data-sd="gap-group"' in html
@@ -112,6 +139,7 @@ def test_bad_input_changes_nothing(gaps, admin_client_role):
         {"action": "explode", "text": GIFT[0]},
     ):
         response = admin_client_role.post("/analytics/gaps/act/", data, follow=True)
+        assert response.status_code == 400
         assert "Nothing was changed" in response.content.decode()
     assert TrainingPhrase.objects.count() == before
     assert not GapAction.objects.exists()
@@ -141,6 +169,51 @@ def test_a_nul_in_a_gap_action_is_refused_and_changes_nothing(admin_client_role,
     assert Intent.objects.count() == 1 and not TrainingPhrase.objects.exists()
     assert not Article.objects.exists() and not GapAction.objects.exists()
     assert not AuditLogEntry.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", ["add_phrases", "draft_article", "out_of_scope"])
+@pytest.mark.parametrize(
+    "bad",
+    ["gift\x00card", "\x00", "gift card\x1b[31m", "bell\x07", "del\x7f", "x" * 2001],
+)
+def test_control_characters_and_overlong_texts_change_nothing(
+    gaps, admin_client_role, action, bad
+):
+    counts = (TrainingPhrase.objects.count(), Article.objects.count(),
+              AuditLogEntry.objects.count(), Intent.objects.count())
+    response = admin_client_role.post(
+        "/analytics/gaps/act/",
+        {"action": action, "text": [GIFT[1], bad], "intent": "order_status", "query": QUERY},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Nothing was changed" in html
+    assert 'data-sd="gap-group"' in html  # the dashboard of the posted filters, again
+    assert counts == (TrainingPhrase.objects.count(), Article.objects.count(),
+                      AuditLogEntry.objects.count(), Intent.objects.count())
+    assert not GapAction.objects.exists()
+
+
+@pytest.mark.django_db
+def test_phrases_keep_to_the_phrase_length_and_allow_line_breaks(gaps, admin_client_role):
+    long_one = "gift card " * 51  # 510 characters: a fine message, too long for a phrase
+    response = admin_client_role.post(
+        "/analytics/gaps/act/",
+        {"action": "add_phrases", "text": long_one, "intent": "order_status", "query": QUERY},
+    )
+    assert response.status_code == 400
+    assert not GapAction.objects.exists()
+    response = admin_client_role.post(
+        "/analytics/gaps/act/", {"action": "out_of_scope", "text": long_one, "query": QUERY}
+    )
+    assert response.status_code == 302
+    response = admin_client_role.post(
+        "/analytics/gaps/act/",
+        {"action": "add_phrases", "text": "gift card\nfor my mum", "intent": "order_status"},
+    )
+    assert response.status_code == 302
+    assert TrainingPhrase.objects.filter(text="gift card for my mum").exists()
 
 
 @pytest.mark.django_db

@@ -154,3 +154,18 @@ def test_a_chart_by_intent_is_a_series_over_days_under_an_intent_filter(dst_stor
     assert chart.kind == "line"
     assert chart.labels == ["2026-03-06", "2026-03-07", "2026-03-08", "2026-03-09"]
     assert chart.datasets[0]["data"] == [0, 0, 1, 0]
+
+
+@pytest.mark.django_db
+@override_settings(**ZONES)
+@pytest.mark.parametrize("query", ["", "?intent=", "?range=7"])
+def test_the_zone_select_shows_the_zone_in_force(dst_story, manager_client, query):
+    """A zone kept in the session is the one selected, so changing another filter keeps it."""
+    manager_client.get("/analytics/?range=7&tz=UTC")
+    html = manager_client.get(f"/analytics/{query}").content.decode()
+    assert 'data-sd="timezone">UTC<' in html
+    assert '<option value="UTC" selected>' in html
+    assert '<option value="America/New_York" selected>' not in html
+    form = ReportForm({"range": "7"}, zone="UTC")
+    assert form["tz"].value() == "UTC"
+    assert ReportForm({"range": "7"})["tz"].value() == "America/New_York"

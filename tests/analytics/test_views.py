@@ -158,6 +158,9 @@ def test_presets_count_from_today(manager_client, history):
         "range=custom&start=2024-01-01&end=2026-03-01",
         "range=365",
         "range=custom&start=notadate&end=2026-03-01",
+        "range=custom&start=0001-01-01&end=0001-01-02",
+        "range=custom&start=9999-12-30&end=9999-12-31",
+        "range=custom&start=1999-12-31&end=2000-01-02",
         "widget=999999",
         "intent=no_such_intent",
     ],
@@ -168,6 +171,8 @@ def test_bad_filters_get_a_clear_400(manager_client, query):
     assert 'data-sd="errors"' in response.content.decode()
     assert manager_client.get(f"/analytics/charts/intents/?{query}").status_code == 400
     assert manager_client.get(f"/analytics/tiles/?{query}").status_code == 400
+    csv_url = f"/analytics/charts/gap_messages/?{query}&format=csv"
+    assert manager_client.get(csv_url).status_code == 400
 
 
 @pytest.mark.django_db
@@ -337,3 +342,20 @@ def test_try_in_playground_posts_the_message_and_fills_the_playground(
     page = response.content.decode()
     assert re.search(r'<textarea name="text"[^>]*>\s*' + re.escape(text) + r"</textarea>", page)
     assert 'data-sd="trace"' in page or "order_status" in page
+
+
+@pytest.mark.django_db
+def test_custom_dates_outside_the_span_are_refused_with_the_span(manager_client):
+    today = timezone.localdate()
+    too_late = today + timedelta(days=400)
+    response = manager_client.get(
+        f"/analytics/?range=custom&start={too_late - timedelta(days=1)}&end={too_late}"
+    )
+    assert response.status_code == 400
+    assert "Dates must lie between 2000-01-01 and" in response.content.decode()
+    # The edges themselves are fine.
+    ok = manager_client.get("/analytics/?range=custom&start=2000-01-01&end=2000-01-31")
+    assert ok.status_code == 200
+    soon = today + timedelta(days=300)
+    response = manager_client.get(f"/analytics/?range=custom&start={soon}&end={soon}")
+    assert response.status_code == 200
