@@ -216,7 +216,8 @@ def test_a_late_answer_names_the_question_it_answers(
     page = browser_context_factory(viewport={"width": 1280, "height": 800}).new_page()
     widget = WidgetPage(page, daphne_server).goto_store().open()
     # This browser holds the conversation, as the panel keeps it across reloads.
-    stored = {"conversationId": conversation.pk, "token": token, "lastSeq": 0, "pending": []}
+    stored = {"conversationId": str(conversation.public_id), "token": token, "lastSeq": 0,
+              "pending": []}
     widget.panel.locator("body").evaluate(
         "(body, stored) => localStorage.setItem('supportdesk-chat:demo', stored)",
         json.dumps(stored),
