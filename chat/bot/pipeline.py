@@ -49,14 +49,14 @@ _CLAUDE_SIGNAL_CATEGORIES = (
     ("human_request", re.compile(r"human|person|agent|manager|supervisor|representative", re.I)),
     ("anger", re.compile(r"ang(?:er|ry)|furious|rage|abusive|hostile", re.I)),
 )
-# How much of an article's score must come from the words (not the intent boost) for a
-# message handled as the fallback intent to be answered from it.
 # Said before any reply to a message in which a card number was masked (as Intercom's and
 # other desks' bots do): card numbers never belong in a chat.
 CARD_NOTICE = (
     "For your security, please never send card numbers in this chat. I have hidden the one "
     "you sent, and we will never ask you for a full card number here."
 )
+# How much of an article's score must come from the words (not the intent boost) for a
+# message handled as the fallback intent to be answered from it.
 FALLBACK_MIN_TEXT_SCORE = 0.12
 # An off-topic request ("tell me a joke") is not understood unless the classifier is this sure
 # of an intent of the taxonomy's own for it.
@@ -319,8 +319,8 @@ _PERSON_OFFER = re.compile(
 
 
 def _offers_person(reply: str) -> bool:
-    """Whether a reply ends by offering the customer a person (the safe reply, the reply with
-    no article, the off-topic and language replies)."""
+    """Whether a reply ends by asking if the customer would like a person (the quality
+    check's safe reply, the reply with no article)."""
     return bool(_PERSON_OFFER.search(reply[-300:]))
 
 
