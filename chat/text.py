@@ -41,10 +41,9 @@ def is_blank(text: str) -> bool:
     return not clean(text).strip()
 
 
-# 13 to 19 digits, each group separated by at most one space or dash, not inside a longer run
-# of digits (an order number 4111111111111111222 is no card).
-# Digits in groups: a space (also no-break and narrow no-break), a dash (ASCII or typographic)
-# or a dot between groups, a dash with spaces around it too ("4111 - 1111 - ...").
+# 13 to 19 digits, not inside a longer run of digits (an order number 4111111111111111222 is
+# no card), in groups: a space (also no-break and narrow no-break), a dash (ASCII or
+# typographic) or a dot between groups, a dash with spaces around it too ("4111 - 1111 - ...").
 _CARD_SEPARATOR = r"(?:[ \u00a0\u202f]?[-.\u2010-\u2014]?[ \u00a0\u202f]?)"
 _CARD_CANDIDATE = re.compile(r"(?<!\d)\d(?:" + _CARD_SEPARATOR + r"\d){12,18}(?!\d)")
 # Payment cards begin with 2 to 6 (the major industry identifier of ISO/IEC 7812-1: 2 to 6
@@ -59,7 +58,7 @@ def luhn_ok(digits: str) -> bool:
     """The Luhn (mod 10) check of payment card numbers (ISO/IEC 7812-1), over digits only."""
     total = 0
     for index, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
+        value = int(char)
         if index % 2:
             value = value * 2 - 9 if value > 4 else value * 2
         total += value
@@ -87,7 +86,8 @@ def mask_card_numbers(text: str) -> str:
         done, i = 0, 0
         while i < len(groups):
             for j in range(len(groups), i, -1):
-                digits = "".join(g[2] for g in groups[i:j])
+                # In ASCII digits: a full-width card number is the same card.
+                digits = "".join(str(int(c)) for g in groups[i:j] for c in g[2])
                 if (13 <= len(digits) <= 19 and digits[0] in CARD_FIRST_DIGITS
                         and luhn_ok(digits)):
                     pieces += [found[done:groups[i][0]], CARD_MASK + digits[-4:]]

@@ -116,3 +116,8 @@ def test_luhn_valid_numbers_that_no_payment_card_begins_with_are_kept(text):
     digits = "".join(c for c in text if c.isdigit())
     assert luhn_ok(digits) and 13 <= len(digits) <= 19  # a card number but for its first digit
     assert mask_card_numbers(text) == text
+
+
+def test_full_width_digits_are_the_same_card():
+    full_width = spaced(VISA).translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})
+    assert mask_card_numbers(f"card {full_width}") == "card •••• 1111"
