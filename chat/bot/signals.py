@@ -665,9 +665,10 @@ def withdrawal(text: str, report: SignalReport | None = None) -> str:
 
 
 # "Would you like me to connect you with a member of our team?" answered yes. The whole
-# message must be the acceptance (a few words), so "yes but where is my order" is not one.
+# message must be the acceptance (a few words), so "yes but where is my order" is not one; a
+# bare "ok" ("ok thanks") closes a chat as often as it accepts, and is not one either.
 _ACCEPTANCE = re.compile(
-    r"^(?:(?:oh |well |ok(?:ay)? |alright |then )?(?:yes|yeah|yea|yep|yup|ya|sure|ok|okay|"
+    r"^(?:(?:oh |well |ok(?:ay)? |alright |then )?(?:yes|yeah|yea|yep|yup|ya|sure|"
     r"please|please do|do it|go ahead|go for it|definitely|absolutely|of course|i would|"
     r"i'?d like that|that would (?:be )?(?:great|good|nice|helpful)|sounds good|connect me|"
     r"put me through|transfer me)(?: please| pls| thanks| thank you| then| now| yes)*"

@@ -372,7 +372,7 @@ def test_more_negated_signals(text):
 
 
 @pytest.mark.parametrize("text", [
-    "yes", "yes please", "Yeah, please do.", "sure, connect me", "ok thanks", "go ahead",
+    "yes", "yes please", "Yeah, please do.", "sure, connect me", "ok yes", "go ahead",
     "that would be great", "yes please, a person",
 ])
 def test_a_plain_yes_accepts_an_offer(text):
@@ -381,6 +381,7 @@ def test_a_plain_yes_accepts_an_offer(text):
 
 @pytest.mark.parametrize("text", [
     "yes but where is my order", "no thanks", "yes my order number is 55102", "not yet",
+    "ok thanks", "okay",
     "okay so how do I return boots",
 ])
 def test_a_yes_with_more_in_it_is_not_an_acceptance(text):
