@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from .models import EventName, ReportingEvent
 
-__all__ = ["Conversation", "EventName", "event_build", "event_record"]
+__all__ = ["Conversation", "EventName", "event_build", "event_record", "event_record_many"]
 
 
 class Conversation(Protocol):

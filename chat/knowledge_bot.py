@@ -1,6 +1,7 @@
 """The bot as knowledge's pages use it (``knowledge.bot.Bot``), registered by
-``chat.apps.ChatConfig.ready``: training the classifier, the playground, and the customer
-messages an escalation signal would match."""
+``chat.apps.ChatConfig.ready``: training the classifier, the playground and its dialog state,
+the customer messages an escalation signal would match, and the classifier's words and top
+guess for analytics' gap groups."""
 
 from __future__ import annotations
 
