@@ -42,10 +42,15 @@ def is_blank(text: str) -> bool:
 
 
 # 13 to 19 digits, not inside a longer run of digits (an order number 4111111111111111222 is
-# no card), in groups: a space (also no-break and narrow no-break), a dash (ASCII or
-# typographic) or a dot between groups, a dash with spaces around it too ("4111 - 1111 - ...").
-_CARD_SEPARATOR = r"(?:[ \u00a0\u202f]?[-.\u2010-\u2014]?[ \u00a0\u202f]?)"
-_CARD_CANDIDATE = re.compile(r"(?<!\d)\d(?:" + _CARD_SEPARATOR + r"\d){12,18}(?!\d)")
+# no card) nor after a "+" (a telephone number in international form), in groups: any
+# whitespace (tabs, no-break and thin spaces, a line break) or zero-width space, a dash (ASCII
+# or typographic, one or two), a dot, a slash or an underscore between groups, with spaces
+# around it too ("4111 - 1111 - ...").
+_CARD_SPACE = r"[\s\u200b\u2060\ufeff]{0,2}"
+_CARD_SEPARATOR = rf"(?:{_CARD_SPACE}[-./_\u2010-\u2014]{{0,2}}{_CARD_SPACE})"
+_CARD_CANDIDATE = re.compile(
+    r"(?<![\d+])(?<!\+ )\d(?:" + _CARD_SEPARATOR + r"\d){12,18}(?!\d)"
+)
 # Payment cards begin with 2 to 6 (the major industry identifier of ISO/IEC 7812-1: 2 to 6
 # are airlines-and-financial, travel, banking and merchandising: Mastercard, Amex, Visa,
 # Discover...); telephone numbers written with a 0 or 1 in front ("0044 7911 123456") are not.
@@ -69,9 +74,10 @@ def mask_card_numbers(text: str) -> str:
     """``text`` with every payment card number shown by its last four digits only.
 
     A card number is 13 to 19 digits beginning with 2 to 6, written together or in groups
-    separated by a space, a dash or a dot, that passes the Luhn check: "my card is 4111 1111
-    1111 1111" becomes "my card is •••• 1111". Other digits (order numbers, phone numbers
-    failing the check or beginning with 0, 1, 7, 8 or 9) are left alone.
+    separated by spaces, dashes, dots, slashes or underscores, that passes the Luhn check:
+    "my card is 4111 1111 1111 1111" becomes "my card is •••• 1111". Other digits (order
+    numbers, phone numbers failing the check, beginning with 0, 1, 7, 8 or 9, or written
+    after "+" or "00") are left alone.
     Called on customer text before it is stored, so no echo, page or export holds the number.
     """
     if sum(char.isdigit() for char in text) < 13:
@@ -81,6 +87,8 @@ def mask_card_numbers(text: str) -> str:
         # The longest run of whole digit groups that is a card number, from each group on
         # ("4111 1111 1111 1111 2 items": the card without the "2").
         found = match.group()
+        if found.startswith("0"):
+            return found  # "00 49 151 ...": a telephone number with its international prefix
         groups = [(g.start(), g.end(), g.group()) for g in re.finditer(r"\d+", found)]
         pieces: list[str] = []
         done, i = 0, 0

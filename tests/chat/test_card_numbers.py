@@ -121,3 +121,24 @@ def test_luhn_valid_numbers_that_no_payment_card_begins_with_are_kept(text):
 def test_full_width_digits_are_the_same_card():
     full_width = spaced(VISA).translate({ord(d): ord(d) + 0xFEE0 for d in "0123456789"})
     assert mask_card_numbers(f"card {full_width}") == "card •••• 1111"
+
+
+@pytest.mark.parametrize(
+    "separator", ["\t", "\u2009", "\u200b", "\n", "/", "_", "--", " / "]
+)
+def test_tabs_thin_and_zero_width_spaces_slashes_and_underscores_separate_groups(separator):
+    assert mask_card_numbers(f"card {spaced(VISA, separator)}") == "card •••• 1111"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # International telephone numbers whose digits after the prefix pass the Luhn check.
+        "call me on +49 151 12345678",
+        "+4915112345678",
+        "reach me at + 61 412 345 678 901",
+        "00 49 151 1234 5678",
+    ],
+)
+def test_telephone_numbers_in_international_form_are_kept(text):
+    assert mask_card_numbers(text) == text
