@@ -667,13 +667,17 @@ def withdrawal(text: str, report: SignalReport | None = None) -> str:
 # "Would you like me to connect you with a member of our team?" answered yes. The whole
 # message must be the acceptance (a few words), so "yes but where is my order" is not one; a
 # bare "ok" ("ok thanks") closes a chat as often as it accepts, and is not one either.
+_YES_WORDS = (
+    r"y+e+s+|yeah|yea|yep|yup|ya|sure|please|please do|do it|go ahead|go for it|definitely|"
+    r"absolutely|of course|i would|i'?d like that|i want that|i'?d like to|i'?d love that|"
+    r"that would (?:be )?(?:great|good|nice|helpful|perfect)|that'?d be (?:great|good|nice|"
+    r"helpful|perfect)|sounds good|connect me|put me through|transfer me"
+)
+# A yes, then more yes or courtesy: "yeah sure", "yes that would be great", "sure, connect me".
 _ACCEPTANCE = re.compile(
-    r"^(?:(?:oh |well |ok(?:ay)? |alright |then )?(?:yes|yeah|yea|yep|yup|ya|sure|"
-    r"please|please do|do it|go ahead|go for it|definitely|absolutely|of course|i would|"
-    r"i'?d like that|that would (?:be )?(?:great|good|nice|helpful)|sounds good|connect me|"
-    r"put me through|transfer me)(?: please| pls| thanks| thank you| then| now| yes)*"
-    r"(?:[,!. ]+(?:connect me|put me through|transfer me|a person|a human|someone|thanks|"
-    r"thank you|please do|please|do it|go ahead))*[!. ]*)$"
+    rf"^(?:(?:oh|well|ok|okay|alright|then)[,!. ]+)?(?:{_YES_WORDS})"
+    rf"(?:[,!. ]+(?:{_YES_WORDS}|a person|a human|someone|thanks|thank you|pls|then|now))*"
+    r"[!. ]*$"
 )
 
 

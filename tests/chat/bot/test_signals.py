@@ -373,7 +373,8 @@ def test_more_negated_signals(text):
 
 @pytest.mark.parametrize("text", [
     "yes", "yes please", "Yeah, please do.", "sure, connect me", "ok yes", "go ahead",
-    "that would be great", "yes please, a person",
+    "that would be great", "yes please, a person", "yes that would be great", "yes I want that",
+    "yeah sure", "yess",
 ])
 def test_a_plain_yes_accepts_an_offer(text):
     assert signals.accepts_offer(normalize(text))
