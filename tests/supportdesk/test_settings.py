@@ -59,3 +59,29 @@ def test_a_sqlite_database_url_works(tmp_path):
     result = run_manage("migrate", "--noinput", "-v0", env_extra={"DATABASE_URL": url})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "desk.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("IMPORT_MAX_NEW_INTENTS", "x", "IMPORT_MAX_NEW_INTENTS must be a whole number, not 'x'"),
+        ("CHAT_MAX_MESSAGE_CHARS", "2.5", "CHAT_MAX_MESSAGE_CHARS must be a whole number"),
+        ("CELERY_TASK_ALWAYS_EAGER", "maybe", "CELERY_TASK_ALWAYS_EAGER must be one of"),
+        ("DEBUG", "enabled", "DEBUG must be one of"),
+    ],
+)
+def test_a_malformed_variable_is_refused_by_name(name, value, expected):
+    # A typo in the environment stops the start with the variable's name, not a bare traceback.
+    result = run_manage("check", env_extra={name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert expected in result.stderr
+
+
+def test_a_float_variable_refuses_words_and_infinity():
+    accepted = [
+        value for value in ("soon", "inf", "nan")
+        if run_manage("check", env_extra={"ANTHROPIC_TIMEOUT": value}).returncode == 0
+    ]
+    assert accepted == []
+    assert run_manage("check", env_extra={"ANTHROPIC_TIMEOUT": "2.5"}).returncode == 0
