@@ -16,12 +16,21 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
+from .embeddings import embedder
 from .text import FuzzyLexicon, english_words, tokens
 
 _MARKDOWN_NOISE = re.compile(r"[#*_`>|]+|\[([^\]]*)\]\([^)]*\)")
 _WORD = re.compile(r"\w+")
 INTENT_BOOST = 0.25
 MIN_SCORE = 0.05  # an article scoring less (boost included) is not listed by ``search``
+# Choosing among an intent's own articles, the cosine of the sentence embeddings of the message
+# and of each article's gist (``_gist``) is added with this weight to the text score: the words
+# of "how long do I have to return stuff" ("long", "return") match a refund article as well as
+# the returns policy; the meaning of the policy's gist matches better.
+GIST_MEANING_WEIGHT = 0.5
+# What is embedded of an article: its title and the start of its text (about one paragraph,
+# well inside the model's 256-token window).
+GIST_CHARS = 300
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,11 @@ class ArticleDoc:
     @property
     def plain_body(self) -> str:
         return markdown_to_text(self.body)
+
+
+def _gist(article: ArticleDoc) -> str:
+    """An article's title and the start of its text, as embedded for ``gist_meaning``."""
+    return f"{article.title}. {' '.join(article.plain_body.split())[:GIST_CHARS]}"
 
 
 def content_words(text: str) -> str:
@@ -64,6 +78,8 @@ class ArticleIndex:
     _last: tuple[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
     # The articles' words, for reading a misspelt query word as the known word one typo away.
     _spelling: FuzzyLexicon | None = field(default=None, repr=False, compare=False)
+    # Gist embeddings by row, computed when an intent's articles are first compared.
+    _gist_vectors: dict[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, articles: list[ArticleDoc]) -> ArticleIndex:
@@ -128,13 +144,36 @@ class ArticleIndex:
         return scores.copy()
 
     def best_of_intent(self, query: str, intent: str) -> ArticleDoc | None:
-        """The intent's article with the best text score for ``query`` (the intent's first
-        article when none shares a word or n-gram with it); ``None`` without articles."""
+        """The intent's article that fits ``query`` best: its text score plus
+        ``GIST_MEANING_WEIGHT`` times its gist's meaning (``gist_meaning``), or the text score
+        alone without the embedding model; the intent's first article when none shares a word
+        or n-gram with ``query``; ``None`` when the intent has no article."""
         rows = self.intent_rows.get(intent)
         if rows is None or not len(rows):
             return None
         scores = self.text_scores(query)[rows]
+        if len(rows) > 1 and scores.max() > 0:
+            meaning = self.gist_meaning(query, rows)
+            if meaning is not None:
+                scores = scores + GIST_MEANING_WEIGHT * meaning
         return self.articles[int(rows[int(np.argmax(scores))])]
+
+    def gist_meaning(self, query: str, rows: np.ndarray) -> np.ndarray | None:
+        """Cosines (-1 to 1) of ``query``'s sentence embedding (typos read as in ``corrected``)
+        with the gists (title and first lines) of the articles at ``rows``, in the order of
+        ``rows``; ``None`` when the embedding model is off or missing. A gist is embedded once
+        per index, when its article is first compared."""
+        model = embedder()
+        if model is None:
+            return None
+        missing = [int(row) for row in rows if int(row) not in self._gist_vectors]
+        if missing:
+            vectors = model.embed([_gist(self.articles[row]) for row in missing])
+            self._gist_vectors.update(zip(missing, vectors, strict=True))
+        corrected = self.corrected(query)
+        # Unless a typo was read, the classifier has just embedded the same text: a cache hit.
+        message = model.embed_one(query if corrected == " ".join(tokens(query)) else corrected)
+        return np.array([float(self._gist_vectors[int(row)] @ message) for row in rows])
 
     def _scores(self, query: str) -> np.ndarray:
         """Each article's cosine similarity to ``query``: ``vectorizer.transform`` and the

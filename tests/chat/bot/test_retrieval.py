@@ -1,5 +1,6 @@
 import pytest
 
+from chat.bot import embeddings
 from chat.bot.retrieval import INTENT_BOOST, ArticleDoc, ArticleIndex
 
 from .conftest import ARTICLES
@@ -86,6 +87,54 @@ def test_the_best_article_of_an_intent_is_chosen_by_text_else_its_first():
     assert index.best_of_intent("what size are the bots", "product_question").id == 1
     assert index.best_of_intent("zzz qqq", "product_question").id == 1  # the intent's first
     assert index.best_of_intent("refunds", "cancellation") is None
+
+
+# Written for this test: two articles of one intent that share the word "return" once each, so
+# that the words of a question about either tie (or lean to the first) and its meaning decides.
+RETURN_ARTICLES = [
+    ArticleDoc(
+        1, "Refund after a return", "After a return arrives, the money is paid to your bank.",
+        ("return_request",),
+    ),
+    ArticleDoc(
+        2, "Return deadline", "A return is accepted within 45 days of delivery.",
+        ("return_request",),
+    ),
+]
+MEANING_QUESTIONS = [
+    ("can I still return something from six weeks ago", 2),
+    ("is it too late for a return", 2),
+    ("how long do I have to return stuff", 2),
+    ("I returned it, where is my cash", 1),
+    ("when does the return get paid out", 1),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), MEANING_QUESTIONS)
+def test_an_intents_article_is_chosen_by_meaning_when_the_words_tie(query, expected):
+    if embeddings.embedder() is None:
+        pytest.skip("the embedding model is not installed here")
+    index = ArticleIndex.build(RETURN_ARTICLES)
+    assert index.best_of_intent(query, "return_request").id == expected
+    meaning = index.gist_meaning(query, index.intent_rows["return_request"])
+    assert meaning is not None and meaning.shape == (2,)
+
+
+def test_the_words_alone_would_choose_the_refund_for_a_question_about_the_deadline():
+    # What the meaning adds: the words tie or lean the other way.
+    index = ArticleIndex.build(RETURN_ARTICLES)
+    scores = index.text_scores("is it too late for a return")
+    assert scores[0] >= scores[1]
+
+
+def test_without_the_embedding_model_the_words_alone_choose(monkeypatch):
+    monkeypatch.setenv("SUPPORTDESK_EMBEDDINGS", "0")
+    index = ArticleIndex.build(RETURN_ARTICLES)
+    rows = index.intent_rows["return_request"]
+    assert index.gist_meaning("how long do I have to return my stuff?", rows) is None
+    chosen = index.best_of_intent("how long do I have to return my stuff?", "return_request")
+    text = index.text_scores("how long do I have to return my stuff?")
+    assert chosen.id == RETURN_ARTICLES[int(text.argmax())].id
 
 
 @pytest.mark.parametrize(("query", "read"), [
