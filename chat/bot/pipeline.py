@@ -140,7 +140,11 @@ def run_turn(
             trace["claude_fallback"] = f"claude: {error.reason} → offline"
             trace["errors"].append(f"classification: claude {error.reason}: {error.detail}"[:300])
     if result is None:
-        result = classify_offline(taxonomy, text)
+        # "I don't need a human, just tell me X" asks X: the declined person is left out.
+        declined, rest = signals.declined_person(text)
+        if declined:
+            trace["declined_person"] = declined
+        result = classify_offline(taxonomy, rest or text)
     if taxonomy.classifier is None and result.backend == "offline":
         trace["errors"].append("classification: no active classifier")
     threshold = settings.BOT_CONFIDENCE_THRESHOLD

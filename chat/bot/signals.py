@@ -408,6 +408,31 @@ def human_request(text: str) -> str:
     return ""
 
 
+def declined_person(text: str) -> tuple[str, str]:
+    """``(declined, rest)``: the words of a clause that turns a person down ("I don't need a
+    human", "no agent needed") and the message's other words, or ``("", "")`` when no clause
+    does, when the message is only that clause, or when it also asks for a person.
+
+    "I don't need a human, just tell me your return window" asks about returns: its intent is
+    read from ``rest``, whose words the person noun would otherwise pull to the intent where
+    requests for a person are taught.
+    """
+    if human_request(text):
+        return "", ""
+    split = split_words(text, _PERSON_FORMS)
+    words = split.words
+    for index, word in enumerate(words):
+        if not _noun(word) or not negation(split, index, index + 1, _REQUEST_REACH):
+            continue
+        clause = split.clauses[index]
+        declined = [w for w, c in zip(words, split.clauses, strict=True) if c == clause]
+        rest = [w for w, c in zip(words, split.clauses, strict=True) if c != clause]
+        if not any(len(w) > 2 for w in rest):
+            return "", ""
+        return " ".join(declined), " ".join(rest)
+    return "", ""
+
+
 # --- Admin-defined signals -----------------------------------------------------------------
 
 _LEGAL_AFTER = {

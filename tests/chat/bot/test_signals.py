@@ -387,3 +387,27 @@ def test_a_plain_yes_accepts_an_offer(text):
 ])
 def test_a_yes_with_more_in_it_is_not_an_acceptance(text):
     assert not signals.accepts_offer(normalize(text))
+
+
+@pytest.mark.parametrize(("text", "declined", "rest"), [
+    ("I don't need a human, just tell me your return window",
+     "i don't need a human", "just tell me your return window"),
+    ("no human needed. what's your return window?", "no human needed", "what's your return window"),
+    ("where is my order? I don't need an agent", "i don't need an agent", "where is my order"),
+    ("no need for a manager; can you reset my password", "no need for a manager",
+     "can you reset my password"),
+])
+def test_a_person_turned_down_beside_a_question_is_set_apart(text, declined, rest):
+    assert signals.declined_person(text) == (declined, rest)
+
+
+@pytest.mark.parametrize("text", [
+    "I don't need a human",  # nothing else is asked
+    "I don't want a bot, get me a human",  # a request for a person after all
+    "I need a human, my order is late",
+    "no I want a manager, my order is broken",
+    "where is my order",
+    "",
+])
+def test_nothing_is_set_apart_without_a_declined_person_and_a_question(text):
+    assert signals.declined_person(text) == ("", "")
