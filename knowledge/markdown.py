@@ -37,9 +37,18 @@ SAFE_PATH_PREFIXES = ("/help/articles/",)
 
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(
-        ["table", "strikethrough"]
+    # linkify: bare URLs and e-mail addresses in an article ("write to help@example.com")
+    # become links, with the same scheme check as written links (linkify-it-py).
+    parser = MarkdownIt("commonmark", {"html": False, "linkify": True}).enable(
+        ["table", "strikethrough", "linkify"]
     )
+    # Addresses under the documentation domain (RFC 2606: "help@shop.example", as in the
+    # demo) are links too; linkify-it knows only the delegated top-level domains.
+    parser.linkify.tlds(["example"], True)
+    # Only what a link may point at (``SAFE_SCHEMES``): no ftp: or protocol-relative links.
+    parser.linkify.add("ftp:", None)
+    parser.linkify.add("//", None)
+    return parser
 
 
 def _has_safe_scheme(url: str) -> bool:

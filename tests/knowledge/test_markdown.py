@@ -28,6 +28,9 @@ HOSTILE = [
     "<form action=https://evil.example><input name=p></form>",
     "<<script>script>alert(1)<</script>/script>",
     "```html\n<script>alert(1)</script>\n```",
+    "javascript:alert(1) and www.evil.example/javascript:alert(1)",
+    "mail me at x@y.example?subject=<script>alert(1)</script>",
+    "see https://ok.example/\"onmouseover=alert(1)",
 ]
 
 
@@ -118,3 +121,27 @@ def test_every_link_opens_in_a_new_tab_without_access_to_the_opener():
 
 def test_empty_body_renders_empty():
     assert render_markdown("") == ""
+
+
+@pytest.mark.parametrize(("body", "href", "text"), [
+    ("Write to help@shop.example today.", "mailto:help@shop.example", "help@shop.example"),
+    ("Our form: https://shop.example/returns.", "https://shop.example/returns",
+     "https://shop.example/returns"),
+    ("Open www.shop.com/size-guide, then pick a size.", "http://www.shop.com/size-guide",
+     "www.shop.com/size-guide"),
+    ("Questions? care@outfitters.co.uk", "mailto:care@outfitters.co.uk", "care@outfitters.co.uk"),
+])
+def test_a_bare_address_in_an_article_is_a_link(body, href, text):
+    elements = Elements(render_markdown(body)).elements
+    links = [attrs for tag, attrs in elements if tag == "a"]
+    assert [link["href"] for link in links] == [href]
+    assert links[0]["rel"] == "noopener noreferrer nofollow"
+    assert f">{text}</a>" in render_markdown(body)
+
+
+@pytest.mark.parametrize("body", [
+    "version 1.2.3 of file.txt", "`https://in.code.example/x`", "    https://indented.example/code",
+    "javascript:alert(1)", "ftp://files.example/x", "see //evil.example/x",
+])
+def test_code_versions_and_other_schemes_are_not_links(body):
+    assert [tag for tag, _ in Elements(render_markdown(body)).elements if tag == "a"] == []
