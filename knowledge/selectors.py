@@ -82,6 +82,18 @@ def article_published(pk: int) -> Article | None:
     return Article.objects.filter(pk=pk, status=ArticleStatus.PUBLISHED).first()
 
 
+def articles_related(article: Article, *, limit: int = 5) -> list[Article]:
+    """Other published articles that share an intent with ``article``, by title, at most
+    ``limit``: the "related articles" of its public page (one query)."""
+    return list(
+        Article.objects.filter(status=ArticleStatus.PUBLISHED, intents__in=article.intents.all())
+        .exclude(pk=article.pk)
+        .distinct()
+        .order_by("title")
+        .only("pk", "title")[:limit]
+    )
+
+
 def articles_published_with_words(*, query: str, limit: int) -> QuerySet[Article]:
     """Published articles whose title or body holds each of the first six words of ``query``
     (case-insensitive), by title, at most ``limit``: the agents' console search."""

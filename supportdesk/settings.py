@@ -311,6 +311,19 @@ BOT_MAX_REPLY_CHARS = env_int("BOT_MAX_REPLY_CHARS", 1200)
 # language or script is not understood, and its reply names these.
 BOT_LANGUAGES = [code.lower() for code in env_list("BOT_LANGUAGES", ["en"])]
 
+# --- Public help pages (/help/articles/...) ---------------------------------------------------
+# The name at the top of an article's public page, and where "Back to" it leads (the company's
+# own site; empty for no link). Only http(s) addresses or paths of this site are taken.
+HELP_CENTER_NAME = os.environ.get("HELP_CENTER_NAME", "").strip() or "Help center"
+HELP_CENTER_HOME_URL = os.environ.get("HELP_CENTER_HOME_URL", "").strip()
+if HELP_CENTER_HOME_URL and (
+    not HELP_CENTER_HOME_URL.startswith(("https://", "http://", "/"))
+    or HELP_CENTER_HOME_URL.startswith("//")
+):
+    raise ImproperlyConfigured(
+        "HELP_CENTER_HOME_URL must be an http(s) address or a path of this site."
+    )
+
 # --- Knowledge imports ------------------------------------------------------------------------
 # One JSON or CSV import may create at most this many new intents, and leave no intent with
 # more than this many training phrases; a larger upload is refused whole, with its counts.

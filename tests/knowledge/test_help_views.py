@@ -23,9 +23,9 @@ class Elements(HTMLParser):
         self.elements.append((tag, dict(attrs)))
 
 
-def make(title="Shipping costs & times", body="", status=ArticleStatus.PUBLISHED):
+def make(title="Shipping costs & times", body="", status=ArticleStatus.PUBLISHED, intents=()):
     return services.article_create(actor=None, title=title, body=body or "Some text.",
-                                   status=status)
+                                   status=status, intents=intents)
 
 
 def test_a_published_article_is_shown_to_anyone_with_its_markdown_rendered(client):
@@ -97,3 +97,44 @@ def test_a_slug_is_made_of_the_titles_words():
     assert article_slug("Returns policy: 30-day returns") == "returns-policy-30-day-returns"
     assert article_slug("¿Qué? ***") == "que"
     assert article_slug("!!!") == "article"
+
+
+def test_the_page_is_headed_by_the_help_center_and_leads_back_to_the_website(client, settings):
+    settings.HELP_CENTER_NAME = "Northwind Help"
+    settings.HELP_CENTER_HOME_URL = "https://northwind.example/"
+    article = make()
+    html = client.get(article_public_url(article.pk, article.title)).content.decode()
+    assert "<title>Shipping costs &amp; times · Northwind Help</title>" in html
+    assert '<span class="help-name">Northwind Help</span>' in html
+    links = [a for tag, a in Elements(html).elements if a.get("data-sd") == "help-home"]
+    assert [link["href"] for link in links] == ["https://northwind.example/"]
+    assert "SupportDesk" not in html
+
+
+def test_without_a_home_address_there_is_no_back_link(client, settings):
+    settings.HELP_CENTER_HOME_URL = ""
+    article = make()
+    html = client.get(article_public_url(article.pk, article.title)).content.decode()
+    assert 'data-sd="help-home"' not in html
+    assert '<span class="help-name">Help center</span>' in html
+
+
+def test_related_articles_share_an_intent_and_are_published(client):
+    shipping = services.intent_create(actor=None, slug="shipping", name="Shipping", phrases=[])
+    returns = services.intent_create(actor=None, slug="returns", name="Returns", phrases=[])
+    article = make(intents=[shipping])
+    abroad = make(title="Shipping abroad", intents=[shipping, returns])
+    make(title="Shipping drafts", status=ArticleStatus.DRAFT, intents=[shipping])
+    make(title="Return labels", intents=[returns])
+    html = client.get(article_public_url(article.pk, article.title)).content.decode()
+    related = html.split('data-sd="help-related"', 1)[1]
+    assert f'href="/help/articles/{abroad.pk}-{article_slug(abroad.title)}/"' in related
+    assert "Shipping drafts" not in related and "Return labels" not in related
+    assert "Shipping costs" not in related  # not itself
+
+
+def test_an_article_without_intents_has_no_related_list(client):
+    article = make()
+    assert 'data-sd="help-related"' not in client.get(
+        article_public_url(article.pk, article.title)
+    ).content.decode()

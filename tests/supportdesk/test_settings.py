@@ -85,3 +85,10 @@ def test_a_float_variable_refuses_words_and_infinity():
     ]
     assert accepted == []
     assert run_manage("check", env_extra={"ANTHROPIC_TIMEOUT": "2.5"}).returncode == 0
+
+
+@pytest.mark.parametrize("value", ["javascript:alert(1)", "//evil.example/", "northwind.example"])
+def test_the_help_centers_home_address_must_be_a_web_address(value):
+    result = run_manage("check", env_extra={"HELP_CENTER_HOME_URL": value})
+    assert result.returncode != 0
+    assert "HELP_CENTER_HOME_URL must be an http(s) address" in result.stderr
