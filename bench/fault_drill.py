@@ -342,6 +342,9 @@ class Stack:
             # The drill's customers write quickly and at length, from one IP, on purpose.
             "CHAT_RATE_LIMIT_MESSAGES": "1000000",
             "CHAT_CONVERSATIONS_PER_IP_PER_MINUTE": "1000000",
+            "CHAT_RATE_ADDRESS_MESSAGES": "1000000/10",
+            "CHAT_SOCKETS_PER_ADDRESS": "1000000",
+            "CHAT_FAILED_JOINS": "1000000/600",
             "BOT_MAX_TURNS": "1000000",
             "BOT_MAX_FALLBACKS": "1000000",
             "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
@@ -445,6 +448,7 @@ class Customer:
     ws: object = None
     joined: bool = False
     retry_attempt: int = 0
+    retry_due: bool = False  # one resend of the pending messages is scheduled (as the widget)
 
     def missing_seqs(self) -> list[int]:
         top = max(self.seen, default=0)
@@ -509,9 +513,19 @@ class Customer:
                     attempts[client_id] = attempts.get(client_id, 0) + 1
                     await self.send({"type": "message", "client_id": client_id, "text": text})
 
-    async def retry_later(self) -> None:
-        await asyncio.sleep(backoff(self.retry_attempt))
-        self.retry_attempt += 1
+    async def retry_later(self, wait: float | None = None) -> None:
+        """Sends the pending messages again after a backoff (or ``retry_after``): one resend
+        scheduled at a time, however many error frames came, as the widget does."""
+        if self.retry_due:
+            return
+        self.retry_due = True
+        try:
+            if wait is None:
+                wait = backoff(min(self.retry_attempt, 6))
+                self.retry_attempt += 1
+            await asyncio.sleep(wait)
+        finally:
+            self.retry_due = False
         await self.send_pending()
 
     async def handle(self, frame: dict) -> bool:
@@ -538,8 +552,12 @@ class Customer:
         elif kind == "error":
             code = frame.get("code", "?")
             self.errors[code] = self.errors.get(code, 0) + 1
-            if code in ("server_error", "rate_limited"):
+            if code == "server_error":
                 asyncio.get_running_loop().create_task(self.retry_later())
+            elif code == "rate_limited":
+                wait = frame.get("retry_after")
+                wait = min(600.0, max(1.0, wait if isinstance(wait, (int, float)) else 3.0))
+                asyncio.get_running_loop().create_task(self.retry_later(wait))
         return False
 
     async def write(self, count: int, interval: float, started: float) -> None:

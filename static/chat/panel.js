@@ -26,6 +26,7 @@
   var shownSeqs = {};    // seq -> true for every message on this page (gaps are asked for again)
   var streaming = {};    // reply_to seq -> element growing from message.delta frames
   var retryTimer = null, retryAttempts = 0;   // resending after a server_error
+  var rateTimer = null;                        // resending after rate_limited (one at a time)
   var owedSince = {};    // "seq:N" or "cid:UUID" -> ms since the customer's message awaits an answer
   var lateTimer = null, resyncing = false;
 
@@ -421,8 +422,14 @@
     }
     if (frame.code === "rate_limited") {
       notice("You are sending messages quickly; we will send the rest in a moment.");
+      // One resend however many messages were refused: a timer per refusal would send every
+      // pending message once per refusal, be refused again, and multiply.
+      if (rateTimer) { return; }
       var wait = typeof frame.retry_after === "number" ? frame.retry_after : 3;
-      setTimeout(flushPending, Math.min(600, Math.max(1, wait)) * 1000);
+      rateTimer = setTimeout(function () {
+        rateTimer = null;
+        flushPending();
+      }, Math.min(600, Math.max(1, wait)) * 1000);
       return;
     }
     if (frame.code === "bad_email") { notice("That e-mail address does not look right."); return; }

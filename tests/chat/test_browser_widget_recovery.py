@@ -34,6 +34,7 @@ class Proxy:
         self.routes: list = []
         self.to_server: list[dict] = []      # every frame the page sent, in order
         self.fail_next_message = 0           # answer this many message frames with server_error
+        self.limit_next_message = 0          # answer this many message frames with rate_limited
         self.drop_to_page = None             # predicate: a server frame the page never gets
         self.dropped: list[dict] = []
 
@@ -48,6 +49,11 @@ class Proxy:
                 self.fail_next_message -= 1
                 route.send(json.dumps({"type": "error", "code": "server_error",
                                        "message": "Something went wrong; try again."}))
+                return
+            if frame.get("type") == "message" and self.limit_next_message:
+                self.limit_next_message -= 1
+                route.send(json.dumps({"type": "error", "code": "rate_limited",
+                                       "message": "Too many messages.", "retry_after": 3}))
                 return
             server.send(raw)
 
@@ -115,6 +121,39 @@ def test_a_message_refused_with_server_error_is_sent_again_and_stored_once(
     assert len(messages) == 3 and len({m["client_id"] for m in messages}) == 1
     assert len(proxy.routes) == 1  # resent on the same socket, not after a reconnect
     assert Message.objects.filter(author="customer").count() == 1
+
+
+def test_messages_refused_as_rate_limited_are_sent_again_once_each_after_retry_after(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    """Several refusals in a row schedule one resend of the pending messages, not one per
+    refusal (which would send each message once per refusal and be refused again)."""
+    context = browser_context_factory(viewport={"width": 1280, "height": 800})
+    context.clock.install()
+    proxy = Proxy()
+    context.route_web_socket(CHAT_SOCKET, proxy)
+    page = context.new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    paused_clock(page)
+
+    texts = ["Do you ship to Norway?", "What sizes do the boots come in?",
+             "Can I pay with a gift card?", "Is the blue jacket in stock?"]
+    proxy.limit_next_message = len(texts)
+    for text in texts:
+        widget.send(text)
+    wait_until(page, lambda: proxy.limit_next_message == 0, "every message refused")
+    expect(widget.panel.locator(".sd-pending")).to_have_count(len(texts))
+    page.clock.run_for(2500)  # retry_after is 3 s: nothing is sent before it
+    assert len(proxy.sent("message")) == len(texts)
+    page.clock.run_for(1000)
+    widget.wait_for_messages("customer", len(texts))
+    page.clock.run_for(5000)  # no second resend is left waiting either
+    page.wait_for_timeout(300)
+
+    messages = proxy.sent("message")
+    assert len(messages) == 2 * len(texts), [m["text"] for m in messages]
+    assert sorted(m["text"] for m in messages[len(texts):]) == sorted(texts)
+    assert Message.objects.filter(author="customer").count() == len(texts)
 
 
 def test_a_reply_lost_on_the_way_is_fetched_on_rejoin(
