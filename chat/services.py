@@ -24,7 +24,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, OuterRef, Subquery, Value
 from django.utils import timezone
 
 from analytics.events import EventName, event_build, event_record, event_record_many
@@ -153,65 +152,89 @@ def message_create_incoming(
     (``OwedAnswer``) and the bot task is queued on commit (``chat.outbox``); with ``queue_bot``
     False the caller answers it itself (generated history), or the dispatcher queues it later.
 
-    One transaction on every database: the conversation's row is locked and read together
-    with any message already stored under ``client_id``, so a resend never reaches the
-    insert. Raises ``ValueError`` for a message that shows nothing (``chat.text.is_blank``):
-    the consumer refuses those with ``empty_text`` before they get here.
+    One transaction on every database, four statements: the seq bump (``_next_seq``'s one
+    ``UPDATE ... RETURNING``, which locks the conversation's row until commit), the check for
+    a message already stored under ``client_id`` (after the lock, so a concurrent resend is
+    seen), the message and its owed answer. A resend rolls the bump back and returns the
+    stored message; a reopened conversation takes two statements more. Raises ``ValueError``
+    for a message that shows nothing (``chat.text.is_blank``): the consumer refuses those with
+    ``empty_text`` before they get here.
     """
     if is_blank(text):
         raise ValueError("the message is empty")
     text = mask_card_numbers(text)  # before it is stored, echoed, shown or exported
     now = at or timezone.now()
-    with transaction.atomic():
-        rows = Conversation.objects.select_for_update().filter(pk=conversation.pk)
-        if client_id is not None:
-            stored_id = Message.objects.filter(
-                conversation_id=OuterRef("pk"), client_id=client_id
-            ).values("pk")[:1]
-            rows = rows.annotate(stored_id=Subquery(stored_id))
-        else:
-            rows = rows.annotate(stored_id=Value(None, output_field=BigIntegerField()))
-        last_seq, status, previous_resolution, stored_id = rows.values_list(
-            "last_seq", "status", "resolution", "stored_id"
-        ).get()
-        if stored_id is not None:
-            return Message.objects.get(pk=stored_id), False
-        sets: dict[str, Any] = {
-            "last_seq": last_seq + 1,
-            "last_customer_message_at": now,
-            "updated_at": now,
-        }
-        reopened = status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED)
-        if reopened:
-            sets.update(status=ConversationStatus.BOT, resolution=Resolution.NONE, resolved_at=None)
-        else:
-            conversation.status = status
-        _conversation_update(conversation, sets)
-        message = Message.objects.create(
-            conversation=conversation,
-            seq=last_seq + 1,
-            author=Author.CUSTOMER,
-            client_id=client_id,
-            text=text,
-            created_at=now,
-        )
-        if reopened:
-            if status == ConversationStatus.RESOLVED:
-                event_record(
-                    name=EventName.REOPENED,
-                    conversation=conversation,
-                    at=now,
-                    category=previous_resolution,
-                )
-            transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
-        _on_commit_broadcast_message(message)
-        if conversation.status == ConversationStatus.BOT:
-            OwedAnswer.objects.create(
-                message=message, conversation=conversation, created_at=now, queued_at=now,
-                attempts=1,
+    held = (conversation.last_seq, conversation.status, conversation.updated_at,
+            conversation.last_customer_message_at)
+    try:
+        with transaction.atomic():
+            return _message_store_incoming(
+                conversation=conversation, text=text, client_id=client_id, now=now,
+                queue_bot=queue_bot,
             )
-            if queue_bot:
-                outbox.owed_answer_queue_on_commit(message.pk)
+    except _Resent as resent:
+        # Rolled back: the seq bumped for it is given back; the instance is as it was.
+        (conversation.last_seq, conversation.status, conversation.updated_at,
+         conversation.last_customer_message_at) = held
+        return resent.message, False
+
+
+class _Resent(Exception):
+    """A message with a stored client id: rolls back the seq bumped for it (a rare case)."""
+
+    def __init__(self, message: Message) -> None:
+        super().__init__(message.pk)
+        self.message = message
+
+
+def _message_store_incoming(
+    *, conversation: Conversation, text: str, client_id: Any, now: datetime, queue_bot: bool
+) -> tuple[Message, bool]:
+    # The bump comes first: it locks the conversation's row (until commit) and returns the
+    # status. The duplicate check is the next statement, so it runs after the lock is held and
+    # sees a resend that a concurrent transaction committed while this one waited.
+    seq, status = _next_seq(
+        conversation, sets={"last_customer_message_at": now, "updated_at": now}
+    )
+    if client_id is not None:
+        stored = list(
+            Message.objects.filter(conversation_id=conversation.pk, client_id=client_id)[:1]
+        )
+        if stored:
+            raise _Resent(stored[0])
+    reopened = status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED)
+    if reopened:  # rare: two more statements, under the lock the bump holds
+        previous_resolution = (
+            Conversation.objects.values_list("resolution", flat=True).get(pk=conversation.pk)
+        )
+        _conversation_update(conversation, {
+            "status": ConversationStatus.BOT, "resolution": Resolution.NONE, "resolved_at": None,
+        })
+    message = Message.objects.create(
+        conversation=conversation,
+        seq=seq,
+        author=Author.CUSTOMER,
+        client_id=client_id,
+        text=text,
+        created_at=now,
+    )
+    if reopened:
+        if status == ConversationStatus.RESOLVED:
+            event_record(
+                name=EventName.REOPENED,
+                conversation=conversation,
+                at=now,
+                category=previous_resolution,
+            )
+        transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_broadcast_message(message)
+    if conversation.status == ConversationStatus.BOT:
+        OwedAnswer.objects.create(
+            message=message, conversation=conversation, created_at=now, queued_at=now,
+            attempts=1,
+        )
+        if queue_bot:
+            outbox.owed_answer_queue_on_commit(message.pk)
     return message, True
 
 

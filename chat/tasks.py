@@ -20,7 +20,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from . import liveness, outbox, realtime, selectors, services
-from .models import Author, ConversationStatus, Message, OwedAnswer, Resolution
+from .models import Author, ConversationStatus, Message, Resolution
 
 logger = logging.getLogger(__name__)
 
@@ -64,15 +64,17 @@ def answer_turn(*, text: str, context: Any, on_delta=None) -> Any:
 def _load_turn(message_id: int) -> tuple[Message | None, list[tuple[str, str]], bool]:
     """The message with its conversation, the messages before it, and whether it is owed.
 
-    Two queries: the answer owed to the message, with the message and its conversation; then
-    the last ``HISTORY_TURNS * 2`` messages before it. (None, [], False) when nothing is owed
-    (answered already, taken by an agent, or gone).
+    Two queries: the message with its conversation, if an answer is still owed to it (a join
+    of two tables: the owed row itself is not loaded); then the last ``HISTORY_TURNS * 2``
+    messages before it. (None, [], False) when nothing is owed (answered already, taken by an
+    agent, or gone).
     """
     try:
-        owed = OwedAnswer.objects.select_related("message__conversation").get(pk=message_id)
-    except OwedAnswer.DoesNotExist:
+        message = Message.objects.select_related("conversation").get(
+            pk=message_id, owed_answer__isnull=False
+        )
+    except Message.DoesNotExist:
         return None, [], False
-    message = owed.message
     recent = list(
         Message.objects.filter(conversation_id=message.conversation_id, seq__lt=message.seq)
         .order_by("-seq")

@@ -69,6 +69,34 @@ def test_a_resent_client_id_is_stored_once(conversation):
     assert conversation.last_seq == 1
 
 
+def test_an_incoming_message_is_four_statements(conversation):
+    """The bump (which locks the row), the duplicate check, the message, its owed answer."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    incoming(conversation, queue_bot=False)
+    with CaptureQueriesContext(connection) as captured:
+        message, created = incoming(conversation, text="where is my parcel", queue_bot=False)
+    statements = [q["sql"].split()[0].upper() for q in captured.captured_queries
+                  if "SAVEPOINT" not in q["sql"].upper()]
+    assert created and message.seq == 2
+    assert statements == ["UPDATE", "SELECT", "INSERT", "INSERT"]
+
+
+def test_a_resend_gives_its_bump_back_and_leaves_the_instance_as_it_was(conversation):
+    client_id = uuid.uuid4()
+    first, _ = incoming(conversation, client_id=client_id, queue_bot=False)
+    held = (conversation.last_seq, conversation.updated_at,
+            conversation.last_customer_message_at)
+    again, created = incoming(conversation, text="again", client_id=client_id)
+    assert not created and again.pk == first.pk
+    assert (conversation.last_seq, conversation.updated_at,
+            conversation.last_customer_message_at) == held
+    after, _ = incoming(conversation, queue_bot=False)
+    assert after.seq == 2  # the rolled-back bump left no gap
+    assert not Message.objects.filter(text="again").exists()
+
+
 @pytest.mark.parametrize(
     "text", ["", "   ", "\u200b\u200b", "\ufeff\u00ad\u2060 \u3164", "\u2800" * 50]
 )
@@ -386,3 +414,40 @@ def test_an_unknown_time_zone_is_refused(conversation, zone):
         services.conversation_timezone_set(conversation=conversation, zone=zone)
     conversation.refresh_from_db()
     assert conversation.timezone == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_resend_waiting_for_the_lock_finds_the_message_committed_meanwhile(conversation):
+    """Two sends of one client id at once (two sockets, two Daphne processes): the second
+    waits for the first's row lock, then sees its message: one stored, no error."""
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks that make a second writer wait are PostgreSQL's")
+    client_id = uuid.uuid4()
+    outcome: dict = {}
+
+    def second_send() -> None:
+        try:
+            copy = Conversation.objects.get(pk=conversation.pk)
+            outcome["result"] = incoming(copy, text="twice", client_id=client_id, queue_bot=False)
+        except Exception as error:  # pragma: no cover - reported by the assertion below
+            outcome["error"] = error
+        finally:
+            connections.close_all()
+
+    with transaction.atomic():
+        first, _ = incoming(conversation, text="twice", client_id=client_id, queue_bot=False)
+        thread = threading.Thread(target=second_send)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # waiting for the conversation's row lock
+    thread.join(10)
+    assert "error" not in outcome, outcome.get("error")
+    message, created = outcome["result"]
+    assert not created and message.pk == first.pk
+    assert Message.objects.filter(conversation=conversation).count() == 1
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 1
