@@ -233,8 +233,17 @@ def test_draft_article_and_out_of_scope_are_audited_and_shown(gaps, admin_client
     actions = set(AuditLogEntry.objects.values_list("action", flat=True))
     assert {"gap.draft_article", "gap.out_of_scope", "article.create"} <= actions
     html = admin_client_role.get(f"/analytics/?{QUERY}").content.decode()
-    assert "Draft article started" in html
-    assert "is the moon made of cheese" not in html.split('id="gaps"', 1)[1]
+    gaps = html.split('id="gaps"', 1)[1]
+    assert "Draft article started" in gaps
+    # The draft is linked from the group, and takes no intent: general_inquiry is the
+    # fallback intent, which an article must never get.
+    assert f'href="/knowledge/articles/{article.pk}/"' in gaps
+    assert list(article.intents.all()) == []
+    # The marked message leaves the groups to fix and is listed apart, with who marked it.
+    open_part, set_aside = gaps.split('data-sd="gaps-out-of-scope"', 1)
+    assert "is the moon made of cheese" not in open_part
+    assert "is the moon made of cheese" in set_aside
+    assert "Marked out of scope</strong>, by " in set_aside
 
 
 @pytest.mark.django_db
@@ -268,7 +277,7 @@ def test_teach_loop_gap_messages_become_phrases_and_then_answers(
     later.bot_reply(500, "general_inquiry", confidence=0.2, fallback=True)
     rollup_refresh()
     html = admin_client_role.get(f"/analytics/?{QUERY}").content.decode()
-    assert "Added as training phrases (gift_cards)" in html
+    assert "Added as training phrases</strong> of <code>gift_cards</code>" in html
     # Before (the 14 days up to the action): 1 of the 2 gaps; after the training: 0 of 1.
     assert "Share of the gaps: before 50.0%" in html
     effect = gap_action_effect(GapAction.objects.get(), "UTC")
