@@ -323,3 +323,48 @@ def test_article_figures(taxonomy, history):
         "helped": 1 / 3, "contained": 2 / 3,
     }]
     assert other.pk not in [row["id"] for row in stats]
+
+
+def _made_up_words(rng, n: int) -> str:
+    return " ".join(
+        "".join(rng.choice("bcdfghjklmnpqrstvwz") + rng.choice("aeiou") for _ in range(4))
+        for _ in range(n)
+    )
+
+
+@pytest.mark.django_db
+def test_every_group_is_shown_largest_first_with_show_more(taxonomy, history, admin_client_role):
+    import random
+    import re
+
+    rng = random.Random(16)
+    texts = [_made_up_words(rng, 3) for _ in range(27)]  # no two share a word: 27 groups
+    for i, text in enumerate(texts):
+        for repeat in range(1 + i // 5):  # later texts more often: the order is by size
+            h = history(at("2026-03-04", 8, i, repeat))
+            h.customer(0, text)
+            h.bot_reply(300, "general_inquiry", confidence=0.1, fallback=True)
+    rollup_refresh()
+
+    def shown(extra: str = "") -> tuple[list[int], str]:
+        html = admin_client_role.get(f"/analytics/?{QUERY}{extra}").content.decode()
+        gaps = html.split('id="gaps"', 1)[1]
+        return [int(n) for n in re.findall(r"<h3>(\d+) messages?", gaps)], gaps
+
+    sizes, html = shown()
+    assert len(sizes) == 10 and sizes == sorted(sizes, reverse=True) and sizes[0] == 6
+    assert "27 groups" in html and "(10 of 27 shown)" in html
+    assert re.search(r'href="\?range=custom[^"]*&amp;gaps=20#gap-more"', html)
+    sizes, html = shown("&gaps=20")
+    assert len(sizes) == 20 and "Show 7 more groups" in html
+    sizes, html = shown("&gaps=30")
+    assert len(sizes) == 27 and 'data-sd="gap-more"' not in html
+    assert sorted(sizes, reverse=True) == sizes and sum(sizes) == sum(1 + i // 5 for i in range(27))
+    for bad in ("&gaps=abc", "&gaps=-5", "&gaps=3", "&gaps=99999999999"):
+        assert len(shown(bad)[0]) == 10
+    # An action keeps the groups shown as they were.
+    response = admin_client_role.post(
+        "/analytics/gaps/act/",
+        {"action": "out_of_scope", "text": texts[0], "query": QUERY, "gaps": "20"},
+    )
+    assert response["Location"].endswith(f"?{QUERY}&gaps=20#gaps")

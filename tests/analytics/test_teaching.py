@@ -24,7 +24,7 @@ TEMPLATES = (
     "how do I {verb} a {noun}",
     "can I {verb} the {noun} online",
     "is it possible to {verb} a {noun} this weekend",
-    "I would like to {verb} a {noun}",
+    "i would like to {verb} a {noun}",
     "where can I {verb} a {noun}",
     "{verb} {noun} for two people",
     "what does it cost to {verb} a {noun}",
@@ -41,7 +41,8 @@ def generated_gaps(topic: str, n: int, seed: int) -> list[str]:
     verbs, nouns = TOPICS[topic]
     made: list[str] = []
     while len(made) < n:
-        text = rng.choice(TEMPLATES).format(verb=rng.choice(verbs), noun=rng.choice(nouns))
+        template = rng.choice(TEMPLATES)
+        text = template.format(verb=rng.choice(verbs), noun=rng.choice(nouns)).lower()
         if text not in made:
             made.append(text)
     return made
