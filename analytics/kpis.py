@@ -259,6 +259,8 @@ UNIT_SQL = """
 # a Celery task computes the next one, so only the first look at a scope waits for the queries.
 FRESH_SECONDS = 30
 KEEP_SECONDS = 15 * 60
+# How long a queued backfill of a new reporting zone keeps pages from queueing another.
+BACKFILL_QUEUE_SECONDS = 60
 SOURCES = (
     "daily", "event_groups", "percentiles", "gap_messages", "gap_group_data", "article_stats"
 )
@@ -280,6 +282,9 @@ class Report:
         self.refresh = refresh
         self._refresh_asked = False
         self._rollup_checked = False
+        # True when this report's zone has no rollup rows yet (a zone just added to the
+        # settings, being backfilled in the background): its figures are not cached.
+        self.rollup_pending = False
         if not self.use_cache:
             rollup_ensure_fresh(max_age=0)
         self.period = scope.period
@@ -315,11 +320,25 @@ class Report:
             # A background recomputation brings the rollup up to every row written; a
             # manager's cold request accepts one refreshed within the cache's window (beat
             # refreshes it every 30 s), so that it rarely waits for a refresh.
-            rollup_ensure_fresh(max_age=0 if self.refresh else FRESH_SECONDS)
+            missing = rollup_ensure_fresh(
+                max_age=0 if self.refresh else FRESH_SECONDS,
+                backfill_later=None if self.refresh else self._backfill_later,
+            )
+            self.rollup_pending = self.period.zone in missing
             self._rollup_checked = True
         value = compute()
-        cache.set(key, (time.time(), value), KEEP_SECONDS)
+        if not self.rollup_pending:
+            cache.set(key, (time.time(), value), KEEP_SECONDS)
         return value
+
+    def _backfill_later(self) -> None:
+        """Queues one rollup refresh, which backfills the zones added to the settings (one
+        queued at a time across processes), so that no page waits for it."""
+        if not cache.add("analytics:rollup-backfill", 1, BACKFILL_QUEUE_SECONDS):
+            return
+        from .tasks import rollup_refresh_task
+
+        transaction.on_commit(rollup_refresh_task.delay)
 
     def _refresh_later(self) -> None:
         """Queues one recomputation of this scope (one at a time across processes)."""
