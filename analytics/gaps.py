@@ -6,7 +6,10 @@ plural "s" dropped): a message joins the first group (most frequent first) holdi
 with which it shares at least a third of its words (Jaccard similarity), which is single-link
 clustering with a threshold. A group's suggested intent is the classifier's top guess
 (``IntentClassifier.predict_words``, through the bot chat registers with
-``knowledge.bot``) most of its messages (by count) get. Largest group
+``knowledge.bot``) most of its messages (by count) get, the fallback intent left out: its
+messages are gaps because they were taken as the fallback intent, and phrases taught to it
+would keep them gaps (so the services refuse it as a target, and a draft article never
+takes it). Largest group
 first. The writes go through the knowledge services, so they are validated, audited and make
 the bot reload the taxonomy.
 """
@@ -50,6 +53,7 @@ class GapGroup:
     messages: list[tuple[str, int]] = field(default_factory=list)
     word_sets: list[set[str]] = field(default_factory=list)
     actions: list[GapAction] = field(default_factory=list)  # what was done, latest first
+    out_of_scope: bool = False  # every message marked out of scope
 
     @property
     def total(self) -> int:
@@ -109,8 +113,8 @@ def gap_groups(messages: list[tuple[str, int]]) -> list[GapGroup]:
             by_word.setdefault(word, set()).add(position)
         home.messages.append((text, n))
         home.word_sets.append(words)
-        if guess_intent is not None:
-            guess = guess_intent(text)
+        guess = guess_intent(text) if guess_intent is not None else ""
+        if guess and guess != settings.BOT_FALLBACK_INTENT:
             tally = votes.setdefault(home.key, {})
             tally[guess] = tally.get(guess, 0) + n
     for group in groups:
@@ -178,6 +182,18 @@ def gap_action_effect(action: GapAction, zone: str) -> Effect:
     return Effect(before=before, after=after, trained_at=trained)
 
 
+def gap_effects_attach(groups: list[GapGroup], zone: str) -> None:
+    """Sets ``effect`` (``gap_action_effect``) on every "added as training phrases" action
+    of these groups (the ones a page shows: two queries per such action)."""
+    seen: dict[int, Effect] = {}
+    for group in groups:
+        for action in group.actions:
+            if action.kind == GapActionKind.ADD_PHRASES:
+                if action.pk not in seen:
+                    seen[action.pk] = gap_action_effect(action, zone)
+                action.effect = seen[action.pk]
+
+
 def _check_storable(*values: str) -> None:
     """Refuses text no database stores (a form post can carry a NUL as ``%00``)."""
     if any(has_unstorable(value) for value in values):
@@ -227,9 +243,18 @@ def gap_add_phrases(
 ) -> GapAction:
     """Adds the messages as training phrases of ``intent`` (a slug) or of a new intent
     ``new_intent`` (a slug, created with them). Messages the intent already has are
-    skipped. Raises ValidationError (nothing written) for no messages or an unknown intent."""
+    skipped. Raises ValidationError (nothing written) for no messages, an unknown intent or
+    the fallback intent (``BOT_FALLBACK_INTENT``)."""
     texts = _check_texts(texts, max_chars=PHRASE_MAX)
     _check_storable(intent, new_intent)
+    fallback = settings.BOT_FALLBACK_INTENT
+    if fallback in {intent.strip(), new_intent.strip()}:
+        raise ValidationError(
+            f"{fallback} is the fallback intent: messages taught to it stay gaps. Choose "
+            "another intent or name a new one."
+        )
+    if not intent.strip() and not new_intent.strip():
+        raise ValidationError("Choose an intent or name a new one.")
     if new_intent:
         target = intent_create(actor=actor, slug=new_intent.strip(),
                                name=new_intent.strip().replace("_", " ").capitalize())
@@ -247,10 +272,13 @@ def gap_add_phrases(
 @transaction.atomic
 def gap_draft_article(*, actor: Any, texts: list[str], intent: str = "") -> GapAction:
     """Starts a draft article whose body lists the messages as the questions it should
-    answer, linked to ``intent`` when given."""
+    answer, linked to ``intent`` (the suggested or chosen one) when given and not the
+    fallback intent: an article of the fallback intent would be offered for every message
+    the bot does not understand."""
     texts = _check_texts(texts)
     _check_storable(intent)
-    intents = list(Intent.objects.filter(slug=intent)) if intent else []
+    wanted = intent if intent and intent != settings.BOT_FALLBACK_INTENT else ""
+    intents = list(Intent.objects.filter(slug=wanted)) if wanted else []
     title = f"Draft: {texts[0][:80]}"
     body = "\n".join(
         ["## Questions this should answer", "", *(f"- {t}" for t in texts), "",
@@ -259,7 +287,7 @@ def gap_draft_article(*, actor: Any, texts: list[str], intent: str = "") -> GapA
     article = article_create(actor=actor, title=title, body=body, status=ArticleStatus.DRAFT,
                              intents=intents)
     return _record(actor=actor, kind=GapActionKind.DRAFT_ARTICLE, texts=texts,
-                   intent=intent if intents else "", article=article)
+                   intent=wanted if intents else "", article=article)
 
 
 @transaction.atomic

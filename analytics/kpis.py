@@ -28,13 +28,14 @@ from datetime import date, datetime, timedelta
 from functools import cached_property, partial
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.urls import reverse
 
 from knowledge.models import Article, EscalationPolicy, Intent
 
-from .gaps import MAX_TEXTS, GapGroup, gap_action_effect, gap_actions_by_text, gap_groups
+from .gaps import MAX_TEXTS, GapGroup, gap_actions_by_text, gap_groups
 from .measures import (
     COUNT,
     KPI_BY_KEY,
@@ -258,6 +259,8 @@ UNIT_SQL = """
 # a Celery task computes the next one, so only the first look at a scope waits for the queries.
 FRESH_SECONDS = 30
 KEEP_SECONDS = 15 * 60
+# How long a queued backfill of a new reporting zone keeps pages from queueing another.
+BACKFILL_QUEUE_SECONDS = 60
 SOURCES = (
     "daily", "event_groups", "percentiles", "gap_messages", "gap_group_data", "article_stats"
 )
@@ -279,6 +282,9 @@ class Report:
         self.refresh = refresh
         self._refresh_asked = False
         self._rollup_checked = False
+        # True when this report's zone has no rollup rows yet (a zone just added to the
+        # settings, being backfilled in the background): its figures are not cached.
+        self.rollup_pending = False
         if not self.use_cache:
             rollup_ensure_fresh(max_age=0)
         self.period = scope.period
@@ -314,11 +320,25 @@ class Report:
             # A background recomputation brings the rollup up to every row written; a
             # manager's cold request accepts one refreshed within the cache's window (beat
             # refreshes it every 30 s), so that it rarely waits for a refresh.
-            rollup_ensure_fresh(max_age=0 if self.refresh else FRESH_SECONDS)
+            missing = rollup_ensure_fresh(
+                max_age=0 if self.refresh else FRESH_SECONDS,
+                backfill_later=None if self.refresh else self._backfill_later,
+            )
+            self.rollup_pending = self.period.zone in missing
             self._rollup_checked = True
         value = compute()
-        cache.set(key, (time.time(), value), KEEP_SECONDS)
+        if not self.rollup_pending:
+            cache.set(key, (time.time(), value), KEEP_SECONDS)
         return value
+
+    def _backfill_later(self) -> None:
+        """Queues one rollup refresh, which backfills the zones added to the settings (one
+        queued at a time across processes), so that no page waits for it."""
+        if not cache.add("analytics:rollup-backfill", 1, BACKFILL_QUEUE_SECONDS):
+            return
+        from .tasks import rollup_refresh_task
+
+        transaction.on_commit(rollup_refresh_task.delay)
 
     def _refresh_later(self) -> None:
         """Queues one recomputation of this scope (one at a time across processes)."""
@@ -527,30 +547,47 @@ class Report:
         pairs = [(str(text), int(n)) for text, n in fetch_rows(sql, params)]
         return [group.to_dict() for group in gap_groups(pairs)]
 
-    @property
-    def gap_groups(self) -> list[GapGroup]:
-        """Similar gap messages grouped (``analytics.gaps``), largest first; the messages
-        an admin marked out of scope are left out."""
+    @cached_property
+    def _gap_split(self) -> tuple[list[GapGroup], list[GapGroup]]:
         groups = [GapGroup.from_dict(d) for d in self.gap_group_data]
         done = gap_actions_by_text([t for g in groups for t in g.texts])
-        out = []
+        fallback = settings.BOT_FALLBACK_INTENT
+        open_groups: list[GapGroup] = []
+        set_aside: list[GapGroup] = []
         for group in groups:
-            group.messages = [
+            if group.suggested_intent == fallback:  # computed before the guess left it out
+                group.suggested_intent = ""
+            group.actions = sorted(
+                {done[t].pk: done[t] for t in group.texts if t in done}.values(),
+                key=lambda a: (a.created_at, a.pk), reverse=True,
+            )
+            still_open = [
                 (t, n) for t, n in group.messages
                 if not (t in done and done[t].kind == GapActionKind.OUT_OF_SCOPE)
             ]
-            if group.messages:
-                group.actions = sorted(
-                    {done[t].pk: done[t] for t, _ in group.messages if t in done}.values(),
-                    key=lambda a: a.created_at, reverse=True,
-                )
-                out.append(group)
-        out.sort(key=lambda g: (-g.total, g.key))
-        for group in out[:10]:  # the groups the page shows
-            for action in group.actions:
-                if action.kind == GapActionKind.ADD_PHRASES:
-                    action.effect = gap_action_effect(action, self.period.zone)
-        return sorted(out, key=lambda g: (-g.total, g.key))
+            if still_open:
+                group.messages = still_open
+                open_groups.append(group)
+            else:
+                group.out_of_scope = True
+                set_aside.append(group)
+        open_groups.sort(key=lambda g: (-g.total, g.key))
+        set_aside.sort(key=lambda g: (-g.total, g.key))
+        return open_groups, set_aside
+
+    @property
+    def gap_groups(self) -> list[GapGroup]:
+        """Every group of similar gap messages (``analytics.gaps``), largest first, each
+        with what admins did about its messages (``actions``, latest first); the messages
+        an admin marked out of scope are left out, and a group left empty by that is in
+        ``gap_groups_out_of_scope`` instead. ``gap_effects_attach`` adds the before / after
+        figures to the groups a page shows."""
+        return self._gap_split[0]
+
+    @property
+    def gap_groups_out_of_scope(self) -> list[GapGroup]:
+        """The groups whose every message an admin marked out of scope, largest first."""
+        return self._gap_split[1]
 
     @cached_property
     def article_stats(self) -> list[dict[str, Any]]:

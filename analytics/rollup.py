@@ -26,7 +26,9 @@ Time zones: a day is a local day of a reporting zone (``analytics.zones``): the 
 carries its zone, and a refresh recomputes the touched days of each zone, so figures are exact
 in each of them (a DST day is 23 or 25 hours; each conversation counts on one day). The cost
 is linear in the number of zones: rows, refresh time and rebuild time are multiplied by it
-(bench/README.md has the figures). Changing the list rebuilds the rollup at the next refresh.
+(bench/README.md has the figures). A zone added to the list is backfilled (all its days, that
+zone alone) at the next refresh: the beat's, or one a page queues in the background when it
+finds the zone missing (``rollup_ensure_fresh``); a zone removed loses its rows.
 
 Celery beat runs the refresh every 30 s (``CELERY_BEAT_SCHEDULE``). Before computing, a
 report checks the rollup with one query (``rollup_ensure_fresh``) and refreshes it if
@@ -536,9 +538,13 @@ def rollup_refresh(
         marks = _marks()
         latest = RollupRefresh.objects.order_by("-id").first()
         zones = reporting_zones()
-        if latest is not None and latest.zones != ",".join(zones):
-            full = True  # a zone was added or removed: rebuild every zone's rows
-        if max_age is not None and not full and _is_fresh(latest, marks, max_age, now):
+        added = zones_missing(latest.zones if latest is not None else None)
+        removed = [] if latest is None else [
+            z for z in latest.zones.split(",") if z and z not in zones
+        ]
+        if max_age is not None and not full and not added and not removed and _is_fresh(
+            latest, marks, max_age, now
+        ):
             return None
         if full or latest is None:
             full = True
@@ -551,9 +557,17 @@ def rollup_refresh(
                 RollupRefresh.objects.filter(started_at__lte=now - OVERLAP).order_by("-id").first()
                 or RollupRefresh.objects.order_by("id").first()
             )
+            # A zone added since the last refresh is backfilled (every day, that zone only);
+            # a zone removed loses its rows; the others get their touched days.
+            for zone in [*added, *removed]:
+                for table in ROLLUP_TABLES:
+                    fetch_rows(f"DELETE FROM {table} WHERE zone = %s", [zone])
+            for zone in added:
+                for run in _all_days(zone):
+                    _recompute([run], zone, delete=False)
             runs = [
                 (zone, run)
-                for zone in zones
+                for zone in zones if zone not in added
                 for run in _runs(_touched_days(base.event_mark, base.message_mark, zone))
             ]
             RollupRefresh.objects.filter(id__lt=base.id).delete()
@@ -596,22 +610,45 @@ def local_day_of(moment: datetime, zone: str) -> date:
     return moment.astimezone(ZoneInfo(zone)).date()
 
 
-def rollup_ensure_fresh(max_age: float) -> None:
+def zones_missing(kept: str | None) -> list[str]:
+    """The reporting zones (``reporting_zones``) not among ``kept`` (a refresh's
+    comma-separated ``zones``; None: no refresh yet, so none is missing, all are new)."""
+    if kept is None:
+        return []
+    have = set(kept.split(","))
+    return [zone for zone in reporting_zones() if zone not in have]
+
+
+def rollup_ensure_fresh(
+    max_age: float, *, backfill_later: Callable[[], None] | None = None
+) -> list[str]:
     """Refreshes the rollup unless it was refreshed within ``max_age`` seconds or nothing
-    was written since: one cheap query when it is fresh."""
-    event_max, message_max, started_at, event_mark, message_mark = fetch_rows(
+    was written since: one cheap query when it is fresh. Returns the reporting zones whose
+    rows are not there yet.
+
+    A zone added to the settings since the last refresh has no rows until it is backfilled
+    (every day of that zone: about as long as a rebuild divided by the number of zones).
+    With ``backfill_later`` (a page that must not wait) that function is called to queue
+    the backfill in the background and the missing zones are returned; without it the
+    backfill runs here and none is missing."""
+    event_max, message_max, started_at, event_mark, message_mark, kept = fetch_rows(
         f"""
         SELECT (SELECT MAX(id) FROM {EVENTS}), (SELECT MAX(id) FROM {MESSAGES}),
-               r.started_at, r.event_mark, r.message_mark
+               r.started_at, r.event_mark, r.message_mark, r.zones
         FROM (SELECT 1 AS one) o
         LEFT JOIN {REFRESHES} r ON r.id = (SELECT MAX(id) FROM {REFRESHES})
         """
     )[0]
-    if started_at is not None:
+    missing = zones_missing(kept if started_at is not None else None)
+    if missing and backfill_later is not None:
+        backfill_later()
+        return missing
+    if started_at is not None and not missing:
         latest = RollupRefresh(
             started_at=_as_datetime(started_at), event_mark=event_mark, message_mark=message_mark
         )
         marks = (int(event_max or 0), int(message_max or 0))
         if _is_fresh(latest, marks, max_age, timezone.now()):
-            return
+            return []
     rollup_refresh(max_age=max_age)
+    return []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
@@ -16,7 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.roles import area_required, can_open
 
 from .forms import DEFAULT_PRESET, PRESETS, ReportForm
-from .gaps import gap_add_phrases, gap_draft_article, gap_mark_out_of_scope
+from .gaps import gap_add_phrases, gap_draft_article, gap_effects_attach, gap_mark_out_of_scope
 from .kpis import CHART_BY_KEY, CHARTS, Report, tiles
 from .zones import zone_label
 
@@ -34,6 +35,17 @@ def _report_form(request: HttpRequest, query: QueryDict | None = None) -> Report
     if form.is_valid() and params.get("tz"):
         request.session[ZONE_SESSION_KEY] = form.cleaned_data["tz"]
     return form
+
+
+GAP_PAGE = 10  # gap groups shown at first, and added by each "show more"
+
+
+def _gaps_shown(request: HttpRequest) -> int:
+    """How many gap groups to show: ``?gaps=N`` (a "show more" link), at least ``GAP_PAGE``;
+    anything that is not a whole number gives the first page."""
+    raw = request.GET.get("gaps", "")
+    number = int(raw) if raw.isdigit() and len(raw) < 7 else GAP_PAGE
+    return max(GAP_PAGE, number)
 
 
 def _context(request: HttpRequest, form: ReportForm) -> dict[str, Any]:
@@ -67,13 +79,28 @@ def _context(request: HttpRequest, form: ReportForm) -> dict[str, Any]:
                     "json_id": f"chart-data-{chart.key}",
                 }
             )
+    all_groups = report.gap_groups if not report.is_empty else []
+    shown = _gaps_shown(request)
+    gap_groups_shown = all_groups[:shown]
+    set_aside = report.gap_groups_out_of_scope if not report.is_empty else []
+    gap_effects_attach([*gap_groups_shown, *set_aside], report.period.zone)
     context.update(
         zone=zone_label(report.period.zone),
         data_starts=form.data_starts,
-        gap_groups=report.gap_groups if not report.is_empty else [],
+        gap_groups=gap_groups_shown,
+        gap_groups_total=len(all_groups),
+        gap_groups_more=min(GAP_PAGE, len(all_groups) - len(gap_groups_shown)),
+        gap_groups_next=shown + GAP_PAGE,
+        gap_groups_shown=shown,
+        gap_groups_out_of_scope=set_aside,
+        fallback_intent=settings.BOT_FALLBACK_INTENT,
         article_stats=report.article_stats if not report.is_empty else [],
         by_design=report.by_design if not report.is_empty else [],
-        intent_slugs=[slug for slug, _ in form.fields["intent"].choices if slug],
+        # Phrases taught to the fallback intent would stay gaps (``gaps.gap_add_phrases``).
+        intent_slugs=[
+            slug for slug, _ in form.fields["intent"].choices
+            if slug and slug != settings.BOT_FALLBACK_INTENT
+        ],
         report=report,
         period=report.period,
         previous=report.previous,
@@ -184,6 +211,9 @@ def gap_act(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "")
     texts = request.POST.getlist("text")
     back = reverse("analytics:dashboard") + "?" + request.POST.get("query", "")
+    shown = request.POST.get("gaps", "")
+    if shown.isdigit() and len(shown) < 7 and int(shown) > GAP_PAGE:
+        back += f"&gaps={int(shown)}"  # the same groups shown as before
     try:
         if action == "add_phrases":
             done = gap_add_phrases(

@@ -40,11 +40,21 @@ class ChatBot:
         return classifier.content_words(text)
 
     def intent_guesser(self) -> Callable[[str], str] | None:
-        """The active classifier's ``predict_words`` top slug (None without a model)."""
-        model = taxonomy_snapshot().classifier
+        """The active classifier's best intent for a message on its word features
+        (``predict_words``), leaving out the fallback intent: teaching a gap message to the
+        fallback intent would keep it a gap. "" when the classifier knows no other intent;
+        None without a model."""
+        taxonomy = taxonomy_snapshot(fresh=True)
+        model = taxonomy.classifier
         if model is None:
             return None
-        return lambda text: model.predict_words(text, top=1)[0][0]
+        fallback = taxonomy.fallback_intent
+
+        def guess(text: str) -> str:
+            ranked = model.predict_words(text, top=len(model.classes))
+            return next((slug for slug, _ in ranked if slug != fallback), "")
+
+        return guess
 
     def dialog_state_check(self, state: Any) -> dict:
         """``chat.bot.dialog.check_state``."""

@@ -46,7 +46,8 @@ class Bot(Protocol):
 
     def intent_guesser(self) -> Callable[[str], str] | None:
         """A function giving the active classifier's top intent (slug) for a message on its
-        word features, or None without a trained classifier."""
+        word features, never the fallback intent ("" when there is no other), or None
+        without a trained classifier."""
         ...
 
     def dialog_state_check(self, state: Any) -> dict:

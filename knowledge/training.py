@@ -8,6 +8,7 @@ an admin activates it explicitly.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -102,8 +103,19 @@ def classifier_train(
         model.save(update_fields=["status", "error", "finished_at"])
         return model
     metrics["intents"] = sorted(set(labels))
+    metrics["phrases_digest"] = phrases_digest(texts, labels)
     metrics["train_seconds"] = round(time.perf_counter() - started, 2)
-    model.artifact = trained.to_bytes()
+    # "Ready" and the activation verdict commit together: a page that sees the model ready
+    # sees it active too (when it is to be).
+    with transaction.atomic():
+        return _store_trained(model, trained.to_bytes(), metrics, texts, labels)
+
+
+def _store_trained(
+    model: ClassifierModel, artifact: bytes, metrics: dict[str, Any], texts: list[str],
+    labels: list[str],
+) -> ClassifierModel:
+    model.artifact = artifact
     model.metrics = metrics
     model.n_intents = len(set(labels))
     model.n_phrases = len(texts)
@@ -111,11 +123,10 @@ def classifier_train(
     model.progress = 1.0
     model.error = ""
     model.finished_at = timezone.now()
-    model.save(update_fields=["artifact", "metrics", "n_intents", "n_phrases", "status",
-                              "progress", "error", "finished_at"])
     verdict = activation_verdict(model)
     model.metrics["activation"] = verdict
-    model.save(update_fields=["metrics"])
+    model.save(update_fields=["artifact", "metrics", "n_intents", "n_phrases", "status",
+                              "progress", "error", "finished_at"])
     if verdict.startswith("activated"):
         previous = (
             ClassifierModel.objects.filter(is_active=True).values_list("version", flat=True).first()
@@ -129,8 +140,23 @@ def classifier_train(
     return model
 
 
+def phrases_digest(texts: list[str], labels: list[str]) -> str:
+    """A SHA-256 of the (intent, phrase) pairs trained on, in any order: whether two models
+    learnt from the same phrases."""
+    digest = hashlib.sha256()
+    for label, text in sorted(zip(labels, texts, strict=True)):
+        digest.update(f"{label}\x1f{text}\x1e".encode())
+    return digest.hexdigest()
+
+
 def activation_verdict(model: ClassifierModel) -> str:
-    """Whether a freshly trained model replaces the active one, and why (for the metrics)."""
+    """Whether a freshly trained model replaces the active one, and why (for the metrics).
+
+    Cross-validated accuracies compare two models only when they learnt the same phrases
+    (a retraining): then a model judged worse is kept aside. When the intents or the
+    training phrases changed since the active model (an admin taught new phrases, from a
+    knowledge gap for instance), the new model is the only one that knows them, and it
+    replaces the active one whatever its accuracy on the new, harder set."""
     active = ClassifierModel.objects.filter(is_active=True).exclude(pk=model.pk).first()
     if active is None:
         return "activated: no model was active"
@@ -138,6 +164,10 @@ def activation_verdict(model: ClassifierModel) -> str:
     old_accuracy = (active.metrics or {}).get("accuracy")
     if sorted((active.metrics or {}).get("intents", [])) != model.metrics.get("intents", []):
         return f"activated: the intents changed since v{active.version}"
+    old_digest = (active.metrics or {}).get("phrases_digest")
+    new_digest = model.metrics.get("phrases_digest")
+    if old_digest and new_digest and old_digest != new_digest:
+        return f"activated: the training phrases changed since v{active.version}"
     if not isinstance(old_accuracy, int | float):
         return f"activated: v{active.version} has no accuracy to compare"
     if not isinstance(new_accuracy, int | float):

@@ -12,6 +12,11 @@ script out:
   with ``bulk_create``, mirroring what each service does, for the 100,000-conversation
   benchmark where calling the services one by one would take too long.
 
+Bot replies quote the published articles of their intent (``Cast.quote``) as the real
+pipeline's replies do, and end as real conversations end (the customer's "yes, this helped"
+resolves a conversation as ``bot_confirmed``), so the dashboard's "Articles that work" has
+figures on generated traffic too.
+
 Both writers receive the same calls from the same script (the script alone draws from the
 seeded random generator), so the two paths stay consistent;
 ``tests/analytics/test_traffic.py`` checks that a seed produces the same KPIs either way.
@@ -120,11 +125,24 @@ class Cast:
     now: datetime
     fallback_intent: str = "general_inquiry"
     inactivity: timedelta = timedelta(minutes=30)
+    # Per intent, the published articles of that intent ({"id", "title"}, by title): what
+    # the bot quotes when it answers a message of the intent.
+    articles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def quote(self, intent: str, turn: int) -> list[dict[str, Any]]:
+        """The article a reply of ``intent`` quotes at the ``turn``-th customer message (the
+        intent's articles in turn, so a conversation's follow-ups quote the next one); none
+        for the fallback intent or an intent without articles. No random draw: the script's
+        other draws stay as they were."""
+        found = self.articles.get(intent) or []
+        if not found or intent == self.fallback_intent:
+            return []
+        return [dict(found[turn % len(found)])]
 
 
 def cast_load(*, now: datetime | None = None) -> Cast:
     """Widgets, agents and intents from the database, created minimally when there are none."""
-    from knowledge.models import Intent
+    from knowledge.models import Article, ArticleStatus, Intent
 
     widgets = list(Widget.objects.filter(is_active=True).order_by("pk"))
     if not widgets:
@@ -153,7 +171,16 @@ def cast_load(*, now: datetime | None = None) -> Cast:
             IntentSpec(slug, policy, phrases, 1.0 / (rank + 1) ** 0.6)
             for rank, (slug, policy, phrases) in enumerate(DEFAULT_INTENTS)
         ]
+    articles: dict[str, list[dict[str, Any]]] = {}
+    published = (
+        Article.objects.filter(status=ArticleStatus.PUBLISHED)
+        .prefetch_related("intents").order_by("title", "pk")
+    )
+    for article in published:
+        for intent in article.intents.all():
+            articles.setdefault(intent.slug, []).append({"id": article.pk, "title": article.title})
     return Cast(
+        articles=articles,
         widgets=widgets,
         agents=agents,
         intents=intents,
@@ -203,6 +230,7 @@ def _result(
     category: str = "",
     sentiment: str = "neutral",
     latency_ms: float = 0.0,
+    articles: list[dict[str, Any]] | None = None,
 ) -> TurnResult:
     reasons = {
         "policy": "This intent always goes to a person.",
@@ -218,6 +246,8 @@ def _result(
             if handoff
             else "I'm not sure I understood; could you rephrase?"
             if is_fallback
+            else f"Here is what our article \"{articles[0]['title']}\" says."
+            if articles
             else f"Here is what I found about {intent.replace('_', ' ')}."
         ),
         intent=intent,
@@ -228,7 +258,7 @@ def _result(
         sentiment=sentiment,
         urgency="medium" if handoff else "low",
         signals=[],
-        articles=[],
+        articles=list(articles or []),
         handoff_reason=reasons.get(category, "Escalated to a person.") if handoff else "",
         handoff_category=category if handoff else "",
         dialog_state={},
@@ -351,6 +381,7 @@ def _plan_turn(
             intent=intent.slug,
             confidence=confidence,
             is_fallback=is_fallback,
+            articles=cast.quote(intent.slug, turn),
         ),
         text,
     )
@@ -396,6 +427,7 @@ def _bot_ending(
             intent=intent.slug,
             confidence=0.8,
             is_fallback=intent.slug == cast.fallback_intent,
+            articles=cast.quote(intent.slug, 0),
         )
         result = writer.bot(h, text="", planned=planned, at=reply_at)
         if result is None or result.decision == "handoff":
@@ -646,8 +678,14 @@ class BulkWriter(Writer):
             h.answered_since_handoff = False
         else:
             conv.last_bot_reply_at = at
+        # As ``bot_turn_record`` keeps the articles a reply quoted.
+        articles = [
+            {"id": a.get("id"), "title": a.get("title", "")}
+            for a in (result.articles or []) if isinstance(a, dict)
+        ]
         self._message(
-            h, Author.SYSTEM if handoff else Author.BOT, result.reply_text, at, in_reply_to=inbound
+            h, Author.SYSTEM if handoff else Author.BOT, result.reply_text, at,
+            in_reply_to=inbound, articles=articles,
         )
         self.rows[BotTrace].append(
             BotTrace(

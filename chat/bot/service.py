@@ -58,9 +58,10 @@ def playground_turn(
 
     ``history`` holds the customer's earlier messages; they are replayed through the dialog
     manager (so that "it's 55102" after "where is my order?" works) unless ``dialog_state``
-    is given. Nothing is stored.
+    is given. Nothing is stored. The taxonomy is checked for changes first, so a classifier
+    just trained and activated by a worker answers at once.
     """
-    taxonomy = taxonomy_snapshot()
+    taxonomy = taxonomy_snapshot(fresh=True)
     earlier = [line for line in history if line and line.strip()]
     state = dialog_state
     turns: list[tuple[str, str]] = []

@@ -130,15 +130,19 @@ def _revision() -> tuple[Any, ...]:
     return (cache.get(REVISION_KEY, 0), *taxonomy_fingerprint())
 
 
-def taxonomy_snapshot() -> Taxonomy:
-    """The current taxonomy, rebuilt only when it changed (checked at most once a second)."""
+def taxonomy_snapshot(*, fresh: bool = False) -> Taxonomy:
+    """The current taxonomy, rebuilt only when it changed (checked at most once a second).
+
+    ``fresh=True`` checks the revision now (one cache read and the fingerprint query): the
+    admins' playground must answer with a model activated a moment ago in another process."""
     snapshot = _cache.snapshot
     now = time.monotonic()
-    if snapshot is not None and now - _cache.checked_at < CHECK_INTERVAL_SECONDS:
+    recent = not fresh and now - _cache.checked_at < CHECK_INTERVAL_SECONDS
+    if snapshot is not None and recent:
         return snapshot
     with _cache.lock:
         snapshot = _cache.snapshot
-        if snapshot is not None and now - _cache.checked_at < CHECK_INTERVAL_SECONDS:
+        if snapshot is not None and not fresh and now - _cache.checked_at < CHECK_INTERVAL_SECONDS:
             return snapshot
         revision = _revision()
         if snapshot is None or snapshot.revision != revision:

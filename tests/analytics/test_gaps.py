@@ -233,8 +233,17 @@ def test_draft_article_and_out_of_scope_are_audited_and_shown(gaps, admin_client
     actions = set(AuditLogEntry.objects.values_list("action", flat=True))
     assert {"gap.draft_article", "gap.out_of_scope", "article.create"} <= actions
     html = admin_client_role.get(f"/analytics/?{QUERY}").content.decode()
-    assert "Draft article started" in html
-    assert "is the moon made of cheese" not in html.split('id="gaps"', 1)[1]
+    gaps = html.split('id="gaps"', 1)[1]
+    assert "Draft article started" in gaps
+    # The draft is linked from the group, and takes no intent: general_inquiry is the
+    # fallback intent, which an article must never get.
+    assert f'href="/knowledge/articles/{article.pk}/"' in gaps
+    assert list(article.intents.all()) == []
+    # The marked message leaves the groups to fix and is listed apart, with who marked it.
+    open_part, set_aside = gaps.split('data-sd="gaps-out-of-scope"', 1)
+    assert "is the moon made of cheese" not in open_part
+    assert "is the moon made of cheese" in set_aside
+    assert "Marked out of scope</strong>, by " in set_aside
 
 
 @pytest.mark.django_db
@@ -268,7 +277,7 @@ def test_teach_loop_gap_messages_become_phrases_and_then_answers(
     later.bot_reply(500, "general_inquiry", confidence=0.2, fallback=True)
     rollup_refresh()
     html = admin_client_role.get(f"/analytics/?{QUERY}").content.decode()
-    assert "Added as training phrases (gift_cards)" in html
+    assert "Added as training phrases</strong> of <code>gift_cards</code>" in html
     # Before (the 14 days up to the action): 1 of the 2 gaps; after the training: 0 of 1.
     assert "Share of the gaps: before 50.0%" in html
     effect = gap_action_effect(GapAction.objects.get(), "UTC")
@@ -314,3 +323,48 @@ def test_article_figures(taxonomy, history):
         "helped": 1 / 3, "contained": 2 / 3,
     }]
     assert other.pk not in [row["id"] for row in stats]
+
+
+def _made_up_words(rng, n: int) -> str:
+    return " ".join(
+        "".join(rng.choice("bcdfghjklmnpqrstvwz") + rng.choice("aeiou") for _ in range(4))
+        for _ in range(n)
+    )
+
+
+@pytest.mark.django_db
+def test_every_group_is_shown_largest_first_with_show_more(taxonomy, history, admin_client_role):
+    import random
+    import re
+
+    rng = random.Random(16)
+    texts = [_made_up_words(rng, 3) for _ in range(27)]  # no two share a word: 27 groups
+    for i, text in enumerate(texts):
+        for repeat in range(1 + i // 5):  # later texts more often: the order is by size
+            h = history(at("2026-03-04", 8, i, repeat))
+            h.customer(0, text)
+            h.bot_reply(300, "general_inquiry", confidence=0.1, fallback=True)
+    rollup_refresh()
+
+    def shown(extra: str = "") -> tuple[list[int], str]:
+        html = admin_client_role.get(f"/analytics/?{QUERY}{extra}").content.decode()
+        gaps = html.split('id="gaps"', 1)[1]
+        return [int(n) for n in re.findall(r"<h3>(\d+) messages?", gaps)], gaps
+
+    sizes, html = shown()
+    assert len(sizes) == 10 and sizes == sorted(sizes, reverse=True) and sizes[0] == 6
+    assert "27 groups" in html and "(10 of 27 shown)" in html
+    assert re.search(r'href="\?range=custom[^"]*&amp;gaps=20#gap-more"', html)
+    sizes, html = shown("&gaps=20")
+    assert len(sizes) == 20 and "Show 7 more groups" in html
+    sizes, html = shown("&gaps=30")
+    assert len(sizes) == 27 and 'data-sd="gap-more"' not in html
+    assert sorted(sizes, reverse=True) == sizes and sum(sizes) == sum(1 + i // 5 for i in range(27))
+    for bad in ("&gaps=abc", "&gaps=-5", "&gaps=3", "&gaps=99999999999"):
+        assert len(shown(bad)[0]) == 10
+    # An action keeps the groups shown as they were.
+    response = admin_client_role.post(
+        "/analytics/gaps/act/",
+        {"action": "out_of_scope", "text": texts[0], "query": QUERY, "gaps": "20"},
+    )
+    assert response["Location"].endswith(f"?{QUERY}&gaps=20#gaps")

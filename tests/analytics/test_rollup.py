@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
@@ -347,3 +348,86 @@ def test_rebuild_rollups_command_replaces_a_damaged_rollup(widget):
     assert "Rebuilt the rollup: 4 days" in out.getvalue()
     assert _rollup_rows() == good
     assert RollupRefresh.objects.get().full
+
+
+# --- A reporting zone added or removed -------------------------------------------------------
+
+TOKYO = "Asia/Tokyo"
+
+
+def _zone_rows(zone: str) -> dict[str, list[tuple]]:
+    return {name: [r for r in rows if zone in r] for name, rows in _rollup_rows().items()}
+
+
+@pytest.mark.django_db
+def test_a_zone_added_is_backfilled_in_the_background_and_equals_a_rebuild(
+    widget, settings, django_capture_on_commit_callbacks, report_cache
+):
+    settings.ANALYTICS_TIME_ZONES = ["UTC"]
+    traffic_generate(conversations=60, days=10, seed=8, now=NOW)
+    rollup_refresh()
+    utc_rows = _zone_rows("UTC")
+    settings.ANALYTICS_TIME_ZONES = ["UTC", TOKYO]  # no write since: nothing else would refresh
+    tokyo = Period(start=datetime(2026, 3, 1, tzinfo=ZoneInfo(TOKYO)),
+                   end=datetime(2026, 3, 23, tzinfo=ZoneInfo(TOKYO)))
+
+    # A page (a cached report) does not wait: it queues one backfill and says it is pending.
+    with django_capture_on_commit_callbacks() as queued:
+        report = Report(Scope(period=tokyo), cache=True)
+        assert report.daily == [] or all(r["conversations"] == 0 for r in report.daily)
+        assert report.rollup_pending
+        Report(Scope(period=tokyo), cache=True).daily  # another page: nothing more queued
+    assert len(queued) == 1
+    assert not CohortDay.objects.filter(zone=TOKYO).exists()
+    assert report_cache.get(report._key("daily")) is None  # the empty figures are not kept
+    # A report in a zone the rollup has is not held up.
+    assert not Report(Scope(period=MARCH), cache=True).rollup_pending
+
+    # The worker's refresh backfills Tokyo alone; UTC's rows stay as they were.
+    refresh = rollup_refresh()
+    assert not refresh.full and refresh.zones == f"UTC,{TOKYO}"
+    assert _zone_rows("UTC") == utc_rows
+    backfilled = _rollup_rows()
+    rollup_refresh(full=True)
+    assert _rollup_rows() == backfilled
+    report = Report(Scope(period=tokyo), cache=True)
+    assert sum(r["conversations"] for r in report.daily) == 60
+    assert not report.rollup_pending
+
+    # A zone removed loses its rows at the next refresh.
+    settings.ANALYTICS_TIME_ZONES = ["UTC"]
+    rollup_refresh(max_age=3600)
+    assert not CohortDay.objects.filter(zone=TOKYO).exists()
+    assert _zone_rows("UTC") == utc_rows
+
+
+@pytest.mark.django_db
+def test_an_uncached_report_backfills_a_new_zone_at_once(widget, settings):
+    settings.ANALYTICS_TIME_ZONES = ["UTC"]
+    traffic_generate(conversations=30, days=5, seed=2, now=NOW)
+    rollup_refresh()
+    settings.ANALYTICS_TIME_ZONES = ["UTC", TOKYO]
+    assert rollup_ensure_fresh(3600) == []
+    assert CohortDay.objects.filter(zone=TOKYO).exists()
+
+
+@pytest.mark.django_db
+def test_the_dashboard_in_a_zone_being_backfilled_says_so(
+    history, settings, manager_client, django_capture_on_commit_callbacks
+):
+    settings.ANALYTICS_TIME_ZONES = ["UTC"]
+    h = history(at("2026-03-03", 9))
+    h.customer(0, "where is my parcel")
+    h.bot_reply(300, "order_status")
+    rollup_refresh()
+    settings.ANALYTICS_TIME_ZONES = ["UTC", TOKYO]
+    query = f"range=custom&start=2026-03-01&end=2026-03-07&tz={TOKYO}"
+    with django_capture_on_commit_callbacks() as queued:
+        html = manager_client.get(f"/analytics/?{query}").content.decode()
+    assert 'data-sd="rollup-pending"' in html and "Asia/Tokyo was just added" in html
+    assert len(queued) == 1
+    assert not CohortDay.objects.filter(zone=TOKYO).exists()  # the page did not wait for it
+    rollup_refresh()
+    html = manager_client.get(f"/analytics/?{query}").content.decode()
+    assert 'data-sd="rollup-pending"' not in html
+    assert 'data-sd="kpi-conversations">1<' in html

@@ -103,3 +103,58 @@ def test_pipeline_option_lets_the_real_bot_answer(demo):
     assert not any(t.stages.get("trace") == {"generated": True} for t in traces)
     started = ReportingEvent.objects.filter(name="conversation_started").count()
     assert started == 6
+
+
+@pytest.fixture
+def articles_by_intent(db):
+    """Two published articles for order_status, one for return_request, a draft for
+    order_status (never quoted) and one of the fallback intent (never quoted either)."""
+    from knowledge.models import Article, Intent
+
+    made = {}
+    for slug in ("order_status", "return_request", "general_inquiry"):
+        made[slug] = Intent.objects.create(slug=slug, name=slug.replace("_", " ").title())
+    spec = [
+        ("Where parcels are", "published", "order_status"),
+        ("Tracking numbers", "published", "order_status"),
+        ("Sending things back", "published", "return_request"),
+        ("Unfinished tracking notes", "draft", "order_status"),
+        ("Opening hours", "published", "general_inquiry"),
+    ]
+    out = {}
+    for title, status, slug in spec:
+        article = Article.objects.create(title=title, body="Some text.", status=status)
+        article.intents.add(made[slug])
+        out[title] = article
+    return out
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bulk", [False, True])
+def test_generated_replies_quote_articles_and_articles_that_work_has_figures(
+    widget, articles_by_intent, bulk
+):
+    traffic_generate(conversations=120, days=14, seed=5, now=NOW, bulk=bulk)
+    quoted = Message.objects.filter(author="bot").exclude(articles=[])
+    assert quoted.exists()
+    intents = {a.pk: {i.slug for i in a.intents.all()} for a in articles_by_intent.values()}
+    for message in quoted.select_related("conversation", "in_reply_to__trace"):
+        [article] = message.articles
+        assert article["title"] in {"Where parcels are", "Tracking numbers", "Sending things back"}
+        assert message.in_reply_to.trace.intent in intents[article["id"]]
+    stats = Report(SCOPE).article_stats
+    titles = {row["title"] for row in stats}
+    assert titles == {"Where parcels are", "Tracking numbers", "Sending things back"}
+    for row in stats:
+        assert row["quoted"] >= row["conversations"] > 0
+        assert 0 < row["helped"] <= 1 and 0 < row["contained"] <= 1
+
+
+@pytest.mark.django_db
+def test_both_paths_give_the_same_article_figures(widget, articles_by_intent):
+    traffic_generate(conversations=80, days=14, seed=9, now=NOW)
+    through_services = Report(SCOPE).article_stats
+    Conversation.objects.all().delete()
+    traffic_generate(conversations=80, days=14, seed=9, now=NOW, bulk=True)
+    assert Report(SCOPE).article_stats == through_services
+    assert through_services

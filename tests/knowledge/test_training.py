@@ -101,6 +101,53 @@ def test_a_kept_model_writes_no_activation_entry(phrases):
     assert AuditLogEntry.objects.filter(action="classifier.auto_activate").count() == 1
 
 
+@pytest.mark.parametrize("change", ["add", "edit", "delete"])
+def test_changed_phrases_activate_the_new_model_whatever_its_accuracy(phrases, change):
+    """Accuracies of models trained on different phrases do not compare; only the new model
+    knows the new phrases (a knowledge gap taught as phrases, say)."""
+    first = classifier_train(model=classifier_create())
+    ClassifierModel.objects.filter(pk=first.pk).update(metrics={**first.metrics, "accuracy": 1.01})
+    phrase = TrainingPhrase.objects.filter(intent__slug="order_status").first()
+    if change == "add":
+        TrainingPhrase.objects.create(intent=phrase.intent, text="parcel gone missing en route")
+    elif change == "edit":
+        TrainingPhrase.objects.filter(pk=phrase.pk).update(text=phrase.text + " please")
+    else:
+        phrase.delete()
+    second = classifier_train(model=classifier_create())
+    assert second.is_active
+    assert second.metrics["activation"] == "activated: the training phrases changed since v1"
+    assert second.metrics["phrases_digest"] != first.metrics["phrases_digest"]
+
+
+def test_phrases_digest_ignores_order_and_tells_intents_apart():
+    from knowledge.training import phrases_digest
+
+    a = phrases_digest(["x", "y"], ["one", "two"])
+    assert a == phrases_digest(["y", "x"], ["two", "one"])
+    assert a != phrases_digest(["x", "y"], ["two", "one"])
+    assert len(a) == 64
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ready_is_seen_only_with_the_activation(phrases, monkeypatch):
+    """The training page waits for "ready": by then the verdict and activation are in."""
+    from knowledge import training
+
+    seen = []
+    real = training.classifier_activate
+
+    def spy(*, model, user=None):
+        from django.db import connection
+
+        seen.append(connection.in_atomic_block)
+        return real(model=model, user=user)
+
+    monkeypatch.setattr(training, "classifier_activate", spy)
+    model = classifier_train(model=classifier_create())
+    assert model.is_active and seen == [True]
+
+
 def test_a_changed_taxonomy_activates_the_new_model(phrases):
     first = classifier_train(model=classifier_create())
     ClassifierModel.objects.filter(pk=first.pk).update(metrics={**first.metrics, "accuracy": 1.0})

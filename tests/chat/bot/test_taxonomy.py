@@ -47,6 +47,23 @@ def test_an_edit_in_another_process_is_seen_within_the_check_interval(db_taxonom
     assert second.signals.find("I will write to the ombudsman")
 
 
+def test_a_fresh_snapshot_sees_another_process_at_once(db_taxonomy):
+    """The playground asks for a fresh snapshot: a model a worker activated a moment ago
+    answers there at once, not after the check interval."""
+    from chat.bot.service import playground_turn
+
+    first = taxonomy_snapshot()
+    EscalationSignal.objects.create(phrase="ombudsman", category="legal")  # another process
+    assert taxonomy_snapshot() is first
+    second = taxonomy_snapshot(fresh=True)
+    assert second is not first
+    assert second.signals.find("I will write to the ombudsman")
+    EscalationSignal.objects.create(phrase="small claims court", category="legal")
+    playground_turn(text="hello")
+    assert taxonomy_snapshot().signals.find("off to the small claims court")
+    assert taxonomy_snapshot(fresh=True) is taxonomy_snapshot()  # unchanged: kept
+
+
 def test_unchanged_tables_keep_the_snapshot_after_the_interval(db_taxonomy, monkeypatch):
     first = taxonomy_snapshot()
     monkeypatch.setattr(taxonomy_module._cache, "checked_at", 0.0)
