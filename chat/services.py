@@ -30,6 +30,7 @@ from django.utils import timezone
 from analytics.events import EventName, event_build, event_record, event_record_many
 
 from . import outbox, realtime
+from .identity import Identity
 from .models import (
     Author,
     BotTrace,
@@ -126,12 +127,30 @@ def _on_commit_broadcast_message(message: Message) -> None:
 
 
 @transaction.atomic
-def conversation_start(*, widget: Widget, at: datetime | None = None) -> tuple[Conversation, str]:
-    """Opens a conversation; returns it and the customer's raw token (only its hash is kept)."""
+@transaction.atomic
+def conversation_start(
+    *, widget: Widget, at: datetime | None = None, identity: Identity | None = None
+) -> tuple[Conversation, str]:
+    """Opens a conversation; returns it and the customer's raw token (only its hash is kept).
+
+    With a verified ``identity`` (``chat.identity``) the conversation records the signed user
+    id and gets the widget's verified contact for it (made on first sight).
+    """
     now = at or timezone.now()
     token = secrets.token_urlsafe(32)
+    contact = None
+    if identity is not None:
+        contact = Contact.objects.filter(
+            widget=widget, external_id=identity.user_id, is_verified=True
+        ).first()
+        if contact is None:
+            contact = Contact.objects.create(
+                widget=widget, external_id=identity.user_id, is_verified=True,
+                email=identity.email, name=identity.name, created_at=now,
+            )
     conversation = Conversation.objects.create(
-        widget=widget, token_hash=token_hash(token), created_at=now
+        widget=widget, token_hash=token_hash(token), created_at=now, contact=contact,
+        verified_user_id=identity.user_id if identity is not None else "",
     )
     event_record(name=EventName.CONVERSATION_STARTED, conversation=conversation, at=now)
     return conversation, token

@@ -284,6 +284,15 @@ BOT_MAX_REPLY_CHARS = env_int("BOT_MAX_REPLY_CHARS", 1200)
 # language or script is not understood, and its reply names these.
 BOT_LANGUAGES = [code.lower() for code in env_list("BOT_LANGUAGES", ["en"])]
 
+# --- Data connectors (knowledge.connectors) -----------------------------------------------------
+# Connectors may call private and loopback addresses only with this on (the demo's own API).
+CONNECTOR_ALLOW_PRIVATE_NETWORKS = env_bool("CONNECTOR_ALLOW_PRIVATE_NETWORKS", False)
+# Connector turns run on their own Celery queue, so that a slow API holds up no other answer.
+CONNECTOR_QUEUE = os.environ.get("CONNECTOR_QUEUE", "connectors")
+# The demo orders API (/demo/api/orders/): where load_demo's connectors call it, and its token.
+DEMO_API_BASE_URL = os.environ.get("DEMO_API_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+DEMO_API_TOKEN = os.environ.get("DEMO_API_TOKEN", "demo-orders-token")
+
 # --- Knowledge imports ------------------------------------------------------------------------
 # One JSON or CSV import may create at most this many new intents, and leave no intent with
 # more than this many training phrases; a larger upload is refused whole, with its counts.
