@@ -37,7 +37,7 @@ class FakeCompanyApi:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_GET(self) -> None:  # noqa: N802 (the library's name)
+            def do_GET(self) -> None:
                 owner.requests.append((self.path, dict(self.headers)))
                 parts = urlsplit(self.path)
                 path = parts.path

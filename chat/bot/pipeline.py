@@ -453,7 +453,9 @@ def _connector_choices(
             order_number=has_number,
         )
         choices[slug] = choice
-        required[slug] = lookup.required_details(choice.connector, required.get(slug, []))
+        required[slug] = [] if choice.sign_in else lookup.required_details(
+            choice.connector, required.get(slug, [])
+        )
     return choices
 
 

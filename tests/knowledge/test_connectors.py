@@ -22,7 +22,10 @@ from knowledge.connectors import (
 from tests.fake_company_api import FakeCompanyApi
 
 SECRET = "Bearer s3cr3t-value-zz91"
-REPLY = "Order {{ order.number }}: {{ order.status }}{% if order.carrier %} with {{ order.carrier }}{% endif %}."
+REPLY = (
+    "Order {{ order.number }}: {{ order.status }}"
+    "{% if order.carrier %} with {{ order.carrier }}{% endif %}."
+)
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +176,8 @@ def test_redirect_to_the_same_host_is_followed(api):
 
 def test_template_reading_a_list(api):
     outcome = connector_call(
-        spec(api, path="/list", needs=(), reply_template="{% for i in items %}#{{ i.id }} {% endfor %}"),
+        spec(api, path="/list", needs=(),
+             reply_template="{% for i in items %}#{{ i.id }} {% endfor %}"),
         {},
     )
     assert outcome.reply == "#1 #2"
