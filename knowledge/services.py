@@ -483,12 +483,50 @@ def taxonomy_import_json(*, actor: Any, data: bytes) -> ImportResult:
                 status=item["status"], intents=intents, action="article.import",
             )
             counts["articles_updated"] += 1
+    counts.update(_connectors_import(actor=actor, items=plan.connectors, intents=existing))
     audit_record(
         actor=actor, action="taxonomy.import", object_type="taxonomy",
         object_repr="JSON import", changes={k: [None, v] for k, v in counts.items()},
     )
     taxonomy_changed_on_commit()
     return ImportResult(counts=counts)
+
+
+def _connectors_import(
+    *, actor: Any, items: list[dict[str, Any]], intents: dict[str, Intent]
+) -> dict[str, int]:
+    """Upserts checked connectors by name; a connector's stored headers are kept (an export
+    carries none), a new one has none until an admin sets them."""
+    counts = {"connectors_created": 0, "connectors_updated": 0}
+    stored = {c.name: c for c in Connector.objects.all()}
+    for item in items:
+        connector = stored.get(item["name"])
+        before = _connector_state(connector) if connector else {}
+        target = connector or Connector(name=item["name"])
+        for key in ("description", "needs", "method", "url_template", "allowed_hosts",
+                    "timeout_seconds", "verified_only", "reply_template", "fallback_text",
+                    "is_active"):
+            setattr(target, key, item[key])
+        target.save()
+        target.intents.set([intents[s] for s in item["intents"] if s in intents])
+        counts["connectors_updated" if connector else "connectors_created"] += 1
+        audit_record(
+            actor=actor, action="connector_imported", obj=target,
+            changes=field_changes(before, _connector_state(target)),
+        )
+    return counts
+
+
+@transaction.atomic
+def connector_headers_set(*, actor: Any, connector: Connector, headers: dict[str, str]) -> None:
+    """Replaces a connector's headers (values write-only); the audit entry names them only."""
+    connector.headers = dict(headers)
+    connector.save(update_fields=["headers", "updated_at"])
+    audit_record(
+        actor=actor, action="connector_headers_set", obj=connector,
+        changes={"header_names": [None, sorted(headers)]},
+    )
+    taxonomy_changed_on_commit()
 
 
 @transaction.atomic
