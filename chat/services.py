@@ -333,6 +333,18 @@ def bot_turn_record(*, message: Message, result: Any, at: datetime | None = None
         return _bot_turn_record(message=message, result=result, at=at)
 
 
+def connector_category(trace: dict[str, Any] | None) -> str:
+    """A bot reply's event category from its trace's data connector call (``chat.bot.lookup``):
+    ``"connector:<name>"`` when a connector answered, ``"connector_failed:<name>"`` when it
+    failed (cut to the column's 32 characters), "" for a turn that called none."""
+    call = (trace or {}).get("connector")
+    if not isinstance(call, dict) or not call.get("connector"):
+        return ""
+    kind = "connector" if call.get("ok") or call.get("reason") == "http_404" else (
+        "connector_failed")
+    return f"{kind}:{call['connector']}"[:32]
+
+
 def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> Message | None:
     conversation = message.conversation
     now = at or timezone.now()
@@ -406,6 +418,7 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
             conversation=conversation,
             at=now,
             intent=result.intent or "",
+            category=connector_category(result.trace),
             backend=result.backend or "",
             value=latency_ms,
         ))

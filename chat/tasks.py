@@ -152,11 +152,10 @@ def answer_message(message_id: int, lookups: bool = False) -> None:
 
     try:
         context = _context_for(message, earlier)
-        eager = answer_message.app.conf.task_always_eager
-        result = answer_turn(
-            text=message.text, context=context, on_delta=on_delta,
-            call_connector=None if lookups or eager else _defer_connector_call,
-        )
+        extra = {}
+        if not (lookups or answer_message.app.conf.task_always_eager):
+            extra["call_connector"] = _defer_connector_call
+        result = answer_turn(text=message.text, context=context, on_delta=on_delta, **extra)
     except DeferTurn:
         answer_message.apply_async(
             (message_id,), {"lookups": True}, queue=settings.CONNECTOR_QUEUE
