@@ -128,8 +128,8 @@ def answer_message(message_id: int, lookups: bool = False) -> None:
     """Runs the pipeline on one customer message and stores the reply or the handoff.
 
     Does nothing for a message no answer is owed to (answered already by an earlier delivery
-    of this task, or taken by an agent). A turn that needs a data connector's call is run
-    again on the connector queue (``CONNECTOR_QUEUE``, ``lookups=True``), so that a slow
+    of this task, or taken by an agent). With ``CONNECTOR_QUEUE`` set, a turn that needs a
+    data connector's call is run again on that queue (``lookups=True``), so that a slow
     company API holds up no other conversation's answer; with eager Celery it runs here.
     """
     from chat.bot.lookup import DeferTurn
@@ -153,7 +153,9 @@ def answer_message(message_id: int, lookups: bool = False) -> None:
     try:
         context = _context_for(message, earlier)
         extra = {}
-        if not (lookups or answer_message.app.conf.task_always_eager):
+        if settings.CONNECTOR_QUEUE and not (
+            lookups or answer_message.app.conf.task_always_eager
+        ):
             extra["call_connector"] = _defer_connector_call
         result = answer_turn(text=message.text, context=context, on_delta=on_delta, **extra)
     except DeferTurn:

@@ -287,8 +287,10 @@ BOT_LANGUAGES = [code.lower() for code in env_list("BOT_LANGUAGES", ["en"])]
 # --- Data connectors (knowledge.connectors) -----------------------------------------------------
 # Connectors may call private and loopback addresses only with this on (the demo's own API).
 CONNECTOR_ALLOW_PRIVATE_NETWORKS = env_bool("CONNECTOR_ALLOW_PRIVATE_NETWORKS", False)
-# Connector turns run on their own Celery queue, so that a slow API holds up no other answer.
-CONNECTOR_QUEUE = os.environ.get("CONNECTOR_QUEUE", "connectors")
+# The Celery queue that runs the turns calling a data connector, so that a slow company API
+# holds up no other answer; a worker must consume it (Procfile's "connectors" process). Empty
+# (the default): connectors are called in the bot's own task.
+CONNECTOR_QUEUE = os.environ.get("CONNECTOR_QUEUE", "")
 # The demo orders API (/demo/api/orders/): where load_demo's connectors call it, and its token.
 DEMO_API_BASE_URL = os.environ.get("DEMO_API_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 DEMO_API_TOKEN = os.environ.get("DEMO_API_TOKEN", "demo-orders-token")
