@@ -613,6 +613,7 @@ def playground(request: HttpRequest) -> HttpResponse:
             quality=None if quality is None else _pretty(quality),
             escalation=_pretty(trace["escalation"]) if "escalation" in trace else None,
             smalltalk=(trace.get("dialog") or {}).get("smalltalk", ""),
+            connector_call=trace.get("connector"),
         )
     return _render(
         request,

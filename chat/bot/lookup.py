@@ -11,12 +11,15 @@ asked to sign in or offered a person.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from knowledge.connectors import CallOutcome, ConnectorSpec, connector_call
+
+from .dialog import DialogOutcome
 
 QUESTIONS = {
     "order_number": "Could you give me your order number?",
@@ -77,6 +80,18 @@ def required_details(
         if name != "customer_id" and name not in names
     ]
     return [*own, *extra]
+
+
+def acknowledge(outcome: DialogOutcome) -> DialogOutcome:
+    """The dialog outcome with its question for a connector's e-mail address acknowledging the
+    order number already given ("Thanks, I have your order number 55102. Which e-mail...")."""
+    pending = outcome.state.get("pending") or {}
+    number = outcome.details.get("order_number")
+    if pending.get("detail") != "email" or not number:
+        return outcome
+    question = f"Thanks, I have your order number {number}. {outcome.question}"
+    state = {**outcome.state, "pending": {**pending, "question": question}}
+    return dataclasses.replace(outcome, question=question, state=state)
 
 
 def values_for(

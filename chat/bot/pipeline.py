@@ -236,6 +236,8 @@ def run_turn(
             required_details=required,
         )
     intent, is_fallback = outcome.intent, outcome.is_fallback
+    if outcome.action == "ask" and intent in choices:
+        outcome = lookup.acknowledge(outcome)
     trace["dialog"] = outcome.to_dict()
     clock.lap("dialog")
 

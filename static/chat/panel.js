@@ -649,7 +649,9 @@
       state = { conversationId: null, token: null, lastSeq: 0, pending: state.pending };
       save();
       if (ws) { var old = ws; ws = null; joined = false; old.close(); }
-      log.textContent = "";
+      Array.prototype.slice.call(log.children).forEach(function (el) {
+        if (el.getAttribute("data-sd") !== "greeting") { el.remove(); }
+      });
     }
   }
 
