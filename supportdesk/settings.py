@@ -437,6 +437,9 @@ LOGGING = {
         "django.request": {"filters": ["client_errors"]},
         "django.security": {"filters": ["client_errors"]},
         "httpx": {"level": "WARNING"},
+        # The Anthropic SDK's and the data connectors' client: its INFO line is the whole URL
+        # (a connector's may hold a customer's e-mail address or a key).
+        "httpx2": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         # django-axes: failed logins and lockouts are warnings; its routine notes are not kept.
         "axes": {"level": "WARNING"},

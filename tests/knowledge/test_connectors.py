@@ -203,3 +203,15 @@ def test_mask_url_hides_secret_parameters():
     masked = mask_url("https://x.example/o/1?email=a%40b.c&api_key=zz&token=yy&page=2")
     assert "zz" not in masked and "yy" not in masked
     assert f"api_key={MASK}" in masked and "email=a%40b.c" in masked and "page=2" in masked
+
+
+def test_a_call_logs_no_url_or_secret(api, caplog):
+    with caplog.at_level(logging.INFO):
+        outcome = connector_call(
+            spec(api, path="/orders/{order_number}?email={email}&api_key=k3y-zz"),
+            {"order_number": "70001", "email": "kit@example.org"},
+        )
+    assert outcome.status == 200
+    assert "k3y-zz" not in caplog.text and "kit@example.org" not in caplog.text
+    assert SECRET not in caplog.text
+    assert "k3y-zz" not in repr(outcome.to_trace())
