@@ -421,6 +421,7 @@ def run_dialog(taxonomy: Taxonomy, dialog: Dialog, *, start: dt.datetime | None 
     messages: list[tuple[str, str]] = []  # (author, text), oldest first, as the task reads
     handed_off: TurnOutcome | None = None
     outcomes: list[TurnOutcome] = []
+    lookups = {"call_connector": call_in_process} if getattr(taxonomy, "connectors", ()) else {}
     for index, turn in enumerate(dialog.turns):
         moment = first + index * TURN_INTERVAL
         text = turn.customer.strip()
@@ -445,8 +446,7 @@ def run_dialog(taxonomy: Taxonomy, dialog: Dialog, *, start: dt.datetime | None 
         error = ""
         try:
             result = run_turn(taxonomy, text=text, context=context, use_claude=False,
-                              respond=True, today=_today(moment, dialog.timezone),
-                              call_connector=call_in_process)
+                              respond=True, today=_today(moment, dialog.timezone), **lookups)
         except Exception as exc:  # the chat task hands over on a pipeline error; so do we
             result = failed_turn(error=exc, intent=state.get("last_intent", ""),
                                  dialog_state=state)

@@ -112,3 +112,31 @@ def test_delete_is_audited(admin_client, intent):
 def test_agents_cannot_see_connectors(client, agent_user):
     client.force_login(agent_user)
     assert client.get(URL).status_code == 403
+
+
+def test_export_import_round_trip_keeps_headers_and_refuses_bad_connectors(
+    admin_client, admin_user, intent
+):
+    from knowledge import services
+    from knowledge.importexport import ImportRejected
+
+    admin_client.post(URL + "new/", form())
+    exported = taxonomy_export()
+    [item] = exported["connectors"]
+    assert item["header_names"] == ["Authorization", "X-Shop"] and "headers" not in item
+    item["timeout_seconds"] = 5.0
+    services.taxonomy_import_json(actor=admin_user, data=json.dumps(exported).encode())
+    connector = Connector.objects.get()
+    assert connector.timeout_seconds == 5.0
+    assert connector.headers["Authorization"] == f"Bearer {SECRET}"  # kept
+    for bad in ({"reply_template": "{% include 'x' %}"},
+                {"url_template": "https://evil.example/x"},
+                {"intents": ["no_such_intent"]},
+                {"needs": ["password"]},
+                {"timeout_seconds": 99}):
+        doc = taxonomy_export()
+        doc["connectors"][0].update(bad)
+        with pytest.raises(ImportRejected):
+            services.taxonomy_import_json(actor=admin_user, data=json.dumps(doc).encode())
+    connector.refresh_from_db()
+    assert connector.timeout_seconds == 5.0
