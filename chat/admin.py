@@ -1,19 +1,40 @@
-from django.contrib import admin
+from typing import Any
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
 
 from knowledge.safejson import CHECKED_JSON
 
+from .identity import widget_secret_rotate
 from .models import AgentPresence, BotTrace, Contact, Conversation, Message, Widget
 
 
 @admin.register(Widget)
 class WidgetAdmin(admin.ModelAdmin):
     formfield_overrides = CHECKED_JSON
-    list_display = ["public_key", "name", "is_active"]
+    list_display = ["public_key", "name", "is_active", "has_identity_secret"]
+    actions = ["rotate_identity_secret"]
+
+    @admin.display(boolean=True, description="Identity secret")
+    def has_identity_secret(self, widget: Widget) -> bool:
+        return bool(widget.identity_secret)
+
+    @admin.action(description="Make a new identity secret (shown once)")
+    def rotate_identity_secret(self, request: HttpRequest, queryset: Any) -> None:
+        """Rotates each selected widget's secret and shows the new one in this response only."""
+        for widget in queryset:
+            secret = widget_secret_rotate(widget=widget)
+            self.message_user(
+                request,
+                f"New identity secret for {widget.public_key}: {secret} — copy it now, it is "
+                "not shown again. Pages signing with the old one are no longer verified.",
+                messages.WARNING,
+            )
 
 
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
-    list_display = ["email", "name", "widget", "created_at"]
+    list_display = ["email", "name", "widget", "is_verified", "created_at"]
 
 
 class MessageInline(admin.TabularInline):

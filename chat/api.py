@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from knowledge.safejson import UnsafeJSON, UnstorableText, loads_checked
 
 from . import selectors, services
+from .identity import identity_from_payload
 from .models import Widget
 from .origins import SELF, allowed_origin_entries
 
@@ -60,12 +61,18 @@ def _too_many_starts(request: HttpRequest) -> bool:
 @csrf_exempt
 @require_http_methods(["POST", "OPTIONS"])
 def conversation_create(request: HttpRequest) -> HttpResponse:
-    """``POST {"widget": KEY}`` -> 201 ``{"conversation_id", "token", "ws_path"}``."""
+    """``POST {"widget": KEY}`` -> 201 ``{"conversation_id", "token", "ws_path", "verified"}``.
+
+    An optional ``"user": {"id", "hash", "email", "name"}`` (``chat.identity``) makes the
+    conversation verified when the hash is the HMAC of the id with the widget's secret; a
+    wrong or missing hash leaves it unverified (no error: the customer still gets help).
+    """
     origin = request.headers.get("Origin")
     self_origin = _self_origin(request)
     if len(request.body) > MAX_BODY_BYTES:
         return _error(413, "too_large", "The request body is too large.")
     key = None
+    user: object = None
     if request.method == "POST":
         try:
             body = loads_checked(request.body or b"null")
@@ -74,6 +81,7 @@ def conversation_create(request: HttpRequest) -> HttpResponse:
         except UnsafeJSON:
             return _error(400, "bad_json", 'Send JSON like {"widget": "KEY"}.')
         key = body.get("widget") if isinstance(body, dict) else None
+        user = body.get("user") if isinstance(body, dict) else None
         if not isinstance(key, str) or not key:
             return _error(400, "missing_field", 'Send JSON like {"widget": "KEY"}.')
     else:
@@ -95,9 +103,11 @@ def conversation_create(request: HttpRequest) -> HttpResponse:
         return _error(403, "origin_not_allowed", "This site may not use this widget.")
     if _too_many_starts(request):
         return _error(429, "rate_limited", "Too many conversations opened; try again soon.")
-    conversation, token = services.conversation_start(widget=widget)
+    identity = identity_from_payload(widget, user)
+    conversation, token = services.conversation_start(widget=widget, identity=identity)
     response = JsonResponse(
-        {"conversation_id": str(conversation.public_id), "token": token, "ws_path": WS_PATH},
+        {"conversation_id": str(conversation.public_id), "token": token, "ws_path": WS_PATH,
+         "verified": identity is not None},
         status=201,
     )
     return _cors(response, origin, self_origin)

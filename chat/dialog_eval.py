@@ -42,9 +42,13 @@ Keys of ``expect``:
   of titles when quoting any one of them is right.
 - ``max_words``: the most words the reply's plain text may have.
 
+A dialog may name ``verified_customer``: the user id the host page signed for the customer
+(``chat.identity``), as the demo page's signed-in customer ``cust-10023``.
+
 The turns run through the whole pipeline offline (``run_turn(use_claude=False,
-respond=True)``) on one taxonomy, storing nothing. Between turns the dialog state, the history
-and the customer's earlier texts are carried over as the chat task carries them
+respond=True)``) on one taxonomy, storing nothing; data connectors' calls are served by this
+process's own Django (the demo orders API), not over the network. Between turns the dialog
+state, the history and the customer's earlier texts are carried over as the chat task carries them
 (``chat.tasks._context_for``). A turn's time is ``now`` plus 30 seconds for each turn before
 it (the current time when the dialog gives none); its relative dates resolve in the dialog's
 ``timezone`` (the desk's ``TIME_ZONE`` when it gives none).
@@ -68,8 +72,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import yaml
 from django.conf import settings
+from django.core.handlers.wsgi import WSGIHandler
 
 from chat.bot.pipeline import run_turn
 from chat.bot.service import failed_turn
@@ -77,6 +83,7 @@ from chat.bot.taxonomy import Taxonomy
 from chat.bot.types import TurnContext, TurnResult
 from chat.tasks import HISTORY_TURNS
 from chat.text import is_blank
+from knowledge.connectors import CallOutcome, ConnectorSpec, connector_call
 from knowledge.markdown import render_markdown
 
 TURN_INTERVAL = dt.timedelta(seconds=30)
@@ -85,7 +92,7 @@ EXPECT_KEYS = (
     "decision", "intent", "fallback", "handoff_category", "asks_for", "entities",
     "reply_contains", "reply_not_contains", "article", "max_words",
 )
-DIALOG_KEYS = ("name", "timezone", "now", "turns")
+DIALOG_KEYS = ("name", "timezone", "now", "verified_customer", "turns")
 TURN_KEYS = ("customer", "expect")
 # A singular entity name a dialog may use for the list the pipeline reports.
 ENTITY_LISTS = {"date": "dates", "amount": "money", "product": "products", "email": "emails"}
@@ -108,6 +115,7 @@ class Dialog:
     line: int
     timezone: str = ""
     now: dt.datetime | None = None
+    verified_customer: str = ""  # the user id the host page signed ("" = unverified)
 
 
 @dataclass
@@ -282,6 +290,8 @@ def _dialog(node: yaml.Node, path: str, number: int) -> Dialog:
         line=_line(node),
         timezone=_zone(entries["timezone"][1], path) if "timezone" in entries else "",
         now=_moment(entries["now"][1], path) if "now" in entries else None,
+        verified_customer=_text(entries["verified_customer"][1], path, "verified_customer")
+        if "verified_customer" in entries else "",
     )
 
 
@@ -394,6 +404,12 @@ def _today(moment: dt.datetime, zone: str) -> dt.date:
     return moment.astimezone(zoneinfo.ZoneInfo(zone or settings.TIME_ZONE)).date()
 
 
+def call_in_process(spec: ConnectorSpec, values: dict[str, str]) -> CallOutcome:
+    """A data connector's call served by this process's own Django (the demo orders API at
+    ``/demo/api/orders/``), so that an evaluation needs no running server."""
+    return connector_call(spec, values, transport=httpx2.WSGITransport(app=WSGIHandler()))
+
+
 def run_dialog(taxonomy: Taxonomy, dialog: Dialog, *, start: dt.datetime | None = None
                ) -> list[TurnOutcome]:
     """Each turn's outcome, carrying state, history and the customer's texts between turns.
@@ -405,6 +421,7 @@ def run_dialog(taxonomy: Taxonomy, dialog: Dialog, *, start: dt.datetime | None 
     messages: list[tuple[str, str]] = []  # (author, text), oldest first, as the task reads
     handed_off: TurnOutcome | None = None
     outcomes: list[TurnOutcome] = []
+    lookups = {"call_connector": call_in_process} if getattr(taxonomy, "connectors", ()) else {}
     for index, turn in enumerate(dialog.turns):
         moment = first + index * TURN_INTERVAL
         text = turn.customer.strip()
@@ -424,11 +441,12 @@ def run_dialog(taxonomy: Taxonomy, dialog: Dialog, *, start: dt.datetime | None 
             customer_texts=[said for author, said in recent if author == "customer"],
             timezone=dialog.timezone,
             now=moment,
+            verified_customer_id=dialog.verified_customer,
         )
         error = ""
         try:
             result = run_turn(taxonomy, text=text, context=context, use_claude=False,
-                              respond=True, today=_today(moment, dialog.timezone))
+                              respond=True, today=_today(moment, dialog.timezone), **lookups)
         except Exception as exc:  # the chat task hands over on a pipeline error; so do we
             result = failed_turn(error=exc, intent=state.get("last_intent", ""),
                                  dialog_state=state)

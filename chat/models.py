@@ -29,6 +29,9 @@ class Widget(models.Model):
     greeting = models.CharField(max_length=500, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The key of the host page's HMAC-SHA256 of a user id (chat.identity): shown once when it
+    # is made or rotated, never in a page, log or export after that. "" = no identity checks.
+    identity_secret = models.CharField(max_length=128, blank=True, editable=False)
 
     def __str__(self) -> str:
         return self.public_key
@@ -47,6 +50,9 @@ class Contact(models.Model):
     email = models.EmailField(blank=True)
     name = models.CharField(max_length=120, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The host page's own id of a verified customer (its HMAC checked), and that check's result.
+    external_id = models.CharField(max_length=200, blank=True)
+    is_verified = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return self.email or f"contact {self.pk}"
@@ -106,6 +112,8 @@ class Conversation(models.Model):
     timezone = models.CharField(
         max_length=64, blank=True, help_text="The customer's IANA zone, from the widget's join."
     )
+    # The id the host page signed for this customer (chat.identity); "" when unverified.
+    verified_user_id = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -29,6 +29,7 @@ from django.utils import timezone
 from analytics.events import EventName, event_build, event_record, event_record_many
 
 from . import outbox, realtime
+from .identity import Identity
 from .models import (
     Author,
     BotTrace,
@@ -125,12 +126,30 @@ def _on_commit_broadcast_message(message: Message) -> None:
 
 
 @transaction.atomic
-def conversation_start(*, widget: Widget, at: datetime | None = None) -> tuple[Conversation, str]:
-    """Opens a conversation; returns it and the customer's raw token (only its hash is kept)."""
+@transaction.atomic
+def conversation_start(
+    *, widget: Widget, at: datetime | None = None, identity: Identity | None = None
+) -> tuple[Conversation, str]:
+    """Opens a conversation; returns it and the customer's raw token (only its hash is kept).
+
+    With a verified ``identity`` (``chat.identity``) the conversation records the signed user
+    id and gets the widget's verified contact for it (made on first sight).
+    """
     now = at or timezone.now()
     token = secrets.token_urlsafe(32)
+    contact = None
+    if identity is not None:
+        contact = Contact.objects.filter(
+            widget=widget, external_id=identity.user_id, is_verified=True
+        ).first()
+        if contact is None:
+            contact = Contact.objects.create(
+                widget=widget, external_id=identity.user_id, is_verified=True,
+                email=identity.email, name=identity.name, created_at=now,
+            )
     conversation = Conversation.objects.create(
-        widget=widget, token_hash=token_hash(token), created_at=now
+        widget=widget, token_hash=token_hash(token), created_at=now, contact=contact,
+        verified_user_id=identity.user_id if identity is not None else "",
     )
     event_record(name=EventName.CONVERSATION_STARTED, conversation=conversation, at=now)
     return conversation, token
@@ -337,6 +356,18 @@ def bot_turn_record(*, message: Message, result: Any, at: datetime | None = None
         return _bot_turn_record(message=message, result=result, at=at)
 
 
+def connector_category(trace: dict[str, Any] | None) -> str:
+    """A bot reply's event category from its trace's data connector call (``chat.bot.lookup``):
+    ``"connector:<name>"`` when a connector answered, ``"connector_failed:<name>"`` when it
+    failed (cut to the column's 32 characters), "" for a turn that called none."""
+    call = (trace or {}).get("connector")
+    if not isinstance(call, dict) or not call.get("connector"):
+        return ""
+    kind = "connector" if call.get("ok") or call.get("reason") == "http_404" else (
+        "connector_failed")
+    return f"{kind}:{call['connector']}"[:32]
+
+
 def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> Message | None:
     conversation = message.conversation
     now = at or timezone.now()
@@ -410,6 +441,7 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
             conversation=conversation,
             at=now,
             intent=result.intent or "",
+            category=connector_category(result.trace),
             backend=result.backend or "",
             value=latency_ms,
         ))

@@ -54,11 +54,20 @@ def _prepare_worker_process(**kwargs: Any) -> None:
     bot_preload()
 
 
-def answer_turn(*, text: str, context: Any, on_delta=None) -> Any:
+def answer_turn(*, text: str, context: Any, on_delta=None, call_connector=None) -> Any:
     """The bot pipeline (``chat.bot.answer_turn``), imported when first needed."""
     from chat.bot import answer_turn as pipeline_answer_turn
 
-    return pipeline_answer_turn(text=text, context=context, on_delta=on_delta)
+    return pipeline_answer_turn(
+        text=text, context=context, on_delta=on_delta, call_connector=call_connector
+    )
+
+
+def _defer_connector_call(spec: Any, values: dict[str, str]) -> Any:
+    """The default queue calls no data connector: the turn moves to the connector queue."""
+    from chat.bot.lookup import DeferTurn
+
+    raise DeferTurn(spec.name)
 
 
 def _load_turn(message_id: int) -> tuple[Message | None, list[tuple[str, str]], bool]:
@@ -98,6 +107,7 @@ def _context_for(message: Message, recent: list[tuple[str, str]]) -> Any:
         customer_texts=[text for author, text in recent if author == Author.CUSTOMER],
         timezone=message.conversation.timezone,
         now=message.created_at,
+        verified_customer_id=message.conversation.verified_user_id,
     )
 
 
@@ -116,12 +126,16 @@ RETRY_ON = (OperationalError, InterfaceError)
     retry_jitter=True,
     max_retries=12,
 )
-def answer_message(message_id: int) -> None:
+def answer_message(message_id: int, lookups: bool = False) -> None:
     """Runs the pipeline on one customer message and stores the reply or the handoff.
 
     Does nothing for a message no answer is owed to (answered already by an earlier delivery
-    of this task, or taken by an agent).
+    of this task, or taken by an agent). With ``CONNECTOR_QUEUE`` set, a turn that needs a
+    data connector's call is run again on that queue (``lookups=True``), so that a slow
+    company API holds up no other conversation's answer; with eager Celery it runs here.
     """
+    from chat.bot.lookup import DeferTurn
+
     message, earlier, owed = _load_turn(message_id)
     if message is None or message.author != Author.CUSTOMER or not owed:
         return  # gone, not the customer's, or settled already (a re-delivered task)
@@ -140,7 +154,17 @@ def answer_message(message_id: int) -> None:
 
     try:
         context = _context_for(message, earlier)
-        result = answer_turn(text=message.text, context=context, on_delta=on_delta)
+        extra = {}
+        if settings.CONNECTOR_QUEUE and not (
+            lookups or answer_message.app.conf.task_always_eager
+        ):
+            extra["call_connector"] = _defer_connector_call
+        result = answer_turn(text=message.text, context=context, on_delta=on_delta, **extra)
+    except DeferTurn:
+        answer_message.apply_async(
+            (message_id,), {"lookups": True}, queue=settings.CONNECTOR_QUEUE
+        )
+        return
     except RETRY_ON:
         raise
     except Exception as error:

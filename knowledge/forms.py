@@ -140,3 +140,77 @@ class PlaygroundForm(forms.Form):
             raise forms.ValidationError(f"At most {MAX_HISTORY_TURNS} earlier turns.")
         return turns
 
+
+
+class ConnectorForm(forms.Form):
+    """A data connector. Header values are write-only: the field starts empty and, left
+    empty, keeps the stored headers."""
+
+    name = forms.CharField(max_length=NAME_MAX)
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=2000,
+        help_text="What the Claude backend reads to decide when to use it.",
+    )
+    intents = forms.ModelMultipleChoiceField(
+        queryset=Intent.objects.order_by("slug"), required=False, to_field_name="slug",
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+    )
+    needs = forms.MultipleChoiceField(
+        choices=[("order_number", "Order number"), ("email", "E-mail address"),
+                 ("customer_id", "Verified customer id")],
+        required=False, widget=forms.CheckboxSelectMultiple, label="Details it needs",
+    )
+    method = forms.ChoiceField(choices=[("GET", "GET"), ("POST", "POST")])
+    url_template = forms.CharField(
+        max_length=1000, label="URL template",
+        help_text="Placeholders: {order_number}, {email}, {customer_id} (percent-encoded).",
+    )
+    allowed_hosts = forms.CharField(
+        max_length=1000, label="Allowed hosts",
+        help_text="Host names the connector may call, separated by commas (host or host:port).",
+    )
+    headers = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}), required=False,
+        max_length=4000, strip=True,
+        help_text="One \"Name: value\" a line. Values are never shown again; leave empty to "
+        "keep the stored headers.",
+    )
+    clear_headers = forms.BooleanField(required=False, label="Remove the stored headers")
+    timeout_seconds = forms.FloatField(min_value=0.1, max_value=30.0, initial=3.0,
+                                       label="Timeout (seconds)")
+    verified_only = forms.BooleanField(required=False, label="Verified customers only")
+    reply_template = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}), max_length=10_000, strip=False,
+        help_text="Django template over the JSON answer: variables, {% if %}, {% for %} and "
+        "the filters default, upper, lower, title, date, length, join, first, last.",
+    )
+    fallback_text = forms.CharField(
+        max_length=500, required=False,
+        help_text="Said when the API finds nothing (404) or a field the template uses is missing.",
+    )
+    is_active = forms.BooleanField(required=False, initial=True, label="Active")
+
+    def clean_headers(self) -> dict[str, str] | None:
+        text = self.cleaned_data.get("headers", "")
+        if not text:
+            return None
+        headers = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, sep, value = line.partition(":")
+            if not sep or not name.strip():
+                raise forms.ValidationError(f'Line {number}: write "Name: value".')
+            headers[name.strip()] = value.strip()
+        return headers
+
+    def clean_allowed_hosts(self) -> list[str]:
+        return [h.strip() for h in self.cleaned_data["allowed_hosts"].split(",") if h.strip()]
+
+
+class ConnectorTestForm(forms.Form):
+    """Sample values for the Test button."""
+
+    order_number = forms.CharField(max_length=64, required=False)
+    email = forms.CharField(max_length=254, required=False)
+    customer_id = forms.CharField(max_length=200, required=False)

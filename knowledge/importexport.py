@@ -18,9 +18,18 @@ from django.conf import settings
 
 from knowledge.safejson import UnsafeJSON, loads_checked
 
+from .connectors import (
+    DETAILS,
+    MAX_TIMEOUT_SECONDS,
+    ConnectorInvalid,
+    check_hosts,
+    check_reply_template,
+    check_url_template,
+)
 from .models import (
     Article,
     ArticleStatus,
+    Connector,
     EscalationPolicy,
     EscalationSignal,
     Intent,
@@ -94,12 +103,26 @@ def taxonomy_export() -> dict[str, Any]:
         for a in Article.objects.defer("search_text").order_by("title", "pk")
         .prefetch_related("intents")
     ]
+    connectors = [
+        {
+            "name": c.name, "description": c.description,
+            "intents": sorted(i.slug for i in c.intents.all()), "needs": c.needs,
+            "method": c.method, "url_template": c.url_template,
+            "allowed_hosts": c.allowed_hosts,
+            # Names only: header values are write-only and never leave the desk.
+            "header_names": sorted(c.headers), "timeout_seconds": c.timeout_seconds,
+            "verified_only": c.verified_only, "reply_template": c.reply_template,
+            "fallback_text": c.fallback_text, "is_active": c.is_active,
+        }
+        for c in Connector.objects.order_by("name").prefetch_related("intents")
+    ]
     return {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "intents": intents,
         "signals": signals,
         "articles": articles,
+        "connectors": connectors,
     }
 
 
@@ -111,6 +134,7 @@ class TaxonomyPlan:
     intents: list[dict[str, Any]] = field(default_factory=list)
     signals: list[dict[str, Any]] = field(default_factory=list)
     articles: list[dict[str, Any]] = field(default_factory=list)
+    connectors: list[dict[str, Any]] = field(default_factory=list)
 
 
 def decode_upload(data: bytes) -> str:
@@ -434,8 +458,65 @@ def _validate_taxonomy(doc: Any) -> TaxonomyPlan:
                 "intents": sorted(set(slugs)),
             }
         )
+    connectors = doc.get("connectors", [])  # optional: exports before connectors had none
+    if not isinstance(connectors, list):
+        problems.add("connectors", "must be a list")
+        connectors = []
+    for i, item in enumerate(connectors):
+        where = _at(item, f"connectors[{i}]")
+        if not isinstance(item, dict):
+            problems.add(where, "must be an object")
+            continue
+        plan.connectors.append(_check_connector_item(problems, where, item, known_slugs))
     problems.raise_if_any()
     return plan
+
+
+def _check_connector_item(
+    problems: _Problems, where: str, item: dict[str, Any], known_slugs: set[str]
+) -> dict[str, Any]:
+    """One exported connector, checked as the admin page checks it (no header values: an
+    export has none)."""
+    name = _check_str(problems, where, item, "name", max_len=NAME_MAX)
+    slugs = item.get("intents", [])
+    if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
+        problems.add(where, '"intents" must be a list of intent slugs')
+        slugs = []
+    for slug in slugs:
+        if slug not in known_slugs:
+            problems.add(where, f'unknown intent "{slug}"')
+    needs = item.get("needs", [])
+    if not isinstance(needs, list) or not all(n in DETAILS for n in needs):
+        problems.add(where, f'"needs" must list details among {", ".join(DETAILS)}')
+        needs = []
+    timeout = item.get("timeout_seconds", 3.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (
+        0.1 <= timeout <= MAX_TIMEOUT_SECONDS
+    ):
+        problems.add(where, f'"timeout_seconds" must be 0.1 to {MAX_TIMEOUT_SECONDS:g}')
+        timeout = 3.0
+    method = _check_choice(problems, where, item, "method", ["GET", "POST"], "GET")
+    url = _check_str(problems, where, item, "url_template", max_len=1000)
+    template = _check_str(problems, where, item, "reply_template", max_len=10_000)
+    try:
+        hosts = check_hosts(item.get("allowed_hosts"))
+        check_url_template(url, hosts=hosts, needs=needs)
+        check_reply_template(template)
+    except ConnectorInvalid as exc:
+        problems.add(where, f"{exc.field}: {exc}")
+        hosts = []
+    return {
+        "name": name,
+        "description": _check_str(problems, where, item, "description", max_len=2000,
+                                  required=False, allow_empty=True),
+        "intents": sorted(set(slugs)), "needs": needs, "method": method, "url_template": url,
+        "allowed_hosts": hosts, "timeout_seconds": float(timeout),
+        "verified_only": _check_bool(problems, where, item, "verified_only"),
+        "reply_template": template,
+        "fallback_text": _check_str(problems, where, item, "fallback_text", max_len=500,
+                                    required=False, allow_empty=True),
+        "is_active": _check_bool(problems, where, item, "is_active"),
+    }
 
 
 # --- CSV import -------------------------------------------------------------------------------

@@ -187,3 +187,44 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_type} {self.object_repr}"
+
+
+class HttpMethod(models.TextChoices):
+    GET = "GET", "GET"
+    POST = "POST", "POST"
+
+
+class Connector(models.Model):
+    """A call to the company's own API that the bot makes for an intent (``knowledge.connectors``).
+
+    ``headers`` maps a header name to its value; the values are write-only: pages, logs,
+    traces, audit entries and exports show the names only. ``needs`` lists the details the
+    call takes (``order_number``, ``email``, ``customer_id``: the verified customer's id).
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(
+        blank=True, help_text="What the Claude backend reads to decide when to use it."
+    )
+    intents = models.ManyToManyField(Intent, related_name="connectors", blank=True)
+    needs = models.JSONField(default=list, blank=True)
+    method = models.CharField(max_length=8, choices=HttpMethod.choices, default=HttpMethod.GET)
+    url_template = models.CharField(max_length=1000)
+    allowed_hosts = models.JSONField(default=list, blank=True)
+    headers = models.JSONField(default=dict, blank=True, editable=False)
+    timeout_seconds = models.FloatField(default=3.0)
+    verified_only = models.BooleanField(default=False)
+    reply_template = models.TextField()
+    fallback_text = models.CharField(
+        max_length=500, blank=True,
+        help_text="Said when the API finds nothing (404) or a field the template uses is missing.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

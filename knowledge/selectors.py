@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +13,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .bot import bot_registered
+from .connectors import ConnectorSpec
 from .models import (
     Article,
     ArticleStatus,
@@ -20,6 +21,7 @@ from .models import (
     AuditLogEntry,
     ClassifierModel,
     ClassifierStatus,
+    Connector,
     EscalationSignal,
     Intent,
     TrainingPhrase,
@@ -255,6 +257,7 @@ class TaxonomyRows:
     articles: list[dict[str, Any]]
     classifier_version: int | None
     classifier_artifact: bytes
+    connectors: list[ConnectorSpec] = field(default_factory=list)
 
 
 def taxonomy_rows() -> TaxonomyRows:
@@ -291,6 +294,27 @@ def taxonomy_rows() -> TaxonomyRows:
         articles=articles,
         classifier_version=active.version if active is not None else None,
         classifier_artifact=bytes(active.artifact or b"") if active is not None else b"",
+        connectors=connector_specs(),
+    )
+
+
+def connector_specs() -> list[ConnectorSpec]:
+    """The active connectors as the bot calls them (secret header values included: for the
+    call only, never for a page or a trace), by name."""
+    return [connector_spec(c) for c in Connector.objects.filter(is_active=True)
+            .prefetch_related("intents")]
+
+
+def connector_spec(connector: Connector) -> ConnectorSpec:
+    """One connector as a ``ConnectorSpec`` (its intents read from the prefetch or a query)."""
+    return ConnectorSpec(
+        id=connector.pk, name=connector.name, description=connector.description,
+        intents=tuple(sorted(i.slug for i in connector.intents.all())),
+        needs=tuple(connector.needs or ()), method=connector.method,
+        url_template=connector.url_template, allowed_hosts=tuple(connector.allowed_hosts or ()),
+        headers=tuple((str(k), str(v)) for k, v in (connector.headers or {}).items()),
+        timeout_seconds=connector.timeout_seconds, verified_only=connector.verified_only,
+        reply_template=connector.reply_template, fallback_text=connector.fallback_text,
     )
 
 
@@ -298,7 +322,7 @@ def taxonomy_fingerprint() -> tuple[Any, ...]:
     """Row counts and latest edits of the knowledge tables, and the active classifier's id:
     it changes whenever anything the bot reads from ``taxonomy_rows`` may have changed."""
     parts: list[Any] = []
-    for model in (Intent, EscalationSignal, Article):
+    for model in (Intent, EscalationSignal, Article, Connector):
         totals = model.objects.aggregate(rows=Count("id"), edited=Max("updated_at"))
         parts += [totals["rows"], str(totals["edited"])]
     parts.append(Article.intents.through.objects.count())

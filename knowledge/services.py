@@ -31,6 +31,7 @@ from .models import (
     ArticleStatus,
     ArticleVersion,
     ClassifierModel,
+    Connector,
     EscalationPolicy,
     EscalationSignal,
     Intent,
@@ -482,12 +483,50 @@ def taxonomy_import_json(*, actor: Any, data: bytes) -> ImportResult:
                 status=item["status"], intents=intents, action="article.import",
             )
             counts["articles_updated"] += 1
+    counts.update(_connectors_import(actor=actor, items=plan.connectors, intents=existing))
     audit_record(
         actor=actor, action="taxonomy.import", object_type="taxonomy",
         object_repr="JSON import", changes={k: [None, v] for k, v in counts.items()},
     )
     taxonomy_changed_on_commit()
     return ImportResult(counts=counts)
+
+
+def _connectors_import(
+    *, actor: Any, items: list[dict[str, Any]], intents: dict[str, Intent]
+) -> dict[str, int]:
+    """Upserts checked connectors by name; a connector's stored headers are kept (an export
+    carries none), a new one has none until an admin sets them."""
+    counts = {"connectors_created": 0, "connectors_updated": 0}
+    stored = {c.name: c for c in Connector.objects.all()}
+    for item in items:
+        connector = stored.get(item["name"])
+        before = _connector_state(connector) if connector else {}
+        target = connector or Connector(name=item["name"])
+        for key in ("description", "needs", "method", "url_template", "allowed_hosts",
+                    "timeout_seconds", "verified_only", "reply_template", "fallback_text",
+                    "is_active"):
+            setattr(target, key, item[key])
+        target.save()
+        target.intents.set([intents[s] for s in item["intents"] if s in intents])
+        counts["connectors_updated" if connector else "connectors_created"] += 1
+        audit_record(
+            actor=actor, action="connector_imported", obj=target,
+            changes=field_changes(before, _connector_state(target)),
+        )
+    return counts
+
+
+@transaction.atomic
+def connector_headers_set(*, actor: Any, connector: Connector, headers: dict[str, str]) -> None:
+    """Replaces a connector's headers (values write-only); the audit entry names them only."""
+    connector.headers = dict(headers)
+    connector.save(update_fields=["headers", "updated_at"])
+    audit_record(
+        actor=actor, action="connector_headers_set", obj=connector,
+        changes={"header_names": [None, sorted(headers)]},
+    )
+    taxonomy_changed_on_commit()
 
 
 @transaction.atomic
@@ -565,3 +604,134 @@ def classifier_make_active(*, actor: Any, model: ClassifierModel) -> ClassifierM
         changes={"active_version": [previous, model.version]},
     )
     return model
+
+
+# --- Data connectors ----------------------------------------------------------------------------
+
+
+@dataclass
+class ConnectorFields:
+    """What an admin submits for a connector. ``headers`` None keeps the stored headers (their
+    values are write-only, so an edit form never shows them); ``{}`` removes them."""
+
+    name: str
+    url_template: str
+    reply_template: str
+    allowed_hosts: list[str]
+    description: str = ""
+    intent_slugs: list[str] = field(default_factory=list)
+    needs: list[str] = field(default_factory=list)
+    method: str = "GET"
+    headers: dict[str, str] | None = None
+    timeout_seconds: float = 3.0
+    verified_only: bool = False
+    fallback_text: str = ""
+    is_active: bool = True
+
+
+HEADER_NAME_RE = r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}"
+
+
+def _check_connector(values: ConnectorFields, *, exclude_pk: int | None) -> list[Intent]:
+    """Raises ``ConnectorInvalid`` for the first field that cannot be saved; returns the
+    intents named."""
+    import re
+
+    from .connectors import (
+        DETAILS,
+        MAX_TIMEOUT_SECONDS,
+        ConnectorInvalid,
+        check_hosts,
+        check_reply_template,
+        check_url_template,
+    )
+
+    name = values.name.strip()
+    if not name or len(name) > NAME_MAX:
+        raise ConnectorInvalid("name", f"Give a name of 1 to {NAME_MAX} characters.")
+    if Connector.objects.filter(name=name).exclude(pk=exclude_pk).exists():
+        raise ConnectorInvalid("name", "Another connector has this name.")
+    unknown = [n for n in values.needs if n not in DETAILS]
+    if unknown:
+        raise ConnectorInvalid("needs", f"Unknown detail: {unknown[0][:40]}.")
+    if values.method not in ("GET", "POST"):
+        raise ConnectorInvalid("method", "The method is GET or POST.")
+    hosts = check_hosts(values.allowed_hosts)
+    values.allowed_hosts = hosts
+    check_url_template(values.url_template.strip(), hosts=hosts, needs=values.needs)
+    if not 0.1 <= values.timeout_seconds <= MAX_TIMEOUT_SECONDS:
+        raise ConnectorInvalid(
+            "timeout_seconds", f"The timeout is 0.1 to {MAX_TIMEOUT_SECONDS:g} seconds."
+        )
+    check_reply_template(values.reply_template)
+    if len(values.fallback_text) > 500:
+        raise ConnectorInvalid("fallback_text", "The fallback text is 500 characters at most.")
+    for header, value in (values.headers or {}).items():
+        if not re.fullmatch(HEADER_NAME_RE, header) or any(c in value for c in "\r\n\x00"):
+            raise ConnectorInvalid("headers", f'Not a valid header: "{header[:40]}".')
+    intents = list(Intent.objects.filter(slug__in=values.intent_slugs))
+    missing = set(values.intent_slugs) - {i.slug for i in intents}
+    if missing:
+        raise ConnectorInvalid("intents", f"Unknown intent: {sorted(missing)[0][:60]}.")
+    return intents
+
+
+def _connector_state(connector: Connector) -> dict[str, Any]:
+    """The connector as the audit log records it: header names only, never their values."""
+    return {
+        "name": connector.name, "description": connector.description,
+        "intents": sorted(connector.intents.values_list("slug", flat=True)),
+        "needs": connector.needs, "method": connector.method,
+        "url_template": connector.url_template, "allowed_hosts": connector.allowed_hosts,
+        "header_names": sorted(connector.headers), "timeout_seconds": connector.timeout_seconds,
+        "verified_only": connector.verified_only, "reply_template": connector.reply_template,
+        "fallback_text": connector.fallback_text, "is_active": connector.is_active,
+    }
+
+
+@transaction.atomic
+def connector_save(
+    *, actor: Any, values: ConnectorFields, connector: Connector | None = None
+) -> Connector:
+    """Creates (``connector`` None) or updates a connector after checking every field
+    (``knowledge.connectors``: the reply template in its sandbox, the URL's host on the
+    allow-list); raises ``ConnectorInvalid`` (a ``ValueError`` with ``field``) and writes
+    nothing when one is refused. The audit entry names changed headers, never their values."""
+    intents = _check_connector(values, exclude_pk=connector.pk if connector else None)
+    before = _connector_state(connector) if connector else {}
+    headers_changed = values.headers is not None and (
+        connector is None or values.headers != connector.headers
+    )
+    target = connector or Connector()
+    target.name = values.name.strip()
+    target.description = values.description.strip()
+    target.needs = list(dict.fromkeys(values.needs))
+    target.method = values.method
+    target.url_template = values.url_template.strip()
+    target.allowed_hosts = values.allowed_hosts
+    if values.headers is not None:
+        target.headers = dict(values.headers)
+    target.timeout_seconds = float(values.timeout_seconds)
+    target.verified_only = values.verified_only
+    target.reply_template = values.reply_template
+    target.fallback_text = values.fallback_text.strip()
+    target.is_active = values.is_active
+    target.save()
+    target.intents.set(intents)
+    changes = field_changes(before, _connector_state(target))
+    if headers_changed:
+        changes["header_values"] = ["", "changed (values are not recorded)"]
+    audit_record(
+        actor=actor, action="connector_created" if connector is None else "connector_updated",
+        obj=target, changes=changes,
+    )
+    taxonomy_changed_on_commit()
+    return target
+
+
+@transaction.atomic
+def connector_delete(*, actor: Any, connector: Connector) -> None:
+    """Deletes a connector, with an audit entry."""
+    audit_record(actor=actor, action="connector_deleted", obj=connector)
+    connector.delete()
+    taxonomy_changed_on_commit()

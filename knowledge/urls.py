@@ -36,4 +36,9 @@ urlpatterns = [
     path("training/<int:pk>/activate/", views.model_activate, name="model_activate"),
     path("playground/", views.playground, name="playground"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("connectors/", views.connector_list, name="connector_list"),
+    path("connectors/new/", views.connector_edit, name="connector_create"),
+    path("connectors/<int:pk>/", views.connector_edit, name="connector_edit"),
+    path("connectors/<int:pk>/test/", views.connector_test, name="connector_test"),
+    path("connectors/<int:pk>/delete/", views.connector_delete, name="connector_delete"),
 ]

@@ -26,10 +26,13 @@ from accounts.roles import area_required
 
 from . import selectors, services
 from .bot import bot_registered
+from .connectors import ConnectorInvalid, connector_call, masked_headers
 from .forms import (
     ArticleFilterForm,
     ArticleForm,
     ArticlePreviewForm,
+    ConnectorForm,
+    ConnectorTestForm,
     ImportForm,
     IntentForm,
     PhraseForm,
@@ -44,6 +47,7 @@ from .models import (
     ArticleVersion,
     ClassifierModel,
     ClassifierStatus,
+    Connector,
     EscalationSignal,
     Intent,
     TrainingPhrase,
@@ -609,6 +613,7 @@ def playground(request: HttpRequest) -> HttpResponse:
             quality=None if quality is None else _pretty(quality),
             escalation=_pretty(trace["escalation"]) if "escalation" in trace else None,
             smalltalk=(trace.get("dialog") or {}).get("smalltalk", ""),
+            connector_call=trace.get("connector"),
         )
     return _render(
         request,
@@ -646,3 +651,99 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         },
         "entries",
     )
+
+
+# --- Data connectors ----------------------------------------------------------------------------
+
+
+def _connector_initial(connector: Connector) -> dict[str, Any]:
+    return {
+        "name": connector.name, "description": connector.description,
+        "intents": list(connector.intents.values_list("slug", flat=True)),
+        "needs": connector.needs, "method": connector.method,
+        "url_template": connector.url_template,
+        "allowed_hosts": ", ".join(connector.allowed_hosts),
+        "timeout_seconds": connector.timeout_seconds, "verified_only": connector.verified_only,
+        "reply_template": connector.reply_template, "fallback_text": connector.fallback_text,
+        "is_active": connector.is_active,
+    }
+
+
+def _connector_fields(data: dict[str, Any]) -> services.ConnectorFields:
+    headers = {} if data["clear_headers"] else data["headers"]
+    return services.ConnectorFields(
+        name=data["name"], description=data["description"],
+        intent_slugs=[i.slug for i in data["intents"]], needs=list(data["needs"]),
+        method=data["method"], url_template=data["url_template"],
+        allowed_hosts=data["allowed_hosts"], headers=headers,
+        timeout_seconds=data["timeout_seconds"], verified_only=data["verified_only"],
+        reply_template=data["reply_template"], fallback_text=data["fallback_text"],
+        is_active=data["is_active"],
+    )
+
+
+@area_required("knowledge")
+@require_GET
+def connector_list(request: HttpRequest) -> HttpResponse:
+    connectors = Connector.objects.prefetch_related("intents").order_by("name")
+    return render(request, "knowledge/connector_list.html", {"connectors": connectors})
+
+
+@area_required("knowledge")
+@require_http_methods(["GET", "POST"])
+def connector_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Creates (no ``pk``) or edits a connector; a refused field is shown with the reason."""
+    connector = get_object_or_404(Connector, pk=pk) if pk is not None else None
+    initial = _connector_initial(connector) if connector else {"timeout_seconds": 3.0,
+                                                               "is_active": True}
+    form = ConnectorForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = services.connector_save(
+                actor=request.user, values=_connector_fields(form.cleaned_data),
+                connector=connector,
+            )
+        except ConnectorInvalid as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        else:
+            messages.success(request, f'Connector "{saved.name}" saved.')
+            return redirect("knowledge:connector_edit", pk=saved.pk)
+    context = {
+        "form": form, "connector": connector,
+        "header_names": sorted(connector.headers) if connector else [],
+        "test_form": ConnectorTestForm(), "test": None,
+    }
+    return render(request, "knowledge/connector_form.html", context,
+                  status=400 if form.errors else 200)
+
+
+@area_required("knowledge")
+@require_POST
+def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """The Test button: one call with sample values; shows the request with its secrets
+    masked, the response and the reply."""
+    connector = get_object_or_404(Connector, pk=pk)
+    test_form = ConnectorTestForm(request.POST)
+    test = None
+    if test_form.is_valid():
+        spec = selectors.connector_spec(connector)
+        values = {k: v for k, v in test_form.cleaned_data.items() if v}
+        outcome = connector_call(spec, values)
+        shown = json.dumps(outcome.data, indent=2, ensure_ascii=False)[:5000] if (
+            outcome.data is not None) else ""
+        test = {"outcome": outcome, "headers": masked_headers(spec), "response": shown}
+    context = {
+        "form": ConnectorForm(initial=_connector_initial(connector)), "connector": connector,
+        "header_names": sorted(connector.headers), "test_form": test_form, "test": test,
+    }
+    return _render(request, "knowledge/connector_form.html", context, partial="test_result",
+                   status=200 if test_form.is_valid() else 400)
+
+
+@area_required("knowledge")
+@require_POST
+def connector_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    connector = get_object_or_404(Connector, pk=pk)
+    services.connector_delete(actor=request.user, connector=connector)
+    messages.success(request, f'Connector "{connector.name}" deleted.')
+    return redirect("knowledge:connector_list")

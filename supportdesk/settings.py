@@ -324,6 +324,17 @@ if HELP_CENTER_HOME_URL and (
         "HELP_CENTER_HOME_URL must be an http(s) address or a path of this site."
     )
 
+# --- Data connectors (knowledge.connectors) -----------------------------------------------------
+# Connectors may call private and loopback addresses only with this on (the demo's own API).
+CONNECTOR_ALLOW_PRIVATE_NETWORKS = env_bool("CONNECTOR_ALLOW_PRIVATE_NETWORKS", False)
+# The Celery queue that runs the turns calling a data connector, so that a slow company API
+# holds up no other answer; a worker must consume it (Procfile's "connectors" process). Empty
+# (the default): connectors are called in the bot's own task.
+CONNECTOR_QUEUE = os.environ.get("CONNECTOR_QUEUE", "")
+# The demo orders API (/demo/api/orders/): where load_demo's connectors call it, and its token.
+DEMO_API_BASE_URL = os.environ.get("DEMO_API_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+DEMO_API_TOKEN = os.environ.get("DEMO_API_TOKEN", "demo-orders-token")
+
 # --- Knowledge imports ------------------------------------------------------------------------
 # One JSON or CSV import may create at most this many new intents, and leave no intent with
 # more than this many training phrases; a larger upload is refused whole, with its counts.
@@ -466,6 +477,9 @@ LOGGING = {
         "django.request": {"filters": ["client_errors"]},
         "django.security": {"filters": ["client_errors"]},
         "httpx": {"level": "WARNING"},
+        # The Anthropic SDK's and the data connectors' client: its INFO line is the whole URL
+        # (a connector's may hold a customer's e-mail address or a key).
+        "httpx2": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         # django-axes: failed logins and lockouts are warnings; its routine notes are not kept.
         "axes": {"level": "WARNING"},

@@ -2,12 +2,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import demo_api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("demo/", views.demo_store, name="demo-store"),
+    path("demo/api/orders/", demo_api.orders_api, name="demo-orders"),
+    path("demo/api/orders/<str:number>/", demo_api.orders_api, name="demo-order"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

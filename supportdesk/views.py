@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.roles import roles_context
+from chat.identity import identity_hash
 from chat.models import Widget
 
 from .health import check_all
@@ -37,11 +38,25 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html")
 
 
+DEMO_CUSTOMER = {"id": "cust-10023", "email": "sam@example.com", "name": "Sam Rivera"}
+
+
 @require_GET
 def demo_store(request: HttpRequest) -> HttpResponse:
-    """A sample shop page with the widget snippet embedded, as a company would embed it."""
+    """A sample shop page with the widget snippet embedded, as a company would embed it.
+
+    ``?signed_in=1`` plays the shop's signed-in customer: the snippet carries the demo
+    customer's id, e-mail address, name and their HMAC with the widget's identity secret, as
+    the shop's server would write them (``chat.identity``).
+    """
     widget = Widget.objects.filter(public_key="demo").first()
-    return render(request, "demo_store.html", {"widget": widget})
+    signed_in = request.GET.get("signed_in") == "1"
+    user = None
+    if widget is not None and signed_in and widget.identity_secret:
+        user = {**DEMO_CUSTOMER,
+                "hash": identity_hash(widget.identity_secret, DEMO_CUSTOMER["id"])}
+    return render(request, "demo_store.html",
+                  {"widget": widget, "signed_in": user is not None, "user": user})
 
 
 @never_cache

@@ -143,6 +143,8 @@ def _subprocess_env() -> dict[str, str]:
             "SUPPORTDESK_ENV": "development",
             "DEBUG": "0",
             "PYTHONUNBUFFERED": "1",
+            # The demo's data connectors call the test Daphne's demo orders API on loopback.
+            "CONNECTOR_ALLOW_PRIVATE_NETWORKS": "1",
         }
     )
     env.pop("PYTEST_VERSION", None)

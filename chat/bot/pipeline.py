@@ -32,6 +32,7 @@ from . import (
     entities,
     escalation,
     language,
+    lookup,
     quality,
     responder,
     sentiment,
@@ -104,8 +105,13 @@ def run_turn(
     use_claude: bool | None = None,
     respond: bool = True,
     today: dt.date | None = None,
+    call_connector: lookup.Caller | None = None,
 ) -> TurnResult:
     """Run the pipeline on one message. ``respond=False`` stops after the decision.
+
+    ``call_connector`` makes a data connector's call (``knowledge.connectors.connector_call``
+    when None); one that raises ``lookup.DeferTurn`` stops the turn so that it is run again
+    where connectors are called.
 
     ``today`` (the customer's date) overrides the date taken from ``context.now`` in
     ``context.timezone``.
@@ -216,7 +222,10 @@ def run_turn(
                         "human_request": asked_for_person, "withdrawn": withdrawn}
     clock.lap("signals_sentiment")
 
-    # 4. Dialog manager (a message of pleasantries only changes no topic).
+    # 4. Dialog manager (a message of pleasantries only changes no topic). An intent answered
+    # by a data connector also needs the details the connector takes.
+    required = taxonomy.required_details()
+    choices = _connector_choices(taxonomy, context=context, found=found, required=required)
     social = smalltalk.kind(text, intents=taxonomy.intents)
     if social:
         outcome = dialog.pleasantry(
@@ -228,9 +237,11 @@ def run_turn(
             intent=intent,
             is_fallback=is_fallback,
             entities=found,
-            required_details=taxonomy.required_details(),
+            required_details=required,
         )
     intent, is_fallback = outcome.intent, outcome.is_fallback
+    if outcome.action == "ask" and intent in choices:
+        outcome = lookup.acknowledge(outcome)
     trace["dialog"] = outcome.to_dict()
     clock.lap("dialog")
 
@@ -280,7 +291,7 @@ def run_turn(
         reply_text, used_articles = _respond(
             taxonomy, text=text, written=written, context=context, intent=intent,
             is_fallback=is_fallback, outcome=outcome, use_claude=use_claude, on_delta=on_delta,
-            trace=trace, clock=clock,
+            trace=trace, clock=clock, choice=choices.get(intent), call_connector=call_connector,
         )
 
     # Whether this reply offers a person: a plain yes to it is then a request for one.
@@ -341,6 +352,8 @@ def _respond(
     on_delta: Callable[[str], None] | None,
     trace: dict[str, Any],
     clock: _Clock,
+    choice: lookup.Choice | None = None,
+    call_connector: lookup.Caller | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """Retrieval, the reply (a question, Claude's or the offline composer's) and its check.
 
@@ -352,10 +365,22 @@ def _respond(
         clock.lap("response")
         return smalltalk.reply(outcome.smalltalk, pending_question=outcome.question), []
     info = taxonomy.intent(intent)
+    looked_up: tuple[str, list[str]] | None = None
+    failed_lookup = False
+    if outcome.action == "answer" and choice is not None and not is_fallback:
+        looked_up = _look_up(choice, context=context, outcome=outcome, trace=trace,
+                             call_connector=call_connector)
+        failed_lookup = looked_up is None
+        clock.lap("connector")
+    extra_sources: list[str] = []
     if outcome.action == "ask":
         trace["retrieval"] = []
         trace["response"] = {"source": "question", "detail": outcome.state["pending"]["detail"]}
         reply, articles = outcome.question, []
+    elif looked_up is not None:
+        trace["retrieval"] = []
+        reply, extra_sources = looked_up
+        articles = []
     else:
         query = text if not outcome.resumed else f"{text} {info.name}"
         ranked = _ranked_articles(taxonomy, query, intent=intent, is_fallback=is_fallback)
@@ -385,6 +410,10 @@ def _respond(
             )
             trace["response"] = {"source": "offline", "article": docs[0].id if docs else None}
         articles = ranked[:1] if trace["response"]["source"] == "offline" else ranked
+        if failed_lookup:
+            # The connector failed: the intent's article, and a person on offer.
+            reply = f"{lookup.FAILURE_NOTICE} {reply}\n\n{lookup.PERSON_OFFER}"
+            extra_sources = [lookup.FAILURE_NOTICE, lookup.PERSON_OFFER]
     clock.lap("response")
 
     sources = []
@@ -394,6 +423,7 @@ def _respond(
             sources += [doc.title, doc.body]
     if outcome.action == "ask":
         sources.append(outcome.question)
+    sources += extra_sources
     report = quality.check(
         reply,
         sources=sources,
@@ -409,6 +439,54 @@ def _respond(
         articles = []  # the safe reply answers from no article: no "Did this help?" under it
     clock.lap("quality")
     return reply, articles
+
+
+def _connector_choices(
+    taxonomy: Taxonomy, *, context: TurnContext, found: dict[str, Any],
+    required: dict[str, list[dict[str, str]]],
+) -> dict[str, lookup.Choice]:
+    """The connector (or the need to sign in) for each intent that has connectors; adds the
+    chosen connector's details to ``required`` (in place)."""
+    if not taxonomy.connectors:
+        return {}
+    remembered = (context.dialog_state or {}).get("details") or {}
+    has_number = bool(found.get("order_number") or (
+        isinstance(remembered, dict) and remembered.get("order_number")))
+    choices = {}
+    for slug in sorted({s for c in taxonomy.connectors for s in c.intents}):
+        choice = lookup.choose(
+            taxonomy.connectors, intent=slug, verified=bool(context.verified_customer_id),
+            order_number=has_number,
+        )
+        choices[slug] = choice
+        required[slug] = [] if choice.sign_in else lookup.required_details(
+            choice.connector, required.get(slug, [])
+        )
+    return choices
+
+
+def _look_up(
+    choice: lookup.Choice, *, context: TurnContext, outcome: dialog.DialogOutcome,
+    trace: dict[str, Any], call_connector: lookup.Caller | None,
+) -> tuple[str, list[str]] | None:
+    """The connector's reply and its grounding sources, or None when it failed (the trace
+    says why, and the caller answers from the intent's article with a person on offer)."""
+    if choice.connector is None:
+        trace["connector"] = {"ok": False, "reason": "not_verified"}
+        trace["response"] = {"source": "connector", "reason": "not_verified"}
+        return lookup.SIGN_IN_REPLY, [lookup.SIGN_IN_REPLY]
+    spec = choice.connector
+    values = lookup.values_for(spec, outcome.details, context.verified_customer_id)
+    result = lookup.run(spec, values, caller=call_connector)
+    trace["connector"] = result.to_trace()
+    if result.ok:
+        trace["response"] = {"source": "connector", "connector": spec.name}
+        return result.reply, lookup.grounding(result)
+    if result.not_found and spec.fallback_text:
+        trace["response"] = {"source": "connector", "connector": spec.name, "fallback": True}
+        return spec.fallback_text, [spec.fallback_text]
+    trace["errors"].append(f"connector {spec.name}: {result.reason}"[:300])
+    return None
 
 
 def _vocabulary(taxonomy: Taxonomy) -> frozenset[str]:

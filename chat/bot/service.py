@@ -5,19 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from . import escalation
+from .lookup import Caller
 from .pipeline import run_turn
 from .taxonomy import taxonomy_snapshot
 from .types import TurnContext, TurnResult
 
 
 def answer_turn(
-    *, text: str, context: TurnContext, on_delta: Callable[[str], None] | None = None
+    *, text: str, context: TurnContext, on_delta: Callable[[str], None] | None = None,
+    call_connector: Caller | None = None,
 ) -> TurnResult:
     """The bot's decision for one customer message of a conversation.
 
     With Claude, ``on_delta`` receives the whole reply written so far as it streams.
+    ``call_connector`` makes data connectors' calls (see ``run_turn``); one that raises
+    ``chat.bot.lookup.DeferTurn`` stops the turn there.
     """
-    return run_turn(taxonomy_snapshot(), text=text, context=context, on_delta=on_delta)
+    return run_turn(taxonomy_snapshot(), text=text, context=context, on_delta=on_delta,
+                    call_connector=call_connector)
 
 
 def failed_turn(

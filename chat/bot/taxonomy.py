@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from knowledge.connectors import ConnectorSpec
 from knowledge.selectors import taxonomy_fingerprint, taxonomy_rows
 
 from .classifier import IntentClassifier
@@ -51,6 +52,7 @@ class Taxonomy:
     fallback_intent: str = "general_inquiry"
     revision: Any = None
     info: dict[str, Any] = field(default_factory=dict)
+    connectors: tuple[ConnectorSpec, ...] = ()
 
     def intent(self, slug: str) -> IntentInfo:
         return self.intents.get(slug) or IntentInfo(slug=slug, name=slug.replace("_", " ").title())
@@ -68,6 +70,7 @@ def taxonomy_from_data(
     classifier_version: int | None = None,
     fallback_intent: str | None = None,
     revision: Any = None,
+    connectors: list[ConnectorSpec] = (),
 ) -> Taxonomy:
     """A snapshot from plain data (the database loader, tests and evaluation use it)."""
     articles = list(articles)
@@ -80,6 +83,7 @@ def taxonomy_from_data(
         classifier_version=classifier_version,
         fallback_intent=fallback_intent or settings.BOT_FALLBACK_INTENT,
         revision=revision,
+        connectors=tuple(connectors),
     )
 
 
@@ -112,7 +116,7 @@ def taxonomy_load(revision: Any = None) -> Taxonomy:
             log.exception("could not load classifier v%s", rows.classifier_version)
     return taxonomy_from_data(
         intents=intents, signals=rows.signals, articles=articles, classifier=classifier,
-        classifier_version=version, revision=revision,
+        classifier_version=version, revision=revision, connectors=rows.connectors,
     )
 
 

@@ -20,6 +20,8 @@ class TurnContext:
     customer_texts: list[str] = field(default_factory=list)
     timezone: str = ""  # the customer's IANA zone ("" = the desk's TIME_ZONE)
     now: dt.datetime | None = None  # the message's own time (aware); None = now
+    # The customer id the host page signed (chat.identity); "" for an unverified customer.
+    verified_customer_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -548,7 +548,7 @@
       method: "POST",
       headers: { "Content-Type": "application/json" },
       credentials: "omit",
-      body: JSON.stringify({ widget: key })
+      body: JSON.stringify(createPayload())
     }).then(function (response) {
       if (response.status !== 201) { throw new Error("status " + response.status); }
       return response.json();
@@ -556,6 +556,7 @@
       state.conversationId = data.conversation_id;
       state.token = data.token;
       state.lastSeq = 0;
+      state.userId = data.verified && identity ? identity.id : "";
       save();
     }).finally(function () { creating = null; });
     return creating;
@@ -634,6 +635,37 @@
   });
   window.addEventListener("message", function (event) {
     if (event.data && event.data.type === "supportdesk:open") { input.focus(); }
+  });
+
+  // --- Verified identity (chat.identity) -------------------------------------------------------
+  // The host page's signed customer (data-user-* on the snippet, or SupportDesk.identify())
+  // arrives from the loader; it goes with the request that creates a conversation, and the
+  // server checks its hash. A different customer than the stored conversation's starts anew.
+  var identity = null;
+
+  function createPayload() {
+    var payload = { widget: key };
+    if (identity) { payload.user = identity; }
+    return payload;
+  }
+
+  function applyIdentity(user) {
+    if (!user || typeof user.id !== "string" || !user.id || typeof user.hash !== "string") { return; }
+    identity = { id: user.id, hash: user.hash, email: user.email || "", name: user.name || "" };
+    if (state.conversationId && (state.userId || "") !== identity.id) {
+      state = { conversationId: null, token: null, lastSeq: 0, pending: state.pending };
+      save();
+      if (ws) { var old = ws; ws = null; joined = false; old.close(); }
+      Array.prototype.slice.call(log.children).forEach(function (el) {
+        if (el.getAttribute("data-sd") !== "greeting") { el.remove(); }
+      });
+    }
+  }
+
+  window.addEventListener("message", function (event) {
+    if (event.source === window.parent && event.data && event.data.type === "supportdesk:identify") {
+      applyIdentity(event.data.user);
+    }
   });
 
   // --- Start ----------------------------------------------------------------------------------

@@ -59,6 +59,7 @@
     });
     place();
     frame.addEventListener("load", function () {
+      sendIdentity();
       if (frame.style.display !== "none") { frame.contentWindow.postMessage({ type: "supportdesk:open" }, host); }
     });
     document.body.appendChild(frame);
@@ -98,6 +99,41 @@
     try { wasOpen = window.sessionStorage.getItem(openKey) === "1"; } catch (e) { /* ignore */ }
     if (wasOpen) { open(); }
   }
+  // --- Verified identity: the host page's signed customer, passed to the panel ---------------
+  // data-user-id, data-user-email, data-user-name and data-user-hash (hex HMAC-SHA256 of the
+  // id with the widget's secret) on the snippet, or window.SupportDesk.identify({...}).
+  var identity = null;
+
+  function identityFromSnippet() {
+    var id = script.getAttribute("data-user-id");
+    var hash = script.getAttribute("data-user-hash");
+    if (!id || !hash) { return null; }
+    return {
+      id: id, hash: hash,
+      email: script.getAttribute("data-user-email") || "",
+      name: script.getAttribute("data-user-name") || ""
+    };
+  }
+
+  function sendIdentity() {
+    if (identity && frame && frame.contentWindow) {
+      frame.contentWindow.postMessage({ type: "supportdesk:identify", user: identity }, host);
+    }
+  }
+
+  function identify(user) {
+    if (!user || typeof user.id !== "string" || typeof user.hash !== "string") { return false; }
+    identity = {
+      id: user.id, hash: user.hash,
+      email: typeof user.email === "string" ? user.email : "",
+      name: typeof user.name === "string" ? user.name : ""
+    };
+    sendIdentity();  // a panel not made yet gets it when it loads
+    return true;
+  }
+
+  identity = identityFromSnippet();
+  window.SupportDesk = { identify: identify };
   window.SupportDeskWidget = { open: open, close: close };
   if (document.body) { mount(); } else { document.addEventListener("DOMContentLoaded", mount); }
 }());

@@ -43,7 +43,7 @@ class FakeBot:
     calls: list[str] = field(default_factory=list)
     deltas: list[str] = field(default_factory=list)
 
-    def __call__(self, *, text, context, on_delta=None) -> TurnResult:
+    def __call__(self, *, text, context, on_delta=None, call_connector=None) -> TurnResult:
         self.calls.append(text)
         if "lawyer" in text:
             return turn_result(

@@ -9,10 +9,13 @@ are not knowledge; the command creates them itself.
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
@@ -20,14 +23,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts.roles import ADMINS, AGENTS, MANAGERS, ensure_role_groups
+from chat.identity import widget_secret_rotate
 from chat.models import Conversation, Widget
 from knowledge.importexport import ImportRejected
-from knowledge.models import ClassifierModel
-from knowledge.services import ImportResult, taxonomy_import_json
+from knowledge.models import ClassifierModel, Connector
+from knowledge.services import ImportResult, connector_headers_set, taxonomy_import_json
 from knowledge.training import classifier_activate, classifier_create, classifier_train
 
 DEMO_KNOWLEDGE = Path(__file__).resolve().parents[2] / "demo" / "acme_outfitters.json"
 DEMO_COMPANY = "Acme Outfitters"
+FILE_DEMO_API_BASE = "http://127.0.0.1:8000"
 DEMO_GREETING = (
     "Hi! I'm the Acme Outfitters assistant. Ask me about orders, returns, shipping or our gear."
 )
@@ -90,14 +95,30 @@ class Command(BaseCommand):
 
 
 def load_knowledge(path: Path) -> ImportResult:
-    """Import a knowledge export (intents with their phrases, signals, articles)
+    """Import a knowledge export (intents with their phrases, signals, articles, connectors)
     through ``knowledge.services.taxonomy_import_json``, as an admin's upload is imported.
 
+    The file's connectors call the demo orders API at ``http://127.0.0.1:8000``; they are
+    pointed at ``DEMO_API_BASE_URL`` first, and given the bearer token ``DEMO_API_TOKEN``
+    afterwards (an export carries no header values).
     Raises ``CommandError`` with the validator's problems if the file is refused."""
+    doc = json.loads(path.read_text())
+    base = settings.DEMO_API_BASE_URL
+    host = urlsplit(base).netloc
+    for item in doc.get("connectors", []):
+        item["url_template"] = item["url_template"].replace(FILE_DEMO_API_BASE, base, 1)
+        item["allowed_hosts"] = [host]
     try:
-        return taxonomy_import_json(actor=None, data=path.read_bytes())
+        result = taxonomy_import_json(actor=None, data=json.dumps(doc).encode())
     except ImportRejected as exc:
         raise CommandError(f"{path.name} was refused: " + "; ".join(exc.problems)) from None
+    for item in doc.get("connectors", []):
+        connector = Connector.objects.get(name=item["name"])
+        connector_headers_set(
+            actor=None, connector=connector,
+            headers={"Authorization": f"Bearer {settings.DEMO_API_TOKEN}"},
+        )
+    return result
 
 
 def load_widget() -> Widget:
@@ -110,6 +131,9 @@ def load_widget() -> Widget:
             "is_active": True,
         },
     )
+    if not widget.identity_secret:
+        # The demo page signs its demo customer itself (supportdesk.views.demo_store).
+        widget_secret_rotate(widget=widget)
     return widget
 
 

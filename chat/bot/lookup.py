@@ -1,0 +1,129 @@
+"""The connector stage: which of an intent's data connectors answers a turn, the details it
+needs, and its reply (``knowledge.connectors`` makes the call).
+
+An intent may have several connectors. A verified customer who gave no order number is
+answered by the intent's verified-only connector (their own recent orders) when there is one;
+anyone else by its first connector open to all, which needs the details it names (asked for
+as the intent's required details are). A verified-only connector runs only with the id the
+host page signed, never an id the customer typed; an unverified customer who needs it is
+asked to sign in or offered a person.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from knowledge.connectors import CallOutcome, ConnectorSpec, connector_call
+
+from .dialog import DialogOutcome
+
+QUESTIONS = {
+    "order_number": "Could you give me your order number?",
+    "email": "Which e-mail address did you place the order with?",
+}
+SIGN_IN_REPLY = (
+    "I can look that up once you are signed in to your account on our site: please sign in "
+    "and ask me again. Or would you like me to connect you with a person?"
+)
+PERSON_OFFER = "Would you like me to connect you with a person?"
+FAILURE_NOTICE = "I couldn't look that up just now."
+
+Caller = Callable[[ConnectorSpec, dict[str, str]], CallOutcome]
+
+
+class DeferTurn(Exception):
+    """Raised by a caller that does not call connectors here: the turn is run again where they
+    are called (the chat task's connector queue)."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The connector for a turn, or ``sign_in`` when only a verified-only one would answer."""
+
+    connector: ConnectorSpec | None = None
+    sign_in: bool = False
+
+
+def choose(
+    connectors: tuple[ConnectorSpec, ...], *, intent: str, verified: bool, order_number: bool
+) -> Choice:
+    """The connector that answers ``intent`` (see the module's rule)."""
+    own = [c for c in connectors if intent in c.intents]
+    if not own:
+        return Choice()
+    private = [c for c in own if c.verified_only]
+    public = [c for c in own if not c.verified_only]
+    if verified and private and not order_number:
+        return Choice(connector=private[0])
+    if public:
+        return Choice(connector=public[0])
+    return Choice(connector=private[0]) if verified else Choice(sign_in=True)
+
+
+def required_details(
+    connector: ConnectorSpec | None, own: list[dict[str, str]]
+) -> list[dict[str, str]]:
+    """The intent's required details (``own``) and the connector's, in that order; a
+    verified-only connector needs none of the customer's words."""
+    if connector is None:
+        return list(own)
+    if connector.verified_only:
+        return []
+    names = {d.get("name") for d in own}
+    extra = [
+        {"name": name, "question": QUESTIONS.get(name, f"Could you give me your {name}?")}
+        for name in connector.needs
+        if name != "customer_id" and name not in names
+    ]
+    return [*own, *extra]
+
+
+def acknowledge(outcome: DialogOutcome) -> DialogOutcome:
+    """The dialog outcome with its question for a connector's e-mail address acknowledging the
+    order number already given ("Thanks, I have your order number 55102. Which e-mail...")."""
+    pending = outcome.state.get("pending") or {}
+    number = outcome.details.get("order_number")
+    if pending.get("detail") != "email" or not number:
+        return outcome
+    question = f"Thanks, I have your order number {number}. {outcome.question}"
+    state = {**outcome.state, "pending": {**pending, "question": question}}
+    return dataclasses.replace(outcome, question=question, state=state)
+
+
+def values_for(
+    connector: ConnectorSpec, details: dict[str, Any], verified_customer_id: str
+) -> dict[str, str]:
+    """The call's values: the dialog's details, and the signed customer id (only that one)."""
+    values = {name: str(details.get(name, "")) for name in connector.needs if name in details}
+    if "customer_id" in connector.needs:
+        values["customer_id"] = verified_customer_id
+    return values
+
+
+def run(connector: ConnectorSpec, values: dict[str, str], *, caller: Caller | None) -> CallOutcome:
+    """Calls the connector through ``caller`` (``connector_call`` when None)."""
+    return (caller or connector_call)(connector, values)
+
+
+def grounding(outcome: CallOutcome) -> list[str]:
+    """The connector's answer as quality-check sources: its JSON and every value in it."""
+    sources: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif value is not None:
+            sources.append(str(value))
+
+    if outcome.data is not None:
+        sources.append(json.dumps(outcome.data, ensure_ascii=False)[:20000])
+        walk(outcome.data)
+    return sources

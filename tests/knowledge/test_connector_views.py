@@ -1,0 +1,142 @@
+"""The connector admin pages: saving with every check, write-only headers, the Test button
+with secrets masked, and the audit log without header values."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from knowledge.importexport import taxonomy_export
+from knowledge.models import AuditLogEntry, Connector, Intent
+from tests.fake_company_api import FakeCompanyApi
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "tok-5ecret-q7w8e9"
+URL = "/knowledge/connectors/"
+
+
+@pytest.fixture
+def api(settings):
+    settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS = True
+    server = FakeCompanyApi()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def intent(db):
+    return Intent.objects.create(slug="order_status", name="Order status")
+
+
+def form(api_host="shop.example", base="https://shop.example", **over):
+    data = {
+        "name": "Orders", "description": "Order lookups", "intents": ["order_status"],
+        "needs": ["order_number", "email"], "method": "GET",
+        "url_template": base + "/orders/{order_number}?email={email}",
+        "allowed_hosts": api_host, "headers": f"Authorization: Bearer {SECRET}\nX-Shop: 1",
+        "timeout_seconds": "2", "reply_template": "{{ order.status }}",
+        "fallback_text": "No such order.", "is_active": "on",
+    }
+    data.update(over)
+    return data
+
+
+def test_create_then_edit_never_shows_header_values(admin_client, intent, caplog):
+    with caplog.at_level(logging.DEBUG):
+        response = admin_client.post(URL + "new/", form())
+    assert response.status_code == 302
+    connector = Connector.objects.get()
+    assert connector.headers == {"Authorization": f"Bearer {SECRET}", "X-Shop": "1"}
+    assert list(connector.intents.values_list("slug", flat=True)) == ["order_status"]
+    page = admin_client.get(f"{URL}{connector.pk}/").content.decode()
+    assert "Authorization: ••••" in page and SECRET not in page
+    assert SECRET not in admin_client.get(URL).content.decode()
+    assert SECRET not in admin_client.get("/knowledge/audit/").content.decode()
+    # An edit that leaves the headers empty keeps them.
+    admin_client.post(f"{URL}{connector.pk}/", form(headers="", name="Orders 2"))
+    connector.refresh_from_db()
+    assert connector.name == "Orders 2" and connector.headers["Authorization"].endswith(SECRET)
+    entries = AuditLogEntry.objects.filter(object_type="connector")
+    assert {e.action for e in entries} == {"connector_created", "connector_updated"}
+    assert all(SECRET not in json.dumps(e.changes) for e in entries)
+    assert SECRET not in json.dumps(taxonomy_export())
+    assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("reply_template", "{% load static %}", "load"),
+    ("reply_template", "ok\n{% include 'base.html' %}", "Line 2"),
+    ("reply_template", "{{ settings.SECRET_KEY }}", "settings"),
+    ("url_template", "https://evil.example/orders/{order_number}?email={email}", "allow-list"),
+    ("allowed_hosts", "", "required"),
+    ("headers", "no colon here", "Line 1"),
+    ("headers", "Bad Header: x", "header"),
+    ("timeout_seconds", "0", "0.1"),
+    ("timeout_seconds", "60", "30"),
+    ("method", "DELETE", "valid choice"),
+    ("needs", ["password"], "valid choice"),
+])
+def test_bad_input_is_refused_and_saves_nothing(admin_client, intent, field, value, message):
+    response = admin_client.post(URL + "new/", form(**{field: value}))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Connector.objects.exists() and not AuditLogEntry.objects.exists()
+
+
+def test_test_button_shows_the_request_masked_and_the_reply(admin_client, intent, api):
+    admin_client.post(URL + "new/", form(api_host=api.host, base=api.base_url))
+    connector = Connector.objects.get()
+    response = admin_client.post(f"{URL}{connector.pk}/test/", {
+        "order_number": "70001", "email": "kit@example.org"}, HTTP_HX_REQUEST="true")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Authorization: ••••" in page and SECRET not in page
+    assert "Delivered" in page and "200" in page
+    assert api.requests[-1][1]["Authorization"] == f"Bearer {SECRET}"
+    failed = admin_client.post(f"{URL}{connector.pk}/test/", {
+        "order_number": "70001", "email": "nobody@example.org"}).content.decode()
+    assert "http_404" in failed and "No such order." in failed
+
+
+def test_delete_is_audited(admin_client, intent):
+    admin_client.post(URL + "new/", form())
+    connector = Connector.objects.get()
+    admin_client.post(f"{URL}{connector.pk}/delete/")
+    assert not Connector.objects.exists()
+    assert AuditLogEntry.objects.filter(action="connector_deleted").exists()
+
+
+def test_agents_cannot_see_connectors(client, agent_user):
+    client.force_login(agent_user)
+    assert client.get(URL).status_code == 403
+
+
+def test_export_import_round_trip_keeps_headers_and_refuses_bad_connectors(
+    admin_client, admin_user, intent
+):
+    from knowledge import services
+    from knowledge.importexport import ImportRejected
+
+    admin_client.post(URL + "new/", form())
+    exported = taxonomy_export()
+    [item] = exported["connectors"]
+    assert item["header_names"] == ["Authorization", "X-Shop"] and "headers" not in item
+    item["timeout_seconds"] = 5.0
+    services.taxonomy_import_json(actor=admin_user, data=json.dumps(exported).encode())
+    connector = Connector.objects.get()
+    assert connector.timeout_seconds == 5.0
+    assert connector.headers["Authorization"] == f"Bearer {SECRET}"  # kept
+    for bad in ({"reply_template": "{% include 'x' %}"},
+                {"url_template": "https://evil.example/x"},
+                {"intents": ["no_such_intent"]},
+                {"needs": ["password"]},
+                {"timeout_seconds": 99}):
+        doc = taxonomy_export()
+        doc["connectors"][0].update(bad)
+        with pytest.raises(ImportRejected):
+            services.taxonomy_import_json(actor=admin_user, data=json.dumps(doc).encode())
+    connector.refresh_from_db()
+    assert connector.timeout_seconds == 5.0

@@ -1,0 +1,131 @@
+"""The demo orders API (/demo/api/orders/), the two demo connectors load_demo makes, the demo
+page's signed demo customer, and the whole order lookup through the pipeline."""
+
+from __future__ import annotations
+
+import json
+
+import httpx2
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+
+from chat.bot import taxonomy_invalidate
+from chat.bot.pipeline import run_turn
+from chat.bot.taxonomy import taxonomy_snapshot
+from chat.bot.types import TurnContext
+from chat.identity import identity_hash
+from chat.models import Widget
+from knowledge.connectors import connector_call
+from knowledge.importexport import taxonomy_export
+from knowledge.models import AuditLogEntry, Connector
+from supportdesk.demo_api import demo_orders
+
+pytestmark = pytest.mark.django_db
+
+
+def auth(settings):
+    return {"HTTP_AUTHORIZATION": f"Bearer {settings.DEMO_API_TOKEN}"}
+
+
+def test_demo_orders_are_data_with_the_briefs_order():
+    orders = demo_orders()
+    assert len(orders) >= 30
+    sam = next(o for o in orders if o["number"] == "10023")
+    assert (sam["email"], sam["status"], sam["carrier"], sam["tracking_number"]) == (
+        "sam@example.com", "Shipped", "UPS", "1Z999AA10123456784")
+    assert len({o["number"] for o in orders}) == len(orders)
+
+
+def test_api_answers_only_when_number_and_email_match(client, settings):
+    ok = client.get("/demo/api/orders/10023/?email=SAM@example.com", **auth(settings))
+    assert ok.status_code == 200 and ok.json()["order"]["carrier"] == "UPS"
+    assert "email" not in ok.json()["order"]
+    wrong = client.get("/demo/api/orders/10023/?email=jo@example.com", **auth(settings))
+    missing = client.get("/demo/api/orders/99999/?email=sam@example.com", **auth(settings))
+    assert wrong.status_code == missing.status_code == 404
+    assert wrong.json() == missing.json()  # no leak of whether the order exists
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "demo-orders-token", "Basic x"])
+def test_api_needs_the_bearer_token(client, header):
+    extra = {"HTTP_AUTHORIZATION": header} if header else {}
+    assert client.get("/demo/api/orders/10023/?email=sam@example.com", **extra).status_code \
+        == 401
+
+
+def test_recent_orders_are_the_customers_three_latest(client, settings):
+    data = client.get("/demo/api/orders/?customer_id=cust-10023", **auth(settings)).json()
+    dates = [o["placed_on"] for o in data["orders"]]
+    assert len(dates) == 3 and dates == sorted(dates, reverse=True)
+    assert data["orders"][0]["number"] == "10023"
+    assert client.get("/demo/api/orders/?customer_id=nobody", **auth(settings)).json() == {
+        "orders": []}
+    assert client.get("/demo/api/orders/", **auth(settings)).status_code == 400
+
+
+def in_process(spec, values):
+    """The demo connectors' call, served by this process's Django instead of a socket."""
+    return connector_call(spec, values, transport=httpx2.WSGITransport(app=WSGIHandler()))
+
+
+def converse(lines, verified=""):
+    taxonomy_invalidate()
+    taxonomy = taxonomy_snapshot()
+    state: dict = {}
+    texts: list[str] = []
+    result = None
+    for line in lines:
+        result = run_turn(taxonomy, text=line, use_claude=False, call_connector=in_process,
+                          context=TurnContext(dialog_state=state, customer_texts=list(texts),
+                                              verified_customer_id=verified))
+        state = result.dialog_state
+        texts.append(line)
+    return result
+
+
+def test_load_demo_makes_the_two_connectors_with_the_token(demo, settings):
+    status = Connector.objects.get(name="Order status")
+    recent = Connector.objects.get(name="My recent orders")
+    assert not status.verified_only and recent.verified_only
+    assert status.headers == recent.headers == {
+        "Authorization": f"Bearer {settings.DEMO_API_TOKEN}"}
+    assert status.url_template.startswith(settings.DEMO_API_BASE_URL + "/demo/api/orders/")
+    assert Widget.objects.get(public_key="demo").identity_secret
+
+
+def test_secret_is_in_no_export_or_audit_entry(demo, settings):
+    token = settings.DEMO_API_TOKEN
+    exported = json.dumps(taxonomy_export())
+    assert token not in exported and '"Authorization"' in exported  # the name only
+    for entry in AuditLogEntry.objects.all():
+        assert token not in json.dumps(entry.changes) and token not in entry.object_repr
+
+
+def test_order_lookup_through_the_pipeline(demo):
+    done = converse(["where is my order?", "10023", "sam@example.com"])
+    assert "Shipped" in done.reply_text and "UPS" in done.reply_text
+    assert "1Z999AA10123456784" in done.reply_text
+    assert done.trace["connector"]["status"] == 200
+    assert "demo-orders-token" not in json.dumps(done.to_dict())
+
+
+def test_someone_elses_order_gets_the_same_answer_as_no_order(demo):
+    other = converse(["where is my order 10023? my email is jo@example.com"])
+    none = converse(["where is my order 99999? my email is jo@example.com"])
+    assert other.reply_text == none.reply_text
+    assert "couldn't find that order" in other.reply_text
+
+
+def test_verified_customer_sees_three_recent_orders(demo):
+    result = converse(["show my recent orders"], verified="cust-10023")
+    assert result.trace["connector"]["connector"] == "My recent orders"
+    assert result.reply_text.count("- Order ") == 3
+
+
+def test_demo_page_signs_the_demo_customer(client, demo):
+    plain = client.get("/demo/").content.decode()
+    assert "Sign in as a demo customer" in plain and "data-user-hash" not in plain
+    page = client.get("/demo/?signed_in=1").content.decode()
+    secret = Widget.objects.get(public_key="demo").identity_secret
+    assert f'data-user-hash="{identity_hash(secret, "cust-10023")}"' in page
+    assert 'data-user-id="cust-10023"' in page and secret not in page
