@@ -275,7 +275,9 @@ def test_canned_responses_fill_variables_as_text(client, agent, widget):
 def test_agents_manage_canned_responses(client, agent):
     client.force_login(agent)
     url = reverse("chat:console-canned-manage")
-    response = client.post(url, {"shortcut": "bye", "title": "Goodbye", "text": "Bye {{ contact.name }}"})
+    response = client.post(
+        url, {"shortcut": "bye", "title": "Goodbye", "text": "Bye {{ contact.name }}"}
+    )
     assert response.status_code == 302
     assert CannedResponse.objects.get(shortcut="bye").created_by == agent
     bad = client.post(url, {"shortcut": "not a slug", "title": "x", "text": "y"})
@@ -320,7 +322,9 @@ def test_readable_passage_turns_markdown_into_text():
         "### Steps\n\n* Open **Orders**\n* Click [Return](https://x.example/r)\n\n"
         "| Size | Chest |\n| :-- | --: |\n| M | 96 cm |"
     )
-    assert text == "Steps\n\n• Open Orders\n• Click Return (https://x.example/r)\n\nSize: Chest\nM: 96 cm"
+    assert text == (
+        "Steps\n\n• Open Orders\n• Click Return (https://x.example/r)\n\nSize: Chest\nM: 96 cm"
+    )
 
 
 # --- Private notes --------------------------------------------------------------------------
@@ -479,10 +483,10 @@ def test_labels_are_set_from_the_admins_list_only(client, agent, widget):
 
 
 def test_a_label_colour_that_is_no_colour_never_reaches_the_stylesheet(client, agent):
-    bad = Label.objects.create(name="x", color="red;}body{")
+    bad = Label.objects.create(name="x", color="};*{x:")  # 7 characters at most
     client.force_login(agent)
     css = client.get(reverse("chat:console-label-css")).content.decode()
-    assert "body{" not in css and f".label-{bad.pk} {{ background: #4666d8;" in css
+    assert "*{" not in css and f".label-{bad.pk} {{ background: #4666d8;" in css
 
 
 def test_display_names_reach_the_customer_frames(client, agent, widget):
@@ -496,7 +500,9 @@ def test_display_names_reach_the_customer_frames(client, agent, widget):
     message = services.agent_message_create(conversation=conversation, agent=agent, text="Hi")
     frame = realtime.message_frame(message)
     assert (frame["sender_name"], frame["sender_initials"]) == ("Ann Marie Lee", "AL")
-    joined = Message.objects.get(conversation=conversation, text__endswith="joined the conversation.")
+    joined = Message.objects.get(
+        conversation=conversation, text__endswith="joined the conversation."
+    )
     assert joined.text == "Ann Marie Lee joined the conversation."
     assert "agent-ann" not in json.dumps(frame)
 
@@ -508,7 +514,8 @@ def test_an_agent_without_a_profile_is_the_team(db):
     assert agent_public_name(nobody) == "Support team"
     assert agent_public_initials(nobody) == "ST"
     assert agent_public_name(None) == agent_public_initials(None) == ""
-    assert [initials_of(n) for n in ("Zoë", "José María de la Cruz", "", "  ")] == ["Z", "JC", "", ""]
+    names = ("Zoë", "José María de la Cruz", "", "  ")
+    assert [initials_of(n) for n in names] == ["Z", "JC", "", ""]
 
 
 @pytest.mark.parametrize("name", ["console-profile", "console-canned-manage", "console-canned",
