@@ -33,6 +33,15 @@
     refreshTimers[selector] = setTimeout(function () {
       delete refreshTimers[selector];
       var element = document.querySelector(selector);
+      var filters = document.getElementById("list-filters");
+      if (selector === "#queue" && element && filters && window.htmx) {
+        // The list as the filters and the tab now stand (not as they stood when the list
+        // was last drawn): a refresh racing a tab click never brings the old tab back.
+        var query = new URLSearchParams(new FormData(filters)).toString();
+        window.htmx.ajax("GET", filters.getAttribute("action") + "?" + query,
+          { source: element, target: "#queue", swap: "outerHTML" });
+        return;
+      }
       if (element && window.htmx) window.htmx.trigger(element, "refresh");
     }, 120);
   }
