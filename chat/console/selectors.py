@@ -301,10 +301,15 @@ def conversation_list_for_agent(*, agent: Any, filters: ListFilters) -> list[Con
             .order_by("created_at")
             .values("created_at")[:1]
         )
-        rows = rows.annotate(oldest_owed_at=Subquery(oldest_owed)).filter(
-            Q(status=ConversationStatus.WAITING)
-            | Q(status=ConversationStatus.BOT, oldest_owed_at__lt=late)
-        ).order_by("status", "handed_off_at", "oldest_owed_at", "created_at")
+        owed_late = OwedAnswer.objects.filter(conversation_id=OuterRef("pk"), created_at__lt=late)
+        # The status list first lets PostgreSQL read conversation_queue_idx for just these two
+        # statuses instead of testing every conversation against the OR.
+        rows = (
+            rows.filter(status__in=(ConversationStatus.WAITING, ConversationStatus.BOT))
+            .filter(Q(status=ConversationStatus.WAITING) | Q(Exists(owed_late)))
+            .annotate(oldest_owed_at=Subquery(oldest_owed))
+            .order_by("status", "handed_off_at", "oldest_owed_at", "created_at")
+        )
     elif tab == "mine":
         rows = rows.filter(status=ConversationStatus.AGENT, assignee=agent).order_by(
             "handed_off_at"
