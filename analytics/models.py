@@ -15,6 +15,9 @@ class EventName(models.TextChoices):
     REOPENED = "reopened", "Reopened"
     ABANDONED = "abandoned", "Abandoned"
     RATING_GIVEN = "rating_given", "Rating given"
+    ASSIGNED = "assigned", "Assigned to an agent"
+    TRANSFERRED = "transferred", "Transferred to another agent"
+    UNASSIGNED = "unassigned", "Unassigned"
 
 
 # The handoff category of a customer who asked for a person (``chat.bot.escalation``): such a

@@ -6,7 +6,17 @@ from django.http import HttpRequest
 from knowledge.safejson import CHECKED_JSON
 
 from .identity import widget_secret_rotate
-from .models import AgentPresence, BotTrace, Contact, Conversation, Message, Widget
+from .models import (
+    AgentPresence,
+    AgentProfile,
+    BotTrace,
+    CannedResponse,
+    Contact,
+    Conversation,
+    Label,
+    Message,
+    Widget,
+)
 
 
 @admin.register(Widget)
@@ -70,3 +80,19 @@ class BotTraceAdmin(admin.ModelAdmin):
 @admin.register(AgentPresence)
 class AgentPresenceAdmin(admin.ModelAdmin):
     list_display = ["user", "status", "last_seen"]
+
+
+@admin.register(Label)
+class LabelAdmin(admin.ModelAdmin):
+    list_display = ["name", "color"]
+
+
+@admin.register(CannedResponse)
+class CannedResponseAdmin(admin.ModelAdmin):
+    list_display = ["shortcut", "title", "updated_at"]
+    search_fields = ["shortcut", "title", "text"]
+
+
+@admin.register(AgentProfile)
+class AgentProfileAdmin(admin.ModelAdmin):
+    list_display = ["user", "display_name", "initials"]

@@ -104,7 +104,14 @@ def conversation_create(request: HttpRequest) -> HttpResponse:
     if _too_many_starts(request):
         return _error(429, "rate_limited", "Too many conversations opened; try again soon.")
     identity = identity_from_payload(widget, user)
-    conversation, token = services.conversation_start(widget=widget, identity=identity)
+    conversation, token = services.conversation_start(
+        widget=widget, identity=identity, origin_info=services.check_origin_info(
+            page_url=body.get("page_url") or request.headers.get("Referer", ""),
+            page_title=body.get("page_title", ""),
+            user_agent=request.headers.get("User-Agent", ""),
+            language=body.get("language") or request.headers.get("Accept-Language", ""),
+        ),
+    )
     response = JsonResponse(
         {"conversation_id": str(conversation.public_id), "token": token, "ws_path": WS_PATH,
          "verified": identity is not None},

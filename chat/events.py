@@ -86,7 +86,8 @@ class MessageFrame(TypedDict):
     author: AuthorName
     text: str
     created_at: str
-    sender_name: str
+    sender_name: str  # an agent's display name (chat.names), never a user name; "" if none
+    sender_initials: str  # the initials of that agent's avatar; "" if none
     reply_to: int | None  # seq of the customer message a bot reply or handoff notice answers
     articles: list[dict]
     # Bot and system messages only: ``text`` (Markdown) rendered and sanitised by
@@ -239,3 +240,22 @@ class ConversationUpdatedEvent(TypedDict):
 
     type: Literal["conversation.updated"]
     frame: ConversationUpdatedFrame
+
+
+class NoteFrame(TypedDict):
+    """To ``console_conversation_group`` only (agents): a private note or assignment line."""
+
+    type: Literal["note"]
+    conversation_id: int
+    kind: str  # chat.models.NoteKind
+    author_id: int | None
+    created_at: str
+
+
+class AgentNoticeFrame(TypedDict):
+    """To one agent's ``agent_group``: mentioned in a note, or handed a conversation."""
+
+    type: Literal["agent.notice"]
+    conversation_id: int
+    kind: str
+    text: str

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -108,6 +110,13 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)
     last_bot_reply_at = models.DateTimeField(null=True, blank=True)
+    # Where and in what the chat started (the create call's fields, else its Referer and
+    # User-Agent headers), for the console's contact sidebar.
+    page_url = models.URLField(max_length=2000, blank=True)
+    page_title = models.CharField(max_length=300, blank=True)
+    user_agent = models.CharField(max_length=500, blank=True)
+    language = models.CharField(max_length=35, blank=True, help_text="A BCP 47 tag, e.g. fr-CA.")
+    labels = models.ManyToManyField("Label", blank=True, related_name="conversations")
     # Last in the class body: the name hides django.utils.timezone below it.
     timezone = models.CharField(
         max_length=64, blank=True, help_text="The customer's IANA zone, from the widget's join."
@@ -119,6 +128,7 @@ class Conversation(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "handed_off_at"], name="conversation_queue_idx"),
+            models.Index(fields=["status", "-resolved_at"], name="conversation_resolved_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -247,3 +257,99 @@ class OwedAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"answer owed to message {self.message_id}"
+
+
+class AgentProfile(models.Model):
+    """What customers see of an agent: a display name and the initials of the avatar."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_profile"
+    )
+    display_name = models.CharField(max_length=60)
+    initials = models.CharField(max_length=3, blank=True)
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+LABEL_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+class Label(models.Model):
+    """An admin-defined, coloured tag on conversations ("vip", "bug"), filterable in the console."""
+
+    name = models.CharField(max_length=40, unique=True)
+    color = models.CharField(
+        max_length=7,
+        default="#4666d8",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "A colour like #1a7f37.")],
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def css_color(self) -> str:
+        """The colour, safe to write into a stylesheet (a default if the row holds anything
+        but ``#rrggbb``)."""
+        return self.color if LABEL_COLOR.fullmatch(self.color or "") else "#4666d8"
+
+    @property
+    def is_light(self) -> bool:
+        """Whether dark text reads better on this colour (WCAG relative luminance > 0.4)."""
+        channels = [int(self.css_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2] > 0.4
+
+
+class CannedResponse(models.Model):
+    """A saved reply an agent inserts by typing ``/shortcut``; ``text`` may use
+    ``{{ contact.name }}``, ``{{ agent.name }}`` and ``{{ conversation.order_number }}``."""
+
+    shortcut = models.SlugField(max_length=40, unique=True)
+    title = models.CharField(max_length=120)
+    text = models.TextField(max_length=4000)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"
+
+
+class NoteKind(models.TextChoices):
+    NOTE = "note", "Private note"
+    ASSIGNED = "assigned", "Assigned"
+    TRANSFERRED = "transferred", "Transferred"
+    UNASSIGNED = "unassigned", "Unassigned"
+
+
+class Note(models.Model):
+    """A line of the transcript that only agents see: a private note, or who assigned whom.
+
+    Kept apart from ``Message`` on purpose: messages are what the customer's widget replays
+    (by seq) and receives; a note is never one of them.
+    """
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="notes")
+    kind = models.CharField(max_length=16, choices=NoteKind.choices, default=NoteKind.NOTE)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(max_length=4000)
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["conversation", "created_at", "pk"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="note_conv_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.conversation_id}"

@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -31,7 +31,7 @@ from django.conf import settings
 from knowledge.markdown import render_markdown
 
 from . import events, limits
-from .names import agent_public_name
+from .names import agent_public_initials, agent_public_name
 
 if TYPE_CHECKING:
     from .models import Conversation, Message
@@ -52,6 +52,17 @@ _loop_lock = threading.Lock()
 def conversation_group(conversation_id: int) -> str:
     """The group of every socket (customer tabs, agents) following one conversation."""
     return f"chat.conversation.{int(conversation_id)}"
+
+
+def console_conversation_group(conversation_id: int) -> str:
+    """Agents' consoles that have one conversation open, and nobody else: private notes and
+    assignment lines go here, never to ``conversation_group`` (which customers' sockets join)."""
+    return f"console.conversation.{int(conversation_id)}"
+
+
+def agent_group(user_id: int) -> str:
+    """Every console socket of one agent: mentions and transfers to them."""
+    return f"console.agent.{int(user_id)}"
 
 
 def use_private_loop() -> bool:
@@ -155,6 +166,7 @@ def message_frame(message: Message) -> events.MessageFrame:
         "text": message.text,
         "created_at": message.created_at.isoformat(),
         "sender_name": _user_name(sender),
+        "sender_initials": agent_public_initials(sender),
         "reply_to": reply_to,
         "articles": message.articles or [],
     }
@@ -310,3 +322,32 @@ def broadcast_conversation_changed(conversation: Conversation) -> None:
         ),
         _queue_changed(conversation),
     )
+
+
+def note_frame(note: Any) -> events.NoteFrame:
+    """A private note or an assignment line, for agents' consoles only."""
+    return {
+        "type": "note",
+        "conversation_id": note.conversation_id,
+        "kind": note.kind,
+        "author_id": note.author_id,
+        "created_at": note.created_at.isoformat(),
+    }
+
+
+def broadcast_note(note: Any, *, notify_user_ids: list[int] | tuple[int, ...] = ()) -> None:
+    """A note to the consoles that have its conversation open, and a notice to each agent in
+    ``notify_user_ids`` (mentioned, or handed the conversation). Never to the customer."""
+    frame = note_frame(note)
+    sends: list[tuple[str, dict]] = [
+        (console_conversation_group(note.conversation_id), {"type": "console.note", "frame": frame})
+    ]
+    for user_id in notify_user_ids:
+        notice: events.AgentNoticeFrame = {
+            "type": "agent.notice",
+            "conversation_id": note.conversation_id,
+            "kind": note.kind,
+            "text": note.text[:200],
+        }
+        sends.append((agent_group(user_id), {"type": "agent.notice", "frame": notice}))
+    _send(*sends)

@@ -15,6 +15,7 @@ owes are rows (``OwedAnswer``, see ``chat.outbox``).
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 import zoneinfo
 from datetime import datetime
@@ -37,6 +38,8 @@ from .models import (
     Conversation,
     ConversationStatus,
     Message,
+    Note,
+    NoteKind,
     OwedAnswer,
     Resolution,
     Widget,
@@ -125,15 +128,49 @@ def _on_commit_broadcast_message(message: Message) -> None:
 # --- Conversations ---------------------------------------------------------------------------
 
 
-@transaction.atomic
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8}){0,3}$")
+
+
+def check_origin_info(
+    *, page_url: Any = "", page_title: Any = "", user_agent: Any = "", language: Any = ""
+) -> dict[str, str]:
+    """Where a chat starts, as the conversation keeps it: ``page_url`` (http or https, at most
+    2,000 characters), ``page_title`` (300), ``user_agent`` (500, cut) and ``language`` (the
+    first BCP 47 tag of a value such as an Accept-Language header). Anything else (not a
+    string, another scheme, a malformed tag) is left out rather than refused: these are hints
+    for the agent's sidebar, and a chat must start without them."""
+    info: dict[str, str] = {}
+    if isinstance(page_url, str):
+        url = page_url.strip()
+        if len(url) <= 2000 and url.lower().startswith(("http://", "https://")) and not any(
+            ch.isspace() for ch in url
+        ):
+            info["page_url"] = url
+    if isinstance(page_title, str) and page_title.strip():
+        info["page_title"] = " ".join(page_title.split())[:300]
+    if isinstance(user_agent, str) and user_agent.strip():
+        info["user_agent"] = user_agent.strip()[:500]
+    if isinstance(language, str):
+        tag = language.split(",")[0].split(";")[0].strip()
+        if _LANGUAGE_TAG.match(tag):
+            info["language"] = tag
+    return info
+
+
 @transaction.atomic
 def conversation_start(
-    *, widget: Widget, at: datetime | None = None, identity: Identity | None = None
+    *,
+    widget: Widget,
+    at: datetime | None = None,
+    identity: Identity | None = None,
+    origin_info: dict[str, str] | None = None,
 ) -> tuple[Conversation, str]:
     """Opens a conversation; returns it and the customer's raw token (only its hash is kept).
 
     With a verified ``identity`` (``chat.identity``) the conversation records the signed user
-    id and gets the widget's verified contact for it (made on first sight).
+    id and gets the widget's verified contact for it (made on first sight). ``origin_info`` is
+    ``check_origin_info``'s result (page URL and title, user agent, language), shown to agents
+    in the contact sidebar.
     """
     now = at or timezone.now()
     token = secrets.token_urlsafe(32)
@@ -150,6 +187,7 @@ def conversation_start(
     conversation = Conversation.objects.create(
         widget=widget, token_hash=token_hash(token), created_at=now, contact=contact,
         verified_user_id=identity.user_id if identity is not None else "",
+        **(origin_info or {}),
     )
     event_record(name=EventName.CONVERSATION_STARTED, conversation=conversation, at=now)
     return conversation, token
@@ -520,7 +558,10 @@ def conversation_claim(
     if conversation.assignee_id == agent.pk and conversation.status == ConversationStatus.AGENT:
         return conversation
     if conversation.status == ConversationStatus.AGENT and conversation.assignee_id:
-        raise ConversationStateError("another agent has already claimed this conversation")
+        raise ConversationStateError(
+            f"{_agent_name(conversation.assignee)} has already claimed this conversation; "
+            "it is theirs now."
+        )
     if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED):
         raise ConversationStateError("the conversation is closed")
     sets: dict[str, Any] = {
@@ -647,6 +688,87 @@ def conversation_return_to_bot(
         conversation, text=f"{_agent_name(agent)} handed you back to the assistant.", now=now
     )
     _on_commit_broadcast_message(notice)
+    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    return conversation
+
+
+@transaction.atomic
+def conversation_assign(
+    *, conversation: Conversation, agent, to, at: datetime | None = None
+) -> Conversation:
+    """``agent`` gives the open conversation to the agent ``to`` (an assignment when nobody
+    had it, a transfer when someone did). Writes an agents-only line (``Note``), a reporting
+    event (``assigned`` or ``transferred``) and tells the customer who joined; ``to`` is
+    notified on their console. Raises ``ConversationStateError`` for a closed conversation
+    or one that ``to`` has already.
+    """
+    now = at or timezone.now()
+    _locked(conversation)
+    if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED):
+        raise ConversationStateError("the conversation is closed")
+    if conversation.assignee_id == to.pk and conversation.status == ConversationStatus.AGENT:
+        raise ConversationStateError(f"{to.get_username()} already has this conversation")
+    previous = conversation.assignee if conversation.assignee_id else None
+    sets: dict[str, Any] = {"status": ConversationStatus.AGENT, "assignee": to, "updated_at": now}
+    if conversation.handed_off_at is None or conversation.status == ConversationStatus.BOT:
+        sets["handed_off_at"] = now
+    _conversation_update(conversation, sets)
+    _owed_answers_settle(conversation)
+    kind = NoteKind.TRANSFERRED if previous is not None else NoteKind.ASSIGNED
+    if previous is not None:
+        line = f"{previous.get_username()} transferred the conversation to {to.get_username()}"
+    else:
+        line = f"{agent.get_username()} assigned the conversation to {to.get_username()}"
+    if previous is not None and previous.pk != agent.pk:
+        line += f" (by {agent.get_username()})"
+    note = Note.objects.create(
+        conversation=conversation, kind=kind, author=agent, text=line + ".", created_at=now
+    )
+    event_record(
+        name=EventName.TRANSFERRED if previous is not None else EventName.ASSIGNED,
+        conversation=conversation, at=now, intent=conversation.intent, agent=to,
+    )
+    if previous is None or _agent_name(previous) != _agent_name(to):
+        notice = _system_message(
+            conversation, text=f"{_agent_name(to)} joined the conversation.", now=now
+        )
+        _on_commit_broadcast_message(notice)
+    notify = [to.pk] if to.pk != agent.pk else []
+    transaction.on_commit(partial(realtime.broadcast_note, note, notify_user_ids=notify))
+    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    return conversation
+
+
+@transaction.atomic
+def conversation_unassign(
+    *, conversation: Conversation, agent, at: datetime | None = None
+) -> Conversation:
+    """The conversation goes back to the waiting queue with nobody on it (an agents-only line
+    and an ``unassigned`` event). Raises ``ConversationStateError`` unless an agent has it."""
+    now = at or timezone.now()
+    _locked(conversation)
+    if conversation.status != ConversationStatus.AGENT or not conversation.assignee_id:
+        raise ConversationStateError("nobody has this conversation")
+    previous = conversation.assignee
+    _conversation_update(
+        conversation,
+        {"status": ConversationStatus.WAITING, "assignee": None, "updated_at": now},
+    )
+    who = agent.get_username()
+    line = (
+        f"{who} unassigned the conversation; it is waiting again."
+        if previous.pk == agent.pk
+        else f"{who} unassigned {previous.get_username()}; the conversation is waiting again."
+    )
+    note = Note.objects.create(
+        conversation=conversation, kind=NoteKind.UNASSIGNED, author=agent, text=line,
+        created_at=now,
+    )
+    event_record(
+        name=EventName.UNASSIGNED, conversation=conversation, at=now,
+        intent=conversation.intent, agent=previous,
+    )
+    transaction.on_commit(partial(realtime.broadcast_note, note))
     transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
     return conversation
 

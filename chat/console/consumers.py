@@ -19,7 +19,13 @@ from accounts.roles import AGENTS, has_role
 from chat.frames import FrameError, decode_frame
 from chat.models import Conversation
 from chat.origins import same_origin
-from chat.realtime import QUEUE_GROUP, abroadcast_typing, conversation_group
+from chat.realtime import (
+    QUEUE_GROUP,
+    abroadcast_typing,
+    agent_group,
+    console_conversation_group,
+    conversation_group,
+)
 
 from .services import presence_connect, presence_disconnect, presence_touch
 
@@ -63,6 +69,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user = user
         await self.channel_layer.group_add(QUEUE_GROUP, self.channel_name)
+        await self.channel_layer.group_add(agent_group(user.pk), self.channel_name)
         await self.accept()
         await database_sync_to_async(presence_connect)(agent=user)
         self.heartbeat = asyncio.create_task(self._beat())
@@ -96,9 +103,13 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             with contextlib.suppress(asyncio.CancelledError):
                 await self.heartbeat
         await self.channel_layer.group_discard(QUEUE_GROUP, self.channel_name)
+        await self.channel_layer.group_discard(agent_group(user.pk), self.channel_name)
         if self.watching is not None:
             await self.channel_layer.group_discard(
                 conversation_group(self.watching), self.channel_name
+            )
+            await self.channel_layer.group_discard(
+                console_conversation_group(self.watching), self.channel_name
             )
         await database_sync_to_async(presence_disconnect)(agent=user)
 
@@ -137,8 +148,12 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(
                 conversation_group(self.watching), self.channel_name
             )
+            await self.channel_layer.group_discard(
+                console_conversation_group(self.watching), self.channel_name
+            )
         if pk is not None and pk != self.watching:
             await self.channel_layer.group_add(conversation_group(pk), self.channel_name)
+            await self.channel_layer.group_add(console_conversation_group(pk), self.channel_name)
         self.watching = pk
         await self.send_json({"type": "watching", "conversation_id": pk})
 
@@ -166,6 +181,15 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     async def chat_delta(self, event: dict[str, Any]) -> None:
         """Streamed bot text: the console shows the stored reply when it lands instead."""
+
+    async def console_note(self, event: dict[str, Any]) -> None:
+        """A private note or assignment line of the watched conversation (agents only)."""
+        if event["frame"].get("conversation_id") == self.watching:
+            await self.send_json(event["frame"])
+
+    async def agent_notice(self, event: dict[str, Any]) -> None:
+        """This agent was mentioned in a note or handed a conversation."""
+        await self.send_json(event["frame"])
 
     async def queue_changed(self, event: dict[str, Any]) -> None:
         await self.send_json(event["frame"])

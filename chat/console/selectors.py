@@ -6,25 +6,40 @@ of rows (the tests assert the counts).
 
 from __future__ import annotations
 
+import functools
 import html
+import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db import connection
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.html import strip_tags
+from ua_parser import parse as ua_parse
 
+from chat.bot.responder import best_passages
+from chat.bot.taxonomy import taxonomy_snapshot
 from chat.models import (
     AgentPresence,
+    AgentProfile,
+    Author,
     BotTrace,
+    CannedResponse,
     Conversation,
     ConversationStatus,
+    Label,
     Message,
+    Note,
     OwedAnswer,
+    PresenceStatus,
 )
-from chat.selectors import agents_online_count
+from chat.names import agent_public_name
+from chat.selectors import agents_online_count, presence_fresh_since
 from knowledge.markdown import render_markdown
 from knowledge.selectors import articles_published_with_words
 
@@ -196,3 +211,486 @@ def article_plain_text(article: Any) -> str:
             paragraphs.append("")
             blank = True
     return "\n".join(paragraphs).strip()
+
+
+# --- The workspace: tabs, filters, search, sidebar, handoff summary, canned replies ---------
+
+TABS = ("waiting", "mine", "open", "resolved")
+TAB_TITLES = {"waiting": "Waiting", "mine": "Mine", "open": "All open", "resolved": "Resolved"}
+LIST_LIMIT = 50
+PAST_CONVERSATIONS = 10
+_OPEN = (ConversationStatus.WAITING, ConversationStatus.AGENT)
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    """What the conversation list shows: a tab of ``TABS`` and optional filters.
+
+    ``label`` and ``agent`` are ids; ``since`` and ``until`` are dates (the conversation's
+    start, inclusive, in the server's time zone); ``q`` is a search (``conversation_search``).
+    """
+
+    tab: str = "waiting"
+    intent: str = ""
+    label: int | None = None
+    agent: int | None = None
+    since: date | None = None
+    until: date | None = None
+    q: str = ""
+
+
+def ago_label(seconds: int) -> str:
+    """A past moment as "just now", "4 min ago" or "2 h 05 min ago"."""
+    return "just now" if seconds < 60 else f"{waiting_label(seconds)} ago"
+
+
+def search_filter(q: str) -> Q:
+    """Conversations whose customer or agent messages, contact name or contact e-mail match
+    ``q``: PostgreSQL full-text search (``django.contrib.postgres.search``, English stemming,
+    web-search syntax, the GIN index ``message_text_search_idx``), else ``icontains``."""
+    contact = Q(contact__name__icontains=q) | Q(contact__email__icontains=q)
+    if connection.vendor == "postgresql":
+        matches = (
+            Message.objects.filter(
+                conversation_id=OuterRef("pk"), author__in=(Author.CUSTOMER, Author.AGENT)
+            )
+            .annotate(document=SearchVector("text", config="english"))
+            .filter(document=SearchQuery(q, config="english", search_type="websearch"))
+        )
+        return Q(Exists(matches)) | contact
+    matches = Message.objects.filter(
+        conversation_id=OuterRef("pk"), author__in=(Author.CUSTOMER, Author.AGENT),
+        text__icontains=q,
+    )
+    return Q(Exists(matches)) | contact
+
+
+def conversation_list_for_agent(*, agent: Any, filters: ListFilters) -> list[Conversation]:
+    """One tab of the console's list (at most ``LIST_LIMIT`` rows), filtered and searched.
+
+    Waiting: handed-off conversations nobody has, and the bot's that it owes an answer for
+    too long (``bot_late``); Mine: the agent's own; All open: waiting or with any agent;
+    Resolved: most recently resolved first. Each row carries ``waiting_seconds`` /
+    ``waiting_label`` (from the customer's oldest message not yet answered by a person, or
+    None when answered), ``replied_label`` (since the last agent reply), ``is_mine``,
+    ``bot_late`` and its ``labels``. Two queries (rows, labels), whatever the number of rows.
+    """
+    now = timezone.now()
+    tab = filters.tab if filters.tab in TABS else "waiting"
+    last_person = Message.objects.filter(
+        conversation_id=OuterRef("pk"), author=Author.AGENT
+    ).order_by("-seq")
+    rows = Conversation.objects.annotate(
+        last_person_seq=Coalesce(Subquery(last_person.values("seq")[:1]), Value(0)),
+        last_person_at=Subquery(last_person.values("created_at")[:1]),
+    ).annotate(
+        unanswered_since=Subquery(
+            Message.objects.filter(
+                conversation_id=OuterRef("pk"),
+                author=Author.CUSTOMER,
+                seq__gt=OuterRef("last_person_seq"),
+            )
+            .order_by("seq")
+            .values("created_at")[:1]
+        )
+    )
+    if tab == "waiting":
+        late = now - timedelta(seconds=settings.CHAT_OWED_ANSWER_QUEUE_AFTER_SECONDS)
+        oldest_owed = (
+            OwedAnswer.objects.filter(conversation_id=OuterRef("pk"))
+            .order_by("created_at")
+            .values("created_at")[:1]
+        )
+        owed_late = OwedAnswer.objects.filter(conversation_id=OuterRef("pk"), created_at__lt=late)
+        # The status list first lets PostgreSQL read conversation_queue_idx for just these two
+        # statuses instead of testing every conversation against the OR.
+        rows = (
+            rows.filter(status__in=(ConversationStatus.WAITING, ConversationStatus.BOT))
+            .filter(Q(status=ConversationStatus.WAITING) | Q(Exists(owed_late)))
+            .annotate(oldest_owed_at=Subquery(oldest_owed))
+            .order_by("status", "handed_off_at", "oldest_owed_at", "created_at")
+        )
+    elif tab == "mine":
+        rows = rows.filter(status=ConversationStatus.AGENT, assignee=agent).order_by(
+            "handed_off_at"
+        )
+    elif tab == "open":
+        rows = rows.filter(status__in=_OPEN).order_by("handed_off_at")
+    else:
+        rows = rows.filter(status=ConversationStatus.RESOLVED).order_by("-resolved_at")
+    if filters.intent:
+        rows = rows.filter(intent=filters.intent)
+    if filters.label:
+        rows = rows.filter(labels__id=filters.label)
+    if filters.agent:
+        rows = rows.filter(assignee_id=filters.agent)
+    zone = timezone.get_current_timezone()
+    if filters.since:
+        rows = rows.filter(created_at__gte=datetime.combine(filters.since, time.min, zone))
+    if filters.until:
+        end = datetime.combine(filters.until, time.min, zone) + timedelta(days=1)
+        rows = rows.filter(created_at__lt=end)
+    if filters.q:
+        rows = rows.filter(search_filter(filters.q))
+    conversations = list(
+        rows.select_related("assignee__agent_profile", "contact").prefetch_related("labels")[
+            :LIST_LIMIT
+        ]
+    )
+    for conversation in conversations:
+        conversation.bot_late = conversation.status == ConversationStatus.BOT
+        since = getattr(conversation, "oldest_owed_at", None) if conversation.bot_late else None
+        since = since or conversation.unanswered_since
+        if since is None and conversation.last_person_at is None and conversation.status in _OPEN:
+            since = conversation.handed_off_at or conversation.created_at
+        if conversation.status == ConversationStatus.RESOLVED:
+            since = None
+        conversation.waiting_seconds = (
+            max(0, int((now - since).total_seconds())) if since is not None else None
+        )
+        conversation.waiting_label = (
+            waiting_label(conversation.waiting_seconds) if since is not None else ""
+        )
+        conversation.replied_label = (
+            ago_label(max(0, int((now - conversation.last_person_at).total_seconds())))
+            if conversation.last_person_at is not None
+            else ""
+        )
+        conversation.resolved_label = (
+            ago_label(max(0, int((now - conversation.resolved_at).total_seconds())))
+            if conversation.resolved_at is not None
+            else ""
+        )
+        conversation.is_mine = (
+            conversation.assignee_id == agent.pk and conversation.status == ConversationStatus.AGENT
+        )
+        contact = conversation.contact
+        conversation.who = (contact.name or contact.email) if contact else ""
+        conversation.who = conversation.who or "Visitor"
+    return conversations
+
+
+def tab_counts_for_agent(*, agent: Any) -> dict[str, int]:
+    """How many conversations wait, are the agent's, and are open: one query."""
+    counts = Conversation.objects.filter(status__in=_OPEN).aggregate(
+        waiting=Count("pk", filter=Q(status=ConversationStatus.WAITING)),
+        mine=Count("pk", filter=Q(status=ConversationStatus.AGENT, assignee=agent)),
+        open=Count("pk"),
+    )
+    return counts
+
+
+def tabs_for_agent(*, agent: Any) -> list[tuple[str, str, int | None]]:
+    """The tabs as ``(key, title, count)``; Resolved has no count (None). One query."""
+    counts = tab_counts_for_agent(agent=agent)
+    return [(tab, TAB_TITLES[tab], counts.get(tab)) for tab in TABS]
+
+
+def list_filter_choices() -> dict[str, Any]:
+    """The filters' options: intents seen on open or recent conversations, labels, agents."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.roles import AGENTS
+
+    agents = (
+        get_user_model()
+        .objects.filter(groups__name=AGENTS, is_active=True)
+        .select_related("agent_profile", "presence")
+        .order_by("username")
+    )
+    return {
+        "intents": list(
+            Conversation.objects.exclude(intent="")
+            .order_by("intent")
+            .values_list("intent", flat=True)
+            .distinct()[:100]
+        ),
+        "labels": list(Label.objects.all()),
+        "agents": list(agents),
+    }
+
+
+def agents_for_assignment(*, exclude: Any = None) -> list[Any]:
+    """Active agents to assign or transfer to: online ones first, then by name. Each has
+    ``is_online``."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.roles import AGENTS
+
+    fresh = presence_fresh_since()
+    agents = list(
+        get_user_model()
+        .objects.filter(groups__name=AGENTS, is_active=True)
+        .select_related("agent_profile", "presence")
+        .order_by("username")
+    )
+    for user in agents:
+        presence = getattr(user, "presence", None)
+        user.is_online = bool(
+            presence is not None
+            and presence.status == PresenceStatus.ONLINE
+            and presence.connections > 0
+            and presence.last_seen >= fresh
+        )
+    agents.sort(key=lambda user: (not user.is_online, user.get_username()))
+    return [user for user in agents if exclude is None or user.pk != exclude.pk]
+
+
+@dataclass(frozen=True)
+class ContactPanel:
+    """The contact sidebar of one conversation."""
+
+    name: str
+    email: str
+    verified: bool  # the site signed the customer's identity (chat.identity)
+    page_url: str
+    page_title: str
+    browser: str
+    os: str
+    language: str
+    timezone: str
+    first_seen: datetime
+    past: list[Conversation]
+
+
+@functools.lru_cache(maxsize=512)
+def browser_and_os(user_agent: str) -> tuple[str, str]:
+    """("Chrome 120", "Windows 10") from a User-Agent header, parsed by ``ua-parser``
+    (the uap-core rules); ("", "") when it is empty or unknown."""
+    if not user_agent:
+        return "", ""
+    parsed = ua_parse(user_agent)
+
+    def named(part: Any) -> str:
+        if part is None or part.family in ("", "Other"):
+            return ""
+        return " ".join(x for x in (part.family, part.major) if x)
+
+    return named(parsed.user_agent), named(parsed.os)
+
+
+def _verified(conversation: Conversation) -> bool:
+    """Whether the site signed this customer's identity (``chat.identity``): the conversation
+    carries the verified user id, or its contact is a verified one."""
+    contact = conversation.contact
+    return bool(conversation.verified_user_id) or (contact is not None and contact.is_verified)
+
+
+def contact_panel_for_agent(*, conversation: Conversation) -> ContactPanel:
+    """The sidebar: contact, where and in what the chat started, and the contact's other
+    conversations (at most ``PAST_CONVERSATIONS``, newest first). Two queries at most."""
+    contact = conversation.contact
+    past: list[Conversation] = []
+    first_seen = conversation.created_at
+    if contact is not None:
+        others = Conversation.objects.filter(contact_id=contact.pk).exclude(pk=conversation.pk)
+        past = list(others.order_by("-created_at")[:PAST_CONVERSATIONS])
+        first = others.aggregate(first=Min("created_at"))["first"]
+        if first is not None and first < first_seen:
+            first_seen = first
+    browser, os_name = browser_and_os(conversation.user_agent)
+    return ContactPanel(
+        name=contact.name if contact else "",
+        email=contact.email if contact else "",
+        verified=_verified(conversation),
+        page_url=conversation.page_url,
+        page_title=conversation.page_title,
+        browser=browser,
+        os=os_name,
+        language=conversation.language,
+        timezone=conversation.timezone,
+        first_seen=first_seen,
+        past=past,
+    )
+
+
+@dataclass(frozen=True)
+class HandoffSummary:
+    """What an agent reads first on a handed-off conversation."""
+
+    wants: str  # the intent, in words
+    details: list[str]  # "order number: 55102"
+    articles: list[str]  # titles of the articles the bot answered with
+    reason: str
+    sentiment: str
+    text: str  # the whole, as two or three sentences
+
+
+def handoff_summary_for_agent(
+    *, conversation: Conversation, transcript: list[Message]
+) -> HandoffSummary | None:
+    """The handoff summary, composed offline from the conversation and its traces (no query:
+    ``transcript`` is ``transcript_for_agent``'s list). None before any handoff."""
+    if conversation.handed_off_at is None and not conversation.handoff_reason:
+        return None
+    details: list[str] = []
+    seen: set[str] = set()
+    titles: list[str] = []
+    for message in transcript:
+        trace = getattr(message, "trace_view", None)
+        if trace is not None:
+            for entity in trace.entities:
+                line = f"{entity['kind'].replace('_', ' ')}: {entity['value']}".strip(": ")
+                if line not in seen:
+                    seen.add(line)
+                    details.append(line)
+        if message.author == Author.BOT:
+            for article in message.articles or []:
+                title = article.get("title") if isinstance(article, dict) else None
+                if title and title not in titles:
+                    titles.append(title)
+    wants = conversation.intent.replace("_", " ") if conversation.intent else "not classified"
+    sentences = [
+        f"The customer wants help with {wants}"
+        + (f" ({'; '.join(details[:4])})." if details else ".")
+    ]
+    if titles:
+        sentences.append("The bot answered with " + ", ".join(f"“{t}”" for t in titles[:3]) + ".")
+    else:
+        sentences.append("The bot quoted no article.")
+    reason = conversation.handoff_reason or "no reason recorded"
+    mood = f" Sentiment: {conversation.sentiment}." if conversation.sentiment else ""
+    sentences.append(f"It handed over because: {reason}.{mood}")
+    return HandoffSummary(
+        wants=wants,
+        details=details,
+        articles=titles,
+        reason=reason,
+        sentiment=conversation.sentiment,
+        text=" ".join(sentences),
+    )
+
+
+_VARIABLE = re.compile(r"\{\{\s*([a-z_]+)\.([a-z_]+)\s*\}\}")
+
+
+def canned_variables(*, conversation: Conversation | None, agent: Any) -> dict[str, str]:
+    """The values ``{{ contact.name }}``, ``{{ contact.email }}``, ``{{ agent.name }}`` and
+    ``{{ conversation.order_number }}`` take in a canned response; unknown ones are empty."""
+    contact = conversation.contact if conversation is not None else None
+    order = ""
+    if conversation is not None:
+        state = conversation.dialog_state if isinstance(conversation.dialog_state, dict) else {}
+        for key in ("order_number", "entities"):
+            value = state.get(key)
+            if isinstance(value, dict):
+                value = value.get("order_number")
+            if isinstance(value, list):
+                value = value[0] if value else ""
+            if isinstance(value, str | int) and str(value):
+                order = str(value)
+                break
+    return {
+        "contact.name": (contact.name if contact else "") or "",
+        "contact.email": (contact.email if contact else "") or "",
+        "agent.name": agent_public_name(agent),
+        "conversation.order_number": order,
+        "conversation.id": str(conversation.pk) if conversation is not None else "",
+    }
+
+
+def canned_render(text: str, variables: dict[str, str]) -> str:
+    """``text`` with each ``{{ holder.field }}`` replaced by its value ("" when unknown).
+    Plain substitution, no template language: a canned response cannot run code."""
+    return _VARIABLE.sub(lambda m: variables.get(f"{m.group(1)}.{m.group(2)}", ""), text)
+
+
+def canned_for_agent(
+    *, query: str, conversation: Conversation | None, agent: Any, limit: int = 8
+) -> list[dict[str, Any]]:
+    """Canned responses whose shortcut starts with ``query`` (then those whose title holds
+    it), each ``{"response", "text"}`` with the variables filled in. One query."""
+    query = query.strip().lstrip("/").lower()
+    rows = CannedResponse.objects.all()
+    if query:
+        rows = rows.filter(Q(shortcut__istartswith=query) | Q(title__icontains=query))
+    found = sorted(
+        rows[:50],
+        key=lambda r: (not r.shortcut.lower().startswith(query), r.shortcut),
+    )[:limit]
+    variables = canned_variables(conversation=conversation, agent=agent)
+    return [{"response": r, "text": canned_render(r.text, variables)} for r in found]
+
+
+_TABLE_RULE = re.compile(r"^\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?$")
+_LINK_MD = re.compile(r"!?\[([^\]]*)\]\(([^)\s]+)[^)]*\)")
+_EMPHASIS = re.compile(r"(\*\*|__|\*|`)")
+
+
+def readable_passage(markdown: str) -> str:
+    """Markdown as text a customer reads in a chat bubble: headings without ``#``, links as
+    "text (url)", emphasis marks gone, table rows as "cell: cell" lines, rules dropped."""
+    lines: list[str] = []
+    for raw in markdown.splitlines():
+        line = raw.strip()
+        if _TABLE_RULE.match(line) and "-" in line:
+            continue
+        if line.startswith("|") or (line.count("|") >= 2):
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            line = ": ".join(cell for cell in cells if cell) if len(cells) == 2 else " · ".join(
+                cell for cell in cells if cell
+            )
+        line = re.sub(r"^#{1,6}\s+", "", line)
+        line = re.sub(r"^[*+]\s+", "• ", line)
+        line = _LINK_MD.sub(lambda m: f"{m.group(1)} ({m.group(2)})" if m.group(1) else m.group(2),
+                            line)
+        line = _EMPHASIS.sub("", line)
+        lines.append(line)
+    text = "\n".join(lines)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def article_suggestions_for_agent(
+    *, query: str, conversation: Conversation | None, limit: int = ARTICLE_RESULTS
+) -> list[dict[str, Any]]:
+    """Published articles ranked by relevance (the bot's own TF-IDF index, with the
+    conversation's intent as a boost) to ``query``, or when it is empty to the customer's
+    last messages; each ``{"id", "title", "text"}`` where ``text`` is the passage that best
+    answers, as readable text (``readable_passage``), not the article's Markdown."""
+    query = " ".join(query.split())
+    intent = conversation.intent if conversation is not None else ""
+    if not query and conversation is not None:
+        recent = (
+            Message.objects.filter(conversation=conversation, author=Author.CUSTOMER)
+            .order_by("-seq")
+            .values_list("text", flat=True)[:3]
+        )
+        query = " ".join(reversed(list(recent)))
+    if not query:
+        return []
+    index = taxonomy_snapshot().articles
+    found = []
+    for hit in index.search(query, intent=intent, limit=limit):
+        doc = index.get(hit["id"])
+        if doc is None:
+            continue
+        found.append(
+            {"id": doc.id, "title": doc.title,
+             "text": readable_passage(best_passages(doc, query))}
+        )
+    return found
+
+
+def transcript_with_notes(*, conversation: Conversation, messages: list[Message]) -> list[Any]:
+    """The transcript with the agents-only lines (``Note``: private notes, assignments) in
+    time order among the messages; a note has ``is_note`` True. One query for the notes."""
+    notes = list(
+        Note.objects.filter(conversation=conversation)
+        .select_related("author__agent_profile")
+        .order_by("created_at", "pk")
+    )
+    for note in notes:
+        note.is_note = True
+    for message in messages:
+        message.is_note = False
+    return sorted(
+        [*messages, *notes], key=lambda item: (item.created_at, item.is_note, item.pk)
+    )
+
+
+def label_list() -> list[Label]:
+    return list(Label.objects.all())
+
+
+def profile_for_agent(*, agent: Any) -> AgentProfile | None:
+    return AgentProfile.objects.filter(user=agent).first()

@@ -1,4 +1,5 @@
-"""Writes that belong to the console alone: an agent's presence.
+"""Writes that belong to the console alone: an agent's presence, private notes, labels on a
+conversation and an agent's display name.
 
 Presence counts console sockets (several tabs, several processes), so it lives in the
 database, not in a process: connect adds one, disconnect takes one away, and the agent's own
@@ -7,14 +8,29 @@ choice (online or away) is kept across reconnects.
 
 from __future__ import annotations
 
+import re
+from functools import partial
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from chat.models import AgentPresence, PresenceStatus
+from accounts.roles import AGENTS
+from chat import realtime
+from chat.models import (
+    AgentPresence,
+    AgentProfile,
+    CannedResponse,
+    Conversation,
+    Label,
+    Note,
+    NoteKind,
+    PresenceStatus,
+)
+from chat.names import agent_public_name, initials_of
 from chat.selectors import presence_fresh_since
 
 
@@ -62,3 +78,111 @@ def presence_set_status(*, agent: Any, status: str) -> AgentPresence:
     presence.status = status
     presence.save(update_fields=["status", "last_seen"])
     return presence
+
+
+# --- The workspace: private notes, labels, display names, canned responses --------------------
+
+MENTION = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
+
+
+def mentioned_agents(text: str) -> list[Any]:
+    """The active agents ``@name`` mentions in ``text``, by user name or by display name
+    without spaces (``@maya`` for "Maya"), case-insensitive; each once. One query."""
+    names = {name.lower().rstrip(".") for name in MENTION.findall(text)}
+    if not names:
+        return []
+    agents = (
+        get_user_model()
+        .objects.filter(groups__name=AGENTS, is_active=True)
+        .select_related("agent_profile")
+    )
+    found = []
+    for user in agents:
+        display = agent_public_name(user).replace(" ", "").lower()
+        if user.get_username().lower() in names or (
+            user_has_profile(user) and display in names
+        ):
+            found.append(user)
+    return found
+
+
+def user_has_profile(user: Any) -> bool:
+    try:
+        return user.agent_profile is not None
+    except AgentProfile.DoesNotExist:
+        return False
+
+
+@transaction.atomic
+def note_create(*, conversation: Conversation, agent: Any, text: str) -> Note:
+    """A private note: stored apart from the messages, sent only to agents' consoles that
+    have the conversation open (``realtime.console_conversation_group``), never to the
+    customer; each agent it ``@mentions`` is notified on their console.
+
+    Raises ``ValueError`` for an empty note or one over 4,000 characters.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("Write a note first.")
+    if len(text) > 4000:
+        raise ValueError("A note is at most 4,000 characters.")
+    note = Note.objects.create(
+        conversation=conversation, kind=NoteKind.NOTE, author=agent, text=text
+    )
+    mentioned = [user for user in mentioned_agents(text) if user.pk != agent.pk]
+    if mentioned:
+        note.mentions.set(mentioned)
+    transaction.on_commit(
+        partial(realtime.broadcast_note, note, notify_user_ids=[u.pk for u in mentioned])
+    )
+    return note
+
+
+@transaction.atomic
+def conversation_labels_set(*, conversation: Conversation, label_ids: list[int]) -> list[Label]:
+    """The conversation's labels become exactly ``label_ids`` (admin-defined labels only).
+
+    Raises ``ValueError`` naming an id that is no label; nothing changes then."""
+    wanted = set(label_ids)
+    labels = list(Label.objects.filter(pk__in=wanted))
+    missing = wanted - {label.pk for label in labels}
+    if missing:
+        raise ValueError(f"No such label: {', '.join(str(pk) for pk in sorted(missing))}.")
+    conversation.labels.set(labels)
+    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    return labels
+
+
+def agent_profile_set(*, agent: Any, display_name: str, initials: str = "") -> AgentProfile:
+    """The agent's display name (what customers read) and avatar initials (derived from the
+    name when left empty). Raises ``ValueError`` for an empty name or bad initials."""
+    name = " ".join((display_name or "").split())
+    if not name:
+        raise ValueError("Give a display name: customers see it on your replies.")
+    if len(name) > 60:
+        raise ValueError("A display name is at most 60 characters.")
+    initials = "".join((initials or "").split()).upper() or initials_of(name)
+    if len(initials) > 3 or not all(ch.isalnum() for ch in initials):
+        raise ValueError("Initials are one to three letters or digits.")
+    profile, _ = AgentProfile.objects.update_or_create(
+        user=agent, defaults={"display_name": name, "initials": initials}
+    )
+    return profile
+
+
+def canned_save(*, agent: Any, shortcut: str, title: str, text: str) -> CannedResponse:
+    """Adds a canned response, or replaces the one with this shortcut. Raises ``ValueError``
+    for an empty title or text."""
+    if not title.strip() or not text.strip():
+        raise ValueError("A canned response needs a title and a text.")
+    response, _ = CannedResponse.objects.update_or_create(
+        shortcut=shortcut.lower(),
+        defaults={"title": title.strip(), "text": text.strip(), "created_by": agent},
+    )
+    return response
+
+
+def canned_delete(*, pk: int) -> bool:
+    """Removes a canned response; False when there was none with this id."""
+    deleted, _ = CannedResponse.objects.filter(pk=pk).delete()
+    return bool(deleted)

@@ -13,6 +13,13 @@ urlpatterns = [
         views.conversation_return_to_bot,
         name="console-return",
     ),
+    path("conversations/<int:pk>/note/", views.conversation_note, name="console-note"),
+    path("conversations/<int:pk>/assign/", views.conversation_assign, name="console-assign"),
+    path("conversations/<int:pk>/labels/", views.conversation_labels, name="console-labels"),
     path("presence/", views.presence, name="console-presence"),
     path("articles/", views.article_search, name="console-articles"),
+    path("canned/", views.canned_search, name="console-canned"),
+    path("canned/manage/", views.canned_manage, name="console-canned-manage"),
+    path("profile/", views.profile, name="console-profile"),
+    path("labels.css", views.label_css, name="console-label-css"),
 ]

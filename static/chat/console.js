@@ -33,6 +33,15 @@
     refreshTimers[selector] = setTimeout(function () {
       delete refreshTimers[selector];
       var element = document.querySelector(selector);
+      var filters = document.getElementById("list-filters");
+      if (selector === "#queue" && element && filters && window.htmx) {
+        // The list as the filters and the tab now stand (not as they stood when the list
+        // was last drawn): a refresh racing a tab click never brings the old tab back.
+        var query = new URLSearchParams(new FormData(filters)).toString();
+        window.htmx.ajax("GET", filters.getAttribute("action") + "?" + query,
+          { source: element, target: "#queue", swap: "outerHTML" });
+        return;
+      }
       if (element && window.htmx) window.htmx.trigger(element, "refresh");
     }, 120);
   }
@@ -77,8 +86,17 @@
         }
         refresh("#queue");
         break;
+      case "note":
+        if (frame.conversation_id === open) refresh("#transcript");
+        break;
+      case "agent.notice":
+        notify(frame.kind === "note" ? "You were mentioned in a note" : "A conversation was given to you",
+          frame.text, frame.conversation_id);
+        refresh("#queue");
+        break;
       case "queue.changed":
       case "conversation.updated":
+        alertFor(frame);
         refresh("#queue");
         settleQueue();
         if (frame.type === "queue.changed" && frame.conversation &&
@@ -137,6 +155,7 @@
   document.addEventListener("keydown", function (event) {
     var box = event.target;
     if (!box.matches || !box.matches("[data-sd=reply-text]")) return;
+    if (pickerKey(event, box)) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       if (box.value.trim()) box.form.requestSubmit();
@@ -172,6 +191,232 @@
     box.value = before + glue + text + box.value.slice(end);
     box.focus();
     box.selectionStart = box.selectionEnd = (before + glue + text).length;
+  });
+
+  // --- Notifications: asked for on a button; a new handoff, a customer message in a
+  // conversation of mine, a mention or a transfer to me. An optional sound (Web Audio).
+  var me = parseInt(root.getAttribute("data-me"), 10);
+  var notifyButton = root.querySelector("[data-sd=notify-enable]");
+  var soundBox = root.querySelector("[data-sd=notify-sound]");
+  var audio = null;
+
+  function notificationsOn() {
+    return "Notification" in window && Notification.permission === "granted" &&
+      window.localStorage.getItem("sd-notify") !== "off";
+  }
+  function showNotifyState() {
+    if (!notifyButton) return;
+    if (!("Notification" in window)) {
+      notifyButton.disabled = true;
+      notifyButton.textContent = "No notifications in this browser";
+      return;
+    }
+    var on = notificationsOn();
+    notifyButton.setAttribute("aria-pressed", on ? "true" : "false");
+    notifyButton.textContent = on ? "Notifications on" :
+      (Notification.permission === "denied" ? "Notifications blocked" : "Turn on notifications");
+  }
+  if (notifyButton) {
+    notifyButton.addEventListener("click", function () {
+      if (!("Notification" in window)) return;
+      if (notificationsOn()) {
+        window.localStorage.setItem("sd-notify", "off");
+        showNotifyState();
+        return;
+      }
+      window.localStorage.removeItem("sd-notify");
+      Notification.requestPermission().then(showNotifyState);
+    });
+  }
+  if (soundBox) {
+    soundBox.checked = window.localStorage.getItem("sd-sound") === "on";
+    soundBox.addEventListener("change", function () {
+      window.localStorage.setItem("sd-sound", soundBox.checked ? "on" : "off");
+      if (soundBox.checked) beep();
+    });
+  }
+  function beep() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      var osc = audio.createOscillator();
+      var gain = audio.createGain();
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.15, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.35);
+      osc.connect(gain); gain.connect(audio.destination);
+      osc.start(); osc.stop(audio.currentTime + 0.35);
+    } catch (err) { /* no audio: nothing to do */ }
+  }
+  // The last notice, for tests and for anyone without desktop notifications.
+  function notify(title, body, conversationId) {
+    root.setAttribute("data-last-notice", title);
+    if (soundBox && soundBox.checked) beep();
+    if (!notificationsOn() || (document.hasFocus() && openConversationId() === conversationId)) return;
+    try {
+      var n = new Notification(title, { body: body || "", tag: "sd-" + conversationId });
+      n.onclick = function () {
+        window.focus();
+        window.location.href = "/console/conversations/" + conversationId + "/";
+      };
+    } catch (err) { /* a browser that refuses: the title count still shows it */ }
+  }
+  function alertFor(frame) {
+    var c = frame.conversation;
+    if (!c) return;
+    if (frame.type === "queue.changed" && c.status === "waiting" && !c.assignee_id) {
+      notify("A customer is waiting", c.handoff_reason || c.intent || "", c.conversation_id);
+    } else if (frame.type === "conversation.updated" && frame.author === "customer" &&
+               c.assignee_id === me && c.status === "agent") {
+      notify("New message from your customer", c.intent || "", c.conversation_id);
+    }
+  }
+  showNotifyState();
+
+  // --- Canned responses: "/" then a shortcut in the reply box suggests them. --------------
+  var pickerTimer = null;
+  function picker() { return document.querySelector("[data-sd=canned-picker]"); }
+  function slashWord(box) {
+    var before = box.value.slice(0, box.selectionStart || 0);
+    var match = /(^|\s)\/([\w-]*)$/.exec(before);
+    return match ? { query: match[2], start: before.length - match[2].length - 1 } : null;
+  }
+  function closePicker() {
+    var list = picker();
+    if (list) { list.hidden = true; list.innerHTML = ""; }
+  }
+  function updatePicker(box) {
+    var word = slashWord(box);
+    if (!word) { closePicker(); return; }
+    clearTimeout(pickerTimer);
+    pickerTimer = setTimeout(function () {
+      var url = root.getAttribute("data-canned-url") + "?q=" + encodeURIComponent(word.query) +
+        "&conversation=" + (openConversationId() || "");
+      fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (html) {
+          var list = picker();
+          if (!list) return;
+          var parsed = new DOMParser().parseFromString(html, "text/html");
+          list.replaceChildren.apply(list, Array.prototype.slice.call(parsed.body.querySelectorAll("li")));
+          list.hidden = !list.children.length;
+          var first = list.querySelector("[data-canned-text]");
+          if (first) first.setAttribute("aria-selected", "true");
+        });
+    }, 120);
+  }
+  function insertCanned(box, item) {
+    var word = slashWord(box);
+    var text = item.querySelector("[data-canned-text]") ? item.querySelector("[data-canned-text]").textContent
+      : item.getAttribute("data-canned-value");
+    var start = word ? word.start : (box.selectionStart || 0);
+    var end = box.selectionStart || 0;
+    box.value = box.value.slice(0, start) + text + box.value.slice(end);
+    box.selectionStart = box.selectionEnd = start + text.length;
+    box.focus();
+    closePicker();
+  }
+  function pickerKey(event, box) {
+    var list = picker();
+    if (!list || list.hidden) return false;
+    var items = Array.prototype.slice.call(list.querySelectorAll("li[data-canned]"));
+    if (!items.length) return false;
+    var index = items.findIndex(function (li) { return li.getAttribute("aria-selected") === "true"; });
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      if (index >= 0) items[index].setAttribute("aria-selected", "false");
+      index = (index + (event.key === "ArrowDown" ? 1 : items.length - 1)) % items.length;
+      items[index].setAttribute("aria-selected", "true");
+      items[index].scrollIntoView({ block: "nearest" });
+      return true;
+    }
+    if (event.key === "Enter" || event.key === "Tab") {
+      event.preventDefault();
+      insertCanned(box, items[Math.max(0, index)]);
+      return true;
+    }
+    if (event.key === "Escape") { event.preventDefault(); closePicker(); return true; }
+    return false;
+  }
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("[data-sd=reply-text]")) updatePicker(event.target);
+  });
+  document.addEventListener("mousedown", function (event) {
+    var item = event.target.closest && event.target.closest("[data-sd=canned-picker] li[data-canned]");
+    if (!item) return;
+    event.preventDefault();
+    var box = document.querySelector("[data-sd=reply-text]");
+    if (box) insertCanned(box, item);
+  });
+
+  // --- Tabs keep the filters' tab in step (the filter form sits outside the list). --------
+  document.addEventListener("click", function (event) {
+    var tab = event.target.closest && event.target.closest(".tabs [data-tab]");
+    if (!tab) return;
+    var hidden = document.querySelector("[data-sd=list-tab]");
+    if (hidden) hidden.value = tab.getAttribute("data-tab");
+  });
+
+  // --- Keyboard shortcuts; "?" lists them. Never while typing in a box. --------------------
+  var help = document.querySelector("[data-sd=shortcut-help]");
+  function openHelp() { if (help && !help.open) help.showModal(); }
+  var helpButton = document.querySelector("[data-sd=shortcut-help-open]");
+  if (helpButton) helpButton.addEventListener("click", openHelp);
+  function move(step) {
+    var links = Array.prototype.slice.call(document.querySelectorAll("[data-sd=queue-item] > a"));
+    if (!links.length) return;
+    var open = openConversationId();
+    var at = links.findIndex(function (a) {
+      return parseInt(a.parentElement.getAttribute("data-conversation-id"), 10) === open;
+    });
+    var next = at < 0 ? 0 : Math.min(links.length - 1, Math.max(0, at + step));
+    links[next].click();
+    links[next].focus();
+  }
+  function press(selector) {
+    var button = document.querySelector(selector);
+    if (button) button.click();
+  }
+  document.addEventListener("keydown", function (event) {
+    var t = event.target;
+    if (event.key === "Escape" && t.matches && t.matches("input, textarea, select")) { t.blur(); return; }
+    if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (t.matches && (t.matches("input, textarea, select, [contenteditable]") || (help && help.open))) return;
+    switch (event.key) {
+      case "?": event.preventDefault(); openHelp(); break;
+      case "j": event.preventDefault(); move(1); break;
+      case "k": event.preventDefault(); move(-1); break;
+      case "c": event.preventDefault(); press("[data-sd=claim]"); break;
+      case "e": event.preventDefault(); press("[data-sd=resolve]"); break;
+      case "r": {
+        var reply = document.querySelector("[data-sd=reply-text]");
+        if (reply) { event.preventDefault(); reply.focus(); }
+        break;
+      }
+      case "/": {
+        var box = document.querySelector("[data-sd=reply-text]");
+        if (box) {
+          event.preventDefault();
+          box.focus();
+          var at = box.selectionStart || box.value.length;
+          var lead = at && !/\s$/.test(box.value.slice(0, at)) ? " /" : "/";
+          box.value = box.value.slice(0, at) + lead + box.value.slice(at);
+          box.selectionStart = box.selectionEnd = at + lead.length;
+          updatePicker(box);
+        }
+        break;
+      }
+      case "n": {
+        var note = document.querySelector("[data-sd=note-input]");
+        if (note) {
+          event.preventDefault();
+          var details = note.closest("details");
+          if (details) details.open = true;
+          note.focus();
+        }
+        break;
+      }
+      default: break;
+    }
   });
 
   var transcript = document.getElementById("transcript");
