@@ -8,7 +8,7 @@ from .models import AgentPresence, BotTrace, Contact, Conversation, Message, Wid
 @admin.register(Widget)
 class WidgetAdmin(admin.ModelAdmin):
     formfield_overrides = CHECKED_JSON
-    list_display = ["public_key", "name", "is_active"]
+    list_display = ["public_key", "name", "display_name", "is_active"]
 
 
 @admin.register(Contact)
