@@ -452,6 +452,8 @@
     if (status === "agent") {
       notice(extra && extra.assignee_name ? "You are chatting with " + extra.assignee_name + "." : "");
       hideContactForm();
+      // A person is here: not "we'll reply by e-mail" above a live chat.
+      if (replyTimeEl && replyTimeEl.getAttribute("data-agents-online") === "0") { showReplyTime(1); }
     } else if (status === "bot") {
       notice("");
     }

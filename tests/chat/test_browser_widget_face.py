@@ -7,14 +7,23 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from playwright.sync_api import Frame, Page, expect
 
 from chat import services
 from chat.models import AgentPresence, Conversation, PresenceStatus, Resolution
+from chat.selectors import REPLY_TIME_CACHE_KEY
 from tests.a11y import axe_violations
 from tests.chat.widget_helpers import PANEL, REPLY_TIMEOUT_MS, WidgetPage
 
 pytestmark = [pytest.mark.services, pytest.mark.browser]
+
+@pytest.fixture(autouse=True)
+def _no_cached_reply_time():
+    """The typical reply time is cached in Redis, shared with Daphne: an earlier test's agent
+    replies must not set this one's header."""
+    cache.delete(REPLY_TIME_CACHE_KEY)
+
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
@@ -153,9 +162,16 @@ def test_the_star_rating_works_with_the_keyboard(
     widget.send("I want to talk to a person")
     widget.wait_for_messages("system", 1)
     _assert_accessible(page, "handoff with no agent online")
-    conversation = Conversation.objects.get()
-    services.conversation_resolve(conversation=conversation, resolution=Resolution.AGENT)
     panel = widget.panel
+    expect(panel.locator("[data-sd=reply-time]")).to_have_text("We\u2019ll reply by e-mail")
+    conversation = Conversation.objects.get()
+    # An agent takes it from the queue after all: the e-mail offer goes, the header follows.
+    agent = User.objects.get(username="agent")
+    services.conversation_claim(conversation=conversation, agent=agent)
+    expect(panel.locator("[data-sd=reply-time]")).to_have_text("Typically replies in 2 min")
+    expect(panel.locator("[data-sd=contact-form]")).to_be_hidden()
+    conversation.refresh_from_db()
+    services.conversation_resolve(conversation=conversation, resolution=Resolution.AGENT)
     group = panel.locator("[role=radiogroup]")
     expect(group).to_be_visible(timeout=REPLY_TIMEOUT_MS)
     expect(panel.locator("[data-sd=rating-star]")).to_have_count(5)
