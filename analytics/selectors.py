@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from datetime import datetime
 
 from django.db.models import Avg, Count
@@ -35,3 +36,18 @@ def connector_counts(*, since: datetime, until: datetime) -> dict[str, dict[str,
         entry = counts.setdefault(name, {"answered": 0, "failed": 0})
         entry["failed" if kind == "connector_failed" else "answered"] += row["n"]
     return counts
+
+
+def first_agent_reply_median_seconds(*, since: datetime) -> float | None:
+    """The median wait, in seconds, from a handoff to the agent's first reply, over the
+    first replies recorded since ``since``; None when there are none.
+
+    Read in one query of the values (a week's first replies are a few thousand at most)
+    and halved in Python (``statistics.median``), so both databases give the same figure.
+    """
+    values = list(
+        ReportingEvent.objects.filter(
+            name=EventName.FIRST_AGENT_REPLY, occurred_at__gte=since, value__isnull=False
+        ).values_list("value", flat=True)
+    )
+    return statistics.median(values) if values else None

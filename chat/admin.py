@@ -22,7 +22,7 @@ from .models import (
 @admin.register(Widget)
 class WidgetAdmin(admin.ModelAdmin):
     formfield_overrides = CHECKED_JSON
-    list_display = ["public_key", "name", "is_active", "has_identity_secret"]
+    list_display = ["public_key", "name", "display_name", "is_active", "has_identity_secret"]
     actions = ["rotate_identity_secret"]
 
     @admin.display(boolean=True, description="Identity secret")

@@ -128,6 +128,13 @@ def _frame_ancestors(widget: Widget) -> str:
     return " ".join(dict.fromkeys(sources)) or "'none'"
 
 
+# The rating's five stars, as a screen reader names them.
+RATING_STARS = [
+    {"score": score, "label": f"{score} star{'s' if score > 1 else ''}, {word}"}
+    for score, word in enumerate(("poor", "fair", "good", "very good", "excellent"), 1)
+]
+
+
 @xframe_options_exempt  # framed by the widget's sites; CSP frame-ancestors says which
 @require_GET
 def panel(request: HttpRequest, key: str) -> HttpResponse:
@@ -138,6 +145,8 @@ def panel(request: HttpRequest, key: str) -> HttpResponse:
         "chat/panel.html",
         {
             "widget": widget,
+            "face": selectors.widget_face(widget),
+            "stars": RATING_STARS,
             "ws_path": WS_PATH,
             "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
         },

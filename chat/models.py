@@ -21,7 +21,13 @@ class Widget(models.Model):
     """A chat widget embedded on a company's site, found by its public key."""
 
     public_key = models.SlugField(max_length=WIDGET_KEY_MAX, unique=True)
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, help_text="Internal name, seen by staff only.")
+    display_name = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="The company's name as customers see it in the widget's header "
+        "(the internal name when empty).",
+    )
     allowed_origins = models.JSONField(
         default=list,
         blank=True,
@@ -37,6 +43,11 @@ class Widget(models.Model):
 
     def __str__(self) -> str:
         return self.public_key
+
+    @property
+    def public_name(self) -> str:
+        """What the customer reads in the header: the display name, else the internal name."""
+        return self.display_name.strip() or self.name
 
     def clean(self) -> None:
         """Refuses an allow-list that is no list of ``"self"`` and origins (``chat.origins``):

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import uuid
 from collections.abc import Collection
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from analytics.selectors import first_agent_reply_average_seconds
+from analytics.selectors import (
+    first_agent_reply_average_seconds,
+    first_agent_reply_median_seconds,
+)
+from knowledge.selectors import quick_reply_topics
 
 from .models import (
     WIDGET_KEY_MAX,
@@ -29,6 +36,9 @@ from .models import (
 from .origins import SELF, allowed_origin_entries
 
 DEFAULT_EXPECTED_WAIT_SECONDS = 120
+# The widget header's "typically replies in N min": the median is cached this long.
+REPLY_TIME_CACHE_KEY = "chat:typical-reply-seconds"
+REPLY_TIME_CACHE_SECONDS = 300
 
 
 def token_hash(token: str) -> str:
@@ -197,3 +207,48 @@ def bot_answer_is_sourced(*, conversation_id: int, seq: int) -> bool | None:
     if found is None:
         return None
     return any(isinstance(item, dict) and item.get("id") is not None for item in found or [])
+
+
+def initials_of(name: str) -> str:
+    """Up to two initials for an avatar: the first letters of the first and last words
+    ("Acme Outfitters" -> "AO", "support" -> "S"); "" for a name with no letters."""
+    words = [w for w in name.split() if any(c.isalnum() for c in w)]
+    if not words:
+        return ""
+    firsts = [next(c for c in w if c.isalnum()) for w in words]
+    picked = firsts[0] + (firsts[-1] if len(firsts) > 1 else "")
+    return picked.upper()
+
+
+def typical_reply_seconds() -> float | None:
+    """The agents' typical first response: the median wait from a handoff to the agent's
+    first reply over the last 7 days, in seconds (None with no reply in that week).
+
+    Cached for ``REPLY_TIME_CACHE_SECONDS`` in the default cache (shared by every process
+    with Redis): the panel is loaded on every page view of a customer site.
+    """
+    cached = cache.get(REPLY_TIME_CACHE_KEY)
+    if cached is not None:
+        return cached if cached >= 0 else None
+    median = first_agent_reply_median_seconds(since=timezone.now() - timedelta(days=7))
+    cache.set(REPLY_TIME_CACHE_KEY, -1.0 if median is None else median, REPLY_TIME_CACHE_SECONDS)
+    return median
+
+
+def widget_face(widget: Widget) -> dict[str, Any]:
+    """What the panel's header and greeting show a customer, read once per panel load.
+
+    ``display_name`` and ``initials`` of the company; ``agents_online`` (int);
+    ``reply_minutes`` (int >= 1: the typical first response, rounded up to whole minutes, the
+    default expected wait when the week had no reply); ``topics``, the greeting's quick
+    replies (``knowledge.selectors.quick_reply_topics``).
+    """
+    seconds = typical_reply_seconds() or DEFAULT_EXPECTED_WAIT_SECONDS
+    name = widget.public_name
+    return {
+        "display_name": name,
+        "initials": initials_of(name),
+        "agents_online": agents_online_count(),
+        "reply_minutes": max(1, math.ceil(seconds / 60)),
+        "topics": quick_reply_topics(),
+    }

@@ -176,6 +176,11 @@ def answer_message(message_id: int, lookups: bool = False) -> None:
         result = failed_turn(
             error=error, intent=conversation.intent, dialog_state=conversation.dialog_state
         )
+    if result.decision == "handoff" and not selectors.agents_online_count():
+        # One clear notice: no "a person will reply here" when no one is there to.
+        from chat.bot import offline_handoff
+
+        result = offline_handoff(result)
     try:
         reply = services.bot_turn_record(message=message, result=result)
     except Exception:

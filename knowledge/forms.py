@@ -9,6 +9,7 @@ from knowledge.safejson import UnsafeJSON, loads_checked
 
 from .bot import bot_registered
 from .importexport import (
+    BUTTON_LABEL_MAX,
     DETAIL_QUESTION_MAX,
     NAME_MAX,
     PHRASE_MAX,
@@ -31,6 +32,13 @@ class IntentForm(forms.Form):
         help_text="What the intent covers; the Claude backend reads this to classify.",
     )
     escalation_policy = forms.ChoiceField(choices=EscalationPolicy.choices)
+    button_label = forms.CharField(
+        max_length=BUTTON_LABEL_MAX,
+        required=False,
+        label="Quick-reply button",
+        help_text="A topic button the widget's greeting offers, e.g. \"Track my order\" "
+        "(empty for none). Label three to five intents; the widget shows at most five.",
+    )
     required_details = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
         required=False,

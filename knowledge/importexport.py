@@ -47,6 +47,7 @@ CSV_HEADER = ["text", "intent"]
 PHRASE_MAX = 500
 SLUG_MAX = 80
 NAME_MAX = 120
+BUTTON_LABEL_MAX = 40
 SIGNAL_MAX = 120
 TITLE_MAX = 200
 DETAIL_NAME_MAX = 60
@@ -84,6 +85,7 @@ def taxonomy_export() -> dict[str, Any]:
                 "name": intent.name,
                 "description": intent.description,
                 "escalation_policy": intent.escalation_policy,
+                "button_label": intent.button_label,
                 "required_details": intent.required_details or [],
                 "is_active": intent.is_active,
                 "phrases": [p.text for p in sorted(intent.phrases.all(), key=lambda p: p.pk)],
@@ -375,6 +377,10 @@ def _validate_taxonomy(doc: Any) -> TaxonomyPlan:
             "escalation_policy": _check_choice(
                 problems, where, item, "escalation_policy", policies, EscalationPolicy.NEVER
             ),
+            "button_label": " ".join((_check_str(
+                problems, where, item, "button_label", max_len=BUTTON_LABEL_MAX,
+                required=False, allow_empty=True,
+            ) or "").split()),
             "required_details": _check_required_details(
                 problems, where, item.get("required_details", [])
             ),

@@ -27,6 +27,13 @@ class Intent(models.Model):
         max_length=16, choices=EscalationPolicy.choices, default=EscalationPolicy.NEVER
     )
     required_details = models.JSONField(default=list, blank=True)
+    # A quick reply: the widget's greeting offers the labelled intents as topic buttons.
+    button_label = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="A topic button in the widget's greeting (e.g. \"Track my order\"); "
+        "empty for none. The widget shows at most five.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

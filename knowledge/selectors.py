@@ -329,3 +329,21 @@ def taxonomy_fingerprint() -> tuple[Any, ...]:
     active = ClassifierModel.objects.filter(is_active=True).values_list("id", flat=True)
     parts.append(active.first())
     return tuple(parts)
+
+
+QUICK_REPLIES_MAX = 5
+
+
+def quick_reply_topics(*, limit: int = QUICK_REPLIES_MAX) -> list[dict[str, str]]:
+    """The greeting's topic buttons: active intents an admin gave a button label.
+
+    Returns at most ``limit`` dicts ``{"intent": slug, "label": label}``, by label. A button
+    sends its label as the customer's message, so the classifier reads it like any other.
+    """
+    return [
+        {"intent": slug, "label": label}
+        for slug, label in Intent.objects.filter(is_active=True)
+        .exclude(button_label="")
+        .order_by("button_label", "slug")
+        .values_list("slug", "button_label")[:limit]
+    ]

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from .audit import audit_record, field_changes
 from .changes import taxonomy_changed_on_commit
 from .importexport import (
+    BUTTON_LABEL_MAX,
     DETAIL_NAME_MAX,
     DETAIL_QUESTION_MAX,
     NAME_MAX,
@@ -77,6 +78,17 @@ def check_required_details(details: Iterable[dict[str, str]]) -> list[dict[str, 
     return checked
 
 
+def check_button_label(label: str) -> str:
+    """An intent's quick-reply label with its spaces collapsed; raises ``ValidationError``
+    when it is longer than ``BUTTON_LABEL_MAX`` characters ("" means no button)."""
+    label = " ".join((label or "").split())
+    if len(label) > BUTTON_LABEL_MAX:
+        raise ValidationError(
+            {"button_label": f"A button label has at most {BUTTON_LABEL_MAX} characters."}
+        )
+    return label
+
+
 def _check_intent_fields(
     *, slug: str, name: str, escalation_policy: str, exclude_pk: int | None = None
 ) -> None:
@@ -99,6 +111,7 @@ def _intent_state(intent: Intent) -> dict[str, Any]:
         "name": intent.name,
         "description": intent.description,
         "escalation_policy": intent.escalation_policy,
+        "button_label": intent.button_label,
         "required_details": intent.required_details,
         "is_active": intent.is_active,
     }
@@ -117,6 +130,7 @@ def intent_create(
     escalation_policy: str = EscalationPolicy.NEVER,
     required_details: Sequence[dict[str, str]] = (),
     phrases: Sequence[str] = (),
+    button_label: str = "",
 ) -> Intent:
     slug = slug.strip()
     _check_intent_fields(slug=slug, name=name, escalation_policy=escalation_policy)
@@ -125,6 +139,7 @@ def intent_create(
         name=name.strip(),
         description=description.strip(),
         escalation_policy=escalation_policy,
+        button_label=check_button_label(button_label),
         required_details=check_required_details(required_details),
     )
     texts = list(dict.fromkeys(check_phrase_text(p) for p in phrases))
@@ -149,6 +164,7 @@ def intent_update(
     escalation_policy: str,
     required_details: Sequence[dict[str, str]],
     is_active: bool | None = None,
+    button_label: str | None = None,
 ) -> Intent:
     slug = slug.strip()
     _check_intent_fields(
@@ -160,6 +176,8 @@ def intent_update(
     intent.description = description.strip()
     intent.escalation_policy = escalation_policy
     intent.required_details = check_required_details(required_details)
+    if button_label is not None:
+        intent.button_label = check_button_label(button_label)
     if is_active is not None:
         intent.is_active = is_active
     changes = field_changes(before, _intent_state(intent))
@@ -429,7 +447,8 @@ def taxonomy_import_json(*, actor: Any, data: bytes) -> ImportResult:
     existing = {i.slug: i for i in Intent.objects.all()}
     for item in plan.intents:
         fields = {k: item[k] for k in
-                  ("name", "description", "escalation_policy", "required_details", "is_active")}
+                  ("name", "description", "escalation_policy", "button_label",
+                   "required_details", "is_active")}
         intent = existing.get(item["slug"])
         if intent is None:
             intent = Intent.objects.create(slug=item["slug"], **fields)

@@ -136,6 +136,7 @@ def _intent_initial(intent: Intent) -> dict[str, Any]:
         "name": intent.name,
         "description": intent.description,
         "escalation_policy": intent.escalation_policy,
+        "button_label": intent.button_label,
         "required_details": IntentForm.details_text(intent.required_details),
     }
 

@@ -4,7 +4,7 @@ See ``pipeline.py`` for the order of the stages and ``service.py`` for the entry
 chat task and the knowledge playground call.
 """
 
-from .service import answer_turn, failed_turn, playground_turn
+from .service import answer_turn, failed_turn, offline_handoff, playground_turn
 from .taxonomy import Taxonomy, taxonomy_invalidate, taxonomy_snapshot
 from .types import TurnContext, TurnResult
 
@@ -14,6 +14,7 @@ __all__ = [
     "TurnResult",
     "answer_turn",
     "failed_turn",
+    "offline_handoff",
     "playground_turn",
     "taxonomy_invalidate",
     "taxonomy_snapshot",

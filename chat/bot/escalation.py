@@ -64,6 +64,22 @@ HANDOFF_MESSAGES = {
         "of our team, who will reply here shortly."
     ),
 }
+# With no agent online, one message says so and asks for an e-mail address (the widget shows
+# its e-mail form right under it): a lead that fits the reason, then the same ending.
+OFFLINE_LEADS = {
+    "billing": "I'm sorry about the trouble with your payment.",
+    "anger": "I'm really sorry about this experience, and I understand your frustration.",
+    "turns": "I don't seem to be getting you to an answer quickly enough.",
+    "fallbacks": "I'm sorry, I'm not understanding your request well enough.",
+    "language": "I'm sorry that I can't help you in your language.",
+    "legal": "I understand this is serious.",
+    "fraud": "Thank you for telling us.",
+    "error": "I'm sorry, something went wrong on my side.",
+}
+OFFLINE_ENDING = (
+    "A member of our team should take this over, but no one is online right now. Leave your "
+    "e-mail address below and we will reply by e-mail."
+)
 # Handoff categories, as the trace records them. Categories without a message of their own
 # use the "other" one.
 CATEGORIES = ("legal", "fraud", "anger", "human_request", "policy", "turns", "fallbacks",
@@ -75,15 +91,19 @@ def _is_billing(intent: str) -> bool:
     return "billing" in intent or "payment" in intent
 
 
-def handoff_message(category: str, intent: str = "") -> str:
+def handoff_message(category: str, intent: str = "", *, agents_online: bool = True) -> str:
     """The customer's message for a handoff of ``category``.
 
     A policy handoff of a billing or payment intent gets the billing team's message; old
-    category names ("billing", "long_conversation") still find theirs.
+    category names ("billing", "long_conversation") still find theirs. With
+    ``agents_online=False`` the one message that says no one is online and asks for an e-mail
+    address (a lead that fits the category, then ``OFFLINE_ENDING``).
     """
-    if category == "billing" or (category == "policy" and _is_billing(intent)):
-        return HANDOFF_MESSAGES["billing"]
-    category = LEGACY_CATEGORIES.get(category, category)
+    billing = category == "billing" or (category == "policy" and _is_billing(intent))
+    category = "billing" if billing else LEGACY_CATEGORIES.get(category, category)
+    if not agents_online:
+        lead = OFFLINE_LEADS.get(category, "")
+        return f"{lead} {OFFLINE_ENDING}" if lead else OFFLINE_ENDING
     return HANDOFF_MESSAGES.get(category, HANDOFF_MESSAGES["other"])
 
 

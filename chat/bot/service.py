@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 
 from . import escalation
@@ -54,6 +55,20 @@ def failed_turn(
         trace={"errors": [f"pipeline: {type(error).__name__}"]},
         total_ms=0.0,
     )
+
+
+def offline_handoff(result: TurnResult) -> TurnResult:
+    """``result`` with, for a handoff, the one message that says no agent is online and asks
+    for an e-mail address (``escalation.handoff_message(..., agents_online=False)``) instead of
+    "a member of our team will reply here". Any other decision is returned as it is.
+
+    The reply is whole: a streamed handoff does not exist (the pipeline writes handoff
+    messages itself), so nothing the customer saw being typed is replaced.
+    """
+    if result.decision != "handoff":
+        return result
+    text = escalation.handoff_message(result.handoff_category, result.intent, agents_online=False)
+    return dataclasses.replace(result, reply_text=text)
 
 
 def playground_turn(

@@ -17,7 +17,9 @@
   var log = q("log"), input = q("input"), compose = q("compose"), typingEl = q("typing");
   var noticeEl = q("notice"), connEl = q("connection"), contactForm = q("contact-form");
   var ratingForm = q("rating-form"), lateEl = q("late"), lateText = q("late-text");
-  var askPerson = q("ask-person");
+  var askPerson = q("ask-person"), replyTimeEl = q("reply-time"), quickBox = q("quick-replies");
+  var stars = Array.prototype.slice.call(root.querySelectorAll("[data-sd=rating-star]"));
+  var contactItem = null;   // the transcript line that holds the e-mail form
 
   var state = load();
   var ws = null, joined = false, attempts = 0, reconnectTimer = null, creating = null;
@@ -122,28 +124,92 @@
     return box;
   }
 
-  function messageElement(author, text, senderName, html) {
+  // Up to two initials for an avatar ("Dana Reyes" -> "DR"), when the frame has none.
+  function initialsOf(name) {
+    var words = String(name || "").split(/\s+/).filter(function (w) { return /[\p{L}\p{N}]/u.test(w); });
+    if (!words.length) { return ""; }
+    function first(w) { return w.match(/[\p{L}\p{N}]/u)[0]; }
+    return (first(words[0]) + (words.length > 1 ? first(words[words.length - 1]) : "")).toUpperCase();
+  }
+
+  // "14:05" in the customer's own clock and language; "" for a missing or bad time.
+  function clockTime(iso) {
+    var date = iso ? new Date(iso) : new Date();
+    if (isNaN(date.getTime())) { return ""; }
+    try { return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }); }
+    catch (e) { return ""; }
+  }
+
+  // A message: a meta line (avatar for an agent, author, time), then the text. Consecutive
+  // messages of one author share the first one's meta line (see regroup).
+  function messageElement(author, text, senderName, html, createdAt, senderInitials) {
     var li = document.createElement("li");
     li.className = "sd-msg sd-author-" + author;
     li.setAttribute("data-sd", "message");
     li.setAttribute("data-author", author);
+    li.setAttribute("dir", "auto");
     var who = LABELS[author] === undefined ? "" : LABELS[author];
     if (author === "agent" && senderName) { who = senderName; }
+    li.setAttribute("data-who", who);
+    var meta = document.createElement("div");
+    meta.className = "sd-meta";
+    if (author === "agent") {
+      var avatar = document.createElement("span");
+      avatar.className = "sd-avatar sd-avatar-sm";
+      avatar.setAttribute("aria-hidden", "true");
+      avatar.setAttribute("data-sd", "agent-initials");
+      avatar.textContent = senderInitials || initialsOf(who);
+      meta.appendChild(avatar);
+    }
     if (who) {
       var label = document.createElement("span");
       label.className = "sd-who";
+      label.setAttribute("dir", "auto");
+      if (author === "agent") { label.setAttribute("data-sd", "sender-name"); }
       label.textContent = who;
-      li.appendChild(label);
+      meta.appendChild(label);
     }
+    var when = clockTime(createdAt);
+    if (when) {
+      var time = document.createElement("time");
+      time.className = "sd-time";
+      time.setAttribute("data-sd", "message-time");
+      if (createdAt) { time.setAttribute("datetime", createdAt); }
+      time.textContent = when;
+      meta.appendChild(time);
+    }
+    li.appendChild(meta);
     if (html && (author === "bot" || author === "system")) {
-      li.appendChild(richText(html));
+      var rich = richText(html);
+      rich.setAttribute("dir", "auto");
+      li.appendChild(rich);
       return li;
     }
     var p = document.createElement("p");
     p.className = "sd-text";
+    p.setAttribute("dir", "auto");
     p.textContent = text;
     li.appendChild(p);
     return li;
+  }
+
+  // Groups messages by author: a message right after one by the same author (and the same
+  // agent) within GROUP_MS shows no meta line of its own (it stays for screen readers).
+  var GROUP_MS = 5 * 60 * 1000;
+  function regroup() {
+    var items = log.querySelectorAll("li.sd-msg[data-author]");
+    var previous = null;
+    for (var i = 0; i < items.length; i++) {
+      var li = items[i];
+      var time = li.querySelector(".sd-time");
+      var at = time && time.getAttribute("datetime") ? Date.parse(time.getAttribute("datetime")) : NaN;
+      var same = previous && previous.li.getAttribute("data-author") === li.getAttribute("data-author") &&
+        previous.li.getAttribute("data-who") === li.getAttribute("data-who") &&
+        li.getAttribute("data-author") !== "system" &&
+        (isNaN(at) || isNaN(previous.at) || at - previous.at < GROUP_MS);
+      li.classList.toggle("sd-cont", !!same);
+      if (!same) { previous = { li: li, at: at }; } else if (!isNaN(at)) { previous.at = at; }
+    }
   }
 
   function insertBySeq(li, seq) {
@@ -202,8 +268,9 @@
       var own = li.querySelector(".sd-text");
       if (own && own.textContent !== m.text) { own.textContent = m.text; }
     } else {
-      li = messageElement(m.author, m.text, m.sender_name, m.html);
+      li = messageElement(m.author, m.text, m.sender_name, m.html, m.created_at, m.sender_initials);
     }
+    if (m.author === "customer") { hideQuickReplies(); }
     if (m.reply_to && streaming[m.reply_to]) {
       streaming[m.reply_to].remove();
       delete streaming[m.reply_to];
@@ -211,6 +278,8 @@
     li.setAttribute("data-seq", String(m.seq));
     if (m.reply_to && m.author !== "customer") { quoteLateQuestion(li, m); }
     insertBySeq(li, m.seq);
+    regroup();
+    if (contactItem && !contactItem.hidden) { log.appendChild(contactItem); }
     shownSeqs[m.seq] = true;
     if (m.author !== "customer") { showTyping(null); }
     if (m.author === "bot") { addFeedback(li, m); }
@@ -247,8 +316,8 @@
       question.classList.add("sd-highlight");
       setTimeout(function () { question.classList.remove("sd-highlight"); }, 1500);
     });
-    var label = li.querySelector(".sd-who");
-    li.insertBefore(quote, label ? label.nextSibling : li.firstChild);
+    var meta = li.querySelector(".sd-meta");
+    li.insertBefore(quote, meta ? meta.nextSibling : li.firstChild);
   }
 
   // --- Late answers ---------------------------------------------------------------------------
@@ -314,10 +383,12 @@
   }
 
   function showPending(item) {
-    var li = messageElement("customer", item.text, "");
+    var li = messageElement("customer", item.text, "", null, new Date(item.sentAt || Date.now()).toISOString());
     li.classList.add("sd-pending");
     li.setAttribute("data-client-id", item.client_id);
     log.appendChild(li);
+    regroup();
+    hideQuickReplies();
     scrollDown();
   }
 
@@ -328,6 +399,41 @@
   }
 
   // --- Conversation state ---------------------------------------------------------------------
+
+  // The header's second line: the agents' typical first response while one is online, else
+  // that the answer comes by e-mail.
+  function showReplyTime(agentsOnline) {
+    if (!replyTimeEl || typeof agentsOnline !== "number") { return; }
+    var minutes = parseInt(replyTimeEl.getAttribute("data-minutes"), 10) || 2;
+    replyTimeEl.setAttribute("data-agents-online", String(agentsOnline));
+    replyTimeEl.textContent = agentsOnline > 0
+      ? "Typically replies in " + minutes + " min"
+      : "We\u2019ll reply by e-mail";
+  }
+
+  function hideQuickReplies() {
+    if (quickBox) { quickBox.hidden = true; }
+  }
+
+  // The e-mail form, as a line of the transcript right under the handoff message that asks
+  // for it (no second notice, no second box under the transcript).
+  function showContactForm() {
+    if (!contactItem) {
+      contactItem = document.createElement("li");
+      contactItem.className = "sd-contact-item";
+      contactItem.setAttribute("data-sd", "contact-item");
+      contactItem.appendChild(contactForm);
+    }
+    contactForm.hidden = false;
+    contactItem.hidden = false;
+    log.appendChild(contactItem);
+    scrollDown();
+  }
+
+  function hideContactForm() {
+    contactForm.hidden = true;
+    if (contactItem) { contactItem.hidden = true; }
+  }
 
   function formatWait(seconds) {
     if (!seconds) { return ""; }
@@ -346,7 +452,9 @@
     }
     if (status === "agent") {
       notice(extra && extra.assignee_name ? "You are chatting with " + extra.assignee_name + "." : "");
-      contactForm.hidden = true;
+      hideContactForm();
+      // A person is here: not "we'll reply by e-mail" above a live chat.
+      if (replyTimeEl && replyTimeEl.getAttribute("data-agents-online") === "0") { showReplyTime(1); }
     } else if (status === "bot") {
       notice("");
     }
@@ -355,15 +463,18 @@
     if (atEnd) { scrollDown(); }
   }
 
+  // The handoff message itself (a system message) says what happens next; with no agent
+  // online it asks for an e-mail address, and the form follows it in the transcript.
   function onHandoff(frame) {
     showTyping(null);
     applyStatus("waiting");
+    showReplyTime(frame.agents_online);
     if (frame.agents_online > 0) {
-      notice("We are connecting you with a person." + formatWait(frame.expected_wait_seconds));
-      contactForm.hidden = true;
+      notice(formatWait(frame.expected_wait_seconds).trim());
+      hideContactForm();
     } else {
-      notice("No one is available right now. Leave your e-mail address and we will get back to you.");
-      contactForm.hidden = false;
+      notice("");
+      if (!contactGiven) { showContactForm(); }
     }
   }
 
@@ -375,6 +486,7 @@
         resyncing = false;
         connEl.textContent = "";
         rated = frame.rating !== null && frame.rating !== undefined;
+        showReplyTime(frame.agents_online);
         applyStatus(frame.status, frame);
         if (frame.status === "waiting" && !frame.agents_online) {
           onHandoff({ agents_online: 0 });
@@ -391,7 +503,7 @@
         break;
       case "ack":
         if (frame.of === "rating") { ratingForm.hidden = true; notice("Thank you for your rating!"); }
-        if (frame.of === "contact") { contactForm.hidden = true; notice("Thanks! We will reply by e-mail."); }
+        if (frame.of === "contact") { onContactSaved(); }
         break;
       case "error": onError(frame); break;
       default: break;
@@ -616,17 +728,71 @@
     typingTimer = setTimeout(function () { sendTyping(false); }, 3000);
   });
 
+  // --- Rating: five stars, a radio group (WAI-ARIA radio pattern) -------------------------------
+
+  var score = 0;
+  function chooseStar(value, focus) {
+    score = value;
+    stars.forEach(function (star, i) {
+      var checked = i + 1 === value;
+      star.setAttribute("aria-checked", checked ? "true" : "false");
+      star.setAttribute("tabindex", checked || (!value && i === 0) ? "0" : "-1");
+      star.classList.toggle("sd-on", i < value);
+    });
+    if (focus && value) { stars[value - 1].focus(); }
+  }
+  stars.forEach(function (star, i) {
+    star.addEventListener("click", function () { chooseStar(i + 1, true); });
+    star.addEventListener("keydown", function (event) {
+      var next = null;
+      if (event.key === "ArrowRight" || event.key === "ArrowUp") { next = i + 2 > 5 ? 1 : i + 2; }
+      else if (event.key === "ArrowLeft" || event.key === "ArrowDown") { next = i < 1 ? 5 : i; }
+      else if (event.key === "Home") { next = 1; }
+      else if (event.key === "End") { next = 5; }
+      else if (event.key === " " || event.key === "Enter") { next = i + 1; }
+      if (next === null) { return; }
+      event.preventDefault();
+      chooseStar(next, true);
+    });
+  });
+
   ratingForm.addEventListener("submit", function (event) {
     event.preventDefault();
-    var chosen = ratingForm.querySelector("input[name=score]:checked");
-    if (!chosen) { notice("Choose a score from 1 to 5."); return; }
-    sendFrame({ type: "rating", score: parseInt(chosen.value, 10), comment: q("rating-comment").value });
+    if (!score) { notice("Choose from 1 to 5 stars."); stars[0].focus(); return; }
+    sendFrame({ type: "rating", score: score, comment: q("rating-comment").value });
   });
+
+  // --- E-mail for a reply later ----------------------------------------------------------------
+
+  var contactGiven = false;
+  function onContactSaved() {
+    contactGiven = true;
+    var email = q("contact-email").value.trim();
+    hideContactForm();
+    var done = document.createElement("li");
+    done.className = "sd-msg sd-author-system sd-contact-done";
+    done.setAttribute("data-sd", "contact-saved");
+    done.setAttribute("dir", "auto");
+    done.textContent = "Thanks! We will reply to " + email + ".";
+    log.appendChild(done);
+    notice("");
+    scrollDown();
+  }
 
   contactForm.addEventListener("submit", function (event) {
     event.preventDefault();
     sendFrame({ type: "contact", email: q("contact-email").value.trim() });
   });
+
+  if (quickBox) {
+    quickBox.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-sd=quick-reply]");
+      if (!button) { return; }
+      hideQuickReplies();
+      sendText(button.textContent.trim());
+      input.focus();
+    });
+  }
 
   function closePanel() { window.parent.postMessage({ type: "supportdesk:close" }, "*"); }
   q("close").addEventListener("click", closePanel);

@@ -31,6 +31,21 @@
     "box-shadow": "0 4px 14px rgba(0,0,0,.25)"
   });
 
+  // While the panel is open the launcher is its close button (a round "×").
+  function launcherShows(isOpen) {
+    launcher.setAttribute("aria-expanded", isOpen ? "true" : "false");
+    if (isOpen) {
+      launcher.textContent = "\u00d7";
+      launcher.setAttribute("aria-label", "Close chat");
+      css(launcher, { width: "52px", height: "52px", padding: "0", "font-size": "30px", "line-height": "1" });
+    } else {
+      launcher.textContent = "Chat with us";
+      launcher.removeAttribute("aria-label");
+      ["width", "height", "font-size", "line-height"].forEach(function (name) { launcher.style.removeProperty(name); });
+      launcher.style.setProperty("padding", "12px 18px");
+    }
+  }
+
   var frame = null;
   var small = window.matchMedia("(max-width: 480px)");
 
@@ -69,7 +84,7 @@
   function open() {
     ensureFrame();
     frame.style.setProperty("display", "block");
-    launcher.setAttribute("aria-expanded", "true");
+    launcherShows(true);
     if (small.matches) { launcher.style.setProperty("display", "none"); }
     try { window.sessionStorage.setItem(openKey, "1"); } catch (e) { /* ignore */ }
     frame.focus();
@@ -80,7 +95,7 @@
     if (!frame) { return; }
     frame.style.setProperty("display", "none");
     launcher.style.setProperty("display", "block");
-    launcher.setAttribute("aria-expanded", "false");
+    launcherShows(false);
     try { window.sessionStorage.removeItem(openKey); } catch (e) { /* ignore */ }
     launcher.focus();
   }

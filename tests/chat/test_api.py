@@ -134,3 +134,25 @@ def test_a_bad_allowed_origin_never_reaches_the_csp_header(client, widget):
 
 def test_an_unknown_widget_has_no_panel(client, widget):
     assert client.get("/widget/nope/panel/").status_code == 404
+
+
+def test_the_panel_shows_the_company_s_face(client, widget, agent):
+    from chat.models import AgentPresence, PresenceStatus
+    from knowledge.models import Intent
+
+    widget.display_name = "Acme <Outfitters>"
+    widget.save()
+    Intent.objects.create(slug="order_status", name="Order status",
+                          button_label="Where's my <b>order</b>?")
+    page = client.get("/widget/acme/panel/").content.decode()
+    assert 'data-sd="display-name">Acme &lt;Outfitters&gt;</h1>' in page
+    assert "<title>Chat · Acme &lt;Outfitters&gt;</title>" in page and ">AO<" in page
+    assert "reply by e-mail" in page and "Typically replies" not in page
+    assert 'data-sd="quick-reply" data-intent="order_status"' in page
+    assert "Where&#x27;s my &lt;b&gt;order&lt;/b&gt;?" in page and "<b>order" not in page
+    assert page.count('data-sd="rating-star"') == 5
+    assert page.count('role="radio"') == 5 and 'role="radiogroup"' in page
+
+    AgentPresence.objects.create(user=agent, status=PresenceStatus.ONLINE, connections=1)
+    page = client.get("/widget/acme/panel/").content.decode()
+    assert "Typically replies in 2 min" in page

@@ -36,18 +36,21 @@ def test_customer_gets_a_bot_answer_then_a_handoff(
     expect(widget.panel.locator("[data-sd=helpful-yes]")).to_be_visible()
 
     widget.send("This is outrageous, my lawyer will hear about it and I will sue you.")
-    widget.wait_for_messages("system", 1)
-    expect(widget.notice()).to_be_visible()
+    [handoff] = widget.wait_for_messages("system", 1).all_inner_texts()
     expect(widget.panel.locator("[data-sd=typing]")).to_be_hidden()
-    # Nobody is on the console in this test: the widget offers to reply by e-mail.
-    expect(widget.panel.locator("[data-sd=contact-form]")).to_be_visible()
+    # Nobody is on the console in this test: one message says so, and the e-mail form
+    # follows it in the transcript (no second notice under it).
+    assert "no one is online" in handoff
+    expect(widget.notice()).to_be_hidden()
+    expect(widget.panel.locator("[data-sd=log] [data-sd=contact-form]")).to_be_visible()
     conversation = Conversation.objects.get()
     assert conversation.status == "waiting"
     assert conversation.handoff_category == "legal"
 
     widget.panel.locator("[data-sd=contact-email]").fill("kim@example.com")
     widget.panel.locator("[data-sd=contact-send]").click()
-    expect(widget.notice()).to_contain_text("Thanks")
+    expect(widget.panel.locator("[data-sd=contact-saved]")).to_contain_text("kim@example.com")
+    expect(widget.panel.locator("[data-sd=contact-form]")).to_be_hidden()
     conversation.refresh_from_db()
     assert conversation.contact.email == "kim@example.com"
 

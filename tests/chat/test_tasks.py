@@ -11,7 +11,14 @@ from django.utils import timezone
 
 from analytics.models import ReportingEvent
 from chat import services, tasks
-from chat.models import BotTrace, Conversation, ConversationStatus, Message
+from chat.models import (
+    AgentPresence,
+    BotTrace,
+    Conversation,
+    ConversationStatus,
+    Message,
+    PresenceStatus,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +160,9 @@ def test_a_failing_pipeline_hands_the_customer_to_a_person(
     assert conversation.intent == "order_status"
     assert conversation.dialog_state == {"turns": 2, "pending": None}
     notice = Message.objects.get(in_reply_to=message)
-    assert notice.text == handoff_message("error")
+    # No agent is online in this test: the one message says so and asks for an e-mail address.
+    assert notice.text == handoff_message("error", agents_online=False)
+    assert notice.text.startswith("I'm sorry, something went wrong")
     trace = BotTrace.objects.get(message=message)
     assert trace.decision == "handoff" and "RuntimeError" in json.dumps(trace.stages)
     assert "secret" not in json.dumps(trace.stages)
@@ -293,3 +302,39 @@ def test_messages_the_bot_owes_are_queued_again(widget, agent, monkeypatch, sett
     assert queued == [lost_first.pk, lost_middle.pk, lost_second.pk]
     # Queued again only after another delay.
     assert tasks.owed_answers_dispatch() == 0
+
+
+@pytest.mark.parametrize(
+    ("presence", "connections", "online"),
+    [
+        (None, 0, False),  # no console ever opened
+        (PresenceStatus.ONLINE, 0, False),  # its last tab closed
+        (PresenceStatus.AWAY, 2, False),  # on a break
+        (PresenceStatus.ONLINE, 1, True),
+    ],
+)
+def test_the_handoff_message_says_whether_a_person_is_there(
+    conversation, fake_bot, agent, presence, connections, online
+):
+    from chat.bot.escalation import OFFLINE_ENDING
+
+    if presence is not None:
+        AgentPresence.objects.create(user=agent, status=presence, connections=connections)
+    message = incoming(conversation, text="my lawyer will call you")
+    tasks.answer_message(message.pk)
+    notice = Message.objects.get(in_reply_to=message)
+    conversation.refresh_from_db()
+    assert conversation.status == ConversationStatus.WAITING  # a handoff either way
+    assert notice.author == "system"
+    if online:
+        assert notice.text == "I am passing you to a colleague who can help with this."
+    else:
+        # The category's lead ("legal"), then that no one is online and the e-mail offer.
+        assert notice.text == f"I understand this is serious. {OFFLINE_ENDING}"
+        assert "colleague" not in notice.text
+
+
+def test_a_reply_is_not_touched_when_no_agent_is_online(conversation, fake_bot):
+    message = incoming(conversation, text="where is my parcel")
+    tasks.answer_message(message.pk)
+    assert Message.objects.get(in_reply_to=message).text == "Your order is on its way."

@@ -56,10 +56,14 @@ class WidgetPage:
     def notice(self) -> Locator:
         return self.panel.locator("[data-sd=notice]")
 
+    def star(self, score: int) -> Locator:
+        return self.panel.locator(f"[data-sd=rating-star][data-score='{score}']")
+
     def rate(self, score: int, comment: str = "") -> None:
         form = self.panel.locator("[data-sd=rating-form]")
         expect(form).to_be_visible(timeout=REPLY_TIMEOUT_MS)
-        self.panel.locator(f"[data-sd=rating-{score}]").check()
+        self.panel.locator(f"[data-sd=rating-star][data-score='{score}']").click()
+        expect(self.star(score)).to_have_attribute("aria-checked", "true")
         if comment:
             self.panel.locator("[data-sd=rating-comment]").fill(comment)
         self.panel.locator("[data-sd=rating-send]").click()

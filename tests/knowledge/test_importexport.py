@@ -65,6 +65,23 @@ def test_export_then_import_into_an_empty_base_round_trips_exactly(admin_user):
     assert taxonomy_export() == exported
 
 
+def test_button_labels_travel_with_the_export(admin_user):
+    build_taxonomy(admin_user)
+    order = Intent.objects.get(slug="order_status")
+    order.button_label = "Track my order"
+    order.save()
+    exported = taxonomy_export()
+    assert [i["button_label"] for i in exported["intents"]] == ["", "Track my order"]
+    wipe()
+    services.taxonomy_import_json(actor=admin_user, data=dump(exported))
+    assert Intent.objects.get(slug="order_status").button_label == "Track my order"
+    # A file from before quick replies (no key) imports with no button.
+    for item in exported["intents"]:
+        del item["button_label"]
+    services.taxonomy_import_json(actor=admin_user, data=dump(exported))
+    assert Intent.objects.get(slug="order_status").button_label == ""
+
+
 def test_importing_an_export_over_itself_changes_nothing(admin_user):
     build_taxonomy(admin_user)
     exported = taxonomy_export()
@@ -98,6 +115,8 @@ def test_import_replaces_an_intents_phrases_with_the_files(admin_user):
         (lambda d: d["signals"][0].update(category="weird"), "category"),
         (lambda d: d["articles"][0].update(intents=["nope"]), 'unknown intent "nope"'),
         (lambda d: d["articles"].append(dict(d["articles"][0])), "appears more than once"),
+        (lambda d: d["intents"][1].update(button_label="x" * 41), "the limit is 40"),
+        (lambda d: d["intents"][1].update(button_label=["Track"]), '"button_label" must be a'),
     ],
 )
 def test_json_import_with_a_problem_changes_nothing(admin_user, mutate, expected):

@@ -225,3 +225,31 @@ def test_an_article_made_without_versions_keeps_its_first_state(admin_user):
     )
     versions = list(article.versions.order_by("number").values_list("number", "body", "author"))
     assert versions == [(1, "loaded", None), (2, "edited", admin_user.pk)]
+
+
+@pytest.mark.parametrize("label", ["x" * 41, " ".join(["word"] * 9)])
+def test_a_button_label_over_40_characters_is_refused(admin_user, label):
+    with pytest.raises(ValidationError) as caught:
+        services.intent_create(actor=admin_user, slug="refund", name="Refund", button_label=label)
+    assert "button_label" in caught.value.message_dict
+    assert not Intent.objects.filter(slug="refund").exists()
+
+
+def test_the_button_label_is_kept_and_audited(admin_user):
+    intent = services.intent_create(
+        actor=admin_user, slug="refund", name="Refund", button_label=" Get\tmy money back "
+    )
+    assert intent.button_label == "Get my money back"
+    services.intent_update(
+        actor=admin_user, intent=intent, slug="refund", name="Refund", description="",
+        escalation_policy="never", required_details=[], button_label="Refunds",
+    )
+    entry = AuditLogEntry.objects.filter(action="intent.update").latest("pk")
+    assert entry.changes["button_label"] == ["Get my money back", "Refunds"]
+    # Left out (an older caller): the label stays.
+    services.intent_update(
+        actor=admin_user, intent=intent, slug="refund", name="Refund", description="x",
+        escalation_policy="never", required_details=[],
+    )
+    intent.refresh_from_db()
+    assert intent.button_label == "Refunds"

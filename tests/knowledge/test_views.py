@@ -638,3 +638,24 @@ def test_intent_list_queries_do_not_grow_with_intents(
     with django_assert_max_num_queries(6):
         html = admin_client.get(reverse("knowledge:intent_list")).content.decode()
     assert html.count('data-sd="intent-row"') == 30
+
+
+def test_admins_choose_an_intent_s_quick_reply_button(admin_client, intent):
+    url = reverse("knowledge:intent_edit", args=[intent.pk])
+    page = admin_client.get(url).content.decode()
+    assert "Quick-reply button" in page
+    base = {"slug": intent.slug, "name": intent.name, "escalation_policy": "never"}
+    response = admin_client.post(url, {**base, "button_label": "  Track   my order "})
+    assert response.status_code == 302
+    intent.refresh_from_db()
+    assert intent.button_label == "Track my order"
+    assert 'value="Track my order"' in admin_client.get(url).content.decode()
+    # Too long: a field error, nothing changed.
+    response = admin_client.post(url, {**base, "button_label": "x" * 41})
+    assert response.status_code == 400
+    intent.refresh_from_db()
+    assert intent.button_label == "Track my order"
+    # Emptied: no button.
+    admin_client.post(url, {**base, "button_label": ""})
+    intent.refresh_from_db()
+    assert intent.button_label == ""

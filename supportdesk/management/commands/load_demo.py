@@ -126,6 +126,7 @@ def load_widget() -> Widget:
         public_key="demo",
         defaults={
             "name": f"{DEMO_COMPANY} website",
+            "display_name": DEMO_COMPANY,
             "allowed_origins": ["self"],
             "greeting": DEMO_GREETING,
             "is_active": True,

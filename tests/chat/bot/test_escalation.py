@@ -1,6 +1,12 @@
 import pytest
 
-from chat.bot.escalation import CATEGORIES, HANDOFF_MESSAGES, decide, handoff_message
+from chat.bot.escalation import (
+    CATEGORIES,
+    HANDOFF_MESSAGES,
+    OFFLINE_ENDING,
+    decide,
+    handoff_message,
+)
 
 
 def run(**overrides):
@@ -111,3 +117,25 @@ def test_a_withdrawn_concern_keeps_an_always_policy_intent_with_the_bot():
     # signals still hand off
     assert run(**billing, withdrawn="never mind",
                signals=[{"phrase": "fraud", "category": "fraud"}]).category == "fraud"
+
+
+@pytest.mark.parametrize("category", [*CATEGORIES, "billing", "long_conversation", "unknown"])
+def test_with_no_agent_online_one_message_says_so_and_asks_for_an_email(category):
+    text = handoff_message(category, agents_online=False)
+    assert text.endswith(OFFLINE_ENDING)
+    assert "no one is online" in text and "e-mail address" in text
+    # Never the promise that someone will reply here, which the online message makes.
+    assert "reply here" not in text and "connecting you" not in text
+    assert text != handoff_message(category)
+
+
+def test_the_offline_message_keeps_the_reason_s_lead():
+    assert handoff_message("anger", agents_online=False).startswith("I'm really sorry")
+    assert handoff_message("language", agents_online=False).startswith(
+        "I'm sorry that I can't help you in your language."
+    )
+    billing = handoff_message("policy", "billing_dispute", agents_online=False)
+    assert billing.startswith("I'm sorry about the trouble with your payment.")
+    assert handoff_message("billing", agents_online=False) == billing
+    # A request for a person needs no lead: the ending alone.
+    assert handoff_message("human_request", agents_online=False) == OFFLINE_ENDING

@@ -1,0 +1,28 @@
+"""The widget's face: the company's display name in the header (issue 14)."""
+
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("chat", "0006_mask_stored_card_numbers"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="widget",
+            name="display_name",
+            field=models.CharField(
+                blank=True,
+                help_text="The company's name as customers see it in the widget's header "
+                "(the internal name when empty).",
+                max_length=80,
+            ),
+        ),
+        migrations.AlterField(
+            model_name="widget",
+            name="name",
+            field=models.CharField(help_text="Internal name, seen by staff only.", max_length=120),
+        ),
+    ]

@@ -1,0 +1,218 @@
+"""The widget as a customer reads it (issue 14): header, quick replies, message groups and
+times, agent names and initials, right-to-left text, the star rating, the launcher as a close
+button, one handoff message; axe-core finds no serious or critical violation in any of these
+states, at desktop size and 390 px wide, and the browser reports no CSP violation."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from playwright.sync_api import Frame, Page, expect
+
+from chat import services
+from chat.models import AgentPresence, Conversation, PresenceStatus, Resolution
+from chat.selectors import REPLY_TIME_CACHE_KEY
+from tests.a11y import axe_violations
+from tests.chat.widget_helpers import PANEL, REPLY_TIMEOUT_MS, WidgetPage
+
+pytestmark = [pytest.mark.services, pytest.mark.browser]
+
+@pytest.fixture(autouse=True)
+def _no_cached_reply_time():
+    """The typical reply time is cached in Redis, shared with Daphne: an earlier test's agent
+    replies must not set this one's header."""
+    cache.delete(REPLY_TIME_CACHE_KEY)
+
+
+SIZES = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+def _watch_console(page: Page) -> list[str]:
+    problems: list[str] = []
+    page.on(
+        "console",
+        lambda m: problems.append(m.text)
+        if m.type == "error" and "Content Security Policy" in m.text else None,
+    )
+    return problems
+
+
+def _panel_frame(page: Page) -> Frame:
+    return page.locator(PANEL).element_handle().content_frame()
+
+
+def _assert_accessible(page: Page, state: str) -> None:
+    found = axe_violations(_panel_frame(page))
+    found += axe_violations(page, include=["[data-sd=launcher]"])
+    assert found == [], f"{state}: {found}"
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_header_quick_replies_and_launcher(
+    daphne_server, celery_worker, demo, browser_context_factory, size
+):
+    page = browser_context_factory(viewport=SIZES[size]).new_page()
+    csp = _watch_console(page)
+    widget = WidgetPage(page, daphne_server).goto_store()
+    launcher = page.locator("[data-sd=launcher]")
+    expect(launcher).to_have_text("Chat with us")
+    widget.open()
+    panel = widget.panel
+    # The company as customers know it, never the widget's internal name.
+    expect(panel.locator("[data-sd=display-name]")).to_have_text("Acme Outfitters")
+    expect(panel.locator(".sd-head .sd-avatar")).to_have_text("AO")
+    expect(panel.locator("[data-sd=reply-time]")).to_have_text("We\u2019ll reply by e-mail")
+    if size == "desktop":
+        # The launcher is the panel's close button while it is open.
+        expect(launcher).to_have_attribute("aria-label", "Close chat")
+        expect(launcher).to_have_text("\u00d7")
+    else:
+        expect(launcher).to_be_hidden()  # the panel fills the screen and has its own close button
+    buttons = panel.locator("[data-sd=quick-reply]")
+    expect(buttons).to_have_count(5)
+    assert buttons.all_inner_texts() == sorted(buttons.all_inner_texts())
+    _assert_accessible(page, "greeting")
+
+    panel.locator("[data-sd=quick-reply]", has_text="Where is my order?").click()
+    [sent] = widget.wait_for_messages("customer", 1).all_inner_texts()
+    assert sent.endswith("Where is my order?")
+    expect(panel.locator("[data-sd=quick-replies]")).to_be_hidden()
+    widget.wait_for_messages("bot", 1)
+    assert Conversation.objects.get().intent == "order_status"
+    _assert_accessible(page, "first answer")
+
+    if size == "desktop":
+        launcher.click()
+        expect(page.locator(PANEL)).to_be_hidden()
+        expect(launcher).to_have_text("Chat with us")
+        expect(launcher).to_have_attribute("aria-expanded", "false")
+        assert launcher.get_attribute("aria-label") is None
+    else:
+        panel.locator("[data-sd=close]").click()
+        expect(launcher).to_be_visible()
+        expect(launcher).to_have_text("Chat with us")
+    assert csp == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_groups_times_agent_initials_rtl_and_long_words(
+    daphne_server, celery_worker, demo, browser_context_factory, size
+):
+    agent = User.objects.get(username="agent")
+    AgentPresence.objects.create(user=agent, status=PresenceStatus.ONLINE, connections=1)
+    page = browser_context_factory(viewport=SIZES[size]).new_page()
+    csp = _watch_console(page)
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    panel = widget.panel
+    expect(panel.locator("[data-sd=reply-time]")).to_have_text("Typically replies in 2 min")
+
+    widget.send("I want to talk to a person")
+    widget.wait_for_messages("system", 1)
+    # An agent is online: the usual handoff message, no e-mail form, the header's reply time.
+    expect(panel.locator("[data-sd=contact-form]")).to_be_hidden()
+    expect(widget.messages("system")).to_contain_text("member of our team")
+
+    conversation = Conversation.objects.get()
+    services.conversation_claim(conversation=conversation, agent=agent)
+    services.agent_message_create(conversation=conversation, agent=agent, text="Hello, I'm here.")
+    services.agent_message_create(
+        conversation=conversation, agent=agent, text="Let me look at your order."
+    )
+    agents = widget.wait_for_messages("agent", 2)
+    first, second = agents.nth(0), agents.nth(1)
+    expect(first.locator("[data-sd=sender-name]")).to_have_text("Support team")
+    expect(first.locator("[data-sd=agent-initials]")).to_have_text("ST")
+    expect(first.locator("[data-sd=message-time]")).to_be_visible()
+    # The second message of the group shows no name or time of its own (read aloud still).
+    expect(second).to_have_class(
+        "sd-msg sd-author-agent sd-cont"
+    )
+    expect(second.locator(".sd-meta")).to_have_count(1)
+    assert second.locator(".sd-meta").bounding_box()["width"] <= 1
+
+    arabic = "مرحبا، أين طلبي؟"
+    long_word = "x" * 300
+    widget.send(arabic)
+    widget.send(long_word)
+    customers = widget.wait_for_messages("customer", 3)
+    for item in widget.messages().all():
+        assert item.get_attribute("dir") == "auto"
+        assert item.locator(".sd-text").first.get_attribute("dir") == "auto"
+    rtl = customers.nth(1).locator(".sd-text")
+    assert rtl.evaluate("el => getComputedStyle(el).direction") == "rtl"
+    ltr = customers.nth(2).locator(".sd-text")
+    assert ltr.evaluate("el => getComputedStyle(el).direction") == "ltr"
+    # A 300-letter word wraps inside its bubble: nothing scrolls sideways.
+    log = panel.locator("[data-sd=log]")
+    assert log.evaluate("el => el.scrollWidth <= el.clientWidth")
+    bubble = customers.nth(2).bounding_box()
+    assert bubble["x"] + bubble["width"] <= SIZES[size]["width"]
+    _assert_accessible(page, "agent messages")
+    assert csp == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_star_rating_works_with_the_keyboard(
+    daphne_server, celery_worker, demo, browser_context_factory, size
+):
+    page = browser_context_factory(viewport=SIZES[size]).new_page()
+    csp = _watch_console(page)
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    widget.send("I want to talk to a person")
+    widget.wait_for_messages("system", 1)
+    _assert_accessible(page, "handoff with no agent online")
+    panel = widget.panel
+    expect(panel.locator("[data-sd=reply-time]")).to_have_text("We\u2019ll reply by e-mail")
+    conversation = Conversation.objects.get()
+    # An agent takes it from the queue after all: the e-mail offer goes, the header follows.
+    agent = User.objects.get(username="agent")
+    services.conversation_claim(conversation=conversation, agent=agent)
+    expect(panel.locator("[data-sd=reply-time]")).to_have_text("Typically replies in 2 min")
+    expect(panel.locator("[data-sd=contact-form]")).to_be_hidden()
+    conversation.refresh_from_db()
+    services.conversation_resolve(conversation=conversation, resolution=Resolution.AGENT)
+    group = panel.locator("[role=radiogroup]")
+    expect(group).to_be_visible(timeout=REPLY_TIMEOUT_MS)
+    expect(panel.locator("[data-sd=rating-star]")).to_have_count(5)
+    _assert_accessible(page, "rating")
+
+    # Sending with no star chosen says what is missing and sends nothing.
+    panel.locator("[data-sd=rating-send]").click()
+    expect(widget.notice()).to_contain_text("Choose from 1 to 5 stars")
+    expect(widget.star(1)).to_be_focused()
+    conversation.refresh_from_db()
+    assert conversation.rating is None
+
+    # Only one star is in the tab order; arrows move the choice (and wrap), Home and End jump.
+    assert [widget.star(n).get_attribute("tabindex") for n in range(1, 6)] == [
+        "0", "-1", "-1", "-1", "-1"
+    ]
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    expect(widget.star(3)).to_have_attribute("aria-checked", "true")
+    expect(widget.star(3)).to_be_focused()
+    page.keyboard.press("End")
+    expect(widget.star(5)).to_have_attribute("aria-checked", "true")
+    page.keyboard.press("ArrowRight")
+    expect(widget.star(1)).to_have_attribute("aria-checked", "true")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowDown")
+    expect(widget.star(4)).to_have_attribute("aria-checked", "true")
+    checked = [widget.star(n).get_attribute("aria-checked") for n in range(1, 6)]
+    assert checked == ["false", "false", "false", "true", "false"]
+    assert [widget.star(n).get_attribute("tabindex") for n in range(1, 6)] == [
+        "-1", "-1", "-1", "0", "-1"
+    ]
+    expect(widget.star(4)).to_have_attribute("aria-label", "4 stars, very good")
+    page.keyboard.press("Tab")
+    expect(panel.locator("[data-sd=rating-comment]")).to_be_focused()
+    page.keyboard.type("Kind and quick")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(widget.notice()).to_contain_text("Thank you", timeout=REPLY_TIMEOUT_MS)
+    conversation.refresh_from_db()
+    assert (conversation.rating, conversation.rating_comment) == (4, "Kind and quick")
+    expect(panel.locator("[data-sd=rating-form]")).to_be_hidden()
+    _assert_accessible(page, "rated")
+    assert csp == []

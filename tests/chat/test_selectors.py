@@ -1,0 +1,92 @@
+"""chat.selectors: what the widget's header and greeting show (issue 14)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from analytics.events import event_record
+from analytics.models import EventName
+from chat import selectors
+from chat.models import AgentPresence, PresenceStatus
+from knowledge.models import Intent
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.mark.parametrize(
+    ("name", "initials"),
+    [
+        ("Acme Outfitters", "AO"),
+        ("  acme  ", "A"),
+        ("Dana de la Reyes", "DR"),
+        ("Ünal Şahin", "ÜŞ"),
+        ("— Acme & Co. —", "AC"),
+        ("北京 商店", "北商"),
+        ("", ""),
+        ("!!! ???", ""),
+    ],
+)
+def test_initials_of(name, initials):
+    assert selectors.initials_of(name) == initials
+
+
+def _first_reply(conversation, seconds, *, days_ago=0.0):
+    event_record(
+        name=EventName.FIRST_AGENT_REPLY, conversation=conversation, value=seconds,
+        at=timezone.now() - timedelta(days=days_ago),
+    )
+
+
+def test_the_typical_reply_is_the_median_of_the_last_week(conversation):
+    for seconds, days_ago in ((60, 1), (100, 2), (2000, 3), (130, 6.9), (9000, 8), (1, 30)):
+        _first_reply(conversation, seconds, days_ago=days_ago)
+    # Within 7 days: 60, 100, 130, 2000 -> the median of four is the mean of the middle two.
+    assert selectors.typical_reply_seconds() == 115
+    assert selectors.widget_face(conversation.widget)["reply_minutes"] == 2  # rounded up
+
+
+def test_the_typical_reply_is_cached_and_none_without_replies(
+    conversation, django_assert_num_queries
+):
+    with django_assert_num_queries(1):
+        assert selectors.typical_reply_seconds() is None
+    _first_reply(conversation, 600)
+    with django_assert_num_queries(0):
+        assert selectors.typical_reply_seconds() is None  # "none" is cached too
+    cache.delete(selectors.REPLY_TIME_CACHE_KEY)
+    assert selectors.typical_reply_seconds() == 600
+    with django_assert_num_queries(0):
+        assert selectors.typical_reply_seconds() == 600
+
+
+def test_widget_face(widget, agent, django_assert_max_num_queries):
+    widget.display_name = "  "
+    face = selectors.widget_face(widget)
+    assert face["display_name"] == "Acme" and face["initials"] == "A"  # the internal name
+    assert face["agents_online"] == 0
+    assert face["reply_minutes"] == selectors.DEFAULT_EXPECTED_WAIT_SECONDS // 60
+    assert face["topics"] == []
+
+    widget.display_name = "Acme Outfitters"
+    AgentPresence.objects.create(user=agent, status=PresenceStatus.ONLINE, connections=1)
+    labels = ["Track an order", "Returns", "Sizes", "Sign-in help", "Gift cards", "Warranty"]
+    for number, label in enumerate(labels):
+        Intent.objects.create(slug=f"topic_{number}", name=label, button_label=label)
+    Intent.objects.create(slug="hidden", name="Hidden", button_label="Aaa first", is_active=False)
+    Intent.objects.create(slug="unlabelled", name="Unlabelled")
+    with django_assert_max_num_queries(3):  # presence, topics, the median (then cached)
+        face = selectors.widget_face(widget)
+    assert face["display_name"] == "Acme Outfitters" and face["initials"] == "AO"
+    assert face["agents_online"] == 1
+    # Active labelled intents only, at most five, by label.
+    assert [t["label"] for t in face["topics"]] == sorted(labels)[:5]
+    assert {t["intent"] for t in face["topics"]} <= {f"topic_{n}" for n in range(6)}
