@@ -28,7 +28,7 @@ def search_index_drop(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0006_mask_stored_card_numbers'),
+        ('chat', '0007_verified_identity'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("chat", "0006_mask_stored_card_numbers"),
+        ("chat", "0008_workspace"),
     ]
 
     operations = [

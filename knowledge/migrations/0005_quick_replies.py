@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("knowledge", "0003_intent_escalation_policy_angry"),
+        ("knowledge", "0004_connectors"),
     ]
 
     operations = [
