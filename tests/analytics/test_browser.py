@@ -140,6 +140,23 @@ def test_phone_layout_has_no_sideways_scroll_and_definitions_open(daphne_server,
         h = History(widget, now - timedelta(days=days_ago, hours=1))
         h.customer(0, text)
         h.bot_reply(600, "general_inquiry", confidence=0.1, fallback=True)
+    # Eleven more groups (made-up words, none shared), one of them marked out of scope:
+    # 12 open groups, ten shown at first.
+    import random
+
+    from analytics.gaps import gap_mark_out_of_scope
+
+    rng = random.Random(390)
+    made_up = [
+        " ".join("".join(rng.choice("bdfgklmnprstvz") + rng.choice("aeiou") for _ in range(3))
+                 for _ in range(3))
+        for _ in range(11)
+    ]
+    for i, text in enumerate(made_up):
+        h = History(widget, now - timedelta(days=4, hours=i))
+        h.customer(0, text)
+        h.bot_reply(600, "general_inquiry", confidence=0.1, fallback=True)
+    gap_mark_out_of_scope(actor=admin, texts=[made_up[0]])
     _forget_cached_reports(widget)
 
     login(page, daphne_server, "admin1")
@@ -177,6 +194,23 @@ def test_phone_layout_has_no_sideways_scroll_and_definitions_open(daphne_server,
                 path=f"{shots}/analytics-{width}-gap-table.png"
             )
         info.locator("summary").click()
+
+    # Show more, at 390 px: the last two groups come in place, and still no sideways scroll;
+    # the group marked out of scope is listed apart with who marked it.
+    groups = page.locator("[data-sd=gap-group]")
+    expect(groups).to_have_count(10)
+    page.evaluate("window.__sameDocument = true")
+    page.click("[data-sd=gap-more]")
+    expect(groups).to_have_count(12)
+    expect(page.locator("[data-sd=gap-more]")).to_have_count(0)
+    assert page.evaluate("window.__sameDocument") is True
+    aside = page.locator("[data-sd=gaps-out-of-scope]")
+    aside.locator("summary").click()
+    expect(aside.locator("[data-sd=gap-group-out-of-scope]")).to_contain_text(made_up[0])
+    expect(aside.locator("[data-sd=gap-done]")).to_contain_text("Marked out of scope, by admin1")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    if shots:
+        page.locator("#gaps").screenshot(path=f"{shots}/analytics-390-gaps-all.png")
 
 
 @pytest.mark.services

@@ -169,3 +169,26 @@ def test_the_zone_select_shows_the_zone_in_force(dst_story, manager_client, quer
     form = ReportForm({"range": "7"}, zone="UTC")
     assert form["tz"].value() == "UTC"
     assert ReportForm({"range": "7"})["tz"].value() == "America/New_York"
+
+
+@pytest.mark.parametrize(
+    ("name", "known"),
+    [("UTC", True), ("America/New_York", True), ("Asia/Kathmandu", True),
+     ("Mars/Olympus", False), ("../etc/passwd", False), ("", False), ("localtime", False),
+     ("Europe/Paris'; --", False)],
+)
+def test_zone_names_are_checked_against_the_zone_database(name, known):
+    from analytics.zones import zone_known
+
+    assert zone_known(name) is known
+
+
+@pytest.mark.parametrize("bad", ["Mars/Olympus", "Europe/Paris'; --"])
+def test_an_unknown_configured_zone_stops_the_desk(settings, bad):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from analytics.zones import reporting_zones
+
+    settings.ANALYTICS_TIME_ZONES = ["UTC", bad]
+    with pytest.raises(ImproperlyConfigured, match="unknown reporting time zone"):
+        reporting_zones()
