@@ -179,6 +179,21 @@ async def _isolation(args: argparse.Namespace, bc, base_url: str) -> int:
         finally:
             await ws.close()
 
+    if args.slow_clients:
+        # The connector worker loads the bot (classifier, embeddings) on its first turn: warm
+        # it up before measuring.
+        warm_lookups = bc.Phase("warm-up lookups", 1)
+        bc.REPLY_TIMEOUT = 180
+        ((conversation_id, token),) = await asyncio.to_thread(bc.open_conversations, 1)
+        ws = await bc._connect(bc.ws_base(base_url) + "/ws/chat/", base_url)
+        try:
+            await bc._join(ws, conversation_id, token)
+            for _ in range(3):
+                await bc._one_turn(ws, ORDER_TEXT, warm_lookups)
+        finally:
+            await ws.close()
+        print(warm_lookups.line())
+        bc.REPLY_TIMEOUT = 60
     lookups = [asyncio.create_task(slow_client(i)) for i in range(args.slow_clients)]
     await asyncio.sleep(0.5)
     chat = await bc.run_phase("other conversations", args.clients, args.messages,
@@ -189,6 +204,8 @@ async def _isolation(args: argparse.Namespace, bc, base_url: str) -> int:
     print(f"connector calls {mode}; API delay {args.delay:.1f} s")
     print(chat.line())
     print(slow.line())
+    if slow.errors:
+        print("  lookup errors:", slow.errors[:3])
     if chat.errors:
         print("  errors:", chat.errors[:3])
     met = "yes" if chat.pct(0.99) < 200 else "NO"

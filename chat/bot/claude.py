@@ -236,3 +236,73 @@ def stream_reply(
     except anthropic.APIError as error:
         raise ClaudeError("api error", str(error)) from error
     return written.strip()
+
+
+def reply_with_tools(
+    *,
+    text: str,
+    history: list[tuple[str, str]],
+    documents: list[tuple[str, str]],
+    details: dict[str, Any],
+    tools: list[dict[str, Any]],
+    call_tool: Callable[[str, dict[str, Any]], str],
+    on_delta: Callable[[str], None] | None = None,
+) -> str:
+    """The reply when the model may call the company's data connectors as ``tools``
+    (Messages API tool definitions: name, description, input_schema).
+
+    One request with the tools; when the model asks for one (``stop_reason`` "tool_use"),
+    ``call_tool(name, input)`` gives the result text that goes back as a ``tool_result``, and
+    the reply is then streamed (``on_delta`` as in ``stream_reply``). Raises ``ClaudeError``.
+    """
+    content: list[dict[str, Any]] = [
+        {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": body},
+         "title": title}
+        for title, body in documents
+    ]
+    known = "; ".join(f"{key}: {value}" for key, value in details.items() if value)
+    prompt = _user_turn(text, history)
+    if known:
+        prompt += f"\n<details_from_customer>{_quote(known)}</details_from_customer>"
+    content.append({"type": "text", "text": prompt})
+    messages: list[dict[str, Any]] = [{"role": "user", "content": content}]
+    system = reply_system_prompt() + (
+        " When a tool can look up the customer's own data (an order), call it with the "
+        "details the customer gave, and answer from its result."
+    )
+    try:
+        client = _client()
+        first = client.messages.create(
+            model=settings.ANTHROPIC_MODEL, max_tokens=500, system=system, tools=tools,
+            messages=messages,
+        )
+        if first.stop_reason != "tool_use":
+            written = "".join(b.text for b in first.content if b.type == "text").strip()
+            if on_delta is not None and written:
+                on_delta(written)
+            return written
+        results = [
+            {"type": "tool_result", "tool_use_id": block.id,
+             "content": call_tool(block.name, dict(block.input or {}))}
+            for block in first.content if block.type == "tool_use"
+        ]
+        messages += [
+            {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+            {"role": "user", "content": results},
+        ]
+        written = ""
+        with client.messages.stream(
+            model=settings.ANTHROPIC_MODEL, max_tokens=500, system=system, tools=tools,
+            messages=messages,
+        ) as stream:
+            for chunk in stream.text_stream:
+                written += chunk
+                if on_delta is not None and chunk:
+                    on_delta(written)
+    except anthropic.APITimeoutError as error:
+        raise ClaudeError("timeout", str(error)) from error
+    except anthropic.APIStatusError as error:
+        raise ClaudeError(f"api error {error.status_code}", error.message) from error
+    except anthropic.APIError as error:
+        raise ClaudeError("api error", str(error)) from error
+    return written.strip()

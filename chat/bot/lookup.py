@@ -127,3 +127,40 @@ def grounding(outcome: CallOutcome) -> list[str]:
         sources.append(json.dumps(outcome.data, ensure_ascii=False)[:20000])
         walk(outcome.data)
     return sources
+
+
+TOOL_DETAILS = {
+    "order_number": {"type": "string", "description": "The order number the customer gave."},
+    "email": {"type": "string", "description": "The e-mail address the order was placed with."},
+}
+
+
+def tool_name(connector: ConnectorSpec) -> str:
+    """The connector's name as a Messages API tool name (letters, digits, ``_``)."""
+    return "".join(c if c.isalnum() else "_" for c in connector.name.lower())[:60] or "lookup"
+
+
+def tool_for(connector: ConnectorSpec) -> dict[str, Any]:
+    """The connector as a tool definition; the verified customer id is never the model's to
+    give (it is added from the signed identity)."""
+    properties = {n: TOOL_DETAILS[n] for n in connector.needs if n in TOOL_DETAILS}
+    return {
+        "name": tool_name(connector),
+        "description": (connector.description or connector.name)[:1000],
+        "input_schema": {"type": "object", "properties": properties,
+                         "required": sorted(properties)},
+    }
+
+
+def tool_values(
+    connector: ConnectorSpec, given: dict[str, Any], verified_customer_id: str
+) -> dict[str, str]:
+    """The call's values from the model's tool input: the details it may give (strings, at
+    most 254 characters), and the signed customer id whatever the model wrote."""
+    values = {
+        name: str(given[name])[:254] for name in connector.needs
+        if name in TOOL_DETAILS and isinstance(given.get(name), str | int)
+    }
+    if "customer_id" in connector.needs:
+        values["customer_id"] = verified_customer_id
+    return values

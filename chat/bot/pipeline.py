@@ -16,6 +16,7 @@ sentiment reads and the quality check's grounding see the message as written.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from chat.text import has_masked_card
+from knowledge.connectors import CallOutcome, ConnectorSpec
 
 from . import (
     claude,
@@ -368,8 +370,15 @@ def _respond(
     looked_up: tuple[str, list[str]] | None = None
     failed_lookup = False
     if outcome.action == "answer" and choice is not None and not is_fallback:
-        looked_up = _look_up(choice, context=context, outcome=outcome, trace=trace,
-                             call_connector=call_connector)
+        attempted = False
+        if use_claude and choice.connector is not None:
+            looked_up, attempted = _look_up_with_claude(
+                choice.connector, text=written, context=context, outcome=outcome,
+                trace=trace, call_connector=call_connector, on_delta=on_delta,
+            )
+        if not attempted:
+            looked_up = _look_up(choice, context=context, outcome=outcome, trace=trace,
+                                 call_connector=call_connector)
         failed_lookup = looked_up is None
         clock.lap("connector")
     extra_sources: list[str] = []
@@ -487,6 +496,49 @@ def _look_up(
         return spec.fallback_text, [spec.fallback_text]
     trace["errors"].append(f"connector {spec.name}: {result.reason}"[:300])
     return None
+
+
+def _look_up_with_claude(
+    spec: ConnectorSpec, *, text: str, context: TurnContext, outcome: dialog.DialogOutcome,
+    trace: dict[str, Any], call_connector: lookup.Caller | None,
+    on_delta: Callable[[str], None] | None,
+) -> tuple[tuple[str, list[str]] | None, bool]:
+    """Claude's reply with the connector as a tool it may call: ((reply, grounding sources) or
+    None when the call failed, whether a call was made). No call made (the model answered
+    without it, or Claude failed): the caller looks it up itself."""
+    calls: list[CallOutcome] = []
+
+    def call_tool(name: str, given: dict[str, Any]) -> str:
+        values = lookup.tool_values(spec, given, context.verified_customer_id)
+        result = lookup.run(spec, values, caller=call_connector)
+        calls.append(result)
+        if result.ok:
+            return json.dumps(result.data, ensure_ascii=False)[:20000]
+        if result.not_found:
+            return spec.fallback_text or "Nothing was found for these details."
+        return f"The lookup failed ({result.reason})."
+
+    try:
+        reply = claude.reply_with_tools(
+            text=text, history=list(context.history or []), documents=[],
+            details=outcome.details, tools=[lookup.tool_for(spec)], call_tool=call_tool,
+            on_delta=on_delta,
+        )
+    except claude.ClaudeError as error:
+        trace["response_fallback"] = f"claude: {error.reason} → offline"
+        trace["errors"].append(f"response: claude {error.reason}: {error.detail}"[:300])
+        if not calls:
+            return None, False
+        reply = ""
+    if not calls:
+        return None, False
+    last = calls[-1]
+    trace["connector"] = {**last.to_trace(), "via": "claude tool"}
+    if not (last.ok or last.not_found) or not reply:
+        trace["errors"].append(f"connector {spec.name}: {last.reason or 'no reply'}"[:300])
+        return None, True
+    trace["response"] = {"source": "claude", "connector": spec.name, "tool": True}
+    return (reply, [*lookup.grounding(last), spec.fallback_text]), True
 
 
 def _vocabulary(taxonomy: Taxonomy) -> frozenset[str]:

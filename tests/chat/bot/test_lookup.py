@@ -165,3 +165,57 @@ def test_a_deferring_caller_stops_the_turn(shop):
 
     with pytest.raises(DeferTurn):
         converse(shop, ["where is my order 55102, my email is pat@example.com"], caller=defer)
+
+
+def test_with_claude_the_connector_is_a_tool_and_its_result_goes_back(shop, fake_claude):
+    from .fake_anthropic import stream_answer, tool_answer
+
+    classified = {
+        "intent": "order_status", "confidence": 0.95,
+        "entities": {"order_number": "55102", "email": "pat@example.com"},
+        "sentiment": "neutral", "urgency": "low", "escalation_signals": [],
+        "suggested_action": "provide_info",
+    }
+    fake_claude.script(
+        tool_answer(classified),
+        tool_answer({"order_number": "55102", "email": "pat@example.com",
+                     "customer_id": "typed-by-model"}, name="order_status"),
+        stream_answer(["Order 55102 is Shipped ", "with UPS."]),
+    )
+    caller = Caller()
+    result = run_turn(
+        shop, text="where is order 55102? my email is pat@example.com", today=TODAY,
+        call_connector=caller, use_claude=True, context=TurnContext(),
+    )
+    assert caller.calls == [("Order status", {"order_number": "55102",
+                                               "email": "pat@example.com"})]
+    assert result.reply_text == "Order 55102 is Shipped with UPS."
+    assert result.trace["connector"]["via"] == "claude tool"
+    assert result.trace["quality"]["ok"]
+    tool_request, final_request = fake_claude.requests[1]["body"], fake_claude.requests[2]["body"]
+    assert tool_request["tools"][0]["name"] == "order_status"
+    assert "customer_id" not in tool_request["tools"][0]["input_schema"]["properties"]
+    [result_block] = final_request["messages"][-1]["content"]
+    assert result_block["type"] == "tool_result" and "Shipped" in result_block["content"]
+    assert "zz-secret" not in repr(fake_claude.requests)
+
+
+def test_with_claude_an_invented_tool_answer_is_replaced(shop, fake_claude):
+    from .fake_anthropic import stream_answer, tool_answer
+
+    classified = {
+        "intent": "order_status", "confidence": 0.95,
+        "entities": {"order_number": "55102", "email": "pat@example.com"},
+        "sentiment": "neutral", "urgency": "low", "escalation_signals": [],
+        "suggested_action": "provide_info",
+    }
+    fake_claude.script(
+        tool_answer(classified),
+        tool_answer({"order_number": "55102", "email": "pat@example.com"}, name="order_status"),
+        stream_answer(["We refunded $250.00 to your card."]),
+    )
+    result = run_turn(
+        shop, text="where is order 55102? my email is pat@example.com", today=TODAY,
+        call_connector=Caller(), use_claude=True, context=TurnContext(),
+    )
+    assert "$250" not in result.reply_text and not result.trace["quality"]["ok"]
