@@ -485,12 +485,18 @@ def _verified(conversation: Conversation) -> bool | None:
 
 def contact_panel_for_agent(*, conversation: Conversation) -> ContactPanel:
     """The sidebar: contact, where and in what the chat started, and the contact's other
-    conversations (at most ``PAST_CONVERSATIONS``, newest first). Two queries at most."""
+    conversations (by contact, or by the same e-mail on the same widget; at most
+    ``PAST_CONVERSATIONS``, newest first). Two queries at most."""
     contact = conversation.contact
     past: list[Conversation] = []
     first_seen = conversation.created_at
     if contact is not None:
-        others = Conversation.objects.filter(contact_id=contact.pk).exclude(pk=conversation.pk)
+        # The same person: this contact, or another contact of the widget with the same
+        # e-mail (a visitor who left it again in a new chat).
+        same = Q(contact_id=contact.pk)
+        if contact.email:
+            same |= Q(contact__widget_id=contact.widget_id, contact__email__iexact=contact.email)
+        others = Conversation.objects.filter(same).exclude(pk=conversation.pk)
         past = list(others.order_by("-created_at")[:PAST_CONVERSATIONS])
         first = others.aggregate(first=Min("created_at"))["first"]
         if first is not None and first < first_seen:

@@ -200,6 +200,15 @@ def test_sidebar_shows_the_contact_and_past_conversations(
                  "pt-BR", "America/Sao_Paulo"):
         assert text in page, text
     assert reverse("chat:console-conversation", args=[old.pk]) in page
+    # The same e-mail left again in another chat (another contact row) is the same person;
+    # someone else's conversation is not listed.
+    again = handed_over(widget)
+    with_contact(again, name="Ana", email="ANA@example.com")
+    stranger = handed_over(widget)
+    with_contact(stranger, name="Ana Silva", email="other@example.com")
+    page = client.get(url, HTTP_HX_TARGET="conversation", **HX).content.decode()
+    assert reverse("chat:console-conversation", args=[again.pk]) in page
+    assert reverse("chat:console-conversation", args=[stranger.pk]) not in page
     first_seen = (timezone.localtime() - timedelta(days=40)).strftime("%-d %b %Y")
     assert first_seen in page
 
