@@ -306,3 +306,46 @@ def reply_with_tools(
     except anthropic.APIError as error:
         raise ClaudeError("api error", str(error)) from error
     return written.strip()
+
+
+def summary_system_prompt() -> str:
+    return (
+        "You write the note a support agent reads first when a customer's chat is handed to "
+        "them. In two or three plain sentences (under 70 words, no headings, no lists): what "
+        "the customer wants and the details they gave, what the assistant already answered, "
+        "why the chat was handed over and the customer's mood. Use only the facts given; "
+        f"never invent any. {INJECTION_NOTICE}"
+    )
+
+
+def summarize_handoff(*, facts: str, history: list[tuple[str, str]]) -> str:
+    """Two or three sentences for the agent taking a handed-off conversation, written from
+    ``facts`` (the offline summary of the traces) and the conversation ``history``
+    [(author, text)], oldest first. Raises ``ClaudeError`` on a timeout, an API error or an
+    empty answer."""
+    lines = "\n".join(
+        f'<turn author="{author}">{_quote(text)}</turn>' for author, text in history[-12:]
+    )
+    prompt = (
+        f"<conversation>\n{lines}\n</conversation>\n"
+        f"<facts_from_the_traces>{_quote(facts)}</facts_from_the_traces>"
+    )
+    try:
+        response = _client().messages.create(
+            model=settings.ANTHROPIC_MODEL,
+            max_tokens=200,
+            system=summary_system_prompt(),
+            messages=[{"role": "user", "content": prompt}],
+        )
+    except anthropic.APITimeoutError as error:
+        raise ClaudeError("timeout", str(error)) from error
+    except anthropic.APIStatusError as error:
+        raise ClaudeError(f"api error {error.status_code}", error.message) from error
+    except anthropic.APIError as error:
+        raise ClaudeError("api error", str(error)) from error
+    text = " ".join(
+        block.text for block in response.content if getattr(block, "type", "") == "text"
+    ).strip()
+    if not text:
+        raise ClaudeError("empty", "no text in the summary")
+    return " ".join(text.split())[:1000]

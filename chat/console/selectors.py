@@ -6,8 +6,10 @@ of rows (the tests assert the counts).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import html
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -15,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -22,6 +25,7 @@ from django.utils import timezone
 from django.utils.html import strip_tags
 from ua_parser import parse as ua_parse
 
+from chat.bot.claude import ClaudeError, claude_enabled, summarize_handoff
 from chat.bot.responder import best_passages
 from chat.bot.taxonomy import taxonomy_snapshot
 from chat.models import (
@@ -52,6 +56,8 @@ __all__ = [
     "queue_for_agent",
     "transcript_for_agent",
 ]
+
+logger = logging.getLogger(__name__)
 
 QUEUE_LIMIT = 200
 ARTICLE_RESULTS = 8
@@ -478,12 +484,18 @@ def _verified(conversation: Conversation) -> bool:
 
 def contact_panel_for_agent(*, conversation: Conversation) -> ContactPanel:
     """The sidebar: contact, where and in what the chat started, and the contact's other
-    conversations (at most ``PAST_CONVERSATIONS``, newest first). Two queries at most."""
+    conversations (by contact, or by the same e-mail on the same widget; at most
+    ``PAST_CONVERSATIONS``, newest first). Two queries at most."""
     contact = conversation.contact
     past: list[Conversation] = []
     first_seen = conversation.created_at
     if contact is not None:
-        others = Conversation.objects.filter(contact_id=contact.pk).exclude(pk=conversation.pk)
+        # The same person: this contact, or another contact of the widget with the same
+        # e-mail (a visitor who left it again in a new chat).
+        same = Q(contact_id=contact.pk)
+        if contact.email:
+            same |= Q(contact__widget_id=contact.widget_id, contact__email__iexact=contact.email)
+        others = Conversation.objects.filter(same).exclude(pk=conversation.pk)
         past = list(others.order_by("-created_at")[:PAST_CONVERSATIONS])
         first = others.aggregate(first=Min("created_at"))["first"]
         if first is not None and first < first_seen:
@@ -514,6 +526,7 @@ class HandoffSummary:
     reason: str
     sentiment: str
     text: str  # the whole, as two or three sentences
+    by: str = "traces"  # "traces" (composed offline) or "claude"
 
 
 def handoff_summary_for_agent(
@@ -551,7 +564,7 @@ def handoff_summary_for_agent(
     reason = conversation.handoff_reason or "no reason recorded"
     mood = f" Sentiment: {conversation.sentiment}." if conversation.sentiment else ""
     sentences.append(f"It handed over because: {reason}.{mood}")
-    return HandoffSummary(
+    summary = HandoffSummary(
         wants=wants,
         details=details,
         articles=titles,
@@ -559,6 +572,36 @@ def handoff_summary_for_agent(
         sentiment=conversation.sentiment,
         text=" ".join(sentences),
     )
+    if claude_enabled():
+        written = _claude_summary(conversation, transcript, summary.text)
+        if written:
+            summary = dataclasses.replace(summary, text=written, by="claude")
+    return summary
+
+
+SUMMARY_CACHE_SECONDS = 3600
+
+
+def _claude_summary(conversation: Conversation, transcript: list[Message], facts: str) -> str:
+    """Claude's two or three sentences, cached per conversation state (one call per handoff,
+    not per page view); "" when Claude fails (the offline summary stands)."""
+    since = int(conversation.handed_off_at.timestamp()) if conversation.handed_off_at else 0
+    key = f"console:summary:{conversation.pk}:{since}:{len(transcript)}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    history = [
+        (message.author, message.text)
+        for message in transcript
+        if message.author in (Author.CUSTOMER, Author.BOT, Author.AGENT)
+    ]
+    try:
+        written = summarize_handoff(facts=facts, history=history)
+    except ClaudeError as exc:
+        logger.warning("handoff summary by Claude failed (%s); the offline one stands", exc.reason)
+        return ""
+    cache.set(key, written, SUMMARY_CACHE_SECONDS)
+    return written
 
 
 _VARIABLE = re.compile(r"\{\{\s*([a-z_]+)\.([a-z_]+)\s*\}\}")

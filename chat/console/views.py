@@ -41,9 +41,7 @@ from .services import (
 
 TEMPLATE = "chat/console/index.html"
 # Fragments a request may ask for by its HX-Target; anything else gets the whole pane.
-CONVERSATION_FRAGMENTS = {
-    "transcript", "conversation-head", "conversation", "contact-panel", "workspace",
-}
+CONVERSATION_FRAGMENTS = {"transcript", "conversation-head", "conversation", "contact-panel"}
 
 
 def _list_filters(request: HttpRequest) -> selectors.ListFilters:

@@ -38,8 +38,10 @@
         // The list as the filters and the tab now stand (not as they stood when the list
         // was last drawn): a refresh racing a tab click never brings the old tab back.
         var query = new URLSearchParams(new FormData(filters)).toString();
-        window.htmx.ajax("GET", filters.getAttribute("action") + "?" + query,
+        var pending = window.htmx.ajax("GET", filters.getAttribute("action") + "?" + query,
           { source: element, target: "#queue", swap: "outerHTML" });
+        // A refresh overtaken by a newer one (hx-sync) is aborted: not an error.
+        if (pending && pending.catch) pending.catch(function () {});
         return;
       }
       if (element && window.htmx) window.htmx.trigger(element, "refresh");
@@ -180,7 +182,7 @@
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-sd=insert-article]");
     if (!button) return;
-    var source = button.parentElement.querySelector(".article-text");
+    var source = button.closest("li").querySelector(".article-text");
     var box = document.querySelector("[data-sd=reply-text]");
     if (!source || !box) return;
     var text = source.textContent;

@@ -177,6 +177,7 @@ def start_message(conversation, text):
         ("transcript", '<ol id="transcript"'),
         ("conversation-head", '<header id="conversation-head"'),
         ("conversation", '<section id="conversation"'),
+        ("contact-panel", '<aside id="contact-panel"'),
     ],
 )
 def test_htmx_gets_the_targeted_conversation_fragment(
