@@ -225,6 +225,7 @@ def run_turn(
             is_fallback=is_fallback,
             entities=found,
             required_details=taxonomy.required_details(),
+            no_detail=dialog.says_no_detail(text),
         )
     intent, is_fallback = outcome.intent, outcome.is_fallback
     trace["dialog"] = outcome.to_dict()
@@ -308,6 +309,9 @@ def run_turn(
         backend=backend,
         trace=trace,
         total_ms=total,
+        # A question for a missing detail offers the way out as a button.
+        quick_replies=[dialog.NO_DETAIL_REPLY]
+        if reply_text and not decision.handoff and outcome.action == "ask" else [],
     )
 
 
