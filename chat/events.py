@@ -93,6 +93,9 @@ class MessageFrame(TypedDict):
     # Bot and system messages only: ``text`` (Markdown) rendered and sanitised by
     # ``knowledge.markdown``. Customer and agent text is plain text, never HTML.
     html: NotRequired[str]
+    # Bot messages only, when it offers buttons (a question for a missing detail offers "I
+    # don't have it"): each sends its text as an ordinary customer message.
+    quick_replies: NotRequired[list[str]]
 
 
 class DeltaFrame(TypedDict):

@@ -180,6 +180,8 @@ class Message(models.Model):
     )
     text = models.TextField()
     articles = models.JSONField(default=list, blank=True)
+    # Bot messages: buttons the widget shows under the message (each sends its text).
+    quick_replies = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -170,6 +170,8 @@ def message_frame(message: Message) -> events.MessageFrame:
         "reply_to": reply_to,
         "articles": message.articles or [],
     }
+    if message.quick_replies:
+        frame["quick_replies"] = list(message.quick_replies)
     if message.author in HTML_AUTHORS:
         frame["html"] = message_html(message.text)
     return frame

@@ -439,6 +439,9 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
         in_reply_to=message,
         text=result.reply_text,
         articles=articles,
+        quick_replies=[
+            str(label)[:40] for label in (getattr(result, "quick_replies", None) or [])[:5]
+        ] if not handoff else [],
         created_at=now,
     )
     trace = BotTrace(

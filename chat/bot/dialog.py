@@ -8,8 +8,30 @@ and ``last_intent``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+# The quick reply offered under a question for a missing detail, and the short answers that
+# mean the same ("I don't have it", "don't know my order number", "I lost it"): the request is
+# then answered without the detail instead of the question coming again.
+NO_DETAIL_REPLY = "I don't have it"
+_NO_DETAIL = re.compile(
+    r"^(?:i\s+)?(?:(?:do\s*n[o']?t|dont|do\s+not)\s+(?:have|know|remember)"
+    r"|(?:have\s+)?lost|can\s*n?[o']?t\s+find|cannot\s+find)"
+    r"(?:\s+(?:it|that|one|this|them|any|the\s+\w+(?:\s+\w+)?|my\s+\w+(?:\s+\w+)?))?"
+    r"(?:\s+(?:here|now|right\s+now|sorry|with\s+me))?$"
+)
+
+
+def says_no_detail(text: str) -> bool:
+    """Whether a short message says the customer has not got the detail asked for.
+
+    Only a message of that alone (at most eight words; "I don't have it here, call me on
+    555..." is something else): punctuation and case are ignored, a curly apostrophe too.
+    """
+    words = re.sub(r"[^\w' ]+", " ", text.lower().replace("\u2019", "'")).split()
+    return 0 < len(words) <= 8 and bool(_NO_DETAIL.match(" ".join(words)))
 
 
 @dataclass
@@ -119,22 +141,29 @@ def advance(
     is_fallback: bool,
     entities: dict[str, Any],
     required_details: dict[str, list[dict[str, str]]],
+    no_detail: bool = False,
 ) -> DialogOutcome:
     """The next dialog state after a classified customer message.
 
     ``required_details`` maps an intent to the details it needs before it is answered.
     A pending request is completed by a message that carries the missing detail, even when
-    that message alone classifies poorly ("it's 55102").
+    that message alone classifies poorly ("it's 55102"). With ``no_detail`` (the customer
+    says they have not got it, ``says_no_detail``) the pending request is answered this turn
+    without that detail.
     """
     previous = dict(state or {})
     details = dict(previous.get("details") or {})
     pending = previous.get("pending") or None
     resumed = False
+    skipped = ""
 
     if pending:
         value = _detail_value(pending.get("detail", ""), entities)
         if value and not _is_phone(str(value), entities):
             intent, is_fallback, resumed = pending["intent"], False, True
+        elif no_detail:
+            intent, is_fallback, resumed = pending["intent"], False, True
+            skipped = str(pending.get("detail", ""))
         elif is_fallback or _contact_only(entities):
             # Neither the detail nor a new topic (a phone number, an address or a postal code
             # given instead of the order number asked for is no new request): keep waiting.
@@ -148,6 +177,8 @@ def advance(
     question = ""
     for needed in required_details.get(intent, []):
         name = needed.get("name", "")
+        if name == skipped:
+            continue
         value = _detail_value(name, entities) or details.get(name)
         if value and not _is_phone(str(value), entities):
             details[name] = value

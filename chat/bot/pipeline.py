@@ -240,6 +240,7 @@ def run_turn(
             is_fallback=is_fallback,
             entities=found,
             required_details=required,
+            no_detail=dialog.says_no_detail(text),
         )
     intent, is_fallback = outcome.intent, outcome.is_fallback
     if outcome.action == "ask" and intent in choices:
@@ -325,6 +326,9 @@ def run_turn(
         backend=backend,
         trace=trace,
         total_ms=total,
+        # A question for a missing detail offers the way out as a button.
+        quick_replies=[dialog.NO_DETAIL_REPLY]
+        if reply_text and not decision.handoff and outcome.action == "ask" else [],
     )
 
 

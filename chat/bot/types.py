@@ -71,6 +71,8 @@ class TurnResult:
     backend: str
     trace: dict[str, Any]
     total_ms: float
+    # Buttons the widget shows under this reply; each sends its text as the customer's message.
+    quick_replies: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -1,4 +1,5 @@
-"""The widget's face: the company's display name in the header (issue 14)."""
+"""The widget's face: the company's display name in the header, and quick replies under a bot
+message (issue 14)."""
 
 from django.db import migrations, models
 
@@ -19,6 +20,11 @@ class Migration(migrations.Migration):
                 "(the internal name when empty).",
                 max_length=80,
             ),
+        ),
+        migrations.AddField(
+            model_name="message",
+            name="quick_replies",
+            field=models.JSONField(blank=True, default=list),
         ),
         migrations.AlterField(
             model_name="widget",

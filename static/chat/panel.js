@@ -283,6 +283,7 @@
     shownSeqs[m.seq] = true;
     if (m.author !== "customer") { showTyping(null); }
     if (m.author === "bot") { addFeedback(li, m); }
+    showMessageReplies(li, m);
     if (m.seq > state.lastSeq) { state.lastSeq = m.seq; }
     if (m.seq > renderedSeq) { renderedSeq = m.seq; }
     trackOwed(m);
@@ -413,6 +414,41 @@
 
   function hideQuickReplies() {
     if (quickBox) { quickBox.hidden = true; }
+    var offered = log.querySelectorAll("[data-sd=message-replies]");
+    for (var i = 0; i < offered.length; i++) { offered[i].remove(); }
+  }
+
+  // Buttons a bot message offers ("I don't have it" under a question for a missing detail),
+  // only under the latest message and only while the bot has the conversation.
+  function showMessageReplies(li, m) {
+    var labels = Array.isArray(m.quick_replies) ? m.quick_replies : [];
+    var latest = m.seq >= renderedSeq && !log.querySelector(".sd-pending");
+    if (latest) {
+      var older = log.querySelectorAll("[data-sd=message-replies]");
+      for (var i = 0; i < older.length; i++) { older[i].remove(); }
+    }
+    if (m.author !== "bot" || !labels.length || !latest || status !== "bot") { return; }
+    var box = document.createElement("div");
+    box.className = "sd-quick";
+    box.setAttribute("data-sd", "message-replies");
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "Suggested answers");
+    labels.forEach(function (label) {
+      if (typeof label !== "string" || !label) { return; }
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "sd-chip";
+      b.setAttribute("data-sd", "quick-reply");
+      b.setAttribute("dir", "auto");
+      b.textContent = label;
+      b.addEventListener("click", function () {
+        hideQuickReplies();
+        sendText(label);
+        input.focus();
+      });
+      box.appendChild(b);
+    });
+    li.appendChild(box);
   }
 
   // The e-mail form, as a line of the transcript right under the handoff message that asks

@@ -78,8 +78,19 @@ def test_header_quick_replies_and_launcher(
     [sent] = widget.wait_for_messages("customer", 1).all_inner_texts()
     assert sent.endswith("Where is my order?")
     expect(panel.locator("[data-sd=quick-replies]")).to_be_hidden()
-    widget.wait_for_messages("bot", 1)
+    [question] = widget.wait_for_messages("bot", 1).all_inner_texts()
+    assert "order number" in question
     assert Conversation.objects.get().intent == "order_status"
+    # A question for a missing detail offers the way out.
+    offered = panel.locator("[data-sd=message-replies] [data-sd=quick-reply]")
+    expect(offered).to_have_text(["I don't have it"])
+    _assert_accessible(page, "a question with a quick reply")
+    offered.click()
+    expect(offered).to_have_count(0)
+    widget.wait_for_messages("customer", 2)
+    expect(widget.messages("customer").last).to_contain_text("I don't have it")
+    answer = widget.wait_for_messages("bot", 2).last
+    expect(answer).to_contain_text("track")  # answered without the number, not asked again
     _assert_accessible(page, "first answer")
 
     if size == "desktop":

@@ -338,3 +338,30 @@ def test_a_reply_is_not_touched_when_no_agent_is_online(conversation, fake_bot):
     message = incoming(conversation, text="where is my parcel")
     tasks.answer_message(message.pk)
     assert Message.objects.get(in_reply_to=message).text == "Your order is on its way."
+
+
+def test_a_reply_s_quick_replies_are_stored_and_framed(conversation, monkeypatch):
+    from chat.realtime import message_frame
+    from tests.chat.conftest import turn_result
+
+    offered = turn_result(
+        reply_text="What is your order number?", quick_replies=["I don't have it"]
+    )
+    monkeypatch.setattr("chat.tasks.answer_turn", lambda **kwargs: offered)
+    message = incoming(conversation)
+    tasks.answer_message(message.pk)
+    reply = Message.objects.get(in_reply_to=message)
+    assert reply.quick_replies == ["I don't have it"]
+    assert message_frame(reply)["quick_replies"] == ["I don't have it"]
+    assert "quick_replies" not in message_frame(message)  # none offered: no key
+
+
+def test_a_handoff_stores_no_quick_replies(conversation, monkeypatch):
+    from tests.chat.conftest import turn_result
+
+    handoff = turn_result(decision="handoff", reply_text="A person will reply.",
+                          handoff_category="other", quick_replies=["I don't have it"])
+    monkeypatch.setattr("chat.tasks.answer_turn", lambda **kwargs: handoff)
+    message = incoming(conversation)
+    tasks.answer_message(message.pk)
+    assert Message.objects.get(in_reply_to=message).quick_replies == []

@@ -1,6 +1,6 @@
 import pytest
 
-from chat.bot.dialog import advance
+from chat.bot.dialog import advance, says_no_detail
 
 REQUIRED = {"order_status": [{"name": "order_number", "question": "What is your order number?"}]}
 
@@ -117,3 +117,48 @@ def test_contact_details_given_instead_of_the_awaited_detail_keep_the_question_o
     third = advance(second.state, intent="general_inquiry", is_fallback=True,
                     entities={"order_number": "55102"}, required_details=REQUIRED)
     assert third.resumed and third.details["order_number"] == "55102"
+
+
+@pytest.mark.parametrize(
+    ("text", "means_no"),
+    [
+        ("I don't have it", True),
+        ("i dont have it", True),
+        ("I don\u2019t know my order number.", True),
+        ("Don't have one, sorry", True),
+        ("I lost it", True),
+        ("can't find it", True),
+        ("I do not have the order number", True),
+        ("don't remember it!", True),
+        ("I don't have it here, call me on 5559876543 instead", False),  # more than that
+        ("I don't have my order number but it was boots size 10", False),
+        ("I don't like it", False),
+        ("it's 55102", False),
+        ("", False),
+    ],
+)
+def test_says_no_detail(text, means_no):
+    assert says_no_detail(text) is means_no
+
+
+def test_no_detail_answers_the_pending_request_without_it():
+    first = advance({}, intent="order_status", is_fallback=False, entities={},
+                    required_details=REQUIRED)
+    second = advance(first.state, intent="general_inquiry", is_fallback=True, entities={},
+                     required_details=REQUIRED, no_detail=True)
+    assert (second.intent, second.is_fallback, second.resumed) == ("order_status", False, True)
+    assert second.action == "answer"
+    assert second.state["pending"] is None and "order_number" not in second.details
+    assert second.state["fallbacks"] == 0
+    # Asked again later for the same request, the detail is asked for again.
+    third = advance(second.state, intent="order_status", is_fallback=False, entities={},
+                    required_details=REQUIRED)
+    assert third.action == "ask"
+
+
+def test_no_detail_with_nothing_pending_changes_nothing():
+    plain = advance({}, intent="general_inquiry", is_fallback=True, entities={},
+                    required_details=REQUIRED)
+    said = advance({}, intent="general_inquiry", is_fallback=True, entities={},
+                   required_details=REQUIRED, no_detail=True)
+    assert said == plain

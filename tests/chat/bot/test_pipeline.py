@@ -449,3 +449,24 @@ def test_the_fallback_intent_is_answered_only_from_an_article_that_matches(taxon
     assert rewards.reply_text == NO_ARTICLE_REPLY and rewards.articles == []
     contact = Conversation(taxonomy).say("how can I contact you, is there a phone number")
     assert contact.articles[0]["title"] == "Contact us"
+
+
+def test_a_question_for_a_detail_offers_i_don_t_have_it(taxonomy):
+    chat = Conversation(taxonomy)
+    first = chat.say("where is my order?")
+    assert first.quick_replies == ["I don't have it"]
+    second = chat.say(first.quick_replies[0])
+    # Answered without the number instead of the same question again; nothing more offered.
+    assert second.decision == "reply" and second.intent == "order_status"
+    assert second.reply_text != first.reply_text
+    assert second.articles and second.articles[0]["title"] == "Tracking your order"
+    assert second.dialog_state["pending"] is None
+    assert second.quick_replies == []
+
+
+def test_answers_and_handoffs_offer_no_buttons(taxonomy):
+    assert Conversation(taxonomy).say("where is my order #88213").quick_replies == []
+    chat = Conversation(taxonomy)
+    chat.say("where is my order?")
+    handoff = chat.say("my lawyer will sue you")
+    assert handoff.decision == "handoff" and handoff.quick_replies == []
