@@ -322,10 +322,15 @@ def taxonomy_fingerprint() -> tuple[Any, ...]:
     """Row counts and latest edits of the knowledge tables, and the active classifier's id:
     it changes whenever anything the bot reads from ``taxonomy_rows`` may have changed."""
     parts: list[Any] = []
-    for model in (Intent, EscalationSignal, Article, Connector):
+    for model in (Intent, EscalationSignal, Connector):
         totals = model.objects.aggregate(rows=Count("id"), edited=Max("updated_at"))
         parts += [totals["rows"], str(totals["edited"])]
-    parts.append(Article.intents.through.objects.count())
+    # The articles and their links to intents in one query: a link added or removed changes
+    # no article's updated_at.
+    totals = Article.objects.aggregate(
+        rows=Count("id", distinct=True), edited=Max("updated_at"), links=Count("intents")
+    )
+    parts += [totals["rows"], str(totals["edited"]), totals["links"]]
     active = ClassifierModel.objects.filter(is_active=True).values_list("id", flat=True)
     parts.append(active.first())
     return tuple(parts)

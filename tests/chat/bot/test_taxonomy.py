@@ -78,3 +78,20 @@ def test_a_broken_artifact_does_not_break_the_bot(db_taxonomy):
     snapshot = taxonomy_snapshot()
     assert snapshot.classifier is None
     assert snapshot.intents
+
+
+def test_linking_an_article_to_an_intent_elsewhere_is_seen(db_taxonomy, monkeypatch):
+    # A link between an article and an intent changes no row's updated_at: the fingerprint
+    # counts the links too.
+    from knowledge.models import Article
+
+    first = taxonomy_snapshot()
+    article = Article.objects.get(title="Tracking your order")
+    article.intents.add(Intent.objects.get(slug="complaint"))  # another process, no bump
+    monkeypatch.setattr(taxonomy_module._cache, "checked_at", 0.0)
+    second = taxonomy_snapshot()
+    assert second is not first
+    assert "complaint" in second.articles.by_id[article.pk].intents
+    article.intents.remove(Intent.objects.get(slug="complaint"))
+    monkeypatch.setattr(taxonomy_module._cache, "checked_at", 0.0)
+    assert "complaint" not in taxonomy_snapshot().articles.by_id[article.pk].intents
