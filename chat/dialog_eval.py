@@ -76,6 +76,8 @@ import httpx2
 import yaml
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
 from chat.bot.pipeline import run_turn
 from chat.bot.service import failed_turn
@@ -406,8 +408,18 @@ def _today(moment: dt.datetime, zone: str) -> dt.date:
 
 def call_in_process(spec: ConnectorSpec, values: dict[str, str]) -> CallOutcome:
     """A data connector's call served by this process's own Django (the demo orders API at
-    ``/demo/api/orders/``), so that an evaluation needs no running server."""
-    return connector_call(spec, values, transport=httpx2.WSGITransport(app=WSGIHandler()))
+    ``/demo/api/orders/``), so that an evaluation needs no running server.
+
+    The served request keeps this thread's database connection open (as Django's test client
+    does): the evaluation may be inside a transaction, which closing it would break.
+    """
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        return connector_call(spec, values, transport=httpx2.WSGITransport(app=WSGIHandler()))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 def run_dialog(taxonomy: Taxonomy, dialog: Dialog, *, start: dt.datetime | None = None

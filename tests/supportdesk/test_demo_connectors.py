@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 
-import httpx2
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
 
 from chat.bot import taxonomy_invalidate
 from chat.bot.pipeline import run_turn
 from chat.bot.taxonomy import taxonomy_snapshot
 from chat.bot.types import TurnContext
+from chat.dialog_eval import call_in_process
 from chat.identity import identity_hash
 from chat.models import Widget
-from knowledge.connectors import connector_call
 from knowledge.importexport import taxonomy_export
 from knowledge.models import AuditLogEntry, Connector
 from supportdesk.demo_api import demo_orders
@@ -63,11 +61,6 @@ def test_recent_orders_are_the_customers_three_latest(client, settings):
     assert client.get("/demo/api/orders/", **auth(settings)).status_code == 400
 
 
-def in_process(spec, values):
-    """The demo connectors' call, served by this process's Django instead of a socket."""
-    return connector_call(spec, values, transport=httpx2.WSGITransport(app=WSGIHandler()))
-
-
 def converse(lines, verified=""):
     taxonomy_invalidate()
     taxonomy = taxonomy_snapshot()
@@ -75,7 +68,7 @@ def converse(lines, verified=""):
     texts: list[str] = []
     result = None
     for line in lines:
-        result = run_turn(taxonomy, text=line, use_claude=False, call_connector=in_process,
+        result = run_turn(taxonomy, text=line, use_claude=False, call_connector=call_in_process,
                           context=TurnContext(dialog_state=state, customer_texts=list(texts),
                                               verified_customer_id=verified))
         state = result.dialog_state
