@@ -270,7 +270,7 @@
     } else {
       li = messageElement(m.author, m.text, m.sender_name, m.html, m.created_at, m.sender_initials);
     }
-    if (m.author === "customer") { hideQuickReplies(); }
+    if (m.author === "customer") { hideQuickReplies(m.seq); }
     if (m.reply_to && streaming[m.reply_to]) {
       streaming[m.reply_to].remove();
       delete streaming[m.reply_to];
@@ -412,17 +412,23 @@
       : "We\u2019ll reply by e-mail";
   }
 
-  function hideQuickReplies() {
+  // The customer wrote (the message ``beforeSeq``, or one not yet stored): the greeting's
+  // topics go, and so do the buttons under bot messages older than it. (A bot reply can come
+  // before the echo of the message it answers: its buttons stay.)
+  function hideQuickReplies(beforeSeq) {
     if (quickBox) { quickBox.hidden = true; }
     var offered = log.querySelectorAll("[data-sd=message-replies]");
-    for (var i = 0; i < offered.length; i++) { offered[i].remove(); }
+    for (var i = 0; i < offered.length; i++) {
+      var seq = parseInt(offered[i].parentNode.getAttribute("data-seq"), 10);
+      if (beforeSeq === undefined || !(seq > beforeSeq)) { offered[i].remove(); }
+    }
   }
 
   // Buttons a bot message offers ("I don't have it" under a question for a missing detail),
   // only under the latest message and only while the bot has the conversation.
   function showMessageReplies(li, m) {
     var labels = Array.isArray(m.quick_replies) ? m.quick_replies : [];
-    var latest = m.seq >= renderedSeq && !log.querySelector(".sd-pending");
+    var latest = m.seq >= renderedSeq;
     if (latest) {
       var older = log.querySelectorAll("[data-sd=message-replies]");
       for (var i = 0; i < older.length; i++) { older[i].remove(); }
