@@ -12,6 +12,7 @@ from chat.console import services as console_services
 from chat.models import CannedResponse, Contact, Conversation, Label, Note, NoteKind
 
 from .conftest import handed_over, make_user
+from .test_browser_console import close_console
 
 pytestmark = [pytest.mark.services, pytest.mark.browser]
 
@@ -19,7 +20,8 @@ PASSWORD = "pw-for-tests-2026"
 
 
 def watch_csp(page) -> list[str]:
-    """Collects the page's CSP violations (Chromium logs each to the console)."""
+    """Collects the page's CSP violations (Chromium logs each to the console) and its
+    uncaught script errors."""
     found: list[str] = []
     page.on(
         "console",
@@ -27,6 +29,7 @@ def watch_csp(page) -> list[str]:
         if "Content Security Policy" in message.text
         else None,
     )
+    page.on("pageerror", lambda exc: found.append(f"page error: {exc}"))
     return found
 
 
@@ -44,7 +47,7 @@ def open_console(factory, base_url, login, username, path="/console/"):
 def test_two_agents_transfer_note_and_mention(
     daphne_server, browser_context_factory, browser_login, widget
 ):
-    make_user("agents", "agent-ann")
+    ann = make_user("agents", "agent-ann")
     bob = make_user("agents", "agent-bob")
     console_services.agent_profile_set(agent=bob, display_name="Bob Stone")
     conversation = handed_over(widget)
@@ -100,6 +103,9 @@ def test_two_agents_transfer_note_and_mention(
     kinds = list(Note.objects.order_by("pk").values_list("kind", flat=True))
     assert kinds == [NoteKind.NOTE, NoteKind.TRANSFERRED, NoteKind.NOTE]
     assert ann_csp == [] and bob_csp == []
+    # Closed and counted out before the test database is flushed (see close_console).
+    close_console(ann_page, ann)
+    close_console(bob_page, bob)
 
 
 def test_one_agent_works_the_list_with_keys_labels_and_canned_responses(
@@ -181,3 +187,4 @@ def test_one_agent_works_the_list_with_keys_labels_and_canned_responses(
     button.click()
     expect(button).to_have_attribute("aria-pressed", "true")
     assert violations == []
+    close_console(page, agent)
