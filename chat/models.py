@@ -181,7 +181,8 @@ class Message(models.Model):
     text = models.TextField()
     articles = models.JSONField(default=list, blank=True)
     # Bot messages: buttons the widget shows under the message (each sends its text).
-    quick_replies = models.JSONField(default=list, blank=True)
+    # The labels of the buttons a bot message offers; None (most messages) or a list of text.
+    quick_replies = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -441,7 +441,7 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
         articles=articles,
         quick_replies=[
             str(label)[:40] for label in (getattr(result, "quick_replies", None) or [])[:5]
-        ] if not handoff else [],
+        ] or None if not handoff else None,
         created_at=now,
     )
     trace = BotTrace(

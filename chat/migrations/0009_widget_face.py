@@ -24,7 +24,9 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="message",
             name="quick_replies",
-            field=models.JSONField(blank=True, default=list),
+            # Nullable, no default: SQLite adds the column in place instead of rebuilding
+            # chat_message, which would drop the analytics' partial index on it.
+            field=models.JSONField(blank=True, null=True),
         ),
         migrations.AlterField(
             model_name="widget",

@@ -364,4 +364,4 @@ def test_a_handoff_stores_no_quick_replies(conversation, monkeypatch):
     monkeypatch.setattr("chat.tasks.answer_turn", lambda **kwargs: handoff)
     message = incoming(conversation)
     tasks.answer_message(message.pk)
-    assert Message.objects.get(in_reply_to=message).quick_replies == []
+    assert Message.objects.get(in_reply_to=message).quick_replies is None
