@@ -231,3 +231,12 @@ def admin_client_role(db):
 def agent_client(client, agent_user):
     client.force_login(agent_user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_taxonomy_snapshot() -> None:
+    """Each test reads its own taxonomy: the process keeps a snapshot for a second, and the
+    previous test's rolled-back intents would otherwise answer the gap grouping's guesses."""
+    from chat.bot import taxonomy_invalidate
+
+    taxonomy_invalidate()
