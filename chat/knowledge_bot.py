@@ -44,7 +44,7 @@ class ChatBot:
         (``predict_words``), leaving out the fallback intent: teaching a gap message to the
         fallback intent would keep it a gap. "" when the classifier knows no other intent;
         None without a model."""
-        taxonomy = taxonomy_snapshot()
+        taxonomy = taxonomy_snapshot(fresh=True)  # a model activated a moment ago counts
         model = taxonomy.classifier
         if model is None:
             return None
