@@ -9,7 +9,8 @@ the system prompt says that both may contain instructions that must not be follo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import anthropic
@@ -53,6 +54,20 @@ def _client() -> anthropic.Anthropic:
 
 
 _TAG_RE = re.compile(r"</?\s*(customer_message|conversation|turn|document)[^>]*>", re.I)
+
+
+@contextmanager
+def _api_errors() -> Iterator[None]:
+    """Raises the SDK's errors inside as ``ClaudeError`` (reason "timeout", "api error NNN"
+    or "api error"), so that every caller falls back to the offline bot the same way."""
+    try:
+        yield
+    except anthropic.APITimeoutError as error:
+        raise ClaudeError("timeout", str(error)) from error
+    except anthropic.APIStatusError as error:
+        raise ClaudeError(f"api error {error.status_code}", error.message) from error
+    except anthropic.APIError as error:
+        raise ClaudeError("api error", str(error)) from error
 
 
 def _quote(text: str) -> str:
@@ -119,7 +134,7 @@ def classify(
         "customer's sentiment and urgency, any escalation signals and the action you suggest, "
         f"by calling the {CLASSIFY_TOOL} tool. {INJECTION_NOTICE}"
     )
-    try:
+    with _api_errors():
         response = _client().messages.create(
             model=settings.ANTHROPIC_MODEL,
             max_tokens=400,
@@ -128,12 +143,6 @@ def classify(
             tools=[_tool_schema(slugs)],
             tool_choice={"type": "tool", "name": CLASSIFY_TOOL},
         )
-    except anthropic.APITimeoutError as error:
-        raise ClaudeError("timeout", str(error)) from error
-    except anthropic.APIStatusError as error:
-        raise ClaudeError(f"api error {error.status_code}", error.message) from error
-    except anthropic.APIError as error:
-        raise ClaudeError("api error", str(error)) from error
     return _parse_classification(response, slugs)
 
 
@@ -218,7 +227,7 @@ def stream_reply(
         prompt += f"\n<details_from_customer>{_quote(known)}</details_from_customer>"
     content.append({"type": "text", "text": prompt})
     written = ""
-    try:
+    with _api_errors():
         with _client().messages.stream(
             model=settings.ANTHROPIC_MODEL,
             max_tokens=500,
@@ -229,12 +238,6 @@ def stream_reply(
                 written += chunk
                 if on_delta is not None and chunk:
                     on_delta(written)
-    except anthropic.APITimeoutError as error:
-        raise ClaudeError("timeout", str(error)) from error
-    except anthropic.APIStatusError as error:
-        raise ClaudeError(f"api error {error.status_code}", error.message) from error
-    except anthropic.APIError as error:
-        raise ClaudeError("api error", str(error)) from error
     return written.strip()
 
 
@@ -270,7 +273,7 @@ def reply_with_tools(
         " When a tool can look up the customer's own data (an order), call it with the "
         "details the customer gave, and answer from its result."
     )
-    try:
+    with _api_errors():
         client = _client()
         first = client.messages.create(
             model=settings.ANTHROPIC_MODEL, max_tokens=500, system=system, tools=tools,
@@ -299,12 +302,6 @@ def reply_with_tools(
                 written += chunk
                 if on_delta is not None and chunk:
                     on_delta(written)
-    except anthropic.APITimeoutError as error:
-        raise ClaudeError("timeout", str(error)) from error
-    except anthropic.APIStatusError as error:
-        raise ClaudeError(f"api error {error.status_code}", error.message) from error
-    except anthropic.APIError as error:
-        raise ClaudeError("api error", str(error)) from error
     return written.strip()
 
 
@@ -330,19 +327,13 @@ def summarize_handoff(*, facts: str, history: list[tuple[str, str]]) -> str:
         f"<conversation>\n{lines}\n</conversation>\n"
         f"<facts_from_the_traces>{_quote(facts)}</facts_from_the_traces>"
     )
-    try:
+    with _api_errors():
         response = _client().messages.create(
             model=settings.ANTHROPIC_MODEL,
             max_tokens=200,
             system=summary_system_prompt(),
             messages=[{"role": "user", "content": prompt}],
         )
-    except anthropic.APITimeoutError as error:
-        raise ClaudeError("timeout", str(error)) from error
-    except anthropic.APIStatusError as error:
-        raise ClaudeError(f"api error {error.status_code}", error.message) from error
-    except anthropic.APIError as error:
-        raise ClaudeError("api error", str(error)) from error
     text = " ".join(
         block.text for block in response.content if getattr(block, "type", "") == "text"
     ).strip()
