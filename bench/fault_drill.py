@@ -376,6 +376,9 @@ class Stack:
             )
         self.procs["worker"] = Proc("worker", commands["worker"], env,
                                     self.logdir / "worker.log", worker_ready)
+        if "connectors" in commands:  # the data connectors' worker, as bin/services runs it
+            self.procs["connectors"] = Proc("connectors", commands["connectors"], env,
+                                            self.logdir / "connectors.log", worker_ready)
         schedule = self.logdir / "celerybeat-schedule"
         beat = commands["beat"].replace("/tmp/supportdesk-celerybeat-schedule", str(schedule))
         self.procs["beat"] = Proc("beat", beat, env, self.logdir / "beat.log", beat_ready)

@@ -175,10 +175,10 @@ def advance(
             details[name] = entities[name]
 
     question = ""
-    for needed in required_details.get(intent, []):
+    # A customer without the detail asked for is answered now: no further detail is asked
+    # (an order's e-mail address is no use without its number).
+    for needed in required_details.get(intent, []) if not skipped else []:
         name = needed.get("name", "")
-        if name == skipped:
-            continue
         value = _detail_value(name, entities) or details.get(name)
         if value and not _is_phone(str(value), entities):
             details[name] = value

@@ -229,6 +229,10 @@ def run_turn(
     required = taxonomy.required_details()
     choices = _connector_choices(taxonomy, context=context, found=found, required=required)
     social = smalltalk.kind(text, intents=taxonomy.intents)
+    # "I don't have it": the request is answered from its article, with no lookup.
+    without_detail = dialog.says_no_detail(text)
+    if without_detail:
+        choices = {}
     if social:
         outcome = dialog.pleasantry(
             context.dialog_state, kind=social, fallback_intent=taxonomy.fallback_intent
@@ -240,7 +244,7 @@ def run_turn(
             is_fallback=is_fallback,
             entities=found,
             required_details=required,
-            no_detail=dialog.says_no_detail(text),
+            no_detail=without_detail,
         )
     intent, is_fallback = outcome.intent, outcome.is_fallback
     if outcome.action == "ask" and intent in choices:
