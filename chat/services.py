@@ -527,15 +527,15 @@ def owed_answer_settle(*, message: Message) -> bool:
 
 
 def _locked(conversation: Conversation) -> Conversation:
-    """Re-reads the conversation under a row lock, refreshing the caller's copy too."""
-    fresh = (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("assignee")
-        .get(pk=conversation.pk)
-    )
+    """Re-reads the conversation under a row lock, refreshing the caller's copy too.
+
+    The conversation's row alone: with a join, a lock that waited on another transaction
+    gives PostgreSQL's re-checked row beside the joined row as it was before (an assignee of
+    NULL), and two agents claiming at once both won. A changed ``assignee_id`` drops the
+    copy's cached assignee, which is then read after the lock, as committed."""
+    fresh = Conversation.objects.select_for_update().get(pk=conversation.pk)
     for field in Conversation._meta.concrete_fields:
         setattr(conversation, field.attname, getattr(fresh, field.attname))
-    conversation.assignee = fresh.assignee
     return conversation
 
 
