@@ -173,6 +173,10 @@ def test_a_reply_lost_on_the_way_is_fetched_on_rejoin(
     widget.wait_for_messages("customer", 1)
     conversation = Conversation.objects.get()
     first_answer = _wait_for_answer(page, conversation)
+    # Stored first, then broadcast: the frame may still be on its way; it must be dropped
+    # before the proxy lets bot replies through again.
+    wait_until(page, lambda: [f["seq"] for f in proxy.dropped] == [first_answer.seq],
+               "the first answer's frame dropped")
 
     proxy.drop_to_page = None
     widget.send("Do you ship to Canada?")
