@@ -103,3 +103,20 @@ def assert_the_demo_file_is_an_export() -> None:
     assert exported["intents"] == sorted(demo["intents"], key=lambda i: i["slug"])
     assert exported["signals"] == sorted(demo["signals"], key=lambda s: s["phrase"])
     assert exported["articles"] == sorted(demo["articles"], key=lambda a: a["title"])
+
+
+@pytest.mark.django_db
+def test_load_demo_gives_agents_labels_and_canned_responses_and_keeps_their_edits():
+    from chat.models import CannedResponse, Label
+
+    call_command("load_demo", password="first-pass-123", traffic_days=0, verbosity=0)
+    assert set(Label.objects.values_list("name", flat=True)) == {"vip", "bug", "follow-up"}
+    hello = CannedResponse.objects.get(shortcut="hello")
+    assert "{{ contact.name }}" in hello.text and "{{ agent.name }}" in hello.text
+    assert "{{ conversation.order_number }}" in CannedResponse.objects.get(shortcut="order").text
+    CannedResponse.objects.filter(shortcut="hello").update(text="Our own greeting.")
+    Label.objects.filter(name="vip").update(color="#000000")
+    call_command("load_demo", password="second-pass-456", traffic_days=0, verbosity=0)
+    assert CannedResponse.objects.get(shortcut="hello").text == "Our own greeting."
+    assert Label.objects.get(name="vip").color == "#000000"
+    assert CannedResponse.objects.count() == 3

@@ -24,7 +24,7 @@ from django.db import transaction
 
 from accounts.roles import ADMINS, AGENTS, MANAGERS, ensure_role_groups
 from chat.identity import widget_secret_rotate
-from chat.models import Conversation, Widget
+from chat.models import CannedResponse, Conversation, Label, Widget
 from knowledge.importexport import ImportRejected
 from knowledge.models import ClassifierModel, Connector
 from knowledge.services import ImportResult, connector_headers_set, taxonomy_import_json
@@ -62,6 +62,7 @@ class Command(BaseCommand):
             result = load_knowledge(DEMO_KNOWLEDGE)
             widget = load_widget()
             passwords = load_users(options.get("password"))
+            load_workspace()
         if verbose:
             counts = result.counts
             self.stdout.write(
@@ -92,6 +93,30 @@ class Command(BaseCommand):
             for username, password in passwords.items():
                 shown = password if password else "(unchanged)"
                 self.stdout.write(f"  login {username:<8} password {shown}")
+
+
+# The agents' workspace of the demo: labels to file conversations under, and saved replies
+# that show the canned-response variables (issue 14). Made once; an admin's edits are kept.
+DEMO_LABELS = [("vip", "#8a3ffc"), ("bug", "#b42318"), ("follow-up", "#0b7285")]
+DEMO_CANNED = [
+    ("hello", "Greeting",
+     "Hi {{ contact.name }}, I'm {{ agent.name }} from the Acme Outfitters team. "
+     "I'm reading your conversation now."),
+    ("order", "Order in hand",
+     "Thanks! I have order {{ conversation.order_number }} open and I'm checking it now."),
+    ("bye", "Closing",
+     "Glad I could help. If anything else comes up, just write here again."),
+]
+
+
+def load_workspace() -> None:
+    """Creates the demo's labels and canned responses, unless they exist."""
+    for name, color in DEMO_LABELS:
+        Label.objects.get_or_create(name=name, defaults={"color": color})
+    for shortcut, title, text in DEMO_CANNED:
+        CannedResponse.objects.get_or_create(
+            shortcut=shortcut, defaults={"title": title, "text": text}
+        )
 
 
 def load_knowledge(path: Path) -> ImportResult:
