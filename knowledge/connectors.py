@@ -197,11 +197,13 @@ def masked_headers(spec: ConnectorSpec) -> list[tuple[str, str]]:
 
 def _address_allowed(host: str, port: int) -> bool:
     """Whether ``host`` may be called: every address it resolves to is public, or private
-    addresses are allowed, or it is the demo orders API's own host (``DEMO_API_BASE_URL``)."""
+    addresses are allowed, or, outside production, it is the demo orders API's own host
+    (``DEMO_API_BASE_URL``). In production (``SUPPORTDESK_ENV=production``) the demo's host
+    gets no exception: the desk's own server is no connector target there."""
     if settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS:
         return True
     demo = urlsplit(settings.DEMO_API_BASE_URL)
-    if (demo.hostname or "").lower() == host.lower() and (
+    if not settings.PRODUCTION and (demo.hostname or "").lower() == host.lower() and (
         demo.port or (443 if demo.scheme == "https" else 80)
     ) == port:
         return True

@@ -338,7 +338,9 @@ CONNECTOR_ALLOW_PRIVATE_NETWORKS = env_bool("CONNECTOR_ALLOW_PRIVATE_NETWORKS", 
 # (the default): connectors are called in the bot's own task.
 CONNECTOR_QUEUE = os.environ.get("CONNECTOR_QUEUE", "")
 # The demo orders API (/demo/api/orders/): where load_demo's connectors call it, and its token.
-DEMO_API_BASE_URL = os.environ.get("DEMO_API_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+DEMO_API_BASE_URL = os.environ.get(
+    "DEMO_API_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '').strip() or 8000}"
+).rstrip("/")
 DEMO_API_TOKEN = os.environ.get("DEMO_API_TOKEN", "demo-orders-token")
 
 # --- Knowledge imports ------------------------------------------------------------------------

@@ -215,3 +215,14 @@ def test_a_call_logs_no_url_or_secret(api, caplog):
     assert "k3y-zz" not in caplog.text and "kit@example.org" not in caplog.text
     assert SECRET not in caplog.text
     assert "k3y-zz" not in repr(outcome.to_trace())
+
+
+@pytest.mark.parametrize("production", [False, True])
+def test_the_demo_apis_own_host_is_exempt_only_outside_production(api, settings, production):
+    # The demo's connectors call the desk's own server (DEMO_API_BASE_URL); in production
+    # that host is no exception to the refusal of loopback addresses.
+    settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS = False
+    settings.PRODUCTION = production
+    settings.DEMO_API_BASE_URL = api.base_url
+    outcome = connector_call(spec(api), {"order_number": "70001", "email": "kit@example.org"})
+    assert (outcome.reason == "private_address") is production
