@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,10 +49,28 @@ class Choice:
     sign_in: bool = False
 
 
+# "my orders", "recent orders", "order history": the customer's own orders as a list, which
+# only a verified-only connector (the signed-in customer's) can give.
+_ORDERS_LIST = re.compile(
+    r"\b(?:(?:my|recent|past|previous|last|latest|all(?: of)? my|all) orders"
+    r"|order history|orders? I(?:'ve| have)? (?:placed|made))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_for_own_orders(text: str) -> bool:
+    """Whether ``text`` asks for the customer's orders as a list ("show my recent orders"),
+    rather than about one order."""
+    return bool(_ORDERS_LIST.search(text.replace("\u2019", "'")))
+
+
 def choose(
-    connectors: tuple[ConnectorSpec, ...], *, intent: str, verified: bool, order_number: bool
+    connectors: tuple[ConnectorSpec, ...], *, intent: str, verified: bool, order_number: bool,
+    own_orders: bool = False,
 ) -> Choice:
-    """The connector that answers ``intent`` (see the module's rule)."""
+    """The connector that answers ``intent`` (see the module's rule). ``own_orders``: the
+    customer asks for their orders as a list (``asks_for_own_orders``); unverified, with a
+    verified-only connector for it, they are asked to sign in (``Choice(sign_in=True)``)."""
     own = [c for c in connectors if intent in c.intents]
     if not own:
         return Choice()
@@ -59,6 +78,8 @@ def choose(
     public = [c for c in own if not c.verified_only]
     if verified and private and not order_number:
         return Choice(connector=private[0])
+    if private and own_orders and not order_number and not verified:
+        return Choice(sign_in=True)
     if public:
         return Choice(connector=public[0])
     return Choice(connector=private[0]) if verified else Choice(sign_in=True)

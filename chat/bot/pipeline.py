@@ -227,7 +227,10 @@ def run_turn(
     # 4. Dialog manager (a message of pleasantries only changes no topic). An intent answered
     # by a data connector also needs the details the connector takes.
     required = taxonomy.required_details()
-    choices = _connector_choices(taxonomy, context=context, found=found, required=required)
+    choices = _connector_choices(
+        taxonomy, context=context, found=found, required=required,
+        own_orders=lookup.asks_for_own_orders(text),
+    )
     social = smalltalk.kind(text, intents=taxonomy.intents)
     # "I don't have it": the request is answered from its article, with no lookup.
     without_detail = dialog.says_no_detail(text)
@@ -460,7 +463,7 @@ def _respond(
 
 def _connector_choices(
     taxonomy: Taxonomy, *, context: TurnContext, found: dict[str, Any],
-    required: dict[str, list[dict[str, str]]],
+    required: dict[str, list[dict[str, str]]], own_orders: bool = False,
 ) -> dict[str, lookup.Choice]:
     """The connector (or the need to sign in) for each intent that has connectors; adds the
     chosen connector's details to ``required`` (in place)."""
@@ -473,7 +476,7 @@ def _connector_choices(
     for slug in sorted({s for c in taxonomy.connectors for s in c.intents}):
         choice = lookup.choose(
             taxonomy.connectors, intent=slug, verified=bool(context.verified_customer_id),
-            order_number=has_number,
+            order_number=has_number, own_orders=own_orders,
         )
         choices[slug] = choice
         required[slug] = [] if choice.sign_in else lookup.required_details(

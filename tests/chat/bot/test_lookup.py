@@ -219,3 +219,14 @@ def test_with_claude_an_invented_tool_answer_is_replaced(shop, fake_claude):
         call_connector=Caller(), use_claude=True, context=TurnContext(),
     )
     assert "$250" not in result.reply_text and not result.trace["quality"]["ok"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("show my recent orders", True), ("what are my last orders", True),
+    ("can I see my order history?", True), ("list the orders I've placed", True),
+    ("where is my order?", False), ("order 10023 is late", False), ("my order's status", False),
+])
+def test_a_list_of_the_customers_own_orders_is_told_from_one_order(text, expected):
+    from chat.bot.lookup import asks_for_own_orders
+
+    assert asks_for_own_orders(text) is expected
