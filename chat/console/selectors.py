@@ -129,6 +129,15 @@ class TraceView:
     handoff_reason: str
     entities: list[dict[str, str]]
     total_ms: float
+    # The data connector call of the turn, as its trace keeps it (``CallOutcome.to_trace``:
+    # connector, method, URL with secrets masked, status, ms, ok, reason, fields), or None.
+    connector: dict[str, Any] | None = None
+
+
+def _connector_call(stages: Any) -> dict[str, Any] | None:
+    trace = stages.get("trace") if isinstance(stages, dict) else None
+    call = trace.get("connector") if isinstance(trace, dict) else None
+    return call if isinstance(call, dict) and call.get("connector") else None
 
 
 def _entity_text(value: Any) -> str:
@@ -179,6 +188,7 @@ def transcript_for_agent(*, conversation: Conversation) -> list[Message]:
                 handoff_reason=trace.handoff_reason,
                 entities=_entities(trace.stages),
                 total_ms=trace.total_ms,
+                connector=_connector_call(trace.stages),
             )
             if trace is not None
             else None

@@ -245,8 +245,9 @@ def test_dashboard_query_count_is_bounded(manager_client, march, django_assert_m
     # Beat keeps the rollup fresh; a refresh's own statements are bounded in test_rollup.py.
     rollup_refresh()
     # The gaps and articles add a fixed few: gap groups, actions taken, always-policy
-    # intents, the taxonomy's check, the article figures and their titles.
-    with django_assert_max_num_queries(26):
+    # intents, the taxonomy's check, the article figures and their titles, the data
+    # connectors' counts.
+    with django_assert_max_num_queries(27):
         manager_client.get(f"/analytics/?{MARCH}")
 
 
@@ -359,3 +360,26 @@ def test_custom_dates_outside_the_span_are_refused_with_the_span(manager_client)
     soon = today + timedelta(days=300)
     response = manager_client.get(f"/analytics/?range=custom&start={soon}&end={soon}")
     assert response.status_code == 200
+
+
+def test_the_dashboard_counts_connector_answers_and_failures_by_connector(manager_client, march):
+    from analytics.models import EventName, ReportingEvent
+
+    base = ReportingEvent.objects.filter(name=EventName.BOT_REPLIED).first()
+    assert base is not None
+    categories = ["connector:Order status"] * 3 + ["connector_failed:Order status"] + [
+        "connector:Recent orders"
+    ]
+    for category in categories:
+        base.pk = None
+        base.category = category
+        base.save()
+    page = manager_client.get(f"/analytics/?{MARCH}").content.decode()
+    section = page.split('data-sd="connector-stats"', 1)[1].split("</section>", 1)[0]
+    assert "<tr><td>Order status</td><td>3</td><td>1</td></tr>" in section
+    assert "<tr><td>Recent orders</td><td>1</td><td>0</td></tr>" in section
+
+
+def test_no_connector_section_without_connector_replies(manager_client, march):
+    page = manager_client.get(f"/analytics/?{MARCH}").content.decode()
+    assert 'data-sd="connector-stats"' not in page

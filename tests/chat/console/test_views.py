@@ -391,3 +391,38 @@ def test_the_console_refreshes_its_queue_once_more_after_a_throttled_burst(
     client.force_login(agent)
     page = client.get(reverse("chat:console")).content.decode()
     assert 'data-queue-settle-ms="2250"' in page
+
+
+@pytest.mark.parametrize(("call", "shown", "absent"), [
+    ({"connector": "Order status", "method": "GET",
+      "url": "https://shop.example/api/orders/10023?email=sam%40example.com&api_key=%E2%80%A2",
+      "status": 200, "ms": 41.2, "ok": True, "reason": "", "fields": ["order"]},
+     ["Order status: GET", "status 200", "41 ms", "fields order"], ["failed:"]),
+    ({"connector": "Order status", "method": "GET", "url": "https://shop.example/api/orders/1",
+      "status": None, "ms": 3010.0, "ok": False, "reason": "timeout", "fields": []},
+     ["no response", "3010 ms", "failed: timeout"], ["fields"]),
+])
+def test_a_turns_trace_shows_its_data_connector_call(client, agent, widget, call, shown, absent):
+    from chat import services
+
+    conversation, (first,) = start_conversation(widget, "where is order 10023?")
+    services.bot_turn_record(
+        message=first, result=bot_turn(trace={"connector": call, "errors": []})
+    )
+    client.force_login(agent)
+    page = client.get(reverse("chat:console-conversation", args=[conversation.pk])).content.decode()
+    cell = page.split('data-sd="trace-connector">', 1)[1].split("</dd>", 1)[0]
+    for text in shown:
+        assert text in cell, text
+    for text in absent:
+        assert text not in cell, text
+
+
+def test_a_turn_without_a_connector_call_shows_none(client, agent, widget):
+    from chat import services
+
+    conversation, (first,) = start_conversation(widget, "where is order 55102?")
+    services.bot_turn_record(message=first, result=bot_turn())
+    client.force_login(agent)
+    page = client.get(reverse("chat:console-conversation", args=[conversation.pk])).content.decode()
+    assert 'data-sd="trace"' in page and 'data-sd="trace-connector"' not in page
