@@ -56,3 +56,20 @@ def test_order_lookup_and_recent_orders_on_the_demo(
     page.screenshot(path=str(artifacts_dir / "demo_recent_orders.png"))
     verified = Conversation.objects.exclude(verified_user_id="").get()
     assert verified.verified_user_id == "cust-10023" and verified.contact.is_verified
+
+
+def test_a_connector_test_fits_a_phone_screen(daphne_server, demo, browser_context_factory):
+    # The request line and the JSON are long words: they wrap inside the page at 390 px.
+    from tests.conftest import login
+
+    point_connectors_at(daphne_server)
+    connector = Connector.objects.get(verified_only=False)
+    page = browser_context_factory(viewport={"width": 390, "height": 800}).new_page()
+    login(page, daphne_server, "admin", demo["password"])
+    page.goto(f"{daphne_server}/knowledge/connectors/{connector.pk}/")
+    page.fill("[data-sd=connector-test-form] [name=order_number]", "10023")
+    page.fill("[data-sd=connector-test-form] [name=email]", "sam@example.com")
+    page.click("[data-sd=connector-test]")
+    expect(page.locator("[data-sd=connector-test-reply]")).to_contain_text("Shipped")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, width
