@@ -1,6 +1,6 @@
 """Benchmark of the agents' console list, tabs and search on PostgreSQL.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sd_h14c_bench \
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sd_console_bench \
         .venv/bin/python bench/bench_console.py [--conversations 10000] [--messages 10] \
         [--repeat 30] [--regenerate]
 
