@@ -70,7 +70,7 @@ def test_header_quick_replies_and_launcher(
     else:
         expect(launcher).to_be_hidden()  # the panel fills the screen and has its own close button
     buttons = panel.locator("[data-sd=quick-reply]")
-    expect(buttons).to_have_count(5)
+    expect(buttons).to_have_count(4)
     assert buttons.all_inner_texts() == sorted(buttons.all_inner_texts())
     _assert_accessible(page, "greeting")
 

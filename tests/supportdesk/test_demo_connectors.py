@@ -122,3 +122,17 @@ def test_demo_page_signs_the_demo_customer(client, demo):
     secret = Widget.objects.get(public_key="demo").identity_secret
     assert f'data-user-hash="{identity_hash(secret, "cust-10023")}"' in page
     assert 'data-user-id="cust-10023"' in page and secret not in page
+
+
+@pytest.mark.django_db
+def test_every_demo_topic_button_is_answered_from_its_intent(demo):
+    # A topic button sends its label as the customer's message: the label must be words the
+    # classifier reads as that intent, or the customer gets another topic's answer.
+    from chat.bot.service import playground_turn
+    from knowledge.selectors import quick_reply_topics
+
+    topics = quick_reply_topics()
+    assert 3 <= len(topics) <= 5
+    for topic in topics:
+        turn = playground_turn(text=topic["label"])
+        assert (turn.intent, turn.is_fallback) == (topic["intent"], False), topic
