@@ -21,7 +21,9 @@ from .models import Widget
 from .origins import SELF, allowed_origin_entries
 
 WS_PATH = "/ws/chat/"
-MAX_BODY_BYTES = 2048
+# Room for the longest hints the panel sends (a 2,000-character page URL, a 300-character
+# title in any script) with a signed customer: a chat must never fail to start for them.
+MAX_BODY_BYTES = 8192
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:

@@ -199,3 +199,23 @@ def test_the_host_pages_url_is_kept_within_check_origin_info(
     assert response.status_code == 201
     conversation = Conversation.objects.get(public_id=response.json()["conversation_id"])
     assert conversation.page_url == expected
+
+
+def test_the_longest_page_hints_with_a_signed_customer_still_open_a_chat(client, widget):
+    url = "https://shop.example/p?" + "q=%E2%82%AC&" * 166  # 1,996 characters
+    title = "\U0001f600\u0645" * 150  # 300 characters, 900 bytes of UTF-8
+    body = {"widget": "acme", "page_url": url[:2000], "page_title": title,
+            "user": {"id": "c" * 100, "hash": "0" * 64, "email": "e@shop.example",
+                     "name": "N" * 200}}
+    response = start(client, body)
+    assert response.status_code == 201
+    conversation = Conversation.objects.get(public_id=response.json()["conversation_id"])
+    assert conversation.page_url == url[:2000]
+    assert conversation.page_title == title
+
+
+def test_a_body_over_the_limit_is_refused_and_opens_nothing(client, widget):
+    response = start(client, {"widget": "acme", "page_title": "x" * 9000})
+    assert response.status_code == 413
+    assert response.json()["error"] == "too_large"
+    assert not Conversation.objects.exists()
