@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import Resolver404, resolve
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
@@ -18,7 +21,9 @@ from .models import Widget
 from .origins import SELF, allowed_origin_entries
 
 WS_PATH = "/ws/chat/"
-MAX_BODY_BYTES = 2048
+# Room for the longest hints the panel sends (a 2,000-character page URL, a 300-character
+# title in any script) with a signed customer: a chat must never fail to start for them.
+MAX_BODY_BYTES = 8192
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
@@ -52,6 +57,31 @@ def _too_many_starts(request: HttpRequest) -> bool:
     except ValueError:  # expired between add and incr
         cache.add(key, 1, timeout=60)
         return False
+
+
+def _is_panel_url(url: str) -> bool:
+    """True when ``url`` (absolute) is a chat panel page (``/widget/<key>/panel/``, on any
+    host): the widget's own frame, never the page a customer started from."""
+    try:
+        path = urlsplit(url).path or "/"
+        return resolve(path).url_name == "widget-panel"
+    except (Resolver404, ValueError):
+        return False
+
+
+def _origin_info(request: HttpRequest, body: dict) -> dict[str, str]:
+    """Where the chat started, from the body's hints or else the request's headers, through
+    ``services.check_origin_info``. The panel's own URL (the ``Referer`` of a panel that was
+    not told its host page) is never kept as the start page."""
+    info = services.check_origin_info(
+        page_url=body.get("page_url") or request.headers.get("Referer", ""),
+        page_title=body.get("page_title", ""),
+        user_agent=request.headers.get("User-Agent", ""),
+        language=body.get("language") or request.headers.get("Accept-Language", ""),
+    )
+    if "page_url" in info and _is_panel_url(info["page_url"]):
+        del info["page_url"]
+    return info
 
 
 # CSRF-exempt on purpose: this endpoint is called cross-site by design (from the widget panel
@@ -105,12 +135,7 @@ def conversation_create(request: HttpRequest) -> HttpResponse:
         return _error(429, "rate_limited", "Too many conversations opened; try again soon.")
     identity = identity_from_payload(widget, user)
     conversation, token = services.conversation_start(
-        widget=widget, identity=identity, origin_info=services.check_origin_info(
-            page_url=body.get("page_url") or request.headers.get("Referer", ""),
-            page_title=body.get("page_title", ""),
-            user_agent=request.headers.get("User-Agent", ""),
-            language=body.get("language") or request.headers.get("Accept-Language", ""),
-        ),
+        widget=widget, identity=identity, origin_info=_origin_info(request, body),
     )
     response = JsonResponse(
         {"conversation_id": str(conversation.public_id), "token": token, "ws_path": WS_PATH,

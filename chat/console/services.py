@@ -155,12 +155,25 @@ def conversation_labels_set(*, conversation: Conversation, label_ids: list[int])
 
 def agent_profile_set(*, agent: Any, display_name: str, initials: str = "") -> AgentProfile:
     """The agent's display name (what customers read) and avatar initials (derived from the
-    name when left empty). Raises ``ValueError`` for an empty name or bad initials."""
+    name when left empty). Raises ``ValueError`` for an empty name, bad initials, a name that
+    is any user's user name, the agent's own included (customers would read a login name),
+    or one another agent already shows customers (they could not tell the two apart); both
+    compared ignoring case, after repeated spaces are made one."""
     name = " ".join((display_name or "").split())
     if not name:
         raise ValueError("Give a display name: customers see it on your replies.")
     if len(name) > 60:
         raise ValueError("A display name is at most 60 characters.")
+    user_model = get_user_model()
+    if user_model.objects.filter(**{f"{user_model.USERNAME_FIELD}__iexact": name}).exists():
+        raise ValueError(
+            "That is a user name (a login), which customers must never see: choose a "
+            "different display name."
+        )
+    if AgentProfile.objects.filter(display_name__iexact=name).exclude(user=agent).exists():
+        raise ValueError(
+            "Another agent already shows customers this name: choose one they can tell apart."
+        )
     initials = "".join((initials or "").split()).upper() or initials_of(name)
     if len(initials) > 3 or not all(ch.isalnum() for ch in initials):
         raise ValueError("Initials are one to three letters or digits.")

@@ -92,8 +92,9 @@
         if (frame.conversation_id === open) refresh("#transcript");
         break;
       case "agent.notice":
-        notify(frame.kind === "note" ? "You were mentioned in a note" : "A conversation was given to you",
-          frame.text, frame.conversation_id);
+        var noticeTitle = frame.kind === "note" ? "You were mentioned in a note" : "A conversation was given to you";
+        showNotice(noticeTitle, frame.text, frame.conversation_id);
+        notify(noticeTitle, frame.text, frame.conversation_id);
         refresh("#queue");
         break;
       case "queue.changed":
@@ -248,6 +249,41 @@
       osc.connect(gain); gain.connect(audio.destination);
       osc.start(); osc.stop(audio.currentTime + 0.35);
     } catch (err) { /* no audio: nothing to do */ }
+  }
+  // A mention or a transfer to me is also shown in the page (a polite live region), desktop
+  // notifications on or not: the newest first, at most three, each dismissable. Text only.
+  var noticeBox = root.querySelector("[data-sd=notices]");
+  function showNotice(title, body, conversationId) {
+    if (!noticeBox) return;
+    var item = document.createElement("div");
+    item.className = "console-notice";
+    item.setAttribute("data-sd", "in-page-notice");
+    var head = document.createElement("strong");
+    head.textContent = title;
+    item.appendChild(head);
+    if (body) {
+      var text = document.createElement("span");
+      text.className = "console-notice-text";
+      text.textContent = body;
+      item.appendChild(text);
+    }
+    if (conversationId !== undefined && conversationId !== null && conversationId !== "") {
+      var link = document.createElement("a");
+      link.href = "/console/conversations/" + encodeURIComponent(String(conversationId)) + "/";
+      link.textContent = "Open the conversation";
+      link.setAttribute("data-sd", "notice-open");
+      item.appendChild(link);
+    }
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "secondary small";
+    close.textContent = "Dismiss";
+    close.setAttribute("aria-label", "Dismiss: " + title);
+    close.setAttribute("data-sd", "notice-dismiss");
+    close.addEventListener("click", function () { item.remove(); });
+    item.appendChild(close);
+    noticeBox.insertBefore(item, noticeBox.firstChild);
+    while (noticeBox.children.length > 3) noticeBox.removeChild(noticeBox.lastChild);
   }
   // The last notice, for tests and for anyone without desktop notifications.
   function notify(title, body, conversationId) {

@@ -850,11 +850,24 @@
   // arrives from the loader; it goes with the request that creates a conversation, and the
   // server checks its hash. A different customer than the stored conversation's starts anew.
   var identity = null;
+  // The host page (its URL without the #fragment, and its title), told by the loader: the
+  // panel's own location is only the frame's. Sent when a conversation is created.
+  var hostPage = null;
 
   function createPayload() {
     var payload = { widget: key };
     if (identity) { payload.user = identity; }
+    if (hostPage) {
+      payload.page_url = hostPage.url;
+      if (hostPage.title) { payload.page_title = hostPage.title; }
+    }
     return payload;
+  }
+
+  function applyHostPage(data) {
+    if (typeof data.url !== "string" || !/^https?:\/\//i.test(data.url) || data.url.length > 2000) { return; }
+    var title = typeof data.title === "string" ? data.title.slice(0, 300) : "";
+    hostPage = { url: data.url, title: title };
   }
 
   function applyIdentity(user) {
@@ -871,9 +884,9 @@
   }
 
   window.addEventListener("message", function (event) {
-    if (event.source === window.parent && event.data && event.data.type === "supportdesk:identify") {
-      applyIdentity(event.data.user);
-    }
+    if (event.source !== window.parent || window.parent === window || !event.data) { return; }
+    if (event.data.type === "supportdesk:identify") { applyIdentity(event.data.user); }
+    if (event.data.type === "supportdesk:page") { applyHostPage(event.data); }
   });
 
   // --- Start ----------------------------------------------------------------------------------

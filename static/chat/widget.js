@@ -74,6 +74,7 @@
     });
     place();
     frame.addEventListener("load", function () {
+      sendPage();
       sendIdentity();
       if (frame.style.display !== "none") { frame.contentWindow.postMessage({ type: "supportdesk:open" }, host); }
     });
@@ -88,6 +89,7 @@
     if (small.matches) { launcher.style.setProperty("display", "none"); }
     try { window.sessionStorage.setItem(openKey, "1"); } catch (e) { /* ignore */ }
     frame.focus();
+    sendPage();  // a single-page site may have moved since the panel loaded
     frame.contentWindow.postMessage({ type: "supportdesk:open" }, host);
   }
 
@@ -114,6 +116,19 @@
     try { wasOpen = window.sessionStorage.getItem(openKey) === "1"; } catch (e) { /* ignore */ }
     if (wasOpen) { open(); }
   }
+  // --- The host page, for the agents' "Started on" -------------------------------------------
+  // The panel is a frame whose own URL says nothing about where the customer is, so the loader
+  // tells it the host page's address (without its #fragment, where sign-in flows put tokens)
+  // and title, by postMessage to the panel's origin only; never in the frame's src, which
+  // would land in server logs. The server checks both (chat.services.check_origin_info).
+  function sendPage() {
+    if (!frame || !frame.contentWindow) { return; }
+    var url = window.location.href.split("#")[0];
+    frame.contentWindow.postMessage(
+      { type: "supportdesk:page", url: url, title: document.title || "" }, host
+    );
+  }
+
   // --- Verified identity: the host page's signed customer, passed to the panel ---------------
   // data-user-id, data-user-email, data-user-name and data-user-hash (hex HMAC-SHA256 of the
   // id with the widget's secret) on the snippet, or window.SupportDesk.identify({...}).

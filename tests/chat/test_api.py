@@ -156,3 +156,66 @@ def test_the_panel_shows_the_company_s_face(client, widget, agent):
     AgentPresence.objects.create(user=agent, status=PresenceStatus.ONLINE, connections=1)
     page = client.get("/widget/acme/panel/").content.decode()
     assert "Typically replies in 2 min" in page
+
+
+@pytest.mark.parametrize(
+    "page_url, referer",
+    [
+        ("", "http://testserver/widget/acme/panel/"),        # the Referer of a panel not told
+        ("", "https://desk.example/widget/other/panel/?x=1"),  # another host's panel
+        ("http://testserver/widget/acme/panel/", "https://shop.example/cart"),  # sent as the page
+        ("https://cdn.example/widget/a-b_c/panel/#top", ""),
+    ],
+)
+def test_the_panels_own_url_is_never_the_start_page(client, widget, page_url, referer):
+    """The chat panel is a frame on the customer's page: its URL tells an agent nothing, and
+    agents read "Started on" as where the customer was."""
+    body = {"widget": "acme", "page_title": "Cart"}
+    if page_url:
+        body["page_url"] = page_url
+    extra = {"HTTP_REFERER": referer} if referer else {}
+    response = start(client, body, **extra)
+    assert response.status_code == 201
+    conversation = Conversation.objects.get(public_id=response.json()["conversation_id"])
+    assert conversation.page_url == ""
+    assert conversation.page_title == "Cart"
+
+
+@pytest.mark.parametrize(
+    "page_url, referer, expected",
+    [
+        ("https://shop.example/cart?step=2", "http://testserver/widget/acme/panel/",
+         "https://shop.example/cart?step=2"),
+        ("", "https://shop.example/widgets/panel/list", "https://shop.example/widgets/panel/list"),
+        ("javascript:alert(1)", "", ""),
+    ],
+)
+def test_the_host_pages_url_is_kept_within_check_origin_info(
+    client, widget, page_url, referer, expected
+):
+    body = {"widget": "acme", "page_url": page_url}
+    extra = {"HTTP_REFERER": referer} if referer else {}
+    response = start(client, body, **extra)
+    assert response.status_code == 201
+    conversation = Conversation.objects.get(public_id=response.json()["conversation_id"])
+    assert conversation.page_url == expected
+
+
+def test_the_longest_page_hints_with_a_signed_customer_still_open_a_chat(client, widget):
+    url = "https://shop.example/p?" + "q=%E2%82%AC&" * 166  # 1,996 characters
+    title = "\U0001f600\u0645" * 150  # 300 characters, 900 bytes of UTF-8
+    body = {"widget": "acme", "page_url": url[:2000], "page_title": title,
+            "user": {"id": "c" * 100, "hash": "0" * 64, "email": "e@shop.example",
+                     "name": "N" * 200}}
+    response = start(client, body)
+    assert response.status_code == 201
+    conversation = Conversation.objects.get(public_id=response.json()["conversation_id"])
+    assert conversation.page_url == url[:2000]
+    assert conversation.page_title == title
+
+
+def test_a_body_over_the_limit_is_refused_and_opens_nothing(client, widget):
+    response = start(client, {"widget": "acme", "page_title": "x" * 9000})
+    assert response.status_code == 413
+    assert response.json()["error"] == "too_large"
+    assert not Conversation.objects.exists()

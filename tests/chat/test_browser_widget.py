@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from chat import services
 from chat.models import Conversation, Message, Resolution
+from tests.chat.widget_helpers import PANEL as PANEL_SELECTOR
 from tests.chat.widget_helpers import WidgetPage
 
 pytestmark = [pytest.mark.services, pytest.mark.browser]
@@ -253,3 +254,44 @@ def test_a_message_of_invisible_characters_only_leaves_nothing_behind(
     widget.wait_for_messages("customer", 2)
     expect(widget.notice()).to_be_hidden()
     assert Message.objects.filter(author="customer").count() == 2
+
+
+def test_agents_see_the_customers_page_where_the_chat_started_not_the_panel(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    """The panel is a frame: the loader tells it the host page (by postMessage), and the
+    conversation keeps that page's address (without its #fragment) and title, even after a
+    single-page site moved; a message from anyone but the host page changes nothing."""
+    page = browser_context_factory().new_page()
+    page.goto(f"{daphne_server}/demo/?from=newsletter#sign-in-token")
+    page.evaluate(
+        "() => { history.pushState({}, '', '/demo/?step=checkout#x'); "
+        "document.title = 'Checkout \u00b7 Acme'; }"
+    )
+    widget = WidgetPage(page, daphne_server).open()
+    panel = page.locator(PANEL_SELECTOR).element_handle().content_frame()
+    # The panel posting to itself (event.source is not its parent) is not the host page.
+    panel.evaluate(
+        "() => window.postMessage({type: 'supportdesk:page', "
+        "url: 'https://evil.example/phish', title: 'Evil'}, '*')"
+    )
+    widget.send("Hello, where is my parcel?")
+    widget.wait_for_messages("customer", 1)
+    conversation = Conversation.objects.get()
+    assert conversation.page_url == f"{daphne_server}/demo/?step=checkout"
+    assert conversation.page_title == "Checkout \u00b7 Acme"
+
+
+def test_the_store_page_is_the_start_page_of_a_chat(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    page = browser_context_factory().new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    title = page.title()
+    assert title  # the demo store has a title to show
+    widget.send("Do you ship abroad?")
+    widget.wait_for_messages("customer", 1)
+    conversation = Conversation.objects.get()
+    assert conversation.page_url == f"{daphne_server}/demo/"
+    assert conversation.page_title == title
+    assert "/panel/" not in conversation.page_url

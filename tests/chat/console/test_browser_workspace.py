@@ -33,9 +33,10 @@ def watch_csp(page) -> list[str]:
     return found
 
 
-def open_console(factory, base_url, login, username, path="/console/"):
+def open_console(factory, base_url, login, username, path="/console/", notifications=True):
     context = factory(viewport={"width": 1440, "height": 900})
-    context.grant_permissions(["notifications"], origin=base_url)
+    if notifications:
+        context.grant_permissions(["notifications"], origin=base_url)
     page = context.new_page()
     violations = watch_csp(page)
     login(page, base_url, username, PASSWORD)
@@ -106,6 +107,46 @@ def test_two_agents_transfer_note_and_mention(
     # Closed and counted out before the test database is flushed (see close_console).
     close_console(ann_page, ann)
     close_console(bob_page, bob)
+
+
+def test_a_mention_and_a_transfer_show_in_the_page_without_desktop_notifications(
+    daphne_server, browser_context_factory, browser_login, widget, artifacts_dir
+):
+    ann = make_user("agents", "agent-ann")
+    bob = make_user("agents", "agent-bob")
+    conversation = handed_over(widget)
+    other = handed_over(widget, "my order 55102 is late")
+    page, csp = open_console(browser_context_factory, daphne_server, browser_login,
+                             "agent-bob", notifications=False)
+    assert page.evaluate("() => Notification.permission") != "granted"
+    notices = page.locator("[data-sd=notices]")
+    expect(notices).to_have_attribute("aria-live", "polite")
+    expect(notices.locator("[data-sd=in-page-notice]")).to_have_count(0)
+
+    console_services.note_create(
+        conversation=conversation, agent=ann, text="@agent-bob <b>can</b> you check this one?"
+    )
+    first = notices.locator("[data-sd=in-page-notice]").first
+    expect(first).to_contain_text("You were mentioned in a note")
+    expect(first).to_contain_text("<b>can</b> you check")  # text, never markup
+    expect(first.locator("[data-sd=notice-open]")).to_have_attribute(
+        "href", f"/console/conversations/{conversation.pk}/"
+    )
+    services.conversation_assign(conversation=other, agent=ann, to=bob)
+    expect(notices.locator("[data-sd=in-page-notice]")).to_have_count(2)
+    newest = notices.locator("[data-sd=in-page-notice]").first
+    expect(newest).to_contain_text("A conversation was given to you")
+    expect(newest).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "console-in-page-notices.png"))
+
+    newest.locator("[data-sd=notice-dismiss]").click()
+    expect(notices.locator("[data-sd=in-page-notice]")).to_have_count(1)
+    expect(notices.locator("[data-sd=in-page-notice]")).to_contain_text("mentioned in a note")
+    notices.locator("[data-sd=notice-dismiss]").click()
+    expect(notices.locator("[data-sd=in-page-notice]")).to_have_count(0)
+    expect(notices).to_be_hidden()
+    assert csp == []
+    close_console(page, bob)
 
 
 def test_one_agent_works_the_list_with_keys_labels_and_canned_responses(

@@ -17,6 +17,7 @@ from chat import realtime, services
 from chat.console import selectors
 from chat.console import services as console_services
 from chat.models import (
+    AgentProfile,
     Author,
     CannedResponse,
     Contact,
@@ -603,3 +604,33 @@ def test_claude_writes_the_summary_once_and_the_traces_stand_in_when_it_fails(
     fake_claude.script(error_answer(500))
     page = client.get(url).content.decode()
     assert 'data-by="traces"' in page and "It handed over because" in page
+
+
+@pytest.mark.parametrize("taken", ["agent-bob", "AGENT-BOB", "  Agent-Bob ", "agent-ann"])
+def test_a_display_name_is_never_a_user_name(client, agent, other_agent, taken):
+    """Customers read display names: a login name (another agent's, or one's own) never."""
+    client.force_login(agent)
+    response = client.post(reverse("chat:console-profile"), {"display_name": taken})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "That is a user name" in body and "customers must never see" in body
+    assert not AgentProfile.objects.filter(user=agent).exists()
+
+
+def test_a_display_name_another_agent_shows_is_refused_and_one_s_own_kept(
+    client, agent, other_agent
+):
+    console_services.agent_profile_set(agent=other_agent, display_name="Sam  Rivera")
+    console_services.agent_profile_set(agent=agent, display_name="Ann Lee")
+    client.force_login(agent)
+    url = reverse("chat:console-profile")
+    for taken in ("Sam Rivera", "sam   RIVERA", " SAM RIVERA "):
+        response = client.post(url, {"display_name": taken})
+        assert response.status_code == 400
+        assert "Another agent already shows customers this name" in response.content.decode()
+    assert AgentProfile.objects.get(user=agent).display_name == "Ann Lee"
+    # Saving one's own name again (another case, new initials) is no clash.
+    assert client.post(url, {"display_name": "ann lee", "initials": "AL"}).status_code == 200
+    assert AgentProfile.objects.get(user=agent).display_name == "ann lee"
+    with pytest.raises(ValueError, match="Another agent"):
+        console_services.agent_profile_set(agent=other_agent, display_name="ANN LEE")
