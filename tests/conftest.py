@@ -83,11 +83,16 @@ def pytest_collection_modifyitems(config, items) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_budgets() -> None:
-    """Every test starts with full budgets (chat.limits): tests share one address."""
+    """Every test starts with full budgets (chat.limits) and may open conversations again
+    (chat.api's per-address count in the shared cache, which Daphne's process reads too):
+    tests share one address."""
+    from django.core.cache import cache
+
     from chat import limits
 
     try:
         limits.reset()
+        cache.delete_many([f"chat:starts:{address}" for address in ("127.0.0.1", "::1")])
     except Exception:  # Redis not there: the tests that need it are skipped
         pass
 
