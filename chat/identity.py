@@ -61,6 +61,9 @@ def identity_from_payload(widget: Widget, payload: Any) -> Identity | None:
     if not widget.identity_secret:
         logger.warning("identity refused for widget %s: no identity secret", widget.public_key)
         return None
+    if not isinstance(user_hash, str) or not user_hash.strip():
+        logger.warning("identity refused for widget %s: no user hash", widget.public_key)
+        return None
     expected = identity_hash(widget.identity_secret, user_id)
     if not isinstance(user_hash, str) or not hmac.compare_digest(
         expected.encode(), user_hash.strip().lower().encode()

@@ -113,3 +113,12 @@ def test_bad_email_in_a_signed_identity_is_dropped(client, secret):
     response = start(client, signed(secret, email="not an address<script>"))
     conversation = Conversation.objects.get(public_id=response.json()["conversation_id"])
     assert conversation.contact.email == ""
+
+
+@pytest.mark.parametrize("user", [{"id": "u-1001"}, {"id": "u-1001", "hash": "  "}])
+def test_a_user_id_without_its_hash_is_logged_as_such(client, secret, user, caplog):
+    # The loader passes an id whose snippet forgot the hash, so the refusal is logged.
+    with caplog.at_level(logging.WARNING, logger="chat.identity"):
+        assert start(client, user).json()["verified"] is False
+    assert "identity refused for widget" in caplog.text and "no user hash" in caplog.text
+    assert "u-1001" not in caplog.text
