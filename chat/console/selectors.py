@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.cache import cache
@@ -27,6 +28,7 @@ from ua_parser import parse as ua_parse
 
 from chat.bot.claude import ClaudeError, claude_enabled, summarize_handoff
 from chat.bot.responder import best_passages
+from chat.bot.retrieval import MIN_SCORE
 from chat.bot.taxonomy import taxonomy_snapshot
 from chat.models import (
     AgentPresence,
@@ -683,33 +685,86 @@ def readable_passage(markdown: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+# With words typed, the conversation's intent only nudges the ranking: an article linked to it
+# gains this much on its text score (from 0 to 1), enough to order near-equal articles, never
+# enough to lift an article the words do not match above one they do.
+TYPED_INTENT_NUDGE = 0.02
+
+
+def _conversation_intents(conversation: Conversation) -> list[str]:
+    """The intents of ``conversation``, most recent first, without repeats: its own field, the
+    dialog state's last and pending intents, then the bot traces' intents (newest first)."""
+    state = conversation.dialog_state if isinstance(conversation.dialog_state, dict) else {}
+    pending = state.get("pending") if isinstance(state.get("pending"), dict) else {}
+    found = [conversation.intent, state.get("last_intent"), pending.get("intent")]
+    found += list(
+        BotTrace.objects.filter(conversation=conversation)
+        .exclude(intent="")
+        .order_by("-created_at", "-pk")
+        .values_list("intent", flat=True)[:20]
+    )
+    intents: list[str] = []
+    for intent in found:
+        if isinstance(intent, str) and intent and intent not in intents:
+            intents.append(intent)
+    return intents
+
+
 def article_suggestions_for_agent(
     *, query: str, conversation: Conversation | None, limit: int = ARTICLE_RESULTS
 ) -> list[dict[str, Any]]:
-    """Published articles ranked by relevance (the bot's own TF-IDF index, with the
-    conversation's intent as a boost) to ``query``, or when it is empty to the customer's
-    last messages; each ``{"id", "title", "text"}`` where ``text`` is the passage that best
-    answers, as readable text (``readable_passage``), not the article's Markdown."""
+    """Published articles for the agent's "Insert from the knowledge base", best first, each
+    ``{"id", "title", "text"}`` where ``text`` is the passage that best answers, as readable
+    text (``readable_passage``), not the article's Markdown.
+
+    With words typed (``query``), the words rank: the bot's TF-IDF text score
+    (``ArticleIndex.text_scores``), an article needing ``MIN_SCORE`` to be listed; the
+    conversation's intent adds only ``TYPED_INTENT_NUDGE``. With nothing typed, the
+    conversation suggests: first the articles of its intents (``_conversation_intents``, the
+    latest intent's first), ordered by the text score of the customer's last three messages,
+    then other articles those messages match. ``[]`` with neither words nor a conversation.
+    """
     query = " ".join(query.split())
-    intent = conversation.intent if conversation is not None else ""
-    if not query and conversation is not None:
+    index = taxonomy_snapshot().articles
+    if not index.articles:
+        return []
+    intents = _conversation_intents(conversation) if conversation is not None else []
+    rows: list[int] = []
+    if query:
+        scores = index.text_scores(query)
+        listed = scores >= MIN_SCORE
+        if intents and (own := index.intent_rows.get(intents[0])) is not None:
+            scores[own] += TYPED_INTENT_NUDGE
+        rows = [int(i) for i in np.argsort(-scores, kind="stable") if listed[i]]
+        passage_query = query
+    elif conversation is not None:
         recent = (
             Message.objects.filter(conversation=conversation, author=Author.CUSTOMER)
             .order_by("-seq")
             .values_list("text", flat=True)[:3]
         )
-        query = " ".join(reversed(list(recent)))
-    if not query:
-        return []
-    index = taxonomy_snapshot().articles
+        passage_query = " ".join(reversed(list(recent)))
+        scores = index.text_scores(passage_query) if passage_query else np.zeros(
+            len(index.articles)
+        )
+        for intent in intents:
+            own = index.intent_rows.get(intent)
+            if own is None:
+                continue
+            for i in sorted((int(r) for r in own), key=lambda r: -scores[r]):
+                if i not in rows:
+                    rows.append(i)
+        rows += [
+            int(i) for i in np.argsort(-scores, kind="stable")
+            if scores[i] >= MIN_SCORE and int(i) not in rows
+        ]
+        passage_query = passage_query or " ".join(i.replace("_", " ") for i in intents[:1])
     found = []
-    for hit in index.search(query, intent=intent, limit=limit):
-        doc = index.get(hit["id"])
-        if doc is None:
-            continue
+    for i in rows[:limit]:
+        doc = index.articles[i]
         found.append(
             {"id": doc.id, "title": doc.title,
-             "text": readable_passage(best_passages(doc, query))}
+             "text": readable_passage(best_passages(doc, passage_query))}
         )
     return found
 
