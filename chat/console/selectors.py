@@ -607,37 +607,88 @@ def _claude_summary(conversation: Conversation, transcript: list[Message], facts
 
 
 _VARIABLE = re.compile(r"\{\{\s*([a-z_]+)\.([a-z_]+)\s*\}\}")
+# Any ``{{ ... }}``: what a canned text holds in the places of variables, known or not.
+PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+CANNED_VARIABLES = (
+    "contact.name", "contact.email", "agent.name", "conversation.order_number", "conversation.id"
+)
+# What an unknown contact name reads as: "Hi there, ..." rather than "Hi , ...".
+NAME_FALLBACK = "there"
+# An empty variable's stray space: the spaces before it when punctuation or the line's end
+# follows it, or the spaces after it when it starts a line (text, value, text).
+_BEFORE_PUNCTUATION = re.compile(r"[ \t]+$")
+_PUNCTUATION_NEXT = re.compile(r"^(?:[,.;:!?)]|$|\n)")
+
+
+def _order_number(state: Any) -> str:
+    """The order number the bot kept in a dialog state: ``details.order_number`` (where the
+    dialog stores it), else ``order_number`` or ``entities.order_number`` (first of a list)."""
+    if not isinstance(state, dict):
+        return ""
+    for key in ("details", "order_number", "entities"):
+        value = state.get(key)
+        if key != "order_number":
+            value = value.get("order_number") if isinstance(value, dict) else None
+        if isinstance(value, list):
+            value = value[0] if value else ""
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    return ""
 
 
 def canned_variables(*, conversation: Conversation | None, agent: Any) -> dict[str, str]:
-    """The values ``{{ contact.name }}``, ``{{ contact.email }}``, ``{{ agent.name }}`` and
-    ``{{ conversation.order_number }}`` take in a canned response; unknown ones are empty."""
+    """The values of the variables a canned response may hold (``CANNED_VARIABLES``):
+    ``contact.name`` (``NAME_FALLBACK`` when the contact has no name), ``contact.email``,
+    ``agent.name`` (the public name), ``conversation.order_number`` (what the bot kept in the
+    dialog state, see ``_order_number``) and ``conversation.id``; "" when not known."""
     contact = conversation.contact if conversation is not None else None
-    order = ""
-    if conversation is not None:
-        state = conversation.dialog_state if isinstance(conversation.dialog_state, dict) else {}
-        for key in ("order_number", "entities"):
-            value = state.get(key)
-            if isinstance(value, dict):
-                value = value.get("order_number")
-            if isinstance(value, list):
-                value = value[0] if value else ""
-            if isinstance(value, str | int) and str(value):
-                order = str(value)
-                break
+    state = conversation.dialog_state if conversation is not None else None
     return {
-        "contact.name": (contact.name if contact else "") or "",
+        "contact.name": ((contact.name if contact else "") or "").strip() or NAME_FALLBACK,
         "contact.email": (contact.email if contact else "") or "",
         "agent.name": agent_public_name(agent),
-        "conversation.order_number": order,
+        "conversation.order_number": _order_number(state),
         "conversation.id": str(conversation.pk) if conversation is not None else "",
     }
 
 
 def canned_render(text: str, variables: dict[str, str]) -> str:
-    """``text`` with each ``{{ holder.field }}`` replaced by its value ("" when unknown).
-    Plain substitution, no template language: a canned response cannot run code."""
-    return _VARIABLE.sub(lambda m: variables.get(f"{m.group(1)}.{m.group(2)}", ""), text)
+    """``text`` with each known ``{{ holder.field }}`` replaced by its value from
+    ``variables``. A known variable whose value is "" leaves no stray space: the spaces before
+    it go when punctuation or the line's end follows ("order {{ x }}." reads "order.").
+    An unknown variable (not in ``variables``, or not of the ``holder.field`` form) stays as
+    written, for the agent to see and mend before sending. Plain substitution, no template
+    language: a canned response cannot run code."""
+    out: list[str] = []
+    last = 0
+    for match in _VARIABLE.finditer(text):
+        name = f"{match.group(1)}.{match.group(2)}"
+        out.append(text[last:match.start()])
+        last = match.end()
+        if name not in variables:
+            out.append(match.group(0))
+            continue
+        value = variables[name]
+        if not value and _PUNCTUATION_NEXT.match(text[last:]):
+            out[-1] = _BEFORE_PUNCTUATION.sub("", out[-1])
+        elif not value and out[-1].endswith((" ", "\t")) and text[last:last + 1] in (" ", "\t"):
+            last += 1  # "a {{ x }} b" reads "a b", not "a  b"
+        out.append(value)
+    out.append(text[last:])
+    return "".join(out)
+
+
+def unknown_canned_variables(text: str) -> list[str]:
+    """The placeholders (``{{ ... }}``) of ``text`` that are not one of ``CANNED_VARIABLES``,
+    as written, in order, without repeats."""
+    unknown: list[str] = []
+    for match in PLACEHOLDER.finditer(text):
+        known = _VARIABLE.fullmatch(match.group(0))
+        if known and f"{known.group(1)}.{known.group(2)}" in CANNED_VARIABLES:
+            continue
+        if match.group(0) not in unknown:
+            unknown.append(match.group(0))
+    return unknown
 
 
 def canned_for_agent(

@@ -4,11 +4,14 @@ against the demo knowledge base and conversations built through the chat service
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
+from chat import services
 from chat.console import selectors
-from chat.models import Conversation
+from chat.console.forms import CannedResponseForm
+from chat.models import CannedResponse, Contact, Conversation
 
-from .conftest import start_conversation
+from .conftest import bot_turn, handed_over, start_conversation
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
@@ -78,3 +81,71 @@ def test_with_nothing_typed_the_last_intent_of_the_dialog_counts_too(demo, widge
         widget, "", "where is my parcel", state={"last_intent": "order_status"}
     )
     assert titles(conversation, "")[0] in {"How to track your order", "Order statuses explained"}
+
+
+# --- 2. Canned variables ----------------------------------------------------------------------
+
+
+def test_the_order_number_the_bot_kept_fills_the_canned_variable(widget, agent):
+    conversation = handed_over(widget)
+    for state, expected in [
+        ({"details": {"order_number": "55102"}}, "55102"),
+        ({"details": {"order_number": 77001, "email": "a@b.example"}}, "77001"),
+        ({"details": {"email": "a@b.example"}, "entities": {"order_number": ["A-9"]}}, "A-9"),
+        ({"details": "broken"}, ""),
+        ({}, ""),
+    ]:
+        Conversation.objects.filter(pk=conversation.pk).update(dialog_state=state)
+        conversation.refresh_from_db()
+        values = selectors.canned_variables(conversation=conversation, agent=agent)
+        assert values["conversation.order_number"] == expected, state
+
+
+def test_a_bot_turn_s_order_number_reaches_the_canned_picker(client, widget, agent):
+    conversation, (message,) = start_conversation(widget, "where is order 55102")
+    services.bot_turn_record(
+        message=message,
+        result=bot_turn(dialog_state={"details": {"order_number": "55102"}}, entities={}),
+    )
+    CannedResponse.objects.create(
+        shortcut="ord", title="Order", text="Order {{ conversation.order_number }} ships."
+    )
+    client.force_login(agent)
+    body = client.get(
+        reverse("chat:console-canned"), {"q": "ord", "conversation": conversation.pk}, **HX
+    ).content.decode()
+    assert "Order 55102 ships." in body
+
+
+@pytest.mark.parametrize(("text", "values", "expected"), [
+    ("Hi {{ contact.name }}, I'm Ann.", {"contact.name": "there"}, "Hi there, I'm Ann."),
+    ("Order {{ conversation.order_number }}.", {"conversation.order_number": ""}, "Order."),
+    ("Order {{ conversation.order_number }}, sorry", {"conversation.order_number": ""},
+     "Order, sorry"),
+    ("About {{ conversation.order_number }} here", {"conversation.order_number": ""},
+     "About here"),
+    ("Mail {{contact.email}}\nBye", {"contact.email": ""}, "Mail\nBye"),
+    ("Mail {{ contact.email }}!", {"contact.email": "e@x.example"}, "Mail e@x.example!"),
+    ("Keep {{ contact.nmae }} and {{ name }}", {"contact.name": "Eve"},
+     "Keep {{ contact.nmae }} and {{ name }}"),
+])
+def test_canned_render_leaves_no_stray_space_and_keeps_unknown_variables(text, values, expected):
+    assert selectors.canned_render(text, values) == expected
+
+
+def test_an_unnamed_contact_is_greeted_as_there(widget, agent):
+    conversation = handed_over(widget)
+    for name in ("", "   "):
+        conversation.contact = Contact.objects.create(widget=widget, name=name)
+        conversation.save(update_fields=["contact"])
+        values = selectors.canned_variables(conversation=conversation, agent=agent)
+        assert selectors.canned_render("Hi {{ contact.name }}, hello", values) == "Hi there, hello"
+    assert selectors.canned_variables(conversation=None, agent=agent)["contact.name"] == "there"
+
+
+def test_a_canned_text_with_an_unknown_variable_is_refused(db):
+    good = CannedResponseForm({"shortcut": "a", "title": "A", "text": "Hi {{ contact.name }}"})
+    assert good.is_valid()
+    for text in ("Hi {{ contact.nmae }}", "{{ name }}", "{{ secret.key }} x"):
+        form = CannedResponseForm({"shortcut": "a", "title": "A", "text": text})
+        assert not form.is_valid() and "Unknown variable" in form.errors["text"][0]
