@@ -24,8 +24,10 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.html import strip_tags
+from django.utils.safestring import mark_safe
 from ua_parser import parse as ua_parse
 
+from chat import realtime
 from chat.bot.claude import ClaudeError, claude_enabled, summarize_handoff
 from chat.bot.responder import best_passages
 from chat.bot.retrieval import MIN_SCORE
@@ -160,7 +162,10 @@ def _entities(stages: Any) -> list[dict[str, str]]:
 
 
 def transcript_for_agent(*, conversation: Conversation) -> list[Message]:
-    """Every message of the conversation in order, each with ``trace_view`` (or None).
+    """Every message of the conversation in order, each with ``trace_view`` (or None) and
+    ``html``: for a bot or system message (``realtime.HTML_AUTHORS``) its Markdown as the
+    widget shows it, the sanitised HTML of ``realtime.message_html``; "" for customer and
+    agent messages, which the page shows as escaped plain text.
 
     A trace hangs off the customer message it answers (or off the bot's message, depending on
     how the turn was stored); either way it is fetched in the same query.
@@ -171,6 +176,10 @@ def transcript_for_agent(*, conversation: Conversation) -> list[Message]:
         .order_by("seq")
     )
     for message in messages:
+        message.html = (
+            mark_safe(realtime.message_html(message.text))  # noqa: S308 -- sanitised by nh3
+            if message.author in realtime.HTML_AUTHORS else ""
+        )
         trace = _trace_of(message)
         message.trace_view = (
             TraceView(

@@ -3,13 +3,15 @@ against the demo knowledge base and conversations built through the chat service
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.urls import reverse
 
 from chat import services
 from chat.console import selectors
 from chat.console.forms import CannedResponseForm
-from chat.models import CannedResponse, Contact, Conversation
+from chat.models import Author, CannedResponse, Contact, Conversation, Message
 
 from .conftest import bot_turn, handed_over, start_conversation
 
@@ -149,3 +151,54 @@ def test_a_canned_text_with_an_unknown_variable_is_refused(db):
     for text in ("Hi {{ contact.nmae }}", "{{ name }}", "{{ secret.key }} x"):
         form = CannedResponseForm({"shortcut": "a", "title": "A", "text": text})
         assert not form.is_valid() and "Unknown variable" in form.errors["text"][0]
+
+
+# --- 3. Transcript: bot and system Markdown as the widget shows it; people's text as text ----
+
+BOT_MARKDOWN = (
+    "Your order **ships** in 2 days.\n\n* step one\n* step two\n\n"
+    "[Read the whole article](/help/articles/20-tracking/)\n\n"
+    "<script>alert(1)</script><img src=x onerror=alert(2)> [bad](javascript:alert(3))"
+)
+
+
+def test_bot_and_system_messages_show_as_sanitised_html_and_people_s_text_as_text(
+    client, agent, widget
+):
+    conversation, (message,) = start_conversation(
+        widget, "**where** <b>is</b> [my](/order) <script>alert(4)</script>"
+    )
+    services.bot_turn_record(message=message, result=bot_turn(reply_text=BOT_MARKDOWN))
+    services.agent_message_create(
+        conversation=conversation, agent=agent, text="See [this](/x) and **that** <i>now</i>"
+    )
+    last = Message.objects.filter(conversation=conversation).order_by("-seq").first()
+    Message.objects.create(
+        conversation=conversation, seq=last.seq + 1, author=Author.SYSTEM,
+        text="The customer rated **5/5**: [details](/help/articles/3-rated/)",
+    )
+    client.force_login(agent)
+    page = client.get(
+        reverse("chat:console-conversation", args=[conversation.pk])
+    ).content.decode()
+    turns = {
+        author: page.split(f'data-author="{author}"')[-1].split("data-author=")[0]
+        .split("</ol>")[0]
+        for author in ("customer", "bot", "agent", "system")
+    }
+    bot = turns["bot"]
+    assert re.search(r'<a [^>]*href="/help/articles/20-tracking/"[^>]*>Read the whole article</a>',
+                     bot)
+    assert "<strong>ships</strong>" in bot and "<li>step one</li>" in bot
+    assert "](/help" not in bot and "**" not in bot
+    for unsafe in ("<script", "<img", 'href="javascript'):
+        assert unsafe not in bot, unsafe
+    assert not re.search(r"<[^>]*\son\w+=", bot)  # no event handler in any tag
+    assert "<strong>5/5</strong>" in turns["system"]
+    assert re.search(r'<a [^>]*href="/help/articles/3-rated/"[^>]*>details</a>', turns["system"])
+    customer = turns["customer"]
+    assert "**where** &lt;b&gt;is&lt;/b&gt; [my](/order) &lt;script&gt;" in customer
+    assert "<a " not in customer and "<strong>" not in customer
+    agent_turn = turns["agent"]
+    assert "See [this](/x) and **that** &lt;i&gt;now&lt;/i&gt;" in agent_turn
+    assert "<a " not in agent_turn
