@@ -202,3 +202,26 @@ def test_bot_and_system_messages_show_as_sanitised_html_and_people_s_text_as_tex
     agent_turn = turns["agent"]
     assert "See [this](/x) and **that** &lt;i&gt;now&lt;/i&gt;" in agent_turn
     assert "<a " not in agent_turn
+
+
+# --- 4. The conversation list's hook is there whether or not the tab has rows -----------------
+
+
+def test_the_conversation_list_hook_holds_the_rows_or_the_empty_line_on_every_tab(
+    client, agent, widget
+):
+    client.force_login(agent)
+    for tab in ("waiting", "mine", "open", "resolved"):
+        page = client.get(reverse("chat:console"), {"tab": tab}).content.decode()
+        assert page.count('data-sd="conversation-list"') == 1, tab
+        inside = page.split('data-sd="conversation-list"')[1]
+        assert 'data-count="0"' in inside.split(">")[0]
+        assert 'data-sd="queue-empty"' in inside.split("</section>")[0], tab
+    conversation = handed_over(widget)
+    page = client.get(reverse("chat:console"), {"tab": "waiting"}).content.decode()
+    inside = page.split('data-sd="conversation-list"')[1]
+    assert 'data-count="1"' in inside.split(">")[0]
+    assert f'data-conversation-id="{conversation.pk}"' in inside.split("</section>")[0]
+    assert 'data-sd="queue-empty"' not in page
+    partial = client.get(reverse("chat:console"), {"tab": "mine"}, **HX).content.decode()
+    assert 'data-sd="conversation-list"' in partial and 'data-sd="queue-empty"' in partial
