@@ -30,7 +30,7 @@ from ua_parser import parse as ua_parse
 from chat import realtime
 from chat.bot.claude import ClaudeError, claude_enabled, summarize_handoff
 from chat.bot.responder import best_passages
-from chat.bot.retrieval import MIN_SCORE
+from chat.bot.retrieval import INTENT_BOOST, MIN_SCORE
 from chat.bot.taxonomy import taxonomy_snapshot
 from chat.models import (
     AgentPresence,
@@ -780,9 +780,11 @@ def article_suggestions_for_agent(
     With words typed (``query``), the words rank: the bot's TF-IDF text score
     (``ArticleIndex.text_scores``), an article needing ``MIN_SCORE`` to be listed; the
     conversation's intent adds only ``TYPED_INTENT_NUDGE``. With nothing typed, the
-    conversation suggests: first the articles of its intents (``_conversation_intents``, the
-    latest intent's first), ordered by the text score of the customer's last three messages,
-    then other articles those messages match. ``[]`` with neither words nor a conversation.
+    conversation suggests: the text score for the customer's last three messages plus
+    ``INTENT_BOOST`` for an article of any of the conversation's intents
+    (``_conversation_intents``: its field, the dialog's, the bot traces'), so the intents'
+    articles come first, ordered by the customer's words, then other articles those words
+    match. ``[]`` with neither words nor a conversation.
     """
     query = " ".join(query.split())
     index = taxonomy_snapshot().articles
@@ -807,17 +809,17 @@ def article_suggestions_for_agent(
         scores = index.text_scores(passage_query) if passage_query else np.zeros(
             len(index.articles)
         )
+        # Every article of one of the conversation's intents gains the bot's own intent
+        # boost (once, however many of its intents it serves); the customer's words then
+        # order them, and any other article they match follows.
+        boost = np.zeros(len(scores))
         for intent in intents:
             own = index.intent_rows.get(intent)
-            if own is None:
-                continue
-            for i in sorted((int(r) for r in own), key=lambda r: -scores[r]):
-                if i not in rows:
-                    rows.append(i)
-        rows += [
-            int(i) for i in np.argsort(-scores, kind="stable")
-            if scores[i] >= MIN_SCORE and int(i) not in rows
-        ]
+            if own is not None and len(own):
+                boost[own] = INTENT_BOOST
+        listed = (scores >= MIN_SCORE) | (boost > 0)
+        scores = scores + boost
+        rows = [int(i) for i in np.argsort(-scores, kind="stable") if listed[i]]
         passage_query = passage_query or " ".join(i.replace("_", " ") for i in intents[:1])
     found = []
     for i in rows[:limit]:

@@ -85,6 +85,17 @@ def test_with_nothing_typed_the_last_intent_of_the_dialog_counts_too(demo, widge
     assert titles(conversation, "")[0] in {"How to track your order", "Order statuses explained"}
 
 
+def test_with_nothing_typed_the_customer_s_words_choose_among_the_conversation_s_intents(
+    demo, widget
+):
+    # the field says general_inquiry (many articles); the bot's trace said order_status
+    conversation, (message,) = start_conversation(widget, "where is my order 55102")
+    services.bot_turn_record(message=message, result=bot_turn())  # intent order_status
+    Conversation.objects.filter(pk=conversation.pk).update(intent="general_inquiry")
+    conversation.refresh_from_db()
+    assert titles(conversation, "")[0] == "How to track your order"
+
+
 # --- 2. Canned variables ----------------------------------------------------------------------
 
 
