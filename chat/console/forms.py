@@ -76,3 +76,17 @@ class CannedResponseForm(forms.Form):
     shortcut = forms.SlugField(max_length=40)
     title = forms.CharField(max_length=120)
     text = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+
+    def clean_text(self) -> str:
+        """The text, refused when it holds a placeholder that is not a known variable (the
+        customer would read it as written)."""
+        from chat.console.selectors import CANNED_VARIABLES, unknown_canned_variables
+
+        text = self.cleaned_data["text"]
+        unknown = unknown_canned_variables(text)
+        if unknown:
+            known = ", ".join("{{ " + name + " }}" for name in CANNED_VARIABLES)
+            raise forms.ValidationError(
+                f"Unknown variable {', '.join(unknown)}: the variables are {known}."
+            )
+        return text

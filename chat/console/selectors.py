@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.core.cache import cache
@@ -23,10 +24,13 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.html import strip_tags
+from django.utils.safestring import mark_safe
 from ua_parser import parse as ua_parse
 
+from chat import realtime
 from chat.bot.claude import ClaudeError, claude_enabled, summarize_handoff
 from chat.bot.responder import best_passages
+from chat.bot.retrieval import INTENT_BOOST, MIN_SCORE
 from chat.bot.taxonomy import taxonomy_snapshot
 from chat.models import (
     AgentPresence,
@@ -167,7 +171,10 @@ def _entities(stages: Any) -> list[dict[str, str]]:
 
 
 def transcript_for_agent(*, conversation: Conversation) -> list[Message]:
-    """Every message of the conversation in order, each with ``trace_view`` (or None).
+    """Every message of the conversation in order, each with ``trace_view`` (or None) and
+    ``html``: for a bot or system message (``realtime.HTML_AUTHORS``) its Markdown as the
+    widget shows it, the sanitised HTML of ``realtime.message_html``; "" for customer and
+    agent messages, which the page shows as escaped plain text.
 
     A trace hangs off the customer message it answers (or off the bot's message, depending on
     how the turn was stored); either way it is fetched in the same query.
@@ -178,6 +185,10 @@ def transcript_for_agent(*, conversation: Conversation) -> list[Message]:
         .order_by("seq")
     )
     for message in messages:
+        message.html = (
+            mark_safe(realtime.message_html(message.text))  # noqa: S308 -- sanitised by nh3
+            if message.author in realtime.HTML_AUTHORS else ""
+        )
         trace = _trace_of(message)
         message.trace_view = (
             TraceView(
@@ -615,37 +626,88 @@ def _claude_summary(conversation: Conversation, transcript: list[Message], facts
 
 
 _VARIABLE = re.compile(r"\{\{\s*([a-z_]+)\.([a-z_]+)\s*\}\}")
+# Any ``{{ ... }}``: what a canned text holds in the places of variables, known or not.
+PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+CANNED_VARIABLES = (
+    "contact.name", "contact.email", "agent.name", "conversation.order_number", "conversation.id"
+)
+# What an unknown contact name reads as: "Hi there, ..." rather than "Hi , ...".
+NAME_FALLBACK = "there"
+# An empty variable's stray space: the spaces before it when punctuation or the line's end
+# follows it, or the spaces after it when it starts a line (text, value, text).
+_BEFORE_PUNCTUATION = re.compile(r"[ \t]+$")
+_PUNCTUATION_NEXT = re.compile(r"^(?:[,.;:!?)]|$|\n)")
+
+
+def _order_number(state: Any) -> str:
+    """The order number the bot kept in a dialog state: ``details.order_number`` (where the
+    dialog stores it), else ``order_number`` or ``entities.order_number`` (first of a list)."""
+    if not isinstance(state, dict):
+        return ""
+    for key in ("details", "order_number", "entities"):
+        value = state.get(key)
+        if key != "order_number":
+            value = value.get("order_number") if isinstance(value, dict) else None
+        if isinstance(value, list):
+            value = value[0] if value else ""
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()
+    return ""
 
 
 def canned_variables(*, conversation: Conversation | None, agent: Any) -> dict[str, str]:
-    """The values ``{{ contact.name }}``, ``{{ contact.email }}``, ``{{ agent.name }}`` and
-    ``{{ conversation.order_number }}`` take in a canned response; unknown ones are empty."""
+    """The values of the variables a canned response may hold (``CANNED_VARIABLES``):
+    ``contact.name`` (``NAME_FALLBACK`` when the contact has no name), ``contact.email``,
+    ``agent.name`` (the public name), ``conversation.order_number`` (what the bot kept in the
+    dialog state, see ``_order_number``) and ``conversation.id``; "" when not known."""
     contact = conversation.contact if conversation is not None else None
-    order = ""
-    if conversation is not None:
-        state = conversation.dialog_state if isinstance(conversation.dialog_state, dict) else {}
-        for key in ("order_number", "entities"):
-            value = state.get(key)
-            if isinstance(value, dict):
-                value = value.get("order_number")
-            if isinstance(value, list):
-                value = value[0] if value else ""
-            if isinstance(value, str | int) and str(value):
-                order = str(value)
-                break
+    state = conversation.dialog_state if conversation is not None else None
     return {
-        "contact.name": (contact.name if contact else "") or "",
+        "contact.name": ((contact.name if contact else "") or "").strip() or NAME_FALLBACK,
         "contact.email": (contact.email if contact else "") or "",
         "agent.name": agent_public_name(agent),
-        "conversation.order_number": order,
+        "conversation.order_number": _order_number(state),
         "conversation.id": str(conversation.pk) if conversation is not None else "",
     }
 
 
 def canned_render(text: str, variables: dict[str, str]) -> str:
-    """``text`` with each ``{{ holder.field }}`` replaced by its value ("" when unknown).
-    Plain substitution, no template language: a canned response cannot run code."""
-    return _VARIABLE.sub(lambda m: variables.get(f"{m.group(1)}.{m.group(2)}", ""), text)
+    """``text`` with each known ``{{ holder.field }}`` replaced by its value from
+    ``variables``. A known variable whose value is "" leaves no stray space: the spaces before
+    it go when punctuation or the line's end follows ("order {{ x }}." reads "order.").
+    An unknown variable (not in ``variables``, or not of the ``holder.field`` form) stays as
+    written, for the agent to see and mend before sending. Plain substitution, no template
+    language: a canned response cannot run code."""
+    out: list[str] = []
+    last = 0
+    for match in _VARIABLE.finditer(text):
+        name = f"{match.group(1)}.{match.group(2)}"
+        out.append(text[last:match.start()])
+        last = match.end()
+        if name not in variables:
+            out.append(match.group(0))
+            continue
+        value = variables[name]
+        if not value and _PUNCTUATION_NEXT.match(text[last:]):
+            out[-1] = _BEFORE_PUNCTUATION.sub("", out[-1])
+        elif not value and out[-1].endswith((" ", "\t")) and text[last:last + 1] in (" ", "\t"):
+            last += 1  # "a {{ x }} b" reads "a b", not "a  b"
+        out.append(value)
+    out.append(text[last:])
+    return "".join(out)
+
+
+def unknown_canned_variables(text: str) -> list[str]:
+    """The placeholders (``{{ ... }}``) of ``text`` that are not one of ``CANNED_VARIABLES``,
+    as written, in order, without repeats."""
+    unknown: list[str] = []
+    for match in PLACEHOLDER.finditer(text):
+        known = _VARIABLE.fullmatch(match.group(0))
+        if known and f"{known.group(1)}.{known.group(2)}" in CANNED_VARIABLES:
+            continue
+        if match.group(0) not in unknown:
+            unknown.append(match.group(0))
+    return unknown
 
 
 def canned_for_agent(
@@ -693,33 +755,88 @@ def readable_passage(markdown: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
+# With words typed, the conversation's intent only nudges the ranking: an article linked to it
+# gains this much on its text score (from 0 to 1), enough to order near-equal articles, never
+# enough to lift an article the words do not match above one they do.
+TYPED_INTENT_NUDGE = 0.02
+
+
+def _conversation_intents(conversation: Conversation) -> list[str]:
+    """The intents of ``conversation``, most recent first, without repeats: its own field, the
+    dialog state's last and pending intents, then the bot traces' intents (newest first)."""
+    state = conversation.dialog_state if isinstance(conversation.dialog_state, dict) else {}
+    pending = state.get("pending") if isinstance(state.get("pending"), dict) else {}
+    found = [conversation.intent, state.get("last_intent"), pending.get("intent")]
+    found += list(
+        BotTrace.objects.filter(conversation=conversation)
+        .exclude(intent="")
+        .order_by("-created_at", "-pk")
+        .values_list("intent", flat=True)[:20]
+    )
+    intents: list[str] = []
+    for intent in found:
+        if isinstance(intent, str) and intent and intent not in intents:
+            intents.append(intent)
+    return intents
+
+
 def article_suggestions_for_agent(
     *, query: str, conversation: Conversation | None, limit: int = ARTICLE_RESULTS
 ) -> list[dict[str, Any]]:
-    """Published articles ranked by relevance (the bot's own TF-IDF index, with the
-    conversation's intent as a boost) to ``query``, or when it is empty to the customer's
-    last messages; each ``{"id", "title", "text"}`` where ``text`` is the passage that best
-    answers, as readable text (``readable_passage``), not the article's Markdown."""
+    """Published articles for the agent's "Insert from the knowledge base", best first, each
+    ``{"id", "title", "text"}`` where ``text`` is the passage that best answers, as readable
+    text (``readable_passage``), not the article's Markdown.
+
+    With words typed (``query``), the words rank: the bot's TF-IDF text score
+    (``ArticleIndex.text_scores``), an article needing ``MIN_SCORE`` to be listed; the
+    conversation's intent adds only ``TYPED_INTENT_NUDGE``. With nothing typed, the
+    conversation suggests: the text score for the customer's last three messages plus
+    ``INTENT_BOOST`` for an article of any of the conversation's intents
+    (``_conversation_intents``: its field, the dialog's, the bot traces'), so the intents'
+    articles come first, ordered by the customer's words, then other articles those words
+    match. ``[]`` with neither words nor a conversation.
+    """
     query = " ".join(query.split())
-    intent = conversation.intent if conversation is not None else ""
-    if not query and conversation is not None:
+    index = taxonomy_snapshot().articles
+    if not index.articles:
+        return []
+    intents = _conversation_intents(conversation) if conversation is not None else []
+    rows: list[int] = []
+    if query:
+        scores = index.text_scores(query)
+        listed = scores >= MIN_SCORE
+        if intents and (own := index.intent_rows.get(intents[0])) is not None:
+            scores[own] += TYPED_INTENT_NUDGE
+        rows = [int(i) for i in np.argsort(-scores, kind="stable") if listed[i]]
+        passage_query = query
+    elif conversation is not None:
         recent = (
             Message.objects.filter(conversation=conversation, author=Author.CUSTOMER)
             .order_by("-seq")
             .values_list("text", flat=True)[:3]
         )
-        query = " ".join(reversed(list(recent)))
-    if not query:
-        return []
-    index = taxonomy_snapshot().articles
+        passage_query = " ".join(reversed(list(recent)))
+        scores = index.text_scores(passage_query) if passage_query else np.zeros(
+            len(index.articles)
+        )
+        # Every article of one of the conversation's intents gains the bot's own intent
+        # boost (once, however many of its intents it serves); the customer's words then
+        # order them, and any other article they match follows.
+        boost = np.zeros(len(scores))
+        for intent in intents:
+            own = index.intent_rows.get(intent)
+            if own is not None and len(own):
+                boost[own] = INTENT_BOOST
+        listed = (scores >= MIN_SCORE) | (boost > 0)
+        scores = scores + boost
+        rows = [int(i) for i in np.argsort(-scores, kind="stable") if listed[i]]
+        passage_query = passage_query or " ".join(i.replace("_", " ") for i in intents[:1])
     found = []
-    for hit in index.search(query, intent=intent, limit=limit):
-        doc = index.get(hit["id"])
-        if doc is None:
-            continue
+    for i in rows[:limit]:
+        doc = index.articles[i]
         found.append(
             {"id": doc.id, "title": doc.title,
-             "text": readable_passage(best_passages(doc, query))}
+             "text": readable_passage(best_passages(doc, passage_query))}
         )
     return found
 
