@@ -20,7 +20,6 @@ computes (see ``Report``).
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -877,15 +876,18 @@ def format_value(value: float | None, unit: str) -> str:
 
 
 def format_duration(seconds: float) -> str:
-    if seconds < 60:
+    """A duration in seconds as a person reads it: "42.5 s", "34 min 05 s", "2 h 07 min" or
+    "3.5 days". Rounded once, to the unit shown last, before it is split, so 2,099.6 s is
+    "35 min 00 s", never "34 min 60 s"."""
+    if round(seconds, 1) < 60:
         return f"{seconds:.1f} s"
-    minutes = seconds / 60
-    if minutes < 60:
-        return f"{math.floor(minutes)} min {round(seconds % 60):02d} s"
-    hours = minutes / 60
-    if hours < 48:
-        return f"{math.floor(hours)} h {round(minutes % 60):02d} min"
-    return f"{hours / 24:.1f} days"
+    whole_seconds = round(seconds)
+    if whole_seconds < 3600:
+        return f"{whole_seconds // 60} min {whole_seconds % 60:02d} s"
+    whole_minutes = round(seconds / 60)
+    if whole_minutes < 48 * 60:
+        return f"{whole_minutes // 60} h {whole_minutes % 60:02d} min"
+    return f"{seconds / 86400:.1f} days"
 
 
 @dataclass(frozen=True)

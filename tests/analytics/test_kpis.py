@@ -332,3 +332,16 @@ def test_handoff_categories_have_labels_and_old_names_stay_readable(category, la
     from analytics.kpis import handoff_category_label
 
     assert handoff_category_label(category) == label
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [
+    (0.04, "0.0 s"), (42.46, "42.5 s"), (59.94, "59.9 s"), (59.96, "1 min 00 s"),
+    (60, "1 min 00 s"), (119.6, "2 min 00 s"), (2099.6, "35 min 00 s"), (2065, "34 min 25 s"),
+    (3599.6, "1 h 00 min"), (7199.0, "2 h 00 min"), (7620, "2 h 07 min"),
+    (48 * 3600 - 20, "2.0 days"), (3.5 * 86400, "3.5 days"),
+])
+def test_a_duration_never_shows_sixty_of_its_last_unit(seconds, shown):
+    from analytics.kpis import format_duration
+
+    assert format_duration(seconds) == shown
+    assert " 60 s" not in shown and " 60 min" not in shown
