@@ -152,15 +152,19 @@ class Effect:
 
     @property
     def after_display(self) -> str:
-        return "none since" if self.after is None else f"{self.after * 100:.1f}%"
+        return (
+            "waiting for a day of conversations after it" if self.after is None
+            else f"{self.after * 100:.1f}%"
+        )
 
 
 WINDOW = timedelta(days=14)
 
 
 def gap_action_effect(action: GapAction, zone: str) -> Effect:
-    """The share of the gaps the action's messages made up before it and after the first
-    classifier activated after it (two aggregate queries on the rollup)."""
+    """The share of the gaps the action's messages made up in the 14 days before it, and from
+    the day after the first classifier activated after it (two aggregate queries on the
+    rollup); ``after`` is None until that day has gap messages."""
     trained = (
         ClassifierModel.objects.filter(activated_at__gte=action.created_at)
         .order_by("activated_at").values_list("activated_at", flat=True).first()
@@ -178,7 +182,9 @@ def gap_action_effect(action: GapAction, zone: str) -> Effect:
         return mine / total
 
     before = share(action.created_at - WINDOW, action.created_at)
-    after = share(trained, None) if trained else None
+    # The rollup counts whole days: the training's own day holds messages from before it, so
+    # "after" starts on the next day and stays empty until that day has gap messages.
+    after = share(trained + timedelta(days=1), None) if trained else None
     return Effect(before=before, after=after, trained_at=trained)
 
 

@@ -271,8 +271,11 @@ def test_teach_loop_gap_messages_become_phrases_and_then_answers(
     taxonomy_invalidate()
     for text in GIFT:
         assert playground_turn(text=text).intent == "gift_cards", text
-    # The fallbacks after the training (any day from its activation on) are new ones.
-    later = history(model.activated_at + timedelta(minutes=1))
+    # Right after the training nothing is counted as "after": its own day holds the gaps
+    # from before it.
+    assert gap_action_effect(GapAction.objects.get(), "UTC").after is None
+    # The fallbacks from the day after the training on are new ones.
+    later = history(model.activated_at + timedelta(days=1))
     later.customer(0, "is the moon made of cheese")
     later.bot_reply(500, "general_inquiry", confidence=0.2, fallback=True)
     rollup_refresh()
