@@ -16,7 +16,9 @@ from celery import Celery
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings")
 django.setup()
 
-app = Celery("restart_test")
+# Not the current app: imported by the test process too, it must not become the app that
+# the product's shared tasks resolve to (they would stop running eagerly in later tests).
+app = Celery("restart_test", set_as_current=False)
 app.config_from_object("django.conf:settings", namespace="CELERY")  # acks late, prefetch 1, ...
 
 
