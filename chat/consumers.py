@@ -12,7 +12,6 @@ import logging
 import uuid
 from typing import Any
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
@@ -63,29 +62,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     """The customer's side of a conversation."""
 
     conversation: Conversation | None = None
-
-    # Messages whose handlers reach the database only through ``database_sync_to_async``, which
-    # closes stale connections in its own thread before and after each call, or not at all (the
-    # group events only forward a frame). Channels' ``dispatch`` makes a trip to the sync
-    # thread to close stale connections before every handler: three a turn (the frame, the
-    # echo, the reply), about 0.8 ms of Daphne's CPU per turn (bench/README.md). The
-    # connection and disconnection still take it.
-    WITHOUT_CONNECTION_HOP = frozenset({
-        "websocket.receive",
-        "chat.message",
-        "chat.delta",
-        "chat.typing",
-        "chat.handoff",
-        "chat.conversation",
-    })
-
-    async def dispatch(self, message: dict) -> None:
-        """Runs the message's handler; for ``WITHOUT_CONNECTION_HOP`` without the trip to the
-        sync thread that Channels' ``dispatch`` makes first (the others go through it)."""
-        if message.get("type") not in self.WITHOUT_CONNECTION_HOP:
-            await super().dispatch(message)
-            return
-        await getattr(self, get_handler_name(message))(message)
 
     async def connect(self) -> None:
         self.origin = _header(self.scope, b"origin")

@@ -413,43 +413,6 @@ async def test_message_is_stored_echoed_and_answered_by_the_bot(started, fake_bo
     await comm.disconnect()
 
 
-async def test_a_turn_makes_no_connection_hop_beyond_its_database_call(
-    started, fake_bot, monkeypatch
-):
-    """The frame, its echo and the reply: each handler's only trip to a thread is its own
-    database call (Channels' per-event connection-closing hop is skipped for them)."""
-    import channels.consumer
-
-    hops: list[str] = []
-    real = channels.consumer.aclose_old_connections
-
-    async def counted() -> None:
-        hops.append("hop")
-        await real()
-
-    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
-    conversation, token = started
-    comm, _ = await joined_socket(conversation, token)
-    at_join = len(hops)
-    assert at_join >= 1  # the connection still takes it
-    await comm.send_json_to(message("where is my order?"))
-    frames = await receive_until(comm, is_bot_message)
-    assert [f["author"] for f in frames if f["type"] == "message"] == ["customer", "bot"]
-    assert len(hops) == at_join
-    await comm.disconnect()
-
-
-def test_every_event_spared_the_hop_has_a_handler():
-    from chat.consumers import ChatConsumer
-
-    for kind in ChatConsumer.WITHOUT_CONNECTION_HOP:
-        assert callable(getattr(ChatConsumer, kind.replace(".", "_"), None)), kind
-    group_handlers = {
-        name.replace("_", ".", 1) for name in vars(ChatConsumer) if name.startswith("chat_")
-    }
-    assert group_handlers <= ChatConsumer.WITHOUT_CONNECTION_HOP
-
-
 async def test_a_resend_is_acknowledged_again_and_stored_once(started, fake_bot):
     conversation, token = started
     comm, _ = await joined_socket(conversation, token)
