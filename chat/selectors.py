@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
@@ -252,3 +253,25 @@ def widget_face(widget: Widget) -> dict[str, Any]:
         "reply_minutes": max(1, math.ceil(seconds / 60)),
         "topics": quick_reply_topics(),
     }
+
+
+def messages_before(*, conversation_id: int, seq: int, limit: int) -> list[tuple[str, str]]:
+    """The last ``limit`` messages of a conversation before ``seq``, oldest first, as
+    (author, text) pairs: the history the bot reads each turn.
+
+    One plain statement that both databases run, not compiled by the ORM each turn:
+    ``SELECT author, text FROM chat_message WHERE conversation_id = %s AND seq < %s ORDER BY
+    seq DESC LIMIT %s``, read backwards along the ``message_seq_unique`` index; no row locks.
+    """
+    meta = Message._meta
+    qn = connection.ops.quote_name
+    sql = (  # only quoted identifiers are interpolated; every value is a parameter
+        f"SELECT {qn('author')}, {qn('text')} FROM {qn(meta.db_table)} "  # noqa: S608
+        f"WHERE {qn(meta.get_field('conversation').column)} = %s AND {qn('seq')} < %s "
+        f"ORDER BY {qn('seq')} DESC LIMIT %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [conversation_id, seq, limit])
+        rows = cursor.fetchall()
+    rows.reverse()
+    return [(author, text) for author, text in rows]

@@ -5,8 +5,9 @@ with ``transaction.on_commit`` so nothing outside ever hears of a row that was r
 ``at`` backdates a change (generated history) and defaults to now. Reporting events are
 written through ``analytics.events.event_record`` in the same transaction as the change.
 
-Every write is the same on SQLite and PostgreSQL: the ORM, and one plain SQL statement that
-both run (``_next_seq``'s ``UPDATE ... RETURNING``). Sequence numbers come from
+Every write is the same on SQLite and PostgreSQL: the ORM, and plain SQL statements that
+both run, each documented where it is built (``_next_seq``'s ``UPDATE ... RETURNING``, the
+owed answer's ``DELETE``, the incoming message's duplicate check). Sequence numbers come from
 ``Conversation.last_seq``, bumped under a row lock that holds until commit, so concurrent
 writers of one conversation line up and every message gets the next number. Answers the bot
 owes are rows (``OwedAnswer``, see ``chat.outbox``).
@@ -236,6 +237,31 @@ def message_create_incoming(
         return resent.message, False
 
 
+def _message_id_for_client(conversation_id: int, client_id: Any) -> int | None:
+    """The id of the conversation's message stored under ``client_id``, or None.
+
+    One plain statement that both databases run (the check of every incoming message, so
+    not compiled by the ORM each time): ``SELECT id FROM chat_message WHERE conversation_id
+    = %s AND client_id = %s``, answered from the ``message_client_id_unique`` index; it reads
+    without locking (the caller already holds the conversation's row lock). The client id is
+    prepared by its field (a ``uuid`` on PostgreSQL, 32 hex characters on SQLite).
+    """
+    meta = Message._meta
+    qn = connection.ops.quote_name
+    client_field = meta.get_field("client_id")
+    sql = (  # only quoted identifiers are interpolated; every value is a parameter
+        f"SELECT {qn('id')} FROM {qn(meta.db_table)} "  # noqa: S608
+        f"WHERE {qn(meta.get_field('conversation').column)} = %s "
+        f"AND {qn(client_field.column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [conversation_id, client_field.get_db_prep_value(client_id, connection)]
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
 class _Resent(Exception):
     """A message with a stored client id: rolls back the seq bumped for it (a rare case)."""
 
@@ -254,11 +280,9 @@ def _message_store_incoming(
         conversation, sets={"last_customer_message_at": now, "updated_at": now}
     )
     if client_id is not None:
-        stored = list(
-            Message.objects.filter(conversation_id=conversation.pk, client_id=client_id)[:1]
-        )
-        if stored:
-            raise _Resent(stored[0])
+        stored_id = _message_id_for_client(conversation.pk, client_id)
+        if stored_id is not None:
+            raise _Resent(Message.objects.get(pk=stored_id))
     reopened = status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED)
     if reopened:  # rare: two more statements, under the lock the bump holds
         previous_resolution = (

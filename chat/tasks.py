@@ -84,12 +84,9 @@ def _load_turn(message_id: int) -> tuple[Message | None, list[tuple[str, str]], 
         )
     except Message.DoesNotExist:
         return None, [], False
-    recent = list(
-        Message.objects.filter(conversation_id=message.conversation_id, seq__lt=message.seq)
-        .order_by("-seq")
-        .values_list("author", "text")[: HISTORY_TURNS * 2]
+    recent = selectors.messages_before(
+        conversation_id=message.conversation_id, seq=message.seq, limit=HISTORY_TURNS * 2
     )
-    recent.reverse()
     return message, recent, True
 
 

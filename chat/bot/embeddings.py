@@ -23,6 +23,7 @@ same alone and in a list. Embeddings are remembered (LRU) by the message's text.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -61,6 +62,17 @@ def embeddings_enabled() -> bool:
     """Whether embeddings may be used: not turned off, and the model and runtimes installed."""
     if os.environ.get("SUPPORTDESK_EMBEDDINGS", "1").strip().lower() in {"0", "false", "no", "off"}:
         return False
+    return runtimes_installed()
+
+
+@functools.cache
+def runtimes_installed() -> bool:
+    """Whether the model package and its runtimes (onnxruntime, tokenizers) are installed.
+
+    Looked up once per process (``importlib.util.find_spec`` searches the import path, about
+    0.1 ms a package, and the bot asks several times a turn); ``runtimes_installed.cache_clear()``
+    looks again.
+    """
     return all(
         importlib.util.find_spec(name) is not None
         for name in (MODEL_PACKAGE, "onnxruntime", "tokenizers")

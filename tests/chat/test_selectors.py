@@ -90,3 +90,20 @@ def test_widget_face(widget, agent, django_assert_max_num_queries):
     # Active labelled intents only, at most five, by label.
     assert [t["label"] for t in face["topics"]] == sorted(labels)[:5]
     assert {t["intent"] for t in face["topics"]} <= {f"topic_{n}" for n in range(6)}
+
+
+def test_messages_before_is_the_last_few_before_a_seq_oldest_first(conversation):
+    from chat import services
+
+    texts = [f"message {n}" for n in range(1, 8)]
+    stored = [
+        services.message_create_incoming(
+            conversation=conversation, text=text, client_id=None, queue_bot=False
+        )[0]
+        for text in texts
+    ]
+    sixth = stored[5]
+    assert selectors.messages_before(
+        conversation_id=conversation.pk, seq=sixth.seq, limit=3
+    ) == [("customer", "message 3"), ("customer", "message 4"), ("customer", "message 5")]
+    assert selectors.messages_before(conversation_id=conversation.pk, seq=1, limit=20) == []

@@ -219,10 +219,14 @@ def test_a_missing_model_package_means_words_only(monkeypatch):
         embeddings.importlib.util, "find_spec",
         lambda name, *a: None if name == embeddings.MODEL_PACKAGE else real(name, *a),
     )
-    assert not embeddings.embeddings_enabled()
-    assert embeddings.embedder() is None
-    model, metrics = classifier.train(*_pairs())
-    assert model.meaning is None and metrics["features"] == "words"
+    embeddings.runtimes_installed.cache_clear()  # installed packages are looked up once
+    try:
+        assert not embeddings.embeddings_enabled()
+        assert embeddings.embedder() is None
+        model, metrics = classifier.train(*_pairs())
+        assert model.meaning is None and metrics["features"] == "words"
+    finally:
+        embeddings.runtimes_installed.cache_clear()
 
 
 def test_training_with_embeddings_turned_off_keeps_the_word_model(monkeypatch, words_only):
