@@ -7,7 +7,9 @@ written through ``analytics.events.event_record`` in the same transaction as the
 
 Every write is the same on SQLite and PostgreSQL: the ORM, and plain SQL statements that
 both run, each documented where it is built (``_next_seq``'s ``UPDATE ... RETURNING``, the
-owed answer's ``DELETE``, the incoming message's duplicate check). Sequence numbers come from
+owed answer's ``DELETE``, the incoming message's duplicate check, and the ``INSERT``s of a
+chat turn's rows in ``chat.rows``). A bot turn's reporting events are built by
+``analytics.events.event_build`` and written with its reply. Sequence numbers come from
 ``Conversation.last_seq``, bumped under a row lock that holds until commit, so concurrent
 writers of one conversation line up and every message gets the next number. Answers the bot
 owes are rows (``OwedAnswer``, see ``chat.outbox``).
@@ -28,9 +30,9 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
 
-from analytics.events import EventName, event_build, event_record, event_record_many
+from analytics.events import EventName, event_build, event_record
 
-from . import outbox, realtime
+from . import outbox, realtime, rows
 from .identity import Identity
 from .models import (
     Author,
@@ -291,14 +293,16 @@ def _message_store_incoming(
         _conversation_update(conversation, {
             "status": ConversationStatus.BOT, "resolution": Resolution.NONE, "resolved_at": None,
         })
-    message = Message.objects.create(
+    # The message and its owed answer: one plain INSERT each (chat.rows), not compiled per call.
+    message = rows.insert(Message(
         conversation=conversation,
         seq=seq,
         author=Author.CUSTOMER,
         client_id=client_id,
         text=text,
         created_at=now,
-    )
+    ))
+    message.conversation = conversation
     if reopened:
         if status == ConversationStatus.RESOLVED:
             event_record(
@@ -310,10 +314,10 @@ def _message_store_incoming(
         transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
     _on_commit_broadcast_message(message)
     if conversation.status == ConversationStatus.BOT:
-        OwedAnswer.objects.create(
+        rows.insert(OwedAnswer(
             message=message, conversation=conversation, created_at=now, queued_at=now,
             attempts=1,
-        )
+        ))
         if queue_bot:
             outbox.owed_answer_queue_on_commit(message.pk)
     return message, True
@@ -515,9 +519,11 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
     if _next_seq(conversation, sets=sets, only_if_status=ConversationStatus.BOT) is None:
         return None  # an agent has the conversation: the debt is settled, not answered
     reply.seq = conversation.last_seq
-    reply.save(force_insert=True)
-    trace.save(force_insert=True)
-    event_record_many(events)
+    # Three rows, one plain INSERT each (chat.rows): the reply, its trace, its events.
+    reply = rows.insert(reply)
+    reply.conversation, reply.in_reply_to = conversation, message
+    rows.insert(trace)
+    rows.insert_many(events)
     if handoff:
         transaction.on_commit(partial(realtime.broadcast_handoff, conversation))
     _on_commit_broadcast_message(reply)
