@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from accounts.roles import ADMINS
+from chat.identity import widget_secret_rotate
 from chat.models import Widget
 from knowledge.models import AuditLogEntry
 
@@ -74,3 +75,15 @@ def test_widget_create_and_delete_are_audited(admin_client, admin_user):
     admin_client.post(f"{CHANGELIST}{created.pk}/delete/", {"post": "yes"})
     assert not Widget.objects.filter(public_key="beta").exists()
     assert AuditLogEntry.objects.get(action="widget.delete").object_repr == "beta"
+
+
+def test_the_audit_log_cannot_be_edited_or_erased_in_the_admin(admin_client, widget):
+    widget_secret_rotate(actor=None, widget=widget)
+    entry = AuditLogEntry.objects.get()
+    url = f"/admin/knowledge/auditlogentry/{entry.pk}/"
+    assert admin_client.get(url + "change/").status_code == 200  # readable
+    admin_client.post(url + "change/", {"action": "nothing", "object_type": "x"})
+    assert admin_client.post(url + "delete/", {"post": "yes"}).status_code == 403
+    admin_client.post("/admin/knowledge/auditlogentry/", {
+        "action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"})
+    assert AuditLogEntry.objects.get().action == "widget.secret_rotate"
