@@ -12,11 +12,13 @@ Also the pipeline's turn for the demo's order lookup with that call, against the
 without connectors. Django on the embedded defaults, in this process.
 
 ``isolation``: ``bench_chat.py``'s stack (PostgreSQL, Redis, Daphne, a prefork Celery worker of
-two processes) plus a connector worker on ``CONNECTOR_QUEUE`` (threads), the demo's "Order
+two processes) plus a connector worker on ``CONNECTOR_QUEUE`` (threads: it makes the calls
+only, the pipeline runs on the prefork workers; its CPU time is printed), the demo's "Order
 status" connector pointed at an API on a loopback port that answers after ``--delay`` seconds;
 ``--slow-clients`` customers ask for their order over and over while ``--clients`` others ask
 knowledge-base questions: their round trips' p50 and p99. ``--inline`` calls connectors in the
-bot's own task (``CONNECTOR_QUEUE`` empty) for comparison.
+bot's own task (``CONNECTOR_QUEUE`` empty) for comparison; ``--slow-clients 0`` measures the
+same stack with no lookups.
 """
 
 from __future__ import annotations
@@ -89,6 +91,12 @@ def overhead(args: argparse.Namespace) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far (Linux ``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class SlowApi:
     """The demo orders API's answer for order 10023, after ``delay`` seconds."""
 
@@ -151,7 +159,12 @@ def isolation(args: argparse.Namespace) -> int:
             )
         time.sleep(5)
     try:
-        return asyncio.run(_isolation(args, bc, stack.base_url))
+        cpu_before = cpu_seconds(lookups.pid) if lookups is not None else 0.0
+        code = asyncio.run(_isolation(args, bc, stack.base_url))
+        if lookups is not None:
+            print(f"connector worker CPU during the run: "
+                  f"{cpu_seconds(lookups.pid) - cpu_before:.1f} s")
+        return code
     finally:
         with contextlib.suppress(Exception):
             stack.stop()
