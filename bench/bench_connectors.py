@@ -159,12 +159,8 @@ def isolation(args: argparse.Namespace) -> int:
             )
         time.sleep(5)
     try:
-        cpu_before = cpu_seconds(lookups.pid) if lookups is not None else 0.0
-        code = asyncio.run(_isolation(args, bc, stack.base_url))
-        if lookups is not None:
-            print(f"connector worker CPU during the run: "
-                  f"{cpu_seconds(lookups.pid) - cpu_before:.1f} s")
-        return code
+        return asyncio.run(_isolation(args, bc, stack.base_url,
+                                      lookups.pid if lookups is not None else None))
     finally:
         with contextlib.suppress(Exception):
             stack.stop()
@@ -173,7 +169,7 @@ def isolation(args: argparse.Namespace) -> int:
             lookups.wait(timeout=20)
 
 
-async def _isolation(args: argparse.Namespace, bc, base_url: str) -> int:
+async def _isolation(args: argparse.Namespace, bc, base_url: str, worker: int | None) -> int:
     warm = await bc.run_phase("warm-up", 4, 10, bc.chat_client, base_url)
     if warm.errors:
         print("warm-up failed:", warm.errors[:3])
@@ -207,12 +203,16 @@ async def _isolation(args: argparse.Namespace, bc, base_url: str) -> int:
             await ws.close()
         print(warm_lookups.line())
         bc.REPLY_TIMEOUT = 60
+    cpu_before = cpu_seconds(worker) if worker else 0.0
     lookups = [asyncio.create_task(slow_client(i)) for i in range(args.slow_clients)]
     await asyncio.sleep(0.5)
     chat = await bc.run_phase("other conversations", args.clients, args.messages,
                               bc.chat_client, base_url)
     stop.set()
     await asyncio.gather(*lookups, return_exceptions=True)
+    if worker:
+        print(f"connector worker CPU while measured: {cpu_seconds(worker) - cpu_before:.2f} s "
+              f"for {len(slow.latencies)} lookups")
     mode = "in the bot's task" if args.inline else "on the connector queue"
     print(f"connector calls {mode}; API delay {args.delay:.1f} s")
     print(chat.line())

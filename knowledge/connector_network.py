@@ -14,8 +14,10 @@ httpx's public interface for custom transports).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import ssl
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -156,15 +158,23 @@ class _ResponseStream(httpx2.SyncByteStream):
             close()
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx2's default TLS context (certificates verified), made once per process: making
+    one loads the trusted certificates, about 47 ms of CPU, which a connector call made per
+    call before (measured in ``bench/bench_connectors.py``). A context is safe to share
+    between threads."""
+    return httpx2.create_ssl_context()
+
+
 class CheckedTransport(httpx2.BaseTransport):
     """An ``httpx2`` transport over an ``httpcore2.ConnectionPool`` whose network backend is
-    ``backend`` (a ``CheckedBackend``); TLS verified with httpx2's default context. Errors
-    come out as httpx2's exceptions, and ``AddressRefused`` as itself."""
+    ``backend`` (a ``CheckedBackend``); TLS verified with ``tls_context()``. Errors come out
+    as httpx2's exceptions, and ``AddressRefused`` as itself."""
 
     def __init__(self, backend: httpcore2.NetworkBackend) -> None:
         self.pool = httpcore2.ConnectionPool(
-            ssl_context=httpx2.create_ssl_context(), network_backend=backend,
-            max_connections=10,
+            ssl_context=tls_context(), network_backend=backend, max_connections=10,
         )
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:

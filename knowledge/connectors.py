@@ -277,7 +277,10 @@ def _fetch(
     headers.setdefault("Accept", "application/json")
     body = {k: values.get(k, "") for k in spec.needs} if spec.method == "POST" else None
     transport = transport or checked_transport()
-    with httpx2.Client(timeout=timeout, follow_redirects=False, transport=transport) as client:
+    # Nothing from the environment: a proxy there must not carry a call around the checked
+    # transport (httpx2 already ignores it when a transport is given) and no ~/.netrc login.
+    with httpx2.Client(timeout=timeout, follow_redirects=False, transport=transport,
+                       trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
             parts = urlsplit(url)
             if _host_key(parts) not in spec.allowed_hosts and (

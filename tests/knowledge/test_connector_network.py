@@ -144,3 +144,4 @@ def test_an_exempt_host_connects_to_its_resolved_address(settings):
         assert api.requests and api.requests[0][1]["Host"] == f"orders.internal:{api.port}"
     finally:
         api.close()
+
