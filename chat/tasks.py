@@ -8,7 +8,6 @@ twice (the answer owed to a message is settled once, see ``chat.outbox``).
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from datetime import timedelta
@@ -19,9 +18,6 @@ from celery.signals import before_task_publish, worker_process_init
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
-
-from knowledge.connectors import CallOutcome, connector_call
-from knowledge.selectors import connector_spec_by_id
 
 from . import liveness, outbox, realtime, selectors, services
 from .models import Author, Contact, Conversation, ConversationStatus, Message, Resolution
@@ -68,32 +64,10 @@ def answer_turn(*, text: str, context: Any, on_delta=None, call_connector=None) 
 
 
 def _defer_connector_call(spec: Any, values: dict[str, str]) -> Any:
-    """The default queue calls no data connector: the call moves to the connector queue."""
+    """The default queue calls no data connector: the turn moves to the connector queue."""
     from chat.bot.lookup import DeferTurn
 
-    raise DeferTurn(spec.id, values)
-
-
-# A turn's connector calls made on the connector queue, at most this many in one turn (the
-# Claude backend may call a tool more than once); a turn needing more calls the rest inline.
-MAX_DEFERRED_CALLS = 3
-
-
-def _answered_calls(answers: list[dict[str, Any]]) -> Any:
-    """A connector caller for the turn's run after its calls were made on the connector
-    queue: a call already made (same connector, same values) returns its stored outcome;
-    another one is deferred too, or, past ``MAX_DEFERRED_CALLS``, made here."""
-    from chat.bot.lookup import DeferTurn
-
-    def call(spec: Any, values: dict[str, str]) -> Any:
-        for answer in answers:
-            if answer["connector_id"] == spec.id and answer["values"] == values:
-                return CallOutcome(**answer["outcome"])
-        if len(answers) < MAX_DEFERRED_CALLS:
-            raise DeferTurn(spec.id, values)
-        return connector_call(spec, values)
-
-    return call
+    raise DeferTurn(spec.name)
 
 
 def _load_turn(message_id: int) -> tuple[Message | None, list[tuple[str, str]], bool]:
@@ -165,17 +139,13 @@ RETRY_ON = (OperationalError, InterfaceError)
     retry_jitter=True,
     max_retries=12,
 )
-def answer_message(
-    message_id: int, lookups: bool = False, answers: list[dict[str, Any]] | None = None
-) -> None:
+def answer_message(message_id: int, lookups: bool = False) -> None:
     """Runs the pipeline on one customer message and stores the reply or the handoff.
 
     Does nothing for a message no answer is owed to (answered already by an earlier delivery
     of this task, or taken by an agent). With ``CONNECTOR_QUEUE`` set, a turn that needs a
-    data connector's call stops there: ``connector_fetch`` makes the call on that queue and
-    queues this task again with the call's outcome in ``answers``, so that the pipeline runs
-    on the default workers only and a slow company API holds up none of them. With eager
-    Celery, or ``lookups`` (a task queued by an earlier version), the call is made here.
+    data connector's call is run again on that queue (``lookups=True``), so that a slow
+    company API holds up no other conversation's answer; with eager Celery it runs here.
     """
     from chat.bot.lookup import DeferTurn
 
@@ -201,14 +171,11 @@ def answer_message(
         if settings.CONNECTOR_QUEUE and not (
             lookups or answer_message.app.conf.task_always_eager
         ):
-            extra["call_connector"] = (
-                _answered_calls(answers) if answers else _defer_connector_call
-            )
+            extra["call_connector"] = _defer_connector_call
         result = answer_turn(text=message.text, context=context, on_delta=on_delta, **extra)
-    except DeferTurn as deferred:
-        connector_fetch.apply_async(
-            (message_id, deferred.connector_id, deferred.values, answers or []),
-            queue=settings.CONNECTOR_QUEUE,
+    except DeferTurn:
+        answer_message.apply_async(
+            (message_id,), {"lookups": True}, queue=settings.CONNECTOR_QUEUE
         )
         return
     except RETRY_ON:
@@ -234,24 +201,6 @@ def answer_message(
         raise
     if reply is None:
         realtime.broadcast_typing(conversation.pk, Author.BOT, False)
-
-
-@shared_task(name="chat.tasks.connector_fetch", ignore_result=True)
-def connector_fetch(
-    message_id: int, connector_id: int, values: dict[str, str], answers: list[dict[str, Any]]
-) -> None:
-    """Makes one data connector's call for a turn (on ``CONNECTOR_QUEUE``: a thread pool that
-    waits on company APIs, never running the pipeline) and queues ``answer_message`` again on
-    the default queue with the outcome added to ``answers``. A connector gone since gives a
-    failed outcome (``connector_gone``), which the turn answers as any failed call."""
-    spec = connector_spec_by_id(connector_id)
-    if spec is None:
-        outcome = CallOutcome(connector="", method="", url="", reason="connector_gone")
-    else:
-        outcome = connector_call(spec, values)
-    answer = {"connector_id": connector_id, "values": values,
-              "outcome": dataclasses.asdict(outcome)}
-    answer_message.apply_async((message_id,), {"answers": [*answers, answer]})
 
 
 def answer_message_enqueue(message_id: int) -> None:

@@ -305,13 +305,6 @@ def connector_specs() -> list[ConnectorSpec]:
             .prefetch_related("intents")]
 
 
-def connector_spec_by_id(connector_id: int) -> ConnectorSpec | None:
-    """The active connector ``connector_id`` as the bot calls it, or None (gone, inactive)."""
-    connector = Connector.objects.filter(pk=connector_id, is_active=True).prefetch_related(
-        "intents").first()
-    return connector_spec(connector) if connector is not None else None
-
-
 def connector_spec(connector: Connector) -> ConnectorSpec:
     """One connector as a ``ConnectorSpec`` (its intents read from the prefetch or a query)."""
     return ConnectorSpec(

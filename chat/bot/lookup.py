@@ -37,14 +37,8 @@ Caller = Callable[[ConnectorSpec, dict[str, str]], CallOutcome]
 
 
 class DeferTurn(Exception):
-    """Raised by a caller that does not call connectors here: the call (``connector_id`` with
-    ``values``) is made elsewhere (the chat task's connector queue) and the turn run again
-    with its outcome."""
-
-    def __init__(self, connector_id: int = 0, values: dict[str, str] | None = None) -> None:
-        self.connector_id = connector_id
-        self.values = dict(values or {})
-        super().__init__(f"connector {connector_id} deferred")
+    """Raised by a caller that does not call connectors here: the turn is run again where they
+    are called (the chat task's connector queue)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ import pytest
 
 from chat import services, tasks
 from chat.models import Message, OwedAnswer
-from knowledge.connectors import CallOutcome
 from tests.chat.conftest import turn_result
 
 pytestmark = pytest.mark.django_db
@@ -18,72 +17,41 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def queued(settings, monkeypatch):
-    """Celery as with a broker (not eager), the connector queue on; records what each task's
-    ``apply_async`` would queue, as (task, args, kwargs, queue)."""
+    """Celery as with a broker (not eager), the connector queue on; records apply_async."""
     settings.CONNECTOR_QUEUE = "connectors"
     conf = tasks.answer_message.app.conf
     eager = conf.task_always_eager
     conf.task_always_eager = False
     sent = []
-    for task in (tasks.answer_message, tasks.connector_fetch):
-        monkeypatch.setattr(
-            task, "apply_async",
-            lambda args, kwargs=None, queue=None, name=task.name: sent.append(
-                (name, args, kwargs or {}, queue)),
-        )
+    monkeypatch.setattr(tasks.answer_message, "apply_async",
+                        lambda args, kwargs, queue: sent.append((args, kwargs, queue)))
     yield sent
     conf.task_always_eager = eager
 
 
-def order_bot(calls, monkeypatch):
-    """A pipeline that calls the "Order status" connector (id 7) once and answers its reply."""
+def test_a_turn_needing_a_connector_moves_to_the_connector_queue(conversation, queued,
+                                                                  monkeypatch):
+    calls = []
 
     def bot(*, text, context, on_delta=None, call_connector=None):
-        outcome = call_connector(SimpleNamespace(id=7, name="Order status"),
-                                 {"order_number": "55102"})
-        calls.append(outcome)
-        return turn_result(reply_text=outcome.reply)
+        calls.append(call_connector)
+        if call_connector is not None:
+            call_connector(SimpleNamespace(name="Order status"), {})  # the task's: defers
+        return turn_result()
 
     monkeypatch.setattr(tasks, "answer_turn", bot)
-
-
-def test_only_the_call_moves_to_the_connector_queue(conversation, queued, monkeypatch):
-    """The default queue runs the pipeline up to the call; the connector queue makes the call
-    only (no pipeline there); the default queue runs the turn again with its outcome."""
-    calls = []
-    order_bot(calls, monkeypatch)
-    fetched = []
-    monkeypatch.setattr(tasks, "connector_spec_by_id",
-                        lambda pk: SimpleNamespace(id=pk, name="Order status"))
-    monkeypatch.setattr(tasks, "connector_call", lambda spec, values: fetched.append(values)
-                        or CallOutcome(connector=spec.name, method="GET", url="u", ok=True,
-                                       status=200, reply="Order 55102 is Shipped."))
     message, _ = services.message_create_incoming(
-        conversation=conversation, text="order 55102", client_id=uuid.uuid4(), queue_bot=False,
+        conversation=conversation, text="order 55102, pat@example.com",
+        client_id=uuid.uuid4(), queue_bot=False,
     )
     tasks.answer_message(message.pk)
-    assert queued == [("chat.tasks.connector_fetch",
-                       (message.pk, 7, {"order_number": "55102"}, []), {}, "connectors")]
+    assert queued == [((message.pk,), {"lookups": True}, "connectors")]
     assert OwedAnswer.objects.filter(message=message).exists()  # still owed
     assert not Message.objects.filter(conversation=conversation, author="bot").exists()
-    monkeypatch.setattr(tasks, "answer_turn", lambda **kw: pytest.fail("no pipeline here"))
-    tasks.connector_fetch(*queued[0][1])  # the connector queue's run: the call only
-    assert fetched == [{"order_number": "55102"}]
-    name, args, kwargs, queue = queued[1]
-    assert (name, args, queue) == ("chat.tasks.answer_message", (message.pk,), None)
-    order_bot(calls, monkeypatch)
-    tasks.answer_message(*args, **kwargs)  # the default queue again, with the outcome
-    assert calls[-1].reply == "Order 55102 is Shipped." and len(fetched) == 1
-    bot = Message.objects.get(conversation=conversation, author="bot")
-    assert bot.text == "Order 55102 is Shipped."
+    tasks.answer_message(message.pk, lookups=True)  # the connector queue's run
+    assert calls[-1] is None  # connectors are called there
+    assert Message.objects.filter(conversation=conversation, author="bot").count() == 1
     assert not OwedAnswer.objects.filter(message=message).exists()
-
-
-def test_a_connector_gone_meanwhile_is_a_failed_call(conversation, queued, monkeypatch):
-    monkeypatch.setattr(tasks, "connector_spec_by_id", lambda pk: None)
-    tasks.connector_fetch(1, 7, {"order_number": "1"}, [])
-    answer = queued[0][2]["answers"][0]
-    assert answer["outcome"]["reason"] == "connector_gone" and not answer["outcome"]["ok"]
 
 
 def test_without_connector_queue_connectors_are_called_in_the_task(conversation, queued,

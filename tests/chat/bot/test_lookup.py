@@ -161,7 +161,7 @@ def test_choose_rule():
 
 def test_a_deferring_caller_stops_the_turn(shop):
     def defer(spec, values):
-        raise DeferTurn(spec.id, values)
+        raise DeferTurn(spec.name)
 
     with pytest.raises(DeferTurn):
         converse(shop, ["where is my order 55102, my email is pat@example.com"], caller=defer)
