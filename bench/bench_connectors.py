@@ -12,8 +12,8 @@ Also the pipeline's turn for the demo's order lookup with that call, against the
 without connectors. Django on the embedded defaults, in this process.
 
 ``isolation``: ``bench_chat.py``'s stack (PostgreSQL, Redis, Daphne, a prefork Celery worker of
-two processes) plus a connector worker on ``CONNECTOR_QUEUE`` (threads: it makes the calls
-only, the pipeline runs on the prefork workers; its CPU time is printed), the demo's "Order
+two processes) plus a connector worker on ``CONNECTOR_QUEUE`` (threads; its CPU time while
+measured is printed), the demo's "Order
 status" connector pointed at an API on a loopback port that answers after ``--delay`` seconds;
 ``--slow-clients`` customers ask for their order over and over while ``--clients`` others ask
 knowledge-base questions: their round trips' p50 and p99. ``--inline`` calls connectors in the
