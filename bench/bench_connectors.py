@@ -12,11 +12,13 @@ Also the pipeline's turn for the demo's order lookup with that call, against the
 without connectors. Django on the embedded defaults, in this process.
 
 ``isolation``: ``bench_chat.py``'s stack (PostgreSQL, Redis, Daphne, a prefork Celery worker of
-two processes) plus a connector worker on ``CONNECTOR_QUEUE`` (threads), the demo's "Order
+two processes) plus a connector worker on ``CONNECTOR_QUEUE`` (threads; its CPU time while
+measured is printed), the demo's "Order
 status" connector pointed at an API on a loopback port that answers after ``--delay`` seconds;
 ``--slow-clients`` customers ask for their order over and over while ``--clients`` others ask
 knowledge-base questions: their round trips' p50 and p99. ``--inline`` calls connectors in the
-bot's own task (``CONNECTOR_QUEUE`` empty) for comparison.
+bot's own task (``CONNECTOR_QUEUE`` empty) for comparison; ``--slow-clients 0`` measures the
+same stack with no lookups.
 """
 
 from __future__ import annotations
@@ -89,6 +91,12 @@ def overhead(args: argparse.Namespace) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far (Linux ``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class SlowApi:
     """The demo orders API's answer for order 10023, after ``delay`` seconds."""
 
@@ -151,7 +159,8 @@ def isolation(args: argparse.Namespace) -> int:
             )
         time.sleep(5)
     try:
-        return asyncio.run(_isolation(args, bc, stack.base_url))
+        return asyncio.run(_isolation(args, bc, stack.base_url,
+                                      lookups.pid if lookups is not None else None))
     finally:
         with contextlib.suppress(Exception):
             stack.stop()
@@ -160,7 +169,7 @@ def isolation(args: argparse.Namespace) -> int:
             lookups.wait(timeout=20)
 
 
-async def _isolation(args: argparse.Namespace, bc, base_url: str) -> int:
+async def _isolation(args: argparse.Namespace, bc, base_url: str, worker: int | None) -> int:
     warm = await bc.run_phase("warm-up", 4, 10, bc.chat_client, base_url)
     if warm.errors:
         print("warm-up failed:", warm.errors[:3])
@@ -194,12 +203,16 @@ async def _isolation(args: argparse.Namespace, bc, base_url: str) -> int:
             await ws.close()
         print(warm_lookups.line())
         bc.REPLY_TIMEOUT = 60
+    cpu_before = cpu_seconds(worker) if worker else 0.0
     lookups = [asyncio.create_task(slow_client(i)) for i in range(args.slow_clients)]
     await asyncio.sleep(0.5)
     chat = await bc.run_phase("other conversations", args.clients, args.messages,
                               bc.chat_client, base_url)
     stop.set()
     await asyncio.gather(*lookups, return_exceptions=True)
+    if worker:
+        print(f"connector worker CPU while measured: {cpu_seconds(worker) - cpu_before:.2f} s "
+              f"for {len(slow.latencies)} lookups")
     mode = "in the bot's task" if args.inline else "on the connector queue"
     print(f"connector calls {mode}; API delay {args.delay:.1f} s")
     print(chat.line())

@@ -17,6 +17,7 @@ from .models import (
     Message,
     Widget,
 )
+from .services import widget_delete, widget_save
 
 
 @admin.register(Widget)
@@ -24,6 +25,19 @@ class WidgetAdmin(admin.ModelAdmin):
     formfield_overrides = CHECKED_JSON
     list_display = ["public_key", "name", "display_name", "is_active", "has_identity_secret"]
     actions = ["rotate_identity_secret"]
+
+    def save_model(self, request: HttpRequest, obj: Widget, form: Any, change: bool) -> None:
+        """Saves through ``widget_save``, which audits the change."""
+        widget_save(actor=request.user, widget=obj)
+
+    def delete_model(self, request: HttpRequest, obj: Widget) -> None:
+        """Deletes through ``widget_delete``, which audits it."""
+        widget_delete(actor=request.user, widget=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        """The bulk delete action, one audited ``widget_delete`` per widget."""
+        for widget in queryset:
+            widget_delete(actor=request.user, widget=widget)
 
     @admin.display(boolean=True, description="Identity secret")
     def has_identity_secret(self, widget: Widget) -> bool:
@@ -33,7 +47,7 @@ class WidgetAdmin(admin.ModelAdmin):
     def rotate_identity_secret(self, request: HttpRequest, queryset: Any) -> None:
         """Rotates each selected widget's secret and shows the new one in this response only."""
         for widget in queryset:
-            secret = widget_secret_rotate(widget=widget)
+            secret = widget_secret_rotate(actor=request.user, widget=widget)
             self.message_user(
                 request,
                 f"New identity secret for {widget.public_key}: {secret} — copy it now, it is "

@@ -18,6 +18,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import transaction
+
+from knowledge.audit import audit_record
 
 from .models import Widget
 
@@ -82,10 +85,17 @@ def identity_from_payload(widget: Widget, payload: Any) -> Identity | None:
     return Identity(user_id=user_id, email=email, name=name)
 
 
-def widget_secret_rotate(*, widget: Widget) -> str:
+@transaction.atomic
+def widget_secret_rotate(*, actor: Any, widget: Widget) -> str:
     """Gives ``widget`` a new identity secret and returns it: the only time it is shown.
-    Host pages signing with the old one stop being verified at once."""
+    Host pages signing with the old one stop being verified at once. The audit log records
+    who rotated it and when (``actor``: a user, or None for the system), never a secret."""
+    had_secret = bool(widget.identity_secret)
     secret = secrets.token_hex(32)
     Widget.objects.filter(pk=widget.pk).update(identity_secret=secret)
     widget.identity_secret = secret
+    audit_record(
+        actor=actor, action="widget.secret_rotate", obj=widget,
+        changes={"identity_secret": ["set" if had_secret else "none", "new (shown once)"]},
+    )
     return secret

@@ -31,6 +31,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics.events import EventName, event_build, event_record
+from knowledge.audit import audit_record, field_changes
 
 from . import outbox, realtime, rows
 from .identity import Identity
@@ -847,3 +848,40 @@ def conversation_abandon(*, conversation: Conversation, at: datetime | None = No
     event_record(name=EventName.ABANDONED, conversation=conversation, at=now, category=previous)
     transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
     return conversation
+
+
+# --- Widgets (staff settings; every change audited) -------------------------------------------
+
+# The widget fields the audit log records a change of: who may open conversations, whether the
+# widget answers, and how customers see it. The identity secret has its own entry
+# (``chat.identity.widget_secret_rotate``) and is never recorded.
+WIDGET_AUDITED_FIELDS = ("public_key", "name", "display_name", "allowed_origins", "is_active",
+                         "greeting")
+
+
+def _widget_fields(widget: Widget) -> dict[str, Any]:
+    return {name: getattr(widget, name) for name in WIDGET_AUDITED_FIELDS}
+
+
+@transaction.atomic
+def widget_save(*, actor: Any, widget: Widget) -> Widget:
+    """Saves a new or edited ``widget`` (already validated, e.g. by the admin form) with an
+    audit entry (``widget.create`` or ``widget.update``) of the fields that changed among
+    ``WIDGET_AUDITED_FIELDS``; an edit that changes none of them records nothing."""
+    before = Widget.objects.filter(pk=widget.pk).first() if widget.pk else None
+    widget.save()
+    if before is None:
+        audit_record(actor=actor, action="widget.create", obj=widget,
+                     changes=field_changes({}, _widget_fields(widget)))
+        return widget
+    changes = field_changes(_widget_fields(before), _widget_fields(widget))
+    if changes:
+        audit_record(actor=actor, action="widget.update", obj=widget, changes=changes)
+    return widget
+
+
+@transaction.atomic
+def widget_delete(*, actor: Any, widget: Widget) -> None:
+    """Deletes ``widget`` (and, by cascade, its conversations) with an audit entry."""
+    audit_record(actor=actor, action="widget.delete", obj=widget)
+    widget.delete()

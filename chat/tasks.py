@@ -20,7 +20,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from . import liveness, outbox, realtime, selectors, services
-from .models import Author, ConversationStatus, Message, Resolution
+from .models import Author, Contact, Conversation, ConversationStatus, Message, Resolution
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,20 @@ def _context_for(message: Message, recent: list[tuple[str, str]]) -> Any:
         timezone=message.conversation.timezone,
         now=message.created_at,
         verified_customer_id=message.conversation.verified_user_id,
+        verified_details=_verified_details(message.conversation),
     )
+
+
+def _verified_details(conversation: Conversation) -> dict[str, str]:
+    """The e-mail address and name the host page gave with a verified customer's signed id
+    (their verified contact's), so that the bot never asks for them; {} when unverified."""
+    if not conversation.verified_user_id:
+        return {}
+    row = Contact.objects.filter(
+        widget_id=conversation.widget_id, external_id=conversation.verified_user_id,
+        is_verified=True,
+    ).values("email", "name").first()
+    return {k: v for k, v in (row or {}).items() if v}
 
 
 # A dead database connection (PostgreSQL restarted) fails the task: it is queued again with

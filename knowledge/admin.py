@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from knowledge.safejson import CHECKED_JSON
 
@@ -65,3 +68,13 @@ class AuditLogEntryAdmin(admin.ModelAdmin):
     formfield_overrides = CHECKED_JSON
     list_display = ["created_at", "actor", "action", "object_type", "object_repr"]
     list_filter = ["action", "object_type"]
+
+    # The audit log is read, never written, in the admin: nobody edits or erases their trail.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

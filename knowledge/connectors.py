@@ -8,25 +8,34 @@ extends or reaches settings, and no value but the API's JSON answer in its conte
 
 The call (``connector_call``) is one HTTP request with httpx: the connector's timeout, a
 256 kB cap on the answer, a redirect followed only to the same host, the host on the
-allow-list and, unless ``CONNECTOR_ALLOW_PRIVATE_NETWORKS`` is on, a public address (each
-address the name resolves to is checked before the call; the client then resolves it again,
-so a DNS answer that changes in between is not caught). Nothing here writes to the database.
+allow-list and, unless ``CONNECTOR_ALLOW_PRIVATE_NETWORKS`` is on, a public address: the
+name is resolved once per connection, every address checked, and the socket opened to a
+checked address (``knowledge.connector_network``), on every redirect hop, so a DNS answer
+that changes between check and connection (DNS rebinding) reaches nothing private. Nothing
+here writes to the database.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
+import httpcore2
 import httpx2
 from django.conf import settings
 from django.template import Context, Engine, TemplateSyntaxError
+
+from .connector_network import (
+    AddressRefused,
+    CheckedBackend,
+    CheckedTransport,
+    Resolver,
+    system_resolve,
+)
 
 MAX_RESPONSE_BYTES = 256 * 1024
 MAX_REDIRECTS = 3
@@ -195,23 +204,26 @@ def masked_headers(spec: ConnectorSpec) -> list[tuple[str, str]]:
     return [(name, MASK) for name, _ in spec.headers]
 
 
-def _address_allowed(host: str, port: int) -> bool:
-    """Whether ``host`` may be called: every address it resolves to is public, or private
-    addresses are allowed, or, outside production, it is the demo orders API's own host
-    (``DEMO_API_BASE_URL``). In production (``SUPPORTDESK_ENV=production``) the demo's host
-    gets no exception: the desk's own server is no connector target there."""
+def address_exempt(host: str, port: int) -> bool:
+    """Whether ``host`` may be called at any address: private addresses are allowed
+    (``CONNECTOR_ALLOW_PRIVATE_NETWORKS``), or, outside production, it is the demo orders
+    API's own host (``DEMO_API_BASE_URL``). In production (``SUPPORTDESK_ENV=production``)
+    the demo's host gets no exception: the desk's own server is no connector target there."""
     if settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS:
         return True
     demo = urlsplit(settings.DEMO_API_BASE_URL)
-    if not settings.PRODUCTION and (demo.hostname or "").lower() == host.lower() and (
+    return not settings.PRODUCTION and (demo.hostname or "").lower() == host.lower() and (
         demo.port or (443 if demo.scheme == "https" else 80)
-    ) == port:
-        return True
-    try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return True  # the call itself reports that the name does not resolve
-    return all(ipaddress.ip_address(info[4][0].split("%")[0]).is_global for info in infos)
+    ) == port
+
+
+def checked_transport(
+    resolve: Resolver = system_resolve, inner: httpcore2.NetworkBackend | None = None
+) -> httpx2.BaseTransport:
+    """The transport of a real call: each connection to a checked address of its host
+    (``CheckedBackend`` with ``address_exempt``). Tests replace the DNS (``resolve``) or the
+    sockets under the check (``inner``)."""
+    return CheckedTransport(CheckedBackend(exempt=address_exempt, resolve=resolve, inner=inner))
 
 
 def render_reply(spec: ConnectorSpec, data: Any, values: dict[str, str]) -> tuple[str, bool]:
@@ -231,7 +243,8 @@ def connector_call(
     transport: httpx2.BaseTransport | None = None,
 ) -> CallOutcome:
     """Calls ``spec`` with the details ``values`` and renders its reply; never raises for
-    what the remote API does. ``transport`` replaces the network (tests, benchmarks)."""
+    what the remote API does. ``transport`` replaces the network (tests, benchmarks); by
+    default ``checked_transport()``, which refuses non-public addresses."""
     url = build_url(spec, values)
     outcome = CallOutcome(connector=spec.name, method=spec.method, url=mask_url(url))
     started = time.perf_counter()
@@ -263,17 +276,17 @@ def _fetch(
     headers = dict(spec.headers)
     headers.setdefault("Accept", "application/json")
     body = {k: values.get(k, "") for k in spec.needs} if spec.method == "POST" else None
-    with httpx2.Client(timeout=timeout, follow_redirects=False, transport=transport) as client:
+    transport = transport or checked_transport()
+    # Nothing from the environment: a proxy there must not carry a call around the checked
+    # transport (httpx2 already ignores it when a transport is given) and no ~/.netrc login.
+    with httpx2.Client(timeout=timeout, follow_redirects=False, transport=transport,
+                       trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
             parts = urlsplit(url)
             if _host_key(parts) not in spec.allowed_hosts and (
                 (parts.hostname or "").lower() not in spec.allowed_hosts
             ):
                 outcome.reason = "host_not_allowed"
-                return None
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            if transport is None and not _address_allowed(parts.hostname or "", port):
-                outcome.reason = "private_address"
                 return None
             try:
                 with client.stream(spec.method, url, headers=headers, json=body) as response:
@@ -302,6 +315,9 @@ def _fetch(
                             outcome.reason = "oversize"
                             return None
                         chunks.append(chunk)
+            except AddressRefused:
+                outcome.reason = "private_address"
+                return None
             except httpx2.TimeoutException:
                 outcome.reason = "timeout"
                 return None

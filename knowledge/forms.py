@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 
@@ -217,8 +219,19 @@ class ConnectorForm(forms.Form):
 
 
 class ConnectorTestForm(forms.Form):
-    """Sample values for the Test button."""
+    """Sample values for the Test button: one required field per detail the connector needs
+    (``needs``, from ``Connector.needs``), none for a detail it does not use."""
 
-    order_number = forms.CharField(max_length=64, required=False)
-    email = forms.CharField(max_length=254, required=False)
-    customer_id = forms.CharField(max_length=200, required=False)
+    FIELDS = {
+        "order_number": lambda: forms.CharField(max_length=64, label="Order number"),
+        "email": lambda: forms.CharField(max_length=254, label="E-mail address"),
+        "customer_id": lambda: forms.CharField(
+            max_length=200, label="Verified customer id",
+            help_text="As the host page would sign it."),
+    }
+
+    def __init__(self, *args: Any, needs: list[str] | tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in needs:
+            if name in self.FIELDS:
+                self.fields[name] = self.FIELDS[name]()

@@ -712,7 +712,8 @@ def connector_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     context = {
         "form": form, "connector": connector,
         "header_names": sorted(connector.headers) if connector else [],
-        "test_form": ConnectorTestForm(), "test": None,
+        "test_form": ConnectorTestForm(needs=connector.needs) if connector else None,
+        "test": None,
     }
     return render(request, "knowledge/connector_form.html", context,
                   status=400 if form.errors else 200)
@@ -724,7 +725,7 @@ def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
     """The Test button: one call with sample values; shows the request with its secrets
     masked, the response and the reply."""
     connector = get_object_or_404(Connector, pk=pk)
-    test_form = ConnectorTestForm(request.POST)
+    test_form = ConnectorTestForm(request.POST, needs=connector.needs)
     test = None
     if test_form.is_valid():
         spec = selectors.connector_spec(connector)

@@ -142,8 +142,13 @@ def advance(
     entities: dict[str, Any],
     required_details: dict[str, list[dict[str, str]]],
     no_detail: bool = False,
+    known: dict[str, str] | None = None,
 ) -> DialogOutcome:
     """The next dialog state after a classified customer message.
+
+    ``known`` holds the details the desk already knows (a verified customer's e-mail address,
+    name and id, ``TurnContext.known_details``): a required detail among them is used and
+    never asked for; one the customer gives in the conversation takes precedence.
 
     ``required_details`` maps an intent to the details it needs before it is answered.
     A pending request is completed by a message that carries the missing detail, even when
@@ -182,6 +187,9 @@ def advance(
         value = _detail_value(name, entities) or details.get(name)
         if value and not _is_phone(str(value), entities):
             details[name] = value
+            continue
+        if (known or {}).get(name):
+            details[name] = (known or {})[name]
             continue
         question = needed.get("question") or f"Could you give me your {name.replace('_', ' ')}?"
         pending = {"intent": intent, "detail": name, "question": question}

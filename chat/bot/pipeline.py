@@ -248,6 +248,7 @@ def run_turn(
             entities=found,
             required_details=required,
             no_detail=without_detail,
+            known=context.known_details(),
         )
     intent, is_fallback = outcome.intent, outcome.is_fallback
     if outcome.action == "ask" and intent in choices:
@@ -521,6 +522,9 @@ def _look_up_with_claude(
 
     def call_tool(name: str, given: dict[str, Any]) -> str:
         values = lookup.tool_values(spec, given, context.verified_customer_id)
+        for name in spec.needs:  # a detail the model left out that the desk already has
+            if not values.get(name) and outcome.details.get(name):
+                values[name] = str(outcome.details[name])
         result = lookup.run(spec, values, caller=call_connector)
         calls.append(result)
         if result.ok:

@@ -22,9 +22,22 @@ class TurnContext:
     now: dt.datetime | None = None  # the message's own time (aware); None = now
     # The customer id the host page signed (chat.identity); "" for an unverified customer.
     verified_customer_id: str = ""
+    # What the host page told of that verified customer: {"email": ..., "name": ...} (only
+    # values it gave); empty for an unverified customer.
+    verified_details: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def known_details(self) -> dict[str, str]:
+        """The details the desk knows without asking: for a verified customer their user id
+        (as ``customer_id`` and ``user_id``) and the e-mail address and name the host page
+        gave; nothing for an unverified customer (their typed details are asked for)."""
+        if not self.verified_customer_id:
+            return {}
+        known = {k: v for k, v in self.verified_details.items() if k in ("email", "name") and v}
+        return {**known, "customer_id": self.verified_customer_id,
+                "user_id": self.verified_customer_id}
 
 
 @dataclass

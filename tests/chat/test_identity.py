@@ -27,7 +27,7 @@ def fresh_cache():
 
 @pytest.fixture
 def secret(widget):
-    return widget_secret_rotate(widget=widget)
+    return widget_secret_rotate(actor=None, widget=widget)
 
 
 def start(client, user):
@@ -99,7 +99,7 @@ def test_logged_refusal_does_not_include_the_hash(widget, secret, caplog):
 
 def test_rotation_invalidates_the_old_secret(client, widget, secret):
     old = signed(secret)
-    widget_secret_rotate(widget=widget)
+    widget_secret_rotate(actor=None, widget=widget)
     assert start(client, old).json()["verified"] is False
 
 

@@ -101,6 +101,36 @@ def test_test_button_shows_the_request_masked_and_the_reply(admin_client, intent
     assert "http_404" in failed and "No such order." in failed
 
 
+def test_test_form_asks_only_for_the_details_the_connector_needs(admin_client, intent, api):
+    admin_client.post(URL + "new/", form(api_host=api.host, base=api.base_url))
+    connector = Connector.objects.get()
+    page = admin_client.get(f"{URL}{connector.pk}/").content.decode()
+    test_form = page[page.index('data-sd="connector-test-form"'):]
+    test_form = test_form[:test_form.index("</form>")]
+    assert 'name="order_number"' in test_form and 'name="email"' in test_form
+    assert 'name="customer_id"' not in test_form  # a public connector uses no customer id
+    # A verified-only connector of the customer id asks for that id only.
+    admin_client.post(f"{URL}{connector.pk}/", form(
+        api_host=api.host, base=api.base_url, needs=["customer_id"], verified_only="on",
+        url_template=api.base_url + "/list?customer={customer_id}", headers=""))
+    page = admin_client.get(f"{URL}{connector.pk}/").content.decode()
+    test_form = page[page.index('data-sd="connector-test-form"'):]
+    test_form = test_form[:test_form.index("</form>")]
+    assert 'name="customer_id"' in test_form
+    assert 'name="order_number"' not in test_form and 'name="email"' not in test_form
+
+
+def test_test_without_a_needed_detail_is_refused_and_calls_nothing(admin_client, intent, api):
+    admin_client.post(URL + "new/", form(api_host=api.host, base=api.base_url))
+    connector = Connector.objects.get()
+    before = len(api.requests)
+    response = admin_client.post(f"{URL}{connector.pk}/test/", {"order_number": "70001"},
+                                 HTTP_HX_REQUEST="true")
+    assert response.status_code == 400
+    assert "E-mail address: This field is required." in response.content.decode()
+    assert len(api.requests) == before
+
+
 def test_delete_is_audited(admin_client, intent):
     admin_client.post(URL + "new/", form())
     connector = Connector.objects.get()

@@ -4,16 +4,18 @@ page's signed demo customer, and the whole order lookup through the pipeline."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
-from chat.bot import taxonomy_invalidate
+from chat import services, tasks
+from chat.bot import lookup, taxonomy_invalidate
 from chat.bot.pipeline import run_turn
 from chat.bot.taxonomy import taxonomy_snapshot
 from chat.bot.types import TurnContext
 from chat.dialog_eval import call_in_process
 from chat.identity import identity_hash
-from chat.models import Widget
+from chat.models import Conversation, Message, Widget
 from knowledge.importexport import taxonomy_export
 from knowledge.models import AuditLogEntry, Connector
 from supportdesk.demo_api import demo_orders
@@ -136,3 +138,26 @@ def test_every_demo_topic_button_is_answered_from_its_intent(demo):
     for topic in topics:
         turn = playground_turn(text=topic["label"])
         assert (turn.intent, turn.is_fallback) == (topic["intent"], False), topic
+
+
+def test_a_signed_in_customer_is_not_asked_for_the_email_the_desk_knows(client, demo,
+                                                                        monkeypatch):
+    """Through the real door: the demo page's signed identity opens the conversation, and the
+    chat task answers "where is my order 10023?" with the order (the e-mail address the host
+    page gave is used, never asked for)."""
+    monkeypatch.setattr(lookup, "connector_call", call_in_process)  # the demo API in-process
+    secret = Widget.objects.get(public_key="demo").identity_secret
+    user = {"id": "cust-10023", "email": "sam@example.com", "name": "Sam",
+            "hash": identity_hash(secret, "cust-10023")}
+    response = client.post("/api/widget/conversations/",
+                           json.dumps({"widget": "demo", "user": user}),
+                           content_type="application/json", HTTP_ORIGIN="http://testserver")
+    assert response.status_code == 201 and response.json()["verified"] is True
+    conversation = Conversation.objects.get(public_id=response.json()["conversation_id"])
+    message, _ = services.message_create_incoming(
+        conversation=conversation, text="where is my order 10023?", client_id=uuid.uuid4(),
+        queue_bot=False)
+    tasks.answer_message(message.pk)
+    reply = Message.objects.filter(conversation=conversation, author="bot").last()
+    assert "e-mail" not in reply.text
+    assert "Shipped" in reply.text and "1Z999AA10123456784" in reply.text

@@ -159,7 +159,7 @@ def load_widget() -> Widget:
     )
     if not widget.identity_secret:
         # The demo page signs its demo customer itself (supportdesk.views.demo_store).
-        widget_secret_rotate(widget=widget)
+        widget_secret_rotate(actor=None, widget=widget)
     return widget
 
 

@@ -230,3 +230,47 @@ def test_a_list_of_the_customers_own_orders_is_told_from_one_order(text, expecte
     from chat.bot.lookup import asks_for_own_orders
 
     assert asks_for_own_orders(text) is expected
+
+
+def test_a_verified_customers_known_email_is_used_never_asked(shop):
+    caller = Caller()
+    state: dict = {}
+    context = TurnContext(dialog_state=state, verified_customer_id="cust-9",
+                          verified_details={"email": "pat@example.com", "name": "Pat"})
+    result = run_turn(shop, text="where is my order 55102?", today=TODAY, call_connector=caller,
+                      use_claude=False, context=context)
+    assert "e-mail" not in result.reply_text
+    assert caller.calls == [("Order status", {"order_number": "55102",
+                                              "email": "pat@example.com"})]
+
+
+def test_a_verified_customer_asked_for_the_order_number_only(shop):
+    # Only the public connector: a verified customer is asked for the order number, not the
+    # e-mail address the desk knows.
+    shop = dataclasses.replace(shop, connectors=(STATUS,), info={})
+    caller = Caller()
+    context = TurnContext(verified_customer_id="cust-9",
+                          verified_details={"email": "pat@example.com"})
+    first = run_turn(shop, text="where is my order?", today=TODAY,
+                     call_connector=caller, use_claude=False,
+                     context=dataclasses.replace(context, dialog_state={}))
+    if first.intent != "order_status":
+        pytest.skip("the small test classifier does not read this as order_status")
+    second = run_turn(shop, text="it's 55102", today=TODAY, call_connector=caller,
+                      use_claude=False,
+                      context=dataclasses.replace(context, dialog_state=first.dialog_state))
+    assert first.trace["dialog"]["action"] == "ask" and "order number" in first.reply_text
+    assert "e-mail" not in first.reply_text + second.reply_text
+    assert caller.calls[-1] == ("Order status", {"order_number": "55102",
+                                                 "email": "pat@example.com"})
+
+
+def test_an_unverified_customers_email_is_still_asked(shop):
+    caller = Caller()
+    result = run_turn(
+        shop, text="where is my order 55102?", today=TODAY, call_connector=caller,
+        use_claude=False,
+        # details without a signed id are not known: nothing vouches for them
+        context=TurnContext(verified_details={"email": "pat@example.com"}),
+    )
+    assert "e-mail" in result.reply_text and not caller.calls
