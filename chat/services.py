@@ -121,6 +121,12 @@ def _agent_name(agent) -> str:
     return agent_public_name(agent)
 
 
+def _on_commit_changed(conversation: Conversation, change: str) -> None:
+    """After commit, tell the conversation and the agents' queue what changed (``change``,
+    one of ``chat.events.QUEUE_CHANGES``)."""
+    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation, change))
+
+
 def _on_commit_broadcast_message(message: Message) -> None:
     transaction.on_commit(partial(realtime.broadcast_message, message))
 
@@ -283,7 +289,7 @@ def _message_store_incoming(
                 at=now,
                 category=previous_resolution,
             )
-        transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+        _on_commit_changed(conversation, "reopened")
     _on_commit_broadcast_message(message)
     if conversation.status == ConversationStatus.BOT:
         OwedAnswer.objects.create(
@@ -580,7 +586,7 @@ def conversation_claim(
         conversation, text=f"{_agent_name(agent)} joined the conversation.", now=now
     )
     _on_commit_broadcast_message(notice)
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, "claimed")
     return conversation
 
 
@@ -664,7 +670,7 @@ def conversation_resolve(
         value=max(0.0, (now - conversation.created_at).total_seconds()),
         agent=agent if resolution == Resolution.AGENT else None,
     )
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, "resolved")
     return conversation
 
 
@@ -691,7 +697,7 @@ def conversation_return_to_bot(
         conversation, text=f"{_agent_name(agent)} handed you back to the assistant.", now=now
     )
     _on_commit_broadcast_message(notice)
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, "returned")
     return conversation
 
 
@@ -738,7 +744,7 @@ def conversation_assign(
         _on_commit_broadcast_message(notice)
     notify = [to.pk] if to.pk != agent.pk else []
     transaction.on_commit(partial(realtime.broadcast_note, note, notify_user_ids=notify))
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, kind.value)
     return conversation
 
 
@@ -772,7 +778,7 @@ def conversation_unassign(
         intent=conversation.intent, agent=previous,
     )
     transaction.on_commit(partial(realtime.broadcast_note, note))
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, "unassigned")
     return conversation
 
 
@@ -797,7 +803,7 @@ def conversation_rate(
     conversation.rating = score
     conversation.rating_comment = comment
     event_record(name=EventName.RATING_GIVEN, conversation=conversation, at=now, value=score)
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, "rated")
     return conversation
 
 
@@ -815,5 +821,5 @@ def conversation_abandon(*, conversation: Conversation, at: datetime | None = No
     conversation.status = ConversationStatus.ABANDONED
     _owed_answers_settle(conversation)
     event_record(name=EventName.ABANDONED, conversation=conversation, at=now, category=previous)
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, "abandoned")
     return conversation

@@ -149,7 +149,7 @@ def conversation_labels_set(*, conversation: Conversation, label_ids: list[int])
     if missing:
         raise ValueError(f"No such label: {', '.join(str(pk) for pk in sorted(missing))}.")
     conversation.labels.set(labels)
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation, "labels"))
     return labels
 
 
