@@ -397,20 +397,29 @@ def conversation_list_for_agent(*, agent: Any, filters: ListFilters) -> list[Con
     return conversations
 
 
-def tab_counts_for_agent(*, agent: Any) -> dict[str, int]:
-    """How many conversations wait, are the agent's, and are open: one query."""
-    counts = Conversation.objects.filter(status__in=_OPEN).aggregate(
+def tab_counts_for_agent(*, agent: Any, now: datetime | None = None) -> dict[str, int]:
+    """How many conversations wait, are the agent's, are open, and were resolved today
+    (since midnight in the current time zone, ``settings.TIME_ZONE``): one query.
+
+    The Resolved tab lists history, which only grows, so its count is today's: the figure
+    agents compare with their colleagues' at the end of a shift."""
+    now = now or timezone.now()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    resolved_today = Q(status=ConversationStatus.RESOLVED, resolved_at__gte=midnight)
+    counts = Conversation.objects.filter(Q(status__in=_OPEN) | resolved_today).aggregate(
         waiting=Count("pk", filter=Q(status=ConversationStatus.WAITING)),
         mine=Count("pk", filter=Q(status=ConversationStatus.AGENT, assignee=agent)),
-        open=Count("pk"),
+        open=Count("pk", filter=Q(status__in=_OPEN)),
+        resolved=Count("pk", filter=resolved_today),
     )
     return counts
 
 
-def tabs_for_agent(*, agent: Any) -> list[tuple[str, str, int | None]]:
-    """The tabs as ``(key, title, count)``; Resolved has no count (None). One query."""
+def tabs_for_agent(*, agent: Any) -> list[tuple[str, str, int]]:
+    """The tabs as ``(key, title, count)``; Resolved counts today's (see
+    ``tab_counts_for_agent``). One query."""
     counts = tab_counts_for_agent(agent=agent)
-    return [(tab, TAB_TITLES[tab], counts.get(tab)) for tab in TABS]
+    return [(tab, TAB_TITLES[tab], counts[tab]) for tab in TABS]
 
 
 def list_filter_choices() -> dict[str, Any]:

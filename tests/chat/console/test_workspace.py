@@ -142,6 +142,27 @@ def test_list_queries_do_not_grow_with_rows_labels_or_search(
             assert client.get(reverse("chat:console"), params, **HX).status_code == 200
 
 
+def test_the_resolved_tab_counts_todays_resolved_conversations(client, agent, widget):
+    """Issue 14: the Resolved tab had no count beside the others; it counts today's."""
+    from chat.models import Resolution
+
+    today = handed_over(widget)
+    services.conversation_claim(conversation=today, agent=agent)
+    services.conversation_resolve(conversation=today, resolution=Resolution.AGENT, agent=agent)
+    yesterday = handed_over(widget)
+    services.conversation_claim(conversation=yesterday, agent=agent)
+    services.conversation_resolve(
+        conversation=yesterday, resolution=Resolution.AGENT, agent=agent,
+        at=timezone.now() - timedelta(days=1, hours=1),
+    )
+    handed_over(widget)  # still waiting: not resolved
+    counts = selectors.tab_counts_for_agent(agent=agent)
+    assert counts == {"waiting": 1, "mine": 0, "open": 1, "resolved": 1}
+    client.force_login(agent)
+    page = client.get(reverse("chat:console"), {"tab": "resolved"}, **HX).content.decode()
+    assert '<span class="count" data-sd="resolved-today">1 today</span>' in page
+
+
 # --- The contact sidebar ------------------------------------------------------------------
 
 
