@@ -722,15 +722,17 @@ def unknown_canned_variables(text: str) -> list[str]:
 def canned_for_agent(
     *, query: str, conversation: Conversation | None, agent: Any, limit: int = 8
 ) -> list[dict[str, Any]]:
-    """Canned responses whose shortcut starts with ``query`` (then those whose title holds
-    it), each ``{"response", "text"}`` with the variables filled in. One query."""
+    """The canned responses ``agent`` may use (their own personal ones and the shared ones)
+    whose shortcut starts with ``query`` (then those whose title holds it), each
+    ``{"response", "text"}`` with the variables filled in; at one shortcut, the agent's own
+    comes first. One query."""
     query = query.strip().lstrip("/").lower()
-    rows = CannedResponse.objects.all()
+    rows = CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=agent))
     if query:
         rows = rows.filter(Q(shortcut__istartswith=query) | Q(title__icontains=query))
     found = sorted(
         rows[:50],
-        key=lambda r: (not r.shortcut.lower().startswith(query), r.shortcut),
+        key=lambda r: (not r.shortcut.lower().startswith(query), r.shortcut, r.is_shared),
     )[:limit]
     variables = canned_variables(conversation=conversation, agent=agent)
     return [{"response": r, "text": canned_render(r.text, variables)} for r in found]

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
 
@@ -310,11 +311,63 @@ def test_agents_manage_canned_responses(client, agent):
         url, {"shortcut": "bye", "title": "Goodbye", "text": "Bye {{ contact.name }}"}
     )
     assert response.status_code == 302
-    assert CannedResponse.objects.get(shortcut="bye").created_by == agent
+    saved = CannedResponse.objects.get(shortcut="bye")
+    assert saved.created_by == agent and saved.owner == agent  # personal by default
     bad = client.post(url, {"shortcut": "not a slug", "title": "x", "text": "y"})
     assert bad.status_code == 400 and CannedResponse.objects.count() == 1
     client.post(url, {"delete": CannedResponse.objects.get().pk})
     assert not CannedResponse.objects.exists()
+
+
+def test_canned_responses_are_personal_or_shared_and_only_admins_manage_shared(
+    client, agent, other_agent
+):
+    """Issue 14: any agent could delete any canned response. Now, as in Zendesk and Chatwoot,
+    a personal response is its owner's alone and a shared one is managed by admins."""
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import ADMINS
+
+    url = reverse("chat:console-canned-manage")
+    shared = CannedResponse.objects.create(shortcut="refund", title="Refund", text="Refunded.")
+    mine = CannedResponse.objects.create(shortcut="hi", title="Hi", text="Hi!", owner=agent)
+    theirs = CannedResponse.objects.create(
+        shortcut="bob", title="Bob's", text="Bob here.", owner=other_agent
+    )
+    client.force_login(agent)
+    # An agent sees the shared ones and their own, never a colleague's personal one.
+    page = client.get(url).content.decode()
+    assert "/refund" in page and "/hi" in page and "/bob" not in page
+    assert page.count('data-sd="canned-delete"') == 1  # only their own is deletable here
+    assert "Shared with every agent" not in page  # no sharing for a non-admin
+    picker = client.get(reverse("chat:console-canned"), {"q": ""}, **HX).content.decode()
+    assert "/refund" in picker and "/hi" in picker and "/bob" not in picker
+    # Deleting a shared one is refused (403), a colleague's is not found (404): both remain.
+    assert client.post(url, {"delete": shared.pk}).status_code == 403
+    assert client.post(url, {"delete": theirs.pk}).status_code == 404
+    assert client.post(url, {"delete": "x"}).status_code == 400
+    assert CannedResponse.objects.filter(pk__in=[shared.pk, theirs.pk]).count() == 2
+    # Saving the shared shortcut makes a personal one beside it; "shared" is ignored.
+    client.post(url, {"shortcut": "refund", "title": "Mine", "text": "My way.", "shared": "on"})
+    shared.refresh_from_db()
+    assert shared.text == "Refunded." and shared.owner is None
+    assert CannedResponse.objects.get(shortcut="refund", owner=agent).text == "My way."
+    with pytest.raises(PermissionDenied):
+        console_services.canned_save(
+            agent=agent, shortcut="x", title="x", text="x", shared=True
+        )
+    assert client.post(url, {"delete": mine.pk}).status_code == 302
+    assert not CannedResponse.objects.filter(pk=mine.pk).exists()
+    # An admin who works as an agent manages the shared ones.
+    other_agent.groups.add(Group.objects.get_or_create(name=ADMINS)[0])
+    client.force_login(other_agent)
+    page = client.get(url).content.decode()
+    assert "Shared with every agent" in page
+    client.post(url, {"shortcut": "refund", "title": "R", "text": "Refund sent.", "shared": "on"})
+    shared.refresh_from_db()
+    assert shared.text == "Refund sent."
+    assert client.post(url, {"delete": shared.pk}).status_code == 302
+    assert not CannedResponse.objects.filter(pk=shared.pk).exists()
 
 
 def test_article_insertion_ranks_by_relevance_and_gives_readable_passages(client, agent, widget):
