@@ -559,6 +559,36 @@ class HandoffSummary:
     by: str = "traces"  # "traces" (composed offline) or "claude"
 
 
+def mid_sentence(text: str) -> str:
+    """``text`` with a lower-case first letter to sit mid-sentence ("The customer..." ->
+    "the customer..."), unless its first word is an acronym or a name written in capitals."""
+    first = text.split(" ", 1)[0]
+    if len(first) > 1 and not first[1:].islower():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def _joined(items: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _summary_opening(slug: str) -> tuple[str, str]:
+    """What the customer wants as ``(topic, sentence)``: the intent's name (from the
+    taxonomy, as admins wrote it) and a sentence from its description when that says what
+    the customer wants ("The customer wants to know where an order is (Order status).").
+    An intent missing from the taxonomy reads from its slug; none reads as unclassified."""
+    if not slug:
+        return "not classified", "The bot could not tell what the customer wants."
+    info = taxonomy_snapshot().intents.get(slug)
+    name = info.name if info and info.name else slug.replace("_", " ").capitalize()
+    description = (info.description if info else "").strip()
+    clause = re.split(r"[:;.]", description, maxsplit=1)[0].strip()
+    if clause.lower().startswith("the customer ") and len(clause) <= 160:
+        return name, f"The customer{clause[len('the customer'):]} (intent “{name}”)."
+    return name, f"The customer's request is about “{name}”."
+
+
 def handoff_summary_for_agent(
     *, conversation: Conversation, transcript: list[Message]
 ) -> HandoffSummary | None:
@@ -573,7 +603,7 @@ def handoff_summary_for_agent(
         trace = getattr(message, "trace_view", None)
         if trace is not None:
             for entity in trace.entities:
-                line = f"{entity['kind'].replace('_', ' ')}: {entity['value']}".strip(": ")
+                line = f"{entity['kind'].replace('_', ' ')} {entity['value']}".strip()
                 if line not in seen:
                     seen.add(line)
                     details.append(line)
@@ -582,18 +612,21 @@ def handoff_summary_for_agent(
                 title = article.get("title") if isinstance(article, dict) else None
                 if title and title not in titles:
                     titles.append(title)
-    wants = conversation.intent.replace("_", " ") if conversation.intent else "not classified"
-    sentences = [
-        f"The customer wants help with {wants}"
-        + (f" ({'; '.join(details[:4])})." if details else ".")
-    ]
+    wants, opening = _summary_opening(conversation.intent)
+    sentences = [opening]
+    if details:
+        sentences.append(f"They gave {_joined(details[:4])}.")
     if titles:
-        sentences.append("The bot answered with " + ", ".join(f"“{t}”" for t in titles[:3]) + ".")
+        sentences.append("The bot answered with " + _joined([f"“{t}”" for t in titles[:3]]) + ".")
     else:
         sentences.append("The bot quoted no article.")
-    reason = conversation.handoff_reason or "no reason recorded"
-    mood = f" Sentiment: {conversation.sentiment}." if conversation.sentiment else ""
-    sentences.append(f"It handed over because: {reason}.{mood}")
+    reason = conversation.handoff_reason.strip().rstrip(".") or "no reason recorded"
+    if conversation.handoff_reason.strip():
+        sentences.append(f"It handed over because {mid_sentence(reason)}.")
+    else:
+        sentences.append("It handed over without recording why.")
+    if conversation.sentiment:
+        sentences.append(f"Their messages read as {conversation.sentiment}.")
     summary = HandoffSummary(
         wants=wants,
         details=details,

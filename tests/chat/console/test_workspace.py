@@ -265,15 +265,49 @@ def test_handoff_summary_says_what_why_and_what_the_bot_answered(client, agent, 
     page = client.get(reverse("chat:console-conversation", args=[conversation.pk])).content
     page = page.decode()
     summary = page.split('data-sd="handoff-summary"')[1].split("</section>")[0]
-    assert "complaint" in summary
-    assert "order number: 55102" in summary
-    assert "Shipping times" in summary
-    assert "A legal threat" in summary
-    assert "negative" in summary
+    # An intent the taxonomy does not hold reads from its slug, in a sentence.
+    assert "The customer&#x27;s request is about “Complaint”." in summary
+    assert "help with complaint" not in summary
+    assert "They gave order number 55102" in summary
+    assert "The bot answered with “Shipping times”." in summary
+    assert "It handed over because a legal threat." in summary
+    assert "Their messages read as negative." in summary
     # A conversation the bot still has has no summary.
     with_bot, _ = start_conversation(widget, "hello")
     page = client.get(reverse("chat:console-conversation", args=[with_bot.pk])).content
     assert b'data-sd="handoff-summary"' not in page
+
+
+def test_handoff_summary_reads_the_intent_s_description_as_a_sentence(client, agent, widget):
+    """Issue 14: the offline summary said "The customer wants help with complaint"."""
+    from chat.bot.taxonomy import taxonomy_invalidate
+    from knowledge.models import Intent
+
+    Intent.objects.create(
+        slug="complaint", name="Complaint",
+        description="The customer is unhappy with our service and wants to complain: staff, "
+        "products, delays.",
+    )
+    taxonomy_invalidate()
+    conversation = handed_over(widget)
+    client.force_login(agent)
+    page = client.get(reverse("chat:console-conversation", args=[conversation.pk])).content
+    summary = page.decode().split('data-sd="handoff-summary"')[1].split("</section>")[0]
+    assert (
+        "The customer is unhappy with our service and wants to complain (intent “Complaint”)."
+        in summary
+    )
+    assert "It handed over because the customer mentions a lawyer." in summary
+    taxonomy_invalidate()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("The customer asked", "the customer asked"), ("VIP customer", "VIP customer"),
+     ("A legal threat", "a legal threat"), ("", "")],
+)
+def test_a_reason_sits_mid_sentence(text, expected):
+    assert selectors.mid_sentence(text) == expected
 
 
 # --- Canned responses and articles ---------------------------------------------------------
