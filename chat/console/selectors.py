@@ -559,6 +559,13 @@ class HandoffSummary:
     by: str = "traces"  # "traces" (composed offline) or "claude"
 
 
+# How a captured detail reads in the summary's "They gave ..." ("the amount $40").
+ENTITY_WORDS = {
+    "money": "the amount", "email": "the e-mail address", "date": "the date",
+    "product": "the product", "phone": "the phone number",
+}
+
+
 def mid_sentence(text: str) -> str:
     """``text`` with a lower-case first letter to sit mid-sentence ("The customer..." ->
     "the customer..."), unless its first word is an acronym or a name written in capitals."""
@@ -603,7 +610,8 @@ def handoff_summary_for_agent(
         trace = getattr(message, "trace_view", None)
         if trace is not None:
             for entity in trace.entities:
-                line = f"{entity['kind'].replace('_', ' ')} {entity['value']}".strip()
+                kind = ENTITY_WORDS.get(entity["kind"], entity["kind"].replace("_", " "))
+                line = f"{kind} {entity['value']}".strip()
                 if line not in seen:
                     seen.add(line)
                     details.append(line)
