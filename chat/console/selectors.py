@@ -559,6 +559,8 @@ class HandoffSummary:
     by: str = "traces"  # "traces" (composed offline) or "claude"
 
 
+# An escalation signal's reason as the bot records it: 'Legal signal: "lawyer", "sue"'.
+_SIGNAL_REASON = re.compile(r"(?P<kind>[A-Za-z][\w -]{0,40}) signal: (?P<words>.+)")
 # How a captured detail reads in the summary's "They gave ..." ("the amount $40").
 ENTITY_WORDS = {
     "money": "the amount", "email": "the e-mail address", "date": "the date",
@@ -629,7 +631,12 @@ def handoff_summary_for_agent(
     else:
         sentences.append("The bot quoted no article.")
     reason = conversation.handoff_reason.strip().rstrip(".") or "no reason recorded"
-    if conversation.handoff_reason.strip():
+    signal = _SIGNAL_REASON.fullmatch(reason)
+    if signal:
+        sentences.append(
+            f"It handed over on {mid_sentence(signal['kind'])} signal words ({signal['words']})."
+        )
+    elif conversation.handoff_reason.strip():
         sentences.append(f"It handed over because {mid_sentence(reason)}.")
     else:
         sentences.append("It handed over without recording why.")

@@ -161,7 +161,10 @@ def test_the_resolved_tab_counts_todays_resolved_conversations(client, agent, wi
     assert counts == {"waiting": 1, "mine": 0, "open": 1, "resolved": 1}
     client.force_login(agent)
     page = client.get(reverse("chat:console"), {"tab": "resolved"}, **HX).content.decode()
-    assert '<span class="count" data-sd="resolved-today">1 today</span>' in page
+    assert (
+        '<span class="count" data-sd="resolved-today" title="Resolved today">1'
+        '<span class="sr-only"> today</span></span>'
+    ) in page
 
 
 # --- The contact sidebar ------------------------------------------------------------------
@@ -298,6 +301,12 @@ def test_handoff_summary_reads_the_intent_s_description_as_a_sentence(client, ag
         in summary
     )
     assert "It handed over because the customer mentions a lawyer." in summary
+    conversation.handoff_reason = 'Legal signal: "lawyer", "sue"'
+    conversation.save(update_fields=["handoff_reason"])
+    page = client.get(reverse("chat:console-conversation", args=[conversation.pk])).content
+    assert 'It handed over on legal signal words (&quot;lawyer&quot;, &quot;sue&quot;).' in (
+        page.decode()
+    )
     taxonomy_invalidate()
 
 
