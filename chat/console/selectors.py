@@ -49,7 +49,7 @@ from chat.models import (
 from chat.names import agent_public_name
 from chat.selectors import agents_online_count, presence_fresh_since
 from knowledge.markdown import render_markdown
-from knowledge.selectors import articles_published_with_words
+from knowledge.selectors import articles_published_with_words, intent_wording
 
 __all__ = [
     "agents_online_count",  # the customer side's question "is anybody there?", in chat.selectors
@@ -583,15 +583,15 @@ def _joined(items: list[str]) -> str:
 
 
 def _summary_opening(slug: str) -> tuple[str, str]:
-    """What the customer wants as ``(topic, sentence)``: the intent's name (from the
-    taxonomy, as admins wrote it) and a sentence from its description when that says what
+    """What the customer wants as ``(topic, sentence)``: the intent's name (as admins wrote
+    it; one query) and a sentence from its description when that says what
     the customer wants ("The customer wants to know where an order is (Order status).").
     An intent missing from the taxonomy reads from its slug; none reads as unclassified."""
     if not slug:
         return "not classified", "The bot could not tell what the customer wants."
-    info = taxonomy_snapshot().intents.get(slug)
-    name = info.name if info and info.name else slug.replace("_", " ").capitalize()
-    description = (info.description if info else "").strip()
+    name, description = intent_wording(slug) or ("", "")
+    name = name or slug.replace("_", " ").capitalize()
+    description = description.strip()
     clause = re.split(r"[:;.]", description, maxsplit=1)[0].strip()
     if clause.lower().startswith("the customer ") and len(clause) <= 160:
         return name, f"The customer{clause[len('the customer'):]} (intent “{name}”)."
