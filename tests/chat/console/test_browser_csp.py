@@ -94,8 +94,10 @@ def test_two_agents_transfer_mention_claim_race_and_unassign_without_csp_violati
     a.locator("[data-sd=note-input]").fill("VIP, @agent-bob please look")
     a.click("[data-sd=note-send]")
     expect(b.locator("[data-sd=in-page-notice]").first).to_contain_text("mentioned")
-    # A transfer to Bob.
+    # A transfer to Bob (once the pane the note swapped in is there).
+    expect(a.locator("[data-sd=note][data-kind=note]")).to_be_visible()
     a.select_option("[data-sd=assign-to]", str(bob.pk))
+    expect(a.locator("[data-sd=assign-to]")).to_have_value(str(bob.pk))
     a.click("[data-sd=assign]")
     expect(b.locator("[data-sd=in-page-notice]").first).to_contain_text(
         "given to you", timeout=15_000
@@ -172,9 +174,12 @@ def test_the_customer_s_widget_through_a_claim_transfer_and_unassign_without_csp
     a.locator("[data-sd=reply-text]").fill("Hello, I am looking into it.")
     a.locator("[data-sd=reply-text]").press("Enter")
     widget.wait_for_messages("agent", 1)
+    expect(a.locator("[data-sd=message][data-author=agent]")).to_have_count(1)
     a.select_option("[data-sd=assign-to]", str(bob.pk))
+    expect(a.locator("[data-sd=assign-to]")).to_have_value(str(bob.pk))
     a.click("[data-sd=assign]")
-    expect(widget.messages("system").last).to_contain_text("Bob Stone joined")
+    expect(a.locator("[data-sd=note][data-kind=transferred]")).to_be_visible(timeout=15_000)
+    expect(widget.messages("system").last).to_contain_text("Bob Stone joined", timeout=15_000)
     b_w.page.reload()
     b_w.page.click("[data-sd=unassign]")
     expect(b_w.page.locator("[data-sd=conversation-status]")).not_to_have_text("With an agent")
