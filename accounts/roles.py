@@ -90,6 +90,7 @@ ROLE_PERMISSIONS: dict[str, list[tuple[str, tuple[str, ...], tuple[str, ...]]]] 
         ),
         ("knowledge", ("view",), ("auditlogentry",)),
         ("chat", ("add", "change", "view"), ("widget",)),
+        ("chat", ("add", "change", "delete", "view"), ("cannedresponse",)),
         ("analytics", ("view",), ("reportingevent",)),
     ],
     AGENTS: [

@@ -103,8 +103,25 @@ class LabelAdmin(admin.ModelAdmin):
 
 @admin.register(CannedResponse)
 class CannedResponseAdmin(admin.ModelAdmin):
-    list_display = ["shortcut", "title", "updated_at"]
+    """Admins manage the shared canned responses here; agents' personal ones stay theirs."""
+
+    list_display = ["shortcut", "title", "owner", "updated_at"]
+    list_filter = [("owner", admin.EmptyFieldListFilter)]
     search_fields = ["shortcut", "title", "text"]
+
+    def get_queryset(self, request):
+        """Shared responses only: a personal one is its owner's alone."""
+        return super().get_queryset(request).filter(owner__isnull=True)
+
+    def get_exclude(self, request, obj=None):
+        """No owner field: what is made here is shared."""
+        return ["owner", "created_by"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        """Records who wrote it; the owner stays empty (shared)."""
+        obj.owner = None
+        obj.created_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(AgentProfile)

@@ -216,10 +216,20 @@ class QueueSummary(TypedDict):
     last_seq: int
 
 
+# What a ``queue.changed`` frame reports: a new handoff is only ``handoff``; a conversation an
+# agent gave back is ``unassigned`` (waiting again), not a new handoff.
+QUEUE_CHANGES = (
+    "handoff", "reopened", "claimed", "assigned", "transferred", "unassigned", "resolved",
+    "returned", "rated", "abandoned", "labels",
+)
+
+
 class QueueChangedFrame(TypedDict):
-    """The set of waiting/claimed conversations changed (handoff, claim, resolve, return)."""
+    """The set of waiting/claimed conversations changed (handoff, claim, resolve, return);
+    ``change`` is one of ``QUEUE_CHANGES``."""
 
     type: Literal["queue.changed"]
+    change: str
     conversation: QueueSummary
 
 

@@ -321,11 +321,20 @@ class Label(models.Model):
 
 class CannedResponse(models.Model):
     """A saved reply an agent inserts by typing ``/shortcut``; ``text`` may use
-    ``{{ contact.name }}``, ``{{ agent.name }}`` and ``{{ conversation.order_number }}``."""
+    ``{{ contact.name }}``, ``{{ agent.name }}`` and ``{{ conversation.order_number }}``.
 
-    shortcut = models.SlugField(max_length=40, unique=True)
+    Owned as in Zendesk and Chatwoot: a personal one (``owner`` set) is its owner's alone to
+    see, change and delete; a shared one (``owner`` empty) every agent uses and only admins
+    manage. A shortcut is unique among the shared ones and among each agent's own.
+    """
+
+    shortcut = models.SlugField(max_length=40)
     title = models.CharField(max_length=120)
     text = models.TextField(max_length=4000)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="canned_responses", help_text="Empty: shared with every agent.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -333,9 +342,20 @@ class CannedResponse(models.Model):
 
     class Meta:
         ordering = ["shortcut"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shortcut"], condition=Q(owner__isnull=True), name="canned_shared_unique"
+            ),
+            models.UniqueConstraint(fields=["owner", "shortcut"], name="canned_personal_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"/{self.shortcut}"
+
+    @property
+    def is_shared(self) -> bool:
+        """Whether every agent sees it (no owner)."""
+        return self.owner_id is None
 
 
 class NoteKind(models.TextChoices):

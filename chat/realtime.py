@@ -294,14 +294,11 @@ async def abroadcast_typing(conversation_id: int, author: str, is_typing: bool) 
     )
 
 
-def _queue_changed(conversation: Conversation) -> tuple[str, dict]:
-    return (
-        QUEUE_GROUP,
-        {
-            "type": "queue.changed",
-            "frame": {"type": "queue.changed", "conversation": queue_summary(conversation)},
-        },
-    )
+def _queue_changed(conversation: Conversation, change: str) -> tuple[str, dict]:
+    frame: events.QueueChangedFrame = {
+        "type": "queue.changed", "change": change, "conversation": queue_summary(conversation)
+    }
+    return (QUEUE_GROUP, {"type": "queue.changed", "frame": frame})
 
 
 def broadcast_handoff(conversation: Conversation) -> None:
@@ -311,18 +308,24 @@ def broadcast_handoff(conversation: Conversation) -> None:
             conversation_group(conversation.pk),
             {"type": "chat.handoff", "frame": handoff_frame(conversation)},
         ),
-        _queue_changed(conversation),
+        _queue_changed(conversation, "handoff"),
     )
 
 
-def broadcast_conversation_changed(conversation: Conversation) -> None:
-    """Status, assignee, resolution or rating changed: both the conversation and the queue."""
+def broadcast_conversation_changed(conversation: Conversation, change: str) -> None:
+    """Status, assignee, resolution or rating changed: both the conversation and the queue.
+
+    ``change`` names what happened, one of ``events.QUEUE_CHANGES`` (``claimed``,
+    ``unassigned``...): agents' consoles word their notices by it, so a conversation put back
+    in the queue never reads as a new handoff."""
+    if change not in events.QUEUE_CHANGES:
+        raise ValueError(f"unknown queue change {change!r}")
     _send(
         (
             conversation_group(conversation.pk),
             {"type": "chat.conversation", "frame": conversation_frame(conversation)},
         ),
-        _queue_changed(conversation),
+        _queue_changed(conversation, change),
     )
 
 

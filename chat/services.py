@@ -125,6 +125,12 @@ def _agent_name(agent) -> str:
     return agent_public_name(agent)
 
 
+def _on_commit_changed(conversation: Conversation, change: str) -> None:
+    """After commit, tell the conversation and the agents' queue what changed (``change``,
+    one of ``chat.events.QUEUE_CHANGES``)."""
+    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation, change))
+
+
 def _on_commit_broadcast_message(message: Message) -> None:
     transaction.on_commit(partial(realtime.broadcast_message, message))
 
@@ -312,7 +318,7 @@ def _message_store_incoming(
                 at=now,
                 category=previous_resolution,
             )
-        transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+        _on_commit_changed(conversation, "reopened")
     _on_commit_broadcast_message(message)
     if conversation.status == ConversationStatus.BOT:
         rows.insert(OwedAnswer(
@@ -611,7 +617,7 @@ def conversation_claim(
         conversation, text=f"{_agent_name(agent)} joined the conversation.", now=now
     )
     _on_commit_broadcast_message(notice)
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, "claimed")
     return conversation
 
 
@@ -695,7 +701,7 @@ def conversation_resolve(
         value=max(0.0, (now - conversation.created_at).total_seconds()),
         agent=agent if resolution == Resolution.AGENT else None,
     )
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, "resolved")
     return conversation
 
 
@@ -722,7 +728,7 @@ def conversation_return_to_bot(
         conversation, text=f"{_agent_name(agent)} handed you back to the assistant.", now=now
     )
     _on_commit_broadcast_message(notice)
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, "returned")
     return conversation
 
 
@@ -769,7 +775,7 @@ def conversation_assign(
         _on_commit_broadcast_message(notice)
     notify = [to.pk] if to.pk != agent.pk else []
     transaction.on_commit(partial(realtime.broadcast_note, note, notify_user_ids=notify))
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, kind.value)
     return conversation
 
 
@@ -803,7 +809,7 @@ def conversation_unassign(
         intent=conversation.intent, agent=previous,
     )
     transaction.on_commit(partial(realtime.broadcast_note, note))
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, "unassigned")
     return conversation
 
 
@@ -828,7 +834,7 @@ def conversation_rate(
     conversation.rating = score
     conversation.rating_comment = comment
     event_record(name=EventName.RATING_GIVEN, conversation=conversation, at=now, value=score)
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, "rated")
     return conversation
 
 
@@ -846,7 +852,7 @@ def conversation_abandon(*, conversation: Conversation, at: datetime | None = No
     conversation.status = ConversationStatus.ABANDONED
     _owed_answers_settle(conversation)
     event_record(name=EventName.ABANDONED, conversation=conversation, at=now, category=previous)
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    _on_commit_changed(conversation, "abandoned")
     return conversation
 
 

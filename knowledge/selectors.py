@@ -79,6 +79,12 @@ def intent_list(*, include_inactive: bool = True) -> list[Intent]:
     return rows
 
 
+def intent_wording(slug: str) -> tuple[str, str] | None:
+    """The intent ``slug``'s ``(name, description)`` as admins wrote them, or None when no
+    intent has this slug. One query."""
+    return Intent.objects.filter(slug=slug).values_list("name", "description").first()
+
+
 def article_published(pk: int) -> Article | None:
     """The published article with this id, for its public page; ``None`` for a draft or none."""
     return Article.objects.filter(pk=pk, status=ArticleStatus.PUBLISHED).first()

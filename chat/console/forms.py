@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 
@@ -76,6 +78,17 @@ class CannedResponseForm(forms.Form):
     shortcut = forms.SlugField(max_length=40)
     title = forms.CharField(max_length=120)
     text = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+    shared = forms.BooleanField(
+        required=False, label="Shared with every agent",
+        help_text="Admins only. Otherwise the response is yours alone.",
+    )
+
+    def __init__(self, *args: Any, can_share: bool = False, **kwargs: Any) -> None:
+        """``can_share``: whether the user may save shared responses (admins); the field is
+        left out for everyone else."""
+        super().__init__(*args, **kwargs)
+        if not can_share:
+            del self.fields["shared"]
 
     def clean_text(self) -> str:
         """The text, refused when it holds a placeholder that is not a known variable (the

@@ -49,7 +49,7 @@ from chat.models import (
 from chat.names import agent_public_name
 from chat.selectors import agents_online_count, presence_fresh_since
 from knowledge.markdown import render_markdown
-from knowledge.selectors import articles_published_with_words
+from knowledge.selectors import articles_published_with_words, intent_wording
 
 __all__ = [
     "agents_online_count",  # the customer side's question "is anybody there?", in chat.selectors
@@ -397,20 +397,29 @@ def conversation_list_for_agent(*, agent: Any, filters: ListFilters) -> list[Con
     return conversations
 
 
-def tab_counts_for_agent(*, agent: Any) -> dict[str, int]:
-    """How many conversations wait, are the agent's, and are open: one query."""
-    counts = Conversation.objects.filter(status__in=_OPEN).aggregate(
+def tab_counts_for_agent(*, agent: Any, now: datetime | None = None) -> dict[str, int]:
+    """How many conversations wait, are the agent's, are open, and were resolved today
+    (since midnight in the current time zone, ``settings.TIME_ZONE``): one query.
+
+    The Resolved tab lists history, which only grows, so its count is today's: the figure
+    agents compare with their colleagues' at the end of a shift."""
+    now = now or timezone.now()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    resolved_today = Q(status=ConversationStatus.RESOLVED, resolved_at__gte=midnight)
+    counts = Conversation.objects.filter(Q(status__in=_OPEN) | resolved_today).aggregate(
         waiting=Count("pk", filter=Q(status=ConversationStatus.WAITING)),
         mine=Count("pk", filter=Q(status=ConversationStatus.AGENT, assignee=agent)),
-        open=Count("pk"),
+        open=Count("pk", filter=Q(status__in=_OPEN)),
+        resolved=Count("pk", filter=resolved_today),
     )
     return counts
 
 
-def tabs_for_agent(*, agent: Any) -> list[tuple[str, str, int | None]]:
-    """The tabs as ``(key, title, count)``; Resolved has no count (None). One query."""
+def tabs_for_agent(*, agent: Any) -> list[tuple[str, str, int]]:
+    """The tabs as ``(key, title, count)``; Resolved counts today's (see
+    ``tab_counts_for_agent``). One query."""
     counts = tab_counts_for_agent(agent=agent)
-    return [(tab, TAB_TITLES[tab], counts.get(tab)) for tab in TABS]
+    return [(tab, TAB_TITLES[tab], counts[tab]) for tab in TABS]
 
 
 def list_filter_choices() -> dict[str, Any]:
@@ -550,6 +559,45 @@ class HandoffSummary:
     by: str = "traces"  # "traces" (composed offline) or "claude"
 
 
+# An escalation signal's reason as the bot records it: 'Legal signal: "lawyer", "sue"'.
+_SIGNAL_REASON = re.compile(r"(?P<kind>[A-Za-z][\w -]{0,40}) signal: (?P<words>.+)")
+# How a captured detail reads in the summary's "They gave ..." ("the amount $40").
+ENTITY_WORDS = {
+    "money": "the amount", "email": "the e-mail address", "date": "the date",
+    "product": "the product", "phone": "the phone number",
+}
+
+
+def mid_sentence(text: str) -> str:
+    """``text`` with a lower-case first letter to sit mid-sentence ("The customer..." ->
+    "the customer..."), unless its first word is an acronym or a name written in capitals."""
+    first = text.split(" ", 1)[0]
+    if len(first) > 1 and not first[1:].islower():
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def _joined(items: list[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _summary_opening(slug: str) -> tuple[str, str]:
+    """What the customer wants as ``(topic, sentence)``: the intent's name (as admins wrote
+    it; one query) and a sentence from its description when that says what
+    the customer wants ("The customer wants to know where an order is (Order status).").
+    An intent missing from the taxonomy reads from its slug; none reads as unclassified."""
+    if not slug:
+        return "not classified", "The bot could not tell what the customer wants."
+    name, description = intent_wording(slug) or ("", "")
+    name = name or slug.replace("_", " ").capitalize()
+    description = description.strip()
+    clause = re.split(r"[:;.]", description, maxsplit=1)[0].strip()
+    if clause.lower().startswith("the customer ") and len(clause) <= 160:
+        return name, f"The customer{clause[len('the customer'):]} (intent “{name}”)."
+    return name, f"The customer's request is about “{name}”."
+
+
 def handoff_summary_for_agent(
     *, conversation: Conversation, transcript: list[Message]
 ) -> HandoffSummary | None:
@@ -564,7 +612,8 @@ def handoff_summary_for_agent(
         trace = getattr(message, "trace_view", None)
         if trace is not None:
             for entity in trace.entities:
-                line = f"{entity['kind'].replace('_', ' ')}: {entity['value']}".strip(": ")
+                kind = ENTITY_WORDS.get(entity["kind"], entity["kind"].replace("_", " "))
+                line = f"{kind} {entity['value']}".strip()
                 if line not in seen:
                     seen.add(line)
                     details.append(line)
@@ -573,18 +622,26 @@ def handoff_summary_for_agent(
                 title = article.get("title") if isinstance(article, dict) else None
                 if title and title not in titles:
                     titles.append(title)
-    wants = conversation.intent.replace("_", " ") if conversation.intent else "not classified"
-    sentences = [
-        f"The customer wants help with {wants}"
-        + (f" ({'; '.join(details[:4])})." if details else ".")
-    ]
+    wants, opening = _summary_opening(conversation.intent)
+    sentences = [opening]
+    if details:
+        sentences.append(f"They gave {_joined(details[:4])}.")
     if titles:
-        sentences.append("The bot answered with " + ", ".join(f"“{t}”" for t in titles[:3]) + ".")
+        sentences.append("The bot answered with " + _joined([f"“{t}”" for t in titles[:3]]) + ".")
     else:
         sentences.append("The bot quoted no article.")
-    reason = conversation.handoff_reason or "no reason recorded"
-    mood = f" Sentiment: {conversation.sentiment}." if conversation.sentiment else ""
-    sentences.append(f"It handed over because: {reason}.{mood}")
+    reason = conversation.handoff_reason.strip().rstrip(".") or "no reason recorded"
+    signal = _SIGNAL_REASON.fullmatch(reason)
+    if signal:
+        sentences.append(
+            f"It handed over on {mid_sentence(signal['kind'])} signal words ({signal['words']})."
+        )
+    elif conversation.handoff_reason.strip():
+        sentences.append(f"It handed over because {mid_sentence(reason)}.")
+    else:
+        sentences.append("It handed over without recording why.")
+    if conversation.sentiment:
+        sentences.append(f"Their messages read as {conversation.sentiment}.")
     summary = HandoffSummary(
         wants=wants,
         details=details,
@@ -713,15 +770,17 @@ def unknown_canned_variables(text: str) -> list[str]:
 def canned_for_agent(
     *, query: str, conversation: Conversation | None, agent: Any, limit: int = 8
 ) -> list[dict[str, Any]]:
-    """Canned responses whose shortcut starts with ``query`` (then those whose title holds
-    it), each ``{"response", "text"}`` with the variables filled in. One query."""
+    """The canned responses ``agent`` may use (their own personal ones and the shared ones)
+    whose shortcut starts with ``query`` (then those whose title holds it), each
+    ``{"response", "text"}`` with the variables filled in; at one shortcut, the agent's own
+    comes first. One query."""
     query = query.strip().lstrip("/").lower()
-    rows = CannedResponse.objects.all()
+    rows = CannedResponse.objects.filter(Q(owner__isnull=True) | Q(owner=agent))
     if query:
         rows = rows.filter(Q(shortcut__istartswith=query) | Q(title__icontains=query))
     found = sorted(
         rows[:50],
-        key=lambda r: (not r.shortcut.lower().startswith(query), r.shortcut),
+        key=lambda r: (not r.shortcut.lower().startswith(query), r.shortcut, r.is_shared),
     )[:limit]
     variables = canned_variables(conversation=conversation, agent=agent)
     return [{"response": r, "text": canned_render(r.text, variables)} for r in found]

@@ -13,12 +13,13 @@ from functools import partial
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from accounts.roles import AGENTS
+from accounts.roles import ADMINS, AGENTS, has_role
 from chat import realtime
 from chat.models import (
     AgentPresence,
@@ -149,7 +150,7 @@ def conversation_labels_set(*, conversation: Conversation, label_ids: list[int])
     if missing:
         raise ValueError(f"No such label: {', '.join(str(pk) for pk in sorted(missing))}.")
     conversation.labels.set(labels)
-    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
+    transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation, "labels"))
     return labels
 
 
@@ -183,19 +184,55 @@ def agent_profile_set(*, agent: Any, display_name: str, initials: str = "") -> A
     return profile
 
 
-def canned_save(*, agent: Any, shortcut: str, title: str, text: str) -> CannedResponse:
-    """Adds a canned response, or replaces the one with this shortcut. Raises ``ValueError``
-    for an empty title or text."""
+def can_manage_shared_canned(user: Any) -> bool:
+    """Whether ``user`` may add, change and delete shared canned responses: admins (the
+    ``admins`` group) and superusers."""
+    return bool(getattr(user, "is_superuser", False)) or has_role(user, (ADMINS,))
+
+
+def can_manage_canned(user: Any, response: CannedResponse) -> bool:
+    """Whether ``user`` may change or delete ``response``: their own personal one, or a
+    shared one when they are an admin."""
+    if response.is_shared:
+        return can_manage_shared_canned(user)
+    return response.owner_id == user.pk
+
+
+@transaction.atomic
+def canned_save(
+    *, agent: Any, shortcut: str, title: str, text: str, shared: bool = False
+) -> CannedResponse:
+    """Adds a canned response, or replaces the one with this shortcut: ``agent``'s personal
+    one, or with ``shared`` the team's (admins only).
+
+    Raises ``PermissionDenied`` when a non-admin asks for a shared one, ``ValueError`` for an
+    empty title or text; nothing changes then."""
     if not title.strip() or not text.strip():
         raise ValueError("A canned response needs a title and a text.")
+    if shared and not can_manage_shared_canned(agent):
+        raise PermissionDenied("Only admins add or change shared canned responses.")
     response, _ = CannedResponse.objects.update_or_create(
         shortcut=shortcut.lower(),
+        owner=None if shared else agent,
         defaults={"title": title.strip(), "text": text.strip(), "created_by": agent},
     )
     return response
 
 
-def canned_delete(*, pk: int) -> bool:
-    """Removes a canned response; False when there was none with this id."""
-    deleted, _ = CannedResponse.objects.filter(pk=pk).delete()
-    return bool(deleted)
+@transaction.atomic
+def canned_delete(*, agent: Any, pk: int) -> bool:
+    """Removes the canned response ``pk`` if ``agent`` may (``can_manage_canned``); False when
+    there is none with this id that ``agent`` can see. Raises ``PermissionDenied`` for a shared
+    one and an agent who is no admin; nothing changes then."""
+    response = (
+        CannedResponse.objects.select_for_update()
+        .filter(pk=pk)
+        .filter(Q(owner__isnull=True) | Q(owner=agent))
+        .first()
+    )
+    if response is None:
+        return False
+    if not can_manage_canned(agent, response):
+        raise PermissionDenied("Only admins delete shared canned responses.")
+    response.delete()
+    return True

@@ -32,6 +32,8 @@ from .forms import (
 )
 from .services import (
     agent_profile_set,
+    can_manage_canned,
+    can_manage_shared_canned,
     canned_delete,
     canned_save,
     conversation_labels_set,
@@ -357,12 +359,18 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 @role_required(AGENTS)
 def canned_manage(request: HttpRequest) -> HttpResponse:
-    """Agents (and admins in the Django admin) add and remove canned responses."""
-    form = CannedResponseForm(request.POST or None)
+    """Each agent keeps personal canned responses; admins also manage the shared ones (here and
+    in the Django admin). Deleting or saving what one may not manage is refused (403)."""
+    can_share = can_manage_shared_canned(request.user)
+    form = CannedResponseForm(request.POST or None, can_share=can_share)
     status = 200
     if request.method == "POST":
-        if request.POST.get("delete", "").isdigit():
-            canned_delete(pk=int(request.POST["delete"]))
+        if "delete" in request.POST:
+            raw = request.POST["delete"]
+            if not raw.isdigit():
+                return HttpResponse("Choose a canned response to delete.", status=400)
+            if not canned_delete(agent=request.user, pk=int(raw)):
+                raise Http404("No such canned response.")
             return redirect("chat:console-canned-manage")
         if form.is_valid():
             try:
@@ -371,11 +379,14 @@ def canned_manage(request: HttpRequest) -> HttpResponse:
             except ValueError as exc:
                 form.add_error("shortcut", str(exc))
         status = 400
+    responses = selectors.canned_for_agent(
+        query="", conversation=None, agent=request.user, limit=200
+    )
+    for item in responses:
+        item["can_manage"] = can_manage_canned(request.user, item["response"])
     return render(
         request, "chat/console/canned.html",
-        {"form": form, "responses": selectors.canned_for_agent(
-            query="", conversation=None, agent=request.user, limit=200)},
-        status=status,
+        {"form": form, "responses": responses, "can_share": can_share}, status=status,
     )
 
 

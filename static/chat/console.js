@@ -301,8 +301,15 @@
   function alertFor(frame) {
     var c = frame.conversation;
     if (!c) return;
+    // Word the notice by what happened: only a handoff is a new customer waiting; a
+    // conversation an agent unassigned is back in the queue (frame.change, docs/protocol.md).
     if (frame.type === "queue.changed" && c.status === "waiting" && !c.assignee_id) {
-      notify("A customer is waiting", c.handoff_reason || c.intent || "", c.conversation_id);
+      if (frame.change === "handoff" || frame.change === "reopened") {
+        notify("A customer is waiting", c.handoff_reason || c.intent || "", c.conversation_id);
+      } else if (frame.change === "unassigned") {
+        notify("Back in the queue", "Conversation " + c.conversation_id +
+          " was unassigned and waits for an agent.", c.conversation_id);
+      }
     } else if (frame.type === "conversation.updated" && frame.author === "customer" &&
                c.assignee_id === me && c.status === "agent") {
       notify("New message from your customer", c.intent || "", c.conversation_id);

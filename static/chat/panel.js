@@ -279,7 +279,7 @@
     if (m.reply_to && m.author !== "customer") { quoteLateQuestion(li, m); }
     insertBySeq(li, m.seq);
     regroup();
-    if (contactItem && !contactItem.hidden) { log.appendChild(contactItem); }
+    placeContactItem();
     shownSeqs[m.seq] = true;
     if (m.author !== "customer") { showTyping(null); }
     if (m.author === "bot") { addFeedback(li, m); }
@@ -458,8 +458,21 @@
   }
 
   // The e-mail form, as a line of the transcript right under the handoff message that asks
-  // for it (no second notice, no second box under the transcript).
+  // for it (no second notice, no second box under the transcript). It stays there, once:
+  // messages written after it go below it, and a rejoin or a replayed handoff never moves it.
+  function placeContactItem() {
+    if (!contactItem || contactItem.hidden) { return; }
+    var system = log.querySelectorAll("[data-author=system][data-seq]");
+    var anchor = system.length ? system[system.length - 1] : null;
+    if (!anchor) {
+      if (!contactItem.parentNode) { log.appendChild(contactItem); }
+      return;
+    }
+    if (anchor.nextSibling !== contactItem) { log.insertBefore(contactItem, anchor.nextSibling); }
+  }
+
   function showContactForm() {
+    var shown = contactItem && !contactItem.hidden && contactItem.parentNode;
     if (!contactItem) {
       contactItem = document.createElement("li");
       contactItem.className = "sd-contact-item";
@@ -468,8 +481,8 @@
     }
     contactForm.hidden = false;
     contactItem.hidden = false;
-    log.appendChild(contactItem);
-    scrollDown();
+    placeContactItem();
+    if (!shown) { scrollDown(); }
   }
 
   function hideContactForm() {
@@ -841,8 +854,16 @@
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape") { closePanel(); }
   });
+  // One clear way to close: on a wide screen the loader's launcher is the close button beside
+  // the panel, so the header's is hidden; full-screen on a phone the launcher is hidden and the
+  // header's shows. The loader says which with each "open" (closeInPanel).
+  var headerClose = q("close");
   window.addEventListener("message", function (event) {
-    if (event.data && event.data.type === "supportdesk:open") { input.focus(); }
+    if (!event.data || event.source !== window.parent) { return; }
+    if (event.data.type === "supportdesk:open" || event.data.type === "supportdesk:layout") {
+      if (typeof event.data.closeInPanel === "boolean") { headerClose.hidden = !event.data.closeInPanel; }
+      if (event.data.type === "supportdesk:open") { input.focus(); }
+    }
   });
 
   // --- Verified identity (chat.identity) -------------------------------------------------------

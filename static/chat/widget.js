@@ -76,7 +76,7 @@
     frame.addEventListener("load", function () {
       sendPage();
       sendIdentity();
-      if (frame.style.display !== "none") { frame.contentWindow.postMessage({ type: "supportdesk:open" }, host); }
+      if (frame.style.display !== "none") { frame.contentWindow.postMessage(openMessage(), host); }
     });
     document.body.appendChild(frame);
     return frame;
@@ -90,7 +90,13 @@
     try { window.sessionStorage.setItem(openKey, "1"); } catch (e) { /* ignore */ }
     frame.focus();
     sendPage();  // a single-page site may have moved since the panel loaded
-    frame.contentWindow.postMessage({ type: "supportdesk:open" }, host);
+    frame.contentWindow.postMessage(openMessage(), host);
+  }
+
+  // The panel shows its own close button only full-screen (a phone), where the launcher is
+  // hidden; beside the launcher (which then reads "×") one close button is enough.
+  function openMessage() {
+    return { type: "supportdesk:open", closeInPanel: small.matches };
   }
 
   function close() {
@@ -108,7 +114,15 @@
   window.addEventListener("message", function (event) {
     if (event.origin === host && event.data && event.data.type === "supportdesk:close") { close(); }
   });
-  if (small.addEventListener) { small.addEventListener("change", place); }
+  function relayout() {
+    place();
+    if (!frame || frame.style.display === "none") { return; }
+    launcher.style.setProperty("display", small.matches ? "none" : "block");
+    if (frame.contentWindow) {
+      frame.contentWindow.postMessage({ type: "supportdesk:layout", closeInPanel: small.matches }, host);
+    }
+  }
+  if (small.addEventListener) { small.addEventListener("change", relayout); }
 
   function mount() {
     document.body.appendChild(launcher);

@@ -47,6 +47,18 @@ def test_customer_gets_a_bot_answer_then_a_handoff(
     conversation = Conversation.objects.get()
     assert conversation.status == "waiting"
     assert conversation.handoff_category == "legal"
+    # Issue 14: the form stays where the customer read it, once, right under the handoff
+    # message; what the customer writes next goes below it.
+    widget.send("Also, the zip of my jacket broke.")
+    widget.wait_for_messages("customer", 4)
+    order = widget.panel.locator("[data-sd=log]").evaluate(
+        """log => Array.from(log.children).filter(li => !li.hidden)
+              .map(li => li.getAttribute("data-sd") === "contact-item" ? "form"
+                         : li.getAttribute("data-author") || li.getAttribute("data-sd"))"""
+    )
+    assert order.count("form") == 1
+    assert order[-3:] == ["system", "form", "customer"], order
+    expect(widget.panel.locator("[data-sd=contact-form]")).to_have_count(1)
 
     widget.panel.locator("[data-sd=contact-email]").fill("kim@example.com")
     widget.panel.locator("[data-sd=contact-send]").click()
@@ -58,7 +70,7 @@ def test_customer_gets_a_bot_answer_then_a_handoff(
     # A reload shows the same conversation again.
     page.reload()
     widget.open()
-    widget.wait_for_messages("customer", 3)
+    widget.wait_for_messages("customer", 4)
     widget.wait_for_messages("system", 1)
 
     # Resolved (as an agent would); the customer rates it.

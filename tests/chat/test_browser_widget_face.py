@@ -93,7 +93,14 @@ def test_header_quick_replies_and_launcher(
     expect(answer).to_contain_text("track")  # answered without the number, not asked again
     _assert_accessible(page, "first answer")
 
+    # One clear way to close (issue 14): the launcher beside the panel on a desktop, the
+    # header's button full-screen on a phone (where the launcher is hidden).
+    close_buttons = [
+        b for b in (launcher, panel.locator("[data-sd=close]")) if b.is_visible()
+    ]
+    assert len(close_buttons) == 1
     if size == "desktop":
+        expect(panel.locator("[data-sd=close]")).to_be_hidden()
         launcher.click()
         expect(page.locator(PANEL)).to_be_hidden()
         expect(launcher).to_have_text("Chat with us")

@@ -139,6 +139,7 @@ async def test_agent_hears_a_handoff_in_the_queue_and_presence_counts_sockets(wi
     assert frame["conversation"]["conversation_id"] == conversation.pk
     assert frame["conversation"]["status"] == ConversationStatus.WAITING
     assert frame["conversation"]["handoff_reason"] == "The customer mentions a lawyer"
+    assert frame["change"] == "handoff"
 
     await first.disconnect()
     presence = await AgentPresence.objects.aget(user=agent)
@@ -323,4 +324,20 @@ async def test_a_burst_of_messages_is_one_queue_update_per_conversation(widget, 
         if frame["type"] == "conversation.updated":
             updates.append(frame["conversation"]["conversation_id"])
     assert sorted(updates) == sorted([first.pk, second.pk])
+    await socket.disconnect()
+
+
+async def test_an_unassigned_conversation_is_back_in_the_queue_not_a_new_handoff(widget):
+    """Issue 14: unassigning told every agent "a customer is waiting" as if newly handed off."""
+    from chat import services
+
+    agent = await sync_to_async(make_user)("agents")
+    conversation = await sync_to_async(handed_over)(widget)
+    await sync_to_async(services.conversation_claim)(conversation=conversation, agent=agent)
+    socket = await _agent_socket(agent)
+    await sync_to_async(services.conversation_unassign)(conversation=conversation, agent=agent)
+    frame = await _receive_until(socket, "queue.changed")
+    assert frame["change"] == "unassigned"
+    assert frame["conversation"]["status"] == ConversationStatus.WAITING
+    assert frame["conversation"]["assignee_id"] is None
     await socket.disconnect()

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils import timezone
 
@@ -142,6 +143,30 @@ def test_list_queries_do_not_grow_with_rows_labels_or_search(
             assert client.get(reverse("chat:console"), params, **HX).status_code == 200
 
 
+def test_the_resolved_tab_counts_todays_resolved_conversations(client, agent, widget):
+    """Issue 14: the Resolved tab had no count beside the others; it counts today's."""
+    from chat.models import Resolution
+
+    today = handed_over(widget)
+    services.conversation_claim(conversation=today, agent=agent)
+    services.conversation_resolve(conversation=today, resolution=Resolution.AGENT, agent=agent)
+    yesterday = handed_over(widget)
+    services.conversation_claim(conversation=yesterday, agent=agent)
+    services.conversation_resolve(
+        conversation=yesterday, resolution=Resolution.AGENT, agent=agent,
+        at=timezone.now() - timedelta(days=1, hours=1),
+    )
+    handed_over(widget)  # still waiting: not resolved
+    counts = selectors.tab_counts_for_agent(agent=agent)
+    assert counts == {"waiting": 1, "mine": 0, "open": 1, "resolved": 1}
+    client.force_login(agent)
+    page = client.get(reverse("chat:console"), {"tab": "resolved"}, **HX).content.decode()
+    assert (
+        '<span class="count" data-sd="resolved-today" title="Resolved today">1'
+        '<span class="sr-only"> today</span></span>'
+    ) in page
+
+
 # --- The contact sidebar ------------------------------------------------------------------
 
 
@@ -192,8 +217,9 @@ def test_sidebar_shows_the_contact_and_past_conversations(
     client.force_login(agent)
     url = reverse("chat:console-conversation", args=[current.pk])
     # session, user, roles; messages, notes, the conversation's labels and all labels, agents
-    # to assign to, past conversations, first visit, the article index's revision check
-    with django_assert_max_num_queries(11):
+    # to assign to, past conversations, first visit, the article index's revision check, the
+    # intent's name and description (the handoff summary)
+    with django_assert_max_num_queries(12):
         page = client.get(url, HTTP_HX_TARGET="conversation", **HX).content.decode()
     assert 'data-sd="contact-panel"' in page
     for text in ("Ana Silva", "ana@example.com", "Your cart", "https://shop.example/cart",
@@ -243,15 +269,52 @@ def test_handoff_summary_says_what_why_and_what_the_bot_answered(client, agent, 
     page = client.get(reverse("chat:console-conversation", args=[conversation.pk])).content
     page = page.decode()
     summary = page.split('data-sd="handoff-summary"')[1].split("</section>")[0]
-    assert "complaint" in summary
-    assert "order number: 55102" in summary
-    assert "Shipping times" in summary
-    assert "A legal threat" in summary
-    assert "negative" in summary
+    # An intent the taxonomy does not hold reads from its slug, in a sentence.
+    assert "The customer&#x27;s request is about “Complaint”." in summary
+    assert "help with complaint" not in summary
+    assert "They gave order number 55102" in summary
+    assert "The bot answered with “Shipping times”." in summary
+    assert "It handed over because a legal threat." in summary
+    assert "Their messages read as negative." in summary
     # A conversation the bot still has has no summary.
     with_bot, _ = start_conversation(widget, "hello")
     page = client.get(reverse("chat:console-conversation", args=[with_bot.pk])).content
     assert b'data-sd="handoff-summary"' not in page
+
+
+def test_handoff_summary_reads_the_intent_s_description_as_a_sentence(client, agent, widget):
+    """Issue 14: the offline summary said "The customer wants help with complaint"."""
+    from knowledge.models import Intent
+
+    Intent.objects.create(
+        slug="complaint", name="Complaint",
+        description="The customer is unhappy with our service and wants to complain: staff, "
+        "products, delays.",
+    )
+    conversation = handed_over(widget)
+    client.force_login(agent)
+    page = client.get(reverse("chat:console-conversation", args=[conversation.pk])).content
+    summary = page.decode().split('data-sd="handoff-summary"')[1].split("</section>")[0]
+    assert (
+        "The customer is unhappy with our service and wants to complain (intent “Complaint”)."
+        in summary
+    )
+    assert "It handed over because the customer mentions a lawyer." in summary
+    conversation.handoff_reason = 'Legal signal: "lawyer", "sue"'
+    conversation.save(update_fields=["handoff_reason"])
+    page = client.get(reverse("chat:console-conversation", args=[conversation.pk])).content
+    assert 'It handed over on legal signal words (&quot;lawyer&quot;, &quot;sue&quot;).' in (
+        page.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("The customer asked", "the customer asked"), ("VIP customer", "VIP customer"),
+     ("A legal threat", "a legal threat"), ("", "")],
+)
+def test_a_reason_sits_mid_sentence(text, expected):
+    assert selectors.mid_sentence(text) == expected
 
 
 # --- Canned responses and articles ---------------------------------------------------------
@@ -289,11 +352,63 @@ def test_agents_manage_canned_responses(client, agent):
         url, {"shortcut": "bye", "title": "Goodbye", "text": "Bye {{ contact.name }}"}
     )
     assert response.status_code == 302
-    assert CannedResponse.objects.get(shortcut="bye").created_by == agent
+    saved = CannedResponse.objects.get(shortcut="bye")
+    assert saved.created_by == agent and saved.owner == agent  # personal by default
     bad = client.post(url, {"shortcut": "not a slug", "title": "x", "text": "y"})
     assert bad.status_code == 400 and CannedResponse.objects.count() == 1
     client.post(url, {"delete": CannedResponse.objects.get().pk})
     assert not CannedResponse.objects.exists()
+
+
+def test_canned_responses_are_personal_or_shared_and_only_admins_manage_shared(
+    client, agent, other_agent
+):
+    """Issue 14: any agent could delete any canned response. Now, as in Zendesk and Chatwoot,
+    a personal response is its owner's alone and a shared one is managed by admins."""
+    from django.contrib.auth.models import Group
+
+    from accounts.roles import ADMINS
+
+    url = reverse("chat:console-canned-manage")
+    shared = CannedResponse.objects.create(shortcut="refund", title="Refund", text="Refunded.")
+    mine = CannedResponse.objects.create(shortcut="hi", title="Hi", text="Hi!", owner=agent)
+    theirs = CannedResponse.objects.create(
+        shortcut="bob", title="Bob's", text="Bob here.", owner=other_agent
+    )
+    client.force_login(agent)
+    # An agent sees the shared ones and their own, never a colleague's personal one.
+    page = client.get(url).content.decode()
+    assert "/refund" in page and "/hi" in page and "/bob" not in page
+    assert page.count('data-sd="canned-delete"') == 1  # only their own is deletable here
+    assert "Shared with every agent" not in page  # no sharing for a non-admin
+    picker = client.get(reverse("chat:console-canned"), {"q": ""}, **HX).content.decode()
+    assert "/refund" in picker and "/hi" in picker and "/bob" not in picker
+    # Deleting a shared one is refused (403), a colleague's is not found (404): both remain.
+    assert client.post(url, {"delete": shared.pk}).status_code == 403
+    assert client.post(url, {"delete": theirs.pk}).status_code == 404
+    assert client.post(url, {"delete": "x"}).status_code == 400
+    assert CannedResponse.objects.filter(pk__in=[shared.pk, theirs.pk]).count() == 2
+    # Saving the shared shortcut makes a personal one beside it; "shared" is ignored.
+    client.post(url, {"shortcut": "refund", "title": "Mine", "text": "My way.", "shared": "on"})
+    shared.refresh_from_db()
+    assert shared.text == "Refunded." and shared.owner is None
+    assert CannedResponse.objects.get(shortcut="refund", owner=agent).text == "My way."
+    with pytest.raises(PermissionDenied):
+        console_services.canned_save(
+            agent=agent, shortcut="x", title="x", text="x", shared=True
+        )
+    assert client.post(url, {"delete": mine.pk}).status_code == 302
+    assert not CannedResponse.objects.filter(pk=mine.pk).exists()
+    # An admin who works as an agent manages the shared ones.
+    other_agent.groups.add(Group.objects.get_or_create(name=ADMINS)[0])
+    client.force_login(other_agent)
+    page = client.get(url).content.decode()
+    assert "Shared with every agent" in page
+    client.post(url, {"shortcut": "refund", "title": "R", "text": "Refund sent.", "shared": "on"})
+    shared.refresh_from_db()
+    assert shared.text == "Refund sent."
+    assert client.post(url, {"delete": shared.pk}).status_code == 302
+    assert not CannedResponse.objects.filter(pk=shared.pk).exists()
 
 
 def test_article_insertion_ranks_by_relevance_and_gives_readable_passages(client, agent, widget):
