@@ -300,6 +300,21 @@ def _message_store_incoming(
     return message, True
 
 
+EMAIL_MAX_CHARS = 254  # RFC 5321's path limit, and Contact.email's length
+
+
+def check_email(address: str) -> str:
+    """``address`` when Django's ``validate_email`` accepts it and it fits in 254 characters;
+    else ``ValueError``. Refused when it is left, never when a mail to it fails later."""
+    if not isinstance(address, str) or not address or len(address) > EMAIL_MAX_CHARS:
+        raise ValueError("not a valid e-mail address")
+    try:
+        validate_email(address)
+    except ValidationError as exc:
+        raise ValueError("not a valid e-mail address") from exc
+    return address
+
+
 @transaction.atomic
 def conversation_contact_set(
     *, conversation: Conversation, email: str, at: datetime | None = None
@@ -309,11 +324,7 @@ def conversation_contact_set(
     At most one contact row per conversation and address: the same address again (in any
     case) returns the row already linked, under the conversation's row lock.
     """
-    email = (email or "").strip()
-    try:
-        validate_email(email)
-    except ValidationError as exc:
-        raise ValueError("not a valid e-mail address") from exc
+    email = check_email((email or "").strip())
     now = at or timezone.now()
     # Lock the conversation first, then read its contact in a statement of its own: a join in
     # the locking statement would see the contact row of the snapshot taken before the wait.
@@ -676,10 +687,7 @@ def transcript_email_request(
         )
     if not address:
         raise ValueError("no e-mail address")
-    try:
-        validate_email(address)
-    except ValidationError as exc:
-        raise ValueError("not a valid e-mail address") from exc
+    check_email(address)
     now = at or timezone.now()
     last_seq = Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation.pk)
     owed = OwedEmail.objects.create(
