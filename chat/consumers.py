@@ -406,7 +406,14 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def frame_transcript(self, frame: dict) -> None:
         email = frame.get("email", "")
-        if not isinstance(email, str) or len(email) > 254:
+        if not isinstance(email, str):
+            await self.error("bad_email")
+            return
+        email = email.strip()
+        try:  # a mistyped address is refused before it spends the budget
+            if email:
+                services.check_email(email)
+        except ValueError:
             await self.error("bad_email")
             return
         if await self.over_budget((limits.frame_per_conversation("transcript"), self.budget_id)):

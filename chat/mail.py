@@ -189,7 +189,7 @@ def reopen_link(conversation: Conversation) -> str:
     parts = urlsplit(reopen_page(conversation))
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != REOPEN_PARAM]
     query.append((REOPEN_PARAM, reopen_token_make(conversation)))
-    return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
 
 
 # --- Sending ---------------------------------------------------------------------------------
