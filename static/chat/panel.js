@@ -418,77 +418,7 @@
   // topics go, and so do the buttons under bot messages older than it. (A bot reply can come
   // before the echo of the message it answers: its buttons stay.)
   function hideQuickReplies(beforeSeq) {
-    // --- The transcript by e-mail ----------------------------------------------------------------
-
-  var transcriptOpen = q("transcript-open"), transcriptForm = q("transcript-form");
-  function showTranscriptButton() { transcriptOpen.hidden = !state.conversationId; }
-  transcriptOpen.addEventListener("click", function () {
-    var show = transcriptForm.hidden;
-    transcriptForm.hidden = !show;
-    transcriptOpen.setAttribute("aria-expanded", show ? "true" : "false");
-    if (show) {
-      var field = q("transcript-email");
-      if (!field.value) { field.value = q("contact-email").value.trim(); }
-      field.focus();
-    }
-  });
-  transcriptForm.addEventListener("submit", function (event) {
-    event.preventDefault();
-    sendFrame({ type: "transcript", email: q("transcript-email").value.trim() });
-  });
-  function onTranscriptSent() {
-    transcriptForm.hidden = true;
-    transcriptOpen.setAttribute("aria-expanded", "false");
-    notice("We are sending this conversation to " + q("transcript-email").value.trim() + ".");
-  }
-
-  // --- Reopening from an e-mail's signed link (chat.mail) ---------------------------------------
-  // The loader passes the link's token from the host page's address (or the panel page has it
-  // in its own, opened straight from a mail). The server gives the named conversation a new
-  // token; a forged or expired link gets a fresh conversation, never anyone else's.
-  function clearLog() {
-    Array.prototype.slice.call(log.children).forEach(function (el) {
-      if (el.getAttribute("data-sd") !== "greeting") { el.remove(); }
-    });
-    shownSeqs = {}; renderedSeq = 0; streaming = {};
-  }
-  var reopening = null;
-  function reopen(link) {
-    if (typeof link !== "string" || !link || link.length > 500 || reopening === link) { return; }
-    reopening = link;
-    fetch(reopenUrl, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      credentials: "omit",
-      body: JSON.stringify({ widget: key, link: link })
-    }).then(function (response) {
-      return response.json().then(function (data) { return { ok: response.ok, data: data }; });
-    }).then(function (result) {
-      if (ws) { var old = ws; ws = null; joined = false; old.close(); }
-      clearLog();
-      if (result.ok && result.data.conversation_id && result.data.token) {
-        state = { conversationId: result.data.conversation_id, token: result.data.token, lastSeq: 0, pending: [] };
-        save();
-        start();
-      } else {
-        state = { conversationId: null, token: null, lastSeq: 0, pending: [] };
-        save();
-        notice(result.data && result.data.error === "link_expired"
-          ? "That link has expired. Write to us here to start a new conversation."
-          : "That link is not valid. Write to us here to start a new conversation.");
-      }
-      showTranscriptButton();
-    }).catch(function () { reopening = null; notice("Could not open that conversation; try again."); });
-  }
-  (function reopenFromOwnAddress() {
-    var match = /[?&]sd_reopen=([^&#]*)/.exec(window.location.search);
-    if (match) {
-      reopen(decodeURIComponent(match[1].replace(/\+/g, " ")));
-      try { window.history.replaceState(null, "", window.location.pathname); } catch (e) { /* ignore */ }
-    }
-  }());
-
-  if (quickBox) { quickBox.hidden = true; }
+    if (quickBox) { quickBox.hidden = true; }
     var offered = log.querySelectorAll("[data-sd=message-replies]");
     for (var i = 0; i < offered.length; i++) {
       var seq = parseInt(offered[i].parentNode.getAttribute("data-seq"), 10);
@@ -910,6 +840,76 @@
     event.preventDefault();
     sendFrame({ type: "contact", email: q("contact-email").value.trim() });
   });
+
+  // --- The transcript by e-mail ----------------------------------------------------------------
+
+  var transcriptOpen = q("transcript-open"), transcriptForm = q("transcript-form");
+  function showTranscriptButton() { transcriptOpen.hidden = !state.conversationId; }
+  transcriptOpen.addEventListener("click", function () {
+    var show = transcriptForm.hidden;
+    transcriptForm.hidden = !show;
+    transcriptOpen.setAttribute("aria-expanded", show ? "true" : "false");
+    if (show) {
+      var field = q("transcript-email");
+      if (!field.value) { field.value = q("contact-email").value.trim(); }
+      field.focus();
+    }
+  });
+  transcriptForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    sendFrame({ type: "transcript", email: q("transcript-email").value.trim() });
+  });
+  function onTranscriptSent() {
+    transcriptForm.hidden = true;
+    transcriptOpen.setAttribute("aria-expanded", "false");
+    notice("We are sending this conversation to " + q("transcript-email").value.trim() + ".");
+  }
+
+  // --- Reopening from an e-mail's signed link (chat.mail) ---------------------------------------
+  // The loader passes the link's token from the host page's address (or the panel page has it
+  // in its own, opened straight from a mail). The server gives the named conversation a new
+  // token; a forged or expired link gets a fresh conversation, never anyone else's.
+  function clearLog() {
+    Array.prototype.slice.call(log.children).forEach(function (el) {
+      if (el.getAttribute("data-sd") !== "greeting") { el.remove(); }
+    });
+    shownSeqs = {}; renderedSeq = 0; streaming = {};
+  }
+  var reopening = null;
+  function reopen(link) {
+    if (typeof link !== "string" || !link || link.length > 500 || reopening === link) { return; }
+    reopening = link;
+    fetch(reopenUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "omit",
+      body: JSON.stringify({ widget: key, link: link })
+    }).then(function (response) {
+      return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+    }).then(function (result) {
+      if (ws) { var old = ws; ws = null; joined = false; old.close(); }
+      clearLog();
+      if (result.ok && result.data.conversation_id && result.data.token) {
+        state = { conversationId: result.data.conversation_id, token: result.data.token, lastSeq: 0, pending: [] };
+        save();
+        start();
+      } else {
+        state = { conversationId: null, token: null, lastSeq: 0, pending: [] };
+        save();
+        notice(result.data && result.data.error === "link_expired"
+          ? "That link has expired. Write to us here to start a new conversation."
+          : "That link is not valid. Write to us here to start a new conversation.");
+      }
+      showTranscriptButton();
+    }).catch(function () { reopening = null; notice("Could not open that conversation; try again."); });
+  }
+  (function reopenFromOwnAddress() {
+    var match = /[?&]sd_reopen=([^&#]*)/.exec(window.location.search);
+    if (match) {
+      reopen(decodeURIComponent(match[1].replace(/\+/g, " ")));
+      try { window.history.replaceState(null, "", window.location.pathname); } catch (e) { /* ignore */ }
+    }
+  }());
 
   if (quickBox) {
     quickBox.addEventListener("click", function (event) {
