@@ -66,6 +66,18 @@ def test_the_link_reopens_the_same_conversation(mailed_link, browser_context_fac
     assert Conversation.objects.count() == 1
     assert conversation.messages.filter(text="Thanks, and when will it arrive?").exists()
 
+    # The customer asks for the transcript by e-mail: a typo is refused at once, then it is owed.
+    widget.panel.locator("[data-sd=transcript-open]").click()
+    widget.panel.locator("[data-sd=transcript-email]").fill("dana@@customer.example")
+    widget.panel.locator("[data-sd=transcript-send]").click()
+    expect(widget.notice()).to_contain_text("does not look right")
+    widget.panel.locator("[data-sd=transcript-email]").fill("dana@customer.example")
+    widget.panel.locator("[data-sd=transcript-send]").click()
+    expect(widget.notice()).to_contain_text("We are sending this conversation to")
+    expect(widget.panel.locator("[data-sd=transcript-form]")).to_be_hidden()
+    owed = OwedEmail.objects.get(kind="transcript")
+    assert (owed.conversation_id, owed.to) == (conversation.pk, "dana@customer.example")
+
 
 def test_a_tampered_link_opens_a_fresh_conversation(mailed_link, browser_context_factory):
     conversation, link = mailed_link
