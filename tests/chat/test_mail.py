@@ -404,3 +404,42 @@ def test_an_invalid_address_is_refused_when_it_is_left(conversation, address):
 def test_owed_email_kinds_are_stored_as_documented():
     assert {EmailKind.REPLY, EmailKind.TRANSCRIPT} == {"reply", "transcript"}
     assert Conversation._meta.get_field("customer_sockets").default == 0
+
+
+# --- The tasks ---------------------------------------------------------------------------------
+
+
+def test_the_send_task_runs_on_commit_only_for_a_mail_already_due(
+    left, agent, settings, django_capture_on_commit_callbacks
+):
+    from chat import tasks
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert settings.CELERY_BEAT_SCHEDULE["dispatch-owed-emails"]["task"] == (
+        tasks.owed_emails_dispatch.name
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        reply(left, agent)  # due after the batching window: left to beat
+    assert django_mail.outbox == []
+    assert OwedEmail.objects.get().status == "pending"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.transcript_email_request(conversation=left)  # due now: sent at once
+    assert [m.subject for m in django_mail.outbox] == ["Your conversation with Acme"]
+    OwedEmail.objects.filter(kind="reply").update(send_after=timezone.now())
+    assert tasks.owed_emails_dispatch() == 1
+    assert len(django_mail.outbox) == 2
+    assert set(OwedEmail.objects.values_list("status", flat=True)) == {"sent"}
+
+
+def test_admins_read_the_outbox_and_cannot_edit_it(left, agent, admin_client):
+    reply(left, agent)
+    owed = OwedEmail.objects.get()
+    page = admin_client.get("/admin/chat/owedemail/")
+    assert page.status_code == 200 and "pending" in page.content.decode()
+    assert admin_client.get(f"/admin/chat/owedemail/{owed.pk}/change/").status_code == 200
+    assert admin_client.post(
+        f"/admin/chat/owedemail/{owed.pk}/change/", {"status": "sent"}
+    ).status_code == 403
+    owed.refresh_from_db()
+    assert owed.status == "pending"
+    assert admin_client.get("/admin/chat/owedemail/add/").status_code == 403
