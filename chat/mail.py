@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parseaddr
+from functools import partial
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -37,6 +38,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from . import realtime
 from .models import Author, Conversation, EmailKind, EmailStatus, Message, OwedEmail
 from .names import agent_public_name
 from .origins import SELF, allowed_origin_entries
@@ -333,4 +335,9 @@ def owed_email_send(email_id: int, *, now: datetime | None = None) -> str:
         OwedEmail.objects.filter(pk=email.pk).update(
             status=EmailStatus.SENT, sent_at=timezone.now(), attempts=attempts, last_error=""
         )
+        if email.kind == EmailKind.REPLY:
+            # Consoles with the conversation open redraw it: "sent by e-mail" and the time.
+            transaction.on_commit(
+                partial(realtime.broadcast_conversation_changed, conversation), robust=True
+            )
         return "sent"

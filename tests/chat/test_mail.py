@@ -347,12 +347,18 @@ def test_retry_delay_doubles_up_to_the_cap(settings):
 # --- What the transcript shows ---------------------------------------------------------------
 
 
-def test_the_transcript_says_sent_by_e_mail_with_the_time(left, agent, settings, client):
+def test_the_transcript_says_sent_by_e_mail_with_the_time(
+    left, agent, settings, client, monkeypatch, django_capture_on_commit_callbacks
+):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     message = reply(left, agent)
     frame = realtime.message_frame(Message.objects.get(pk=message.pk))
     assert "emailed_at" not in frame  # not sent yet
-    send_due()
+    changed = []
+    monkeypatch.setattr(realtime, "broadcast_conversation_changed", changed.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        send_due()
+    assert [c.pk for c in changed] == [left.pk]  # open consoles redraw the transcript
     owed = OwedEmail.objects.get()
     stored = selectors.messages_for_rejoin(conversation_id=left.pk, after_seq=0, missing_seqs=[])
     frames = {m.seq: realtime.message_frame(m) for m in stored}
