@@ -38,7 +38,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from . import realtime
+from . import realtime, selectors
 from .models import Author, Conversation, EmailKind, EmailStatus, Message, OwedEmail
 from .names import agent_public_name
 from .origins import SELF, allowed_origin_entries
@@ -177,9 +177,17 @@ def _server_origin() -> str:
 
 def reopen_page(conversation: Conversation) -> str:
     """Where the link leads: the page the chat started on, else the widget's site's home (its
-    first allowed origin), else the chat panel page on this server."""
+    first allowed origin), else the chat panel page on this server.
+
+    The start page only when its origin is one the widget allows (or this server's): the page
+    URL is the client's hint, and a mail in the company's name must never lead elsewhere."""
     if conversation.page_url:
-        return conversation.page_url
+        parts = urlsplit(conversation.page_url)
+        if selectors.widget_allows_origin(
+            conversation.widget, origin=f"{parts.scheme}://{parts.netloc}",
+            self_origin=_server_origin(),
+        ):
+            return conversation.page_url
     for entry in allowed_origin_entries(conversation.widget.allowed_origins):
         if entry != SELF:
             return entry.rstrip("/") + "/"

@@ -25,6 +25,7 @@ def mailed_link(daphne_server, settings) -> tuple[Conversation, str]:
     """A conversation on the demo store page whose customer left, an agent's reply sent by
     e-mail (Django's locmem backend), and the link in that mail."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.CHAT_PUBLIC_ORIGIN = daphne_server  # the desk's address, as the mail names it
     widget = Widget.objects.create(public_key="demo", name="Demo shop", allowed_origins=["self"])
     conversation, _ = services.conversation_start(
         widget=widget, origin_info={"page_url": f"{daphne_server}/demo/"}

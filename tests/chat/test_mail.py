@@ -251,6 +251,13 @@ def test_the_link_leads_to_the_page_where_the_chat_started(widget):
     )
 
 
+def test_a_start_page_on_a_site_the_widget_does_not_allow_is_never_linked(widget):
+    conversation, _ = services.conversation_start(
+        widget=widget, origin_info={"page_url": "https://evil.example/login"}
+    )
+    assert mail.reopen_link(conversation).startswith("https://shop.example/?sd_reopen=")
+
+
 def test_a_widget_only_on_the_desk_s_own_pages_links_to_its_panel(db, settings):
     settings.CHAT_PUBLIC_ORIGIN = "https://desk.example"
     own = Widget.objects.create(public_key="own", name="Own", allowed_origins=["self"])
