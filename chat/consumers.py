@@ -416,7 +416,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             await self.error("bad_email")
             return
-        if await self.over_budget((limits.frame_per_conversation("transcript"), self.budget_id)):
+        # The budget per conversation, and the same per client address and per typed
+        # recipient: a mail in the company's name must not become a way to flood an inbox.
+        budget = limits.frame_per_conversation("transcript")
+        charges = [(budget, self.budget_id), (budget, f"ip:{self.address}")]
+        if email:
+            charges.append((budget, f"to:{email.lower()}"))
+        if await self.over_budget(*charges):
             return
         try:
             await database_sync_to_async(services.transcript_email_request)(

@@ -674,3 +674,20 @@ async def test_the_transcript_frame_refuses_a_bad_address_and_is_rate_limited(
     frame = await comm.receive_json_from(timeout=TIMEOUT)
     assert frame["code"] == "rate_limited" and frame["retry_after"] > 0
     await comm.disconnect()
+
+
+async def test_transcripts_to_one_inbox_are_limited_across_conversations(widget, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.CHAT_RATE_TRANSCRIPT = (1, 3600.0)
+    codes = []
+    for _ in range(2):
+        conversation, token = await database_sync_to_async(services.conversation_start)(
+            widget=widget
+        )
+        comm, _ = await joined_socket(conversation, token)
+        await comm.send_json_to({"type": "transcript", "email": "victim@customer.example"})
+        frame = await comm.receive_json_from(timeout=TIMEOUT)
+        codes.append(frame.get("of") or frame.get("code"))
+        await comm.disconnect()
+    assert codes == ["transcript", "rate_limited"]
+    assert await database_sync_to_async(OwedEmail.objects.count)() == 1
