@@ -15,6 +15,7 @@ from .models import (
     Conversation,
     Label,
     Message,
+    OwedEmail,
     Widget,
 )
 from .services import widget_delete, widget_save
@@ -82,6 +83,23 @@ class MessageAdmin(admin.ModelAdmin):
     formfield_overrides = CHECKED_JSON
     list_display = ["conversation", "seq", "author", "created_at"]
     list_filter = ["author"]
+    raw_id_fields = ["emailed_in"]
+
+
+@admin.register(OwedEmail)
+class OwedEmailAdmin(admin.ModelAdmin):
+    """The e-mail outbox (chat.mail), to read: a pending row with attempts is a failing send."""
+
+    list_display = ["pk", "kind", "status", "conversation", "send_after", "attempts",
+                    "last_error", "sent_at"]
+    list_filter = ["status", "kind"]
+    readonly_fields = [field.name for field in OwedEmail._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(BotTrace)

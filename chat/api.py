@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from knowledge.safejson import UnsafeJSON, UnstorableText, loads_checked
 
-from . import selectors, services
+from . import mail, selectors, services
 from .identity import identity_from_payload
 from .models import Widget
 from .origins import SELF, allowed_origin_entries
@@ -141,6 +141,46 @@ def conversation_create(request: HttpRequest) -> HttpResponse:
         {"conversation_id": str(conversation.public_id), "token": token, "ws_path": WS_PATH,
          "verified": identity is not None},
         status=201,
+    )
+    return _cors(response, origin, self_origin)
+
+
+# CSRF-exempt for the reasons given at conversation_create; the authority is the signed link.
+@csrf_exempt
+@require_http_methods(["POST"])
+def conversation_reopen(request: HttpRequest) -> HttpResponse:
+    """``POST {"widget": KEY, "link": TOKEN}`` -> 200 ``{"conversation_id", "token",
+    "ws_path"}``: the conversation an e-mail's signed link (``chat.mail.reopen_link``) names,
+    with a new customer token. A forged, tampered or expired link answers 400 (``bad_link``
+    or ``link_expired``) and opens nothing: the widget starts a fresh conversation."""
+    origin = request.headers.get("Origin")
+    self_origin = _self_origin(request)
+    if len(request.body) > MAX_BODY_BYTES:
+        return _error(413, "too_large", "The request body is too large.")
+    try:
+        body = loads_checked(request.body or b"null")
+    except (UnstorableText, UnsafeJSON):
+        body = None
+    key = body.get("widget") if isinstance(body, dict) else None
+    link = body.get("link") if isinstance(body, dict) else None
+    if not isinstance(key, str) or not key or not isinstance(link, str):
+        return _error(400, "missing_field", 'Send JSON like {"widget": "KEY", "link": "..."}.')
+    widget = selectors.widget_active_by_key(key)
+    if widget is None:
+        return _error(404, "unknown_widget", "No active widget has this key.")
+    if not selectors.widget_allows_origin(widget, origin=origin, self_origin=self_origin):
+        return _error(403, "origin_not_allowed", "This site may not use this widget.")
+    if _too_many_starts(request):
+        return _error(429, "rate_limited", "Too many conversations opened; try again soon.")
+    try:
+        conversation, token = services.conversation_reopen_by_link(widget=widget, link_token=link)
+    except mail.ReopenLinkError as exc:
+        if str(exc) == "expired":
+            return _cors(_error(400, "link_expired", "This link has expired."),
+                         origin, self_origin)
+        return _cors(_error(400, "bad_link", "This link is not valid."), origin, self_origin)
+    response = JsonResponse(
+        {"conversation_id": str(conversation.public_id), "token": token, "ws_path": WS_PATH}
     )
     return _cors(response, origin, self_origin)
 

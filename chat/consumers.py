@@ -127,6 +127,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(
                 realtime.conversation_group(self.conversation.pk), self.channel_name
             )
+            try:  # for chat.mail: whether the customer has left (a write per leave, not message)
+                await database_sync_to_async(services.customer_socket_left)(
+                    conversation=self.conversation
+                )
+            except Exception:
+                logger.warning("could not record a customer socket leaving", exc_info=True)
 
     # --- Inbound frames ----------------------------------------------------------------------
 
@@ -159,6 +165,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         "feedback": "frame_feedback",
         "rating": "frame_rating",
         "contact": "frame_contact",
+        "transcript": "frame_transcript",
     }
 
     async def error(
@@ -239,6 +246,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
     def _joined(
         self, conversation: Conversation, after_seq: int, zone: str, missing_seqs: list[int]
     ) -> tuple[dict, list[dict]]:
+        services.customer_socket_joined(conversation=conversation)
         conversation.refresh_from_db()
         if zone:
             try:
@@ -395,6 +403,35 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.error("bad_email")
             return
         await self.send_json({"type": "ack", "of": "contact"})
+
+    async def frame_transcript(self, frame: dict) -> None:
+        email = frame.get("email", "")
+        if not isinstance(email, str):
+            await self.error("bad_email")
+            return
+        email = email.strip()
+        try:  # a mistyped address is refused before it spends the budget
+            if email:
+                services.check_email(email)
+        except ValueError:
+            await self.error("bad_email")
+            return
+        # The budget per conversation, and the same per client address and per typed
+        # recipient: a mail in the company's name must not become a way to flood an inbox.
+        budget = limits.frame_per_conversation("transcript")
+        charges = [(budget, self.budget_id), (budget, f"ip:{self.address}")]
+        if email:
+            charges.append((budget, f"to:{email.lower()}"))
+        if await self.over_budget(*charges):
+            return
+        try:
+            await database_sync_to_async(services.transcript_email_request)(
+                conversation=self.conversation, email=email
+            )
+        except ValueError:
+            await self.error("bad_email")
+            return
+        await self.send_json({"type": "ack", "of": "transcript"})
 
     # --- Group events (chat.realtime) -> frames ----------------------------------------------
 

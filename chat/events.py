@@ -63,6 +63,13 @@ class ClientContact(TypedDict):
     email: str
 
 
+class ClientTranscript(TypedDict):
+    """The customer asks for the transcript by e-mail (to ``email``, else the address left)."""
+
+    type: Literal["transcript"]
+    email: NotRequired[str]
+
+
 # --- Frames the server sends (to the widget; the console gets the same per conversation) ---
 
 
@@ -96,6 +103,8 @@ class MessageFrame(TypedDict):
     # Bot messages only, when it offers buttons (a question for a missing detail offers "I
     # don't have it"): each sends its text as an ordinary customer message.
     quick_replies: NotRequired[list[str]]
+    # Agent replies sent by e-mail to a customer who had left (chat.mail): when it was sent.
+    emailed_at: NotRequired[str]
 
 
 class DeltaFrame(TypedDict):
@@ -132,10 +141,10 @@ class ConversationFrame(TypedDict):
 
 
 class AckFrame(TypedDict):
-    """Answer to a feedback, rating or contact frame that was accepted."""
+    """Answer to a feedback, rating, contact or transcript frame that was accepted."""
 
     type: Literal["ack"]
-    of: Literal["feedback", "rating", "contact"]
+    of: Literal["feedback", "rating", "contact", "transcript"]
 
 
 class ErrorFrame(TypedDict):

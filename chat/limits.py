@@ -61,11 +61,13 @@ def message_per_address() -> Budget:
 
 
 def frame_per_conversation(kind: str) -> Budget:
-    """The budget of ``contact``, ``typing`` or ``feedback`` frames of one conversation."""
+    """The budget of ``contact``, ``typing``, ``feedback`` or ``transcript`` frames of one
+    conversation."""
     value = {
         "contact": settings.CHAT_RATE_CONTACT,
         "typing": settings.CHAT_RATE_TYPING,
         "feedback": settings.CHAT_RATE_FEEDBACK,
+        "transcript": settings.CHAT_RATE_TRANSCRIPT,
     }[kind]
     return _rate(kind, value)
 

@@ -134,6 +134,12 @@ class Conversation(models.Model):
     )
     # The id the host page signed for this customer (chat.identity); "" when unverified.
     verified_user_id = models.CharField(max_length=200, blank=True)
+    # The customer's chat sockets (chat.consumers): how many are joined now, and when one last
+    # joined or left. Written on join and leave only, never per message; chat.mail reads them
+    # to tell whether a customer has left (no socket for EMAIL_REPLY_AFTER_MINUTES).
+    customer_sockets = models.PositiveIntegerField(default=0)
+    customer_joined_at = models.DateTimeField(null=True, blank=True)
+    customer_left_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -184,6 +190,12 @@ class Message(models.Model):
     # The labels of the buttons a bot message offers; None (most messages) or a list of text.
     quick_replies = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Agent replies sent to a customer who had left: the mail that carries it (chat.mail).
+    # No index: it is read with its message, or by conversation (message_seq_unique).
+    emailed_in = models.ForeignKey(
+        "OwedEmail", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["conversation", "seq"]
@@ -271,6 +283,58 @@ class OwedAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"answer owed to message {self.message_id}"
+
+
+class EmailKind(models.TextChoices):
+    REPLY = "reply", "Agent replies"
+    TRANSCRIPT = "transcript", "Transcript"
+
+
+class EmailStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be sent"
+    SENT = "sent", "Sent"
+    DROPPED = "dropped", "Not needed (the customer came back and read it)"
+
+
+class OwedEmail(models.Model):
+    """An e-mail the desk owes a customer: the outbox of replies by e-mail and transcripts.
+
+    Written in the same transaction as the agent's reply (or the customer's request for the
+    transcript); ``chat.mail`` sends it once ``send_after`` has come, and marks it sent in the
+    transaction that holds its row lock during the SMTP conversation. Agent replies written
+    while a reply mail is pending join it (``Message.emailed_in``): one mail, not one per
+    message.
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="owed_emails"
+    )
+    kind = models.CharField(max_length=16, choices=EmailKind.choices)
+    status = models.CharField(
+        max_length=16, choices=EmailStatus.choices, default=EmailStatus.PENDING
+    )
+    to = models.EmailField()
+    created_at = models.DateTimeField(default=timezone.now)
+    # Not before: the end of the batching window, then of each retry's backoff.
+    send_after = models.DateTimeField()
+    # A transcript covers the messages up to this seq (0 for a reply: its messages say).
+    up_to_seq = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "send_after"], name="owed_email_due_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(kind="reply", status="pending"),
+                name="owed_email_one_pending_reply",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} mail {self.pk} ({self.status})"
 
 
 class AgentProfile(models.Model):

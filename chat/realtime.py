@@ -174,7 +174,21 @@ def message_frame(message: Message) -> events.MessageFrame:
         frame["quick_replies"] = list(message.quick_replies)
     if message.author in HTML_AUTHORS:
         frame["html"] = message_html(message.text)
+    emailed_at = message_emailed_at(message)
+    if emailed_at is not None:
+        frame["emailed_at"] = emailed_at.isoformat()
     return frame
+
+
+def message_emailed_at(message: Message):
+    """When ``message`` (an agent reply) was sent by e-mail (``chat.mail``), or None.
+
+    Reads the mail row only for a message that has one (``select_related("emailed_in")``
+    avoids even that)."""
+    if not message.emailed_in_id:
+        return None
+    email = message.emailed_in
+    return email.sent_at if email.status == "sent" else None
 
 
 def queue_summary(conversation: Conversation) -> events.QueueSummary:

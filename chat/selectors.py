@@ -131,7 +131,7 @@ def messages_for_rejoin(
         wanted |= Q(seq__in=list(missing_seqs))
     return list(
         Message.objects.filter(wanted, conversation_id=conversation_id)
-        .select_related("in_reply_to", "sender")
+        .select_related("in_reply_to", "sender", "emailed_in")
         .order_by("seq")
     )
 

@@ -28,12 +28,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from analytics.events import EventName, event_build, event_record
 from knowledge.audit import audit_record, field_changes
 
-from . import outbox, realtime, rows
+from . import mail, outbox, realtime, rows
 from .identity import Identity
 from .models import (
     Author,
@@ -41,10 +43,13 @@ from .models import (
     Contact,
     Conversation,
     ConversationStatus,
+    EmailKind,
+    EmailStatus,
     Message,
     Note,
     NoteKind,
     OwedAnswer,
+    OwedEmail,
     Resolution,
     Widget,
 )
@@ -330,6 +335,21 @@ def _message_store_incoming(
     return message, True
 
 
+EMAIL_MAX_CHARS = 254  # RFC 5321's path limit, and Contact.email's length
+
+
+def check_email(address: str) -> str:
+    """``address`` when Django's ``validate_email`` accepts it and it fits in 254 characters;
+    else ``ValueError``. Refused when it is left, never when a mail to it fails later."""
+    if not isinstance(address, str) or not address or len(address) > EMAIL_MAX_CHARS:
+        raise ValueError("not a valid e-mail address")
+    try:
+        validate_email(address)
+    except ValidationError as exc:
+        raise ValueError("not a valid e-mail address") from exc
+    return address
+
+
 @transaction.atomic
 def conversation_contact_set(
     *, conversation: Conversation, email: str, at: datetime | None = None
@@ -339,11 +359,7 @@ def conversation_contact_set(
     At most one contact row per conversation and address: the same address again (in any
     case) returns the row already linked, under the conversation's row lock.
     """
-    email = (email or "").strip()
-    try:
-        validate_email(email)
-    except ValidationError as exc:
-        raise ValueError("not a valid e-mail address") from exc
+    email = check_email((email or "").strip())
     now = at or timezone.now()
     # Lock the conversation first, then read its contact in a statement of its own: a join in
     # the locking statement would see the contact row of the snapshot taken before the wait.
@@ -662,8 +678,99 @@ def agent_message_create(
                 agent=agent,
             )
     event_record(name=EventName.AGENT_REPLIED, conversation=conversation, at=now, agent=agent)
+    _reply_email_owe(conversation, message, now=now)
     _on_commit_broadcast_message(message)
     return message
+
+
+def _reply_email_owe(conversation: Conversation, message: Message, *, now: datetime) -> None:
+    """Owes the customer this agent reply by e-mail when they left an address and have no chat
+    socket open (``chat.mail``): the reply joins the pending reply mail of the conversation,
+    else starts one, queued when the transaction commits. Called under the conversation's
+    row lock (``_locked``), so two replies never start two mails."""
+    if not conversation.contact_id or not mail.customer_is_away(conversation, now=now):
+        return
+    address = Contact.objects.filter(pk=conversation.contact_id).values_list("email", flat=True)
+    address = next(iter(address), "")
+    if not address:
+        return
+    pending = (
+        OwedEmail.objects.select_for_update()
+        .filter(conversation=conversation, kind=EmailKind.REPLY, status=EmailStatus.PENDING)
+        .first()
+    )
+    if pending is None:
+        pending = OwedEmail.objects.create(
+            conversation=conversation, kind=EmailKind.REPLY, to=address, created_at=now,
+            send_after=mail.reply_send_after(conversation, now=now),
+        )
+        mail.owed_email_queue_on_commit(pending.pk)
+    Message.objects.filter(pk=message.pk).update(emailed_in=pending)
+    message.emailed_in = pending
+
+
+@transaction.atomic
+def transcript_email_request(
+    *, conversation: Conversation, email: str = "", at: datetime | None = None
+) -> OwedEmail:
+    """The customer asks for the conversation's transcript by e-mail: to ``email``, else to the
+    address they left. Raises ``ValueError`` for an invalid address, or when neither is given.
+    The mail is owed (``OwedEmail``) and queued on commit; it holds the messages so far."""
+    address = (email or "").strip()
+    if not address and conversation.contact_id:
+        address = (
+            Contact.objects.filter(pk=conversation.contact_id)
+            .values_list("email", flat=True).first() or ""
+        )
+    if not address:
+        raise ValueError("no e-mail address")
+    check_email(address)
+    now = at or timezone.now()
+    last_seq = Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation.pk)
+    owed = OwedEmail.objects.create(
+        conversation=conversation, kind=EmailKind.TRANSCRIPT, to=address, created_at=now,
+        send_after=now, up_to_seq=last_seq,
+    )
+    mail.owed_email_queue_on_commit(owed.pk)
+    return owed
+
+
+# --- The customer's sockets ------------------------------------------------------------------
+
+
+def customer_socket_joined(*, conversation: Conversation, at: datetime | None = None) -> None:
+    """A customer socket joined the conversation: one ``UPDATE`` (count up, moment), on join
+    only. ``chat.mail`` reads these to tell whether the customer has left."""
+    now = at or timezone.now()
+    Conversation.objects.filter(pk=conversation.pk).update(
+        customer_sockets=F("customer_sockets") + 1, customer_joined_at=now
+    )
+
+
+def customer_socket_left(*, conversation: Conversation, at: datetime | None = None) -> None:
+    """A joined customer socket closed: one ``UPDATE`` (count down, never below 0, moment)."""
+    now = at or timezone.now()
+    Conversation.objects.filter(pk=conversation.pk).update(
+        customer_sockets=Greatest(F("customer_sockets") - 1, Value(0)), customer_left_at=now
+    )
+
+
+@transaction.atomic
+def conversation_reopen_by_link(*, widget: Widget, link_token: str) -> tuple[Conversation, str]:
+    """The conversation a reopen link (``chat.mail.reopen_link``) names, with a new customer
+    token: returns (conversation, raw token). The token it replaces stops working (another
+    browser that held it starts afresh). Raises ``mail.ReopenLinkError`` for a forged,
+    tampered, expired or foreign link, and for a conversation that is gone."""
+    public_id = mail.reopen_token_check(link_token, widget_id=widget.pk)
+    conversation = (
+        Conversation.objects.select_for_update().filter(public_id=public_id, widget=widget).first()
+    )
+    if conversation is None:
+        raise mail.ReopenLinkError("bad")
+    token = secrets.token_urlsafe(32)
+    Conversation.objects.filter(pk=conversation.pk).update(token_hash=token_hash(token))
+    conversation.token_hash = token_hash(token)
+    return conversation, token
 
 
 @transaction.atomic

@@ -19,8 +19,16 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from . import liveness, outbox, realtime, selectors, services
-from .models import Author, Contact, Conversation, ConversationStatus, Message, Resolution
+from . import liveness, mail, outbox, realtime, selectors, services
+from .models import (
+    Author,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Message,
+    OwedEmail,
+    Resolution,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +233,44 @@ def owed_answers_dispatch() -> int:
     The task settles each owed answer once, so queueing it twice is harmless.
     """
     return outbox.owed_answers_dispatch()
+
+
+@shared_task(
+    name="chat.tasks.owed_email_send",
+    ignore_result=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=1,
+    retry_backoff_max=30,
+    max_retries=12,
+)
+def owed_email_send(email_id: int) -> str:
+    """Sends one e-mail the desk owes a customer, if it is due (``chat.mail``); returns what
+    happened. A failed SMTP send keeps it pending with a backoff: beat queues it again."""
+    return mail.owed_email_send(email_id)
+
+
+def owed_email_enqueue(email_id: int) -> None:
+    """Queues ``owed_email_send`` for one outbox row that is due now; a row due later (a reply
+    in its batching window) is left to beat's dispatcher, rather than held in the broker as
+    a countdown that Redis would redeliver after its visibility timeout. With eager Celery
+    the send runs here."""
+    due = OwedEmail.objects.filter(pk=email_id).values_list("send_after", flat=True).first()
+    if due is None or due > timezone.now():
+        return
+    if owed_email_send.app.conf.task_always_eager:
+        owed_email_send.apply((email_id,), throw=True)
+    else:
+        owed_email_send.delay(email_id)
+
+
+mail.register_queue(owed_email_enqueue)
+
+
+@shared_task(name="chat.tasks.owed_emails_dispatch", ignore_result=True)
+def owed_emails_dispatch() -> int:
+    """Queues the send task for every owed e-mail that is due and unsent (beat, every 30 s);
+    returns how many. A mail is sent once however often it is queued (``chat.mail``)."""
+    return mail.owed_emails_dispatch()
 
 
 HEARTBEAT_TASK = "chat.tasks.heartbeat"

@@ -6,5 +6,9 @@ from . import api
 
 urlpatterns = [
     path("api/widget/conversations/", api.conversation_create, name="widget-conversations"),
+    path(
+        "api/widget/conversations/reopen/", api.conversation_reopen,
+        name="widget-conversation-reopen",
+    ),
     path("widget/<slug:key>/panel/", api.panel, name="widget-panel"),
 ]

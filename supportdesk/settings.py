@@ -283,6 +283,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "chat.tasks.owed_answers_dispatch",
         "schedule": 5.0,
     },
+    # The e-mail outbox: replies and transcripts due and unsent are queued again.
+    "dispatch-owed-emails": {
+        "task": "chat.tasks.owed_emails_dispatch",
+        "schedule": 30.0,
+    },
     # Beat publishes it and a worker runs it: /healthz reports both as seen.
     "heartbeat": {
         "task": "chat.tasks.heartbeat",
@@ -386,6 +391,33 @@ CONSOLE_PRESENCE_HEARTBEAT_SECONDS = env_float("CONSOLE_PRESENCE_HEARTBEAT_SECON
 CHAT_PUBLIC_ORIGIN = os.environ.get("CHAT_PUBLIC_ORIGIN", "")
 # What customers see for any agent (bubbles, "... joined the conversation"): never a user name.
 CHAT_AGENT_PUBLIC_NAME = os.environ.get("CHAT_AGENT_PUBLIC_NAME", "").strip() or "Support team"
+
+# --- E-mail: replies to a customer who has left, transcripts (chat.mail, docs/email.md) ------
+# SMTP when EMAIL_HOST is set; else the console backend (the embedded defaults print mails).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "") or (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+# Bounds how long a send holds its outbox row (and a worker): an SMTP server that hangs fails.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 15)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "SupportDesk <support@localhost>")
+# An agent's reply goes by e-mail when the customer left an address and has had no open chat
+# socket for this long; replies within EMAIL_REPLY_BATCH_SECONDS of the first go in one mail.
+EMAIL_REPLY_AFTER_MINUTES = env_int("EMAIL_REPLY_AFTER_MINUTES", 5)
+EMAIL_REPLY_BATCH_SECONDS = env_int("EMAIL_REPLY_BATCH_SECONDS", 120)
+# The signed link in a mail reopens the conversation for this many days.
+EMAIL_LINK_MAX_AGE_DAYS = env_int("EMAIL_LINK_MAX_AGE_DAYS", 14)
+# A failed send is tried again after 30 s, 60 s, 120 s ... at most this far apart, until sent.
+EMAIL_RETRY_MAX_SECONDS = env_int("EMAIL_RETRY_MAX_SECONDS", 3600)
+# Transcripts by e-mail a customer may ask for, per conversation.
+CHAT_RATE_TRANSCRIPT = env_rate("CHAT_RATE_TRANSCRIPT", "2/3600")
 
 # --- Auth, sessions, security ---------------------------------------------------------------
 LOGIN_URL = "/accounts/login/"

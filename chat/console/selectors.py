@@ -181,7 +181,7 @@ def transcript_for_agent(*, conversation: Conversation) -> list[Message]:
     """
     messages = list(
         Message.objects.filter(conversation=conversation)
-        .select_related("trace", "sender")
+        .select_related("trace", "sender", "emailed_in")
         .order_by("seq")
     )
     for message in messages:

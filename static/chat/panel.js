@@ -9,6 +9,7 @@
   if (!root) { return; }
   var key = root.getAttribute("data-widget");
   var apiUrl = root.getAttribute("data-api");
+  var reopenUrl = root.getAttribute("data-reopen-api");
   var wsPath = root.getAttribute("data-ws-path");
   var maxChars = parseInt(root.getAttribute("data-max-chars"), 10) || 2000;
   var storeKey = "supportdesk-chat:" + key;
@@ -284,6 +285,7 @@
     if (m.author !== "customer") { showTyping(null); }
     if (m.author === "bot") { addFeedback(li, m); }
     showMessageReplies(li, m);
+    showEmailed(li, m);
     if (m.seq > state.lastSeq) { state.lastSeq = m.seq; }
     if (m.seq > renderedSeq) { renderedSeq = m.seq; }
     trackOwed(m);
@@ -537,6 +539,7 @@
     switch (frame.type) {
       case "joined":
         joined = true;
+        transcriptOpen.hidden = false;
         attempts = 0;
         resyncing = false;
         connEl.textContent = "";
@@ -559,10 +562,22 @@
       case "ack":
         if (frame.of === "rating") { ratingForm.hidden = true; notice("Thank you for your rating!"); }
         if (frame.of === "contact") { onContactSaved(); }
+        if (frame.of === "transcript") { onTranscriptSent(); }
         break;
       case "error": onError(frame); break;
       default: break;
     }
+  }
+
+  // An agent reply sent by e-mail while the customer was away says so, with the time.
+  function showEmailed(li, m) {
+    if (typeof m.emailed_at !== "string" || li.querySelector("[data-sd=emailed]")) { return; }
+    var line = document.createElement("p");
+    line.className = "sd-emailed";
+    line.setAttribute("data-sd", "emailed");
+    var when = clockTime(m.emailed_at);
+    line.textContent = "Sent by e-mail" + (when ? " at " + when : "");
+    li.appendChild(line);
   }
 
   function onError(frame) {
@@ -839,6 +854,76 @@
     sendFrame({ type: "contact", email: q("contact-email").value.trim() });
   });
 
+  // --- The transcript by e-mail ----------------------------------------------------------------
+
+  var transcriptOpen = q("transcript-open"), transcriptForm = q("transcript-form");
+  function showTranscriptButton() { transcriptOpen.hidden = !state.conversationId; }
+  transcriptOpen.addEventListener("click", function () {
+    var show = transcriptForm.hidden;
+    transcriptForm.hidden = !show;
+    transcriptOpen.setAttribute("aria-expanded", show ? "true" : "false");
+    if (show) {
+      var field = q("transcript-email");
+      if (!field.value) { field.value = q("contact-email").value.trim(); }
+      field.focus();
+    }
+  });
+  transcriptForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    sendFrame({ type: "transcript", email: q("transcript-email").value.trim() });
+  });
+  function onTranscriptSent() {
+    transcriptForm.hidden = true;
+    transcriptOpen.setAttribute("aria-expanded", "false");
+    notice("We are sending this conversation to " + q("transcript-email").value.trim() + ".");
+  }
+
+  // --- Reopening from an e-mail's signed link (chat.mail) ---------------------------------------
+  // The loader passes the link's token from the host page's address (or the panel page has it
+  // in its own, opened straight from a mail). The server gives the named conversation a new
+  // token; a forged or expired link gets a fresh conversation, never anyone else's.
+  function clearLog() {
+    Array.prototype.slice.call(log.children).forEach(function (el) {
+      if (el.getAttribute("data-sd") !== "greeting") { el.remove(); }
+    });
+    shownSeqs = {}; renderedSeq = 0; streaming = {};
+  }
+  var reopening = null;
+  function reopen(link) {
+    if (typeof link !== "string" || !link || link.length > 500 || reopening === link) { return; }
+    reopening = link;
+    fetch(reopenUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "omit",
+      body: JSON.stringify({ widget: key, link: link })
+    }).then(function (response) {
+      return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+    }).then(function (result) {
+      if (ws) { var old = ws; ws = null; joined = false; old.close(); }
+      clearLog();
+      if (result.ok && result.data.conversation_id && result.data.token) {
+        state = { conversationId: result.data.conversation_id, token: result.data.token, lastSeq: 0, pending: [] };
+        save();
+        start();
+      } else {
+        state = { conversationId: null, token: null, lastSeq: 0, pending: [] };
+        save();
+        notice(result.data && result.data.error === "link_expired"
+          ? "That link has expired. Write to us here to start a new conversation."
+          : "That link is not valid. Write to us here to start a new conversation.");
+      }
+      showTranscriptButton();
+    }).catch(function () { reopening = null; notice("Could not open that conversation; try again."); });
+  }
+  (function reopenFromOwnAddress() {
+    var match = /[?&]sd_reopen=([^&#]*)/.exec(window.location.search);
+    if (match) {
+      reopen(decodeURIComponent(match[1].replace(/\+/g, " ")));
+      try { window.history.replaceState(null, "", window.location.pathname); } catch (e) { /* ignore */ }
+    }
+  }());
+
   if (quickBox) {
     quickBox.addEventListener("click", function (event) {
       var button = event.target.closest("[data-sd=quick-reply]");
@@ -908,6 +993,7 @@
     if (event.source !== window.parent || window.parent === window || !event.data) { return; }
     if (event.data.type === "supportdesk:identify") { applyIdentity(event.data.user); }
     if (event.data.type === "supportdesk:page") { applyHostPage(event.data); }
+    if (event.data.type === "supportdesk:reopen") { reopen(event.data.link); }
   });
 
   // --- Start ----------------------------------------------------------------------------------

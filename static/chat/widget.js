@@ -46,6 +46,28 @@
     }
   }
 
+  // --- An e-mail's signed link (?sd_reopen=...) reopens that conversation in the panel ---------
+  // The token is taken out of the address bar (and so out of the page URL the panel is told)
+  // and handed to the panel by postMessage; the panel opens, and the server checks it.
+  var reopenToken = null;
+  (function takeReopenToken() {
+    try {
+      var url = new URL(window.location.href);
+      var value = url.searchParams.get("sd_reopen");
+      if (!value) { return; }
+      reopenToken = value;
+      url.searchParams.delete("sd_reopen");
+      window.history.replaceState(window.history.state, "", url.toString());
+    } catch (e) { /* an old browser: no reopening */ }
+  }());
+
+  function sendReopen() {
+    if (reopenToken && frame && frame.contentWindow) {
+      frame.contentWindow.postMessage({ type: "supportdesk:reopen", link: reopenToken }, host);
+      reopenToken = null;
+    }
+  }
+
   var frame = null;
   var small = window.matchMedia("(max-width: 480px)");
 
@@ -76,6 +98,7 @@
     frame.addEventListener("load", function () {
       sendPage();
       sendIdentity();
+      sendReopen();
       if (frame.style.display !== "none") { frame.contentWindow.postMessage(openMessage(), host); }
     });
     document.body.appendChild(frame);
@@ -128,7 +151,7 @@
     document.body.appendChild(launcher);
     var wasOpen = false;
     try { wasOpen = window.sessionStorage.getItem(openKey) === "1"; } catch (e) { /* ignore */ }
-    if (wasOpen) { open(); }
+    if (wasOpen || reopenToken) { open(); }
   }
   // --- The host page, for the agents' "Started on" -------------------------------------------
   // The panel is a frame whose own URL says nothing about where the customer is, so the loader

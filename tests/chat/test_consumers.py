@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from chat import realtime, services
-from chat.models import Contact, Conversation, Message, Widget
+from chat.models import Contact, Conversation, Message, OwedEmail, Widget
 from supportdesk.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -617,3 +617,77 @@ async def test_system_messages_carry_html_too(started, fake_bot):
     notice = frames[-1]
     assert notice["html"].startswith("<p>") and notice["text"] in notice["html"]
     await comm.disconnect()
+
+
+# --- E-mail: the socket counts and the transcript frame (chat.mail) ----------------------------
+
+
+@database_sync_to_async
+def socket_counts(conversation) -> tuple[int, bool, bool]:
+    conversation.refresh_from_db()
+    return (conversation.customer_sockets, conversation.customer_joined_at is not None,
+            conversation.customer_left_at is not None)
+
+
+async def test_joins_and_leaves_are_counted_for_the_e_mail_replies(started):
+    conversation, token = started
+    assert await socket_counts(conversation) == (0, False, False)
+    first, _ = await joined_socket(conversation, token)
+    second, _ = await joined_socket(conversation, token)
+    assert await socket_counts(conversation) == (2, True, False)
+    await first.disconnect()
+    assert await socket_counts(conversation) == (1, True, True)
+    await second.send_json_to(message("hello"))  # a message writes no count
+    await receive_until(second, lambda f: f["type"] == "message")
+    assert await socket_counts(conversation) == (1, True, True)
+    await second.disconnect()
+    assert await socket_counts(conversation) == (0, True, True)
+
+
+async def test_a_socket_that_never_joined_counts_nothing(started):
+    conversation, _ = started
+    comm, connected, _ = await open_socket()
+    assert connected
+    await comm.disconnect()
+    assert await socket_counts(conversation) == (0, False, False)
+
+
+async def test_the_transcript_frame_refuses_a_bad_address_and_is_rate_limited(
+    started, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.CHAT_RATE_TRANSCRIPT = (2, 3600.0)
+    conversation, token = started
+    comm, _ = await joined_socket(conversation, token)
+    # Mistyped addresses spend nothing; no address at all (none was left) spends one.
+    for bad in ({"email": "not-an-address"}, {"email": 7}, {"email": "x" * 300}, {}):
+        await comm.send_json_to({"type": "transcript", **bad})
+        frame = await comm.receive_json_from(timeout=TIMEOUT)
+        assert (frame["type"], frame["code"]) == ("error", "bad_email"), frame
+    assert not await database_sync_to_async(OwedEmail.objects.exists)()
+    await comm.send_json_to({"type": "transcript", "email": "kim@customer.example"})
+    frame = await comm.receive_json_from(timeout=TIMEOUT)
+    assert frame == {"type": "ack", "of": "transcript"}
+    owed = await database_sync_to_async(OwedEmail.objects.get)()
+    assert (owed.kind, owed.to) == ("transcript", "kim@customer.example")
+    await comm.send_json_to({"type": "transcript", "email": "kim@customer.example"})
+    frame = await comm.receive_json_from(timeout=TIMEOUT)
+    assert frame["code"] == "rate_limited" and frame["retry_after"] > 0
+    await comm.disconnect()
+
+
+async def test_transcripts_to_one_inbox_are_limited_across_conversations(widget, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.CHAT_RATE_TRANSCRIPT = (1, 3600.0)
+    codes = []
+    for _ in range(2):
+        conversation, token = await database_sync_to_async(services.conversation_start)(
+            widget=widget
+        )
+        comm, _ = await joined_socket(conversation, token)
+        await comm.send_json_to({"type": "transcript", "email": "victim@customer.example"})
+        frame = await comm.receive_json_from(timeout=TIMEOUT)
+        codes.append(frame.get("of") or frame.get("code"))
+        await comm.disconnect()
+    assert codes == ["transcript", "rate_limited"]
+    assert await database_sync_to_async(OwedEmail.objects.count)() == 1
