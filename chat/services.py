@@ -30,6 +30,7 @@ from django.utils import timezone
 from analytics.events import EventName, event_build, event_record, event_record_many
 
 from . import outbox, realtime
+from .hooks import HookEvent, hook_send
 from .identity import Identity
 from .models import (
     Author,
@@ -107,7 +108,7 @@ def _system_message(
     conversation: Conversation, *, text: str, now: datetime, in_reply_to: Message | None = None
 ) -> Message:
     seq, _ = _next_seq(conversation, sets={"updated_at": now})
-    return Message.objects.create(
+    message = Message.objects.create(
         conversation=conversation,
         seq=seq,
         author=Author.SYSTEM,
@@ -115,6 +116,8 @@ def _system_message(
         in_reply_to=in_reply_to,
         created_at=now,
     )
+    hook_send(HookEvent.MESSAGE_CREATED, conversation=conversation, message=message, at=now)
+    return message
 
 
 def _agent_name(agent) -> str:
@@ -190,6 +193,7 @@ def conversation_start(
         **(origin_info or {}),
     )
     event_record(name=EventName.CONVERSATION_STARTED, conversation=conversation, at=now)
+    hook_send(HookEvent.CONVERSATION_CREATED, conversation=conversation, at=now)
     return conversation, token
 
 
@@ -275,6 +279,7 @@ def _message_store_incoming(
         text=text,
         created_at=now,
     )
+    hook_send(HookEvent.MESSAGE_CREATED, conversation=conversation, message=message, at=now)
     if reopened:
         if status == ConversationStatus.RESOLVED:
             event_record(
@@ -494,7 +499,9 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
     reply.save(force_insert=True)
     trace.save(force_insert=True)
     event_record_many(events)
+    hook_send(HookEvent.MESSAGE_CREATED, conversation=conversation, message=reply, at=now)
     if handoff:
+        hook_send(HookEvent.CONVERSATION_HANDOFF, conversation=conversation, at=now)
         transaction.on_commit(partial(realtime.broadcast_handoff, conversation))
     _on_commit_broadcast_message(reply)
     return reply
@@ -576,6 +583,7 @@ def conversation_claim(
         sets["handed_off_at"] = now  # taken straight from the bot: the wait starts now
     _conversation_update(conversation, sets)
     _owed_answers_settle(conversation)
+    hook_send(HookEvent.CONVERSATION_ASSIGNED, conversation=conversation, at=now)
     notice = _system_message(
         conversation, text=f"{_agent_name(agent)} joined the conversation.", now=now
     )
@@ -605,6 +613,7 @@ def agent_message_create(
         text=text,
         created_at=now,
     )
+    hook_send(HookEvent.MESSAGE_CREATED, conversation=conversation, message=message, at=now)
     if conversation.handed_off_at is not None:
         answered_before = (
             Message.objects.filter(
@@ -664,6 +673,7 @@ def conversation_resolve(
         value=max(0.0, (now - conversation.created_at).total_seconds()),
         agent=agent if resolution == Resolution.AGENT else None,
     )
+    hook_send(HookEvent.CONVERSATION_RESOLVED, conversation=conversation, at=now)
     transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
     return conversation
 
@@ -717,6 +727,7 @@ def conversation_assign(
         sets["handed_off_at"] = now
     _conversation_update(conversation, sets)
     _owed_answers_settle(conversation)
+    hook_send(HookEvent.CONVERSATION_ASSIGNED, conversation=conversation, at=now)
     kind = NoteKind.TRANSFERRED if previous is not None else NoteKind.ASSIGNED
     if previous is not None:
         line = f"{previous.get_username()} transferred the conversation to {to.get_username()}"
@@ -797,6 +808,7 @@ def conversation_rate(
     conversation.rating = score
     conversation.rating_comment = comment
     event_record(name=EventName.RATING_GIVEN, conversation=conversation, at=now, value=score)
+    hook_send(HookEvent.RATING_CREATED, conversation=conversation, at=now)
     transaction.on_commit(partial(realtime.broadcast_conversation_changed, conversation))
     return conversation
 
