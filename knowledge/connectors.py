@@ -207,6 +207,16 @@ def _address_allowed(host: str, port: int) -> bool:
         demo.port or (443 if demo.scheme == "https" else 80)
     ) == port:
         return True
+    return host_is_public(host, port)
+
+
+def host_is_public(host: str, port: int) -> bool:
+    """Whether every address ``host`` resolves to (for TCP on ``port``) is a public one.
+
+    The one check of private, loopback, link-local and reserved addresses (IPv4 and IPv6) that
+    the connectors and the webhooks share. A literal address is checked as it is; a name that
+    does not resolve counts as public (the call itself then reports that it does not resolve).
+    """
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except OSError:
