@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.mail import mail_admins, send_mail
 from django.db import transaction
 from django.db.models import Q
@@ -39,6 +40,12 @@ logger = logging.getLogger(__name__)
 EVENT_NAMES: tuple[str, ...] = tuple(event.value for event in HookEvent)
 URL_MAX_CHARS = 1000
 DESCRIPTION_MAX_CHARS = 200
+
+# Which enabled endpoint wants which event, in the shared cache: a chat write with no endpoint
+# to tell costs no database statement. Dropped (now and on commit) by every endpoint change;
+# the lifetime bounds how long a change that raced a reader can go unseen.
+SUBSCRIPTIONS_KEY = "webhooks:subscriptions"
+SUBSCRIPTIONS_SECONDS = 60
 
 _queue: Callable[[int], None] | None = None
 
@@ -73,6 +80,39 @@ def queue_delivery(endpoint_id: int) -> None:
 def _queue_on_commit(endpoint_ids: Iterable[int]) -> None:
     for endpoint_id in sorted(set(endpoint_ids)):
         transaction.on_commit(lambda pk=endpoint_id: queue_delivery(pk), robust=True)
+
+
+def subscriptions() -> list[tuple[int, list[str]]]:
+    """(endpoint id, event names) of every enabled endpoint: from the cache, else read and
+    cached for ``SUBSCRIPTIONS_SECONDS``. A cache that fails is skipped (read from the database)."""
+    try:
+        cached = cache.get(SUBSCRIPTIONS_KEY)
+    except Exception:
+        logger.warning("the cache failed; webhook subscriptions read from the database")
+        cached, usable = None, False
+    else:
+        usable = True
+    if cached is not None:
+        return cached
+    rows = [(pk, list(events)) for pk, events in
+            Endpoint.objects.filter(is_enabled=True).values_list("pk", "events")]
+    if usable:
+        cache.set(SUBSCRIPTIONS_KEY, rows, SUBSCRIPTIONS_SECONDS)
+    return rows
+
+
+def _subscriptions_changed() -> None:
+    """Drops the cached subscriptions now (this transaction reads them again) and on commit
+    (other processes do)."""
+
+    def drop() -> None:
+        try:
+            cache.delete(SUBSCRIPTIONS_KEY)
+        except Exception:
+            logger.warning("could not drop the cached webhook subscriptions", exc_info=True)
+
+    drop()
+    transaction.on_commit(drop, robust=True)
 
 
 # --- Checks ----------------------------------------------------------------------------------
@@ -171,6 +211,7 @@ def endpoint_create(
     )
     audit_record(actor=actor, action="webhook_created", obj=endpoint,
                  changes=field_changes({}, _audited(endpoint)))
+    _subscriptions_changed()
     return endpoint, secret
 
 
@@ -193,6 +234,7 @@ def endpoint_update(
     changes = field_changes(before, _audited(endpoint))
     if changes:
         audit_record(actor=actor, action="webhook_changed", obj=endpoint, changes=changes)
+    _subscriptions_changed()
     return endpoint
 
 
@@ -215,9 +257,11 @@ def endpoint_set_enabled(*, actor: Any, endpoint: Endpoint, enabled: bool) -> En
         _queue_on_commit([endpoint.pk])
     else:
         endpoint.disabled_reason, endpoint.disabled_at = "Disabled by an admin.", now
+        endpoint.failing_since = endpoint.retry_at = None
     endpoint.save()
     audit_record(actor=actor, action="webhook_enabled" if enabled else "webhook_disabled",
                  obj=endpoint, changes=field_changes(before, _audited(endpoint)))
+    _subscriptions_changed()
     return endpoint
 
 
@@ -228,6 +272,7 @@ def endpoint_delete(*, actor: Any, endpoint: Endpoint) -> None:
                  changes=field_changes(_audited(endpoint), {}))
     endpoint.delete()
     Event.objects.filter(deliveries__isnull=True).delete()
+    _subscriptions_changed()
 
 
 # --- Events ----------------------------------------------------------------------------------
@@ -245,12 +290,9 @@ def events_record(
 ) -> Event | None:
     """Records the chat fact ``name`` for every enabled endpoint subscribed to it: one
     ``Event`` (its body built now) and one pending ``Delivery`` per endpoint, in the caller's
-    transaction; the deliveries are queued on commit. None (one query, nothing written) when
-    no endpoint wants it. Never calls the network."""
-    endpoint_ids = [
-        pk for pk, events in Endpoint.objects.filter(is_enabled=True).values_list("pk", "events")
-        if name in events
-    ]
+    transaction; the deliveries are queued on commit. None (nothing written, and no statement
+    while the subscriptions are cached) when no endpoint wants it. Never calls the network."""
+    endpoint_ids = [pk for pk, events in subscriptions() if name in events]
     if not endpoint_ids:
         return None
     event_id = new_event_id()
@@ -329,6 +371,7 @@ def attempt_record(
         audit_record(actor=None, action="webhook_disabled", obj=endpoint,
                      changes={"is_enabled": [True, False], "reason": [None, reason]})
         transaction.on_commit(lambda: _tell_admins(endpoint.pk), robust=True)
+        _subscriptions_changed()
     Endpoint.objects.filter(pk=endpoint.pk).update(**sets)
     return attempt
 

@@ -60,3 +60,15 @@ def receiver() -> Iterator[Receiver]:
     started = Receiver().start()
     yield started
     started.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_subscriptions() -> Iterator[None]:
+    """A test's endpoints roll back with it; so must the cached subscriptions."""
+    from django.core.cache import cache
+
+    from webhooks.services import SUBSCRIPTIONS_KEY
+
+    cache.delete(SUBSCRIPTIONS_KEY)
+    yield
+    cache.delete(SUBSCRIPTIONS_KEY)
