@@ -7,71 +7,20 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
 
 from chat import services as chat_services
 from tests.chat.test_live import next_frame, open_conversation
-from tests.conftest import ROOT, _subprocess_env, _wait_for
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus, Event
 
 from .receiver import Receiver
 
 pytestmark = pytest.mark.services
-QUEUE = "webhooks"
-
-
-@pytest.fixture(scope="module")
-def webhook_worker_process(django_db_setup, django_db_blocker, artifacts_dir: Path
-                           ) -> Iterator[subprocess.Popen]:
-    from supportdesk.celery import app
-
-    with django_db_blocker.unblock():
-        env = _subprocess_env()
-    env.update(WEBHOOK_QUEUE=QUEUE, WEBHOOK_ALLOW_PRIVATE_NETWORKS="1",
-               WEBHOOK_RETRY_BASE_SECONDS="0.2", WEBHOOK_RETRY_MAX_SECONDS="1",
-               WEBHOOK_TIMEOUT_SECONDS="5")
-    with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge(QUEUE)
-    log = artifacts_dir / "webhooks-worker.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "supportdesk", "worker", "-Q", QUEUE,
-         "--pool", "threads", "--concurrency", "4", "--loglevel", "info",
-         "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "--hostname", f"webhooks-test-{time.time_ns()}@%h", "--logfile", str(log)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )
-    try:
-        _wait_for(lambda: log.exists() and " ready." in log.read_text(errors="replace"),
-                  60, "the webhooks worker", log)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@pytest.fixture
-def webhook_worker(webhook_worker_process, transactional_db, settings):
-    """Deliveries go to the worker (not eager), to the queue it consumes. (The autouse
-    ``_celery_eager_unless_worker``, set up before and torn down after this, restores it.)"""
-    from supportdesk.celery import app
-
-    assert webhook_worker_process.poll() is None, "the webhooks worker died"
-    app.conf.task_always_eager = False
-    settings.WEBHOOK_QUEUE = QUEUE
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    return webhook_worker_process
 
 
 def _wait(predicate, seconds: float = 30.0) -> bool:
