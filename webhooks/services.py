@@ -46,6 +46,11 @@ DESCRIPTION_MAX_CHARS = 200
 # the lifetime bounds how long a change that raced a reader can go unseen.
 SUBSCRIPTIONS_KEY = "webhooks:subscriptions"
 SUBSCRIPTIONS_SECONDS = 60
+# A queued task's mark outlives a lost task by at most this (the dispatcher queues it anyway).
+QUEUED_MARK_SECONDS = 60
+# Set while an endpoint the desk disabled after a day of failures awaits an admin: the admin
+# pages read the endpoints for their notice only then (no statement on every page otherwise).
+DISABLED_NOTICE_KEY = "webhooks:disabled-notice"
 
 _queue: Callable[[int], None] | None = None
 
@@ -64,9 +69,29 @@ def register_queue(queue: Callable[[int], None]) -> None:
     _queue = queue
 
 
+def queued_key(endpoint_id: int) -> str:
+    """The cache key that marks a delivery task queued for ``endpoint_id`` and not yet started."""
+    return f"webhooks:queued:{endpoint_id}"
+
+
+def queued_mark_clear(endpoint_id: int) -> None:
+    """The delivery task for ``endpoint_id`` has started: a later event queues another."""
+    try:
+        cache.delete(queued_key(endpoint_id))
+    except Exception:
+        logger.warning("could not clear the webhook queue mark", exc_info=True)
+
+
 def queue_delivery(endpoint_id: int) -> None:
-    """Queues the delivery task for ``endpoint_id`` now; a broker failure is logged and changes
+    """Queues the delivery task for ``endpoint_id`` unless one is queued and not yet started
+    (a burst of events queues one task, not one per event: the task sends every due delivery,
+    and looks again after giving the endpoint back). A broker failure is logged and changes
     nothing (the beat dispatcher, ``deliveries_dispatch``, queues it again)."""
+    try:
+        if not cache.add(queued_key(endpoint_id), 1, QUEUED_MARK_SECONDS):
+            return
+    except Exception:
+        logger.warning("the cache failed; queueing webhook deliveries anyway", exc_info=True)
     if _queue is None:
         logger.error("no webhook delivery task is registered; the dispatcher will queue it")
         return
@@ -262,17 +287,21 @@ def endpoint_set_enabled(*, actor: Any, endpoint: Endpoint, enabled: bool) -> En
     audit_record(actor=actor, action="webhook_enabled" if enabled else "webhook_disabled",
                  obj=endpoint, changes=field_changes(before, _audited(endpoint)))
     _subscriptions_changed()
+    transaction.on_commit(disabled_notice_refresh, robust=True)
     return endpoint
 
 
 @transaction.atomic
 def endpoint_delete(*, actor: Any, endpoint: Endpoint) -> None:
-    """Deletes an endpoint with its deliveries and their log. Audited."""
+    """Deletes an endpoint with its deliveries and their log. Audited. Takes the endpoint's row
+    lock first, so that an attempt being recorded waits, then finds the endpoint gone."""
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
     audit_record(actor=actor, action="webhook_deleted", obj=endpoint,
                  changes=field_changes(_audited(endpoint), {}))
     endpoint.delete()
     Event.objects.filter(deliveries__isnull=True).delete()
     _subscriptions_changed()
+    transaction.on_commit(disabled_notice_refresh, robust=True)
 
 
 # --- Events ----------------------------------------------------------------------------------
@@ -343,16 +372,20 @@ def retry_delay(attempts: int) -> float:
 def attempt_record(
     *, delivery: Delivery, ok: bool, status_code: int | None, error: str, body_excerpt: str,
     duration_ms: float, at: datetime | None = None,
-) -> DeliveryAttempt:
+) -> DeliveryAttempt | None:
     """Stores one attempt and its consequences: a delivered delivery, or the next try's time;
     an endpoint failing since ``WEBHOOK_DISABLE_AFTER_SECONDS`` ago is disabled (its pending
-    deliveries wait for it to be enabled again) and the admins are told on commit."""
+    deliveries wait for it to be enabled again) and the admins are told on commit. None when
+    the endpoint or the delivery was deleted meanwhile (under the endpoint's row lock, which
+    ``endpoint_delete`` takes too)."""
     now = at or timezone.now()
+    endpoint = Endpoint.objects.select_for_update().filter(pk=delivery.endpoint_id).first()
+    if endpoint is None or not Delivery.objects.filter(pk=delivery.pk).exists():
+        return None
     attempt = DeliveryAttempt.objects.create(
         delivery=delivery, at=now, ok=ok, status_code=status_code, error=error[:200],
         body_excerpt=body_excerpt[:500], duration_ms=round(duration_ms, 2),
     )
-    endpoint = Endpoint.objects.select_for_update().get(pk=delivery.endpoint_id)
     delivery.attempts += 1
     if ok:
         delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
@@ -371,9 +404,31 @@ def attempt_record(
         audit_record(actor=None, action="webhook_disabled", obj=endpoint,
                      changes={"is_enabled": [True, False], "reason": [None, reason]})
         transaction.on_commit(lambda: _tell_admins(endpoint.pk), robust=True)
+        transaction.on_commit(disabled_notice_refresh, robust=True)
         _subscriptions_changed()
     Endpoint.objects.filter(pk=endpoint.pk).update(**sets)
     return attempt
+
+
+def disabled_notice_refresh() -> None:
+    """Sets or clears ``DISABLED_NOTICE_KEY`` (kept without expiry) from the database."""
+    waiting = Endpoint.objects.filter(is_enabled=False, failing_since__isnull=False).exists()
+    try:
+        if waiting:
+            cache.set(DISABLED_NOTICE_KEY, 1, None)
+        else:
+            cache.delete(DISABLED_NOTICE_KEY)
+    except Exception:
+        logger.warning("could not update the disabled-endpoint notice", exc_info=True)
+
+
+def disabled_notice_wanted() -> bool:
+    """Whether the admin pages should look for endpoints the desk disabled (a cache read).
+    True when the cache fails: the notice is then read from the database."""
+    try:
+        return bool(cache.get(DISABLED_NOTICE_KEY))
+    except Exception:
+        return True
 
 
 def _tell_admins(endpoint_id: int) -> None:

@@ -71,14 +71,16 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(autouse=True)
 def _no_cached_subscriptions() -> Iterator[None]:
-    """A test's endpoints roll back with it; so must the cached subscriptions."""
+    """A test's endpoints roll back with it; so must what the cache says of them (the
+    subscriptions, the disabled-endpoint notice, the marks of queued delivery tasks)."""
     from django.core.cache import cache
 
-    from webhooks.services import SUBSCRIPTIONS_KEY
+    from webhooks.services import DISABLED_NOTICE_KEY, SUBSCRIPTIONS_KEY, queued_key
 
-    cache.delete(SUBSCRIPTIONS_KEY)
+    keys = [SUBSCRIPTIONS_KEY, DISABLED_NOTICE_KEY, *(queued_key(pk) for pk in range(1, 1000))]
+    cache.delete_many(keys)
     yield
-    cache.delete(SUBSCRIPTIONS_KEY)
+    cache.delete_many(keys)
 
 
 @pytest.fixture(scope="session")

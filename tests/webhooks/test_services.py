@@ -169,3 +169,23 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_the_admins_are_told(
     endpoint.refresh_from_db()
     assert endpoint.is_enabled and endpoint.failing_since is None
     assert services.endpoints_due() == [endpoint.pk]
+
+
+def test_a_burst_of_events_queues_one_task_until_it_starts(monkeypatch):
+    queued: list[int] = []
+    monkeypatch.setattr(services, "_queue", queued.append)
+    for _ in range(5):
+        services.queue_delivery(7)
+    services.queue_delivery(8)
+    assert queued == [7, 8]
+    services.queued_mark_clear(7)  # the task started: the next event queues another
+    services.queue_delivery(7)
+    assert queued == [7, 8, 7]
+
+
+def test_an_attempt_for_a_deleted_endpoint_is_not_recorded(admin_user, conversation, settings):
+    delivery = _pending(admin_user, conversation, settings)
+    services.endpoint_delete(actor=admin_user, endpoint=Endpoint.objects.get())
+    assert services.attempt_record(delivery=delivery, ok=True, status_code=200, error="",
+                                   body_excerpt="", duration_ms=1.0) is None
+    assert not Event.objects.exists()

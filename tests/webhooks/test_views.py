@@ -111,13 +111,17 @@ def test_an_endpoint_the_desk_disabled_is_announced_on_the_admin_pages(
 ):
     endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:9/a",
                                            events=["message.created"])
+    page = admin_client.get(reverse("knowledge:index")).content.decode()
+    assert "webhook-disabled-notice" not in page
     Endpoint.objects.filter(pk=endpoint.pk).update(
         is_enabled=False, failing_since=timezone.now(), disabled_at=timezone.now(),
         disabled_reason="Failed since yesterday (last: HTTP 503).",
     )
+    services.disabled_notice_refresh()  # what the disabling's commit does
     for url in (reverse("knowledge:index"), reverse("webhooks:endpoint_list")):
         page = admin_client.get(url).content.decode()
         assert 'data-sd="webhook-disabled-notice"' in page and "HTTP 503" in page
     Endpoint.objects.update(failing_since=None)  # disabled by an admin: no notice
+    services.disabled_notice_refresh()
     assert "webhook-disabled-notice" not in admin_client.get(
         reverse("webhooks:endpoint_list")).content.decode()
