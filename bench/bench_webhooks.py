@@ -4,9 +4,10 @@
     .venv/bin/python bench/bench_webhooks.py --events 1000 --clients 20 --messages 30
 
 ``bench_chat.py``'s stack (PostgreSQL, Redis, Daphne, a prefork Celery worker of two processes,
-the offline bot) plus the Procfile's ``webhooks`` worker (threads) on ``WEBHOOK_QUEUE``. Three
-receivers listen on loopback ports in this process and check every signature; one answers
-after ``--slow`` seconds (2 s), the other two at once.
+the offline bot) plus the Procfile's ``webhooks`` worker (threads, at niceness ``--nice`` as
+the Procfile runs it) on ``WEBHOOK_QUEUE``. Three receivers listen on loopback ports in this
+process and check every signature; one answers after ``--slow`` seconds (2 s), the other two
+at once.
 
 Rounds, in turn (``--rounds`` pairs, so that drift of the shared machine shows):
 
@@ -162,6 +163,8 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--drain", type=float, default=20.0)
+    parser.add_argument("--nice", type=int, default=10,
+                        help="the webhooks worker's niceness (the Procfile's WEBHOOK_NICE)")
     parser.add_argument("--database-url",
                         default="postgres://postgres@127.0.0.1:5432/sd_h17w_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
@@ -192,7 +195,8 @@ def main() -> int:
                         "-Q", "webhooks"], cwd=ROOT, env=env, check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deliverer = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "supportdesk", "worker", "-Q", "webhooks",
+            ["nice", "-n", str(args.nice), sys.executable, "-m", "celery", "-A", "supportdesk",
+             "worker", "-Q", "webhooks",
              "--pool", "threads", "--concurrency", "8", "--loglevel", "warning",
              "--without-gossip", "--without-mingle", "--without-heartbeat",
              "--hostname", f"bench-webhooks-{os.getpid()}@%h"],
@@ -207,7 +211,10 @@ def main() -> int:
         with contextlib.suppress(Exception):
             stack.stop()
         deliverer.terminate()
-        deliverer.wait(timeout=30)
+        try:
+            deliverer.wait(timeout=60)  # a warm shutdown waits for the running deliveries
+        except subprocess.TimeoutExpired:
+            deliverer.kill()
         for receiver in receivers:
             receiver.stop()
 

@@ -28,6 +28,7 @@ from .models import Delivery, DeliveryStatus, Endpoint, Event
 from .signing import SIGNATURE_HEADER, signature_header
 
 EXCERPT_BYTES = 500
+BATCH = 50  # deliveries read at a time (the endpoint is read again between batches)
 USER_AGENT = "SupportDesk-Webhooks/1"
 
 _local = threading.local()
@@ -153,28 +154,35 @@ def _send_due(
     endpoint_id: int, run: DeliverRun, deadline: float,
     transport: httpx2.BaseTransport | None,
 ) -> None:
+    """Sends due deliveries oldest event first, reading them ``BATCH`` at a time; stops at a
+    failure (the failed one stays first, with its retry time), the deadline, or none due."""
     while True:
         endpoint = Endpoint.objects.filter(pk=endpoint_id, is_enabled=True).first()
         if endpoint is None:
             return
-        head = (
+        batch = list(
             Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING)
-            .select_related("event").order_by("event_id").first()
+            .select_related("event").order_by("event_id")[:BATCH]
         )
-        if head is None:
+        if not batch:
             return
-        wait = (head.next_attempt_at - timezone.now()).total_seconds()
-        if wait > 0:
-            run.retry_in = wait
-            return
-        if time.monotonic() >= deadline:
-            run.more = True
-            return
-        outcome = post_event(url=endpoint.url, secret=endpoint.secret, event=head.event,
-                             transport=transport)
-        services.attempt_record(
-            delivery=head, ok=outcome.ok, status_code=outcome.status_code,
-            error=outcome.error, body_excerpt=outcome.body_excerpt,
-            duration_ms=outcome.duration_ms,
-        )
-        run.sent += 1
+        for delivery in batch:
+            wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+            if wait > 0:
+                run.retry_in = wait
+                return
+            if time.monotonic() >= deadline:
+                run.more = True
+                return
+            outcome = post_event(url=endpoint.url, secret=endpoint.secret,
+                                 event=delivery.event, transport=transport)
+            attempt = services.attempt_record(
+                delivery=delivery, ok=outcome.ok, status_code=outcome.status_code,
+                error=outcome.error, body_excerpt=outcome.body_excerpt,
+                duration_ms=outcome.duration_ms,
+                endpoint_failing=bool(endpoint.failing_since or endpoint.retry_at),
+            )
+            run.sent += 1
+            if attempt is None or not outcome.ok:
+                break  # read the endpoint and its first delivery again
+            endpoint.failing_since = endpoint.retry_at = None

@@ -22,8 +22,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.mail import mail_admins, send_mail
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.roles import ADMINS
@@ -371,14 +371,18 @@ def retry_delay(attempts: int) -> float:
 @transaction.atomic
 def attempt_record(
     *, delivery: Delivery, ok: bool, status_code: int | None, error: str, body_excerpt: str,
-    duration_ms: float, at: datetime | None = None,
+    duration_ms: float, at: datetime | None = None, endpoint_failing: bool = True,
 ) -> DeliveryAttempt | None:
     """Stores one attempt and its consequences: a delivered delivery, or the next try's time;
     an endpoint failing since ``WEBHOOK_DISABLE_AFTER_SECONDS`` ago is disabled (its pending
     deliveries wait for it to be enabled again) and the admins are told on commit. None when
     the endpoint or the delivery was deleted meanwhile (under the endpoint's row lock, which
-    ``endpoint_delete`` takes too)."""
+    ``endpoint_delete`` takes too). A success with ``endpoint_failing`` False (the caller read
+    the endpoint as not failing) takes two statements: the attempt and the delivery."""
     now = at or timezone.now()
+    if ok and not endpoint_failing:
+        return _success_record(delivery=delivery, status_code=status_code,
+                               body_excerpt=body_excerpt, duration_ms=duration_ms, now=now)
     endpoint = Endpoint.objects.select_for_update().filter(pk=delivery.endpoint_id).first()
     if endpoint is None or not Delivery.objects.filter(pk=delivery.pk).exists():
         return None
@@ -407,6 +411,30 @@ def attempt_record(
         transaction.on_commit(disabled_notice_refresh, robust=True)
         _subscriptions_changed()
     Endpoint.objects.filter(pk=endpoint.pk).update(**sets)
+    return attempt
+
+
+def _success_record(
+    *, delivery: Delivery, status_code: int | None, body_excerpt: str, duration_ms: float,
+    now: datetime,
+) -> DeliveryAttempt | None:
+    """The common case, without the endpoint's lock: a deletion of the endpoint meanwhile
+    fails this transaction's foreign keys, and then nothing is recorded (None)."""
+    try:
+        with transaction.atomic():
+            attempt = DeliveryAttempt.objects.create(
+                delivery=delivery, at=now, ok=True, status_code=status_code,
+                body_excerpt=body_excerpt[:500], duration_ms=round(duration_ms, 2),
+            )
+            updated = Delivery.objects.filter(pk=delivery.pk).update(
+                status=DeliveryStatus.DELIVERED, delivered_at=now, attempts=F("attempts") + 1
+            )
+            if not updated:
+                raise IntegrityError("the delivery was deleted")
+    except IntegrityError:
+        return None
+    delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
+    delivery.attempts += 1
     return attempt
 
 

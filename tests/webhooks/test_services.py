@@ -183,9 +183,12 @@ def test_a_burst_of_events_queues_one_task_until_it_starts(monkeypatch):
     assert queued == [7, 8, 7]
 
 
-def test_an_attempt_for_a_deleted_endpoint_is_not_recorded(admin_user, conversation, settings):
+@pytest.mark.parametrize("endpoint_failing", [True, False])
+def test_an_attempt_for_a_deleted_endpoint_is_not_recorded(admin_user, conversation, settings,
+                                                           endpoint_failing):
     delivery = _pending(admin_user, conversation, settings)
     services.endpoint_delete(actor=admin_user, endpoint=Endpoint.objects.get())
     assert services.attempt_record(delivery=delivery, ok=True, status_code=200, error="",
-                                   body_excerpt="", duration_ms=1.0) is None
+                                   body_excerpt="", duration_ms=1.0,
+                                   endpoint_failing=endpoint_failing) is None
     assert not Event.objects.exists()
