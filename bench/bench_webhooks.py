@@ -13,12 +13,13 @@ Rounds, in turn (``--rounds`` pairs, so that drift of the shared machine shows):
 
 * **no webhooks**: ``--clients`` closed-loop chat clients send ``--messages`` each; their round
   trips (message sent -> bot reply received) give p50 and p99;
-* **webhooks**: the three endpoints subscribe to every event; the same clients chat while this
-  process stores ``--events`` further chat facts (customer messages in conversations of their
-  own, through ``chat.services``, at ``--event-rate`` per second), each one an event for all
-  three endpoints, and the clients' own conversations add theirs. Reported: the clients' p50
-  and p99, and how many events each endpoint had received (with a valid signature) by the
-  end of the round and ``--drain`` seconds later.
+* **webhooks**: the three endpoints subscribe to every event; this process first stores
+  ``--events`` chat facts (conversations opened and customer messages, through
+  ``chat.services``), each one an event for all three endpoints, with the endpoints held (so
+  that the backlog is whole when the round starts), then lets the deliveries go and the same
+  clients chat while they are delivered (the clients' own conversations add their events).
+  Reported: the clients' p50 and p99, and how many events each endpoint had received (with a
+  valid signature, none twice) by the end of the round and ``--drain`` seconds later.
 
 The endpoints are removed (their deliveries with them) after each webhooks round.
 """
@@ -70,6 +71,24 @@ def store_events(count: int, rate: float, stop: threading.Event) -> tuple[int, f
     return stored, time.perf_counter() - started
 
 
+def hold(held: bool) -> None:
+    """Holds the endpoints' deliveries back (a lease far ahead) while the backlog is stored,
+    or lets them go and queues them."""
+    from datetime import timedelta
+
+    from django.db import close_old_connections
+    from django.utils import timezone
+
+    from webhooks import services
+    from webhooks.models import Endpoint
+
+    Endpoint.objects.update(lease_until=timezone.now() + timedelta(hours=1) if held else None)
+    if not held:
+        for pk in Endpoint.objects.values_list("pk", flat=True):
+            services.queue_delivery(pk)
+    close_old_connections()
+
+
 def endpoints_create(receivers: list[Receiver]) -> None:
     from django.contrib.auth.models import User
     from django.db import close_old_connections
@@ -111,18 +130,20 @@ async def one_round(args, bc, base_url: str, webhooks: bool, receivers: list[Rec
             with receiver.lock:
                 receiver.received.clear()
         await asyncio.to_thread(endpoints_create, receivers)
-    stop = threading.Event()
-    producer = (asyncio.create_task(asyncio.to_thread(
-        store_events, args.events, args.event_rate, stop)) if webhooks else None)
+    stored = seconds = 0.0
+    if webhooks:  # the backlog: stored first, delivered while the clients chat
+        await asyncio.to_thread(hold, True)
+        stored, seconds = await asyncio.to_thread(store_events, args.events, 1e9,
+                                                  threading.Event())
+        await asyncio.to_thread(hold, False)
     phase = await bc.run_phase("webhooks" if webhooks else "no webhooks", args.clients,
                                args.messages, bc.chat_client, base_url)
     print(phase.line())
     print(phase.cpu_line())
     if phase.errors:
         print("  errors:", phase.errors[:3])
-    if producer is not None:
-        stored, seconds = await producer
-        print(f"{'':<26} {stored} events stored by this process in {seconds:.1f} s")
+    if webhooks:
+        print(f"{'':<26} {stored} events stored before the round in {seconds:.1f} s")
         names = ["fast 1", "fast 2", f"slow ({args.slow:.0f} s)"]
         print(f"{'':<26} at the round's end: " + "; ".join(
             f"{name} {received(r)}" for name, r in zip(names, receivers, strict=True)))
@@ -157,7 +178,6 @@ async def run(args, bc, base_url: str, receivers: list[Receiver]) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1000)
-    parser.add_argument("--event-rate", type=float, default=50.0, help="events per second")
     parser.add_argument("--slow", type=float, default=2.0, help="the slow endpoint's delay")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--messages", type=int, default=30)

@@ -296,6 +296,10 @@ def endpoint_delete(*, actor: Any, endpoint: Endpoint) -> None:
     """Deletes an endpoint with its deliveries and their log. Audited. Takes the endpoint's row
     lock first, so that an attempt being recorded waits, then finds the endpoint gone."""
     endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    # Lock the deliveries too before their attempts are read for the cascade: a success
+    # being recorded (it updates its delivery first) then either committed before, or waits
+    # and finds its delivery gone.
+    list(Delivery.objects.select_for_update().filter(endpoint=endpoint).values_list("pk"))
     audit_record(actor=actor, action="webhook_deleted", obj=endpoint,
                  changes=field_changes(_audited(endpoint), {}))
     endpoint.delete()
@@ -418,19 +422,21 @@ def _success_record(
     *, delivery: Delivery, status_code: int | None, body_excerpt: str, duration_ms: float,
     now: datetime,
 ) -> DeliveryAttempt | None:
-    """The common case, without the endpoint's lock: a deletion of the endpoint meanwhile
-    fails this transaction's foreign keys, and then nothing is recorded (None)."""
+    """The common case, without the endpoint's lock: the delivery's own row lock orders it
+    with a deletion of the endpoint (None, nothing recorded, when the deletion won)."""
     try:
         with transaction.atomic():
-            attempt = DeliveryAttempt.objects.create(
-                delivery=delivery, at=now, ok=True, status_code=status_code,
-                body_excerpt=body_excerpt[:500], duration_ms=round(duration_ms, 2),
-            )
+            # The update first: its row lock makes a deletion of the endpoint (which locks
+            # the deliveries before it reads their attempts) wait, or this find nothing.
             updated = Delivery.objects.filter(pk=delivery.pk).update(
                 status=DeliveryStatus.DELIVERED, delivered_at=now, attempts=F("attempts") + 1
             )
             if not updated:
-                raise IntegrityError("the delivery was deleted")
+                return None
+            attempt = DeliveryAttempt.objects.create(
+                delivery=delivery, at=now, ok=True, status_code=status_code,
+                body_excerpt=body_excerpt[:500], duration_ms=round(duration_ms, 2),
+            )
     except IntegrityError:
         return None
     delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
