@@ -135,9 +135,13 @@ def endpoint_deliver(
         try:
             _send_due(endpoint_id, run, deadline, transport)
         finally:
+            # Events committed from now on queue a task of their own (``queue_delivery``
+            # skipped them while this one was queued or running); one committed before is
+            # seen by the look below.
+            services.queued_mark_clear(endpoint_id)
             services.endpoint_release(endpoint_id)
-        # An event committed while this run held the endpoint had its task find it taken:
-        # look once more after giving it back, so that no event waits for the dispatcher.
+        # Look once more after giving the endpoint back, so that no event waits for the
+        # dispatcher.
         if run.more or run.retry_in is not None or not _due(endpoint_id):
             break
     return run

@@ -75,7 +75,8 @@ def queued_key(endpoint_id: int) -> str:
 
 
 def queued_mark_clear(endpoint_id: int) -> None:
-    """The delivery task for ``endpoint_id`` has started: a later event queues another."""
+    """The delivery task for ``endpoint_id`` is giving the endpoint back: a later event queues
+    another."""
     try:
         cache.delete(queued_key(endpoint_id))
     except Exception:
@@ -83,9 +84,9 @@ def queued_mark_clear(endpoint_id: int) -> None:
 
 
 def queue_delivery(endpoint_id: int) -> None:
-    """Queues the delivery task for ``endpoint_id`` unless one is queued and not yet started
-    (a burst of events queues one task, not one per event: the task sends every due delivery,
-    and looks again after giving the endpoint back). A broker failure is logged and changes
+    """Queues the delivery task for ``endpoint_id`` unless one is queued or running (a burst
+    of events queues one task, not one per event: the task sends every due delivery, clears
+    the mark, gives the endpoint back and looks again). A broker failure is logged and changes
     nothing (the beat dispatcher, ``deliveries_dispatch``, queues it again)."""
     try:
         if not cache.add(queued_key(endpoint_id), 1, QUEUED_MARK_SECONDS):

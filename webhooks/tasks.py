@@ -25,7 +25,6 @@ SHORT_RETRY_SECONDS = 60.0
 def deliver_endpoint(endpoint_id: int) -> None:
     """Sends one endpoint's due deliveries in order, then queues itself again if more are
     due or a short retry is coming."""
-    services.queued_mark_clear(endpoint_id)  # events from now on queue a task of their own
     run = endpoint_deliver(endpoint_id, budget_seconds=settings.WEBHOOK_TASK_BUDGET_SECONDS)
     if deliver_endpoint.app.conf.task_always_eager:
         # Embedded (no broker, maybe no beat): a timer thread stands in for the countdown.

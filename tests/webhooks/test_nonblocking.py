@@ -1,5 +1,9 @@
 """A receiver that does not answer delays no chat: the chat's write returns while the delivery
-waits (embedded defaults: eager Celery runs the delivery in a thread of its own)."""
+waits (eager Celery, as on the embedded defaults, runs the delivery in a thread of its own).
+
+On PostgreSQL (the services pass): the test's in-memory SQLite database, shared between
+threads, locks whole tables without waiting ("database table is locked"), which a real
+SQLite file (WAL and a busy timeout) does not."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from chat import services as chat_services
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.services]
 
 
 def _wait(predicate, seconds: float = 10.0) -> bool:

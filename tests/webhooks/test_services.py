@@ -171,14 +171,14 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_the_admins_are_told(
     assert services.endpoints_due() == [endpoint.pk]
 
 
-def test_a_burst_of_events_queues_one_task_until_it_starts(monkeypatch):
+def test_a_burst_of_events_queues_one_task_until_it_gives_the_endpoint_back(monkeypatch):
     queued: list[int] = []
     monkeypatch.setattr(services, "_queue", queued.append)
     for _ in range(5):
         services.queue_delivery(7)
     services.queue_delivery(8)
     assert queued == [7, 8]
-    services.queued_mark_clear(7)  # the task started: the next event queues another
+    services.queued_mark_clear(7)  # the task is done: the next event queues another
     services.queue_delivery(7)
     assert queued == [7, 8, 7]
 
