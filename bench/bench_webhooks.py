@@ -85,6 +85,7 @@ def hold(held: bool) -> None:
     Endpoint.objects.update(lease_until=timezone.now() + timedelta(hours=1) if held else None)
     if not held:
         for pk in Endpoint.objects.values_list("pk", flat=True):
+            services.queued_mark_clear(pk)  # the tasks queued meanwhile found it held
             services.queue_delivery(pk)
     close_old_connections()
 
