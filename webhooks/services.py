@@ -280,6 +280,8 @@ def endpoint_set_enabled(*, actor: Any, endpoint: Endpoint, enabled: bool) -> En
         Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
             next_attempt_at=now
         )
+        # A task queued while it was disabled found nothing to take and left its mark.
+        transaction.on_commit(lambda pk=endpoint.pk: queued_mark_clear(pk), robust=True)
         _queue_on_commit([endpoint.pk])
     else:
         endpoint.disabled_reason, endpoint.disabled_at = "Disabled by an admin.", now
