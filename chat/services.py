@@ -36,6 +36,7 @@ from analytics.events import EventName, event_build, event_record
 from knowledge.audit import audit_record, field_changes
 
 from . import mail, outbox, realtime, rows
+from .hooks import HookEvent, hook_send
 from .identity import Identity
 from .models import (
     Author,
@@ -116,7 +117,7 @@ def _system_message(
     conversation: Conversation, *, text: str, now: datetime, in_reply_to: Message | None = None
 ) -> Message:
     seq, _ = _next_seq(conversation, sets={"updated_at": now})
-    return Message.objects.create(
+    message = Message.objects.create(
         conversation=conversation,
         seq=seq,
         author=Author.SYSTEM,
@@ -124,6 +125,8 @@ def _system_message(
         in_reply_to=in_reply_to,
         created_at=now,
     )
+    hook_send(HookEvent.MESSAGE_CREATED, conversation=conversation, message=message, at=now)
+    return message
 
 
 def _agent_name(agent) -> str:
@@ -205,6 +208,7 @@ def conversation_start(
         **(origin_info or {}),
     )
     event_record(name=EventName.CONVERSATION_STARTED, conversation=conversation, at=now)
+    hook_send(HookEvent.CONVERSATION_CREATED, conversation=conversation, at=now)
     return conversation, token
 
 
@@ -315,6 +319,7 @@ def _message_store_incoming(
         created_at=now,
     ))
     message.conversation = conversation
+    hook_send(HookEvent.MESSAGE_CREATED, conversation=conversation, message=message, at=now)
     if reopened:
         if status == ConversationStatus.RESOLVED:
             event_record(
@@ -547,7 +552,9 @@ def _bot_turn_record(*, message: Message, result: Any, at: datetime | None) -> M
     reply.conversation, reply.in_reply_to = conversation, message
     rows.insert(trace)
     rows.insert_many(events)
+    hook_send(HookEvent.MESSAGE_CREATED, conversation=conversation, message=reply, at=now)
     if handoff:
+        hook_send(HookEvent.CONVERSATION_HANDOFF, conversation=conversation, at=now)
         transaction.on_commit(partial(realtime.broadcast_handoff, conversation))
     _on_commit_broadcast_message(reply)
     return reply
@@ -629,6 +636,7 @@ def conversation_claim(
         sets["handed_off_at"] = now  # taken straight from the bot: the wait starts now
     _conversation_update(conversation, sets)
     _owed_answers_settle(conversation)
+    hook_send(HookEvent.CONVERSATION_ASSIGNED, conversation=conversation, at=now)
     notice = _system_message(
         conversation, text=f"{_agent_name(agent)} joined the conversation.", now=now
     )
@@ -658,6 +666,7 @@ def agent_message_create(
         text=text,
         created_at=now,
     )
+    hook_send(HookEvent.MESSAGE_CREATED, conversation=conversation, message=message, at=now)
     if conversation.handed_off_at is not None:
         answered_before = (
             Message.objects.filter(
@@ -808,6 +817,7 @@ def conversation_resolve(
         value=max(0.0, (now - conversation.created_at).total_seconds()),
         agent=agent if resolution == Resolution.AGENT else None,
     )
+    hook_send(HookEvent.CONVERSATION_RESOLVED, conversation=conversation, at=now)
     _on_commit_changed(conversation, "resolved")
     return conversation
 
@@ -861,6 +871,7 @@ def conversation_assign(
         sets["handed_off_at"] = now
     _conversation_update(conversation, sets)
     _owed_answers_settle(conversation)
+    hook_send(HookEvent.CONVERSATION_ASSIGNED, conversation=conversation, at=now)
     kind = NoteKind.TRANSFERRED if previous is not None else NoteKind.ASSIGNED
     if previous is not None:
         line = f"{previous.get_username()} transferred the conversation to {to.get_username()}"
@@ -941,6 +952,7 @@ def conversation_rate(
     conversation.rating = score
     conversation.rating_comment = comment
     event_record(name=EventName.RATING_GIVEN, conversation=conversation, at=now, value=score)
+    hook_send(HookEvent.RATING_CREATED, conversation=conversation, at=now)
     _on_commit_changed(conversation, "rated")
     return conversation
 

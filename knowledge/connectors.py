@@ -34,6 +34,7 @@ from .connector_network import (
     CheckedBackend,
     CheckedTransport,
     Resolver,
+    is_public,
     system_resolve,
 )
 
@@ -224,6 +225,21 @@ def checked_transport(
     (``CheckedBackend`` with ``address_exempt``). Tests replace the DNS (``resolve``) or the
     sockets under the check (``inner``)."""
     return CheckedTransport(CheckedBackend(exempt=address_exempt, resolve=resolve, inner=inner))
+
+
+def host_is_public(host: str, port: int) -> bool:
+    """Whether every address ``host`` resolves to (for TCP on ``port``) is a public one.
+
+    The one check of private, loopback, link-local and reserved addresses (IPv4 and IPv6) that
+    the connectors and the webhooks share (``connector_network.is_public`` on each address of
+    ``connector_network.system_resolve``), for a check on save; the calls themselves connect
+    only to a checked address (``CheckedBackend``). A literal address is checked as it is; a
+    name that does not resolve counts as public (the call then reports that it does not).
+    """
+    try:
+        return all(is_public(address) for address in system_resolve(host, port))
+    except OSError:
+        return True
 
 
 def render_reply(spec: ConnectorSpec, data: Any, values: dict[str, str]) -> tuple[str, bool]:

@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "knowledge",
     "chat",
     "analytics",
+    "webhooks",
     # Login throttling and lockout (django-axes): see "Auth, sessions, security" below.
     "axes",
 ]
@@ -154,6 +155,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.roles.roles_context",
+                "webhooks.context.webhook_notices",
             ],
         },
     },
@@ -303,6 +305,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "analytics.tasks.rollup_refresh",
         "schedule": 30.0,
     },
+    # Webhook deliveries whose retry is due (and any whose queueing failed) are queued again.
+    "dispatch-webhook-deliveries": {
+        "task": "webhooks.tasks.deliveries_dispatch",
+        "schedule": 10.0,
+    },
 }
 
 # --- Bot -------------------------------------------------------------------------------------
@@ -342,6 +349,21 @@ CONNECTOR_ALLOW_PRIVATE_NETWORKS = env_bool("CONNECTOR_ALLOW_PRIVATE_NETWORKS", 
 # holds up no other answer; a worker must consume it (Procfile's "connectors" process). Empty
 # (the default): connectors are called in the bot's own task.
 CONNECTOR_QUEUE = os.environ.get("CONNECTOR_QUEUE", "")
+# --- Outbound webhooks (webhooks app, docs/webhooks.md) ------------------------------------------
+# The Celery queue of the deliveries; a worker must consume it (Procfile's "webhooks" process),
+# so that a slow or dead receiver holds up no bot answer. Ignored with eager Celery.
+WEBHOOK_QUEUE = os.environ.get("WEBHOOK_QUEUE", "webhooks")
+# Endpoints may be private or loopback addresses only with this on (a receiver on this host).
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+# Retries: the first after about WEBHOOK_RETRY_BASE_SECONDS, doubling, at most the maximum
+# apart (each a random half to the whole of it); an endpoint failing this long is disabled.
+WEBHOOK_RETRY_BASE_SECONDS = env_float("WEBHOOK_RETRY_BASE_SECONDS", 10.0)
+WEBHOOK_RETRY_MAX_SECONDS = env_float("WEBHOOK_RETRY_MAX_SECONDS", 3600.0)
+WEBHOOK_DISABLE_AFTER_SECONDS = env_float("WEBHOOK_DISABLE_AFTER_SECONDS", 86400.0)
+# How long one delivery task sends before it queues itself again (other endpoints get a turn).
+WEBHOOK_TASK_BUDGET_SECONDS = env_float("WEBHOOK_TASK_BUDGET_SECONDS", 30.0)
+
 # The demo orders API (/demo/api/orders/): where load_demo's connectors call it, and its token.
 DEMO_API_BASE_URL = os.environ.get(
     "DEMO_API_BASE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '').strip() or 8000}"

@@ -150,6 +150,8 @@ def _subprocess_env() -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
             # The demo's data connectors call the test Daphne's demo orders API on loopback.
             "CONNECTOR_ALLOW_PRIVATE_NETWORKS": "1",
+            # The webhooks tests' receivers listen on loopback too.
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",
         }
     )
     env.pop("PYTEST_VERSION", None)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("accounts", "analytics", "chat", "knowledge", "supportdesk")
+APPS = ("accounts", "analytics", "chat", "knowledge", "supportdesk", "webhooks")
 LOADERS = {"import_module", "import_string"}
 
 

@@ -1,0 +1,244 @@
+#!/usr/bin/env python
+"""Webhook fan-out while customers chat: do deliveries hold up the bot's answers?
+
+    .venv/bin/python bench/bench_webhooks.py --events 1000 --clients 20 --messages 30
+
+``bench_chat.py``'s stack (PostgreSQL, Redis, Daphne, a prefork Celery worker of two processes,
+the offline bot) plus the Procfile's ``webhooks`` worker (threads, at niceness ``--nice`` as
+the Procfile runs it) on ``WEBHOOK_QUEUE``. Three receivers listen on loopback ports in this
+process and check every signature; one answers after ``--slow`` seconds (2 s), the other two
+at once.
+
+Rounds, in turn (``--rounds`` pairs, so that drift of the shared machine shows):
+
+* **no webhooks**: ``--clients`` closed-loop chat clients send ``--messages`` each; their round
+  trips (message sent -> bot reply received) give p50 and p99;
+* **webhooks**: the three endpoints subscribe to every event; this process first stores
+  ``--events`` chat facts (conversations opened and customer messages, through
+  ``chat.services``), each one an event for all three endpoints, with the endpoints held (so
+  that the backlog is whole when the round starts), then lets the deliveries go and the same
+  clients chat while they are delivered (the clients' own conversations add their events).
+  Reported: the clients' p50 and p99, and how many events each endpoint had received (with a
+  valid signature, none twice) by the end of the round and ``--drain`` seconds later.
+
+The endpoints are removed (their deliveries with them) after each webhooks round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from tests.webhooks.receiver import Receiver  # noqa: E402 (after the path is set)
+
+
+def store_events(count: int, rate: float, stop: threading.Event) -> tuple[int, float]:
+    """Stores ``count`` customer messages (5 per conversation, each conversation's start an
+    event too) at ``rate`` events per second; returns (events stored, seconds taken)."""
+    from django.db import close_old_connections
+
+    from chat import services
+    from chat.models import Widget
+
+    widget = Widget.objects.get(public_key="demo")
+    started = time.perf_counter()
+    stored = 0
+    conversation = None
+    while stored < count and not stop.is_set():
+        if conversation is None or stored % 6 == 0:
+            conversation, _ = services.conversation_start(widget=widget)
+        else:
+            services.message_create_incoming(
+                conversation=conversation, text=f"event {stored}", client_id=None,
+                queue_bot=False,
+            )
+        stored += 1
+        delay = started + stored / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    close_old_connections()
+    return stored, time.perf_counter() - started
+
+
+def hold(held: bool) -> None:
+    """Holds the endpoints' deliveries back (a lease far ahead) while the backlog is stored,
+    or lets them go and queues them."""
+    from datetime import timedelta
+
+    from django.db import close_old_connections
+    from django.utils import timezone
+
+    from webhooks import services
+    from webhooks.models import Endpoint
+
+    Endpoint.objects.update(lease_until=timezone.now() + timedelta(hours=1) if held else None)
+    if not held:
+        for pk in Endpoint.objects.values_list("pk", flat=True):
+            services.queued_mark_clear(pk)  # the tasks queued meanwhile found it held
+            services.queue_delivery(pk)
+    close_old_connections()
+
+
+def endpoints_create(receivers: list[Receiver]) -> None:
+    from django.contrib.auth.models import User
+    from django.db import close_old_connections
+
+    from webhooks import services
+
+    admin = User.objects.filter(username="admin").first()
+    for receiver in receivers:
+        _, receiver.secret = services.endpoint_create(
+            actor=admin, url=receiver.url, events=list(services.EVENT_NAMES),
+            description="bench",
+        )
+    close_old_connections()
+
+
+def endpoints_delete() -> None:
+    from django.db import close_old_connections
+
+    from webhooks import services
+    from webhooks.models import Endpoint
+
+    for endpoint in Endpoint.objects.all():
+        services.endpoint_delete(actor=None, endpoint=endpoint)
+    close_old_connections()
+
+
+def received(receiver: Receiver) -> str:
+    with receiver.lock:
+        ok = [r for r in receiver.received if r.signature_ok and 200 <= r.answered < 300]
+        bad = sum(1 for r in receiver.received if not r.signature_ok)
+        ids = [r.event_id for r in ok]
+    return f"{len(ok)} received" + (f", {bad} badly signed" if bad else "") + (
+        "" if len(set(ids)) == len(ids) else ", REPEATS")
+
+
+async def one_round(args, bc, base_url: str, webhooks: bool, receivers: list[Receiver]):
+    if webhooks:
+        for receiver in receivers:
+            with receiver.lock:
+                receiver.received.clear()
+        await asyncio.to_thread(endpoints_create, receivers)
+    stored = seconds = 0.0
+    if webhooks:  # the backlog: stored first, delivered while the clients chat
+        await asyncio.to_thread(hold, True)
+        stored, seconds = await asyncio.to_thread(store_events, args.events, 1e9,
+                                                  threading.Event())
+        await asyncio.to_thread(hold, False)
+    phase = await bc.run_phase("webhooks" if webhooks else "no webhooks", args.clients,
+                               args.messages, bc.chat_client, base_url)
+    print(phase.line())
+    print(phase.cpu_line())
+    if phase.errors:
+        print("  errors:", phase.errors[:3])
+    if webhooks:
+        print(f"{'':<26} {stored} events stored before the round in {seconds:.1f} s")
+        names = ["fast 1", "fast 2", f"slow ({args.slow:.0f} s)"]
+        print(f"{'':<26} at the round's end: " + "; ".join(
+            f"{name} {received(r)}" for name, r in zip(names, receivers, strict=True)))
+        await asyncio.sleep(args.drain)
+        print(f"{'':<26} {args.drain:.0f} s later:     " + "; ".join(
+            f"{name} {received(r)}" for name, r in zip(names, receivers, strict=True)))
+        await asyncio.to_thread(endpoints_delete)
+    return phase
+
+
+async def run(args, bc, base_url: str, receivers: list[Receiver]) -> int:
+    warm = await bc.run_phase("warm-up", 4, 10, bc.chat_client, base_url)
+    if warm.errors:
+        print("warm-up failed:", warm.errors[:3])
+        return 1
+    results: dict[bool, list] = {False: [], True: []}
+    for _ in range(args.rounds):
+        for webhooks in (False, True):
+            results[webhooks].append(await one_round(args, bc, base_url, webhooks, receivers))
+    for webhooks, phases in results.items():
+        p99 = ", ".join(f"{p.pct(0.99):.0f}" for p in phases)
+        p50 = ", ".join(f"{p.pct(0.5):.0f}" for p in phases)
+        rate = ", ".join(f"{p.rate:.1f}" for p in phases)
+        print(f"{'with' if webhooks else 'without'} webhooks at {args.clients} clients: "
+              f"p50 {p50} ms; p99 {p99} ms; {rate} replies/s")
+    worst = max(p.pct(0.99) for p in results[True])
+    print(f"goal p99 < 200 ms with webhooks: {worst:.0f} ms "
+          f"{'met' if worst < 200 else 'NOT met'}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--slow", type=float, default=2.0, help="the slow endpoint's delay")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--drain", type=float, default=20.0)
+    parser.add_argument("--nice", type=int, default=10,
+                        help="the webhooks worker's niceness (the Procfile's WEBHOOK_NICE)")
+    parser.add_argument("--database-url",
+                        default="postgres://postgres@127.0.0.1:5432/sd_h17w_bench")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
+    parser.add_argument("--skip-setup", action="store_true")
+    parser.add_argument("--log-dir", default="/tmp/sd_bench_webhooks")
+    args = parser.parse_args()
+
+    import bench_chat as bc
+
+    args.experiment, args.fake_bot = "", False
+    args.worker_pool, args.worker_concurrency = "prefork", 2
+    env = bc.server_env(args)
+    env.update(WEBHOOK_ALLOW_PRIVATE_NETWORKS="1", WEBHOOK_QUEUE="webhooks",
+               WEBHOOK_TIMEOUT_SECONDS=str(args.slow + 3))
+    for key in ("WEBHOOK_ALLOW_PRIVATE_NETWORKS", "WEBHOOK_QUEUE"):
+        os.environ[key] = env[key]
+    bc.BENCH_DATABASE = args.database_url.rsplit("/", 1)[-1]
+    if not args.skip_setup:
+        bc.recreate_database(args.database_url)
+        bc.prepare(env, fake_bot=False)
+    bc.setup_django(env)
+    endpoints_delete()
+    receivers = [Receiver().start(), Receiver().start(), Receiver(delay=args.slow).start()]
+    stack = bc.start_stack(args, env)
+    Path(args.log_dir).mkdir(parents=True, exist_ok=True)
+    with (Path(args.log_dir) / "webhooks.log").open("wb") as out:
+        subprocess.run([sys.executable, "-m", "celery", "-A", "supportdesk", "purge", "-f",
+                        "-Q", "webhooks"], cwd=ROOT, env=env, check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deliverer = subprocess.Popen(
+            ["nice", "-n", str(args.nice), sys.executable, "-m", "celery", "-A", "supportdesk",
+             "worker", "-Q", "webhooks",
+             "--pool", "threads", "--concurrency", "8", "--loglevel", "warning",
+             "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "--hostname", f"bench-webhooks-{os.getpid()}@%h"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    bc.STACK_PIDS.update(daphne=stack.daphne.pid, worker=stack.worker.pid,
+                         webhooks=deliverer.pid)
+    time.sleep(5)
+    try:
+        return asyncio.run(run(args, bc, stack.base_url, receivers))
+    finally:
+        with contextlib.suppress(Exception):
+            stack.stop()
+        deliverer.terminate()
+        try:
+            deliverer.wait(timeout=60)  # a warm shutdown waits for the running deliveries
+        except subprocess.TimeoutExpired:
+            deliverer.kill()
+        for receiver in receivers:
+            receiver.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

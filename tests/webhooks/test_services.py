@@ -1,0 +1,194 @@
+"""webhooks.services: endpoints refused or saved (audited, secret kept out), events written in
+the chat's own transaction, retries and the disabling of an endpoint that fails for a day."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import transaction
+from django.utils import timezone
+
+from chat import services as chat_services
+from knowledge.models import AuditLogEntry
+from webhooks import services
+from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://127.0.0.1:9000/hook", "private or loopback"),
+        ("http://localhost/hook", "private or loopback"),
+        ("https://10.1.2.3/hook", "private or loopback"),
+        ("http://[::1]:8000/hook", "private or loopback"),
+        ("http://169.254.169.254/latest/meta-data", "private or loopback"),
+        ("ftp://example.com/hook", "http:// or https://"),
+        ("https://user:pw@example.com/hook", "user name or password"),
+        ("https://exa mple.com/", "Not a URL"),
+        ("", "Enter the URL"),
+        ("https://" + "a" * 1000 + ".com/", "Not a URL"),
+    ],
+)
+def test_a_refused_url_is_said_and_nothing_is_written(admin_user, url, says):
+    with pytest.raises(services.EndpointInvalid, match=says) as raised:
+        services.endpoint_create(actor=admin_user, url=url, events=["message.created"])
+    assert raised.value.field == "url"
+    assert not Endpoint.objects.exists()
+    assert not AuditLogEntry.objects.exists()
+
+
+def test_loopback_is_allowed_only_with_the_setting(admin_user, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    endpoint, _ = services.endpoint_create(
+        actor=admin_user, url="http://127.0.0.1:9000/hook", events=["message.created"]
+    )
+    assert endpoint.is_enabled
+
+
+@pytest.mark.parametrize("events", [[], ["message.deleted"], "message.created", None])
+def test_unknown_or_no_events_are_refused(admin_user, events):
+    with pytest.raises(services.EndpointInvalid) as raised:
+        services.endpoint_create(actor=admin_user, url="https://93.184.215.14/h", events=events)
+    assert raised.value.field == "events"
+    assert not Endpoint.objects.exists()
+
+
+def test_creation_returns_the_secret_once_and_the_audit_log_never_holds_it(admin_user):
+    endpoint, secret = services.endpoint_create(
+        actor=admin_user, url="https://93.184.215.14/hook",
+        events=["rating.created", "conversation.created"], description="CRM",
+    )
+    assert secret.startswith("whsec_") and endpoint.secret == secret
+    assert endpoint.events == ["conversation.created", "rating.created"]  # documented order
+    services.endpoint_update(actor=admin_user, endpoint=endpoint, url="https://93.184.215.15/h",
+                             events=["rating.created"], description="CRM 2")
+    services.endpoint_set_enabled(actor=admin_user, endpoint=endpoint, enabled=False)
+    entries = list(AuditLogEntry.objects.order_by("id"))
+    assert [e.action for e in entries] == [
+        "webhook_created", "webhook_changed", "webhook_disabled"
+    ]
+    assert entries[1].changes["url"] == ["https://93.184.215.14/hook", "https://93.184.215.15/h"]
+    for entry in entries:
+        assert secret not in str(entry.changes) and secret not in entry.object_repr
+
+
+def test_events_are_written_with_the_chat_fact_and_only_for_subscribers(admin_user, widget,
+                                                                        settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    crm, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:1/a",
+                                      events=["conversation.created", "message.created"])
+    services.endpoint_create(actor=admin_user, url="http://127.0.0.1:1/b",
+                             events=["rating.created"])
+    off, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:1/c",
+                                      events=["message.created"])
+    services.endpoint_set_enabled(actor=admin_user, endpoint=off, enabled=False)
+    conversation, _ = chat_services.conversation_start(widget=widget)
+    chat_services.message_create_incoming(
+        conversation=conversation, text="Where is my order?", client_id=None, queue_bot=False
+    )
+    events = list(Event.objects.order_by("id"))
+    assert [e.name for e in events] == ["conversation.created", "message.created"]
+    assert events[1].payload["data"]["message"]["text"] == "Where is my order?"
+    assert events[1].payload["data"]["conversation"]["id"] == str(conversation.public_id)
+    assert events[1].payload["id"] == events[1].public_id
+    assert set(Delivery.objects.values_list("endpoint_id", flat=True)) == {crm.pk}
+
+
+def test_a_chat_write_rolled_back_leaves_no_event(admin_user, conversation, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    services.endpoint_create(actor=admin_user, url="http://127.0.0.1:1/a",
+                             events=["message.created"])
+    with pytest.raises(RuntimeError), transaction.atomic():
+        chat_services.message_create_incoming(
+            conversation=conversation, text="hello", client_id=None, queue_bot=False
+        )
+        assert Event.objects.count() == 1  # written in the chat's transaction
+        raise RuntimeError("the chat write fails after the fact")
+    assert not Event.objects.exists() and not Delivery.objects.exists()
+
+
+def test_retry_delays_grow_exponentially_with_jitter_and_a_ceiling(settings):
+    settings.WEBHOOK_RETRY_BASE_SECONDS = 10
+    settings.WEBHOOK_RETRY_MAX_SECONDS = 3600
+    for attempts, ceiling in ((1, 10), (2, 20), (5, 160), (20, 3600)):
+        delays = {services.retry_delay(attempts) for _ in range(20)}
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(delays) > 1  # jittered
+
+
+def _pending(admin_user, conversation, settings) -> Delivery:
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    services.endpoint_create(actor=admin_user, url="http://127.0.0.1:1/a",
+                             events=["rating.created"])
+    chat_services.conversation_rate(conversation=conversation, score=4)
+    return Delivery.objects.get()
+
+
+def test_a_failure_schedules_a_retry_and_a_success_clears_the_failing_mark(
+    admin_user, conversation, settings
+):
+    delivery = _pending(admin_user, conversation, settings)
+    services.attempt_record(delivery=delivery, ok=False, status_code=500, error="HTTP 500",
+                            body_excerpt="boom", duration_ms=3.0)
+    delivery.refresh_from_db()
+    endpoint = Endpoint.objects.get()
+    assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
+    assert delivery.next_attempt_at > timezone.now()
+    assert endpoint.failing_since is not None and endpoint.retry_at == delivery.next_attempt_at
+    services.attempt_record(delivery=delivery, ok=True, status_code=200, error="",
+                            body_excerpt="ok", duration_ms=3.0)
+    delivery.refresh_from_db()
+    endpoint.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempts == 2
+    assert endpoint.failing_since is None and endpoint.retry_at is None
+
+
+def test_an_endpoint_failing_for_a_day_is_disabled_and_the_admins_are_told(
+    admin_user, conversation, settings, django_capture_on_commit_callbacks
+):
+    settings.ADMINS = [("Ops", "ops@desk.example")]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    delivery = _pending(admin_user, conversation, settings)
+    Endpoint.objects.update(failing_since=timezone.now() - timedelta(days=1, seconds=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.attempt_record(delivery=delivery, ok=False, status_code=503, error="HTTP 503",
+                                body_excerpt="", duration_ms=3.0)
+    endpoint = Endpoint.objects.get()
+    assert not endpoint.is_enabled and "HTTP 503" in endpoint.disabled_reason
+    assert Delivery.objects.get().status == DeliveryStatus.PENDING  # kept for later
+    recipients = sorted(address for message in mail.outbox for address in message.to)
+    assert recipients == ["ada@desk.example", "ops@desk.example"]
+    assert endpoint.secret not in "".join(m.body + m.subject for m in mail.outbox)
+    assert AuditLogEntry.objects.filter(action="webhook_disabled", actor=None).exists()
+    # Enabling it again forgets the failures and makes the kept delivery due at once.
+    services.endpoint_set_enabled(actor=admin_user, endpoint=endpoint, enabled=True)
+    endpoint.refresh_from_db()
+    assert endpoint.is_enabled and endpoint.failing_since is None
+    assert services.endpoints_due() == [endpoint.pk]
+
+
+def test_a_burst_of_events_queues_one_task_until_it_gives_the_endpoint_back(monkeypatch):
+    queued: list[int] = []
+    monkeypatch.setattr(services, "_queue", queued.append)
+    for _ in range(5):
+        services.queue_delivery(7)
+    services.queue_delivery(8)
+    assert queued == [7, 8]
+    services.queued_mark_clear(7)  # the task is done: the next event queues another
+    services.queue_delivery(7)
+    assert queued == [7, 8, 7]
+
+
+@pytest.mark.parametrize("endpoint_failing", [True, False])
+def test_an_attempt_for_a_deleted_endpoint_is_not_recorded(admin_user, conversation, settings,
+                                                           endpoint_failing):
+    delivery = _pending(admin_user, conversation, settings)
+    services.endpoint_delete(actor=admin_user, endpoint=Endpoint.objects.get())
+    assert services.attempt_record(delivery=delivery, ok=True, status_code=200, error="",
+                                   body_excerpt="", duration_ms=1.0,
+                                   endpoint_failing=endpoint_failing) is None
+    assert not Event.objects.exists()

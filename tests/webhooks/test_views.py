@@ -1,0 +1,127 @@
+"""The webhooks admin pages: admins only, the secret shown once, bad input refused, the
+delivery log with Send again, and the notice of an endpoint the desk disabled."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from chat import services as chat_services
+from knowledge.models import AuditLogEntry
+from webhooks import services
+from webhooks.models import Delivery, DeliveryAttempt, Endpoint
+
+pytestmark = pytest.mark.django_db
+
+
+def test_agents_get_403_and_anonymous_visitors_the_login_page(client, agent_user):
+    url = reverse("webhooks:endpoint_list")
+    assert client.get(url).status_code == 302
+    client.force_login(agent_user)
+    assert client.get(url).status_code == 403
+    assert client.post(reverse("webhooks:endpoint_create"),
+                       {"url": "https://93.184.215.14/h", "events": ["rating.created"]}
+                       ).status_code == 403
+    assert not Endpoint.objects.exists()
+
+
+def test_the_secret_is_shown_once_and_on_no_later_page(admin_client, loopback_allowed):
+    response = admin_client.post(reverse("webhooks:endpoint_create"), {
+        "url": "http://127.0.0.1:9/hook", "description": "CRM",
+        "events": ["message.created", "conversation.resolved"],
+    })
+    assert response.status_code == 200
+    endpoint = Endpoint.objects.get()
+    assert endpoint.secret in response.content.decode()
+    assert "no-store" in response.headers["Cache-Control"]
+    for name, args in (("endpoint_list", []), ("endpoint_edit", [endpoint.pk]),
+                       ("delivery_list", [endpoint.pk])):
+        page = admin_client.get(reverse(f"webhooks:{name}", args=args))
+        assert page.status_code == 200
+        assert endpoint.secret not in page.content.decode()
+    audit = admin_client.get(reverse("knowledge:audit_log")).content.decode()
+    assert "webhook_created" in audit and endpoint.secret not in audit
+
+
+def test_a_private_url_is_refused_with_the_reason_and_nothing_saved(admin_client):
+    response = admin_client.post(reverse("webhooks:endpoint_create"), {
+        "url": "http://127.0.0.1:9/hook", "events": ["message.created"],
+    })
+    assert response.status_code == 400
+    assert "private or loopback address" in response.content.decode()
+    assert not Endpoint.objects.exists() and not AuditLogEntry.objects.exists()
+    response = admin_client.post(reverse("webhooks:endpoint_create"), {
+        "url": "https://93.184.215.14/h", "events": ["nonsense"],
+    })
+    assert response.status_code == 400 and not Endpoint.objects.exists()
+
+
+def test_edit_enable_disable_and_delete(admin_client, admin_user, loopback_allowed):
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:9/a",
+                                           events=["message.created"])
+    edit = reverse("webhooks:endpoint_edit", args=[endpoint.pk])
+    response = admin_client.post(edit, {"url": "http://127.0.0.1:9/b",
+                                        "events": ["rating.created"]})
+    assert response.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.url.endswith("/b") and endpoint.events == ["rating.created"]
+    toggle = reverse("webhooks:endpoint_enable", args=[endpoint.pk])
+    admin_client.post(toggle, {"enabled": "0"})
+    assert not Endpoint.objects.get().is_enabled
+    admin_client.post(toggle, {"enabled": "maybe"})
+    assert not Endpoint.objects.get().is_enabled
+    admin_client.post(toggle, {"enabled": "1"})
+    assert Endpoint.objects.get().is_enabled
+    assert admin_client.get(toggle).status_code == 405
+    admin_client.post(reverse("webhooks:endpoint_delete", args=[endpoint.pk]))
+    assert not Endpoint.objects.exists()
+
+
+def test_the_delivery_log_shows_attempts_and_send_again_queues_the_event(
+    admin_client, admin_user, widget, loopback_allowed, django_assert_max_num_queries
+):
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:9/a",
+                                           events=["message.created"])
+    conversation, _ = chat_services.conversation_start(widget=widget)
+    for number in range(5):
+        chat_services.message_create_incoming(conversation=conversation, text=f"m{number}",
+                                              client_id=None, queue_bot=False)
+    for delivery in Delivery.objects.all():
+        services.attempt_record(delivery=delivery, ok=False, status_code=500,
+                                error="HTTP 500", body_excerpt="<b>down</b>", duration_ms=12)
+    url = reverse("webhooks:delivery_list", args=[endpoint.pk])
+    with django_assert_max_num_queries(12):  # no query per row
+        page = admin_client.get(url).content.decode()
+    assert page.count('data-sd="delivery-attempt"') == 5
+    assert "HTTP 500" in page and "&lt;b&gt;down&lt;/b&gt;" in page  # escaped, never markup
+    delivery = Delivery.objects.order_by("event_id").first()
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now().replace(
+        year=2100))
+    response = admin_client.post(reverse("webhooks:delivery_resend", args=[delivery.pk]))
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert delivery.next_attempt_at <= timezone.now()
+    assert AuditLogEntry.objects.filter(action="webhook_resent").exists()
+    assert DeliveryAttempt.objects.count() == 5
+
+
+def test_an_endpoint_the_desk_disabled_is_announced_on_the_admin_pages(
+    admin_client, admin_user, loopback_allowed
+):
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:9/a",
+                                           events=["message.created"])
+    page = admin_client.get(reverse("knowledge:index")).content.decode()
+    assert "webhook-disabled-notice" not in page
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        is_enabled=False, failing_since=timezone.now(), disabled_at=timezone.now(),
+        disabled_reason="Failed since yesterday (last: HTTP 503).",
+    )
+    services.disabled_notice_refresh()  # what the disabling's commit does
+    for url in (reverse("knowledge:index"), reverse("webhooks:endpoint_list")):
+        page = admin_client.get(url).content.decode()
+        assert 'data-sd="webhook-disabled-notice"' in page and "HTTP 503" in page
+    Endpoint.objects.update(failing_since=None)  # disabled by an admin: no notice
+    services.disabled_notice_refresh()
+    assert "webhook-disabled-notice" not in admin_client.get(
+        reverse("webhooks:endpoint_list")).content.decode()

@@ -1,0 +1,517 @@
+"""Every write of the webhooks: endpoints (with their audit entries), events, deliveries.
+
+Events are recorded by ``events_record`` inside the chat's own transaction (it receives
+``chat.hooks.chat_event``): the chat fact, the ``Event`` and one ``Delivery`` per subscribed
+endpoint commit together, and the delivery task is queued on commit. The services never import
+the tasks: ``webhooks.tasks`` registers how a delivery is queued (``register_queue``).
+An attempt's outcome is stored by ``attempt_record``, which schedules the retry (exponential
+backoff with jitter) and disables an endpoint that has failed for ``WEBHOOK_DISABLE_AFTER_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import random
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.mail import mail_admins, send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accounts.roles import ADMINS
+from chat.hooks import HookEvent
+from knowledge.audit import audit_record, field_changes
+from knowledge.connectors import host_is_public
+
+from .models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint, Event
+from .payloads import event_body, new_event_id
+from .signing import new_secret
+
+logger = logging.getLogger(__name__)
+
+EVENT_NAMES: tuple[str, ...] = tuple(event.value for event in HookEvent)
+URL_MAX_CHARS = 1000
+DESCRIPTION_MAX_CHARS = 200
+
+# Which enabled endpoint wants which event, in the shared cache: a chat write with no endpoint
+# to tell costs no database statement. Dropped (now and on commit) by every endpoint change;
+# the lifetime bounds how long a change that raced a reader can go unseen.
+SUBSCRIPTIONS_KEY = "webhooks:subscriptions"
+SUBSCRIPTIONS_SECONDS = 60
+# A queued task's mark outlives a lost task by at most this (the dispatcher queues it anyway).
+QUEUED_MARK_SECONDS = 60
+# Set while an endpoint the desk disabled after a day of failures awaits an admin: the admin
+# pages read the endpoints for their notice only then (no statement on every page otherwise).
+DISABLED_NOTICE_KEY = "webhooks:disabled-notice"
+
+_queue: Callable[[int], None] | None = None
+
+
+class EndpointInvalid(ValueError):
+    """An endpoint's field that cannot be saved; ``field`` names it, the message says why."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        self.field = field_name
+        super().__init__(message)
+
+
+def register_queue(queue: Callable[[int], None]) -> None:
+    """Sets the function that queues the delivery task for one endpoint id."""
+    global _queue
+    _queue = queue
+
+
+def queued_key(endpoint_id: int) -> str:
+    """The cache key that marks a delivery task queued for ``endpoint_id`` and not yet started."""
+    return f"webhooks:queued:{endpoint_id}"
+
+
+def queued_mark_clear(endpoint_id: int) -> None:
+    """The delivery task for ``endpoint_id`` is giving the endpoint back: a later event queues
+    another."""
+    try:
+        cache.delete(queued_key(endpoint_id))
+    except Exception:
+        logger.warning("could not clear the webhook queue mark", exc_info=True)
+
+
+def queue_delivery(endpoint_id: int) -> None:
+    """Queues the delivery task for ``endpoint_id`` unless one is queued or running (a burst
+    of events queues one task, not one per event: the task sends every due delivery, clears
+    the mark, gives the endpoint back and looks again). A broker failure is logged and changes
+    nothing (the beat dispatcher, ``deliveries_dispatch``, queues it again)."""
+    try:
+        if not cache.add(queued_key(endpoint_id), 1, QUEUED_MARK_SECONDS):
+            return
+    except Exception:
+        logger.warning("the cache failed; queueing webhook deliveries anyway", exc_info=True)
+    if _queue is None:
+        logger.error("no webhook delivery task is registered; the dispatcher will queue it")
+        return
+    try:
+        _queue(endpoint_id)
+    except Exception:
+        logger.warning("could not queue webhook deliveries for endpoint %s", endpoint_id,
+                       exc_info=True)
+
+
+def _queue_on_commit(endpoint_ids: Iterable[int]) -> None:
+    for endpoint_id in sorted(set(endpoint_ids)):
+        transaction.on_commit(lambda pk=endpoint_id: queue_delivery(pk), robust=True)
+
+
+def subscriptions() -> list[tuple[int, list[str]]]:
+    """(endpoint id, event names) of every enabled endpoint: from the cache, else read and
+    cached for ``SUBSCRIPTIONS_SECONDS``. A cache that fails is skipped (read from the database)."""
+    try:
+        cached = cache.get(SUBSCRIPTIONS_KEY)
+    except Exception:
+        logger.warning("the cache failed; webhook subscriptions read from the database")
+        cached, usable = None, False
+    else:
+        usable = True
+    if cached is not None:
+        return cached
+    rows = [(pk, list(events)) for pk, events in
+            Endpoint.objects.filter(is_enabled=True).values_list("pk", "events")]
+    if usable:
+        cache.set(SUBSCRIPTIONS_KEY, rows, SUBSCRIPTIONS_SECONDS)
+    return rows
+
+
+def _subscriptions_changed() -> None:
+    """Drops the cached subscriptions now (this transaction reads them again) and on commit
+    (other processes do)."""
+
+    def drop() -> None:
+        try:
+            cache.delete(SUBSCRIPTIONS_KEY)
+        except Exception:
+            logger.warning("could not drop the cached webhook subscriptions", exc_info=True)
+
+    drop()
+    transaction.on_commit(drop, robust=True)
+
+
+# --- Checks ----------------------------------------------------------------------------------
+
+
+def check_endpoint_url(url: Any) -> str:
+    """The URL, stripped, when deliveries may go there; else ``EndpointInvalid("url", ...)``.
+
+    http or https, a host written out, no user name or password in it, at most 1,000
+    characters, and, unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS`` is on, a host whose every
+    address is public (``knowledge.connectors.host_is_public``: no loopback, private,
+    link-local or reserved address).
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise EndpointInvalid("url", "Enter the URL that receives the events.")
+    url = url.strip()
+    if len(url) > URL_MAX_CHARS or any(ch.isspace() for ch in url):
+        raise EndpointInvalid("url", "Not a URL (spaces, or over 1,000 characters).")
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise EndpointInvalid("url", "Not a URL.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise EndpointInvalid("url", "The URL must start with http:// or https:// and name a host.")
+    if parts.username or parts.password:
+        raise EndpointInvalid(
+            "url", "Put no user name or password in the URL; the secret signs each delivery."
+        )
+    if not address_allowed(parts.hostname, port):
+        raise EndpointInvalid(
+            "url",
+            f'"{parts.hostname}" is a private or loopback address; webhooks go to public '
+            "addresses only (WEBHOOK_ALLOW_PRIVATE_NETWORKS allows others).",
+        )
+    return url
+
+
+def address_allowed(host: str, port: int) -> bool:
+    """Whether a delivery may connect to ``host``: any host with
+    ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``, else only one whose every address is public."""
+    if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_global
+    except ValueError:
+        return host_is_public(host, port)
+
+
+def check_events(events: Any) -> list[str]:
+    """The subscribed event names in the documented order; ``EndpointInvalid("events", ...)``
+    for none or an unknown one."""
+    if not isinstance(events, list | tuple) or not events:
+        raise EndpointInvalid("events", "Choose at least one event.")
+    unknown = [str(name)[:40] for name in events if name not in EVENT_NAMES]
+    if unknown:
+        raise EndpointInvalid("events", f"Unknown event: {unknown[0]!r}.")
+    return [name for name in EVENT_NAMES if name in events]
+
+
+def _check_description(description: Any) -> str:
+    description = (description or "").strip() if isinstance(description, str | None) else None
+    if description is None or len(description) > DESCRIPTION_MAX_CHARS:
+        raise EndpointInvalid("description", "A description is text of at most 200 characters.")
+    return description
+
+
+def _audited(endpoint: Endpoint) -> dict[str, Any]:
+    """What the audit log keeps of an endpoint: never the secret."""
+    return {
+        "url": endpoint.url, "description": endpoint.description,
+        "events": ", ".join(endpoint.events), "is_enabled": endpoint.is_enabled,
+    }
+
+
+# --- Endpoints -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def endpoint_create(
+    *, actor: Any, url: str, events: list[str], description: str = ""
+) -> tuple[Endpoint, str]:
+    """Registers an endpoint, enabled; returns it and its signing secret (show it once).
+
+    Raises ``EndpointInvalid`` (nothing is written) for a refused URL, event list or
+    description. Audited as ``webhook_created`` (without the secret).
+    """
+    values = {
+        "url": check_endpoint_url(url), "events": check_events(events),
+        "description": _check_description(description),
+    }
+    secret = new_secret()
+    endpoint = Endpoint.objects.create(
+        **values, secret=secret,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    audit_record(actor=actor, action="webhook_created", obj=endpoint,
+                 changes=field_changes({}, _audited(endpoint)))
+    _subscriptions_changed()
+    return endpoint, secret
+
+
+@transaction.atomic
+def endpoint_update(
+    *, actor: Any, endpoint: Endpoint, url: str, events: list[str], description: str = ""
+) -> Endpoint:
+    """Changes an endpoint's URL, events and description (the secret stays). Raises
+    ``EndpointInvalid`` and changes nothing for a refused value. Audited as ``webhook_changed``.
+    """
+    values = {
+        "url": check_endpoint_url(url), "events": check_events(events),
+        "description": _check_description(description),
+    }
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    before = _audited(endpoint)
+    for name, value in values.items():
+        setattr(endpoint, name, value)
+    endpoint.save(update_fields=[*values, "updated_at"])
+    changes = field_changes(before, _audited(endpoint))
+    if changes:
+        audit_record(actor=actor, action="webhook_changed", obj=endpoint, changes=changes)
+    _subscriptions_changed()
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_set_enabled(*, actor: Any, endpoint: Endpoint, enabled: bool) -> Endpoint:
+    """Enables or disables an endpoint. Enabling forgets the failures (the next attempt is
+    now) and queues the deliveries still pending, oldest first. Audited."""
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    if endpoint.is_enabled == enabled:
+        return endpoint
+    before = _audited(endpoint)
+    now = timezone.now()
+    endpoint.is_enabled = enabled
+    if enabled:
+        endpoint.disabled_reason, endpoint.disabled_at = "", None
+        endpoint.failing_since = endpoint.retry_at = None
+        Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING).update(
+            next_attempt_at=now
+        )
+        # A task queued while it was disabled found nothing to take and left its mark.
+        transaction.on_commit(lambda pk=endpoint.pk: queued_mark_clear(pk), robust=True)
+        _queue_on_commit([endpoint.pk])
+    else:
+        endpoint.disabled_reason, endpoint.disabled_at = "Disabled by an admin.", now
+        endpoint.failing_since = endpoint.retry_at = None
+    endpoint.save()
+    audit_record(actor=actor, action="webhook_enabled" if enabled else "webhook_disabled",
+                 obj=endpoint, changes=field_changes(before, _audited(endpoint)))
+    _subscriptions_changed()
+    transaction.on_commit(disabled_notice_refresh, robust=True)
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_delete(*, actor: Any, endpoint: Endpoint) -> None:
+    """Deletes an endpoint with its deliveries and their log. Audited. Takes the endpoint's row
+    lock first, so that an attempt being recorded waits, then finds the endpoint gone."""
+    endpoint = Endpoint.objects.select_for_update().get(pk=endpoint.pk)
+    # Lock the deliveries too before their attempts are read for the cascade: a success
+    # being recorded (it updates its delivery first) then either committed before, or waits
+    # and finds its delivery gone.
+    list(Delivery.objects.select_for_update().filter(endpoint=endpoint).values_list("pk"))
+    audit_record(actor=actor, action="webhook_deleted", obj=endpoint,
+                 changes=field_changes(_audited(endpoint), {}))
+    endpoint.delete()
+    Event.objects.filter(deliveries__isnull=True).delete()
+    _subscriptions_changed()
+    transaction.on_commit(disabled_notice_refresh, robust=True)
+
+
+# --- Events ----------------------------------------------------------------------------------
+
+
+def events_record_for_hook(
+    *, event: str, conversation: Any, at: datetime, message: Any = None, **kwargs: Any
+) -> None:
+    """The receiver of ``chat.hooks.chat_event``: ``events_record`` for each chat fact."""
+    events_record(name=str(event), conversation=conversation, message=message, at=at)
+
+
+def events_record(
+    *, name: str, conversation: Any, at: datetime, message: Any = None
+) -> Event | None:
+    """Records the chat fact ``name`` for every enabled endpoint subscribed to it: one
+    ``Event`` (its body built now) and one pending ``Delivery`` per endpoint, in the caller's
+    transaction; the deliveries are queued on commit. None (nothing written, and no statement
+    while the subscriptions are cached) when no endpoint wants it. Never calls the network."""
+    endpoint_ids = [pk for pk, events in subscriptions() if name in events]
+    if not endpoint_ids:
+        return None
+    event_id = new_event_id()
+    event = Event.objects.create(
+        public_id=event_id, name=name, created_at=at,
+        payload=event_body(event_id=event_id, name=name, at=at, conversation=conversation,
+                           message=message),
+    )
+    now = timezone.now()
+    Delivery.objects.bulk_create([
+        Delivery(endpoint_id=pk, event=event, next_attempt_at=now, created_at=now)
+        for pk in endpoint_ids
+    ])
+    _queue_on_commit(endpoint_ids)
+    return event
+
+
+# --- Delivering ------------------------------------------------------------------------------
+
+
+def endpoint_lease(endpoint_id: int, *, seconds: float) -> bool:
+    """Takes the endpoint for one delivery task for ``seconds``; False when it is disabled
+    or another task holds it (deliveries of one endpoint go one at a time, in order)."""
+    now = timezone.now()
+    taken = Endpoint.objects.filter(pk=endpoint_id, is_enabled=True).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    ).update(lease_until=now + timedelta(seconds=seconds))
+    return taken == 1
+
+
+def endpoint_release(endpoint_id: int) -> None:
+    """Gives the endpoint back (the next task may take it at once)."""
+    Endpoint.objects.filter(pk=endpoint_id).update(lease_until=None)
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try after ``attempts`` failed ones: exponential
+    (``WEBHOOK_RETRY_BASE_SECONDS`` doubled per attempt, at most ``WEBHOOK_RETRY_MAX_SECONDS``)
+    with jitter (a random half to the whole of it), so failed receivers are not hit in step."""
+    ceiling = min(
+        settings.WEBHOOK_RETRY_MAX_SECONDS,
+        settings.WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(0, min(attempts - 1, 30)),
+    )
+    return random.uniform(ceiling / 2, ceiling)  # jitter, not a secret
+
+
+@transaction.atomic
+def attempt_record(
+    *, delivery: Delivery, ok: bool, status_code: int | None, error: str, body_excerpt: str,
+    duration_ms: float, at: datetime | None = None, endpoint_failing: bool = True,
+) -> DeliveryAttempt | None:
+    """Stores one attempt and its consequences: a delivered delivery, or the next try's time;
+    an endpoint failing since ``WEBHOOK_DISABLE_AFTER_SECONDS`` ago is disabled (its pending
+    deliveries wait for it to be enabled again) and the admins are told on commit. None when
+    the endpoint or the delivery was deleted meanwhile (under the endpoint's row lock, which
+    ``endpoint_delete`` takes too). A success with ``endpoint_failing`` False (the caller read
+    the endpoint as not failing) takes two statements: the attempt and the delivery."""
+    now = at or timezone.now()
+    if ok and not endpoint_failing:
+        return _success_record(delivery=delivery, status_code=status_code,
+                               body_excerpt=body_excerpt, duration_ms=duration_ms, now=now)
+    endpoint = Endpoint.objects.select_for_update().filter(pk=delivery.endpoint_id).first()
+    if endpoint is None or not Delivery.objects.filter(pk=delivery.pk).exists():
+        return None
+    attempt = DeliveryAttempt.objects.create(
+        delivery=delivery, at=now, ok=ok, status_code=status_code, error=error[:200],
+        body_excerpt=body_excerpt[:500], duration_ms=round(duration_ms, 2),
+    )
+    delivery.attempts += 1
+    if ok:
+        delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
+        delivery.save(update_fields=["status", "delivered_at", "attempts"])
+        if endpoint.failing_since or endpoint.retry_at:
+            Endpoint.objects.filter(pk=endpoint.pk).update(failing_since=None, retry_at=None)
+        return attempt
+    delivery.next_attempt_at = now + timedelta(seconds=retry_delay(delivery.attempts))
+    delivery.save(update_fields=["next_attempt_at", "attempts"])
+    failing_since = endpoint.failing_since or now
+    sets: dict[str, Any] = {"failing_since": failing_since, "retry_at": delivery.next_attempt_at}
+    if (now - failing_since).total_seconds() >= settings.WEBHOOK_DISABLE_AFTER_SECONDS:
+        reason = (f"Failed since {failing_since:%Y-%m-%d %H:%M} UTC "
+                  f"(last: {error or f'HTTP {status_code}'}).")[:300]
+        sets.update(is_enabled=False, disabled_at=now, disabled_reason=reason)
+        audit_record(actor=None, action="webhook_disabled", obj=endpoint,
+                     changes={"is_enabled": [True, False], "reason": [None, reason]})
+        transaction.on_commit(lambda: _tell_admins(endpoint.pk), robust=True)
+        transaction.on_commit(disabled_notice_refresh, robust=True)
+        _subscriptions_changed()
+    Endpoint.objects.filter(pk=endpoint.pk).update(**sets)
+    return attempt
+
+
+def _success_record(
+    *, delivery: Delivery, status_code: int | None, body_excerpt: str, duration_ms: float,
+    now: datetime,
+) -> DeliveryAttempt | None:
+    """The common case, without the endpoint's lock: the delivery's own row lock orders it
+    with a deletion of the endpoint (None, nothing recorded, when the deletion won)."""
+    try:
+        with transaction.atomic():
+            # The update first: its row lock makes a deletion of the endpoint (which locks
+            # the deliveries before it reads their attempts) wait, or this find nothing.
+            updated = Delivery.objects.filter(pk=delivery.pk).update(
+                status=DeliveryStatus.DELIVERED, delivered_at=now, attempts=F("attempts") + 1
+            )
+            if not updated:
+                return None
+            attempt = DeliveryAttempt.objects.create(
+                delivery=delivery, at=now, ok=True, status_code=status_code,
+                body_excerpt=body_excerpt[:500], duration_ms=round(duration_ms, 2),
+            )
+    except IntegrityError:
+        return None
+    delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
+    delivery.attempts += 1
+    return attempt
+
+
+def disabled_notice_refresh() -> None:
+    """Sets or clears ``DISABLED_NOTICE_KEY`` (kept without expiry) from the database."""
+    waiting = Endpoint.objects.filter(is_enabled=False, failing_since__isnull=False).exists()
+    try:
+        if waiting:
+            cache.set(DISABLED_NOTICE_KEY, 1, None)
+        else:
+            cache.delete(DISABLED_NOTICE_KEY)
+    except Exception:
+        logger.warning("could not update the disabled-endpoint notice", exc_info=True)
+
+
+def disabled_notice_wanted() -> bool:
+    """Whether the admin pages should look for endpoints the desk disabled (a cache read).
+    True when the cache fails: the notice is then read from the database."""
+    try:
+        return bool(cache.get(DISABLED_NOTICE_KEY))
+    except Exception:
+        return True
+
+
+def _tell_admins(endpoint_id: int) -> None:
+    """E-mails the site's ADMINS and every admin-role user with an address that an endpoint
+    was disabled (the URL's host only: a URL may carry a token)."""
+    endpoint = Endpoint.objects.get(pk=endpoint_id)
+    host = urlsplit(endpoint.url).hostname or "?"
+    subject = f"Webhook endpoint #{endpoint.pk} ({host}) was disabled"
+    body = (
+        f"SupportDesk stopped sending webhooks to endpoint #{endpoint.pk} ({host}).\n"
+        f"{endpoint.disabled_reason}\n\n"
+        "Its undelivered events are kept; enable it again on the Webhooks page once it answers."
+    )
+    mail_admins(subject, body, fail_silently=True)
+    recipients = list(
+        get_user_model().objects.filter(groups__name=ADMINS, is_active=True)
+        .exclude(email="").values_list("email", flat=True).distinct()
+    )
+    if recipients:
+        send_mail(subject, body, None, recipients, fail_silently=True)
+
+
+@transaction.atomic
+def delivery_resend(*, actor: Any, delivery: Delivery) -> Delivery:
+    """"Send again": the same event (same id and body) is owed to its endpoint once more and
+    queued now. Audited as ``webhook_resent``."""
+    delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    now = timezone.now()
+    delivery.status, delivery.next_attempt_at = DeliveryStatus.PENDING, now
+    delivery.save(update_fields=["status", "next_attempt_at"])
+    Endpoint.objects.filter(pk=delivery.endpoint_id, retry_at__gt=now).update(retry_at=now)
+    audit_record(actor=actor, action="webhook_resent", object_type="delivery",
+                 object_id=str(delivery.pk),
+                 object_repr=f"{delivery.event.public_id} to endpoint #{delivery.endpoint_id}")
+    _queue_on_commit([delivery.endpoint_id])
+    return delivery
+
+
+def endpoints_due(*, limit: int = 500) -> list[int]:
+    """Enabled endpoints with a pending delivery whose retry time has come and no task on
+    them: what the beat dispatcher queues."""
+    now = timezone.now()
+    return list(
+        Endpoint.objects.filter(is_enabled=True)
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        .filter(deliveries__status=DeliveryStatus.PENDING)
+        .values_list("pk", flat=True).distinct()[:limit]
+    )

@@ -1,0 +1,123 @@
+"""The webhooks admin (admins only): thin views that parse, call one service, and render.
+
+The signing secret appears once, in the answer to the POST that creates the endpoint; no
+later page shows it.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.roles import area_required
+
+from . import selectors, services
+from .forms import EndpointForm
+from .models import Delivery, Endpoint
+
+DELIVERIES_PER_PAGE = 50
+
+
+def _save(form: EndpointForm, save) -> object | None:
+    """Runs ``save`` with the form's values; a refused field is put on the form."""
+    try:
+        return save(url=form.cleaned_data["url"], events=form.cleaned_data["events"],
+                    description=form.cleaned_data["description"])
+    except services.EndpointInvalid as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        return None
+
+
+@area_required("knowledge")
+@require_GET
+def endpoint_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "webhooks/endpoint_list.html",
+                  {"endpoints": selectors.endpoint_list()})
+
+
+@area_required("knowledge")
+@never_cache
+@require_http_methods(["GET", "POST"])
+def endpoint_create(request: HttpRequest) -> HttpResponse:
+    """Registers an endpoint; the answer shows its secret, once."""
+    form = EndpointForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        created = _save(form, lambda **values: services.endpoint_create(
+            actor=request.user, **values))
+        if created is not None:
+            endpoint, secret = created
+            return render(request, "webhooks/endpoint_created.html",
+                          {"endpoint": endpoint, "secret": secret})
+    return render(request, "webhooks/endpoint_form.html", {"form": form, "endpoint": None},
+                  status=400 if form.errors else 200)
+
+
+@area_required("knowledge")
+@require_http_methods(["GET", "POST"])
+def endpoint_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = get_object_or_404(Endpoint, pk=pk)
+    initial = {"url": endpoint.url, "description": endpoint.description,
+               "events": endpoint.events}
+    form = EndpointForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        saved = _save(form, lambda **values: services.endpoint_update(
+            actor=request.user, endpoint=endpoint, **values))
+        if saved is not None:
+            messages.success(request, "Endpoint saved.")
+            return redirect("webhooks:endpoint_edit", pk=endpoint.pk)
+    return render(request, "webhooks/endpoint_form.html", {"form": form, "endpoint": endpoint},
+                  status=400 if form.errors else 200)
+
+
+@area_required("knowledge")
+@require_POST
+def endpoint_enable(request: HttpRequest, pk: int) -> HttpResponse:
+    """Enables (``enabled=1``) or disables (``enabled=0``) an endpoint."""
+    endpoint = get_object_or_404(Endpoint, pk=pk)
+    enabled = request.POST.get("enabled")
+    if enabled not in ("0", "1"):
+        messages.error(request, "Choose to enable or to disable the endpoint.")
+        return redirect("webhooks:endpoint_edit", pk=pk)
+    services.endpoint_set_enabled(actor=request.user, endpoint=endpoint, enabled=enabled == "1")
+    messages.success(request, "Endpoint enabled." if enabled == "1" else "Endpoint disabled.")
+    return redirect("webhooks:endpoint_edit", pk=pk)
+
+
+@area_required("knowledge")
+@require_POST
+def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    endpoint = get_object_or_404(Endpoint, pk=pk)
+    services.endpoint_delete(actor=request.user, endpoint=endpoint)
+    messages.success(request, "Endpoint deleted.")
+    return redirect("webhooks:endpoint_list")
+
+
+@area_required("knowledge")
+@require_GET
+def delivery_list(request: HttpRequest, pk: int) -> HttpResponse:
+    """The endpoint's deliveries, newest first, each with its attempts (the delivery log)."""
+    endpoint = get_object_or_404(Endpoint, pk=pk)
+    page = Paginator(selectors.deliveries_for_endpoint(endpoint), DELIVERIES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    deliveries = list(page.object_list)
+    attempts: dict[int, list] = {}
+    for attempt in selectors.attempts_for(deliveries):
+        attempts.setdefault(attempt.delivery_id, []).append(attempt)
+    rows = [{"delivery": d, "attempts": attempts.get(d.pk, [])} for d in deliveries]
+    return render(request, "webhooks/delivery_list.html",
+                  {"endpoint": endpoint, "page": page, "rows": rows, "query": ""})
+
+
+@area_required("knowledge")
+@require_POST
+def delivery_resend(request: HttpRequest, pk: int) -> HttpResponse:
+    """"Send again": the same event once more, queued now."""
+    delivery = get_object_or_404(Delivery.objects.select_related("event"), pk=pk)
+    services.delivery_resend(actor=request.user, delivery=delivery)
+    messages.success(request, f"{delivery.event.public_id} will be sent again.")
+    return redirect("webhooks:delivery_list", pk=delivery.endpoint_id)
