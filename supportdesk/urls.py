@@ -21,4 +21,5 @@ urlpatterns = [
     path("knowledge/", include("knowledge.urls")),
     path("help/", include("knowledge.help_urls")),
     path("analytics/", include("analytics.urls")),
+    path("api/", include("api.urls")),
 ]
