@@ -4,9 +4,13 @@ with a server error. Examples are bounded so that the test runs in about a minut
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import schemathesis
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -28,7 +32,20 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_app
 
 
 @pytest.fixture
-def everyone_token(db, settings) -> str:
+def same_connection() -> Iterator[None]:
+    """Keeps Django from closing the database connection around each request, as its test
+    client does: the connection holds the test's open transaction (PostgreSQL)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def everyone_token(db, settings, same_connection) -> str:
     """A token whose user has every role, so that the generated calls reach the code behind
     the role checks; and a little data for them to find."""
     settings.API_RATE_LIMIT = (1_000_000, 60.0)
