@@ -412,8 +412,9 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "SupportDesk API",
     "DESCRIPTION": "Conversations, messages, contacts, knowledge-base articles and reporting "
-    "events. Authenticate with a personal token from /api/tokens/ in the Authorization "
-    "header: 'Bearer <token>'. Errors are JSON: {\"error\": code, \"message\": text}.",
+    "events, with the rights of the staff user whose token is sent: make one on /api/tokens/ "
+    "and send it as `Authorization: Bearer YOUR_TOKEN` (Authorize, above). Errors are JSON: "
+    "`{\"error\": code, \"message\": text}`.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and the docs page describe the API and hold no data: served to anyone.
