@@ -48,7 +48,7 @@ def conversations_for_api() -> QuerySet[Conversation]:
     """Every conversation (the console's agents see them all), newest first, with what a
     list row shows loaded in a fixed number of queries."""
     return (
-        Conversation.objects.select_related("assignee", "contact", "widget")
+        Conversation.objects.select_related("assignee", "contact__widget", "widget")
         .prefetch_related("labels")
         .order_by("-created_at", "-id")
     )
@@ -60,6 +60,7 @@ def messages_for_api(*, conversation: Conversation) -> QuerySet[Message]:
 
 
 def contacts_for_api() -> QuerySet[Contact]:
+    """Every contact, newest first, with its widget."""
     return Contact.objects.select_related("widget").order_by("-id")
 
 
@@ -72,5 +73,5 @@ def articles_for_user(*, user: Any) -> QuerySet[Article]:
 
 
 def events_for_api() -> QuerySet[ReportingEvent]:
-    """Reporting events in the order they happened."""
-    return ReportingEvent.objects.select_related("conversation").order_by("occurred_at", "id")
+    """Reporting events in the order they were recorded (ids only for their relations)."""
+    return ReportingEvent.objects.order_by("id")

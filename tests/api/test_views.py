@@ -491,3 +491,32 @@ def test_the_docs_page_uses_project_static_files_and_no_inline_script(client):
     assert script.status_code == 200
     assert "SwaggerUIBundle" in script.content.decode()
 
+
+
+# --- Query counts --------------------------------------------------------------------------
+
+
+def test_lists_take_a_fixed_number_of_queries(
+    agent, admin, manager, client_for, widget, django_assert_max_num_queries
+):
+    label = Label.objects.create(name="vip")
+    intent = Intent.objects.create(slug="refund", name="Refund")
+    for i in range(12):
+        conversation, _ = chat_services.conversation_start(widget=widget)
+        conversation.labels.add(label)
+        chat_services.conversation_contact_set(conversation=conversation, email=f"c{i}@ex.com")
+        chat_services.conversation_claim(conversation=conversation, agent=agent)
+        knowledge_services.article_create(
+            actor=admin, title=f"A{i}", body="b", status="published", intents=[intent]
+        )
+    cases = [
+        (client_for(agent), CONVERSATIONS, 12),
+        (client_for(agent), CONTACTS, 12),
+        (client_for(admin), ARTICLES, 12),
+        (client_for(manager), EVENTS, 12),
+    ]
+    for client, url, rows in cases:
+        # Token, roles, last-used stamp, the page, and one prefetch per many-relation.
+        with django_assert_max_num_queries(8):
+            response = client.get(url, {"page_size": 100})
+        assert len(response.json()["results"]) >= rows, url
