@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
@@ -45,11 +44,9 @@ def same_connection() -> Iterator[None]:
 
 
 @pytest.fixture
-def everyone_token(db, settings, same_connection) -> str:
+def everyone_token(db, same_connection) -> str:
     """A token whose user has every role, so that the generated calls reach the code behind
     the role checks; and a little data for them to find."""
-    settings.API_RATE_LIMIT = (1_000_000, 60.0)
-    cache.clear()
     user = make_user("all-roles", "agents", "managers", "admins")
     widget = Widget.objects.create(public_key="fuzz", name="Fuzz", allowed_origins=["self"])
     conversation, _ = chat_services.conversation_start(widget=widget)
