@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.request import Request
 
 from .models import ApiToken
 from .selectors import token_active_by_key
@@ -24,7 +24,7 @@ class ApiTokenAuthentication(BaseAuthentication):
     """Authenticates a request by its bearer token; 401 for a missing, malformed, unknown or
     revoked token and for a deactivated user."""
 
-    def authenticate(self, request: HttpRequest) -> tuple[Any, ApiToken] | None:
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
         header = get_authorization_header(request).split()
         if not header or header[0].lower() != SCHEME.lower().encode():
             return None  # no credentials: NotAuthenticated (401) if the view needs them
@@ -44,6 +44,6 @@ class ApiTokenAuthentication(BaseAuthentication):
         token_touch(token=token)
         return token.user, token
 
-    def authenticate_header(self, request: HttpRequest) -> str:
+    def authenticate_header(self, request: Request) -> str:
         # Makes a call without valid credentials a 401 (with this challenge), not a 403.
         return f'{SCHEME} realm="api"'

@@ -32,6 +32,7 @@ def test_make_a_token_then_read_the_docs_page_under_the_strict_csp(
     token = page.locator("[data-sd=token-value]").inner_text()
     assert token.startswith("sdk_")
     assert page.locator("[data-sd=token-row]").count() == 1
+    page.screenshot(path=str(artifacts_dir / "api-tokens.png"), full_page=True)
 
     page.goto(f"{daphne_server}/api/docs/")
     page.locator(".opblock-summary-path", has_text="/api/v1/conversations/").first.wait_for()
