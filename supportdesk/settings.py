@@ -121,6 +121,13 @@ INSTALLED_APPS = [
     "chat",
     "analytics",
     "webhooks",
+    # The REST API (/api/): Django REST framework, django-filter, drf-spectacular for the
+    # OpenAPI schema and its sidecar for the docs page's Swagger UI files (no CDN).
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "api",
     # Login throttling and lockout (django-axes): see "Auth, sessions, security" below.
     "axes",
 ]
@@ -440,6 +447,39 @@ EMAIL_LINK_MAX_AGE_DAYS = env_int("EMAIL_LINK_MAX_AGE_DAYS", 14)
 EMAIL_RETRY_MAX_SECONDS = env_int("EMAIL_RETRY_MAX_SECONDS", 3600)
 # Transcripts by e-mail a customer may ask for, per conversation.
 CHAT_RATE_TRANSCRIPT = env_rate("CHAT_RATE_TRANSCRIPT", "2/3600")
+
+# --- REST API (api) ---------------------------------------------------------------------------
+# Per-user bearer tokens only (no session, so no CSRF): see docs/api.md. Each user (each token's
+# owner) may make API_RATE_LIMIT requests (COUNT/SECONDS); over it the API answers 429.
+API_RATE_LIMIT = env_rate("API_RATE_LIMIT", "600/60")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ApiTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.ApiCursorPagination",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ApiUserThrottle"],
+    "EXCEPTION_HANDLER": "api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SupportDesk API",
+    "DESCRIPTION": "Conversations, messages, contacts, knowledge-base articles and reporting "
+    "events, with the rights of the staff user whose token is sent: make one on /api/tokens/ "
+    "and send it as `Authorization: Bearer YOUR_TOKEN` (Authorize, above). Errors are JSON: "
+    "`{\"error\": code, \"message\": text}`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs page describe the API and hold no data: served to anyone.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "persistAuthorization": False},
+}
 
 # --- Auth, sessions, security ---------------------------------------------------------------
 LOGIN_URL = "/accounts/login/"

@@ -22,4 +22,5 @@ urlpatterns = [
     path("help/", include("knowledge.help_urls")),
     path("analytics/", include("analytics.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("api/", include("api.urls")),
 ]

@@ -10,9 +10,10 @@ Model references by label (``ForeignKey("chat.Conversation")``) are not imports:
 resolves them once every app is loaded, which is what they are for.
 
 The apps and the order they depend in, highest first: ``supportdesk`` (the project: settings,
-URLs, entry points, health report, demo) -> ``chat`` -> ``analytics`` -> ``knowledge`` ->
-``accounts``. Where a lower app needs something of a higher one, the higher one registers it
-(``knowledge.bot``) or listens for a signal (``knowledge.signals.taxonomy_changed``).
+URLs, entry points, health report, demo) -> ``api`` (the REST API) -> ``chat`` ->
+``analytics`` -> ``knowledge`` -> ``accounts``. Where a lower app needs something of a higher
+one, the higher one registers it (``knowledge.bot``) or listens for a signal
+(``knowledge.signals.taxonomy_changed``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("accounts", "analytics", "chat", "knowledge", "supportdesk", "webhooks")
+APPS = ("accounts", "analytics", "api", "chat", "knowledge", "supportdesk", "webhooks")
 LOADERS = {"import_module", "import_string"}
 
 

@@ -1,7 +1,7 @@
 """The product code uses the public APIs of its libraries only.
 
 Walks the syntax trees of the product packages and fails on any import of a private name
-(leading underscore) of Django, Channels, channels_redis, Celery, kombu, asgiref or the
+(leading underscore) of Django, Channels, channels_redis, Celery, kombu, asgiref, DRF or the
 standard library, any attribute access of a private name that the project does not define
 itself, any override of a library class's private method, and channels_redis's internal
 ``__group__`` channel names. Allowed: ``_meta`` (Django's documented Options API) and dunder
@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("chat", "knowledge", "analytics", "supportdesk")
+PACKAGES = ("chat", "knowledge", "analytics", "api", "supportdesk")
 LIBRARIES = frozenset(
     {"django", "channels", "channels_redis", "celery", "kombu", "asgiref"}
+    | {"rest_framework", "django_filters", "drf_spectacular"}
     | set(sys.stdlib_module_names)
 )
 ALLOWED = frozenset({"_meta"})

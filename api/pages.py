@@ -1,0 +1,62 @@
+"""The API tokens page (``/api/tokens/``): every staff user makes, sees and revokes their own
+tokens there. A new token is shown once, on the answer to the form that made it."""
+
+from __future__ import annotations
+
+from django import forms
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.roles import ROLES, role_required
+
+from . import selectors, services
+from .models import ApiToken
+
+TEMPLATE = "api/tokens.html"
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=services.TOKEN_NAME_MAX,
+        help_text="What will use it, e.g. \"CRM sync\". Yours to tell your tokens apart.",
+        error_messages={"required": "Give the token a name."},
+    )
+
+
+@role_required(*ROLES)
+def tokens(request: HttpRequest) -> HttpResponse:
+    """Lists the user's tokens; a valid POST makes one and shows it once."""
+    form = TokenForm(request.POST or None)
+    created: str = ""
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                _, created = services.token_create(
+                    user=request.user, name=form.cleaned_data["name"]
+                )
+                form = TokenForm()
+            except ValueError as exc:
+                form.add_error("name", str(exc))
+        if not created:
+            status = 400
+    response = render(
+        request, TEMPLATE,
+        {"form": form, "created": created, "tokens": selectors.tokens_for_user(user=request.user)},
+        status=status,
+    )
+    # The page may hold a token shown once: no cache may keep it.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required(*ROLES)
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revokes one of the user's own tokens (another user's is a 404)."""
+    try:
+        services.token_revoke(user=request.user, token_id=pk)
+    except ApiToken.DoesNotExist:
+        raise Http404("No such token.") from None
+    return redirect("api:tokens")

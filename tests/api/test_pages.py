@@ -1,0 +1,111 @@
+"""The API tokens page (api/pages.py): every staff role makes, sees once and revokes tokens."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from rest_framework.test import APIClient
+
+from api.models import ApiToken
+
+from .conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+TOKENS = "/api/tokens/"
+
+
+@pytest.mark.parametrize("role", ["agents", "managers", "admins"])
+def test_each_role_makes_a_token_shown_once_that_then_works(client, role):
+    user = make_user(f"u-{role}", role)
+    client.force_login(user)
+    response = client.post(TOKENS, {"name": "CRM sync"})
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+    html = response.content.decode()
+    raw = re.search(r'data-sd="token-value">(sdk_[A-Za-z0-9_-]+)<', html).group(1)
+    token = ApiToken.objects.get(user=user)
+    assert token.name == "CRM sync" and raw.startswith(token.prefix)
+    # Shown once: the list page never shows it again.
+    assert raw not in client.get(TOKENS).content.decode()
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    # Each role reaches its own area of the API with the token.
+    url = {"agents": "/api/v1/contacts/", "managers": "/api/v1/events/",
+           "admins": "/api/v1/articles/"}[role]
+    assert api.get(url).status_code == 200
+
+
+def test_anonymous_users_go_to_login_and_roleless_users_get_403(client):
+    response = client.get(TOKENS)
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    client.force_login(make_user("nobody"))
+    assert client.get(TOKENS).status_code == 403
+    assert client.post(TOKENS, {"name": "x"}).status_code == 403
+    assert not ApiToken.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 81, "a\x00b"])
+def test_a_bad_name_is_refused_and_makes_nothing(client, name):
+    client.force_login(make_user("ada", "agents"))
+    response = client.post(TOKENS, {"name": name})
+    assert response.status_code == 400
+    assert 'data-sd="token-error"' in response.content.decode()
+    assert 'data-sd="token-created"' not in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_revoking_stops_the_token_and_another_users_token_is_a_404(client):
+    ada = make_user("ada", "agents")
+    client.force_login(ada)
+    raw = re.search(
+        r'data-sd="token-value">(sdk_[^<]+)<', client.post(TOKENS, {"name": "a"}).content.decode()
+    ).group(1)
+    token = ApiToken.objects.get(user=ada)
+    bo = make_user("bo", "agents")
+    client.force_login(bo)
+    assert client.post(f"/api/tokens/{token.pk}/revoke/").status_code == 404
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    client.force_login(ada)
+    assert client.get(f"/api/tokens/{token.pk}/revoke/").status_code == 405
+    response = client.post(f"/api/tokens/{token.pk}/revoke/")
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api.get("/api/v1/contacts/").status_code == 401
+    assert "revoked" in client.get(TOKENS).content.decode()
+
+
+def test_the_revoke_form_needs_the_csrf_token(client):
+    from django.test import Client
+
+    ada = make_user("ada", "agents")
+    client.force_login(ada)
+    client.post(TOKENS, {"name": "a"})
+    token = ApiToken.objects.get(user=ada)
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(ada)
+    assert strict.post(f"/api/tokens/{token.pk}/revoke/").status_code == 403
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+
+def test_the_console_profile_links_to_the_tokens_page(client):
+    client.force_login(make_user("ada", "agents"))
+    assert 'href="/api/tokens/"' in client.get("/console/profile/").content.decode()
+
+
+@pytest.mark.parametrize("role", ["agents", "managers", "admins"])
+def test_every_staff_page_links_to_the_tokens_page(client, role):
+    client.force_login(make_user(f"u-{role}", role))
+    html = client.get(TOKENS).content.decode()
+    assert 'data-sd="nav-api-tokens"' in html
+
+
+def test_no_tokens_link_for_a_user_without_a_role(client):
+    client.force_login(make_user("nobody"))
+    assert 'data-sd="nav-api-tokens"' not in client.get("/").content.decode()
