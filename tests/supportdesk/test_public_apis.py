@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("chat", "knowledge", "analytics", "api", "supportdesk")
+PACKAGES = ("chat", "knowledge", "analytics", "api", "supportdesk", "webhooks", "accounts")
 LIBRARIES = frozenset(
     {"django", "channels", "channels_redis", "celery", "kombu", "asgiref"}
     | {"rest_framework", "django_filters", "drf_spectacular"}
