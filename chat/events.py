@@ -229,7 +229,7 @@ class QueueSummary(TypedDict):
 # agent gave back is ``unassigned`` (waiting again), not a new handoff.
 QUEUE_CHANGES = (
     "handoff", "reopened", "claimed", "assigned", "transferred", "unassigned", "resolved",
-    "returned", "rated", "abandoned", "labels",
+    "returned", "rated", "abandoned", "labels", "emailed",
 )
 
 

@@ -346,6 +346,7 @@ def owed_email_send(email_id: int, *, now: datetime | None = None) -> str:
         if email.kind == EmailKind.REPLY:
             # Consoles with the conversation open redraw it: "sent by e-mail" and the time.
             transaction.on_commit(
-                partial(realtime.broadcast_conversation_changed, conversation), robust=True
+                partial(realtime.broadcast_conversation_changed, conversation, "emailed"),
+                robust=True,
             )
         return "sent"

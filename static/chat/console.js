@@ -104,12 +104,29 @@
         settleQueue();
         if (frame.type === "queue.changed" && frame.conversation &&
             frame.conversation.conversation_id === open) {
-          refresh("#conversation-head");
+          refreshOpenConversation(frame.conversation);
         }
         break;
       default:
         break;
     }
+  }
+
+  // The open conversation changed: its head is drawn again; when it has just become mine or
+  // stopped being mine (a claim, a transfer to me, an unassign), the whole pane, so that the
+  // reply box appears for its new owner and goes for the one who lost it.
+  function refreshOpenConversation(summary) {
+    var pane = document.getElementById("conversation");
+    var head = document.getElementById("conversation-head");
+    var mineNow = summary.assignee_id === me && summary.status === "agent";
+    var mineShown = pane && pane.getAttribute("data-mine") === "1";
+    if (!pane || !head || !window.htmx || mineNow === mineShown) {
+      refresh("#conversation-head");
+      return;
+    }
+    var pending = window.htmx.ajax("GET", head.getAttribute("hx-get"),
+      { source: pane, target: "#conversation", swap: "outerHTML" });
+    if (pending && pending.catch) pending.catch(function () {});
   }
 
   // The server sends one queue update per conversation per period and drops the rest of a
@@ -151,6 +168,13 @@
     }
     var transcript = document.getElementById("transcript");
     if (transcript) transcript.scrollTop = transcript.scrollHeight;
+    // A refused action (a claim another agent won a moment before) is also told in a notice:
+    // the live refresh that follows redraws the pane's head, and its error line with it.
+    var config = event.detail && event.detail.requestConfig;
+    if (config && config.verb === "post") {
+      var error = document.querySelector("#conversation [data-sd=console-error]");
+      if (error && error.textContent.trim()) showNotice("Not done", error.textContent.trim());
+    }
   });
   window.addEventListener("popstate", function () { window.location.reload(); });
 

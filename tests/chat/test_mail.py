@@ -362,10 +362,11 @@ def test_the_transcript_says_sent_by_e_mail_with_the_time(
     frame = realtime.message_frame(Message.objects.get(pk=message.pk))
     assert "emailed_at" not in frame  # not sent yet
     changed = []
-    monkeypatch.setattr(realtime, "broadcast_conversation_changed", changed.append)
+    monkeypatch.setattr(realtime, "broadcast_conversation_changed",
+                        lambda conversation, change: changed.append((conversation.pk, change)))
     with django_capture_on_commit_callbacks(execute=True):
         send_due()
-    assert [c.pk for c in changed] == [left.pk]  # open consoles redraw the transcript
+    assert changed == [(left.pk, "emailed")]  # open consoles redraw the transcript
     owed = OwedEmail.objects.get()
     stored = selectors.messages_for_rejoin(conversation_id=left.pk, after_seq=0, missing_seqs=[])
     frames = {m.seq: realtime.message_frame(m) for m in stored}
@@ -456,3 +457,37 @@ def test_admins_read_the_outbox_and_cannot_edit_it(left, agent, admin_client):
     owed.refresh_from_db()
     assert owed.status == "pending"
     assert admin_client.get("/admin/chat/owedemail/add/").status_code == 403
+
+
+@pytest.fixture
+def eager_celery():
+    """Celery as on the embedded defaults (eager) for the test, whichever pass runs it."""
+    from celery import current_app
+
+    before = current_app.conf.task_always_eager
+    current_app.conf.task_always_eager = True
+    yield current_app
+    current_app.conf.task_always_eager = before
+
+
+def test_the_embedded_defaults_send_a_reply_mail_that_falls_due_later(
+    left, agent, settings, eager_celery
+):
+    """bin/serve has no Celery beat: ``run_schedule`` runs its dispatcher, which sends the mail."""
+    from django.core.management import call_command
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.EMAIL_REPLY_BATCH_SECONDS = 0
+    reply(left, agent)
+    assert OwedEmail.objects.get().status == EmailStatus.PENDING
+    call_command("run_schedule", "--once")
+    assert OwedEmail.objects.get().status == EmailStatus.SENT
+    assert [m.to for m in django_mail.outbox] == [["dana@customer.example"]]
+
+
+def test_run_schedule_refuses_to_stand_in_for_celery_beat_with_a_broker(eager_celery):
+    from django.core.management import CommandError, call_command
+
+    eager_celery.conf.task_always_eager = False
+    with pytest.raises(CommandError, match="Celery beat"):
+        call_command("run_schedule", "--once")
