@@ -422,7 +422,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         charges = [(budget, self.budget_id), (budget, f"ip:{self.address}")]
         if email:
             charges.append((budget, f"to:{email.lower()}"))
-        if await self.over_budget(*charges):
+        wait = limits.spend(*charges)
+        if wait is not None:
+            # Not rate_limited: that tells the widget to send its messages again later, and
+            # a transcript refused here is not sent later.
+            await self.error("transcript_limited", retry_after=wait)
             return
         try:
             await database_sync_to_async(services.transcript_email_request)(

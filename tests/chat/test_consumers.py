@@ -672,7 +672,7 @@ async def test_the_transcript_frame_refuses_a_bad_address_and_is_rate_limited(
     assert (owed.kind, owed.to) == ("transcript", "kim@customer.example")
     await comm.send_json_to({"type": "transcript", "email": "kim@customer.example"})
     frame = await comm.receive_json_from(timeout=TIMEOUT)
-    assert frame["code"] == "rate_limited" and frame["retry_after"] > 0
+    assert frame["code"] == "transcript_limited" and frame["retry_after"] > 0
     await comm.disconnect()
 
 
@@ -689,5 +689,5 @@ async def test_transcripts_to_one_inbox_are_limited_across_conversations(widget,
         frame = await comm.receive_json_from(timeout=TIMEOUT)
         codes.append(frame.get("of") or frame.get("code"))
         await comm.disconnect()
-    assert codes == ["transcript", "rate_limited"]
+    assert codes == ["transcript", "transcript_limited"]
     assert await database_sync_to_async(OwedEmail.objects.count)() == 1
