@@ -64,8 +64,9 @@ class Command(BaseCommand):
                     current_app.tasks[task_name].apply(throw=True)
                 except Exception:
                     logger.exception("scheduled task %s failed", task_name)
-                finally:
-                    close_old_connections()
             if once:
                 return
+            # A long-lived process: connections past their age or broken are dropped between
+            # rounds, as Django does between requests.
+            close_old_connections()
             time.sleep(max(0.2, min(due.values()) - time.monotonic()))
