@@ -625,7 +625,8 @@ def handoff_summary_for_agent(
     wants, opening = _summary_opening(conversation.intent)
     sentences = [opening]
     if details:
-        sentences.append(f"They gave {_joined(details[:4])}.")
+        # In one order on both databases (PostgreSQL's jsonb keeps no key order).
+        sentences.append(f"They gave {_joined(sorted(details)[:4])}.")
     if titles:
         sentences.append("The bot answered with " + _joined([f"“{t}”" for t in titles[:3]]) + ".")
     else:
