@@ -170,8 +170,8 @@
     if (transcript) transcript.scrollTop = transcript.scrollHeight;
     // A refused action (a claim another agent won a moment before) is also told in a notice:
     // the live refresh that follows redraws the pane's head, and its error line with it.
-    var config = event.detail && event.detail.requestConfig;
-    if (config && config.verb === "post") {
+    var xhr = event.detail && event.detail.xhr;
+    if (xhr && xhr.status >= 400) {  // a refusal drawn in place (400 or 422)
       var error = document.querySelector("#conversation [data-sd=console-error]");
       if (error && error.textContent.trim()) showNotice("Not done", error.textContent.trim());
     }
