@@ -8,6 +8,7 @@ in-memory channel layer, eager Celery and the offline bot. ``DATABASE_URL``, ``R
 from __future__ import annotations
 
 import os
+import ssl
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -262,6 +263,12 @@ CACHES["limits"] = {
 REDIS_KEY_PREFIX = os.environ.get("CHANNEL_PREFIX", "sd")
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", REDIS_URL or "memory://")
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # kombu's Redis transport, made to survive a Redis restart (see supportdesk/broker.py).
+    CELERY_BROKER_TRANSPORT = "supportdesk.broker:Transport"
+    if CELERY_BROKER_URL.startswith("rediss://"):
+        # The scheme no longer picks TLS once the transport is named: ask for it, verified.
+        CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
