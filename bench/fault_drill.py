@@ -25,6 +25,8 @@ fault:
                      prefetched tasks; started again after ``--down`` seconds, as a supervisor would
 ``redis_restart``    Redis stopped and started again at once (its queued tasks are gone)
 ``redis_down``       Redis stopped for ``--down`` seconds while customers keep sending
+``redis_drop_clients``  every client connection to Redis cut at once (a network cut or a failover;
+                     Redis keeps its queues), twice ``--down`` seconds apart
 ``pg_restart_fast``  ``pg_ctl restart -m fast``
 ``pg_restart_immediate``  ``pg_ctl stop -m immediate`` (a crash: no shutdown checkpoint), then start
 ``drop_sockets``     every customer's TCP connection aborted at once
@@ -78,6 +80,7 @@ FAULTS = (
     "worker_kill",
     "redis_restart",
     "redis_down",
+    "redis_drop_clients",
     "pg_restart_fast",
     "pg_restart_immediate",
     "drop_sockets",
@@ -150,6 +153,19 @@ class Redis:
         with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
             sock.sendall(b"PING\r\n")
             return sock.recv(16).startswith(b"+PONG")
+
+    def drop_clients(self) -> int:
+        """Cuts every client connection (``CLIENT KILL TYPE normal``); Redis keeps its data.
+
+        Returns how many connections were cut.
+        """
+        import redis
+
+        client = redis.Redis.from_url(self.url, socket_timeout=5)
+        try:
+            return client.client_kill_filter(_type="normal", skipme=True)
+        finally:
+            client.close()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -625,6 +641,10 @@ async def inject(fault: str, stack: Stack, customers: list[Customer], down: floa
         await loop.run_in_executor(None, stack.redis.stop)
         await asyncio.sleep(down)
         await loop.run_in_executor(None, stack.redis.start)
+    elif fault == "redis_drop_clients":
+        await loop.run_in_executor(None, stack.redis.drop_clients)
+        await asyncio.sleep(down)
+        await loop.run_in_executor(None, stack.redis.drop_clients)
     elif fault == "pg_restart_fast":
         await loop.run_in_executor(None, stack.postgres.restart, "fast")
     elif fault == "pg_restart_immediate":

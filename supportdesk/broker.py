@@ -25,6 +25,9 @@ URL is ``redis://`` or ``rediss://`` (for ``rediss://`` the settings ask for ver
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 from kombu.transport import redis as kombu_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -44,6 +47,22 @@ class Channel(kombu_redis.Channel):
         transport = self.connection
         return transport is None or transport.client is None
 
+    @contextlib.contextmanager
+    def detached_failures(self, action: str) -> Iterator[None]:
+        """Raises kombu's ``AttributeError`` of a detached channel as a connection error.
+
+        ``action`` names what failed ("cannot acknowledge"). Any other ``AttributeError``, or
+        one while still attached, propagates unchanged.
+        """
+        try:
+            yield
+        except AttributeError as error:
+            if not self.detached():
+                raise
+            raise DetachedChannelError(
+                f"{action}: this channel's broker connection was closed"
+            ) from error
+
     def close(self) -> None:
         """Closes the channel, restoring its unacknowledged messages when it still can.
 
@@ -51,14 +70,8 @@ class Channel(kombu_redis.Channel):
             DetachedChannelError: the restore needed a new Redis connection and the channel is
                 detached (the messages stay in the broker's unacked index).
         """
-        try:
+        with self.detached_failures("closed without restoring"):
             super().close()
-        except AttributeError as error:
-            if not self.detached():
-                raise
-            raise DetachedChannelError(
-                "closed without restoring: this channel's broker connection was closed"
-            ) from error
 
     def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
         """Acknowledges a message.
@@ -67,14 +80,8 @@ class Channel(kombu_redis.Channel):
             DetachedChannelError: as for ``close`` (Celery logs it and goes on; the message is
                 redelivered after the visibility timeout).
         """
-        try:
+        with self.detached_failures("cannot acknowledge"):
             super().basic_ack(delivery_tag, multiple=multiple)
-        except AttributeError as error:
-            if not self.detached():
-                raise
-            raise DetachedChannelError(
-                "cannot acknowledge: this channel's broker connection was closed"
-            ) from error
 
     def basic_reject(self, delivery_tag: str, requeue: bool = False) -> None:
         """Rejects a message.
@@ -82,14 +89,8 @@ class Channel(kombu_redis.Channel):
         Raises:
             DetachedChannelError: as for ``basic_ack``.
         """
-        try:
+        with self.detached_failures("cannot reject"):
             super().basic_reject(delivery_tag, requeue=requeue)
-        except AttributeError as error:
-            if not self.detached():
-                raise
-            raise DetachedChannelError(
-                "cannot reject: this channel's broker connection was closed"
-            ) from error
 
 
 class Transport(kombu_redis.Transport):

@@ -1,4 +1,5 @@
-"""CI runs a short fault drill: the worker killed with prefetched tasks, and a Redis restart.
+"""CI runs a short fault drill: the worker killed with prefetched tasks, a Redis restart, and
+every client connection to Redis cut.
 
 The drill (bench/fault_drill.py) starts its own Redis, PostgreSQL cluster, two Daphnes, worker
 and beat, so this test touches none of the suite's services. It is bounded by counts (three
@@ -54,13 +55,14 @@ def test_a_short_drill_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     if not shutil.which("redis-server") or not _postgres_binaries():
         _unavailable("the fault drill needs redis-server and PostgreSQL's initdb and pg_ctl")
     code, out, err = run_drill(
-        ["--short", "--faults", "worker_kill,redis_restart", "--recover-timeout", "60",
+        ["--short", "--faults", "worker_kill,redis_restart,redis_drop_clients",
+         "--recover-timeout", "60",
          "--log-dir", str(tmp_path)],
         limit=1500,
     )
     assert code != 2, f"the drill could not start its services:\n{err}"
     rows = {m["fault"]: m.groupdict() for m in ROW.finditer(out)}
-    assert set(rows) == {"worker_kill", "redis_restart"}, out + err
+    assert set(rows) == {"worker_kill", "redis_restart", "redis_drop_clients"}, out + err
     for fault, row in rows.items():
         assert int(row["sent"]) == 3 * 6, (fault, out)
         assert int(row["acked"]) == int(row["stored"]) == int(row["answered"]) == 18, (fault, out)
