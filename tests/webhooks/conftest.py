@@ -75,9 +75,15 @@ def _no_cached_subscriptions() -> Iterator[None]:
     subscriptions, the disabled-endpoint notice, the marks of queued delivery tasks)."""
     from django.core.cache import cache
 
-    from webhooks.services import DISABLED_NOTICE_KEY, SUBSCRIPTIONS_KEY, queued_key
+    from webhooks.services import (
+        DISABLED_NOTICE_KEY,
+        SUBSCRIPTIONS_GENERATION_KEY,
+        SUBSCRIPTIONS_KEY,
+        queued_key,
+    )
 
-    keys = [SUBSCRIPTIONS_KEY, DISABLED_NOTICE_KEY, *(queued_key(pk) for pk in range(1, 1000))]
+    keys = [SUBSCRIPTIONS_KEY, SUBSCRIPTIONS_GENERATION_KEY, DISABLED_NOTICE_KEY,
+            *(queued_key(pk) for pk in range(1, 1000))]
     cache.delete_many(keys)
     yield
     cache.delete_many(keys)

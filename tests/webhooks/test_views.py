@@ -3,6 +3,8 @@ delivery log with Send again, and the notice of an endpoint the desk disabled.""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -10,7 +12,7 @@ from django.utils import timezone
 from chat import services as chat_services
 from knowledge.models import AuditLogEntry
 from webhooks import services
-from webhooks.models import Delivery, DeliveryAttempt, Endpoint
+from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +127,51 @@ def test_an_endpoint_the_desk_disabled_is_announced_on_the_admin_pages(
     services.disabled_notice_refresh()
     assert "webhook-disabled-notice" not in admin_client.get(
         reverse("webhooks:endpoint_list")).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_very_next_event_after_a_change_on_the_pages_follows_it(
+    admin_client, widget, receiver, loopback_allowed
+):
+    """Committed for real (each page's transaction, then the chat's): adding, editing,
+    disabling, enabling and deleting an endpoint each decide the next event."""
+
+    def say(text: str) -> set[int]:
+        """A customer message; the endpoints its event was owed to."""
+        before = set(Event.objects.values_list("pk", flat=True))
+        chat_services.message_create_incoming(conversation=conversation, text=text,
+                                              client_id=None, queue_bot=False)
+        new = Event.objects.exclude(pk__in=before).filter(name="message.created")
+        return set(Delivery.objects.filter(event__in=new).values_list("endpoint_id", flat=True))
+
+    def received(count: int) -> list[str]:
+        """The texts the receiver got, once it got ``count`` (delivered in a thread)."""
+        deadline = time.monotonic() + 10
+        while len(receiver.received) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return [r.body["data"]["message"]["text"] for r in receiver.received]
+
+    conversation, _ = chat_services.conversation_start(widget=widget)
+    assert say("no endpoint yet") == set()  # the empty subscriptions are cached now
+    response = admin_client.post(reverse("webhooks:endpoint_create"), {
+        "url": receiver.url, "events": ["message.created"],
+    })
+    assert response.status_code == 200
+    endpoint = Endpoint.objects.get()
+    receiver.secret = endpoint.secret
+    assert say("added") == {endpoint.pk}
+    assert received(1) == ["added"]
+    edit = reverse("webhooks:endpoint_edit", args=[endpoint.pk])
+    admin_client.post(edit, {"url": receiver.url, "events": ["rating.created"]})
+    assert say("unsubscribed") == set()
+    admin_client.post(edit, {"url": receiver.url, "events": ["message.created"]})
+    assert say("subscribed again") == {endpoint.pk}
+    toggle = reverse("webhooks:endpoint_enable", args=[endpoint.pk])
+    admin_client.post(toggle, {"enabled": "0"})
+    assert say("disabled") == set()
+    admin_client.post(toggle, {"enabled": "1"})
+    assert say("enabled") == {endpoint.pk}
+    admin_client.post(reverse("webhooks:endpoint_delete", args=[endpoint.pk]))
+    assert say("deleted") == set()
+    assert received(3) == ["added", "subscribed again", "enabled"]
+    assert all(r.signature_ok for r in receiver.received)
