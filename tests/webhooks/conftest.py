@@ -89,6 +89,20 @@ def _no_cached_subscriptions() -> Iterator[None]:
     cache.delete_many(keys)
 
 
+@pytest.fixture
+def deliver_on_commit():
+    """Deliveries queued on commit are sent at once in the test's thread (through the
+    services' own ``register_queue`` door), not in the eager mode's thread: SQLite's shared
+    in-memory test database locks tables without waiting for another thread."""
+    from webhooks import services
+    from webhooks.delivery import endpoint_deliver
+    from webhooks.tasks import deliver_endpoint_enqueue
+
+    services.register_queue(lambda endpoint_id: endpoint_deliver(endpoint_id))
+    yield
+    services.register_queue(deliver_endpoint_enqueue)
+
+
 @pytest.fixture(scope="session")
 def webhook_worker_process(django_db_setup, django_db_blocker, artifacts_dir: Path
                            ) -> Iterator[subprocess.Popen]:
