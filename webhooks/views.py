@@ -138,8 +138,7 @@ def delivery_resend(request: HttpRequest, pk: int) -> HttpResponse:
     enabled again)."""
     delivery = get_object_or_404(Delivery.objects.select_related("event", "endpoint"), pk=pk)
     services.delivery_resend(actor=request.user, delivery=delivery)
-    event_id = delivery.event.public_id
-    endpoint = Endpoint.objects.get(pk=delivery.endpoint_id)
+    event_id, endpoint = delivery.event.public_id, delivery.endpoint
     head = selectors.delivery_head(endpoint)
     if not endpoint.is_enabled:
         messages.warning(request, f"{event_id} will be sent again once this endpoint is "
