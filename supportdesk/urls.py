@@ -24,3 +24,9 @@ urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("api/", include("api.urls")),
 ]
+
+# Under /api/ an error is the API's JSON; elsewhere Django's pages (api.errors).
+handler400 = "api.errors.handler400"
+handler403 = "api.errors.handler403"
+handler404 = "api.errors.handler404"
+handler500 = "api.errors.handler500"

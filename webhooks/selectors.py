@@ -33,3 +33,20 @@ def deliveries_for_endpoint(endpoint: Endpoint) -> QuerySet[Delivery]:
 def attempts_for(deliveries: list[Delivery]) -> QuerySet[DeliveryAttempt]:
     """The attempts of ``deliveries``, newest first (one query)."""
     return DeliveryAttempt.objects.filter(delivery__in=deliveries).order_by("-at", "-id")
+
+
+def delivery_head(endpoint: Endpoint) -> Delivery | None:
+    """The endpoint's oldest undelivered delivery, with its event, or None: the one sent
+    next. Deliveries go in event order, so every later event waits until this one is
+    delivered (a "Send again" of a later one too)."""
+    return (
+        Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
+        .select_related("event").order_by("event_id").first()
+    )
+
+
+def deliveries_waiting_behind(head: Delivery) -> int:
+    """How many undelivered deliveries of ``head``'s endpoint wait behind it."""
+    return Delivery.objects.filter(
+        endpoint_id=head.endpoint_id, status=DeliveryStatus.PENDING, event_id__gt=head.event_id
+    ).count()

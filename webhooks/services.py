@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,10 +43,17 @@ URL_MAX_CHARS = 1000
 DESCRIPTION_MAX_CHARS = 200
 
 # Which enabled endpoint wants which event, in the shared cache: a chat write with no endpoint
-# to tell costs no database statement. Dropped (now and on commit) by every endpoint change;
-# the lifetime bounds how long a change that raced a reader can go unseen.
+# to tell costs no database statement, and one that has costs one cache read (``subscriptions``).
+# The cached rows carry the generation they were read under; every change of an endpoint sets a
+# new generation (``subscriptions_changed``, now and on commit), so rows read before the change
+# are never used after it, even when a reader that raced the change stores them late. The
+# lifetime bounds only a write that bypasses the model (``QuerySet.update`` of ``events`` or
+# ``is_enabled`` outside this module).
 SUBSCRIPTIONS_KEY = "webhooks:subscriptions"
+SUBSCRIPTIONS_GENERATION_KEY = "webhooks:subscriptions-generation"
 SUBSCRIPTIONS_SECONDS = 60
+# Endpoint fields whose change changes who gets which event.
+SUBSCRIPTION_FIELDS = frozenset({"events", "is_enabled"})
 # A queued task's mark outlives a lost task by at most this (the dispatcher queues it anyway).
 QUEUED_MARK_SECONDS = 60
 # Set while an endpoint the desk disabled after a day of failures awaits an admin: the admin
@@ -109,36 +117,63 @@ def _queue_on_commit(endpoint_ids: Iterable[int]) -> None:
 
 
 def subscriptions() -> list[tuple[int, list[str]]]:
-    """(endpoint id, event names) of every enabled endpoint: from the cache, else read and
-    cached for ``SUBSCRIPTIONS_SECONDS``. A cache that fails is skipped (read from the database)."""
+    """(endpoint id, event names) of every enabled endpoint.
+
+    One cache read (the rows and the current generation together); the database is read
+    only when the cached rows are missing or of an older generation, and then cached for
+    ``SUBSCRIPTIONS_SECONDS``. A cache that fails is skipped (read from the database)."""
     try:
-        cached = cache.get(SUBSCRIPTIONS_KEY)
+        found = cache.get_many([SUBSCRIPTIONS_GENERATION_KEY, SUBSCRIPTIONS_KEY])
     except Exception:
         logger.warning("the cache failed; webhook subscriptions read from the database")
-        cached, usable = None, False
-    else:
-        usable = True
-    if cached is not None:
-        return cached
-    rows = [(pk, list(events)) for pk, events in
-            Endpoint.objects.filter(is_enabled=True).values_list("pk", "events")]
-    if usable:
-        cache.set(SUBSCRIPTIONS_KEY, rows, SUBSCRIPTIONS_SECONDS)
+        return _subscriptions_read()
+    generation, cached = found.get(SUBSCRIPTIONS_GENERATION_KEY), found.get(SUBSCRIPTIONS_KEY)
+    if generation is not None and isinstance(cached, tuple) and cached[0] == generation:
+        return cached[1]
+    # Read after the generation: a change that commits from now on sets another one, and the
+    # rows stored below under this one are not used again.
+    rows = _subscriptions_read()
+    try:
+        if generation is None:
+            generation = uuid.uuid4().hex
+            if not cache.add(SUBSCRIPTIONS_GENERATION_KEY, generation, None):
+                return rows  # a change set one meanwhile: these rows may be older
+        cache.set(SUBSCRIPTIONS_KEY, (generation, rows), SUBSCRIPTIONS_SECONDS)
+    except Exception:
+        logger.warning("could not cache the webhook subscriptions", exc_info=True)
     return rows
 
 
-def _subscriptions_changed() -> None:
-    """Drops the cached subscriptions now (this transaction reads them again) and on commit
-    (other processes do)."""
+def _subscriptions_read() -> list[tuple[int, list[str]]]:
+    return [(pk, list(events)) for pk, events in
+            Endpoint.objects.filter(is_enabled=True).values_list("pk", "events")]
 
-    def drop() -> None:
+
+def subscriptions_changed() -> None:
+    """Sets a new subscriptions generation now (this transaction reads the rows again) and on
+    commit (every process does, even one that read the old rows meanwhile and cached them).
+    Called for every saved or deleted ``Endpoint`` (``webhooks.apps``) and by a service that
+    changes one with ``QuerySet.update``."""
+
+    def bump() -> None:
         try:
-            cache.delete(SUBSCRIPTIONS_KEY)
+            cache.set(SUBSCRIPTIONS_GENERATION_KEY, uuid.uuid4().hex, None)
         except Exception:
-            logger.warning("could not drop the cached webhook subscriptions", exc_info=True)
+            logger.warning("could not renew the webhook subscriptions", exc_info=True)
 
-    drop()
-    transaction.on_commit(drop, robust=True)
+    bump()
+    transaction.on_commit(bump, robust=True)
+
+
+def endpoint_changed(
+    sender: type[Endpoint], instance: Endpoint, update_fields: Iterable[str] | None = None,
+    **kwargs: Any,
+) -> None:
+    """The receiver of ``post_save`` and ``post_delete`` of ``Endpoint`` (any door: these
+    services, the shell, ``loaddata``): ``subscriptions_changed`` unless the save wrote only
+    fields that subscriptions do not read (a delivery task's lease, a retry time)."""
+    if update_fields is None or SUBSCRIPTION_FIELDS.intersection(update_fields):
+        subscriptions_changed()
 
 
 # --- Checks ----------------------------------------------------------------------------------
@@ -237,7 +272,6 @@ def endpoint_create(
     )
     audit_record(actor=actor, action="webhook_created", obj=endpoint,
                  changes=field_changes({}, _audited(endpoint)))
-    _subscriptions_changed()
     return endpoint, secret
 
 
@@ -260,7 +294,6 @@ def endpoint_update(
     changes = field_changes(before, _audited(endpoint))
     if changes:
         audit_record(actor=actor, action="webhook_changed", obj=endpoint, changes=changes)
-    _subscriptions_changed()
     return endpoint
 
 
@@ -289,7 +322,6 @@ def endpoint_set_enabled(*, actor: Any, endpoint: Endpoint, enabled: bool) -> En
     endpoint.save()
     audit_record(actor=actor, action="webhook_enabled" if enabled else "webhook_disabled",
                  obj=endpoint, changes=field_changes(before, _audited(endpoint)))
-    _subscriptions_changed()
     transaction.on_commit(disabled_notice_refresh, robust=True)
     return endpoint
 
@@ -307,7 +339,6 @@ def endpoint_delete(*, actor: Any, endpoint: Endpoint) -> None:
                  changes=field_changes(_audited(endpoint), {}))
     endpoint.delete()
     Event.objects.filter(deliveries__isnull=True).delete()
-    _subscriptions_changed()
     transaction.on_commit(disabled_notice_refresh, robust=True)
 
 
@@ -416,7 +447,7 @@ def attempt_record(
                      changes={"is_enabled": [True, False], "reason": [None, reason]})
         transaction.on_commit(lambda: _tell_admins(endpoint.pk), robust=True)
         transaction.on_commit(disabled_notice_refresh, robust=True)
-        _subscriptions_changed()
+        subscriptions_changed()  # a QuerySet.update: no post_save
     Endpoint.objects.filter(pk=endpoint.pk).update(**sets)
     return attempt
 

@@ -6,10 +6,13 @@ later page shows it.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import dateformat, timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -99,7 +102,8 @@ def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @area_required("knowledge")
 @require_GET
 def delivery_list(request: HttpRequest, pk: int) -> HttpResponse:
-    """The endpoint's deliveries, newest first, each with its attempts (the delivery log)."""
+    """The endpoint's deliveries, newest first, each with its attempts (the delivery log),
+    and which undelivered event the others wait for (deliveries go in event order)."""
     endpoint = get_object_or_404(Endpoint, pk=pk)
     page = Paginator(selectors.deliveries_for_endpoint(endpoint), DELIVERIES_PER_PAGE).get_page(
         request.GET.get("page")
@@ -108,16 +112,48 @@ def delivery_list(request: HttpRequest, pk: int) -> HttpResponse:
     attempts: dict[int, list] = {}
     for attempt in selectors.attempts_for(deliveries):
         attempts.setdefault(attempt.delivery_id, []).append(attempt)
-    rows = [{"delivery": d, "attempts": attempts.get(d.pk, [])} for d in deliveries]
-    return render(request, "webhooks/delivery_list.html",
-                  {"endpoint": endpoint, "page": page, "rows": rows, "query": ""})
+    head = selectors.delivery_head(endpoint)
+    rows = [
+        {"delivery": d, "attempts": attempts.get(d.pk, []), "is_head": head is not None
+         and d.pk == head.pk, "waits_for": head if head and d.event_id > head.event_id else None}
+        for d in deliveries
+    ]
+    waiting = selectors.deliveries_waiting_behind(head) if head is not None else 0
+    return render(request, "webhooks/delivery_list.html", {
+        "endpoint": endpoint, "page": page, "rows": rows, "query": "", "head": head,
+        "head_due": head is not None and head.next_attempt_at <= timezone.now(),
+        "waiting": waiting,
+    })
+
+
+def _when(moment: datetime) -> str:
+    return dateformat.format(timezone.localtime(moment), "Y-m-d H:i:s")
 
 
 @area_required("knowledge")
 @require_POST
 def delivery_resend(request: HttpRequest, pk: int) -> HttpResponse:
-    """"Send again": the same event once more, queued now."""
-    delivery = get_object_or_404(Delivery.objects.select_related("event"), pk=pk)
+    """"Send again": the same event owed once more, queued now; the message says when it
+    will really go (at once, after an older undelivered event, or once the endpoint is
+    enabled again)."""
+    delivery = get_object_or_404(Delivery.objects.select_related("event", "endpoint"), pk=pk)
     services.delivery_resend(actor=request.user, delivery=delivery)
-    messages.success(request, f"{delivery.event.public_id} will be sent again.")
+    event_id, endpoint = delivery.event.public_id, delivery.endpoint
+    head = selectors.delivery_head(endpoint)
+    if not endpoint.is_enabled:
+        messages.warning(request, f"{event_id} will be sent again once this endpoint is "
+                                  "enabled: a disabled endpoint is sent nothing.")
+    elif head is not None and head.event_id < delivery.event_id:
+        older = head.event.public_id
+        if head.next_attempt_at > timezone.now():
+            when = (f"{older}'s next try is at {_when(head.next_attempt_at)}; "
+                    f'"Try {older} now" above tries it at once.')
+        else:
+            when = f"{older} is due now."
+        messages.warning(request, f"{event_id} is queued but not sent yet: it waits for "
+                                  f"{older}, an older event this endpoint has not received "
+                                  f"(events go in order). {when}")
+    else:
+        messages.success(request, f"{event_id} is being sent again now; reload the page to "
+                                  "see the attempt.")
     return redirect("webhooks:delivery_list", pk=delivery.endpoint_id)

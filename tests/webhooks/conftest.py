@@ -75,12 +75,32 @@ def _no_cached_subscriptions() -> Iterator[None]:
     subscriptions, the disabled-endpoint notice, the marks of queued delivery tasks)."""
     from django.core.cache import cache
 
-    from webhooks.services import DISABLED_NOTICE_KEY, SUBSCRIPTIONS_KEY, queued_key
+    from webhooks.services import (
+        DISABLED_NOTICE_KEY,
+        SUBSCRIPTIONS_GENERATION_KEY,
+        SUBSCRIPTIONS_KEY,
+        queued_key,
+    )
 
-    keys = [SUBSCRIPTIONS_KEY, DISABLED_NOTICE_KEY, *(queued_key(pk) for pk in range(1, 1000))]
+    keys = [SUBSCRIPTIONS_KEY, SUBSCRIPTIONS_GENERATION_KEY, DISABLED_NOTICE_KEY,
+            *(queued_key(pk) for pk in range(1, 1000))]
     cache.delete_many(keys)
     yield
     cache.delete_many(keys)
+
+
+@pytest.fixture
+def deliver_on_commit():
+    """Deliveries queued on commit are sent at once in the test's thread (through the
+    services' own ``register_queue`` door), not in the eager mode's thread: SQLite's shared
+    in-memory test database locks tables without waiting for another thread."""
+    from webhooks import services
+    from webhooks.delivery import endpoint_deliver
+    from webhooks.tasks import deliver_endpoint_enqueue
+
+    services.register_queue(lambda endpoint_id: endpoint_deliver(endpoint_id))
+    yield
+    services.register_queue(deliver_endpoint_enqueue)
 
 
 @pytest.fixture(scope="session")

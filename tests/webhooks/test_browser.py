@@ -1,16 +1,19 @@
 """An admin registers a webhook endpoint in a real Chromium, copies the secret shown once,
-watches the deliveries (a 500 then a success) and sends one again."""
+watches the deliveries (a 500 then a success) and sends one again; and reads, on a wide
+screen and a phone, why an event sent again behind a failing older one does not go yet."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
 
 from chat import services as chat_services
 from tests.conftest import DEMO_PASSWORD, login
-from webhooks.models import Delivery, DeliveryStatus, Endpoint
+from webhooks import services
+from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint
 
 pytestmark = [pytest.mark.services, pytest.mark.browser]
 
@@ -66,6 +69,43 @@ def test_admin_registers_sees_the_secret_once_reads_deliveries_and_sends_again(
 
     event_id = oldest.get_attribute("data-event")
     oldest.locator("[data-sd=delivery-resend]").click()
-    page.wait_for_selector("text=will be sent again")
+    page.wait_for_selector("text=is being sent again now")
     assert _wait(lambda: receiver.event_ids().count(event_id) == 3)  # 500, 200, again
     assert all(r.signature_ok for r in receiver.received)
+
+
+def test_send_again_behind_a_failing_older_event_says_it_waits_for_it(
+    daphne_server, browser_context_factory, receiver, widget, admin_user, loopback_allowed,
+    deliver_on_commit, artifacts_dir
+):
+    receiver.statuses = [500] * 1000  # the receiver is down for the whole test
+    endpoint, receiver.secret = services.endpoint_create(
+        actor=admin_user, url=receiver.url, events=["message.created"], description="CRM sync",
+    )
+    conversation, _ = chat_services.conversation_start(widget=widget)
+    for text in ("Where is my order?", "It is 55102", "Thanks"):
+        chat_services.message_create_incoming(conversation=conversation, text=text,
+                                              client_id=None, queue_bot=False)
+    head = Delivery.objects.select_related("event").order_by("event_id").first()
+    assert DeliveryAttempt.objects.filter(delivery=head).count() == 1
+    head_id = head.event.public_id
+    User.objects.filter(pk=admin_user.pk).update(password=make_password(DEMO_PASSWORD))
+
+    for width, height, name in ((1440, 900, "wide"), (390, 844, "phone")):
+        page = browser_context_factory(viewport={"width": width, "height": height}).new_page()
+        login(page, daphne_server, admin_user.username)
+        page.goto(f"{daphne_server}/webhooks/{endpoint.pk}/deliveries/")
+        notice = page.locator("[data-sd=delivery-blocked]")
+        assert f"{head_id} (message.created) has not been received yet" in notice.inner_text()
+        assert "2 later events wait for it" in notice.inner_text()
+        newest = page.locator("[data-sd=delivery-row]").first
+        assert f"waits for {head_id}" in newest.inner_text()
+        assert f"goes after {head_id}" not in newest.inner_text()  # pending: its status says
+        page.screenshot(path=str(artifacts_dir / f"webhook-waiting-{name}.png"), full_page=True)
+        newest.locator("[data-sd=delivery-resend]").click()
+        said = page.locator(".flash li").first.inner_text()
+        assert f"is queued but not sent yet: it waits for {head_id}" in said
+        assert "will be sent again" not in said
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(artifacts_dir / f"webhook-resent-{name}.png"), full_page=True)
+    print("screenshots in", artifacts_dir)

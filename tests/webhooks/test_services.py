@@ -192,3 +192,79 @@ def test_an_attempt_for_a_deleted_endpoint_is_not_recorded(admin_user, conversat
                                    body_excerpt="", duration_ms=1.0,
                                    endpoint_failing=endpoint_failing) is None
     assert not Event.objects.exists()
+
+
+# --- Who subscribes: cached, and renewed by every change of an endpoint ----------------------
+
+
+def _subscribed() -> set[int]:
+    return {pk for pk, _ in services.subscriptions()}
+
+
+def test_the_subscriptions_cost_one_cache_read_once_cached(admin_user, conversation, settings,
+                                                            django_assert_num_queries):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:1/a",
+                                           events=["rating.created"])
+    assert _subscribed() == {endpoint.pk}  # read and cached
+    with django_assert_num_queries(0):
+        assert _subscribed() == {endpoint.pk}
+        assert services.events_record(name="message.created", conversation=conversation,
+                                      at=timezone.now()) is None
+
+
+def test_rows_a_racing_reader_stores_after_the_change_are_not_used(admin_user, settings):
+    """A reader that read the endpoints just before a change committed and stores them just
+    after: the next reader does not take them (they carry the older generation)."""
+    from django.core.cache import cache
+
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    assert _subscribed() == set()
+    before = cache.get(services.SUBSCRIPTIONS_GENERATION_KEY)
+    assert before is not None
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:1/a",
+                                           events=["message.created"])
+    cache.set(services.SUBSCRIPTIONS_KEY, (before, []), services.SUBSCRIPTIONS_SECONDS)
+    assert _subscribed() == {endpoint.pk}
+    services.endpoint_set_enabled(actor=admin_user, endpoint=endpoint, enabled=False)
+    cache.set(services.SUBSCRIPTIONS_KEY,
+              (cache.get(services.SUBSCRIPTIONS_KEY)[0], [(endpoint.pk, ["message.created"])]),
+              services.SUBSCRIPTIONS_SECONDS)
+    assert _subscribed() == set()
+
+
+def test_any_save_or_deletion_of_an_endpoint_renews_the_subscriptions(
+    django_assert_num_queries
+):
+    """Not only the services: a save from the shell or ``loaddata`` too. A save of fields
+    that subscriptions do not read keeps the cached rows."""
+    assert _subscribed() == set()
+    endpoint = Endpoint.objects.create(url="https://93.184.215.14/h", secret="whsec_x",
+                                       events=["message.created"])
+    assert _subscribed() == {endpoint.pk}
+    endpoint.description = "CRM"
+    endpoint.save(update_fields=["description"])
+    with django_assert_num_queries(0):
+        assert _subscribed() == {endpoint.pk}
+    endpoint.is_enabled = False
+    endpoint.save(update_fields=["is_enabled"])
+    assert _subscribed() == set()
+    endpoint.is_enabled = True
+    endpoint.save()
+    assert _subscribed() == {endpoint.pk}
+    endpoint.delete()
+    assert _subscribed() == set()
+
+
+def test_the_subscriptions_survive_a_lost_generation(admin_user, settings):
+    """A cache that lost the generation (evicted, restarted) reads the endpoints again."""
+    from django.core.cache import cache
+
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    assert _subscribed() == set()
+    cache.delete(services.SUBSCRIPTIONS_GENERATION_KEY)
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:1/a",
+                                           events=["message.created"])
+    cache.delete(services.SUBSCRIPTIONS_GENERATION_KEY)
+    assert _subscribed() == {endpoint.pk}
+    assert _subscribed() == {endpoint.pk}

@@ -10,7 +10,7 @@ from django.utils import timezone
 from chat import services as chat_services
 from knowledge.models import AuditLogEntry
 from webhooks import services
-from webhooks.models import Delivery, DeliveryAttempt, Endpoint
+from webhooks.models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint, Event
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +125,103 @@ def test_an_endpoint_the_desk_disabled_is_announced_on_the_admin_pages(
     services.disabled_notice_refresh()
     assert "webhook-disabled-notice" not in admin_client.get(
         reverse("webhooks:endpoint_list")).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_very_next_event_after_a_change_on_the_pages_follows_it(
+    admin_client, widget, receiver, loopback_allowed, deliver_on_commit
+):
+    """Committed for real (each page's transaction, then the chat's): adding, editing,
+    disabling, enabling and deleting an endpoint each decide the next event."""
+
+    def say(text: str) -> set[int]:
+        """A customer message; the endpoints its event was owed to."""
+        before = set(Event.objects.values_list("pk", flat=True))
+        chat_services.message_create_incoming(conversation=conversation, text=text,
+                                              client_id=None, queue_bot=False)
+        new = Event.objects.exclude(pk__in=before).filter(name="message.created")
+        return set(Delivery.objects.filter(event__in=new).values_list("endpoint_id", flat=True))
+
+    def received() -> list[str]:
+        return [r.body["data"]["message"]["text"] for r in receiver.received]
+
+    conversation, _ = chat_services.conversation_start(widget=widget)
+    assert say("no endpoint yet") == set()  # the empty subscriptions are cached now
+    response = admin_client.post(reverse("webhooks:endpoint_create"), {
+        "url": receiver.url, "events": ["message.created"],
+    })
+    assert response.status_code == 200
+    endpoint = Endpoint.objects.get()
+    receiver.secret = endpoint.secret
+    assert say("added") == {endpoint.pk}
+    assert received() == ["added"]
+    edit = reverse("webhooks:endpoint_edit", args=[endpoint.pk])
+    admin_client.post(edit, {"url": receiver.url, "events": ["rating.created"]})
+    assert say("unsubscribed") == set()
+    admin_client.post(edit, {"url": receiver.url, "events": ["message.created"]})
+    assert say("subscribed again") == {endpoint.pk}
+    toggle = reverse("webhooks:endpoint_enable", args=[endpoint.pk])
+    admin_client.post(toggle, {"enabled": "0"})
+    assert say("disabled") == set()
+    admin_client.post(toggle, {"enabled": "1"})
+    assert say("enabled") == {endpoint.pk}
+    admin_client.post(reverse("webhooks:endpoint_delete", args=[endpoint.pk]))
+    assert say("deleted") == set()
+    assert received() == ["added", "subscribed again", "enabled"]
+    assert all(r.signature_ok for r in receiver.received)
+
+
+def test_send_again_behind_an_undelivered_older_event_says_what_it_waits_for(
+    admin_client, admin_user, widget, loopback_allowed
+):
+    """Deliveries go in event order: an event sent again behind an older one that keeps
+    failing goes nowhere until that one is received. The page says so before the click, and
+    the answer to the click says so instead of "will be sent again"."""
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:9/a",
+                                           events=["message.created"])
+    conversation, _ = chat_services.conversation_start(widget=widget)
+    for number in range(3):
+        chat_services.message_create_incoming(conversation=conversation, text=f"m{number}",
+                                              client_id=None, queue_bot=False)
+    head, middle, last = Delivery.objects.select_related("event").order_by("event_id")
+    services.attempt_record(delivery=head, ok=False, status_code=500, error="",
+                            body_excerpt="down", duration_ms=5)
+    services.attempt_record(delivery=last, ok=True, status_code=200, error="",
+                            body_excerpt="", duration_ms=5)
+    head.refresh_from_db()
+    head_id = head.event.public_id
+    url = reverse("webhooks:delivery_list", args=[endpoint.pk])
+
+    page = admin_client.get(url).content.decode()
+    assert 'data-sd="delivery-blocked"' in page
+    assert f"{head_id} (message.created) has not been received yet" in page
+    assert "the 1 later event waits for it" in page
+    assert f'Try {head_id} now' in page
+    assert page.count(f"waits for {head_id}") == 1  # the middle one, pending behind it
+    assert page.count(f"goes after {head_id}") == 1  # Send again on the delivered last one
+
+    response = admin_client.post(reverse("webhooks:delivery_resend", args=[last.pk]),
+                                 follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert len(said) == 1 and f"waits for {head_id}" in said[0]
+    assert "will be sent again" not in said[0] and "next try is at" in said[0]
+    assert f"Try {head_id} now" in said[0]
+    last.refresh_from_db()
+    assert last.status == DeliveryStatus.PENDING
+    assert response.content.decode().count(f"waits for {head_id}") == 3  # the message and 2 rows
+
+    response = admin_client.post(reverse("webhooks:delivery_resend", args=[head.pk]),
+                                 follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert said == [f"{head_id} is being sent again now; reload the page to see the attempt."]
+    head.refresh_from_db()
+    assert head.next_attempt_at <= timezone.now()
+
+    services.endpoint_set_enabled(actor=admin_user, endpoint=endpoint, enabled=False)
+    page = admin_client.get(url).content.decode()
+    assert 'data-sd="delivery-disabled"' in page and 'data-sd="delivery-blocked"' not in page
+    assert "Its 3 undelivered events are kept" in page
+    response = admin_client.post(reverse("webhooks:delivery_resend", args=[middle.pk]),
+                                 follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert len(said) == 1 and "once this endpoint is enabled" in said[0]
