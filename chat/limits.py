@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import caches
+
+from . import shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -78,32 +78,13 @@ def failed_joins_per_address() -> Budget:
 
 # --- Storage ---------------------------------------------------------------------------------
 
-_client: tuple[int, Any] | None = None
-_client_lock = threading.Lock()
-
-
 def _redis() -> Any | None:
-    """One redis-py client per process when ``REDIS_URL`` is set, else None."""
-    global _client
-    if not settings.REDIS_URL:
-        return None
-    if _client is not None and _client[0] == os.getpid():
-        return _client[1]
-    import redis
-
-    with _client_lock:
-        if _client is None or _client[0] != os.getpid():
-            _client = (
-                os.getpid(),
-                redis.Redis.from_url(
-                    settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2
-                ),
-            )
-    return _client[1]
+    """The process's redis-py client (``chat.shared_redis``), or None without Redis."""
+    return shared_redis.client()
 
 
 def _key(*parts: object) -> str:
-    return ":".join([settings.REDIS_KEY_PREFIX, "limits", *(str(p) for p in parts)])
+    return shared_redis.key("limits", *parts)
 
 
 def _redis_failed(what: str) -> None:

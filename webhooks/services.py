@@ -28,6 +28,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.roles import ADMINS
+from chat import shared_redis
 from chat.hooks import HookEvent
 from knowledge.audit import audit_record, field_changes
 from knowledge.connectors import host_is_public
@@ -42,16 +43,14 @@ EVENT_NAMES: tuple[str, ...] = tuple(event.value for event in HookEvent)
 URL_MAX_CHARS = 1000
 DESCRIPTION_MAX_CHARS = 200
 
-# Which enabled endpoint wants which event, in the shared cache: a chat write with no endpoint
-# to tell costs no database statement, and one that has costs one cache read (``subscriptions``).
-# The cached rows carry the generation they were read under; every change of an endpoint sets a
-# new generation (``subscriptions_changed``, now and on commit), so rows read before the change
-# are never used after it, even when a reader that raced the change stores them late. The
-# lifetime bounds only a write that bypasses the model (``QuerySet.update`` of ``events`` or
-# ``is_enabled`` outside this module).
-SUBSCRIPTIONS_KEY = "webhooks:subscriptions"
+# Which enabled endpoint wants which event: each process keeps the rows it read with the
+# generation it read them under (``_read``), and a chat write checks only that generation, one
+# small read of the desk's Redis (``chat.shared_redis``; this process's cache on the embedded
+# setup). Every change of an endpoint sets a new generation (``subscriptions_changed``, now and
+# on commit), so rows read before the change are never used after it, even by a reader that
+# raced the change. A write that bypasses the model (``QuerySet.update`` of ``events`` or
+# ``is_enabled`` outside this module) must call ``subscriptions_changed`` itself.
 SUBSCRIPTIONS_GENERATION_KEY = "webhooks:subscriptions-generation"
-SUBSCRIPTIONS_SECONDS = 60
 # Endpoint fields whose change changes who gets which event.
 SUBSCRIPTION_FIELDS = frozenset({"events", "is_enabled"})
 # A queued task's mark outlives a lost task by at most this (the dispatcher queues it anyway).
@@ -116,31 +115,54 @@ def _queue_on_commit(endpoint_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda pk=endpoint_id: queue_delivery(pk), robust=True)
 
 
+# (generation, rows) this process last read; never shared between processes.
+_read: tuple[str, list[tuple[int, list[str]]]] | None = None
+
+
+def _generation_get() -> str | None:
+    client = shared_redis.client()
+    if client is None:
+        return cache.get(SUBSCRIPTIONS_GENERATION_KEY)
+    value = client.get(shared_redis.key(SUBSCRIPTIONS_GENERATION_KEY))
+    return None if value is None else value.decode()
+
+
+def _generation_set(value: str, *, only_if_missing: bool = False) -> bool:
+    client = shared_redis.client()
+    if client is None:
+        if only_if_missing:
+            return cache.add(SUBSCRIPTIONS_GENERATION_KEY, value, None)
+        cache.set(SUBSCRIPTIONS_GENERATION_KEY, value, None)
+        return True
+    return bool(client.set(shared_redis.key(SUBSCRIPTIONS_GENERATION_KEY), value,
+                           nx=only_if_missing))
+
+
 def subscriptions() -> list[tuple[int, list[str]]]:
     """(endpoint id, event names) of every enabled endpoint.
 
-    One cache read (the rows and the current generation together); the database is read
-    only when the cached rows are missing or of an older generation, and then cached for
-    ``SUBSCRIPTIONS_SECONDS``. A cache that fails is skipped (read from the database)."""
+    One read of the generation (a Redis ``GET`` with ``REDIS_URL``); the database is read only
+    when this process has not read the rows under that generation yet. A generation that is
+    missing (never set, or Redis restarted) is set anew first. A store that fails is skipped
+    (the rows are read from the database, and not kept)."""
+    global _read
     try:
-        found = cache.get_many([SUBSCRIPTIONS_GENERATION_KEY, SUBSCRIPTIONS_KEY])
-    except Exception:
-        logger.warning("the cache failed; webhook subscriptions read from the database")
-        return _subscriptions_read()
-    generation, cached = found.get(SUBSCRIPTIONS_GENERATION_KEY), found.get(SUBSCRIPTIONS_KEY)
-    if generation is not None and isinstance(cached, tuple) and cached[0] == generation:
-        return cached[1]
-    # Read after the generation: a change that commits from now on sets another one, and the
-    # rows stored below under this one are not used again.
-    rows = _subscriptions_read()
-    try:
+        generation = _generation_get()
         if generation is None:
-            generation = uuid.uuid4().hex
-            if not cache.add(SUBSCRIPTIONS_GENERATION_KEY, generation, None):
-                return rows  # a change set one meanwhile: these rows may be older
-        cache.set(SUBSCRIPTIONS_KEY, (generation, rows), SUBSCRIPTIONS_SECONDS)
+            _generation_set(uuid.uuid4().hex, only_if_missing=True)
+            generation = _generation_get()
     except Exception:
-        logger.warning("could not cache the webhook subscriptions", exc_info=True)
+        logger.warning("the generation of the webhook subscriptions could not be read; "
+                       "they are read from the database")
+        return _subscriptions_read()
+    held = _read
+    if generation is not None and held is not None and held[0] == generation:
+        return held[1]
+    # Read after the generation: a change that commits from now on sets another one, and the
+    # rows kept below under this one are not used again.
+    rows = _subscriptions_read()
+    if generation is not None:
+        _read = (generation, rows)
     return rows
 
 
@@ -151,13 +173,13 @@ def _subscriptions_read() -> list[tuple[int, list[str]]]:
 
 def subscriptions_changed() -> None:
     """Sets a new subscriptions generation now (this transaction reads the rows again) and on
-    commit (every process does, even one that read the old rows meanwhile and cached them).
+    commit (every process does, even one that read the old rows meanwhile and kept them).
     Called for every saved or deleted ``Endpoint`` (``webhooks.apps``) and by a service that
     changes one with ``QuerySet.update``."""
 
     def bump() -> None:
         try:
-            cache.set(SUBSCRIPTIONS_GENERATION_KEY, uuid.uuid4().hex, None)
+            _generation_set(uuid.uuid4().hex)
         except Exception:
             logger.warning("could not renew the webhook subscriptions", exc_info=True)
 

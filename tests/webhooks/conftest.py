@@ -71,22 +71,19 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(autouse=True)
 def _no_cached_subscriptions() -> Iterator[None]:
-    """A test's endpoints roll back with it; so must what the cache says of them (the
-    subscriptions, the disabled-endpoint notice, the marks of queued delivery tasks)."""
+    """A test's endpoints roll back with it; so must what is kept of them (the subscriptions
+    this process read, the disabled-endpoint notice, the marks of queued delivery tasks)."""
     from django.core.cache import cache
 
-    from webhooks.services import (
-        DISABLED_NOTICE_KEY,
-        SUBSCRIPTIONS_GENERATION_KEY,
-        SUBSCRIPTIONS_KEY,
-        queued_key,
-    )
+    from webhooks import services
+    from webhooks.services import DISABLED_NOTICE_KEY, queued_key
 
-    keys = [SUBSCRIPTIONS_KEY, SUBSCRIPTIONS_GENERATION_KEY, DISABLED_NOTICE_KEY,
-            *(queued_key(pk) for pk in range(1, 1000))]
+    keys = [DISABLED_NOTICE_KEY, *(queued_key(pk) for pk in range(1, 1000))]
     cache.delete_many(keys)
+    services._read = None  # what this process read of the endpoints before
     yield
     cache.delete_many(keys)
+    services._read = None
 
 
 @pytest.fixture

@@ -197,6 +197,19 @@ def test_an_attempt_for_a_deleted_endpoint_is_not_recorded(admin_user, conversat
 # --- Who subscribes: cached, and renewed by every change of an endpoint ----------------------
 
 
+def _generation_lose() -> None:
+    """The store forgets the generation (evicted, or Redis restarted without persistence)."""
+    from django.core.cache import cache
+
+    from chat import shared_redis
+
+    client = shared_redis.client()
+    if client is None:
+        cache.delete(services.SUBSCRIPTIONS_GENERATION_KEY)
+    else:
+        client.delete(shared_redis.key(services.SUBSCRIPTIONS_GENERATION_KEY))
+
+
 def _subscribed() -> set[int]:
     return {pk for pk, _ in services.subscriptions()}
 
@@ -213,24 +226,42 @@ def test_the_subscriptions_cost_one_cache_read_once_cached(admin_user, conversat
                                       at=timezone.now()) is None
 
 
-def test_rows_a_racing_reader_stores_after_the_change_are_not_used(admin_user, settings):
-    """A reader that read the endpoints just before a change committed and stores them just
-    after: the next reader does not take them (they carry the older generation)."""
-    from django.core.cache import cache
-
+def test_rows_a_racing_reader_kept_after_the_change_are_not_used(admin_user, settings):
+    """A reader that read the endpoints just before a change committed and kept them just
+    after: the next read does not take them (they carry the older generation)."""
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
     assert _subscribed() == set()
-    before = cache.get(services.SUBSCRIPTIONS_GENERATION_KEY)
+    before = services._generation_get()
     assert before is not None
     endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:1/a",
                                            events=["message.created"])
-    cache.set(services.SUBSCRIPTIONS_KEY, (before, []), services.SUBSCRIPTIONS_SECONDS)
+    services._read = (before, [])
     assert _subscribed() == {endpoint.pk}
+    kept = services._read[0]
     services.endpoint_set_enabled(actor=admin_user, endpoint=endpoint, enabled=False)
-    cache.set(services.SUBSCRIPTIONS_KEY,
-              (cache.get(services.SUBSCRIPTIONS_KEY)[0], [(endpoint.pk, ["message.created"])]),
-              services.SUBSCRIPTIONS_SECONDS)
+    services._read = (kept, [(endpoint.pk, ["message.created"])])
     assert _subscribed() == set()
+
+
+def test_a_chat_write_reads_only_the_generation_from_the_store(conversation, settings,
+                                                                 django_assert_num_queries):
+    """Once this process holds the rows of the current generation, an event costs one read
+    of the generation and no statement; another process's change is seen at the next read."""
+    from chat import shared_redis
+
+    assert _subscribed() == set()
+    with django_assert_num_queries(0):
+        assert _subscribed() == set()
+    # Another process's change: only the generation moves (no signal runs here).
+    Endpoint.objects.bulk_create([Endpoint(url="https://93.184.215.14/h", secret="whsec_x",
+                                           events=["message.created"])])
+    assert _subscribed() == set()  # the rows this process kept, under the same generation
+    services._generation_set("set-by-another-process")
+    assert len(_subscribed()) == 1
+    if shared_redis.client() is not None:
+        stored = shared_redis.client().get(
+            shared_redis.key(services.SUBSCRIPTIONS_GENERATION_KEY))
+        assert stored == b"set-by-another-process"
 
 
 def test_any_save_or_deletion_of_an_endpoint_renews_the_subscriptions(
@@ -258,13 +289,11 @@ def test_any_save_or_deletion_of_an_endpoint_renews_the_subscriptions(
 
 def test_the_subscriptions_survive_a_lost_generation(admin_user, settings):
     """A cache that lost the generation (evicted, restarted) reads the endpoints again."""
-    from django.core.cache import cache
-
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
     assert _subscribed() == set()
-    cache.delete(services.SUBSCRIPTIONS_GENERATION_KEY)
+    _generation_lose()
     endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:1/a",
                                            events=["message.created"])
-    cache.delete(services.SUBSCRIPTIONS_GENERATION_KEY)
+    _generation_lose()
     assert _subscribed() == {endpoint.pk}
     assert _subscribed() == {endpoint.pk}
