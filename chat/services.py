@@ -21,6 +21,7 @@ import dataclasses
 import re
 import secrets
 import zoneinfo
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache, partial
 from typing import Any
@@ -336,7 +337,7 @@ def _message_store_incoming(
             attempts=1,
         ))
         if queue_bot:
-            outbox.owed_answer_queue_on_commit(message.pk)
+            outbox.owed_answer_queue_on_commit(message.pk, conversation.pk)
     return message, True
 
 
@@ -448,6 +449,18 @@ def bot_turn_record(*, message: Message, result: Any, at: datetime | None = None
     """
     with transaction.atomic():
         return _bot_turn_record(message=message, result=result, at=at)
+
+
+def bot_turns_record(
+    turns: Sequence[tuple[Message, Any]], *, at: datetime | None = None
+) -> list[Message | None]:
+    """``bot_turn_record`` for each ``(message, result)``, all in one transaction (one commit
+    for several turns of a drain); the messages must be of different conversations. Returns
+    what ``bot_turn_record`` would for each, in order. Raises, storing none of them, if one
+    fails; nothing is broadcast before the commit."""
+    with transaction.atomic():
+        return [_bot_turn_record(message=message, result=result, at=at)
+                for message, result in turns]
 
 
 def connector_category(trace: dict[str, Any] | None) -> str:

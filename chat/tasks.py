@@ -71,6 +71,11 @@ def answer_turn(*, text: str, context: Any, on_delta=None, call_connector=None) 
     )
 
 
+# An answer sent to the connector queue is not queued again for this long: the longest a
+# connector may take (``knowledge.connectors.MAX_TIMEOUT_SECONDS``) and the requeue delay.
+LOOKUP_GRACE_SECONDS = 45.0
+
+
 def _defer_connector_call(spec: Any, values: dict[str, str]) -> Any:
     """The default queue calls no data connector: the turn moves to the connector queue."""
     from chat.bot.lookup import DeferTurn
@@ -151,16 +156,35 @@ def answer_message(message_id: int, lookups: bool = False) -> None:
     of this task, or taken by an agent). With ``CONNECTOR_QUEUE`` set, a turn that needs a
     data connector's call is run again on that queue (``lookups=True``), so that a slow
     company API holds up no other conversation's answer; with eager Celery it runs here.
+    Drains (``owed_answers_drain``) answer each of their messages the same way.
     """
-    from chat.bot.lookup import DeferTurn
+    answer_owed(message_id, lookups=lookups)
 
+
+def answer_owed(message_id: int, *, lookups: bool = False) -> None:
+    """The body of ``answer_message``, for one message, in this process.
+
+    Raises what the database raises on a dead connection (``RETRY_ON``) and what storing the
+    outcome raises; a failing pipeline is a handoff instead (``chat.bot.failed_turn``).
+    """
     message, earlier, owed = _load_turn(message_id)
     if message is None or message.author != Author.CUSTOMER or not owed:
         return  # gone, not the customer's, or settled already (a re-delivered task)
+    result = _turn_result(message, earlier, lookups=lookups)
+    if result is not None:
+        _turn_store(message, result)
+
+
+def _turn_result(message: Message, earlier: list[tuple[str, str]], *, lookups: bool) -> Any:
+    """The pipeline's outcome for ``message`` (owed an answer), or None when there is nothing
+    to store: the bot no longer has the conversation (the debt is settled here), or the turn
+    was sent to the connector queue."""
+    from chat.bot.lookup import DeferTurn
+
     conversation = message.conversation
     if conversation.status != ConversationStatus.BOT:
         services.owed_answer_settle(message=message)
-        return
+        return None
     # The customer's socket already shows the bot typing (see ChatConsumer.frame_message).
     last_delta = [0.0]
 
@@ -179,16 +203,18 @@ def answer_message(message_id: int, lookups: bool = False) -> None:
             extra["call_connector"] = _defer_connector_call
         result = answer_turn(text=message.text, context=context, on_delta=on_delta, **extra)
     except DeferTurn:
+        # Neither a drain nor the dispatcher runs it again while the connector queue may.
+        outbox.owed_answer_defer(message.pk, seconds=LOOKUP_GRACE_SECONDS)
         answer_message.apply_async(
-            (message_id,), {"lookups": True}, queue=settings.CONNECTOR_QUEUE
+            (message.pk,), {"lookups": True}, queue=settings.CONNECTOR_QUEUE
         )
-        return
+        return None
     except RETRY_ON:
         raise
     except Exception as error:
         # A bug or a broken taxonomy must not leave the customer waiting for nothing: a
         # person takes over, and the handoff (category "error") shows in the analytics.
-        logger.exception("the bot failed on message %s; handing over to a person", message_id)
+        logger.exception("the bot failed on message %s; handing over to a person", message.pk)
         from chat.bot import failed_turn
 
         result = failed_turn(
@@ -199,29 +225,144 @@ def answer_message(message_id: int, lookups: bool = False) -> None:
         from chat.bot import offline_handoff
 
         result = offline_handoff(result)
+    return result
+
+
+def _turn_store(message: Message, result: Any) -> None:
+    """Stores one turn's outcome (``services.bot_turn_record``); the bot stops typing when
+    nothing was stored (answered already, or an agent took over) or storing failed."""
     try:
         reply = services.bot_turn_record(message=message, result=result)
     except Exception:
-        realtime.broadcast_typing(conversation.pk, Author.BOT, False)
+        realtime.broadcast_typing(message.conversation_id, Author.BOT, False)
         raise
     if reply is None:
-        realtime.broadcast_typing(conversation.pk, Author.BOT, False)
+        realtime.broadcast_typing(message.conversation_id, Author.BOT, False)
 
 
-def answer_message_enqueue(message_id: int) -> None:
-    """Queues ``answer_message`` for one customer message (Celery's ``delay``).
+def answer_message_enqueue(message_id: int, conversation_id: int | None = None) -> None:
+    """Queues the bot for one customer message of ``conversation_id``.
 
-    On the embedded defaults (eager Celery, no broker) the task runs here through
-    ``Task.apply``: ``delay`` in eager mode still borrows a producer from the broker's
+    With a broker and ``CHAT_BOT_DRAINS`` (the default), the conversation's shard drain is
+    queued unless it is queued or running already (``chat.outbox``: it will find the message);
+    with ``CHAT_BOT_DRAINS=0``, or no conversation id, ``answer_message`` is queued for the
+    message alone. On the embedded defaults (eager Celery, no broker) the task runs here
+    through ``Task.apply``: ``delay`` in eager mode still borrows a producer from the broker's
     connection pool to serialise the arguments, reaching for a broker that does not exist.
     """
     if answer_message.app.conf.task_always_eager:
         answer_message.apply((message_id,), throw=True)
+    elif settings.CHAT_BOT_DRAINS and conversation_id is not None:
+        shard = outbox.drain_shard(conversation_id)
+        if outbox.drain_mark_take(shard):
+            try:
+                owed_answers_drain.delay(shard)
+            except Exception:
+                outbox.drain_mark_release(shard)  # the next message tries again
+                raise
     else:
         answer_message.delay(message_id)
 
 
 outbox.register_queue(answer_message_enqueue)
+
+# A drain stores the outcomes of its turns together, in one transaction, until the oldest has
+# waited this long (seconds): the offline bot's turns share a commit, a slow model's do not.
+DRAIN_HOLD_SECONDS = 0.02
+# Owed answers a drain takes up in one run; then it queues itself again behind the other
+# shards' drains if more are owed (a busy shard never starves the others).
+DRAIN_BATCH = 20
+
+
+def _turns_store(turns: list[tuple[Message, Any]]) -> list[int]:
+    """Stores the outcomes of ``turns`` (messages of different conversations) in one
+    transaction (``services.bot_turns_record``); if that fails, one by one. Returns the ids of
+    the messages whose outcome could not be stored (they stay owed)."""
+    if not turns:
+        return []
+    if len(turns) > 1:
+        try:
+            replies = services.bot_turns_record(turns)
+        except RETRY_ON:
+            raise
+        except Exception:
+            logger.warning("storing %d turns together failed; storing them one by one",
+                           len(turns), exc_info=True)
+        else:
+            for (message, _), reply in zip(turns, replies, strict=True):
+                if reply is None:
+                    realtime.broadcast_typing(message.conversation_id, Author.BOT, False)
+            return []
+    failed = []
+    for message, result in turns:
+        try:
+            _turn_store(message, result)
+        except RETRY_ON:
+            raise
+        except Exception:
+            logger.exception("could not store the answer to message %s; it stays owed",
+                             message.pk)
+            failed.append(message.pk)
+    return failed
+
+
+@shared_task(
+    name="chat.tasks.owed_answers_drain",
+    ignore_result=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=12,
+)
+def owed_answers_drain(shard: int) -> int:
+    """Answers the answers owed in drain ``shard`` (``chat.outbox``), oldest first, at most
+    ``DRAIN_BATCH`` and one per conversation, read in one statement; returns how many
+    messages it took up.
+
+    Each message is answered as ``answer_message`` would, so a message answered already is
+    skipped and none is answered twice; the outcomes of turns that finish within
+    ``DRAIN_HOLD_SECONDS`` of each other are stored in one transaction. A message whose answer
+    fails is left owed for the dispatcher. Then the drain clears its mark and looks again: if
+    anything is still owed in the shard (more than a batch, or a message stored meanwhile,
+    which queued nothing while the mark was set) and no other drain has been queued since, it
+    queues itself again, at the back of the queue. A dead database connection fails the
+    drain, which is retried with backoff like ``answer_message``.
+    """
+    due = outbox.owed_messages_in_shard(shard, limit=DRAIN_BATCH)
+    failed: list[int] = []
+    held: list[tuple[Message, Any]] = []
+    held_since = 0.0
+    for message in due:
+        try:
+            earlier = selectors.messages_before(
+                conversation_id=message.conversation_id, seq=message.seq,
+                limit=HISTORY_TURNS * 2,
+            )
+            result = _turn_result(message, earlier, lookups=False)
+        except RETRY_ON:
+            raise
+        except Exception:
+            logger.exception("could not answer message %s; it stays owed", message.pk)
+            failed.append(message.pk)
+            continue
+        if result is None:
+            continue
+        if not held:
+            held_since = time.monotonic()
+        held.append((message, result))
+        if time.monotonic() - held_since >= DRAIN_HOLD_SECONDS:
+            failed.extend(_turns_store(held))
+            held = []
+    failed.extend(_turns_store(held))
+    outbox.drain_mark_release(shard)
+    if outbox.owed_in_shard(shard, exclude=failed, limit=1) and outbox.drain_mark_take(shard):
+        try:
+            owed_answers_drain.delay(shard)
+        except Exception:
+            outbox.drain_mark_release(shard)  # the dispatcher queues it once the broker is back
+            raise
+    return len(due)
 
 
 @shared_task(name="chat.tasks.owed_answers_dispatch", ignore_result=True)

@@ -416,6 +416,12 @@ CHAT_INACTIVITY_RESOLVE_MINUTES = env_int("CHAT_INACTIVITY_RESOLVE_MINUTES", 30)
 # bot task queued again by the outbox's dispatcher (a task lost with Redis, never queued while
 # Redis was down, or held by a killed worker).
 CHAT_OWED_ANSWER_REQUEUE_SECONDS = env_int("CHAT_OWED_ANSWER_REQUEUE_SECONDS", 15)
+# With a broker, the bot's work is split into this many shards of conversations, each answered
+# by one drain task at a time (chat.outbox): a burst of messages costs one task, not one each.
+# At least the worker's total concurrency; the same on every process. 0: one task per message.
+CHAT_BOT_DRAINS = env_int("CHAT_BOT_DRAINS", 4)
+# A shard's drain mark (queued or running) lapses after this many seconds unless renewed.
+CHAT_BOT_DRAIN_MARK_SECONDS = env_int("CHAT_BOT_DRAIN_MARK_SECONDS", 10)
 # A conversation owed an answer this long appears in the agents' queue (the bot may be down).
 CHAT_OWED_ANSWER_QUEUE_AFTER_SECONDS = env_int("CHAT_OWED_ANSWER_QUEUE_AFTER_SECONDS", 60)
 # /healthz: the worker and beat must have been seen within this many seconds, and no answer

@@ -28,7 +28,7 @@ def test_the_message_and_its_owed_answer_commit_together(
     conversation, monkeypatch, django_capture_on_commit_callbacks
 ):
     queued = []
-    monkeypatch.setattr(outbox, "_queue", queued.append)
+    monkeypatch.setattr(outbox, "_queue", lambda message_id, _conv: queued.append(message_id))
     with pytest.raises(RuntimeError), transaction.atomic():
         send(conversation, "rolled back")
         raise RuntimeError("the caller's transaction fails")
@@ -46,7 +46,7 @@ def test_the_message_and_its_owed_answer_commit_together(
 
 def test_a_resend_owes_nothing_more(conversation, monkeypatch, django_capture_on_commit_callbacks):
     queued = []
-    monkeypatch.setattr(outbox, "_queue", queued.append)
+    monkeypatch.setattr(outbox, "_queue", lambda message_id, _conv: queued.append(message_id))
     client_id = uuid.uuid4()
     with django_capture_on_commit_callbacks(execute=True):
         first, created = services.message_create_incoming(
@@ -65,7 +65,7 @@ def test_a_broker_failure_keeps_the_message_and_its_debt(
 ):
     """Redis down while the message commits: stored, echoed, owed; the dispatcher queues it."""
 
-    def broker_down(message_id):
+    def broker_down(message_id, conversation_id):
         raise ConnectionError("Error 111 connecting to localhost:6379. Connection refused.")
 
     monkeypatch.setattr(outbox, "_queue", broker_down)
@@ -75,7 +75,7 @@ def test_a_broker_failure_keeps_the_message_and_its_debt(
     assert OwedAnswer.objects.filter(message=message).exists()
 
     queued = []
-    monkeypatch.setattr(outbox, "_queue", queued.append)
+    monkeypatch.setattr(outbox, "_queue", lambda message_id, _conv: queued.append(message_id))
     later = timezone.now() + timedelta(seconds=60)
     monkeypatch.setattr(timezone, "now", lambda: later)
     assert outbox.owed_answers_dispatch() == 1
@@ -86,11 +86,11 @@ def test_the_dispatcher_stops_at_the_first_broker_failure(widget, monkeypatch, s
     settings.CHAT_OWED_ANSWER_REQUEUE_SECONDS = 0
     calls = []
 
-    def flaky(message_id):
+    def flaky(message_id, conversation_id):
         calls.append(message_id)
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(outbox, "_queue", lambda message_id: None)
+    monkeypatch.setattr(outbox, "_queue", lambda message_id, conversation_id: None)
     for _ in range(3):
         conversation, _ = services.conversation_start(widget=widget)
         send(conversation, queue_bot=False)

@@ -252,7 +252,7 @@ def test_messages_the_bot_owes_are_queued_again(widget, agent, monkeypatch, sett
 
     settings.CHAT_OWED_ANSWER_REQUEUE_SECONDS = 30
     queued = []
-    monkeypatch.setattr("chat.outbox._queue", queued.append)
+    monkeypatch.setattr("chat.outbox._queue", lambda message_id, _conv: queued.append(message_id))
     now = timezone.now()
     minute_ago = now - timedelta(minutes=1)
 
