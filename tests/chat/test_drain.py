@@ -242,6 +242,34 @@ def test_a_message_stored_while_the_drain_runs_is_answered(
     assert outbox.drain_mark_take(0)
 
 
+def test_a_running_drain_renews_its_mark(
+    in_shard, requeued, with_broker, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A drain that outlives its mark's lifetime (slow turns) renews it as it stores turns: a
+    message committed later in its run queues no second drain of the shard, which would run
+    the same conversations' turns again beside it."""
+    monkeypatch.setattr(tasks, "DRAIN_HOLD_SECONDS", 0.0)  # each turn stored as it finishes
+    first, second, third = in_shard(1, 3)
+    late = []
+
+    def bot(*, text, context, on_delta=None, call_connector=None):
+        if text == "one":
+            outbox.drain_mark_release(1)  # a slow turn: the mark's lifetime ran out
+        if text == "two":
+            with django_capture_on_commit_callbacks(execute=True):
+                late.append(send(third, "three"))
+        return turn_result()
+
+    monkeypatch.setattr(tasks, "answer_turn", bot)
+    incoming(first, "one")
+    incoming(second, "two")
+    assert outbox.drain_mark_take(1)  # as the enqueueing took it
+    assert tasks.owed_answers_drain.run(1) == 2
+    assert requeued == [1]  # the drain's own last look, not a second drain meanwhile
+    tasks.owed_answers_drain.run(1)
+    assert answers_to(late[0]) == 1
+
+
 def test_a_failed_publish_frees_the_mark_for_the_next_message(
     in_shard, fake_bot, with_broker, monkeypatch
 ):
