@@ -354,6 +354,7 @@ def owed_answers_drain(shard: int) -> int:
         if time.monotonic() - held_since >= DRAIN_HOLD_SECONDS:
             failed.extend(_turns_store(held))
             held = []
+            outbox.drain_mark_hold(shard)  # running on: no second drain of the shard meanwhile
     failed.extend(_turns_store(held))
     outbox.drain_mark_release(shard)
     if outbox.owed_in_shard(shard, exclude=failed, limit=1) and outbox.drain_mark_take(shard):
