@@ -304,8 +304,8 @@ class Phase:
         mean = statistics.fmean(self.latencies) * 1000 if self.latencies else float("nan")
         return (
             f"{self.name:<26} clients={self.clients:<4} n={len(self.latencies):<5} "
-            f"{self.rate:8.1f}/s  p50={self.pct(0.5):7.2f} ms  p99={self.pct(0.99):7.2f} ms  "
-            f"mean={mean:7.2f} ms{extra}"
+            f"{self.rate:8.1f}/s  p50={self.pct(0.5):7.2f} ms  p90={self.pct(0.9):7.2f} ms  "
+            f"p99={self.pct(0.99):7.2f} ms  max={self.pct(1.0):7.2f} ms  mean={mean:7.2f} ms{extra}"
         )
 
 
