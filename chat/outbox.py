@@ -14,16 +14,16 @@ dispatcher queues it once the broker is back. Queueing twice is harmless: the ta
 row once (``chat.services.bot_turn_record``) and a second run finds nothing owed.
 
 **Drains.** With a broker, owed answers are not one Celery task each: conversations are split
-into ``CHAT_BOT_DRAINS`` shards (``conversation id % CHAT_BOT_DRAINS``), and one drain task per
-shard answers every answer owed in it, oldest first, until none is left
-(``chat.tasks.owed_answers_drain``). A committed message queues its shard's drain only if none
-is queued or running: a mark in Redis (``drain_mark_take``, ``SET NX`` with a lifetime of
-``CHAT_BOT_DRAIN_MARK_SECONDS``, renewed while the drain runs). A burst of messages thus costs
-one task and one publish, not one each. The drain gives the mark back, then looks once more
-(``drain_mark_release`` before ``owed_in_shard``): a message committed while the mark was still
-set, and which therefore queued nothing, is seen by that look, since it committed before it
-checked the mark. A drain that died lets its mark expire; the dispatcher then queues the
-shard's drain again.
+into ``CHAT_BOT_DRAINS`` shards (``conversation id % CHAT_BOT_DRAINS``), and one drain task at
+a time answers what is owed in a shard, oldest first, a batch per run, queueing itself again
+while more is owed (``chat.tasks.owed_answers_drain``). A committed message queues its shard's
+drain only if none is queued or running: a mark in Redis (``drain_mark_take``, ``SET NX`` with
+a lifetime of ``CHAT_BOT_DRAIN_MARK_SECONDS``, renewed while the drain runs). A burst of
+messages thus costs one task and one publish, not one each. The drain gives the mark back,
+then looks once more (``drain_mark_release`` before ``owed_in_shard``): a message committed
+while the mark was still set, and which therefore queued nothing, is seen by that look, since
+it committed before it checked the mark. A drain that died lets its mark expire; the
+dispatcher then queues the shard's drain again.
 """
 
 from __future__ import annotations
