@@ -187,7 +187,7 @@ def start_stack(args: argparse.Namespace, env: dict[str, str]) -> Stack:
     worker_cmd = [
         *([python, "bench/fake_bot_worker.py"] if args.fake_bot
           else [python, "-m", "celery", "-A", "supportdesk", "worker"]),
-        "--loglevel", "warning",
+        "--loglevel", os.environ.get("BENCH_WORKER_LOGLEVEL", "warning"),
         "--concurrency", str(args.worker_concurrency), "--pool", args.worker_pool,
         "--without-gossip", "--without-mingle", "--without-heartbeat",
         "--hostname", f"bench-{os.getpid()}@%h",
