@@ -138,17 +138,18 @@ def _verified_details(conversation: Conversation) -> dict[str, str]:
 # backoff, not acknowledged away; the next attempt's connection is checked first
 # (``supportdesk.celery``). The outbox queues it again anyway while the answer is owed.
 RETRY_ON = (OperationalError, InterfaceError)
+# The bot's tasks: retried with backoff (1 s doubling to 30 s, jittered) on a dead connection.
+BOT_TASK_OPTIONS: dict[str, Any] = {
+    "ignore_result": True,
+    "autoretry_for": RETRY_ON,
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": 12,
+}
 
 
-@shared_task(
-    name="chat.tasks.answer_message",
-    ignore_result=True,
-    autoretry_for=RETRY_ON,
-    retry_backoff=1,
-    retry_backoff_max=30,
-    retry_jitter=True,
-    max_retries=12,
-)
+@shared_task(name="chat.tasks.answer_message", **BOT_TASK_OPTIONS)
 def answer_message(message_id: int, lookups: bool = False) -> None:
     """Runs the pipeline on one customer message and stores the reply or the handoff.
 
@@ -306,15 +307,7 @@ def _turns_store(turns: list[tuple[Message, Any]]) -> list[int]:
     return failed
 
 
-@shared_task(
-    name="chat.tasks.owed_answers_drain",
-    ignore_result=True,
-    autoretry_for=RETRY_ON,
-    retry_backoff=1,
-    retry_backoff_max=30,
-    retry_jitter=True,
-    max_retries=12,
-)
+@shared_task(name="chat.tasks.owed_answers_drain", **BOT_TASK_OPTIONS)
 def owed_answers_drain(shard: int) -> int:
     """Answers the answers owed in drain ``shard`` (``chat.outbox``), oldest first, at most
     ``DRAIN_BATCH`` and one per conversation, read in one statement; returns how many
