@@ -268,7 +268,8 @@ def answer_message_enqueue(message_id: int, conversation_id: int | None = None) 
 outbox.register_queue(answer_message_enqueue)
 
 # A drain stores the outcomes of its turns together, in one transaction, until the oldest has
-# waited this long (seconds): the offline bot's turns share a commit, a slow model's do not.
+# waited this long since its turn began (seconds): the offline bot's turns share a commit; once
+# one turn of a run takes this long (a model over the network), each is stored as it ends.
 DRAIN_HOLD_SECONDS = 0.02
 # Owed answers a drain takes up in one run; then it queues itself again behind the other
 # shards' drains if more are owed (a busy shard never starves the others).
@@ -326,7 +327,9 @@ def owed_answers_drain(shard: int) -> int:
     failed: list[int] = []
     held: list[tuple[Message, Any]] = []
     held_since = 0.0
+    slow = False  # a turn of this run took longer than the hold: store each at once
     for message in due:
+        turn_started = time.monotonic()
         try:
             earlier = selectors.messages_before(
                 conversation_id=message.conversation_id, seq=message.seq,
@@ -342,9 +345,11 @@ def owed_answers_drain(shard: int) -> int:
         if result is None:
             continue
         if not held:
-            held_since = time.monotonic()
+            held_since = turn_started  # a reply waits from its turn's start
         held.append((message, result))
-        if time.monotonic() - held_since >= DRAIN_HOLD_SECONDS:
+        finished = time.monotonic()
+        slow = slow or finished - turn_started >= DRAIN_HOLD_SECONDS
+        if slow or finished - held_since >= DRAIN_HOLD_SECONDS:
             failed.extend(_turns_store(held))
             held = []
             outbox.drain_mark_hold(shard)  # running on: no second drain of the shard meanwhile

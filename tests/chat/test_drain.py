@@ -298,6 +298,32 @@ def test_without_drains_each_message_is_its_own_task(conversation, settings, wit
     assert single == [message.pk] and requeued == []
 
 
+@pytest.mark.parametrize("first_turn_seconds, stored_before_second", [(0.0, False), (0.25, True)])
+def test_a_slow_turn_is_stored_before_the_next_turn_runs(
+    in_shard, fake_bot, requeued, monkeypatch, first_turn_seconds, stored_before_second
+):
+    """Fast turns share a commit; once a turn takes longer than the hold (a model over the
+    network), its reply is stored and sent before the drain starts the next one, rather than
+    waiting for it."""
+    monkeypatch.setattr(tasks, "DRAIN_HOLD_SECONDS", 0.2)
+    first_conversation, second_conversation = in_shard(1, 2)
+    first = incoming(first_conversation, "first")
+    incoming(second_conversation, "second")
+    seen: list[int] = []
+
+    def pipeline(*, text, context, on_delta=None, call_connector=None):
+        if text == "first":
+            time.sleep(first_turn_seconds)
+        else:  # what the customer of the first message has by the second turn
+            seen.append(answers_to(first))
+        return fake_bot(text=text, context=context)
+
+    monkeypatch.setattr("chat.tasks.answer_turn", pipeline)
+    assert tasks.owed_answers_drain.run(1) == 2
+    assert seen == [1 if stored_before_second else 0]
+    assert answers_to(first) == 1
+
+
 # --- Failures ------------------------------------------------------------------------------------
 
 
