@@ -167,24 +167,32 @@ def owed_in_shard(shard: int, *, exclude: Iterable[int] = (), limit: int = 20) -
     return list(rows.values_list("message_id", flat=True)[:limit])
 
 
-def owed_messages_in_shard(shard: int, *, limit: int = 20) -> list[Message]:
-    """The customer messages owed an answer in ``shard`` with their conversations, oldest
-    first, at most ``limit``, and only the oldest of each conversation (the next one is
-    answered once this one's reply has changed the conversation); deferred ones left out.
+def owed_messages_in_shard(
+    shard: int, *, exclude: Iterable[int] = (), limit: int = 20
+) -> list[Message]:
+    """The customer messages a drain of ``shard`` may answer now, with their conversations,
+    oldest first: the oldest owed message of each conversation, unless that one is deferred
+    (``owed_answer_defer``: its turn runs on the connector queue) or in ``exclude`` (it failed
+    in this run). A conversation's later messages wait for it: they are answered in order.
 
-    One statement: the messages joined to their owed answers and conversations."""
+    One statement over at most ``limit`` owed messages (the messages joined to their owed
+    answers and conversations); the table holds only the answers owed right now."""
     ahead = timezone.now() + timedelta(seconds=DRAIN_CLOCK_SLACK_SECONDS)
     found = (
         Message.objects.select_related("conversation")
         .alias(shard=Mod("conversation_id", max(1, settings.CHAT_BOT_DRAINS)))
-        .filter(shard=shard, owed_answer__queued_at__lte=ahead)
+        .annotate(owed_queued_at=F("owed_answer__queued_at"))
+        .filter(shard=shard, owed_answer__isnull=False)
         .order_by("pk")[:limit]
     )
+    skipped = set(exclude)
     seen: set[int] = set()
     first: list[Message] = []
     for message in found:
-        if message.conversation_id not in seen:
-            seen.add(message.conversation_id)
+        if message.conversation_id in seen:
+            continue
+        seen.add(message.conversation_id)
+        if message.pk not in skipped and message.owed_queued_at <= ahead:
             first.append(message)
     return first
 

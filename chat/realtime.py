@@ -106,13 +106,22 @@ def _send(*sends: tuple[str, dict]) -> None:
         return
     if _loop_pid != os.getpid():
         use_private_loop()
-    try:
-        if _loop is not None and _loop_pid == os.getpid():
-            asyncio.run_coroutine_threadsafe(_agroup_send_many(list(sends)), _loop).result(10)
-        else:
-            async_to_sync(_agroup_send_many)(list(sends))
-    except Exception:
-        logger.exception("real-time send failed (%s)", ", ".join(g for g, _ in sends))
+    # Twice at most: after a Redis restart the first send of each process meets a connection
+    # the server closed ("Connection closed by server"); the second takes a fresh one. A group
+    # that got the event before the failure may get it twice: frames carry their seq.
+    for attempt in (1, 2):
+        try:
+            if _loop is not None and _loop_pid == os.getpid():
+                asyncio.run_coroutine_threadsafe(_agroup_send_many(list(sends)), _loop).result(10)
+            else:
+                async_to_sync(_agroup_send_many)(list(sends))
+            return
+        except Exception:
+            if attempt == 2:
+                logger.exception("real-time send failed (%s)", ", ".join(g for g, _ in sends))
+            else:
+                logger.warning("real-time send failed (%s); trying once more",
+                               ", ".join(g for g, _ in sends))
 
 
 @contextlib.asynccontextmanager

@@ -174,6 +174,9 @@ def answer_owed(message_id: int, *, lookups: bool = False) -> None:
     result = _turn_result(message, earlier, lookups=lookups)
     if result is not None:
         _turn_store(message, result)
+    if lookups:
+        # The conversation's later messages waited for this one (drains answer in order).
+        answer_message_enqueue(message_id, message.conversation_id, wake_only=True)
 
 
 def _turn_result(message: Message, earlier: list[tuple[str, str]], *, lookups: bool) -> Any:
@@ -241,7 +244,9 @@ def _turn_store(message: Message, result: Any) -> None:
         realtime.broadcast_typing(message.conversation_id, Author.BOT, False)
 
 
-def answer_message_enqueue(message_id: int, conversation_id: int | None = None) -> None:
+def answer_message_enqueue(
+    message_id: int, conversation_id: int | None = None, *, wake_only: bool = False
+) -> None:
     """Queues the bot for one customer message of ``conversation_id``.
 
     With a broker and ``CHAT_BOT_DRAINS`` (the default), the conversation's shard drain is
@@ -250,7 +255,11 @@ def answer_message_enqueue(message_id: int, conversation_id: int | None = None) 
     message alone. On the embedded defaults (eager Celery, no broker) the task runs here
     through ``Task.apply``: ``delay`` in eager mode still borrows a producer from the broker's
     connection pool to serialise the arguments, reaching for a broker that does not exist.
+    With ``wake_only`` only a drain is queued (for what else its conversation owes), never
+    a task for ``message_id`` itself.
     """
+    if wake_only and (answer_message.app.conf.task_always_eager or not settings.CHAT_BOT_DRAINS):
+        return  # without drains each message has a task of its own
     if answer_message.app.conf.task_always_eager:
         answer_message.apply((message_id,), throw=True)
     elif settings.CHAT_BOT_DRAINS and conversation_id is not None:
@@ -355,7 +364,8 @@ def owed_answers_drain(shard: int) -> int:
             outbox.drain_mark_hold(shard)  # running on: no second drain of the shard meanwhile
     failed.extend(_turns_store(held))
     outbox.drain_mark_release(shard)
-    if outbox.owed_in_shard(shard, exclude=failed, limit=1) and outbox.drain_mark_take(shard):
+    if (outbox.owed_messages_in_shard(shard, exclude=failed, limit=DRAIN_BATCH)
+            and outbox.drain_mark_take(shard)):
         try:
             owed_answers_drain.delay(shard)
         except Exception:

@@ -576,9 +576,10 @@ def test_an_agent_who_takes_the_conversation_while_the_drain_reads_gets_no_bot_a
     message = incoming(conversation, "hello?")
     read = outbox.owed_messages_in_shard
 
-    def read_then_claim(shard, *, limit):
-        found = read(shard, limit=limit)
-        services.conversation_claim(conversation=conversation, agent=agent)
+    def read_then_claim(shard, *, exclude=(), limit):
+        found = read(shard, exclude=exclude, limit=limit)
+        if found:
+            services.conversation_claim(conversation=conversation, agent=agent)
         return found
 
     monkeypatch.setattr(outbox, "owed_messages_in_shard", read_then_claim)
@@ -635,3 +636,40 @@ def test_the_worker_s_drains_answer_a_burst_once_each_in_order(celery_worker, de
         answered = [reply_to for author, reply_to in rows if reply_to is not None]
         # Exactly one answer each, and in the order the questions were asked.
         assert answered == [m.pk for m in sent[conversation.pk]], rows
+
+
+# --- Order within a conversation while a turn runs on the connector queue --------------------
+
+
+def test_a_conversations_later_messages_wait_for_its_deferred_turn(in_shard, fake_bot, requeued):
+    """The order lookup runs on the connector queue (deferred); the customer's next messages
+    are not answered before it, other conversations are, and the drain does not spin on the
+    waiting conversation (it queues itself no more)."""
+    waiting, other = in_shard(1, 2)
+    lookup = incoming(waiting, "sam@example.com")
+    later = incoming(waiting, "Do you take PayPal?")
+    elsewhere = incoming(other, "hello")
+    outbox.owed_answer_defer(lookup.pk, seconds=45)
+
+    assert tasks.owed_answers_drain.run(1) == 1
+    assert [answers_to(m) for m in (lookup, later, elsewhere)] == [0, 0, 1]
+    assert requeued == []
+    assert fake_bot.calls == ["hello"]
+
+
+def test_the_lookups_answer_wakes_the_drain_for_what_its_conversation_still_owes(
+    in_shard, fake_bot, requeued, with_broker
+):
+    (conversation,) = in_shard(1, 1)
+    lookup = incoming(conversation, "sam@example.com")
+    later = incoming(conversation, "Do you take PayPal?")
+    outbox.owed_answer_defer(lookup.pk, seconds=45)
+    tasks.owed_answers_drain.run(1)
+    assert requeued == []
+
+    tasks.answer_message(lookup.pk, lookups=True)  # the connector queue's run
+    assert answers_to(lookup) == 1 and answers_to(later) == 0
+    assert requeued == [1]  # the shard's drain, for the message that waited
+    tasks.owed_answers_drain.run(1)
+    replies = Message.objects.filter(conversation=conversation, author="bot").order_by("seq")
+    assert [r.in_reply_to_id for r in replies] == [lookup.pk, later.pk]

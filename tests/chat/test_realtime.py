@@ -46,3 +46,35 @@ def test_the_in_memory_layer_keeps_its_own_path(settings):
         assert realtime.use_private_loop() is False
     finally:
         channel_layers.backends.clear()
+
+
+def _failing_sends(monkeypatch, failures: int) -> list:
+    """Replaces the layer send: its first ``failures`` calls fail as a connection that Redis
+    closed on restart does; records every call's events."""
+    calls: list = []
+
+    async def send_many(sends):
+        calls.append(sends)
+        if len(calls) <= failures:
+            raise ConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(realtime, "_agroup_send_many", send_many)
+    return calls
+
+
+def test_a_send_that_meets_a_closed_connection_is_tried_once_more(monkeypatch, caplog):
+    """After a Redis restart each process's first send meets a dead connection: the reply
+    still reaches the widget (the second try takes a fresh one)."""
+    calls = _failing_sends(monkeypatch, failures=1)
+    realtime.broadcast_delta(42, 7, "Hel")
+    assert len(calls) == 2 and calls[0] == calls[1]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_a_send_that_fails_twice_is_logged_and_never_raised(monkeypatch, caplog):
+    calls = _failing_sends(monkeypatch, failures=5)
+    realtime.broadcast_delta(42, 7, "Hel")  # the caller's stored reply is not undone
+    assert len(calls) == 2
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == [
+        f"real-time send failed ({realtime.conversation_group(42)})"
+    ]
