@@ -176,7 +176,11 @@ def answer_owed(message_id: int, *, lookups: bool = False) -> None:
         _turn_store(message, result)
     if lookups:
         # The conversation's later messages waited for this one (drains answer in order).
-        answer_message_enqueue(message_id, message.conversation_id, wake_only=True)
+        try:
+            answer_message_enqueue(message_id, message.conversation_id, wake_only=True)
+        except Exception:  # broker down: the dispatcher queues the drain once it is back
+            logger.warning("could not queue the drain after message %s's lookup", message_id,
+                           exc_info=True)
 
 
 def _turn_result(message: Message, earlier: list[tuple[str, str]], *, lookups: bool) -> Any:
@@ -258,7 +262,8 @@ def answer_message_enqueue(
     With ``wake_only`` only a drain is queued (for what else its conversation owes), never
     a task for ``message_id`` itself.
     """
-    if wake_only and (answer_message.app.conf.task_always_eager or not settings.CHAT_BOT_DRAINS):
+    if wake_only and (answer_message.app.conf.task_always_eager or not settings.CHAT_BOT_DRAINS
+                      or conversation_id is None):
         return  # without drains each message has a task of its own
     if answer_message.app.conf.task_always_eager:
         answer_message.apply((message_id,), throw=True)
