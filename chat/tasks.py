@@ -18,6 +18,8 @@ from celery.signals import before_task_publish, worker_process_init
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import liveness, mail, outbox, realtime, selectors, services
 from .models import (
@@ -137,7 +139,9 @@ def _verified_details(conversation: Conversation) -> dict[str, str]:
 # A dead database connection (PostgreSQL restarted) fails the task: it is queued again with
 # backoff, not acknowledged away; the next attempt's connection is checked first
 # (``supportdesk.celery``). The outbox queues it again anyway while the answer is owed.
-RETRY_ON = (OperationalError, InterfaceError)
+# The same for Redis (the shared cache) unreachable mid-turn: an outage is retried, never
+# handed to a person as if the bot had failed.
+RETRY_ON = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 # The bot's tasks: retried with backoff (1 s doubling to 30 s, jittered) on a dead connection.
 BOT_TASK_OPTIONS: dict[str, Any] = {
     "ignore_result": True,

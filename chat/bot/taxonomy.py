@@ -131,7 +131,14 @@ _cache = _Cache()
 
 
 def _revision() -> tuple[Any, ...]:
-    return (cache.get(REVISION_KEY, 0), *taxonomy_fingerprint())
+    try:
+        counter = cache.get(REVISION_KEY, 0)
+    except Exception:
+        # The shared cache unreachable (Redis restarting): keep the counter this process
+        # holds; the database's fingerprint still shows a changed taxonomy or model.
+        log.warning("the taxonomy's revision could not be read from the cache")
+        counter = _cache.snapshot.revision[0] if _cache.snapshot is not None else 0
+    return (counter, *taxonomy_fingerprint())
 
 
 def taxonomy_snapshot(*, fresh: bool = False) -> Taxonomy:

@@ -673,3 +673,23 @@ def test_the_lookups_answer_wakes_the_drain_for_what_its_conversation_still_owes
     tasks.owed_answers_drain.run(1)
     replies = Message.objects.filter(conversation=conversation, author="bot").order_by("seq")
     assert [r.in_reply_to_id for r in replies] == [lookup.pk, later.pk]
+
+
+def test_redis_unreachable_mid_turn_is_retried_not_handed_over(in_shard, requeued, monkeypatch):
+    """An infrastructure outage in the pipeline (the shared cache down) is not the bot failing:
+    the drain fails for Celery to retry it, the message stays owed, the bot keeps the chat."""
+    import redis
+
+    (conversation,) = in_shard(1, 1)
+    message = incoming(conversation, "Which payment methods do you accept?")
+
+    def pipeline(**kwargs):
+        raise redis.exceptions.ConnectionError("Connection reset by peer")
+
+    monkeypatch.setattr("chat.tasks.answer_turn", pipeline)
+    with pytest.raises(redis.exceptions.ConnectionError):
+        tasks.owed_answers_drain.run(1)
+    conversation.refresh_from_db()
+    assert owed(message) and answers_to(message) == 0
+    assert conversation.status == ConversationStatus.BOT
+    assert redis.exceptions.ConnectionError in tasks.owed_answers_drain.autoretry_for

@@ -95,3 +95,30 @@ def test_linking_an_article_to_an_intent_elsewhere_is_seen(db_taxonomy, monkeypa
     article.intents.remove(Intent.objects.get(slug="complaint"))
     monkeypatch.setattr(taxonomy_module._cache, "checked_at", 0.0)
     assert "complaint" not in taxonomy_snapshot().articles.by_id[article.pk].intents
+
+
+class _CacheDown:
+    """The shared cache while Redis restarts: a read fails as redis-py's does (writes, as
+    the tests' own clean-up makes, go to the real cache)."""
+
+    def __getattr__(self, name):
+        from django.core.cache import cache
+
+        return getattr(cache, name)
+
+    def get(self, *args, **kwargs):
+        import redis
+
+        raise redis.exceptions.ConnectionError("Connection reset by peer")
+
+
+def test_a_cache_that_cannot_be_read_keeps_the_snapshot(db_taxonomy, monkeypatch):
+    """Redis restarting mid-turn: the bot answers from the taxonomy it holds (no failed turn,
+    no handoff), and an edit in the database is still seen through the fingerprint."""
+    first = taxonomy_snapshot()
+    monkeypatch.setattr(taxonomy_module, "cache", _CacheDown())
+    monkeypatch.setattr(taxonomy_module._cache, "checked_at", 0.0)
+    assert taxonomy_snapshot() is first
+    EscalationSignal.objects.create(phrase="small claims court", category="legal")
+    monkeypatch.setattr(taxonomy_module._cache, "checked_at", 0.0)
+    assert taxonomy_snapshot().signals.find("off to the small claims court")
