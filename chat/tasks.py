@@ -333,13 +333,15 @@ def owed_answers_drain(shard: int) -> int:
     messages it took up.
 
     Each message is answered as ``answer_message`` would, so a message answered already is
-    skipped and none is answered twice; the outcomes of turns that finish within
-    ``DRAIN_HOLD_SECONDS`` of each other are stored in one transaction. A message whose answer
-    fails is left owed for the dispatcher. Then the drain clears its mark and looks again: if
-    anything is still owed in the shard (more than a batch, or a message stored meanwhile,
-    which queued nothing while the mark was set) and no other drain has been queued since, it
-    queues itself again, at the back of the queue. A dead database connection fails the
-    drain, which is retried with backoff like ``answer_message``.
+    skipped and none is answered twice; the outcomes of turns ready within
+    ``DRAIN_HOLD_SECONDS`` of the first one's start are stored in one transaction (each at
+    once after a slow turn). A conversation whose oldest owed turn runs on the connector queue
+    waits for it. A message whose answer fails is left owed for the dispatcher. Then the drain
+    clears its mark and looks again: if anything is still owed in the shard (more than a
+    batch, or a message stored meanwhile, which queued nothing while the mark was set) and no
+    other drain has been queued since, it queues itself again, at the back of the queue. A
+    dead database connection or an unreachable Redis (``RETRY_ON``) fails the drain, which is
+    retried with backoff like ``answer_message``.
     """
     due = outbox.owed_messages_in_shard(shard, limit=DRAIN_BATCH)
     failed: list[int] = []
