@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -51,6 +52,9 @@ DESCRIPTION_MAX_CHARS = 200
 # raced the change. A write that bypasses the model (``QuerySet.update`` of ``events`` or
 # ``is_enabled`` outside this module) must call ``subscriptions_changed`` itself.
 SUBSCRIPTIONS_GENERATION_KEY = "webhooks:subscriptions-generation"
+# A process reads the rows again after this long even under the same generation: a deletion
+# that bypasses the model (``manage.py flush``, raw SQL) is followed within this time.
+SUBSCRIPTIONS_SECONDS = 60
 # Endpoint fields whose change changes who gets which event.
 SUBSCRIPTION_FIELDS = frozenset({"events", "is_enabled"})
 # A queued task's mark outlives a lost task by at most this (the dispatcher queues it anyway).
@@ -115,8 +119,8 @@ def _queue_on_commit(endpoint_ids: Iterable[int]) -> None:
         transaction.on_commit(lambda pk=endpoint_id: queue_delivery(pk), robust=True)
 
 
-# (generation, rows) this process last read; never shared between processes.
-_read: tuple[str, list[tuple[int, list[str]]]] | None = None
+# (generation, rows, when read by time.monotonic()) this process last read; never shared.
+_read: tuple[str, list[tuple[int, list[str]]], float] | None = None
 
 
 def _generation_get() -> str | None:
@@ -142,7 +146,8 @@ def subscriptions() -> list[tuple[int, list[str]]]:
     """(endpoint id, event names) of every enabled endpoint.
 
     One read of the generation (a Redis ``GET`` with ``REDIS_URL``); the database is read only
-    when this process has not read the rows under that generation yet. A generation that is
+    when this process has not read the rows under that generation yet, or read them over
+    ``SUBSCRIPTIONS_SECONDS`` ago. A generation that is
     missing (never set, or Redis restarted) is set anew first. A store that fails is skipped
     (the rows are read from the database, and not kept)."""
     global _read
@@ -156,13 +161,14 @@ def subscriptions() -> list[tuple[int, list[str]]]:
                        "they are read from the database")
         return _subscriptions_read()
     held = _read
-    if generation is not None and held is not None and held[0] == generation:
+    if (generation is not None and held is not None and held[0] == generation
+            and time.monotonic() - held[2] < SUBSCRIPTIONS_SECONDS):
         return held[1]
     # Read after the generation: a change that commits from now on sets another one, and the
     # rows kept below under this one are not used again.
     rows = _subscriptions_read()
     if generation is not None:
-        _read = (generation, rows)
+        _read = (generation, rows, time.monotonic())
     return rows
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,11 +80,18 @@ def _no_cached_subscriptions() -> Iterator[None]:
     from webhooks.services import DISABLED_NOTICE_KEY, queued_key
 
     keys = [DISABLED_NOTICE_KEY, *(queued_key(pk) for pk in range(1, 1000))]
+
+    def renew() -> None:
+        # A new generation: every process (a Daphne or worker the test started too) reads the
+        # endpoints again; the test's rows are flushed or rolled back without a signal.
+        services._generation_set(uuid.uuid4().hex)
+        services._read = None
+
     cache.delete_many(keys)
-    services._read = None  # what this process read of the endpoints before
+    renew()
     yield
     cache.delete_many(keys)
-    services._read = None
+    renew()
 
 
 @pytest.fixture

@@ -297,3 +297,20 @@ def test_the_subscriptions_survive_a_lost_generation(admin_user, settings):
     _generation_lose()
     assert _subscribed() == {endpoint.pk}
     assert _subscribed() == {endpoint.pk}
+
+
+def test_a_change_that_bypasses_the_model_is_followed_within_the_lifetime(
+    admin_user, settings, monkeypatch
+):
+    """``QuerySet.update`` (or a flush, raw SQL) sends no signal: the generation stays, but a
+    process reads the endpoints again once its copy is ``SUBSCRIPTIONS_SECONDS`` old, so a
+    chat write never goes on naming an endpoint that is gone."""
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:1/a",
+                                           events=["message.created"])
+    assert _subscribed() == {endpoint.pk}
+    Endpoint.objects.filter(pk=endpoint.pk).update(is_enabled=False)  # no signal
+    assert _subscribed() == {endpoint.pk}  # this process's copy, under the same generation
+    later = services.time.monotonic() + services.SUBSCRIPTIONS_SECONDS + 1
+    monkeypatch.setattr(services.time, "monotonic", lambda: later)
+    assert _subscribed() == set()
