@@ -20,9 +20,9 @@ while more is owed (``chat.tasks.owed_answers_drain``). A committed message queu
 drain only if none is queued or running: a mark in Redis (``drain_mark_take``, ``SET NX`` with
 a lifetime of ``CHAT_BOT_DRAIN_MARK_SECONDS``, renewed while the drain runs). A burst of
 messages thus costs one task and one publish, not one each. The drain gives the mark back,
-then looks once more (``drain_mark_release`` before ``owed_in_shard``): a message committed
-while the mark was still set, and which therefore queued nothing, is seen by that look, since
-it committed before it checked the mark. A drain that died lets its mark expire; the
+then looks once more (``drain_mark_release`` before ``owed_messages_in_shard``): a message
+committed while the mark was still set, and which therefore queued nothing, is seen by that
+look, since it committed before it checked the mark. A drain that died lets its mark expire; the
 dispatcher then queues the shard's drain again.
 """
 
@@ -147,24 +147,6 @@ def drain_shard(conversation_id: int) -> int:
     """The drain shard of a conversation: ``conversation_id % CHAT_BOT_DRAINS`` (the setting
     must be the same on every process)."""
     return conversation_id % max(1, settings.CHAT_BOT_DRAINS)
-
-
-def owed_in_shard(shard: int, *, exclude: Iterable[int] = (), limit: int = 20) -> list[int]:
-    """Ids of the customer messages owed an answer in ``shard``, oldest first, at most
-    ``limit``; without those in ``exclude`` and those deferred (``owed_answer_defer``).
-
-    One statement: ``... WHERE MOD(conversation_id, CHAT_BOT_DRAINS) = shard AND queued_at <=
-    now + slack ORDER BY message_id``; the table holds only the answers owed right now."""
-    ahead = timezone.now() + timedelta(seconds=DRAIN_CLOCK_SLACK_SECONDS)
-    rows = (
-        OwedAnswer.objects.alias(shard=Mod("conversation_id", max(1, settings.CHAT_BOT_DRAINS)))
-        .filter(shard=shard, queued_at__lte=ahead)
-        .order_by("message_id")
-    )
-    excluded = list(exclude)
-    if excluded:
-        rows = rows.exclude(message_id__in=excluded)
-    return list(rows.values_list("message_id", flat=True)[:limit])
 
 
 def owed_messages_in_shard(

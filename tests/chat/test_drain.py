@@ -513,11 +513,11 @@ def test_a_deferred_answer_waits_for_its_grace(in_shard, fake_bot, requeued, set
         at(seconds)
         assert tasks.owed_answers_drain.run(1) == 0
         assert outbox.owed_answers_dispatch() == 0  # the requeue delay has long passed
-        assert outbox.owed_in_shard(1) == []
+        assert outbox.owed_messages_in_shard(1) == []
     assert fake_bot.calls == [] and dispatched == [] and requeued == []
 
     at(46)
-    assert outbox.owed_in_shard(1) == [message.pk]
+    assert [m.pk for m in outbox.owed_messages_in_shard(1)] == [message.pk]
     assert outbox.owed_answers_dispatch() == 1 and dispatched == [message.pk]
     assert tasks.owed_answers_drain.run(1) == 1
     assert answers_to(message) == 1 and fake_bot.calls == [message.text]
