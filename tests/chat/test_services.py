@@ -355,6 +355,93 @@ def test_outside_a_transaction_incoming_messages_are_stored_once(conversation):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("status", ["bot", "waiting", "assigned"])
+def test_outside_a_transaction_a_message_to_an_open_conversation_is_one_statement(
+    conversation, status, django_assert_num_queries
+):
+    """On PostgreSQL with no receiver wanting ``message.created``: no BEGIN/COMMIT, one
+    autocommitted statement; the owed answer only while the bot has the conversation."""
+    from django.db import connection
+
+    from chat.models import OwedAnswer
+
+    Conversation.objects.filter(pk=conversation.pk).update(status=status)
+    conversation.refresh_from_db()
+    if connection.vendor == "postgresql":
+        with django_assert_num_queries(1):
+            message, created = incoming(conversation, text="where is my parcel?",
+                                        queue_bot=False)
+    else:  # SQLite has no data-modifying CTEs: the transaction's statements
+        message, created = incoming(conversation, text="where is my parcel?", queue_bot=False)
+    assert created and message.seq == 1 and message.conversation is conversation
+    stored = Message.objects.get(pk=message.pk)
+    assert (stored.seq, stored.author, stored.text, stored.client_id, stored.articles) == (
+        1, "customer", "where is my parcel?", message.client_id, []
+    )
+    assert OwedAnswer.objects.filter(message=message).exists() == (status == "bot")
+    conversation.refresh_from_db()
+    assert conversation.last_seq == 1 and conversation.status == status
+    assert conversation.last_customer_message_at == message.created_at
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_receiver_that_wants_the_message_gets_it_inside_the_transaction(conversation):
+    """A receiver that wants ``message.created`` (a webhook endpoint's outbox row) keeps the
+    message in a transaction with it; one that wants nothing does not cost one."""
+    from django.db import connection, transaction
+
+    from chat.hooks import HookEvent, chat_event, hook_wanted
+
+    seen: list[bool] = []
+    wanted = {"on": False}
+
+    def listen(*, event, message=None, **kwargs):
+        if event == HookEvent.MESSAGE_CREATED:
+            seen.append(transaction.get_connection().in_atomic_block)
+
+    chat_event.connect(listen, dispatch_uid="test-wants", wants=lambda event: wanted["on"])
+    try:
+        incoming(conversation, queue_bot=False)
+        # Not wanted: on PostgreSQL the one statement (no announcement); SQLite's transaction
+        # announces it anyway (a receiver must still ignore what it does not want).
+        assert seen == ([] if connection.vendor == "postgresql" else [True])
+        seen.clear()
+        wanted["on"] = True
+        assert hook_wanted(HookEvent.MESSAGE_CREATED)
+        incoming(conversation, queue_bot=False)
+        assert seen == [True]
+    finally:
+        chat_event.disconnect(dispatch_uid="test-wants")
+
+
+def test_hook_wanted_asks_the_receivers(db):
+    from chat.hooks import ChatEventSignal, HookEvent
+
+    signal = ChatEventSignal()
+    assert not signal.wanted(HookEvent.MESSAGE_CREATED)  # no receiver at all
+
+    def receiver(**kwargs):
+        return None
+
+    signal.connect(receiver, dispatch_uid="a", wants=lambda e: e == HookEvent.RATING_CREATED)
+    assert not signal.wanted(HookEvent.MESSAGE_CREATED)
+    assert signal.wanted(HookEvent.RATING_CREATED)
+
+    def broken(event):
+        raise RuntimeError("no subscriptions")
+
+    signal.connect(receiver, dispatch_uid="b", wants=broken)
+    assert signal.wanted(HookEvent.MESSAGE_CREATED)  # unsure: the safe side
+    signal.disconnect(dispatch_uid="b")
+    assert not signal.wanted(HookEvent.MESSAGE_CREATED)
+    signal.connect(receiver, dispatch_uid="c")  # no ``wants``: every event
+    assert signal.wanted(HookEvent.CONVERSATION_CREATED)
+    signal.disconnect(dispatch_uid="c")
+    signal.disconnect(dispatch_uid="a")
+    assert not signal.wanted(HookEvent.RATING_CREATED)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_a_message_reopens_a_resolved_conversation(conversation):
     services.conversation_resolve(conversation=conversation, resolution=Resolution.AGENT)
     message, created = incoming(conversation, queue_bot=False)
