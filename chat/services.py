@@ -5,10 +5,12 @@ with ``transaction.on_commit`` so nothing outside ever hears of a row that was r
 ``at`` backdates a change (generated history) and defaults to now. Reporting events are
 written through ``analytics.events.event_record`` in the same transaction as the change.
 
-Every write is the same on SQLite and PostgreSQL: the ORM, and plain SQL statements that
-both run, each documented where it is built (``_next_seq``'s ``UPDATE ... RETURNING``, the
+Every write is the same on SQLite and PostgreSQL (the ORM, and plain SQL statements that
+both run, each documented where it is built: ``_next_seq``'s ``UPDATE ... RETURNING``, the
 owed answer's ``DELETE``, the incoming message's duplicate check, and the ``INSERT``s of a
-chat turn's rows in ``chat.rows``). A bot turn's reporting events are built by
+chat turn's rows in ``chat.rows``) but one: on PostgreSQL a customer message to an open
+conversation is one autocommitted statement of data-modifying CTEs
+(``_message_store_incoming_at_once``) when no hook receiver wants it. A bot turn's reporting events are built by
 ``analytics.events.event_build`` and written with its reply. Sequence numbers come from
 ``Conversation.last_seq``, bumped under a row lock that holds until commit, so concurrent
 writers of one conversation line up and every message gets the next number. Answers the bot
@@ -229,10 +231,12 @@ def message_create_incoming(
     (``OwedAnswer``) and the bot task is queued on commit (``chat.outbox``); with ``queue_bot``
     False the caller answers it itself (generated history), or the dispatcher queues it later.
 
-    One transaction on every database, four statements: the seq bump (``_next_seq``'s one
-    ``UPDATE ... RETURNING``, which locks the conversation's row until commit), the check for
-    a message already stored under ``client_id`` (after the lock, so a concurrent resend is
-    seen), the message and its owed answer. A resend rolls the bump back and returns the
+    On PostgreSQL, outside a transaction, to an open conversation and with no hook receiver
+    wanting ``message.created``: one autocommitted statement
+    (``_message_store_incoming_at_once``). Otherwise one transaction, four statements: the
+    seq bump (``_next_seq``'s one ``UPDATE ... RETURNING``, which locks the conversation's row
+    until commit), the check for a message already stored under ``client_id`` (after the lock,
+    so a concurrent resend is seen), the message and its owed answer. A resend rolls the bump back and returns the
     stored message; a reopened conversation takes two statements more. Raises ``ValueError``
     for a message that shows nothing (``chat.text.is_blank``): the consumer refuses those with
     ``empty_text`` before they get here.
