@@ -20,7 +20,7 @@ while more is owed (``chat.tasks.owed_answers_drain``). A committed message queu
 drain only if none is queued or running: a mark in Redis (``drain_mark_take``, ``SET NX`` with
 a lifetime of ``CHAT_BOT_DRAIN_MARK_SECONDS``, renewed while the drain runs). A burst of
 messages thus costs one task and one publish, not one each. The drain gives the mark back,
-then looks once more (``drain_mark_release`` before ``owed_messages_in_shard``): a message
+then looks once more (``drain_mark_release`` before ``owed_heads_in_shard``): a message
 committed while the mark was still set, and which therefore queued nothing, is seen by that
 look, since it committed before it checked the mark. A drain that died lets its mark expire; the
 dispatcher then queues the shard's drain again.
@@ -29,18 +29,19 @@ dispatcher then queues the shard's drain again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
+from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Min
-from django.db.models.functions import Mod
 from django.utils import timezone
 
 from . import shared_redis
-from .models import ConversationStatus, Message, OwedAnswer
+from .models import Conversation, ConversationStatus, Message, OwedAnswer
 
 logger = logging.getLogger(__name__)
 
@@ -149,34 +150,96 @@ def drain_shard(conversation_id: int) -> int:
     return conversation_id % max(1, settings.CHAT_BOT_DRAINS)
 
 
+@lru_cache(maxsize=1)
+def _heads_statement() -> str:
+    qn = connection.ops.quote_name
+    owed = qn(OwedAnswer._meta.db_table)
+    # Only quoted identifiers are interpolated; every value is a parameter. The owed answer's
+    # primary key is its message's id: the scan runs in message order along it.
+    return (
+        f"SELECT {qn('message_id')}, {qn('conversation_id')}, "  # noqa: S608
+        f"CASE WHEN {qn('queued_at')} <= %s THEN 1 ELSE 0 END FROM {owed} "
+        f"WHERE {qn('conversation_id')} %% %s = %s ORDER BY {qn('message_id')} LIMIT %s"
+    )
+
+
+def owed_heads_in_shard(
+    shard: int, *, exclude: Iterable[int] = (), limit: int = 20
+) -> list[tuple[int, int]]:
+    """(message id, conversation id) of the customer messages a drain of ``shard`` may answer
+    now, oldest first: the oldest owed message of each conversation, unless that one is
+    deferred (``owed_answer_defer``: its turn runs on the connector queue) or in ``exclude``
+    (it failed in this run). A conversation's later messages wait for it: they are answered
+    in order.
+
+    One plain statement over at most ``limit`` owed answers, built once (the table holds only
+    the answers owed right now): ``SELECT message_id, conversation_id, queued_at <= %s FROM
+    chat_owedanswer WHERE conversation_id % <drains> = %s ORDER BY message_id LIMIT %s``."""
+    ahead = timezone.now() + timedelta(seconds=DRAIN_CLOCK_SLACK_SECONDS)
+    queued_at = OwedAnswer._meta.get_field("queued_at")
+    params = [queued_at.get_db_prep_value(ahead, connection, prepared=False),
+              max(1, settings.CHAT_BOT_DRAINS), shard, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(_heads_statement(), params)
+        found = cursor.fetchall()
+    skipped = set(exclude)
+    seen: set[int] = set()
+    heads: list[tuple[int, int]] = []
+    for message_id, conversation_id, ready in found:
+        if conversation_id in seen:
+            continue
+        seen.add(conversation_id)
+        if message_id not in skipped and ready:
+            heads.append((message_id, conversation_id))
+    return heads
+
+
+@lru_cache(maxsize=64)
+def _load_statements(count: int) -> tuple[str, str]:
+    qn = connection.ops.quote_name
+    marks = ", ".join(["%s"] * count)
+
+    def select(model: type[Any]) -> str:
+        columns = ", ".join(qn(field.column) for field in model._meta.concrete_fields)
+        return (
+            f"SELECT {columns} FROM {qn(model._meta.db_table)} "  # noqa: S608
+            f"WHERE {qn(model._meta.pk.column)} IN ({marks})"
+        )
+
+    return select(Message), select(Conversation)
+
+
+def messages_with_conversations(heads: Sequence[tuple[int, int]]) -> list[Message]:
+    """The messages of ``heads`` ((message id, conversation id) pairs of different
+    conversations), each with its conversation loaded, in the order of ``heads``; a message
+    deleted meanwhile is left out.
+
+    Two plain statements built once per count (``SELECT <every column> FROM chat_message WHERE
+    id IN (...)``, the same of ``chat_conversation``) read through ``Model.objects.raw``, which
+    converts each column as the ORM does."""
+    if not heads:
+        return []
+    messages_sql, conversations_sql = _load_statements(len(heads))
+    messages = {m.pk: m for m in Message.objects.raw(messages_sql, [m for m, _ in heads])}
+    conversations = {
+        c.pk: c for c in Conversation.objects.raw(conversations_sql, [c for _, c in heads])
+    }
+    loaded = []
+    for message_id, conversation_id in heads:
+        message = messages.get(message_id)
+        conversation = conversations.get(conversation_id)
+        if message is not None and conversation is not None:
+            message.conversation = conversation
+            loaded.append(message)
+    return loaded
+
+
 def owed_messages_in_shard(
     shard: int, *, exclude: Iterable[int] = (), limit: int = 20
 ) -> list[Message]:
-    """The customer messages a drain of ``shard`` may answer now, with their conversations,
-    oldest first: the oldest owed message of each conversation, unless that one is deferred
-    (``owed_answer_defer``: its turn runs on the connector queue) or in ``exclude`` (it failed
-    in this run). A conversation's later messages wait for it: they are answered in order.
-
-    One statement over at most ``limit`` owed messages (the messages joined to their owed
-    answers and conversations); the table holds only the answers owed right now."""
-    ahead = timezone.now() + timedelta(seconds=DRAIN_CLOCK_SLACK_SECONDS)
-    found = (
-        Message.objects.select_related("conversation")
-        .alias(shard=Mod("conversation_id", max(1, settings.CHAT_BOT_DRAINS)))
-        .annotate(owed_queued_at=F("owed_answer__queued_at"))
-        .filter(shard=shard, owed_answer__isnull=False)
-        .order_by("pk")[:limit]
-    )
-    skipped = set(exclude)
-    seen: set[int] = set()
-    first: list[Message] = []
-    for message in found:
-        if message.conversation_id in seen:
-            continue
-        seen.add(message.conversation_id)
-        if message.pk not in skipped and message.owed_queued_at <= ahead:
-            first.append(message)
-    return first
+    """The messages ``owed_heads_in_shard`` names, with their conversations
+    (``messages_with_conversations``): three statements."""
+    return messages_with_conversations(owed_heads_in_shard(shard, exclude=exclude, limit=limit))
 
 
 def _drain_mark(shard: int) -> str:

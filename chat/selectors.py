@@ -6,8 +6,9 @@ import hashlib
 import hmac
 import math
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -253,6 +254,44 @@ def widget_face(widget: Widget) -> dict[str, Any]:
         "reply_minutes": max(1, math.ceil(seconds / 60)),
         "topics": quick_reply_topics(),
     }
+
+
+@lru_cache(maxsize=64)
+def _histories_statement(count: int) -> str:
+    meta = Message._meta
+    qn = connection.ops.quote_name
+    conversation = qn(meta.get_field("conversation").column)
+    seq = qn("seq")
+    ranges = " OR ".join([f"({conversation} = %s AND {seq} >= %s AND {seq} < %s)"] * count)
+    return (  # only quoted identifiers are interpolated; every value is a parameter
+        f"SELECT {conversation}, {qn('author')}, {qn('text')} FROM {qn(meta.db_table)} "  # noqa: S608
+        f"WHERE {ranges} ORDER BY {conversation}, {seq}"
+    )
+
+
+def histories_before(
+    points: Sequence[tuple[int, int]], *, limit: int
+) -> dict[int, list[tuple[str, str]]]:
+    """``messages_before`` for several conversations at once: for each (conversation id, seq)
+    of ``points`` (one point per conversation), the conversation's last ``limit`` messages
+    before ``seq``, oldest first, as (author, text) pairs; a conversation with none maps to [].
+
+    One plain statement built once per count, both databases: each conversation's range
+    ``seq >= seq - limit AND seq < seq`` along the ``message_seq_unique`` index (a
+    conversation's seqs have no gaps: each message takes the next one in the transaction that
+    stores it; a gap would only shorten the history read). No row locks.
+    """
+    histories: dict[int, list[tuple[str, str]]] = {c: [] for c, _ in points}
+    if not points:
+        return histories
+    params: list[int] = []
+    for conversation_id, seq in points:
+        params.extend((conversation_id, seq - limit, seq))
+    with connection.cursor() as cursor:
+        cursor.execute(_histories_statement(len(points)), params)
+        for conversation_id, author, text in cursor.fetchall():
+            histories[conversation_id].append((author, text))
+    return histories
 
 
 def messages_before(*, conversation_id: int, seq: int, limit: int) -> list[tuple[str, str]]:

@@ -10,11 +10,11 @@ both run, each documented where it is built: ``_next_seq``'s ``UPDATE ... RETURN
 owed answer's ``DELETE``, the incoming message's duplicate check, and the ``INSERT``s of a
 chat turn's rows in ``chat.rows``) but one: on PostgreSQL a customer message to an open
 conversation is one autocommitted statement of data-modifying CTEs
-(``_message_store_incoming_at_once``) when no hook receiver wants it. A bot turn's reporting events are built by
-``analytics.events.event_build`` and written with its reply. Sequence numbers come from
-``Conversation.last_seq``, bumped under a row lock that holds until commit, so concurrent
-writers of one conversation line up and every message gets the next number. Answers the bot
-owes are rows (``OwedAnswer``, see ``chat.outbox``).
+(``_message_store_incoming_at_once``) when no hook receiver wants it. A bot turn's reporting
+events are built by ``analytics.events.event_build`` and written with its reply. Sequence
+numbers come from ``Conversation.last_seq``, bumped under a row lock that holds until commit,
+so concurrent writers of one conversation line up and every message gets the next number.
+Answers the bot owes are rows (``OwedAnswer``, see ``chat.outbox``).
 """
 
 from __future__ import annotations
@@ -236,10 +236,10 @@ def message_create_incoming(
     (``_message_store_incoming_at_once``). Otherwise one transaction, four statements: the
     seq bump (``_next_seq``'s one ``UPDATE ... RETURNING``, which locks the conversation's row
     until commit), the check for a message already stored under ``client_id`` (after the lock,
-    so a concurrent resend is seen), the message and its owed answer. A resend rolls the bump back and returns the
-    stored message; a reopened conversation takes two statements more. Raises ``ValueError``
-    for a message that shows nothing (``chat.text.is_blank``): the consumer refuses those with
-    ``empty_text`` before they get here.
+    so a concurrent resend is seen), the message and its owed answer. A resend rolls the bump
+    back and returns the stored message; a reopened conversation takes two statements more.
+    Raises ``ValueError`` for a message that shows nothing (``chat.text.is_blank``): the
+    consumer refuses those with ``empty_text`` before they get here.
     """
     if is_blank(text):
         raise ValueError("the message is empty")
@@ -284,7 +284,7 @@ def _at_once_statement(with_client_id: bool) -> str:
     message_columns = ", ".join(qn(Message._meta.get_field(name).column) for name in (
         "conversation", "seq", "author", "client_id", "text", "articles", "created_at"))
     duplicate = (
-        f" AND NOT EXISTS (SELECT 1 FROM {messages} WHERE {qn('conversation_id')} = %(id)s"
+        f" AND NOT EXISTS (SELECT 1 FROM {messages} WHERE {qn('conversation_id')} = %(id)s"  # noqa: S608
         f" AND {qn('client_id')} = %(client_id)s)"
     ) if with_client_id else ""
     # Only quoted identifiers are interpolated; every value is a named parameter.

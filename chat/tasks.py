@@ -329,8 +329,8 @@ def _turns_store(turns: list[tuple[Message, Any]]) -> list[int]:
 @shared_task(name="chat.tasks.owed_answers_drain", **BOT_TASK_OPTIONS)
 def owed_answers_drain(shard: int) -> int:
     """Answers the answers owed in drain ``shard`` (``chat.outbox``), oldest first, at most
-    ``DRAIN_BATCH`` and one per conversation, read in one statement; returns how many
-    messages it took up.
+    ``DRAIN_BATCH`` and one per conversation, read with their conversations in three
+    statements and their histories in one; returns how many messages it took up.
 
     Each message is answered as ``answer_message`` would, so a message answered already is
     skipped and none is answered twice; the outcomes of turns ready within
@@ -344,6 +344,9 @@ def owed_answers_drain(shard: int) -> int:
     retried with backoff like ``answer_message``.
     """
     due = outbox.owed_messages_in_shard(shard, limit=DRAIN_BATCH)
+    histories = selectors.histories_before(
+        [(message.conversation_id, message.seq) for message in due], limit=HISTORY_TURNS * 2
+    )
     failed: list[int] = []
     held: list[tuple[Message, Any]] = []
     held_since = 0.0
@@ -351,11 +354,7 @@ def owed_answers_drain(shard: int) -> int:
     for message in due:
         turn_started = time.monotonic()
         try:
-            earlier = selectors.messages_before(
-                conversation_id=message.conversation_id, seq=message.seq,
-                limit=HISTORY_TURNS * 2,
-            )
-            result = _turn_result(message, earlier, lookups=False)
+            result = _turn_result(message, histories[message.conversation_id], lookups=False)
         except RETRY_ON:
             raise
         except Exception:
@@ -375,7 +374,7 @@ def owed_answers_drain(shard: int) -> int:
             outbox.drain_mark_hold(shard)  # running on: no second drain of the shard meanwhile
     failed.extend(_turns_store(held))
     outbox.drain_mark_release(shard)
-    if (outbox.owed_messages_in_shard(shard, exclude=failed, limit=DRAIN_BATCH)
+    if (outbox.owed_heads_in_shard(shard, exclude=failed, limit=DRAIN_BATCH)
             and outbox.drain_mark_take(shard)):
         try:
             owed_answers_drain.delay(shard)

@@ -395,24 +395,22 @@ def test_a_failing_pipeline_becomes_a_handoff(in_shard, requeued, monkeypatch):
     assert not OwedAnswer.objects.exists() and requeued == []
 
 
-def test_a_message_that_fails_before_the_pipeline_stays_owed(in_shard, fake_bot, requeued,
-                                                              monkeypatch):
-    """Anything but a dead connection that fails while a turn is prepared (here, reading its
-    history) leaves that message owed and the drain goes on with the others."""
+def test_a_batch_whose_histories_cannot_be_read_stays_owed(in_shard, fake_bot, requeued,
+                                                           monkeypatch):
+    """The batch's histories are one read: if it fails (anything but a dead connection, which
+    is retried), the drain fails and every message of the batch stays owed for the
+    dispatcher; nothing is answered or handed over."""
     conversations = in_shard(0, 2)
-    broken, fine = (incoming(c, t) for c, t in zip(conversations, ("broken", "fine"),
-                                                    strict=True))
-    original = tasks.selectors.messages_before
+    messages = [incoming(c, t) for c, t in zip(conversations, ("first", "second"), strict=True)]
 
-    def history(*, conversation_id, seq, limit):
-        if conversation_id == broken.conversation_id:
-            raise ValueError("unreadable history")
-        return original(conversation_id=conversation_id, seq=seq, limit=limit)
+    def unreadable(points, *, limit):
+        raise ValueError("unreadable history")
 
-    monkeypatch.setattr(tasks.selectors, "messages_before", history)
-    assert tasks.owed_answers_drain.run(0) == 2
-    assert answers_to(broken) == 0 and owed(broken)
-    assert answers_to(fine) == 1 and requeued == []
+    monkeypatch.setattr(tasks.selectors, "histories_before", unreadable)
+    with pytest.raises(ValueError):
+        tasks.owed_answers_drain.run(0)
+    assert all(answers_to(m) == 0 and owed(m) for m in messages)
+    assert fake_bot.calls == [] and requeued == []
 
 
 # --- Turns stored together -----------------------------------------------------------------------

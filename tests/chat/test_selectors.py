@@ -1,7 +1,9 @@
-"""chat.selectors: what the widget's header and greeting show (issue 14)."""
+"""chat.selectors: what the widget's header and greeting show (issue 14), and the reads of
+the bot's drains (histories, owed messages with their conversations)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,7 +13,7 @@ from django.utils import timezone
 from analytics.events import event_record
 from analytics.models import EventName
 from chat import selectors
-from chat.models import AgentPresence, PresenceStatus
+from chat.models import AgentPresence, Message, PresenceStatus
 from knowledge.models import Intent
 
 
@@ -107,3 +109,57 @@ def test_messages_before_is_the_last_few_before_a_seq_oldest_first(conversation)
         conversation_id=conversation.pk, seq=sixth.seq, limit=3
     ) == [("customer", "message 3"), ("customer", "message 4"), ("customer", "message 5")]
     assert selectors.messages_before(conversation_id=conversation.pk, seq=1, limit=20) == []
+
+
+def test_histories_before_reads_several_conversations_as_messages_before_does(widget):
+    from chat import services
+
+    conversations = [services.conversation_start(widget=widget)[0] for _ in range(3)]
+    stored = {}
+    for number, conversation in enumerate(conversations):
+        stored[conversation.pk] = [
+            services.message_create_incoming(
+                conversation=conversation, text=f"c{number} m{n}", client_id=None,
+                queue_bot=False,
+            )[0]
+            for n in range(number * 4 + 1)  # 1, 5 and 9 messages
+        ]
+    points = [(c.pk, stored[c.pk][-1].seq) for c in conversations]
+    histories = selectors.histories_before(points, limit=6)
+    for conversation_id, seq in points:
+        assert histories[conversation_id] == selectors.messages_before(
+            conversation_id=conversation_id, seq=seq, limit=6
+        )
+    assert histories[conversations[0].pk] == []
+    assert [text for _, text in histories[conversations[2].pk]] == [
+        f"c2 m{n}" for n in range(2, 8)
+    ]
+    assert selectors.histories_before([], limit=6) == {}
+
+
+def test_owed_messages_come_with_their_conversations_converted_as_the_orm_does(
+    widget, django_assert_num_queries
+):
+    from chat import outbox, services
+    from chat.models import Conversation
+
+    conversation = services.conversation_start(widget=widget)[0]
+    Conversation.objects.filter(pk=conversation.pk).update(dialog_state={"turns": 2})
+    client_id = uuid.uuid4()
+    message, _ = services.message_create_incoming(
+        conversation=conversation, text="hello there", client_id=client_id, queue_bot=False
+    )
+    shard = outbox.drain_shard(conversation.pk)
+    with django_assert_num_queries(3):
+        [loaded] = outbox.owed_messages_in_shard(shard)
+        assert loaded.conversation.dialog_state == {"turns": 2}  # no query: loaded with it
+    expected = Message.objects.select_related("conversation").get(pk=message.pk)
+    assert loaded.pk == message.pk and loaded.client_id == client_id
+    for field in Message._meta.concrete_fields:
+        assert getattr(loaded, field.attname) == getattr(expected, field.attname), field.name
+    for field in Conversation._meta.concrete_fields:
+        assert getattr(loaded.conversation, field.attname) == getattr(
+            expected.conversation, field.attname), field.name
+    assert loaded.created_at.tzinfo is not None
+    assert outbox.owed_heads_in_shard(shard) == [(message.pk, conversation.pk)]
+    assert outbox.owed_heads_in_shard(shard, exclude=[message.pk]) == []
