@@ -132,6 +132,13 @@ def _source_facts(text: str) -> tuple[str, str, frozenset[str]]:
     return lower, _digits(text), amounts
 
 
+@functools.lru_cache(maxsize=1024)
+def _reply_reading(reply: str) -> tuple[tuple[tuple[str, str], ...], frozenset[tuple[str, ...]]]:
+    """(the checkable facts of a reply, its shingles). Read once per distinct reply: answers
+    composed from the knowledge base repeat from turn to turn (one article, one answer)."""
+    return tuple(_facts(reply)), frozenset(_shingles(reply, LEAK_SHINGLE))
+
+
 def check(
     reply: str,
     *,
@@ -146,7 +153,7 @@ def check(
         problems.append("empty")
     if len(reply) > max_chars:
         problems.append(f"too long ({len(reply)} > {max_chars} characters)")
-    facts = _facts(reply)
+    facts, reply_shingles = _reply_reading(reply)
     if facts:  # the sources are read only when the reply states something to look up
         read = [_source_facts(text) for text in (*sources, *customer_texts)]
         sources_lower = " ".join(lower for lower, _, _ in read if lower)
@@ -157,7 +164,6 @@ def check(
                 ungrounded.append(f"{kind}: {value}")
     if ungrounded:
         problems.append("ungrounded facts")
-    reply_shingles = _shingles(reply, LEAK_SHINGLE)
     for prompt in system_prompts:
         if not reply_shingles.isdisjoint(_prompt_shingles(prompt)):
             problems.append("contains system prompt text")
