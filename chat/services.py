@@ -5,16 +5,14 @@ with ``transaction.on_commit`` so nothing outside ever hears of a row that was r
 ``at`` backdates a change (generated history) and defaults to now. Reporting events are
 written through ``analytics.events.event_record`` in the same transaction as the change.
 
-Every write is the same on SQLite and PostgreSQL (the ORM, and plain SQL statements that
-both run, each documented where it is built: ``_next_seq``'s ``UPDATE ... RETURNING``, the
+Every write is the same on SQLite and PostgreSQL: the ORM, and plain SQL statements that
+both run, each documented where it is built (``_next_seq``'s ``UPDATE ... RETURNING``, the
 owed answer's ``DELETE``, the incoming message's duplicate check, and the ``INSERT``s of a
-chat turn's rows in ``chat.rows``) but one: on PostgreSQL a customer message to an open
-conversation is one autocommitted statement of data-modifying CTEs
-(``_message_store_incoming_at_once``) when no hook receiver wants it. A bot turn's reporting
-events are built by ``analytics.events.event_build`` and written with its reply. Sequence
-numbers come from ``Conversation.last_seq``, bumped under a row lock that holds until commit,
-so concurrent writers of one conversation line up and every message gets the next number.
-Answers the bot owes are rows (``OwedAnswer``, see ``chat.outbox``).
+chat turn's rows in ``chat.rows``). A bot turn's reporting events are built by
+``analytics.events.event_build`` and written with its reply. Sequence numbers come from
+``Conversation.last_seq``, bumped under a row lock that holds until commit, so concurrent
+writers of one conversation line up and every message gets the next number. Answers the bot
+owes are rows (``OwedAnswer``, see ``chat.outbox``).
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -39,7 +37,7 @@ from analytics.events import EventName, event_build, event_record
 from knowledge.audit import audit_record, field_changes
 
 from . import mail, outbox, realtime, rows
-from .hooks import HookEvent, hook_send, hook_wanted
+from .hooks import HookEvent, hook_send
 from .identity import Identity
 from .models import (
     Author,
@@ -231,35 +229,18 @@ def message_create_incoming(
     (``OwedAnswer``) and the bot task is queued on commit (``chat.outbox``); with ``queue_bot``
     False the caller answers it itself (generated history), or the dispatcher queues it later.
 
-    On PostgreSQL, outside a transaction, to an open conversation and with no hook receiver
-    wanting ``message.created``: one autocommitted statement
-    (``_message_store_incoming_at_once``). Otherwise one transaction, four statements: the
-    seq bump (``_next_seq``'s one ``UPDATE ... RETURNING``, which locks the conversation's row
-    until commit), the check for a message already stored under ``client_id`` (after the lock,
-    so a concurrent resend is seen), the message and its owed answer. A resend rolls the bump
-    back and returns the stored message; a reopened conversation takes two statements more.
-    Raises ``ValueError`` for a message that shows nothing (``chat.text.is_blank``): the
-    consumer refuses those with ``empty_text`` before they get here.
+    One transaction on every database, four statements: the seq bump (``_next_seq``'s one
+    ``UPDATE ... RETURNING``, which locks the conversation's row until commit), the check for
+    a message already stored under ``client_id`` (after the lock, so a concurrent resend is
+    seen), the message and its owed answer. A resend rolls the bump back and returns the
+    stored message; a reopened conversation takes two statements more. Raises ``ValueError``
+    for a message that shows nothing (``chat.text.is_blank``): the consumer refuses those with
+    ``empty_text`` before they get here.
     """
     if is_blank(text):
         raise ValueError("the message is empty")
     text = mask_card_numbers(text)  # before it is stored, echoed, shown or exported
     now = at or timezone.now()
-    if (connection.vendor == "postgresql" and not connection.in_atomic_block
-            and not hook_wanted(HookEvent.MESSAGE_CREATED)):
-        try:
-            stored = _message_store_incoming_at_once(
-                conversation=conversation, text=text, client_id=client_id, now=now
-            )
-        except IntegrityError:  # a resend committed while this one waited: the path below
-            stored = None
-        if stored is not None:
-            message = stored
-            # Autocommitted: on_commit runs these now, as after the transaction below.
-            _on_commit_broadcast_message(message)
-            if conversation.status == ConversationStatus.BOT and queue_bot:
-                outbox.owed_answer_queue_on_commit(message.pk, conversation.pk)
-            return message, True
     held = (conversation.last_seq, conversation.status, conversation.updated_at,
             conversation.last_customer_message_at)
     try:
@@ -273,82 +254,6 @@ def message_create_incoming(
         (conversation.last_seq, conversation.status, conversation.updated_at,
          conversation.last_customer_message_at) = held
         return resent.message, False
-
-
-@cache
-def _at_once_statement(with_client_id: bool) -> str:
-    qn = connection.ops.quote_name
-    conversations = qn(Conversation._meta.db_table)
-    messages = qn(Message._meta.db_table)
-    owed = qn(OwedAnswer._meta.db_table)
-    message_columns = ", ".join(qn(Message._meta.get_field(name).column) for name in (
-        "conversation", "seq", "author", "client_id", "text", "articles", "created_at"))
-    duplicate = (
-        f" AND NOT EXISTS (SELECT 1 FROM {messages} WHERE {qn('conversation_id')} = %(id)s"  # noqa: S608
-        f" AND {qn('client_id')} = %(client_id)s)"
-    ) if with_client_id else ""
-    # Only quoted identifiers are interpolated; every value is a named parameter.
-    return (
-        f"WITH bump AS (UPDATE {conversations} SET {qn('last_seq')} = {qn('last_seq')} + 1, "  # noqa: S608
-        f"{qn('last_customer_message_at')} = %(now)s, {qn('updated_at')} = %(now)s "
-        f"WHERE {qn('id')} = %(id)s AND {qn('status')} NOT IN (%(resolved)s, %(abandoned)s)"
-        f"{duplicate} RETURNING {qn('last_seq')}, {qn('status')}), "
-        f"stored AS (INSERT INTO {messages} ({message_columns}) "
-        f"SELECT %(id)s, bump.{qn('last_seq')}, %(author)s, %(client_id)s, %(text)s, "
-        f"%(articles)s, %(now)s FROM bump RETURNING {qn('id')}), "
-        f"owed AS (INSERT INTO {owed} ({qn('message_id')}, {qn('conversation_id')}, "
-        f"{qn('created_at')}, {qn('queued_at')}, {qn('attempts')}) "
-        f"SELECT stored.{qn('id')}, %(id)s, %(now)s, %(now)s, 1 FROM stored, bump "
-        f"WHERE bump.{qn('status')} = %(bot)s) "
-        f"SELECT stored.{qn('id')}, bump.{qn('last_seq')}, bump.{qn('status')} "
-        f"FROM stored, bump"
-    )
-
-
-def _message_store_incoming_at_once(
-    *, conversation: Conversation, text: str, client_id: Any, now: datetime
-) -> Message | None:
-    """The common case of ``message_create_incoming`` on PostgreSQL as ONE autocommitted
-    statement (no ``BEGIN``/``COMMIT``, one round trip): data-modifying CTEs bump the seq of
-    an open conversation (the ``UPDATE`` locks its row; it matches nothing when a message is
-    already stored under ``client_id``), insert the message and, when the bot has the
-    conversation, its owed answer. Returns the stored message, or None having written nothing
-    (the conversation is resolved, abandoned or gone, or the client id is stored: the caller's
-    transaction handles those). Raises ``IntegrityError`` when a resend committed while this
-    statement waited for the lock (the unique client id refuses the insert; nothing is
-    written). Durable when it returns, as the transaction's commit is.
-    """
-    meta = Message._meta
-    client_field = meta.get_field("client_id")
-    params = {
-        "id": conversation.pk,
-        "now": meta.get_field("created_at").get_db_prep_save(now, connection),
-        "client_id": client_field.get_db_prep_save(client_id, connection),
-        "text": text,
-        "articles": meta.get_field("articles").get_db_prep_save([], connection),
-        "author": Author.CUSTOMER.value,
-        "resolved": ConversationStatus.RESOLVED.value,
-        "abandoned": ConversationStatus.ABANDONED.value,
-        "bot": ConversationStatus.BOT.value,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_at_once_statement(client_id is not None), params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    message_id, seq, status = row
-    conversation.last_seq, conversation.status = seq, status
-    conversation.updated_at = conversation.last_customer_message_at = now
-    values = {
-        "id": message_id, "conversation_id": conversation.pk, "seq": seq,
-        "author": Author.CUSTOMER.value, "client_id": client_id, "in_reply_to_id": None,
-        "sender_id": None, "text": text, "articles": [], "quick_replies": None,
-        "created_at": now, "emailed_in_id": None,
-    }
-    names = [field.attname for field in meta.concrete_fields]  # from_db's order: every one
-    message = Message.from_db(connection.alias, names, [values[name] for name in names])
-    message.conversation = conversation
-    return message
 
 
 def _message_id_for_client(conversation_id: int, client_id: Any) -> int | None:

@@ -14,10 +14,9 @@ class WebhooksConfig(AppConfig):
 
         from . import tasks  # noqa: F401
         from .models import Endpoint
-        from .services import endpoint_changed, events_record_for_hook, events_wanted
+        from .services import endpoint_changed, events_record_for_hook
 
-        chat_event.connect(events_record_for_hook, dispatch_uid="webhooks-record-events",
-                           wants=events_wanted)
+        chat_event.connect(events_record_for_hook, dispatch_uid="webhooks-record-events")
         # Whatever saves or deletes an endpoint, the next event reads who subscribes afresh.
         post_save.connect(endpoint_changed, sender=Endpoint, dispatch_uid="webhooks-endpoint-saved")
         post_delete.connect(endpoint_changed, sender=Endpoint,

@@ -373,12 +373,6 @@ def endpoint_delete(*, actor: Any, endpoint: Endpoint) -> None:
 # --- Events ----------------------------------------------------------------------------------
 
 
-def events_wanted(event: str) -> bool:
-    """Whether some enabled endpoint subscribes to the chat event ``event`` (``chat.hooks``'
-    ``wants``: when none does, the chat may store the fact without a transaction for us)."""
-    return any(str(event) in names for _, names in subscriptions())
-
-
 def events_record_for_hook(
     *, event: str, conversation: Any, at: datetime, message: Any = None, **kwargs: Any
 ) -> None:
