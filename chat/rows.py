@@ -78,6 +78,55 @@ def insert(instance: M) -> M:
     )
 
 
+@cache
+def _statement_unless(model: type[models.Model], columns: tuple[str, ...],
+                      unless: tuple[str, ...], returning: str) -> str:
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
+    match = " AND ".join(f"{qn(column)} = %s" for column in unless)
+    return (  # only quoted identifiers are interpolated; every value is a parameter
+        f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) "  # noqa: S608
+        f"SELECT {', '.join(['%s'] * len(columns))} "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE {match}) RETURNING {qn(returning)}"
+    )
+
+
+def insert_unless_stored(instance: M, *, unless: Sequence[str]) -> M | None:
+    """``insert``, unless a row with the same values of the fields named in ``unless`` is
+    already stored: then None, and nothing is written.
+
+    One statement that SQLite (3.35+) and PostgreSQL both run: ``INSERT INTO <table> (...)
+    SELECT %s, ... WHERE NOT EXISTS (SELECT 1 FROM <table> WHERE <field> = %s AND ...)
+    RETURNING <pk>``. The check reads what is committed when the statement starts (under a lock
+    the caller holds, it sees what committed before the lock was granted); a unique constraint
+    on those fields still refuses a row committed later (``IntegrityError``). Every field in
+    ``unless`` must be set (not None) on ``instance``.
+    """
+    model = type(instance)
+    fields, values, prepared = _fields_and_values(instance)
+    pk = model._meta.pk
+    if pk in fields:
+        raise ValueError("insert_unless_stored leaves the primary key to the database")
+    by_name = {f.name: (f, p) for f, p in zip(fields, prepared, strict=True)}
+    match_fields = [by_name[name][0] for name in unless]
+    match_values = [by_name[name][1] for name in unless]
+    if any(value is None for value in match_values):
+        raise ValueError("insert_unless_stored matches on values that are set")
+    sql = _statement_unless(model, tuple(f.column for f in fields),
+                            tuple(f.column for f in match_fields), pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*prepared, *match_values])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    loaded = {f.attname: value for f, value in zip(fields, values, strict=True)}
+    loaded[pk.attname] = row[0]
+    concrete = model._meta.concrete_fields
+    return model.from_db(
+        connection.alias, [f.attname for f in concrete], [loaded[f.attname] for f in concrete]
+    )
+
+
 def insert_many(instances: Sequence[models.Model]) -> None:
     """Writes new rows of one model in one statement (``INSERT ... VALUES (...), (...)``).
 

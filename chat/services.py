@@ -7,8 +7,8 @@ written through ``analytics.events.event_record`` in the same transaction as the
 
 Every write is the same on SQLite and PostgreSQL: the ORM, and plain SQL statements that
 both run, each documented where it is built (``_next_seq``'s ``UPDATE ... RETURNING``, the
-owed answer's ``DELETE``, the incoming message's duplicate check, and the ``INSERT``s of a
-chat turn's rows in ``chat.rows``). A bot turn's reporting events are built by
+owed answer's ``DELETE``, and the ``INSERT``s of a chat turn's rows in ``chat.rows``, the
+incoming message's with its duplicate check). A bot turn's reporting events are built by
 ``analytics.events.event_build`` and written with its reply. Sequence numbers come from
 ``Conversation.last_seq``, bumped under a row lock that holds until commit, so concurrent
 writers of one conversation line up and every message gets the next number. Answers the bot
@@ -229,11 +229,12 @@ def message_create_incoming(
     (``OwedAnswer``) and the bot task is queued on commit (``chat.outbox``); with ``queue_bot``
     False the caller answers it itself (generated history), or the dispatcher queues it later.
 
-    One transaction on every database, four statements: the seq bump (``_next_seq``'s one
-    ``UPDATE ... RETURNING``, which locks the conversation's row until commit), the check for
-    a message already stored under ``client_id`` (after the lock, so a concurrent resend is
-    seen), the message and its owed answer. A resend rolls the bump back and returns the
-    stored message; a reopened conversation takes two statements more. Raises ``ValueError``
+    One transaction on every database, three statements: the seq bump (``_next_seq``'s one
+    ``UPDATE ... RETURNING``, which locks the conversation's row until commit), the message
+    unless one is already stored under ``client_id`` (``rows.insert_unless_stored``: its check
+    runs after the lock, so a concurrent resend is seen) and its owed answer. A resend rolls
+    the bump back and returns the stored message; a reopened conversation takes two
+    statements more. Raises ``ValueError``
     for a message that shows nothing (``chat.text.is_blank``): the consumer refuses those with
     ``empty_text`` before they get here.
     """
@@ -256,31 +257,6 @@ def message_create_incoming(
         return resent.message, False
 
 
-def _message_id_for_client(conversation_id: int, client_id: Any) -> int | None:
-    """The id of the conversation's message stored under ``client_id``, or None.
-
-    One plain statement that both databases run (the check of every incoming message, so
-    not compiled by the ORM each time): ``SELECT id FROM chat_message WHERE conversation_id
-    = %s AND client_id = %s``, answered from the ``message_client_id_unique`` index; it reads
-    without locking (the caller already holds the conversation's row lock). The client id is
-    prepared by its field (a ``uuid`` on PostgreSQL, 32 hex characters on SQLite).
-    """
-    meta = Message._meta
-    qn = connection.ops.quote_name
-    client_field = meta.get_field("client_id")
-    sql = (  # only quoted identifiers are interpolated; every value is a parameter
-        f"SELECT {qn('id')} FROM {qn(meta.db_table)} "  # noqa: S608
-        f"WHERE {qn(meta.get_field('conversation').column)} = %s "
-        f"AND {qn(client_field.column)} = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [conversation_id, client_field.get_db_prep_value(client_id, connection)]
-        )
-        row = cursor.fetchone()
-    return None if row is None else row[0]
-
-
 class _Resent(Exception):
     """A message with a stored client id: rolls back the seq bumped for it (a rare case)."""
 
@@ -293,15 +269,11 @@ def _message_store_incoming(
     *, conversation: Conversation, text: str, client_id: Any, now: datetime, queue_bot: bool
 ) -> tuple[Message, bool]:
     # The bump comes first: it locks the conversation's row (until commit) and returns the
-    # status. The duplicate check is the next statement, so it runs after the lock is held and
-    # sees a resend that a concurrent transaction committed while this one waited.
+    # status. The duplicate check is part of the message's insert, so it runs after the lock
+    # is held and sees a resend that a concurrent transaction committed while this one waited.
     seq, status = _next_seq(
         conversation, sets={"last_customer_message_at": now, "updated_at": now}
     )
-    if client_id is not None:
-        stored_id = _message_id_for_client(conversation.pk, client_id)
-        if stored_id is not None:
-            raise _Resent(Message.objects.get(pk=stored_id))
     reopened = status in (ConversationStatus.RESOLVED, ConversationStatus.ABANDONED)
     if reopened:  # rare: two more statements, under the lock the bump holds
         previous_resolution = (
@@ -310,15 +282,24 @@ def _message_store_incoming(
         _conversation_update(conversation, {
             "status": ConversationStatus.BOT, "resolution": Resolution.NONE, "resolved_at": None,
         })
-    # The message and its owed answer: one plain INSERT each (chat.rows), not compiled per call.
-    message = rows.insert(Message(
+    # The message (unless its client id is stored) and its owed answer: one plain INSERT each
+    # (chat.rows), not compiled per call.
+    new = Message(
         conversation=conversation,
         seq=seq,
         author=Author.CUSTOMER,
         client_id=client_id,
         text=text,
         created_at=now,
-    ))
+    )
+    if client_id is None:
+        message = rows.insert(new)
+    else:
+        message = rows.insert_unless_stored(new, unless=("conversation", "client_id"))
+        if message is None:  # a resend: rolled back, the bump with it
+            raise _Resent(Message.objects.get(
+                conversation_id=conversation.pk, client_id=client_id
+            ))
     message.conversation = conversation
     hook_send(HookEvent.MESSAGE_CREATED, conversation=conversation, message=message, at=now)
     if reopened:

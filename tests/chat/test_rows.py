@@ -64,3 +64,32 @@ def test_insert_many_writes_rows_of_one_model_in_one_statement(conversation):
     with pytest.raises(ValueError, match="one model"):
         rows.insert_many([events[0], trace])
     assert not BotTrace.objects.exists()
+
+
+def test_insert_unless_stored_writes_once_per_matching_values(conversation):
+    now = timezone.now()
+    client_id = uuid.uuid4()
+
+    def message(seq: int, text: str, client: uuid.UUID | None = client_id) -> Message:
+        return Message(conversation=conversation, seq=seq, author=Author.CUSTOMER,
+                       client_id=client, text=text, articles=[{"id": 1}], created_at=now)
+
+    unless = ("conversation", "client_id")
+    with CaptureQueriesContext(connection) as captured:
+        first = rows.insert_unless_stored(message(1, "where is my parcel?"), unless=unless)
+    assert [q["sql"].split()[0] for q in captured.captured_queries] == ["INSERT"]
+    stored = Message.objects.get(pk=first.pk)
+    assert (stored.seq, stored.text, stored.client_id, stored.articles, stored.created_at) == (
+        1, "where is my parcel?", client_id, [{"id": 1}], now)
+    assert (first.seq, first.client_id, first.conversation_id) == (1, client_id, conversation.pk)
+
+    assert rows.insert_unless_stored(message(2, "again"), unless=unless) is None
+    assert Message.objects.filter(conversation=conversation).count() == 1
+    other = rows.insert_unless_stored(message(2, "another", uuid.uuid4()), unless=unless)
+    assert other is not None and Message.objects.filter(conversation=conversation).count() == 2
+    with pytest.raises(ValueError):
+        rows.insert_unless_stored(message(3, "no client id", None), unless=unless)
+    with pytest.raises(ValueError):
+        rows.insert_unless_stored(Message(pk=99, conversation=conversation, seq=3, text="x",
+                                          author=Author.CUSTOMER, client_id=uuid.uuid4()),
+                                  unless=unless)
