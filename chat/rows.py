@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db import connection, models
 
@@ -34,7 +34,9 @@ def _statement(model: type[models.Model], columns: tuple[str, ...], rows: int,
         f"INSERT INTO {qn(model._meta.db_table)} "  # noqa: S608
         f"({', '.join(qn(c) for c in columns)}) VALUES {', '.join([values] * rows)}"
     )
-    return f"{sql} RETURNING {qn(returning)}" if returning else sql
+    if not returning:
+        return sql
+    return f"{sql} RETURNING {', '.join(qn(c.strip()) for c in returning.split(','))}"
 
 
 def _fields_and_values(
@@ -127,15 +129,29 @@ def insert_unless_stored(instance: M, *, unless: Sequence[str]) -> M | None:
     )
 
 
-def insert_many(instances: Sequence[models.Model]) -> None:
+def as_stored(instance: M, pk: Any) -> M:
+    """``instance`` (written by ``insert_many``) as Django loads a stored row: a new instance
+    built by ``Model.from_db`` from its field values, with primary key ``pk``. Its related
+    objects are not cached (assign them again to avoid a query)."""
+    model = type(instance)
+    concrete = model._meta.concrete_fields
+    values = [pk if f.primary_key else getattr(instance, f.attname) for f in concrete]
+    return model.from_db(connection.alias, [f.attname for f in concrete], values)
+
+
+def insert_many(instances: Sequence[models.Model], *, key: str | None = None) -> dict[Any, Any]:
     """Writes new rows of one model in one statement (``INSERT ... VALUES (...), (...)``).
 
-    The instances are not updated (no primary keys): for rows nothing reads back in the same
-    turn, such as reporting events. Every instance must set the same fields (an auto primary
-    key left unset on all of them). Raises ``ValueError`` for a mix of models or fields.
+    The instances are not updated. With ``key``, the name of a field whose values are unique
+    among ``instances`` (and set), the statement ends in ``RETURNING <key>, <pk>`` and the
+    primary keys come back as {key's database value: primary key} (the order of a multi-row
+    ``RETURNING`` is not promised by either database, hence the key); without it, {} (for
+    rows nothing reads back, such as reporting events). Every instance must set the same
+    fields (an auto primary key left unset on all of them). Raises ``ValueError`` for a mix of
+    models or fields.
     """
     if not instances:
-        return
+        return {}
     model = type(instances[0])
     columns: tuple[str, ...] | None = None
     params: list[object] = []
@@ -149,5 +165,12 @@ def insert_many(instances: Sequence[models.Model]) -> None:
         columns = these
         params.extend(prepared)
     assert columns is not None
+    if key is None:
+        with connection.cursor() as cursor:
+            cursor.execute(_statement(model, columns, len(instances), None), params)
+        return {}
+    key_column = model._meta.get_field(key).column
+    returning = f"{key_column}, {model._meta.pk.column}"
     with connection.cursor() as cursor:
-        cursor.execute(_statement(model, columns, len(instances), None), params)
+        cursor.execute(_statement(model, columns, len(instances), returning), params)
+        return dict(cursor.fetchall())
