@@ -455,3 +455,34 @@ def test_a_resend_waiting_for_the_lock_finds_the_message_committed_meanwhile(con
     assert Message.objects.filter(conversation=conversation).count() == 1
     conversation.refresh_from_db()
     assert conversation.last_seq == 1
+
+
+def test_turns_stored_together_take_n_plus_four_statements(widget, agent):
+    """Three turns: the DELETE of their owed answers, a bump per conversation the bot still
+    has, and one INSERT each for the replies, traces and events; a turn whose conversation an
+    agent took is settled, not answered, and a turn answered already is left alone."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    conversations = [services.conversation_start(widget=widget)[0] for _ in range(4)]
+    messages = [incoming(c, text=f"question {n}")[0] for n, c in enumerate(conversations)]
+    services.conversation_claim(conversation=conversations[2], agent=agent)  # settles it
+    services.owed_answer_settle(message=messages[3])  # answered elsewhere meanwhile
+    results = [turn_result(reply_text=f"answer {n}") for n in range(4)]
+    results[1] = turn_result(reply_text="fallback", is_fallback=True, confidence=0.1)
+    with CaptureQueriesContext(connection) as captured:
+        replies = services.bot_turns_record(list(zip(messages, results, strict=True)))
+    statements = [q["sql"].split()[0].upper() for q in captured.captured_queries
+                  if "SAVEPOINT" not in q["sql"].upper()]
+    assert statements == ["DELETE", "UPDATE", "UPDATE", "INSERT", "INSERT", "INSERT"]
+    assert replies[2] is None and replies[3] is None
+    for message, reply, text in zip(messages[:2], replies[:2], ("answer 0", "fallback"),
+                                    strict=True):
+        stored = Message.objects.get(in_reply_to=message)
+        assert reply.pk == stored.pk and reply.text == stored.text == text
+        assert reply.seq == stored.seq == 2 and reply.conversation_id == message.conversation_id
+        assert BotTrace.objects.filter(message=message).count() == 1
+    assert [e.name for e in events(conversations[1])][-2:] == ["fallback", "bot_replied"]
+    assert not Message.objects.filter(in_reply_to__in=messages[2:]).exists()
+    with pytest.raises(ValueError):
+        services.bot_turns_record([(messages[0], results[0]), (messages[0], results[1])])
