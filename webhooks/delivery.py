@@ -235,6 +235,9 @@ def _send_due(
                 if attempt is None or not outcome.ok:
                     break  # read the endpoint and its first delivery again
                 endpoint.failing_since = endpoint.retry_at = None
+            else:
+                if len(batch) < BATCH:
+                    return  # all sent; ``endpoint_deliver`` looks once more after the release
             flush()  # before the next read: the deliveries held are still pending there
     finally:
         flush()
