@@ -66,7 +66,12 @@ QUEUED_MARK_SECONDS = 60
 # pages read the endpoints for their notice only then (no statement on every page otherwise).
 DISABLED_NOTICE_KEY = "webhooks:disabled-notice"
 
-_queue: Callable[[int], None] | None = None
+# A chat event's delivery task is queued this long after the commit, so that the events of the
+# next moment find it queued (its mark set) and publish nothing: at most about one publish per
+# endpoint per this many seconds however fast the chat writes, for a delivery this much later.
+EVENT_GATHER_SECONDS = 0.5
+
+_queue: Callable[[int, float], None] | None = None
 
 
 class EndpointInvalid(ValueError):
@@ -77,8 +82,9 @@ class EndpointInvalid(ValueError):
         super().__init__(message)
 
 
-def register_queue(queue: Callable[[int], None]) -> None:
-    """Sets the function that queues the delivery task for one endpoint id."""
+def register_queue(queue: Callable[[int, float], None]) -> None:
+    """Sets the function that queues the delivery task: ``queue(endpoint_id, countdown)``, the
+    task to start ``countdown`` seconds from now (0: at once)."""
     global _queue
     _queue = queue
 
@@ -123,13 +129,13 @@ def _marks_take(endpoint_ids: list[int]) -> list[int]:
     return [pk for pk, taken in zip(endpoint_ids, pipe.execute(), strict=True) if taken]
 
 
-def queue_deliveries(endpoint_ids: Iterable[int]) -> None:
-    """Queues the delivery task for each endpoint that has none queued or running (a burst of
-    events queues one task per endpoint, not one per event: the task sends every due delivery,
-    clears the mark, gives the endpoint back and looks again). The marks cost one Redis round
-    trip for all the endpoints. A store or broker failure is logged and changes nothing (the
-    beat dispatcher, ``deliveries_dispatch``, queues what is due); a store failure queues them
-    all."""
+def queue_deliveries(endpoint_ids: Iterable[int], *, countdown: float = 0.0) -> None:
+    """Queues the delivery task, to start in ``countdown`` seconds, for each endpoint that has
+    none queued or running (a burst of events queues one task per endpoint, not one per event:
+    the task sends every due delivery, clears the mark, gives the endpoint back and looks
+    again). The marks cost one Redis round trip for all the endpoints. A store or broker
+    failure is logged and changes nothing (the beat dispatcher, ``deliveries_dispatch``,
+    queues what is due); a store failure queues them all."""
     endpoint_ids = sorted(set(endpoint_ids))
     if not endpoint_ids:
         return
@@ -145,7 +151,7 @@ def queue_deliveries(endpoint_ids: Iterable[int]) -> None:
         return
     for endpoint_id in endpoint_ids:
         try:
-            _queue(endpoint_id)
+            _queue(endpoint_id, countdown)
         except Exception:
             logger.warning("could not queue webhook deliveries for endpoint %s", endpoint_id,
                            exc_info=True)
@@ -159,31 +165,34 @@ def queue_delivery(endpoint_id: int) -> None:
 class _CommitQueue:
     """The endpoints whose deliveries one transaction wrote, queued once when it commits."""
 
-    __slots__ = ("done", "endpoint_ids")
+    __slots__ = ("countdown", "done", "endpoint_ids")
 
-    def __init__(self) -> None:
+    def __init__(self, countdown: float) -> None:
         self.endpoint_ids: set[int] = set()
+        self.countdown = countdown
         self.done = False
 
     def run(self) -> None:
         if self.done:
             return
         self.done = True
-        queue_deliveries(self.endpoint_ids)
+        queue_deliveries(self.endpoint_ids, countdown=self.countdown)
 
 
 _pending = threading.local()
 
 
-def _queue_on_commit(endpoint_ids: Iterable[int]) -> None:
-    """Queues the deliveries of ``endpoint_ids`` when the transaction commits: every event of
-    a transaction adds to one set of this thread, queued by the first of its commit callbacks
-    (one round trip of marks for all of them). A set whose transaction rolled back is still
-    open: the next transaction adds to it and queues its leftovers too (a task with nothing to
-    send, at worst)."""
+def _queue_on_commit(endpoint_ids: Iterable[int], *, countdown: float = 0.0) -> None:
+    """Queues the deliveries of ``endpoint_ids`` when the transaction commits, to start in
+    ``countdown`` seconds (the least asked in the transaction): every event of a transaction
+    adds to one set of this thread, queued by the first of its commit callbacks (one round trip
+    of marks for all of them). A set whose transaction rolled back is still open: the next
+    transaction adds to it and queues its leftovers too (a task with nothing to send, at
+    worst)."""
     pending = getattr(_pending, "queue", None)
     if pending is None or pending.done:
-        pending = _pending.queue = _CommitQueue()
+        pending = _pending.queue = _CommitQueue(countdown)
+    pending.countdown = min(pending.countdown, countdown)
     pending.endpoint_ids.update(endpoint_ids)
     transaction.on_commit(pending.run, robust=True)
 
@@ -496,7 +505,7 @@ def events_record(
         if not written:
             cursor.execute(_event_delete_statement(), [pk])
             return None
-    _queue_on_commit(written)
+    _queue_on_commit(written, countdown=EVENT_GATHER_SECONDS)
     return Event.from_db(connection.alias, ["id", "public_id", "name", "payload", "created_at"],
                          [pk, event_id, name, payload, at])
 

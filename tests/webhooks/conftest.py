@@ -108,7 +108,7 @@ def deliver_on_commit():
     from webhooks.delivery import endpoint_deliver
     from webhooks.tasks import deliver_endpoint_enqueue
 
-    services.register_queue(lambda endpoint_id: endpoint_deliver(endpoint_id))
+    services.register_queue(lambda endpoint_id, countdown: endpoint_deliver(endpoint_id))
     yield
     services.register_queue(deliver_endpoint_enqueue)
 

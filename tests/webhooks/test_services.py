@@ -173,7 +173,7 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_the_admins_are_told(
 
 def test_a_burst_of_events_queues_one_task_until_it_gives_the_endpoint_back(monkeypatch):
     queued: list[int] = []
-    monkeypatch.setattr(services, "_queue", queued.append)
+    monkeypatch.setattr(services, "_queue", lambda pk, countdown: queued.append(pk))
     for _ in range(5):
         services.queue_delivery(7)
     services.queue_delivery(8)
@@ -342,7 +342,7 @@ def test_an_endpoint_deleted_without_a_signal_does_not_break_the_chat_write(
 ):
     """The process still names the gone endpoint (same generation, copy not yet a minute old);
     the chat's write commits, with deliveries for the endpoints that are left only."""
-    monkeypatch.setattr(services, "_queue", lambda endpoint_id: None)
+    monkeypatch.setattr(services, "_queue", lambda endpoint_id, countdown: None)
     gone, kept = _endpoints(admin_user, settings, 2)
     conversation, _ = chat_services.conversation_start(widget=widget)
     assert _subscribed() == {gone, kept}  # kept by this process
@@ -361,7 +361,7 @@ def test_an_endpoint_deleted_without_a_signal_does_not_break_the_chat_write(
 def test_when_every_subscriber_is_gone_no_event_is_left(admin_user, widget, settings,
                                                         monkeypatch):
     queued: list[int] = []
-    monkeypatch.setattr(services, "_queue", queued.append)
+    monkeypatch.setattr(services, "_queue", lambda pk, countdown: queued.append(pk))
     (gone,) = _endpoints(admin_user, settings, 1)
     conversation, _ = chat_services.conversation_start(widget=widget)
     assert _subscribed() == {gone}
@@ -458,7 +458,7 @@ def test_a_commit_sets_every_mark_in_one_round_trip_and_queues_each_endpoint_onc
     pks = _endpoints(admin_user, settings, 5)
     assert _subscribed() == set(pks)
     queued: list[int] = []
-    monkeypatch.setattr(services, "_queue", queued.append)
+    monkeypatch.setattr(services, "_queue", lambda pk, countdown: queued.append(pk))
     counting = None
     if shared_redis.client() is not None:
         counting = _CountingRedis(shared_redis.client())
@@ -490,7 +490,7 @@ def test_a_transaction_rolled_back_leaves_the_next_commit_queueing(
 ):
     first, second = _endpoints(admin_user, settings, 2)
     queued: list[int] = []
-    monkeypatch.setattr(services, "_queue", queued.append)
+    monkeypatch.setattr(services, "_queue", lambda pk, countdown: queued.append(pk))
     monkeypatch.setattr(services, "subscriptions", lambda: [(first, ["message.created"])])
     with pytest.raises(RuntimeError), transaction.atomic():
         services.events_record(name="message.created", conversation=conversation,
@@ -508,7 +508,7 @@ def test_a_store_or_broker_failure_is_logged_and_queues_the_rest(monkeypatch, ca
 
     queued: list[int] = []
 
-    def queue(endpoint_id: int) -> None:
+    def queue(endpoint_id: int, countdown: float) -> None:
         if endpoint_id == 2:
             raise ConnectionError("the broker is down")
         queued.append(endpoint_id)
@@ -527,3 +527,36 @@ def test_a_store_or_broker_failure_is_logged_and_queues_the_rest(monkeypatch, ca
         broken.setattr(services.cache, "add", Broken().pipeline)
         services.queue_deliveries([1, 3])  # marks held, but the store fails: queued anyway
     assert queued == [1, 3] and "queue marks failed" in caplog.text
+
+
+def test_a_chat_event_queues_its_task_a_moment_later_and_an_admin_action_at_once(
+    admin_user, conversation, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    (pk,) = _endpoints(admin_user, settings, 1)
+    calls: list[tuple[int, float]] = []
+    monkeypatch.setattr(services, "_queue", lambda pk, countdown: calls.append((pk, countdown)))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.events_record(name="message.created", conversation=conversation,
+                               at=timezone.now())
+    assert calls == [(pk, services.EVENT_GATHER_SECONDS)]  # later events find it queued
+    endpoint = Endpoint.objects.get(pk=pk)
+    services.endpoint_set_enabled(actor=admin_user, endpoint=endpoint, enabled=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.endpoint_set_enabled(actor=admin_user, endpoint=endpoint, enabled=True)
+    assert calls[1:] == [(pk, 0.0)]
+
+
+def test_the_delivery_task_is_published_with_the_countdown(monkeypatch):
+    from webhooks import tasks
+
+    published = []
+    monkeypatch.setattr(tasks.deliver_endpoint, "apply_async",
+                        lambda args, **options: published.append((args, options["countdown"])))
+    conf = tasks.deliver_endpoint.app.conf
+    eager, conf.task_always_eager = conf.task_always_eager, False
+    try:
+        tasks.deliver_endpoint_enqueue(7, 0.5)
+        tasks.deliver_endpoint_enqueue(8)
+    finally:
+        conf.task_always_eager = eager
+    assert published == [((7,), 0.5), ((8,), None)]
