@@ -6,8 +6,9 @@ so a receiver sees the events of one endpoint in the order of their ids), or the
 is spent. ``post_event`` is the one HTTP request: httpx with ``WEBHOOK_TIMEOUT_SECONDS``,
 no redirect followed (a 3xx is a failure: the body is never re-sent to another host), the
 host checked again at delivery time (``services.address_allowed``: a name that now resolves
-to a private address is refused), at most 500 characters of the answer kept. Nothing here
-runs in a chat turn: the Celery task on ``WEBHOOK_QUEUE`` calls it.
+to a private address is refused), at most 500 characters of the answer kept. Successes are
+stored a batch at a time (``_send_due``). Nothing here runs in a chat turn: the Celery task on
+``WEBHOOK_QUEUE`` calls it.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def endpoint_deliver(
         try:
             _send_due(endpoint_id, run, deadline, transport)
         finally:
-            # Events committed from now on queue a task of their own (``queue_delivery``
+            # Events committed from now on queue a task of their own (``queue_deliveries``
             # skipped them while this one was queued or running); one committed before is
             # seen by the look below.
             services.queued_mark_clear(endpoint_id)

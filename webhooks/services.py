@@ -5,7 +5,8 @@ Events are recorded by ``events_record`` inside the chat's own transaction (it r
 endpoint commit together, and the delivery task is queued on commit. The services never import
 the tasks: ``webhooks.tasks`` registers how a delivery is queued (``register_queue``).
 An attempt's outcome is stored by ``attempt_record``, which schedules the retry (exponential
-backoff with jitter) and disables an endpoint that has failed for ``WEBHOOK_DISABLE_AFTER_SECONDS``.
+backoff with jitter) and disables an endpoint that has failed for ``WEBHOOK_DISABLE_AFTER_SECONDS``;
+successes of an endpoint that is not failing are stored together by ``successes_record``.
 """
 
 from __future__ import annotations
