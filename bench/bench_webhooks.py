@@ -188,7 +188,7 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--drain", type=float, default=20.0)
-    parser.add_argument("--nice", type=int, default=10,
+    parser.add_argument("--nice", type=int, default=19,
                         help="the webhooks worker's niceness (the Procfile's WEBHOOK_NICE)")
     parser.add_argument("--database-url",
                         default="postgres://postgres@127.0.0.1:5432/sd_h17w_bench")

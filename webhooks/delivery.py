@@ -6,8 +6,9 @@ so a receiver sees the events of one endpoint in the order of their ids), or the
 is spent. ``post_event`` is the one HTTP request: httpx with ``WEBHOOK_TIMEOUT_SECONDS``,
 no redirect followed (a 3xx is a failure: the body is never re-sent to another host), the
 host checked again at delivery time (``services.address_allowed``: a name that now resolves
-to a private address is refused), at most 500 characters of the answer kept. Nothing here
-runs in a chat turn: the Celery task on ``WEBHOOK_QUEUE`` calls it.
+to a private address is refused), at most 500 characters of the answer kept. Successes are
+stored a batch at a time (``_send_due``). Nothing here runs in a chat turn: the Celery task on
+``WEBHOOK_QUEUE`` calls it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from .signing import SIGNATURE_HEADER, signature_header
 
 EXCERPT_BYTES = 500
 BATCH = 50  # deliveries read at a time (the endpoint is read again between batches)
+FLUSH_SECONDS = 1.0  # successes held unstored at most this long (see ``_send_due``)
 USER_AGENT = "SupportDesk-Webhooks/1"
 
 _local = threading.local()
@@ -149,7 +151,7 @@ def endpoint_deliver(
         try:
             _send_due(endpoint_id, run, deadline, transport)
         finally:
-            # Events committed from now on queue a task of their own (``queue_delivery``
+            # Events committed from now on queue a task of their own (``queue_deliveries``
             # skipped them while this one was queued or running); one committed before is
             # seen by the look below.
             services.queued_mark_clear(endpoint_id)
@@ -173,34 +175,70 @@ def _send_due(
     transport: httpx2.BaseTransport | None,
 ) -> None:
     """Sends due deliveries oldest event first, reading them ``BATCH`` at a time; stops at a
-    failure (the failed one stays first, with its retry time), the deadline, or none due."""
-    while True:
-        endpoint = Endpoint.objects.filter(pk=endpoint_id, is_enabled=True).first()
-        if endpoint is None:
-            return
-        batch = list(
-            Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING)
-            .select_related("event").order_by("event_id")[:BATCH]
-        )
-        if not batch:
-            return
-        for delivery in batch:
-            wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
-            if wait > 0:
-                run.retry_in = wait
+    failure (the failed one stays first, with its retry time), the deadline, or none due.
+
+    Successes of an endpoint that is not failing are stored together
+    (``services.successes_record``): at the end of each batch, before a failure is stored, and
+    at least every ``FLUSH_SECONDS``; each keeps its own time, status code and excerpt. A task
+    that dies before storing them leaves those deliveries pending: they are sent again (the
+    receiver sees the same event id twice, as after any lost answer)."""
+    delivered: list[services.Delivered] = []
+    flush_by = 0.0
+
+    def flush() -> bool:
+        """Stores the successes held; False when some delivery was gone (deleted)."""
+        stored = services.successes_record(delivered)
+        complete = stored == len(delivered)
+        delivered.clear()
+        return complete
+
+    try:
+        while True:
+            endpoint = Endpoint.objects.filter(pk=endpoint_id, is_enabled=True).first()
+            if endpoint is None:
                 return
-            if time.monotonic() >= deadline:
-                run.more = True
-                return
-            outcome = post_event(url=endpoint.url, secret=endpoint.secret,
-                                 event=delivery.event, transport=transport)
-            attempt = services.attempt_record(
-                delivery=delivery, ok=outcome.ok, status_code=outcome.status_code,
-                error=outcome.error, body_excerpt=outcome.body_excerpt,
-                duration_ms=outcome.duration_ms,
-                endpoint_failing=bool(endpoint.failing_since or endpoint.retry_at),
+            batch = list(
+                Delivery.objects.filter(endpoint_id=endpoint_id, status=DeliveryStatus.PENDING)
+                .select_related("event").order_by("event_id")[:BATCH]
             )
-            run.sent += 1
-            if attempt is None or not outcome.ok:
-                break  # read the endpoint and its first delivery again
-            endpoint.failing_since = endpoint.retry_at = None
+            if not batch:
+                return
+            for delivery in batch:
+                wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+                if wait > 0:
+                    run.retry_in = wait
+                    return
+                if time.monotonic() >= deadline:
+                    run.more = True
+                    return
+                outcome = post_event(url=endpoint.url, secret=endpoint.secret,
+                                     event=delivery.event, transport=transport)
+                run.sent += 1
+                failing = bool(endpoint.failing_since or endpoint.retry_at)
+                if outcome.ok and not failing:
+                    if not delivered:
+                        flush_by = time.monotonic() + FLUSH_SECONDS
+                    delivered.append(services.Delivered(
+                        delivery_id=delivery.pk, at=timezone.now(),
+                        status_code=outcome.status_code, body_excerpt=outcome.body_excerpt,
+                        duration_ms=outcome.duration_ms,
+                    ))
+                    if time.monotonic() >= flush_by and not flush():
+                        break  # the endpoint was deleted: read it again
+                    continue
+                if not flush():
+                    break
+                attempt = services.attempt_record(
+                    delivery=delivery, ok=outcome.ok, status_code=outcome.status_code,
+                    error=outcome.error, body_excerpt=outcome.body_excerpt,
+                    duration_ms=outcome.duration_ms, endpoint_failing=failing,
+                )
+                if attempt is None or not outcome.ok:
+                    break  # read the endpoint and its first delivery again
+                endpoint.failing_since = endpoint.retry_at = None
+            else:
+                if len(batch) < BATCH:
+                    return  # all sent; ``endpoint_deliver`` looks once more after the release
+            flush()  # before the next read: the deliveries held are still pending there
+    finally:
+        flush()

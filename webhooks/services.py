@@ -5,17 +5,21 @@ Events are recorded by ``events_record`` inside the chat's own transaction (it r
 endpoint commit together, and the delivery task is queued on commit. The services never import
 the tasks: ``webhooks.tasks`` registers how a delivery is queued (``register_queue``).
 An attempt's outcome is stored by ``attempt_record``, which schedules the retry (exponential
-backoff with jitter) and disables an endpoint that has failed for ``WEBHOOK_DISABLE_AFTER_SECONDS``.
+backoff with jitter) and disables an endpoint that has failed for ``WEBHOOK_DISABLE_AFTER_SECONDS``;
+successes of an endpoint that is not failing are stored together by ``successes_record``.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import random
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,7 +28,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.mail import mail_admins, send_mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -63,7 +67,12 @@ QUEUED_MARK_SECONDS = 60
 # pages read the endpoints for their notice only then (no statement on every page otherwise).
 DISABLED_NOTICE_KEY = "webhooks:disabled-notice"
 
-_queue: Callable[[int], None] | None = None
+# A chat event's delivery task is queued this long after the commit, so that the events of the
+# next moment find it queued (its mark set) and publish nothing: at most about one publish per
+# endpoint per this many seconds however fast the chat writes, for a delivery this much later.
+EVENT_GATHER_SECONDS = 0.5
+
+_queue: Callable[[int, float], None] | None = None
 
 
 class EndpointInvalid(ValueError):
@@ -74,49 +83,119 @@ class EndpointInvalid(ValueError):
         super().__init__(message)
 
 
-def register_queue(queue: Callable[[int], None]) -> None:
-    """Sets the function that queues the delivery task for one endpoint id."""
+def register_queue(queue: Callable[[int, float], None]) -> None:
+    """Sets the function that queues the delivery task: ``queue(endpoint_id, countdown)``, the
+    task to start ``countdown`` seconds from now (0: at once)."""
     global _queue
     _queue = queue
 
 
 def queued_key(endpoint_id: int) -> str:
-    """The cache key that marks a delivery task queued for ``endpoint_id`` and not yet started."""
+    """The key that marks a delivery task queued for ``endpoint_id`` and not yet started: in
+    the desk's Redis (``chat.shared_redis``) with ``REDIS_URL``, else in Django's cache."""
     return f"webhooks:queued:{endpoint_id}"
 
 
 def queued_mark_clear(endpoint_id: int) -> None:
     """The delivery task for ``endpoint_id`` is giving the endpoint back: a later event queues
-    another."""
+    another. A store failure is logged (the mark then lapses after ``QUEUED_MARK_SECONDS``)."""
+    queued_marks_clear([endpoint_id])
+
+
+def queued_marks_clear(endpoint_ids: Iterable[int]) -> None:
+    """``queued_mark_clear`` for several endpoints in one round trip."""
+    keys = [queued_key(pk) for pk in endpoint_ids]
+    if not keys:
+        return
     try:
-        cache.delete(queued_key(endpoint_id))
+        client = shared_redis.client()
+        if client is None:
+            cache.delete_many(keys)
+        else:
+            client.delete(*(shared_redis.key(k) for k in keys))
     except Exception:
         logger.warning("could not clear the webhook queue mark", exc_info=True)
 
 
-def queue_delivery(endpoint_id: int) -> None:
-    """Queues the delivery task for ``endpoint_id`` unless one is queued or running (a burst
-    of events queues one task, not one per event: the task sends every due delivery, clears
-    the mark, gives the endpoint back and looks again). A broker failure is logged and changes
-    nothing (the beat dispatcher, ``deliveries_dispatch``, queues it again)."""
+def _marks_take(endpoint_ids: list[int]) -> list[int]:
+    """Sets the queue mark of each endpoint that has none; returns those it set (their task is
+    to be queued). One round trip with Redis (a pipeline of ``SET NX EX``); Django's cache,
+    one ``add`` each, without ``REDIS_URL``. Raises what the store raises."""
+    client = shared_redis.client()
+    if client is None:
+        return [pk for pk in endpoint_ids if cache.add(queued_key(pk), 1, QUEUED_MARK_SECONDS)]
+    pipe = client.pipeline(transaction=False)
+    for pk in endpoint_ids:
+        pipe.set(shared_redis.key(queued_key(pk)), 1, nx=True, ex=QUEUED_MARK_SECONDS)
+    return [pk for pk, taken in zip(endpoint_ids, pipe.execute(), strict=True) if taken]
+
+
+def queue_deliveries(endpoint_ids: Iterable[int], *, countdown: float = 0.0) -> None:
+    """Queues the delivery task, to start in ``countdown`` seconds, for each endpoint that has
+    none queued or running (a burst of events queues one task per endpoint, not one per event:
+    the task sends every due delivery, clears the mark, gives the endpoint back and looks
+    again). The marks cost one Redis round trip for all the endpoints. A store or broker
+    failure is logged and changes nothing (the beat dispatcher, ``deliveries_dispatch``,
+    queues what is due); a store failure queues them all."""
+    endpoint_ids = sorted(set(endpoint_ids))
+    if not endpoint_ids:
+        return
     try:
-        if not cache.add(queued_key(endpoint_id), 1, QUEUED_MARK_SECONDS):
-            return
+        endpoint_ids = _marks_take(endpoint_ids)
     except Exception:
-        logger.warning("the cache failed; queueing webhook deliveries anyway", exc_info=True)
+        logger.warning("the queue marks failed; queueing webhook deliveries anyway",
+                       exc_info=True)
+    if not endpoint_ids:
+        return
     if _queue is None:
         logger.error("no webhook delivery task is registered; the dispatcher will queue it")
         return
-    try:
-        _queue(endpoint_id)
-    except Exception:
-        logger.warning("could not queue webhook deliveries for endpoint %s", endpoint_id,
-                       exc_info=True)
+    for endpoint_id in endpoint_ids:
+        try:
+            _queue(endpoint_id, countdown)
+        except Exception:
+            logger.warning("could not queue webhook deliveries for endpoint %s", endpoint_id,
+                           exc_info=True)
 
 
-def _queue_on_commit(endpoint_ids: Iterable[int]) -> None:
-    for endpoint_id in sorted(set(endpoint_ids)):
-        transaction.on_commit(lambda pk=endpoint_id: queue_delivery(pk), robust=True)
+def queue_delivery(endpoint_id: int) -> None:
+    """``queue_deliveries`` for one endpoint."""
+    queue_deliveries([endpoint_id])
+
+
+class _CommitQueue:
+    """The endpoints whose deliveries one transaction wrote, queued once when it commits."""
+
+    __slots__ = ("countdown", "done", "endpoint_ids")
+
+    def __init__(self, countdown: float) -> None:
+        self.endpoint_ids: set[int] = set()
+        self.countdown = countdown
+        self.done = False
+
+    def run(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        queue_deliveries(self.endpoint_ids, countdown=self.countdown)
+
+
+_pending = threading.local()
+
+
+def _queue_on_commit(endpoint_ids: Iterable[int], *, countdown: float = 0.0) -> None:
+    """Queues the deliveries of ``endpoint_ids`` when the transaction commits, to start in
+    ``countdown`` seconds (the least asked in the transaction): every event of a transaction
+    adds to one set of this thread, queued by the first of its commit callbacks (one round trip
+    of marks for all of them). A set whose transaction rolled back is still open: the next
+    transaction adds to it and queues its leftovers too (a task with nothing to send, at
+    worst)."""
+    pending = getattr(_pending, "queue", None)
+    if pending is None or pending.done:
+        pending = _pending.queue = _CommitQueue(countdown)
+    pending.countdown = min(pending.countdown, countdown)
+    pending.endpoint_ids.update(endpoint_ids)
+    transaction.on_commit(pending.run, robust=True)
 
 
 # (generation, rows, when read by time.monotonic()) this process last read; never shared.
@@ -175,6 +254,12 @@ def subscriptions() -> list[tuple[int, list[str]]]:
 def _subscriptions_read() -> list[tuple[int, list[str]]]:
     return [(pk, list(events)) for pk, events in
             Endpoint.objects.filter(is_enabled=True).values_list("pk", "events")]
+
+
+def _subscriptions_forget() -> None:
+    """This process reads the subscriptions from the database at the next event."""
+    global _read
+    _read = None
 
 
 def subscriptions_changed() -> None:
@@ -386,23 +471,89 @@ def events_record(
     """Records the chat fact ``name`` for every enabled endpoint subscribed to it: one
     ``Event`` (its body built now) and one pending ``Delivery`` per endpoint, in the caller's
     transaction; the deliveries are queued on commit. None (nothing written, and no statement
-    while the subscriptions are cached) when no endpoint wants it. Never calls the network."""
+    while the subscriptions are cached) when no endpoint wants it. Never calls the network.
+
+    Two plain statements built once (``_record_statements``): the event's ``INSERT ...
+    RETURNING id``, then the deliveries as ``INSERT ... SELECT`` from the endpoints this
+    process believes subscribed that still exist and are enabled, so that a stale list (an
+    endpoint deleted without a signal) writes nothing for the gone endpoint instead of failing
+    the chat's write on its foreign key at commit. On PostgreSQL the select takes ``FOR KEY
+    SHARE`` of those endpoint rows, so an endpoint being deleted meanwhile is either waited for
+    and skipped, or deleted after this commits (with the deliveries written here). When none
+    of the endpoints is left, the event is removed again and this process reads the
+    subscriptions afresh next time; None."""
     endpoint_ids = [pk for pk, events in subscriptions() if name in events]
     if not endpoint_ids:
         return None
     event_id = new_event_id()
-    event = Event.objects.create(
-        public_id=event_id, name=name, created_at=at,
-        payload=event_body(event_id=event_id, name=name, at=at, conversation=conversation,
-                           message=message),
-    )
+    payload = event_body(event_id=event_id, name=name, at=at, conversation=conversation,
+                         message=message)
+    event_sql, deliveries_sql = _record_statements(connection.vendor, len(endpoint_ids))
     now = timezone.now()
-    Delivery.objects.bulk_create([
-        Delivery(endpoint_id=pk, event=event, next_attempt_at=now, created_at=now)
-        for pk in endpoint_ids
-    ])
-    _queue_on_commit(endpoint_ids)
-    return event
+    fields = _record_fields()
+    with connection.cursor() as cursor:
+        cursor.execute(event_sql, [
+            event_id, name, fields["payload"].get_db_prep_save(payload, connection),
+            fields["created_at"].get_db_prep_save(at, connection),
+        ])
+        pk = cursor.fetchone()[0]
+        at_db = fields["next_attempt_at"].get_db_prep_save(now, connection)
+        cursor.execute(deliveries_sql, [pk, DeliveryStatus.PENDING.value, at_db, at_db,
+                                        *endpoint_ids])
+        written = [row[0] for row in cursor.fetchall()]
+        if len(written) < len(endpoint_ids):
+            _subscriptions_forget()  # some are gone: read them afresh next time
+        if not written:
+            cursor.execute(_event_delete_statement(), [pk])
+            return None
+    _queue_on_commit(written, countdown=EVENT_GATHER_SECONDS)
+    return Event.from_db(connection.alias, ["id", "public_id", "name", "payload", "created_at"],
+                         [pk, event_id, name, payload, at])
+
+
+@functools.cache
+def _record_fields() -> dict[str, Any]:
+    return {
+        "payload": Event._meta.get_field("payload"),
+        "created_at": Event._meta.get_field("created_at"),
+        "next_attempt_at": Delivery._meta.get_field("next_attempt_at"),
+    }
+
+
+@functools.cache
+def _record_statements(vendor: str, endpoints: int) -> tuple[str, str]:
+    """The two statements of ``events_record`` for ``endpoints`` endpoint ids (built once per
+    count): the event (parameters: public id, name, payload, time; returns its id) and its
+    deliveries (parameters: event id, status, next attempt, created, the endpoint ids; returns
+    the endpoint ids written). Both run on SQLite (3.35+) and PostgreSQL; ``vendor`` adds
+    PostgreSQL's row lock (``FOR KEY SHARE``, which an endpoint's lease update does not wait
+    for)."""
+    qn = connection.ops.quote_name
+    event, delivery, endpoint = Event._meta, Delivery._meta, Endpoint._meta
+    event_columns = ("public_id", "name", "payload", "created_at")
+    event_sql = (  # only quoted identifiers are interpolated; every value is a parameter
+        f"INSERT INTO {qn(event.db_table)} "  # noqa: S608
+        f"({', '.join(qn(event.get_field(f).column) for f in event_columns)}) "
+        f"VALUES (%s, %s, %s, %s) RETURNING {qn(event.pk.column)}"
+    )
+    columns = ("endpoint", "event", "status", "attempts", "next_attempt_at", "created_at")
+    endpoint_pk = qn(endpoint.pk.column)
+    lock = " FOR KEY SHARE" if vendor == "postgresql" else ""
+    deliveries_sql = (
+        f"INSERT INTO {qn(delivery.db_table)} "  # noqa: S608
+        f"({', '.join(qn(delivery.get_field(f).column) for f in columns)}) "
+        f"SELECT {endpoint_pk}, %s, %s, 0, %s, %s FROM {qn(endpoint.db_table)} "
+        f"WHERE {endpoint_pk} IN ({', '.join(['%s'] * endpoints)}) "
+        f"AND {qn(endpoint.get_field('is_enabled').column)}{lock} "
+        f"RETURNING {qn(delivery.get_field('endpoint').column)}"
+    )
+    return event_sql, deliveries_sql
+
+
+@functools.cache
+def _event_delete_statement() -> str:
+    qn = connection.ops.quote_name
+    return f"DELETE FROM {qn(Event._meta.db_table)} WHERE {qn(Event._meta.pk.column)} = %s"  # noqa: S608
 
 
 # --- Delivering ------------------------------------------------------------------------------
@@ -504,6 +655,67 @@ def _success_record(
     delivery.status, delivery.delivered_at = DeliveryStatus.DELIVERED, now
     delivery.attempts += 1
     return attempt
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One successful attempt not yet stored: which delivery, when it was answered (aware),
+    the answer's status code and start of its body, how long it took (milliseconds)."""
+
+    delivery_id: int
+    at: datetime
+    status_code: int | None
+    body_excerpt: str
+    duration_ms: float
+
+
+def successes_record(successes: Sequence[Delivered]) -> int:
+    """Stores the successful attempts of deliveries of one endpoint that was not failing, in
+    one transaction: every delivery marked delivered at its own time (one ``UPDATE``), every
+    attempt logged (one ``INSERT``). Returns how many were stored: a delivery deleted meanwhile
+    (its endpoint deleted, which locks the deliveries first) is skipped, as in
+    ``attempt_record``. An endpoint that was failing goes through ``attempt_record``."""
+    if not successes:
+        return 0
+    field = Delivery._meta.get_field("delivered_at")
+    params: list[Any] = [DeliveryStatus.DELIVERED.value]
+    for success in successes:
+        params += [success.delivery_id, field.get_db_prep_save(success.at, connection)]
+    params += [success.delivery_id for success in successes]
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # The update first: its row locks order it with a deletion of the endpoint (which
+            # locks the deliveries before it reads their attempts).
+            cursor.execute(_delivered_statement(len(successes)), params)
+            kept = {row[0] for row in cursor.fetchall()}
+            if len(kept) < len(successes):
+                successes = [s for s in successes if s.delivery_id in kept]
+            DeliveryAttempt.objects.bulk_create([
+                DeliveryAttempt(delivery_id=s.delivery_id, at=s.at, ok=True,
+                                status_code=s.status_code, body_excerpt=s.body_excerpt[:500],
+                                duration_ms=round(s.duration_ms, 2))
+                for s in successes
+            ])
+    except IntegrityError:
+        return 0  # a deletion won the race: nothing stored, the next read finds out
+    return len(successes)
+
+
+@functools.cache
+def _delivered_statement(deliveries: int) -> str:
+    """``UPDATE`` of ``deliveries`` deliveries to delivered, each at its own time (parameters:
+    the status, (id, time) per delivery, the ids); returns the ids updated. Built once per
+    count; SQLite (3.35+) and PostgreSQL run it as it is."""
+    qn = connection.ops.quote_name
+    meta = Delivery._meta
+    pk = qn(meta.pk.column)
+    attempts = qn(meta.get_field("attempts").column)
+    return (  # only quoted identifiers are interpolated; every value is a parameter
+        f"UPDATE {qn(meta.db_table)} SET {qn(meta.get_field('status').column)} = %s, "  # noqa: S608
+        f"{attempts} = {attempts} + 1, {qn(meta.get_field('delivered_at').column)} = "
+        f"CASE {pk} {' '.join(['WHEN %s THEN %s'] * deliveries)} END "
+        f"WHERE {pk} IN ({', '.join(['%s'] * deliveries)}) RETURNING {pk}"
+    )
 
 
 def disabled_notice_refresh() -> None:

@@ -58,15 +58,17 @@ def _run_eager(endpoint_id: int) -> None:
         connections.close_all()
 
 
-def deliver_endpoint_enqueue(endpoint_id: int) -> None:
-    """Queues ``deliver_endpoint`` on ``WEBHOOK_QUEUE``; with eager Celery, starts it in a
-    thread of its own instead (the caller, a chat write's commit, does not wait for it)."""
+def deliver_endpoint_enqueue(endpoint_id: int, countdown: float = 0.0) -> None:
+    """Queues ``deliver_endpoint`` on ``WEBHOOK_QUEUE`` to start in ``countdown`` seconds; with
+    eager Celery, starts it at once in a thread of its own instead (the caller, a chat write's
+    commit, does not wait for it; one process and no broker: nothing to gather)."""
     if deliver_endpoint.app.conf.task_always_eager:
         threading.Thread(
             target=_run_eager, args=(endpoint_id,), name="webhook-delivery", daemon=True
         ).start()
         return
-    deliver_endpoint.apply_async((endpoint_id,), queue=settings.WEBHOOK_QUEUE or None)
+    deliver_endpoint.apply_async((endpoint_id,), countdown=countdown or None,
+                                 queue=settings.WEBHOOK_QUEUE or None)
 
 
 services.register_queue(deliver_endpoint_enqueue)

@@ -77,20 +77,25 @@ def _no_cached_subscriptions() -> Iterator[None]:
     from django.core.cache import cache
 
     from webhooks import services
-    from webhooks.services import DISABLED_NOTICE_KEY, queued_key
+    from webhooks.services import DISABLED_NOTICE_KEY
 
-    keys = [DISABLED_NOTICE_KEY, *(queued_key(pk) for pk in range(1, 1000))]
+    def marks_clear() -> None:
+        services.queued_marks_clear(range(1, 1000))
 
     def renew() -> None:
         # A new generation: every process (a Daphne or worker the test started too) reads the
         # endpoints again; the test's rows are flushed or rolled back without a signal.
         services._generation_set(uuid.uuid4().hex)
         services._read = None
+        # The endpoints a rolled-back test transaction left to queue at the next commit.
+        services._pending.queue = None
 
-    cache.delete_many(keys)
+    cache.delete(DISABLED_NOTICE_KEY)
+    marks_clear()
     renew()
     yield
-    cache.delete_many(keys)
+    cache.delete(DISABLED_NOTICE_KEY)
+    marks_clear()
     renew()
 
 
@@ -103,7 +108,7 @@ def deliver_on_commit():
     from webhooks.delivery import endpoint_deliver
     from webhooks.tasks import deliver_endpoint_enqueue
 
-    services.register_queue(lambda endpoint_id: endpoint_deliver(endpoint_id))
+    services.register_queue(lambda endpoint_id, countdown: endpoint_deliver(endpoint_id))
     yield
     services.register_queue(deliver_endpoint_enqueue)
 

@@ -146,3 +146,53 @@ def test_send_again_repeats_the_same_event_id_and_body(endpoint, receiver, widge
     assert first.event_id == second.event_id and first.body == second.body
     assert second.signature_ok
     assert Delivery.objects.get().attempts == 2
+
+
+def test_successes_are_stored_together_each_with_its_own_log_entry(endpoint, receiver, widget):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _chat(widget, messages=19)  # 20 events
+    with CaptureQueriesContext(connection) as queries:
+        run = endpoint_deliver(endpoint.pk)
+    assert run.sent == 20 and receiver.event_ids() == list(
+        Event.objects.order_by("id").values_list("public_id", flat=True))
+    # The lease, the endpoint, the batch, then one transaction for the 20 successes (an
+    # UPDATE and an INSERT), the release and the last look: not six statements a delivery.
+    assert len(queries) <= 12, [q["sql"][:60] for q in queries]
+    deliveries = list(Delivery.objects.order_by("event_id").prefetch_related("log"))
+    times = []
+    for delivery in deliveries:
+        (attempt,) = delivery.log.all()
+        assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempts == 1
+        assert (attempt.ok, attempt.status_code, attempt.body_excerpt) == (
+            True, 200, '{"ok": true}')
+        assert attempt.duration_ms > 0 and attempt.at == delivery.delivered_at
+        times.append(attempt.at)
+    assert times == sorted(times) and len(set(times)) == 20  # each its own time
+
+
+def test_the_successes_before_a_failure_are_stored_before_it(endpoint, receiver, widget):
+    receiver.statuses = [200, 200, 500]
+    _chat(widget, messages=4)  # 5 events
+    run = endpoint_deliver(endpoint.pk)
+    assert run.sent == 3 and run.retry_in is not None
+    rows = list(Delivery.objects.order_by("event_id").values_list("status", "attempts"))
+    assert rows == [("delivered", 1), ("delivered", 1), ("pending", 1), ("pending", 0),
+                    ("pending", 0)]
+    assert [a.ok for a in DeliveryAttempt.objects.order_by("id")] == [True, True, False]
+
+
+def test_successes_of_deleted_deliveries_are_not_stored(endpoint, widget):
+    from django.utils import timezone
+
+    _chat(widget, messages=1)
+    kept, gone = Delivery.objects.order_by("event_id")
+    Delivery.objects.filter(pk=gone.pk).delete()
+    now = timezone.now()
+    successes = [services.Delivered(delivery_id=d.pk, at=now, status_code=204, body_excerpt="",
+                                    duration_ms=1.0) for d in (kept, gone)]
+    assert services.successes_record(successes) == 1
+    assert list(DeliveryAttempt.objects.values_list("delivery_id", "status_code")) == [
+        (kept.pk, 204)]
+    assert Delivery.objects.get().delivered_at == now

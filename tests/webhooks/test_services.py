@@ -173,7 +173,7 @@ def test_an_endpoint_failing_for_a_day_is_disabled_and_the_admins_are_told(
 
 def test_a_burst_of_events_queues_one_task_until_it_gives_the_endpoint_back(monkeypatch):
     queued: list[int] = []
-    monkeypatch.setattr(services, "_queue", queued.append)
+    monkeypatch.setattr(services, "_queue", lambda pk, countdown: queued.append(pk))
     for _ in range(5):
         services.queue_delivery(7)
     services.queue_delivery(8)
@@ -314,3 +314,249 @@ def test_a_change_that_bypasses_the_model_is_followed_within_the_lifetime(
     later = services.time.monotonic() + services.SUBSCRIPTIONS_SECONDS + 1
     monkeypatch.setattr(services.time, "monotonic", lambda: later)
     assert _subscribed() == set()
+
+
+# --- Recording: two plain statements; a stale list of subscribers breaks no chat write -------
+
+
+def _endpoints(admin_user, settings, count: int, events=("message.created",)) -> list[int]:
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    return [
+        services.endpoint_create(actor=admin_user, url=f"http://127.0.0.1:1/{n}",
+                                 events=list(events))[0].pk
+        for n in range(count)
+    ]
+
+
+def _delete_without_signal(endpoint_id: int) -> None:
+    """As ``manage.py flush`` or an operator's SQL would: no signal, the generation stays."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM webhooks_endpoint WHERE id = %s", [endpoint_id])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_endpoint_deleted_without_a_signal_does_not_break_the_chat_write(
+    admin_user, widget, settings, monkeypatch
+):
+    """The process still names the gone endpoint (same generation, copy not yet a minute old);
+    the chat's write commits, with deliveries for the endpoints that are left only."""
+    monkeypatch.setattr(services, "_queue", lambda endpoint_id, countdown: None)
+    gone, kept = _endpoints(admin_user, settings, 2)
+    conversation, _ = chat_services.conversation_start(widget=widget)
+    assert _subscribed() == {gone, kept}  # kept by this process
+    _delete_without_signal(gone)
+    _, created = chat_services.message_create_incoming(
+        conversation=conversation, text="hello", client_id=None, queue_bot=False
+    )  # commits (a transactional test): a foreign key to the gone endpoint would fail here
+    assert created
+    assert list(Delivery.objects.values_list("endpoint_id", "event__name")) == [
+        (kept, "message.created")
+    ]
+    assert _subscribed() == {kept}  # and this process read them afresh
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_every_subscriber_is_gone_no_event_is_left(admin_user, widget, settings,
+                                                        monkeypatch):
+    queued: list[int] = []
+    monkeypatch.setattr(services, "_queue", lambda pk, countdown: queued.append(pk))
+    (gone,) = _endpoints(admin_user, settings, 1)
+    conversation, _ = chat_services.conversation_start(widget=widget)
+    assert _subscribed() == {gone}
+    _delete_without_signal(gone)
+    chat_services.message_create_incoming(
+        conversation=conversation, text="hello", client_id=None, queue_bot=False
+    )
+    assert not Event.objects.filter(name="message.created").exists()
+    assert not Delivery.objects.exists() and queued == []
+
+
+def test_an_event_costs_two_statements_and_writes_what_the_orm_would(
+    admin_user, conversation, settings, django_assert_num_queries
+):
+    pks = _endpoints(admin_user, settings, 3)
+    message, _ = chat_services.message_create_incoming(
+        conversation=conversation, text="hi", client_id=None, queue_bot=False
+    )
+    assert _subscribed() == set(pks)
+    at = timezone.now()
+    with django_assert_num_queries(2):
+        event = services.events_record(name="message.created", conversation=conversation,
+                                       message=message, at=at)
+    assert event is not None
+    stored = Event.objects.get(pk=event.pk)
+    assert (stored.public_id, stored.name, stored.created_at) == (event.public_id,
+                                                                 "message.created", at)
+    assert stored.payload == event.payload and stored.payload["data"]["message"]["text"] == "hi"
+    deliveries = list(Delivery.objects.filter(event=stored).order_by("endpoint_id"))
+    assert [d.endpoint_id for d in deliveries] == pks
+    for delivery in deliveries:
+        assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 0
+        assert delivery.delivered_at is None
+        assert at <= delivery.next_attempt_at == delivery.created_at <= timezone.now()
+
+
+def test_a_disabled_endpoint_still_in_the_list_gets_no_delivery(admin_user, conversation,
+                                                                 settings):
+    on, off = _endpoints(admin_user, settings, 2)
+    assert _subscribed() == {on, off}
+    Endpoint.objects.filter(pk=off).update(is_enabled=False)  # no signal: the list is stale
+    event = services.events_record(name="conversation.resolved", conversation=conversation,
+                                   at=timezone.now())
+    assert event is None  # nobody subscribes to this one
+    services.events_record(name="message.created", conversation=conversation,
+                           at=timezone.now())
+    assert list(Delivery.objects.values_list("endpoint_id", flat=True)) == [on]
+
+
+# --- Queue marks: one round trip per commit, a task per endpoint per burst --------------------
+
+
+class _CountingRedis:
+    """The desk's redis-py client, counting round trips: a command, or a pipeline's execute."""
+
+    def __init__(self, client) -> None:
+        self.client, self.round_trips, self.commands = client, 0, 0
+
+    def pipeline(self, *args, **kwargs):
+        outer = self
+        pipe = self.client.pipeline(*args, **kwargs)
+
+        class Pipe:
+            def __getattr__(self, name):
+                attribute = getattr(pipe, name)
+                if name == "execute":
+                    def execute(*a, **k):
+                        outer.round_trips += 1
+                        outer.commands += len(pipe)
+                        return attribute(*a, **k)
+                    return execute
+                return attribute
+
+        return Pipe()
+
+    def __getattr__(self, name):
+        attribute = getattr(self.client, name)
+        if not callable(attribute):
+            return attribute
+
+        def command(*args, **kwargs):
+            self.round_trips += 1
+            self.commands += 1
+            return attribute(*args, **kwargs)
+
+        return command
+
+
+def test_a_commit_sets_every_mark_in_one_round_trip_and_queues_each_endpoint_once(
+    admin_user, conversation, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from chat import shared_redis
+
+    pks = _endpoints(admin_user, settings, 5)
+    assert _subscribed() == set(pks)
+    queued: list[int] = []
+    monkeypatch.setattr(services, "_queue", lambda pk, countdown: queued.append(pk))
+    counting = None
+    if shared_redis.client() is not None:
+        counting = _CountingRedis(shared_redis.client())
+        monkeypatch.setattr(shared_redis, "client", lambda: counting)
+    monkeypatch.setattr(services, "subscriptions", lambda: [(pk, ["message.created"])
+                                                            for pk in pks])
+
+    def burst() -> None:
+        with django_capture_on_commit_callbacks(execute=True):
+            for _ in range(3):  # three events of one transaction, each for the five endpoints
+                services.events_record(name="message.created", conversation=conversation,
+                                       at=timezone.now())
+
+    burst()
+    assert queued == pks  # once each
+    if counting is not None:
+        assert (counting.round_trips, counting.commands) == (1, 5)
+        assert counting.client.exists(*(shared_redis.key(services.queued_key(pk))
+                                         for pk in pks)) == 5
+    burst()  # the tasks are queued and have not given the endpoints back: no new task
+    assert queued == pks
+    services.queued_mark_clear(pks[2])  # that task is done
+    burst()
+    assert queued == [*pks, pks[2]]
+
+
+def test_a_transaction_rolled_back_leaves_the_next_commit_queueing(
+    admin_user, conversation, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    first, second = _endpoints(admin_user, settings, 2)
+    queued: list[int] = []
+    monkeypatch.setattr(services, "_queue", lambda pk, countdown: queued.append(pk))
+    monkeypatch.setattr(services, "subscriptions", lambda: [(first, ["message.created"])])
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.events_record(name="message.created", conversation=conversation,
+                               at=timezone.now())
+        raise RuntimeError("rolled back")
+    monkeypatch.setattr(services, "subscriptions", lambda: [(second, ["message.created"])])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.events_record(name="message.created", conversation=conversation,
+                               at=timezone.now())
+    assert second in queued  # (the rolled-back one's endpoint may be queued too: harmless)
+
+
+def test_a_store_or_broker_failure_is_logged_and_queues_the_rest(monkeypatch, caplog):
+    from chat import shared_redis
+
+    queued: list[int] = []
+
+    def queue(endpoint_id: int, countdown: float) -> None:
+        if endpoint_id == 2:
+            raise ConnectionError("the broker is down")
+        queued.append(endpoint_id)
+
+    monkeypatch.setattr(services, "_queue", queue)
+    services.queue_deliveries([3, 1, 2, 3])
+    assert queued == [1, 3] and "endpoint 2" in caplog.text
+
+    class Broken:
+        def pipeline(self, *args, **kwargs):
+            raise ConnectionError("Redis is down")
+
+    queued.clear()
+    with monkeypatch.context() as broken:
+        broken.setattr(shared_redis, "client", Broken)
+        broken.setattr(services.cache, "add", Broken().pipeline)
+        services.queue_deliveries([1, 3])  # marks held, but the store fails: queued anyway
+    assert queued == [1, 3] and "queue marks failed" in caplog.text
+
+
+def test_a_chat_event_queues_its_task_a_moment_later_and_an_admin_action_at_once(
+    admin_user, conversation, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    (pk,) = _endpoints(admin_user, settings, 1)
+    calls: list[tuple[int, float]] = []
+    monkeypatch.setattr(services, "_queue", lambda pk, countdown: calls.append((pk, countdown)))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.events_record(name="message.created", conversation=conversation,
+                               at=timezone.now())
+    assert calls == [(pk, services.EVENT_GATHER_SECONDS)]  # later events find it queued
+    endpoint = Endpoint.objects.get(pk=pk)
+    services.endpoint_set_enabled(actor=admin_user, endpoint=endpoint, enabled=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.endpoint_set_enabled(actor=admin_user, endpoint=endpoint, enabled=True)
+    assert calls[1:] == [(pk, 0.0)]
+
+
+def test_the_delivery_task_is_published_with_the_countdown(monkeypatch):
+    from webhooks import tasks
+
+    published = []
+    monkeypatch.setattr(tasks.deliver_endpoint, "apply_async",
+                        lambda args, **options: published.append((args, options["countdown"])))
+    conf = tasks.deliver_endpoint.app.conf
+    eager, conf.task_always_eager = conf.task_always_eager, False
+    try:
+        tasks.deliver_endpoint_enqueue(7, 0.5)
+        tasks.deliver_endpoint_enqueue(8)
+    finally:
+        conf.task_always_eager = eager
+    assert published == [((7,), 0.5), ((8,), None)]
