@@ -2,9 +2,11 @@
 
 Each widget has a secret; the host page signs its signed-in customer's id with it
 (``user_hash`` = hex HMAC-SHA256 of the user id, keyed by the secret) and passes the id, the
-hash and optionally an e-mail address and a name when the conversation is created. A hash
-that matches (``hmac.compare_digest``) makes the conversation and its contact verified; a
-forged or missing one leaves them unverified and is logged without the hash.
+hash and optionally an e-mail address and a name when the conversation is created, and again
+when a resumed conversation's page names them anew. A hash that matches
+(``hmac.compare_digest``) makes the conversation and its contact verified and brings the
+contact's e-mail and name up to date (``chat.services.contact_verified_upsert``); a forged or
+missing one leaves them unverified, changes no verified contact and is logged without the hash.
 """
 
 from __future__ import annotations

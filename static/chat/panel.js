@@ -992,9 +992,9 @@
 
   // A different customer than the stored conversation's starts a fresh conversation; messages
   // still unsent go with it only when the stored one was anonymous (the same visitor signing
-  // in), never from one signed-in customer's conversation to another's.
-  function forgetConversation() {
-    var pending = state.userId ? [] : state.pending;
+  // in), never from one signed-in customer's conversation to another's (nor after a reset).
+  function forgetConversation(keepNothing) {
+    var pending = state.userId || keepNothing ? [] : state.pending;
     state = { conversationId: null, token: null, lastSeq: 0, pending: pending };
     save();
     if (ws) { var old = ws; ws = null; joined = false; old.close(); }
@@ -1035,6 +1035,12 @@
   window.addEventListener("message", function (event) {
     if (event.source !== window.parent || window.parent === window || !event.data) { return; }
     if (event.data.type === "supportdesk:identify") { applyIdentity(event.data.user); }
+    if (event.data.type === "supportdesk:reset") {
+      // The host page's customer signed out: the next visitor on this browser starts afresh.
+      identity = null;
+      if (state.conversationId || state.pending.length) { forgetConversation(true); }
+      window.parent.postMessage({ type: "supportdesk:reset-done" }, "*");
+    }
     if (event.data.type === "supportdesk:page") { applyHostPage(event.data); }
     if (event.data.type === "supportdesk:reopen") { reopen(event.data.link); }
   });

@@ -84,3 +84,32 @@ def test_a_refused_identity_keeps_its_conversation_across_pages(
     widget.wait_for_messages("customer", 2)
     assert Conversation.objects.count() == 1
     assert not Contact.objects.filter(external_id="cust-10023").exists()
+
+
+def test_reset_on_sign_out_forgets_the_signed_in_customers_conversation(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    page = browser_context_factory(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(f"{daphne_server}/demo/?signed_in=1")
+    widget = WidgetPage(page, daphne_server).open()
+    widget.send("Hello there!")
+    widget.wait_for_messages("customer", 1)
+    signed_in = Conversation.objects.get()
+
+    # Signed out, on a page whose panel is not made yet: reset() waits for it.
+    page.evaluate("() => window.SupportDeskWidget.close()")
+    page.goto(f"{daphne_server}/demo/")
+    page.evaluate("() => window.SupportDesk.reset()")
+    widget = WidgetPage(page, daphne_server).open()
+    page.wait_for_function("() => localStorage.getItem('supportdesk-reset:demo') === null")
+    expect(widget.messages("customer")).to_have_count(0)
+    widget.send("Who am I?")
+    widget.wait_for_messages("customer", 1)
+    anonymous = Conversation.objects.exclude(pk=signed_in.pk).get()
+    assert anonymous.verified_user_id == "" and anonymous.contact is None
+    assert signed_in.messages.filter(author="customer").count() == 1
+
+    # And on a page whose panel is open: at once.
+    page.evaluate("() => window.SupportDesk.reset()")
+    expect(widget.messages("customer")).to_have_count(0)
+    page.wait_for_function("() => localStorage.getItem('supportdesk-reset:demo') === null")
