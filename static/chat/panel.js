@@ -915,7 +915,12 @@
       if (ws) { var old = ws; ws = null; joined = false; old.close(); }
       clearLog();
       if (result.ok && result.data.conversation_id && result.data.token) {
-        state = { conversationId: result.data.conversation_id, token: result.data.token, lastSeq: 0, pending: [] };
+        // Kept under the page's customer, if any, so that their next page does not take it for
+        // another customer's; never refreshed as theirs (the server checks that anyway).
+        state = {
+          conversationId: result.data.conversation_id, token: result.data.token, lastSeq: 0,
+          pending: [], userId: identity ? identity.id : "", verified: false
+        };
         save();
         start();
       } else {
@@ -998,9 +1003,7 @@
     state = { conversationId: null, token: null, lastSeq: 0, pending: pending };
     save();
     if (ws) { var old = ws; ws = null; joined = false; old.close(); }
-    Array.prototype.slice.call(log.children).forEach(function (el) {
-      if (el.getAttribute("data-sd") !== "greeting") { el.remove(); }
-    });
+    clearLog();  // and what it counted as shown: the next conversation's seqs start at 1
     pending.forEach(showPending);
     if (pending.length) { start(); }
   }

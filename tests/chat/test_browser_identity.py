@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from chat.identity import identity_hash
+from chat.identity import identity_hash, widget_secret_rotate
 from chat.models import Contact, Conversation, Widget
+from tests.chat.test_browser_email_link import mailed_link  # noqa: F401 (a fixture)
 from tests.chat.widget_helpers import WidgetPage
 
 pytestmark = [pytest.mark.services, pytest.mark.browser]
@@ -51,12 +52,43 @@ def test_identify_updates_the_contact_and_another_customer_starts_afresh(
     expect(widget.messages("customer")).to_have_count(0)
     widget.send("Hi, Kim here")
     widget.wait_for_messages("customer", 1)
+    widget.wait_for_messages("bot", 1)  # the bot answers in the new conversation
     second = Conversation.objects.exclude(pk=first.pk).get()
     assert second.verified_user_id == "cust-20001" and second.contact.email == "kim@example.com"
     contact.refresh_from_db()
     assert (contact.email, contact.name) == ("sam@new.example", "Sam Newman")
     first.refresh_from_db()
     assert first.contact_id == contact.pk and first.verified_user_id == "cust-10023"
+
+
+def snippet_with(page, base_url: str, attributes: str) -> None:
+    """Serves /demo/ with ``attributes`` added to the widget snippet, as a shop page would."""
+
+    def rewrite(route):
+        response = route.fetch()
+        body = response.text().replace('data-widget="demo"', f'data-widget="demo" {attributes}')
+        route.fulfill(response=response, body=body)
+
+    page.route(f"{base_url}/demo/**", rewrite)
+
+
+def test_a_reopened_conversation_stays_on_the_signed_in_customers_next_page(
+    mailed_link, daphne_server, browser_context_factory  # noqa: F811
+):
+    _, link = mailed_link
+    secret = widget_secret_rotate(actor=None, widget=Widget.objects.get(public_key="demo"))
+    page = browser_context_factory().new_page()
+    snippet_with(page, daphne_server,
+                 f'data-user-id="cust-1" data-user-hash="{identity_hash(secret, "cust-1")}"')
+    page.goto(link)
+    widget = WidgetPage(page, daphne_server)
+    widget.wait_for_messages("agent", 1)
+    page.goto(f"{daphne_server}/demo/")
+    widget.open()
+    widget.send("Thanks, and when will it arrive?")
+    widget.wait_for_messages("customer", 2)
+    expect(widget.messages("agent")).to_have_count(1)
+    assert Conversation.objects.count() == 1
 
 
 def test_a_refused_identity_keeps_its_conversation_across_pages(
@@ -66,14 +98,7 @@ def test_a_refused_identity_keeps_its_conversation_across_pages(
     # id again, and the conversation must go on rather than start anew on every page.
     page = browser_context_factory(viewport={"width": 1280, "height": 800}).new_page()
 
-    def with_bad_hash(route):
-        response = route.fetch()
-        body = response.text().replace(
-            'data-widget="demo"', 'data-widget="demo" data-user-id="cust-10023" '
-            'data-user-hash="0000"')
-        route.fulfill(response=response, body=body)
-
-    page.route(f"{daphne_server}/demo/", with_bad_hash)
+    snippet_with(page, daphne_server, 'data-user-id="cust-10023" data-user-hash="0000"')
     widget = WidgetPage(page, daphne_server).goto_store().open()
     widget.send("Hello there!")
     widget.wait_for_messages("customer", 1)
@@ -82,6 +107,7 @@ def test_a_refused_identity_keeps_its_conversation_across_pages(
     widget.open()
     widget.send("Still me")
     widget.wait_for_messages("customer", 2)
+    widget.wait_for_messages("bot", 2)  # the worker is done before the test's data goes
     assert Conversation.objects.count() == 1
     assert not Contact.objects.filter(external_id="cust-10023").exists()
 
@@ -105,6 +131,7 @@ def test_reset_on_sign_out_forgets_the_signed_in_customers_conversation(
     expect(widget.messages("customer")).to_have_count(0)
     widget.send("Who am I?")
     widget.wait_for_messages("customer", 1)
+    widget.wait_for_messages("bot", 1)
     anonymous = Conversation.objects.exclude(pk=signed_in.pk).get()
     assert anonymous.verified_user_id == "" and anonymous.contact is None
     assert signed_in.messages.filter(author="customer").count() == 1
