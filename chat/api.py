@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -46,10 +47,11 @@ def _cors(response: HttpResponse, origin: str | None, self_origin: str) -> HttpR
     return response
 
 
-def _too_many_starts(request: HttpRequest) -> bool:
-    """Per-IP limit on opening conversations, counted in the shared cache."""
+def _too_many_starts(request: HttpRequest, kind: str = "starts") -> bool:
+    """Per-IP limit on opening conversations (or, with ``kind`` "identifies", on identifying
+    resumed ones), counted in the shared cache."""
     limit = settings.CHAT_CONVERSATIONS_PER_IP_PER_MINUTE
-    key = f"chat:starts:{request.META.get('REMOTE_ADDR', '')}"
+    key = f"chat:{kind}:{request.META.get('REMOTE_ADDR', '')}"
     if cache.add(key, 1, timeout=60):
         return False
     try:
@@ -183,6 +185,58 @@ def conversation_reopen(request: HttpRequest) -> HttpResponse:
         {"conversation_id": str(conversation.public_id), "token": token, "ws_path": WS_PATH}
     )
     return _cors(response, origin, self_origin)
+
+
+# CSRF-exempt for the reasons given at conversation_create; the authority is the customer's
+# token and the host page's signature.
+@csrf_exempt
+@require_http_methods(["POST"])
+def conversation_identify(request: HttpRequest) -> HttpResponse:
+    """``POST {"widget": KEY, "conversation_id", "token", "user": {"id", "hash", "email",
+    "name"}}`` -> 200 ``{"verified": bool}``: a resumed conversation's panel passes the host
+    page's signed customer again, and a verified one updates the contact's e-mail and name
+    (``services.conversation_identify``). A hash that does not verify answers
+    ``{"verified": false}`` and changes nothing; a wrong token answers 403 ``bad_token``; a
+    verified identity that is not the conversation's own (another customer, or a conversation
+    that started unverified) answers 409 ``other_customer`` and changes nothing: the widget
+    starts a fresh conversation for it."""
+    origin = request.headers.get("Origin")
+    self_origin = _self_origin(request)
+    if len(request.body) > MAX_BODY_BYTES:
+        return _error(413, "too_large", "The request body is too large.")
+    try:
+        body = loads_checked(request.body or b"null")
+    except (UnstorableText, UnsafeJSON):
+        body = None
+    fields = body if isinstance(body, dict) else {}
+    key, public_id, token = (fields.get(k) for k in ("widget", "conversation_id", "token"))
+    if not all(isinstance(v, str) and v for v in (key, public_id, token)):
+        return _error(400, "missing_field", 'Send JSON like {"widget": "KEY", '
+                      '"conversation_id": "...", "token": "...", "user": {...}}.')
+    widget = selectors.widget_active_by_key(key)
+    if widget is None:
+        return _error(404, "unknown_widget", "No active widget has this key.")
+    if not selectors.widget_allows_origin(widget, origin=origin, self_origin=self_origin):
+        return _error(403, "origin_not_allowed", "This site may not use this widget.")
+    if _too_many_starts(request, "identifies"):
+        return _error(429, "rate_limited", "Too many requests; try again soon.")
+    try:
+        conversation = selectors.conversation_for_customer(
+            public_id=uuid.UUID(public_id), token=token)
+    except ValueError:
+        conversation = None
+    if conversation is None or conversation.widget_id != widget.pk:
+        return _cors(_error(403, "bad_token", "Unknown conversation or wrong token."),
+                     origin, self_origin)
+    identity = identity_from_payload(widget, fields.get("user"))
+    if identity is None:
+        return _cors(JsonResponse({"verified": False}), origin, self_origin)
+    try:
+        services.conversation_identify(conversation=conversation, identity=identity)
+    except services.IdentityMismatch:
+        return _cors(_error(409, "other_customer", "This conversation is another customer's."),
+                     origin, self_origin)
+    return _cors(JsonResponse({"verified": True}), origin, self_origin)
 
 
 def _frame_ancestors(widget: Widget) -> str:

@@ -2,9 +2,11 @@
 
 Each widget has a secret; the host page signs its signed-in customer's id with it
 (``user_hash`` = hex HMAC-SHA256 of the user id, keyed by the secret) and passes the id, the
-hash and optionally an e-mail address and a name when the conversation is created. A hash
-that matches (``hmac.compare_digest``) makes the conversation and its contact verified; a
-forged or missing one leaves them unverified and is logged without the hash.
+hash and optionally an e-mail address and a name when the conversation is created, and again
+when a resumed conversation's page names them anew. A hash that matches
+(``hmac.compare_digest``) makes the conversation and its contact verified and brings the
+contact's e-mail and name up to date (``chat.services.contact_verified_upsert``); a forged or
+missing one leaves them unverified, changes no verified contact and is logged without the hash.
 """
 
 from __future__ import annotations
@@ -16,8 +18,6 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import transaction
 
 from knowledge.audit import audit_record
@@ -32,7 +32,8 @@ NAME_MAX = 120
 
 @dataclass(frozen=True)
 class Identity:
-    """A customer the host page vouched for: ``user_id`` always, e-mail and name if given."""
+    """A customer the host page vouched for: ``user_id`` always, e-mail and name if given
+    (``""`` if not; the e-mail address as given, stripped: it is checked when stored)."""
 
     user_id: str
     email: str = ""
@@ -50,7 +51,7 @@ def identity_from_payload(widget: Widget, payload: Any) -> Identity | None:
 
     ``payload`` is ``{"id", "hash", "email"?, "name"?}``; None (unverified) when it is absent,
     malformed, the widget has no secret, or the hash does not match. A refused hash is logged
-    with the widget key and the reason only.
+    with the widget key and the reason only. The name is cut to ``NAME_MAX`` characters.
     """
     if payload is None:
         return None
@@ -74,12 +75,10 @@ def identity_from_payload(widget: Widget, payload: Any) -> Identity | None:
         logger.warning("identity refused for widget %s: the user hash does not match",
                        widget.public_key)
         return None
+    # The e-mail address is checked where it is stored (``chat.services.check_email``, in
+    # ``contact_verified_upsert``), which ignores and logs one it refuses.
     email = payload.get("email")
     email = email.strip() if isinstance(email, str) else ""
-    try:
-        validate_email(email)
-    except ValidationError:
-        email = ""
     name = payload.get("name")
     name = name.strip()[:NAME_MAX] if isinstance(name, str) else ""
     return Identity(user_id=user_id, email=email, name=name)

@@ -18,6 +18,7 @@ owes are rows (``OwedAnswer``, see ``chat.outbox``).
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import secrets
 import zoneinfo
@@ -38,7 +39,7 @@ from knowledge.audit import audit_record, field_changes
 
 from . import mail, outbox, realtime, rows
 from .hooks import HookEvent, hook_send
-from .identity import Identity
+from .identity import NAME_MAX, Identity
 from .models import (
     Author,
     BotTrace,
@@ -58,6 +59,8 @@ from .models import (
 from .names import agent_public_name
 from .selectors import token_hash
 from .text import is_blank, mask_card_numbers
+
+logger = logging.getLogger(__name__)
 
 
 class ConversationStateError(ValueError):
@@ -195,14 +198,7 @@ def conversation_start(
     token = secrets.token_urlsafe(32)
     contact = None
     if identity is not None:
-        contact = Contact.objects.filter(
-            widget=widget, external_id=identity.user_id, is_verified=True
-        ).first()
-        if contact is None:
-            contact = Contact.objects.create(
-                widget=widget, external_id=identity.user_id, is_verified=True,
-                email=identity.email, name=identity.name, created_at=now,
-            )
+        contact = contact_verified_upsert(widget=widget, identity=identity, at=now)
     conversation = Conversation.objects.create(
         widget=widget, token_hash=token_hash(token), created_at=now, contact=contact,
         verified_user_id=identity.user_id if identity is not None else "",
@@ -211,6 +207,71 @@ def conversation_start(
     event_record(name=EventName.CONVERSATION_STARTED, conversation=conversation, at=now)
     hook_send(HookEvent.CONVERSATION_CREATED, conversation=conversation, at=now)
     return conversation, token
+
+
+@transaction.atomic
+def contact_verified_upsert(
+    *, widget: Widget, identity: Identity, at: datetime | None = None
+) -> Contact:
+    """The widget's verified contact for ``identity.user_id`` (made on first sight), with the
+    e-mail address and name the host page now gives, as Intercom and Chatwoot update a
+    contact from a verified identify call.
+
+    Only a verified ``identity`` (``chat.identity.identity_from_payload``) comes here: nothing
+    a customer types reaches a verified contact. A blank e-mail or name leaves the stored one;
+    an e-mail address ``check_email`` refuses is ignored and logged with the widget key only
+    (never the address, the hash or the secret). Locks the contact's row while it updates it;
+    the oldest row wins if two were made for the same id.
+    """
+    now = at or timezone.now()
+    email = identity.email.strip()
+    if email:
+        try:
+            email = check_email(email)
+        except ValueError:
+            logger.warning("identity e-mail ignored for widget %s: not a valid e-mail address",
+                           widget.public_key)
+            email = ""
+    name = identity.name.strip()[:NAME_MAX]
+    contact = (
+        Contact.objects.select_for_update()
+        .filter(widget=widget, external_id=identity.user_id, is_verified=True)
+        .order_by("pk").first()
+    )
+    if contact is None:
+        return Contact.objects.create(
+            widget=widget, external_id=identity.user_id, is_verified=True,
+            email=email, name=name, created_at=now,
+        )
+    changes = {
+        field_name: value for field_name, value in (("email", email), ("name", name))
+        if value and getattr(contact, field_name) != value
+    }
+    if changes:
+        Contact.objects.filter(pk=contact.pk).update(**changes)
+        for field_name, value in changes.items():
+            setattr(contact, field_name, value)
+    return contact
+
+
+class IdentityMismatch(Exception):
+    """The conversation is not the given verified customer's (``conversation_identify``)."""
+
+
+@transaction.atomic
+def conversation_identify(
+    *, conversation: Conversation, identity: Identity, at: datetime | None = None
+) -> Contact:
+    """Brings a resumed verified conversation's contact up to date with the host page's
+    verified ``identity`` (``contact_verified_upsert``) and returns it. Raises
+    ``IdentityMismatch`` and changes nothing when the conversation was not verified for
+    ``identity.user_id`` (an unverified one, or another customer's): an identity is never
+    attached to a conversation after it started; the widget starts a fresh conversation for
+    a different customer instead.
+    """
+    if not conversation.verified_user_id or conversation.verified_user_id != identity.user_id:
+        raise IdentityMismatch("the conversation is not this verified customer's")
+    return contact_verified_upsert(widget=conversation.widget, identity=identity, at=at)
 
 
 def message_create_incoming(

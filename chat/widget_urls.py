@@ -10,5 +10,9 @@ urlpatterns = [
         "api/widget/conversations/reopen/", api.conversation_reopen,
         name="widget-conversation-reopen",
     ),
+    path(
+        "api/widget/conversations/identify/", api.conversation_identify,
+        name="widget-conversation-identify",
+    ),
     path("widget/<slug:key>/panel/", api.panel, name="widget-panel"),
 ]

@@ -10,6 +10,7 @@
   var key = root.getAttribute("data-widget");
   var apiUrl = root.getAttribute("data-api");
   var reopenUrl = root.getAttribute("data-reopen-api");
+  var identifyUrl = root.getAttribute("data-identify-api");
   var wsPath = root.getAttribute("data-ws-path");
   var maxChars = parseInt(root.getAttribute("data-max-chars"), 10) || 2000;
   var storeKey = "supportdesk-chat:" + key;
@@ -732,6 +733,7 @@
   function ensureConversation() {
     if (state.conversationId) { return Promise.resolve(); }
     if (creating) { return creating; }
+    var sent = identity;
     creating = fetch(apiUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -744,7 +746,11 @@
       state.conversationId = data.conversation_id;
       state.token = data.token;
       state.lastSeq = 0;
-      state.userId = data.verified && identity ? identity.id : "";
+      // The id this conversation was opened with (verified or not), so that a reload with
+      // the same snippet resumes it; what the server verified and the details it was given.
+      state.userId = sent ? sent.id : "";
+      state.verified = !!data.verified;
+      state.userDetails = sent ? identityDetails(sent) : "";
       save();
     }).finally(function () { creating = null; });
     return creating;
@@ -909,7 +915,12 @@
       if (ws) { var old = ws; ws = null; joined = false; old.close(); }
       clearLog();
       if (result.ok && result.data.conversation_id && result.data.token) {
-        state = { conversationId: result.data.conversation_id, token: result.data.token, lastSeq: 0, pending: [] };
+        // Kept under the page's customer, if any, so that their next page does not take it for
+        // another customer's; never refreshed as theirs (the server checks that anyway).
+        state = {
+          conversationId: result.data.conversation_id, token: result.data.token, lastSeq: 0,
+          pending: [], userId: identity ? identity.id : "", verified: false
+        };
         save();
         start();
       } else {
@@ -982,22 +993,57 @@
     hostPage = { url: data.url, title: title };
   }
 
+  function identityDetails(user) { return JSON.stringify([user.email || "", user.name || ""]); }
+
+  // A different customer than the stored conversation's starts a fresh conversation; messages
+  // still unsent go with it only when the stored one was anonymous (the same visitor signing
+  // in), never from one signed-in customer's conversation to another's (nor after a reset).
+  function forgetConversation(keepNothing) {
+    var pending = state.userId || keepNothing ? [] : state.pending;
+    state = { conversationId: null, token: null, lastSeq: 0, pending: pending };
+    save();
+    if (ws) { var old = ws; ws = null; joined = false; old.close(); }
+    clearLog();  // and what it counted as shown: the next conversation's seqs start at 1
+    pending.forEach(showPending);
+    if (pending.length) { start(); }
+  }
+
+  // The same verified customer with another e-mail or name than the conversation last sent:
+  // the server updates the contact (chat.services.conversation_identify).
+  function refreshIdentity(user) {
+    var details = identityDetails(user), conversationId = state.conversationId;
+    fetch(identifyUrl, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "omit",
+      body: JSON.stringify({ widget: key, conversation_id: state.conversationId, token: state.token, user: user })
+    }).then(function (response) {
+      if (state.conversationId !== conversationId) { return; }  // replaced meanwhile
+      if (response.status === 409 && identity === user) { forgetConversation(); return; }
+      if (response.ok) { state.userDetails = details; save(); }
+    }, function () { /* tried again on the next page */ });
+  }
+
   function applyIdentity(user) {
     if (!user || typeof user.id !== "string" || !user.id || typeof user.hash !== "string") { return; }
     identity = { id: user.id, hash: user.hash, email: user.email || "", name: user.name || "" };
-    if (state.conversationId && (state.userId || "") !== identity.id) {
-      state = { conversationId: null, token: null, lastSeq: 0, pending: state.pending };
-      save();
-      if (ws) { var old = ws; ws = null; joined = false; old.close(); }
-      Array.prototype.slice.call(log.children).forEach(function (el) {
-        if (el.getAttribute("data-sd") !== "greeting") { el.remove(); }
-      });
+    if (!state.conversationId) { return; }
+    if ((state.userId || "") !== identity.id) {
+      forgetConversation();
+    } else if (state.verified !== false && state.userDetails !== identityDetails(identity)) {
+      refreshIdentity(identity);
     }
   }
 
   window.addEventListener("message", function (event) {
     if (event.source !== window.parent || window.parent === window || !event.data) { return; }
     if (event.data.type === "supportdesk:identify") { applyIdentity(event.data.user); }
+    if (event.data.type === "supportdesk:reset") {
+      // The host page's customer signed out: the next visitor on this browser starts afresh.
+      identity = null;
+      if (state.conversationId || state.pending.length) { forgetConversation(true); }
+      window.parent.postMessage({ type: "supportdesk:reset-done" }, "*");
+    }
     if (event.data.type === "supportdesk:page") { applyHostPage(event.data); }
     if (event.data.type === "supportdesk:reopen") { reopen(event.data.link); }
   });

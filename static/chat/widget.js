@@ -97,6 +97,7 @@
     place();
     frame.addEventListener("load", function () {
       sendPage();
+      sendReset();  // before the identity: a customer who signed in since starts afresh
       sendIdentity();
       sendReopen();
       if (frame.style.display !== "none") { frame.contentWindow.postMessage(openMessage(), host); }
@@ -201,8 +202,35 @@
     return true;
   }
 
+  // The host page's customer signs out: the panel forgets their conversation (as Intercom's
+  // shutdown and Chatwoot's reset), so that the next visitor on this browser never sees it.
+  // The wish is kept in the host site's own storage until the panel confirms it (it may not be
+  // made yet, or the page may go away first); the next page's panel gets it when it loads.
+  var resetKey = "supportdesk-reset:" + key;
+
+  function sendReset() {
+    var wanted = false;
+    try { wanted = window.localStorage.getItem(resetKey) === "1"; } catch (e) { /* ignore */ }
+    if (wanted && frame && frame.contentWindow) {
+      frame.contentWindow.postMessage({ type: "supportdesk:reset" }, host);
+    }
+  }
+
+  function reset() {
+    identity = null;
+    try { window.localStorage.setItem(resetKey, "1"); } catch (e) { /* ignore */ }
+    sendReset();
+    return true;
+  }
+
+  window.addEventListener("message", function (event) {
+    if (event.origin === host && event.data && event.data.type === "supportdesk:reset-done") {
+      try { window.localStorage.removeItem(resetKey); } catch (e) { /* ignore */ }
+    }
+  });
+
   identity = identityFromSnippet();
-  window.SupportDesk = { identify: identify };
+  window.SupportDesk = { identify: identify, reset: reset };
   window.SupportDeskWidget = { open: open, close: close };
   if (document.body) { mount(); } else { document.addEventListener("DOMContentLoaded", mount); }
 }());
