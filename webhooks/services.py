@@ -477,18 +477,18 @@ def events_record(
     RETURNING id``, then the deliveries as ``INSERT ... SELECT`` from the endpoints this
     process believes subscribed that still exist and are enabled, so that a stale list (an
     endpoint deleted without a signal) writes nothing for the gone endpoint instead of failing
-    the chat's write on its foreign key at commit. On PostgreSQL the select takes ``FOR KEY
-    SHARE`` of those endpoint rows, so an endpoint being deleted meanwhile is either waited for
-    and skipped, or deleted after this commits (with the deliveries written here). When none
-    of the endpoints is left, the event is removed again and this process reads the
-    subscriptions afresh next time; None."""
+    the chat's write on its foreign key at commit. The same statements on both databases (no
+    row lock on the endpoints: an endpoint deleted by an admin in the milliseconds between this
+    select and the chat's commit fails that one write on the foreign key; the widget resends a
+    message refused with ``server_error``). When none of the endpoints is left, the event is
+    removed again and this process reads the subscriptions afresh next time; None."""
     endpoint_ids = [pk for pk, events in subscriptions() if name in events]
     if not endpoint_ids:
         return None
     event_id = new_event_id()
     payload = event_body(event_id=event_id, name=name, at=at, conversation=conversation,
                          message=message)
-    event_sql, deliveries_sql = _record_statements(connection.vendor, len(endpoint_ids))
+    event_sql, deliveries_sql = _record_statements(len(endpoint_ids))
     now = timezone.now()
     fields = _record_fields()
     with connection.cursor() as cursor:
@@ -521,13 +521,11 @@ def _record_fields() -> dict[str, Any]:
 
 
 @functools.cache
-def _record_statements(vendor: str, endpoints: int) -> tuple[str, str]:
+def _record_statements(endpoints: int) -> tuple[str, str]:
     """The two statements of ``events_record`` for ``endpoints`` endpoint ids (built once per
     count): the event (parameters: public id, name, payload, time; returns its id) and its
     deliveries (parameters: event id, status, next attempt, created, the endpoint ids; returns
-    the endpoint ids written). Both run on SQLite (3.35+) and PostgreSQL; ``vendor`` adds
-    PostgreSQL's row lock (``FOR KEY SHARE``, which an endpoint's lease update does not wait
-    for)."""
+    the endpoint ids written). Both run, as they are, on SQLite (3.35+) and PostgreSQL."""
     qn = connection.ops.quote_name
     event, delivery, endpoint = Event._meta, Delivery._meta, Endpoint._meta
     event_columns = ("public_id", "name", "payload", "created_at")
@@ -538,13 +536,12 @@ def _record_statements(vendor: str, endpoints: int) -> tuple[str, str]:
     )
     columns = ("endpoint", "event", "status", "attempts", "next_attempt_at", "created_at")
     endpoint_pk = qn(endpoint.pk.column)
-    lock = " FOR KEY SHARE" if vendor == "postgresql" else ""
     deliveries_sql = (
         f"INSERT INTO {qn(delivery.db_table)} "  # noqa: S608
         f"({', '.join(qn(delivery.get_field(f).column) for f in columns)}) "
         f"SELECT {endpoint_pk}, %s, %s, 0, %s, %s FROM {qn(endpoint.db_table)} "
         f"WHERE {endpoint_pk} IN ({', '.join(['%s'] * endpoints)}) "
-        f"AND {qn(endpoint.get_field('is_enabled').column)}{lock} "
+        f"AND {qn(endpoint.get_field('is_enabled').column)} "
         f"RETURNING {qn(delivery.get_field('endpoint').column)}"
     )
     return event_sql, deliveries_sql
