@@ -560,3 +560,27 @@ def test_the_delivery_task_is_published_with_the_countdown(monkeypatch):
     finally:
         conf.task_always_eager = eager
     assert published == [((7,), 0.5), ((8,), None)]
+
+
+@pytest.mark.django_db
+def test_an_event_names_the_widget_without_loading_it(django_assert_num_queries):
+    """A bot reply's conversation comes without its widget (the drain reads conversations in
+    plain statements): the payload reads the widget's key in one plain statement, and none
+    when the widget is loaded."""
+    from chat.models import Conversation, Widget
+    from webhooks.payloads import conversation_data, widget_key
+
+    widget = Widget.objects.create(public_key="acme-shop", name="Acme",
+                                   allowed_origins=["self"])
+    conversation, _ = chat_services.conversation_start(widget=widget)
+    bare = Conversation.objects.raw(
+        "SELECT * FROM chat_conversation WHERE id = %s", [conversation.pk]
+    )[0]
+    with django_assert_num_queries(1):
+        assert widget_key(bare) == "acme-shop"
+    loaded = Conversation.objects.select_related("widget").get(pk=conversation.pk)
+    with django_assert_num_queries(0):
+        assert widget_key(loaded) == "acme-shop"
+        assert conversation_data(loaded)["widget"] == "acme-shop"
+    Widget.objects.filter(pk=widget.pk).update(public_key="acme-renamed")
+    assert widget_key(bare) == "acme-renamed"  # read, never kept
