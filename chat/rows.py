@@ -5,9 +5,12 @@ A chat turn writes five rows (the customer message and its owed answer on Daphne
 its trace and its reporting event in the worker). The ORM compiles each ``save()`` afresh,
 about 0.4 ms of CPU a row; the statements here are built once per model and column list:
 
-    INSERT INTO <table> (<column>, ...) VALUES (%s, ...) [, (%s, ...) ...] [RETURNING <pk>]
+    INSERT INTO <table> (<column>, ...) VALUES (%s, ...) [, (%s, ...) ...] [RETURNING ...]
+    INSERT INTO <table> (<column>, ...) SELECT %s, ... WHERE NOT EXISTS (...) RETURNING <pk>
 
-SQLite (3.35+) and PostgreSQL both run it as it is. It takes no lock beyond the new rows' own
+(the second for a customer message, unless its client id is stored: ``insert_unless_stored``;
+a drain's replies are several rows of the first, returning their ids). SQLite (3.35+) and
+PostgreSQL both run them as they are. It takes no lock beyond the new rows' own
 (and the index entries of their unique constraints: a duplicate raises ``IntegrityError`` as
 ``save()`` would). Values are prepared by their fields (``Field.pre_save`` with ``add=True``,
 then ``Field.get_db_prep_save``), as the ORM prepares them; no signals are sent (nothing in
@@ -27,16 +30,14 @@ M = TypeVar("M", bound=models.Model)
 
 @cache
 def _statement(model: type[models.Model], columns: tuple[str, ...], rows: int,
-               returning: str | None) -> str:
+               returning: tuple[str, ...] = ()) -> str:
     qn = connection.ops.quote_name
     values = "(" + ", ".join(["%s"] * len(columns)) + ")"
     sql = (  # only quoted identifiers are interpolated; every value is a parameter
         f"INSERT INTO {qn(model._meta.db_table)} "  # noqa: S608
         f"({', '.join(qn(c) for c in columns)}) VALUES {', '.join([values] * rows)}"
     )
-    if not returning:
-        return sql
-    return f"{sql} RETURNING {', '.join(qn(c.strip()) for c in returning.split(','))}"
+    return f"{sql} RETURNING {', '.join(qn(c) for c in returning)}" if returning else sql
 
 
 def _fields_and_values(
@@ -66,7 +67,7 @@ def insert(instance: M) -> M:
     model = type(instance)
     fields, values, prepared = _fields_and_values(instance)
     pk = model._meta.pk
-    returning = pk.column if pk not in fields else None
+    returning = (pk.column,) if pk not in fields else ()
     sql = _statement(model, tuple(f.column for f in fields), 1, returning)
     with connection.cursor() as cursor:
         cursor.execute(sql, prepared)
@@ -167,10 +168,9 @@ def insert_many(instances: Sequence[models.Model], *, key: str | None = None) ->
     assert columns is not None
     if key is None:
         with connection.cursor() as cursor:
-            cursor.execute(_statement(model, columns, len(instances), None), params)
+            cursor.execute(_statement(model, columns, len(instances)), params)
         return {}
-    key_column = model._meta.get_field(key).column
-    returning = f"{key_column}, {model._meta.pk.column}"
+    returning = (model._meta.get_field(key).column, model._meta.pk.column)
     with connection.cursor() as cursor:
         cursor.execute(_statement(model, columns, len(instances), returning), params)
         return dict(cursor.fetchall())

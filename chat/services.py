@@ -295,9 +295,9 @@ def message_create_incoming(
     unless one is already stored under ``client_id`` (``rows.insert_unless_stored``: its check
     runs after the lock, so a concurrent resend is seen) and its owed answer. A resend rolls
     the bump back and returns the stored message; a reopened conversation takes two
-    statements more. Raises ``ValueError``
-    for a message that shows nothing (``chat.text.is_blank``): the consumer refuses those with
-    ``empty_text`` before they get here.
+    statements more. Raises ``ValueError`` for a message that shows nothing
+    (``chat.text.is_blank``): the consumer refuses those with ``empty_text`` before they get
+    here.
     """
     if is_blank(text):
         raise ValueError("the message is empty")
