@@ -57,6 +57,20 @@ def test_order_lookup_and_recent_orders_on_the_demo(
     verified = Conversation.objects.exclude(verified_user_id="").get()
     assert verified.verified_user_id == "cust-10023" and verified.contact.is_verified
 
+    # Signed out: the next visitor on this browser sees none of it and gets no orders.
+    page.get_by_text("Sign out").click()
+    expect(page.locator("[data-sd=demo-account]")).to_contain_text("Sign in as a demo customer")
+    widget = WidgetPage(page, daphne_server).open()
+    expect(widget.messages()).to_have_count(0)
+    widget.send("show my recent orders")
+    reply = widget.wait_for_messages("bot", 1).last
+    expect(reply).not_to_contain_text("10031")
+    expect(reply).not_to_contain_text("10025")
+    page.screenshot(path=str(artifacts_dir / "demo_signed_out.png"))
+    assert Conversation.objects.count() == 3
+    latest = Conversation.objects.latest("created_at")
+    assert latest.pk != verified.pk and latest.verified_user_id == ""
+
 
 def test_a_connector_test_fits_a_phone_screen(daphne_server, demo, browser_context_factory):
     # The request line and the JSON are long words: they wrap inside the page at 390 px.
