@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import hmac
 import math
 import uuid
@@ -36,6 +37,8 @@ from .models import (
     Widget,
 )
 from .origins import SELF, allowed_origin_entries
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_EXPECTED_WAIT_SECONDS = 120
 # The widget header's "typically replies in N min": the median is cached this long.
@@ -227,13 +230,22 @@ def typical_reply_seconds() -> float | None:
     first reply over the last 7 days, in seconds (None with no reply in that week).
 
     Cached for ``REPLY_TIME_CACHE_SECONDS`` in the default cache (shared by every process
-    with Redis): the panel is loaded on every page view of a customer site.
+    with Redis): the panel is loaded on every page view of a customer site. While the cache
+    cannot be reached (Redis down) it is read from the database each time: the panel loads.
     """
-    cached = cache.get(REPLY_TIME_CACHE_KEY)
+    try:
+        cached = cache.get(REPLY_TIME_CACHE_KEY)
+    except Exception:  # Redis down: read it from the database, and keep nothing
+        logger.warning("the typical reply time could not be read from the cache")
+        cached = None
     if cached is not None:
         return cached if cached >= 0 else None
     median = first_agent_reply_median_seconds(since=timezone.now() - timedelta(days=7))
-    cache.set(REPLY_TIME_CACHE_KEY, -1.0 if median is None else median, REPLY_TIME_CACHE_SECONDS)
+    try:
+        cache.set(REPLY_TIME_CACHE_KEY, -1.0 if median is None else median,
+                  REPLY_TIME_CACHE_SECONDS)
+    except Exception:
+        logger.warning("the typical reply time could not be kept in the cache")
     return median
 
 

@@ -219,3 +219,22 @@ def test_a_body_over_the_limit_is_refused_and_opens_nothing(client, widget):
     assert response.status_code == 413
     assert response.json()["error"] == "too_large"
     assert not Conversation.objects.exists()
+
+
+def test_the_panel_loads_while_the_cache_cannot_be_reached(client, widget, settings, caplog):
+    """Redis down (here: a cache on a port nothing listens on): a visitor's panel still loads,
+    with the agents' typical reply time read from the database."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                    "LOCATION": f"redis://127.0.0.1:{port}/0"},
+    }
+    response = client.get("/widget/acme/panel/")
+    assert response.status_code == 200
+    assert b"data-sd=" in response.content
+    assert "typical reply time could not be read" in caplog.text
