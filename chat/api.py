@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from urllib.parse import urlsplit
 
@@ -20,6 +21,8 @@ from . import mail, selectors, services
 from .identity import identity_from_payload
 from .models import Widget
 from .origins import SELF, allowed_origin_entries
+
+logger = logging.getLogger(__name__)
 
 WS_PATH = "/ws/chat/"
 # Room for the longest hints the panel sends (a 2,000-character page URL, a 300-character
@@ -49,15 +52,20 @@ def _cors(response: HttpResponse, origin: str | None, self_origin: str) -> HttpR
 
 def _too_many_starts(request: HttpRequest, kind: str = "starts") -> bool:
     """Per-IP limit on opening conversations (or, with ``kind`` "identifies", on identifying
-    resumed ones), counted in the shared cache."""
+    resumed ones), counted in the shared cache. A cache that cannot be reached (Redis down)
+    counts nothing and refuses no one, as the chat's own budgets do (``chat.limits``)."""
     limit = settings.CHAT_CONVERSATIONS_PER_IP_PER_MINUTE
     key = f"chat:{kind}:{request.META.get('REMOTE_ADDR', '')}"
-    if cache.add(key, 1, timeout=60):
-        return False
     try:
-        return cache.incr(key) > limit
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=60)
+        if cache.add(key, 1, timeout=60):
+            return False
+        try:
+            return cache.incr(key) > limit
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=60)
+            return False
+    except Exception:
+        logger.warning("the %s budget could not be counted: the cache cannot be reached", kind)
         return False
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import hmac
+import logging
 import math
 import uuid
 from collections.abc import Collection, Sequence

@@ -238,3 +238,6 @@ def test_the_panel_loads_while_the_cache_cannot_be_reached(client, widget, setti
     assert response.status_code == 200
     assert b"data-sd=" in response.content
     assert "typical reply time could not be read" in caplog.text
+    # ... and a conversation can be started (the per-address budget counts nothing then).
+    assert start(client).status_code == 201
+    assert "budget could not be counted" in caplog.text
