@@ -43,3 +43,32 @@ def test_the_dashboard_has_no_serious_violation(daphne_server, page, browser_log
     page.goto(f"{daphne_server}/analytics/")
     page.wait_for_load_state("networkidle")
     assert axe_violations(page) == []
+
+
+def test_a_long_contact_name_stays_inside_the_conversation(
+    daphne_server, page, browser_login, widget, artifacts_dir
+):
+    """A verified name of 120 characters with no space (the longest a host page may give):
+    it wraps inside the conversation's header and the contact panel; nothing runs off the
+    page or under the contact panel."""
+    from chat.models import Contact
+
+    agent = make_user("agents", "agent-long")
+    conversation = handed_over(widget)
+    contact = Contact.objects.create(widget=widget, email="long@example.com", name="N" * 120,
+                                     external_id="cust-long", is_verified=True)
+    conversation.contact = contact
+    conversation.save(update_fields=["contact"])
+    page.set_viewport_size({"width": 1440, "height": 900})
+    browser_login(page, daphne_server, "agent-long", PASSWORD)
+    page.goto(f"{daphne_server}/console/conversations/{conversation.pk}/")
+    expect(page.locator("[data-sd=live-status]")).to_have_text("Live")
+    page.screenshot(path=str(artifacts_dir / "console_long_name.png"))
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1440
+    card = page.locator("[data-sd=queue-item]").first.bounding_box()
+    who = page.locator("[data-sd=queue-item] .queue-who").first.bounding_box()
+    assert who["x"] + who["width"] <= card["x"] + card["width"] + 1, (who, card)
+    head = page.locator("#conversation-head h2").bounding_box()
+    panel = page.locator(".contact-panel").bounding_box()
+    assert head["x"] + head["width"] <= panel["x"] + 1, (head, panel)
+    close_console(page, agent)
