@@ -207,7 +207,8 @@ def conversation_identify(request: HttpRequest) -> HttpResponse:
     ``{"verified": false}`` and changes nothing; a wrong token answers 403 ``bad_token``; a
     verified identity that is not the conversation's own (another customer, or a conversation
     that started unverified) answers 409 ``other_customer`` and changes nothing: the widget
-    starts a fresh conversation for it."""
+    starts a fresh conversation for it. A ``user`` that is not an object with a string id and
+    hash answers 400 ``missing_field``."""
     origin = request.headers.get("Origin")
     self_origin = _self_origin(request)
     if len(request.body) > MAX_BODY_BYTES:
@@ -236,7 +237,13 @@ def conversation_identify(request: HttpRequest) -> HttpResponse:
     if conversation is None or conversation.widget_id != widget.pk:
         return _cors(_error(403, "bad_token", "Unknown conversation or wrong token."),
                      origin, self_origin)
-    identity = identity_from_payload(widget, fields.get("user"))
+    user = fields.get("user")
+    if not (isinstance(user, dict) and isinstance(user.get("id"), str)
+            and isinstance(user.get("hash"), str)):
+        return _cors(_error(400, "missing_field", 'Send the signed customer as "user": '
+                            '{"id": "...", "hash": "...", "email": "...", "name": "..."}.'),
+                     origin, self_origin)
+    identity = identity_from_payload(widget, user)
     if identity is None:
         return _cors(JsonResponse({"verified": False}), origin, self_origin)
     try:

@@ -261,6 +261,15 @@ def test_identify_refuses_bad_requests(client, secret, body):
     assert verified_contact().email == "ana@example.com"
 
 
+@pytest.mark.parametrize("user", [None, "u-1001", [], {"id": "u-1001"}, {"hash": "ab"},
+                                  {"id": 1001, "hash": "ab"}, {"id": "u-1001", "hash": None}])
+def test_identify_without_a_signed_user_object_is_a_bad_request(client, secret, user):
+    started = start(client, signed(secret, email="ana@example.com"))
+    response = identify(client, started, user)
+    assert response.status_code == 400 and response.json()["error"] == "missing_field"
+    assert verified_contact().email == "ana@example.com"
+
+
 def test_identify_from_a_foreign_origin_is_refused(client, secret):
     started = start(client, signed(secret, email="ana@example.com"))
     body = {"widget": "acme", "conversation_id": started.json()["conversation_id"],
