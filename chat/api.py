@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -155,6 +156,17 @@ def conversation_create(request: HttpRequest) -> HttpResponse:
     return _cors(response, origin, self_origin)
 
 
+def _json_object(request: HttpRequest) -> Any:
+    """The request's JSON body (None when it is not JSON the desk stores), or a 413 answer for
+    a body over ``MAX_BODY_BYTES``."""
+    if len(request.body) > MAX_BODY_BYTES:
+        return _error(413, "too_large", "The request body is too large.")
+    try:
+        return loads_checked(request.body or b"null")
+    except (UnstorableText, UnsafeJSON):
+        return None
+
+
 # CSRF-exempt for the reasons given at conversation_create; the authority is the signed link.
 @csrf_exempt
 @require_http_methods(["POST"])
@@ -165,12 +177,9 @@ def conversation_reopen(request: HttpRequest) -> HttpResponse:
     or ``link_expired``) and opens nothing: the widget starts a fresh conversation."""
     origin = request.headers.get("Origin")
     self_origin = _self_origin(request)
-    if len(request.body) > MAX_BODY_BYTES:
-        return _error(413, "too_large", "The request body is too large.")
-    try:
-        body = loads_checked(request.body or b"null")
-    except (UnstorableText, UnsafeJSON):
-        body = None
+    body = _json_object(request)
+    if isinstance(body, HttpResponse):
+        return body
     key = body.get("widget") if isinstance(body, dict) else None
     link = body.get("link") if isinstance(body, dict) else None
     if not isinstance(key, str) or not key or not isinstance(link, str):
@@ -211,12 +220,9 @@ def conversation_identify(request: HttpRequest) -> HttpResponse:
     hash answers 400 ``missing_field``."""
     origin = request.headers.get("Origin")
     self_origin = _self_origin(request)
-    if len(request.body) > MAX_BODY_BYTES:
-        return _error(413, "too_large", "The request body is too large.")
-    try:
-        body = loads_checked(request.body or b"null")
-    except (UnstorableText, UnsafeJSON):
-        body = None
+    body = _json_object(request)
+    if isinstance(body, HttpResponse):
+        return body
     fields = body if isinstance(body, dict) else {}
     key, public_id, token = (fields.get(k) for k in ("widget", "conversation_id", "token"))
     if not all(isinstance(v, str) and v for v in (key, public_id, token)):

@@ -241,3 +241,16 @@ def test_the_panel_loads_while_the_cache_cannot_be_reached(client, widget, setti
     # ... and a conversation can be started (the per-address budget counts nothing then).
     assert start(client).status_code == 201
     assert "budget could not be counted" in caplog.text
+
+
+@pytest.mark.parametrize("path", ["/api/widget/conversations/", "/api/widget/conversations/reopen/",
+                                  "/api/widget/conversations/identify/"])
+def test_the_widget_s_posts_need_no_csrf_token(widget, path):
+    """The widget posts from customers' sites, without Django's CSRF cookie: each of its
+    endpoints answers on its own terms (here a bad request), never with CSRF's 403."""
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(
+        path, "[]", content_type="application/json", HTTP_ORIGIN="https://shop.example"
+    )
+    assert response.status_code == 400, (path, response.status_code)

@@ -26,14 +26,20 @@ def signed(user_id: str, **details: str) -> dict:
     return {"id": user_id, "hash": identity_hash(secret, user_id), **details}
 
 
-def test_identify_updates_the_contact_and_another_customer_starts_afresh(
-    daphne_server, celery_worker, demo, browser_context_factory
-):
+def signed_in_chat(daphne_server: str, browser_context_factory) -> tuple:
+    """(page, widget) of the demo customer signed in on /demo/, who has said hello."""
     page = browser_context_factory(viewport={"width": 1280, "height": 800}).new_page()
     page.goto(f"{daphne_server}/demo/?signed_in=1")
     widget = WidgetPage(page, daphne_server).open()
     widget.send("Hello there!")
     widget.wait_for_messages("customer", 1)
+    return page, widget
+
+
+def test_identify_updates_the_contact_and_another_customer_starts_afresh(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    page, widget = signed_in_chat(daphne_server, browser_context_factory)
     first = Conversation.objects.get()
     assert first.verified_user_id == "cust-10023" and first.contact.email == "sam@example.com"
 
@@ -115,11 +121,7 @@ def test_a_refused_identity_keeps_its_conversation_across_pages(
 def test_reset_on_sign_out_forgets_the_signed_in_customers_conversation(
     daphne_server, celery_worker, demo, browser_context_factory
 ):
-    page = browser_context_factory(viewport={"width": 1280, "height": 800}).new_page()
-    page.goto(f"{daphne_server}/demo/?signed_in=1")
-    widget = WidgetPage(page, daphne_server).open()
-    widget.send("Hello there!")
-    widget.wait_for_messages("customer", 1)
+    page, widget = signed_in_chat(daphne_server, browser_context_factory)
     signed_in = Conversation.objects.get()
 
     # Signed out, on a page whose panel is not made yet: reset() waits for it.
