@@ -212,10 +212,21 @@ def celery_worker_process(
 
 
 @pytest.fixture
-def celery_worker(celery_worker_process: subprocess.Popen, transactional_db) -> subprocess.Popen:
-    """Request this (it implies ``transactional_db``) for tasks to run in the real worker."""
+def celery_worker(
+    celery_worker_process: subprocess.Popen, transactional_db
+) -> Iterator[subprocess.Popen]:
+    """Request this (it implies ``transactional_db``) for tasks to run in the real worker.
+
+    After the test, waits (up to 15 s) until the worker owes no answer: the test database's
+    flush (a ``TRUNCATE`` of every table) must not meet a bot turn still being stored, or
+    PostgreSQL ends one of them as a deadlock and the next test starts on the rows left."""
+    from chat.models import OwedAnswer
+
     assert celery_worker_process.poll() is None, "the Celery worker died"
-    return celery_worker_process
+    yield celery_worker_process
+    deadline = time.monotonic() + 15
+    while OwedAnswer.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
