@@ -65,8 +65,9 @@ def test_a_long_contact_name_stays_inside_the_conversation(
     expect(page.locator("[data-sd=live-status]")).to_have_text("Live")
     page.screenshot(path=str(artifacts_dir / "console_long_name.png"))
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 1440
-    card = page.locator("[data-sd=queue-item]").first.bounding_box()
-    who = page.locator("[data-sd=queue-item] .queue-who").first.bounding_box()
+    item = page.locator(f'[data-sd=queue-item][data-conversation-id="{conversation.pk}"]')
+    expect(item).to_be_visible()
+    card, who = item.bounding_box(), item.locator(".queue-who").bounding_box()
     assert who["x"] + who["width"] <= card["x"] + card["width"] + 1, (who, card)
     head = page.locator("#conversation-head h2").bounding_box()
     panel = page.locator(".contact-panel").bounding_box()
