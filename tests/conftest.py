@@ -197,18 +197,55 @@ def celery_worker_process(
         ],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
     )
+    global _worker_running
     try:
         _wait_for(
             lambda: log.exists() and " ready." in log.read_text(errors="replace"),
             60, "the Celery worker", log,
         )
+        _worker_running = True
         yield proc
     finally:
+        _worker_running = False
         proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+_worker_running = False
+
+
+def _settle(timeout: float = 15.0, quiet: float = 0.4) -> None:
+    """Wait (up to ``timeout`` seconds) until the test's subprocesses leave the database alone.
+
+    The test database's flush after a test (a ``TRUNCATE`` of every table) must not meet a
+    write of the real worker or of Daphne still running (a bot turn being stored, a socket's
+    close being recorded, a task queued by Daphne and run by the session's worker): PostgreSQL
+    would end one of them as a deadlock and the next test would start on the rows left. Settled
+    means: no answer owed while the worker runs, and no other session on the database inside a
+    transaction for ``quiet`` seconds in a row (``pg_stat_activity``)."""
+    from django.db import connection
+
+    from chat.models import OwedAnswer
+
+    deadline = time.monotonic() + timeout
+    while _worker_running and OwedAnswer.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND xact_start IS NOT NULL"
+            )
+            busy = cursor.fetchone()[0]
+        if busy:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= quiet:
+            return
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -217,16 +254,10 @@ def celery_worker(
 ) -> Iterator[subprocess.Popen]:
     """Request this (it implies ``transactional_db``) for tasks to run in the real worker.
 
-    After the test, waits (up to 15 s) until the worker owes no answer: the test database's
-    flush (a ``TRUNCATE`` of every table) must not meet a bot turn still being stored, or
-    PostgreSQL ends one of them as a deadlock and the next test starts on the rows left."""
-    from chat.models import OwedAnswer
-
+    After the test, waits until the worker and Daphne leave the database alone (``_settle``)."""
     assert celery_worker_process.poll() is None, "the Celery worker died"
     yield celery_worker_process
-    deadline = time.monotonic() + 15
-    while OwedAnswer.objects.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    _settle()
 
 
 @pytest.fixture(scope="session")
@@ -269,9 +300,13 @@ def daphne_process(django_db_setup, django_db_blocker, artifacts_dir: Path) -> I
 
 
 @pytest.fixture
-def daphne_server(daphne_process: str, transactional_db) -> str:
-    """Base URL of a real Daphne serving the app on the test database (data must be committed)."""
-    return daphne_process
+def daphne_server(daphne_process: str, transactional_db) -> Iterator[str]:
+    """Base URL of a real Daphne serving the app on the test database (data must be committed).
+
+    After the test (and its browser contexts, closed first), waits until Daphne and the worker
+    leave the database alone (``_settle``)."""
+    yield daphne_process
+    _settle()
 
 
 @pytest.fixture
@@ -326,6 +361,8 @@ def browser_context_factory(browser_instance, artifacts_dir: Path, request) -> I
                 name = f"{request.node.name}-{index}-{number}.png"
                 page.screenshot(path=str(artifacts_dir / name))
         context.close()
+    if contexts and "daphne_server" in request.fixturenames:
+        _settle()  # Daphne records the closed sockets: done before the database's flush
 
 
 @pytest.fixture
