@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,7 +51,8 @@ def identity_from_payload(widget: Widget, payload: Any) -> Identity | None:
     """The verified identity in a create request's ``user`` object, or None.
 
     ``payload`` is ``{"id", "hash", "email"?, "name"?}``; None (unverified) when it is absent,
-    malformed, the widget has no secret, or the hash does not match. A refused hash is logged
+    malformed (an id of more than ``USER_ID_MAX`` characters, or with spaces around it or
+    control characters in it), the widget has no secret, or the hash does not match. A refused hash is logged
     with the widget key and the reason only. The name is cut to ``NAME_MAX`` characters.
     """
     if payload is None:
@@ -61,6 +63,12 @@ def identity_from_payload(widget: Widget, payload: Any) -> Identity | None:
     user_id, user_hash = payload.get("id"), payload.get("hash")
     if not isinstance(user_id, str) or not 0 < len(user_id) <= USER_ID_MAX:
         logger.warning("identity refused for widget %s: no user id", widget.public_key)
+        return None
+    if user_id != user_id.strip() or any(unicodedata.category(c)[0] == "C" for c in user_id):
+        # " cust-1" signed as such would be another customer than "cust-1": a host page's
+        # slip that would split one customer in two, refused rather than stored.
+        logger.warning("identity refused for widget %s: the user id has spaces around it or "
+                       "control characters", widget.public_key)
         return None
     if not widget.identity_secret:
         logger.warning("identity refused for widget %s: no identity secret", widget.public_key)

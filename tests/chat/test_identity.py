@@ -86,6 +86,20 @@ def test_forged_or_missing_hash_leaves_it_unverified(client, secret, user, caplo
     assert secret not in caplog.text
 
 
+@pytest.mark.parametrize("user_id", [" u-1001", "u-1001 ", "u-1001\n", "u-\u200b1001", "\t"])
+def test_a_user_id_with_spaces_around_or_control_characters_is_refused(
+    client, secret, user_id, caplog
+):
+    """Signed as given, it would be a second customer beside "u-1001": refused and logged."""
+    start(client, signed(secret))
+    with caplog.at_level(logging.WARNING, logger="chat.identity"):
+        response = start(client, signed(secret, user_id))
+    assert response.json()["verified"] is False
+    assert list(Contact.objects.filter(is_verified=True).values_list("external_id", flat=True)) == [
+        "u-1001"]
+    assert "spaces around it or control characters" in caplog.text
+
+
 def test_hash_of_another_user_id_is_refused(client, secret):
     forged = {"id": "u-2002", "hash": signed(secret, "u-1001")["hash"]}
     assert start(client, forged).json()["verified"] is False
