@@ -225,7 +225,8 @@ def _who(message: Message) -> str:
 
 def _lines(email: OwedEmail) -> list[MailLine]:
     """The messages the mail shows, oldest first: a reply mail's replies after up to
-    ``CONTEXT_MESSAGES`` messages before them; a transcript's messages up to its seq."""
+    ``CONTEXT_MESSAGES`` messages before them (the customer's, the bot's and agents', not the
+    widget's notices); a transcript's messages up to its seq, all of them."""
     conversation_messages = Message.objects.filter(
         conversation_id=email.conversation_id
     ).select_related("sender")
@@ -243,6 +244,9 @@ def _lines(email: OwedEmail) -> list[MailLine]:
     context = list(
         conversation_messages.filter(seq__lt=replies[0].seq)
         .exclude(Q(emailed_in__isnull=False) & ~Q(emailed_in=email))
+        # The widget's notices (a handoff's "leave your e-mail address below") speak of a
+        # panel the reader of the mail does not have: the context is what was said.
+        .exclude(author=Author.SYSTEM)
         .order_by("-seq")[:CONTEXT_MESSAGES]
     )
     context.reverse()

@@ -31,6 +31,8 @@ from chat.models import (
     Widget,
 )
 
+from tests.chat.conftest import turn_result
+
 pytestmark = pytest.mark.django_db
 
 SMTP_HOST = "127.0.0.1"
@@ -233,6 +235,28 @@ def test_the_customer_receives_the_reply_with_context_and_a_signed_link(
     assert selectors.conversation_for_customer(
         public_id=left.public_id, token=data["token"]
     ).pk == left.pk
+
+
+def test_a_reply_mail_quotes_what_was_said_not_the_widgets_notices(left, agent):
+    from chat.bot.escalation import handoff_message
+
+    message, _ = services.message_create_incoming(
+        conversation=left, text="My card was charged twice.", client_id=None, queue_bot=False)
+    notice = handoff_message("policy", "billing_issue", agents_online=False)
+    services.bot_turn_record(message=message, result=turn_result(
+        decision="handoff", handoff_category="policy", reply_text=notice))
+    left.refresh_from_db()
+    services.conversation_claim(conversation=left, agent=agent)  # "Alex joined", a notice too
+    left.refresh_from_db()
+    reply(left, agent, "The second charge is refunded.")
+    assert send_due() == ["sent"]
+    [sent] = django_mail.outbox
+    assert "My card was charged twice." in sent.body
+    assert "The second charge is refunded." in sent.body
+    assert "address below" not in sent.body and "address below" not in str(
+        sent.alternatives[0][0])
+    # The transcript keeps everything, the notice too.
+    assert Message.objects.filter(conversation=left, author="system").count() == 2
 
 
 def test_the_link_leads_to_the_page_where_the_chat_started(widget):
