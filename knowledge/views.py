@@ -743,9 +743,17 @@ def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @area_required("knowledge")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def connector_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks to confirm (what the deletion stops); POST deletes and audits it."""
     connector = get_object_or_404(Connector, pk=pk)
+    if request.method == "GET":
+        return render(request, "knowledge/confirm_delete.html", {
+            "what": "connector", "name": connector.name,
+            "consequence": "The bot stops looking this up: its intents answer from their "
+                           "articles and offer a person instead.",
+            "cancel_url": reverse("knowledge:connector_edit", args=[connector.pk]),
+        })
     services.connector_delete(actor=request.user, connector=connector)
     messages.success(request, f'Connector "{connector.name}" deleted.')
     return redirect("knowledge:connector_list")

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -91,9 +92,17 @@ def endpoint_enable(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @area_required("knowledge")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks to confirm (what the deletion stops); POST deletes and audits it."""
     endpoint = get_object_or_404(Endpoint, pk=pk)
+    if request.method == "GET":
+        return render(request, "knowledge/confirm_delete.html", {
+            "what": "endpoint", "name": endpoint.url,
+            "consequence": "Events stop going to this address, and its undelivered events and "
+                           "its delivery log are removed with it.",
+            "cancel_url": reverse("webhooks:endpoint_edit", args=[endpoint.pk]),
+        })
     services.endpoint_delete(actor=request.user, endpoint=endpoint)
     messages.success(request, "Endpoint deleted.")
     return redirect("webhooks:endpoint_list")

@@ -134,7 +134,14 @@ def test_test_without_a_needed_detail_is_refused_and_calls_nothing(admin_client,
 def test_delete_is_audited(admin_client, intent):
     admin_client.post(URL + "new/", form())
     connector = Connector.objects.get()
-    admin_client.post(f"{URL}{connector.pk}/delete/")
+    delete = f"{URL}{connector.pk}/delete/"
+    assert f'href="{delete}"' in admin_client.get(f"{URL}{connector.pk}/").content.decode()
+    confirm = admin_client.get(delete)  # asks first, deletes nothing
+    assert confirm.status_code == 200 and connector.name in confirm.content.decode()
+    assert "answer from their articles and offer a person" in confirm.content.decode()
+    assert Connector.objects.exists() and not AuditLogEntry.objects.filter(
+        action="connector_deleted").exists()
+    admin_client.post(delete)
     assert not Connector.objects.exists()
     assert AuditLogEntry.objects.filter(action="connector_deleted").exists()
 
@@ -142,6 +149,15 @@ def test_delete_is_audited(admin_client, intent):
 def test_agents_cannot_see_connectors(client, agent_user):
     client.force_login(agent_user)
     assert client.get(URL).status_code == 403
+
+
+def test_agents_cannot_ask_to_delete_a_connector(admin_client, client, agent_user, intent):
+    admin_client.post(URL + "new/", form())
+    connector = Connector.objects.get()
+    client.force_login(agent_user)
+    assert client.get(f"{URL}{connector.pk}/delete/").status_code == 403
+    assert client.post(f"{URL}{connector.pk}/delete/").status_code == 403
+    assert Connector.objects.exists()
 
 
 def test_export_import_round_trip_keeps_headers_and_refuses_bad_connectors(

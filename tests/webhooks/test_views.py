@@ -74,7 +74,16 @@ def test_edit_enable_disable_and_delete(admin_client, admin_user, loopback_allow
     admin_client.post(toggle, {"enabled": "1"})
     assert Endpoint.objects.get().is_enabled
     assert admin_client.get(toggle).status_code == 405
-    admin_client.post(reverse("webhooks:endpoint_delete", args=[endpoint.pk]))
+    delete = reverse("webhooks:endpoint_delete", args=[endpoint.pk])
+    assert f'href="{delete}"' in admin_client.get(edit).content.decode()
+    # The edit page's button asks first: GET shows what the deletion stops, deletes nothing.
+    confirm = admin_client.get(delete)
+    page = confirm.content.decode()
+    assert confirm.status_code == 200 and "http://127.0.0.1:9/b" in page
+    assert "delivery log are removed" in page and f'action="{delete}"' in page
+    assert f'href="{edit}"' in page  # cancel goes back
+    assert Endpoint.objects.exists()
+    admin_client.post(delete)
     assert not Endpoint.objects.exists()
 
 
