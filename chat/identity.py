@@ -52,8 +52,8 @@ def identity_from_payload(widget: Widget, payload: Any) -> Identity | None:
 
     ``payload`` is ``{"id", "hash", "email"?, "name"?}``; None (unverified) when it is absent,
     malformed (an id of more than ``USER_ID_MAX`` characters, or with spaces around it or
-    control characters in it), the widget has no secret, or the hash does not match. A refused hash is logged
-    with the widget key and the reason only. The name is cut to ``NAME_MAX`` characters.
+    control characters in it), the widget has no secret, or the hash does not match. A refusal
+    is logged with the widget key and the reason only. The name is cut to ``NAME_MAX`` characters.
     """
     if payload is None:
         return None

@@ -30,7 +30,6 @@ from chat.models import (
     OwedEmail,
     Widget,
 )
-
 from tests.chat.conftest import turn_result
 
 pytestmark = pytest.mark.django_db
