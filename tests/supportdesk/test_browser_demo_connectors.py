@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from chat.bot import taxonomy_invalidate
 from chat.models import Conversation
 from knowledge.models import Connector
+from tests.a11y import axe_violations
 from tests.chat.widget_helpers import WidgetPage
 
 pytestmark = [pytest.mark.services, pytest.mark.browser]
@@ -87,3 +88,16 @@ def test_a_connector_test_fits_a_phone_screen(daphne_server, demo, browser_conte
     expect(page.locator("[data-sd=connector-test-reply]")).to_contain_text("Shipped")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390, width
+
+    # "Delete connector" asks first; Cancel leaves it; the confirmation reads well and fits.
+    page.click("[data-sd=connector-delete]")
+    expect(page.locator("h1")).to_have_text(f"Delete connector “{connector.name}”?")
+    assert axe_violations(page) == []
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    page.click("[data-sd=confirm-delete-cancel]")
+    expect(page).to_have_url(f"{daphne_server}/knowledge/connectors/{connector.pk}/")
+    assert Connector.objects.filter(pk=connector.pk).exists()
+    page.click("[data-sd=connector-delete]")
+    page.click("[data-sd=confirm-delete-button]")
+    expect(page.locator(".flash")).to_contain_text(f"Connector \"{connector.name}\" deleted.")
+    assert not Connector.objects.filter(pk=connector.pk).exists()
