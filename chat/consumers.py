@@ -294,10 +294,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 client_id=str(client_uuid),
             )
             return
-        if await self.over_budget(
+        charges = (
             (limits.message_per_conversation(), self.budget_id),
             (limits.message_per_address(), self.address),
-        ):
+        )
+        if await self.over_budget(*charges):
             return
         async with realtime.deferred_broadcasts():
             # On the pool's threads, not the one thread-sensitive thread: every socket's
@@ -308,7 +309,10 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
         self.customer_typing = False
         if not created:
-            # A resend: acknowledge again (the echo of the first send may have been lost).
+            # A resend: acknowledge again (the echo of the first send may have been lost). It
+            # stored nothing, so it gives back what it spent: a widget sending its unacknowledged
+            # messages again after a reconnect is not refused for its own resends.
+            limits.refund(*charges)
             await self.send_json(realtime.message_frame(message))
         elif self.conversation.status == ConversationStatus.BOT:
             # The bot task is queued: show it working. Sent straight to this socket, which is

@@ -10,8 +10,9 @@ the frame through and logs a warning, so a Redis restart never turns into refuse
 
 What is counted (each a setting, see supportdesk/settings.py and the README's security section):
 
-* messages per conversation and per address; ``contact``, ``typing`` and ``feedback`` frames per
-  conversation; failed joins per address;
+* messages per conversation and per address (a resend of a stored message gives its use back,
+  ``refund``); ``contact``, ``typing`` and ``feedback`` frames per conversation; failed joins
+  per address;
 * open customer sockets per address (a lease per socket, so a crashed process's sockets stop
   counting after ``CHAT_SOCKET_LEASE_SECONDS``);
 * queue updates to agent consoles: at most one per conversation per
@@ -132,6 +133,43 @@ def spend(*charges: tuple[Budget, str]) -> float | None:
         if count > budget.limit
     ]
     return round(max(waits), 1) if waits else None
+
+
+# Gives one use back unless the count is gone (its window ended) or already nothing: a
+# refund never creates a key, so it never leaves one without its expiry.
+_REFUND_SCRIPT = """
+for _, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') > 0 then redis.call('DECR', key) end
+end
+return 0
+"""
+
+
+def refund(*charges: tuple[Budget, str]) -> None:
+    """Gives back one use of each ``(budget, subject)`` that ``spend`` counted for a frame that
+    turned out to change nothing (a resend of a stored message). Only the current window is
+    refunded (a use counted just before a window's end is not given back in the next); one
+    round trip (a short Lua script, as ``spend``'s pipeline); never raises: with Redis
+    unreachable the use stays counted and a warning is logged."""
+    now = time.time()
+    keys = [_key(budget.name, subject, math.floor(now / budget.seconds))
+            for budget, subject in charges]
+    client = _redis()
+    if client is not None:
+        import redis
+
+        try:
+            client.eval(_REFUND_SCRIPT, len(keys), *keys)
+        except redis.RedisError:
+            _redis_failed("refund")
+        return
+    cache = caches[LOCAL_CACHE]
+    for key in keys:
+        if cache.get(key, 0) > 0:
+            try:
+                cache.decr(key)
+            except ValueError:  # expired meanwhile: nothing to give back
+                pass
 
 
 def exhausted(budget: Budget, subject: str) -> float | None:

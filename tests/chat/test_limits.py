@@ -233,6 +233,44 @@ async def test_failed_joins_from_an_address_are_counted_and_then_wait(started, s
     await other.disconnect()
 
 
+async def test_resends_of_stored_messages_spend_nothing(started, settings):
+    """A widget that reconnects sends its unacknowledged messages again: those already stored
+    change nothing and give their use back, so they never crowd out a new message."""
+    settings.CHAT_RATE_LIMIT_MESSAGES = 3
+    settings.CHAT_RATE_LIMIT_SECONDS = 600
+    settings.CHAT_RATE_ADDRESS_MESSAGES = (3, 600)
+    conversation, token = started
+    comm = await join(conversation, token)
+    first, second = message("first"), message("second")
+    assert (await send(comm, first))["type"] == "message"
+    assert (await send(comm, second))["type"] == "message"
+    for _ in range(4):  # reconnect after reconnect, the same two again
+        for frame in (first, second):
+            echo = await send(comm, frame)
+            assert echo["type"] == "message" and echo["client_id"] == frame["client_id"]
+    assert (await send(comm, message("third")))["type"] == "message"
+    assert_rate_limited(await send(comm, message("fourth")), 600)  # the budget still holds
+    assert await stored(conversation=conversation) == 3
+    await comm.disconnect()
+
+
+def test_a_refund_gives_back_one_use_and_never_goes_below_nothing(settings):
+    budget, other = limits.Budget("refund-probe", 1, 600), limits.Budget("refund-other", 5, 600)
+    assert limits.spend((budget, "a")) is None
+    assert limits.spend((budget, "a")) is not None  # over: 2 uses of 1
+    limits.refund((budget, "a"))
+    limits.refund((budget, "a"))
+    limits.refund((budget, "a"))  # nothing left to give back
+    assert limits.exhausted(budget, "a") is None
+    assert limits.spend((budget, "a")) is None  # one use again, not two or three
+    assert limits.spend((budget, "a")) is not None
+    limits.refund((other, "never-spent"))  # creates no count
+    assert limits.spend((other, "never-spent")) is None
+    for _ in range(4):
+        assert limits.spend((other, "never-spent")) is None
+    assert limits.spend((other, "never-spent")) is not None  # the sixth of five
+
+
 def test_budgets_count_in_fixed_windows_and_answer_the_wait(settings):
     budget = limits.Budget("probe", 2, 600)
     assert limits.spend((budget, "a")) is None
