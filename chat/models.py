@@ -67,6 +67,15 @@ class Contact(models.Model):
     external_id = models.CharField(max_length=200, blank=True)
     is_verified = models.BooleanField(default=False)
 
+    class Meta:
+        constraints = [
+            # One verified contact per customer of a widget: the host page's id names one person.
+            models.UniqueConstraint(
+                fields=["widget", "external_id"], condition=models.Q(is_verified=True),
+                name="contact_verified_unique",
+            ),
+        ]
+
     def __str__(self) -> str:
         return self.email or f"contact {self.pk}"
 

@@ -220,8 +220,9 @@ def contact_verified_upsert(
     Only a verified ``identity`` (``chat.identity.identity_from_payload``) comes here: nothing
     a customer types reaches a verified contact. A blank e-mail or name leaves the stored one;
     an e-mail address ``check_email`` refuses is ignored and logged with the widget key only
-    (never the address, the hash or the secret). Locks the contact's row while it updates it;
-    the oldest row wins if two were made for the same id.
+    (never the address, the hash or the secret). Locks the contact's row while it updates it.
+    There is one verified contact per widget and user id (the constraint
+    ``contact_verified_unique``), also when two conversations start at once for one customer.
     """
     now = at or timezone.now()
     email = identity.email.strip()
@@ -233,16 +234,19 @@ def contact_verified_upsert(
                            widget.public_key)
             email = ""
     name = identity.name.strip()[:NAME_MAX]
-    contact = (
-        Contact.objects.select_for_update()
-        .filter(widget=widget, external_id=identity.user_id, is_verified=True)
-        .order_by("pk").first()
-    )
+    verified = Contact.objects.select_for_update().filter(
+        widget=widget, external_id=identity.user_id, is_verified=True)
+    contact = verified.first()
     if contact is None:
-        return Contact.objects.create(
+        # First sight. The constraint ``contact_verified_unique`` keeps one row per customer:
+        # a conversation started at the same moment for the same customer may insert it first
+        # (``INSERT ... ON CONFLICT DO NOTHING``, ``INSERT OR IGNORE`` on SQLite, waits for it
+        # and inserts nothing), and the read after the insert finds that row.
+        Contact.objects.bulk_create([Contact(
             widget=widget, external_id=identity.user_id, is_verified=True,
             email=email, name=name, created_at=now,
-        )
+        )], ignore_conflicts=True)
+        contact = verified.get()
     changes = {
         field_name: value for field_name, value in (("email", email), ("name", name))
         if value and getattr(contact, field_name) != value
