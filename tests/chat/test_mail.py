@@ -508,6 +508,36 @@ def test_the_embedded_defaults_send_a_reply_mail_that_falls_due_later(
     assert [m.to for m in django_mail.outbox] == [["dana@customer.example"]]
 
 
+def test_run_schedule_in_a_fresh_process_knows_every_scheduled_task(tmp_path):
+    """A process of its own, as ``bin/serve`` starts it: only what it imports is registered
+    with Celery unless the apps' tasks modules are discovered (the analytics rollup's tasks
+    failed with NotRegistered every round)."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "PYTEST_CURRENT_TEST")}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'schedule.sqlite3'}",
+               DJANGO_SETTINGS_MODULE="supportdesk.settings")
+    root = django_settings.BASE_DIR
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v", "0"], cwd=root, env=env, check=True, timeout=300)
+    done = subprocess.run([*manage, "run_schedule", "--once"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "failed" not in done.stderr and "NotRegistered" not in done.stderr, done.stderr[-2000:]
+
+
+def test_run_schedule_refuses_a_schedule_naming_an_unknown_task(eager_celery, settings):
+    from django.core.management import CommandError, call_command
+
+    settings.CELERY_BEAT_SCHEDULE = {"typo": {"task": "chat.tasks.no_such_task", "schedule": 5}}
+    with pytest.raises(CommandError, match=r"chat\.tasks\.no_such_task"):
+        call_command("run_schedule", "--once")
+
+
 def test_run_schedule_refuses_to_stand_in_for_celery_beat_with_a_broker(eager_celery):
     from django.core.management import CommandError, call_command
 

@@ -50,6 +50,16 @@ class Command(BaseCommand):
                 "run_schedule is for the embedded defaults (eager Celery); with a broker "
                 "(REDIS_URL), Celery beat runs the schedule (bin/services)."
             )
+        # Celery's discovery of the apps' tasks modules is lazy: a worker or beat triggers it
+        # as it starts, this command must ask for it, or only the tasks some import reached
+        # are known (the analytics ones were not: NotRegistered every round).
+        current_app.autodiscover_tasks(force=True)
+        missing = sorted(
+            entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()
+            if entry["task"] not in current_app.tasks
+        )
+        if missing:
+            raise CommandError(f"CELERY_BEAT_SCHEDULE names tasks nobody defines: {missing}")
         entries = {
             name: (entry["task"], schedule_seconds(name, entry))
             for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
