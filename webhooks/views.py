@@ -104,7 +104,7 @@ def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
             "cancel_url": reverse("webhooks:endpoint_edit", args=[endpoint.pk]),
         })
     services.endpoint_delete(actor=request.user, endpoint=endpoint)
-    messages.success(request, "Endpoint deleted.")
+    messages.success(request, f"Endpoint {endpoint.url} deleted.")
     return redirect("webhooks:endpoint_list")
 
 

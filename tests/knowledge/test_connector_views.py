@@ -135,7 +135,7 @@ def test_delete_is_audited(admin_client, intent):
     admin_client.post(URL + "new/", form())
     connector = Connector.objects.get()
     delete = f"{URL}{connector.pk}/delete/"
-    assert f'href="{delete}"' in admin_client.get(f"{URL}{connector.pk}/").content.decode()
+    assert f'action="{delete}"' in admin_client.get(f"{URL}{connector.pk}/").content.decode()
     confirm = admin_client.get(delete)  # asks first, deletes nothing
     assert confirm.status_code == 200 and connector.name in confirm.content.decode()
     assert "answer from their articles and offer a person" in confirm.content.decode()

@@ -91,7 +91,8 @@ def test_a_connector_test_fits_a_phone_screen(daphne_server, demo, browser_conte
 
     # "Delete connector" asks first; Cancel leaves it; the confirmation reads well and fits.
     page.click("[data-sd=connector-delete]")
-    expect(page.locator("h1")).to_have_text(f"Delete connector “{connector.name}”?")
+    expect(page.locator("h1")).to_have_text("Delete this connector?")
+    expect(page.locator("[data-sd=confirm-delete-name]")).to_have_text(connector.name)
     assert axe_violations(page) == []
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     page.click("[data-sd=confirm-delete-cancel]")

@@ -9,6 +9,7 @@ import time
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group, User
+from playwright.sync_api import expect
 
 from chat import services as chat_services
 from tests.conftest import DEMO_PASSWORD, login
@@ -109,3 +110,30 @@ def test_send_again_behind_a_failing_older_event_says_it_waits_for_it(
         assert page.evaluate("document.documentElement.scrollWidth") <= width
         page.screenshot(path=str(artifacts_dir / f"webhook-resent-{name}.png"), full_page=True)
     print("screenshots in", artifacts_dir)
+
+
+def test_deleting_an_endpoint_with_a_long_address_asks_first_and_fits_a_phone(
+    daphne_server, browser_context_factory, admin_user, loopback_allowed, artifacts_dir
+):
+    """The confirmation names the endpoint's address in its heading: an address of one long
+    word wraps on a phone; Cancel keeps the endpoint; Delete removes it and says which."""
+    url = "http://127.0.0.1:9/hooks/catch/" + "3xk9qpz" * 16 + "?token=abc&format=json"
+    endpoint, _ = services.endpoint_create(actor=admin_user, url=url, events=["message.created"])
+    User.objects.filter(pk=admin_user.pk).update(password=make_password(DEMO_PASSWORD))
+    page = browser_context_factory(viewport={"width": 390, "height": 844}).new_page()
+    login(page, daphne_server, admin_user.username)
+    page.goto(f"{daphne_server}/webhooks/{endpoint.pk}/")
+    page.focus("[data-sd=webhook-delete]")
+    page.keyboard.press("Space")  # a real button: the keyboard's Space works as Enter does
+    expect(page.locator("h1")).to_have_text("Delete this endpoint?")
+    expect(page.locator("[data-sd=confirm-delete-name]")).to_have_text(url)
+    page.screenshot(path=str(artifacts_dir / "webhook-delete-phone.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.click("[data-sd=confirm-delete-cancel]")
+    expect(page.locator("h1")).to_have_text(f"Endpoint #{endpoint.pk}")
+    assert Endpoint.objects.filter(pk=endpoint.pk).exists()
+    page.click("[data-sd=webhook-delete]")
+    page.click("[data-sd=confirm-delete-button]")
+    expect(page.locator(".flash li").first).to_have_text(f"Endpoint {url} deleted.")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert not Endpoint.objects.filter(pk=endpoint.pk).exists()

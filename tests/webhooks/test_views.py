@@ -75,7 +75,7 @@ def test_edit_enable_disable_and_delete(admin_client, admin_user, loopback_allow
     assert Endpoint.objects.get().is_enabled
     assert admin_client.get(toggle).status_code == 405
     delete = reverse("webhooks:endpoint_delete", args=[endpoint.pk])
-    assert f'href="{delete}"' in admin_client.get(edit).content.decode()
+    assert f'action="{delete}"' in admin_client.get(edit).content.decode()
     # The edit page's button asks first: GET shows what the deletion stops, deletes nothing.
     confirm = admin_client.get(delete)
     page = confirm.content.decode()
@@ -83,7 +83,8 @@ def test_edit_enable_disable_and_delete(admin_client, admin_user, loopback_allow
     assert "delivery log are removed" in page and f'action="{delete}"' in page
     assert f'href="{edit}"' in page  # cancel goes back
     assert Endpoint.objects.exists()
-    admin_client.post(delete)
+    done = admin_client.post(delete, follow=True)
+    assert "Endpoint http://127.0.0.1:9/b deleted." in done.content.decode()
     assert not Endpoint.objects.exists()
 
 
