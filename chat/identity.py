@@ -47,12 +47,32 @@ def identity_hash(secret: str, user_id: str) -> str:
     return hmac.new(secret.encode(), user_id.encode(), hashlib.sha256).hexdigest()
 
 
+# Characters no id should hold: controls, invisible format characters (zero-width space, byte
+# order mark, soft hyphen), lone surrogates, line and paragraph separators. Characters newer
+# than this Python's Unicode tables (category Cn), such as new emoji, are allowed.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def _user_id_problem(user_id: str) -> str:
+    """Why a user id cannot name one customer exactly ("" when it can): spaces around it,
+    control or invisible characters in it, or not in Unicode NFC (the W3C's form for
+    identifiers: the same text has one form)."""
+    if user_id != user_id.strip():
+        return "has spaces around it"
+    if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in user_id):
+        return "has control or invisible characters"
+    if not unicodedata.is_normalized("NFC", user_id):
+        return "is not in Unicode NFC form"
+    return ""
+
+
 def identity_from_payload(widget: Widget, payload: Any) -> Identity | None:
     """The verified identity in a create request's ``user`` object, or None.
 
     ``payload`` is ``{"id", "hash", "email"?, "name"?}``; None (unverified) when it is absent,
-    malformed (an id of more than ``USER_ID_MAX`` characters, or with spaces around it or
-    control characters in it), the widget has no secret, or the hash does not match. A refusal
+    malformed (an id of more than ``USER_ID_MAX`` characters, with spaces around it, control
+    or invisible characters in it, or not in Unicode NFC), the widget has no secret, or the
+    hash does not match. A refusal
     is logged with the widget key and the reason only. The name is cut to ``NAME_MAX`` characters.
     """
     if payload is None:
@@ -64,11 +84,13 @@ def identity_from_payload(widget: Widget, payload: Any) -> Identity | None:
     if not isinstance(user_id, str) or not 0 < len(user_id) <= USER_ID_MAX:
         logger.warning("identity refused for widget %s: no user id", widget.public_key)
         return None
-    if user_id != user_id.strip() or any(unicodedata.category(c)[0] == "C" for c in user_id):
-        # " cust-1" signed as such would be another customer than "cust-1": a host page's
-        # slip that would split one customer in two, refused rather than stored.
-        logger.warning("identity refused for widget %s: the user id has spaces around it or "
-                       "control characters", widget.public_key)
+    problem = _user_id_problem(user_id)
+    if problem:
+        # " cust-1" or "jose" + a combining accent, signed as such, would be another customer
+        # than "cust-1" or "josé": a host page's slip that would split one customer in two,
+        # refused rather than stored.
+        logger.warning("identity refused for widget %s: the user id %s", widget.public_key,
+                       problem)
         return None
     if not widget.identity_secret:
         logger.warning("identity refused for widget %s: no identity secret", widget.public_key)

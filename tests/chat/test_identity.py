@@ -86,18 +86,37 @@ def test_forged_or_missing_hash_leaves_it_unverified(client, secret, user, caplo
     assert secret not in caplog.text
 
 
-@pytest.mark.parametrize("user_id", [" u-1001", "u-1001 ", "u-1001\n", "u-\u200b1001", "\t"])
-def test_a_user_id_with_spaces_around_or_control_characters_is_refused(
-    client, secret, user_id, caplog
+@pytest.mark.parametrize(("user_id", "reason"), [
+    (" u-1001", "has spaces around it"),
+    ("u-1001\u00a0", "has spaces around it"),
+    ("u-1001\n", "has spaces around it"),
+    ("\t", "has spaces around it"),
+    ("u-\u200b1001", "has control or invisible characters"),
+    ("\ufeffu-1001", "has control or invisible characters"),
+    ("u-10\u00ad01", "has control or invisible characters"),
+    ("u-10\u202801", "has control or invisible characters"),
+    ("u-10\x0701", "has control or invisible characters"),  # a NUL is refused as bad_json
+    ("jose\u0301", "is not in Unicode NFC form"),
+])
+def test_a_user_id_that_would_split_a_customer_is_refused(
+    client, secret, user_id, reason, caplog
 ):
-    """Signed as given, it would be a second customer beside "u-1001": refused and logged."""
-    start(client, signed(secret))
+    """Signed as given, it would be a second customer beside the plain id: refused, and
+    logged with the reason (never the hash)."""
+    start(client, signed(secret, "u-1001"))
+    start(client, signed(secret, "jos\u00e9"))
     with caplog.at_level(logging.WARNING, logger="chat.identity"):
         response = start(client, signed(secret, user_id))
     assert response.json()["verified"] is False
-    assert list(Contact.objects.filter(is_verified=True).values_list("external_id", flat=True)) == [
-        "u-1001"]
-    assert "spaces around it or control characters" in caplog.text
+    assert sorted(Contact.objects.filter(is_verified=True).values_list(
+        "external_id", flat=True)) == ["jos\u00e9", "u-1001"]
+    assert f"the user id {reason}" in caplog.text
+    assert signed(secret, user_id)["hash"] not in caplog.text
+
+
+@pytest.mark.parametrize("user_id", ["cust-1\U0001fae8", "客户-1001", "u 1001", "josé"])
+def test_ids_of_any_script_inner_spaces_and_new_emoji_verify(client, secret, user_id):
+    assert start(client, signed(secret, user_id)).json()["verified"] is True
 
 
 def test_hash_of_another_user_id_is_refused(client, secret):
