@@ -23,6 +23,7 @@ The services never import the tasks: ``chat.tasks`` registers the queueing funct
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,8 +36,11 @@ from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
+from django.template.defaultfilters import linebreaksbr
 from django.template.loader import render_to_string
 from django.utils import timezone
+
+from knowledge.markdown import SAFE_PATH_PREFIXES, render_markdown
 
 from . import realtime, selectors
 from .models import Author, Conversation, EmailKind, EmailStatus, Message, OwedEmail
@@ -207,12 +211,48 @@ def reopen_link(conversation: Conversation) -> str:
 
 @dataclass(frozen=True)
 class MailLine:
-    """One message as a mail shows it."""
+    """One message as a mail shows it: ``text`` for the plain-text part (a Markdown link as
+    "label (address)"), ``html`` for the HTML part (sanitised; the bot's and notices' Markdown
+    rendered as the widget renders it), links to the desk's help pages made absolute."""
 
     who: str
     text: str
+    html: str
     at: datetime
     is_new: bool
+
+    @property
+    def quoted(self) -> str:
+        """``text`` with every line quoted ("> "), as a mail quotes earlier messages."""
+        return "\n".join(f"> {line}" if line else ">" for line in self.text.splitlines())
+
+
+# A Markdown link: [label](target), the target without spaces and with at most one level of
+# balanced parentheses (as CommonMark allows).
+_MARKDOWN_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)")
+
+
+def _absolute(target: str) -> str:
+    """A help page's site-relative address with the desk's public origin; others as given."""
+    return _server_origin() + target if target.startswith(SAFE_PATH_PREFIXES) else target
+
+
+def _mail_line(message: Message, *, is_new: bool) -> MailLine:
+    who = _who(message)
+    if message.author not in realtime.HTML_AUTHORS:  # the customer's and agents' plain text
+        return MailLine(who, message.text, linebreaksbr(message.text, autoescape=True),
+                        message.created_at, is_new)
+    markdown = _MARKDOWN_LINK.sub(
+        lambda m: f"[{m.group(1)}]({_absolute(m.group(2))})", message.text)
+
+    def as_text(match: re.Match) -> str:
+        label, target = match.group(1), match.group(2)
+        if not target.startswith(("http://", "https://", "mailto:")):
+            return label  # a target the widget would not link either
+        return target if label == target else f"{label} ({target.removeprefix('mailto:')})"
+
+    return MailLine(who, _MARKDOWN_LINK.sub(as_text, markdown), render_markdown(markdown),
+                    message.created_at, is_new)
 
 
 def _who(message: Message) -> str:
@@ -237,7 +277,7 @@ def _lines(email: OwedEmail) -> list[MailLine]:
             ]
         )
         chosen.reverse()
-        return [MailLine(_who(m), m.text, m.created_at, False) for m in chosen]
+        return [_mail_line(m, is_new=False) for m in chosen]
     replies = list(conversation_messages.filter(emailed_in=email).order_by("seq"))
     if not replies:
         return []
@@ -250,8 +290,8 @@ def _lines(email: OwedEmail) -> list[MailLine]:
         .order_by("-seq")[:CONTEXT_MESSAGES]
     )
     context.reverse()
-    lines = [MailLine(_who(m), m.text, m.created_at, False) for m in context]
-    return lines + [MailLine(_who(m), m.text, m.created_at, True) for m in replies]
+    return ([_mail_line(m, is_new=False) for m in context]
+            + [_mail_line(m, is_new=True) for m in replies])
 
 
 def _message_id(email: OwedEmail) -> str:
@@ -273,6 +313,7 @@ def mail_build(email: OwedEmail) -> EmailMultiAlternatives | None:
         "link": reopen_link(conversation),
         "link_days": settings.EMAIL_LINK_MAX_AGE_DAYS,
         "is_transcript": email.kind == EmailKind.TRANSCRIPT,
+        "earlier": any(not line.is_new for line in lines),
     }
     if email.kind == EmailKind.TRANSCRIPT:
         subject = f"Your conversation with {company}"

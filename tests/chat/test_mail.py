@@ -258,6 +258,41 @@ def test_a_reply_mail_quotes_what_was_said_not_the_widgets_notices(left, agent):
     assert Message.objects.filter(conversation=left, author="system").count() == 2
 
 
+def test_a_reply_mail_reads_as_a_mail_links_whole_and_earlier_messages_quoted(
+    left, agent, settings
+):
+    settings.CHAT_PUBLIC_ORIGIN = "https://desk.acme.example"
+    message, _ = services.message_create_incoming(
+        conversation=left, text="How do returns work?\nI bought it last week.", client_id=None,
+        queue_bot=False)
+    services.bot_turn_record(message=message, result=turn_result(reply_text=(
+        "You have **30 days** to return an item.\n\n"
+        "[Read the whole article](/help/articles/3-returns-policy/) or "
+        "[the carrier's page](https://carrier.example/track). "
+        "[Not this](javascript:alert(1))")))
+    left.refresh_from_db()
+    services.conversation_claim(conversation=left, agent=agent)
+    left.refresh_from_db()
+    reply(left, agent, "I have started the return for you.")
+    assert send_due() == ["sent"]
+    [sent] = django_mail.outbox
+    text, html = sent.body, str(sent.alternatives[0][0])
+    article = "https://desk.acme.example/help/articles/3-returns-policy/"
+    assert f"Read the whole article ({article})" in text
+    assert "the carrier's page (https://carrier.example/track)" in text
+    assert "](" not in text and "javascript" not in text and "Not this\n" in text
+    assert f'href="{article}"' in html and "<strong>30 days</strong>" in html
+    assert "](/help" not in html and "](https" not in html and 'href="javascript' not in html
+    # The new reply comes first, unquoted; the earlier messages after the link, quoted line
+    # by line, as mail readers expect.
+    new_at, link_at = text.index("I have started the return"), text.index("sd_reopen=")
+    earlier_at = text.index("Earlier in the conversation:")
+    assert new_at < link_at < earlier_at
+    assert "> You (" in text and "> How do returns work?\n> I bought it last week." in text
+    assert "\n> I have started" not in text
+    assert html.index("I have started the return") < html.index("Earlier in the conversation")
+
+
 def test_the_link_leads_to_the_page_where_the_chat_started(widget):
     conversation, _ = services.conversation_start(
         widget=widget,
