@@ -42,7 +42,8 @@ def audit_record(
 
 
 def field_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
-    """The fields whose values differ, as ``{field: [before, after]}``; long text is shortened."""
+    """The fields whose values differ, as ``{field: [before, after]}``; long text is shortened.
+    A field only in ``before`` (a deletion: ``after`` is ``{}``) is listed with ``None`` after."""
 
     def short(value: Any) -> Any:
         if isinstance(value, str) and len(value) > 300:
@@ -51,7 +52,7 @@ def field_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, li
 
     return {
         key: [short(before.get(key)), short(after.get(key))]
-        for key in after
+        for key in dict.fromkeys([*before, *after])
         if before.get(key) != after.get(key)
     }
 

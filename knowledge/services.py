@@ -750,7 +750,8 @@ def connector_save(
 
 @transaction.atomic
 def connector_delete(*, actor: Any, connector: Connector) -> None:
-    """Deletes a connector, with an audit entry."""
-    audit_record(actor=actor, action="connector_deleted", obj=connector)
+    """Deletes a connector, with an audit entry that keeps what it was (header names only)."""
+    audit_record(actor=actor, action="connector_deleted", obj=connector,
+                 changes=field_changes(_connector_state(connector), {}))
     connector.delete()
     taxonomy_changed_on_commit()

@@ -143,6 +143,9 @@ def test_delete_is_audited(admin_client, intent):
         action="connector_deleted").exists()
     admin_client.post(delete)
     assert not Connector.objects.exists()
+    entry = AuditLogEntry.objects.get(action="connector_deleted")
+    assert entry.changes["name"] == [connector.name, None]
+    assert entry.changes["url_template"][0] == connector.url_template
     assert AuditLogEntry.objects.filter(action="connector_deleted").exists()
 
 

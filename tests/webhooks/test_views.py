@@ -86,6 +86,9 @@ def test_edit_enable_disable_and_delete(admin_client, admin_user, loopback_allow
     done = admin_client.post(delete, follow=True)
     assert "Endpoint http://127.0.0.1:9/b deleted." in done.content.decode()
     assert not Endpoint.objects.exists()
+    entry = AuditLogEntry.objects.get(action="webhook_deleted")
+    assert entry.changes["url"] == ["http://127.0.0.1:9/b", None]
+    assert entry.changes["events"] == ["rating.created", None]
 
 
 def test_the_delivery_log_shows_attempts_and_send_again_queues_the_event(
