@@ -742,18 +742,29 @@ def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
                    status=200 if test_form.is_valid() else 400)
 
 
+def confirm_delete_page(
+    request: HttpRequest, *, what: str, name: str, consequence: str, cancel_url: str
+) -> HttpResponse:
+    """The page that asks before a deletion: "Delete this ``what``?", the item's ``name``, what
+    deleting it stops (``consequence``), a Delete button that posts to the same address and a
+    Cancel link to ``cancel_url``. The view's POST does the deletion."""
+    return render(request, "knowledge/confirm_delete.html", {
+        "what": what, "name": name, "consequence": consequence, "cancel_url": cancel_url,
+    })
+
+
 @area_required("knowledge")
 @require_http_methods(["GET", "POST"])
 def connector_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks to confirm (what the deletion stops); POST deletes and audits it."""
     connector = get_object_or_404(Connector, pk=pk)
     if request.method == "GET":
-        return render(request, "knowledge/confirm_delete.html", {
-            "what": "connector", "name": connector.name,
-            "consequence": "The bot stops looking this up: its intents answer from their "
-                           "articles and offer a person instead.",
-            "cancel_url": reverse("knowledge:connector_edit", args=[connector.pk]),
-        })
+        return confirm_delete_page(
+            request, what="connector", name=connector.name,
+            consequence="The bot stops looking this up: its intents answer from their "
+                        "articles and offer a person instead.",
+            cancel_url=reverse("knowledge:connector_edit", args=[connector.pk]),
+        )
     services.connector_delete(actor=request.user, connector=connector)
     messages.success(request, f'Connector "{connector.name}" deleted.')
     return redirect("knowledge:connector_list")

@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.roles import area_required
+from knowledge.views import confirm_delete_page
 
 from . import selectors, services
 from .forms import EndpointForm
@@ -97,12 +98,12 @@ def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks to confirm (what the deletion stops); POST deletes and audits it."""
     endpoint = get_object_or_404(Endpoint, pk=pk)
     if request.method == "GET":
-        return render(request, "knowledge/confirm_delete.html", {
-            "what": "endpoint", "name": endpoint.url,
-            "consequence": "Events stop going to this address, and its undelivered events and "
-                           "its delivery log are removed with it.",
-            "cancel_url": reverse("webhooks:endpoint_edit", args=[endpoint.pk]),
-        })
+        return confirm_delete_page(
+            request, what="endpoint", name=endpoint.url,
+            consequence="Events stop going to this address, and its undelivered events and "
+                        "its delivery log are removed with it.",
+            cancel_url=reverse("webhooks:endpoint_edit", args=[endpoint.pk]),
+        )
     services.endpoint_delete(actor=request.user, endpoint=endpoint)
     messages.success(request, f"Endpoint {endpoint.url} deleted.")
     return redirect("webhooks:endpoint_list")
