@@ -276,7 +276,7 @@ class Phase:
         )
 
     def cpu_per_turn(self) -> float:
-        total = sum(v for k, v in self.cpu.items() if k not in CPU_DETAILS)
+        total = sum(v for k, v in self.cpu.items() if k not in CPU_DETAILS and k not in CPU_APART)
         return total * 1000 / len(self.latencies) if self.latencies else 0.0
 
     def cpu_line(self) -> str:
@@ -289,13 +289,15 @@ class Phase:
             + (f" (its parent process {per_turn['worker parent']:.1f})"
                if name == "worker" and "worker parent" in per_turn else "")
             for name, ms in per_turn.items()
-            if name not in CPU_DETAILS
+            if name not in CPU_DETAILS and name not in CPU_APART
         )
         total = self.cpu_per_turn()
         ceiling = (os.cpu_count() or 1) * 1000 / total if total else float("nan")
+        apart = "".join(f"; {name} {per_turn[name]:.1f} (not in the total)"
+                        for name in CPU_APART if name in per_turn)
         return (
             f"{'':<26} CPU ms per turn: {parts}; total {total:.1f} -> at most {ceiling:.0f}/s "
-            f"on {os.cpu_count()} idle cores"
+            f"on {os.cpu_count()} idle cores{apart}"
         )
 
     def line(self) -> str:
@@ -472,6 +474,9 @@ def cpu_snapshot(stack_pids: dict[str, int]) -> dict[str, float]:
 STACK_PIDS: dict[str, int] = {}
 # Parts of another entry, shown beside it and not added to the total.
 CPU_DETAILS = frozenset({"worker parent"})
+# Processes measured beside the stack but not part of it (a benchmark's fake company systems):
+# shown after the total, not added to it. A benchmark adds their names.
+CPU_APART: set[str] = set()
 BENCH_DATABASE = DEFAULT_DATABASE_URL.rsplit("/", 1)[-1]
 
 

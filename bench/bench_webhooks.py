@@ -5,9 +5,11 @@
 
 ``bench_chat.py``'s stack (PostgreSQL, Redis, Daphne, a prefork Celery worker of two processes,
 the offline bot) plus the Procfile's ``webhooks`` worker (threads, at niceness ``--nice`` as
-the Procfile runs it) on ``WEBHOOK_QUEUE``. Three receivers listen on loopback ports in this
-process and check every signature; one answers after ``--slow`` seconds (2 s), the other two
-at once.
+the Procfile runs it) on ``WEBHOOK_QUEUE``. Three receivers listen on loopback ports in a
+process of their own, as the company's systems would (their HTTP parsing, JSON and signature
+checks take no GIL from this process's clients, whose clock they would otherwise stretch), and
+check every signature; one answers after ``--slow`` seconds (2 s), the other two at once. Their
+CPU is reported apart ("receivers"), not in the stack's total.
 
 Rounds, in turn (``--rounds`` pairs, so that drift of the shared machine shows):
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -94,19 +97,21 @@ def hold(held: bool) -> None:
     close_old_connections()
 
 
-def endpoints_create(receivers: list[Receiver]) -> None:
+def endpoints_create(urls: list[str]) -> list[str]:
+    """Registers an endpoint for each receiver URL, subscribed to every event; their secrets."""
     from django.contrib.auth.models import User
     from django.db import close_old_connections
 
     from webhooks import services
 
     admin = User.objects.filter(username="admin").first()
-    for receiver in receivers:
-        _, receiver.secret = services.endpoint_create(
-            actor=admin, url=receiver.url, events=list(services.EVENT_NAMES),
-            description="bench",
-        )
+    secrets = [
+        services.endpoint_create(actor=admin, url=url, events=list(services.EVENT_NAMES),
+                                 description="bench")[1]
+        for url in urls
+    ]
     close_old_connections()
+    return secrets
 
 
 def endpoints_delete() -> None:
@@ -120,6 +125,55 @@ def endpoints_delete() -> None:
     close_old_connections()
 
 
+class Receivers:
+    """``Receiver``s (``tests/webhooks/receiver.py``) in a child process, one per delay,
+    driven through a pipe: ``call("secrets", [...])``, ``call("clear")``, ``call("received")``
+    (one summary line each), ``call("stop")``."""
+
+    def __init__(self, delays: list[float]) -> None:
+        context = multiprocessing.get_context("fork")  # before any thread or connection
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_receivers_serve, args=(child, delays),
+                                       daemon=True)
+        self.process.start()
+        self.urls: list[str] = self.conn.recv()
+
+    def call(self, command: str, *args):
+        self.conn.send((command, args))
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError, EOFError):
+            self.call("stop")
+        self.process.join(timeout=10)
+
+
+def _receivers_serve(conn, delays: list[float]) -> None:
+    receivers = [Receiver(delay=delay).start() for delay in delays]
+    conn.send([receiver.url for receiver in receivers])
+    while True:
+        try:
+            command, args = conn.recv()
+        except EOFError:
+            break
+        if command == "secrets":
+            for receiver, secret in zip(receivers, args[0], strict=True):
+                receiver.secret = secret
+            conn.send(None)
+        elif command == "clear":
+            for receiver in receivers:
+                with receiver.lock:
+                    receiver.received.clear()
+            conn.send(None)
+        elif command == "received":
+            conn.send([received(receiver) for receiver in receivers])
+        elif command == "stop":
+            for receiver in receivers:
+                receiver.stop()
+            conn.send(None)
+            break
+
+
 def received(receiver: Receiver) -> str:
     with receiver.lock:
         ok = [r for r in receiver.received if r.signature_ok and 200 <= r.answered < 300]
@@ -129,12 +183,11 @@ def received(receiver: Receiver) -> str:
         "" if len(set(ids)) == len(ids) else ", REPEATS")
 
 
-async def one_round(args, bc, base_url: str, webhooks: bool, receivers: list[Receiver]):
+async def one_round(args, bc, base_url: str, webhooks: bool, receivers: Receivers):
     if webhooks:
-        for receiver in receivers:
-            with receiver.lock:
-                receiver.received.clear()
-        await asyncio.to_thread(endpoints_create, receivers)
+        receivers.call("clear")
+        secrets = await asyncio.to_thread(endpoints_create, receivers.urls)
+        receivers.call("secrets", secrets)
     stored = seconds = 0.0
     if webhooks:  # the backlog: stored first, delivered while the clients chat
         await asyncio.to_thread(hold, True)
@@ -151,15 +204,17 @@ async def one_round(args, bc, base_url: str, webhooks: bool, receivers: list[Rec
         print(f"{'':<26} {stored} events stored before the round in {seconds:.1f} s")
         names = ["fast 1", "fast 2", f"slow ({args.slow:.0f} s)"]
         print(f"{'':<26} at the round's end: " + "; ".join(
-            f"{name} {received(r)}" for name, r in zip(names, receivers, strict=True)))
+            f"{name} {line}"
+            for name, line in zip(names, receivers.call("received"), strict=True)))
         await asyncio.sleep(args.drain)
         print(f"{'':<26} {args.drain:.0f} s later:     " + "; ".join(
-            f"{name} {received(r)}" for name, r in zip(names, receivers, strict=True)))
+            f"{name} {line}"
+            for name, line in zip(names, receivers.call("received"), strict=True)))
         await asyncio.to_thread(endpoints_delete)
     return phase
 
 
-async def run(args, bc, base_url: str, receivers: list[Receiver]) -> int:
+async def run(args, bc, base_url: str, receivers: Receivers) -> int:
     warm = await bc.run_phase("warm-up", 4, 10, bc.chat_client, base_url)
     if warm.errors:
         print("warm-up failed:", warm.errors[:3])
@@ -196,6 +251,7 @@ def main() -> int:
     parser.add_argument("--skip-setup", action="store_true")
     parser.add_argument("--log-dir", default="/tmp/sd_bench_webhooks")
     args = parser.parse_args()
+    receivers = Receivers([0.0, 0.0, args.slow])
 
     import bench_chat as bc
 
@@ -212,7 +268,6 @@ def main() -> int:
         bc.prepare(env, fake_bot=False)
     bc.setup_django(env)
     endpoints_delete()
-    receivers = [Receiver().start(), Receiver().start(), Receiver(delay=args.slow).start()]
     stack = bc.start_stack(args, env)
     Path(args.log_dir).mkdir(parents=True, exist_ok=True)
     with (Path(args.log_dir) / "webhooks.log").open("wb") as out:
@@ -228,7 +283,8 @@ def main() -> int:
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )
     bc.STACK_PIDS.update(daphne=stack.daphne.pid, worker=stack.worker.pid,
-                         webhooks=deliverer.pid)
+                         webhooks=deliverer.pid, receivers=receivers.process.pid)
+    bc.CPU_APART.add("receivers")  # the company's systems, not the stack
     time.sleep(5)
     try:
         return asyncio.run(run(args, bc, stack.base_url, receivers))
@@ -240,8 +296,7 @@ def main() -> int:
             deliverer.wait(timeout=60)  # a warm shutdown waits for the running deliveries
         except subprocess.TimeoutExpired:
             deliverer.kill()
-        for receiver in receivers:
-            receiver.stop()
+        receivers.stop()
 
 
 if __name__ == "__main__":
