@@ -44,8 +44,8 @@ class ConversationSerializer(serializers.ModelSerializer):
         model = Conversation
         fields = [
             "id", "public_id", "widget", "status", "intent", "sentiment", "assignee",
-            "contact", "labels", "handoff_reason", "handoff_category", "handed_off_at",
-            "resolution", "resolved_at", "rating", "rating_comment", "language",
+            "contact", "reply_email", "labels", "handoff_reason", "handoff_category",
+            "handed_off_at", "resolution", "resolved_at", "rating", "rating_comment", "language",
             "created_at", "updated_at", "last_seq",
         ]
         read_only_fields = fields

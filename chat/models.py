@@ -143,6 +143,10 @@ class Conversation(models.Model):
     )
     # The id the host page signed for this customer (chat.identity); "" when unverified.
     verified_user_id = models.CharField(max_length=200, blank=True)
+    # Where a verified customer asked for replies by e-mail, when not at their verified
+    # contact's address (which the host page signed for, and which a customer's typing never
+    # changes: chat.services.conversation_contact_set); "" otherwise.
+    reply_email = models.EmailField(blank=True)
     # The customer's chat sockets (chat.consumers): how many are joined now, and when one last
     # joined or left. Written on join and leave only, never per message; chat.mail reads them
     # to tell whether a customer has left (no socket for EMAIL_REPLY_AFTER_MINUTES).

@@ -409,17 +409,29 @@ def conversation_contact_set(
     """Records the e-mail address a customer leaves for a reply (e.g. when no agent is online).
 
     At most one contact row per conversation and address: the same address again (in any
-    case) returns the row already linked, under the conversation's row lock.
+    case) returns the row already linked, under the conversation's row lock. A verified
+    customer's conversation keeps its verified contact (its badge, its past conversations,
+    the e-mail address the bot's lookups trust): another address they type is kept as the
+    conversation's ``reply_email``, where reply mails go, and their verified address again
+    clears it. Raises ValueError for an address ``check_email`` refuses (nothing written).
     """
     email = check_email((email or "").strip())
     now = at or timezone.now()
     # Lock the conversation first, then read its contact in a statement of its own: a join in
     # the locking statement would see the contact row of the snapshot taken before the wait.
-    contact_id = (
-        Conversation.objects.select_for_update().values_list("contact_id", flat=True)
+    contact_id, reply_email = (
+        Conversation.objects.select_for_update().values_list("contact_id", "reply_email")
         .get(pk=conversation.pk)
     )
     current = Contact.objects.filter(pk=contact_id).first() if contact_id else None
+    if current is not None and current.is_verified:
+        wanted = "" if current.email.lower() == email.lower() else email
+        if wanted != reply_email:
+            Conversation.objects.filter(pk=conversation.pk).update(
+                reply_email=wanted, updated_at=now
+            )
+        conversation.contact, conversation.reply_email = current, wanted
+        return current
     if current is not None and current.email.lower() == email.lower():
         conversation.contact = current
         return current
@@ -814,6 +826,16 @@ def agent_message_create(
     return message
 
 
+def reply_address(conversation: Conversation) -> str:
+    """Where the customer asked for replies by e-mail: a verified customer's other address
+    (``Conversation.reply_email``), else their contact's; "" when they left none. One query."""
+    row = (
+        Conversation.objects.filter(pk=conversation.pk)
+        .values_list("reply_email", "contact__email").first()
+    )
+    return (row[0] or row[1] or "") if row else ""
+
+
 def _reply_email_owe(conversation: Conversation, message: Message, *, now: datetime) -> None:
     """Owes the customer this agent reply by e-mail when they left an address and have no chat
     socket open (``chat.mail``): the reply joins the pending reply mail of the conversation,
@@ -821,8 +843,7 @@ def _reply_email_owe(conversation: Conversation, message: Message, *, now: datet
     row lock (``_locked``), so two replies never start two mails."""
     if not conversation.contact_id or not mail.customer_is_away(conversation, now=now):
         return
-    address = Contact.objects.filter(pk=conversation.contact_id).values_list("email", flat=True)
-    address = next(iter(address), "")
+    address = reply_address(conversation)
     if not address:
         return
     pending = (
@@ -847,12 +868,7 @@ def transcript_email_request(
     """The customer asks for the conversation's transcript by e-mail: to ``email``, else to the
     address they left. Raises ``ValueError`` for an invalid address, or when neither is given.
     The mail is owed (``OwedEmail``) and queued on commit; it holds the messages so far."""
-    address = (email or "").strip()
-    if not address and conversation.contact_id:
-        address = (
-            Contact.objects.filter(pk=conversation.contact_id)
-            .values_list("email", flat=True).first() or ""
-        )
+    address = (email or "").strip() or reply_address(conversation)
     if not address:
         raise ValueError("no e-mail address")
     check_email(address)

@@ -34,6 +34,7 @@ class ConversationData(TypedDict):
     rating: int | None
     rating_comment: str
     contact: ContactData | None
+    reply_email: str
     created_at: str
     resolved_at: str | None
 
@@ -111,6 +112,7 @@ def conversation_data(conversation: Any) -> ConversationData:
             "email": contact.email, "name": contact.name,
             "verified_user_id": contact.external_id if contact.is_verified else "",
         } if contact is not None else None,
+        "reply_email": conversation.reply_email,
         "created_at": _iso(conversation.created_at) or "",
         "resolved_at": _iso(conversation.resolved_at),
     }

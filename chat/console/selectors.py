@@ -479,6 +479,7 @@ class ContactPanel:
     name: str
     email: str
     verified: bool  # the site signed the customer's identity (chat.identity)
+    reply_email: str  # a verified customer's other address for replies; "" when none
     page_url: str
     page_title: str
     browser: str
@@ -535,6 +536,7 @@ def contact_panel_for_agent(*, conversation: Conversation) -> ContactPanel:
         name=contact.name if contact else "",
         email=contact.email if contact else "",
         verified=_verified(conversation),
+        reply_email=conversation.reply_email,
         page_url=conversation.page_url,
         page_title=conversation.page_title,
         browser=browser,

@@ -482,6 +482,10 @@
       contactItem.setAttribute("data-sd", "contact-item");
       contactItem.appendChild(contactForm);
     }
+    var field = contactForm.querySelector("[data-sd=contact-email]");
+    // A signed-in customer's address, from the host page's signed identity, as a start: saving
+    // it keeps their verified contact; another address is where replies go instead.
+    if (!field.value && state.verified && identity && identity.email) { field.value = identity.email; }
     contactForm.hidden = false;
     contactItem.hidden = false;
     placeContactItem();

@@ -523,3 +523,20 @@ def test_lists_take_a_fixed_number_of_queries(
         with django_assert_max_num_queries(8):
             response = client.get(url, {"page_size": 100})
         assert len(response.json()["results"]) >= rows, url
+
+
+def test_a_conversation_gives_where_replies_go_beside_the_verified_contact(
+    client_for, agent, widget
+):
+    from chat.identity import Identity
+
+    conversation, _ = chat_services.conversation_start(
+        widget=widget, identity=Identity("cust-5", "lee@shop.example", "Lee"))
+    client = client_for(agent)
+    body = client.get(f"/api/v1/conversations/{conversation.pk}/").json()
+    assert body["reply_email"] == "" and body["contact"]["is_verified"]
+    chat_services.conversation_contact_set(conversation=conversation,
+                                           email="lee.home@mail.example")
+    body = client.get(f"/api/v1/conversations/{conversation.pk}/").json()
+    assert body["reply_email"] == "lee.home@mail.example"
+    assert body["contact"]["email"] == "lee@shop.example"

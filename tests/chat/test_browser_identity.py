@@ -142,3 +142,24 @@ def test_reset_on_sign_out_forgets_the_signed_in_customers_conversation(
     page.evaluate("() => window.SupportDesk.reset()")
     expect(widget.messages("customer")).to_have_count(0)
     page.wait_for_function("() => localStorage.getItem('supportdesk-reset:demo') === null")
+
+
+def test_a_signed_in_customer_leaving_an_address_keeps_their_verified_contact(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    _, widget = signed_in_chat(daphne_server, browser_context_factory)
+    widget.send("I want to talk to a person please")
+    widget.wait_for_messages("system", 1)
+    field = widget.panel.locator("[data-sd=log] [data-sd=contact-email]")
+    expect(field).to_be_visible()
+    # The address the host page signed for is offered; the customer asks for another one.
+    expect(field).to_have_value("sam@example.com")
+    field.fill("sam.home@mail.example")
+    widget.panel.locator("[data-sd=contact-send]").click()
+    expect(widget.panel.locator("[data-sd=contact-saved]")).to_contain_text(
+        "sam.home@mail.example")
+
+    conversation = Conversation.objects.select_related("contact").get()
+    assert conversation.reply_email == "sam.home@mail.example"
+    assert conversation.contact.is_verified and conversation.contact.email == "sam@example.com"
+    assert Contact.objects.filter(is_verified=False).count() == 0
