@@ -176,7 +176,16 @@
       if (error && error.textContent.trim()) showNotice("Not done", error.textContent.trim());
     }
   });
-  window.addEventListener("popstate", function () { window.location.reload(); });
+  // Back and Forward between conversations draw the page anew; a jump within the page (the
+  // "Skip to content" link's #main) changes no conversation and redraws nothing.
+  var shownAt = window.location.pathname + window.location.search;
+  document.body.addEventListener("htmx:pushedIntoHistory", function () {
+    shownAt = window.location.pathname + window.location.search;
+  });
+  window.addEventListener("popstate", function () {
+    if (window.location.pathname + window.location.search === shownAt) return;
+    window.location.reload();
+  });
 
   // Enter sends, Shift+Enter adds a line; typing tells the customer (at most every 2 s).
   document.addEventListener("keydown", function (event) {

@@ -53,3 +53,27 @@ def test_a_failed_request_with_nothing_to_show_is_named_in_a_notice(daphne_serve
     assert "no longer exists" in notice.inner_text()
     # The outcome area kept what it had: a 404 page is not swapped into it.
     assert "Not found" not in page.inner_text("#import-outcome")
+
+
+@pytest.mark.services
+@pytest.mark.browser
+@pytest.mark.parametrize("path", ["/knowledge/connectors/", "/analytics/", "/console/"])
+def test_the_first_tab_offers_to_skip_the_top_bar(daphne_server, page, path):
+    _admin("skipper").groups.add(*Group.objects.filter(name__in=["agents", "managers"]))
+    login(page, daphne_server, "skipper")
+    page.goto(f"{daphne_server}{path}")
+    skip = page.locator("[data-sd=skip-link]")
+    box = skip.bounding_box()
+    assert box is None or box["y"] + box["height"] <= 0  # out of sight until focused
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.dataset.sd") == "skip-link"
+    box = skip.bounding_box()
+    assert box is not None and box["y"] >= 0 and box["height"] > 10
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "main"
+    # The next Tab lands in the page's own content, not in the top bar.
+    page.keyboard.press("Tab")
+    assert page.evaluate(
+        "() => !!document.activeElement.closest('main')"
+        " && !document.activeElement.closest('header')"
+    )
