@@ -101,3 +101,17 @@ def test_the_public_page_of_a_quoted_article_opens(taxonomy, client):
     page = client.get(url)
     assert page.status_code == 200
     assert "<td>Canada</td>" in page.content.decode()
+
+
+@pytest.mark.parametrize("question,intent", [
+    # A refund for a charge made twice is a billing dispute, not a return...
+    ("they took money from my card two times for one order, refund it", "billing_dispute"),
+    ("why was I billed twice? I want a refund", "billing_dispute"),
+    ("please give back the second payment for my order", "billing_dispute"),
+    # ...while a refund for goods sent back is a return.
+    ("when will I see the refund for the boots I sent back", "return_request"),
+    ("can I have a refund rather than a store credit for my return", "return_request"),
+])
+def test_a_refund_is_classed_by_what_it_is_for(taxonomy, question, intent):
+    result = answer(taxonomy, question)
+    assert result.intent == intent, (result.intent, result.confidence)
