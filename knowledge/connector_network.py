@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 import socket
 import ssl
 from collections.abc import Callable, Iterable, Iterator
@@ -60,6 +61,79 @@ def is_public(address: str) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     return ip.is_global and not ip.is_multicast
+
+
+class HostInvalid(ValueError):
+    """A host a URL may not name: a number the system resolver would read as an IP address
+    though ``ipaddress`` does not (``0177.0.0.1``, ``2130706433``, ``0x7f.1``, ``127.1``,
+    leading zeros), or no valid host name at all. The message says why, for an admin."""
+
+
+# A label of a DNS name: letters, digits and inner hyphens, 1 to 63 characters.
+_LABEL_RE = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+# The last label of a host the URL standard and the system resolver read as a number (decimal,
+# octal with a leading 0, or hexadecimal with 0x): such a host is an IPv4 address, not a name.
+_NUMERIC_LABEL_RE = re.compile(r"[0-9]+|0x[0-9a-f]*")
+
+
+def canonical_host(host: str) -> str:
+    """``host`` as a URL names it (an IPv6 address without its brackets), checked and in one
+    spelling: lower case, an IPv6 address compressed. Raises ``HostInvalid`` for a numeric host
+    that is not four decimal numbers of 0 to 255 without leading zeros, an IPv6 address with a
+    zone (``%eth0``), or anything that is neither an IP address nor a valid DNS name.
+
+    The one check of a host's syntax that connectors (on save and at every call) and webhooks
+    share: a value the system resolver reads one way and ``ipaddress`` or the HTTP client
+    another never reaches either.
+    """
+    if not isinstance(host, str) or not host or len(host) > 253:
+        raise HostInvalid(f"Not a host name: {str(host)[:60]!r}.")
+    name = host.lower()
+    if ":" in name:
+        try:
+            address = ipaddress.IPv6Address(name)
+        except ValueError:
+            raise HostInvalid(f"Not an IPv6 address: {host[:60]!r}.") from None
+        if address.scope_id:
+            raise HostInvalid(f"An IPv6 address with a zone is not accepted: {host[:60]!r}.")
+        return address.compressed
+    if _NUMERIC_LABEL_RE.fullmatch(name.rstrip(".").rsplit(".", 1)[-1]):
+        try:
+            return str(ipaddress.IPv4Address(name))
+        except ValueError:
+            raise HostInvalid(
+                f'"{host[:60]}" is not an IP address as written: write the address as four '
+                "decimal numbers from 0 to 255, without leading zeros (like 192.0.2.10)."
+            ) from None
+    if not all(_LABEL_RE.fullmatch(label) for label in name.split(".")):
+        raise HostInvalid(f"Not a host name: {host[:60]!r}.")
+    return name
+
+
+def host_is_public(host: str, port: int, *, resolve: bool = True) -> bool:
+    """Whether ``host`` (checked by ``canonical_host``) is a public destination.
+
+    The one check of private, loopback, link-local and reserved addresses (IPv4 and IPv6) that
+    the connectors and the webhooks share: an IP literal is judged as it is (``is_public``);
+    ``localhost`` and names under ``.localhost`` are loopback; with ``resolve``, a name counts
+    as public when every address ``system_resolve`` gives is, or when it does not resolve (the
+    call then reports that it does not). Calls connect only to a checked address
+    (``CheckedBackend``), so this is the check on save, not the guard of a call.
+    """
+    try:
+        is_literal = ipaddress.ip_address(host) is not None
+    except ValueError:
+        is_literal = False
+    if is_literal:
+        return is_public(host)
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    if not resolve:
+        return True
+    try:
+        return all(is_public(address) for address in system_resolve(host, port))
+    except OSError:
+        return True
 
 
 class CheckedBackend(httpcore2.NetworkBackend):

@@ -130,6 +130,8 @@ def post_event(
         return done(False, None, "timeout")
     except httpx2.HTTPError as error:
         return done(False, None, f"connection failed: {type(error).__name__}")
+    except (httpx2.InvalidURL, ValueError):  # a URL the client will not send (saved before
+        return done(False, None, "invalid URL")  # check_endpoint_url refused such hosts)
     finally:
         if transport is not None:
             client.close()

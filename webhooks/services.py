@@ -12,7 +12,6 @@ successes of an endpoint that is not failing are stored together by ``successes_
 from __future__ import annotations
 
 import functools
-import ipaddress
 import logging
 import random
 import threading
@@ -36,7 +35,7 @@ from accounts.roles import ADMINS
 from chat import shared_redis
 from chat.hooks import HookEvent
 from knowledge.audit import audit_record, field_changes
-from knowledge.connectors import host_is_public
+from knowledge.connector_network import HostInvalid, canonical_host, host_is_public
 
 from .models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint, Event
 from .payloads import event_body, new_event_id
@@ -296,9 +295,11 @@ def check_endpoint_url(url: Any) -> str:
     """The URL, stripped, when deliveries may go there; else ``EndpointInvalid("url", ...)``.
 
     http or https, a host written out, no user name or password in it, at most 1,000
-    characters, and, unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS`` is on, a host whose every
-    address is public (``knowledge.connectors.host_is_public``: no loopback, private,
-    link-local or reserved address).
+    characters, a host the system resolver and the HTTP client read alike
+    (``knowledge.connector_network.canonical_host``: an IP address written as four decimal
+    numbers), and, unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS`` is on, a host whose every address
+    is public (``knowledge.connector_network.host_is_public``, the check connectors make too:
+    no loopback, private, link-local or reserved address, no ``localhost``).
     """
     if not isinstance(url, str) or not url.strip():
         raise EndpointInvalid("url", "Enter the URL that receives the events.")
@@ -316,6 +317,10 @@ def check_endpoint_url(url: Any) -> str:
         raise EndpointInvalid(
             "url", "Put no user name or password in the URL; the secret signs each delivery."
         )
+    try:
+        canonical_host(parts.hostname)
+    except HostInvalid as error:
+        raise EndpointInvalid("url", str(error)) from None
     if not address_allowed(parts.hostname, port):
         raise EndpointInvalid(
             "url",
@@ -327,13 +332,14 @@ def check_endpoint_url(url: Any) -> str:
 
 def address_allowed(host: str, port: int) -> bool:
     """Whether a delivery may connect to ``host``: any host with
-    ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``, else only one whose every address is public."""
+    ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``, else only a valid one (``canonical_host``) whose every
+    address is public (``host_is_public``, shared with the connectors)."""
     if settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS:
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_global
-    except ValueError:
-        return host_is_public(host, port)
+        return host_is_public(canonical_host(host.strip("[]")), port)
+    except HostInvalid:
+        return False
 
 
 def check_events(events: Any) -> list[str]:

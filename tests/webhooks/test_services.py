@@ -26,6 +26,12 @@ pytestmark = pytest.mark.django_db
         ("https://10.1.2.3/hook", "private or loopback"),
         ("http://[::1]:8000/hook", "private or loopback"),
         ("http://169.254.169.254/latest/meta-data", "private or loopback"),
+        ("http://0177.0.0.1/hook", "four decimal numbers"),
+        ("http://8.8.8.010/hook", "four decimal numbers"),
+        ("http://2130706433/hook", "four decimal numbers"),
+        ("http://0x08.8.8.8/hook", "four decimal numbers"),
+        ("http://api.localhost/hook", "private or loopback"),
+        ("http://[::ffff:127.0.0.1]/hook", "private or loopback"),
         ("ftp://example.com/hook", "http:// or https://"),
         ("https://user:pw@example.com/hook", "user name or password"),
         ("https://exa mple.com/", "Not a URL"),
@@ -47,6 +53,25 @@ def test_loopback_is_allowed_only_with_the_setting(admin_user, settings):
         actor=admin_user, url="http://127.0.0.1:9000/hook", events=["message.created"]
     )
     assert endpoint.is_enabled
+
+
+def test_a_numeric_host_is_refused_even_where_private_addresses_are_allowed(
+    admin_user, settings
+):
+    # The resolver and the HTTP client read 0177.0.0.1 differently: no setting makes it valid.
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    with pytest.raises(services.EndpointInvalid, match="four decimal numbers"):
+        services.endpoint_create(actor=admin_user, url="http://0177.0.0.1:9000/hook",
+                                 events=["message.created"])
+    assert not Endpoint.objects.exists()
+
+
+def test_a_public_ipv6_literal_is_accepted(admin_user, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    endpoint, _ = services.endpoint_create(
+        actor=admin_user, url="https://[2001:4860:4860::8888]/hook", events=["message.created"]
+    )
+    assert endpoint.url == "https://[2001:4860:4860::8888]/hook"
 
 
 @pytest.mark.parametrize("events", [[], ["message.deleted"], "message.created", None])
