@@ -22,7 +22,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit
 
 import httpcore2
 import httpx2
@@ -33,8 +33,10 @@ from .connector_network import (
     AddressRefused,
     CheckedBackend,
     CheckedTransport,
+    HostInvalid,
     Resolver,
-    is_public,
+    canonical_host,
+    host_is_public,
     system_resolve,
 )
 
@@ -45,7 +47,17 @@ DETAILS = ("order_number", "email", "customer_id")
 MISSING = "\x00missing\x00"
 MASK = "••••"
 PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
-SECRET_PARAM_RE = re.compile(r"key|token|secret|pass|auth|sig", re.I)
+# The words of a query parameter's name that make it a secret (``api_key``, ``apiKey``,
+# ``X-Amz-Signature``, ``access_token``...), and whole names written without a separator.
+SECRET_WORDS = frozenset({
+    "key", "token", "secret", "pass", "password", "passwd", "pwd", "passphrase", "auth",
+    "authorization", "sig", "signature", "credential", "credentials", "hmac", "jwt", "bearer",
+})
+SECRET_NAMES = frozenset({
+    "apikey", "apitoken", "apisecret", "accesstoken", "authtoken", "authkey", "clientsecret",
+    "secretkey", "privatekey", "sessiontoken", "refreshtoken", "idtoken", "xapikey",
+})
+SECRET_IN_URL = "Put secrets in a header (its value is write-only)"
 # Context names a reply template may not read, so that no template looks for them there.
 FORBIDDEN_NAMES = frozenset({"settings", "request", "headers", "connector", "secret"})
 
@@ -99,42 +111,120 @@ def check_reply_template(source: str) -> None:
     del template
 
 
+def is_secret_param(name: str) -> bool:
+    """Whether a query parameter named ``name`` carries a secret: one of its words (split at
+    ``_``, ``-``, ``.`` and camelCase) is ``key``, ``token``, ``secret``, ``password``,
+    ``auth``, ``signature``... or the whole name is one such as ``apikey``. ``author``,
+    ``monkey`` or ``page`` are not."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    words = re.split(r"[^a-z0-9]+", spaced.lower())
+    return any(word in SECRET_WORDS for word in words) or "".join(words) in SECRET_NAMES
+
+
+def _split_host_entry(entry: str) -> tuple[str, int | None]:
+    """An allow-list entry (``host``, ``host:port``, ``[v6]`` or ``[v6]:port``) as its host
+    and port; ``ValueError`` when it is none of these."""
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?|([^:\[\]]+)(?::(\d{1,5}))?", entry)
+    if not match:
+        raise ValueError(entry)
+    host = match.group(1) or match.group(3)
+    port = match.group(2) or match.group(4)
+    if port is not None and not 0 < int(port) < 65536:
+        raise ValueError(entry)
+    return host, int(port) if port else None
+
+
+def host_key(host: str, port: int | None) -> str:
+    """How the allow-list writes a host (canonical, see ``canonical_host``): ``shop.example``,
+    ``shop.example:8443``, ``[2001:db8::1]`` or ``[2001:db8::1]:8443``."""
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port}" if port else shown
+
+
 def check_hosts(hosts: Any) -> list[str]:
-    """The allow-list as lower-case host names (``"shop.example"`` or ``"host:8000"``);
-    ``ConnectorInvalid`` for anything else."""
+    """The allow-list in canonical form (``"shop.example"``, ``"host:8000"``,
+    ``"[2001:db8::1]:8443"``: lower case, IPv6 compressed); ``ConnectorInvalid`` for anything
+    else, a numeric host not written as four decimal numbers included."""
     if not isinstance(hosts, list) or not hosts:
         raise ConnectorInvalid("allowed_hosts", "List at least one host the connector may call.")
     cleaned = []
-    for host in hosts:
-        if not isinstance(host, str) or not re.fullmatch(r"[A-Za-z0-9.\-]+(:\d{1,5})?", host):
-            raise ConnectorInvalid("allowed_hosts", f"Not a host name: {str(host)[:60]!r}.")
-        cleaned.append(host.lower())
+    for entry in hosts:
+        try:
+            if not isinstance(entry, str):
+                raise ValueError(entry)
+            host, port = _split_host_entry(entry)
+        except ValueError:
+            raise ConnectorInvalid(
+                "allowed_hosts", f"Not a host name: {str(entry)[:60]!r}."
+            ) from None
+        try:
+            cleaned.append(host_key(canonical_host(host), port))
+        except HostInvalid as error:
+            raise ConnectorInvalid("allowed_hosts", str(error)) from None
     return cleaned
 
 
+def url_host(url: str) -> tuple[str, int, str]:
+    """The host of ``url`` (canonical), its port (the scheme's by default) and its allow-list
+    key (``host_key``). Raises ``HostInvalid`` for a host ``canonical_host`` refuses, and
+    ``ValueError`` for a URL with no host or a port out of range."""
+    parts = urlsplit(url)
+    port = parts.port  # ValueError when out of range
+    if not parts.hostname:
+        raise ValueError("no host")
+    host = canonical_host(parts.hostname)
+    default = 443 if parts.scheme == "https" else 80
+    return host, port or default, host_key(host, port)
+
+
+def _allowed(key: str, host: str, hosts: Any) -> bool:
+    return key in hosts or host_key(host, None) in hosts
+
+
 def check_url_template(url: str, *, hosts: list[str], needs: list[str]) -> None:
-    """Refuses a URL template that is not http(s), whose host is not on ``hosts``, that puts a
-    placeholder in the host, or that uses a placeholder not in ``needs``."""
+    """Refuses (``ConnectorInvalid("url_template", ...)``) a URL template that is not http(s),
+    whose host is not on ``hosts`` or not one ``canonical_host`` accepts (an IPv4 address must
+    be four decimal numbers), that puts a placeholder in the host, that uses a placeholder not
+    in ``needs``, that gives a secret-looking query parameter (``is_secret_param``) a literal
+    value, or whose host is not public (``host_is_public``: literal, ``localhost`` or resolved)
+    unless ``address_exempt`` allows it (``CONNECTOR_ALLOW_PRIVATE_NETWORKS``)."""
     names = PLACEHOLDER_RE.findall(url)
     for name in names:
         if name not in DETAILS:
             raise ConnectorInvalid("url_template", f'Unknown placeholder "{{{name}}}".')
         if name not in needs:
             raise ConnectorInvalid("url_template", f'"{{{name}}}" is not among the details.')
-    parts = urlsplit(PLACEHOLDER_RE.sub("x", url))
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        raise ConnectorInvalid("url_template", "The URL may not contain spaces.")
+    filled = PLACEHOLDER_RE.sub("x", url)
+    try:
+        parts = urlsplit(filled)
+        parts.port  # noqa: B018 -- ValueError when out of range
+    except ValueError:
+        raise ConnectorInvalid("url_template", "Not a URL (check the host and port).") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConnectorInvalid("url_template", "The URL must start with http:// or https://.")
     if PLACEHOLDER_RE.search(urlsplit(url).netloc) or parts.username or parts.password:
         raise ConnectorInvalid("url_template", "The host must be written out, without details.")
-    if _host_key(parts) not in hosts and parts.hostname.lower() not in hosts:
+    try:
+        host, port, key = url_host(filled)
+    except HostInvalid as error:
+        raise ConnectorInvalid("url_template", str(error)) from None
+    if not _allowed(key, host, hosts):
         raise ConnectorInvalid(
-            "url_template", f'The host "{parts.hostname}" is not on the allow-list.'
+            "url_template", f'The host "{host_key(host, None)}" is not on the allow-list.'
         )
-
-
-def _host_key(parts: Any) -> str:
-    host = (parts.hostname or "").lower()
-    return f"{host}:{parts.port}" if parts.port else host
+    for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+        if is_secret_param(name) and value and not PLACEHOLDER_RE.fullmatch(value):
+            raise ConnectorInvalid(
+                "url_template", f'{SECRET_IN_URL}: the URL gives "{name[:40]}" a value.'
+            )
+    if not address_exempt(host, port) and not host_is_public(host, port):
+        raise ConnectorInvalid(
+            "url_template",
+            f'"{host_key(host, None)}" is a private or loopback address; connectors call '
+            "public addresses only (CONNECTOR_ALLOW_PRIVATE_NETWORKS allows others).",
+        )
 
 
 @dataclass(frozen=True)
@@ -194,7 +284,7 @@ def build_url(spec: ConnectorSpec, values: dict[str, str]) -> str:
 def mask_url(url: str) -> str:
     """``url`` with the values of secret-looking query parameters (key, token...) masked."""
     def one(match: re.Match[str]) -> str:
-        value = MASK if SECRET_PARAM_RE.search(match.group(2)) else match.group(3)
+        value = MASK if is_secret_param(unquote(match.group(2))) else match.group(3)
         return f"{match.group(1)}{match.group(2)}={value}"
 
     return re.sub(r"([?&])([^=&#]+)=([^&#]*)", one, url)
@@ -225,21 +315,6 @@ def checked_transport(
     (``CheckedBackend`` with ``address_exempt``). Tests replace the DNS (``resolve``) or the
     sockets under the check (``inner``)."""
     return CheckedTransport(CheckedBackend(exempt=address_exempt, resolve=resolve, inner=inner))
-
-
-def host_is_public(host: str, port: int) -> bool:
-    """Whether every address ``host`` resolves to (for TCP on ``port``) is a public one.
-
-    The one check of private, loopback, link-local and reserved addresses (IPv4 and IPv6) that
-    the connectors and the webhooks share (``connector_network.is_public`` on each address of
-    ``connector_network.system_resolve``), for a check on save; the calls themselves connect
-    only to a checked address (``CheckedBackend``). A literal address is checked as it is; a
-    name that does not resolve counts as public (the call then reports that it does not).
-    """
-    try:
-        return all(is_public(address) for address in system_resolve(host, port))
-    except OSError:
-        return True
 
 
 def render_reply(spec: ConnectorSpec, data: Any, values: dict[str, str]) -> tuple[str, bool]:
@@ -298,10 +373,15 @@ def _fetch(
     with httpx2.Client(timeout=timeout, follow_redirects=False, transport=transport,
                        trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            parts = urlsplit(url)
-            if _host_key(parts) not in spec.allowed_hosts and (
-                (parts.hostname or "").lower() not in spec.allowed_hosts
-            ):
+            try:
+                host, _port, key = url_host(url)
+            except HostInvalid:
+                outcome.reason = "bad_host"
+                return None
+            except ValueError:
+                outcome.reason = "bad_url"
+                return None
+            if not _allowed(key, host, spec.allowed_hosts):
                 outcome.reason = "host_not_allowed"
                 return None
             try:
@@ -309,7 +389,11 @@ def _fetch(
                     outcome.status = response.status_code
                     if response.is_redirect:
                         target = urljoin(url, response.headers.get("location", ""))
-                        if _host_key(urlsplit(target)) != _host_key(parts):
+                        try:
+                            same = url_host(target)[2] == key
+                        except ValueError:  # HostInvalid too: no host a call may name
+                            same = False
+                        if not same:
                             outcome.reason = "redirect_other_host"
                             return None
                         url = target
@@ -339,6 +423,11 @@ def _fetch(
                 return None
             except httpx2.HTTPError as error:
                 outcome.reason = f"connect_error: {type(error).__name__}"
+                return None
+            except (httpx2.InvalidURL, ValueError):
+                # A URL the HTTP client will not send (its own reading of the host, a value
+                # that does not encode): refused like any other call, never an exception.
+                outcome.reason = "bad_url"
                 return None
             try:
                 return json.loads(b"".join(chunks))

@@ -177,7 +177,8 @@ class ConnectorForm(forms.Form):
     )
     allowed_hosts = forms.CharField(
         max_length=1000, label="Allowed hosts",
-        help_text="Host names the connector may call, separated by commas (host or host:port).",
+        help_text="Hosts the connector may call, separated by commas (host, host:port or "
+        "[IPv6]:port; an IPv4 address as four decimal numbers).",
     )
     headers = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}), required=False,

@@ -7,6 +7,7 @@ Each page has one template; when htmx asks, the same view renders only the named
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,7 +27,14 @@ from accounts.roles import area_required
 
 from . import selectors, services
 from .bot import bot_registered
-from .connectors import ConnectorInvalid, connector_call, masked_headers
+from .connectors import (
+    CallOutcome,
+    ConnectorInvalid,
+    build_url,
+    connector_call,
+    mask_url,
+    masked_headers,
+)
 from .forms import (
     ArticleFilterForm,
     ArticleForm,
@@ -53,6 +61,8 @@ from .models import (
     TrainingPhrase,
 )
 from .safejson import has_unstorable
+
+logger = logging.getLogger(__name__)
 
 ARTICLES_PER_PAGE = 25
 AUDIT_PER_PAGE = 50
@@ -730,7 +740,13 @@ def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
     if test_form.is_valid():
         spec = selectors.connector_spec(connector)
         values = {k: v for k, v in test_form.cleaned_data.items() if v}
-        outcome = connector_call(spec, values)
+        try:
+            outcome = connector_call(spec, values)
+        except Exception as error:  # connector_call never raises; should it, a 200 still says so
+            logger.exception("connector %s: the Test call failed", connector.pk)
+            outcome = CallOutcome(connector=spec.name, method=spec.method,
+                                  url=mask_url(build_url(spec, values)),
+                                  reason=f"error: {type(error).__name__}")
         shown = json.dumps(outcome.data, indent=2, ensure_ascii=False)[:5000] if (
             outcome.data is not None) else ""
         test = {"outcome": outcome, "headers": masked_headers(spec), "response": shown}

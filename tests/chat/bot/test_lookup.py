@@ -113,6 +113,20 @@ def test_failure_answers_with_the_article_and_offers_a_person(shop, reason):
     assert any(reason in e for e in result.trace["errors"])
 
 
+@pytest.mark.parametrize("host", ["0177.0.0.1", "127.000.000.001", "999.1.1.1", "a..b"])
+def test_a_stored_host_the_http_client_refuses_takes_the_failure_path(shop, settings, host):
+    # The real call (no fake caller) of a connector saved before the host checks: refused
+    # like any other failed call (the article and a person), never an exception.
+    settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS = True
+    bad = dataclasses.replace(STATUS, url_template=f"http://{host}/o/{{order_number}}",
+                              allowed_hosts=(host,))
+    result = converse(dataclasses.replace(shop, connectors=(bad, RECENT)),
+                      ["where is my order 55102, my email is pat@example.com"], caller=None)
+    assert result.decision == "reply"
+    assert "connect you with a person" in result.reply_text
+    assert result.trace["connector"]["reason"] == "bad_host"
+
+
 def test_not_found_says_the_same_for_any_unknown_order(shop):
     missing = CallOutcome(connector="Order status", method="GET", url="u", reason="http_404",
                           not_found=True)
