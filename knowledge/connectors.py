@@ -68,6 +68,28 @@ class SandboxEngine(Engine):
     default_builtins: list[str] = []
 
 
+# The tokens of Django's template language, as its lexer finds them (a tag, a variable, a
+# comment, each on one line): a variable's output is rewritten to pass a last filter.
+_TOKEN_RE = re.compile(r"({%.*?%}|{{.*?}}|{#.*?#})")
+OUTPUT_FILTER = "markdown_literal"
+
+
+def literal_outputs(source: str) -> str:
+    """``source`` with every variable output (``{{ ... }}``) passed last through the
+    ``markdown_literal`` filter, so that what the company API answered (and the details a
+    customer gave) is shown as literal text, never as Markdown; the template's own text,
+    written by the admin, keeps its Markdown. Lines and everything else stay as written."""
+
+    def one(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if not token.startswith("{{"):
+            return token
+        inner = token[2:-2].strip()
+        return f"{{{{ {inner}|{OUTPUT_FILTER} }}}}" if inner else token
+
+    return _TOKEN_RE.sub(one, source)
+
+
 _engine = SandboxEngine(
     builtins=["knowledge.connector_library"],
     libraries={},
@@ -92,7 +114,7 @@ def check_reply_template(source: str) -> None:
     if not source.strip():
         raise ConnectorInvalid("reply_template", "The reply template is empty.")
     try:
-        template = _engine.from_string(source)
+        template = _engine.from_string(literal_outputs(source))
     except TemplateSyntaxError as error:
         line = getattr(error, "template_debug", {}).get("line")
         where = f"Line {line}: " if line else ""
@@ -319,11 +341,13 @@ def checked_transport(
 
 def render_reply(spec: ConnectorSpec, data: Any, values: dict[str, str]) -> tuple[str, bool]:
     """The reply template over ``data`` (the JSON answer; a list is ``items``): the text and
-    whether a field it reads was missing. Raises ``TemplateSyntaxError`` or any error of a
+    whether a field it reads was missing. Every variable's output is literal text in the
+    Markdown of the reply (``literal_outputs``). Raises ``TemplateSyntaxError`` or any error of a
     filter (a template error)."""
     context = dict(data) if isinstance(data, dict) else {"items": data}
     context.setdefault("details", {k: v for k, v in values.items() if k != "customer_id"})
-    text = _engine.from_string(spec.reply_template).render(Context(context, autoescape=False))
+    template = _engine.from_string(literal_outputs(spec.reply_template))
+    text = template.render(Context(context, autoescape=False))
     return text.strip(), MISSING in text
 
 

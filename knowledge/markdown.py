@@ -10,6 +10,7 @@ shows bot replies through it too.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import nh3
@@ -91,3 +92,41 @@ def render_markdown(text: str) -> str:
     if not text:
         return ""
     return sanitize_html(_parser().render(text))
+
+
+# Characters escaped wherever they are in a literal: those that open a link, an image, an
+# autolink, emphasis, code, a table cell or strikethrough, and the backslash itself. A colon
+# too, so that no "scheme:" of a URL reaches the linkifier (nor the inline "https:" rule).
+_LITERAL_ALWAYS = re.compile(r"([\\`*_\[\]<>|~:@])")
+# A dot that could separate the labels of a domain name ("evil.example" would be linkified as
+# a bare domain): a dot before a letter. "12.50" and a sentence's last dot stay as they are.
+_LITERAL_DOT = re.compile(r"\.(?=[^\W\d])")
+# An HTML entity ("&amp;", "&#91;") would be decoded: its "&" is escaped.
+_LITERAL_ENTITY = re.compile(r"&(?=#?\w+;)")
+# What opens a block at the beginning of a line: a heading, a list item, a quote, a setext
+# underline or a thematic break; an ordered item's "1." or "1)".
+_LITERAL_LINE_START = re.compile(r"^(\s*)(?:([#+\-=>])|(\d{1,9})([.)]))")
+_LINE_BREAK = re.compile(r"\s*[\r\n\u2028\u2029\x0b\x0c\x85]\s*")
+
+
+def escape_markdown(text: str) -> str:
+    """``text`` written so that Markdown (``render_markdown``) shows it as literal text.
+
+    For a value that no admin wrote (a company API's answer, a detail a customer typed)
+    put into a reply that is rendered as Markdown: no link, image, autolink or linkified
+    URL, domain or address, no emphasis, code, heading, list, quote, table or entity comes
+    out of it. Backslash escapes (CommonMark, section 2.4) are added only before what could
+    start such syntax; a line break becomes a space (as Markdown would show it inside a
+    paragraph), so that no block begins inside the value.
+    """
+    text = _LINE_BREAK.sub(" ", str(text))
+    text = _LITERAL_ALWAYS.sub(r"\\\1", text)
+    text = _LITERAL_DOT.sub(r"\\.", text)
+    text = _LITERAL_ENTITY.sub(r"\\&", text)
+
+    def line_start(match: re.Match[str]) -> str:
+        if match.group(2):
+            return f"{match.group(1)}\\{match.group(2)}"
+        return f"{match.group(1)}{match.group(3)}\\{match.group(4)}"
+
+    return _LITERAL_LINE_START.sub(line_start, text, count=1)

@@ -4,7 +4,9 @@ bad JSON, private addresses)."""
 
 from __future__ import annotations
 
+import html as html_lib
 import logging
+import re
 
 import pytest
 
@@ -16,9 +18,11 @@ from knowledge.connectors import (
     check_reply_template,
     check_url_template,
     connector_call,
+    literal_outputs,
     mask_url,
     render_reply,
 )
+from knowledge.markdown import render_markdown
 from tests.fake_company_api import FakeCompanyApi
 
 SECRET = "Bearer s3cr3t-value-zz91"
@@ -100,10 +104,78 @@ def test_render_reports_a_missing_field(api):
     assert (text, missing) == ("Order 1: Shipped with UPS.", False)
 
 
-def test_render_does_not_escape_or_run_markup(api):
+def test_render_does_not_run_markup(api):
     data = {"order": {"number": "<b>1</b>", "status": "A & B", "carrier": ""}}
     text, _ = render_reply(spec(api), data, {})
-    assert text == "Order <b>1</b>: A & B."  # plain text: the widget shows it as text
+    assert text == "Order \\<b\\>1\\</b\\>: A & B."  # the widget shows it as text
+    assert render_markdown(text) == "<p>Order &lt;b&gt;1&lt;/b&gt;: A &amp; B.</p>\n"
+
+
+HOSTILE = [
+    "[phish](https://evil.example/login)",
+    "![x](http://evil.example/pixel.png)",
+    "<https://evil.example/login>",
+    "<mailto:boss@evil.example>",
+    "https://evil.example/login",
+    "see www.evil.com now",
+    "evil.example/login",
+    "write to boss@evil.example",
+    "*bold* _em_ **strong** __strong__",
+    "# heading",
+    "- item",
+    "+ item",
+    "1. one",
+    "7) seven",
+    "> quoted",
+    "`code` and ```fenced```",
+    "~~struck~~",
+    "a | b",
+    "\\[x\\](http://evil.example) \\",
+    "&#91;x&#93;(http://evil.example) &lt;b&gt;",
+    "first\n\n    indented code\n\n---\n===",
+    "[a]: http://evil.example\n[a]",
+    "javascript:alert(1)",
+]
+MARKUP_TAGS = re.compile(
+    r"<(a|img|h[1-6]|em|strong|code|pre|li|ol|ul|blockquote|table|del|s|hr)\b"
+)
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_api_values_and_details_are_literal_text(api, value):
+    """Whatever the company's API answers, or a customer typed, shows as written: no link,
+    image or other Markdown out of it; the admin's own Markdown in the template stays."""
+    template = (
+        "**Order {{ order.number }}**\n\n- Status: {{ order.status|upper }}\n"
+        "- Carrier: {{ order.carrier|default:'none' }}\n- For: {{ details.email }}\n\n"
+        "{% for line in order.lines %}{{ line }} {% endfor %}[Help](https://shop.example/help)"
+    )
+    data = {"order": {"number": value, "status": value, "carrier": value,
+                      "lines": [value, value]}}
+    text, missing = render_reply(spec(api, reply_template=template), data, {"email": value})
+    assert not missing
+    html = render_markdown(text)
+    found = MARKUP_TAGS.findall(html)
+    # the template's own: one strong, one list of three items, one link
+    assert sorted(found) == ["a", "li", "li", "li", "strong", "ul"], html
+    assert html.count("evil.example") == text.count("evil\\.example")
+    assert 'href="https://shop.example/help"' in html
+    plain = html_lib.unescape(re.sub(r"<[^>]+>", "", html))
+    assert " ".join(value.split()) in " ".join(plain.split())
+
+
+def test_literal_filter_is_not_applied_twice(api):
+    template = "{{ order.status|markdown_literal }}"
+    text, _ = render_reply(spec(api, reply_template=template), {"order": {"status": "a_b"}}, {})
+    assert text == "a\\_b"
+
+
+def test_literal_outputs_keeps_tags_comments_and_lines():
+    source = "{# {{ x }} #}\n{% if a %}{{a.b|default:'}'}}{% endif %}\n{{ c }}"
+    assert literal_outputs(source) == (
+        "{# {{ x }} #}\n{% if a %}{{ a.b|default:'}'|markdown_literal }}{% endif %}\n"
+        "{{ c|markdown_literal }}"
+    )
 
 
 @pytest.mark.parametrize("hosts", [[], "x.example", ["bad host"], ["http://x.example"], [3]])
