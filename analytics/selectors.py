@@ -7,6 +7,8 @@ from datetime import datetime
 
 from django.db.models import Avg, Count
 
+from knowledge.models import Connector
+
 from .models import EventName, ReportingEvent
 
 
@@ -18,11 +20,26 @@ def first_agent_reply_average_seconds(*, since: datetime) -> float | None:
     ).aggregate(avg=Avg("value"))["avg"]
 
 
+CONNECTOR_OUTCOMES = {
+    "connector": "answered", "connector_not_found": "not_found", "connector_failed": "failed",
+}
+BOT_RESOLUTIONS = ("bot_confirmed", "bot_assumed")
+
+
 def connector_counts(*, since: datetime, until: datetime) -> dict[str, dict[str, int]]:
     """Bot replies that used a data connector, by connector: ``{name: {"answered": n,
-    "failed": m}}`` for replies recorded in [since, until). A reply's event category names the
-    connector (``chat.services.connector_category``); names are cut to fit the column."""
-    rows = (
+    "not_found": n, "failed": n, "resolved": n}}`` for replies recorded in [since, until).
+
+    A reply's event category names its outcome and the connector's id
+    (``chat.services.connector_category``): "answered" (the reply came from the connector's
+    data), "not_found" (the API found nothing: the connector's fallback text), "failed".
+    "resolved" counts the conversations among them that the bot resolved (confirmed or
+    assumed) after a reply answered from that connector's data. A connector is one entry under
+    its current name; an event recorded before ids were (the name, cut to the column) joins the
+    connector whose name it is, or begins with when it was cut; a deleted connector shows as
+    "Connector #id".
+    """
+    rows = list(
         ReportingEvent.objects.filter(
             name=EventName.BOT_REPLIED, occurred_at__gte=since, occurred_at__lt=until,
             category__startswith="connector",
@@ -30,12 +47,48 @@ def connector_counts(*, since: datetime, until: datetime) -> dict[str, dict[str,
         .values("category")
         .annotate(n=Count("id"))
     )
+    resolved = dict(
+        ReportingEvent.objects.filter(
+            name=EventName.BOT_REPLIED, occurred_at__gte=since, occurred_at__lt=until,
+            category__startswith="connector:", conversation__status="resolved",
+            conversation__resolution__in=BOT_RESOLUTIONS,
+        )
+        .values("category")
+        .annotate(n=Count("conversation", distinct=True))
+        .values_list("category", "n")
+    )
+    names = dict(Connector.objects.values_list("id", "name"))
     counts: dict[str, dict[str, int]] = {}
     for row in rows:
-        kind, _, name = row["category"].partition(":")
-        entry = counts.setdefault(name, {"answered": 0, "failed": 0})
-        entry["failed" if kind == "connector_failed" else "answered"] += row["n"]
+        kind, _, identity = row["category"].partition(":")
+        outcome = CONNECTOR_OUTCOMES.get(kind)
+        if outcome is None:
+            continue
+        name = _connector_name(identity, names, cut=len(row["category"]) >= CATEGORY_LENGTH)
+        entry = counts.setdefault(
+            name, {"answered": 0, "not_found": 0, "failed": 0, "resolved": 0}
+        )
+        entry[outcome] += row["n"]
+        if outcome == "answered":
+            entry["resolved"] += resolved.get(row["category"], 0)
     return counts
+
+
+CATEGORY_LENGTH = ReportingEvent._meta.get_field("category").max_length
+
+
+def _connector_name(identity: str, names: dict[int, str], *, cut: bool) -> str:
+    """The name a connector is shown under, from the identity an event recorded: its id, or
+    (before ids were recorded) its name, cut to the column when ``cut``."""
+    if identity.isdigit():
+        return names.get(int(identity), f"Connector #{identity}")
+    if identity in names.values():
+        return identity
+    if cut:
+        found = [name for name in names.values() if name.startswith(identity)]
+        if len(found) == 1:
+            return found[0]
+    return identity
 
 
 def first_agent_reply_median_seconds(*, since: datetime) -> float | None:

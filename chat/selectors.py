@@ -199,8 +199,9 @@ def conversations_inactive(*, before) -> list[Conversation]:
 def bot_answer_is_sourced(*, conversation_id: int, seq: int) -> bool | None:
     """Whether the bot message ``seq`` answered from a source; ``None`` when it is no bot message.
 
-    Sourced means quoted from knowledge-base articles (or data a connector fetched, which the
-    pipeline lists among the message's ``articles`` the same way). Only a "yes" under such an
+    Sourced means quoted from knowledge-base articles, or answered from data a connector
+    fetched (listed among the message's ``articles`` as ``{"connector": id, "name": ...}``,
+    ``chat.services.connector_answer``). Only a "yes" under such an
     answer confirms that the bot resolved the conversation: a question, a greeting or the safe
     reply answers from nothing, and a "yes" under it would inflate the bot's containment.
     """
@@ -211,7 +212,10 @@ def bot_answer_is_sourced(*, conversation_id: int, seq: int) -> bool | None:
     )
     if found is None:
         return None
-    return any(isinstance(item, dict) and item.get("id") is not None for item in found or [])
+    return any(
+        isinstance(item, dict) and (item.get("id") is not None or item.get("connector") is not None)
+        for item in found or []
+    )
 
 
 def initials_of(name: str) -> str:

@@ -553,16 +553,48 @@ def _bot_turns_record(
     return [turn.reply if turn in written else None for turn in prepared]
 
 
+CONNECTOR_KINDS = ("connector", "connector_not_found", "connector_failed")
+
+
 def connector_category(trace: dict[str, Any] | None) -> str:
     """A bot reply's event category from its trace's data connector call (``chat.bot.lookup``):
-    ``"connector:<name>"`` when a connector answered, ``"connector_failed:<name>"`` when it
-    failed (cut to the column's 32 characters), "" for a turn that called none."""
+    ``"connector:<id>"`` when a connector answered, ``"connector_not_found:<id>"`` when the
+    company's API found nothing for the details (a 404 or a missing field: the connector's
+    fallback text, no answer), ``"connector_failed:<id>"`` when the call failed; "" for a
+    turn that called none. The connector is named by its id, which fits the column whatever
+    its name (a trace from before ids were recorded names it, cut to the column)."""
     call = (trace or {}).get("connector")
     if not isinstance(call, dict) or not call.get("connector"):
         return ""
-    kind = "connector" if call.get("ok") or call.get("reason") == "http_404" else (
-        "connector_failed")
-    return f"{kind}:{call['connector']}"[:32]
+    if call.get("ok"):
+        kind = "connector"
+    elif call.get("not_found") or call.get("reason") in ("http_404", "missing_field"):
+        kind = "connector_not_found"
+    else:
+        kind = "connector_failed"
+    identity = call.get("connector_id")
+    if not isinstance(identity, int) or isinstance(identity, bool):
+        identity = call["connector"]
+    return f"{kind}:{identity}"[:32]
+
+
+def connector_answer(trace: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The entry a bot reply answered from a connector's data lists among its ``articles``
+    (``{"connector": id, "name": name}``), so that the customer may say it helped, as under
+    an article; None when the reply did not come from a connector's data (a failed or
+    not-found lookup, a reply the quality check replaced)."""
+    trace = trace or {}
+    call, response = trace.get("connector"), trace.get("response")
+    quality = trace.get("quality")
+    if not isinstance(call, dict) or not call.get("ok"):
+        return None
+    if not isinstance(call.get("connector_id"), int):
+        return None
+    if not isinstance(response, dict) or not response.get("connector") or response.get("fallback"):
+        return None
+    if isinstance(quality, dict) and not quality.get("ok", True):
+        return None
+    return {"connector": call["connector_id"], "name": str(call.get("connector", ""))[:120]}
 
 
 @dataclasses.dataclass(eq=False)
@@ -606,6 +638,8 @@ def _turn_rows(*, message: Message, result: Any, at: datetime | None) -> _TurnRo
         for a in (result.articles or [])
         if isinstance(a, dict)
     ]
+    if not handoff and not articles and (looked_up := connector_answer(result.trace)):
+        articles.append(looked_up)
     reply = Message(
         conversation=conversation,
         seq=0,  # the bumped seq, set when written

@@ -274,6 +274,7 @@ class CallOutcome:
 
     ``url`` has the secret parameters masked; ``fields`` are the top-level fields read.
     ``not_found`` marks a 404 or a missing field, answered with the connector's fallback text.
+    ``connector_id`` is the connector's stable identity (its name may change or be long).
     """
 
     connector: str
@@ -287,13 +288,15 @@ class CallOutcome:
     not_found: bool = False
     data: Any = None
     fields: list[str] = field(default_factory=list)
+    connector_id: int | None = None
 
     def to_trace(self) -> dict[str, Any]:
         """What a trace keeps of the call: no header, no response body."""
         return {
             "connector": self.connector, "method": self.method, "url": self.url,
             "status": self.status, "ms": self.ms, "ok": self.ok, "reason": self.reason,
-            "fields": self.fields,
+            "fields": self.fields, "connector_id": self.connector_id,
+            "not_found": self.not_found,
         }
 
 
@@ -361,7 +364,8 @@ def connector_call(
     what the remote API does. ``transport`` replaces the network (tests, benchmarks); by
     default ``checked_transport()``, which refuses non-public addresses."""
     url = build_url(spec, values)
-    outcome = CallOutcome(connector=spec.name, method=spec.method, url=mask_url(url))
+    outcome = CallOutcome(connector=spec.name, method=spec.method, url=mask_url(url),
+                          connector_id=spec.id)
     started = time.perf_counter()
     try:
         data = _fetch(spec, url, values, outcome, transport)

@@ -1,4 +1,5 @@
-"""Bot replies that used a data connector are counted apart, and failures by connector."""
+"""Bot replies that used a data connector are counted apart, by connector (one row each,
+whatever its name's length): answered, not found, failed, and resolved by the bot."""
 
 from __future__ import annotations
 
@@ -9,35 +10,135 @@ from django.utils import timezone
 
 from analytics.models import EventName, ReportingEvent
 from analytics.selectors import connector_counts
-from chat.services import connector_category
+from chat.models import Conversation, Widget
+from chat.services import connector_answer, connector_category
+from knowledge.models import Connector
 
 pytestmark = pytest.mark.django_db
+
+LONG = "Order status (tracking, carrier, ETA)"  # 37 characters
 
 
 @pytest.mark.parametrize("trace, category", [
     ({}, ""),
     (None, ""),
     ({"connector": {"ok": False, "reason": "not_verified"}}, ""),
-    ({"connector": {"connector": "Order status", "ok": True}}, "connector:Order status"),
+    ({"connector": {"connector": "Order status", "connector_id": 7, "ok": True}},
+     "connector:7"),
+    ({"connector": {"connector": "Order status", "connector_id": 7, "ok": False,
+                    "reason": "http_404", "not_found": True}}, "connector_not_found:7"),
+    ({"connector": {"connector": "Order status", "connector_id": 7, "ok": False,
+                    "reason": "missing_field", "not_found": True}}, "connector_not_found:7"),
+    ({"connector": {"connector": "Order status", "connector_id": 7, "ok": False,
+                    "reason": "timeout"}}, "connector_failed:7"),
+    ({"connector": {"connector": LONG, "connector_id": 12, "ok": False, "reason": "timeout"}},
+     "connector_failed:12"),
+    # a trace from before connector ids were recorded
     ({"connector": {"connector": "Order status", "ok": False, "reason": "http_404"}},
+     "connector_not_found:Order status"),
+    ({"connector": {"connector": "Order status", "connector_id": True, "ok": True}},
      "connector:Order status"),
-    ({"connector": {"connector": "Order status", "ok": False, "reason": "timeout"}},
-     "connector_failed:Order status"),
-    ({"connector": {"connector": "A very long connector name indeed", "ok": True}},
-     "connector:A very long connector "),
 ])
 def test_category_from_trace(trace, category):
     assert connector_category(trace) == category
 
 
-def test_counts_by_connector():
+def event(category: str, at=None, conversation=None) -> None:
+    ReportingEvent.objects.create(name=EventName.BOT_REPLIED, occurred_at=at or timezone.now(),
+                                  category=category, conversation=conversation)
+
+
+def window():
     now = timezone.now()
-    for category in ["connector:Orders", "connector:Orders", "connector_failed:Orders",
-                     "connector_failed:Stock", "", "connector:Orders"]:
-        ReportingEvent.objects.create(name=EventName.BOT_REPLIED, occurred_at=now,
-                                      category=category)
-    ReportingEvent.objects.create(name=EventName.BOT_REPLIED, category="connector:Orders",
-                                  occurred_at=now - timedelta(days=3))
-    counts = connector_counts(since=now - timedelta(hours=1), until=now + timedelta(hours=1))
-    assert counts == {"Orders": {"answered": 3, "failed": 1},
-                      "Stock": {"answered": 0, "failed": 1}}
+    return {"since": now - timedelta(hours=1), "until": now + timedelta(hours=1)}
+
+
+def connector(name: str) -> Connector:
+    return Connector.objects.create(name=name, url_template="https://shop.example/x",
+                                    reply_template="{{ x }}")
+
+
+def test_a_long_name_is_one_row_answered_and_failed():
+    long, recent = connector(LONG), connector("My recent orders")
+    for trace in [
+        {"connector": LONG, "connector_id": long.pk, "ok": True},
+        {"connector": LONG, "connector_id": long.pk, "ok": False, "reason": "timeout"},
+        {"connector": "My recent orders", "connector_id": recent.pk, "ok": True},
+        {"connector": "My recent orders", "connector_id": recent.pk, "ok": False,
+         "reason": "http_500"},
+    ]:
+        event(connector_category({"connector": trace}))
+    counts = connector_counts(**window())
+    assert counts == {
+        LONG: {"answered": 1, "not_found": 0, "failed": 1, "resolved": 0},
+        "My recent orders": {"answered": 1, "not_found": 0, "failed": 1, "resolved": 0},
+    }
+
+
+def test_not_found_is_its_own_outcome():
+    orders = connector("Order status")
+    for _ in range(13):
+        event(f"connector:{orders.pk}")
+    for _ in range(8):
+        event(f"connector_not_found:{orders.pk}")
+    event(f"connector_failed:{orders.pk}")
+    event("connector:999")  # a deleted connector
+    event("")
+    event(f"connector:{orders.pk}", at=timezone.now() - timedelta(days=3))
+    counts = connector_counts(**window())
+    assert counts == {
+        "Order status": {"answered": 13, "not_found": 8, "failed": 1, "resolved": 0},
+        "Connector #999": {"answered": 1, "not_found": 0, "failed": 0, "resolved": 0},
+    }
+
+
+def test_old_events_by_name_join_their_connector():
+    long = connector(LONG)
+    event(f"connector:{long.pk}")
+    event(f"connector_failed:{LONG}"[:32])  # cut to 15 characters of the name
+    event(f"connector:{LONG}"[:32])
+    event("connector_failed:Gone")
+    counts = connector_counts(**window())
+    assert counts == {
+        LONG: {"answered": 2, "not_found": 0, "failed": 1, "resolved": 0},
+        "Gone": {"answered": 0, "not_found": 0, "failed": 1, "resolved": 0},
+    }
+
+
+def test_resolved_with_a_connector_counts_conversations_the_bot_resolved():
+    orders = connector("Order status")
+    widget = Widget.objects.create(public_key="shop", name="Shop", allowed_origins=["self"])
+
+    def conversation(status: str, resolution: str) -> Conversation:
+        return Conversation.objects.create(widget=widget, token_hash="0" * 64, status=status,
+                                           resolution=resolution)
+
+    confirmed = conversation("resolved", "bot_confirmed")
+    event(f"connector:{orders.pk}", conversation=confirmed)
+    event(f"connector:{orders.pk}", conversation=confirmed)  # one conversation, twice
+    event(f"connector:{orders.pk}", conversation=conversation("resolved", "bot_assumed"))
+    event(f"connector:{orders.pk}", conversation=conversation("resolved", "agent"))
+    event(f"connector:{orders.pk}", conversation=conversation("bot", ""))
+    event(f"connector_not_found:{orders.pk}",
+          conversation=conversation("resolved", "bot_confirmed"))
+    counts = connector_counts(**window())
+    assert counts == {
+        "Order status": {"answered": 5, "not_found": 1, "failed": 0, "resolved": 2},
+    }
+
+
+def test_a_connector_answer_is_listed_for_feedback():
+    answered = {"connector": {"connector": "Order status", "connector_id": 3, "ok": True},
+                "response": {"source": "connector", "connector": "Order status"},
+                "quality": {"ok": True}}
+    assert connector_answer(answered) == {"connector": 3, "name": "Order status"}
+    not_found = {**answered, "connector": {"connector": "Order status", "connector_id": 3,
+                                           "ok": False, "not_found": True},
+                 "response": {"source": "connector", "connector": "Order status",
+                              "fallback": True}}
+    replaced = {**answered, "quality": {"ok": False}}
+    failed = {**answered, "connector": {"connector": "Order status", "connector_id": 3,
+                                        "ok": False, "reason": "timeout"},
+              "response": {"source": "offline", "article": 4}}
+    for trace in (not_found, replaced, failed, {}, None):
+        assert connector_answer(trace) is None

@@ -368,7 +368,7 @@ def test_the_dashboard_counts_connector_answers_and_failures_by_connector(manage
     base = ReportingEvent.objects.filter(name=EventName.BOT_REPLIED).first()
     assert base is not None
     categories = ["connector:Order status"] * 3 + ["connector_failed:Order status"] + [
-        "connector:Recent orders"
+        "connector:Recent orders", "connector_not_found:Order status",
     ]
     for category in categories:
         base.pk = None
@@ -376,8 +376,10 @@ def test_the_dashboard_counts_connector_answers_and_failures_by_connector(manage
         base.save()
     page = manager_client.get(f"/analytics/?{MARCH}").content.decode()
     section = page.split('data-sd="connector-stats"', 1)[1].split("</section>", 1)[0]
-    assert "<tr><td>Order status</td><td>3</td><td>1</td></tr>" in section
-    assert "<tr><td>Recent orders</td><td>1</td><td>0</td></tr>" in section
+    resolved = '<td data-sd="connector-resolved">0</td>'
+    assert f"<tr><td>Order status</td><td>3</td><td>1</td><td>1</td>{resolved}</tr>" in section
+    assert f"<tr><td>Recent orders</td><td>1</td><td>0</td><td>0</td>{resolved}</tr>" in section
+    assert "Resolved by the bot" in section and "Not found" in section
 
 
 def test_no_connector_section_without_connector_replies(manager_client, march):
