@@ -13,9 +13,9 @@ from .markdown import escape_markdown
 
 register = Library()
 
-register.tag("if", defaulttags.do_if)
-register.tag("for", defaulttags.do_for)
-register.tag("comment", defaulttags.comment)
+SAFE_TAGS = {"if": defaulttags.do_if, "for": defaulttags.do_for, "comment": defaulttags.comment}
+for _tag, _compile in SAFE_TAGS.items():
+    register.tag(_tag, _compile)
 
 SAFE_FILTERS = (
     "capfirst", "date", "default", "default_if_none", "first", "floatformat", "join", "last",
@@ -39,3 +39,14 @@ def markdown_literal(value: Any) -> str:
     if isinstance(value, MarkdownLiteral):
         return value
     return MarkdownLiteral(escape_markdown(str(localize(value))))
+
+
+def help_text() -> str:
+    """The reply template's help on the connector form, from the allow-lists themselves
+    (``SAFE_TAGS``, ``SAFE_FILTERS``), so that it lists what the sandbox really allows."""
+    tags = ", ".join(f"{{% {name} %}}" for name in SAFE_TAGS)
+    return (
+        "Django template over the JSON answer (a JSON list is \"items\"): variables, "
+        f"{tags} and the filters {', '.join(SAFE_FILTERS)}. Each variable shows its value as "
+        "written (no link or formatting from the API's data); your own text may use Markdown."
+    )

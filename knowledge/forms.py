@@ -9,6 +9,7 @@ from django.conf import settings
 
 from knowledge.safejson import UnsafeJSON, loads_checked
 
+from . import connector_library
 from .bot import bot_registered
 from .importexport import (
     BUTTON_LABEL_MAX,
@@ -192,8 +193,7 @@ class ConnectorForm(forms.Form):
     verified_only = forms.BooleanField(required=False, label="Verified customers only")
     reply_template = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 6}), max_length=10_000, strip=False,
-        help_text="Django template over the JSON answer: variables, {% if %}, {% for %} and "
-        "the filters default, upper, lower, title, date, length, join, first, last.",
+        help_text=connector_library.help_text(),
     )
     fallback_text = forms.CharField(
         max_length=500, required=False,

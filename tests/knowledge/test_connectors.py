@@ -298,3 +298,23 @@ def test_the_demo_apis_own_host_is_exempt_only_outside_production(api, settings,
     settings.DEMO_API_BASE_URL = api.base_url
     outcome = connector_call(spec(api), {"order_number": "70001", "email": "kit@example.org"})
     assert (outcome.reason == "private_address") is production
+
+
+def test_form_help_and_docs_list_what_the_sandbox_allows():
+    """The connector form's help is made from the allow-lists; the documentation names the
+    same filters; and each filter it names compiles in the sandbox."""
+    from pathlib import Path
+
+    from knowledge.connector_library import SAFE_FILTERS, SAFE_TAGS, register
+    from knowledge.forms import ConnectorForm
+
+    help_text = str(ConnectorForm().fields["reply_template"].help_text)
+    for name in SAFE_FILTERS:
+        assert re.search(rf"\b{name}\b", help_text), name
+    assert set(register.filters) == {*SAFE_FILTERS, "markdown_literal"}
+    assert set(register.tags) == set(SAFE_TAGS)
+    for tag in SAFE_TAGS:
+        assert f"{{% {tag} %}}" in help_text
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "connectors.md").read_text()
+    listed = re.search(r"the filters ((?:`[^`]+`)|(?:[a-z_ ]+))", docs).group(1).strip("`")
+    assert sorted(listed.split()) == sorted(SAFE_FILTERS)
