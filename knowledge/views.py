@@ -749,7 +749,9 @@ def connector_test(request: HttpRequest, pk: int) -> HttpResponse:
                                   reason=f"error: {type(error).__name__}")
         shown = json.dumps(outcome.data, indent=2, ensure_ascii=False)[:5000] if (
             outcome.data is not None) else ""
-        test = {"outcome": outcome, "headers": masked_headers(spec), "response": shown}
+        # The reply as the widget shows it: Markdown, the API's values as literal text.
+        test = {"outcome": outcome, "headers": masked_headers(spec), "response": shown,
+                "reply_html": render_markdown(outcome.reply) if outcome.ok else ""}
     context = {
         "form": ConnectorForm(initial=_connector_initial(connector)), "connector": connector,
         "header_names": sorted(connector.headers), "test_form": test_form, "test": test,
