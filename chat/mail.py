@@ -228,8 +228,17 @@ class MailLine:
 
 
 # A Markdown link: [label](target), the target without spaces and with at most one level of
-# balanced parentheses (as CommonMark allows).
-_MARKDOWN_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)")
+# balanced parentheses (as CommonMark allows); an escaped bracket (``\[``) starts none and a
+# label may hold escaped characters.
+_MARKDOWN_LINK = re.compile(
+    r"(?<!\\)\[((?:[^\]\\\n]|\\.)+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)"
+)
+
+
+# A backslash escape (CommonMark 0.31, section 2.4: a backslash before ASCII punctuation): in
+# the plain-text part the character alone, as the HTML part shows it (a connector's values are
+# escaped so that the company's data never makes a link: knowledge.markdown.escape_markdown).
+_BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
 def _absolute(target: str) -> str:
@@ -251,8 +260,8 @@ def _mail_line(message: Message, *, is_new: bool) -> MailLine:
             return label  # a target the widget would not link either
         return target if label == target else f"{label} ({target.removeprefix('mailto:')})"
 
-    return MailLine(who, _MARKDOWN_LINK.sub(as_text, markdown), render_markdown(markdown),
-                    message.created_at, is_new)
+    text = _BACKSLASH_ESCAPE.sub(r"\1", _MARKDOWN_LINK.sub(as_text, markdown))
+    return MailLine(who, text, render_markdown(markdown), message.created_at, is_new)
 
 
 def _who(message: Message) -> str:

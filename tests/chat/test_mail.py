@@ -293,6 +293,25 @@ def test_a_reply_mail_reads_as_a_mail_links_whole_and_earlier_messages_quoted(
     assert html.index("I have started the return") < html.index("Earlier in the conversation")
 
 
+def test_a_looked_up_answer_reads_without_its_markdown_escapes(left, agent):
+    from knowledge.markdown import escape_markdown
+
+    message, _ = services.message_create_incoming(
+        conversation=left, text="Where is order 10023?", client_id=None, queue_bot=False)
+    values = ["in_transit", "10:30", "[phish](https://evil.example/login)", "*UPS*", "a\\b"]
+    services.bot_turn_record(message=message, result=turn_result(reply_text=(
+        "Order 10023: " + ", ".join(escape_markdown(v) for v in values) + ".")))
+    left.refresh_from_db()
+    services.conversation_claim(conversation=left, agent=agent)
+    left.refresh_from_db()
+    reply(left, agent, "It is on its way.")
+    assert send_due() == ["sent"]
+    [sent] = django_mail.outbox
+    text, html = sent.body, str(sent.alternatives[0][0])
+    assert "Order 10023: " + ", ".join(values) + "." in text
+    assert "evil.example" in html and 'href="https://evil' not in html and "<em>" not in html
+
+
 def test_the_link_leads_to_the_page_where_the_chat_started(widget):
     conversation, _ = services.conversation_start(
         widget=widget,
