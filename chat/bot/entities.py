@@ -14,6 +14,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .text import tokens
 
 EMAIL_RE = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+# An e-mail address spelt out ("sam at example dot com", "jo.b at mail dot co dot uk"): taken
+# only when the dialog awaits an e-mail address.
+SPOKEN_EMAIL_RE = re.compile(
+    r"(?<![\w.+-])(?P<user>[\w+-]+(?:(?:\.|\s+dot\s+)[\w+-]+)*)\s+(?:at|\(at\)|\[at\])\s+"
+    r"(?P<domain>[\w-]+(?:(?:\s*\.\s*|\s+dot\s+|\s*\(dot\)\s*|\s*\[dot\]\s*)[\w-]+)+)\b",
+    re.I,
+)
+_SPOKEN_DOT_RE = re.compile(r"\s*\.\s*|\s+dot\s+|\s*\(dot\)\s*|\s*\[dot\]\s*", re.I)
 _CURRENCY_SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "￥": "JPY", "₹": "INR",
                      "円": "JPY", "元": "CNY",
                      "us$": "USD", "c$": "CAD", "ca$": "CAD", "a$": "AUD", "au$": "AUD",
@@ -371,6 +379,29 @@ def _numbers_set_aside(text: str) -> tuple[list[tuple[int, int, str]], list[str]
     return phones, postal, QUANTITY_RE.sub(_spaces, text)
 
 
+def spoken_email(text: str) -> tuple[str, tuple[int, int]] | None:
+    """The e-mail address spelt out in ``text`` ("sam at example dot com" gives
+    "sam@example.com") and where it stands, or None. The domain needs a dot ("at home" is no
+    address) and its last part two letters at least."""
+    for match in SPOKEN_EMAIL_RE.finditer(text):
+        user = _SPOKEN_DOT_RE.sub(".", match.group("user"))
+        parts = _SPOKEN_DOT_RE.split(match.group("domain"))
+        if user.split(".")[0].lower() in _NOT_A_USER or not re.fullmatch(
+            r"[a-z]{2,24}", parts[-1], re.I
+        ):
+            continue
+        address = f"{user}@{'.'.join(parts)}"
+        if EMAIL_RE.fullmatch(address):
+            return address, match.span()
+    return None
+
+
+# Words before " at " that are no e-mail address's first part ("i am at home dot com" aside).
+_NOT_A_USER = frozenset({"is", "am", "are", "was", "were", "be", "been", "me", "you", "we",
+                         "us", "them", "him", "her", "it", "look", "arrive", "arrived",
+                         "ordered", "bought", "purchased", "shopped", "paid", "live", "work"})
+
+
 def _order_numbers(text: str, *, awaiting: str) -> list[tuple[int, str]]:
     """(position, value) of each order number in ``text`` (numbers of other kinds blanked)."""
     orders: list[tuple[int, str]] = []
@@ -408,13 +439,19 @@ def extract(
     as "1299.50", ISO ``currency``); ``dates`` (``text``, ISO ``date``, relative ones counted
     from ``today``, the customer's date); ``email`` and ``emails``; ``phones``;
     ``postal_codes``; ``products``. ``awaiting`` is the detail the dialog asked for: when it
-    is ``"order_number"`` a bare number of 4-20 digits is taken as one. A number is never an
-    order number when it is a phone number, a postal code, an amount, a year or a quantity.
+    is ``"order_number"`` a bare number of 4-20 digits is taken as one; when it is
+    ``"email"`` an address spelt out ("sam at example dot com") is taken as one. A number is
+    never an order number when it is a phone number, a postal code, an amount, a year or a quantity.
     """
     today = today or dt.date.today()
     found: dict[str, Any] = {}
     emails = EMAIL_RE.findall(text) if "@" in text else []
     rest = EMAIL_RE.sub(_spaces, text) if emails else text
+    if awaiting == "email" and not emails:
+        spoken = spoken_email(text)
+        if spoken:
+            emails = [spoken[0]]
+            rest = _blank(rest, [spoken[1]])
 
     money = []
     for match in MONEY_RE.finditer(rest):

@@ -255,3 +255,19 @@ def test_product_names_come_from_article_titles():
 
 def test_nothing_found_gives_an_empty_dict():
     assert extract("hello there", today=TODAY) == {}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("sam at example dot com", "sam@example.com"),
+    ("it's jo.b at mail dot co dot uk", "jo.b@mail.co.uk"),
+    ("sam dot lee at example.com please", "sam.lee@example.com"),
+    ("pat (at) shop [dot] example", "pat@shop.example"),
+])
+def test_an_email_spelt_out_is_read_when_awaited(text, expected):
+    assert extract(text, awaiting="email")["email"] == expected
+    assert "email" not in extract(text)
+
+
+@pytest.mark.parametrize("text", ["I ordered at amazon dot com", "it is at home", "me at 5.30"])
+def test_words_around_at_are_no_email(text):
+    assert "email" not in extract(text, awaiting="email")
