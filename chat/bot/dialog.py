@@ -2,15 +2,19 @@
 
 State keys (all JSON): ``turns`` (customer turns so far, this one included), ``fallbacks``
 (consecutive turns handled as the fallback intent), ``pending`` (the request waiting for a
-detail: ``{"intent", "detail", "question"}``), ``details`` (details given so far, by name)
-and ``last_intent``.
+detail: ``{"intent", "detail", "question"}``), ``details`` (details given so far, by name),
+``last_intent``, and ``missed`` (``{"intent"}``: the last turn's lookup found nothing for the
+details given, so a message of one detail alone tries again with it; set by the pipeline).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
+
+from .entities import EMAIL_RE, SPOKEN_EMAIL_RE
 
 # The quick reply offered under a question for a missing detail, and the short answers that
 # mean the same ("I don't have it", "don't know my order number", "I lost it"): the request is
@@ -32,6 +36,39 @@ def says_no_detail(text: str) -> bool:
     """
     words = re.sub(r"[^\w' ]+", " ", text.lower().replace("\u2019", "'")).split()
     return 0 < len(words) <= 8 and bool(_NO_DETAIL.match(" ".join(words)))
+
+
+# The words that may come with a detail given alone ("sorry, it's sam@example.com", "try order
+# 10031 instead", "what about 10025?"): none of them asks anything else.
+_DETAIL_FILLER = frozenset("""
+a about actually address again ah also and another be correct could e email hmm how i i'm
+id instead is it it's its just let maybe me mean meant mail my no nr num number oh ok okay
+one oops or order perhaps please pls purchase right should so sorry that the then this
+thanks thank to try typo use used was what whoops with wrong yes you wait hold hang on
+nope uh um er hm well mixed up
+""".split())
+_DETAIL_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
+
+
+def only_details(text: str, entities: dict[str, Any], *, spare: int = 0) -> bool:
+    """Whether ``text`` gives an order number or an e-mail address and nothing else of
+    substance ("sam@example.com", "sorry, it's 10031", "what about order 10025?").
+
+    ``entities`` are the message's (``entities.extract``): their order numbers and e-mail
+    addresses are set aside, and what is left may only be the few words that come with a
+    detail given alone (no other number, no request), and ``spare`` other words at most (for
+    a message the classifier did not understand).
+    """
+    values = [*entities.get("order_numbers", ()), *entities.get("emails", ())]
+    if not values:
+        return False
+    rest = EMAIL_RE.sub(" ", text.lower().replace("\u2019", "'"))
+    rest = SPOKEN_EMAIL_RE.sub(" ", rest) if not EMAIL_RE.search(text) else rest
+    for value in values:
+        rest = rest.replace(str(value).lower(), " ")
+    words = _DETAIL_WORD.findall(rest.replace("e-mail", "email"))
+    others = [word for word in words if word not in _DETAIL_FILLER]
+    return len(others) <= spare and not any(word.isdigit() for word in others)
 
 
 @dataclass
@@ -63,7 +100,8 @@ def check_state(state: Any) -> dict[str, Any]:
     For a state that comes from outside (the playground's form): ``turns`` and ``fallbacks``
     are whole numbers from 0 to 10,000, ``pending`` is null or an object of strings ``intent``,
     ``detail`` and ``question``, ``details`` an object of strings or numbers, ``last_intent``
-    and ``awaiting`` strings (500 characters at most). Other keys are left alone.
+    and ``awaiting`` strings (500 characters at most), ``missed`` null or an object of a string
+    ``intent``. Other keys are left alone.
     """
     if not isinstance(state, dict):
         raise ValueError("The dialog state must be a JSON object.")
@@ -95,6 +133,11 @@ def check_state(state: Any) -> dict[str, Any]:
     for key in ("last_intent", "awaiting"):
         if state.get(key) is not None:
             short_text(state[key], key)
+    missed = state.get("missed")
+    if missed is not None:
+        if not isinstance(missed, dict):
+            raise ValueError('"missed" must be null or an object.')
+        short_text(missed.get("intent", ""), "missed.intent")
     return state
 
 
@@ -143,6 +186,8 @@ def advance(
     required_details: dict[str, list[dict[str, str]]],
     no_detail: bool = False,
     known: dict[str, str] | None = None,
+    detail_only: bool = False,
+    forget: Collection[str] = (),
 ) -> DialogOutcome:
     """The next dialog state after a classified customer message.
 
@@ -155,10 +200,20 @@ def advance(
     that message alone classifies poorly ("it's 55102"). With ``no_detail`` (the customer
     says they have not got it, ``says_no_detail``) the pending request is answered this turn
     without that detail.
+
+    ``detail_only``: the message is a detail alone (``only_details``). It continues the
+    request the bot is waiting on even when it is another of the request's details than the
+    one asked for (a new order number while the e-mail address is awaited replaces the old
+    one), and the request whose lookup found nothing last turn (``missed``): the detail given
+    replaces the one remembered, the others are reused. ``forget`` names remembered details
+    the message sets aside (the customer asks for all their orders: no earlier order number).
     """
     previous = dict(state or {})
     details = dict(previous.get("details") or {})
+    for name in forget:
+        details.pop(name, None)
     pending = previous.get("pending") or None
+    missed = previous.get("missed") or None
     resumed = False
     skipped = ""
 
@@ -169,11 +224,19 @@ def advance(
         elif no_detail:
             intent, is_fallback, resumed = pending["intent"], False, True
             skipped = str(pending.get("detail", ""))
+        elif detail_only:
+            # Another of the request's details (a corrected order number): still this request.
+            intent, is_fallback, resumed = pending["intent"], False, True
         elif is_fallback or _contact_only(entities):
             # Neither the detail nor a new topic (a phone number, an address or a postal code
             # given instead of the order number asked for is no new request): keep waiting.
             intent = pending["intent"]
         pending = None
+    elif detail_only and isinstance(missed, dict) and isinstance(missed.get("intent"), str) \
+            and missed["intent"] in required_details:
+        # The last lookup found nothing; "sam@example.com" alone now is the same lookup with
+        # that detail corrected.
+        intent, is_fallback, resumed = missed["intent"], False, True
 
     for name in ("order_number", "email"):
         if entities.get(name) and not _is_phone(str(entities[name]), entities):
@@ -221,7 +284,8 @@ def pleasantry(
 
     It changes no topic: the intent stays the last one (the fallback intent at the start),
     a detail the bot asked for is still awaited, and it neither counts as a fallback nor
-    resets the count. The turn still counts. After a greeting the bot awaits the request
+    resets the count. A lookup that found nothing may still be tried again with a corrected
+    detail (``missed`` is kept). The turn still counts. After a greeting the bot awaits the request
     (``awaiting``), so a conversation left there is not taken as resolved.
     """
     previous = dict(state or {})
@@ -235,6 +299,8 @@ def pleasantry(
         "details": details,
         "last_intent": intent,
     }
+    if previous.get("missed"):
+        new_state["missed"] = previous["missed"]  # "ok thanks" and then the corrected e-mail
     if kind == "greeting" and not pending:
         new_state["awaiting"] = "request"
     return DialogOutcome(

@@ -51,17 +51,47 @@ class Choice:
 
 # "my orders", "recent orders", "order history": the customer's own orders as a list, which
 # only a verified-only connector (the signed-in customer's) can give.
+_LIST_WORD = r"(?:other|recent|past|previous|last|latest|older|earlier|current|open|all|few)"
+_HOW_MANY = r"(?:\s+(?:\d{1,2}|two|three|four|five|ten))?"  # "my last 3 orders", not "my 2 orders"
 _ORDERS_LIST = re.compile(
-    r"\b(?:(?:my|recent|past|previous|last|latest|all(?: of)? my|all) orders"
-    r"|order history|orders? I(?:'ve| have)? (?:placed|made))\b",
+    r"\b(?:(?:(?:all\s+(?:of\s+)?)?(?:my|our)(?:(?:\s+" + _LIST_WORD + r"){1,2}" + _HOW_MANY
+    + r")?|(?:recent|past|previous|last|latest)" + _HOW_MANY + r"|other|all)"
+    r"\s+(?:orders|purchases)"
+    r"|(?:order|purchase)\s+(?:history|list)|list\s+of\s+(?:my\s+)?orders"
+    r"|orders?\s+I(?:'ve|\s+have)?\s+(?:placed|made|ordered))\b",
     re.IGNORECASE,
 )
+
+
+# Asked to be shown the orders ("list all of my orders", "can I see my order history", "what
+# about my other orders"), as against a complaint about them ("my orders never arrived") or
+# another request ("cancel all my orders").
+_SHOW_ORDERS = re.compile(
+    r"\b(?:show|list|see|view|display|check|look\s+up|give|get|tell|pull\s+up|bring\s+up"
+    r"|what\s+about|how\s+about|which\s+are|what\s+are|what\s+were)"
+    r"(?:\s+(?:me|us|out|up|at|on))?(?:\s+(?:a|the|all))?(?:\s+of)?\s+(?:my|our|the)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def asks_to_see_orders(text: str) -> bool:
+    """Whether ``text`` asks to be shown the customer's orders as a list, a verb of showing
+    right before them ("could you list my orders?", "what about my other orders?"), not only
+    names them ("my orders never arrived", "cancel all my orders")."""
+    text = text.replace("\u2019", "'")
+    return any(_SHOW_ORDERS.search(text[:match.start()])
+               for match in _ORDERS_LIST.finditer(text))
 
 
 def asks_for_own_orders(text: str) -> bool:
     """Whether ``text`` asks for the customer's orders as a list ("show my recent orders"),
     rather than about one order."""
     return bool(_ORDERS_LIST.search(text.replace("\u2019", "'")))
+
+
+def list_intent(connectors: tuple[ConnectorSpec, ...]) -> str:
+    """The intent a verified-only connector answers (the customer's own orders), or ""."""
+    return next((c.intents[0] for c in connectors if c.verified_only and c.intents), "")
 
 
 def choose(

@@ -67,6 +67,9 @@ OFF_TOPIC_IN_SCOPE_CONFIDENCE = 0.9
 # The same for a message confidently of the fallback intent ("do you take paypal"): above
 # the character n-grams' noise between unrelated texts (about 0.05).
 CHOICE_MIN_TEXT_SCORE = 0.08
+# A message not understood that gives a detail alone may hold this many other words besides
+# the usual ones around a detail ("my mistake, 10027"): ``dialog.only_details``.
+DETAIL_SPARE_WORDS = 2
 
 
 class _Clock:
@@ -188,8 +191,9 @@ def run_turn(
             context.now or timezone.now(), context.timezone or settings.TIME_ZONE,
             fallback=settings.TIME_ZONE,
         )
-    found = entities.extract(text, products=taxonomy.products, today=today,
-                             awaiting=dialog.awaited_detail(context.dialog_state))
+    # A detail may come with a few words the classifier does not understand ("my bad, 10031").
+    spare = DETAIL_SPARE_WORDS if is_fallback else 0
+    found = _entities(taxonomy, text, today=today, state=context.dialog_state, spare=spare)
     if result.backend == "claude" and result.entities:
         for key in ("order_number", "email"):
             value = result.entities.get(key)
@@ -200,6 +204,15 @@ def run_turn(
             ):
                 found[key] = value.strip()[:64]
     trace["entities"] = found
+    # "show my recent orders": a list of the customer's own orders, about no order remembered.
+    own_orders = lookup.asks_for_own_orders(text) and not found.get("order_number")
+    if own_orders and readable.supported and not aside:
+        listing = _own_orders_intent(taxonomy, intent=intent,
+                                     shown=lookup.asks_to_see_orders(text))
+        if listing and listing != intent:
+            intent, is_fallback = listing, False
+            trace["classification"].update(decided_intent=intent, is_fallback=False,
+                                           own_orders=True)
     clock.lap("entities")
 
     # 3. Signals, sentiment and urgency.
@@ -228,8 +241,7 @@ def run_turn(
     # by a data connector also needs the details the connector takes.
     required = taxonomy.required_details()
     choices = _connector_choices(
-        taxonomy, context=context, found=found, required=required,
-        own_orders=lookup.asks_for_own_orders(text),
+        taxonomy, context=context, found=found, required=required, own_orders=own_orders,
     )
     social = smalltalk.kind(text, intents=taxonomy.intents)
     # "I don't have it": the request is answered from its article, with no lookup.
@@ -249,6 +261,8 @@ def run_turn(
             required_details=required,
             no_detail=without_detail,
             known=context.known_details(),
+            detail_only=dialog.only_details(text, found, spare=spare),
+            forget=("order_number",) if own_orders else (),
         )
     intent, is_fallback = outcome.intent, outcome.is_fallback
     if outcome.action == "ask" and intent in choices:
@@ -307,6 +321,9 @@ def run_turn(
 
     # Whether this reply offers a person: a plain yes to it is then a request for one.
     state = {**state, "offered_person": bool(reply_text) and _offers_person(reply_text)}
+    if (trace.get("connector") or {}).get("not_found") and not decision.handoff:
+        # Nothing found for these details: a corrected detail alone next tries again.
+        state = {**state, "missed": {"intent": intent}}
 
     if reply_text and card_shared:
         # The door masked a card number in the message (chat.text.mask_card_numbers).
@@ -471,8 +488,10 @@ def _connector_choices(
     if not taxonomy.connectors:
         return {}
     remembered = (context.dialog_state or {}).get("details") or {}
+    # An order number remembered from an earlier turn is no order of this message's when it
+    # asks for the customer's orders as a list.
     has_number = bool(found.get("order_number") or (
-        isinstance(remembered, dict) and remembered.get("order_number")))
+        not own_orders and isinstance(remembered, dict) and remembered.get("order_number")))
     choices = {}
     for slug in sorted({s for c in taxonomy.connectors for s in c.intents}):
         choice = lookup.choose(
@@ -499,7 +518,7 @@ def _look_up(
     spec = choice.connector
     values = lookup.values_for(spec, outcome.details, context.verified_customer_id)
     result = lookup.run(spec, values, caller=call_connector)
-    trace["connector"] = result.to_trace()
+    trace["connector"] = {**result.to_trace(), "not_found": result.not_found}
     if result.ok:
         trace["response"] = {"source": "connector", "connector": spec.name}
         return result.reply, lookup.grounding(result)
@@ -548,12 +567,49 @@ def _look_up_with_claude(
     if not calls:
         return None, False
     last = calls[-1]
-    trace["connector"] = {**last.to_trace(), "via": "claude tool"}
+    trace["connector"] = {**last.to_trace(), "not_found": last.not_found, "via": "claude tool"}
     if not (last.ok or last.not_found) or not reply:
         trace["errors"].append(f"connector {spec.name}: {last.reason or 'no reply'}"[:300])
         return None, True
     trace["response"] = {"source": "claude", "connector": spec.name, "tool": True}
     return (reply, [*lookup.grounding(last), spec.fallback_text]), True
+
+
+def _own_orders_intent(taxonomy: Taxonomy, *, intent: str, shown: bool) -> str:
+    """The intent answering a request for the customer's own orders as a list (the intent of
+    a verified-only connector) when the classifier's choice (``intent``) gives way to it: the
+    message asks to be shown them (``shown``: "can you list all my orders instead", whatever
+    other intent its words suggest), or the choice is the fallback intent. "" otherwise."""
+    listing = lookup.list_intent(taxonomy.connectors)
+    if not listing or listing not in taxonomy.intents or listing == intent:
+        return ""
+    return listing if shown or intent == taxonomy.fallback_intent else ""
+
+
+def _entities(
+    taxonomy: Taxonomy, text: str, *, today: dt.date, state: dict[str, Any] | None,
+    spare: int = 0,
+) -> dict[str, Any]:
+    """The message's entities, read knowing what the dialog waits for.
+
+    The detail asked for is awaited (a bare number is the order number asked for). A lookup
+    under way (a detail asked for, or last turn's lookup that found nothing) also takes its
+    other details given alone: "10031" while the e-mail address is awaited, "sam at example
+    dot com" after nothing was found, but not a number inside another request.
+    """
+    awaiting = dialog.awaited_detail(state)
+    found = entities.extract(text, products=taxonomy.products, today=today, awaiting=awaiting)
+    state = state or {}
+    remembered = state.get("details") if isinstance(state.get("details"), dict) else {}
+    if not (awaiting or state.get("missed")):
+        return found
+    for name in ("order_number", "email"):
+        if name == awaiting or found.get(name) or (name not in remembered and awaiting):
+            continue
+        again = entities.extract(text, products=taxonomy.products, today=today, awaiting=name)
+        if again.get(name) and dialog.only_details(text, again, spare=spare):
+            return again
+    return found
 
 
 def _vocabulary(taxonomy: Taxonomy) -> frozenset[str]:

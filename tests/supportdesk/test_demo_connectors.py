@@ -161,3 +161,40 @@ def test_a_signed_in_customer_is_not_asked_for_the_email_the_desk_knows(client, 
     reply = Message.objects.filter(conversation=conversation, author="bot").last()
     assert "e-mail" not in reply.text
     assert "Shipped" in reply.text and "1Z999AA10123456784" in reply.text
+
+
+@pytest.mark.parametrize("ask", ["show my recent orders", "could you list my orders?",
+                                 "and what about my other orders?"])
+def test_an_earlier_order_does_not_hide_the_signed_in_customers_list(demo, ask):
+    result = converse(["where is order 10019", ask], verified="cust-10023")
+    assert result.trace["connector"]["connector"] == "My recent orders"
+    assert result.reply_text.count("- Order ") == 3 and "10019" not in result.reply_text
+
+
+def test_a_visitor_who_moves_on_to_their_orders_is_asked_to_sign_in(demo):
+    result = converse(["where's order 10002?", "actually, show me all my orders"])
+    assert "signed in" in result.reply_text and "10002" not in result.reply_text
+    assert result.dialog_state["pending"] is None
+
+
+def test_a_wrong_email_can_be_corrected_alone(demo):
+    lines = ["is my order on its way?", "it's 10023", "jo@example.com"]
+    missed = converse(lines)
+    assert "couldn't find that order" in missed.reply_text
+    fixed = converse([*lines, "sorry, sam@example.com"])
+    assert (fixed.intent, fixed.is_fallback) == ("order_status", False)
+    assert "Shipped" in fixed.reply_text and "1Z999AA10123456784" in fixed.reply_text
+    spelt = converse([*lines, "sam at example dot com"])
+    assert "1Z999AA10123456784" in spelt.reply_text
+
+
+def test_a_corrected_order_number_alone_keeps_the_email_and_leaks_nothing(demo):
+    lines = ["where is my order 10019? I'm lee@example.com"]
+    first = converse(lines)
+    # 10019 is someone else's: the same answer as an order that does not exist.
+    assert "couldn't find that order" in first.reply_text
+    assert first.reply_text == converse(["where is my order 99991? I'm lee@example.com"]
+                                        ).reply_text
+    fixed = converse([*lines, "oh wait, 10029"])
+    assert "10029" in fixed.reply_text and "couldn't find" not in fixed.reply_text
+    assert fixed.trace["connector"]["status"] == 200

@@ -162,3 +162,83 @@ def test_no_detail_with_nothing_pending_changes_nothing():
     said = advance({}, intent="general_inquiry", is_fallback=True, entities={},
                    required_details=REQUIRED, no_detail=True)
     assert said == plain
+
+
+LOOKUP = {"order_status": [{"name": "order_number", "question": "Your order number?"},
+                           {"name": "email", "question": "Your e-mail address?"}]}
+MISSED = {"turns": 2, "fallbacks": 0, "pending": None, "last_intent": "order_status",
+          "details": {"order_number": "55102", "email": "jo@example.com"},
+          "missed": {"intent": "order_status"}}
+
+
+@pytest.mark.parametrize(("text", "entities", "expected"), [
+    ("sam@example.com", {"emails": ["sam@example.com"]}, True),
+    ("Sorry, it's sam@example.com!", {"emails": ["sam@example.com"]}, True),
+    ("what about order 10031?", {"order_numbers": ["10031"]}, True),
+    ("try A-10031 instead", {"order_numbers": ["A-10031"]}, True),
+    ("sam at example dot com", {"emails": ["sam@example.com"]}, True),
+    ("refund 10031 please", {"order_numbers": ["10031"]}, False),
+    ("sam@example.com call me on 5551234567", {"emails": ["sam@example.com"]}, False),
+    ("how do I return a jacket? sam@example.com", {"emails": ["sam@example.com"]}, False),
+    ("thanks", {}, False),
+])
+def test_a_message_of_a_detail_alone(text, entities, expected):
+    from chat.bot.dialog import only_details
+
+    assert only_details(text, entities) is expected
+
+
+@pytest.mark.parametrize("entities", [{"email": "sam@example.com"}, {"order_number": "10031"}])
+def test_after_a_lookup_found_nothing_a_detail_alone_tries_it_again(entities):
+    outcome = advance(MISSED, intent="general_inquiry", is_fallback=False, entities=entities,
+                      required_details=LOOKUP, detail_only=True)
+    assert (outcome.intent, outcome.is_fallback, outcome.action) == (
+        "order_status", False, "answer")
+    assert outcome.details == {**MISSED["details"], **entities}
+    assert "missed" not in outcome.state  # the pipeline sets it again if this one misses
+
+
+def test_without_a_miss_a_detail_alone_is_no_lookup():
+    state = {k: v for k, v in MISSED.items() if k != "missed"}
+    outcome = advance(state, intent="general_inquiry", is_fallback=True,
+                      entities={"email": "sam@example.com"}, required_details=LOOKUP,
+                      detail_only=True)
+    assert outcome.intent == "general_inquiry" and outcome.is_fallback
+
+
+def test_another_detail_while_one_is_awaited_keeps_the_request():
+    first = advance({}, intent="order_status", is_fallback=False,
+                    entities={"order_number": "55109"}, required_details=LOOKUP)
+    assert first.state["pending"]["detail"] == "email"
+    second = advance(first.state, intent="general_inquiry", is_fallback=False,
+                     entities={"order_number": "55102"}, required_details=LOOKUP,
+                     detail_only=True)
+    assert (second.intent, second.is_fallback, second.action) == ("order_status", False, "ask")
+    assert second.details == {"order_number": "55102"}
+    assert second.state["pending"]["detail"] == "email"
+
+
+def test_forgotten_details_are_not_reused():
+    outcome = advance(MISSED, intent="order_status", is_fallback=False, entities={},
+                      required_details={"order_status": []}, forget=("order_number",))
+    assert outcome.details == {"email": "jo@example.com"}
+
+
+def test_a_pleasantry_keeps_the_miss_and_the_state_is_checked():
+    from chat.bot.dialog import check_state, pleasantry
+
+    kept = pleasantry(MISSED, kind="thanks", fallback_intent="general_inquiry")
+    assert kept.state["missed"] == {"intent": "order_status"}
+    assert check_state(dict(MISSED)) == MISSED
+    with pytest.raises(ValueError, match="missed"):
+        check_state({**MISSED, "missed": "order_status"})
+
+
+def test_a_message_not_understood_may_hold_a_few_more_words_around_a_detail():
+    from chat.bot.dialog import only_details
+
+    found = {"order_numbers": ["10027"]}
+    assert not only_details("my mistake, 10027", found)
+    assert only_details("my mistake, 10027", found, spare=2)
+    assert not only_details("refund 10027 onto my credit card", found, spare=2)
+    assert not only_details("10027 and 55512", found, spare=2)

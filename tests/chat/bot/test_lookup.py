@@ -288,3 +288,140 @@ def test_an_unverified_customers_email_is_still_asked(shop):
         context=TurnContext(verified_details={"email": "pat@example.com"}),
     )
     assert "e-mail" in result.reply_text and not caller.calls
+
+
+class Shop(Caller):
+    """A fake shop: order 55102 is Pat's (pat@example.com); any other pair is not found."""
+
+    def __call__(self, spec, values):
+        if spec.name == "Order status" and (
+            values.get("order_number"), values.get("email")) != ("55102", "pat@example.com"):
+            self.calls.append((spec.name, dict(values)))
+            return CallOutcome(connector=spec.name, method="GET", url="u", status=404,
+                               reason="http_404", not_found=True)
+        return super().__call__(spec, values)
+
+
+@pytest.mark.parametrize("text", [
+    "what about my other orders?", "list all of my orders", "my last 3 orders please",
+    "can you show me my purchase history", "and my previous orders",
+])
+def test_more_ways_of_asking_for_ones_orders_as_a_list(text):
+    from chat.bot.lookup import asks_for_own_orders
+
+    assert asks_for_own_orders(text)
+
+
+@pytest.mark.parametrize("text", ["where are my two orders", "did my order 55102 ship"])
+def test_one_or_two_named_orders_are_no_list(text):
+    from chat.bot.lookup import asks_for_own_orders
+
+    assert not asks_for_own_orders(text)
+
+
+@pytest.mark.parametrize("ask", ["list my orders", "what about my other orders?",
+                                 "show me my recent orders"])
+def test_an_earlier_order_number_does_not_hide_the_verified_customers_orders(shop, ask):
+    caller = Caller()
+    result = converse(shop, ["where is order 55102?", ask], caller=caller, verified="cust-9")
+    if result.intent != "order_status":
+        pytest.skip("the small test classifier does not read this as order_status")
+    assert caller.calls[-1] == ("Recent orders", {"customer_id": "cust-9"})
+    assert "55101 Shipped" in result.reply_text and "e-mail" not in result.reply_text
+    assert "order_number" not in result.dialog_state["details"]
+
+
+def test_an_unverified_customer_asking_for_their_orders_is_sent_to_sign_in(shop):
+    caller = Caller()
+    result = converse(shop, ["where is order 55102?", "show me my recent orders"],
+                      caller=caller)
+    if result.intent != "order_status":
+        pytest.skip("the small test classifier does not read this as order_status")
+    assert result.reply_text == SIGN_IN_REPLY and not caller.calls
+    assert result.dialog_state["pending"] is None
+
+
+def test_a_new_order_number_replaces_the_one_remembered(shop):
+    caller = Caller()
+    converse(shop, ["where is order 55102?", "where is order 55777? pat@example.com"],
+             caller=caller)
+    assert caller.calls == [("Order status", {"order_number": "55777",
+                                              "email": "pat@example.com"})]
+
+
+@pytest.mark.parametrize("correction", ["pat@example.com", "sorry, it's pat@example.com",
+                                        "Oops, try pat@example.com instead"])
+def test_a_corrected_email_alone_tries_the_lookup_again(shop, correction):
+    caller = Shop()
+    result = converse(shop, ["where is my order 55102? my email is jo@example.com",
+                             correction], caller=caller)
+    assert caller.calls == [
+        ("Order status", {"order_number": "55102", "email": "jo@example.com"}),
+        ("Order status", {"order_number": "55102", "email": "pat@example.com"}),
+    ]
+    assert (result.intent, result.is_fallback) == ("order_status", False)
+    assert "Shipped" in result.reply_text
+    assert result.dialog_state["fallbacks"] == 0 and not result.dialog_state.get("missed")
+
+
+def test_a_corrected_order_number_alone_tries_again_with_the_email(shop):
+    caller = Shop()
+    result = converse(shop, ["where is my order 55109? my email is pat@example.com",
+                             "55102"], caller=caller)
+    assert caller.calls[-1] == ("Order status", {"order_number": "55102",
+                                                 "email": "pat@example.com"})
+    assert "Shipped" in result.reply_text
+
+
+def test_a_second_miss_answers_the_same_as_the_first(shop):
+    # No leak: a wrong e-mail for a real order and a made-up order get one answer.
+    caller = Shop()
+    result = converse(shop, ["where is my order 55102? my email is jo@example.com",
+                             "al@example.com", "55999"], caller=caller)
+    assert [values for _, values in caller.calls] == [
+        {"order_number": "55102", "email": "jo@example.com"},
+        {"order_number": "55102", "email": "al@example.com"},
+        {"order_number": "55999", "email": "al@example.com"},
+    ]
+    assert result.reply_text == STATUS.fallback_text
+    assert result.dialog_state["missed"] == {"intent": "order_status"}
+
+
+def test_after_a_miss_a_new_request_with_an_email_is_not_a_retry(shop):
+    caller = Shop()
+    converse(shop, ["where is my order 55102? my email is jo@example.com",
+                    "how do I return a jacket? I'm jo2@example.com"], caller=caller)
+    assert len(caller.calls) == 1
+
+
+def test_an_order_number_alone_while_the_email_is_awaited_replaces_the_old_one(shop):
+    caller = Shop()
+    asked = converse(shop, ["where is order 55109?", "sorry, it's 55102"], caller=caller)
+    assert asked.trace["dialog"]["action"] == "ask" and not caller.calls
+    assert "55102" in asked.reply_text and asked.dialog_state["pending"]["detail"] == "email"
+    done = converse(shop, ["where is order 55109?", "sorry, it's 55102", "pat@example.com"],
+                    caller=caller)
+    assert caller.calls[-1] == ("Order status", {"order_number": "55102",
+                                                 "email": "pat@example.com"})
+    assert "Shipped" in done.reply_text
+
+
+def test_an_email_spelt_out_while_awaited(shop):
+    caller = Shop()
+    result = converse(shop, ["where is order 55102?", "pat at example dot com"],
+                      caller=caller)
+    assert caller.calls == [("Order status", {"order_number": "55102",
+                                              "email": "pat@example.com"})]
+    assert "Shipped" in result.reply_text
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("never mind that, could you list all of my orders", True),
+    ("give me a list of my orders", True), ("what about my other orders?", True),
+    ("my orders never arrived", False), ("cancel all my orders", False),
+    ("show me how to cancel my recent orders", False),
+])
+def test_asking_to_be_shown_ones_orders(text, expected):
+    from chat.bot.lookup import asks_to_see_orders
+
+    assert asks_to_see_orders(text) is expected
