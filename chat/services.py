@@ -560,13 +560,17 @@ def connector_category(trace: dict[str, Any] | None) -> str:
     """A bot reply's event category from its trace's data connector call (``chat.bot.lookup``):
     ``"connector:<id>"`` when a connector answered, ``"connector_not_found:<id>"`` when the
     company's API found nothing for the details (a 404 or a missing field: the connector's
-    fallback text, no answer), ``"connector_failed:<id>"`` when the call failed; "" for a
-    turn that called none. The connector is named by its id, which fits the column whatever
-    its name (a trace from before ids were recorded names it, cut to the column)."""
+    fallback text, no answer), ``"connector_failed:<id>"`` when the call failed or the quality
+    check replaced its answer; "" for a turn that called none. The connector is named by its
+    id, which fits the column whatever its name (a trace from before ids were recorded names
+    it, cut to the column)."""
     call = (trace or {}).get("connector")
     if not isinstance(call, dict) or not call.get("connector"):
         return ""
-    if call.get("ok"):
+    quality = (trace or {}).get("quality")
+    if call.get("ok") and isinstance(quality, dict) and not quality.get("ok", True):
+        kind = "connector_failed"  # the quality check replaced the answer: none was given
+    elif call.get("ok"):
         kind = "connector"
     elif call.get("not_found") or call.get("reason") in ("http_404", "missing_field"):
         kind = "connector_not_found"

@@ -20,6 +20,7 @@ from typing import Any
 
 from knowledge.connectors import CallOutcome, ConnectorSpec, connector_call
 
+from . import quality
 from .dialog import DialogOutcome
 
 QUESTIONS = {
@@ -160,8 +161,13 @@ def run(connector: ConnectorSpec, values: dict[str, str], *, caller: Caller | No
     return (caller or connector_call)(connector, values)
 
 
-def grounding(outcome: CallOutcome) -> list[str]:
-    """The connector's answer as quality-check sources: its JSON and every value in it."""
+def grounding(outcome: CallOutcome, connector: ConnectorSpec | None = None) -> list[str]:
+    """The connector's answer as quality-check sources: its JSON and every value in it; with
+    ``connector``, also what its admin wrote (the reply template and the fallback text: a help
+    link, a phone number), as an article's text is a source.
+
+    A reply rendered from the template offline also grounds its links that begin as the
+    admin wrote them (``composed_grounding``)."""
     sources: list[str] = []
 
     def walk(value: Any) -> None:
@@ -177,6 +183,32 @@ def grounding(outcome: CallOutcome) -> list[str]:
     if outcome.data is not None:
         sources.append(json.dumps(outcome.data, ensure_ascii=False)[:20000])
         walk(outcome.data)
+    if connector is not None:
+        sources += [text for text in (connector.reply_template, connector.fallback_text) if text]
+    return sources
+
+
+# A link the admin wrote in a reply template up to its first variable, with a path:
+# "https://carrier.example/track?n=" of "https://carrier.example/track?n={{ data.n|urlencode }}".
+_TEMPLATE_LINK_PREFIX = re.compile(r"https?://[^\s<>\"'(){}\[\]/]+/[^\s<>\"'(){}\[\]]*(?=\{\{)",
+                                   re.IGNORECASE)
+# A Markdown backslash escape (CommonMark, section 2.4), as escape_markdown writes them.
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def composed_grounding(outcome: CallOutcome, connector: ConnectorSpec) -> list[str]:
+    """The sources of a reply rendered from ``connector``'s template (the offline path):
+    ``grounding``, and each link of the reply that begins with a link the admin wrote up to
+    its first variable (the rest is the company's values: a tracking page's address with the
+    tracking number). Every other fact must still be in the answer's data or the admin's text."""
+    sources = grounding(outcome, connector)
+    template = connector.reply_template
+    prefixes = [m.group(0).lower() for m in _TEMPLATE_LINK_PREFIX.finditer(template)]
+    if prefixes and outcome.reply:
+        for url in quality.URL_RE.findall(outcome.reply):
+            plain = _ESCAPED.sub(r"\1", url)
+            if plain.lower().startswith(tuple(prefixes)):
+                sources.append(plain)
     return sources
 
 

@@ -521,7 +521,7 @@ def _look_up(
     trace["connector"] = {**result.to_trace(), "not_found": result.not_found}
     if result.ok:
         trace["response"] = {"source": "connector", "connector": spec.name}
-        return result.reply, lookup.grounding(result)
+        return result.reply, lookup.composed_grounding(result, spec)
     if result.not_found and spec.fallback_text:
         trace["response"] = {"source": "connector", "connector": spec.name, "fallback": True}
         return spec.fallback_text, [spec.fallback_text]
@@ -572,7 +572,7 @@ def _look_up_with_claude(
         trace["errors"].append(f"connector {spec.name}: {last.reason or 'no reply'}"[:300])
         return None, True
     trace["response"] = {"source": "claude", "connector": spec.name, "tool": True}
-    return (reply, [*lookup.grounding(last), spec.fallback_text]), True
+    return (reply, lookup.grounding(last, spec)), True
 
 
 def _own_orders_intent(taxonomy: Taxonomy, *, intent: str, shown: bool) -> str:

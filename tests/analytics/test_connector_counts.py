@@ -38,6 +38,11 @@ LONG = "Order status (tracking, carrier, ETA)"  # 37 characters
      "connector_not_found:Order status"),
     ({"connector": {"connector": "Order status", "connector_id": True, "ok": True}},
      "connector:Order status"),
+    # an answer the quality check replaced was not given: a failure, not an answer
+    ({"connector": {"connector": "Order status", "connector_id": 7, "ok": True},
+      "quality": {"ok": False, "problems": ["ungrounded facts"]}}, "connector_failed:7"),
+    ({"connector": {"connector": "Order status", "connector_id": 7, "ok": True},
+      "quality": {"ok": True, "problems": []}}, "connector:7"),
 ])
 def test_category_from_trace(trace, category):
     assert connector_category(trace) == category

@@ -425,3 +425,64 @@ def test_asking_to_be_shown_ones_orders(text, expected):
     from chat.bot.lookup import asks_to_see_orders
 
     assert asks_to_see_orders(text) is expected
+
+
+class RenderingCaller(Caller):
+    """A connector call answered by ``data``, its reply rendered from the spec's template as
+    ``connector_call`` renders it (the sandbox, the values as literal text)."""
+
+    def __init__(self, data) -> None:
+        super().__init__()
+        self.data = data
+
+    def __call__(self, spec, values):
+        from knowledge.connectors import render_reply
+
+        self.calls.append((spec.name, dict(values)))
+        reply, _ = render_reply(spec, self.data, values)
+        return CallOutcome(connector=spec.name, method="GET", url="u", ok=True, status=200,
+                           reply=reply, data=self.data, connector_id=spec.id)
+
+
+ASKED = ["where is my order 55102, my email is pat@example.com"]
+ORDER = {"order": {"number": "55102", "status": "Shipped", "carrier": "UPS",
+                   "tracking": "1Z 999)AA&1#2"}}
+
+
+@pytest.mark.parametrize("template", [
+    # What the admin wrote is a source, like an article's text: a help link, a phone number,
+    # an address, a link to a carrier's page with the company's value in it.
+    "Order {{ order.number }} is {{ order.status }}. Help: https://help.shop.example/orders",
+    "Order {{ order.number }} is {{ order.status }}. Questions? Call 1-800-555-0142.",
+    "{{ order.status }}. [Track it](https://carrier.example/track?n={{ order.number }})",
+    "{{ order.status }}. Write to returns@shop.example or see <https://shop.example/returns>.",
+])
+def test_the_admins_own_facts_in_a_template_are_grounded(shop, template):
+    spec = dataclasses.replace(STATUS, reply_template=template)
+    result = converse(dataclasses.replace(shop, connectors=(spec, RECENT)), ASKED,
+                      caller=RenderingCaller(ORDER))
+    assert result.trace["quality"]["ok"], result.trace["quality"]
+    assert result.trace["response"]["source"] == "connector"
+    assert "Shipped" in result.reply_text
+
+
+def test_a_link_on_another_host_than_the_admins_is_still_refused(shop):
+    spec = dataclasses.replace(
+        STATUS, reply_template="[Track it](https://carrier.example/track?n={{ order.number }})")
+    invented = CallOutcome(
+        connector="Order status", method="GET", url="u", ok=True, status=200,
+        reply="[Track it](https://carrier.example.evil/track?n=55102)", data=ORDER)
+    result = converse(dataclasses.replace(shop, connectors=(spec, RECENT)), ASKED,
+                      caller=Caller(invented))
+    assert not result.trace["quality"]["ok"] and "evil" not in result.reply_text
+
+
+def test_a_link_in_the_companys_data_is_text_not_a_fact(shop):
+    spec = dataclasses.replace(STATUS, reply_template="{{ order.status }}: {{ order.link }}")
+    data = {"order": {"status": "Shipped", "link": "https://evil.example/login"}}
+    result = converse(dataclasses.replace(shop, connectors=(spec, RECENT)), ASKED,
+                      caller=RenderingCaller(data))
+    assert result.trace["quality"]["ok"]
+    assert "](" not in result.reply_text and "evil" in result.reply_text
+    from knowledge.markdown import render_markdown
+    assert "<a " not in render_markdown(result.reply_text)
