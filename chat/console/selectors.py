@@ -600,6 +600,20 @@ def _summary_opening(slug: str) -> tuple[str, str]:
     return name, f"The customer's request is about “{name}”."
 
 
+def _lookup_words(call: dict[str, Any] | None) -> str:
+    """A turn's data connector call in the summary's words: "looked up “Order status”
+    (answered)", "(found nothing)" or "(failed: timeout)"; "" for a turn without one."""
+    if not call:
+        return ""
+    if call.get("ok"):
+        outcome = "answered"
+    elif call.get("not_found"):
+        outcome = "found nothing"
+    else:
+        outcome = f"failed: {str(call.get('reason') or 'unknown')[:40]}"
+    return f"looked up “{str(call.get('connector'))[:120]}” ({outcome})"
+
+
 def handoff_summary_for_agent(
     *, conversation: Conversation, transcript: list[Message]
 ) -> HandoffSummary | None:
@@ -610,9 +624,13 @@ def handoff_summary_for_agent(
     details: list[str] = []
     seen: set[str] = set()
     titles: list[str] = []
+    lookups: list[str] = []
     for message in transcript:
         trace = getattr(message, "trace_view", None)
         if trace is not None:
+            lookup = _lookup_words(trace.connector)
+            if lookup and lookup not in lookups:
+                lookups.append(lookup)
             for entity in trace.entities:
                 kind = ENTITY_WORDS.get(entity["kind"], entity["kind"].replace("_", " "))
                 line = f"{kind} {entity['value']}".strip()
@@ -629,9 +647,11 @@ def handoff_summary_for_agent(
     if details:
         # In one order on both databases (PostgreSQL's jsonb keeps no key order).
         sentences.append(f"They gave {_joined(sorted(details)[:4])}.")
+    if lookups:
+        sentences.append("The bot " + _joined(lookups[:3]) + ".")
     if titles:
         sentences.append("The bot answered with " + _joined([f"“{t}”" for t in titles[:3]]) + ".")
-    else:
+    elif not lookups:
         sentences.append("The bot quoted no article.")
     reason = conversation.handoff_reason.strip().rstrip(".") or "no reason recorded"
     signal = _SIGNAL_REASON.fullmatch(reason)

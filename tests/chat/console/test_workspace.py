@@ -282,6 +282,31 @@ def test_handoff_summary_says_what_why_and_what_the_bot_answered(client, agent, 
     assert b'data-sd="handoff-summary"' not in page
 
 
+def test_handoff_summary_says_what_the_bot_looked_up_and_how_it_went(client, agent, widget):
+    from .conftest import bot_turn, handoff_turn
+
+    conversation, (first,) = start_conversation(widget, "where is order 55102?")
+    calls = [
+        {"connector": "Order status", "ok": False, "not_found": True, "reason": "http_404"},
+        {"connector": "Order status", "ok": True, "reason": ""},
+        {"connector": "Returns API", "ok": False, "reason": "timeout"},
+    ]
+    message = first
+    for call in calls:
+        services.bot_turn_record(message=message, result=bot_turn(
+            trace={"stages": [], "connector": {"method": "GET", "url": "u", **call}}))
+        message, _ = services.message_create_incoming(
+            conversation=conversation, text="and then?", client_id=uuid.uuid4(),
+            queue_bot=False)
+    services.bot_turn_record(message=message, result=handoff_turn(reason="A legal threat"))
+    client.force_login(agent)
+    page = client.get(reverse("chat:console-conversation", args=[conversation.pk])).content
+    summary = page.decode().split('data-sd="handoff-summary"')[1].split("</section>")[0]
+    assert ("The bot looked up “Order status” (found nothing), looked up “Order status” "
+            "(answered) and looked up “Returns API” (failed: timeout).") in summary
+    assert "quoted no article" not in summary
+
+
 def test_handoff_summary_reads_the_intent_s_description_as_a_sentence(client, agent, widget):
     """Issue 14: the offline summary said "The customer wants help with complaint"."""
     from knowledge.models import Intent
