@@ -42,3 +42,41 @@ def test_connector_pages_are_readable_at_390px(daphne_server, page):
     assert page.locator("[data-sd=connector-test-form] [data-sd=connector-delete]").count() == 0
     test_box = page.locator("[data-sd=connector-test]").bounding_box()
     assert zone.bounding_box()["y"] > test_box["y"] + test_box["height"] + 16
+
+
+@pytest.mark.services
+@pytest.mark.browser
+def test_the_dashboards_connector_and_article_figures_fit_a_phone(daphne_server, page):
+    from django.utils import timezone
+
+    from analytics.models import EventName, ReportingEvent
+
+    manager = User.objects.create_user(username="phonemanager", password=DEMO_PASSWORD)
+    manager.groups.add(Group.objects.get(name="managers"))
+    connector = Connector.objects.create(
+        name="Order status from the warehouse system", url_template="https://shop.example/o",
+        allowed_hosts=["shop.example"], reply_template="{{ x }}", needs=["order_number"],
+    )
+    from analytics.rollup import rollup_refresh
+    from chat import services
+    from chat.models import Widget
+
+    widget = Widget.objects.create(public_key="phone-shop", name="Phone shop",
+                                   allowed_origins=["self"])
+    conversation, _ = services.conversation_start(widget=widget)
+    for category in ("connector", "connector", "connector_not_found", "connector_failed"):
+        ReportingEvent.objects.create(name=EventName.BOT_REPLIED, occurred_at=timezone.now(),
+                                      category=f"{category}:{connector.pk}",
+                                      conversation=conversation)
+    rollup_refresh()
+    page.set_viewport_size({"width": 390, "height": 800})
+    login(page, daphne_server, "phonemanager")
+    page.goto(f"{daphne_server}/analytics/")
+    resolved = page.locator("[data-sd=connector-stats] [data-sd=connector-resolved]").first
+    resolved.wait_for()
+    box = resolved.bounding_box()
+    # Every figure is on the screen, under its label, without scrolling sideways.
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    answered = page.locator("[data-sd=connector-stats] td[data-label=Answered]").first
+    assert answered.inner_text().strip().endswith("2")
