@@ -54,12 +54,58 @@ def system_resolve(host: str, port: int) -> list[str]:
     return addresses
 
 
+# IPv6 ranges that carry an IPv4 address in their last 32 bits: NAT64's well-known prefix
+# (RFC 6052), IPv4-compatible addresses (RFC 4291, deprecated) and IPv4-translated ones
+# (RFC 2765). IPv4-mapped (``::ffff:0:0/96``), 6to4 and Teredo have ``ipaddress`` properties.
+_IPV4_IN_LAST_32_BITS = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::/96"),
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),
+)
+# NAT64's local-use prefix (RFC 8215): where the IPv4 address sits depends on the prefix
+# length the local operator chose, and the range is never globally routed: not public.
+_NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses the IPv6 address ``ip`` carries and that a connection to it may
+    reach: IPv4-mapped (``::ffff:a.b.c.d``), NAT64 (``64:ff9b::a.b.c.d``), IPv4-compatible
+    (``::a.b.c.d``), IPv4-translated (``::ffff:0:a.b.c.d``), 6to4 (``2002:AABB:CCDD::/48``)
+    and Teredo (``2001::/32``: its server and its client). Empty for any other address."""
+    found: list[ipaddress.IPv4Address] = []
+    if ip.ipv4_mapped is not None:
+        found.append(ip.ipv4_mapped)
+    if any(ip in network for network in _IPV4_IN_LAST_32_BITS):
+        found.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    if ip.sixtofour is not None:
+        found.append(ip.sixtofour)
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    return found
+
+
 def is_public(address: str) -> bool:
-    """Whether the IP literal ``address`` is a public (globally routed) address; an
-    IPv4-mapped IPv6 address is judged by its IPv4 address."""
+    """Whether the IP literal ``address`` is a public (globally routed) address.
+
+    An IPv6 address that carries an IPv4 address (``embedded_ipv4``: IPv4-mapped, NAT64,
+    IPv4-compatible or -translated, 6to4, Teredo) is public only when every IPv4 address it
+    carries is: ``64:ff9b::7f00:1`` reaches 127.0.0.1 through a NAT64 gateway and
+    ``2002:7f00:1::1`` through a 6to4 relay. An IPv4-mapped address is judged by its IPv4
+    address alone; NAT64's local-use prefix ``64:ff9b:1::/48`` is never public. Raises
+    ``ValueError`` for a value that is not an IP address."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL_USE:
+            return False
+        carried = embedded_ipv4(ip)
+        if not all(_is_public_ip(inner) for inner in carried):
+            return False
+        if ip.ipv4_mapped is not None:
+            return True
+    return _is_public_ip(ip)
+
+
+def _is_public_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return ip.is_global and not ip.is_multicast
 
 

@@ -5,12 +5,19 @@ no secret written into the URL."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 import pytest
 
 from knowledge import services
-from knowledge.connector_network import HostInvalid, canonical_host, host_is_public
+from knowledge.connector_network import (
+    HostInvalid,
+    canonical_host,
+    embedded_ipv4,
+    host_is_public,
+    is_public,
+)
 from knowledge.connectors import (
     MASK,
     ConnectorInvalid,
@@ -44,6 +51,13 @@ PRIVATE_URLS = [
     "http://[fe80::1]:8080/x",
     "http://[fd00::5]/x",
     "http://[::ffff:127.0.0.1]/x",
+    # IPv6 forms that carry a private IPv4 address: NAT64, 6to4, Teredo, IPv4-compatible.
+    "http://[64:ff9b::7f00:1]/o/{order_number}",
+    "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+    "http://[2002:7f00:1::1]/o/{order_number}",
+    "http://[2002:c0a8:114::]:8080/x",
+    "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/x",
+    "http://[::7f00:1]/x",
 ]
 
 
@@ -214,3 +228,56 @@ def test_an_import_with_a_secret_in_the_url_is_refused(settings):
     with pytest.raises(ImportRejected) as caught:
         validate_taxonomy_json(json.dumps(document).encode())
     assert "Put secrets in a header" in str(caught.value.problems)
+
+
+# --- IPv6 addresses that carry an IPv4 address ----------------------------------------------
+
+# Each carries a private, loopback or link-local IPv4 address a relay or gateway would reach.
+EMBEDDING_PRIVATE = [
+    "::ffff:127.0.0.1", "::ffff:c0a8:1",                   # IPv4-mapped
+    "64:ff9b::7f00:1", "64:ff9b::10.20.30.40", "64:ff9b::a9fe:a9fe",  # NAT64 well-known
+    "64:ff9b:1::808:808", "64:ff9b:1:ab::7f00:1",           # NAT64 local use: never public
+    "2002:7f00:1::1", "2002:a00:1:5::1", "2002:a9fe:a9fe::",  # 6to4
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",                 # Teredo, client 127.0.0.1
+    "2001:0:a00:1:8000:63bf:f7f7:f7f7",                     # Teredo, server 10.0.0.1
+    "::127.0.0.1", "::10.1.2.3",                            # IPv4-compatible
+    "::ffff:0:7f00:1",                                      # IPv4-translated
+]
+# The same forms around a public IPv4 address (and plain public IPv6 addresses).
+EMBEDDING_PUBLIC = [
+    "::ffff:8.8.8.8", "64:ff9b::808:808", "64:ff9b::1.1.1.1", "2002:808:808::1",
+    "::8.8.8.8", "::ffff:0:808:808", "2606:4700:4700::1111",
+]
+
+
+@pytest.mark.parametrize("address", EMBEDDING_PRIVATE)
+def test_an_ipv6_address_carrying_a_private_ipv4_address_is_not_public(address):
+    assert not is_public(address)
+    assert not host_is_public(canonical_host(address), 80)
+
+
+@pytest.mark.parametrize("address", EMBEDDING_PUBLIC)
+def test_an_ipv6_address_carrying_a_public_ipv4_address_stays_public(address):
+    assert is_public(address)
+
+
+def test_the_embedded_addresses_are_found_in_every_form():
+    assert embedded_ipv4(ipaddress.IPv6Address("64:ff9b::7f00:1")) == [
+        ipaddress.IPv4Address("127.0.0.1")]
+    assert embedded_ipv4(ipaddress.IPv6Address("2002:c0a8:101::1")) == [
+        ipaddress.IPv4Address("192.168.1.1")]
+    server, client = embedded_ipv4(
+        ipaddress.IPv6Address("2001:0:4136:e378:8000:63bf:3fff:fdd2"))
+    assert (str(server), str(client)) == ("65.54.227.120", "192.0.2.45")
+    assert embedded_ipv4(ipaddress.IPv6Address("2606:4700:4700::1111")) == []
+
+
+@pytest.mark.parametrize("address", ["64:ff9b::7f00:1", "2002:7f00:1::1", "::127.0.0.1"])
+def test_a_stored_connector_to_an_embedded_loopback_is_refused_at_call_time(address, settings):
+    # Saved before the check: the call resolves the literal, checks it and opens nothing.
+    settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS = False
+    settings.PRODUCTION = True
+    host = canonical_host(address)
+    outcome = connector_call(spec(f"http://[{host}]:9/o/{{order_number}}", (f"[{host}]:9",)),
+                             {"order_number": "1"})
+    assert outcome.reason == "private_address"
