@@ -58,6 +58,7 @@ SECRET_NAMES = frozenset({
     "secretkey", "privatekey", "sessiontoken", "refreshtoken", "idtoken", "xapikey",
 })
 SECRET_IN_URL = "Put secrets in a header (its value is write-only)"
+FRAGMENT_IN_URL = "A URL's #fragment is never sent; remove it."
 # Context names a reply template may not read, so that no template looks for them there.
 FORBIDDEN_NAMES = frozenset({"settings", "request", "headers", "connector", "secret"})
 
@@ -141,6 +142,21 @@ def is_secret_param(name: str) -> bool:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
     words = re.split(r"[^a-z0-9]+", spaced.lower())
     return any(word in SECRET_WORDS for word in words) or "".join(words) in SECRET_NAMES
+
+
+def url_parameters(url: str) -> list[tuple[str, str]]:
+    """Every ``name=value`` parameter of ``url`` a server may read, names and values
+    percent-decoded: the query's, separated by ``&`` or ``;`` (``?x=1;api_key=...``), the
+    path segments' own (``/orders;token=...``) and, for a URL stored before fragments were
+    refused, the fragment's (``#token=...``)."""
+    parts = urlsplit(url)
+    pieces = re.split(r"[&;]", parts.query) + re.split(r"[&;]", parts.fragment)
+    for segment in parts.path.split("/"):
+        pieces.extend(segment.split(";")[1:])
+    found = []
+    for piece in pieces:
+        found.extend(parse_qsl(piece, keep_blank_values=True))
+    return found
 
 
 def _split_host_entry(entry: str) -> tuple[str, int | None]:
@@ -236,7 +252,9 @@ def check_url_template(url: str, *, hosts: list[str], needs: list[str]) -> None:
         raise ConnectorInvalid(
             "url_template", f'The host "{host_key(host, None)}" is not on the allow-list.'
         )
-    for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True):
+    if "#" in url:
+        raise ConnectorInvalid("url_template", FRAGMENT_IN_URL)
+    for name, value in url_parameters(url):
         if is_secret_param(name) and value and not PLACEHOLDER_RE.fullmatch(value):
             raise ConnectorInvalid(
                 "url_template", f'{SECRET_IN_URL}: the URL gives "{name[:40]}" a value.'
@@ -307,12 +325,16 @@ def build_url(spec: ConnectorSpec, values: dict[str, str]) -> str:
 
 
 def mask_url(url: str) -> str:
-    """``url`` with the values of secret-looking query parameters (key, token...) masked."""
+    """``url`` with the values of secret-looking parameters (key, token...) masked: in the
+    query (separated by ``&`` or ``;``), after a ``;`` in the path, and in the fragment."""
     def one(match: re.Match[str]) -> str:
         value = MASK if is_secret_param(unquote(match.group(2))) else match.group(3)
         return f"{match.group(1)}{match.group(2)}={value}"
 
-    return re.sub(r"([?&])([^=&#]+)=([^&#]*)", one, url)
+    split = min((url.find(mark) for mark in "?#" if mark in url), default=len(url))
+    path, rest = url[:split], url[split:]
+    return (re.sub(r"(;)([^=;/]+)=([^;/]*)", one, path)
+            + re.sub(r"([?&;#])([^=&;#]+)=([^&;#]*)", one, rest))
 
 
 def masked_headers(spec: ConnectorSpec) -> list[tuple[str, str]]:

@@ -294,7 +294,8 @@ def endpoint_changed(
 def check_endpoint_url(url: Any) -> str:
     """The URL, stripped, when deliveries may go there; else ``EndpointInvalid("url", ...)``.
 
-    http or https, a host written out, no user name or password in it, at most 1,000
+    http or https, a host written out, no user name or password in it, no ``#fragment`` (never
+    sent, so a receiver could not read what it says), at most 1,000
     characters, a host the system resolver and the HTTP client read alike
     (``knowledge.connector_network.canonical_host``: an IP address written as four decimal
     numbers), and, unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS`` is on, a host whose every address
@@ -317,6 +318,8 @@ def check_endpoint_url(url: Any) -> str:
         raise EndpointInvalid(
             "url", "Put no user name or password in the URL; the secret signs each delivery."
         )
+    if "#" in url:
+        raise EndpointInvalid("url", "A URL's #fragment is never sent; remove it.")
     try:
         canonical_host(parts.hostname)
     except HostInvalid as error:

@@ -281,3 +281,59 @@ def test_a_stored_connector_to_an_embedded_loopback_is_refused_at_call_time(addr
     outcome = connector_call(spec(f"http://[{host}]:9/o/{{order_number}}", (f"[{host}]:9",)),
                              {"order_number": "1"})
     assert outcome.reason == "private_address"
+
+
+# --- Secrets behind ';' and '#' -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [
+    "https://shop.example/o/{order_number}?x=1;api_key=SUPERSECRET",
+    "https://shop.example/o/{order_number}?page=2&sort=asc;access_token=SUPERSECRET",
+    "https://shop.example/o;token=SUPERSECRET/{order_number}",
+    "https://shop.example/o/{order_number};jsessionid=1;sig=SUPERSECRET",
+])
+def test_save_refuses_a_secret_in_a_semicolon_parameter(url):
+    with pytest.raises(ConnectorInvalid, match="Put secrets in a header") as caught:
+        check_url_template(url, hosts=["shop.example"], needs=["order_number"])
+    assert caught.value.field == "url_template"
+    assert "SUPERSECRET" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", [
+    "https://shop.example/o/{order_number}#token=SUPERSECRET",
+    "https://shop.example/o/{order_number}?page=1#top",
+    "https://shop.example/o/{order_number}#",
+])
+def test_save_refuses_any_fragment(url):
+    with pytest.raises(ConnectorInvalid, match="A URL's #fragment is never sent; remove it"):
+        check_url_template(url, hosts=["shop.example"], needs=["order_number"])
+
+
+def test_semicolon_parameters_that_are_no_secret_stay_allowed():
+    check_url_template("https://shop.example/o/{order_number};v=2?x=1;lang=en;token={email}",
+                       hosts=["shop.example"], needs=["order_number", "email"])
+
+
+def test_the_mask_covers_semicolon_path_and_fragment_parameters():
+    masked = mask_url("https://x.example/o;token=A1/7?x=1;api_key=B2&page=3#secret=C3")
+    assert "A1" not in masked and "B2" not in masked and "C3" not in masked
+    assert masked == (f"https://x.example/o;token={MASK}/7?x=1;api_key={MASK}&page=3"
+                      f"#secret={MASK}")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url", "says"), [
+    ("https://shop.example/o/{order_number}?x=1;api_key=SUPERSECRET", "Put secrets in a header"),
+    ("https://shop.example/o/{order_number}#token=SUPERSECRET", "#fragment is never sent"),
+])
+def test_a_semicolon_or_fragment_secret_is_not_saved_nor_audited(admin_user, settings, url,
+                                                                   says):
+    settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS = True
+    Intent.objects.create(slug="order_status", name="Order status")
+    with pytest.raises(ConnectorInvalid, match=says):
+        services.connector_save(actor=admin_user, values=services.ConnectorFields(
+            name="Orders", url_template=url, reply_template="{{ status }}",
+            allowed_hosts=["shop.example"], needs=["order_number"],
+            intent_slugs=["order_status"],
+        ))
+    assert not Connector.objects.exists() and not AuditLogEntry.objects.exists()

@@ -37,6 +37,8 @@ pytestmark = pytest.mark.django_db
         ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook", "private or loopback"),
         ("http://[::10.0.0.1]/hook", "private or loopback"),
         ("ftp://example.com/hook", "http:// or https://"),
+        ("https://hooks.example.com/in#token=SECRET", "#fragment is never sent"),
+        ("https://hooks.example.com/in#", "#fragment is never sent"),
         ("https://user:pw@example.com/hook", "user name or password"),
         ("https://exa mple.com/", "Not a URL"),
         ("", "Enter the URL"),
