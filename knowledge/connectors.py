@@ -134,6 +134,38 @@ def check_reply_template(source: str) -> None:
     del template
 
 
+# A header's name is an RFC 7230 token; its value visible ASCII, spaces and tabs (httpx sends
+# nothing else: a character outside ASCII fails the request, CR or LF would split it).
+HEADER_NAME_RE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}")
+HEADER_VALUE_RE = re.compile(r"[\t\x20-\x7e]{0,4000}")
+
+
+def header_problem(name: Any, value: Any) -> str:
+    """Why the header ``name: value`` cannot be sent, for an admin (it names the header, never
+    shows its value, which is write-only), or ``""`` when it can."""
+    if not isinstance(name, str) or not HEADER_NAME_RE.fullmatch(name):
+        shown = str(name)[:40].encode("ascii", "backslashreplace").decode()
+        return (f'Header "{shown}": a name may hold only letters A-Z, digits and '
+                "! # $ % & ' * + - . ^ _ ` | ~ (no space or colon), 100 characters at most.")
+    if not isinstance(value, str) or not HEADER_VALUE_RE.fullmatch(value):
+        return (f'Header "{name}": a value may hold only visible ASCII characters, spaces and '
+                "tabs (no accented letter, emoji or line break: encode such a value, e.g. "
+                "percent- or base64-encoded), 4,000 characters at most.")
+    return ""
+
+
+def check_headers(headers: Any) -> dict[str, str]:
+    """``headers`` (a dict of name to value) when every header can be sent (``header_problem``);
+    else ``ConnectorInvalid("headers", ...)`` naming the first that cannot."""
+    if not isinstance(headers, dict):
+        raise ConnectorInvalid("headers", 'Write the headers as "Name: value" lines.')
+    for name, value in headers.items():
+        problem = header_problem(name, value)
+        if problem:
+            raise ConnectorInvalid("headers", problem)
+    return dict(headers)
+
+
 def is_secret_param(name: str) -> bool:
     """Whether a query parameter named ``name`` carries a secret: one of its words (split at
     ``_``, ``-``, ``.`` and camelCase) is ``key``, ``token``, ``secret``, ``password``,
@@ -413,6 +445,10 @@ def _fetch(
     spec: ConnectorSpec, url: str, values: dict[str, str], outcome: CallOutcome,
     transport: httpx2.BaseTransport | None,
 ) -> Any:
+    if any(header_problem(name, value) for name, value in spec.headers):
+        # A header stored before the check: httpx could not send it. Said as it is.
+        outcome.reason = "bad_header"
+        return None
     timeout = max(0.1, min(spec.timeout_seconds, MAX_TIMEOUT_SECONDS))
     headers = dict(spec.headers)
     headers.setdefault("Accept", "application/json")

@@ -11,6 +11,7 @@ from knowledge.safejson import UnsafeJSON, loads_checked
 
 from . import connector_library
 from .bot import bot_registered
+from .connectors import header_problem
 from .importexport import (
     BUTTON_LABEL_MAX,
     DETAIL_QUESTION_MAX,
@@ -184,8 +185,8 @@ class ConnectorForm(forms.Form):
     headers = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}), required=False,
         max_length=4000, strip=True,
-        help_text="One \"Name: value\" a line. Values are never shown again; leave empty to "
-        "keep the stored headers.",
+        help_text="One \"Name: value\" a line (visible ASCII characters only). Values are never "
+        "shown again; leave empty to keep the stored headers.",
     )
     clear_headers = forms.BooleanField(required=False, label="Remove the stored headers")
     timeout_seconds = forms.FloatField(min_value=0.1, max_value=30.0, initial=3.0,
@@ -213,6 +214,9 @@ class ConnectorForm(forms.Form):
             if not sep or not name.strip():
                 raise forms.ValidationError(f'Line {number}: write "Name: value".')
             headers[name.strip()] = value.strip()
+        problem = next((p for p in (header_problem(n, v) for n, v in headers.items()) if p), "")
+        if problem:
+            raise forms.ValidationError(problem)
         return headers
 
     def clean_allowed_hosts(self) -> list[str]:
