@@ -19,10 +19,28 @@ for _tag, _compile in SAFE_TAGS.items():
 
 SAFE_FILTERS = (
     "capfirst", "date", "default", "default_if_none", "first", "floatformat", "join", "last",
-    "length", "lower", "pluralize", "title", "truncatechars", "upper", "yesno",
+    "length", "lower", "pluralize", "title", "truncatechars", "upper", "urlencode", "yesno",
 )
 for _name in SAFE_FILTERS:
-    register.filter(_name, getattr(defaultfilters, _name))
+    if _name != "urlencode":  # registered below, with its argument limited
+        register.filter(_name, getattr(defaultfilters, _name))
+
+# The characters ``urlencode``'s argument may keep unencoded: those a URL's path or query
+# uses as delimiters. A space, ``(``, ``)``, ``<``, ``>``, a quote or a backslash is always
+# encoded, so a value never ends a Markdown link's target or starts anything after it.
+URLENCODE_SAFE = frozenset("/:@!$&'*+,;=?~")
+
+
+@register.filter("urlencode", is_safe=False)
+def urlencode(value: Any, safe: str | None = None) -> str:
+    """Django's ``urlencode`` (``/`` left as is unless ``safe`` says otherwise), keeping
+    unencoded only the characters of ``safe`` that are URL delimiters (``URLENCODE_SAFE``):
+    ``{{ tracking|urlencode }}`` inside a link's target stays one target whatever the API
+    answered (a space, ``)``, ``&``, ``#``...). The last filter, ``markdown_literal``, then
+    adds only backslash escapes that Markdown removes again inside a link's target."""
+    if safe is not None:
+        safe = "".join(ch for ch in str(safe) if ch in URLENCODE_SAFE)
+    return defaultfilters.urlencode(value, safe)
 
 
 class MarkdownLiteral(str):
@@ -48,5 +66,7 @@ def help_text() -> str:
     return (
         "Django template over the JSON answer (a JSON list is \"items\"): variables, "
         f"{tags} and the filters {', '.join(SAFE_FILTERS)}. Each variable shows its value as "
-        "written (no link or formatting from the API's data); your own text may use Markdown."
+        "written (no link or formatting from the API's data); your own text may use Markdown. "
+        "Inside a link's address, encode a value: [Track it](https://carrier.example/t?n="
+        "{{ tracking|urlencode }})."
     )
