@@ -64,7 +64,11 @@ def help_text() -> str:
     (``SAFE_TAGS``, ``SAFE_FILTERS``), so that it lists what the sandbox really allows."""
     tags = ", ".join(f"{{% {name} %}}" for name in SAFE_TAGS)
     return (
-        "Django template over the JSON answer (a JSON list is \"items\"): variables, "
+        "Django template over the JSON answer. Variables: the answer's fields by name "
+        "({{ order.status }}; a JSON list is {{ items }}), the whole answer as {{ data }}, and "
+        "the customer's details under details: {{ details.order_number }}, "
+        "{{ details.email }} (not {{ email }}). A variable the answer lacks makes the call "
+        "fail as missing_field, naming it, and the bot says the fallback text. Allowed: "
         f"{tags} and the filters {', '.join(SAFE_FILTERS)}. Each variable shows its value as "
         "written (no link or formatting from the API's data); your own text may use Markdown. "
         "Inside a link's address, encode a value: [Track it](https://carrier.example/t?n="

@@ -44,7 +44,10 @@ MAX_RESPONSE_BYTES = 256 * 1024
 MAX_REDIRECTS = 3
 MAX_TIMEOUT_SECONDS = 30.0
 DETAILS = ("order_number", "email", "customer_id")
-MISSING = "\x00missing\x00"
+# What a variable the context does not hold renders as (Django puts the variable's name in
+# place of "%s"): ``render_reply`` finds the names in the text.
+MISSING = "\x00missing:%s\x00"
+MISSING_RE = re.compile(r"\x00missing:([^\x00]*)\x00")
 MASK = "••••"
 PLACEHOLDER_RE = re.compile(r"\{([a-z_]+)\}")
 # The words of a query parameter's name that make it a secret (``api_key``, ``apiKey``,
@@ -323,7 +326,9 @@ class CallOutcome:
     """One call: ``ok`` with the ``reply``, or ``reason`` (``timeout``, ``http_500``...).
 
     ``url`` has the secret parameters masked; ``fields`` are the top-level fields read.
-    ``not_found`` marks a 404 or a missing field, answered with the connector's fallback text.
+    ``not_found`` marks a 404 or a missing field, answered with the connector's fallback text;
+    ``missing`` names the variables the reply template read and the answer lacked (the
+    reason stays ``missing_field``, a code analytics and the bot compare).
     ``connector_id`` is the connector's stable identity (its name may change or be long).
     """
 
@@ -339,6 +344,16 @@ class CallOutcome:
     data: Any = None
     fields: list[str] = field(default_factory=list)
     connector_id: int | None = None
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def reason_text(self) -> str:
+        """The reason as the Test output and the traces show it: with ``missing_field``,
+        the variables the reply template read and the answer lacked
+        (``missing_field: email, order.status``); ``reason`` itself stays the stable code."""
+        if self.missing:
+            return f"{self.reason}: {', '.join(self.missing)}"
+        return self.reason
 
     def to_trace(self) -> dict[str, Any]:
         """What a trace keeps of the call: no header, no response body."""
@@ -346,7 +361,7 @@ class CallOutcome:
             "connector": self.connector, "method": self.method, "url": self.url,
             "status": self.status, "ms": self.ms, "ok": self.ok, "reason": self.reason,
             "fields": self.fields, "connector_id": self.connector_id,
-            "not_found": self.not_found,
+            "not_found": self.not_found, "missing": self.missing,
         }
 
 
@@ -398,14 +413,33 @@ def checked_transport(
 
 def render_reply(spec: ConnectorSpec, data: Any, values: dict[str, str]) -> tuple[str, bool]:
     """The reply template over ``data`` (the JSON answer; a list is ``items``): the text and
-    whether a field it reads was missing. Every variable's output is literal text in the
-    Markdown of the reply (``literal_outputs``). Raises ``TemplateSyntaxError`` or any error of a
-    filter (a template error)."""
+    whether a field it reads was missing (``missing_variables`` names them). Every variable's
+    output is literal text in the Markdown of the reply (``literal_outputs``). Raises
+    ``TemplateSyntaxError`` or any error of a filter (a template error)."""
+    text, missing = render_reply_checked(spec, data, values)
+    return text, bool(missing)
+
+
+def render_reply_checked(
+    spec: ConnectorSpec, data: Any, values: dict[str, str]
+) -> tuple[str, list[str]]:
+    """``render_reply`` with the names of the variables the template read and the context
+    lacked (``["email", "order.status"]``, in the order met, at most 5), empty when none.
+
+    The context: the JSON answer's top-level fields by name (a JSON list is ``items``),
+    ``data`` for the whole answer and ``details`` for the customer's details
+    (``details.order_number``, ``details.email``), unless the answer has fields of
+    those names itself."""
     context = dict(data) if isinstance(data, dict) else {"items": data}
     context.setdefault("details", {k: v for k, v in values.items() if k != "customer_id"})
+    context.setdefault("data", data)
     template = _engine.from_string(literal_outputs(spec.reply_template))
     text = template.render(Context(context, autoescape=False))
-    return text.strip(), MISSING in text
+    missing: list[str] = []
+    for name in MISSING_RE.findall(text):
+        if name[:60] not in missing and len(missing) < 5:
+            missing.append(name[:60])
+    return text.strip(), missing
 
 
 def connector_call(
@@ -430,12 +464,13 @@ def connector_call(
     outcome.data = data
     outcome.fields = sorted(data)[:30] if isinstance(data, dict) else ["items"]
     try:
-        text, missing = render_reply(spec, data, values)
+        text, missing = render_reply_checked(spec, data, values)
     except Exception as error:  # a filter that failed on the data, a template that broke
         outcome.reason = f"template_error: {type(error).__name__}"
         return outcome
     if missing or not text:
         outcome.reason, outcome.not_found = "missing_field", True
+        outcome.missing = missing
         return outcome
     outcome.ok, outcome.reply = True, text
     return outcome
