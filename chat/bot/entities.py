@@ -103,14 +103,20 @@ QUANTITY_RE = re.compile(
 _ORDER_VALUE = r"[A-Z]{1,3}-?\d{3,20}|\d{3,20}"
 _ORDER_END = r"(?![\w/:]|[.,]\d|-\d)"
 ORDER_CUE_RE = re.compile(
-    r"(?=[op#\d]|[a-z]{1,3}-?\d)"  # skips most positions at once
+    r"(?=[opsunt#\d]|[a-z]{1,3}-?\d)"  # skips most positions at once
     r"(?:(?<!\bto )(?<!'d )(?<!'ll )(?<!\bwill )"  # "I want to order 300 pens": a verb
     r"\b(?:order|purchase)s?(?:\b|(?=\d))"
+    r"(?:\s*(?:status|tracking|update)\b){0,2}"  # "order status 10023 sam@example.com"
     r"(?:\s*(?:number|no\b\.?|nr\b\.?|num\b\.?|#|id|ref(?:erence)?|code|confirmation))?"
     r"(?:\s*(?:is|was|=|:|-|,|['\u2019]s))?\s*(?:#\s*)?"
     rf"(?P<num>{_ORDER_VALUE}){_ORDER_END}"
     r"|(?<![\w#-])(?P<before>" + _ORDER_VALUE + r")(?=\s+(?:is|was)\s+(?:my|the|our)\s+"
     r"(?:order|purchase)\b)"
+    # "the status of 10025", "any update on #10025": a number of four digits or more.
+    r"|\b(?:status|update|news|tracking)(?:\s+update)?\s+(?:of|for|on|about)\s+"
+    r"(?:(?:my|the|our)\s+)?"
+    rf"(?:#\s*)?(?P<status>[A-Z]{{1,3}}-?\d{{3,20}}|\d{{4,20}}){_ORDER_END}"
+    r"(?!\s+(?:orders|purchases|items|parcels|packages|returns)\b)"  # "of 2024 orders"
     rf"|(?<![\w&])#\s?(?P<hash>{_ORDER_VALUE}){_ORDER_END})",
     re.I,
 )
@@ -406,7 +412,7 @@ def _order_numbers(text: str, *, awaiting: str) -> list[tuple[int, str]]:
     """(position, value) of each order number in ``text`` (numbers of other kinds blanked)."""
     orders: list[tuple[int, str]] = []
     for match in ORDER_CUE_RE.finditer(text):
-        name = "num" if match.group("num") else "before" if match.group("before") else "hash"
+        name = next(n for n in ("num", "before", "status", "hash") if match.group(n))
         orders.append((match.start(name), match.group(name)))
         more = ORDER_MORE_RE.match(text, match.end())
         while more:

@@ -47,6 +47,27 @@ def test_an_order_number_needs_a_cue(text, expected):
     assert order(text) == expected
 
 
+@pytest.mark.parametrize(("text", "number", "email"), [
+    ("order status 44120 kim@example.org", "44120", "kim@example.org"),
+    ("Order status: A-3321, kim@example.org", "A-3321", "kim@example.org"),
+    ("order tracking update 70711 sent to kim@example.org", "70711", "kim@example.org"),
+    ("what's the status of 62001?", "62001", None),
+    ("any news about my #62001", "62001", None),
+    ("status update for 62001 please", "62001", None),
+])
+def test_a_number_after_a_status_cue_is_an_order_number(text, number, email):
+    found = extract(text, today=TODAY)
+    assert (found.get("order_number"), found.get("email")) == (number, email)
+
+
+@pytest.mark.parametrize("text", [
+    "the status code is 500", "status of 12 items", "my status on 2024 orders",
+    "an update on 300 pens",
+])
+def test_short_numbers_after_a_status_cue_are_no_order_numbers(text):
+    assert order(text) is None
+
+
 @pytest.mark.parametrize("text", [
     "where is 12345?", "it's 55102", "I have 3 questions about 77120",
     "the code on the box says 908172", "31337", "I want to order 3000 pens",
