@@ -3,8 +3,11 @@
 State keys (all JSON): ``turns`` (customer turns so far, this one included), ``fallbacks``
 (consecutive turns handled as the fallback intent), ``pending`` (the request waiting for a
 detail: ``{"intent", "detail", "question"}``), ``details`` (details given so far, by name),
-``last_intent``, and ``missed`` (``{"intent"}``: the last turn's lookup found nothing for the
-details given, so a message of one detail alone tries again with it; set by the pipeline).
+``last_intent``, ``missed`` (``{"intent"}``: the last turn's lookup found nothing for the
+details given, so a message of one detail alone tries again with it; set by the pipeline),
+and ``looked_up`` (``{"intent"}``: the last turn answered from a lookup, found or not, so a
+message of one detail alone, "and what about 10019?", is a new lookup with it and the other
+details remembered; set by the pipeline).
 """
 
 from __future__ import annotations
@@ -133,11 +136,12 @@ def check_state(state: Any) -> dict[str, Any]:
     for key in ("last_intent", "awaiting"):
         if state.get(key) is not None:
             short_text(state[key], key)
-    missed = state.get("missed")
-    if missed is not None:
-        if not isinstance(missed, dict):
-            raise ValueError('"missed" must be null or an object.')
-        short_text(missed.get("intent", ""), "missed.intent")
+    for key in ("missed", "looked_up"):
+        value = state.get(key)
+        if value is not None:
+            if not isinstance(value, dict):
+                raise ValueError(f'"{key}" must be null or an object.')
+            short_text(value.get("intent", ""), f"{key}.intent")
     return state
 
 
@@ -204,16 +208,19 @@ def advance(
     ``detail_only``: the message is a detail alone (``only_details``). It continues the
     request the bot is waiting on even when it is another of the request's details than the
     one asked for (a new order number while the e-mail address is awaited replaces the old
-    one), and the request whose lookup found nothing last turn (``missed``): the detail given
-    replaces the one remembered, the others are reused. ``forget`` names remembered details
-    the message sets aside (the customer asks for all their orders: no earlier order number).
+    one), and the request looked up last turn (``missed``: it found nothing; ``looked_up``:
+    it answered, found or not): the detail given replaces the one remembered, the others are
+    reused ("what about 10019?" looks up that order with the e-mail address given before).
+    ``forget`` names remembered details the message sets aside (the customer asks for all
+    their orders: no earlier order number).
     """
     previous = dict(state or {})
     details = dict(previous.get("details") or {})
     for name in forget:
         details.pop(name, None)
     pending = previous.get("pending") or None
-    missed = previous.get("missed") or None
+    # The lookup last turn that found nothing, or else the one that answered (found or not).
+    missed = previous.get("missed") or previous.get("looked_up") or None
     resumed = False
     skipped = ""
 
@@ -285,7 +292,8 @@ def pleasantry(
     It changes no topic: the intent stays the last one (the fallback intent at the start),
     a detail the bot asked for is still awaited, and it neither counts as a fallback nor
     resets the count. A lookup that found nothing may still be tried again with a corrected
-    detail (``missed`` is kept). The turn still counts. After a greeting the bot awaits the request
+    detail, and one that answered with another order number (``missed`` and ``looked_up``
+    are kept). The turn still counts. After a greeting the bot awaits the request
     (``awaiting``), so a conversation left there is not taken as resolved.
     """
     previous = dict(state or {})
@@ -299,8 +307,9 @@ def pleasantry(
         "details": details,
         "last_intent": intent,
     }
-    if previous.get("missed"):
-        new_state["missed"] = previous["missed"]  # "ok thanks" and then the corrected e-mail
+    for key in ("missed", "looked_up"):
+        if previous.get(key):
+            new_state[key] = previous[key]  # "ok thanks" and then the corrected e-mail
     if kind == "greeting" and not pending:
         new_state["awaiting"] = "request"
     return DialogOutcome(

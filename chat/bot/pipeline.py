@@ -321,9 +321,13 @@ def run_turn(
 
     # Whether this reply offers a person: a plain yes to it is then a request for one.
     state = {**state, "offered_person": bool(reply_text) and _offers_person(reply_text)}
-    if (trace.get("connector") or {}).get("not_found") and not decision.handoff:
+    called = trace.get("connector") or {}
+    if called.get("not_found") and not decision.handoff:
         # Nothing found for these details: a corrected detail alone next tries again.
         state = {**state, "missed": {"intent": intent}}
+    elif called.get("ok") and not decision.handoff:
+        # Answered: another order number alone next ("and 10019?") is a new lookup.
+        state = {**state, "looked_up": {"intent": intent}}
 
     if reply_text and card_shared:
         # The door masked a card number in the message (chat.text.mask_card_numbers).
@@ -593,7 +597,7 @@ def _entities(
     """The message's entities, read knowing what the dialog waits for.
 
     The detail asked for is awaited (a bare number is the order number asked for). A lookup
-    under way (a detail asked for, or last turn's lookup that found nothing) also takes its
+    under way (a detail asked for, or last turn's lookup, found or not) also takes its
     other details given alone: "10031" while the e-mail address is awaited, "sam at example
     dot com" after nothing was found, but not a number inside another request.
     """
@@ -601,7 +605,7 @@ def _entities(
     found = entities.extract(text, products=taxonomy.products, today=today, awaiting=awaiting)
     state = state or {}
     remembered = state.get("details") if isinstance(state.get("details"), dict) else {}
-    if not (awaiting or state.get("missed")):
+    if not (awaiting or state.get("missed") or state.get("looked_up")):
         return found
     for name in ("order_number", "email"):
         if name == awaiting or found.get(name) or (name not in remembered and awaiting):

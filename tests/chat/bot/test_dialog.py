@@ -198,6 +198,29 @@ def test_after_a_lookup_found_nothing_a_detail_alone_tries_it_again(entities):
     assert "missed" not in outcome.state  # the pipeline sets it again if this one misses
 
 
+@pytest.mark.parametrize("entities", [{"order_number": "10019"}, {"email": "sam@example.com"}])
+def test_after_a_lookup_answered_a_detail_alone_is_a_new_lookup(entities):
+    state = {**{k: v for k, v in MISSED.items() if k != "missed"},
+             "looked_up": {"intent": "order_status"}}
+    outcome = advance(state, intent="general_inquiry", is_fallback=True, entities=entities,
+                      required_details=LOOKUP, detail_only=True)
+    assert (outcome.intent, outcome.is_fallback, outcome.action) == (
+        "order_status", False, "answer")
+    assert outcome.details == {**MISSED["details"], **entities}
+    assert "looked_up" not in outcome.state  # set again by the pipeline after the lookup
+
+
+def test_the_last_lookup_is_kept_over_a_pleasantry_and_checked():
+    from chat.bot.dialog import check_state, pleasantry
+
+    state = {**MISSED, "missed": None, "looked_up": {"intent": "order_status"}}
+    kept = pleasantry(state, kind="thanks", fallback_intent="general_inquiry")
+    assert kept.state["looked_up"] == {"intent": "order_status"}
+    assert check_state(dict(state)) == state
+    with pytest.raises(ValueError, match="looked_up"):
+        check_state({**state, "looked_up": ["order_status"]})
+
+
 def test_without_a_miss_a_detail_alone_is_no_lookup():
     state = {k: v for k, v in MISSED.items() if k != "missed"}
     outcome = advance(state, intent="general_inquiry", is_fallback=True,
