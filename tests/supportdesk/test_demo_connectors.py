@@ -63,7 +63,7 @@ def test_recent_orders_are_the_customers_three_latest(client, settings):
     assert client.get("/demo/api/orders/", **auth(settings)).status_code == 400
 
 
-def converse(lines, verified=""):
+def converse(lines, verified="", known=None):
     taxonomy_invalidate()
     taxonomy = taxonomy_snapshot()
     state: dict = {}
@@ -72,7 +72,8 @@ def converse(lines, verified=""):
     for line in lines:
         result = run_turn(taxonomy, text=line, use_claude=False, call_connector=call_in_process,
                           context=TurnContext(dialog_state=state, customer_texts=list(texts),
-                                              verified_customer_id=verified))
+                                              verified_customer_id=verified,
+                                              verified_details=dict(known or {})))
         state = result.dialog_state
         texts.append(line)
     return result
@@ -198,3 +199,60 @@ def test_a_corrected_order_number_alone_keeps_the_email_and_leaks_nothing(demo):
     fixed = converse([*lines, "oh wait, 10029"])
     assert "10029" in fixed.reply_text and "couldn't find" not in fixed.reply_text
     assert fixed.trace["connector"]["status"] == 200
+
+
+@pytest.mark.parametrize("follow_up", ["and 10019?", "what about order 10019", "10019",
+                                       "how about #10019 then"])
+def test_another_order_number_after_a_found_order_is_a_new_lookup(demo, follow_up):
+    result = converse(["where's order 10031, my address is sam@example.com", follow_up])
+    assert (result.decision, result.intent, result.is_fallback) == (
+        "reply", "order_status", False)
+    assert result.trace["connector"]["connector"] == "Order status"
+    assert "10019" in result.reply_text and "1Z999AA10077963662" in result.reply_text
+
+
+def test_order_numbers_asked_one_after_another_keep_the_email(demo):
+    lines = ["order 10023 sam@example.com", "and what about 10019?", "10025"]
+    result = converse(lines)
+    assert result.decision == "reply" and "10025" in result.reply_text
+    assert result.trace["connector"]["status"] == 200
+    # Someone else's order after a found one: the same answer as no such order.
+    other = converse([*lines, "what about 10030"])
+    none = converse([*lines, "what about 99990"])
+    assert other.reply_text == none.reply_text and "couldn't find that order" in none.reply_text
+
+
+def test_signed_in_customer_asks_about_another_order_after_the_list(demo):
+    known = {"email": "sam@example.com"}
+    result = converse(["show my recent orders", "what about 10019"], verified="cust-10023",
+                      known=known)
+    assert result.trace["connector"]["connector"] == "Order status"
+    assert "1Z999AA10077963662" in result.reply_text
+    asked = converse(["show my recent orders", "and 10019?"], verified="cust-10023")
+    assert (asked.intent, asked.dialog_state["pending"]["detail"]) == ("order_status", "email")
+
+
+@pytest.mark.parametrize("line", ["order status 10023 sam@example.com",
+                                  "order status: 10023, sam@example.com"])
+def test_both_details_after_order_status_are_looked_up_at_once(demo, line):
+    result = converse([line])
+    assert result.trace["connector"]["connector"] == "Order status"
+    assert "1Z999AA10123456784" in result.reply_text
+
+
+@pytest.mark.parametrize("line", ["what's the status of 10025", "any update on #10025 please",
+                                  "show my recent orders, but first order status 10025"])
+def test_signed_in_customer_naming_an_order_gets_that_order(demo, line):
+    result = converse([line], verified="cust-10023", known={"email": "sam@example.com"})
+    assert result.trace["connector"]["connector"] == "Order status"
+    assert "10025" in result.reply_text and "- Order " not in result.reply_text
+
+
+def test_signed_in_customer_asking_about_another_s_order_is_told_no_e_mail(demo):
+    known = {"email": "sam@example.com"}
+    other = converse(["where is order 10030"], verified="cust-10023", known=known)
+    none = converse(["where is order 99990"], verified="cust-10023", known=known)
+    visitor = converse(["where is order 10030? it's sam@example.com"])
+    assert other.reply_text == none.reply_text == visitor.reply_text
+    assert "couldn't find that order" in other.reply_text
+    assert "that e-mail" not in other.reply_text
