@@ -17,6 +17,7 @@ here writes to the database.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -27,7 +28,7 @@ from urllib.parse import parse_qsl, quote, unquote, urljoin, urlsplit
 import httpcore2
 import httpx2
 from django.conf import settings
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context, Engine, Template, TemplateSyntaxError
 
 from .connector_network import (
     AddressRefused,
@@ -109,6 +110,15 @@ class ConnectorInvalid(ValueError):
     def __init__(self, field_name: str, message: str) -> None:
         self.field = field_name
         super().__init__(message)
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> Template:
+    """The reply template ``source`` compiled in the sandbox, with every output literal
+    (``literal_outputs``): once per distinct template, as Django's cached loader keeps file
+    templates (a compiled ``Template`` renders any number of contexts, from any thread).
+    Raises ``TemplateSyntaxError``."""
+    return _engine.from_string(literal_outputs(source))
 
 
 def check_reply_template(source: str) -> None:
@@ -433,8 +443,7 @@ def render_reply_checked(
     context = dict(data) if isinstance(data, dict) else {"items": data}
     context.setdefault("details", {k: v for k, v in values.items() if k != "customer_id"})
     context.setdefault("data", data)
-    template = _engine.from_string(literal_outputs(spec.reply_template))
-    text = template.render(Context(context, autoescape=False))
+    text = _compiled(spec.reply_template).render(Context(context, autoescape=False))
     missing: list[str] = []
     for name in MISSING_RE.findall(text):
         if name[:60] not in missing and len(missing) < 5:
