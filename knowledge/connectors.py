@@ -157,7 +157,8 @@ def header_problem(name: Any, value: Any) -> str:
     """Why the header ``name: value`` cannot be sent, for an admin (it names the header, never
     shows its value, which is write-only), or ``""`` when it can."""
     if not isinstance(name, str) or not HEADER_NAME_RE.fullmatch(name):
-        shown = str(name)[:40].encode("ascii", "backslashreplace").decode()
+        # As typed, accented letters included; only invisible characters as escapes.
+        shown = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(name)[:40])
         return (f'Header "{shown}": a name may hold only letters A-Z, digits and '
                 "! # $ % & ' * + - . ^ _ ` | ~ (no space or colon), 100 characters at most.")
     if not isinstance(value, str) or not HEADER_VALUE_RE.fullmatch(value):
@@ -287,7 +288,11 @@ def check_url_template(url: str, *, hosts: list[str], needs: list[str]) -> None:
         raise ConnectorInvalid("url_template", "Not a URL (check the host and port).") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConnectorInvalid("url_template", "The URL must start with http:// or https://.")
-    if PLACEHOLDER_RE.search(urlsplit(url).netloc) or parts.username or parts.password:
+    if parts.username or parts.password:
+        raise ConnectorInvalid(
+            "url_template", "No user name or password in the URL: put credentials in a header "
+            "(e.g. Authorization), whose value is write-only.")
+    if PLACEHOLDER_RE.search(urlsplit(url).netloc):
         raise ConnectorInvalid("url_template", "The host must be written out, without details.")
     try:
         host, port, key = url_host(filled)

@@ -447,7 +447,10 @@ def _respond(
         if not reply:
             reply = responder.compose(
                 text=text, intent_name=info.name, articles=docs, details=outcome.details,
-                acknowledge=next((d.get("name", "") for d in info.required_details), ""),
+                # After a failed lookup the reply opens with that failure, not with "Thanks, I
+                # have your order number ...".
+                acknowledge="" if failed_lookup else next(
+                    (d.get("name", "") for d in info.required_details), ""),
                 max_chars=settings.BOT_MAX_REPLY_CHARS,
             )
             trace["response"] = {"source": "offline", "article": docs[0].id if docs else None}

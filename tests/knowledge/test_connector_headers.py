@@ -107,3 +107,10 @@ def test_a_stored_bad_header_fails_the_call_as_bad_header_and_sends_nothing(head
                              transport=httpx2.MockTransport(handler))
     assert not outcome.ok and outcome.reason == "bad_header"
     assert outcome.to_trace()["reason"] == "bad_header" and not sent
+
+
+def test_a_refused_header_name_is_shown_as_typed_and_invisible_characters_escaped():
+    from knowledge.connectors import header_problem
+
+    assert header_problem("X-Tökén", "v").startswith('Header "X-Tökén": a name may hold only')
+    assert header_problem("X-\u200bToken", "v").startswith('Header "X-\\u200bToken":')

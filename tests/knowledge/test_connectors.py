@@ -318,3 +318,9 @@ def test_form_help_and_docs_list_what_the_sandbox_allows():
     docs = (Path(__file__).resolve().parents[2] / "docs" / "connectors.md").read_text()
     listed = re.search(r"the filters ((?:`[^`]+`)|(?:[a-z_ ]+))", docs).group(1).strip("`")
     assert sorted(listed.split()) == sorted(SAFE_FILTERS)
+
+
+@pytest.mark.parametrize("url", ["https://user:pw@shop.example/o", "https://token@shop.example/o"])
+def test_credentials_in_the_url_are_sent_to_a_header(url):
+    with pytest.raises(ConnectorInvalid, match="put credentials in a header"):
+        check_url_template(url, hosts=["shop.example"], needs=[])

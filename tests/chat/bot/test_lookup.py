@@ -111,6 +111,9 @@ def test_failure_answers_with_the_article_and_offers_a_person(shop, reason):
     assert result.dialog_state["offered_person"] is True
     assert result.trace["connector"]["reason"] == reason
     assert any(reason in e for e in result.trace["errors"])
+    # It opens with the failure, not with a thank-you for the detail it could not use.
+    assert result.reply_text.startswith("I couldn't look that up just now.")
+    assert "Thanks, I have your" not in result.reply_text
 
 
 @pytest.mark.parametrize("host", ["0177.0.0.1", "127.000.000.001", "999.1.1.1", "a..b"])

@@ -401,6 +401,11 @@ def test_the_console_refreshes_its_queue_once_more_after_a_throttled_burst(
     ({"connector": "Order status", "method": "GET", "url": "https://shop.example/api/orders/1",
       "status": None, "ms": 3010.0, "ok": False, "reason": "timeout", "fields": []},
      ["no response", "3010 ms", "failed: timeout"], ["fields"]),
+    # the company's system found nothing for the details: not a failure of the call
+    ({"connector": "Order status", "method": "GET", "url": "https://shop.example/api/orders/9",
+      "status": 404, "ms": 12.0, "ok": False, "reason": "http_404", "fields": [],
+      "not_found": True},
+     ["status 404", "found nothing (http_404)"], ["failed:"]),
 ])
 def test_a_turns_trace_shows_its_data_connector_call(client, agent, widget, call, shown, absent):
     from chat import services
