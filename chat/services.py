@@ -624,7 +624,11 @@ def _turn_rows(*, message: Message, result: Any, at: datetime | None) -> _TurnRo
         "dialog_state": result.dialog_state or {},
         "updated_at": now,
     }
-    if result.intent:
+    # The conversation's intent is what it is about: a bare request for a person ("can I talk
+    # to someone", "yes please" to the offer of one) after a topic keeps that topic for the
+    # queue and the handoff summary (the turn's own event still records its intent).
+    asks_for_person = handoff and result.handoff_category == "human_request"
+    if result.intent and not (asks_for_person and conversation.intent):
         sets["intent"] = result.intent
     if result.sentiment:
         sets["sentiment"] = result.sentiment

@@ -774,3 +774,33 @@ def test_a_display_name_another_agent_shows_is_refused_and_one_s_own_kept(
     assert AgentProfile.objects.get(user=agent).display_name == "ann lee"
     with pytest.raises(ValueError, match="Another agent"):
         console_services.agent_profile_set(agent=other_agent, display_name="ANN LEE")
+
+
+@pytest.mark.parametrize(("category", "intent"), [
+    ("human_request", "order_status"),  # "can I talk to someone": the topic stays
+    ("legal", "complaint"),  # a handoff for what the message says is about that
+])
+def test_a_request_for_a_person_keeps_what_the_conversation_is_about(widget, category, intent):
+    from chat.models import Conversation
+
+    from .conftest import bot_turn, handoff_turn
+
+    conversation, (first,) = start_conversation(widget, "where is order 55102?")
+    services.bot_turn_record(message=first, result=bot_turn(intent="order_status"))
+    message, _ = services.message_create_incoming(
+        conversation=conversation, text="can I talk to someone", client_id=uuid.uuid4(),
+        queue_bot=False)
+    services.bot_turn_record(message=message,
+                             result=handoff_turn(reason="asked", category=category))
+    assert Conversation.objects.get(pk=conversation.pk).intent == intent
+
+
+def test_a_first_message_asking_for_a_person_sets_the_intent(widget):
+    from chat.models import Conversation
+
+    from .conftest import handoff_turn
+
+    conversation, (first,) = start_conversation(widget, "human please")
+    services.bot_turn_record(message=first, result=handoff_turn(reason="asked",
+                                                                category="human_request"))
+    assert Conversation.objects.get(pk=conversation.pk).intent == "complaint"
