@@ -553,9 +553,6 @@ def _bot_turns_record(
     return [turn.reply if turn in written else None for turn in prepared]
 
 
-CONNECTOR_KINDS = ("connector", "connector_not_found", "connector_failed")
-
-
 def connector_category(trace: dict[str, Any] | None) -> str:
     """A bot reply's event category from its trace's data connector call (``chat.bot.lookup``):
     ``"connector:<id>"`` when a connector answered, ``"connector_not_found:<id>"`` when the

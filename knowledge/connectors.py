@@ -128,7 +128,7 @@ def check_reply_template(source: str) -> None:
     if not source.strip():
         raise ConnectorInvalid("reply_template", "The reply template is empty.")
     try:
-        template = _engine.from_string(literal_outputs(source))
+        template = _compiled(source)
     except TemplateSyntaxError as error:
         line = getattr(error, "template_debug", {}).get("line")
         where = f"Line {line}: " if line else ""

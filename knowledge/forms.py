@@ -11,7 +11,7 @@ from knowledge.safejson import UnsafeJSON, loads_checked
 
 from . import connector_library
 from .bot import bot_registered
-from .connectors import header_problem
+from .connectors import ConnectorInvalid, check_headers
 from .importexport import (
     BUTTON_LABEL_MAX,
     DETAIL_QUESTION_MAX,
@@ -214,10 +214,10 @@ class ConnectorForm(forms.Form):
             if not sep or not name.strip():
                 raise forms.ValidationError(f'Line {number}: write "Name: value".')
             headers[name.strip()] = value.strip()
-        problem = next((p for p in (header_problem(n, v) for n, v in headers.items()) if p), "")
-        if problem:
-            raise forms.ValidationError(problem)
-        return headers
+        try:
+            return check_headers(headers)
+        except ConnectorInvalid as error:
+            raise forms.ValidationError(str(error)) from None
 
     def clean_allowed_hosts(self) -> list[str]:
         return [h.strip() for h in self.cleaned_data["allowed_hosts"].split(",") if h.strip()]

@@ -653,12 +653,9 @@ class ConnectorFields:
     is_active: bool = True
 
 
-
-
 def _check_connector(values: ConnectorFields, *, exclude_pk: int | None) -> list[Intent]:
     """Raises ``ConnectorInvalid`` for the first field that cannot be saved; returns the
     intents named."""
-
     from .connectors import (
         DETAILS,
         MAX_TIMEOUT_SECONDS,
