@@ -351,10 +351,25 @@ def browser_instance() -> Iterator:
 def browser_context_factory(browser_instance, artifacts_dir: Path, request) -> Iterator:
     """Makes isolated browser contexts (one per person in a test); closes them afterwards."""
     contexts = []
+    # What the browser saw, for the report of a failed test (``pytest_runtest_makereport``):
+    # console errors and warnings, uncaught errors, failed requests and error answers.
+    events: list[str] = []
+    request.node.browser_events = events
+
+    def watch(page) -> None:
+        page.on("console", lambda m: m.type in ("error", "warning")
+                and events.append(f"console {m.type}: {m.text}"))
+        page.on("pageerror", lambda error: events.append(f"page error: {error}"))
+        page.on("requestfailed", lambda r: events.append(f"request failed: {r.method} {r.url}"))
+        page.on("response", lambda r: r.status >= 400
+                and events.append(f"answer {r.status}: {r.request.method} {r.url}"))
+        page.on("websocket", lambda ws: ws.on(
+            "close", lambda _ws: events.append(f"socket closed: {ws.url}")))
 
     def make(**kwargs):
         context = browser_instance.new_context(**kwargs)
         context.set_default_timeout(15_000)
+        context.on("page", watch)
         contexts.append(context)
         return context
 
@@ -380,7 +395,27 @@ def pytest_runtest_makereport(item, call):
     report = yield
     if report.when == "call":
         item.rep_call = report
+        if report.failed:
+            _add_service_logs(item, report)
     return report
+
+
+def _add_service_logs(item: pytest.Item, report: pytest.TestReport) -> None:
+    """A failed test that used the browser, Daphne or the worker reports what they logged: the
+    browser's events during the test and the end of Daphne's and the worker's logs (CI keeps
+    only the printed report)."""
+    events = getattr(item, "browser_events", None)
+    if events:
+        report.sections.append(("browser events", "\n".join(events[-60:])))
+    funcargs = getattr(item, "funcargs", {})
+    artifacts = funcargs.get("artifacts_dir")
+    if artifacts is None:
+        return
+    for fixture, name in (("daphne_server", "daphne.log"), ("celery_worker", "celery.log")):
+        log = Path(artifacts) / name
+        if fixture in funcargs and log.exists():
+            tail = log.read_text(errors="replace").splitlines()[-60:]
+            report.sections.append((f"end of {name}", "\n".join(tail)))
 
 
 def login(page, base_url: str, username: str, password: str = DEMO_PASSWORD) -> None:
