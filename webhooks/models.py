@@ -73,7 +73,11 @@ class Delivery(models.Model):
     """One event owed to one endpoint: pending until a 2xx answer, retried with backoff."""
 
     id = models.BigAutoField(primary_key=True)
-    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # No index of its own: ``delivery_once_per_event`` (endpoint, event) and ``delivery_queue``
+    # both start with the endpoint and serve its lookups; a third index would be one more
+    # entry to write for each delivery, in the chat's own transaction.
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries",
+                                 db_index=False)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
     status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
