@@ -394,10 +394,20 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     async def frame_contact(self, frame: dict) -> None:
         email = frame.get("email")
-        if not isinstance(email, str) or len(email) > 254:
+        if not isinstance(email, str):
             await self.error("bad_email")
             return
-        if await self.over_budget((limits.frame_per_conversation("contact"), self.budget_id)):
+        email = email.strip()
+        try:  # a mistyped address is refused before it spends the budget
+            services.check_email(email)
+        except ValueError:
+            await self.error("bad_email")
+            return
+        wait = limits.spend((limits.frame_per_conversation("contact"), self.budget_id))
+        if wait is not None:
+            # Not rate_limited: that tells the widget to send its messages again later, and
+            # an address refused here is not sent later (the customer sends it again).
+            await self.error("contact_limited", retry_after=wait)
             return
         try:
             await database_sync_to_async(services.conversation_contact_set)(

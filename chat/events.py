@@ -176,6 +176,7 @@ ERROR_CODES = {
     "not_resolved": "Only a resolved conversation can be rated.",
     "already_rated": "This conversation has already been rated.",
     "bad_email": "That is not a valid e-mail address.",
+    "contact_limited": "The e-mail address was changed too often; it was not saved.",
     "transcript_limited": "The transcript was asked for too often; it was not sent.",
     "bad_feedback": "Feedback refers to a bot answer from the knowledge base in this conversation.",
     "server_error": "Something went wrong; try again.",

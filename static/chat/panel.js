@@ -620,6 +620,12 @@
       return;
     }
     if (frame.code === "bad_email") { notice("That e-mail address does not look right."); return; }
+    if (frame.code === "contact_limited") {
+      var wait = Math.max(1, Math.ceil((frame.retry_after || 60) / 60));
+      notice("Your e-mail address was not saved: it has been changed too often. You can send it again in " +
+        wait + (wait === 1 ? " minute." : " minutes."));
+      return;
+    }
     if (frame.code === "transcript_limited") {
       var minutes = Math.max(1, Math.ceil((frame.retry_after || 60) / 60));
       notice("The transcript was not sent: it has been asked for too often. You can ask again in " +

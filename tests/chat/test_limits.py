@@ -149,7 +149,14 @@ async def test_contact_typing_and_feedback_frames_have_budgets_of_their_own(
             reply = await answer(comm)
             assert reply.get("code") != "rate_limited", reply
     await first.send_json_to(frame)
-    assert_rate_limited(await answer(first), 600)
+    refusal = await answer(first)
+    if kind == "contact":
+        # Not rate_limited (the widget would wait to send its messages again): the address
+        # is refused by name, and the customer sends it again.
+        assert refusal["code"] == "contact_limited", refusal
+        assert 0 <= refusal["retry_after"] <= 600
+    else:
+        assert_rate_limited(refusal, 600)
     # Messages keep their own budget.
     assert (await send(first, message("still here")))["type"] == "message"
     for comm in (first, second):
@@ -168,6 +175,26 @@ async def test_the_same_address_again_makes_no_second_contact_row(started, setti
     await comm.send_json_to({"type": "contact", "email": "bob@example.com"})
     assert await answer(comm) == {"type": "ack", "of": "contact"}
     assert await Contact.objects.acount() == 2
+    await comm.disconnect()
+
+
+@pytest.mark.parametrize(
+    "mistyped", ["ann@", "ann example.com", "@example.com", "ann@@example.com", " ", "a" * 300]
+)
+async def test_mistyped_addresses_spend_no_contact_budget(started, settings, mistyped):
+    """Newcomer n59: three mistyped addresses spent the contact budget, and the right one
+    typed next was refused (and never sent again), so no reply could go by e-mail."""
+    settings.CHAT_RATE_CONTACT = (3, 600)
+    conversation, token = started
+    comm = await join(conversation, token)
+    for _ in range(5):
+        await comm.send_json_to({"type": "contact", "email": mistyped})
+        refusal = await answer(comm)
+        assert refusal["type"] == "error" and refusal["code"] == "bad_email", refusal
+    assert await Contact.objects.acount() == 0
+    await comm.send_json_to({"type": "contact", "email": "  ann@example.com "})
+    assert await answer(comm) == {"type": "ack", "of": "contact"}
+    assert await Contact.objects.filter(email="ann@example.com").aexists()
     await comm.disconnect()
 
 

@@ -180,5 +180,5 @@ def test_contact_frames_on_two_processes_share_one_budget_and_make_one_row(
     answers = _flood(two_daphnes, conversation, token, contacts)
     acks = [a for a in answers if a["type"] == "ack"]
     assert 1 <= len(acks) <= 2 * 3
-    assert {a["code"] for a in answers if a["type"] == "error"} == {"rate_limited"}
+    assert {a["code"] for a in answers if a["type"] == "error"} == {"contact_limited"}
     assert Contact.objects.count() == 1
