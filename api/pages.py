@@ -1,5 +1,6 @@
 """The API tokens page (``/api/tokens/``): every staff user makes, sees and revokes their own
-tokens there. A new token is shown once, on the answer to the form that made it."""
+tokens there. A new token is shown once, on the page the form that made it redirects to
+(``accounts.shown_once``): a reload makes no second token and shows the first no more."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts import shown_once
 from accounts.roles import ROLES, role_required
 
 from . import selectors, services
@@ -26,21 +28,23 @@ class TokenForm(forms.Form):
 
 @role_required(*ROLES)
 def tokens(request: HttpRequest) -> HttpResponse:
-    """Lists the user's tokens; a valid POST makes one and shows it once."""
+    """Lists the user's tokens; a valid POST makes one and redirects here, where it is shown
+    once."""
     form = TokenForm(request.POST or None)
     created: str = ""
     status = 200
     if request.method == "POST":
         if form.is_valid():
             try:
-                _, created = services.token_create(
-                    user=request.user, name=form.cleaned_data["name"]
-                )
-                form = TokenForm()
+                _, raw = services.token_create(user=request.user, name=form.cleaned_data["name"])
             except ValueError as exc:
                 form.add_error("name", str(exc))
-        if not created:
-            status = 400
+            else:
+                shown_once.keep(request, "api-token", "new", raw)
+                return redirect("api:tokens")
+        status = 400
+    else:
+        created = shown_once.take(request, "api-token", "new")
     response = render(
         request, TEMPLATE,
         {"form": form, "created": created, "tokens": selectors.tokens_for_user(user=request.user)},

@@ -133,6 +133,10 @@ INSTALLED_APPS = [
     "axes",
 ]
 
+# Messages wait in the server-side session, never in a cookie: the Django admin's "new
+# identity secret" action hands the secret to the next page as a message.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

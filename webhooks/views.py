@@ -1,7 +1,7 @@
 """The webhooks admin (admins only): thin views that parse, call one service, and render.
 
-The signing secret appears once, in the answer to the POST that creates the endpoint; no
-later page shows it.
+The signing secret appears once, on the page the POST that creates the endpoint redirects to
+(``accounts.shown_once``); a reload of that page, and every later page, shows it no more.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.utils import dateformat, timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import shown_once
 from accounts.roles import area_required
 from knowledge.views import confirm_delete_page
 
@@ -48,17 +49,32 @@ def endpoint_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def endpoint_create(request: HttpRequest) -> HttpResponse:
-    """Registers an endpoint; the answer shows its secret, once."""
+    """Registers an endpoint, then redirects to the page that shows its secret, once (a
+    reload of the form's answer never registers a second endpoint)."""
     form = EndpointForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         created = _save(form, lambda **values: services.endpoint_create(
             actor=request.user, **values))
         if created is not None:
             endpoint, secret = created
-            return render(request, "webhooks/endpoint_created.html",
-                          {"endpoint": endpoint, "secret": secret})
+            shown_once.keep(request, "webhook-secret", endpoint.pk, secret)
+            return redirect("webhooks:endpoint_created", pk=endpoint.pk)
     return render(request, "webhooks/endpoint_form.html", {"form": form, "endpoint": None},
                   status=400 if form.errors else 200)
+
+
+@area_required("knowledge")
+@never_cache
+@require_GET
+def endpoint_created(request: HttpRequest, pk: int) -> HttpResponse:
+    """The endpoint just registered and its secret, this once; a second visit says the secret
+    was shown already."""
+    endpoint = get_object_or_404(Endpoint, pk=pk)
+    response = render(request, "webhooks/endpoint_created.html", {
+        "endpoint": endpoint, "secret": shown_once.take(request, "webhook-secret", pk),
+    })
+    response["Cache-Control"] = "no-store"  # the page may hold the secret
+    return response
 
 
 @area_required("knowledge")

@@ -21,14 +21,20 @@ def test_each_role_makes_a_token_shown_once_that_then_works(client, role):
     user = make_user(f"u-{role}", role)
     client.force_login(user)
     response = client.post(TOKENS, {"name": "CRM sync"})
+    # Post/redirect/get: a reload of the page that shows the token makes no second one.
+    assert response.status_code == 302 and response["Location"] == TOKENS
+    response = client.get(TOKENS)
     assert response.status_code == 200
     assert response["Cache-Control"] == "no-store"
     html = response.content.decode()
     raw = re.search(r'data-sd="token-value">(sdk_[A-Za-z0-9_-]+)<', html).group(1)
     token = ApiToken.objects.get(user=user)
     assert token.name == "CRM sync" and raw.startswith(token.prefix)
-    # Shown once: the list page never shows it again.
-    assert raw not in client.get(TOKENS).content.decode()
+    # Shown once: a reload, and the list page later, never show it again.
+    again = client.get(TOKENS).content.decode()
+    assert raw not in again and 'data-sd="token-created"' not in again
+    assert ApiToken.objects.filter(user=user).count() == 1
+    assert raw not in str(dict(client.session))  # taken out of the session once shown
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     # Each role reaches its own area of the API with the token.
@@ -60,7 +66,8 @@ def test_revoking_stops_the_token_and_another_users_token_is_a_404(client):
     ada = make_user("ada", "agents")
     client.force_login(ada)
     raw = re.search(
-        r'data-sd="token-value">(sdk_[^<]+)<', client.post(TOKENS, {"name": "a"}).content.decode()
+        r'data-sd="token-value">(sdk_[^<]+)<',
+        client.post(TOKENS, {"name": "a"}, follow=True).content.decode(),
     ).group(1)
     token = ApiToken.objects.get(user=ada)
     bo = make_user("bo", "agents")
