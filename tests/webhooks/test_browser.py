@@ -137,3 +137,49 @@ def test_deleting_an_endpoint_with_a_long_address_asks_first_and_fits_a_phone(
     expect(page.locator(".flash li").first).to_have_text(f"Endpoint {url} deleted.")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert not Endpoint.objects.filter(pk=endpoint.pk).exists()
+
+
+def test_a_long_address_and_a_long_answer_stay_inside_the_page(
+    daphne_server, browser_context_factory, admin_user, loopback_allowed, artifacts_dir
+):
+    """Newcomer n59: a valid 1,000-character URL made the endpoint list 10,807 px wide at
+    1280 px (each row's status and deliveries off screen), and a receiver's long unbroken 500
+    page made the delivery log 4,685 px wide."""
+    from django.utils import timezone
+
+    from webhooks.models import Event
+
+    url = "http://127.0.0.1:9/hooks/" + "q7Zk" * 240
+    assert len(url) <= 1000
+    endpoint, _ = services.endpoint_create(actor=admin_user, url=url, events=["message.created"],
+                                           description="Data warehouse " + "x" * 150)
+    now = timezone.now()
+    event = Event.objects.create(public_id="evt_long", name="message.created", payload={},
+                                 created_at=now)
+    delivery = Delivery.objects.create(endpoint=endpoint, event=event, attempts=1,
+                                       next_attempt_at=now, created_at=now)
+    DeliveryAttempt.objects.create(delivery=delivery, at=now, ok=False, status_code=500,
+                                   body_excerpt="<html>" + "E" * 490, duration_ms=12.0)
+    User.objects.filter(pk=admin_user.pk).update(password=make_password(DEMO_PASSWORD))
+    for width, height, name in ((1280, 800, "wide"), (390, 844, "phone")):
+        page = browser_context_factory(viewport={"width": width, "height": height}).new_page()
+        login(page, daphne_server, admin_user.username)
+        page.goto(f"{daphne_server}/webhooks/")
+        row = page.locator("[data-sd=webhook-table] tbody tr").first
+        # The list shows the start of a long address (the whole of it on the endpoint's page),
+        # so each row's status and deliveries stay in sight.
+        expect(row.get_by_role("link", name=url[:60])).to_have_attribute("title", url)
+        link = row.get_by_role("link", name="Deliveries")
+        expect(link).to_be_visible()
+        if name == "wide":
+            expect(link).to_be_in_viewport()
+        expect(row).to_contain_text("enabled")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        page.screenshot(path=str(artifacts_dir / f"webhook-long-url-{name}.png"), full_page=True)
+        page.goto(f"{daphne_server}/webhooks/{endpoint.pk}/deliveries/")
+        expect(page.locator("[data-sd=delivery-attempt] pre")).to_contain_text("EEEE")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        if name == "wide":
+            expect(page.locator("[data-sd=delivery-resend]")).to_be_in_viewport()
+        page.screenshot(path=str(artifacts_dir / f"webhook-long-answer-{name}.png"),
+                        full_page=True)
