@@ -619,11 +619,16 @@
       }, Math.min(600, Math.max(1, wait)) * 1000);
       return;
     }
-    if (frame.code === "bad_email") { notice("That e-mail address does not look right."); return; }
+    // An address refused is said under the field it was typed in, not in the notice bar (which
+    // would push the form out of view).
+    if (frame.code === "bad_email") {
+      fieldError(lastEmailForm, "That e-mail address does not look right.");
+      return;
+    }
     if (frame.code === "contact_limited") {
       var wait = Math.max(1, Math.ceil((frame.retry_after || 60) / 60));
-      notice("Your e-mail address was not saved: it has been changed too often. You can send it again in " +
-        wait + (wait === 1 ? " minute." : " minutes."));
+      fieldError("contact", "Your e-mail address was not saved: it has been changed too often. " +
+        "You can send it again in " + wait + (wait === 1 ? " minute." : " minutes."));
       return;
     }
     if (frame.code === "transcript_limited") {
@@ -871,8 +876,33 @@
     scrollDown();
   }
 
+  // Which form's address the server answers about (contact or transcript): the last sent.
+  var lastEmailForm = "contact";
+  // Found now: the contact form moves into the transcript later, and may be out of the page.
+  var emailParts = {
+    contact: { field: q("contact-email"), error: q("contact-error") },
+    transcript: { field: q("transcript-email"), error: q("transcript-error") }
+  };
+  function fieldError(form, text) {
+    var field = emailParts[form].field, error = emailParts[form].error;
+    error.textContent = text;
+    error.hidden = !text;
+    field.setAttribute("aria-invalid", text ? "true" : "false");
+    if (text) {
+      field.focus();
+      if (form === "contact" && contactItem && contactItem.scrollIntoView) {
+        contactItem.scrollIntoView({ block: "nearest" });
+      }
+    }
+  }
+  ["contact", "transcript"].forEach(function (form) {
+    emailParts[form].field.addEventListener("input", function () { fieldError(form, ""); });
+  });
+
   contactForm.addEventListener("submit", function (event) {
     event.preventDefault();
+    lastEmailForm = "contact";
+    fieldError("contact", "");
     sendFrame({ type: "contact", email: q("contact-email").value.trim() });
   });
 
@@ -892,12 +922,17 @@
   });
   transcriptForm.addEventListener("submit", function (event) {
     event.preventDefault();
+    lastEmailForm = "transcript";
+    fieldError("transcript", "");
     sendFrame({ type: "transcript", email: q("transcript-email").value.trim() });
   });
   function onTranscriptSent() {
     transcriptForm.hidden = true;
     transcriptOpen.setAttribute("aria-expanded", "false");
-    notice("We are sending this conversation to " + q("transcript-email").value.trim() + ".");
+    var to = q("transcript-email").value.trim();
+    // An empty field sends it to the address left earlier (perhaps on another device).
+    notice(to ? "We are sending this conversation to " + to + "."
+              : "We are sending this conversation to the e-mail address you left.");
   }
 
   // --- Reopening from an e-mail's signed link (chat.mail) ---------------------------------------

@@ -71,8 +71,14 @@ def test_the_link_reopens_the_same_conversation(mailed_link, browser_context_fac
     widget.panel.locator("[data-sd=transcript-open]").click()
     widget.panel.locator("[data-sd=transcript-email]").fill("dana@@customer.example")
     widget.panel.locator("[data-sd=transcript-send]").click()
-    expect(widget.notice()).to_contain_text("does not look right")
+    # Said under the field, which stays in view and is marked invalid until it is changed.
+    expect(widget.panel.locator("[data-sd=transcript-error]")).to_contain_text(
+        "does not look right")
+    field = widget.panel.locator("[data-sd=transcript-email]")
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_be_in_viewport()
     widget.panel.locator("[data-sd=transcript-email]").fill("dana@customer.example")
+    expect(widget.panel.locator("[data-sd=transcript-error]")).to_be_hidden()
     widget.panel.locator("[data-sd=transcript-send]").click()
     expect(widget.notice()).to_contain_text("We are sending this conversation to")
     expect(widget.panel.locator("[data-sd=transcript-form]")).to_be_hidden()

@@ -234,3 +234,35 @@ def test_the_star_rating_works_with_the_keyboard(
     expect(panel.locator("[data-sd=rating-form]")).to_be_hidden()
     _assert_accessible(page, "rated")
     assert csp == []
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_mistyped_contact_address_is_said_under_the_field_and_spends_nothing(
+    daphne_server, celery_worker, demo, browser_context_factory, artifacts_dir, size
+):
+    """Newcomer n59: the refusal was a notice that pushed the form half out of view, and three
+    mistyped addresses spent the contact budget, so the right one was never saved."""
+    page = browser_context_factory(viewport=SIZES[size]).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    widget.send("I want to talk to a person")
+    widget.wait_for_messages("system", 1)
+    panel = widget.panel
+    field = panel.locator("[data-sd=contact-email]")
+    error = panel.locator("[data-sd=contact-error]")
+    for typo in ("sam example.com", "sam@", "@example.com", "sam@@example.com"):
+        field.fill(typo)
+        panel.locator("[data-sd=contact-send]").click()
+        expect(error).to_contain_text("does not look right")
+        expect(field).to_have_attribute("aria-invalid", "true")
+        for part in (field, error, panel.locator("[data-sd=contact-send]")):
+            expect(part).to_be_in_viewport()
+    expect(widget.notice()).to_be_hidden()
+    _assert_accessible(page, "a mistyped contact address")
+    page.screenshot(path=str(artifacts_dir / f"contact-typo-{size}.png"))
+    field.fill("sam@example.com")
+    expect(error).to_be_hidden()
+    expect(field).to_have_attribute("aria-invalid", "false")
+    panel.locator("[data-sd=contact-send]").click()
+    expect(panel.locator("[data-sd=contact-saved]")).to_contain_text("sam@example.com")
+    conversation = Conversation.objects.get()
+    assert conversation.contact is not None and conversation.contact.email == "sam@example.com"
