@@ -122,6 +122,17 @@ _LABEL_RE = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _NUMERIC_LABEL_RE = re.compile(r"[0-9]+|0x[0-9a-f]*")
 
 
+def _ascii_form_wanted(host: str) -> str:
+    """The refusal of an international domain name, with its ASCII spelling when Python's
+    ``idna`` codec (IDNA 2003, RFC 3490) can give one: the name is accepted written so."""
+    try:
+        ascii_form = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        return f"Not a host name: {host[:60]!r}."
+    return (f'Write the host name "{host[:60]}" in its ASCII form, "{ascii_form[:80]}": '
+            "international domain names are accepted in that spelling.")
+
+
 def canonical_host(host: str) -> str:
     """``host`` as a URL names it (an IPv6 address without its brackets), checked and in one
     spelling: lower case, an IPv6 address compressed. Raises ``HostInvalid`` for a numeric host
@@ -152,6 +163,8 @@ def canonical_host(host: str) -> str:
                 "decimal numbers from 0 to 255, without leading zeros (like 192.0.2.10)."
             ) from None
     if not all(_LABEL_RE.fullmatch(label) for label in name.split(".")):
+        if not name.isascii():
+            raise HostInvalid(_ascii_form_wanted(host))
         raise HostInvalid(f"Not a host name: {host[:60]!r}.")
     return name
 

@@ -43,6 +43,9 @@ pytestmark = pytest.mark.django_db
         ("https://exa mple.com/", "Not a URL"),
         ("", "Enter the URL"),
         ("https://" + "a" * 1000 + ".com/", "Not a URL"),
+        # An international domain name: refused with the ASCII spelling that is accepted.
+        ("https://例え.jp/hook", '"xn--r8jz45g.jp"'),
+        ("https://Bücher.example/hook", '"xn--bcher-kva.example"'),
     ],
 )
 def test_a_refused_url_is_said_and_nothing_is_written(admin_user, url, says):
@@ -51,6 +54,24 @@ def test_a_refused_url_is_said_and_nothing_is_written(admin_user, url, says):
     assert raised.value.field == "url"
     assert not Endpoint.objects.exists()
     assert not AuditLogEntry.objects.exists()
+
+
+def test_the_ascii_spelling_of_an_international_name_is_accepted(admin_user, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True  # no resolver here: the spelling is checked
+    endpoint, _ = services.endpoint_create(
+        actor=admin_user, url="https://xn--bcher-kva.example/hook", events=["message.created"]
+    )
+    assert endpoint.url == "https://xn--bcher-kva.example/hook"
+
+
+def test_the_url_help_says_public_only_where_private_addresses_are_refused(settings):
+    from webhooks.forms import EndpointForm
+
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = False
+    assert "Public addresses only" in EndpointForm().fields["url"].help_text
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    assert "Public addresses only" not in EndpointForm().fields["url"].help_text
+    assert "Public addresses only" not in EndpointForm.base_fields["url"].help_text
 
 
 def test_loopback_is_allowed_only_with_the_setting(admin_user, settings):
