@@ -80,3 +80,41 @@ def test_the_dashboards_connector_and_article_figures_fit_a_phone(daphne_server,
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     answered = page.locator("[data-sd=connector-stats] td[data-label=Answered]").first
     assert answered.inner_text().strip().endswith("2")
+
+
+@pytest.mark.services
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_long_unbroken_names_and_addresses_stay_inside_the_page(
+    daphne_server, browser_context_factory, artifacts_dir, width
+):
+    """Newcomer n60: a connector named with one long word, and a 1,000-character URL template
+    (allowed), made the connector list 1,592 px and the audit log 2,306 px wide at 1280 px,
+    the Changes column off screen and the other columns squeezed to a few letters."""
+    admin = User.objects.create_user(username="wideadmin", password=DEMO_PASSWORD)
+    admin.groups.add(Group.objects.get(name="admins"))
+    name = "<b>Orders</b>" + "N" * 100
+    url = "https://shop.example/o/{order_number}/" + "b" * 900
+    connector = Connector.objects.create(
+        name=name, url_template=url, allowed_hosts=["shop.example"],
+        reply_template="{{ x }}", needs=["order_number"],
+    )
+    AuditLogEntry.objects.create(
+        actor=admin, action="connector_updated", object_type="connector",
+        object_repr=name, changes={"name": [name, "Short"], "url_template": [url[:300], url]},
+    )
+    page = browser_context_factory(viewport={"width": width, "height": 900}).new_page()
+    login(page, daphne_server, "wideadmin")
+    for path, table in (("/knowledge/connectors/", "connector-table"),
+                        ("/knowledge/audit/", "audit-entries")):
+        page.goto(f"{daphne_server}{path}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path
+        page.screenshot(path=str(artifacts_dir / f"long-{table}-{width}.png"), full_page=True)
+        # No column is squeezed to a few letters a line: every cell is at least 60 px wide.
+        widths = page.locator(f"[data-sd={table}] tbody tr").first.locator("td").evaluate_all(
+            "cells => cells.map(c => c.getBoundingClientRect().width)")
+        assert min(widths) >= 60, (path, widths)
+        # The name is text, never markup.
+        assert page.locator(f"[data-sd={table}] b").count() == 0
+        assert "<b>Orders" in page.locator(f"[data-sd={table}]").inner_text()
+    assert Connector.objects.get(pk=connector.pk).name == name
