@@ -626,9 +626,9 @@
       return;
     }
     if (frame.code === "contact_limited") {
-      var wait = Math.max(1, Math.ceil((frame.retry_after || 60) / 60));
+      var later = Math.max(1, Math.ceil((frame.retry_after || 60) / 60));
       fieldError("contact", "Your e-mail address was not saved: it has been changed too often. " +
-        "You can send it again in " + wait + (wait === 1 ? " minute." : " minutes."));
+        "You can send it again in " + later + (later === 1 ? " minute." : " minutes."));
       return;
     }
     if (frame.code === "transcript_limited") {
