@@ -181,9 +181,11 @@ def _send_due(
 
     Successes of an endpoint that is not failing are stored together
     (``services.successes_record``): at the end of each batch, before a failure is stored, and
-    at least every ``FLUSH_SECONDS``; each keeps its own time, status code and excerpt. A task
-    that dies before storing them leaves those deliveries pending: they are sent again (the
-    receiver sees the same event id twice, as after any lost answer)."""
+    at least every ``FLUSH_SECONDS`` (at once after an answer that took that long: a deleted
+    endpoint is then seen before the next POST, which would carry its secret); each keeps its
+    own time, status code and excerpt. A task that dies before storing them leaves those
+    deliveries pending: they are sent again (the receiver sees the same event id twice, as
+    after any lost answer)."""
     delivered: list[services.Delivered] = []
     flush_by = 0.0
 
@@ -225,7 +227,11 @@ def _send_due(
                         status_code=outcome.status_code, body_excerpt=outcome.body_excerpt,
                         duration_ms=outcome.duration_ms,
                     ))
-                    if time.monotonic() >= flush_by and not flush():
+                    # A receiver that takes FLUSH_SECONDS or more to answer gains nothing from
+                    # the batching: its success is stored at once, so that an endpoint deleted
+                    # meanwhile is seen before another POST (with its secret) starts.
+                    slow = outcome.duration_ms >= FLUSH_SECONDS * 1000
+                    if (slow or time.monotonic() >= flush_by) and not flush():
                         break  # the endpoint was deleted: read it again
                     continue
                 if not flush():

@@ -196,3 +196,31 @@ def test_successes_of_deleted_deliveries_are_not_stored(endpoint, widget):
     assert list(DeliveryAttempt.objects.values_list("delivery_id", "status_code")) == [
         (kept.pk, 204)]
     assert Delivery.objects.get().delivered_at == now
+
+
+def test_no_delivery_starts_after_its_endpoint_is_deleted_behind_a_slow_answer(
+    endpoint, widget, admin_user, monkeypatch
+):
+    """bench_webhooks (2026-12-01): the endpoint of a receiver answering in 2 s was deleted
+    during a POST, and the task still sent the next delivery of its batch, signed with the
+    deleted endpoint's secret (the successes were held unstored for FLUSH_SECONDS)."""
+    import time
+
+    import httpx2
+
+    from webhooks import delivery
+
+    monkeypatch.setattr(delivery, "FLUSH_SECONDS", 0.05)
+    _chat(widget, messages=3)  # 4 events
+    sent = []
+
+    def handler(request):
+        sent.append(request.headers["SupportDesk-Event-Id"])
+        if len(sent) == 1:  # the admin deletes the endpoint while its receiver is answering
+            services.endpoint_delete(actor=admin_user, endpoint=Endpoint.objects.get())
+        time.sleep(0.1)
+        return httpx2.Response(200, json={"ok": True})
+
+    run = endpoint_deliver(endpoint.pk, transport=httpx2.MockTransport(handler))
+    assert len(sent) == 1 and run.sent == 1
+    assert not Endpoint.objects.exists() and not Delivery.objects.exists()
