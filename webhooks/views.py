@@ -70,11 +70,10 @@ def endpoint_created(request: HttpRequest, pk: int) -> HttpResponse:
     """The endpoint just registered and its secret, this once; a second visit says the secret
     was shown already."""
     endpoint = get_object_or_404(Endpoint, pk=pk)
-    response = render(request, "webhooks/endpoint_created.html", {
+    # never_cache's no-store: the page may hold the secret.
+    return render(request, "webhooks/endpoint_created.html", {
         "endpoint": endpoint, "secret": shown_once.take(request, "webhook-secret", pk),
     })
-    response["Cache-Control"] = "no-store"  # the page may hold the secret
-    return response
 
 
 @area_required("knowledge")
