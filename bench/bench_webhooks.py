@@ -4,12 +4,16 @@
     .venv/bin/python bench/bench_webhooks.py --events 1000 --clients 20 --messages 30
 
 ``bench_chat.py``'s stack (PostgreSQL, Redis, Daphne, a prefork Celery worker of two processes,
-the offline bot) plus the Procfile's ``webhooks`` worker (threads, at niceness ``--nice`` as
-the Procfile runs it) on ``WEBHOOK_QUEUE``. Three receivers listen on loopback ports in a
-process of their own, as the company's systems would (their HTTP parsing, JSON and signature
-checks take no GIL from this process's clients, whose clock they would otherwise stretch), and
-check every signature; one answers after ``--slow`` seconds (2 s), the other two at once. Their
-CPU is reported apart ("receivers"), not in the stack's total.
+the offline bot) plus the Procfile's ``webhooks`` worker (threads, behind the command prefix
+``--priority``, the Procfile's ``WEBHOOK_PRIORITY``: Linux's ``SCHED_IDLE`` policy by default)
+on ``WEBHOOK_QUEUE``. Three receivers listen on loopback ports in a process of their own, as
+the company's systems would (their HTTP parsing, JSON and signature checks take no GIL from
+this process's clients, whose clock they would otherwise stretch), and check every signature;
+one answers after ``--slow`` seconds (2 s), the other two at once. They stand for the
+company's own machines, which take no CPU from the desk: with ``--receivers idle`` (the
+default) they run under ``SCHED_IDLE`` too, on CPU time the stack leaves idle; ``--receivers
+normal`` runs them at the stack's priority, as competitors for its two cores. Their CPU is
+reported apart ("receivers"), not in the stack's total.
 
 Rounds, in turn (``--rounds`` pairs, so that drift of the shared machine shows):
 
@@ -33,6 +37,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import shlex
 import subprocess
 import sys
 import threading
@@ -130,10 +135,10 @@ class Receivers:
     driven through a pipe: ``call("secrets", [...])``, ``call("clear")``, ``call("received")``
     (one summary line each), ``call("stop")``."""
 
-    def __init__(self, delays: list[float]) -> None:
+    def __init__(self, delays: list[float], *, idle: bool = False) -> None:
         context = multiprocessing.get_context("fork")  # before any thread or connection
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_receivers_serve, args=(child, delays),
+        self.process = context.Process(target=_receivers_serve, args=(child, delays, idle),
                                        daemon=True)
         self.process.start()
         self.urls: list[str] = self.conn.recv()
@@ -148,7 +153,9 @@ class Receivers:
         self.process.join(timeout=10)
 
 
-def _receivers_serve(conn, delays: list[float]) -> None:
+def _receivers_serve(conn, delays: list[float], idle: bool) -> None:
+    if idle:  # their threads, started below, inherit the policy
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     receivers = [Receiver(delay=delay).start() for delay in delays]
     conn.send([receiver.url for receiver in receivers])
     while True:
@@ -243,15 +250,19 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--drain", type=float, default=20.0)
-    parser.add_argument("--nice", type=int, default=19,
-                        help="the webhooks worker's niceness (the Procfile's WEBHOOK_NICE)")
+    parser.add_argument("--priority", default="chrt --idle 0",
+                        help="the command prefix of the webhooks worker (the Procfile's "
+                             "WEBHOOK_PRIORITY), e.g. 'nice -n 19' or 'env' (the chat's own)")
+    parser.add_argument("--receivers", choices=("idle", "normal"), default="idle",
+                        help="the receivers' CPU priority: idle (SCHED_IDLE, standing in for "
+                             "machines of their own) or normal (competing with the stack)")
     parser.add_argument("--database-url",
                         default="postgres://postgres@127.0.0.1:5432/sd_h17w_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--skip-setup", action="store_true")
     parser.add_argument("--log-dir", default="/tmp/sd_bench_webhooks")
     args = parser.parse_args()
-    receivers = Receivers([0.0, 0.0, args.slow])
+    receivers = Receivers([0.0, 0.0, args.slow], idle=args.receivers == "idle")
 
     import bench_chat as bc
 
@@ -275,7 +286,7 @@ def main() -> int:
                         "-Q", "webhooks"], cwd=ROOT, env=env, check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deliverer = subprocess.Popen(
-            ["nice", "-n", str(args.nice), sys.executable, "-m", "celery", "-A", "supportdesk",
+            [*shlex.split(args.priority), sys.executable, "-m", "celery", "-A", "supportdesk",
              "worker", "-Q", "webhooks",
              "--pool", "threads", "--concurrency", "8", "--loglevel", "warning",
              "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -286,6 +297,7 @@ def main() -> int:
                          webhooks=deliverer.pid, receivers=receivers.process.pid)
     bc.CPU_APART.add("receivers")  # the company's systems, not the stack
     time.sleep(5)
+    print(f"webhooks worker behind {args.priority!r}; receivers at {args.receivers} priority")
     try:
         return asyncio.run(run(args, bc, stack.base_url, receivers))
     finally:
