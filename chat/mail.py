@@ -40,7 +40,7 @@ from django.template.defaultfilters import linebreaksbr
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from knowledge.markdown import SAFE_PATH_PREFIXES, render_markdown
+from knowledge.markdown import SAFE_PATH_PREFIXES, markdown_to_text, render_markdown
 
 from . import realtime, selectors
 from .models import Author, Conversation, EmailKind, EmailStatus, Message, OwedEmail
@@ -211,9 +211,11 @@ def reopen_link(conversation: Conversation) -> str:
 
 @dataclass(frozen=True)
 class MailLine:
-    """One message as a mail shows it: ``text`` for the plain-text part (a Markdown link as
-    "label (address)"), ``html`` for the HTML part (sanitised; the bot's and notices' Markdown
-    rendered as the widget renders it), links to the desk's help pages made absolute."""
+    """One message as a mail shows it: ``text`` for the plain-text part (the bot's Markdown
+    without its markup, ``knowledge.markdown.markdown_to_text``: a link as "label (address)",
+    ``**30 days**`` as "30 days"), ``html`` for the HTML part (sanitised; the bot's and
+    notices' Markdown rendered as the widget renders it), links to the desk's help pages made
+    absolute."""
 
     who: str
     text: str
@@ -235,12 +237,6 @@ _MARKDOWN_LINK = re.compile(
 )
 
 
-# A backslash escape (CommonMark 0.31, section 2.4: a backslash before ASCII punctuation): in
-# the plain-text part the character alone, as the HTML part shows it (a connector's values are
-# escaped so that the company's data never makes a link: knowledge.markdown.escape_markdown).
-_BACKSLASH_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
-
-
 def _absolute(target: str) -> str:
     """A help page's site-relative address with the desk's public origin; others as given."""
     return _server_origin() + target if target.startswith(SAFE_PATH_PREFIXES) else target
@@ -251,17 +247,23 @@ def _mail_line(message: Message, *, is_new: bool) -> MailLine:
     if message.author not in realtime.HTML_AUTHORS:  # the customer's and agents' plain text
         return MailLine(who, message.text, linebreaksbr(message.text, autoescape=True),
                         message.created_at, is_new)
-    markdown = _MARKDOWN_LINK.sub(
-        lambda m: f"[{m.group(1)}]({_absolute(m.group(2))})", message.text)
-
-    def as_text(match: re.Match) -> str:
-        label, target = match.group(1), match.group(2)
-        if not target.startswith(("http://", "https://", "mailto:")):
-            return label  # a target the widget would not link either
-        return target if label == target else f"{label} ({target.removeprefix('mailto:')})"
-
-    text = _BACKSLASH_ESCAPE.sub(r"\1", _MARKDOWN_LINK.sub(as_text, markdown))
+    markdown = _MARKDOWN_LINK.sub(_safe_link, message.text)
+    text = markdown_to_text(markdown, link_target=_text_target)
     return MailLine(who, text, render_markdown(markdown), message.created_at, is_new)
+
+
+def _safe_link(match: re.Match) -> str:
+    """A Markdown link with a help page's address made absolute; one to a target the widget
+    would not link (``javascript:``) becomes its label alone (the HTML would show it
+    literally)."""
+    label, target = match.group(1), _absolute(match.group(2))
+    if not target.startswith(("http://", "https://", "mailto:")):
+        return label
+    return f"[{label}]({target})"
+
+
+def _text_target(href: str) -> str | None:
+    return href if href.startswith(("http://", "https://", "mailto:")) else None
 
 
 def _who(message: Message) -> str:

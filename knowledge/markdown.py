@@ -11,6 +11,7 @@ shows bot replies through it too.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 import nh3
@@ -130,3 +131,111 @@ def escape_markdown(text: str) -> str:
         return f"{match.group(1)}{match.group(3)}\\{match.group(4)}"
 
     return _LITERAL_LINE_START.sub(line_start, text, count=1)
+
+
+def markdown_to_text(text: str, *, link_target: Callable[[str], str | None]) -> str:
+    """``text`` (Markdown) as plain text, for a mail's text part: what ``render_markdown``
+    shows, without its markup.
+
+    Emphasis, strikethrough and code lose their marks (``**30 days**`` reads "30 days");
+    backslash escapes and entities are resolved as the HTML shows them; a heading is its own
+    line; list items start with "- " or their number, nested items indented by two spaces;
+    quoted lines start with "> "; table cells are joined by " | "; paragraphs are separated
+    by an empty line. A link reads "label (target)", or the target alone when the label is
+    the address itself, with ``link_target(href)`` as its target (None: the label alone, for a
+    target the HTML would not link either); an image reads as its alternative text.
+    """
+    if not text:
+        return ""
+    blocks: list[str] = []  # finished lines, "" between paragraphs
+    prefixes: list[str] = []  # what each open list item or quote puts before its lines
+    lists: list[list[int | None]] = []  # each open list's next number (None: bullets)
+    first_line_prefix: str | None = None  # an item's marker, for its first line only
+    table_row: list[str] | None = None
+
+    def emit(content: str) -> None:
+        nonlocal first_line_prefix
+        for line in content.split("\n"):
+            indent = "".join(prefixes)
+            if first_line_prefix is not None:
+                indent = "".join(prefixes[:-1]) + first_line_prefix
+                first_line_prefix = None
+            blocks.append((indent + line).rstrip())
+
+    def paragraph_gap() -> None:
+        if blocks and blocks[-1] != "" and not lists:
+            blocks.append("")
+
+    for token in _parser().parse(text):
+        kind = token.type
+        if kind in ("paragraph_open", "heading_open", "fence", "code_block", "table_open",
+                    "hr"):
+            paragraph_gap()
+        if kind == "inline":
+            content = _inline_text(token.children or [], link_target)
+            if table_row is not None:
+                table_row.append(content.replace("\n", " "))
+            else:
+                emit(content)
+        elif kind in ("fence", "code_block"):
+            emit(token.content.rstrip("\n"))
+        elif kind == "hr":
+            emit("----")
+        elif kind in ("bullet_list_open", "ordered_list_open"):
+            if not lists:
+                paragraph_gap()
+            start = token.attrGet("start")
+            lists.append([None] if kind == "bullet_list_open"
+                         else [int(start) if start is not None else 1])
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+        elif kind == "list_item_open":
+            number = lists[-1][0]
+            marker = "- " if number is None else f"{number}. "
+            if number is not None:
+                lists[-1][0] = number + 1
+            prefixes.append(" " * len(marker))
+            first_line_prefix = marker
+        elif kind == "list_item_close":
+            prefixes.pop()
+            first_line_prefix = None
+        elif kind == "blockquote_open":
+            paragraph_gap()
+            prefixes.append("> ")
+        elif kind == "blockquote_close":
+            prefixes.pop()
+        elif kind == "tr_open":
+            table_row = []
+        elif kind == "tr_close" and table_row is not None:
+            emit(" | ".join(table_row))
+            table_row = None
+    while blocks and blocks[-1] == "":
+        blocks.pop()
+    return "\n".join(blocks)
+
+
+def _inline_text(children: list, link_target: Callable[[str], str | None]) -> str:
+    """The text of one inline token's children (see ``markdown_to_text``)."""
+    out: list[str] = []
+    links: list[tuple[str | None, int]] = []  # (target, where the label starts in ``out``)
+    for child in children:
+        kind = child.type
+        if kind in ("text", "code_inline", "html_inline"):
+            out.append(child.content)
+        elif kind in ("softbreak", "hardbreak"):
+            out.append("\n")
+        elif kind == "image":
+            out.append(child.content)
+        elif kind == "link_open":
+            href = str(child.attrGet("href") or "")
+            links.append((link_target(href) if href else None, len(out)))
+        elif kind == "link_close" and links:
+            target, start = links.pop()
+            label = "".join(out[start:])
+            if target is not None:
+                shown = target.removeprefix("mailto:")
+                if label.strip() in (target, shown):
+                    out[start:] = [shown]
+                else:
+                    out.append(f" ({shown})")
+    return "".join(out)

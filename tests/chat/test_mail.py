@@ -281,6 +281,7 @@ def test_a_reply_mail_reads_as_a_mail_links_whole_and_earlier_messages_quoted(
     assert f"Read the whole article ({article})" in text
     assert "the carrier's page (https://carrier.example/track)" in text
     assert "](" not in text and "javascript" not in text and "Not this\n" in text
+    assert "You have 30 days to return an item." in text and "**" not in text
     assert f'href="{article}"' in html and "<strong>30 days</strong>" in html
     assert "](/help" not in html and "](https" not in html and 'href="javascript' not in html
     # The new reply comes first, unquoted; the earlier messages after the link, quoted line

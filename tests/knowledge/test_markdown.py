@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from knowledge.markdown import render_markdown
+from knowledge.markdown import markdown_to_text, render_markdown
 
 HOSTILE = [
     "<script>alert(1)</script>",
@@ -145,3 +145,71 @@ def test_a_bare_address_in_an_article_is_a_link(body, href, text):
 ])
 def test_code_versions_and_other_schemes_are_not_links(body):
     assert [tag for tag, _ in Elements(render_markdown(body)).elements if tag == "a"] == []
+
+
+# --- markdown_to_text: the plain-text part of a mail -----------------------------------------
+
+
+def _safe_only(href: str) -> str | None:
+    return href if href.startswith(("http://", "https://", "mailto:")) else None
+
+
+def _text(markdown: str) -> str:
+    return markdown_to_text(markdown, link_target=_safe_only)
+
+
+@pytest.mark.parametrize(("markdown", "text"), [
+    ("Keep **the receipt** and _the box_.", "Keep the receipt and the box."),
+    ("Was ~~$20~~ now __$15__, code `SAVE5`.", "Was $20 now $15, code SAVE5."),
+    ("Use \\*literally\\* 5 \\* 3 &amp; a &lt;tag&gt;", "Use *literally* 5 * 3 & a <tag>"),
+    ("<b>not bold</b> <script>x()</script>", "<b>not bold</b> <script>x()</script>"),
+    ("one\ntwo  \nthree", "one\ntwo\nthree"),
+    ("", ""),
+])
+def test_inline_marks_are_dropped_and_escapes_resolved(markdown, text):
+    assert _text(markdown) == text
+
+
+def test_blocks_read_as_lines_with_their_markers():
+    markdown = (
+        "## Returns\n\nYou can:\n\n- print a label\n- drop it off\n  - at a locker\n\n"
+        "3. pack it\n4. ship it\n\n> Refunds take 5 days.\n\n---\n\n"
+        "| Plan | Price |\n| --- | --- |\n| Basic | $5 |\n\n```\nraw *text*\n```"
+    )
+    assert _text(markdown) == (
+        "Returns\n\nYou can:\n\n- print a label\n- drop it off\n  - at a locker\n\n"
+        "3. pack it\n4. ship it\n\n> Refunds take 5 days.\n\n----\n\n"
+        "Plan | Price\nBasic | $5\n\nraw *text*"
+    )
+
+
+def test_a_list_item_of_several_lines_keeps_them_under_its_marker():
+    assert _text("1. first line\n   still the first\n2. second") == (
+        "1. first line\n   still the first\n2. second")
+
+
+@pytest.mark.parametrize(("markdown", "text"), [
+    ("[the carrier's page](https://carrier.example/track)",
+     "the carrier's page (https://carrier.example/track)"),
+    ("[https://shop.example/a](https://shop.example/a)", "https://shop.example/a"),
+    ("Write to help@shop.example or see https://shop.example/faq.",
+     "Write to help@shop.example or see https://shop.example/faq."),
+    ("[mail us](mailto:help@shop.example)", "mail us (help@shop.example)"),
+    ("[local](/admin/) and ![a parcel](https://img.example/p.png)", "local and a parcel"),
+    ("[**bold** label](https://a.example/)", "bold label (https://a.example/)"),
+])
+def test_links_read_as_label_and_address(markdown, text):
+    assert _text(markdown) == text
+
+
+def test_the_link_target_function_decides_the_address():
+    seen = []
+
+    def target(href: str) -> str | None:
+        seen.append(href)
+        return "https://desk.example" + href if href.startswith("/help/") else None
+
+    text = markdown_to_text("[Returns](/help/articles/3-returns/) and [x](/admin/)",
+                            link_target=target)
+    assert text == "Returns (https://desk.example/help/articles/3-returns/) and x"
+    assert seen == ["/help/articles/3-returns/", "/admin/"]
