@@ -31,6 +31,7 @@ from .models import Delivery, DeliveryStatus, Endpoint, Event
 from .signing import SIGNATURE_HEADER, signature_header
 
 EXCERPT_BYTES = 500
+ERROR_CHARS = 200  # DeliveryAttempt.error's length
 BATCH = 50  # deliveries read at a time (the endpoint is read again between batches)
 FLUSH_SECONDS = 1.0  # successes held unstored at most this long (see ``_send_due``)
 USER_AGENT = "SupportDesk-Webhooks/1"
@@ -128,8 +129,10 @@ def post_event(
         return done(False, None, "private address refused")
     except httpx2.TimeoutException:
         return done(False, None, "timeout")
-    except httpx2.HTTPError as error:
-        return done(False, None, f"connection failed: {type(error).__name__}")
+    except httpx2.HTTPError as error:  # what the admins read on the delivery page: the
+        # client's reason ("... does not resolve", "[Errno 111] Connection refused")
+        reason = " ".join(str(error).split()) or type(error).__name__
+        return done(False, None, f"connection failed: {reason}"[:ERROR_CHARS])
     except (httpx2.InvalidURL, ValueError):  # a URL the client will not send (saved before
         return done(False, None, "invalid URL")  # check_endpoint_url refused such hosts)
     finally:

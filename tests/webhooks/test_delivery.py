@@ -114,7 +114,27 @@ def test_an_unreachable_receiver_is_a_failed_attempt(admin_user, widget, loopbac
     chat_services.conversation_start(widget=widget)
     endpoint_deliver(endpoint.pk)
     attempt = DeliveryAttempt.objects.get()
-    assert not attempt.ok and attempt.error.startswith("connection failed")
+    assert not attempt.ok and attempt.error.startswith("connection failed: ")
+    assert "refused" in attempt.error.lower()  # the reason, not the exception's class
+
+
+def test_a_host_that_no_longer_resolves_says_so_on_the_delivery_page(
+    admin_user, widget, monkeypatch, loopback_allowed
+):
+    endpoint, _ = services.endpoint_create(
+        actor=admin_user, url="https://hooks.gone.example/h", events=["conversation.created"]
+    )
+
+    def no_such_name(host, *args, **kwargs):  # the name's records were removed since
+        raise socket.gaierror(socket.EAI_NONAME, f"{host}: Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    chat_services.conversation_start(widget=widget)
+    endpoint_deliver(endpoint.pk)
+    attempt = DeliveryAttempt.objects.get()
+    assert not attempt.ok
+    assert attempt.error.startswith("connection failed: hooks.gone.example does not resolve")
+    assert len(attempt.error) <= 200
 
 
 def test_a_private_address_is_refused_at_delivery_time_too(endpoint, receiver, widget,
