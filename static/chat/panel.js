@@ -255,6 +255,20 @@
     li.appendChild(box);
   }
 
+  // The last e-mail address the customer wrote in a message (shown in this conversation).
+  var typedEmail = "";
+  var EMAIL_IN_TEXT = /[^\s@<>()\[\]{},;:"'`]+@[^\s@<>()\[\]{},;:"'`]+\.[A-Za-z]{2,63}/g;
+  function rememberTypedEmail(text) {
+    var found = String(text || "").match(EMAIL_IN_TEXT);
+    if (!found || found[found.length - 1].length > 254) { return; }
+    var offered = typedEmail;
+    typedEmail = found[found.length - 1];
+    // The form may be up already (a reload shows it before the history that holds the
+    // address): a later address replaces the one offered, never one the customer typed there.
+    var field = contactForm.querySelector("[data-sd=contact-email]");
+    if (!contactForm.hidden && (!field.value || field.value === offered)) { field.value = typedEmail; }
+  }
+
   function showMessage(m) {
     if (log.querySelector('[data-seq="' + m.seq + '"]')) { return; }
     var li = null;
@@ -272,7 +286,7 @@
     } else {
       li = messageElement(m.author, m.text, m.sender_name, m.html, m.created_at, m.sender_initials);
     }
-    if (m.author === "customer") { hideQuickReplies(m.seq); }
+    if (m.author === "customer") { hideQuickReplies(m.seq); rememberTypedEmail(m.text); }
     if (m.reply_to && streaming[m.reply_to]) {
       streaming[m.reply_to].remove();
       delete streaming[m.reply_to];
@@ -486,6 +500,9 @@
     // A signed-in customer's address, from the host page's signed identity, as a start: saving
     // it keeps their verified contact; another address is where replies go instead.
     if (!field.value && state.verified && identity && identity.email) { field.value = identity.email; }
+    // Else the last address the customer typed in the conversation (an order lookup asks for
+    // one): they need not type it twice, and may change it before saving.
+    if (!field.value && typedEmail) { field.value = typedEmail; }
     contactForm.hidden = false;
     contactItem.hidden = false;
     placeContactItem();

@@ -266,3 +266,35 @@ def test_a_mistyped_contact_address_is_said_under_the_field_and_spends_nothing(
     expect(panel.locator("[data-sd=contact-saved]")).to_contain_text("sam@example.com")
     conversation = Conversation.objects.get()
     assert conversation.contact is not None and conversation.contact.email == "sam@example.com"
+
+
+def test_the_address_typed_in_the_chat_is_offered_in_the_e_mail_form_and_kept_on_reload(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    """Newcomer n60: a customer who had typed their address for an order lookup found the
+    reply-by-e-mail form empty when no one was online."""
+    page = browser_context_factory(viewport=SIZES["desktop"]).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    widget.send("Hi, I wrote to old.box@example.net last week")
+    widget.wait_for_messages("bot", 1)
+    widget.send("Sorry, my address is now (Lee.Park+shop@mail.example.org).")
+    widget.wait_for_messages("customer", 2)
+    widget.send("I want to talk to a person")
+    widget.wait_for_messages("system", 1)
+    field = widget.panel.locator("[data-sd=contact-email]")
+    expect(field).to_have_value("Lee.Park+shop@mail.example.org")  # the last one, as typed
+    # Only offered: nothing is saved until the customer sends the form.
+    conversation = Conversation.objects.get()
+    assert conversation.contact is None
+    page.reload()
+    widget.open()
+    widget.wait_for_messages("system", 1)
+    expect(field).to_have_value("Lee.Park+shop@mail.example.org")  # read from the history
+    field.fill("lee@example.org")
+    widget.send("or kim@example.com")  # an address typed in the form is never replaced
+    widget.wait_for_messages("customer", 4)
+    expect(field).to_have_value("lee@example.org")
+    widget.panel.locator("[data-sd=contact-send]").click()
+    expect(widget.panel.locator("[data-sd=contact-saved]")).to_contain_text("lee@example.org")
+    conversation.refresh_from_db()
+    assert conversation.contact.email == "lee@example.org"
