@@ -6,13 +6,15 @@
 ``bench_chat.py``'s stack (PostgreSQL, Redis, Daphne, a prefork Celery worker of two processes,
 the offline bot) plus the Procfile's ``webhooks`` worker (threads, behind the command prefix
 ``--priority``, the Procfile's ``WEBHOOK_PRIORITY``: Linux's ``SCHED_IDLE`` policy by default)
-on ``WEBHOOK_QUEUE``. Three receivers listen on loopback ports in a process of their own, as
-the company's systems would (their HTTP parsing, JSON and signature checks take no GIL from
-this process's clients, whose clock they would otherwise stretch), and check every signature;
-one answers after ``--slow`` seconds (2 s), the other two at once. They stand for the
-company's own machines, which take no CPU from the desk: with ``--receivers idle`` (the
-default) they run under ``SCHED_IDLE`` too, on CPU time the stack leaves idle; ``--receivers
-normal`` runs them at the stack's priority, as competitors for its two cores. Their CPU is
+on ``WEBHOOK_QUEUE``. Three receivers (``LeanReceiver``: asyncio, keep-alive) listen on
+loopback ports in a process of their own, as the company's systems would (their HTTP parsing,
+JSON and signature checks take no GIL from this process's clients, whose clock they would
+otherwise stretch), and check every signature; one answers after ``--slow`` seconds (2 s), the
+other two at once. They stand for the company's own machines, which would take no CPU from the
+desk: they are written to cost as little as a Python server can, and run at the stack's own
+priority (``--receivers normal``, the default: they answer at once, as remote systems would)
+or under ``SCHED_IDLE`` (``--receivers idle``: only on CPU time the stack leaves idle, so they
+answer late while it is busy, and fewer deliveries happen during the round). Their CPU is
 reported apart ("receivers"), not in the stack's total.
 
 Rounds, in turn (``--rounds`` pairs, so that drift of the shared machine shows):
@@ -48,7 +50,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from tests.webhooks.receiver import Receiver  # noqa: E402 (after the path is set)
 
 
 def store_events(count: int, rate: float, stop: threading.Event) -> tuple[int, float]:
@@ -131,9 +132,9 @@ def endpoints_delete() -> None:
 
 
 class Receivers:
-    """``Receiver``s (``tests/webhooks/receiver.py``) in a child process, one per delay,
-    driven through a pipe: ``call("secrets", [...])``, ``call("clear")``, ``call("received")``
-    (one summary line each), ``call("stop")``."""
+    """``LeanReceiver``s in a child process, one per delay, driven through a pipe:
+    ``call("secrets", [...])``, ``call("clear")``, ``call("received")`` (one summary line
+    each), ``call("stop")``."""
 
     def __init__(self, delays: list[float], *, idle: bool = False) -> None:
         context = multiprocessing.get_context("fork")  # before any thread or connection
@@ -153,41 +154,93 @@ class Receivers:
         self.process.join(timeout=10)
 
 
-def _receivers_serve(conn, delays: list[float], idle: bool) -> None:
-    if idle:  # their threads, started below, inherit the policy
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    receivers = [Receiver(delay=delay).start() for delay in delays]
-    conn.send([receiver.url for receiver in receivers])
-    while True:
+class LeanReceiver:
+    """A company's webhook receiver as lean as an HTTP/1.1 server in Python gets: asyncio
+    streams, keep-alive, the body read by its Content-Length, parsed as JSON and its signature
+    checked (``webhooks.signing.verify_signature``, with the secret held after ``delay``), then
+    200. It stands for a system on machines of its own, so it should cost the desk's two cores
+    as little as it can (``tests/webhooks/receiver.py``'s thread-per-connection
+    ``http.server``, which the tests use for its status queues and holds, costs several times
+    more CPU per request)."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.secret = ""
+        self.ok_ids: list[str] = []
+        self.bad = 0
+        self.url = ""
+
+    async def start(self) -> None:
+        server = await asyncio.start_server(self.serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hooks"
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        import json
+
+        from webhooks.signing import verify_signature
+
         try:
-            command, args = conn.recv()
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                headers = {}
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name:
+                        headers[name.strip().lower()] = value.strip().decode("latin-1")
+                body = await reader.readexactly(int(headers.get(b"content-length", "0")))
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                json.loads(body)
+                if verify_signature(self.secret, headers.get(b"supportdesk-signature", ""), body):
+                    self.ok_ids.append(headers.get(b"supportdesk-event-id", ""))
+                else:
+                    self.bad += 1
+                writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n{"ok": true}')
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def summary(self) -> str:
+        ids = self.ok_ids
+        return f"{len(ids)} received" + (f", {self.bad} badly signed" if self.bad else "") + (
+            "" if len(set(ids)) == len(ids) else ", REPEATS")
+
+
+def _receivers_serve(conn, delays: list[float], idle: bool) -> None:
+    if idle:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    asyncio.run(_receivers_loop(conn, delays))
+
+
+async def _receivers_loop(conn, delays: list[float]) -> None:
+    receivers = [LeanReceiver(delay) for delay in delays]
+    for receiver in receivers:
+        await receiver.start()
+    conn.send([receiver.url for receiver in receivers])
+    stopped = asyncio.Event()
+
+    def command() -> None:
+        try:
+            name, args = conn.recv()
         except EOFError:
-            break
-        if command == "secrets":
+            stopped.set()
+            return
+        if name == "secrets":
             for receiver, secret in zip(receivers, args[0], strict=True):
                 receiver.secret = secret
-            conn.send(None)
-        elif command == "clear":
+        elif name == "clear":
             for receiver in receivers:
-                with receiver.lock:
-                    receiver.received.clear()
-            conn.send(None)
-        elif command == "received":
-            conn.send([received(receiver) for receiver in receivers])
-        elif command == "stop":
-            for receiver in receivers:
-                receiver.stop()
-            conn.send(None)
-            break
+                receiver.ok_ids, receiver.bad = [], 0
+        elif name == "received":
+            conn.send([receiver.summary() for receiver in receivers])
+            return
+        elif name == "stop":
+            stopped.set()
+        conn.send(None)
 
-
-def received(receiver: Receiver) -> str:
-    with receiver.lock:
-        ok = [r for r in receiver.received if r.signature_ok and 200 <= r.answered < 300]
-        bad = sum(1 for r in receiver.received if not r.signature_ok)
-        ids = [r.event_id for r in ok]
-    return f"{len(ok)} received" + (f", {bad} badly signed" if bad else "") + (
-        "" if len(set(ids)) == len(ids) else ", REPEATS")
+    asyncio.get_running_loop().add_reader(conn.fileno(), command)
+    await stopped.wait()
 
 
 async def one_round(args, bc, base_url: str, webhooks: bool, receivers: Receivers):
@@ -253,9 +306,9 @@ def main() -> int:
     parser.add_argument("--priority", default="chrt --idle 0",
                         help="the command prefix of the webhooks worker (the Procfile's "
                              "WEBHOOK_PRIORITY), e.g. 'nice -n 19' or 'env' (the chat's own)")
-    parser.add_argument("--receivers", choices=("idle", "normal"), default="idle",
-                        help="the receivers' CPU priority: idle (SCHED_IDLE, standing in for "
-                             "machines of their own) or normal (competing with the stack)")
+    parser.add_argument("--receivers", choices=("normal", "idle"), default="normal",
+                        help="the receivers' CPU priority: normal (the stack's; they answer "
+                             "at once) or idle (SCHED_IDLE: they answer late while it is busy)")
     parser.add_argument("--database-url",
                         default="postgres://postgres@127.0.0.1:5432/sd_h17w_bench")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
