@@ -14,6 +14,7 @@ stored a batch at a time (``_send_due``). Nothing here runs in a chat turn: the 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -129,15 +130,27 @@ def post_event(
         return done(False, None, "private address refused")
     except httpx2.TimeoutException:
         return done(False, None, "timeout")
-    except httpx2.HTTPError as error:  # what the admins read on the delivery page: the
-        # client's reason ("... does not resolve", "[Errno 111] Connection refused")
-        reason = " ".join(str(error).split()) or type(error).__name__
-        return done(False, None, f"connection failed: {reason}"[:ERROR_CHARS])
+    except httpx2.HTTPError as error:  # what the admins read on the delivery page
+        return done(False, None, connection_error(parts.hostname or "", error))
     except (httpx2.InvalidURL, ValueError):  # a URL the client will not send (saved before
         return done(False, None, "invalid URL")  # check_endpoint_url refused such hosts)
     finally:
         if transport is not None:
             client.close()
+
+
+def connection_error(host: str, error: Exception) -> str:
+    """What the delivery log says of a failed connection to ``host``: the client's reason
+    without the system's error number, naming the host ("connection failed: hooks.example.com
+    does not resolve: Name or service not known", "connection to 203.0.113.9 failed:
+    Connection refused"), at most ``ERROR_CHARS`` characters."""
+    reason = _ERRNO.sub("", " ".join(str(error).split())) or type(error).__name__
+    said = (f"connection failed: {reason}" if host and host in reason
+            else f"connection to {host or 'the endpoint'} failed: {reason}")
+    return said[:ERROR_CHARS]
+
+
+_ERRNO = re.compile(r"\[Errno -?\d+\]\s*")
 
 
 def endpoint_deliver(

@@ -126,6 +126,28 @@ def test_the_delivery_log_shows_attempts_and_send_again_queues_the_event(
     assert DeliveryAttempt.objects.count() == 5
 
 
+def test_a_failed_connection_reads_as_its_reason_and_an_unsent_event_offers_no_resend(
+    admin_client, admin_user, widget, loopback_allowed
+):
+    """Newcomer n61: "no answer (connection failed: ...)" wrapped the reason, and rows never
+    sent offered "Send again", which does nothing for them."""
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:9/a",
+                                           events=["conversation.created"])
+    for _ in range(2):
+        chat_services.conversation_start(widget=widget)
+    first, second = Delivery.objects.order_by("event_id")
+    services.attempt_record(delivery=first, ok=False, status_code=None, body_excerpt="",
+                            error="connection to 127.0.0.1 failed: Connection refused",
+                            duration_ms=3)
+    page = admin_client.get(reverse("webhooks:delivery_list", args=[endpoint.pk])).content
+    rows = page.decode().split('data-sd="delivery-row"')[1:]
+    by_event = {row.split('data-event="')[1].split('"')[0]: row for row in rows}
+    tried, untried = by_event[first.event.public_id], by_event[second.event.public_id]
+    assert "· connection to 127.0.0.1 failed: Connection refused ·" in tried
+    assert "no answer" not in tried and 'data-sd="delivery-resend"' in tried
+    assert "not sent yet" in untried and 'data-sd="delivery-resend"' not in untried
+
+
 def test_an_endpoint_the_desk_disabled_is_announced_on_the_admin_pages(
     admin_client, admin_user, loopback_allowed
 ):
