@@ -5,17 +5,17 @@
 
 ``bench_chat.py``'s stack (PostgreSQL, Redis, Daphne, a prefork Celery worker of two processes,
 the offline bot) plus the Procfile's ``webhooks`` worker (threads, behind the command prefix
-``--priority``, the Procfile's ``WEBHOOK_PRIORITY``: Linux's ``SCHED_IDLE`` policy by default)
-on ``WEBHOOK_QUEUE``. Three receivers (``LeanReceiver``: asyncio, keep-alive) listen on
-loopback ports in a process of their own, as the company's systems would (their HTTP parsing,
-JSON and signature checks take no GIL from this process's clients, whose clock they would
-otherwise stretch), and check every signature; one answers after ``--slow`` seconds (2 s), the
-other two at once. They stand for the company's own machines, which would take no CPU from the
-desk: they are written to cost as little as a Python server can, and run at the stack's own
-priority (``--receivers normal``, the default: they answer at once, as remote systems would)
-or under ``SCHED_IDLE`` (``--receivers idle``: only on CPU time the stack leaves idle, so they
-answer late while it is busy, and fewer deliveries happen during the round). Their CPU is
-reported apart ("receivers"), not in the stack's total.
+``--priority``: ``nice -n 19`` by default, as the Procfile runs it; ``chrt --idle 0`` tries
+Linux's ``SCHED_IDLE`` policy) on ``WEBHOOK_QUEUE``. Three receivers (``LeanReceiver``:
+asyncio, keep-alive) listen on loopback ports in a process of their own, as the company's
+systems would (their HTTP parsing, JSON and signature checks take no GIL from this process's
+clients, whose clock they would otherwise stretch), and check every signature; one answers
+after ``--slow`` seconds (2 s), the other two at once. They stand for the company's own
+machines, which would take no CPU from the desk: they are written to cost as little as a Python
+server can, and run at the stack's own priority (``--receivers normal``, the default: they
+answer at once, as remote systems would) or under ``SCHED_IDLE`` (``--receivers idle``: only on
+CPU time the stack leaves idle, so they answer late while it is busy, and fewer deliveries
+happen during the round). Their CPU is reported apart ("receivers"), not in the stack's total.
 
 Rounds, in turn (``--rounds`` pairs, so that drift of the shared machine shows):
 
@@ -303,9 +303,9 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--drain", type=float, default=20.0)
-    parser.add_argument("--priority", default="chrt --idle 0",
-                        help="the command prefix of the webhooks worker (the Procfile's "
-                             "WEBHOOK_PRIORITY), e.g. 'nice -n 19' or 'env' (the chat's own)")
+    parser.add_argument("--priority", default="nice -n 19",
+                        help="the command prefix of the webhooks worker (the Procfile's is "
+                             "'nice -n ${WEBHOOK_NICE:-19}'), e.g. 'chrt --idle 0' or 'env'")
     parser.add_argument("--receivers", choices=("normal", "idle"), default="normal",
                         help="the receivers' CPU priority: normal (the stack's; they answer "
                              "at once) or idle (SCHED_IDLE: they answer late while it is busy)")
