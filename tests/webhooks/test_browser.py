@@ -43,6 +43,9 @@ def test_admin_registers_sees_the_secret_once_reads_deliveries_and_sends_again(
     page.fill("#id_description", "CRM sync")
     page.check("input[name=events][value='conversation.created']")
     page.check("input[name=events][value='message.created']")
+    # The checkboxes are one group, named by its legend (a screen reader says "Events").
+    expect(page.get_by_role("group", name="Events")).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "webhook-form.png"), full_page=True)
     page.click("[data-sd=webhook-save]")
     secret = page.inner_text("[data-sd=webhook-secret]").strip()
     assert secret.startswith("whsec_")

@@ -267,3 +267,18 @@ def test_send_again_behind_an_undelivered_older_event_says_what_it_waits_for(
                                  follow=True)
     said = [str(m) for m in response.context["messages"]]
     assert len(said) == 1 and "once this endpoint is enabled" in said[0]
+
+
+@pytest.mark.parametrize(("url_name", "legend"), [
+    ("webhooks:endpoint_create", "Events"),
+    ("knowledge:connector_create", "Details it needs"),
+])
+def test_a_group_of_checkboxes_is_named_by_a_legend_not_an_empty_label(
+    admin_client, url_name, legend
+):
+    """Newcomer n61: the Events checkboxes had a ``<label for="">``, which names nothing."""
+    page = admin_client.get(reverse(url_name)).content.decode()
+    assert 'for=""' not in page
+    fieldset = page.split('<fieldset class="kn-field">')[1].split("</fieldset>")[0]
+    assert f"<legend>{legend}</legend>" in fieldset  # as the other fields' labels: no colon
+    assert 'type="checkbox"' in fieldset
