@@ -270,6 +270,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "agents_online": selectors.agents_online_count(),
             "max_chars": self.max_chars,
             "timezone": conversation.timezone,
+            "email_left": services.address_left(conversation),
         }
         return joined, frames
 

@@ -84,6 +84,7 @@ class JoinedFrame(TypedDict):
     agents_online: int
     max_chars: int
     timezone: str  # the customer's zone in force ("" = the desk's TIME_ZONE)
+    email_left: str  # the address left in the e-mail form (services.address_left; "" = none)
 
 
 class MessageFrame(TypedDict):

@@ -875,6 +875,22 @@ def reply_address(conversation: Conversation) -> str:
     return (row[0] or row[1] or "") if row else ""
 
 
+def address_left(conversation: Conversation) -> str:
+    """The address the customer left in the widget's e-mail form
+    (``conversation_contact_set``): a verified customer's other address
+    (``Conversation.reply_email``), else an unverified contact's; "" when none was left (a
+    verified customer's own signed address is not one they left: the widget offers it in the
+    form). One query."""
+    row = (
+        Conversation.objects.filter(pk=conversation.pk)
+        .values_list("reply_email", "contact__email", "contact__is_verified").first()
+    )
+    if row is None:
+        return ""
+    reply_email, email, verified = row
+    return reply_email or ("" if verified else email or "")
+
+
 def _reply_email_owe(conversation: Conversation, message: Message, *, now: datetime) -> None:
     """Owes the customer this agent reply by e-mail when they left an address and have no chat
     socket open (``chat.mail``): the reply joins the pending reply mail of the conversation,

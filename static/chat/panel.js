@@ -257,12 +257,14 @@
 
   // The last e-mail address the customer wrote in a message (shown in this conversation).
   var typedEmail = "";
-  var EMAIL_IN_TEXT = /[^\s@<>()\[\]{},;:"'`]+@[^\s@<>()\[\]{},;:"'`]+\.[A-Za-z]{2,63}/g;
+  // An apostrophe belongs to a name (pat.o'neil@...), not around one: quotes are left out.
+  var EMAIL_IN_TEXT = /[^\s@<>()\[\]{},;:"`\u2018\u2019\u201c\u201d\u00ab\u00bb]+@[^\s@<>()\[\]{},;:"'`\u2018\u2019\u201c\u201d\u00ab\u00bb]+\.[A-Za-z]{2,63}/g;
   function rememberTypedEmail(text) {
     var found = String(text || "").match(EMAIL_IN_TEXT);
-    if (!found || found[found.length - 1].length > 254) { return; }
+    var last = found ? found[found.length - 1].replace(/^'+/, "") : "";
+    if (!last || last.charAt(0) === "@" || last.length > 254) { return; }
     var offered = typedEmail;
-    typedEmail = found[found.length - 1];
+    typedEmail = last;
     // The form may be up already (a reload shows it before the history that holds the
     // address): a later address replaces the one offered, never one the customer typed there.
     var field = contactForm.querySelector("[data-sd=contact-email]");
@@ -568,6 +570,7 @@
         rated = frame.rating !== null && frame.rating !== undefined;
         showReplyTime(frame.agents_online);
         applyStatus(frame.status, frame);
+        if (frame.email_left && !contactGiven) { keepContact(frame.email_left, frame.status); }
         if (frame.status === "waiting" && !frame.agents_online) {
           onHandoff({ agents_online: 0 });
         }
@@ -879,6 +882,20 @@
   // --- E-mail for a reply later ----------------------------------------------------------------
 
   var contactGiven = false;
+  // A rejoin (a reload) of a conversation whose customer already left an address: no form;
+  // while it waits for a person, a line says where replies go, where the form stood.
+  function keepContact(email, status) {
+    contactGiven = true;
+    q("contact-email").value = email;
+    if (contactItem || status !== "waiting") { return; }
+    contactItem = document.createElement("li");
+    contactItem.className = "sd-msg sd-author-system sd-contact-done";
+    contactItem.setAttribute("data-sd", "contact-saved");
+    contactItem.setAttribute("dir", "auto");
+    contactItem.textContent = "We will reply to " + email + " by e-mail.";
+    placeContactItem();
+  }
+
   function onContactSaved() {
     contactGiven = true;
     var email = q("contact-email").value.trim();

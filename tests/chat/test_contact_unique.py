@@ -107,3 +107,23 @@ def test_the_migration_merges_verified_contacts_made_twice():
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_the_address_left_is_the_form_s_not_a_verified_customer_s_own(widget):
+    """What a rejoin tells the widget (``joined.email_left``): an address left in the form
+    replaces the form by "We will reply to ..."; a verified customer's signed address alone
+    does not (the form offers it)."""
+    conversation, _ = services.conversation_start(widget=widget)
+    assert services.address_left(conversation) == ""
+    services.conversation_contact_set(conversation=conversation, email="kim@example.com")
+    assert services.address_left(conversation) == "kim@example.com"
+
+    verified, _ = services.conversation_start(widget=widget)
+    contact = services.contact_verified_upsert(
+        widget=widget, identity=Identity("u-9", "sam@example.com", "Sam"))
+    type(verified).objects.filter(pk=verified.pk).update(contact=contact)
+    assert services.address_left(verified) == ""
+    services.conversation_contact_set(conversation=verified, email="sam.home@mail.example")
+    assert services.address_left(verified) == "sam.home@mail.example"
+    services.conversation_contact_set(conversation=verified, email="SAM@example.com")
+    assert services.address_left(verified) == ""  # their own again: replies go there
