@@ -570,7 +570,9 @@
         rated = frame.rating !== null && frame.rating !== undefined;
         showReplyTime(frame.agents_online);
         applyStatus(frame.status, frame);
-        if (frame.email_left && !contactGiven) { keepContact(frame.email_left, frame.status); }
+        if (frame.email_left && !contactGiven) {
+          keepContact(frame.email_left, frame.status === "waiting" && !frame.agents_online);
+        }
         if (frame.status === "waiting" && !frame.agents_online) {
           onHandoff({ agents_online: 0 });
         }
@@ -883,11 +885,12 @@
 
   var contactGiven = false;
   // A rejoin (a reload) of a conversation whose customer already left an address: no form;
-  // while it waits for a person, a line says where replies go, where the form stood.
-  function keepContact(email, status) {
+  // while it waits with no one online (``say``), a line says where replies go, where the form
+  // stood.
+  function keepContact(email, say) {
     contactGiven = true;
     q("contact-email").value = email;
-    if (contactItem || status !== "waiting") { return; }
+    if (contactItem || !say) { return; }
     contactItem = document.createElement("li");
     contactItem.className = "sd-msg sd-author-system sd-contact-done";
     contactItem.setAttribute("data-sd", "contact-saved");
