@@ -51,7 +51,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
-
 def store_events(count: int, rate: float, stop: threading.Event) -> tuple[int, float]:
     """Stores ``count`` customer messages (5 per conversation, each conversation's start an
     event too) at ``rate`` events per second, owing the bot nothing; returns (events stored,
@@ -160,8 +159,8 @@ class LeanReceiver:
     checked (``webhooks.signing.verify_signature``, with the secret held after ``delay``), then
     200. It stands for a system on machines of its own, so it should cost the desk's two cores
     as little as it can (``tests/webhooks/receiver.py``'s thread-per-connection
-    ``http.server``, which the tests use for its status queues and holds, costs several times
-    more CPU per request)."""
+    ``http.server``, which the tests use for its status queues and holds, costs more CPU per
+    request: bench/README.md, 2026-12-02)."""
 
     def __init__(self, delay: float) -> None:
         self.delay = delay

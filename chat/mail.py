@@ -257,12 +257,11 @@ def _safe_link(match: re.Match) -> str:
     would not link (``javascript:``) becomes its label alone (the HTML would show it
     literally)."""
     label, target = match.group(1), _absolute(match.group(2))
-    if not target.startswith(("http://", "https://", "mailto:")):
-        return label
-    return f"[{label}]({target})"
+    return label if _text_target(target) is None else f"[{label}]({target})"
 
 
 def _text_target(href: str) -> str | None:
+    """``href`` when a mail links it (http, https, mailto), else None."""
     return href if href.startswith(("http://", "https://", "mailto:")) else None
 
 

@@ -139,7 +139,8 @@ def markdown_to_text(text: str, *, link_target: Callable[[str], str | None]) -> 
 
     Emphasis, strikethrough and code lose their marks (``**30 days**`` reads "30 days");
     backslash escapes and entities are resolved as the HTML shows them; a heading is its own
-    line; list items start with "- " or their number, nested items indented by two spaces;
+    line; list items start with "- " or their number, their further lines and nested items
+    indented by the marker's width;
     quoted lines start with "> "; table cells are joined by " | "; paragraphs are separated
     by an empty line. A link reads "label (target)", or the target alone when the label is
     the address itself, with ``link_target(href)`` as its target (None: the label alone, for a
