@@ -41,6 +41,30 @@ def says_no_detail(text: str) -> bool:
     return 0 < len(words) <= 8 and bool(_NO_DETAIL.match(" ".join(words)))
 
 
+# A question about what something means, asked in general ("what do the order statuses
+# mean?", "what's the difference between a refund and store credit?", "can you explain the
+# delivery stages?"): the intent's articles answer it, with no detail asked for and no
+# lookup of the customer's own records. "What do you mean?" asks about the bot's last words.
+_IN_GENERAL = re.compile(
+    r"\bwhat(?:\s+(?:does|do|did|is|are|was|were)|'s|s)\s+(?!you\b)[^?.!]*\bmean(?:s|t|ing)?\b"
+    r"|\bmeaning\s+of\b|\bwhat\s+is\s+meant\b|\bdefinition\s+of\b|\bdefine\b"
+    r"|\bdifference\s+between\b|\b(?:explain|describe)\s+(?:the|your|what|how|all)\b"
+    r"|\bwhat\s+(?:are|is)\s+(?:the|your|all\s+the)\s+(?:different\s+|possible\s+|various\s+)?"
+    r"(?:[\w-]+\s+)?(?:statuses|stages|states|steps)\b"
+)
+
+
+def asks_in_general(text: str, entities: dict[str, Any]) -> bool:
+    """Whether ``text`` asks what something means or how things are in general rather than
+    about the customer's own records: a definition, a difference, an explanation or the list
+    of statuses, with no order number or e-mail address given (``entities``, from
+    ``entities.extract``). Such a question is answered from the intent's articles; "what does
+    'processing' mean for order 10023?" gives an order number and is looked up."""
+    if entities.get("order_number") or entities.get("order_numbers") or entities.get("email"):
+        return False
+    return bool(_IN_GENERAL.search(text.lower().replace("\u2019", "'")))
+
+
 # The words that may come with a detail given alone ("sorry, it's sam@example.com", "try order
 # 10031 instead", "what about 10025?"): none of them asks anything else.
 _DETAIL_FILLER = frozenset("""
@@ -192,6 +216,7 @@ def advance(
     known: dict[str, str] | None = None,
     detail_only: bool = False,
     forget: Collection[str] = (),
+    in_general: bool = False,
 ) -> DialogOutcome:
     """The next dialog state after a classified customer message.
 
@@ -212,7 +237,9 @@ def advance(
     it answered, found or not): the detail given replaces the one remembered, the others are
     reused ("what about 10019?" looks up that order with the e-mail address given before).
     ``forget`` names remembered details the message sets aside (the customer asks for all
-    their orders: no earlier order number).
+    their orders: no earlier order number). ``in_general``: the message asks about the topic
+    in general (``asks_in_general``): no detail is asked for, and a request that waited for
+    one is set aside.
     """
     previous = dict(state or {})
     details = dict(previous.get("details") or {})
@@ -252,7 +279,7 @@ def advance(
     question = ""
     # A customer without the detail asked for is answered now: no further detail is asked
     # (an order's e-mail address is no use without its number).
-    for needed in required_details.get(intent, []) if not skipped else []:
+    for needed in required_details.get(intent, []) if not (skipped or in_general) else []:
         name = needed.get("name", "")
         value = _detail_value(name, entities) or details.get(name)
         if value and not _is_phone(str(value), entities):

@@ -246,7 +246,9 @@ def run_turn(
     social = smalltalk.kind(text, intents=taxonomy.intents)
     # "I don't have it": the request is answered from its article, with no lookup.
     without_detail = dialog.says_no_detail(text)
-    if without_detail:
+    # "What do the order statuses mean?": the articles answer it, nobody's order is looked up.
+    in_general = not without_detail and dialog.asks_in_general(text, found)
+    if without_detail or in_general:
         choices = {}
     if social:
         outcome = dialog.pleasantry(
@@ -263,6 +265,7 @@ def run_turn(
             known=context.known_details(),
             detail_only=dialog.only_details(text, found, spare=spare),
             forget=("order_number",) if own_orders else (),
+            in_general=in_general,
         )
     intent, is_fallback = outcome.intent, outcome.is_fallback
     if outcome.action == "ask" and intent in choices:

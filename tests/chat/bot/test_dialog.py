@@ -1,6 +1,6 @@
 import pytest
 
-from chat.bot.dialog import advance, says_no_detail
+from chat.bot.dialog import advance, asks_in_general, says_no_detail
 
 REQUIRED = {"order_status": [{"name": "order_number", "question": "What is your order number?"}]}
 
@@ -265,3 +265,46 @@ def test_a_message_not_understood_may_hold_a_few_more_words_around_a_detail():
     assert only_details("my mistake, 10027", found, spare=2)
     assert not only_details("refund 10027 onto my credit card", found, spare=2)
     assert not only_details("10027 and 55512", found, spare=2)
+
+
+@pytest.mark.parametrize(
+    ("text", "entities", "general"),
+    [
+        ("What does the status Packing mean?", {}, True),
+        ("what do these delivery stages mean", {}, True),
+        ("What\u2019s 'in transit' mean?", {}, True),
+        ("Whats the meaning of the label on my parcel", {}, True),
+        ("Can you explain the refund stages?", {}, True),
+        ("what is the difference between a return and an exchange?", {}, True),
+        ("What are the possible statuses of a return?", {}, True),
+        ("what are your shipping steps", {}, True),
+        ("define 'awaiting pickup'", {}, True),
+        ("What does Shipped mean for order 10031?", {"order_number": "10031"}, False),
+        ("what does this mean, my e-mail is kim@example.org",
+         {"email": "kim@example.org"}, False),
+        ("What do you mean?", {}, False),  # about the bot's last words
+        ("where is my parcel", {}, False),
+        ("I mean my other order", {}, False),
+        ("track my order please", {}, False),
+        ("", {}, False),
+    ],
+)
+def test_asks_in_general(text, entities, general):
+    assert asks_in_general(text, entities) is general
+
+
+def test_a_question_in_general_asks_for_nothing_and_sets_aside_the_waiting_request():
+    fresh = advance({}, intent="order_status", is_fallback=False, entities={},
+                    required_details=REQUIRED, in_general=True)
+    assert (fresh.action, fresh.question, fresh.state["pending"]) == ("answer", "", None)
+
+    waiting = advance({}, intent="order_status", is_fallback=False, entities={},
+                      required_details=REQUIRED)
+    assert waiting.action == "ask"
+    general = advance(waiting.state, intent="order_status", is_fallback=False, entities={},
+                      required_details=REQUIRED, in_general=True)
+    assert (general.action, general.state["pending"]) == ("answer", None)
+    # The number given next starts the lookup again.
+    numbered = advance(general.state, intent="order_status", is_fallback=False,
+                       entities={"order_number": "55102"}, required_details=REQUIRED)
+    assert numbered.action == "answer" and numbered.details["order_number"] == "55102"
