@@ -3,6 +3,8 @@ demo's data connectors (``load_demo``). Its orders are data (``supportdesk/demo/
 
 ``GET /demo/api/orders/<number>/?email=...``: the order when the number and the e-mail
 address both match, else 404 (the same answer for a wrong address and for no such order).
+The number may be written as the demo company's confirmations print it, ``A-10023`` (any
+case, a space or no hyphen after the ``A``): the same order as ``10023``.
 ``GET /demo/api/orders/?customer_id=...``: that customer's three latest orders.
 Both need ``Authorization: Bearer <DEMO_API_TOKEN>``.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,8 @@ from django.views.decorators.http import require_GET
 
 ORDERS_FILE = Path(__file__).resolve().parent / "demo" / "orders.json"
 RECENT_ORDERS = 3
+# "A-10023", "a 10023", "A10023": the prefix the demo's confirmations print before a number.
+ORDER_PREFIX = re.compile(r"^[Aa](?:-|\s)?(?=\d)")
 PUBLIC_FIELDS = ("number", "status", "carrier", "tracking_number", "placed_on", "items", "total")
 
 
@@ -55,6 +60,7 @@ def orders_api(request: HttpRequest, number: str | None = None) -> JsonResponse:
                       key=lambda o: o["placed_on"], reverse=True)
         return JsonResponse({"orders": [_public(o) for o in mine[:RECENT_ORDERS]]})
     email = request.GET.get("email", "").strip().lower()
+    number = ORDER_PREFIX.sub("", number.strip())
     order = next((o for o in demo_orders() if o["number"] == number), None)
     if order is None or not email or order["email"].lower() != email:
         return JsonResponse({"error": "not_found"}, status=404)

@@ -46,6 +46,16 @@ def test_api_answers_only_when_number_and_email_match(client, settings):
     assert wrong.json() == missing.json()  # no leak of whether the order exists
 
 
+@pytest.mark.parametrize("written", ["A-10031", "a-10031", "A10031", "A 10031"])
+def test_api_reads_the_number_as_the_confirmations_print_it(client, settings, written):
+    same = client.get(f"/demo/api/orders/{written}/?email=sam@example.com", **auth(settings))
+    plain = client.get("/demo/api/orders/10031/?email=sam@example.com", **auth(settings))
+    assert plain.status_code == 200 and same.json() == plain.json()
+    for other in ("B-10031", "A--10031", "AA-10031", "A-1003"):
+        assert client.get(f"/demo/api/orders/{other}/?email=sam@example.com",
+                          **auth(settings)).status_code == 404
+
+
 @pytest.mark.parametrize("header", [None, "Bearer wrong", "demo-orders-token", "Basic x"])
 def test_api_needs_the_bearer_token(client, header):
     extra = {"HTTP_AUTHORIZATION": header} if header else {}
