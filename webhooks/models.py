@@ -9,6 +9,8 @@ the transactional outbox of the webhooks. ``Event.id`` orders the deliveries of 
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.db import models
 
@@ -45,6 +47,11 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+    @property
+    def label(self) -> str:
+        """What the pages call the endpoint: its description, else its URL's host (and port)."""
+        return self.description or urlsplit(self.url).netloc or self.url
 
 
 class Event(models.Model):

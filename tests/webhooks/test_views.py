@@ -3,6 +3,8 @@ delivery log with Send again, and the notice of an endpoint the desk disabled.""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -282,3 +284,31 @@ def test_a_group_of_checkboxes_is_named_by_a_legend_not_an_empty_label(
     fieldset = page.split('<fieldset class="kn-field">')[1].split("</fieldset>")[0]
     assert f"<legend>{legend}</legend>" in fieldset  # as the other fields' labels: no colon
     assert 'type="checkbox"' in fieldset
+
+
+@pytest.mark.parametrize(("zone", "abbreviation"), [("UTC", "UTC"), ("Europe/Berlin", "CET")])
+def test_the_pages_name_the_endpoint_and_the_time_zone_of_their_times(
+    admin_client, admin_user, widget, loopback_allowed, settings, zone, abbreviation
+):
+    settings.TIME_ZONE = zone
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:9/crm",
+                                           events=["message.created"], description="CRM sync")
+    bare, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:8125/x",
+                                       events=["message.created"])
+    conversation, _ = chat_services.conversation_start(widget=widget)
+    chat_services.message_create_incoming(conversation=conversation, text="hello",
+                                          client_id=None, queue_bot=False)
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    services.attempt_record(delivery=delivery, ok=False, status_code=503, error="",
+                            body_excerpt="", duration_ms=5)
+    Endpoint.objects.filter(pk=endpoint.pk).update(
+        failing_since=datetime.datetime(2026, 12, 1, 9, 30, tzinfo=datetime.UTC))
+    page = admin_client.get(reverse("webhooks:delivery_list", args=[endpoint.pk])).content.decode()
+    assert "<title>Deliveries to CRM sync" in page
+    assert f" {abbreviation} · failed · HTTP 503" in page
+    form = admin_client.get(reverse("webhooks:endpoint_edit", args=[endpoint.pk])).content.decode()
+    expected = "09:30 UTC" if zone == "UTC" else "10:30 CET"
+    assert f"failing since 2026-12-01 {expected}" in form
+    assert ">CRM sync</span></h1>" in form
+    other = admin_client.get(reverse("webhooks:delivery_list", args=[bare.pk])).content.decode()
+    assert "<title>Deliveries to 127.0.0.1:8125" in other
