@@ -50,8 +50,12 @@ class Endpoint(models.Model):
 
     @property
     def label(self) -> str:
-        """What the pages call the endpoint: its description, else its URL's host (and port)."""
-        return self.description or urlsplit(self.url).netloc or self.url
+        """What the pages call the endpoint: its description, else its URL without the scheme
+        and query (host, port and path: two endpoints on one host differ by their paths)."""
+        if self.description:
+            return self.description
+        parts = urlsplit(self.url)
+        return f"{parts.netloc}{parts.path}".rstrip("/") or self.url
 
 
 class Event(models.Model):

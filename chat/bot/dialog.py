@@ -41,13 +41,31 @@ def says_no_detail(text: str) -> bool:
     return 0 < len(words) <= 8 and bool(_NO_DETAIL.match(" ".join(words)))
 
 
+# The order numbers after the first that one message gave, kept in the details under
+# MORE_ORDERS joined by ", " (the state's details are texts of at most MAX_STATE_TEXT
+# characters); at most MAX_ORDERS are looked up in one turn.
+MAX_ORDERS = 5
+MORE_ORDERS = "more_order_numbers"
+
+
+def order_numbers(details: dict[str, Any]) -> list[str]:
+    """The order numbers the customer asked about together: the dialog's ``order_number``,
+    then the others its message gave (``MORE_ORDERS``); [] without an order number."""
+    first = details.get("order_number")
+    if not first:
+        return []
+    more = [n for n in str(details.get(MORE_ORDERS) or "").split(", ") if n and n != str(first)]
+    return [str(first), *more]
+
+
 # A question about what something means, asked in general ("what do the order statuses
 # mean?", "what's the difference between a refund and store credit?", "can you explain the
 # delivery stages?"): the intent's articles answer it, with no detail asked for and no
 # lookup of the customer's own records. "What do you mean?" asks about the bot's last words.
 _IN_GENERAL = re.compile(
     r"\bwhat(?:\s+(?:does|do|did|is|are|was|were)|'s|s)\s+(?!you\b)[^?.!]*\bmean(?:s|t|ing)?\b"
-    r"|\bmeaning\s+of\b|\bwhat\s+is\s+meant\b|\bdefinition\s+of\b|\bdefine\b"
+    r"|\bmeanings?\s+of\b|\bmeanings\b|\bwhat\s+is\s+meant\b|\bdefinition\s+of\b|\bdefine\b"
+    r"|\bwhat(?:\s+(?:is|are)|'s|s)\s+(?:a\s+|an\s+|the\s+)?[\"'\u201c\u2018][^\"'\u201d\u2019]{2,40}[\"'\u201d\u2019]"
     r"|\bdifference\s+between\b|\b(?:explain|describe)\s+(?:the|your|what|how|all)\b"
     r"|\bwhat\s+(?:are|is)\s+(?:the|your|all\s+the)\s+(?:different\s+|possible\s+|various\s+)?"
     r"(?:[\w-]+\s+)?(?:statuses|stages|states|steps)\b"
@@ -275,6 +293,16 @@ def advance(
     for name in ("order_number", "email"):
         if entities.get(name) and not _is_phone(str(entities[name]), entities):
             details[name] = entities[name]
+    if "order_number" in forget or entities.get("order_number"):
+        # The other order numbers of the message that gave one ("A-10023 and A-10024") are
+        # looked up with it; a message with one number replaces them.
+        details.pop(MORE_ORDERS, None)
+        more = [str(n) for n in entities.get("order_numbers", ())[1:]
+                if not _is_phone(str(n), entities)]
+        while len(", ".join(more)) > MAX_STATE_TEXT:
+            more.pop()
+        if more and details.get("order_number") == entities.get("order_number"):
+            details[MORE_ORDERS] = ", ".join(more)
 
     question = ""
     # A customer without the detail asked for is answered now: no further detail is asked

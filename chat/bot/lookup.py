@@ -21,7 +21,7 @@ from typing import Any
 from knowledge.connectors import CallOutcome, ConnectorSpec, connector_call
 
 from . import quality
-from .dialog import DialogOutcome
+from .dialog import DialogOutcome, order_numbers
 
 QUESTIONS = {
     "order_number": "Could you give me your order number?",
@@ -136,12 +136,17 @@ def required_details(
 
 def acknowledge(outcome: DialogOutcome) -> DialogOutcome:
     """The dialog outcome with its question for a connector's e-mail address acknowledging the
-    order number already given ("Thanks, I have your order number 55102. Which e-mail...")."""
+    order numbers already given ("Thanks, I have your order number 55102. Which e-mail...",
+    "... your order numbers 55102 and 55107. ...")."""
     pending = outcome.state.get("pending") or {}
-    number = outcome.details.get("order_number")
-    if pending.get("detail") != "email" or not number:
+    numbers = order_numbers(outcome.details)
+    if pending.get("detail") != "email" or not numbers:
         return outcome
-    question = f"Thanks, I have your order number {number}. {outcome.question}"
+    if len(numbers) == 1:
+        question = f"Thanks, I have your order number {numbers[0]}. {outcome.question}"
+    else:
+        listed = f"{', '.join(numbers[:-1])} and {numbers[-1]}"
+        question = f"Thanks, I have your order numbers {listed}. {outcome.question}"
     state = {**outcome.state, "pending": {**pending, "question": question}}
     return dataclasses.replace(outcome, question=question, state=state)
 

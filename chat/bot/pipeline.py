@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from chat.text import has_masked_card
 from knowledge.connectors import CallOutcome, ConnectorSpec
+from knowledge.markdown import escape_markdown
 
 from . import (
     claude,
@@ -320,6 +321,7 @@ def run_turn(
             taxonomy, text=text, written=written, context=context, intent=intent,
             is_fallback=is_fallback, outcome=outcome, use_claude=use_claude, on_delta=on_delta,
             trace=trace, clock=clock, choice=choices.get(intent), call_connector=call_connector,
+            in_general=in_general,
         )
 
     # Whether this reply offers a person: a plain yes to it is then a request for one.
@@ -392,10 +394,13 @@ def _respond(
     clock: _Clock,
     choice: lookup.Choice | None = None,
     call_connector: lookup.Caller | None = None,
+    in_general: bool = False,
 ) -> tuple[str, list[dict[str, Any]]]:
     """Retrieval, the reply (a question, Claude's or the offline composer's) and its check.
 
-    The answer to a pleasantry is the bot's own text: no article, nothing to check.
+    The answer to a pleasantry is the bot's own text: no article, nothing to check. A
+    question about what something means (``in_general``) is answered first from the article
+    that defines what it names, whatever the intent (``ArticleIndex.defining``).
     """
     if outcome.action == "smalltalk":
         trace["retrieval"] = []
@@ -429,6 +434,12 @@ def _respond(
     else:
         query = text if not outcome.resumed else f"{text} {info.name}"
         ranked = _ranked_articles(taxonomy, query, intent=intent, is_fallback=is_fallback)
+        defining = taxonomy.articles.defining(text, intent=intent) if in_general else None
+        if defining is not None and (not ranked or ranked[0]["id"] != defining.id):
+            score = ranked[0]["score"] if ranked else INTENT_BOOST
+            ranked = [{"id": defining.id, "title": defining.title, "score": score,
+                       "defines": True},
+                      *(a for a in ranked if a["id"] != defining.id)][:3]
         trace["retrieval"] = ranked
         clock.lap("retrieval")
         docs = [doc for doc in (taxonomy.articles.get(a["id"]) for a in ranked) if doc]
@@ -526,6 +537,10 @@ def _look_up(
         trace["response"] = {"source": "connector", "reason": "not_verified"}
         return lookup.SIGN_IN_REPLY, [lookup.SIGN_IN_REPLY]
     spec = choice.connector
+    numbers = dialog.order_numbers(outcome.details) if "order_number" in spec.needs else []
+    if len(numbers) > 1:
+        return _look_up_each(spec, numbers, context=context, outcome=outcome, trace=trace,
+                             call_connector=call_connector)
     values = lookup.values_for(spec, outcome.details, context.verified_customer_id)
     result = lookup.run(spec, values, caller=call_connector)
     trace["connector"] = {**result.to_trace(), "not_found": result.not_found}
@@ -537,6 +552,52 @@ def _look_up(
         return spec.fallback_text, [spec.fallback_text]
     trace["errors"].append(f"connector {spec.name}: {result.reason}"[:300])
     return None
+
+
+def _look_up_each(
+    spec: ConnectorSpec, numbers: list[str], *, context: TurnContext,
+    outcome: dialog.DialogOutcome, trace: dict[str, Any], call_connector: lookup.Caller | None,
+) -> tuple[str, list[str]]:
+    """Several orders of one message ("A-10023 and A-10024"), each looked up with the same
+    other details: a list of one line per order, its number in bold, then its reply, the
+    fallback text when it was not found, or ``lookup.FAILURE_NOTICE`` (a person is then
+    offered). The first order's call decides what the dialog remembers (``missed``,
+    ``looked_up``); the trace lists every call under ``orders``. At most
+    ``dialog.MAX_ORDERS`` are looked up; the reply asks for the others in a new message."""
+    lines: list[str] = []
+    sources: list[str] = []
+    calls: list[dict[str, Any]] = []
+    numbers, left = numbers[:dialog.MAX_ORDERS], numbers[dialog.MAX_ORDERS:]
+    for number in numbers:
+        values = lookup.values_for(spec, {**outcome.details, "order_number": number},
+                                   context.verified_customer_id)
+        result = lookup.run(spec, values, caller=call_connector)
+        calls.append({**result.to_trace(), "not_found": result.not_found})
+        if result.ok:
+            answer = result.reply
+            sources += lookup.composed_grounding(result, spec)
+        elif result.not_found and spec.fallback_text:
+            answer = spec.fallback_text
+        else:
+            trace["errors"].append(f"connector {spec.name}: {result.reason}"[:300])
+            answer = lookup.FAILURE_NOTICE
+        sources += [answer, number]
+        lines.append(f"- **{escape_markdown(number)}**: " + answer.strip().replace("\n", "\n  "))
+    reply = "\n".join(lines)
+    if left:
+        named = [escape_markdown(number) for number in left]
+        listed = named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+        more = (f"I looked up the first {len(numbers)} order numbers; send me {listed} in a "
+                "new message and I will look "
+                f"{'it' if len(left) == 1 else 'them'} up too.")
+        reply += f"\n\n{more}"
+        sources += [more, *left]
+    if any(not (call["ok"] or call["not_found"]) for call in calls):
+        reply += f"\n\n{lookup.PERSON_OFFER}"
+        sources.append(lookup.PERSON_OFFER)
+    trace["connector"] = {**calls[0], "orders": calls}
+    trace["response"] = {"source": "connector", "connector": spec.name, "orders": len(numbers)}
+    return reply, sources
 
 
 def _look_up_with_claude(

@@ -21,6 +21,22 @@ from .text import FuzzyLexicon, english_words, tokens
 
 _MARKDOWN_NOISE = re.compile(r"[#*_`>|]+|\[([^\]]*)\]\([^)]*\)")
 _WORD = re.compile(r"\w+")
+# A term an article defines: a line (a list item or not) that opens with it in bold, then a
+# colon or a dash ("- **Packing**: our warehouse team is picking your items"), or a table row
+# whose first cell is bold ("| **Shipped** | with the carrier |").
+_DEFINED = re.compile(
+    r"^[ \t]*(?:[-*+][ \t]+|\d{1,2}[.)][ \t]+)?\*\*([^*\n]{2,40}?)\*\*"
+    r"[ \t]*(?::|\u2014|\u2013|-[ \t])"
+    r"|^[ \t]*\|[ \t]*\*\*([^*|\n]{2,40}?)\*\*[ \t]*\|",
+    re.MULTILINE,
+)
+
+
+def defined_terms(body: str) -> list[str]:
+    """The terms an article's Markdown ``body`` defines (see ``_DEFINED``), lower-cased with
+    single spaces, in order: ``["received", "packing", ...]`` for a list of statuses."""
+    terms = (" ".join((m.group(1) or m.group(2)).lower().split()) for m in _DEFINED.finditer(body))
+    return list(dict.fromkeys(t for t in terms if _WORD.search(t)))
 INTENT_BOOST = 0.25
 MIN_SCORE = 0.05  # an article scoring less (boost included) is not listed by ``search``
 # Choosing among an intent's own articles, the cosine of the sentence embeddings of the message
@@ -80,6 +96,9 @@ class ArticleIndex:
     _spelling: FuzzyLexicon | None = field(default=None, repr=False, compare=False)
     # Gist embeddings by row, computed when an intent's articles are first compared.
     _gist_vectors: dict[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    # (term, pattern finding it in a message, row) for each term an article defines.
+    _definitions: list[tuple[str, re.Pattern[str], int]] | None = field(
+        default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, articles: list[ArticleDoc]) -> ArticleIndex:
@@ -202,6 +221,34 @@ class ArticleIndex:
 
     def get(self, article_id: int) -> ArticleDoc | None:
         return self.by_id.get(article_id)
+
+    def defining(self, query: str, *, intent: str = "") -> ArticleDoc | None:
+        """The article that defines the terms a question asks about ("what does Packing
+        mean?" finds the article with a line "- **Packing**: ..."): the one defining the most
+        of the terms the question names as whole words; on a tie, one linked to ``intent``,
+        then the one defining the most terms in all (a glossary over a page that mentions
+        one), then the first. None when no article defines any of them. For questions about
+        what something means (``dialog.asks_in_general``), whose words alone may point to
+        another topic."""
+        if self._definitions is None:
+            self._definitions = [
+                (term, re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, term.split()))
+                                  + r"(?!\w)"), row)
+                for row, article in enumerate(self.articles)
+                for term in defined_terms(article.body)
+            ]
+        asked = " ".join(query.lower().split())
+        counts: dict[int, int] = {}
+        defined: dict[int, int] = {}
+        for _term, pattern, row in self._definitions:
+            defined[row] = defined.get(row, 0) + 1
+            if pattern.search(asked):
+                counts[row] = counts.get(row, 0) + 1
+        if not counts:
+            return None
+        best = max(counts, key=lambda row: (
+            counts[row], intent in self.articles[row].intents, defined[row], -row))
+        return self.articles[best]
 
 
 def _cosines(terms: list[str], vectorizer: TfidfVectorizer, matrix) -> np.ndarray:

@@ -39,6 +39,7 @@ def test_the_secret_is_shown_once_and_on_no_later_page(admin_client, loopback_al
     assert response.status_code == 302 and response["Location"] == created
     response = admin_client.get(created)
     assert endpoint.secret in response.content.decode()
+    assert ">CRM</span> created</h1>" in response.content.decode()
     assert "no-store" in response.headers["Cache-Control"]
     reloaded = admin_client.get(created).content.decode()
     assert endpoint.secret not in reloaded and 'data-sd="webhook-secret-gone"' in reloaded
@@ -311,4 +312,4 @@ def test_the_pages_name_the_endpoint_and_the_time_zone_of_their_times(
     assert f"failing since 2026-12-01 {expected}" in form
     assert ">CRM sync</span></h1>" in form
     other = admin_client.get(reverse("webhooks:delivery_list", args=[bare.pk])).content.decode()
-    assert "<title>Deliveries to 127.0.0.1:8125" in other
+    assert "<title>Deliveries to 127.0.0.1:8125/x ·" in other

@@ -1,6 +1,6 @@
 import pytest
 
-from chat.bot.dialog import advance, asks_in_general, says_no_detail
+from chat.bot.dialog import advance, asks_in_general, check_state, says_no_detail
 
 REQUIRED = {"order_status": [{"name": "order_number", "question": "What is your order number?"}]}
 
@@ -279,6 +279,12 @@ def test_a_message_not_understood_may_hold_a_few_more_words_around_a_detail():
         ("What are the possible statuses of a return?", {}, True),
         ("what are your shipping steps", {}, True),
         ("define 'awaiting pickup'", {}, True),
+        ("what is \"on hold\"?", {}, True),
+        ("What\u2019s \u201cready to collect\u201d", {}, True),
+        ("shipping label meanings", {}, True),
+        ("what's 'my account' for", {}, True),
+        ("what is my order's status", {}, False),
+        ("what's going on with my refund", {}, False),
         ("What does Shipped mean for order 10031?", {"order_number": "10031"}, False),
         ("what does this mean, my e-mail is kim@example.org",
          {"email": "kim@example.org"}, False),
@@ -308,3 +314,49 @@ def test_a_question_in_general_asks_for_nothing_and_sets_aside_the_waiting_reque
     numbered = advance(general.state, intent="order_status", is_fallback=False,
                        entities={"order_number": "55102"}, required_details=REQUIRED)
     assert numbered.action == "answer" and numbered.details["order_number"] == "55102"
+
+
+def test_the_other_order_numbers_of_a_message_are_kept_with_the_first_until_a_new_number():
+    from chat.bot.dialog import MORE_ORDERS, order_numbers
+
+    both = {"order_number": "55102", "order_numbers": ["55102", "A-55107", "55110"]}
+    first = advance({}, intent="order_status", is_fallback=False, entities=both,
+                    required_details=REQUIRED)
+    assert order_numbers(first.details) == ["55102", "A-55107", "55110"]
+    # A message without a number (the e-mail address asked for) keeps them.
+    kept = advance(first.state, intent="order_status", is_fallback=False,
+                   entities={"email": "kim@example.org"}, required_details=REQUIRED)
+    assert order_numbers(kept.details) == ["55102", "A-55107", "55110"]
+    # One number later asks about that one alone.
+    alone = advance(kept.state, intent="order_status", is_fallback=False,
+                    entities={"order_number": "55999", "order_numbers": ["55999"]},
+                    required_details=REQUIRED)
+    assert order_numbers(alone.details) == ["55999"] and MORE_ORDERS not in alone.details
+    # The customer's whole order list sets every remembered number aside.
+    listed = advance(first.state, intent="order_status", is_fallback=False, entities={},
+                     required_details=REQUIRED, forget=("order_number",))
+    assert order_numbers(listed.details) == []
+    # A state of texts only, however many numbers were given.
+    many = {"order_number": "10000", "order_numbers": [str(n) for n in range(10000, 10400)]}
+    huge = advance({}, intent="order_status", is_fallback=False, entities=many,
+                   required_details=REQUIRED)
+    assert len(huge.details[MORE_ORDERS]) <= 500
+    assert check_state(huge.state) is huge.state
+
+
+def test_the_question_for_the_email_acknowledges_every_order_number():
+    from chat.bot.lookup import acknowledge
+
+    email = {"order_status": [{"name": "order_number"},
+                              {"name": "email", "question": "Which e-mail address?"}]}
+    one = acknowledge(advance({}, intent="order_status", is_fallback=False,
+                              entities={"order_number": "55102", "order_numbers": ["55102"]},
+                              required_details=email))
+    assert one.question == "Thanks, I have your order number 55102. Which e-mail address?"
+    two = acknowledge(advance({}, intent="order_status", is_fallback=False,
+                              entities={"order_number": "55102",
+                                        "order_numbers": ["55102", "55107", "55110"]},
+                              required_details=email))
+    assert two.question == ("Thanks, I have your order numbers 55102, 55107 and 55110. "
+                            "Which e-mail address?")
+    assert two.state["pending"]["question"] == two.question

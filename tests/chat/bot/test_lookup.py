@@ -489,3 +489,39 @@ def test_a_link_in_the_companys_data_is_text_not_a_fact(shop):
     assert "](" not in result.reply_text and "evil" in result.reply_text
     from knowledge.markdown import render_markdown
     assert "<a " not in render_markdown(result.reply_text)
+
+
+class Mixed(Caller):
+    """55101 found, 55102 not under that address, 55103 failing (a timeout)."""
+
+    def __call__(self, spec, values):
+        number = values["order_number"]
+        if number not in ("55102", "55103"):
+            return super().__call__(spec, values)
+        self.calls.append((spec.name, dict(values)))
+        if number == "55102":
+            return CallOutcome(connector=spec.name, method="GET", url="u", status=404,
+                               reason="not_found", not_found=True)
+        return CallOutcome(connector=spec.name, method="GET", url="u", reason="timeout")
+
+
+def test_several_orders_in_one_message_are_each_looked_up_and_named(shop):
+    caller = Mixed()
+    result = converse(shop, ["where are orders 55101, 55102 and 55103? kim@example.org"],
+                      caller=caller)
+    assert [values["order_number"] for _, values in caller.calls] == ["55101", "55102", "55103"]
+    assert {values["email"] for _, values in caller.calls} == {"kim@example.org"}
+    assert result.decision == "reply"
+    lines = result.reply_text.split("\n")
+    assert lines[0] == "- **55101**: Order 55101 is Shipped with UPS."
+    assert lines[1] == "- **55102**: I couldn't find that order with that e-mail."
+    assert lines[2] == "- **55103**: I couldn't look that up just now."
+    assert result.reply_text.endswith("Would you like me to connect you with a person?")
+    assert result.trace["quality"]["ok"] is True
+    assert [call["ok"] for call in result.trace["connector"]["orders"]] == [True, False, False]
+    assert any("timeout" in error for error in result.trace["errors"])
+
+
+def test_one_order_number_is_answered_as_before(shop):
+    result = converse(shop, ["where is order 55101? kim@example.org"], caller=Caller())
+    assert result.reply_text == "Order 55101 is Shipped with UPS."

@@ -150,3 +150,45 @@ def test_a_misspelt_query_word_is_read_as_the_articles_word_one_typo_away(query,
         ArticleDoc(3, "Staff", "Our staff never came late."),
     ])
     assert index.corrected(query) == read
+
+
+GLOSSARY = ArticleDoc(
+    id=71, title="Return stages", intents=("return_request",),
+    body=("Your return moves through these stages:\n\n"
+          "- **Label sent**: we e-mailed your prepaid label.\n"
+          "- **In transit** - the parcel is on its way back to us.\n"
+          "1. **Inspected**: our team checked the items.\n\n"
+          "| **Refund issued** | the money is on its way to you |\n"
+          "| --- | --- |\n\n"
+          "Text with **bold words** inside a sentence defines nothing.\n"),
+)
+MENTION = ArticleDoc(
+    id=72, title="Shipping a return", intents=("shipping_issue",),
+    body="- **In transit**: tracking updates every day.\n",
+)
+
+
+def test_the_terms_an_article_defines():
+    from chat.bot.retrieval import defined_terms
+
+    assert defined_terms(GLOSSARY.body) == ["label sent", "in transit", "inspected",
+                                            "refund issued"]
+    assert defined_terms("**Note:** see below\n**Only bold**\n") == []  # no term, a colon
+    assert defined_terms("") == []
+
+
+@pytest.mark.parametrize(
+    ("question", "intent", "expected"),
+    [
+        ("what does Inspected mean?", "", 71),
+        ("what's the difference between label sent and refund issued", "", 71),
+        ("what does 'In   transit' mean", "shipping_issue", 72),  # a tie: the intent's
+        ("what does in transit mean", "", 71),  # a tie: the article defining more terms
+        ("what does inspection mean", "", None),  # whole words only
+        ("what does pending mean", "", None),
+    ],
+)
+def test_the_article_defining_what_a_question_names(question, intent, expected):
+    index = ArticleIndex.build([*ARTICLES, MENTION, GLOSSARY])
+    found = index.defining(question, intent=intent)
+    assert (found.id if found else None) == expected
