@@ -256,8 +256,9 @@ def advance(
     reused ("what about 10019?" looks up that order with the e-mail address given before).
     ``forget`` names remembered details the message sets aside (the customer asks for all
     their orders: no earlier order number). ``in_general``: the message asks about the topic
-    in general (``asks_in_general``): no detail is asked for, and a request that waited for
-    one is set aside.
+    in general (``asks_in_general``): it is answered (``action`` "answer") and no detail is
+    asked for it; a request that waited for one still waits, its question in ``question``
+    (asked again after the answer).
     """
     previous = dict(state or {})
     details = dict(previous.get("details") or {})
@@ -268,6 +269,7 @@ def advance(
     missed = previous.get("missed") or previous.get("looked_up") or None
     resumed = False
     skipped = ""
+    kept = None
 
     if pending:
         value = _detail_value(pending.get("detail", ""), entities)
@@ -283,6 +285,8 @@ def advance(
             # Neither the detail nor a new topic (a phone number, an address or a postal code
             # given instead of the order number asked for is no new request): keep waiting.
             intent = pending["intent"]
+        # A question in general is answered, and the request still waits for its detail.
+        kept = pending if in_general and not resumed else None
         pending = None
     elif detail_only and isinstance(missed, dict) and isinstance(missed.get("intent"), str) \
             and missed["intent"] in required_details:
@@ -319,6 +323,8 @@ def advance(
         question = needed.get("question") or f"Could you give me your {name.replace('_', ' ')}?"
         pending = {"intent": intent, "detail": name, "question": question}
         break
+    if kept:
+        pending, question = kept, str(kept.get("question") or "")
 
     fallbacks = int(previous.get("fallbacks", 0)) + 1 if is_fallback else 0
     new_state = {
@@ -331,7 +337,7 @@ def advance(
     return DialogOutcome(
         intent=intent,
         is_fallback=is_fallback,
-        action="ask" if pending else "answer",
+        action="ask" if pending and not in_general else "answer",
         question=question,
         resumed=resumed,
         details={k: v for k, v in details.items()},

@@ -362,7 +362,8 @@ def run_turn(
         total_ms=total,
         # A question for a missing detail offers the way out as a button.
         quick_replies=[dialog.NO_DETAIL_REPLY]
-        if reply_text and not decision.handoff and outcome.action == "ask" else [],
+        if reply_text and not decision.handoff and (outcome.action == "ask" or (
+            in_general and outcome.question)) else [],
     )
 
 
@@ -473,6 +474,11 @@ def _respond(
             # The connector failed: the intent's article, and a person on offer.
             reply = f"{lookup.FAILURE_NOTICE} {reply}\n\n{lookup.PERSON_OFFER}"
             extra_sources = [lookup.FAILURE_NOTICE, lookup.PERSON_OFFER]
+        if in_general and outcome.question:
+            # A request still waits for its detail ("where is my order?"): asked again after
+            # the answer to the question in between.
+            reply = f"{reply}\n\n{outcome.question}"
+            extra_sources = [*extra_sources, outcome.question]
     clock.lap("response")
 
     sources = []

@@ -299,7 +299,7 @@ def test_asks_in_general(text, entities, general):
     assert asks_in_general(text, entities) is general
 
 
-def test_a_question_in_general_asks_for_nothing_and_sets_aside_the_waiting_request():
+def test_a_question_in_general_asks_for_nothing_and_the_waiting_request_still_waits():
     fresh = advance({}, intent="order_status", is_fallback=False, entities={},
                     required_details=REQUIRED, in_general=True)
     assert (fresh.action, fresh.question, fresh.state["pending"]) == ("answer", "", None)
@@ -307,9 +307,11 @@ def test_a_question_in_general_asks_for_nothing_and_sets_aside_the_waiting_reque
     waiting = advance({}, intent="order_status", is_fallback=False, entities={},
                       required_details=REQUIRED)
     assert waiting.action == "ask"
-    general = advance(waiting.state, intent="order_status", is_fallback=False, entities={},
+    general = advance(waiting.state, intent="shipping_issue", is_fallback=False, entities={},
                       required_details=REQUIRED, in_general=True)
-    assert (general.action, general.state["pending"]) == ("answer", None)
+    assert general.action == "answer" and general.intent == "shipping_issue"
+    assert general.state["pending"] == waiting.state["pending"]
+    assert general.question == "What is your order number?"
     # The number given next starts the lookup again.
     numbered = advance(general.state, intent="order_status", is_fallback=False,
                        entities={"order_number": "55102"}, required_details=REQUIRED)
