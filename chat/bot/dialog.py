@@ -64,6 +64,7 @@ def order_numbers(details: dict[str, Any]) -> list[str]:
 # lookup of the customer's own records. "What do you mean?" asks about the bot's last words.
 _IN_GENERAL = re.compile(
     r"\bwhat(?:\s+(?:does|do|did|is|are|was|were)|'s|s)\s+(?!you\b)[^?.!]*\bmean(?:s|t|ing)?\b"
+    r"|\bwhat\s+(?!you\b)[^?.!]{1,40}?\s+means\b"
     r"|\bmeanings?\s+of\b|\bmeanings\b|\bwhat\s+is\s+meant\b|\bdefinition\s+of\b|\bdefine\b"
     r"|\bwhat(?:\s+(?:is|are)|'s|s)\s+(?:a\s+|an\s+|the\s+)?[\"'\u201c\u2018][^\"'\u201d\u2019]{2,40}[\"'\u201d\u2019]"
     r"|\bdifference\s+between\b|\b(?:explain|describe)\s+(?:the|your|what|how|all)\b"
@@ -72,15 +73,49 @@ _IN_GENERAL = re.compile(
 )
 
 
-def asks_in_general(text: str, entities: dict[str, Any]) -> bool:
+# The customer tells of a problem of their own ("I never got it", "my order has said Awaiting
+# stock for two weeks", "nothing came"): their order is meant, not the word.
+_OWN_PROBLEM = re.compile(
+    r"\b(?:i|i've|i'm|we|we've|me|my|our)\b[^.?!]*\b(?:never|nothing|still|missing|wrong|late"
+    r"|lost|stuck|hasn't|haven't|hasnt|havent|didn't|didnt|weeks?|days?|since|arrived|came"
+    r"|received|got)\b"
+    r"|\b(?:never|nothing|still|missing|stuck)\b[^.?!]*\b(?:i|me|my|we|our|us)\b"
+)
+# Words that may stand around the terms of a short question about them ("Awaiting stock?",
+# "received vs packing", "is Received the same as Packing?", "shipped means what exactly").
+_TERM_FILLER = frozenset("""
+a an and are as be between difference different does do exactly is it mean meaning meanings
+means of or same say says status stage state step the these this those vs versus what what's
+whats which
+""".split())
+_TERM_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?|\d+")
+
+
+def asks_in_general(
+    text: str, entities: dict[str, Any], *, defined: Collection[str] = ()
+) -> bool:
     """Whether ``text`` asks what something means or how things are in general rather than
     about the customer's own records: a definition, a difference, an explanation or the list
     of statuses, with no order number or e-mail address given (``entities``, from
-    ``entities.extract``). Such a question is answered from the intent's articles; "what does
-    'processing' mean for order 10023?" gives an order number and is looked up."""
+    ``entities.extract``) and no problem of the customer's own told ("what does Delivered
+    mean? I never got it"). ``defined`` holds the terms the articles define that the message
+    names (``ArticleIndex.defined_in``): a short question of those terms alone ("Awaiting
+    stock?", "received vs packing") asks what they mean too. Such a question is answered
+    from the articles; "what does 'processing' mean for order 10023?" is looked up."""
     if entities.get("order_number") or entities.get("order_numbers") or entities.get("email"):
         return False
-    return bool(_IN_GENERAL.search(text.lower().replace("\u2019", "'")))
+    said = text.lower().replace("\u2019", "'")
+    if _OWN_PROBLEM.search(said):
+        return False
+    if _IN_GENERAL.search(said):
+        return True
+    if not defined:
+        return False
+    rest = " ".join(_TERM_WORD.findall(said))
+    for term in sorted(defined, key=len, reverse=True):
+        rest = re.sub(r"(?<!\w)" + r"\s+".join(map(re.escape, term.split())) + r"(?!\w)",
+                      " ", rest)
+    return all(word in _TERM_FILLER for word in rest.split())
 
 
 # The words that may come with a detail given alone ("sorry, it's sam@example.com", "try order

@@ -248,7 +248,8 @@ def run_turn(
     # "I don't have it": the request is answered from its article, with no lookup.
     without_detail = dialog.says_no_detail(text)
     # "What do the order statuses mean?": the articles answer it, nobody's order is looked up.
-    in_general = not without_detail and dialog.asks_in_general(text, found)
+    in_general = not without_detail and dialog.asks_in_general(
+        text, found, defined=taxonomy.articles.defined_in(text))
     if without_detail or in_general:
         choices = {}
     if social:

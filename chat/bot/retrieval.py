@@ -222,6 +222,23 @@ class ArticleIndex:
     def get(self, article_id: int) -> ArticleDoc | None:
         return self.by_id.get(article_id)
 
+    def defined_in(self, query: str) -> list[str]:
+        """The terms some article defines (``defined_terms``) that ``query`` names as whole
+        words, any case: ``["shipped", "delivered"]`` for "shipped vs delivered?"."""
+        asked = " ".join(query.lower().split())
+        return list(dict.fromkeys(term for term, pattern, _row in self._definition_patterns()
+                                  if pattern.search(asked)))
+
+    def _definition_patterns(self) -> list[tuple[str, re.Pattern[str], int]]:
+        if self._definitions is None:
+            self._definitions = [
+                (term, re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, term.split()))
+                                  + r"(?!\w)"), row)
+                for row, article in enumerate(self.articles)
+                for term in defined_terms(article.body)
+            ]
+        return self._definitions
+
     def defining(self, query: str, *, intent: str = "") -> ArticleDoc | None:
         """The article that defines the terms a question asks about ("what does Packing
         mean?" finds the article with a line "- **Packing**: ..."): the one defining the most
@@ -230,17 +247,10 @@ class ArticleIndex:
         one), then the first. None when no article defines any of them. For questions about
         what something means (``dialog.asks_in_general``), whose words alone may point to
         another topic."""
-        if self._definitions is None:
-            self._definitions = [
-                (term, re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, term.split()))
-                                  + r"(?!\w)"), row)
-                for row, article in enumerate(self.articles)
-                for term in defined_terms(article.body)
-            ]
         asked = " ".join(query.lower().split())
         counts: dict[int, int] = {}
         defined: dict[int, int] = {}
-        for _term, pattern, row in self._definitions:
+        for _term, pattern, row in self._definition_patterns():
             defined[row] = defined.get(row, 0) + 1
             if pattern.search(asked):
                 counts[row] = counts.get(row, 0) + 1

@@ -285,6 +285,10 @@ def test_a_message_not_understood_may_hold_a_few_more_words_around_a_detail():
         ("what's 'my account' for", {}, True),
         ("what is my order's status", {}, False),
         ("what's going on with my refund", {}, False),
+        ("What does Delivered mean? We never received anything", {}, False),  # their own
+        ("my parcel has said 'In transit' for 3 weeks - what does that mean?", {}, False),
+        ("what does pending mean, nothing has arrived for me", {}, False),
+        ("I don't understand what Packing means", {}, True),
         ("What does Shipped mean for order 10031?", {"order_number": "10031"}, False),
         ("what does this mean, my e-mail is kim@example.org",
          {"email": "kim@example.org"}, False),
@@ -362,3 +366,20 @@ def test_the_question_for_the_email_acknowledges_every_order_number():
     assert two.question == ("Thanks, I have your order numbers 55102, 55107 and 55110. "
                             "Which e-mail address?")
     assert two.state["pending"]["question"] == two.question
+
+
+@pytest.mark.parametrize(
+    ("text", "defined", "general"),
+    [
+        ("Label sent?", ["label sent"], True),
+        ("in transit vs refund issued", ["in transit", "refund issued"], True),
+        ("Is Inspected the same as Refund issued?", ["inspected", "refund issued"], True),
+        ("inspected means what exactly", ["inspected"], True),
+        ("cancel my inspected return", ["inspected"], False),  # a request, not the term
+        ("refund issued but no money", ["refund issued"], False),
+        ("Label sent?", [], False),  # no article defines it
+        ("my return says Inspected", ["inspected"], False),
+    ],
+)
+def test_a_short_question_of_defined_terms_alone_is_asked_in_general(text, defined, general):
+    assert asks_in_general(text, {}, defined=defined) is general

@@ -117,6 +117,11 @@ def test_phone_numbers_are_never_order_numbers(text, awaiting):
 def test_every_order_number_of_a_list_is_found():
     found = extract("orders 55102, 55103 and #55104 and 2 pairs of socks", today=TODAY)
     assert found["order_numbers"] == ["55102", "55103", "55104"]
+    # Spaces alone between numbers of four digits or more.
+    found = extract("check orders 55102 55103  B-55104 for kim@example.org", today=TODAY)
+    assert found["order_numbers"] == ["55102", "55103", "B-55104"]
+    found = extract("order 55102 350 pens, call 555 123 4567", today=TODAY)
+    assert found["order_numbers"] == ["55102"] and found["phones"] == ["555 123 4567"]
 
 
 def test_a_phone_number_beside_an_order_number_is_told_apart():
