@@ -148,9 +148,8 @@ def _one_typo(word: str, target: str) -> bool:
     return any(long[:i] + long[i + 1:] == short for i in range(len(long)))
 
 
-# More order numbers after the first: "orders 55102, 55103 and #55104".
-# The next order number of a list after a cued one: after a comma, "and", "&", "or", "/" or
-# a space alone before a number of four digits or more ("orders 10001 10007 10013").
+# More order numbers after the first, "orders 55102, 55103 and #55104": after a comma, "and",
+# "&", "or", "/", or a space alone before a number of four digits or more ("orders 10001 10007").
 ORDER_MORE_RE = re.compile(
     rf"(?:\s*(?:,|and|&|or|/)\s*|\s+(?=(?:[A-Z]{{1,3}}-?)?\d{{4}}))(?:#\s*)?"
     rf"(?P<more>{_ORDER_VALUE}){_ORDER_END}", re.I

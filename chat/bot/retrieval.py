@@ -21,6 +21,18 @@ from .text import FuzzyLexicon, english_words, tokens
 
 _MARKDOWN_NOISE = re.compile(r"[#*_`>|]+|\[([^\]]*)\]\([^)]*\)")
 _WORD = re.compile(r"\w+")
+INTENT_BOOST = 0.25
+MIN_SCORE = 0.05  # an article scoring less (boost included) is not listed by ``search``
+# Choosing among an intent's own articles, the cosine of the sentence embeddings of the message
+# and of each article's gist (``_gist``) is added with this weight to the text score: the words
+# of "how long do I have to return stuff" ("long", "return") match a refund article as well as
+# the returns policy; the meaning of the policy's gist matches better.
+GIST_MEANING_WEIGHT = 0.5
+# What is embedded of an article: its title and the start of its text (about one paragraph,
+# well inside the model's 256-token window).
+GIST_CHARS = 300
+
+
 # A term an article defines: a line (a list item or not) that opens with it in bold, then a
 # colon or a dash ("- **Packing**: our warehouse team is picking your items"), or a table row
 # whose first cell is bold ("| **Shipped** | with the carrier |").
@@ -37,16 +49,11 @@ def defined_terms(body: str) -> list[str]:
     single spaces, in order: ``["received", "packing", ...]`` for a list of statuses."""
     terms = (" ".join((m.group(1) or m.group(2)).lower().split()) for m in _DEFINED.finditer(body))
     return list(dict.fromkeys(t for t in terms if _WORD.search(t)))
-INTENT_BOOST = 0.25
-MIN_SCORE = 0.05  # an article scoring less (boost included) is not listed by ``search``
-# Choosing among an intent's own articles, the cosine of the sentence embeddings of the message
-# and of each article's gist (``_gist``) is added with this weight to the text score: the words
-# of "how long do I have to return stuff" ("long", "return") match a refund article as well as
-# the returns policy; the meaning of the policy's gist matches better.
-GIST_MEANING_WEIGHT = 0.5
-# What is embedded of an article: its title and the start of its text (about one paragraph,
-# well inside the model's 256-token window).
-GIST_CHARS = 300
+
+
+def _term_pattern(term: str) -> str:
+    """A regular expression for ``term`` as whole words, any run of spaces between them."""
+    return r"(?<!\w)" + r"\s+".join(map(re.escape, term.split())) + r"(?!\w)"
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,8 @@ class ArticleIndex:
     # (term, pattern finding it in a message, row) for each term an article defines.
     _definitions: list[tuple[str, re.Pattern[str], int]] | None = field(
         default=None, repr=False, compare=False)
+    # Any of those terms, longest first (``defined_in``).
+    _any_defined: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, articles: list[ArticleDoc]) -> ArticleIndex:
@@ -224,19 +233,25 @@ class ArticleIndex:
 
     def defined_in(self, query: str) -> list[str]:
         """The terms some article defines (``defined_terms``) that ``query`` names as whole
-        words, any case: ``["shipped", "delivered"]`` for "shipped vs delivered?"."""
+        words, any case: ``["shipped", "delivered"]`` for "shipped vs delivered?". One scan of
+        the query however many terms the articles define (the longer of two overlapping terms
+        is the one named)."""
+        self._definition_patterns()
+        if self._any_defined is None:
+            return []
         asked = " ".join(query.lower().split())
-        return list(dict.fromkeys(term for term, pattern, _row in self._definition_patterns()
-                                  if pattern.search(asked)))
+        return list(dict.fromkeys(" ".join(m.group(0).split())
+                                  for m in self._any_defined.finditer(asked)))
 
     def _definition_patterns(self) -> list[tuple[str, re.Pattern[str], int]]:
         if self._definitions is None:
             self._definitions = [
-                (term, re.compile(r"(?<!\w)" + r"\s+".join(map(re.escape, term.split()))
-                                  + r"(?!\w)"), row)
+                (term, re.compile(_term_pattern(term)), row)
                 for row, article in enumerate(self.articles)
                 for term in defined_terms(article.body)
             ]
+            terms = sorted({term for term, _, _ in self._definitions}, key=len, reverse=True)
+            self._any_defined = re.compile("|".join(map(_term_pattern, terms))) if terms else None
         return self._definitions
 
     def defining(self, query: str, *, intent: str = "") -> ArticleDoc | None:

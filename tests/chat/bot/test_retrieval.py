@@ -192,3 +192,11 @@ def test_the_article_defining_what_a_question_names(question, intent, expected):
     index = ArticleIndex.build([*ARTICLES, MENTION, GLOSSARY])
     found = index.defining(question, intent=intent)
     assert (found.id if found else None) == expected
+
+
+def test_the_defined_terms_a_message_names():
+    index = ArticleIndex.build([*ARTICLES, MENTION, GLOSSARY])
+    assert index.defined_in("Label  Sent vs REFUND issued?") == ["label sent", "refund issued"]
+    assert index.defined_in("in transit") == ["in transit"]
+    assert index.defined_in("transit inspection") == []
+    assert ArticleIndex.build(ARTICLES).defined_in("in transit") == []
