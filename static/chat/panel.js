@@ -473,7 +473,8 @@
       });
       box.appendChild(b);
     });
-    li.appendChild(box);
+    // Right under the question it answers, above "Did this help?" of the answer before it.
+    li.insertBefore(box, li.querySelector("[data-sd=feedback]"));
   }
 
   // The e-mail form, as a line of the transcript right under the handoff message that asks

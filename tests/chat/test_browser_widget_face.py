@@ -50,7 +50,7 @@ def _assert_accessible(page: Page, state: str) -> None:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_header_quick_replies_and_launcher(
-    daphne_server, celery_worker, demo, browser_context_factory, size
+    daphne_server, celery_worker, demo, browser_context_factory, artifacts_dir, size
 ):
     page = browser_context_factory(viewport=SIZES[size]).new_page()
     csp = _watch_console(page)
@@ -85,11 +85,23 @@ def test_header_quick_replies_and_launcher(
     offered = panel.locator("[data-sd=message-replies] [data-sd=quick-reply]")
     expect(offered).to_have_text(["I don't have it"])
     _assert_accessible(page, "a question with a quick reply")
+    # A question about a status in between is answered, and the order number asked again:
+    # its button right under that question, "Did this help?" after it.
+    widget.send("hmm, what does Packing mean?")
+    between = widget.wait_for_messages("bot", 2).last
+    expect(between).to_contain_text("Packing")
+    expect(between).to_contain_text("order number")
+    expect(offered).to_have_count(1)
+    order = between.evaluate(
+        "li => [...li.querySelectorAll('[data-sd=message-replies], [data-sd=feedback]')]"
+        ".map(e => e.getAttribute('data-sd'))")
+    assert order == ["message-replies", "feedback"], order
+    page.screenshot(path=str(artifacts_dir / f"widget-question-in-between-{size}.png"))
     offered.click()
     expect(offered).to_have_count(0)
-    widget.wait_for_messages("customer", 2)
+    widget.wait_for_messages("customer", 3)
     expect(widget.messages("customer").last).to_contain_text("I don't have it")
-    answer = widget.wait_for_messages("bot", 2).last
+    answer = widget.wait_for_messages("bot", 3).last
     expect(answer).to_contain_text("track")  # answered without the number, not asked again
     _assert_accessible(page, "first answer")
 
