@@ -135,7 +135,12 @@ def test_deleting_an_endpoint_with_a_long_address_asks_first_and_fits_a_phone(
     page.screenshot(path=str(artifacts_dir / "webhook-delete-phone.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.click("[data-sd=confirm-delete-cancel]")
-    expect(page.locator("h1")).to_have_text("Endpoint 127.0.0.1:9")
+    # Named by its host and path (no description), cut to 60 characters, the whole in its title.
+    from django.utils.text import Truncator
+
+    assert endpoint.label.startswith("127.0.0.1:9/hooks/catch/3xk9qpz")
+    expect(page.locator("h1")).to_have_text(f"Endpoint {Truncator(endpoint.label).chars(60)}")
+    expect(page.locator("h1 span")).to_have_attribute("title", endpoint.label)
     assert Endpoint.objects.filter(pk=endpoint.pk).exists()
     page.click("[data-sd=webhook-delete]")
     page.click("[data-sd=confirm-delete-button]")
