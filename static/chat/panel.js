@@ -1139,5 +1139,6 @@
   });
   armLate();
   if (state.conversationId) { start(); }
+  q("send").disabled = false;   // disabled in the page until these handlers are in place
   input.focus();
 }());

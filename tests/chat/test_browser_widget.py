@@ -97,6 +97,26 @@ def test_phone_sized_screen_and_keyboard(
     expect(page.locator("[data-sd=launcher]")).to_be_focused()
 
 
+def test_send_waits_for_the_panel_s_script_and_a_click_before_it_loses_nothing(
+    daphne_server, demo, browser_context_factory
+):
+    """Until panel.js has run, Send is disabled: a native submit would reload the panel and
+    drop what the customer typed (a slow phone can show the box before the script runs)."""
+    page = browser_context_factory(java_script_enabled=False).new_page()
+    page.goto(f"{daphne_server}/widget/demo/panel/")
+    send = page.locator("[data-sd=send]")
+    expect(send).to_be_disabled()
+    page.locator("[data-sd=input]").fill("is anyone there?")
+    send.click(force=True)  # a disabled button submits nothing
+    expect(page.locator("[data-sd=input]")).to_have_value("is anyone there?")
+    assert page.url == f"{daphne_server}/widget/demo/panel/"
+    assert not Conversation.objects.exists()
+
+    page = browser_context_factory().new_page()
+    page.goto(f"{daphne_server}/widget/demo/panel/")
+    expect(page.locator("[data-sd=send]")).to_be_enabled()
+
+
 def test_a_lost_acknowledgement_is_resent_after_a_drop_and_stored_once(
     daphne_server, celery_worker, demo, browser_context_factory
 ):

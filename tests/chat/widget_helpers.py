@@ -30,6 +30,9 @@ class WidgetPage:
             launcher.click()
         expect(launcher).to_have_attribute("aria-expanded", "true")
         expect(self.panel.locator("[data-sd=input]")).to_be_visible()
+        # The panel's script enables Send once it handles the form: a key pressed before that
+        # would only add a line to the box.
+        expect(self.panel.locator("[data-sd=send]")).to_be_enabled()
         return self
 
     @property
