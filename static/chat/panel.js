@@ -420,15 +420,30 @@
 
   // --- Conversation state ---------------------------------------------------------------------
 
-  // The header's second line: the agents' typical first response while one is online, else
-  // that the answer comes by e-mail.
+  // The header's second line. While the bot has the conversation it answers at once, and the
+  // line says so, then when the team would: in its typical first response while an agent is
+  // online, else by e-mail. Handed over (or resolved), it tells the team's reply alone.
+  // ``agentsOnline`` (a number) updates the count kept on the element; without it, the line
+  // follows ``status``.
   function showReplyTime(agentsOnline) {
-    if (!replyTimeEl || typeof agentsOnline !== "number") { return; }
+    if (!replyTimeEl) { return; }
+    if (typeof agentsOnline === "number") {
+      replyTimeEl.setAttribute("data-agents-online", String(agentsOnline));
+    }
+    var online = (parseInt(replyTimeEl.getAttribute("data-agents-online"), 10) || 0) > 0;
     var minutes = parseInt(replyTimeEl.getAttribute("data-minutes"), 10) || 2;
-    replyTimeEl.setAttribute("data-agents-online", String(agentsOnline));
-    replyTimeEl.textContent = agentsOnline > 0
-      ? "Typically replies in " + minutes + " min"
-      : "We\u2019ll reply by e-mail";
+    if (status === "bot") {
+      // On a narrow panel the line breaks after the dot, never inside "e-mail".
+      var team = document.createElement("span");
+      team.className = "sd-nowrap";
+      team.textContent = online ? "team in about " + minutes + " min" : "team replies by e-mail";
+      replyTimeEl.textContent = "Instant answers \u00b7 ";
+      replyTimeEl.appendChild(team);
+    } else {
+      replyTimeEl.textContent = online
+        ? "Typically replies in " + minutes + " min"
+        : "We\u2019ll reply by e-mail";
+    }
   }
 
   // The customer wrote (the message ``beforeSeq``, or one not yet stored): the greeting's
@@ -540,6 +555,7 @@
     } else if (status === "bot") {
       notice("");
     }
+    showReplyTime();
     ratingForm.hidden = !(status === "resolved" && !rated);
     if (status === "resolved" && !rated) { notice("This conversation is resolved. Write again any time."); }
     if (atEnd) { scrollDown(); }

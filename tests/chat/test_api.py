@@ -147,7 +147,8 @@ def test_the_panel_shows_the_company_s_face(client, widget, agent):
     page = client.get("/widget/acme/panel/").content.decode()
     assert 'data-sd="display-name">Acme &lt;Outfitters&gt;</h1>' in page
     assert "<title>Chat · Acme &lt;Outfitters&gt;</title>" in page and ">AO<" in page
-    assert "reply by e-mail" in page and "Typically replies" not in page
+    assert "Instant answers &middot; <span class=\"sd-nowrap\">team replies by e-mail<" in page
+    assert "Typically replies" not in page and "about 2 min" not in page
     assert 'data-sd="quick-reply" data-intent="order_status"' in page
     assert "Where&#x27;s my &lt;b&gt;order&lt;/b&gt;?" in page and "<b>order" not in page
     assert page.count('data-sd="rating-star"') == 5
@@ -155,7 +156,7 @@ def test_the_panel_shows_the_company_s_face(client, widget, agent):
 
     AgentPresence.objects.create(user=agent, status=PresenceStatus.ONLINE, connections=1)
     page = client.get("/widget/acme/panel/").content.decode()
-    assert "Typically replies in 2 min" in page
+    assert "Instant answers &middot; <span class=\"sd-nowrap\">team in about 2 min<" in page
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,9 @@ def test_header_quick_replies_and_launcher(
     # The company as customers know it, never the widget's internal name.
     expect(panel.locator("[data-sd=display-name]")).to_have_text("Acme Outfitters")
     expect(panel.locator(".sd-head .sd-avatar")).to_have_text("AO")
-    expect(panel.locator("[data-sd=reply-time]")).to_have_text("We\u2019ll reply by e-mail")
+    # The bot answers at once; with no agent online the team answers by e-mail.
+    expect(panel.locator("[data-sd=reply-time]")).to_have_text(
+        "Instant answers \u00b7 team replies by e-mail")
     if size == "desktop":
         # The launcher is the panel's close button while it is open.
         expect(launcher).to_have_attribute("aria-label", "Close chat")
@@ -135,12 +137,15 @@ def test_groups_times_agent_initials_rtl_and_long_words(
     csp = _watch_console(page)
     widget = WidgetPage(page, daphne_server).goto_store().open()
     panel = widget.panel
-    expect(panel.locator("[data-sd=reply-time]")).to_have_text("Typically replies in 2 min")
+    # The bot answers at once while it has the conversation; the team's reply time follows.
+    expect(panel.locator("[data-sd=reply-time]")).to_have_text(
+        "Instant answers \u00b7 team in about 2 min")
 
     widget.send("I want to talk to a person")
     widget.wait_for_messages("system", 1)
     # An agent is online: the usual handoff message, no e-mail form, the header's reply time.
     expect(panel.locator("[data-sd=contact-form]")).to_be_hidden()
+    expect(panel.locator("[data-sd=reply-time]")).to_have_text("Typically replies in 2 min")
     expect(widget.messages("system")).to_contain_text("member of our team")
 
     conversation = Conversation.objects.get()
