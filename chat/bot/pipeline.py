@@ -248,8 +248,8 @@ def run_turn(
     # "I don't have it": the request is answered from its article, with no lookup.
     without_detail = dialog.says_no_detail(text)
     # "What do the order statuses mean?": the articles answer it, nobody's order is looked up.
-    in_general = not without_detail and dialog.asks_in_general(
-        text, found, defined=taxonomy.articles.defined_in(text))
+    asked_terms = taxonomy.articles.defined_in(text)
+    in_general = not without_detail and dialog.asks_in_general(text, found, defined=asked_terms)
     if without_detail or in_general:
         choices = {}
     if social:
@@ -322,7 +322,7 @@ def run_turn(
             taxonomy, text=text, written=written, context=context, intent=intent,
             is_fallback=is_fallback, outcome=outcome, use_claude=use_claude, on_delta=on_delta,
             trace=trace, clock=clock, choice=choices.get(intent), call_connector=call_connector,
-            in_general=in_general,
+            in_general=in_general, asked_terms=asked_terms if in_general else [],
         )
 
     # Whether this reply offers a person: a plain yes to it is then a request for one.
@@ -397,12 +397,14 @@ def _respond(
     choice: lookup.Choice | None = None,
     call_connector: lookup.Caller | None = None,
     in_general: bool = False,
+    asked_terms: list[str] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
     """Retrieval, the reply (a question, Claude's or the offline composer's) and its check.
 
     The answer to a pleasantry is the bot's own text: no article, nothing to check. A
     question about what something means (``in_general``) is answered first from the article
-    that defines what it names, whatever the intent (``ArticleIndex.defining``).
+    that defines what it names, whatever the intent (``ArticleIndex.defining``); offline, with
+    the lines defining ``asked_terms`` (``ArticleIndex.defined_in``) when it names some.
     """
     if outcome.action == "smalltalk":
         trace["retrieval"] = []
@@ -468,6 +470,7 @@ def _respond(
                 acknowledge="" if failed_lookup else next(
                     (d.get("name", "") for d in info.required_details), ""),
                 max_chars=settings.BOT_MAX_REPLY_CHARS,
+                terms=asked_terms or (),
             )
             trace["response"] = {"source": "offline", "article": docs[0].id if docs else None}
         articles = ranked[:1] if trace["response"]["source"] == "offline" else ranked

@@ -17,7 +17,7 @@ from typing import Any
 
 from knowledge.links import article_public_url
 
-from .retrieval import ArticleDoc
+from .retrieval import ArticleDoc, defined_terms
 from .text import FuzzyLexicon, tokens
 
 _STOP = {
@@ -351,6 +351,28 @@ def best_passages(article: ArticleDoc, query: str, limit_words: int = MAX_QUOTE_
     return "\n\n".join(chosen[position] for position in sorted(chosen) if chosen[position])
 
 
+def definitions(article: ArticleDoc, terms: list[str] | tuple[str, ...]) -> str:
+    """The lines of ``article`` that define ``terms`` (lower-case, single-spaced, as
+    ``retrieval.defined_terms`` gives them), as Markdown: each list or table that defines one
+    cut to the items or rows defining them, with its lead-in or header kept ("Your order page
+    shows one of these statuses:" and "- **Packing**: ..."); a paragraph that defines one,
+    whole. "" when the article defines none of them (the caller quotes ``best_passages``).
+    For "what does Packing mean?": the line that answers it, not the whole list."""
+    wanted = set(terms)
+    quoted: list[str] = []
+    for passage in passages(article.body):
+        if passage.kind == "code":
+            continue
+        if passage.kind == "paragraph":
+            if wanted & set(defined_terms(passage.markdown)):
+                quoted.append(passage.markdown)
+            continue
+        kept = [part for part in passage.parts if wanted & set(defined_terms(part))]
+        if kept:
+            quoted.append(_joined(passage.head, kept))
+    return "\n\n".join(quoted)
+
+
 def article_link(article: ArticleDoc) -> str:
     """The Markdown line under a quote: a link to the article's public page."""
     return f"[{LINK_TEXT}]({article_public_url(article.id, article.title)})"
@@ -365,12 +387,15 @@ def compose(
     question: str = "",
     acknowledge: str = "",
     max_chars: int = 1200,
+    terms: list[str] | tuple[str, ...] = (),
 ) -> str:
     """The offline reply: a question for a missing detail, or an answer from the best article.
 
     The answer is Markdown: an opener naming the article, the quote (``best_passages``) and
     the link to the article's public page. ``acknowledge`` names a detail to confirm at the
-    start (the one the customer just gave). Past ``max_chars`` the quote loses words.
+    start (the one the customer just gave). ``terms``, the terms a question asks the meaning
+    of (``ArticleIndex.defined_in``), quote the lines defining them when the article has them
+    (``definitions``). Past ``max_chars`` the quote loses words.
     """
     if question:
         return question
@@ -384,8 +409,10 @@ def compose(
     head = f"{opener}Here's what our help article \"{best.title}\" says:"
     link = article_link(best)
     limit = MAX_QUOTE_WORDS
+    defined = definitions(best, terms) if terms else ""
     while True:
-        quote = best_passages(best, f"{text} {intent_name}", limit_words=limit)
+        quote = defined if defined and len(defined) <= max_chars // 2 else best_passages(
+            best, f"{text} {intent_name}", limit_words=limit)
         reply = f"{head}\n\n{quote}\n\n{link}" if quote else f"{head}\n\n{link}"
         if len(reply) <= max_chars or limit <= 10:
             break

@@ -12,6 +12,7 @@ from chat.bot.responder import (
     NO_ARTICLE_REPLY,
     best_passages,
     compose,
+    definitions,
     passages,
     word_count,
 )
@@ -281,3 +282,53 @@ def test_a_table_without_outer_pipes_is_still_one_table():
     quote = best_passages(doc, "how much is an e-bike for a day")
     html = render_markdown(quote)
     assert "<table>" in html and "<td>E-bike</td>" in html and "<td>$30</td>" in html
+
+
+LOCKERS = ArticleDoc(43, "Locker sizes and what the lights mean", (
+    "Each locker has a light above its door:\n\n"
+    "- **Green**: free, tap your card to open it.\n"
+    "- **Amber**: booked by someone for the next\n"
+    "  hour; it opens for them alone.\n"
+    "- **Red**: out of order. Use another one and tell the front desk.\n\n"
+    "## Sizes\n\n"
+    "| size | fits |\n"
+    "| --- | --- |\n"
+    "| **Small** | a daypack |\n"
+    "| **Large** | a 70-litre pack or a folded pushchair |\n\n"
+    "**Overnight**: lockers not emptied by midnight are opened by staff.\n"
+))
+
+
+@pytest.mark.parametrize("terms, kept, left", [
+    (["amber"], ["Each locker has a light above its door:", "**Amber**: booked by someone",
+                 "it opens for them alone."], ["**Green**", "**Red**", "| size"]),
+    (["green", "red"], ["**Green**", "**Red**"], ["**Amber**", "**Small**"]),
+    (["large"], ["| size | fits |", "| --- | --- |", "| **Large** | a 70-litre"],
+     ["**Small**", "**Green**"]),
+    (["overnight"], ["**Overnight**: lockers not emptied"], ["**Green**", "| size"]),
+])
+def test_a_definition_question_quotes_the_lines_defining_its_terms(terms, kept, left):
+    quote = definitions(LOCKERS, terms)
+    for text in kept:
+        assert text in quote
+    for text in left:
+        assert text not in quote
+
+
+def test_terms_the_article_does_not_define_quote_nothing_and_compose_falls_back():
+    assert definitions(LOCKERS, ["blue"]) == ""
+    assert definitions(LOCKERS, []) == ""
+    reply = compose(text="what does blue mean?", intent_name="Lockers", articles=[LOCKERS],
+                    details={}, terms=["blue"])
+    assert "**Green**" in reply and "**Red**" in reply  # the list, as for any question
+
+
+def test_compose_quotes_only_the_asked_definition_then_links_the_article():
+    reply = compose(text="what does amber mean", intent_name="Lockers", articles=[LOCKERS],
+                    details={}, terms=["amber"])
+    assert reply.startswith('Here\'s what our help article "Locker sizes and what the lights')
+    assert "- **Amber**: booked by someone for the next hour; it opens for them alone." in reply
+    assert "**Green**" not in reply and "**Red**" not in reply
+    assert reply.rstrip().endswith(")") and "Read the whole article" in reply
+    assert check(reply, sources=[LOCKERS.title, LOCKERS.body], customer_texts=[],
+                 max_chars=1200).ok
