@@ -592,7 +592,11 @@ def _look_up_each(
             trace["errors"].append(f"connector {spec.name}: {result.reason}"[:300])
             answer = lookup.FAILURE_NOTICE
         sources += [answer, number]
-        lines.append(f"- **{escape_markdown(number)}**: " + answer.strip().replace("\n", "\n  "))
+        answer = answer.strip().replace("\n", "\n  ")
+        # Named by its number in bold, unless its reply already names it ("Your order 10023
+        # status: Shipped"), which would then read it twice.
+        named = re.search(rf"(?<![\w-]){re.escape(number)}(?!\w)", answer)
+        lines.append(f"- {answer}" if named else f"- **{escape_markdown(number)}**: {answer}")
     reply = "\n".join(lines)
     if left:
         named = [escape_markdown(number) for number in left]

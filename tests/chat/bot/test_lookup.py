@@ -513,7 +513,7 @@ def test_several_orders_in_one_message_are_each_looked_up_and_named(shop):
     assert {values["email"] for _, values in caller.calls} == {"kim@example.org"}
     assert result.decision == "reply"
     lines = result.reply_text.split("\n")
-    assert lines[0] == "- **55101**: Order 55101 is Shipped with UPS."
+    assert lines[0] == "- Order 55101 is Shipped with UPS."  # its reply names it: not twice
     assert lines[1] == "- **55102**: I couldn't find that order with that e-mail."
     assert lines[2] == "- **55103**: I couldn't look that up just now."
     assert result.reply_text.endswith("Would you like me to connect you with a person?")
