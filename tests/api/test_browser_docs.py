@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, User
+from playwright.sync_api import expect
 
 from tests.conftest import DEMO_PASSWORD, login
 
@@ -16,7 +17,7 @@ def test_make_a_token_then_read_the_docs_page_under_the_strict_csp(
 ):
     user = User.objects.create_user(username="ada", password=DEMO_PASSWORD)
     user.groups.add(Group.objects.get(name="agents"))
-    page = browser_context_factory().new_page()
+    page = browser_context_factory(permissions=["clipboard-read", "clipboard-write"]).new_page()
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(str(e)))
@@ -32,6 +33,10 @@ def test_make_a_token_then_read_the_docs_page_under_the_strict_csp(
     token = page.locator("[data-sd=token-value]").inner_text()
     assert token.startswith("sdk_")
     assert page.locator("[data-sd=token-row]").count() == 1
+    # Shown once: the Copy button puts it on the clipboard and says so.
+    page.click("[data-sd=copy-token]")
+    expect(page.locator("[data-copy-status=api-token]")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == token
     page.screenshot(path=str(artifacts_dir / "api-tokens.png"), full_page=True)
 
     page.goto(f"{daphne_server}/api/docs/")

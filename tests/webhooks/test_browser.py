@@ -4,6 +4,7 @@ screen and a phone, why an event sent again behind a failing older one does not 
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -49,6 +50,12 @@ def test_admin_registers_sees_the_secret_once_reads_deliveries_and_sends_again(
     page.click("[data-sd=webhook-save]")
     secret = page.inner_text("[data-sd=webhook-secret]").strip()
     assert secret.startswith("whsec_")
+    # Without clipboard permission the Copy button selects the secret and says how to copy it.
+    page.click("[data-sd=copy-secret]")
+    expect(page.locator("[data-copy-status=webhook-secret]")).to_contain_text(
+        re.compile(r"Copied to the clipboard\.|Selected: press Ctrl\+C"))
+    if "Selected" in page.inner_text("[data-copy-status=webhook-secret]"):
+        assert page.evaluate("String(window.getSelection())").strip() == secret
     receiver.secret = secret
     page.screenshot(path=str(artifacts_dir / "webhook-secret.png"), full_page=True)
     page.click("[data-sd=webhook-done]")
