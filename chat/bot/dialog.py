@@ -5,9 +5,11 @@ State keys (all JSON): ``turns`` (customer turns so far, this one included), ``f
 detail: ``{"intent", "detail", "question"}``), ``details`` (details given so far, by name),
 ``last_intent``, ``missed`` (``{"intent"}``: the last turn's lookup found nothing for the
 details given, so a message of one detail alone tries again with it; set by the pipeline),
-and ``looked_up`` (``{"intent"}``: the last turn answered from a lookup, found or not, so a
+``looked_up`` (``{"intent"}``: the last turn answered from a lookup, found or not, so a
 message of one detail alone, "and what about 10019?", is a new lookup with it and the other
-details remembered; set by the pipeline).
+details remembered; set by the pipeline), and ``lookup_misses`` (lookups of this conversation
+that found nothing for the details given; set by the pipeline, which makes no more lookups at
+``chat.bot.lookup.MAX_LOOKUP_MISSES``).
 """
 
 from __future__ import annotations
@@ -181,7 +183,7 @@ def check_state(state: Any) -> dict[str, Any]:
     are whole numbers from 0 to 10,000, ``pending`` is null or an object of strings ``intent``,
     ``detail`` and ``question``, ``details`` an object of strings or numbers, ``last_intent``
     and ``awaiting`` strings (500 characters at most), ``missed`` null or an object of a string
-    ``intent``. Other keys are left alone.
+    ``intent``, ``lookup_misses`` a whole number like ``turns``. Other keys are left alone.
     """
     if not isinstance(state, dict):
         raise ValueError("The dialog state must be a JSON object.")
@@ -190,7 +192,7 @@ def check_state(state: Any) -> dict[str, Any]:
         if not isinstance(value, str) or len(value) > MAX_STATE_TEXT:
             raise ValueError(f'"{where}" must be a text of at most {MAX_STATE_TEXT} characters.')
 
-    for key in ("turns", "fallbacks"):
+    for key in ("turns", "fallbacks", "lookup_misses"):
         value = state.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or not (
             0 <= value <= MAX_STATE_COUNT
@@ -369,6 +371,8 @@ def advance(
         "details": details,
         "last_intent": intent,
     }
+    if previous.get("lookup_misses"):
+        new_state["lookup_misses"] = int(previous["lookup_misses"])
     return DialogOutcome(
         intent=intent,
         is_fallback=is_fallback,
@@ -403,7 +407,7 @@ def pleasantry(
         "details": details,
         "last_intent": intent,
     }
-    for key in ("missed", "looked_up"):
+    for key in ("missed", "looked_up", "lookup_misses"):
         if previous.get(key):
             new_state[key] = previous[key]  # "ok thanks" and then the corrected e-mail
     if kind == "greeting" and not pending:

@@ -32,6 +32,14 @@ SIGN_IN_REPLY = (
     "and ask me again. Or would you like me to connect you with a person?"
 )
 PERSON_OFFER = "Would you like me to connect you with a person?"
+# Lookups of one conversation that may find nothing before the bot stops trying: an order
+# number's e-mail address is its key, and a chat must not be a way to guess it (as a shop's
+# order-tracking page limits its tries). After them a person checks the order instead.
+MAX_LOOKUP_MISSES = 3
+LOOKUP_LIMIT_REPLY = (
+    "I still couldn't match those details to an order, and to keep orders private I can't "
+    "check more here. A member of our team can look into it with you. " + PERSON_OFFER
+)
 FAILURE_NOTICE = "I couldn't look that up just now."
 
 Caller = Callable[[ConnectorSpec, dict[str, str]], CallOutcome]

@@ -328,8 +328,13 @@ def run_turn(
     # Whether this reply offers a person: a plain yes to it is then a request for one.
     state = {**state, "offered_person": bool(reply_text) and _offers_person(reply_text)}
     called = trace.get("connector") or {}
-    if called.get("not_found") and not decision.handoff:
-        # Nothing found for these details: a corrected detail alone next tries again.
+    misses = sum(bool(call.get("not_found")) for call in called.get("orders") or [called])
+    if misses:
+        state = {**state, "lookup_misses": int(state.get("lookup_misses") or 0) + misses}
+    if (called.get("not_found") or called.get("reason") == "lookup_limit") \
+            and not decision.handoff:
+        # Nothing found for these details: a corrected detail alone next tries again (past
+        # the limit, it is told again that a person checks it).
         state = {**state, "missed": {"intent": intent}}
     elif called.get("ok") and not decision.handoff:
         # Answered: another order number alone next ("and 10019?") is a new lookup.
@@ -414,7 +419,13 @@ def _respond(
     info = taxonomy.intent(intent)
     looked_up: tuple[str, list[str]] | None = None
     failed_lookup = False
-    if outcome.action == "answer" and choice is not None and not is_fallback:
+    if (outcome.action == "answer" and choice is not None and not is_fallback
+            and int(outcome.state.get("lookup_misses") or 0) >= lookup.MAX_LOOKUP_MISSES):
+        # Enough details that matched nothing: no more tries, a person checks it instead.
+        trace["connector"] = {"ok": False, "reason": "lookup_limit", "not_found": False}
+        trace["response"] = {"source": "connector", "reason": "lookup_limit"}
+        looked_up = lookup.LOOKUP_LIMIT_REPLY, [lookup.LOOKUP_LIMIT_REPLY]
+    elif outcome.action == "answer" and choice is not None and not is_fallback:
         attempted = False
         if use_claude and choice.connector is not None:
             looked_up, attempted = _look_up_with_claude(
@@ -569,10 +580,11 @@ def _look_up_each(
     outcome: dialog.DialogOutcome, trace: dict[str, Any], call_connector: lookup.Caller | None,
 ) -> tuple[str, list[str]]:
     """Several orders of one message ("A-10023 and A-10024"), each looked up with the same
-    other details: a list of one line per order, its number in bold, then its reply, the
-    fallback text when it was not found, or ``lookup.FAILURE_NOTICE`` (a person is then
-    offered). The first order's call decides what the dialog remembers (``missed``,
-    ``looked_up``); the trace lists every call under ``orders``. At most
+    other details: a list of one line per order, its reply (its number in bold before it
+    when the reply does not name it), the fallback text when it was not found, or
+    ``lookup.FAILURE_NOTICE`` (a person is then offered). The first order's call decides
+    what the dialog remembers (``missed``, ``looked_up``); the trace lists every call under
+    ``orders``, and each not found counts toward ``lookup.MAX_LOOKUP_MISSES``. At most
     ``dialog.MAX_ORDERS`` are looked up; the reply asks for the others in a new message."""
     lines: list[str] = []
     sources: list[str] = []

@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from chat.bot import lookup
 from chat.bot.lookup import SIGN_IN_REPLY, DeferTurn, choose
 from chat.bot.pipeline import run_turn
 from chat.bot.types import TurnContext
@@ -525,3 +526,50 @@ def test_several_orders_in_one_message_are_each_looked_up_and_named(shop):
 def test_one_order_number_is_answered_as_before(shop):
     result = converse(shop, ["where is order 55101? kim@example.org"], caller=Caller())
     assert result.reply_text == "Order 55101 is Shipped with UPS."
+
+
+NOT_FOUND = CallOutcome(connector="Order status", method="GET", url="u", status=404,
+                        reason="not_found", not_found=True)
+
+
+def test_e_mail_guesses_for_an_order_stop_after_the_limit_and_a_person_is_offered(shop):
+    caller = Caller(NOT_FOUND)
+    guesses = [f"guess{n}@example.net" for n in range(1, lookup.MAX_LOOKUP_MISSES + 3)]
+    lines = ["where is my order 55102?", *guesses]
+    for count in range(2, len(lines) + 1):
+        caller.calls.clear()
+        result = converse(shop, lines[:count], caller=caller)
+    # Every guess up to the limit was tried; the ones after it were not.
+    tried = [values["email"] for _, values in caller.calls]
+    assert tried == guesses[:lookup.MAX_LOOKUP_MISSES]
+    assert result.reply_text == lookup.LOOKUP_LIMIT_REPLY
+    assert result.trace["connector"]["reason"] == "lookup_limit"
+    assert result.dialog_state["lookup_misses"] == lookup.MAX_LOOKUP_MISSES
+    # The reply offers a person: a plain yes is then a request for one.
+    assert result.dialog_state["offered_person"] is True
+    assert converse(shop, [*lines, "yes please"], caller=caller).decision == "handoff"
+
+
+def test_found_orders_do_not_count_and_several_misses_in_one_message_do(shop):
+    found = converse(shop, ["where are orders 55101 and 55104? kim@example.org"],
+                     caller=Caller())
+    assert "lookup_misses" not in found.dialog_state
+    caller = Mixed()  # 55102 is not found, 55103 times out (not a miss: the API failed)
+    mixed = converse(shop, ["where are orders 55102, 55103 and 55101? kim@example.org"],
+                     caller=caller)
+    assert mixed.dialog_state["lookup_misses"] == 1
+    two = converse(shop, ["orders 55102 and 55102? kim@example.org",
+                          "and 55102 with lee@example.org"], caller=Caller(NOT_FOUND))
+    assert two.dialog_state["lookup_misses"] >= 2
+
+
+def test_a_pleasantry_keeps_the_count_and_a_stored_state_is_checked():
+    from chat.bot import dialog
+
+    kept = dialog.pleasantry({"lookup_misses": 2, "turns": 3}, kind="thanks",
+                             fallback_intent="fallback")
+    assert kept.state["lookup_misses"] == 2
+    assert dialog.check_state({"lookup_misses": 2})["lookup_misses"] == 2
+    for bad in (-1, "3", True, 10**9):
+        with pytest.raises(ValueError, match="lookup_misses"):
+            dialog.check_state({"lookup_misses": bad})
