@@ -159,7 +159,7 @@ def decide(
         return Escalation(True, "fraud", f"Fraud signal: {quoted('fraud')}", "signal")
     if human_request or "human_request" in by_category:
         said = human_request or by_category["human_request"][0]
-        return Escalation(True, "human_request", f'Customer asked for a person: "{said}"',
+        return Escalation(True, "human_request", f'Customer asked for a person ("{said}")',
                           "human_request")
     if policy == "always" and not withdrawn:
         return Escalation(True, "policy", f"{intent_name} always goes to a person", "policy")

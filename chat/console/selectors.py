@@ -660,7 +660,9 @@ def handoff_summary_for_agent(
             f"It handed over on {mid_sentence(signal['kind'])} signal words ({signal['words']})."
         )
     elif conversation.handoff_reason.strip():
-        sentences.append(f"It handed over because {mid_sentence(reason)}.")
+        # Reasons are labels ("2 consecutive messages not understood", "Critical urgency"),
+        # not clauses: "because" before them would not read as a sentence.
+        sentences.append(f"Handoff reason: {reason[:1].upper()}{reason[1:]}.")
     else:
         sentences.append("It handed over without recording why.")
     if conversation.sentiment:

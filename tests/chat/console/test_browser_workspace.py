@@ -195,7 +195,7 @@ def test_one_agent_works_the_list_with_keys_labels_and_canned_responses(
         "data-conversation-id", str(first.pk)
     )
     expect(page.locator("[data-sd=contact-panel]")).to_contain_text("Noor Aziz")
-    expect(page.locator("[data-sd=handoff-summary]")).to_contain_text("handed over because")
+    expect(page.locator("[data-sd=handoff-summary]")).to_contain_text("Handoff reason: ")
     page.keyboard.press("c")
     expect(page.locator("[data-sd=conversation-status]")).to_have_text("With an agent")
     page.keyboard.press("r")

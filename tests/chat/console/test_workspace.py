@@ -274,7 +274,7 @@ def test_handoff_summary_says_what_why_and_what_the_bot_answered(client, agent, 
     assert "help with complaint" not in summary
     assert "They gave order number 55102" in summary
     assert "The bot answered with “Shipping times”." in summary
-    assert "It handed over because a legal threat." in summary
+    assert "Handoff reason: A legal threat." in summary
     assert "Their messages read as negative." in summary
     # A conversation the bot still has has no summary.
     with_bot, _ = start_conversation(widget, "hello")
@@ -324,7 +324,7 @@ def test_handoff_summary_reads_the_intent_s_description_as_a_sentence(client, ag
         "The customer is unhappy with our service and wants to complain (intent “Complaint”)."
         in summary
     )
-    assert "It handed over because the customer mentions a lawyer." in summary
+    assert "Handoff reason: The customer mentions a lawyer." in summary
     conversation.handoff_reason = 'Legal signal: "lawyer", "sue"'
     conversation.save(update_fields=["handoff_reason"])
     page = client.get(reverse("chat:console-conversation", args=[conversation.pk])).content
@@ -743,7 +743,7 @@ def test_claude_writes_the_summary_once_and_the_traces_stand_in_when_it_fails(
     cache.clear()
     fake_claude.script(error_answer(500))
     page = client.get(url).content.decode()
-    assert 'data-by="traces"' in page and "It handed over because" in page
+    assert 'data-by="traces"' in page and "Handoff reason: " in page
 
 
 @pytest.mark.parametrize("taken", ["agent-bob", "AGENT-BOB", "  Agent-Bob ", "agent-ann"])
