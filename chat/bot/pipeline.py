@@ -42,7 +42,7 @@ from . import (
     signals,
     smalltalk,
 )
-from .retrieval import INTENT_BOOST
+from .retrieval import INTENT_BOOST, defined_terms
 from .taxonomy import Taxonomy
 from .text import clean, normalize, tokens
 from .types import Classification, TurnContext, TurnResult
@@ -481,7 +481,10 @@ def _respond(
                 acknowledge="" if failed_lookup else next(
                     (d.get("name", "") for d in info.required_details), ""),
                 max_chars=settings.BOT_MAX_REPLY_CHARS,
-                terms=asked_terms or (),
+                # The terms asked, or for a question about what the terms of a topic mean
+                # ("what do the order statuses mean?") every term its article defines.
+                terms=asked_terms or (defined_terms(docs[0].body)
+                                      if in_general and docs else ()),
             )
             trace["response"] = {"source": "offline", "article": docs[0].id if docs else None}
         articles = ranked[:1] if trace["response"]["source"] == "offline" else ranked

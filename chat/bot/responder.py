@@ -395,7 +395,8 @@ def compose(
     the link to the article's public page. ``acknowledge`` names a detail to confirm at the
     start (the one the customer just gave). ``terms``, the terms a question asks the meaning
     of (``ArticleIndex.defined_in``), quote the lines defining them when the article has them
-    (``definitions``). Past ``max_chars`` the quote loses words.
+    (``definitions``), whole when the reply fits in ``max_chars``; otherwise past
+    ``max_chars`` the quote loses words.
     """
     if question:
         return question
@@ -410,9 +411,10 @@ def compose(
     link = article_link(best)
     limit = MAX_QUOTE_WORDS
     defined = definitions(best, terms) if terms else ""
+    if defined and len(f"{head}\n\n{defined}\n\n{link}") > max_chars:
+        defined = ""  # too long to quote whole: the best passages, cut, as for any question
     while True:
-        quote = defined if defined and len(defined) <= max_chars // 2 else best_passages(
-            best, f"{text} {intent_name}", limit_words=limit)
+        quote = defined or best_passages(best, f"{text} {intent_name}", limit_words=limit)
         reply = f"{head}\n\n{quote}\n\n{link}" if quote else f"{head}\n\n{link}"
         if len(reply) <= max_chars or limit <= 10:
             break

@@ -332,3 +332,17 @@ def test_compose_quotes_only_the_asked_definition_then_links_the_article():
     assert reply.rstrip().endswith(")") and "Read the whole article" in reply
     assert check(reply, sources=[LOCKERS.title, LOCKERS.body], customer_texts=[],
                  max_chars=1200).ok
+
+
+def test_every_definition_of_a_long_list_is_quoted_when_the_reply_fits_else_it_is_cut():
+    shades = ArticleDoc(44, "Paint shades", "We mix these shades:\n\n" + "\n".join(
+        f"- **Shade {n}**: a colour mixed from batch {n} with {n} drops of white tint, "
+        "matched under daylight lamps." for n in range(1, 13)))
+    terms = [f"shade {n}" for n in range(1, 13)]
+    assert word_count(definitions(shades, terms)) > MAX_QUOTE_WORDS  # longer than any quote
+    whole = compose(text="what do the shades mean?", intent_name="Paint", articles=[shades],
+                    details={}, terms=terms, max_chars=2000)
+    assert all(f"**Shade {n}**:" in whole for n in range(1, 13))
+    short = compose(text="what do the shades mean?", intent_name="Paint", articles=[shades],
+                    details={}, terms=terms, max_chars=900)
+    assert len(short) <= 900 and "**Shade 1**:" in short and "**Shade 12**:" not in short
