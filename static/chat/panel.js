@@ -37,6 +37,7 @@
   var LATE_AFTER_MS = 15000;      // an answer this late: say so and offer a person
   var ACK_WAIT_MS = 10000;        // a message with no echo this long is sent again
   var ASK_PERSON_TEXT = "I would like to talk to a person, please.";
+  var RATE_NOTICE = "You are sending messages quickly; we will send the rest in a moment.";
 
   // Whitespace, format (Cf) and filler characters: a message of these alone shows nothing.
   var INVISIBLE_ONLY = /^[\s\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\u2800\u3164\uFE00-\uFE0F\uFEFF\uFFA0]*$/;
@@ -278,6 +279,8 @@
       retryAttempts = 0;
       li = log.querySelector('[data-client-id="' + m.client_id + '"]');
       state.pending = state.pending.filter(function (p) { return p.client_id !== m.client_id; });
+      // The rest has been sent: the notice that said it would be goes.
+      if (!state.pending.length && noticeEl.textContent === RATE_NOTICE) { notice(""); }
     }
     if (li) {
       li.classList.remove("sd-pending");
@@ -647,7 +650,7 @@
       return;
     }
     if (frame.code === "rate_limited") {
-      notice("You are sending messages quickly; we will send the rest in a moment.");
+      notice(RATE_NOTICE);
       // One resend however many messages were refused: a timer per refusal would send every
       // pending message once per refusal, be refused again, and multiply.
       if (rateTimer) { return; }

@@ -143,10 +143,13 @@ def test_messages_refused_as_rate_limited_are_sent_again_once_each_after_retry_a
         widget.send(text)
     wait_until(page, lambda: proxy.limit_next_message == 0, "every message refused")
     expect(widget.panel.locator(".sd-pending")).to_have_count(len(texts))
+    expect(widget.notice()).to_have_text(
+        "You are sending messages quickly; we will send the rest in a moment.")
     page.clock.run_for(2500)  # retry_after is 3 s: nothing is sent before it
     assert len(proxy.sent("message")) == len(texts)
     page.clock.run_for(1000)
     widget.wait_for_messages("customer", len(texts))
+    expect(widget.notice()).to_be_hidden()  # sent: the notice that said so goes
     page.clock.run_for(5000)  # no second resend is left waiting either
     page.wait_for_timeout(300)
 
