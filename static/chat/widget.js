@@ -135,6 +135,14 @@
   launcher.addEventListener("click", function () {
     if (launcher.getAttribute("aria-expanded") === "true") { close(); } else { open(); }
   });
+  // The panel loads as soon as the customer shows they are about to open it (the pointer on
+  // the launcher, a touch, keyboard focus), so that its message box is ready for their first
+  // keys when they do: loaded on the click itself, it took the first letters typed after it
+  // ~0.2 s later. It stays hidden until then: a new visitor's conversation starts when they
+  // write; a returning customer's rejoins, as after the panel was opened and closed.
+  ["pointerenter", "touchstart", "focus"].forEach(function (type) {
+    launcher.addEventListener(type, ensureFrame, { once: true, passive: true });
+  });
   window.addEventListener("message", function (event) {
     if (event.origin === host && event.data && event.data.type === "supportdesk:close") { close(); }
   });

@@ -117,6 +117,25 @@ def test_send_waits_for_the_panel_s_script_and_a_click_before_it_loses_nothing(
     expect(page.locator("[data-sd=send]")).to_be_enabled()
 
 
+def test_the_panel_loads_when_the_pointer_reaches_the_launcher_so_no_first_key_is_lost(
+    daphne_server, demo, browser_context_factory
+):
+    """Loaded on the click, the panel took the first letters typed right after it; loaded on
+    the way to the click, it has its message box ready for them."""
+    page = browser_context_factory().new_page()
+    WidgetPage(page, daphne_server).goto_store()
+    launcher = page.locator("[data-sd=launcher]")
+    expect(page.locator("iframe[data-sd=panel]")).to_have_count(0)  # nothing loads unasked
+    launcher.hover()
+    frame = page.frame_locator(PANEL_SELECTOR)
+    expect(frame.locator("[data-sd=send]")).to_be_enabled()  # loaded, still hidden
+    expect(page.locator(PANEL_SELECTOR)).to_be_hidden()
+    assert not Conversation.objects.exists()
+    launcher.click()
+    page.keyboard.type("where is my tent")  # at once, no wait for the panel
+    expect(frame.locator("[data-sd=input]")).to_have_value("where is my tent")
+
+
 def test_a_lost_acknowledgement_is_resent_after_a_drop_and_stored_once(
     daphne_server, celery_worker, demo, browser_context_factory
 ):
