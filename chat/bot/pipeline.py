@@ -608,8 +608,8 @@ def _look_up_each(
             answer = lookup.FAILURE_NOTICE
         sources += [answer, number]
         answer = answer.strip().replace("\n", "\n  ")
-        # Named by its number in bold, unless its reply already names it ("Your order 10023
-        # status: Shipped"), which would then read it twice.
+        # Named by its number in bold, unless its reply already names it ("Your order 10023 is
+        # Shipped"), which would then read it twice.
         named = re.search(rf"(?<![\w-]){re.escape(number)}(?!\w)", answer)
         lines.append(f"- {answer}" if named else f"- **{escape_markdown(number)}**: {answer}")
     reply = "\n".join(lines)
