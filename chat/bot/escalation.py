@@ -134,6 +134,7 @@ def decide(
     max_fallbacks: int,
     language: str = "",
     withdrawn: str = "",
+    accepted_offer: bool = False,
 ) -> Escalation:
     """Whether a person should take over now, and why.
 
@@ -143,6 +144,8 @@ def decide(
     ("" when it does): the consecutive-fallback handoff it completes is of category
     ``language``. ``withdrawn`` holds the words with which the customer took their concern
     back ("never mind, it was my husband"): an always-policy intent then stays with the bot.
+    ``accepted_offer``: ``human_request`` is the customer's "yes" to the bot's offer of a
+    person (the reason says so, quoting their words alone).
     """
     by_category: dict[str, list[str]] = {}
     for signal in signals:
@@ -159,7 +162,9 @@ def decide(
         return Escalation(True, "fraud", f"Fraud signal: {quoted('fraud')}", "signal")
     if human_request or "human_request" in by_category:
         said = human_request or by_category["human_request"][0]
-        return Escalation(True, "human_request", f'Customer asked for a person ("{said}")',
+        asked = "accepted the offer of a person" if accepted_offer and human_request else (
+            "asked for a person")
+        return Escalation(True, "human_request", f'Customer {asked} ("{said}")',
                           "human_request")
     if policy == "always" and not withdrawn:
         return Escalation(True, "policy", f"{intent_name} always goes to a person", "policy")

@@ -222,11 +222,12 @@ def run_turn(
     if result.backend == "claude":
         matched += [_claude_signal(s) for s in result.signals]
     asked_for_person = signals.human_request(text)
+    accepted_offer = False
     if not asked_for_person and (context.dialog_state or {}).get("offered_person") and (
         signals.accepts_offer(text)
     ):
         # The bot's last reply offered a person and the customer said yes.
-        asked_for_person = f"{text.strip()} (accepting the offer of a person)"
+        asked_for_person, accepted_offer = text.strip(), True
     withdrawn = signals.withdrawal(text, report)
     mood = sentiment.assess(text, {s["category"] for s in matched}, written=written)
     feeling, urgency = mood.sentiment, mood.urgency
@@ -286,6 +287,7 @@ def run_turn(
         urgency=urgency,
         signals=matched,
         human_request=asked_for_person,
+        accepted_offer=accepted_offer,
         turns=outcome.state["turns"],
         fallbacks=outcome.state["fallbacks"],
         max_turns=settings.BOT_MAX_TURNS,
@@ -436,6 +438,14 @@ def _respond(
             looked_up = _look_up(choice, context=context, outcome=outcome, trace=trace,
                                  call_connector=call_connector)
         failed_lookup = looked_up is None
+        called = trace.get("connector") or {}
+        if (looked_up is not None and called.get("not_found") and "orders" not in called
+                and int(outcome.state.get("lookup_misses") or 0) + 1
+                >= lookup.MAX_LOOKUP_MISSES):
+            # The last miss allowed: said now, not "check the e-mail address" inviting a try
+            # that would not be made.
+            trace["response"] = {**(trace.get("response") or {}), "reason": "lookup_limit"}
+            looked_up = lookup.LOOKUP_LIMIT_REPLY, [lookup.LOOKUP_LIMIT_REPLY]
         clock.lap("connector")
     extra_sources: list[str] = []
     if outcome.action == "ask":

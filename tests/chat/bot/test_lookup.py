@@ -387,8 +387,12 @@ def test_a_second_miss_answers_the_same_as_the_first(shop):
         {"order_number": "55102", "email": "al@example.com"},
         {"order_number": "55999", "email": "al@example.com"},
     ]
-    assert result.reply_text == STATUS.fallback_text
+    # The third miss is the last allowed: a person is offered instead of another try.
+    assert result.reply_text == lookup.LOOKUP_LIMIT_REPLY
     assert result.dialog_state["missed"] == {"intent": "order_status"}
+    second = converse(shop, ["where is my order 55102? my email is jo@example.com",
+                             "al@example.com"], caller=Shop())
+    assert second.reply_text == STATUS.fallback_text
 
 
 def test_after_a_miss_a_new_request_with_an_email_is_not_a_retry(shop):
@@ -536,9 +540,15 @@ def test_e_mail_guesses_for_an_order_stop_after_the_limit_and_a_person_is_offere
     caller = Caller(NOT_FOUND)
     guesses = [f"guess{n}@example.net" for n in range(1, lookup.MAX_LOOKUP_MISSES + 3)]
     lines = ["where is my order 55102?", *guesses]
+    replies = []
     for count in range(2, len(lines) + 1):
         caller.calls.clear()
         result = converse(shop, lines[:count], caller=caller)
+        replies.append(result.reply_text)
+    # Until the last miss allowed the fallback invites another try; from it on, a person.
+    limit = lookup.MAX_LOOKUP_MISSES
+    assert all(lookup.LOOKUP_LIMIT_REPLY not in reply for reply in replies[:limit - 1])
+    assert replies[limit - 1:] == [lookup.LOOKUP_LIMIT_REPLY] * (len(guesses) - limit + 1)
     # Every guess up to the limit was tried; the ones after it were not.
     tried = [values["email"] for _, values in caller.calls]
     assert tried == guesses[:lookup.MAX_LOOKUP_MISSES]
@@ -547,7 +557,10 @@ def test_e_mail_guesses_for_an_order_stop_after_the_limit_and_a_person_is_offere
     assert result.dialog_state["lookup_misses"] == lookup.MAX_LOOKUP_MISSES
     # The reply offers a person: a plain yes is then a request for one.
     assert result.dialog_state["offered_person"] is True
-    assert converse(shop, [*lines, "yes please"], caller=caller).decision == "handoff"
+    accepted = converse(shop, [*lines, "yes please"], caller=caller)
+    assert accepted.decision == "handoff"
+    # The reason quotes the customer's words alone, and says they accepted the offer.
+    assert accepted.handoff_reason == 'Customer accepted the offer of a person ("yes please")'
 
 
 def test_found_orders_do_not_count_and_several_misses_in_one_message_do(shop):
