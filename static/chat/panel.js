@@ -1068,6 +1068,19 @@
       if (typeof event.data.closeInPanel === "boolean") { headerClose.hidden = !event.data.closeInPanel; }
       if (event.data.type === "supportdesk:open") { input.focus(); }
     }
+    // Keys the customer typed while this panel loaded (widget.js kept them): put in the box
+    // before any typed since, to be sent as they would send anything they typed.
+    if (event.data.type === "supportdesk:typed" && typeof event.data.text === "string") {
+      input.value = (event.data.text + input.value).slice(0, maxChars);
+      input.setSelectionRange(input.value.length, input.value.length);
+    }
+  });
+  // A key typed while nothing in the panel has focus (the frame just focused, the message box
+  // not yet) goes to the message box: focused during the keydown, it receives the character.
+  document.addEventListener("keydown", function (event) {
+    if (document.activeElement !== document.body && document.activeElement !== null) { return; }
+    if (event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1) { return; }
+    if (!input.disabled) { input.focus(); }
   });
 
   // --- Verified identity (chat.identity) -------------------------------------------------------

@@ -69,6 +69,33 @@
   }
 
   var frame = null;
+  var frameReady = false;
+  // Keys typed after the launcher's click while the panel still loads (a quick tap, no hover
+  // before it): kept here, not lost to the page (nor a space or Enter pressing the launcher
+  // again), and put in the panel's message box when it is ready. Never sent by themselves:
+  // the customer sees them in the box and sends them. null while not collecting.
+  var typedEarly = null;
+
+  function collectKey(event) {
+    var at = document.activeElement;
+    if (at !== launcher && at !== frame && at !== document.body) { return; }  // a field of the page
+    if (event.ctrlKey || event.metaKey || event.altKey || event.isComposing) { return; }
+    if (event.key.length === 1) {
+      typedEarly += event.key;
+    } else if (event.key === "Backspace") {
+      typedEarly = typedEarly.slice(0, -1);
+    } else if (event.key !== "Enter") {
+      return;
+    }
+    event.preventDefault();
+  }
+
+  function stopCollecting() {
+    document.removeEventListener("keydown", collectKey, true);
+    var text = typedEarly;
+    typedEarly = null;
+    return text;
+  }
   var small = window.matchMedia("(max-width: 480px)");
 
   function place() {
@@ -96,11 +123,17 @@
     });
     place();
     frame.addEventListener("load", function () {
+      frameReady = true;
       sendPage();
       sendReset();  // before the identity: a customer who signed in since starts afresh
       sendIdentity();
       sendReopen();
-      if (frame.style.display !== "none") { frame.contentWindow.postMessage(openMessage(), host); }
+      var typed = stopCollecting();
+      if (frame.style.display !== "none") {
+        frame.focus();  // only now: a frame focused while loading takes the keys and loses them
+        if (typed) { frame.contentWindow.postMessage({ type: "supportdesk:typed", text: typed }, host); }
+        frame.contentWindow.postMessage(openMessage(), host);
+      }
     });
     document.body.appendChild(frame);
     return frame;
@@ -108,11 +141,15 @@
 
   function open() {
     ensureFrame();
+    if (!frameReady && typedEarly === null) {
+      typedEarly = "";
+      document.addEventListener("keydown", collectKey, true);
+    }
     frame.style.setProperty("display", "block");
     launcherShows(true);
     if (small.matches) { launcher.style.setProperty("display", "none"); }
     try { window.sessionStorage.setItem(openKey, "1"); } catch (e) { /* ignore */ }
-    frame.focus();
+    if (frameReady) { frame.focus(); }  // else on its load, the keys kept meanwhile with it
     sendPage();  // a single-page site may have moved since the panel loaded
     frame.contentWindow.postMessage(openMessage(), host);
   }
@@ -125,6 +162,7 @@
 
   function close() {
     if (!frame) { return; }
+    stopCollecting();
     frame.style.setProperty("display", "none");
     launcher.style.setProperty("display", "block");
     launcherShows(false);

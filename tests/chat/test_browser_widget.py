@@ -136,6 +136,30 @@ def test_the_panel_loads_when_the_pointer_reaches_the_launcher_so_no_first_key_i
     expect(frame.locator("[data-sd=input]")).to_have_value("where is my tent")
 
 
+@pytest.mark.parametrize("how", ["click", "tap"])
+def test_keys_typed_while_the_panel_loads_reach_its_message_box_and_are_sent_once(
+    daphne_server, celery_worker, demo, browser_context_factory, how
+):
+    """A click or tap with no hover before it, and typing at once: the panel is still loading,
+    so the loader keeps the keys (a space would otherwise press the launcher again) and puts
+    them in the box; the customer sends them."""
+    context = browser_context_factory(has_touch=how == "tap",
+                                      viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    widget = WidgetPage(page, daphne_server).goto_store()
+    launcher = page.locator("[data-sd=launcher]")
+    launcher.tap() if how == "tap" else launcher.dispatch_event("click")
+    page.keyboard.type("what is your returns policy?")
+    box = widget.panel.locator("[data-sd=input]")
+    expect(box).to_have_value("what is your returns policy?")
+    expect(launcher).to_have_attribute("aria-expanded", "true")  # no key pressed it again
+    expect(box).to_be_focused()
+    box.press("Enter")
+    widget.wait_for_messages("customer", 1)
+    assert [m.text for m in Message.objects.filter(author="customer")] == [
+        "what is your returns policy?"]
+
+
 def test_a_lost_acknowledgement_is_resent_after_a_drop_and_stored_once(
     daphne_server, celery_worker, demo, browser_context_factory
 ):
