@@ -78,10 +78,16 @@ def word_count(markdown: str) -> int:
 @functools.lru_cache(maxsize=16384)
 def _stem(word: str) -> str:
     """A word without a plural or verb ending, for matching a question's words with an
-    article's: "returned", "packing", "sizing", "size" -> "return", "pack", "siz", "siz"."""
+    article's: "returned", "packing", "sizing", "size" -> "return", "pack", "siz", "siz";
+    a consonant doubled before "ing" or "ed" is undoubled ("shipping", "ships" -> "ship"),
+    except l, s and z ("billing" -> "bill"), as in step 1b of M. F. Porter, "An algorithm for
+    suffix stripping", Program 14(3), 1980."""
     for ending in ("ing", "ed", "es", "s"):
         if len(word) > len(ending) + 2 and word.endswith(ending) and not word.endswith("ss"):
             word = word[: -len(ending)] if ending != "es" else word[:-1]
+            if (ending in ("ing", "ed") and len(word) > 2 and word[-1] == word[-2]
+                    and word[-1] not in "aeiouylsz"):
+                word = word[:-1]
             break
     return word[:-1] if len(word) > 3 and word.endswith("e") else word
 
@@ -238,14 +244,67 @@ def _match(passage: Passage, word: str) -> float:
     return 0.0
 
 
+# What a question's wording asks for, and how a passage that gives it reads: "how long"
+# asks for a duration ("3-5 business days"), "how much" for an amount ("$5.95"). The
+# expected answer type of factoid question answering (D. Moldovan et al., "The structure and
+# performance of an open-domain question answering system", ACL 2000), by pattern.
+_DURATION = re.compile(
+    r"\b\d+(?:\s*(?:-|\u2013|to)\s*\d+)?\s*(?:business\s+|working\s+|calendar\s+)?"
+    r"(?:minutes?|hours?|days?|nights?|weeks?|months?|years?)\b", re.I)
+_AMOUNT = re.compile(
+    r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s?(?:usd|eur|gbp|dollars?|euros?|pounds?)\b|\bfree\b",
+    re.I)
+_ASKS = (
+    (re.compile(r"\bhow\s+(?:long|soon|quickly|fast|many\s+(?:minutes|hours|days|weeks))\b"
+                r"|\b(?:delivery|shipping|processing|transit|turnaround|refund)\s+times?\b"
+                r"|\b(?:window|period|deadline|time\s*frame|time\s*limit)\b",
+                re.I), _DURATION),
+    (re.compile(r"\bhow\s+much\b|\b(?:costs?|prices?|fees?|charges?)\b", re.I), _AMOUNT),
+)
+# A passage that gives what the question asks for counts this much more, times the share of
+# its lines (a list's items, a table's rows) that give it: a table of delivery times answers
+# "how long does shipping take?" though it never says "shipping".
+ANSWER_TYPE_WEIGHT = 1.0
+# A word of the intent's name only ("Shipping and delivery"), not of the question, tells the
+# passages apart only where the question's own words do not.
+TOPIC_WORD_WEIGHT = 0.1
+
+
+def asked_for(question: str) -> re.Pattern[str] | None:
+    """How an answer to ``question`` reads when its wording asks for a duration ("how long",
+    "delivery time") or an amount ("how much", "cost"): a pattern that finds one in a
+    passage's text; None for a question that asks for neither."""
+    for asks, answer in _ASKS:
+        if asks.search(question):
+            return answer
+    return None
+
+
+def _gives(passage: Passage, answer: re.Pattern[str] | None) -> float:
+    """The share (0 to 1) of the passage's lines that give what ``answer`` finds."""
+    if answer is None or not passage.parts:
+        return 0.0
+    return sum(1 for part in passage.parts if answer.search(plain_text(part))) / len(
+        passage.parts)
+
+
+def _matches(found: tuple[Passage, ...], wanted: set[str]) -> list[dict[str, float]]:
+    """Each passage's matches of the wanted words (``_match``): word -> 1 or the typo
+    weight."""
+    return [{w: m for w in wanted if (m := _match(p, w))} for p in found]
+
+
 def _scores(
-    found: tuple[Passage, ...], wanted: set[str], title: frozenset[str] = frozenset()
+    found: tuple[Passage, ...], wanted: set[str], title: frozenset[str] = frozenset(),
+    answer: re.Pattern[str] | None = None, topic: frozenset[str] = frozenset(),
 ) -> list[float]:
     """How well each passage answers: its matches of the wanted words (``_match``), each
     divided by the number of passages it matches (a word all over the article tells them
     apart less), and by ``TITLE_WORD_WEIGHT`` for a word of the article's title that the
-    passage's heading does not have."""
-    matches = [{w: m for w in wanted if (m := _match(p, w))} for p in found]
+    passage's heading does not have, and by ``TOPIC_WORD_WEIGHT`` for a word of the
+    ``topic`` only (the intent's name); plus ``ANSWER_TYPE_WEIGHT`` times the share of its
+    lines that give what the question asks for (``answer``, from ``asked_for``)."""
+    matches = _matches(found, wanted)
     spread: dict[str, int] = {}
     for found_words in matches:
         for word in found_words:
@@ -254,8 +313,9 @@ def _scores(
         sum(
             m / spread[word]
             * (TITLE_WORD_WEIGHT if word in title and word not in passage.heading else 1.0)
+            * (TOPIC_WORD_WEIGHT if word in topic else 1.0)
             for word, m in found_words.items()
-        )
+        ) + ANSWER_TYPE_WEIGHT * _gives(passage, answer)
         for passage, found_words in zip(found, matches, strict=True)
     ]
 
@@ -320,33 +380,51 @@ def _row_score(row: str, wanted: set[str]) -> float:
     return float(len(wanted & _words(plain_text(row))))
 
 
-def best_passages(article: ArticleDoc, query: str, limit_words: int = MAX_QUOTE_WORDS) -> str:
+def best_passages(
+    article: ArticleDoc, query: str, limit_words: int = MAX_QUOTE_WORDS, topic: str = ""
+) -> str:
     """The one or two passages of the article that best answer ``query``, in article order,
-    as Markdown of at most ``limit_words`` words (see ``word_count``).
+    as Markdown of at most ``limit_words`` words (see ``word_count``). ``topic``, the name of
+    the message's intent, only breaks ties between passages (``TOPIC_WORD_WEIGHT``).
 
-    The best passage is cut to the limit when it is longer; a second one is added only when
-    it also shares words with the query and fits whole in the words left.
+    The best passage (``_scores``) is cut to the limit when it is longer; a second one is
+    added only when it fits whole in the words left and either has a word of the query (as
+    written, not one typo away) that the first lacks, so that it adds to the answer rather
+    than repeats a word of it ("what does Delivered mean? I never got my parcel" quotes the
+    part on parcels marked delivered, not also the one on damaged parcels, which says
+    "delivery" too), or scores as high as the first on the query's own words (the topic broke
+    the tie: both are quoted).
     """
     found = passages(article.body)
     if not found:
         return ""
-    wanted = {_stem(w) for w in tokens(query) if w not in _STOP}
+    asked = {_stem(w) for w in tokens(query) if w not in _STOP}
+    topic_only = frozenset(_stem(w) for w in tokens(topic) if w not in _STOP) - asked
+    wanted = asked | topic_only
     title = _words(article.title)
+    answer = asked_for(query)
     scored = sorted(
-        ((score, -position, position)
-         for position, score in enumerate(_scores(found, wanted, title))),
+        ((score, -position, position) for position, score in enumerate(
+            _scores(found, wanted, title, answer, topic_only))),
         reverse=True,
     )
     best_score, _, best = scored[0]
     if best_score == 0:
         best = 0
+    matches = _matches(found, asked)
+    own = _scores(found, asked, title, answer)  # the query's own words, no topic
     chosen = {best: _fit(found[best], limit_words, wanted)}
+    covered = set(matches[best])
     used = word_count(chosen[best])
     for score, _, position in scored[1:]:
         if len(chosen) >= MAX_PASSAGES or score == 0:
             break
-        if position not in chosen and used + found[position].count <= limit_words:
+        # A word it has as written (not one typo away) that the passages chosen lack.
+        new = {word for word, m in matches[position].items() if m == 1.0} - covered
+        adds = bool(new) or own[position] >= own[best] - 1e-9
+        if position not in chosen and adds and used + found[position].count <= limit_words:
             chosen[position] = found[position].markdown
+            covered |= set(matches[position])
             used += found[position].count
     return "\n\n".join(chosen[position] for position in sorted(chosen) if chosen[position])
 
@@ -414,7 +492,7 @@ def compose(
     if defined and len(f"{head}\n\n{defined}\n\n{link}") > max_chars:
         defined = ""  # too long to quote whole: the best passages, cut, as for any question
     while True:
-        quote = defined or best_passages(best, f"{text} {intent_name}", limit_words=limit)
+        quote = defined or best_passages(best, text, limit_words=limit, topic=intent_name)
         reply = f"{head}\n\n{quote}\n\n{link}" if quote else f"{head}\n\n{link}"
         if len(reply) <= max_chars or limit <= 10:
             break

@@ -346,3 +346,75 @@ def test_every_definition_of_a_long_list_is_quoted_when_the_reply_fits_else_it_i
     short = compose(text="what do the shades mean?", intent_name="Paint", articles=[shades],
                     details={}, terms=terms, max_chars=900)
     assert len(short) <= 900 and "**Shade 1**:" in short and "**Shade 12**:" not in short
+
+
+# What a question asks for (a duration, an amount) picks the passage that gives it, though it
+# shares no word with the question; a second passage is quoted only when it adds a word of the
+# question, or ties with the first on the question's own words.
+BAKERY = ArticleDoc(60, "Cake orders", (
+    "We bake every cake to order in our kitchen on Mill Street.\n\n"
+    "| cake | ready in | price |\n| --- | --- | --- |\n"
+    "| Sponge | 2 days | £18 |\n| Wedding tier | 3 weeks | £95 a tier |\n"
+    "| Cupcakes (12) | 24 hours | £21 |\n\n"
+    "## Collecting\n\n"
+    "Collect your cake from the counter with your order e-mail. Cakes leave the kitchen "
+    "chilled.\n\n"
+    "## Allergies\n\n"
+    "Tell us about allergies when you order; our kitchen handles nuts.\n"
+))
+GYM = ArticleDoc(61, "Memberships and cancelling", (
+    "## Cancelling\n\n"
+    "You may cancel within 14 days of joining for a full refund.\n\n"
+    "## Freezing\n\n"
+    "Freeze your membership for up to 3 months a year; cancelling is then paused too.\n\n"
+    "## Refunds\n\n"
+    "Refunds go back to the card you paid with; cancelling after 14 days refunds nothing.\n"
+))
+
+
+@pytest.mark.parametrize("question,expected,not_expected", [
+    ("how long do cakes take to bake?", "| Sponge | 2 days |", "nuts"),
+    ("how soon can I get cupcakes", "24 hours", "Mill Street"),
+    ("how much is a wedding cake", "£95 a tier", "Mill Street"),
+    ("what does a sponge cost", "£18", "nuts"),
+])
+def test_a_question_for_a_duration_or_an_amount_quotes_the_passage_that_gives_it(
+    question, expected, not_expected
+):
+    quote = best_passages(BAKERY, question)
+    assert expected in quote
+    assert not_expected not in quote
+
+
+@pytest.mark.parametrize("question,topic", [
+    ("what is the cancellation window?", ""),
+    ("how long do I have to cancel", "Memberships"),
+])
+def test_a_window_or_deadline_is_asked_as_a_duration(question, topic):
+    quote = best_passages(GYM, question, topic=topic)
+    assert "within 14 days of joining" in quote
+
+
+def test_a_second_passage_that_repeats_the_first_ones_words_is_left_out():
+    # Every passage says "cancel"; the first answers, the others add no word of the question.
+    quote = best_passages(GYM, "can I cancel and get a full refund after joining?")
+    assert "within 14 days of joining for a full refund" in quote
+    assert "Freeze" not in quote
+
+
+def test_the_intents_name_only_breaks_ties():
+    # "refund" is only in the topic: it must not pull in the refunds section over the one the
+    # question's own words ("freeze", "months") point to.
+    quote = best_passages(GYM, "can I freeze for two months?", topic="Cancel and refund")
+    assert "up to 3 months" in quote
+    assert "back to the card" not in quote
+
+
+@pytest.mark.parametrize("word,stem", [
+    ("shipping", "ship"), ("ships", "ship"), ("stopped", "stop"), ("billing", "bill"),
+    ("dressed", "dress"), ("returned", "return"), ("packing", "pack"),
+])
+def test_a_doubled_consonant_is_undoubled_before_ing_and_ed(word, stem):
+    from chat.bot.responder import _stem
+
+    assert _stem(word) == stem
