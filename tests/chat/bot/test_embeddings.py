@@ -178,13 +178,30 @@ def test_in_scope_paraphrases_clear_the_threshold_and_unrelated_messages_do_not(
         assert model.predict(text)[0][1] > 0.8, text
 
 
-def test_top_intents_are_ranked_by_confidence(combined):
+def test_top_intents_are_ranked_by_the_fused_score(combined):
     model, _ = combined
-    top = model.predict("cancel my reservation", top=3)
+    text = "cancel my reservation"
+    top = model.predict(text, top=3)
     assert len(top) == 3 and top[0][0] == "cancel_hire"
-    assert [c for _, c in top] == sorted((c for _, c in top), reverse=True)
+    vector = model._embedder().embed_one(text)
+    fused = model.score_one(text) + model.meaning.weight * model.meaning.logits(vector[None, :])[0]
+    assert [slug for slug, _ in top] == [model.classes[i] for i in np.argsort(-fused)[:3]]
     assert all(0.0 <= c <= 1.0 for _, c in top)
     assert len({slug for slug, _ in top}) == 3
+
+
+def test_a_higher_confidence_does_not_reorder_the_candidates():
+    # Two candidates both well in scope: the second's logit and neighbours are a little
+    # higher, so its confidence is too, but the fused score decides which intent it is.
+    from chat.bot.meaning import _ranked
+
+    fused = np.array([4.0, 3.6, -0.6])
+    logits = np.array([4.7, 5.5, 1.0])
+    cosines = [0.59, 0.63, 0.50]
+    ranked = _ranked(fused, logits, lambda c: cosines[c], np.zeros(3), np.ones(3),
+                     slope=1.0, bias=0.0, n=3)
+    assert [c for c, _ in ranked] == [0, 1, 2]
+    assert ranked[1][1] > ranked[0][1]  # the confidence is the second's own
 
 
 def test_the_artifact_round_trips_with_its_meaning_head(combined):
