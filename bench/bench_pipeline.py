@@ -190,7 +190,7 @@ def main() -> int:
 
         embedder = embeddings.embedder()
         results.append(f"features: {'words+embeddings' if embedder else 'words'} "
-                       f"({embeddings.MODEL_NAME}, int8 ONNX, one thread)" if embedder
+                       f"({embeddings.MODEL_NAME}, 7-bit ONNX, one thread)" if embedder
                        else "features: words (embedding model off or missing)")
         added, loaded = embedding_memory_mb()
         if loaded:

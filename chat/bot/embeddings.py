@@ -122,7 +122,7 @@ def _versions_key() -> str:
 
 
 class Embedder:
-    """Embeds texts with the int8 ONNX model: ``embed(texts) -> (n, 384) float32``, unit rows.
+    """Embeds texts with the quantised ONNX model: ``embed(texts) -> (n, 384) float32``, unit rows.
 
     Thread-safe: ONNX Runtime sessions may be run from several threads, and the LRU cache is
     guarded by a lock.
@@ -198,7 +198,7 @@ class Embedder:
 
 
 def _export_onnx(target: Path) -> None:
-    """Export the packaged model to an int8 ONNX file at ``target`` (atomically)."""
+    """Export the packaged model to a quantised ONNX file at ``target`` (atomically)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel
@@ -249,7 +249,7 @@ def _export_onnx(target: Path) -> None:
 
 
 def onnx_model_path() -> Path:
-    """The int8 ONNX file of the packaged model, exported on first use."""
+    """The quantised ONNX file of the packaged model, exported on first use."""
     bits = "int7" if REDUCE_RANGE else "int8"
     path = cache_directory() / f"{MODEL_NAME}-{bits}-{_versions_key()}.onnx"
     if not path.exists():
