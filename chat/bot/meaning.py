@@ -158,8 +158,9 @@ def _ranked(
     The fused score orders them; the confidence only says whether each is in scope. Ordered
     by confidence, two candidates that both saturate it (0.99 and more) swapped on the small
     differences of the embedding between CPUs ("I'd like to make a complaint about how long
-    my delivery took" went to shipping), and the public sets moved by at most 0.2 points
-    either way (bench/README.md)."""
+    my delivery took" went to shipping). Against that order, the public sets' accuracies
+    rose by 0.04 to 0.23 points and CLINC150's fallback recall fell by 0.9 (bench/README.md).
+    """
     best, values = _triples(fused, logits, cosine, n)
     confidence = _sigmoid(slope * _z(values, mean, scale) + bias)
     return [(int(c), float(p)) for c, p in zip(best, confidence, strict=True)]
