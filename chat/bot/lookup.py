@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from knowledge.connectors import CallOutcome, ConnectorSpec, connector_call
+from knowledge.markdown import escape_markdown
 
 from . import quality
 from .dialog import DialogOutcome, order_numbers
@@ -199,6 +200,38 @@ def grounding(outcome: CallOutcome, connector: ConnectorSpec | None = None) -> l
     if connector is not None:
         sources += [text for text in (connector.reply_template, connector.fallback_text) if text]
     return sources
+
+
+def _values(data: Any) -> list[str]:
+    """Every scalar of a connector's JSON answer as text (keys left out), depth first."""
+    if isinstance(data, dict):
+        return [text for item in data.values() for text in _values(item)]
+    if isinstance(data, list):
+        return [text for item in data for text in _values(item)]
+    return [] if data is None else [str(data)]
+
+
+def literal_values(reply: str, outcomes: list[CallOutcome]) -> str:
+    """``reply`` (Markdown a model wrote from connector answers) with every verbatim copy of
+    a value of the answers' data written as literal text (``escape_markdown``), as the
+    offline path's reply templates write them (``knowledge.connector_library``).
+
+    A company's value may hold text a customer typed (a name ``**x** <img ...>``, a
+    ``[click](javascript:...)``): copied into the reply it must read as text in the widget,
+    the console and mails, never as emphasis, a link or an image. Values without a character
+    that Markdown reads (most: "Shipped", "55102", "12.50") and one-character values are left
+    as they are, so the model's own formatting around them stays; longer values are matched
+    first. A value the model did not copy verbatim is not found here: the reply is still
+    rendered through ``knowledge.markdown.render_markdown`` (no raw HTML, no unsafe link)."""
+    values = {
+        text for outcome in outcomes if outcome.data is not None
+        for text in _values(outcome.data)
+        if len(text.strip()) > 1 and escape_markdown(text) != text
+    }
+    if not values or not reply:
+        return reply
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
+    return pattern.sub(lambda match: escape_markdown(match.group(0)), reply)
 
 
 # A link the admin wrote in a reply template up to its first variable, with a path:

@@ -682,7 +682,11 @@ def _look_up_with_claude(
         trace["errors"].append(f"connector {spec.name}: {last.reason or 'no reply'}"[:300])
         return None, True
     trace["response"] = {"source": "claude", "connector": spec.name, "tool": True}
-    return (reply, lookup.grounding(last, spec)), True
+    # The company's values read as text, as in a reply template (a customer-typed name in
+    # them never becomes a link or emphasis); every call's answer grounds the reply.
+    reply = lookup.literal_values(reply, calls)
+    sources = [text for call in calls for text in lookup.grounding(call, spec)]
+    return (reply, sources), True
 
 
 def _own_orders_intent(taxonomy: Taxonomy, *, intent: str, shown: bool) -> str:

@@ -239,6 +239,53 @@ def test_with_claude_an_invented_tool_answer_is_replaced(shop, fake_claude):
     assert "$250" not in result.reply_text and not result.trace["quality"]["ok"]
 
 
+def test_with_claude_the_companys_values_read_as_text_as_in_a_template(shop, fake_claude):
+    """A value of the company's answer (here a name and a note a customer typed into the
+    shop) copied by the model into its reply renders as the same text as the template path
+    gives it: no emphasis, image, link or markup in the widget, the console or a mail."""
+    from chat.mail import _text_target
+    from chat.realtime import message_html
+    from knowledge.markdown import markdown_to_text
+
+    from .fake_anthropic import stream_answer, tool_answer
+
+    name = "**Robin** <img src=x onerror=alert(1)>"
+    note = "[click](javascript:alert(1)) or [here](https://evil.example/x) _now_"
+    answer = CallOutcome(
+        connector="Order status", method="GET", url="u", ok=True, status=200,
+        reply="unused", data={"order": {"number": "55102", "status": "Shipped",
+                                        "name": name, "note": note}},
+    )
+    classified = {
+        "intent": "order_status", "confidence": 0.95,
+        "entities": {"order_number": "55102", "email": "pat@example.com"},
+        "sentiment": "neutral", "urgency": "low", "escalation_signals": [],
+        "suggested_action": "provide_info",
+    }
+    fake_claude.script(
+        tool_answer(classified),
+        tool_answer({"order_number": "55102", "email": "pat@example.com"}, name="order_status"),
+        stream_answer(["Hi ", name, ", order **55102** is Shipped. ", "Your note: ", note]),
+    )
+    result = run_turn(
+        shop, text="where is order 55102? my email is pat@example.com", today=TODAY,
+        call_connector=Caller(answer), use_claude=True, context=TurnContext(),
+    )
+    assert result.trace["response"]["tool"] and result.trace["quality"]["ok"]
+    html = message_html(result.reply_text)
+    # The model's own emphasis stays; nothing of the values becomes markup.
+    assert html.count("<strong>") == 1 and "<strong>55102</strong>" in html
+    for tag in ("<img", "<a", "<em"):
+        assert tag not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "**Robin**" in html
+    assert "[click](javascript:alert(1))" in html and "[here](https:" in html
+    text = markdown_to_text(result.reply_text, link_target=_text_target)
+    assert text == f"Hi {name}, order 55102 is Shipped. Your note: {note}"
+    # The template path writes the same value the same way.
+    from knowledge.markdown import escape_markdown
+    assert escape_markdown(name) in result.reply_text
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("show my recent orders", True), ("what are my last orders", True),
     ("can I see my order history?", True), ("list the orders I've placed", True),
