@@ -18,6 +18,9 @@ class EventName(models.TextChoices):
     ASSIGNED = "assigned", "Assigned to an agent"
     TRANSFERRED = "transferred", "Transferred to another agent"
     UNASSIGNED = "unassigned", "Unassigned"
+    # One per call a bot turn made to a data connector (several in one turn: several orders,
+    # Claude calling its tool twice): category "<outcome>:<connector id>", value the call's ms.
+    CONNECTOR_CALLED = "connector_called", "Data connector called"
 
 
 # The handoff category of a customer who asked for a person (``chat.bot.escalation``): such a

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import statistics
 from datetime import datetime
+from typing import Any
 
-from django.db.models import Avg, Count
+from django.db.models import Avg, Count, Sum
 
 from knowledge.models import Connector
 
@@ -75,6 +76,50 @@ def connector_counts(*, since: datetime, until: datetime) -> dict[str, dict[str,
 
 
 CATEGORY_LENGTH = ReportingEvent._meta.get_field("category").max_length
+CALL_OUTCOMES = {"ok": "succeeded", "not_found": "not_found", "failed": "failed"}
+
+
+def connector_call_counts(*, since: datetime, until: datetime) -> dict[str, dict[str, Any]]:
+    """Every call bot turns made to a data connector, by connector: ``{name: {"calls": n,
+    "succeeded": n, "not_found": n, "failed": n, "mean_ms": float | None}}`` for calls
+    recorded in [since, until).
+
+    One ``connector_called`` event per call (``chat.services.connector_calls``), so a turn
+    that looks up two orders, or calls two connectors, or whose Claude reply calls its tool
+    twice counts each call. "succeeded": the company's API answered and the reply template
+    read it (whatever the quality check later did with the reply); "not_found": a 404 or a
+    field the template needs missing; "failed": timeout, HTTP error, bad JSON, a refused
+    address. ``calls`` is their sum; ``mean_ms`` the mean duration of all the calls in
+    milliseconds, as each call measured it (None when none recorded one). Named as in
+    ``connector_counts``. One query.
+    """
+    rows = (
+        ReportingEvent.objects.filter(
+            name=EventName.CONNECTOR_CALLED, occurred_at__gte=since, occurred_at__lt=until,
+        )
+        .values("category")
+        .annotate(n=Count("id"), ms=Sum("value"), timed=Count("value"))
+    )
+    names = dict(Connector.objects.values_list("id", "name"))
+    counts: dict[str, dict[str, Any]] = {}
+    totals: dict[str, list[float]] = {}  # name -> [sum of ms, calls with a duration]
+    for row in rows:
+        kind, _, identity = row["category"].partition(":")
+        outcome = CALL_OUTCOMES.get(kind)
+        if outcome is None:
+            continue
+        name = _connector_name(identity, names, cut=len(row["category"]) >= CATEGORY_LENGTH)
+        entry = counts.setdefault(
+            name, {"calls": 0, "succeeded": 0, "not_found": 0, "failed": 0, "mean_ms": None}
+        )
+        entry[outcome] += row["n"]
+        entry["calls"] += row["n"]
+        total = totals.setdefault(name, [0.0, 0])
+        total[0] += float(row["ms"] or 0.0)
+        total[1] += row["timed"]
+    for name, (ms, timed) in totals.items():
+        counts[name]["mean_ms"] = ms / timed if timed else None
+    return counts
 
 
 def _connector_name(identity: str, names: dict[int, str], *, cut: bool) -> str:

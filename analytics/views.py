@@ -19,7 +19,7 @@ from accounts.roles import area_required, can_open
 from .forms import DEFAULT_PRESET, PRESETS, ReportForm
 from .gaps import gap_add_phrases, gap_draft_article, gap_effects_attach, gap_mark_out_of_scope
 from .kpis import CHART_BY_KEY, CHARTS, Report, tiles
-from .selectors import connector_counts
+from .selectors import connector_call_counts, connector_counts
 from .zones import zone_label
 
 ZONE_SESSION_KEY = "analytics_zone"
@@ -98,6 +98,9 @@ def _context(request: HttpRequest, form: ReportForm) -> dict[str, Any]:
         article_stats=report.article_stats if not report.is_empty else [],
         connector_counts=sorted(
             connector_counts(since=report.period.start, until=report.period.end).items()
+        ) if not report.is_empty else [],
+        connector_call_counts=sorted(
+            connector_call_counts(since=report.period.start, until=report.period.end).items()
         ) if not report.is_empty else [],
         by_design=report.by_design if not report.is_empty else [],
         # Phrases taught to the fallback intent would stay gaps (``gaps.gap_add_phrases``).

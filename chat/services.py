@@ -579,6 +579,38 @@ def connector_category(trace: dict[str, Any] | None) -> str:
     return f"{kind}:{identity}"[:32]
 
 
+def connector_calls(trace: dict[str, Any] | None) -> list[tuple[str, float]]:
+    """Every data connector call of a bot turn (its trace's ``connector_calls``, as
+    ``chat.bot.lookup.recording`` lists them), in order, as ``(category, ms)`` for one
+    ``connector_called`` event each: the category ``"ok:<id>"`` (the company's API answered
+    and the reply template read it), ``"not_found:<id>"`` (a 404 or a field the template
+    needs missing) or ``"failed:<id>"`` (timeout, HTTP error, bad JSON, refused...), the
+    connector named by its id (by its name cut to the column when the id is unknown); ``ms``
+    the call's duration in milliseconds as the call measured it (0.0 when unknown). Whether
+    the quality check kept the reply is a reply's figure (``connector_category``), not a
+    call's. An entry that names no connector is skipped."""
+    calls = (trace or {}).get("connector_calls")
+    if not isinstance(calls, list):
+        return []
+    found: list[tuple[str, float]] = []
+    for call in calls:
+        if not isinstance(call, dict) or not call.get("connector"):
+            continue
+        if call.get("ok"):
+            kind = "ok"
+        elif call.get("not_found") or call.get("reason") in ("http_404", "missing_field"):
+            kind = "not_found"
+        else:
+            kind = "failed"
+        identity = call.get("connector_id")
+        if not isinstance(identity, int) or isinstance(identity, bool):
+            identity = call["connector"]
+        ms = call.get("ms")
+        ms = float(ms) if isinstance(ms, int | float) and not isinstance(ms, bool) else 0.0
+        found.append((f"{kind}:{identity}"[:32], max(0.0, ms)))
+    return found
+
+
 def connector_answer(trace: dict[str, Any] | None) -> dict[str, Any] | None:
     """The entry a bot reply answered from a connector's data lists among its ``articles``
     (``{"connector": id, "name": name}``), so that the customer may say it helped, as under
@@ -699,6 +731,13 @@ def _turn_rows(*, message: Message, result: Any, at: datetime | None) -> _TurnRo
             backend=result.backend or "",
             value=latency_ms,
         ))
+    # Every connector call the turn made, replied or handed off: one event each.
+    events += [
+        event_build(name=EventName.CONNECTOR_CALLED, conversation=conversation, at=now,
+                    intent=result.intent or "", category=category,
+                    backend=result.backend or "", value=ms)
+        for category, ms in connector_calls(result.trace)
+    ]
     return _TurnRows(message=message, conversation=conversation, sets=sets, reply=reply,
                      trace=trace, events=events, handoff=handoff, now=now)
 

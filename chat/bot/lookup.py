@@ -175,6 +175,20 @@ def run(connector: ConnectorSpec, values: dict[str, str], *, caller: Caller | No
     return (caller or connector_call)(connector, values)
 
 
+def recording(caller: Caller | None, trace: dict[str, Any]) -> Caller:
+    """``caller`` (``connector_call`` when None) that also appends each call it makes to
+    ``trace["connector_calls"]`` (``CallOutcome.to_trace()``: no header, no body), the list
+    analytics counts every call from. A call that raises (``DeferTurn``) is not listed: it
+    was not made here."""
+
+    def call(connector: ConnectorSpec, values: dict[str, str]) -> CallOutcome:
+        outcome = run(connector, values, caller=caller)
+        trace.setdefault("connector_calls", []).append(outcome.to_trace())
+        return outcome
+
+    return call
+
+
 def grounding(outcome: CallOutcome, connector: ConnectorSpec | None = None) -> list[str]:
     """The connector's answer as quality-check sources: its JSON and every value in it; with
     ``connector``, also what its admin wrote (the reply template and the fallback text: a help

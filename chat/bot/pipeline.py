@@ -117,7 +117,9 @@ def run_turn(
 
     ``call_connector`` makes a data connector's call (``knowledge.connectors.connector_call``
     when None); one that raises ``lookup.DeferTurn`` stops the turn so that it is run again
-    where connectors are called.
+    where connectors are called. Every call the turn makes, whichever path makes it (several
+    orders, Claude's tool calls), is listed in order under the trace's ``connector_calls``
+    (``CallOutcome.to_trace()`` each: connector, connector_id, ok, not_found, reason, ms).
 
     ``today`` (the customer's date) overrides the date taken from ``context.now`` in
     ``context.timezone``.
@@ -129,6 +131,7 @@ def run_turn(
     card_shared = has_masked_card(text)
     use_claude = claude.claude_enabled() if use_claude is None else use_claude
     trace: dict[str, Any] = {"errors": []}
+    call_connector = lookup.recording(call_connector, trace)
     history = list(context.history or [])
 
     # 0. One normalisation for every stage, and whether the desk can read the message.

@@ -1,5 +1,6 @@
 """Bot replies that used a data connector are counted apart, by connector (one row each,
-whatever its name's length): answered, not found, failed, and resolved by the bot."""
+whatever its name's length): answered, not found, failed, and resolved by the bot; and every
+call a turn makes: calls, succeeded, not found, failed, mean time."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import pytest
 from django.utils import timezone
 
 from analytics.models import EventName, ReportingEvent
-from analytics.selectors import connector_counts
+from analytics.selectors import connector_call_counts, connector_counts
+from chat import services
 from chat.models import Conversation, Widget
-from chat.services import connector_answer, connector_category
+from chat.services import connector_answer, connector_calls, connector_category
 from knowledge.models import Connector
+from tests.chat.conftest import turn_result
 
 pytestmark = pytest.mark.django_db
 
@@ -147,3 +150,66 @@ def test_a_connector_answer_is_listed_for_feedback():
               "response": {"source": "offline", "article": 4}}
     for trace in (not_found, replaced, failed, {}, None):
         assert connector_answer(trace) is None
+
+
+# --- Every call ------------------------------------------------------------------------------
+
+
+def call(connector_id, *, ok=True, not_found=False, reason="", ms=100.0, name="Order status"):
+    """A call as ``CallOutcome.to_trace()`` writes it."""
+    return {"connector": name, "connector_id": connector_id, "ok": ok, "not_found": not_found,
+            "reason": reason, "ms": ms, "status": 200 if ok else None}
+
+
+@pytest.mark.parametrize("trace, expected", [
+    ({}, []),
+    (None, []),
+    ({"connector_calls": "junk"}, []),
+    ({"connector_calls": [{"ok": True}, "junk"]}, []),  # names no connector
+    ({"connector_calls": [call(7, ms=12.5), call(7, ok=False, reason="http_404", ms=8),
+                          call(9, ok=False, reason="timeout", ms=3000.0)]},
+     [("ok:7", 12.5), ("not_found:7", 8.0), ("failed:9", 3000.0)]),
+    ({"connector_calls": [call(None, ok=False, not_found=True, reason="missing_field",
+                               ms=None, name=LONG)]},
+     [(f"not_found:{LONG}"[:32], 0.0)]),
+])
+def test_calls_from_trace(trace, expected):
+    assert connector_calls(trace) == expected
+
+
+def test_a_turn_with_several_calls_counts_each_call_and_its_time():
+    """One bot turn calls the order connector three times (three orders: one found, one not,
+    one timing out) and the recent-orders connector once: four calls, not one."""
+    orders, recent = connector("Order status"), connector("My recent orders")
+    widget = Widget.objects.create(public_key="shop", name="Shop", allowed_origins=["self"])
+    conversation = Conversation.objects.create(widget=widget, token_hash="0" * 64)
+    message, _ = services.message_create_incoming(
+        conversation=conversation, text="orders 55101, 55102, 55103 and my recent ones",
+        client_id=None, queue_bot=False)
+    calls = [call(orders.pk, ms=120.0), call(orders.pk, ok=False, not_found=True,
+                                             reason="http_404", ms=80.0),
+             call(orders.pk, ok=False, reason="timeout", ms=3100.0),
+             call(recent.pk, ms=60.0, name="My recent orders")]
+    trace = {"stages": [], "connector": {**calls[0], "orders": calls[:3]},
+             "connector_calls": calls, "quality": {"ok": True}}
+    services.bot_turn_record(message=message, result=turn_result(trace=trace))
+    assert connector_call_counts(**window()) == {
+        "Order status": {"calls": 3, "succeeded": 1, "not_found": 1, "failed": 1,
+                         "mean_ms": pytest.approx((120.0 + 80.0 + 3100.0) / 3)},
+        "My recent orders": {"calls": 1, "succeeded": 1, "not_found": 0, "failed": 0,
+                             "mean_ms": pytest.approx(60.0)},
+    }
+    # The reply is still one reply, counted once among the replies.
+    assert connector_counts(**window()) == {
+        "Order status": {"answered": 1, "not_found": 0, "failed": 0, "resolved": 0}}
+    # A handed-off turn's calls count too; the period's bounds hold.
+    second, _ = services.message_create_incoming(
+        conversation=conversation, text="this is wrong, I want a person", client_id=None,
+        queue_bot=False)
+    services.bot_turn_record(message=second, result=turn_result(
+        decision="handoff", handoff_category="human_request", reply_text="A person will help.",
+        trace={"stages": [], "connector_calls": [call(orders.pk, ms=40.0)]}))
+    assert connector_call_counts(**window())["Order status"]["calls"] == 4
+    later = {"since": timezone.now() + timedelta(hours=1),
+             "until": timezone.now() + timedelta(hours=2)}
+    assert connector_call_counts(**later) == {}

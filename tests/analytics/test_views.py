@@ -246,8 +246,9 @@ def test_dashboard_query_count_is_bounded(manager_client, march, django_assert_m
     rollup_refresh()
     # The gaps and articles add a fixed few: gap groups, actions taken, always-policy
     # intents, the taxonomy's check, the article figures and their titles, the data
-    # connectors' counts (by outcome, the bot's resolutions after them, their names).
-    with django_assert_max_num_queries(29):
+    # connectors' counts (by outcome, the bot's resolutions after them, their names) and
+    # their calls' counts (by outcome with the time, their names).
+    with django_assert_max_num_queries(31):
         manager_client.get(f"/analytics/?{MARCH}")
 
 
@@ -387,6 +388,30 @@ def test_the_dashboard_counts_connector_answers_and_failures_by_connector(manage
     assert row("Order status", 3, 1, 1) in section
     assert row("Recent orders", 1, 0, 0) in section
     assert "Resolved by the bot" in section and "Not found" in section
+
+
+def test_the_dashboard_counts_every_connector_call_and_its_mean_time(manager_client, march):
+    from analytics.models import EventName, ReportingEvent
+    from knowledge.models import Connector
+
+    orders = Connector.objects.create(name="Order status", url_template="https://shop.example/x",
+                                      reply_template="{{ x }}")
+    base = ReportingEvent.objects.filter(name=EventName.BOT_REPLIED).first()
+    assert base is not None
+    # One turn's three calls to one connector (two found, one timing out).
+    for category, ms in [(f"ok:{orders.pk}", 100.0), (f"ok:{orders.pk}", 200.0),
+                         (f"failed:{orders.pk}", 3000.0)]:
+        base.pk = None
+        base.name, base.category, base.value = EventName.CONNECTOR_CALLED, category, ms
+        base.save()
+    page = manager_client.get(f"/analytics/?{MARCH}").content.decode()
+    section = page.split('data-sd="connector-stats"', 1)[1].split("</section>", 1)[0]
+    assert 'data-sd="connector-calls"' in section
+    assert ('<tr><td data-label="Connector">Order status</td><td data-label="Calls">3</td>'
+            '<td data-label="Succeeded">2</td><td data-label="Not found">0</td>'
+            '<td data-label="Failed">1</td><td data-label="Mean time">1100 ms</td></tr>'
+            ) in section
+    assert "every call counts" in section
 
 
 def test_no_connector_section_without_connector_replies(manager_client, march):

@@ -574,6 +574,52 @@ def test_several_orders_in_one_message_are_each_looked_up_and_named(shop):
     assert any("timeout" in error for error in result.trace["errors"])
 
 
+def test_every_call_of_a_turn_is_listed_in_its_trace(shop):
+    """Several orders in one message: each call is in ``connector_calls``, in order, with its
+    outcome and duration, not only the first one (analytics counts calls from this list)."""
+    caller = Mixed()
+    result = converse(shop, ["where are orders 55101, 55102 and 55103? kim@example.org"],
+                      caller=caller)
+    calls = result.trace["connector_calls"]
+    assert len(calls) == len(caller.calls) == 3
+    assert [(c["connector"], c["ok"], c["not_found"], c["reason"]) for c in calls] == [
+        ("Order status", True, False, ""), ("Order status", False, True, "not_found"),
+        ("Order status", False, False, "timeout")]
+    assert all("ms" in c and "zz-secret" not in repr(c) for c in calls)
+
+
+def test_a_turn_with_no_call_lists_none(shop):
+    result = converse(shop, ["where is my order?"], caller=Caller())
+    assert "connector_calls" not in result.trace
+
+
+def test_with_claude_each_tool_call_is_listed(shop, fake_claude):
+    from .fake_anthropic import message, stream_answer, tool_answer
+
+    classified = {
+        "intent": "order_status", "confidence": 0.95,
+        "entities": {"order_number": "55101", "email": "pat@example.com"},
+        "sentiment": "neutral", "urgency": "low", "escalation_signals": [],
+        "suggested_action": "provide_info",
+    }
+    two_calls = {"status": 200, "json": message([
+        {"type": "tool_use", "id": "toolu_1", "name": "order_status",
+         "input": {"order_number": "55101", "email": "pat@example.com"}},
+        {"type": "tool_use", "id": "toolu_2", "name": "order_status",
+         "input": {"order_number": "55103", "email": "pat@example.com"}},
+    ], "tool_use")}
+    fake_claude.script(tool_answer(classified), two_calls,
+                       stream_answer(["Order 55101 is Shipped with UPS."]))
+    caller = Mixed()
+    result = run_turn(
+        shop, text="where are orders 55101 and 55103? my email is pat@example.com",
+        today=TODAY, call_connector=caller, use_claude=True, context=TurnContext(),
+    )
+    assert [values["order_number"] for _, values in caller.calls] == ["55101", "55103"]
+    assert [(c["ok"], c["reason"]) for c in result.trace["connector_calls"]] == [
+        (True, ""), (False, "timeout")]
+
+
 def test_one_order_number_is_answered_as_before(shop):
     result = converse(shop, ["where is order 55101? kim@example.org"], caller=Caller())
     assert result.reply_text == "Order 55101 is Shipped with UPS."
