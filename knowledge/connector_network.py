@@ -19,6 +19,7 @@ import ipaddress
 import re
 import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -52,6 +53,61 @@ def system_resolve(host: str, port: int) -> list[str]:
         if address not in addresses:
             addresses.append(address)
     return addresses
+
+
+# How long a check on save waits for the system resolver (which has no timeout of its own: a
+# nameserver that does not answer holds ``getaddrinfo`` through all its retries).
+RESOLVE_SECONDS = 3.0
+
+
+class HostUnresolved(Exception):
+    """``host`` gave no address: the name does not exist, or (``timed_out``) the resolver did not
+    answer in time. The message names the host, for an admin."""
+
+    def __init__(self, host: str, *, timed_out_after: float | None = None) -> None:
+        self.host, self.timed_out = host, timed_out_after is not None
+        if timed_out_after is not None:
+            message = (f'"{host[:60]}" did not resolve within {timed_out_after:g} seconds; '
+                       "check the host name or try again.")
+        else:
+            message = f'"{host[:60]}" does not resolve; check the host name.'
+        super().__init__(message)
+
+
+def resolve_within(
+    host: str, port: int, *, seconds: float | None = None, resolve: Resolver | None = None
+) -> list[str]:
+    """The addresses ``host`` resolves to (``resolve``, ``system_resolve`` by default), waiting
+    at most ``seconds`` (``RESOLVE_SECONDS`` by default); an IP literal is its own address.
+    Raises ``HostUnresolved`` when the name gives no address or the resolver takes longer (its
+    thread is left to finish alone).
+
+    For checks on save (a form answers in seconds); a connection resolves again and checks each
+    address itself (``CheckedBackend``), so this is never the guard against DNS rebinding.
+    """
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    resolver = resolve or system_resolve
+    seconds = RESOLVE_SECONDS if seconds is None else seconds
+    found: list[list[str]] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            found.append(resolver(host, port))
+        except (OSError, UnicodeError):
+            pass
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"resolve {host[:40]}", daemon=True).start()
+    if not done.wait(seconds):
+        raise HostUnresolved(host, timed_out_after=seconds)
+    if not found or not found[0]:
+        raise HostUnresolved(host)
+    return found[0]
 
 
 # IPv6 ranges that carry an IPv4 address in their last 32 bits: NAT64's well-known prefix

@@ -35,7 +35,14 @@ from accounts.roles import ADMINS
 from chat import shared_redis
 from chat.hooks import HookEvent
 from knowledge.audit import audit_record, field_changes
-from knowledge.connector_network import HostInvalid, canonical_host, host_is_public
+from knowledge.connector_network import (
+    HostInvalid,
+    HostUnresolved,
+    canonical_host,
+    host_is_public,
+    is_public,
+    resolve_within,
+)
 
 from .models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint, Event
 from .payloads import event_body, new_event_id
@@ -298,9 +305,12 @@ def check_endpoint_url(url: Any) -> str:
     sent, so a receiver could not read what it says), at most 1,000
     characters, a host the system resolver and the HTTP client read alike
     (``knowledge.connector_network.canonical_host``: an IP address written as four decimal
-    numbers), and, unless ``WEBHOOK_ALLOW_PRIVATE_NETWORKS`` is on, a host whose every address
-    is public (``knowledge.connector_network.host_is_public``, the check connectors make too:
-    no loopback, private, link-local or reserved address, no ``localhost``).
+    numbers), a host that resolves now (``resolve_within``, waiting at most ``RESOLVE_SECONDS``:
+    every delivery to a name that does not would fail), and, unless
+    ``WEBHOOK_ALLOW_PRIVATE_NETWORKS`` is on, a host whose every address is public (the checks of
+    ``knowledge.connector_network.host_is_public`` that connectors make too: no loopback,
+    private, link-local or reserved address, no ``localhost``). Deliveries check the addresses
+    again at every connection (``address_allowed`` and ``CheckedBackend``).
     """
     if not isinstance(url, str) or not url.strip():
         raise EndpointInvalid("url", "Enter the URL that receives the events.")
@@ -320,16 +330,21 @@ def check_endpoint_url(url: Any) -> str:
         )
     if "#" in url:
         raise EndpointInvalid("url", "A URL's #fragment is never sent; remove it.")
+    private = EndpointInvalid(
+        "url",
+        f'"{parts.hostname}" is a private or loopback address; webhooks go to public '
+        "addresses only (WEBHOOK_ALLOW_PRIVATE_NETWORKS allows others).",
+    )
+    checked = not settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS
     try:
-        canonical_host(parts.hostname)
-    except HostInvalid as error:
+        host = canonical_host(parts.hostname)
+        if checked and not host_is_public(host, port, resolve=False):  # a literal, localhost
+            raise private
+        addresses = resolve_within(host, port)
+    except (HostInvalid, HostUnresolved) as error:
         raise EndpointInvalid("url", str(error)) from None
-    if not address_allowed(parts.hostname, port):
-        raise EndpointInvalid(
-            "url",
-            f'"{parts.hostname}" is a private or loopback address; webhooks go to public '
-            "addresses only (WEBHOOK_ALLOW_PRIVATE_NETWORKS allows others).",
-        )
+    if checked and not all(map(is_public, addresses)):
+        raise private
     return url
 
 

@@ -145,3 +145,35 @@ def test_an_exempt_host_connects_to_its_resolved_address(settings):
     finally:
         api.close()
 
+
+
+def test_resolve_within_gives_addresses_or_says_the_name_does_not_resolve():
+    from knowledge.connector_network import HostUnresolved, resolve_within
+
+    assert resolve_within("2001:db8::1", 443) == ["2001:db8::1"]  # a literal is not looked up
+    assert resolve_within("hooks.example", 443, resolve=lambda h, p: [PUBLIC]) == [PUBLIC]
+    assert "127.0.0.1" in resolve_within("localhost", 80) or "::1" in resolve_within(
+        "localhost", 80)
+    with pytest.raises(HostUnresolved, match=r'"no-such-host\.invalid" does not resolve'):
+        resolve_within("no-such-host.invalid", 443)
+    with pytest.raises(HostUnresolved, match="does not resolve"):
+        resolve_within("empty.example", 443, resolve=lambda h, p: [])
+
+
+def test_resolve_within_stops_waiting_for_a_resolver_that_hangs():
+    import threading
+
+    from knowledge.connector_network import HostUnresolved, resolve_within
+
+    released = threading.Event()
+
+    def hanging(host: str, port: int) -> list[str]:
+        released.wait(10)
+        return [PUBLIC]
+
+    try:
+        with pytest.raises(HostUnresolved) as raised:
+            resolve_within("slow.example", 443, seconds=0.05, resolve=hanging)
+    finally:
+        released.set()
+    assert raised.value.timed_out and "did not resolve within" in str(raised.value)

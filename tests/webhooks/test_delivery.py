@@ -123,6 +123,10 @@ def test_an_unreachable_receiver_is_a_failed_attempt(admin_user, widget, loopbac
 def test_a_host_that_no_longer_resolves_says_so_on_the_delivery_page(
     admin_user, widget, monkeypatch, loopback_allowed
 ):
+    def registered(host, port, *args, **kwargs):  # the name resolved when it was registered
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", registered)
     endpoint, _ = services.endpoint_create(
         actor=admin_user, url="https://hooks.gone.example/h", events=["conversation.created"]
     )

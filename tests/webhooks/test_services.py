@@ -3,6 +3,7 @@ the chat's own transaction, retries and the disabling of an endpoint that fails 
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -11,11 +12,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat import services as chat_services
+from knowledge import connector_network
 from knowledge.models import AuditLogEntry
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus, Endpoint, Event
 
 pytestmark = pytest.mark.django_db
+
+PUBLIC = "93.184.216.34"  # a globally routed address; no test connects to it
 
 
 @pytest.mark.parametrize(
@@ -46,6 +50,9 @@ pytestmark = pytest.mark.django_db
         # An international domain name: refused with the ASCII spelling that is accepted.
         ("https://例え.jp/hook", '"xn--r8jz45g.jp"'),
         ("https://Bücher.example/hook", '"xn--bcher-kva.example"'),
+        # A name that does not resolve (.invalid never does, RFC 2606): every delivery would fail.
+        ("https://no-such-host.invalid/hook", '"no-such-host.invalid" does not resolve'),
+        ("https://Hooks.No-Such-Host.invalid:8443/in", '"hooks.no-such-host.invalid" does not'),
     ],
 )
 def test_a_refused_url_is_said_and_nothing_is_written(admin_user, url, says):
@@ -56,8 +63,9 @@ def test_a_refused_url_is_said_and_nothing_is_written(admin_user, url, says):
     assert not AuditLogEntry.objects.exists()
 
 
-def test_the_ascii_spelling_of_an_international_name_is_accepted(admin_user, settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True  # no resolver here: the spelling is checked
+def test_the_ascii_spelling_of_an_international_name_is_accepted(admin_user, monkeypatch):
+    # No DNS here: the name resolves to a public address for the test; the spelling is checked.
+    monkeypatch.setattr(connector_network, "system_resolve", lambda host, port: [PUBLIC])
     endpoint, _ = services.endpoint_create(
         actor=admin_user, url="https://xn--bcher-kva.example/hook", events=["message.created"]
     )
@@ -80,6 +88,54 @@ def test_loopback_is_allowed_only_with_the_setting(admin_user, settings):
         actor=admin_user, url="http://127.0.0.1:9000/hook", events=["message.created"]
     )
     assert endpoint.is_enabled
+
+
+def test_a_host_that_does_not_resolve_is_refused_even_where_private_addresses_are_allowed(
+    admin_user, settings
+):
+    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+    with pytest.raises(services.EndpointInvalid, match=r'"no-such-host\.invalid" does not resolve'):
+        services.endpoint_create(actor=admin_user, url="http://no-such-host.invalid:9000/hook",
+                                 events=["message.created"])
+    assert not Endpoint.objects.exists()
+    # A loopback name resolves on this machine (no network needed): accepted with the setting.
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://localhost:9000/hook",
+                                           events=["message.created"])
+    with pytest.raises(services.EndpointInvalid, match=r'"gone\.invalid" does not resolve'):
+        services.endpoint_update(actor=admin_user, endpoint=endpoint,
+                                 url="https://gone.invalid/hook", events=["message.created"])
+    endpoint.refresh_from_db()
+    assert endpoint.url == "http://localhost:9000/hook"
+
+
+def test_a_resolver_that_does_not_answer_in_time_refuses_the_host(admin_user, monkeypatch):
+    released = threading.Event()
+
+    def hanging(host: str, port: int) -> list[str]:  # a nameserver that never answers
+        released.wait(10)
+        return [PUBLIC]
+
+    monkeypatch.setattr(connector_network, "system_resolve", hanging)
+    monkeypatch.setattr(connector_network, "RESOLVE_SECONDS", 0.05)
+    try:
+        with pytest.raises(services.EndpointInvalid, match=r'"slow\.example" did not resolve'):
+            services.endpoint_create(actor=admin_user, url="https://slow.example/hook",
+                                     events=["message.created"])
+    finally:
+        released.set()
+    assert not Endpoint.objects.exists()
+
+
+def test_a_name_is_refused_when_any_of_its_addresses_is_private(admin_user, monkeypatch):
+    monkeypatch.setattr(connector_network, "system_resolve",
+                        lambda host, port: [PUBLIC, "10.0.0.7"])
+    with pytest.raises(services.EndpointInvalid, match=r'"mixed\.example" is a private'):
+        services.endpoint_create(actor=admin_user, url="https://mixed.example/hook",
+                                 events=["message.created"])
+    monkeypatch.setattr(connector_network, "system_resolve", lambda host, port: [PUBLIC])
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="https://mixed.example/hook",
+                                           events=["message.created"])
+    assert endpoint.url == "https://mixed.example/hook"
 
 
 def test_a_numeric_host_is_refused_even_where_private_addresses_are_allowed(

@@ -67,6 +67,26 @@ def test_a_private_url_is_refused_with_the_reason_and_nothing_saved(admin_client
     assert response.status_code == 400 and not Endpoint.objects.exists()
 
 
+def test_a_host_that_does_not_resolve_is_refused_on_the_form_naming_it(
+    admin_client, admin_user, loopback_allowed
+):
+    response = admin_client.post(reverse("webhooks:endpoint_create"), {
+        "url": "https://no-such-host.invalid/hook", "events": ["message.created"],
+    })
+    assert response.status_code == 400
+    assert "&quot;no-such-host.invalid&quot; does not resolve" in response.content.decode()
+    assert not Endpoint.objects.exists() and not AuditLogEntry.objects.exists()
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:9/a",
+                                           events=["message.created"])
+    response = admin_client.post(reverse("webhooks:endpoint_edit", args=[endpoint.pk]), {
+        "url": "https://typo.invalid/a", "events": ["message.created"],
+    })
+    assert response.status_code == 400
+    assert "&quot;typo.invalid&quot; does not resolve" in response.content.decode()
+    endpoint.refresh_from_db()
+    assert endpoint.url == "http://127.0.0.1:9/a"
+
+
 def test_edit_enable_disable_and_delete(admin_client, admin_user, loopback_allowed):
     endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:9/a",
                                            events=["message.created"])
