@@ -128,7 +128,9 @@ def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def delivery_list(request: HttpRequest, pk: int) -> HttpResponse:
     """The endpoint's deliveries, newest first, each with its attempts (the delivery log),
-    and which undelivered event the others wait for (deliveries go in event order)."""
+    and which undelivered event the others wait for (deliveries go in event order). A row
+    offers one action: "Try now" on that undelivered event, "Send again" on another row that
+    was sent; none on a row never sent."""
     endpoint = get_object_or_404(Endpoint, pk=pk)
     page = Paginator(selectors.deliveries_for_endpoint(endpoint), DELIVERIES_PER_PAGE).get_page(
         request.GET.get("page")
@@ -147,6 +149,8 @@ def delivery_list(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "webhooks/delivery_list.html", {
         "endpoint": endpoint, "page": page, "rows": rows, "query": "", "head": head,
         "head_due": head is not None and head.next_attempt_at <= timezone.now(),
+        # Its row offers "Try now"; the notice offers it only when the row is on another page.
+        "head_on_page": any(row["is_head"] for row in rows),
         "waiting": waiting,
     })
 
@@ -172,7 +176,7 @@ def delivery_resend(request: HttpRequest, pk: int) -> HttpResponse:
         older = head.event.public_id
         if head.next_attempt_at > timezone.now():
             when = (f"{older}'s next try is at {_when(head.next_attempt_at)}; "
-                    f'"Try {older} now" above tries it at once.')
+                    f'"Try now" on {older} tries it at once.')
         else:
             when = f"{older} is due now."
         messages.warning(request, f"{event_id} is queued but not sent yet: it waits for "

@@ -87,9 +87,11 @@ def test_admin_registers_sees_the_secret_once_reads_deliveries_and_sends_again(
 
 def test_send_again_behind_a_failing_older_event_says_it_waits_for_it(
     daphne_server, browser_context_factory, receiver, widget, admin_user, loopback_allowed,
-    deliver_on_commit, artifacts_dir
+    deliver_on_commit, artifacts_dir, settings
 ):
     receiver.statuses = [500] * 1000  # the receiver is down for the whole test
+    # The next try is minutes away: the page offers to try the failed event now.
+    settings.WEBHOOK_RETRY_BASE_SECONDS = settings.WEBHOOK_RETRY_MAX_SECONDS = 600
     endpoint, receiver.secret = services.endpoint_create(
         actor=admin_user, url=receiver.url, events=["message.created"], description="CRM sync",
     )
@@ -109,13 +111,19 @@ def test_send_again_behind_a_failing_older_event_says_it_waits_for_it(
         notice = page.locator("[data-sd=delivery-blocked]")
         assert f"{head_id} (message.created) has not been received yet" in notice.inner_text()
         assert "2 later events wait for it" in notice.inner_text()
+        assert "Its next try is at" in notice.inner_text()
         newest = page.locator("[data-sd=delivery-row]").first
         assert f"waits for {head_id}" in newest.inner_text()
         assert f"goes after {head_id}" not in newest.inner_text()  # pending: its status says
         page.screenshot(path=str(artifacts_dir / f"webhook-waiting-{name}.png"), full_page=True)
-        # Never sent: nothing to send again (newcomer n61); the failed head offers it.
+        # Never sent: nothing to send again (newcomer n61); the failed head offers one action,
+        # in its row only (not a second button for the same thing in the notice above).
         expect(newest.locator("[data-sd=delivery-resend]")).to_have_count(0)
         head_row = page.locator(f'[data-sd=delivery-row][data-event="{head_id}"]')
+        resend = f"/webhooks/deliveries/{head.pk}/resend/"
+        expect(page.locator(f'form[action="{resend}"] button')).to_have_count(1)
+        expect(head_row.locator("button")).to_have_text(["Try now"])
+        expect(page.get_by_role("button", name=re.compile("Send again|Try"))).to_have_count(1)
         head_row.locator("[data-sd=delivery-resend]").click()
         said = page.locator(".flash li").first.inner_text()
         assert f"{head_id} is being sent again now" in said

@@ -261,16 +261,23 @@ def test_send_again_behind_an_undelivered_older_event_says_what_it_waits_for(
     assert 'data-sd="delivery-blocked"' in page
     assert f"{head_id} (message.created) has not been received yet" in page
     assert "the 1 later event waits for it" in page
-    assert f'Try {head_id} now' in page
     assert page.count(f"waits for {head_id}") == 1  # the middle one, pending behind it
     assert page.count(f"goes after {head_id}") == 1  # Send again on the delivered last one
+    # One action per row: the head's row offers "Try now", the notice no second button for it.
+    rows = {row.split('data-event="')[1].split('"')[0]: row
+            for row in page.split('data-sd="delivery-row"')[1:]}
+    assert 'data-sd="delivery-head-resend"' not in page
+    assert page.count(reverse("webhooks:delivery_resend", args=[head.pk])) == 1
+    assert ">Try now</button>" in rows[head_id] and "Send again</button>" not in rows[head_id]
+    assert ">Send again</button>" in rows[last.event.public_id]
+    assert "<button" not in rows[middle.event.public_id]  # never sent: no action
 
     response = admin_client.post(reverse("webhooks:delivery_resend", args=[last.pk]),
                                  follow=True)
     said = [str(m) for m in response.context["messages"]]
     assert len(said) == 1 and f"waits for {head_id}" in said[0]
     assert "will be sent again" not in said[0] and "next try is at" in said[0]
-    assert f"Try {head_id} now" in said[0]
+    assert f'"Try now" on {head_id} tries it at once' in said[0]
     last.refresh_from_db()
     assert last.status == DeliveryStatus.PENDING
     assert response.content.decode().count(f"waits for {head_id}") == 3  # the message and 2 rows
@@ -333,3 +340,29 @@ def test_the_pages_name_the_endpoint_and_the_time_zone_of_their_times(
     assert ">CRM sync</span></h1>" in form
     other = admin_client.get(reverse("webhooks:delivery_list", args=[bare.pk])).content.decode()
     assert "<title>Deliveries to 127.0.0.1:8125/x ·" in other
+
+
+def test_the_notice_offers_try_now_only_when_the_failed_event_is_on_another_page(
+    admin_client, admin_user, widget, loopback_allowed, monkeypatch
+):
+    from webhooks import views
+
+    monkeypatch.setattr(views, "DELIVERIES_PER_PAGE", 2)
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:9/a",
+                                           events=["conversation.created"])
+    for _ in range(4):
+        chat_services.conversation_start(widget=widget)
+    head = Delivery.objects.select_related("event").order_by("event_id").first()
+    services.attempt_record(delivery=head, ok=False, status_code=503, error="",
+                            body_excerpt="", duration_ms=4)
+    url = reverse("webhooks:delivery_list", args=[endpoint.pk])
+    resend = reverse("webhooks:delivery_resend", args=[head.pk])
+
+    first = admin_client.get(url).content.decode()  # the two newest: the head is not here
+    assert f'data-event="{head.event.public_id}"' not in first
+    assert 'data-sd="delivery-head-resend">Try now</button>' in first
+    assert first.count(resend) == 1 and "<button" not in first.split("<tbody>")[1]
+
+    last = admin_client.get(url, {"page": 2}).content.decode()  # the head's own row
+    assert 'data-sd="delivery-head-resend"' not in last
+    assert last.count(resend) == 1 and last.count(">Try now</button>") == 1
