@@ -217,8 +217,19 @@ def _export_onnx(target: Path) -> None:
             mean = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             return torch.nn.functional.normalize(mean, p=2.0, dim=-1)
 
+    from transformers.utils import logging as transformers_logging
+
     directory = model_directory()
-    model = AutoModel.from_pretrained(str(directory), local_files_only=True).eval()
+    # No "Loading weights" bar: it times a step of a fraction of a second and floods the logs
+    # of whichever process exports first (a web server, a worker, ``load_demo`` under CI); the
+    # "exporting" log line says what happens. transformers' public switch, restored after.
+    bars = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()
+    try:
+        model = AutoModel.from_pretrained(str(directory), local_files_only=True).eval()
+    finally:
+        if bars:
+            transformers_logging.enable_progress_bar()
     wrapped = MeanPooled(model).eval()
     example = torch.ones((1, 8), dtype=torch.int64)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -72,13 +72,29 @@ def run(*args):
     return out.getvalue(), err.getvalue()
 
 
+class Terminal(StringIO):
+    """A stream that says it is an interactive terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def test_train_classifier_trains_and_activates(stored_taxonomy):
     out, err = run("train_classifier")
     model = ClassifierModel.objects.get()
     assert model.is_active
     assert "Classifier v1: 4 intents, 32 phrases, cross-validated accuracy" in out
     assert f"{model.metrics['accuracy']:.3f}" in out
-    assert "100%" in err  # the progress bar
+    assert "100%" not in err  # not a terminal (a log, CI): no progress bar
+
+
+@pytest.mark.parametrize(("verbosity", "shown"), [(1, True), (0, False)])
+def test_train_classifier_shows_its_progress_on_a_terminal_unless_quiet(
+    stored_taxonomy, verbosity, shown
+):
+    terminal = Terminal()
+    call_command("train_classifier", stdout=StringIO(), stderr=terminal, verbosity=verbosity)
+    assert ("100%" in terminal.getvalue()) is shown
 
 
 def test_train_classifier_reports_a_failure(db):
@@ -105,7 +121,7 @@ def test_evaluate_with_a_throwaway_model_leaves_the_database_alone(
     assert report["fallback_recall"] >= 0.5
     assert report["p50_ms"] > 0 and report["p99_ms"] >= report["p50_ms"]
     assert report["cpu_p99_ms"] >= report["cpu_p50_ms"] > 0
-    assert "evaluating" in err
+    assert "evaluating" not in err and "training" not in err  # not a terminal: no bars
     assert not ClassifierModel.objects.exists()
     assert Intent.objects.count() == 4
 

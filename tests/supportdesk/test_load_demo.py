@@ -1,4 +1,7 @@
+import io
 import json
+import re
+import sys
 
 import pytest
 from django.contrib.auth.models import User
@@ -120,3 +123,40 @@ def test_load_demo_gives_agents_labels_and_canned_responses_and_keeps_their_edit
     assert CannedResponse.objects.get(shortcut="hello").text == "Our own greeting."
     assert Label.objects.get(name="vip").color == "#000000"
     assert CannedResponse.objects.count() == 3
+
+
+class Terminal(io.StringIO):
+    """A stream that says it is an interactive terminal, as a console's stderr is."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+BAR = re.compile(r"\d+%\|")  # tqdm's "40%|████" (a bar's every redraw)
+
+
+@pytest.mark.django_db
+def test_load_demo_prints_no_progress_bars_when_stderr_is_not_a_terminal(capsys):
+    """Under CI or ``docker logs`` stderr is a pipe: the command's lines, no bars."""
+    call_command("load_demo", password="pipe-pass-123", traffic_days=1)
+    captured = capsys.readouterr()
+    assert "Generated 40 conversations over 1 days" in captured.out
+    assert "Rebuilt the rollup" in captured.out
+    assert not BAR.search(captured.err), captured.err[:300]
+    assert "conversations:" not in captured.err and "weeks:" not in captured.err
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("verbosity", "shown"), [(1, True), (0, False)])
+def test_the_demo_commands_show_progress_on_a_terminal_unless_quiet(
+    monkeypatch, verbosity, shown
+):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    call_command("load_demo", password="tty-pass-123", traffic_days=0, verbosity=0)
+    call_command("generate_traffic", conversations=3, days=1, seed=2, verbosity=verbosity,
+                 stdout=io.StringIO())
+    call_command("rebuild_rollups", verbosity=verbosity, stdout=io.StringIO())
+    written = terminal.getvalue()
+    assert bool(BAR.search(written)) is shown, written[:300]
+    assert ("conversations:" in written and "weeks:" in written) is shown

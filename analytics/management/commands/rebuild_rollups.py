@@ -24,7 +24,9 @@ class Command(BaseCommand):
         verbose = options["verbosity"] > 0
 
         def progress(runs):
-            return tqdm(runs, desc="weeks", unit="week", disable=not verbose, file=sys.stderr)
+            # tqdm's disable=None: a bar on an interactive terminal only, never in a log.
+            return tqdm(runs, desc="weeks", unit="week", disable=None if verbose else True,
+                        file=sys.stderr)
 
         refresh = rollup_refresh(full=True, progress=progress)
         if verbose:

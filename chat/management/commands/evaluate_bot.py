@@ -57,8 +57,10 @@ def read_rows(path: str, *, need_intent: bool = False) -> list[dict[str, str]]:
 
 
 def trained_taxonomy(rows: list[dict[str, str]], fallback: str, stderr: Any) -> Taxonomy:
-    """A throwaway taxonomy: the file's intents, the database's signals and policies (read only)."""
-    with tqdm(total=100, desc="training", unit="%", file=stderr) as bar:
+    """A throwaway taxonomy: the file's intents, the database's signals and policies (read only).
+    ``stderr`` False shows no progress bar; a stream shows one only if it is a terminal."""
+    with tqdm(total=100, desc="training", unit="%", file=stderr or sys.stderr,
+              disable=True if stderr is False else None) as bar:
         model, metrics = bot_classifier.train(
             [row["text"] for row in rows],
             [row["intent"] for row in rows],
@@ -89,7 +91,7 @@ def evaluate(taxonomy: Taxonomy, rows: list[dict[str, str]], fallback: str,
     times: list[float] = []
     cpu_times: list[float] = []
     for row in tqdm(rows, desc="evaluating", unit="msg", file=stderr or sys.stderr,
-                    disable=stderr is False):
+                    disable=True if stderr is False else None):
         started, cpu_started = time.perf_counter(), time.thread_time()
         result = run_turn(taxonomy, text=row["text"], context=TurnContext(), use_claude=False,
                           respond=False)
@@ -184,7 +186,8 @@ class Command(BaseCommand):
             raise CommandError("Give a CSV file, or --dialogs FILE.yaml.")
         fallback = options["fallback_intent"] or settings.BOT_FALLBACK_INTENT
         # The raw stream: Django's wrapper would end every redraw of a bar with a newline.
-        stream = getattr(self.stderr, "_out", sys.stderr)
+        # Progress bars only on a terminal (tqdm's disable=None) and never with -v 0.
+        stream = getattr(self.stderr, "_out", sys.stderr) if options["verbosity"] > 0 else False
         rows = read_rows(options["data"])
         if options["train"]:
             taxonomy = trained_taxonomy(read_rows(options["train"], need_intent=True), fallback,

@@ -26,8 +26,9 @@ class Command(BaseCommand):
         model = classifier_create()
         # The raw stream: Django's wrapper would end every redraw of the bar with a newline.
         stream = getattr(self.stderr, "_out", sys.stderr)
+        # tqdm's disable=None: a bar on an interactive terminal only, never in a log.
         with tqdm(total=100, desc=f"training v{model.version}", unit="%", file=stream,
-                  disable=options["verbosity"] == 0) as bar:
+                  disable=True if options["verbosity"] == 0 else None) as bar:
 
             def progress(fraction: float) -> None:
                 bar.update(round(fraction * 100) - bar.n)

@@ -46,9 +46,9 @@ class Command(BaseCommand):
         verbose = options["verbosity"] > 0
 
         def progress(items):
-            return tqdm(
-                items, desc="conversations", unit="conv", disable=not verbose, file=sys.stderr
-            )
+            # tqdm's disable=None: a bar on an interactive terminal only, never in a log.
+            return tqdm(items, desc="conversations", unit="conv",
+                        disable=None if verbose else True, file=sys.stderr)
 
         traffic_generate(
             conversations=n,

@@ -126,8 +126,11 @@ def test_the_cache_is_bounded(monkeypatch):
     model._cache.clear()
 
 
-def test_the_model_loads_from_the_package_and_exports_without_the_network(tmp_path, monkeypatch):
-    """A fresh cache: the export reads the package's files only; any connection fails."""
+def test_the_model_loads_from_the_package_and_exports_without_the_network(
+    tmp_path, monkeypatch, capfd
+):
+    """A fresh cache: the export reads the package's files only; any connection fails; no
+    progress bar is written (it would flood the log of whichever process exports first)."""
 
     def refuse(*args, **kwargs):
         raise AssertionError("the embedding model tried to use the network")
@@ -143,6 +146,7 @@ def test_the_model_loads_from_the_package_and_exports_without_the_network(tmp_pa
     assert (embeddings.model_directory() / "model.safetensors").is_file()
     path = embeddings.onnx_model_path()
     assert path.parent == tmp_path and path.is_file()
+    assert "Loading weights" not in capfd.readouterr().err
     fresh = embeddings.Embedder(path, embeddings.model_directory() / "tokenizer.json")
     cached = embeddings.embedder()
     assert cached is not None
