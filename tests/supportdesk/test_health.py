@@ -50,6 +50,29 @@ def test_no_worker_or_beat_seen_is_unhealthy(client, with_worker_processes):
     assert checks["beat"]["ok"] is False
 
 
+def test_embedded_celery_reports_no_beat_and_is_healthy_without_one(client, settings):
+    """Eager Celery (the embedded setup) has no beat: /healthz neither claims its state nor
+    fails for its absence, even with a stale beat heartbeat left in the cache."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": f"health-{uuid.uuid4()}"}}
+    assert app.conf.task_always_eager
+    cache.set(liveness.SEEN_KEY.format("beat"), timezone.now().timestamp() - 3600)
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    checks = response.json()["checks"]
+    assert "beat" not in checks and "beat" not in response.content.decode()
+    assert checks["worker"]["backend"] == "eager"
+    cache.clear()
+
+
+def test_with_worker_processes_beat_is_checked(client, with_worker_processes):
+    tasks.heartbeat()  # the worker is fine; beat was never seen
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    beat = response.json()["checks"]["beat"]
+    assert (beat["ok"], beat["backend"], beat["error"]) == (False, "celery", "never seen")
+
+
 def test_the_heartbeat_shows_worker_and_beat(client, with_worker_processes):
     tasks.record_beat_publish(sender="chat.tasks.answer_message")  # not beat's heartbeat
     assert liveness.seen_ago("beat") is None

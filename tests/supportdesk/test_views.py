@@ -87,8 +87,9 @@ def test_healthz_reports_every_part(client):
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
+    # Embedded (eager Celery): no beat runs, so none is reported, well or failing.
     assert set(body["checks"]) == {
-        "database", "channel_layer", "broker", "worker", "beat", "owed_answers"
+        "database", "channel_layer", "broker", "worker", "owed_answers"
     }
     assert all(check["ok"] for check in body["checks"].values())
 
