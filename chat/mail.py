@@ -56,6 +56,11 @@ REOPEN_SALT = "chat.mail.reopen"
 CONTEXT_MESSAGES = 10
 # A transcript mail holds at most this many messages (the last ones).
 TRANSCRIPT_MESSAGES = 500
+# The authors whose messages a mail shows, a transcript and a reply's context alike: what the
+# customer and the desk said. System messages are the widget's notices (a handoff's "leave
+# your e-mail address below", "Alex joined the conversation", "handed you back"): they speak
+# of a panel the reader of the mail does not have, and are not the conversation.
+MAIL_AUTHORS = (Author.CUSTOMER, Author.BOT, Author.AGENT)
 RETRY_FIRST_SECONDS = 30
 # A socket count this stale is not trusted (a server process that died never said "left").
 SOCKET_COUNT_TRUSTED_FOR = timedelta(hours=12)
@@ -275,16 +280,16 @@ def _who(message: Message) -> str:
 
 def _lines(email: OwedEmail) -> list[MailLine]:
     """The messages the mail shows, oldest first: a reply mail's replies after up to
-    ``CONTEXT_MESSAGES`` messages before them (the customer's, the bot's and agents', not the
-    widget's notices); a transcript's messages up to its seq, all of them."""
+    ``CONTEXT_MESSAGES`` messages before them; a transcript's messages up to its seq (the last
+    ``TRANSCRIPT_MESSAGES``). Both show only ``MAIL_AUTHORS``' messages (the customer's, the
+    bot's and agents'), never the widget's notices."""
     conversation_messages = Message.objects.filter(
         conversation_id=email.conversation_id
     ).select_related("sender")
+    said = conversation_messages.filter(author__in=MAIL_AUTHORS)
     if email.kind == EmailKind.TRANSCRIPT:
         chosen = list(
-            conversation_messages.filter(seq__lte=email.up_to_seq).order_by("-seq")[
-                :TRANSCRIPT_MESSAGES
-            ]
+            said.filter(seq__lte=email.up_to_seq).order_by("-seq")[:TRANSCRIPT_MESSAGES]
         )
         chosen.reverse()
         return [_mail_line(m, is_new=False) for m in chosen]
@@ -292,11 +297,8 @@ def _lines(email: OwedEmail) -> list[MailLine]:
     if not replies:
         return []
     context = list(
-        conversation_messages.filter(seq__lt=replies[0].seq)
+        said.filter(seq__lt=replies[0].seq)
         .exclude(Q(emailed_in__isnull=False) & ~Q(emailed_in=email))
-        # The widget's notices (a handoff's "leave your e-mail address below") speak of a
-        # panel the reader of the mail does not have: the context is what was said.
-        .exclude(author=Author.SYSTEM)
         .order_by("-seq")[:CONTEXT_MESSAGES]
     )
     context.reverse()

@@ -478,6 +478,56 @@ def test_a_transcript_goes_to_the_typed_address_or_the_one_left(
     assert django_mail.outbox[1].to == ["dana@customer.example"]
 
 
+def test_a_transcript_holds_what_was_said_not_the_widgets_notices(
+    conversation, agent, settings, django_capture_on_commit_callbacks
+):
+    from chat.bot.escalation import handoff_message
+    from chat.names import agent_public_name
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    first, _ = services.message_create_incoming(
+        conversation=conversation, text="Is the Birch lamp dimmable?", client_id=None,
+        queue_bot=False)
+    services.bot_turn_record(message=first, result=turn_result(
+        reply_text="Yes, the **Birch** lamp dims in three steps."))
+    conversation.refresh_from_db()
+    second, _ = services.message_create_incoming(
+        conversation=conversation, text="Mine flickers, I want a person.", client_id=None,
+        queue_bot=False)
+    services.bot_turn_record(message=second, result=turn_result(
+        decision="handoff", handoff_category="human_request",
+        reply_text=handoff_message("human_request", agents_online=False)))
+    conversation.refresh_from_db()
+    services.conversation_claim(conversation=conversation, agent=agent)  # "Alex joined"
+    conversation.refresh_from_db()
+    reply(conversation, agent, "A new bulb is on its way to you.")
+    conversation.refresh_from_db()
+    services.conversation_return_to_bot(conversation=conversation, agent=agent)
+    conversation.refresh_from_db()
+    notices = list(Message.objects.filter(conversation=conversation, author="system")
+                   .values_list("text", flat=True))
+    assert len(notices) == 3  # the handoff's, "joined" and "handed you back"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.transcript_email_request(conversation=conversation, email="kim@customer.example")
+    [sent] = django_mail.outbox
+    text, html = sent.body, str(sent.alternatives[0][0])
+    for said in ("Is the Birch lamp dimmable?", "Mine flickers, I want a person.",
+                 "A new bulb is on its way to you."):
+        assert said in text and said in html
+    assert "Yes, the Birch lamp dims in three steps." in text
+    assert "Yes, the <strong>Birch</strong> lamp dims in three steps." in html
+    for part in (text, html):
+        for notice in notices:
+            assert notice not in part
+        assert "address below" not in part and "joined the conversation" not in part
+        assert "handed you back" not in part
+    # In order, and each line under its author.
+    assert text.index("Is the Birch") < text.index("Yes, the Birch") < text.index(
+        "Mine flickers") < text.index("A new bulb")
+    authors = re.findall(r"^(.+) \(\d{1,2} \w{3} \d{4}, [\d:]+ \w+\):$", text, re.MULTILINE)
+    assert authors == ["You", "Assistant", "You", agent_public_name(agent)]
+
+
 @pytest.mark.parametrize("address", ["not-an-address", "a@b", "dana@@customer.example", ""])
 def test_an_invalid_transcript_address_is_refused_and_changes_nothing(conversation, address):
     with pytest.raises(ValueError):
