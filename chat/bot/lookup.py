@@ -225,6 +225,10 @@ def _values(data: Any) -> list[str]:
     return [] if data is None else [str(data)]
 
 
+# A value that is a web address alone: "https://carrier.example/track?n=1Z99".
+_WEB_ADDRESS = re.compile(r"https?://[^\s<>\[\]()`*_\\]+", re.I)
+
+
 def literal_values(reply: str, outcomes: list[CallOutcome]) -> str:
     """``reply`` (Markdown a model wrote from connector answers) with every verbatim copy of
     a value of the answers' data written as literal text (``escape_markdown``), as the
@@ -235,12 +239,15 @@ def literal_values(reply: str, outcomes: list[CallOutcome]) -> str:
     the console and mails, never as emphasis, a link or an image. Values without a character
     that Markdown reads (most: "Shipped", "55102", "12.50") and one-character values are left
     as they are, so the model's own formatting around them stays; longer values are matched
-    first. A value the model did not copy verbatim is not found here: the reply is still
+    first. A value that is one web address and nothing else (a carrier's tracking page) is
+    left as it is, so that it stays a link, labelled with the address itself (no label can
+    disguise it). A value the model did not copy verbatim is not found here: the reply is still
     rendered through ``knowledge.markdown.render_markdown`` (no raw HTML, no unsafe link)."""
     values = {
         text for outcome in outcomes if outcome.data is not None
         for text in _values(outcome.data)
         if len(text.strip()) > 1 and escape_markdown(text) != text
+        and not _WEB_ADDRESS.fullmatch(text)
     }
     if not values or not reply:
         return reply

@@ -286,6 +286,24 @@ def test_with_claude_the_companys_values_read_as_text_as_in_a_template(shop, fak
     assert escape_markdown(name) in result.reply_text
 
 
+def test_a_web_address_of_the_companys_answer_stays_a_link_and_nothing_else_becomes_one():
+    from chat.bot.lookup import literal_values
+    from chat.realtime import message_html
+
+    answer = CallOutcome(
+        connector="Order status", method="GET", url="u", ok=True, status=200, data={
+            "tracking": "https://parcels.example/t?id=AB12&lang=en",
+            "note": "see https://evil.example/x",  # an address inside a sentence a customer typed
+            "label": "[sale](https://evil.example/y)",
+        })
+    reply = ("Track it at https://parcels.example/t?id=AB12&lang=en or "
+             "[on the carrier's page](https://parcels.example/t?id=AB12&lang=en). "
+             "Note: see https://evil.example/x, label [sale](https://evil.example/y).")
+    html = message_html(literal_values(reply, [answer]))
+    assert html.count('href="https://parcels.example/t?id=AB12&amp;lang=en"') == 2
+    assert "evil.example" in html and 'href="https://evil.example' not in html
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("show my recent orders", True), ("what are my last orders", True),
     ("can I see my order history?", True), ("list the orders I've placed", True),
