@@ -124,7 +124,47 @@
     template.innerHTML = html;
     cleanTree(template.content);
     box.appendChild(template.content);
+    keepWordsWhole(box);
     return box;
+  }
+
+  // A short hyphenated word ("e-mail", "follow-up") never breaks at its hyphen: it goes in a
+  // no-wrap span. Not inside a link, code or an address (a path's "very-long-segment" may
+  // break anywhere), nor a word so long that it could not fit a line.
+  var HYPHENATED = /(?<![\p{L}\p{N}\p{M}\/.:@_~%+=&?#-])[\p{L}\p{N}][\p{L}\p{N}\p{M}]*(?:-[\p{L}\p{N}][\p{L}\p{N}\p{M}]*)+(?![\p{L}\p{N}\p{M}\/@_~%+=&?#-]|\.[\p{L}\p{N}])/gu;
+  var HYPHENATED_MAX = 24;
+  function keepWordsWhole(el) {
+    var walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT, {
+      acceptNode: function (node) {
+        return node.parentNode.closest("a, code, pre, .sd-nowrap")
+          ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT;
+      }
+    });
+    var texts = [];
+    for (var node = walker.nextNode(); node; node = walker.nextNode()) { texts.push(node); }
+    texts.forEach(function (text) {
+      var data = text.data, at = 0, parts = document.createDocumentFragment(), found = false;
+      data.replace(HYPHENATED, function (word, index) {
+        if (word.length > HYPHENATED_MAX) { return word; }
+        found = true;
+        if (index > at) { parts.appendChild(document.createTextNode(data.slice(at, index))); }
+        var keep = document.createElement("span");
+        keep.className = "sd-nowrap";
+        keep.textContent = word;
+        parts.appendChild(keep);
+        at = index + word.length;
+        return word;
+      });
+      if (!found) { return; }
+      if (at < data.length) { parts.appendChild(document.createTextNode(data.slice(at))); }
+      text.parentNode.replaceChild(parts, text);
+    });
+  }
+
+  // Plain text (a customer's or an agent's, a draft) into ``el``: as text, never as HTML.
+  function setPlainText(el, text) {
+    el.textContent = text;
+    keepWordsWhole(el);
   }
 
   // Up to two initials for an avatar ("Dana Reyes" -> "DR"), when the frame has none.
@@ -191,7 +231,7 @@
     var p = document.createElement("p");
     p.className = "sd-text";
     p.setAttribute("dir", "auto");
-    p.textContent = text;
+    setPlainText(p, text);
     li.appendChild(p);
     return li;
   }
@@ -287,7 +327,7 @@
       li.remove();
       // The stored text, as the server keeps it (a card number shows its last four digits).
       var own = li.querySelector(".sd-text");
-      if (own && own.textContent !== m.text) { own.textContent = m.text; }
+      if (own && own.textContent !== m.text) { setPlainText(own, m.text); }
     } else {
       li = messageElement(m.author, m.text, m.sender_name, m.html, m.created_at, m.sender_initials);
     }
@@ -400,7 +440,7 @@
       streaming[frame.reply_to] = li;
       log.appendChild(li);
     }
-    li.querySelector(".sd-text").textContent = frame.text;
+    setPlainText(li.querySelector(".sd-text"), frame.text);
     showTyping(null);
     scrollDown();
   }

@@ -326,3 +326,58 @@ def test_the_address_typed_in_the_chat_is_offered_in_the_e_mail_form_and_kept_on
     # It stands where the form stood: right under the handoff message.
     after = saved.evaluate("li => li.previousElementSibling.getAttribute('data-author')")
     assert after == "system"
+
+
+# Whether some line of a bubble ends inside a hyphenated word such as "e-mail" (the rects of
+# the word's characters on more than one line).
+_SPLIT_HYPHENATED = """log => {
+  const split = [];
+  for (const bubble of log.querySelectorAll('[data-sd=message] .sd-text')) {
+    const walker = document.createTreeWalker(bubble, NodeFilter.SHOW_TEXT);
+    let texts = [], node;
+    while ((node = walker.nextNode())) { texts.push(node); }
+    const whole = texts.map(t => t.data).join('');
+    // Words, not the parts of a path in an address (which must wrap anywhere).
+    for (const m of whole.matchAll(/(?<![\\w\\/.-])[A-Za-z]+(?:-[A-Za-z]+)+(?![\\w\\/-])/g)) {
+      const range = document.createRange();
+      let at = 0, started = false;
+      for (const t of texts) {
+        const end = at + t.data.length;
+        if (!started && m.index < end) { range.setStart(t, m.index - at); started = true; }
+        if (started && m.index + m[0].length <= end) {
+          range.setEnd(t, m.index + m[0].length - at); break;
+        }
+        at = end;
+      }
+      const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+      if (tops.size > 1) { split.push(m[0]); }
+    }
+  }
+  return split;
+}"""
+
+
+def test_hyphenated_words_stay_whole_in_bubbles_and_long_addresses_still_wrap(
+    daphne_server, celery_worker, demo, browser_context_factory, artifacts_dir
+):
+    """"e-mail" in the handoff message broke as "e-" / "mail" at some panel widths."""
+    page = browser_context_factory(viewport=SIZES["phone"]).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    widget.send("I want to talk to a person")
+    widget.wait_for_messages("system", 1)
+    long_url = "https://shop.example/" + "very-long-path-segment/" * 12 + "end"
+    widget.send(f"See {long_url} and my e-mail, a follow-up re-sent")
+    widget.wait_for_messages("customer", 2)
+    log = widget.panel.locator("[data-sd=log]")
+    split: dict[int, list[str]] = {}
+    for width in range(300, 481, 3):
+        page.set_viewport_size({"width": width, "height": 844})
+        found = log.evaluate(_SPLIT_HYPHENATED)
+        if found:
+            split[width] = found
+            page.locator(PANEL).screenshot(path=str(artifacts_dir / f"hyphen-split-{width}.png"))
+        # Long words and addresses still wrap: nothing scrolls sideways.
+        assert log.evaluate("el => el.scrollWidth <= el.clientWidth"), width
+    page.set_viewport_size({"width": 336, "height": 844})
+    page.screenshot(path=str(artifacts_dir / "hyphen-336.png"))
+    assert split == {}
