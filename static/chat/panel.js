@@ -1120,7 +1120,7 @@
   document.addEventListener("keydown", function (event) {
     if (document.activeElement !== document.body && document.activeElement !== null) { return; }
     if (event.ctrlKey || event.metaKey || event.altKey || event.key.length !== 1) { return; }
-    if (!input.disabled) { input.focus(); }
+    input.focus();
   });
 
   // --- Verified identity (chat.identity) -------------------------------------------------------
