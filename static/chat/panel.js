@@ -873,12 +873,35 @@
     if (!sendMessage(item)) { start(); }
   }
 
+  // --- The length limit, shown -----------------------------------------------------------------
+  // The boxes have no maxlength, which would cut a long paste silently: near the limit a count
+  // shows under the box, and a text over it is refused with a notice and kept to be shortened.
+  // Characters are counted as the server counts them (code points, not UTF-16 units).
+  var COUNT_FROM = 0.9;   // the count shows from this share of the limit
+  var inputCount = q("input-count"), commentCount = q("rating-comment-count");
+  function charCount(text) { return Array.from(text).length; }
+  function number(n) { return n.toLocaleString("en-US"); }
+  function tooLong(what) { return what + " has at most " + number(maxChars) + " characters."; }
+  function showCount(box, countEl) {
+    var n = charCount(box === input ? box.value.trim() : box.value);
+    var over = n > maxChars;
+    countEl.hidden = n < maxChars * COUNT_FROM;
+    var text = countEl.hidden ? "" : number(n) + " of " + number(maxChars) + " characters" +
+      (over ? ": " + number(n - maxChars) + " too many" : "");
+    if (countEl.textContent !== text) { countEl.textContent = text; }
+    countEl.classList.toggle("sd-over", over);
+    box.setAttribute("aria-invalid", over ? "true" : "false");
+    return !over;
+  }
+
   function submitMessage() {
     var text = input.value.trim();
     // Nothing to show (spaces, or invisible characters only): the server would refuse it too.
-    if (!text || INVISIBLE_ONLY.test(text)) { input.value = ""; return; }
-    if (text.length > maxChars) { notice("A message has at most " + maxChars + " characters."); return; }
+    if (!text || INVISIBLE_ONLY.test(text)) { input.value = ""; showCount(input, inputCount); return; }
+    if (!showCount(input, inputCount)) { notice(tooLong("A message")); input.focus(); return; }
+    if (noticeEl.textContent === tooLong("A message")) { notice(""); }
     input.value = "";
+    showCount(input, inputCount);
     typingSent = false;
     clearTimeout(typingTimer);
     sendText(text);
@@ -902,6 +925,7 @@
     }
   });
   input.addEventListener("input", function () {
+    showCount(input, inputCount);
     sendTyping(input.value.trim().length > 0);
     clearTimeout(typingTimer);
     typingTimer = setTimeout(function () { sendTyping(false); }, 3000);
@@ -938,7 +962,12 @@
   ratingForm.addEventListener("submit", function (event) {
     event.preventDefault();
     if (!score) { notice("Choose from 1 to 5 stars."); stars[0].focus(); return; }
-    sendFrame({ type: "rating", score: score, comment: q("rating-comment").value });
+    var comment = q("rating-comment");
+    if (!showCount(comment, commentCount)) { notice(tooLong("A comment")); comment.focus(); return; }
+    sendFrame({ type: "rating", score: score, comment: comment.value });
+  });
+  q("rating-comment").addEventListener("input", function () {
+    showCount(q("rating-comment"), commentCount);
   });
 
   // --- E-mail for a reply later ----------------------------------------------------------------
@@ -1111,8 +1140,9 @@
     // Keys the customer typed while this panel loaded (widget.js kept them): put in the box
     // before any typed since, to be sent as they would send anything they typed.
     if (event.data.type === "supportdesk:typed" && typeof event.data.text === "string") {
-      input.value = (event.data.text + input.value).slice(0, maxChars);
+      input.value = event.data.text + input.value;   // all of it: the count says if too long
       input.setSelectionRange(input.value.length, input.value.length);
+      showCount(input, inputCount);
     }
   });
   // A key typed while nothing in the panel has focus (the frame just focused, the message box

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from playwright.sync_api import Frame, Page, expect
 
 from chat import services
-from chat.models import AgentPresence, Conversation, PresenceStatus, Resolution
+from chat.models import AgentPresence, Conversation, Message, PresenceStatus, Resolution
 from chat.selectors import REPLY_TIME_CACHE_KEY
 from tests.a11y import axe_violations
 from tests.chat.widget_helpers import PANEL, REPLY_TIMEOUT_MS, WidgetPage
@@ -381,3 +381,61 @@ def test_hyphenated_words_stay_whole_in_bubbles_and_long_addresses_still_wrap(
     page.set_viewport_size({"width": 336, "height": 844})
     page.screenshot(path=str(artifacts_dir / "hyphen-336.png"))
     assert split == {}
+
+
+def test_a_message_over_the_limit_is_kept_counted_and_not_sent(
+    daphne_server, celery_worker, demo, browser_context_factory, artifacts_dir
+):
+    """A paste over the limit was cut at it by the box's maxlength, silently."""
+    page = browser_context_factory(viewport=SIZES["phone"]).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    panel = widget.panel
+    box, count = panel.locator("[data-sd=input]"), panel.locator("[data-sd=input-count]")
+    expect(count).to_be_hidden()  # nothing to count yet
+    long_text = ("Lorem ipsum dolor sit amet. " * 80)[:2100] + "THE END"
+    box.fill(long_text)
+    expect(box).to_have_value(long_text)
+    expect(count).to_be_visible()
+    expect(count).to_have_text("2,107 of 2,000 characters: 107 too many")
+    expect(count).to_have_attribute("aria-live", "polite")
+    page.screenshot(path=str(artifacts_dir / "message-over-limit.png"))
+    panel.locator("[data-sd=send]").click()
+    expect(widget.notice()).to_have_text("A message has at most 2,000 characters.")
+    expect(box).to_have_value(long_text)  # kept, to shorten or split
+    assert Message.objects.count() == 0
+    box.fill("x" * 1950)
+    expect(count).to_have_text("1,950 of 2,000 characters")
+    box.fill("Short now")
+    expect(count).to_be_hidden()
+    panel.locator("[data-sd=send]").click()
+    widget.wait_for_messages("customer", 1)
+    expect(box).to_have_value("")
+
+
+def test_a_rating_comment_over_the_limit_is_kept_counted_and_not_sent(
+    daphne_server, celery_worker, demo, browser_context_factory
+):
+    page = browser_context_factory(viewport=SIZES["desktop"]).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    widget.send("Hello there!")
+    widget.wait_for_messages("bot", 1)
+    conversation = Conversation.objects.get()
+    services.conversation_resolve(conversation=conversation, resolution=Resolution.AGENT)
+    panel = widget.panel
+    expect(panel.locator("[data-sd=rating-form]")).to_be_visible(timeout=REPLY_TIMEOUT_MS)
+    widget.star(5).click()
+    comment, count = panel.locator("[data-sd=rating-comment]"), panel.locator(
+        "[data-sd=rating-comment-count]")
+    long_text = "Great help! " * 200
+    comment.fill(long_text)
+    expect(comment).to_have_value(long_text)
+    expect(count).to_have_text("2,400 of 2,000 characters: 400 too many")
+    panel.locator("[data-sd=rating-send]").click()
+    expect(widget.notice()).to_have_text("A comment has at most 2,000 characters.")
+    expect(comment).to_have_value(long_text)
+    conversation.refresh_from_db()
+    assert conversation.rating is None
+    comment.fill("Great help!")
+    expect(count).to_be_hidden()
+    panel.locator("[data-sd=rating-send]").click()
+    expect(widget.notice()).to_contain_text("Thank you", timeout=REPLY_TIMEOUT_MS)
