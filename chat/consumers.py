@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from . import limits, realtime, selectors, services
+from . import events, limits, realtime, selectors, services
 from .frames import FrameError, decode_frame
 from .models import Author, Conversation, ConversationStatus, Resolution
 from .text import is_blank
@@ -127,6 +127,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(
                 realtime.conversation_group(self.conversation.pk), self.channel_name
             )
+            await self.channel_layer.group_discard(realtime.AVAILABILITY_GROUP, self.channel_name)
             try:  # for chat.mail: whether the customer has left (a write per leave, not message)
                 await database_sync_to_async(services.customer_socket_left)(
                     conversation=self.conversation
@@ -226,10 +227,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.error("origin_not_allowed")
             await self.close(code=4403)
             return
-        # Join the group before reading the transcript, so nothing falls between the two.
+        # Join the groups before reading the transcript and the count of agents online, so
+        # nothing falls between the two.
         await self.channel_layer.group_add(
             realtime.conversation_group(conversation.pk), self.channel_name
         )
+        await self.channel_layer.group_add(realtime.AVAILABILITY_GROUP, self.channel_name)
         self.conversation = conversation
         zone = frame.get("timezone")
         joined, frames = await database_sync_to_async(self._joined)(
@@ -245,7 +248,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
 
     def _joined(
         self, conversation: Conversation, after_seq: int, zone: str, missing_seqs: list[int]
-    ) -> tuple[dict, list[dict]]:
+    ) -> tuple[events.JoinedFrame, list[events.MessageFrame]]:
         services.customer_socket_joined(conversation=conversation)
         conversation.refresh_from_db()
         if zone:
@@ -259,7 +262,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 conversation_id=conversation.pk, after_seq=after_seq, missing_seqs=missing_seqs
             )
         ]
-        joined = {
+        joined: events.JoinedFrame = {
             "type": "joined",
             "conversation_id": str(conversation.public_id),
             "status": conversation.status,
@@ -471,4 +474,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event["frame"])
 
     async def chat_conversation(self, event: dict) -> None:
+        await self.send_json(event["frame"])
+
+    async def chat_availability(self, event: dict) -> None:
         await self.send_json(event["frame"])

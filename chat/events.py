@@ -130,6 +130,14 @@ class HandoffFrame(TypedDict):
     expected_wait_seconds: int | None
 
 
+class AvailabilityFrame(TypedDict):
+    """The number of agents online changed (a console opened or closed, an agent away or
+    back): the widget's header says when the team replies by it, without a reload."""
+
+    type: Literal["availability"]
+    agents_online: int
+
+
 class ConversationFrame(TypedDict):
     """Status, assignee, resolution or rating changed (claim, resolve, return to bot, rate)."""
 
@@ -212,6 +220,13 @@ class ChatHandoffEvent(TypedDict):
 class ChatConversationEvent(TypedDict):
     type: Literal["chat.conversation"]
     frame: ConversationFrame
+
+
+class ChatAvailabilityEvent(TypedDict):
+    """To ``realtime.AVAILABILITY_GROUP`` (every joined customer socket)."""
+
+    type: Literal["chat.availability"]
+    frame: AvailabilityFrame
 
 
 class QueueSummary(TypedDict):

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 
 QUEUE_GROUP = "console.queue"
+# Every customer socket that joined a conversation: how many agents are online.
+AVAILABILITY_GROUP = "chat.availability"
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_pid: int | None = None
@@ -242,6 +244,13 @@ def handoff_frame(conversation: Conversation) -> events.HandoffFrame:
     }
 
 
+def availability_frame() -> events.AvailabilityFrame:
+    """How many agents are online now (``selectors.agents_online_count``)."""
+    from .selectors import agents_online_count
+
+    return {"type": "availability", "agents_online": agents_online_count()}
+
+
 def error_frame(
     code: str,
     message: str | None = None,
@@ -333,6 +342,12 @@ def broadcast_handoff(conversation: Conversation) -> None:
         ),
         _queue_changed(conversation, "handoff"),
     )
+
+
+def broadcast_availability() -> None:
+    """The number of agents online may have changed: every customer's widget hears the count
+    (its header says whether the team replies in minutes or by e-mail)."""
+    _send((AVAILABILITY_GROUP, {"type": "chat.availability", "frame": availability_frame()}))
 
 
 def broadcast_conversation_changed(conversation: Conversation, change: str) -> None:

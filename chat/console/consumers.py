@@ -25,6 +25,7 @@ from chat.realtime import (
     agent_group,
     console_conversation_group,
     conversation_group,
+    deferred_broadcasts,
 )
 
 from .services import presence_connect, presence_disconnect, presence_touch
@@ -71,7 +72,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(QUEUE_GROUP, self.channel_name)
         await self.channel_layer.group_add(agent_group(user.pk), self.channel_name)
         await self.accept()
-        await database_sync_to_async(presence_connect)(agent=user)
+        async with deferred_broadcasts():  # customers' widgets hear an agent came online
+            await database_sync_to_async(presence_connect)(agent=user)
         self.heartbeat = asyncio.create_task(self._beat())
         await self.send_json({"type": "ready"})
 
@@ -111,7 +113,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(
                 console_conversation_group(self.watching), self.channel_name
             )
-        await database_sync_to_async(presence_disconnect)(agent=user)
+        async with deferred_broadcasts():
+            await database_sync_to_async(presence_disconnect)(agent=user)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:

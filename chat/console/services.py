@@ -35,11 +35,29 @@ from chat.names import agent_public_name, initials_of
 from chat.selectors import presence_fresh_since
 
 
+def _counts_as_online(presence: AgentPresence | None) -> bool:
+    """Whether ``presence`` is one of ``chat.selectors.agents_online_count``'s agents."""
+    return (
+        presence is not None
+        and presence.status == PresenceStatus.ONLINE
+        and presence.connections > 0
+        and presence.last_seen >= presence_fresh_since()
+    )
+
+
+def _announce_if_changed(before: bool, presence: AgentPresence | None) -> None:
+    """An agent who came online or left: every customer's widget hears the new count of agents
+    online once the transaction commits (``realtime.broadcast_availability``)."""
+    if before != _counts_as_online(presence):
+        transaction.on_commit(realtime.broadcast_availability)
+
+
 @transaction.atomic
 def presence_connect(*, agent: Any) -> AgentPresence:
     presence, created = AgentPresence.objects.select_for_update().get_or_create(
         user=agent, defaults={"status": PresenceStatus.ONLINE, "connections": 1}
     )
+    before = not created and _counts_as_online(presence)
     if not created:
         # Counts left by a process that died without saying goodbye are not trusted.
         stale = presence.last_seen < presence_fresh_since()
@@ -48,6 +66,7 @@ def presence_connect(*, agent: Any) -> AgentPresence:
             presence.status = PresenceStatus.ONLINE
         presence.save(update_fields=["connections", "status", "last_seen"])
         presence.refresh_from_db()
+    _announce_if_changed(before, presence)
     return presence
 
 
@@ -56,12 +75,14 @@ def presence_disconnect(*, agent: Any) -> AgentPresence | None:
     presence = AgentPresence.objects.select_for_update().filter(user=agent).first()
     if presence is None:
         return None
+    before = _counts_as_online(presence)
     presence.connections = Greatest(F("connections") - 1, 0)
     presence.save(update_fields=["connections", "last_seen"])
     presence.refresh_from_db()
     if presence.connections == 0 and presence.status == PresenceStatus.ONLINE:
         presence.status = PresenceStatus.OFFLINE
         presence.save(update_fields=["status", "last_seen"])
+    _announce_if_changed(before, presence)
     return presence
 
 
@@ -76,8 +97,10 @@ def presence_set_status(*, agent: Any, status: str) -> AgentPresence:
     if status not in (PresenceStatus.ONLINE, PresenceStatus.AWAY):
         raise ValueError(f"an agent can only be online or away, not {status!r}")
     presence, _ = AgentPresence.objects.select_for_update().get_or_create(user=agent)
+    before = _counts_as_online(presence)
     presence.status = status
     presence.save(update_fields=["status", "last_seen"])
+    _announce_if_changed(before, presence)
     return presence
 
 

@@ -465,9 +465,10 @@
 
   // The header's second line. While the bot has the conversation it answers at once, and the
   // line says so, then when the team would: in its typical first response while an agent is
-  // online, else by e-mail. Handed over (or resolved), it tells the team's reply alone.
-  // ``agentsOnline`` (a number) updates the count kept on the element; without it, the line
-  // follows ``status``.
+  // online, else by e-mail. Handed over (or resolved), it tells the team's reply alone; with
+  // an agent on the conversation, their typical reply. ``agentsOnline`` (a number, from the
+  // joined, handoff and availability frames) updates the count kept on the element; without
+  // it, the line follows ``status``.
   function showReplyTime(agentsOnline) {
     if (!replyTimeEl) { return; }
     if (typeof agentsOnline === "number") {
@@ -483,7 +484,8 @@
       replyTimeEl.textContent = "Instant answers \u00b7 ";
       replyTimeEl.appendChild(team);
     } else {
-      replyTimeEl.textContent = online
+      // A person has the conversation: not "we'll reply by e-mail" above a live chat.
+      replyTimeEl.textContent = online || status === "agent"
         ? "Typically replies in " + minutes + " min"
         : "We\u2019ll reply by e-mail";
     }
@@ -593,8 +595,6 @@
     if (status === "agent") {
       notice(extra && extra.assignee_name ? "You are chatting with " + extra.assignee_name + "." : "");
       hideContactForm();
-      // A person is here: not "we'll reply by e-mail" above a live chat.
-      if (replyTimeEl && replyTimeEl.getAttribute("data-agents-online") === "0") { showReplyTime(1); }
     } else if (status === "bot") {
       notice("");
     }
@@ -617,6 +617,14 @@
       notice("");
       if (!contactGiven) { showContactForm(); }
     }
+  }
+
+  // Agents came online or left (a console opened or closed): the header follows at once. While
+  // the conversation waits with no one left online, the e-mail form is offered (once).
+  function onAvailability(agentsOnline) {
+    if (typeof agentsOnline !== "number") { return; }
+    showReplyTime(agentsOnline);
+    if (status === "waiting" && agentsOnline === 0 && !contactGiven) { showContactForm(); }
   }
 
   function handle(frame) {
@@ -642,6 +650,7 @@
       case "message.delta": showDelta(frame); break;
       case "typing": showTyping(frame.is_typing ? frame.author : null); break;
       case "handoff": onHandoff(frame); break;
+      case "availability": onAvailability(frame.agents_online); break;
       case "conversation":
         if (frame.rating !== null && frame.rating !== undefined) { rated = true; }
         applyStatus(frame.status, frame);

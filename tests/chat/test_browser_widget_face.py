@@ -439,3 +439,34 @@ def test_a_rating_comment_over_the_limit_is_kept_counted_and_not_sent(
     expect(count).to_be_hidden()
     panel.locator("[data-sd=rating-send]").click()
     expect(widget.notice()).to_contain_text("Thank you", timeout=REPLY_TIMEOUT_MS)
+
+
+def test_the_header_follows_agents_coming_and_going_without_a_reload(
+    daphne_server, celery_worker, demo, browser_context_factory, artifacts_dir
+):
+    """The header said "We'll reply by e-mail" after an agent came online or took the
+    conversation, until a reload: availability reached the panel only on join and handoff."""
+    from chat.console.services import presence_connect, presence_disconnect
+
+    page = browser_context_factory(viewport=SIZES["desktop"]).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    reply_time = widget.panel.locator("[data-sd=reply-time]")
+    widget.send("I want to talk to a person")
+    widget.wait_for_messages("system", 1)
+    expect(reply_time).to_have_text("We\u2019ll reply by e-mail")
+    agent = User.objects.get(username="agent")
+    presence_connect(agent=agent)  # the agent opens the console
+    expect(reply_time).to_have_text("Typically replies in 2 min")
+    page.screenshot(path=str(artifacts_dir / "header-agent-online.png"))
+    presence_disconnect(agent=agent)  # and closes it again
+    expect(reply_time).to_have_text("We\u2019ll reply by e-mail")
+    presence_connect(agent=agent)
+    conversation = Conversation.objects.get()
+    services.conversation_claim(conversation=conversation, agent=agent)
+    expect(reply_time).to_have_text("Typically replies in 2 min")
+    conversation.refresh_from_db()
+    services.conversation_return_to_bot(conversation=conversation, agent=agent)
+    expect(reply_time).to_have_text("Instant answers \u00b7 team in about 2 min")
+    presence_disconnect(agent=agent)
+    expect(reply_time).to_have_text("Instant answers \u00b7 team replies by e-mail")
+    page.screenshot(path=str(artifacts_dir / "header-back-to-bot-offline.png"))

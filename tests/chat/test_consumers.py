@@ -107,6 +107,39 @@ async def test_join_answers_with_the_state(started):
     await comm.disconnect()
 
 
+async def test_every_joined_socket_hears_when_agents_come_online_or_leave(
+    started, agent, other_agent
+):
+    """The widget's header kept "We'll reply by e-mail" after an agent came online: the count
+    reached it only on join and handoff."""
+    from chat.console.services import presence_connect, presence_disconnect, presence_set_status
+
+    conversation, token = started
+    comm, joined = await joined_socket(conversation, token)
+    assert joined["agents_online"] == 0
+    connect = database_sync_to_async(presence_connect)
+    disconnect = database_sync_to_async(presence_disconnect)
+    await connect(agent=agent)
+    assert await comm.receive_json_from(timeout=TIMEOUT) == {
+        "type": "availability", "agents_online": 1
+    }
+    await connect(agent=agent)  # a second console tab of the same agent: no change
+    await connect(agent=other_agent)
+    assert await comm.receive_json_from(timeout=TIMEOUT) == {
+        "type": "availability", "agents_online": 2
+    }
+    await database_sync_to_async(presence_set_status)(agent=other_agent, status="away")
+    assert (await comm.receive_json_from(timeout=TIMEOUT))["agents_online"] == 1
+    await disconnect(agent=agent)  # one of two tabs: still online
+    assert await comm.receive_nothing()
+    await disconnect(agent=agent)
+    assert await comm.receive_json_from(timeout=TIMEOUT) == {
+        "type": "availability", "agents_online": 0
+    }
+    await comm.disconnect()
+    await connect(agent=agent)  # a socket that left hears nothing more (nor fails the send)
+
+
 @database_sync_to_async
 def stored_zone(conversation) -> str:
     return Conversation.objects.values_list("timezone", flat=True).get(pk=conversation.pk)
