@@ -262,6 +262,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 conversation_id=conversation.pk, after_seq=after_seq, missing_seqs=missing_seqs
             )
         ]
+        waiting = conversation.status == ConversationStatus.WAITING
         joined: events.JoinedFrame = {
             "type": "joined",
             "conversation_id": str(conversation.public_id),
@@ -274,6 +275,8 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             "max_chars": self.max_chars,
             "timezone": conversation.timezone,
             "email_left": services.address_left(conversation),
+            "refused_emails": selectors.emails_refused_by_lookups(conversation_id=conversation.pk)
+            if waiting else [],
         }
         return joined, frames
 

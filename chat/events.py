@@ -85,6 +85,9 @@ class JoinedFrame(TypedDict):
     max_chars: int
     timezone: str  # the customer's zone in force ("" = the desk's TIME_ZONE)
     email_left: str  # the address left in the e-mail form (services.address_left; "" = none)
+    # While waiting for an agent: addresses order lookups found nothing for, never offered in
+    # the e-mail form (selectors.emails_refused_by_lookups); [] otherwise.
+    refused_emails: list[str]
 
 
 class MessageFrame(TypedDict):
@@ -128,6 +131,8 @@ class HandoffFrame(TypedDict):
     category: str
     agents_online: int
     expected_wait_seconds: int | None
+    # Addresses order lookups found nothing for: the e-mail form never offers them.
+    refused_emails: list[str]
 
 
 class AvailabilityFrame(TypedDict):

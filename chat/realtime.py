@@ -232,7 +232,7 @@ def conversation_frame(conversation: Conversation) -> events.ConversationFrame:
 
 
 def handoff_frame(conversation: Conversation) -> events.HandoffFrame:
-    from .selectors import agents_online_count, expected_wait_seconds
+    from .selectors import agents_online_count, emails_refused_by_lookups, expected_wait_seconds
 
     online = agents_online_count()
     return {
@@ -241,6 +241,7 @@ def handoff_frame(conversation: Conversation) -> events.HandoffFrame:
         "category": conversation.handoff_category,
         "agents_online": online,
         "expected_wait_seconds": expected_wait_seconds() if online else None,
+        "refused_emails": emails_refused_by_lookups(conversation_id=conversation.pk),
     }
 
 

@@ -30,6 +30,7 @@ from .models import (
     WIDGET_KEY_MAX,
     AgentPresence,
     Author,
+    BotTrace,
     Conversation,
     ConversationStatus,
     Message,
@@ -150,6 +151,34 @@ def agents_online_count() -> int:
     return AgentPresence.objects.filter(
         status=PresenceStatus.ONLINE, connections__gt=0, last_seen__gte=presence_fresh_since()
     ).count()
+
+
+def emails_refused_by_lookups(*, conversation_id: int) -> list[str]:
+    """The e-mail addresses (lower case) that the conversation's order lookups found nothing
+    for, and that no later lookup found an order for: the customer mistyped them, so the
+    widget's reply-by-e-mail form never offers them. Read from the bot turns' traces (the
+    details a lookup used, ``dialog.details.email``, and its outcome, ``connector``); one
+    query."""
+    refused: dict[str, None] = {}
+    stages = (
+        BotTrace.objects.filter(conversation_id=conversation_id, stages__trace__has_key="connector")
+        .order_by("message__seq")
+        .values_list("stages", flat=True)
+    )
+    for turn in stages:
+        trace = turn.get("trace") if isinstance(turn, dict) else None
+        call = trace.get("connector") if isinstance(trace, dict) else None
+        dialog = trace.get("dialog") if isinstance(trace, dict) else None
+        details = dialog.get("details") if isinstance(dialog, dict) else None
+        email = details.get("email") if isinstance(details, dict) else None
+        if not isinstance(call, dict) or not isinstance(email, str) or not email:
+            continue
+        calls = [c for c in call.get("orders") or [call] if isinstance(c, dict)]
+        if any(c.get("ok") for c in calls):
+            refused.pop(email.lower(), None)  # an order found with it: the address is right
+        elif any(c.get("not_found") for c in calls):
+            refused[email.lower()] = None
+    return list(refused)
 
 
 def expected_wait_seconds() -> int:

@@ -296,20 +296,42 @@
     li.appendChild(box);
   }
 
-  // The last e-mail address the customer wrote in a message (shown in this conversation).
-  var typedEmail = "";
+  // The e-mail addresses the customer wrote in messages (shown in this conversation), oldest
+  // first; those the server says order lookups found nothing for (``refused_emails`` of the
+  // joined and handoff frames, lower case); what the e-mail form was last filled with.
+  var typedEmails = [], refusedEmails = {}, offeredEmail = "";
   // An apostrophe belongs to a name (pat.o'neil@...), not around one: quotes are left out.
   var EMAIL_IN_TEXT = /[^\s@<>()\[\]{},;:"`\u2018\u2019\u201c\u201d\u00ab\u00bb]+@[^\s@<>()\[\]{},;:"'`\u2018\u2019\u201c\u201d\u00ab\u00bb]+\.[A-Za-z]{2,63}/g;
   function rememberTypedEmail(text) {
-    var found = String(text || "").match(EMAIL_IN_TEXT);
-    var last = found ? found[found.length - 1].replace(/^'+/, "") : "";
-    if (!last || last.charAt(0) === "@" || last.length > 254) { return; }
-    var offered = typedEmail;
-    typedEmail = last;
+    var found = String(text || "").match(EMAIL_IN_TEXT) || [];
+    found.forEach(function (address) {
+      address = address.replace(/^'+/, "");
+      if (address && address.charAt(0) !== "@" && address.length <= 254) { typedEmails.push(address); }
+    });
     // The form may be up already (a reload shows it before the history that holds the
-    // address): a later address replaces the one offered, never one the customer typed there.
+    // address): a later address replaces the one offered.
+    if (found.length && !contactForm.hidden) { offerEmail(); }
+  }
+  function setRefusedEmails(list) {
+    if (!Array.isArray(list)) { return; }
+    refusedEmails = {};
+    list.forEach(function (address) {
+      if (typeof address === "string") { refusedEmails[address.toLowerCase()] = true; }
+    });
+    if (!contactForm.hidden) { offerEmail(); }
+  }
+  // The address the form offers: a signed-in customer's own (from the host page's signed
+  // identity), else the latest the customer wrote that no order lookup found nothing for (an
+  // order lookup asks for one: they need not type it twice), else none. Never replaces what
+  // the customer typed in the field.
+  function offerEmail() {
     var field = contactForm.querySelector("[data-sd=contact-email]");
-    if (!contactForm.hidden && (!field.value || field.value === offered)) { field.value = typedEmail; }
+    if (field.value && field.value !== offeredEmail) { return; }
+    var offer = state.verified && identity && identity.email ? identity.email : "";
+    for (var i = typedEmails.length - 1; i >= 0 && !offer; i--) {
+      if (!refusedEmails[typedEmails[i].toLowerCase()]) { offer = typedEmails[i]; }
+    }
+    field.value = offeredEmail = offer;
   }
 
   function showMessage(m) {
@@ -559,13 +581,9 @@
       contactItem.setAttribute("data-sd", "contact-item");
       contactItem.appendChild(contactForm);
     }
-    var field = contactForm.querySelector("[data-sd=contact-email]");
-    // A signed-in customer's address, from the host page's signed identity, as a start: saving
-    // it keeps their verified contact; another address is where replies go instead.
-    if (!field.value && state.verified && identity && identity.email) { field.value = identity.email; }
-    // Else the last address the customer typed in the conversation (an order lookup asks for
-    // one): they need not type it twice, and may change it before saving.
-    if (!field.value && typedEmail) { field.value = typedEmail; }
+    // Saving a signed-in customer's own address keeps their verified contact; another address
+    // is where replies go instead. The customer may change the address before saving.
+    offerEmail();
     contactForm.hidden = false;
     contactItem.hidden = false;
     placeContactItem();
@@ -608,6 +626,7 @@
   // online it asks for an e-mail address, and the form follows it in the transcript.
   function onHandoff(frame) {
     showTyping(null);
+    setRefusedEmails(frame.refused_emails);
     applyStatus("waiting");
     showReplyTime(frame.agents_online);
     if (frame.agents_online > 0) {
@@ -641,8 +660,9 @@
         if (frame.email_left && !contactGiven) {
           keepContact(frame.email_left, frame.status === "waiting" && !frame.agents_online);
         }
+        setRefusedEmails(frame.refused_emails);
         if (frame.status === "waiting" && !frame.agents_online) {
-          onHandoff({ agents_online: 0 });
+          onHandoff({ agents_online: 0, refused_emails: frame.refused_emails });
         }
         flushPending();
         break;

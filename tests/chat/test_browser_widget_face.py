@@ -470,3 +470,28 @@ def test_the_header_follows_agents_coming_and_going_without_a_reload(
     presence_disconnect(agent=agent)
     expect(reply_time).to_have_text("Instant answers \u00b7 team replies by e-mail")
     page.screenshot(path=str(artifacts_dir / "header-back-to-bot-offline.png"))
+
+
+def test_an_address_a_lookup_found_nothing_for_is_not_offered_in_the_e_mail_form(
+    daphne_server, celery_worker, demo, browser_context_factory, artifacts_dir
+):
+    """The form offered the last address the customer wrote, even the one an order lookup had
+    just found no order for."""
+    from tests.supportdesk.test_browser_demo_connectors import point_connectors_at
+
+    point_connectors_at(daphne_server)
+    page = browser_context_factory(viewport=SIZES["desktop"]).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    widget.send("Order 10023 hasn't arrived, I used jo@example.com to buy it")
+    expect(widget.wait_for_messages("bot", 1).last).to_contain_text("couldn't find that order")
+    widget.send("I want to talk to a person")
+    widget.wait_for_messages("system", 1)
+    field = widget.panel.locator("[data-sd=contact-email]")
+    expect(field).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "contact-after-failed-lookup.png"))
+    expect(field).to_have_value("")
+    page.reload()  # nor on a reload, which reads the address from the history again
+    widget.open()
+    widget.wait_for_messages("system", 1)
+    expect(field).to_be_visible()
+    expect(field).to_have_value("")

@@ -116,7 +116,7 @@ async def test_every_joined_socket_hears_when_agents_come_online_or_leave(
 
     conversation, token = started
     comm, joined = await joined_socket(conversation, token)
-    assert joined["agents_online"] == 0
+    assert joined["agents_online"] == 0 and joined["refused_emails"] == []
     connect = database_sync_to_async(presence_connect)
     disconnect = database_sync_to_async(presence_disconnect)
     await connect(agent=agent)

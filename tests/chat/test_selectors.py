@@ -163,3 +163,46 @@ def test_owed_messages_come_with_their_conversations_converted_as_the_orm_does(
     assert loaded.created_at.tzinfo is not None
     assert outbox.owed_heads_in_shard(shard) == [(message.pk, conversation.pk)]
     assert outbox.owed_heads_in_shard(shard, exclude=[message.pk]) == []
+
+
+def _lookup_turn(email: str, found: bool, orders: int = 0) -> dict:
+    """A bot turn's trace that looked an order up with ``email`` (as chat.bot.pipeline keeps
+    it): several ``orders`` give one call each, the first found or not, the others not."""
+    call = {"connector": "Order status", "ok": found, "not_found": not found}
+    if orders:
+        calls = [call] + [{**call, "ok": False, "not_found": True}] * (orders - 1)
+        call = {**call, "orders": calls}
+    return {"dialog": {"details": {"order_number": "10023", "email": email}}, "connector": call}
+
+
+def test_emails_refused_by_lookups_are_those_no_lookup_found_an_order_for(
+    widget, monkeypatch, django_capture_on_commit_callbacks
+):
+    from chat import services
+    from tests.chat.conftest import turn_result
+
+    traces = {
+        "order 10023, jo@example.com": _lookup_turn("jo@example.com", found=False),
+        "Jo@Example.com again": _lookup_turn("Jo@Example.com", found=False),
+        "sam@example.com then": _lookup_turn("SAM@example.com", found=False),
+        "sorry, it's sam@example.com": _lookup_turn("sam@example.com", found=True),
+        "10023 and 10024, kim@example.org": _lookup_turn("kim@example.org", found=True, orders=2),
+        "lee@example.org": _lookup_turn("lee@example.org", found=False, orders=2),
+        "no lookup, pat@example.com": {"dialog": {"details": {"email": "pat@example.com"}}},
+        "lookup with no address": {"connector": {"ok": False, "not_found": True}},
+    }
+    monkeypatch.setattr(
+        "chat.tasks.answer_turn",
+        lambda *, text, **_: turn_result(trace=traces[text]),
+    )
+    conversation, _token = services.conversation_start(widget=widget)
+    for text in traces:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.message_create_incoming(
+                conversation=conversation, text=text, client_id=uuid.uuid4()
+            )
+    assert selectors.emails_refused_by_lookups(conversation_id=conversation.pk) == [
+        "jo@example.com", "lee@example.org"
+    ]
+    other, _token = services.conversation_start(widget=widget)
+    assert selectors.emails_refused_by_lookups(conversation_id=other.pk) == []
