@@ -321,9 +321,9 @@
     if (!contactForm.hidden) { offerEmail(); }
   }
   // The address the form offers: a signed-in customer's own (from the host page's signed
-  // identity), else the latest the customer wrote that no order lookup found nothing for (an
-  // order lookup asks for one: they need not type it twice), else none. Never replaces what
-  // the customer typed in the field.
+  // identity), else the latest the customer wrote that no order lookup refused (an order
+  // lookup asks for one: they need not type it twice), else none. Never replaces what the
+  // customer typed in the field.
   function offerEmail() {
     var field = contactForm.querySelector("[data-sd=contact-email]");
     if (field.value && field.value !== offeredEmail) { return; }
