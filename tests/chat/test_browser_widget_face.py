@@ -433,6 +433,14 @@ def test_a_rating_comment_over_the_limit_is_kept_counted_and_not_sent(
     panel.locator("[data-sd=rating-send]").click()
     expect(widget.notice()).to_have_text("A comment has at most 2,000 characters.")
     expect(comment).to_have_value(long_text)
+    # The form keeps its layout: the comment box its rows (its text scrolls inside it), the
+    # count one line under it, "Send rating" under the count and above the message box.
+    boxes = {name: panel.locator(f"[data-sd={name}]").bounding_box()
+             for name in ("rating-comment", "rating-comment-count", "rating-send", "compose")}
+    assert boxes["rating-comment"]["height"] >= 40
+    assert boxes["rating-comment-count"]["height"] < 30
+    assert (boxes["rating-comment"]["y"] < boxes["rating-comment-count"]["y"]
+            < boxes["rating-send"]["y"] < boxes["compose"]["y"])
     conversation.refresh_from_db()
     assert conversation.rating is None
     comment.fill("Great help!")
