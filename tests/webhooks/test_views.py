@@ -293,6 +293,9 @@ def test_send_again_behind_an_undelivered_older_event_says_what_it_waits_for(
     page = admin_client.get(url).content.decode()
     assert 'data-sd="delivery-disabled"' in page and 'data-sd="delivery-blocked"' not in page
     assert "Its 3 undelivered events are kept" in page
+    # Nothing is sent while disabled: no row offers an action, none tells of a next try.
+    assert 'data-sd="delivery-resend"' not in page and "next try" not in page
+    assert "held while the endpoint is disabled" in page
     response = admin_client.post(reverse("webhooks:delivery_resend", args=[middle.pk]),
                                  follow=True)
     said = [str(m) for m in response.context["messages"]]
