@@ -639,11 +639,20 @@
   }
 
   // Agents came online or left (a console opened or closed): the header follows at once. While
-  // the conversation waits with no one left online, the e-mail form is offered (once).
+  // the conversation waits, the first agent to come online is announced (the handoff message
+  // above said no one was there; the e-mail form stays for a customer who would rather leave),
+  // and with no one left online the e-mail form is offered (once).
+  var AGENT_CAME_ONLINE = "Someone from our team is online now and will reply here.";
   function onAvailability(agentsOnline) {
     if (typeof agentsOnline !== "number") { return; }
+    var before = parseInt(replyTimeEl.getAttribute("data-agents-online"), 10) || 0;
     showReplyTime(agentsOnline);
-    if (status === "waiting" && agentsOnline === 0 && !contactGiven) { showContactForm(); }
+    if (status !== "waiting") { return; }
+    if (agentsOnline > 0 && before === 0) { notice(AGENT_CAME_ONLINE); }
+    if (agentsOnline === 0) {
+      if (noticeEl.textContent === AGENT_CAME_ONLINE) { notice(""); }
+      if (!contactGiven) { showContactForm(); }
+    }
   }
 
   function handle(frame) {

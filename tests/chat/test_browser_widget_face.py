@@ -465,9 +465,13 @@ def test_the_header_follows_agents_coming_and_going_without_a_reload(
     agent = User.objects.get(username="agent")
     presence_connect(agent=agent)  # the agent opens the console
     expect(reply_time).to_have_text("Typically replies in 2 min")
+    # The handoff message above said no one was online: the customer hears someone now is.
+    expect(widget.notice()).to_have_text(
+        "Someone from our team is online now and will reply here.")
     page.screenshot(path=str(artifacts_dir / "header-agent-online.png"))
     presence_disconnect(agent=agent)  # and closes it again
     expect(reply_time).to_have_text("We\u2019ll reply by e-mail")
+    expect(widget.notice()).to_be_hidden()
     presence_connect(agent=agent)
     conversation = Conversation.objects.get()
     services.conversation_claim(conversation=conversation, agent=agent)
