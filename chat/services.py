@@ -565,18 +565,31 @@ def connector_category(trace: dict[str, Any] | None) -> str:
     if not isinstance(call, dict) or not call.get("connector"):
         return ""
     quality = (trace or {}).get("quality")
-    if call.get("ok") and isinstance(quality, dict) and not quality.get("ok", True):
+    outcome = _call_outcome(call)
+    if outcome == "ok" and isinstance(quality, dict) and not quality.get("ok", True):
         kind = "connector_failed"  # the quality check replaced the answer: none was given
-    elif call.get("ok"):
-        kind = "connector"
-    elif call.get("not_found") or call.get("reason") in ("http_404", "missing_field"):
-        kind = "connector_not_found"
     else:
-        kind = "connector_failed"
+        kind = {"ok": "connector", "not_found": "connector_not_found"}.get(
+            outcome, "connector_failed")
+    return f"{kind}:{_call_connector(call)}"[:32]
+
+
+def _call_outcome(call: dict[str, Any]) -> str:
+    """A traced connector call's outcome: ``"ok"``, ``"not_found"`` (a 404 or a field the
+    reply template needs missing) or ``"failed"``."""
+    if call.get("ok"):
+        return "ok"
+    if call.get("not_found") or call.get("reason") in ("http_404", "missing_field"):
+        return "not_found"
+    return "failed"
+
+
+def _call_connector(call: dict[str, Any]) -> int | str:
+    """A traced call's connector: its id, or its name when the id is unknown."""
     identity = call.get("connector_id")
     if not isinstance(identity, int) or isinstance(identity, bool):
-        identity = call["connector"]
-    return f"{kind}:{identity}"[:32]
+        return call["connector"]
+    return identity
 
 
 def connector_calls(trace: dict[str, Any] | None) -> list[tuple[str, float]]:
@@ -596,18 +609,9 @@ def connector_calls(trace: dict[str, Any] | None) -> list[tuple[str, float]]:
     for call in calls:
         if not isinstance(call, dict) or not call.get("connector"):
             continue
-        if call.get("ok"):
-            kind = "ok"
-        elif call.get("not_found") or call.get("reason") in ("http_404", "missing_field"):
-            kind = "not_found"
-        else:
-            kind = "failed"
-        identity = call.get("connector_id")
-        if not isinstance(identity, int) or isinstance(identity, bool):
-            identity = call["connector"]
         ms = call.get("ms")
         ms = float(ms) if isinstance(ms, int | float) and not isinstance(ms, bool) else 0.0
-        found.append((f"{kind}:{identity}"[:32], max(0.0, ms)))
+        found.append((f"{_call_outcome(call)}:{_call_connector(call)}"[:32], max(0.0, ms)))
     return found
 
 
