@@ -929,6 +929,10 @@
     if (countEl.textContent !== text) { countEl.textContent = text; }
     countEl.classList.toggle("sd-over", over);
     box.setAttribute("aria-invalid", over ? "true" : "false");
+    // Shortened enough: the notice that refused it no longer holds.
+    if (!over && noticeEl.textContent === tooLong(box === input ? "A message" : "A comment")) {
+      notice("");
+    }
     return !over;
   }
 

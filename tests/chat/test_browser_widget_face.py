@@ -405,6 +405,7 @@ def test_a_message_over_the_limit_is_kept_counted_and_not_sent(
     assert Message.objects.count() == 0
     box.fill("x" * 1950)
     expect(count).to_have_text("1,950 of 2,000 characters")
+    expect(widget.notice()).to_be_hidden()  # shortened enough: the refusal no longer holds
     box.fill("Short now")
     expect(count).to_be_hidden()
     panel.locator("[data-sd=send]").click()
@@ -445,6 +446,7 @@ def test_a_rating_comment_over_the_limit_is_kept_counted_and_not_sent(
     assert conversation.rating is None
     comment.fill("Great help!")
     expect(count).to_be_hidden()
+    expect(widget.notice()).to_be_hidden()
     panel.locator("[data-sd=rating-send]").click()
     expect(widget.notice()).to_contain_text("Thank you", timeout=REPLY_TIMEOUT_MS)
 
