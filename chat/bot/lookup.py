@@ -104,6 +104,38 @@ def list_intent(connectors: tuple[ConnectorSpec, ...]) -> str:
     return next((c.intents[0] for c in connectors if c.verified_only and c.intents), "")
 
 
+def order_number_intent(connectors: tuple[ConnectorSpec, ...]) -> str:
+    """The intent of the first connector anyone may call that needs an order number (the
+    order's status), or ""."""
+    return next((c.intents[0] for c in connectors
+                 if "order_number" in c.needs and not c.verified_only and c.intents), "")
+
+
+# Words that may stand beside a lone order number in a question about it: "where is 10019?",
+# "any news on 10019", "10019 please". Any other word ("I live in 10019", "I paid 10019")
+# leaves the number unread unless a cue says it is an order's.
+_LONE_NUMBER_WORDS = frozenset({
+    "where", "is", "what", "whats", "what's", "about", "status", "of", "on", "any", "update",
+    "updates", "news", "please", "pls", "hi", "hello", "hey", "check", "track", "for", "with",
+    "how", "it", "and",
+})
+
+
+def lone_order_numbers(text: str, found: dict[str, Any]) -> list[str]:
+    """The order numbers of a message that is only a number of 5-20 digits (or a few) with
+    words asking about it (``_LONE_NUMBER_WORDS``): "where is 10019?", "10019". ``found``:
+    the message's entities read as when an order number is awaited (so a phone number,
+    amount, date or postal code is not one). [] for anything else."""
+    numbers = [n for n in found.get("order_numbers") or () if n.isdigit() and len(n) >= 5]
+    if not numbers:
+        return []
+    rest = text.lower()
+    for number in numbers:
+        rest = rest.replace(number.lower(), " ")
+    words = re.findall(r"[a-z][a-z'\u2019]*", rest)
+    return numbers if all(w.replace("\u2019", "'") in _LONE_NUMBER_WORDS for w in words) else []
+
+
 def choose(
     connectors: tuple[ConnectorSpec, ...], *, intent: str, verified: bool, order_number: bool,
     own_orders: bool = False,

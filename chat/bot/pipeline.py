@@ -217,6 +217,23 @@ def run_turn(
             intent, is_fallback = listing, False
             trace["classification"].update(decided_intent=intent, is_fallback=False,
                                            own_orders=True)
+    # "where is 10019?", "10019": a message that is only a long number with words asking about
+    # it asks about that order, whether the classifier placed it there or nowhere.
+    status_intent = lookup.order_number_intent(taxonomy.connectors)
+    unplaced = is_fallback or intent == taxonomy.fallback_intent
+    if (
+        status_intent in taxonomy.intents and (unplaced or intent == status_intent)
+        and not found.get("order_number") and readable.supported and not aside
+    ):
+        awaited = entities.extract(text, products=taxonomy.products, today=today,
+                                   awaiting="order_number")
+        numbers = lookup.lone_order_numbers(text, awaited)
+        if numbers:
+            found = {**found, "order_number": numbers[0], "order_numbers": numbers}
+            trace["entities"] = found
+            intent, is_fallback = status_intent, False
+            trace["classification"].update(decided_intent=intent, is_fallback=False,
+                                           lone_order_number=True)
     clock.lap("entities")
 
     # 3. Signals, sentiment and urgency.

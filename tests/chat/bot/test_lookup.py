@@ -8,6 +8,7 @@ import dataclasses
 import pytest
 
 from chat.bot import lookup
+from chat.bot.entities import extract
 from chat.bot.lookup import SIGN_IN_REPLY, DeferTurn, choose
 from chat.bot.pipeline import run_turn
 from chat.bot.types import TurnContext
@@ -302,6 +303,30 @@ def test_a_web_address_of_the_companys_answer_stays_a_link_and_nothing_else_beco
     html = message_html(literal_values(reply, [answer]))
     assert html.count('href="https://parcels.example/t?id=AB12&amp;lang=en"') == 2
     assert "evil.example" in html and 'href="https://evil.example' not in html
+
+
+@pytest.mark.parametrize(("text", "numbers"), [
+    ("where is 48213?", ["48213"]), ("48213", ["48213"]), ("any news on #48213 please", ["48213"]),
+    ("hey, what about 48213 and 48214", ["48213", "48214"]),
+    ("I live in 48213", []), ("I paid 48213 yesterday", []), ("call 0612345678", []),
+    ("where is 4821?", []),  # four digits: a year, a PIN, a street number as often
+])
+def test_a_lone_long_number_asked_about_is_an_order_number(text, numbers):
+    from chat.bot.lookup import lone_order_numbers
+
+    awaited = extract(text, products=None, today=TODAY, awaiting="order_number")
+    assert lone_order_numbers(text, awaited) == numbers
+
+
+def test_a_lone_order_number_the_classifier_did_not_place_is_looked_up(shop):
+    """"where is 48213?" read as nothing in particular: the number alone is the question."""
+    caller = Caller()
+    result = converse(shop, ["where is 48213?", "pat@example.com"], caller=caller)
+    assert [values["order_number"] for _, values in caller.calls] == ["48213"]
+    assert result.intent == "order_status"
+    placed = run_turn(shop, text="I live in 48213", today=TODAY, call_connector=Caller(),
+                      use_claude=False, context=TurnContext())
+    assert placed.intent != "order_status" and "order_number" not in placed.trace["entities"]
 
 
 @pytest.mark.parametrize(("text", "expected"), [
