@@ -131,7 +131,9 @@
   // A short hyphenated word ("e-mail", "follow-up") never breaks at its hyphen: it goes in a
   // no-wrap span. Not inside a link, code or an address (a path's "very-long-segment" may
   // break anywhere), nor a word so long that it could not fit a line.
-  var HYPHENATED = /(?<![\p{L}\p{N}\p{M}\/.:@_~%+=&?#-])[\p{L}\p{N}][\p{L}\p{N}\p{M}]*(?:-[\p{L}\p{N}][\p{L}\p{N}\p{M}]*)+(?![\p{L}\p{N}\p{M}\/@_~%+=&?#-]|\.[\p{L}\p{N}])/gu;
+  // The character before the word is matched (group 1), not looked behind at: a lookbehind
+  // would stop the whole script parsing on Safari before 16.4.
+  var HYPHENATED = /(^|[^\p{L}\p{N}\p{M}\/.:@_~%+=&?#-])([\p{L}\p{N}][\p{L}\p{N}\p{M}]*(?:-[\p{L}\p{N}][\p{L}\p{N}\p{M}]*)+)(?![\p{L}\p{N}\p{M}\/@_~%+=&?#-]|\.[\p{L}\p{N}])/gu;
   var HYPHENATED_MAX = 24;
   function keepWordsWhole(el) {
     var walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT, {
@@ -144,16 +146,17 @@
     for (var node = walker.nextNode(); node; node = walker.nextNode()) { texts.push(node); }
     texts.forEach(function (text) {
       var data = text.data, at = 0, parts = document.createDocumentFragment(), found = false;
-      data.replace(HYPHENATED, function (word, index) {
-        if (word.length > HYPHENATED_MAX) { return word; }
+      data.replace(HYPHENATED, function (match, before, word, index) {
+        if (word.length > HYPHENATED_MAX) { return match; }
         found = true;
+        index += before.length;
         if (index > at) { parts.appendChild(document.createTextNode(data.slice(at, index))); }
         var keep = document.createElement("span");
         keep.className = "sd-nowrap";
         keep.textContent = word;
         parts.appendChild(keep);
         at = index + word.length;
-        return word;
+        return match;
       });
       if (!found) { return; }
       if (at < data.length) { parts.appendChild(document.createTextNode(data.slice(at))); }
