@@ -121,6 +121,13 @@ _LONE_NUMBER_WORDS = frozenset({
 })
 
 
+def may_hold_long_number(text: str) -> bool:
+    """Whether ``text`` has at least five digits, so that ``lone_order_numbers`` could find a
+    number in it: the cheap test before reading its entities once more (most messages fail it).
+    """
+    return sum(ch.isdigit() for ch in text) >= 5
+
+
 def lone_order_numbers(text: str, found: dict[str, Any]) -> list[str]:
     """The order numbers of a message that is only a number of 5-20 digits (or a few) with
     words asking about it (``_LONE_NUMBER_WORDS``): "where is 10019?", "10019". ``found``:

@@ -224,6 +224,7 @@ def run_turn(
     if (
         status_intent in taxonomy.intents and (unplaced or intent == status_intent)
         and not found.get("order_number") and readable.supported and not aside
+        and lookup.may_hold_long_number(text)
     ):
         awaited = entities.extract(text, products=taxonomy.products, today=today,
                                    awaiting="order_number")

@@ -318,6 +318,19 @@ def test_a_lone_long_number_asked_about_is_an_order_number(text, numbers):
     assert lone_order_numbers(text, awaited) == numbers
 
 
+@pytest.mark.parametrize("text", [
+    "where is 48213?", "48213", "#48213", "48213!!", "order nr. 4821-3?", "what about 48 213",
+    "where is 4821?", "hello", "", "\u0664\u0668\u0662\u0661\u0663", "is it 482130000000000000?",
+])
+def test_the_cheap_digit_test_never_skips_a_number_the_full_reading_finds(text):
+    from chat.bot.lookup import lone_order_numbers, may_hold_long_number
+
+    awaited = extract(text, products=None, today=TODAY, awaiting="order_number")
+    if lone_order_numbers(text, awaited):
+        assert may_hold_long_number(text)
+    assert may_hold_long_number(text) is (sum(ch.isdigit() for ch in text) >= 5)
+
+
 def test_a_lone_order_number_the_classifier_did_not_place_is_looked_up(shop):
     """"where is 48213?" read as nothing in particular: the number alone is the question."""
     caller = Caller()
