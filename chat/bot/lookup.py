@@ -21,7 +21,7 @@ from typing import Any
 from knowledge.connectors import CallOutcome, ConnectorSpec, connector_call
 from knowledge.markdown import escape_markdown
 
-from . import quality
+from . import entities, quality, signals
 from .dialog import DialogOutcome, order_numbers
 
 QUESTIONS = {
@@ -141,6 +141,69 @@ def lone_order_numbers(text: str, found: dict[str, Any]) -> list[str]:
         rest = rest.replace(number.lower(), " ")
     words = re.findall(r"[a-z][a-z'\u2019]*", rest)
     return numbers if all(w.replace("\u2019", "'") in _LONE_NUMBER_WORDS for w in words) else []
+
+
+def guessed_order_numbers(text: str, *, products: Any, today: Any) -> list[str]:
+    """The numbers of 5-20 digits that ``text`` may give as its order number although no word
+    says so ("has 10023 shipped yet?"), read as when an order number is awaited (a phone
+    number, amount, date or postal code is none); [] when it has fewer than five digits. Only
+    ever asked about (``confirm_order_number``), never looked up unasked: "I paid 12999 for
+    my order" reads 12999 as well."""
+    if not may_hold_long_number(text):
+        return []
+    awaited = entities.extract(text, products=products, today=today, awaiting="order_number")
+    return [n for n in awaited.get("order_numbers") or () if n.isdigit() and 5 <= len(n) <= 20]
+
+
+def confirm_order_number(outcome: DialogOutcome, guesses: list[str]) -> DialogOutcome:
+    """The dialog outcome asking for the order number, asking instead whether the message's
+    number is it ('Is 10023 your order number? ...') when ``guesses`` has one; the guess is
+    kept in the pending detail (``"guess"``) so that a "yes" next turn gives it
+    (``confirmed_guess``). Unchanged when another detail is asked for or nothing was guessed."""
+    pending = outcome.state.get("pending") or {}
+    if pending.get("detail") != "order_number" or not guesses:
+        return outcome
+    guess = guesses[0]
+    question = (f'Is {guess} your order number? If it is, just say "yes"; if not, send me '
+                "the right one.")
+    state = {**outcome.state, "pending": {**pending, "question": question, "guess": guess}}
+    return dataclasses.replace(outcome, question=question, state=state)
+
+
+def confirmed_guess(state: dict[str, Any] | None, text: str) -> str:
+    """The order number the bot asked about last turn (``confirm_order_number``) when
+    ``text`` (normalised) is just a yes; "" otherwise."""
+    pending = (state or {}).get("pending")
+    if not isinstance(pending, dict) or pending.get("detail") != "order_number":
+        return ""
+    guess = pending.get("guess")
+    if not isinstance(guess, str) or not guess.isdigit() or not signals.accepts_offer(text):
+        return ""
+    return guess
+
+
+# "no", "nope, wrong number", "that's not it": a plain no to "Is 10023 your order number?".
+_DENIAL = re.compile(
+    r"^(?:no+|nope|nah|wrong|incorrect|not (?:it|that one|mine|right|correct)"
+    r"|that(?:'s| is) not (?:it|mine|right|correct|the one))"
+    r"(?:[,!. ]+(?:no|not|it|it's|it is|isn't|that|that's|wrong|number|one|mine|sorry|"
+    r"thanks|not it|not mine|not right|wrong one|wrong number))*[!. ]*$"
+)
+
+
+def denied_guess(state: dict[str, Any] | None, text: str) -> str:
+    """The intent whose order number the bot asked about last turn (``confirm_order_number``)
+    when ``text`` (normalised) is just a no ("no", "nope, wrong number"), so that the number is
+    asked for again; "" otherwise."""
+    pending = (state or {}).get("pending")
+    if not isinstance(pending, dict) or pending.get("detail") != "order_number" or not (
+        pending.get("guess")
+    ):
+        return ""
+    intent = pending.get("intent")
+    if not isinstance(intent, str) or not _DENIAL.match(text.strip().replace("\u2019", "'")):
+        return ""
+    return intent
 
 
 def choose(

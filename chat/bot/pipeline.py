@@ -198,6 +198,10 @@ def run_turn(
     # A detail may come with a few words the classifier does not understand ("my bad, 10031").
     spare = DETAIL_SPARE_WORDS if is_fallback else 0
     found = _entities(taxonomy, text, today=today, state=context.dialog_state, spare=spare)
+    # "yes" to "Is 10023 your order number?" gives that number.
+    confirmed = lookup.confirmed_guess(context.dialog_state, text)
+    if confirmed and not found.get("order_number"):
+        found = {**found, "order_number": confirmed, "order_numbers": [confirmed]}
     if result.backend == "claude" and result.entities:
         for key in ("order_number", "email"):
             value = result.entities.get(key)
@@ -274,6 +278,12 @@ def run_turn(
     in_general = not without_detail and dialog.asks_in_general(text, found, defined=asked_terms)
     if without_detail or in_general:
         choices = {}
+    denied = lookup.denied_guess(context.dialog_state, text)
+    if denied in taxonomy.intents:
+        # "no" to "Is 10023 your order number?": the same request asks for the number again.
+        intent, is_fallback = denied, False
+        trace["classification"].update(decided_intent=intent, is_fallback=False,
+                                       guess_denied=True)
     if social:
         outcome = dialog.pleasantry(
             context.dialog_state, kind=social, fallback_intent=taxonomy.fallback_intent
@@ -294,6 +304,10 @@ def run_turn(
     intent, is_fallback = outcome.intent, outcome.is_fallback
     if outcome.action == "ask" and intent in choices:
         outcome = lookup.acknowledge(outcome)
+    if outcome.action == "ask" and not found.get("order_number"):
+        # "has 10023 shipped yet?": the number no word names is asked about, not asked for.
+        outcome = lookup.confirm_order_number(outcome, lookup.guessed_order_numbers(
+            text, products=taxonomy.products, today=today))
     trace["dialog"] = outcome.to_dict()
     clock.lap("dialog")
 

@@ -342,6 +342,51 @@ def test_a_lone_order_number_the_classifier_did_not_place_is_looked_up(shop):
     assert placed.intent != "order_status" and "order_number" not in placed.trace["entities"]
 
 
+@pytest.mark.parametrize("asking", [
+    "has 48213 shipped yet?", "is 48213 on the way", "my order is late, 48213",
+    "where is my order? I live in 48213",  # a postal code without its word: asked, not used
+])
+@pytest.mark.parametrize(("answer", "looked_up"), [
+    ("yes", "48213"), ("Yes please", "48213"), ("yep", "48213"),
+    ("no, it's 55102", "55102"), ("55102", "55102"),
+])
+def test_a_number_no_word_names_is_asked_about_before_it_is_looked_up(
+    shop, asking, answer, looked_up
+):
+    caller = Caller()
+    asked = converse(shop, [asking], caller=caller)
+    assert asked.intent == "order_status" and not caller.calls
+    assert "Is 48213 your order number?" in asked.reply_text
+    converse(shop, [asking, answer, "pat@example.com"], caller=caller)
+    assert [values["order_number"] for _, values in caller.calls] == [looked_up]
+
+
+@pytest.mark.parametrize("denial", ["no", "No.", "nope, wrong number", "that's not it",
+                                    "no that\u2019s not mine"])
+def test_a_no_to_the_guessed_number_asks_for_the_number_again(shop, denial):
+    caller = Caller()
+    result = converse(shop, ["has 48213 shipped yet?", denial], caller=caller)
+    assert result.intent == "order_status" and not caller.calls
+    assert result.reply_text.endswith("order number?") and "48213" not in result.reply_text
+    converse(shop, ["has 48213 shipped yet?", denial, "55102", "pat@example.com"],
+             caller=caller)
+    assert [values["order_number"] for _, values in caller.calls] == ["55102"]
+
+
+@pytest.mark.parametrize("text", [
+    "where is my order?",  # no number: asked for as before
+    "where is my order? call me on 0612345678",  # a phone number is no guess
+    "my order of 12/02/2026 has not arrived",  # nor a date
+    "my order from 2025 has not arrived",  # nor four digits
+])
+def test_no_guess_without_a_long_number(shop, text):
+    result = converse(shop, [text], caller=Caller())
+    assert result.intent == "order_status" and "order_number" not in result.trace["entities"]
+    assert result.reply_text.endswith("order number?") and "Is " not in result.reply_text
+    after_yes = converse(shop, [text, "yes"], caller=Caller())
+    assert "order_number" not in after_yes.trace["entities"]
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("show my recent orders", True), ("what are my last orders", True),
     ("can I see my order history?", True), ("list the orders I've placed", True),
