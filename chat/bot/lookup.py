@@ -117,7 +117,8 @@ def order_number_intent(connectors: tuple[ConnectorSpec, ...]) -> str:
 _LONE_NUMBER_WORDS = frozenset({
     "where", "is", "what", "whats", "what's", "about", "status", "of", "on", "any", "update",
     "updates", "news", "please", "pls", "hi", "hello", "hey", "check", "track", "for", "with",
-    "how", "it", "and",
+    "how", "it", "and", "where's", "wheres", "how's", "hows", "yet", "my", "the", "number",
+    "now", "today", "again", "thanks", "thank", "you", "so", "far", "latest",
 })
 
 
@@ -130,15 +131,17 @@ def may_hold_long_number(text: str) -> bool:
 
 def lone_order_numbers(text: str, found: dict[str, Any]) -> list[str]:
     """The order numbers of a message that is only a number of 5-20 digits (or a few) with
-    words asking about it (``_LONE_NUMBER_WORDS``): "where is 10019?", "10019". ``found``:
+    words asking about it (``_LONE_NUMBER_WORDS``) and perhaps the order's e-mail address:
+    "where is 10019?", "10019", "10019 sam@example.com". ``found``:
     the message's entities read as when an order number is awaited (so a phone number,
     amount, date or postal code is not one). [] for anything else."""
     numbers = [n for n in found.get("order_numbers") or () if n.isdigit() and len(n) >= 5]
     if not numbers:
         return []
     rest = text.lower()
-    for number in numbers:
-        rest = rest.replace(number.lower(), " ")
+    # "10019 sam@example.com": the order's e-mail address may come with its number.
+    for given in [*numbers, *(found.get("emails") or ())]:
+        rest = rest.replace(str(given).lower(), " ")
     words = re.findall(r"[a-z][a-z'\u2019]*", rest)
     return numbers if all(w.replace("\u2019", "'") in _LONE_NUMBER_WORDS for w in words) else []
 

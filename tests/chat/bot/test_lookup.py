@@ -310,6 +310,9 @@ def test_a_web_address_of_the_companys_answer_stays_a_link_and_nothing_else_beco
     ("hey, what about 48213 and 48214", ["48213", "48214"]),
     ("I live in 48213", []), ("I paid 48213 yesterday", []), ("call 0612345678", []),
     ("where is 4821?", []),  # four digits: a year, a PIN, a street number as often
+    ("where's 48213", ["48213"]), ("wheres 48213 yet?", ["48213"]),
+    ("48213 pat@example.com", ["48213"]), ("where is 48213? pat@example.com", ["48213"]),
+    ("I live in 48213, pat@example.com", []), ("pat@example.com", []),
 ])
 def test_a_lone_long_number_asked_about_is_an_order_number(text, numbers):
     from chat.bot.lookup import lone_order_numbers
@@ -340,6 +343,14 @@ def test_a_lone_order_number_the_classifier_did_not_place_is_looked_up(shop):
     placed = run_turn(shop, text="I live in 48213", today=TODAY, call_connector=Caller(),
                       use_claude=False, context=TurnContext())
     assert placed.intent != "order_status" and "order_number" not in placed.trace["entities"]
+
+
+def test_a_lone_order_number_with_its_email_address_is_looked_up_at_once(shop):
+    caller = Caller()
+    result = converse(shop, ["48213 pat@example.com"], caller=caller)
+    assert result.intent == "order_status"
+    assert caller.calls == [("Order status", {"order_number": "48213",
+                                              "email": "pat@example.com"})]
 
 
 @pytest.mark.parametrize("asking", [
