@@ -321,7 +321,7 @@ def run_turn(
         sentiment=feeling,
         urgency=urgency,
         signals=matched,
-        human_request=asked_for_person,
+        human_request=signals.request_quote(written, asked_for_person),
         accepted_offer=accepted_offer,
         turns=outcome.state["turns"],
         fallbacks=outcome.state["fallbacks"],

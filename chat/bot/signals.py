@@ -408,6 +408,21 @@ def human_request(text: str) -> str:
     return ""
 
 
+# A request quoted whole in the handoff reason up to this length; longer, its words alone.
+QUOTE_MAX_CHARS = 80
+
+
+def request_quote(text: str, said: str) -> str:
+    """How the handoff reason quotes a request for a person: the customer's message as they
+    wrote it (spaces collapsed) when it has at most ``QUOTE_MAX_CHARS`` characters ("can I
+    speak to a human?"), else ``said``, the request's words from ``human_request``, between
+    ellipses. "" when ``said`` is ""."""
+    if not said:
+        return ""
+    whole = " ".join(text.split())
+    return whole if len(whole) <= QUOTE_MAX_CHARS else f"\u2026{said}\u2026"
+
+
 def declined_person(text: str) -> tuple[str, str]:
     """``(declined, rest)``: the words of a clause that turns a person down ("I don't need a
     human", "no agent needed") and the message's other words, or ``("", "")`` when no clause

@@ -470,3 +470,23 @@ def test_answers_and_handoffs_offer_no_buttons(taxonomy):
     chat.say("where is my order?")
     handoff = chat.say("my lawyer will sue you")
     assert handoff.decision == "handoff" and handoff.quick_replies == []
+
+
+@pytest.mark.parametrize("text", [
+    "can I speak to a human?", "Can I please talk to a real person", "get me an agent NOW",
+    "I  want\tto talk to   someone from your team",
+])
+def test_the_handoff_reason_quotes_a_short_request_as_the_customer_wrote_it(taxonomy, text):
+    result = run_turn(taxonomy, text=text, context=TurnContext(), use_claude=False)
+    assert result.decision == "handoff"
+    assert result.handoff_reason == f'Customer asked for a person ("{" ".join(text.split())}")'
+
+
+def test_a_long_request_is_quoted_by_its_words_alone(taxonomy):
+    text = ("I have been going back and forth with this thing for an hour about my parcel and "
+            "frankly I would like to speak to a human about it")
+    result = run_turn(taxonomy, text=text, context=TurnContext(), use_claude=False)
+    assert result.decision == "handoff"
+    quote = result.handoff_reason.removeprefix('Customer asked for a person ("').removesuffix('")')
+    assert quote.startswith("\u2026") and quote.endswith("\u2026") and "human" in quote
+    assert len(quote) < len(text)
