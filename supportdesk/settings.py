@@ -604,3 +604,7 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+if CELERY_TASK_ALWAYS_EAGER:
+    # Eager tasks run in the web process: a "Task ... succeeded" line every few seconds for
+    # the schedule's sweeps would bury the rest (a worker's own log keeps them).
+    LOGGING["loggers"]["celery.app.trace"] = {"level": "WARNING"}

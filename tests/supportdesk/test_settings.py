@@ -53,6 +53,20 @@ def test_embedded_defaults_without_variables(settings):
     assert settings.ANTHROPIC_API_KEY == ""
 
 
+@pytest.mark.parametrize(("eager", "level"), [("1", "WARNING"), ("0", "NOTSET")])
+def test_eager_tasks_log_no_line_per_success(eager, level):
+    # bin/serve runs the schedule's sweeps eagerly: their "Task ... succeeded" lines every few
+    # seconds buried the printed logins; a worker's own log keeps them.
+    code = ("import logging, django; django.setup(); "
+            "print(logging.getLevelName(logging.getLogger('celery.app.trace').level))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(CELERY_TASK_ALWAYS_EAGER=eager, DJANGO_SETTINGS_MODULE="supportdesk.settings")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == level
+
+
 def test_a_sqlite_database_url_works(tmp_path):
     # DATABASE_URL may name any engine; PostgreSQL-only options must not reach the others.
     url = f"sqlite:///{tmp_path / 'desk.sqlite3'}"
