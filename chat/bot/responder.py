@@ -254,7 +254,16 @@ _DURATION = re.compile(
 _AMOUNT = re.compile(
     r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s?(?:usd|eur|gbp|dollars?|euros?|pounds?)\b|\bfree\b",
     re.I)
+_EMAIL_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE_NUMBER = re.compile(r"(?<![\w.])\+?\d[\d ().-]{6,}\d(?![\w.])")
 _ASKS = (
+    # "how do I contact you by e-mail?", "what's your e-mail address?": an address.
+    (re.compile(r"\b(?:by|via|through|over|per)\s+e-?mail\b|\be-?mail\s+address"
+                r"|\b(?:write|send|drop)\s+(?:you|us)\s+an?\s+e-?mail\b", re.I), _EMAIL_ADDRESS),
+    # "can I call you?", "what's your phone number?": a number to call.
+    (re.compile(r"\b(?:by|via|over|on\s+the)\s+(?:phone|telephone)\b"
+                r"|\b(?:phone|telephone|contact)\s+number\b|\bcall\s+(?:you|us)\b"
+                r"|\bnumber\s+(?:to|i\s+can)\s+call\b", re.I), _PHONE_NUMBER),
     (re.compile(r"\bhow\s+(?:long|soon|quickly|fast|many\s+(?:minutes|hours|days|weeks))\b"
                 r"|\b(?:delivery|shipping|processing|transit|turnaround|refund)\s+times?\b"
                 r"|\b(?:window|period|deadline|time\s*frame|time\s*limit)\b",
@@ -271,19 +280,27 @@ TOPIC_WORD_WEIGHT = 0.1
 
 
 def asked_for(question: str) -> re.Pattern[str] | None:
-    """How an answer to ``question`` reads when its wording asks for a duration ("how long",
-    "delivery time") or an amount ("how much", "cost"): a pattern that finds one in a
-    passage's text; None for a question that asks for neither."""
+    """How an answer to ``question`` reads when its wording asks for an e-mail address ("by
+    e-mail", "e-mail address"), a phone number ("by phone", "call you"), a duration ("how
+    long", "delivery time") or an amount ("how much", "cost"): a pattern that finds one in a
+    passage's text; None for a question that asks for none of these."""
     for asks, answer in _ASKS:
         if asks.search(question):
             return answer
     return None
 
 
+# Answers one line gives whole (an address, a number): a passage with that line gives it.
+_ONE_LINE_ANSWERS = (_EMAIL_ADDRESS, _PHONE_NUMBER)
+
+
 def _gives(passage: Passage, answer: re.Pattern[str] | None) -> float:
-    """The share (0 to 1) of the passage's lines that give what ``answer`` finds."""
+    """The share (0 to 1) of the passage's lines that give what ``answer`` finds; 1 when one
+    of them gives an e-mail address or phone number asked for."""
     if answer is None or not passage.parts:
         return 0.0
+    if answer in _ONE_LINE_ANSWERS:
+        return float(any(answer.search(plain_text(part)) for part in passage.parts))
     return sum(1 for part in passage.parts if answer.search(plain_text(part))) / len(
         passage.parts)
 

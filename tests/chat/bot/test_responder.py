@@ -418,3 +418,38 @@ def test_a_doubled_consonant_is_undoubled_before_ing_and_ed(word, stem):
     from chat.bot.responder import _stem
 
     assert _stem(word) == stem
+
+
+MARINA = ArticleDoc(44, "Reaching the marina office", (
+    "## Ways to reach us\n\n"
+    "- **Radio**: channel 9 while the office is staffed.\n"
+    "- **Telephone**: +44 20 7946 0958\n"
+    "- **Mail**: office@marina.example, read twice a day\n\n"
+    "## When we reply\n\n"
+    "Write to us by mail or leave a note in the box and we reply within a day.\n\n"
+    "## Street address\n\n"
+    "Marina Office, 4 Quay Road, Harbourside, HS1 2AB\n"
+))
+
+
+@pytest.mark.parametrize(("question", "gives"), [
+    ("how do I contact the office by e-mail?", "office@marina.example"),
+    ("what is your email address", "office@marina.example"),
+    ("can I send you an email", "office@marina.example"),
+    ("what's your phone number", "+44 20 7946 0958"),
+    ("can I reach you by phone?", "+44 20 7946 0958"),
+    ("is there a number I can call", "+44 20 7946 0958"),
+])
+def test_a_question_for_an_address_or_number_is_answered_by_the_passage_that_gives_it(
+    question, gives
+):
+    assert gives in best_passages(MARINA, question)
+
+
+@pytest.mark.parametrize("question", [
+    "I never got the confirmation e-mail", "my phone broke", "the e-mail you sent was empty",
+])
+def test_a_message_that_only_mentions_e_mail_or_a_phone_asks_for_neither(question):
+    from chat.bot.responder import asked_for
+
+    assert asked_for(question) is None
