@@ -171,11 +171,72 @@ class HostInvalid(ValueError):
     leading zeros), or no valid host name at all. The message says why, for an admin."""
 
 
+# The longest part between dots of a DNS name, and the longest name (RFC 1035, without the
+# final dot), in characters of its ASCII form.
+LABEL_MAX = 63
+NAME_MAX = 253
 # A label of a DNS name: letters, digits and inner hyphens, 1 to 63 characters.
 _LABEL_RE = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 # The last label of a host the URL standard and the system resolver read as a number (decimal,
 # octal with a leading 0, or hexadecimal with 0x): such a host is an IPv4 address, not a name.
 _NUMERIC_LABEL_RE = re.compile(r"[0-9]+|0x[0-9a-f]*")
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """``text`` as a message quotes it: whole when it is short, else its start and its end
+    around an ellipsis (a long host name or label stays recognisable), invisible characters
+    as escapes."""
+    if len(text) > limit:
+        text = f"{text[:limit - 14]}…{text[-12:]}"
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def _character_named(char: str) -> str:
+    if char == "_":
+        return "an underscore (_)"
+    if char == " ":
+        return "a space"
+    if not char.isprintable():
+        return f"the invisible character {shown(char)}"
+    return f'"{char}"'
+
+
+def _name_problem(name: str) -> str:
+    """What makes ``name`` (not an IP address) no DNS host name, for an admin, or ``""``.
+
+    Each part between dots has 1 to ``LABEL_MAX`` letters, digits and inner hyphens; a part of an
+    international name (letters outside ASCII) is measured in its ASCII form (``xn--...``),
+    which ``_ascii_form_wanted`` asks for once nothing else is wrong."""
+    prefix = f'"{shown(name)}" is not a host name: '
+    if name.endswith("."):
+        return prefix + "it ends with a dot; write it without the final dot."
+    for label in name.split("."):
+        if not label:
+            return prefix + "it has an empty part (a dot at its start, or two dots together)."
+        its_part = f'{prefix}its part "{shown(label)}"'
+        wrong = [c for c in label if c.isascii() and not (c.isalnum() or c == "-")]
+        if wrong:
+            return (f"{its_part} has {_character_named(wrong[0])}; a host name has only "
+                    "letters, digits, hyphens (-) and dots.")
+        if label.startswith("-") or label.endswith("-"):
+            end = "starts" if label.startswith("-") else "ends"
+            return (f"{its_part} {end} with a hyphen; a hyphen goes only between letters or "
+                    "digits.")
+        if label.isascii():
+            length = len(label)
+        else:  # the length of its ASCII form (RFC 3492's Punycode after "xn--")
+            length = len("xn--") + len(label.lower().encode("punycode"))
+            try:
+                label.encode("idna")
+            except UnicodeError:
+                if length <= LABEL_MAX:
+                    return f"{its_part} has a character that no host name may have."
+        if length > LABEL_MAX:
+            shown_length = f"{length} characters long" + (
+                "" if label.isascii() else " in its ASCII form (xn--...)")
+            return (f"{its_part} is {shown_length}; a part between dots has at most "
+                    f"{LABEL_MAX} characters.")
+    return ""
 
 
 def _ascii_form_wanted(host: str) -> str:
@@ -184,8 +245,11 @@ def _ascii_form_wanted(host: str) -> str:
     try:
         ascii_form = host.encode("idna").decode("ascii")
     except UnicodeError:
-        return f"Not a host name: {host[:60]!r}."
-    return (f'Write the host name "{host[:60]}" in its ASCII form, "{ascii_form[:80]}": '
+        return f'"{shown(host)}" is not a host name: it has no ASCII form.'
+    if len(ascii_form) > NAME_MAX:
+        return (f'"{shown(host)}" is not a host name: its ASCII form is {len(ascii_form)} '
+                f"characters long; a host name has at most {NAME_MAX}.")
+    return (f'Write the host name "{shown(host, 60)}" in its ASCII form, "{ascii_form[:80]}": '
             "international domain names are accepted in that spelling.")
 
 
@@ -193,14 +257,18 @@ def canonical_host(host: str) -> str:
     """``host`` as a URL names it (an IPv6 address without its brackets), checked and in one
     spelling: lower case, an IPv6 address compressed. Raises ``HostInvalid`` for a numeric host
     that is not four decimal numbers of 0 to 255 without leading zeros, an IPv6 address with a
-    zone (``%eth0``), or anything that is neither an IP address nor a valid DNS name.
+    zone (``%eth0``), or anything that is neither an IP address nor a valid DNS name (the
+    message says what is wrong: a part over 63 characters, a name over 253, an underscore...).
 
     The one check of a host's syntax that connectors (on save and at every call) and webhooks
     share: a value the system resolver reads one way and ``ipaddress`` or the HTTP client
     another never reaches either.
     """
-    if not isinstance(host, str) or not host or len(host) > 253:
-        raise HostInvalid(f"Not a host name: {str(host)[:60]!r}.")
+    if not isinstance(host, str) or not host:
+        raise HostInvalid("No host name.")
+    if len(host) > NAME_MAX:
+        raise HostInvalid(f'"{shown(host)}" is not a host name: it is {len(host)} characters '
+                          f"long; a host name has at most {NAME_MAX}.")
     name = host.lower()
     if ":" in name:
         try:
@@ -215,13 +283,16 @@ def canonical_host(host: str) -> str:
             return str(ipaddress.IPv4Address(name))
         except ValueError:
             raise HostInvalid(
-                f'"{host[:60]}" is not an IP address as written: write the address as four '
+                f'"{shown(host)}" is not an IP address as written: write the address as four '
                 "decimal numbers from 0 to 255, without leading zeros (like 192.0.2.10)."
             ) from None
     if not all(_LABEL_RE.fullmatch(label) for label in name.split(".")):
+        problem = _name_problem(host)
+        if problem:
+            raise HostInvalid(problem)
         if not name.isascii():
             raise HostInvalid(_ascii_form_wanted(host))
-        raise HostInvalid(f"Not a host name: {host[:60]!r}.")
+        raise HostInvalid(f'"{shown(host)}" is not a host name.')
     return name
 
 

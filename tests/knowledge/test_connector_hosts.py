@@ -86,6 +86,40 @@ def test_what_is_no_host_name_is_refused(host):
         canonical_host(host)
 
 
+LONG = "a" * 30 + "b" * 28 + "c" * 12  # 70 characters: its start and end stay recognisable
+
+
+@pytest.mark.parametrize(("host", "says"), [
+    (LONG + ".example", f'its part "{"a" * 26}…{"c" * 12}" is 70 characters long; a part '
+     "between dots has at most 63 characters."),
+    ("shop." + "x" * 64, 'its part "xxxxxxxxxxxxxxxxxxxxxxxxxx…xxxxxxxxxxxx" is 64 characters'),
+    ("api." + "q" * 63 + ".example", None),  # 63 is the limit, not over it
+    ("x." * 125 + "com", None),  # 253 characters: the longest name
+    ("x." * 126 + "com", "it is 255 characters long; a host name has at most 253."),
+    ("My_API.Internal", '"My_API.Internal" is not a host name: its part "My_API" has an '
+     "underscore (_); a host name has only letters, digits, hyphens (-) and dots."),
+    ("_dmarc.shop.example", 'its part "_dmarc" has an underscore'),
+    ("-shop.example", 'its part "-shop" starts with a hyphen; a hyphen goes only between'),
+    ("shop.my-.example", 'its part "my-" ends with a hyphen'),
+    ("a..b", "it has an empty part (a dot at its start, or two dots together)."),
+    (".shop.example", "it has an empty part"),
+    ("shop.example.", "it ends with a dot; write it without the final dot."),
+    ("shop!.example", 'its part "shop!" has "!"; a host name has only letters'),
+    ("shop example", 'its part "shop example" has a space'),
+    ("shop\x00.example", 'its part "shop\\x00" has the invisible character \\x00'),
+    ("ü" * 70 + ".example", "is 76 characters long in its ASCII form"),
+    ("ü_x.example", 'its part "ü_x" has an underscore'),
+    ("Bücher.example", '"xn--bcher-kva.example": international domain names are accepted'),
+])
+def test_a_refused_name_says_what_is_wrong_with_it(host, says):
+    if says is None:
+        assert canonical_host(host) == host
+        return
+    with pytest.raises(HostInvalid) as raised:
+        canonical_host(host)
+    assert says in str(raised.value)
+
+
 @pytest.mark.parametrize(("host", "canonical"), [
     ("Shop.Example", "shop.example"), ("203.0.113.7", "203.0.113.7"), ("0.0.0.0", "0.0.0.0"),
     ("2001:DB8:0:0::1", "2001:db8::1"), ("xn--bcher-kva.example", "xn--bcher-kva.example"),

@@ -229,3 +229,20 @@ def test_the_test_button_of_a_stored_bad_host_answers_never_500(admin_client, in
                                  HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert "bad_host" in response.content.decode()
+
+
+def test_a_host_name_part_over_63_characters_is_named_shortened_with_the_limit(
+    admin_client, intent
+):
+    label = "orders" + "x" * 58 + "-eu"  # 67 characters
+    host = f"{label}.shop.example"
+    page = admin_client.post(URL + "new/", form(
+        api_host=f"shop.example, {host}", base=f"https://{host}",
+    ))
+    assert page.status_code == 400
+    text = page.content.decode()
+    assert (f"its part &quot;orders{'x' * 20}…{'x' * 9}-eu&quot; is 67 characters long; a part "
+            "between dots has at most 63 characters.") in text
+    page = admin_client.post(URL + "new/", form(base="https://shop_eu.shop.example"))
+    assert "its part &quot;shop_eu&quot; has an underscore (_)" in page.content.decode()
+    assert not Connector.objects.exists()

@@ -369,3 +369,18 @@ def test_the_notice_offers_try_now_only_when_the_failed_event_is_on_another_page
     last = admin_client.get(url, {"page": 2}).content.decode()  # the head's own row
     assert 'data-sd="delivery-head-resend"' not in last
     assert last.count(resend) == 1 and last.count(">Try now</button>") == 1
+
+
+def test_a_host_name_part_over_63_characters_is_named_with_the_limit(admin_client):
+    label = "hooks" + "y" * 65  # 70 characters
+    response = admin_client.post(reverse("webhooks:endpoint_create"), {
+        "url": f"https://{label}.crm.example/in", "events": ["message.created"],
+    })
+    assert response.status_code == 400
+    assert (f"its part &quot;hooks{'y' * 21}…{'y' * 12}&quot; is 70 characters long; a part "
+            "between dots has at most 63 characters.") in response.content.decode()
+    response = admin_client.post(reverse("webhooks:endpoint_create"), {
+        "url": "https://-crm.example/in", "events": ["message.created"],
+    })
+    assert "its part &quot;-crm&quot; starts with a hyphen" in response.content.decode()
+    assert not Endpoint.objects.exists()
