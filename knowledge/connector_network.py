@@ -62,15 +62,16 @@ RESOLVE_SECONDS = 3.0
 
 class HostUnresolved(Exception):
     """``host`` gave no address: the name does not exist, or (``timed_out``) the resolver did not
-    answer in time. The message names the host, for an admin."""
+    answer within ``seconds``. The message names the host, for an admin."""
 
     def __init__(self, host: str, *, timed_out_after: float | None = None) -> None:
         self.host, self.timed_out = host, timed_out_after is not None
+        self.seconds = timed_out_after
         if timed_out_after is not None:
-            message = (f'"{host[:60]}" did not resolve within {timed_out_after:g} seconds; '
+            message = (f'"{shown(host)}" did not resolve within {timed_out_after:g} seconds; '
                        "check the host name or try again.")
         else:
-            message = f'"{host[:60]}" does not resolve; check the host name.'
+            message = f'"{shown(host)}" does not resolve; check the host name.'
         super().__init__(message)
 
 

@@ -35,9 +35,12 @@ from .connector_network import (
     CheckedBackend,
     CheckedTransport,
     HostInvalid,
+    HostUnresolved,
     Resolver,
     canonical_host,
     host_is_public,
+    is_public,
+    resolve_within,
     system_resolve,
 )
 
@@ -265,13 +268,21 @@ def _allowed(key: str, host: str, hosts: Any) -> bool:
     return key in hosts or host_key(host, None) in hosts
 
 
-def check_url_template(url: str, *, hosts: list[str], needs: list[str]) -> None:
+def check_url_template(
+    url: str, *, hosts: list[str], needs: list[str]
+) -> HostUnresolved | None:
     """Refuses (``ConnectorInvalid("url_template", ...)``) a URL template that is not http(s),
     whose host is not on ``hosts`` or not one ``canonical_host`` accepts (an IPv4 address must
     be four decimal numbers), that puts a placeholder in the host, that uses a placeholder not
     in ``needs``, that gives a secret-looking query parameter (``is_secret_param``) a literal
-    value, or whose host is not public (``host_is_public``: literal, ``localhost`` or resolved)
-    unless ``address_exempt`` allows it (``CONNECTOR_ALLOW_PRIVATE_NETWORKS``)."""
+    value, or whose host is not public (a private literal, ``localhost``, or a name whose
+    addresses are not all public) unless ``address_exempt`` allows it
+    (``CONNECTOR_ALLOW_PRIVATE_NETWORKS``).
+
+    The host is resolved once (``resolve_within``, waiting at most ``RESOLVE_SECONDS``, as
+    webhooks do). A name that gives no address is not refused, unlike a webhook's: a
+    connector may call an internal name that resolves only where and when the desk runs. It
+    is returned (``HostUnresolved``) for the admin to be told; ``None`` otherwise."""
     names = PLACEHOLDER_RE.findall(url)
     for name in names:
         if name not in DETAILS:
@@ -309,12 +320,21 @@ def check_url_template(url: str, *, hosts: list[str], needs: list[str]) -> None:
             raise ConnectorInvalid(
                 "url_template", f'{SECRET_IN_URL}: the URL gives "{name[:40]}" a value.'
             )
-    if not address_exempt(host, port) and not host_is_public(host, port):
-        raise ConnectorInvalid(
-            "url_template",
-            f'"{host_key(host, None)}" is a private or loopback address; connectors call '
-            "public addresses only (CONNECTOR_ALLOW_PRIVATE_NETWORKS allows others).",
-        )
+    private = ConnectorInvalid(
+        "url_template",
+        f'"{host_key(host, None)}" is a private or loopback address; connectors call '
+        "public addresses only (CONNECTOR_ALLOW_PRIVATE_NETWORKS allows others).",
+    )
+    checked = not address_exempt(host, port)
+    if checked and not host_is_public(host, port, resolve=False):  # a literal, localhost
+        raise private
+    try:
+        addresses = resolve_within(host, port)
+    except HostUnresolved as unresolved:
+        return unresolved
+    if checked and not all(map(is_public, addresses)):
+        raise private
+    return None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 
 from .audit import audit_record, field_changes
 from .changes import taxonomy_changed_on_commit
+from .connector_network import HostUnresolved
 from .importexport import (
     BUTTON_LABEL_MAX,
     DETAIL_NAME_MAX,
@@ -653,9 +654,19 @@ class ConnectorFields:
     is_active: bool = True
 
 
-def _check_connector(values: ConnectorFields, *, exclude_pk: int | None) -> list[Intent]:
+@dataclass
+class ConnectorSaved:
+    connector: Connector
+    # The URL's host when it gave no address on save: saved anyway (an internal name may
+    # resolve only later), and the bot's calls to it fail until it does.
+    unresolved: HostUnresolved | None = None
+
+
+def _check_connector(
+    values: ConnectorFields, *, exclude_pk: int | None
+) -> tuple[list[Intent], HostUnresolved | None]:
     """Raises ``ConnectorInvalid`` for the first field that cannot be saved; returns the
-    intents named."""
+    intents named and the URL's host when it does not resolve (``check_url_template``)."""
     from .connectors import (
         DETAILS,
         MAX_TIMEOUT_SECONDS,
@@ -678,7 +689,7 @@ def _check_connector(values: ConnectorFields, *, exclude_pk: int | None) -> list
         raise ConnectorInvalid("method", "The method is GET or POST.")
     hosts = check_hosts(values.allowed_hosts)
     values.allowed_hosts = hosts
-    check_url_template(values.url_template.strip(), hosts=hosts, needs=values.needs)
+    unresolved = check_url_template(values.url_template.strip(), hosts=hosts, needs=values.needs)
     if not 0.1 <= values.timeout_seconds <= MAX_TIMEOUT_SECONDS:
         raise ConnectorInvalid(
             "timeout_seconds", f"The timeout is 0.1 to {MAX_TIMEOUT_SECONDS:g} seconds."
@@ -692,7 +703,7 @@ def _check_connector(values: ConnectorFields, *, exclude_pk: int | None) -> list
     missing = set(values.intent_slugs) - {i.slug for i in intents}
     if missing:
         raise ConnectorInvalid("intents", f"Unknown intent: {sorted(missing)[0][:60]}.")
-    return intents
+    return intents, unresolved
 
 
 def _connector_state(connector: Connector) -> dict[str, Any]:
@@ -711,12 +722,17 @@ def _connector_state(connector: Connector) -> dict[str, Any]:
 @transaction.atomic
 def connector_save(
     *, actor: Any, values: ConnectorFields, connector: Connector | None = None
-) -> Connector:
+) -> ConnectorSaved:
     """Creates (``connector`` None) or updates a connector after checking every field
     (``knowledge.connectors``: the reply template in its sandbox, the URL's host on the
     allow-list); raises ``ConnectorInvalid`` (a ``ValueError`` with ``field``) and writes
-    nothing when one is refused. The audit entry names changed headers, never their values."""
-    intents = _check_connector(values, exclude_pk=connector.pk if connector else None)
+    nothing when one is refused. The audit entry names changed headers, never their values.
+
+    A URL whose host name does not resolve now is saved, and said (``ConnectorSaved``'s
+    ``unresolved``) so that the admin learns that calls fail until it does."""
+    intents, unresolved = _check_connector(
+        values, exclude_pk=connector.pk if connector else None
+    )
     before = _connector_state(connector) if connector else {}
     headers_changed = values.headers is not None and (
         connector is None or values.headers != connector.headers
@@ -745,7 +761,7 @@ def connector_save(
         obj=target, changes=changes,
     )
     taxonomy_changed_on_commit()
-    return target
+    return ConnectorSaved(connector=target, unresolved=unresolved)
 
 
 @transaction.atomic

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 import pytest
 
+from knowledge import connector_network
 from knowledge.importexport import taxonomy_export
 from knowledge.models import AuditLogEntry, Connector, Intent
 from tests.fake_company_api import FakeCompanyApi
@@ -246,3 +248,97 @@ def test_a_host_name_part_over_63_characters_is_named_shortened_with_the_limit(
     page = admin_client.post(URL + "new/", form(base="https://shop_eu.shop.example"))
     assert "its part &quot;shop_eu&quot; has an underscore (_)" in page.content.decode()
     assert not Connector.objects.exists()
+
+
+# --- A host that does not resolve on save: saved, with a warning (no DNS in these tests) ----
+
+PUBLIC = "93.184.216.34"  # a globally routed address; no test connects to it
+
+
+def no_such_name(host: str, port: int) -> list[str]:
+    raise OSError(f"[Errno -2] Name or service not known: {host}")
+
+
+def messages_of(response) -> list[tuple[str, str]]:
+    return [(m.level_tag, m.message) for m in response.context["messages"]]
+
+
+@pytest.mark.parametrize("private_ok", [True, False])
+def test_a_host_that_does_not_resolve_is_saved_with_a_warning_naming_it(
+    admin_client, intent, settings, monkeypatch, private_ok
+):
+    settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS = private_ok
+    asked = []
+    monkeypatch.setattr(connector_network, "system_resolve",
+                        lambda host, port: asked.append((host, port)) or no_such_name(host, port))
+    response = admin_client.post(URL + "new/", form(
+        api_host="orders.erp.internal:8443", base="https://Orders.ERP.internal:8443"),
+        follow=True)
+    connector = Connector.objects.get()
+    assert connector.url_template.startswith("https://Orders.ERP.internal:8443/orders/")
+    assert asked == [("orders.erp.internal", 8443)]
+    assert messages_of(response) == [("warning", (
+        'Connector "Orders" saved, but its host "orders.erp.internal" does not resolve: the '
+        "bot's calls to it fail until the name resolves. Test (below) calls it and shows "
+        "whether it does."))]
+    page = response.content.decode()
+    assert 'class="warning"' in page and "&quot;orders.erp.internal&quot; does not resolve" in page
+    # Once the name resolves, saving says only that it is saved.
+    monkeypatch.setattr(connector_network, "system_resolve", lambda host, port: [PUBLIC])
+    response = admin_client.post(f"{URL}{connector.pk}/", form(
+        api_host="orders.erp.internal:8443", base="https://orders.erp.internal:8443",
+        headers=""), follow=True)
+    assert messages_of(response) == [("success", 'Connector "Orders" saved.')]
+
+
+def test_a_resolver_that_does_not_answer_in_time_saves_with_a_warning(
+    admin_client, intent, monkeypatch
+):
+    released = threading.Event()
+
+    def hanging(host: str, port: int) -> list[str]:  # a nameserver that never answers
+        released.wait(10)
+        return [PUBLIC]
+
+    monkeypatch.setattr(connector_network, "system_resolve", hanging)
+    monkeypatch.setattr(connector_network, "RESOLVE_SECONDS", 0.05)
+    try:
+        response = admin_client.post(URL + "new/", form(api_host="slow.example",
+                                                        base="https://slow.example"), follow=True)
+    finally:
+        released.set()
+    assert Connector.objects.filter(name="Orders").exists()
+    [(level, text)] = messages_of(response)
+    assert level == "warning"
+    assert 'its host "slow.example" did not resolve within 0.05 seconds' in text
+
+
+def test_a_name_that_resolves_to_a_private_address_is_still_refused(
+    admin_client, intent, settings, monkeypatch
+):
+    settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS = False
+    monkeypatch.setattr(connector_network, "system_resolve",
+                        lambda host, port: [PUBLIC, "10.0.0.7"])
+    response = admin_client.post(URL + "new/", form(api_host="mixed.example",
+                                                    base="https://mixed.example"))
+    assert response.status_code == 400
+    assert "&quot;mixed.example&quot; is a private or loopback address" in (
+        response.content.decode())
+    assert not Connector.objects.exists()
+    settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS = True  # then a private address is the point
+    response = admin_client.post(URL + "new/", form(api_host="mixed.example",
+                                                    base="https://mixed.example"), follow=True)
+    assert messages_of(response) == [("success", 'Connector "Orders" saved.')]
+
+
+def test_an_ip_address_is_never_looked_up_nor_warned_about(
+    admin_client, intent, settings, monkeypatch
+):
+    settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS = True
+    asked = []
+    monkeypatch.setattr(connector_network, "system_resolve",
+                        lambda host, port: asked.append(host) or no_such_name(host, port))
+    response = admin_client.post(URL + "new/", form(api_host="10.20.0.5:8080",
+                                                    base="http://10.20.0.5:8080"), follow=True)
+    assert messages_of(response) == [("success", 'Connector "Orders" saved.')]
+    assert asked == []

@@ -19,12 +19,12 @@ def objects(admin_user):
     services.signal_create(actor=admin_user, phrase="lawyer", category="legal")
     article = services.article_create(actor=admin_user, title="T", body="b", intents=[intent])
     model = ClassifierModel.objects.create(version=1, status="ready")
-    connector = services.connector_save(actor=admin_user, values=services.ConnectorFields(
+    saved = services.connector_save(actor=admin_user, values=services.ConnectorFields(
         name="Orders", url_template="https://shop.example/o", reply_template="x",
         allowed_hosts=["shop.example"],
     ))
     return {
-        "connector": connector.pk,
+        "connector": saved.connector.pk,
         "intent": intent.pk,
         "phrase": TrainingPhrase.objects.get().pk,
         "signal": EscalationSignal.objects.get().pk,
