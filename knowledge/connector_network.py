@@ -323,6 +323,12 @@ def host_is_public(host: str, port: int, *, resolve: bool = True) -> bool:
         return True
 
 
+class NameNotResolved(httpcore2.ConnectError):
+    """A connection's host name gave no address (``CheckedBackend``): an ``httpcore2``
+    connection error, told apart so that a connector call can say why it failed. ``httpx2``'s
+    error raised in its place (``CheckedTransport``) has it as its ``__cause__``."""
+
+
 class CheckedBackend(httpcore2.NetworkBackend):
     """httpcore2's synchronous network backend with each host resolved once and checked.
 
@@ -356,9 +362,9 @@ class CheckedBackend(httpcore2.NetworkBackend):
         try:
             addresses = self.resolve(host, port)
         except OSError as error:
-            raise httpcore2.ConnectError(f"{host} does not resolve: {error}") from None
+            raise NameNotResolved(f"{host} does not resolve: {error}") from None
         if not addresses:
-            raise httpcore2.ConnectError(f"{host} does not resolve")
+            raise NameNotResolved(f"{host} does not resolve")
         if not self.exempt(host, port):
             for address in addresses:
                 if not is_public(address):

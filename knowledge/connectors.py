@@ -36,6 +36,7 @@ from .connector_network import (
     CheckedTransport,
     HostInvalid,
     HostUnresolved,
+    NameNotResolved,
     Resolver,
     canonical_host,
     host_is_public,
@@ -577,7 +578,10 @@ def _fetch(
                 outcome.reason = "timeout"
                 return None
             except httpx2.HTTPError as error:
-                outcome.reason = f"connect_error: {type(error).__name__}"
+                if isinstance(error.__cause__, NameNotResolved):
+                    outcome.reason = "host_unresolved"
+                else:
+                    outcome.reason = f"connect_error: {type(error).__name__}"
                 return None
             except (httpx2.InvalidURL, ValueError):
                 # A URL the HTTP client will not send (its own reading of the host, a value

@@ -147,6 +147,29 @@ def test_an_exempt_host_connects_to_its_resolved_address(settings):
 
 
 
+@pytest.mark.parametrize("private_ok", [True, False])
+def test_a_name_that_does_not_resolve_fails_the_call_saying_so(settings, private_ok):
+    settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS = private_ok
+
+    def no_such_name(host: str, port: int) -> list[str]:
+        raise OSError("[Errno -2] Name or service not known")
+
+    for dns in (no_such_name, lambda host, port: []):
+        outcome = connector_call(spec("https://orders.erp.internal", "orders.erp.internal"), {},
+                                 transport=checked_transport(resolve=dns))
+        assert outcome.reason == "host_unresolved" and outcome.status is None
+    # A name that resolves to an address nothing answers at keeps the reason it had.
+    class Refusing(httpcore2.NetworkBackend):
+        def connect_tcp(self, host, port, timeout=None, local_address=None,
+                        socket_options=None):
+            raise httpcore2.ConnectError("[Errno 111] Connection refused")
+
+    outcome = connector_call(spec("https://shop.example", "shop.example"), {},
+                             transport=checked_transport(resolve=lambda h, p: [PUBLIC],
+                                                         inner=Refusing()))
+    assert outcome.reason == "connect_error: ConnectError"
+
+
 def test_resolve_within_gives_addresses_or_says_the_name_does_not_resolve():
     from knowledge.connector_network import HostUnresolved, resolve_within
 

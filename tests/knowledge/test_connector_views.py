@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from knowledge import connector_network
+from knowledge import connector_network, connectors
 from knowledge.importexport import taxonomy_export
 from knowledge.models import AuditLogEntry, Connector, Intent
 from tests.fake_company_api import FakeCompanyApi
@@ -289,6 +289,22 @@ def test_a_host_that_does_not_resolve_is_saved_with_a_warning_naming_it(
         api_host="orders.erp.internal:8443", base="https://orders.erp.internal:8443",
         headers=""), follow=True)
     assert messages_of(response) == [("success", 'Connector "Orders" saved.')]
+
+
+def test_test_says_when_the_host_does_not_resolve(admin_client, intent, settings, monkeypatch):
+    settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS = True
+    monkeypatch.setattr(connector_network, "system_resolve", no_such_name)  # on save
+    calls = connectors.checked_transport
+    monkeypatch.setattr(connectors, "checked_transport",  # at the call
+                        lambda: calls(resolve=no_such_name))
+    admin_client.post(URL + "new/", form(api_host="orders.erp.internal",
+                                         base="https://orders.erp.internal"))
+    connector = Connector.objects.get()
+    page = admin_client.post(f"{URL}{connector.pk}/test/", {
+        "order_number": "70001", "email": "kit@example.org"}, HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "No response after" in page and "host_unresolved" in page
+    assert "host name does not resolve from the desk's server" in page
 
 
 def test_a_resolver_that_does_not_answer_in_time_saves_with_a_warning(
