@@ -46,6 +46,26 @@ def _public(order: dict[str, Any]) -> dict[str, Any]:
     return {key: order[key] for key in PUBLIC_FIELDS}
 
 
+def order_found(number: str, email: str) -> dict[str, Any] | None:
+    """The API's answer for order ``number`` (``A-10023`` as well as ``10023``) asked with
+    ``email``: ``{"order": {...}}`` (its public fields), or None (the 404) when there is no
+    such order or the address is not the order's."""
+    email = email.strip().lower()
+    number = ORDER_PREFIX.sub("", number.strip())
+    order = next((o for o in demo_orders() if o["number"] == number), None)
+    if order is None or not email or order["email"].lower() != email:
+        return None
+    return {"order": _public(order)}
+
+
+def recent_orders(customer_id: str) -> dict[str, Any]:
+    """The API's answer for a customer's latest orders: ``{"orders": [...]}``, newest first,
+    at most ``RECENT_ORDERS``, empty for a customer with none."""
+    mine = sorted((o for o in demo_orders() if o["customer_id"] == customer_id),
+                  key=lambda o: o["placed_on"], reverse=True)
+    return {"orders": [_public(o) for o in mine[:RECENT_ORDERS]]}
+
+
 @never_cache
 @require_GET
 def orders_api(request: HttpRequest, number: str | None = None) -> JsonResponse:
@@ -56,12 +76,8 @@ def orders_api(request: HttpRequest, number: str | None = None) -> JsonResponse:
         customer = request.GET.get("customer_id", "")
         if not customer:
             return JsonResponse({"error": "customer_id is required"}, status=400)
-        mine = sorted((o for o in demo_orders() if o["customer_id"] == customer),
-                      key=lambda o: o["placed_on"], reverse=True)
-        return JsonResponse({"orders": [_public(o) for o in mine[:RECENT_ORDERS]]})
-    email = request.GET.get("email", "").strip().lower()
-    number = ORDER_PREFIX.sub("", number.strip())
-    order = next((o for o in demo_orders() if o["number"] == number), None)
-    if order is None or not email or order["email"].lower() != email:
+        return JsonResponse(recent_orders(customer))
+    found = order_found(number, request.GET.get("email", ""))
+    if found is None:
         return JsonResponse({"error": "not_found"}, status=404)
-    return JsonResponse({"order": _public(order)})
+    return JsonResponse(found)

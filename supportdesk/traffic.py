@@ -17,6 +17,15 @@ pipeline's replies do, and end as real conversations end (the customer's "yes, t
 resolves a conversation as ``bot_confirmed``), so the dashboard's "Articles that work" has
 figures on generated traffic too.
 
+A conversation about an intent that has a data connector (the demo's "where is my order")
+looks the order up as the bot would: the connector the bot would choose (``chat.bot.lookup``),
+called with ``knowledge.connectors.connector_call`` over a transport that answers as the
+company's API (the demo orders API's answers, ``supportdesk.demo_api``), or fails as one does
+(a timeout, a 5xx, a refused connection), with a drawn duration. The call goes into the turn's
+trace as the pipeline puts it there, so ``bot_turn_record`` records its ``connector_called``
+event and the reply's connector category: the dashboard's "Data connectors" section has
+figures on generated traffic too.
+
 Both writers receive the same calls from the same script (the script alone draws from the
 seeded random generator), so the two paths stay consistent;
 ``tests/analytics/test_traffic.py`` checks that a seed produces the same KPIs either way.
@@ -33,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx2
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -43,10 +53,13 @@ from django.utils import timezone
 from accounts.roles import AGENTS
 from analytics.models import EventName, ReportingEvent
 from analytics.rollup import rollup_refresh
+from chat.bot import lookup
 from chat.bot.types import TurnResult
+from chat.identity import Identity
 from chat.models import (
     Author,
     BotTrace,
+    Contact,
     Conversation,
     ConversationStatus,
     Message,
@@ -54,6 +67,9 @@ from chat.models import (
     Widget,
 )
 from chat.names import agent_public_name
+from chat.services import connector_answer, connector_calls, connector_category
+from knowledge.connectors import CallOutcome, ConnectorSpec, connector_call
+from supportdesk import demo_api
 
 # --- What customers say ----------------------------------------------------------------------
 # Written for this generator; phrases of the knowledge base's intents are used when present.
@@ -106,6 +122,30 @@ HANDOFF_CATEGORIES = (
 TURN_WEIGHTS = (4, 8, 12, 15, 16, 16, 15, 14)
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 10, 10, 9, 9, 10, 10, 9, 8, 7, 6, 5, 4, 3, 2)
 
+# Order lookups (an intent with a data connector). A customer gives the order number and the
+# e-mail address it was placed with in one message, as typed here; the signed-in share asks
+# for their orders as a list (a verified-only connector answers them at once).
+DETAILS_TEXTS = (
+    "it's {number}, {email}",
+    "order A-{number}, I ordered with {email}",
+    "{number} and my email is {email}",
+    "A-{number} / {email}",
+)
+OWN_ORDERS_TEXTS = (
+    "can you show me my recent orders",
+    "where are my orders?",
+    "what's the status of my last orders",
+)
+ACCEPT_PERSON_TEXTS = ("yes please, connect me", "yes, a person please")
+SIGNED_IN_SHARE = 0.3
+# What the company's API does with a call: answers (the order, or the demo API's 404 for
+# details that match no order), or fails. Weights per hundred calls of details given.
+CALL_WEIGHTS = (("found", 70), ("wrong_email", 10), ("no_such_order", 8),
+                ("timeout", 5), ("http_503", 4), ("http_500", 2), ("connect_error", 1))
+OWN_ORDERS_CALL_WEIGHTS = (("found", 94), ("timeout", 3), ("http_503", 2), ("http_500", 1))
+RETRY_AFTER_MISS = 0.65  # the customer sends corrected details after "I couldn't find that"
+ACCEPT_PERSON = 0.5  # the customer takes the person offered after a lookup that failed
+
 
 @dataclass(frozen=True)
 class IntentSpec:
@@ -128,6 +168,11 @@ class Cast:
     # Per intent, the published articles of that intent ({"id", "title"}, by title): what
     # the bot quotes when it answers a message of the intent.
     articles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The active data connectors, as the bot calls them; per intent, its required details
+    # (the questions the bot asks before a lookup); the orders customers ask about.
+    connectors: tuple[ConnectorSpec, ...] = ()
+    required_details: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    orders: tuple[dict[str, Any], ...] = ()
 
     def quote(self, intent: str, turn: int) -> list[dict[str, Any]]:
         """The article a reply of ``intent`` quotes at the ``turn``-th customer message (the
@@ -143,6 +188,7 @@ class Cast:
 def cast_load(*, now: datetime | None = None) -> Cast:
     """Widgets, agents and intents from the database, created minimally when there are none."""
     from knowledge.models import Article, ArticleStatus, Intent
+    from knowledge.selectors import connector_specs
 
     widgets = list(Widget.objects.filter(is_active=True).order_by("pk"))
     if not widgets:
@@ -160,12 +206,14 @@ def cast_load(*, now: datetime | None = None) -> Cast:
         user.groups.add(group)
         agents = [user]
     intents = []
+    required_details = {}
     rows = Intent.objects.filter(is_active=True).prefetch_related("phrases").order_by("slug")
     for rank, intent in enumerate(rows):
         phrases = tuple(p.text for p in intent.phrases.all()) or (intent.name,)
         intents.append(
             IntentSpec(intent.slug, intent.escalation_policy, phrases, 1.0 / (rank + 1) ** 0.6)
         )
+        required_details[intent.slug] = list(intent.required_details or [])
     if not intents:
         intents = [
             IntentSpec(slug, policy, phrases, 1.0 / (rank + 1) ** 0.6)
@@ -181,6 +229,9 @@ def cast_load(*, now: datetime | None = None) -> Cast:
             articles.setdefault(intent.slug, []).append({"id": article.pk, "title": article.title})
     return Cast(
         articles=articles,
+        connectors=tuple(sorted(connector_specs(), key=lambda spec: (spec.name, spec.id))),
+        required_details=required_details,
+        orders=demo_api.demo_orders(),
         widgets=widgets,
         agents=agents,
         intents=intents,
@@ -209,7 +260,7 @@ def start_times(rng: random.Random, *, n: int, days: int, now: datetime) -> list
 class Writer:
     """What the script may do; each method dates the change with ``at``."""
 
-    def start(self, *, widget: Widget, at: datetime) -> Any: ...
+    def start(self, *, widget: Widget, at: datetime, identity: Identity | None = None) -> Any: ...
     def customer(self, h: Any, *, text: str, at: datetime) -> None: ...
     def bot(self, h: Any, *, text: str, planned: TurnResult, at: datetime) -> TurnResult | None: ...
     def agent_reply(self, h: Any, *, agent: Any, text: str, at: datetime) -> None: ...
@@ -231,6 +282,8 @@ def _result(
     sentiment: str = "neutral",
     latency_ms: float = 0.0,
     articles: list[dict[str, Any]] | None = None,
+    reply_text: str = "",
+    trace: dict[str, Any] | None = None,
 ) -> TurnResult:
     reasons = {
         "policy": "This intent always goes to a person.",
@@ -241,7 +294,7 @@ def _result(
     handoff = decision == "handoff"
     return TurnResult(
         decision=decision,
-        reply_text=(
+        reply_text=reply_text or (
             "I'm connecting you with a member of our team."
             if handoff
             else "I'm not sure I understood; could you rephrase?"
@@ -263,7 +316,7 @@ def _result(
         handoff_category=category if handoff else "",
         dialog_state={},
         backend="offline",
-        trace={"generated": True},
+        trace={"generated": True, **(trace or {})},
         total_ms=round(latency_ms * 0.4, 1),
     )
 
@@ -275,7 +328,10 @@ def play_conversation(writer: Writer, cast: Cast, rng: random.Random, start: dat
     """One customer's conversation, from the widget opening to how it ended (or now)."""
     now = cast.now
     intent = rng.choices(cast.intents, weights=[i.weight for i in cast.intents])[0]
-    h = writer.start(widget=rng.choice(cast.widgets), at=start)
+    widget = rng.choice(cast.widgets)
+    looking_up = _lookup_plan(cast, rng, intent)
+    h = writer.start(widget=widget, at=start,
+                     identity=looking_up.identity if looking_up else None)
     t = start + timedelta(seconds=rng.uniform(3, 40))
     turns = rng.choices(range(1, len(TURN_WEIGHTS) + 1), weights=TURN_WEIGHTS)[0]
     fallbacks = 0
@@ -284,9 +340,14 @@ def play_conversation(writer: Writer, cast: Cast, rng: random.Random, start: dat
         for turn in range(turns):
             if t >= now:
                 return
-            planned, text = _plan_turn(cast, rng, intent, turn, fallbacks)
+            step = looking_up.next_step(rng) if looking_up is not None else None
+            if step is not None:
+                planned, text = _lookup_turn(cast, rng, intent, looking_up, step, turn)
+            else:
+                planned, text = _plan_turn(cast, rng, intent, turn, fallbacks)
             writer.customer(h, text=text, at=t)
-            latency = _bot_latency_ms(rng)
+            # A turn that called the company's API waited for it.
+            latency = _bot_latency_ms(rng) + sum(ms for _, ms in connector_calls(planned.trace))
             at = t + timedelta(milliseconds=latency)
             if at >= now:
                 return
@@ -385,6 +446,165 @@ def _plan_turn(
         ),
         text,
     )
+
+
+# --- Order lookups -------------------------------------------------------------------------
+
+
+@dataclass
+class _Lookup:
+    """How a conversation about an intent with a data connector looks something up.
+
+    ``connector`` is the one the bot would choose (``lookup.choose``). A signed-in customer
+    (``identity``) asking for their orders gets a verified-only connector's answer at once;
+    anyone else is asked for the details in reply to their first message and gives them in
+    the next. ``step`` is what the customer's next message does: ``"own_orders"``,
+    ``"ask"``, ``"details"``, ``"missed"`` (may send corrected details), ``"offered"`` (may
+    take the person offered after a failed lookup), ``"over"``."""
+
+    connector: ConnectorSpec
+    order: dict[str, Any]
+    identity: Identity | None = None
+    step: str = "ask"
+    misses: int = 0
+
+    def next_step(self, rng: random.Random) -> str | None:
+        """What the next customer message does for the lookup (``"details"``, ``"person"``...),
+        or None when it is about something else."""
+        if self.step == "missed":
+            self.step = "details" if rng.random() < RETRY_AFTER_MISS else "over"
+        elif self.step == "offered":
+            self.step = "person" if rng.random() < ACCEPT_PERSON else "over"
+        return None if self.step == "over" else self.step
+
+
+def _lookup_plan(cast: Cast, rng: random.Random, intent: IntentSpec) -> _Lookup | None:
+    """The lookup of a conversation about ``intent``, when one of ``cast.connectors`` answers
+    it (an intent that always goes to a person never gets there). No draw otherwise, so a
+    desk without connectors gets the traffic it always got."""
+    if intent.policy == "always" or not cast.orders or not any(
+        intent.slug in spec.intents for spec in cast.connectors
+    ):
+        return None
+    order = rng.choice(cast.orders)
+    signed_in = rng.random() < SIGNED_IN_SHARE
+    choice = lookup.choose(cast.connectors, intent=intent.slug, verified=signed_in,
+                           order_number=False, own_orders=signed_in)
+    if choice.connector is None:
+        return None
+    if choice.connector.verified_only:
+        identity = Identity(user_id=order["customer_id"], email=order["email"],
+                            name=order["name"])
+        return _Lookup(connector=choice.connector, order=order, identity=identity,
+                       step="own_orders")
+    return _Lookup(connector=choice.connector, order=order)
+
+
+def _lookup_turn(
+    cast: Cast, rng: random.Random, intent: IntentSpec, plan: _Lookup, step: str, turn: int
+) -> tuple[TurnResult, str]:
+    """A customer message of the lookup (``step``) and the bot's turn: the question for the
+    details, a call with its reply (the connector's, its fallback text, or the intent's
+    article with a person on offer when the call failed), or the handoff to that person."""
+    confidence = rng.uniform(0.55, 0.98)
+    spec = plan.connector
+    if step == "person":
+        plan.step = "over"
+        return (_result(decision="handoff", text="", intent=intent.slug, confidence=confidence,
+                        category="human_request"), rng.choice(ACCEPT_PERSON_TEXTS))
+    if step == "ask":
+        plan.step = "details"
+        details = lookup.required_details(spec, cast.required_details.get(intent.slug, []))
+        detail = details[0] if details else {"name": "order_number",
+                                             "question": lookup.QUESTIONS["order_number"]}
+        return (_result(decision="reply", text="", intent=intent.slug, confidence=confidence,
+                        reply_text=detail["question"],
+                        trace={"response": {"source": "question", "detail": detail["name"]}}),
+                rng.choice(intent.phrases))
+    if step == "own_orders":
+        text = rng.choice(OWN_ORDERS_TEXTS)
+        values = {"customer_id": plan.order["customer_id"]}
+        kind = _draw(rng, OWN_ORDERS_CALL_WEIGHTS)
+    else:
+        kind = _draw(rng, CALL_WEIGHTS)
+        number, email = plan.order["number"], plan.order["email"]
+        if kind == "wrong_email":
+            email = email.replace("@", f"{rng.randint(1, 9)}@", 1)
+        elif kind == "no_such_order":
+            known = {order["number"] for order in cast.orders}
+            number = str(int(number) + 100)
+            while number in known:
+                number = str(int(number) + 100)
+        text = rng.choice(DETAILS_TEXTS).format(number=number, email=email)
+        values = {"order_number": number, "email": email}
+    outcome = _call(spec, values, kind=kind, ms=_call_ms(rng, kind, spec))
+    called = outcome.to_trace()
+    # As the pipeline traces a lookup (``chat.bot.pipeline._look_up``).
+    trace: dict[str, Any] = {"connector": {**called, "not_found": outcome.not_found},
+                             "connector_calls": [called], "quality": {"ok": True}}
+    articles: list[dict[str, Any]] = []
+    if outcome.ok:
+        plan.step = "over"
+        trace["response"] = {"source": "connector", "connector": spec.name}
+        reply = outcome.reply
+    elif outcome.not_found and spec.fallback_text:
+        plan.misses += 1
+        plan.step = "missed" if plan.misses < lookup.MAX_LOOKUP_MISSES - 1 else "over"
+        trace["response"] = {"source": "connector", "connector": spec.name, "fallback": True}
+        reply = spec.fallback_text
+    else:  # the intent's article, with a person on offer
+        plan.step = "offered"
+        articles = cast.quote(intent.slug, turn)
+        trace["response"] = {"source": "offline",
+                             "article": articles[0]["id"] if articles else None}
+        trace["errors"] = [f"connector {spec.name}: {outcome.reason}"[:300]]
+        answer = (f'Here is what our article "{articles[0]["title"]}" says.' if articles
+                  else f"Here is what I found about {intent.slug.replace('_', ' ')}.")
+        reply = f"{lookup.FAILURE_NOTICE} {answer}\n\n{lookup.PERSON_OFFER}"
+    return (_result(decision="reply", text="", intent=intent.slug, confidence=confidence,
+                    articles=articles, reply_text=reply, trace=trace), text)
+
+
+def _draw(rng: random.Random, weights: tuple[tuple[str, int], ...]) -> str:
+    return rng.choices([name for name, _ in weights], weights=[w for _, w in weights])[0]
+
+
+def _call_ms(rng: random.Random, kind: str, spec: ConnectorSpec) -> float:
+    """How long a call of ``kind`` takes: a company API answers in a tenth to half a second
+    (a 404 a little sooner), a 5xx about as fast, a refused connection at once, and a timeout
+    after the connector's timeout."""
+    timeout_ms = spec.timeout_seconds * 1000
+    if kind == "timeout":
+        return round(timeout_ms + rng.uniform(2, 40), 2)
+    if kind == "connect_error":
+        return round(rng.uniform(2, 30), 2)
+    median = 110 if kind in ("wrong_email", "no_such_order") else 170
+    return round(min(timeout_ms * 0.95, rng.lognormvariate(math.log(median), 0.55)), 2)
+
+
+def _call(spec: ConnectorSpec, values: dict[str, str], *, kind: str, ms: float) -> CallOutcome:
+    """The call ``knowledge.connectors.connector_call`` makes of ``spec``, over a transport that
+    answers as the company's API does for ``kind``: the demo orders API's answer for the
+    values (``demo_api``), or a failure; ``ms`` is the duration it records."""
+
+    def company_api(request: httpx2.Request) -> httpx2.Response:
+        if kind == "timeout":
+            raise httpx2.ReadTimeout("timed out", request=request)
+        if kind == "connect_error":
+            raise httpx2.ConnectError("[Errno 111] Connection refused", request=request)
+        if kind.startswith("http_"):
+            return httpx2.Response(int(kind.removeprefix("http_")), json={"error": "unavailable"})
+        if "customer_id" in spec.needs:
+            answer = demo_api.recent_orders(values.get("customer_id", ""))
+        else:
+            answer = demo_api.order_found(values.get("order_number", ""), values.get("email", ""))
+        if answer is None:
+            return httpx2.Response(404, json={"error": "not_found"})
+        return httpx2.Response(200, json=answer)
+
+    outcome = connector_call(spec, values, transport=httpx2.MockTransport(company_api))
+    outcome.ms = ms
+    return outcome
 
 
 def _bot_latency_ms(rng: random.Random) -> float:
@@ -502,8 +722,12 @@ class ServiceWriter(Writer):
         self.services = services
         self.pipeline = pipeline
 
-    def start(self, *, widget: Widget, at: datetime) -> _ServiceHandle:
-        conversation, _token = self.services.conversation_start(widget=widget, at=at)
+    def start(
+        self, *, widget: Widget, at: datetime, identity: Identity | None = None
+    ) -> _ServiceHandle:
+        conversation, _token = self.services.conversation_start(
+            widget=widget, at=at, identity=identity
+        )
         return _ServiceHandle(conversation=conversation)
 
     def customer(self, h: _ServiceHandle, *, text: str, at: datetime) -> None:
@@ -591,11 +815,16 @@ class _BulkHandle:
 class BulkWriter(Writer):
     """Builds the services' rows in memory and inserts them in batches (``flush``)."""
 
+    # In the order they are inserted (a conversation refers to its contact).
+    MODELS = (Contact, Conversation, Message, BotTrace, ReportingEvent)
+
     def __init__(self, *, batch: int = 2000) -> None:
         self.batch = batch
-        self.ids = {m: _Ids(m) for m in (Conversation, Message, BotTrace, ReportingEvent)}
+        self.ids = {m: _Ids(m) for m in self.MODELS}
         self.rows: dict[type, list[Any]] = {m: [] for m in self.ids}
         self.done = 0
+        # (widget id, the host page's user id) -> the verified contact's id.
+        self.contacts: dict[tuple[int, str], int] = {}
 
     # Rows ------------------------------------------------------------------------------
 
@@ -635,7 +864,26 @@ class BulkWriter(Writer):
 
     # The services, as rows -------------------------------------------------------------
 
-    def start(self, *, widget: Widget, at: datetime) -> _BulkHandle:
+    def _verified_contact(self, widget: Widget, identity: Identity, at: datetime) -> int:
+        """The widget's verified contact for the identity, made on first sight (as
+        ``contact_verified_upsert``; the identities given here are valid and never change)."""
+        key = (widget.pk, identity.user_id)
+        if key not in self.contacts:
+            stored = Contact.objects.filter(
+                widget=widget, external_id=identity.user_id, is_verified=True
+            ).values_list("pk", flat=True).first()
+            if stored is None:
+                stored = self.ids[Contact].take()
+                self.rows[Contact].append(Contact(
+                    pk=stored, widget_id=widget.pk, external_id=identity.user_id,
+                    is_verified=True, email=identity.email, name=identity.name, created_at=at,
+                ))
+            self.contacts[key] = stored
+        return self.contacts[key]
+
+    def start(
+        self, *, widget: Widget, at: datetime, identity: Identity | None = None
+    ) -> _BulkHandle:
         conv = Conversation(
             pk=self.ids[Conversation].take(),
             widget_id=widget.pk,
@@ -643,6 +891,9 @@ class BulkWriter(Writer):
             created_at=at,
             updated_at=at,
         )
+        if identity is not None:
+            conv.contact_id = self._verified_contact(widget, identity, at)
+            conv.verified_user_id = identity.user_id
         h = _BulkHandle(conversation=conv)
         self._event(h, EventName.CONVERSATION_STARTED, at)
         return h
@@ -678,11 +929,14 @@ class BulkWriter(Writer):
             h.answered_since_handoff = False
         else:
             conv.last_bot_reply_at = at
-        # As ``bot_turn_record`` keeps the articles a reply quoted.
+        # As ``bot_turn_record`` keeps the articles a reply quoted, or the connector whose
+        # data it answered from.
         articles = [
             {"id": a.get("id"), "title": a.get("title", "")}
             for a in (result.articles or []) if isinstance(a, dict)
         ]
+        if not handoff and not articles and (looked_up := connector_answer(result.trace)):
+            articles.append(looked_up)
         self._message(
             h, Author.SYSTEM if handoff else Author.BOT, result.reply_text, at,
             in_reply_to=inbound, articles=articles,
@@ -727,9 +981,13 @@ class BulkWriter(Writer):
                 EventName.BOT_REPLIED,
                 at,
                 intent=result.intent,
+                category=connector_category(result.trace),
                 backend=result.backend,
                 value=latency,
             )
+        for category, ms in connector_calls(result.trace):
+            self._event(h, EventName.CONNECTOR_CALLED, at, intent=result.intent,
+                        category=category, backend=result.backend, value=ms)
         return result
 
     def _claim(self, h: _BulkHandle, agent: Any, at: datetime) -> None:
@@ -805,7 +1063,7 @@ class BulkWriter(Writer):
 
     def flush(self) -> None:
         with transaction.atomic():
-            for model in (Conversation, Message, BotTrace, ReportingEvent):
+            for model in self.MODELS:
                 if self.rows[model]:
                     model.objects.bulk_create(self.rows[model], batch_size=2000)
                     self.rows[model] = []

@@ -158,3 +158,76 @@ def test_both_paths_give_the_same_article_figures(widget, articles_by_intent):
     traffic_generate(conversations=80, days=14, seed=9, now=NOW, bulk=True)
     assert Report(SCOPE).article_stats == through_services
     assert through_services
+
+
+# --- Order lookups through the demo's data connectors ----------------------------------------
+
+
+def _connector_figures() -> dict:
+    from analytics.selectors import connector_call_counts, connector_counts
+
+    window = {"since": SCOPE.period.start, "until": SCOPE.period.end}
+    return {"replies": connector_counts(**window), "calls": connector_call_counts(**window),
+            "verified": Conversation.objects.exclude(verified_user_id="").count()}
+
+
+@pytest.mark.django_db
+def test_order_conversations_look_orders_up_through_the_demos_connectors(demo):
+    from chat.services import connector_calls
+    from knowledge.models import Connector
+
+    traffic_generate(conversations=300, days=14, seed=8, now=NOW)
+    figures = _connector_figures()
+    calls = figures["calls"]
+    assert set(calls) == set(Connector.objects.values_list("name", flat=True))
+    public, own = calls["Order status"], calls["My recent orders"]
+    # A plausible mix: mostly answered, some details that match no order, a few failures.
+    assert public["succeeded"] > public["not_found"] > 0 and public["failed"] > 0
+    assert own["succeeded"] > 0 and own["not_found"] == 0
+    for counts in calls.values():
+        assert counts["calls"] == counts["succeeded"] + counts["not_found"] + counts["failed"]
+        assert 60 < counts["mean_ms"] < 3000
+    # Every reply that looked something up is counted by the reply too, and some were resolved.
+    replies = figures["replies"]["Order status"]
+    assert (replies["answered"], replies["not_found"], replies["failed"]) == (
+        public["succeeded"], public["not_found"], public["failed"])
+    assert 0 < replies["resolved"] <= replies["answered"]
+
+    traces = [t for t in BotTrace.objects.select_related("message", "conversation__contact")
+              if t.stages["trace"].get("connector_calls")]
+    assert len(traces) == sum(counts["calls"] for counts in calls.values())
+    for trace in traces:
+        [call] = trace.stages["trace"]["connector_calls"]
+        [(category, ms)] = connector_calls(trace.stages["trace"])
+        conversation, asked = trace.conversation, trace.message.text
+        assert trace.intent == "order_status"
+        reply = Message.objects.get(in_reply_to=trace.message)
+        if call["connector"] == "My recent orders":  # only for a customer the page signed
+            assert conversation.verified_user_id and conversation.contact.is_verified
+            assert f"customer_id={conversation.verified_user_id}" in call["url"]
+        else:  # the order number the customer wrote is the one looked up
+            number = call["url"].split("/orders/")[1].split("/")[0]
+            assert number in asked and not conversation.verified_user_id
+        if call["ok"]:
+            assert reply.articles == [{"connector": call["connector_id"],
+                                       "name": call["connector"]}]
+            assert reply.text.startswith("Your ")
+        elif call["not_found"]:
+            assert call["status"] == 404 and reply.text.startswith("I couldn't find that order")
+        else:
+            assert reply.text.startswith("I couldn't look that up just now.")
+            assert reply.text.endswith("Would you like me to connect you with a person?")
+        assert category.startswith(("ok:", "not_found:", "failed:")) and ms == call["ms"]
+        # The reply waited for the call.
+        assert (reply.created_at - trace.message.created_at).total_seconds() * 1000 >= ms
+
+
+@pytest.mark.django_db
+def test_bulk_path_records_the_same_connector_calls_as_the_services(demo):
+    traffic_generate(conversations=160, days=14, seed=8, now=NOW)
+    through_services = _snapshot(), _connector_figures()
+    assert through_services[1]["calls"] and through_services[1]["verified"]
+    Conversation.objects.all().delete()
+
+    traffic_generate(conversations=160, days=14, seed=8, now=NOW, bulk=True)
+    assert (_snapshot(), _connector_figures()) == through_services

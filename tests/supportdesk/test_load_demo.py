@@ -160,3 +160,20 @@ def test_the_demo_commands_show_progress_on_a_terminal_unless_quiet(
     written = terminal.getvalue()
     assert bool(BAR.search(written)) is shown, written[:300]
     assert ("conversations:" in written and "weeks:" in written) is shown
+
+
+@pytest.mark.django_db
+def test_the_demos_traffic_fills_the_dashboards_data_connectors_section(client):
+    """The generated conversations about orders look them up through the demo's connectors,
+    so a fresh demo's dashboard has the section before anyone has looked an order up."""
+    call_command("load_demo", password="traffic-pass-123", traffic_days=7, verbosity=0)
+    client.force_login(User.objects.get(username="manager"))
+    response = client.get("/analytics/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'data-sd="connector-stats"' in page and 'data-sd="connector-calls"' in page
+    calls = dict(response.context["connector_call_counts"])
+    assert set(calls) == {"Order status", "My recent orders"}
+    assert all(counts["succeeded"] > 0 for counts in calls.values())
+    replies = dict(response.context["connector_counts"])
+    assert replies["Order status"]["answered"] > 0
