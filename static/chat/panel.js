@@ -68,10 +68,28 @@
     return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
   }
 
-  function notice(text) {
-    noticeEl.textContent = text || "";
-    noticeEl.hidden = !text;
+  // The notice bar shows the latest of the notices that still hold, one per kind: "status" (what
+  // happens in the conversation: notice()) and each refusal that goes once the customer mends
+  // what it refused (a message or comment over the limit, a rating without stars). A refusal
+  // that goes uncovers the notice it covered ("This conversation is resolved."), never clears
+  // it.
+  var notices = [];   // {kind, text}, oldest first
+  function showNotice(kind, text) {
+    notices = notices.filter(function (n) { return n.kind !== kind; });
+    if (text) { notices.push({ kind: kind, text: text }); }
+    var latest = notices.length ? notices[notices.length - 1].text : "";
+    noticeEl.textContent = latest;
+    noticeEl.hidden = !latest;
   }
+  function noticeOf(kind) {
+    var found = notices.filter(function (n) { return n.kind === kind; })[0];
+    return found ? found.text : "";
+  }
+  // Clears the notice of ``kind`` if it (still) says ``text``.
+  function clearNotice(kind, text) {
+    if (text && noticeOf(kind) === text) { showNotice(kind, ""); }
+  }
+  function notice(text) { showNotice("status", text); }
 
   function scrollDown() { log.scrollTop = log.scrollHeight; }
 
@@ -345,7 +363,7 @@
       li = log.querySelector('[data-client-id="' + m.client_id + '"]');
       state.pending = state.pending.filter(function (p) { return p.client_id !== m.client_id; });
       // The rest has been sent: the notice that said it would be goes.
-      if (!state.pending.length && noticeEl.textContent === RATE_NOTICE) { notice(""); }
+      if (!state.pending.length) { clearNotice("status", RATE_NOTICE); }
     }
     if (li) {
       li.classList.remove("sd-pending");
@@ -621,6 +639,7 @@
     }
     showReplyTime();
     ratingForm.hidden = !(status === "resolved" && !rated);
+    if (ratingForm.hidden) { showNotice("comment-limit", ""); showNotice("stars", ""); }
     if (status === "resolved" && !rated) { notice("This conversation is resolved. Write again any time."); }
     if (atEnd) { scrollDown(); }
   }
@@ -653,7 +672,7 @@
     if (status !== "waiting") { return; }
     if (agentsOnline > 0 && before === 0) { notice(AGENT_CAME_ONLINE); }
     if (agentsOnline === 0) {
-      if (noticeEl.textContent === AGENT_CAME_ONLINE) { notice(""); }
+      clearNotice("status", AGENT_CAME_ONLINE);
       if (!contactGiven) { showContactForm(); }
     }
   }
@@ -688,7 +707,12 @@
         applyStatus(frame.status, frame);
         break;
       case "ack":
-        if (frame.of === "rating") { ratingForm.hidden = true; notice("Thank you for your rating!"); }
+        if (frame.of === "rating") {
+          ratingForm.hidden = true;
+          showNotice("comment-limit", "");
+          showNotice("stars", "");
+          notice("Thank you for your rating!");
+        }
         if (frame.of === "contact") { onContactSaved(); }
         if (frame.of === "transcript") { onTranscriptSent(); }
         break;
@@ -923,6 +947,7 @@
   function charCount(text) { return Array.from(text).length; }
   function number(n) { return n.toLocaleString("en-US"); }
   function tooLong(what) { return what + " has at most " + number(maxChars) + " characters."; }
+  function limitKind(box) { return box === input ? "message-limit" : "comment-limit"; }
   function showCount(box, countEl) {
     var n = charCount(box === input ? box.value.trim() : box.value);
     var over = n > maxChars;
@@ -933,9 +958,7 @@
     countEl.classList.toggle("sd-over", over);
     box.setAttribute("aria-invalid", over ? "true" : "false");
     // Shortened enough: the notice that refused it no longer holds.
-    if (!over && noticeEl.textContent === tooLong(box === input ? "A message" : "A comment")) {
-      notice("");
-    }
+    if (!over) { showNotice(limitKind(box), ""); }
     return !over;
   }
 
@@ -943,8 +966,11 @@
     var text = input.value.trim();
     // Nothing to show (spaces, or invisible characters only): the server would refuse it too.
     if (!text || INVISIBLE_ONLY.test(text)) { input.value = ""; showCount(input, inputCount); return; }
-    if (!showCount(input, inputCount)) { notice(tooLong("A message")); input.focus(); return; }
-    if (noticeEl.textContent === tooLong("A message")) { notice(""); }
+    if (!showCount(input, inputCount)) {
+      showNotice("message-limit", tooLong("A message"));
+      input.focus();
+      return;
+    }
     input.value = "";
     showCount(input, inputCount);
     typingSent = false;
@@ -981,6 +1007,7 @@
   var score = 0;
   function chooseStar(value, focus) {
     score = value;
+    if (value) { showNotice("stars", ""); }
     stars.forEach(function (star, i) {
       var checked = i + 1 === value;
       star.setAttribute("aria-checked", checked ? "true" : "false");
@@ -1006,9 +1033,13 @@
 
   ratingForm.addEventListener("submit", function (event) {
     event.preventDefault();
-    if (!score) { notice("Choose from 1 to 5 stars."); stars[0].focus(); return; }
+    if (!score) { showNotice("stars", "Choose from 1 to 5 stars."); stars[0].focus(); return; }
     var comment = q("rating-comment");
-    if (!showCount(comment, commentCount)) { notice(tooLong("A comment")); comment.focus(); return; }
+    if (!showCount(comment, commentCount)) {
+      showNotice("comment-limit", tooLong("A comment"));
+      comment.focus();
+      return;
+    }
     sendFrame({ type: "rating", score: score, comment: comment.value });
   });
   q("rating-comment").addEventListener("input", function () {
