@@ -947,9 +947,11 @@
   function charCount(text) { return Array.from(text).length; }
   function number(n) { return n.toLocaleString("en-US"); }
   function tooLong(what) { return what + " has at most " + number(maxChars) + " characters."; }
+  // A box's text as it is sent: without the spaces around it (the server strips them too).
+  function boxText(box) { return box.value.trim(); }
   function limitKind(box) { return box === input ? "message-limit" : "comment-limit"; }
   function showCount(box, countEl) {
-    var n = charCount(box === input ? box.value.trim() : box.value);
+    var n = charCount(boxText(box));
     var over = n > maxChars;
     countEl.hidden = n < maxChars * COUNT_FROM;
     var text = countEl.hidden ? "" : number(n) + " of " + number(maxChars) + " characters" +
@@ -963,7 +965,7 @@
   }
 
   function submitMessage() {
-    var text = input.value.trim();
+    var text = boxText(input);
     // Nothing to show (spaces, or invisible characters only): the server would refuse it too.
     if (!text || INVISIBLE_ONLY.test(text)) { input.value = ""; showCount(input, inputCount); return; }
     if (!showCount(input, inputCount)) {
@@ -1040,7 +1042,7 @@
       comment.focus();
       return;
     }
-    sendFrame({ type: "rating", score: score, comment: comment.value });
+    sendFrame({ type: "rating", score: score, comment: boxText(comment) });
   });
   q("rating-comment").addEventListener("input", function () {
     showCount(q("rating-comment"), commentCount);

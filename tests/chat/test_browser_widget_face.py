@@ -427,10 +427,10 @@ def test_a_rating_comment_over_the_limit_is_kept_counted_and_not_sent(
     widget.star(5).click()
     comment, count = panel.locator("[data-sd=rating-comment]"), panel.locator(
         "[data-sd=rating-comment-count]")
-    long_text = "Great help! " * 200
+    long_text = "Great help! " * 199 + "Great help!"
     comment.fill(long_text)
     expect(comment).to_have_value(long_text)
-    expect(count).to_have_text("2,400 of 2,000 characters: 400 too many")
+    expect(count).to_have_text("2,399 of 2,000 characters: 399 too many")
     panel.locator("[data-sd=rating-send]").click()
     expect(widget.notice()).to_have_text("A comment has at most 2,000 characters.")
     expect(comment).to_have_value(long_text)
@@ -451,6 +451,37 @@ def test_a_rating_comment_over_the_limit_is_kept_counted_and_not_sent(
     page.screenshot(path=str(artifacts_dir / "rating-comment-shortened.png"))
     panel.locator("[data-sd=rating-send]").click()
     expect(widget.notice()).to_contain_text("Thank you", timeout=REPLY_TIMEOUT_MS)
+
+
+def test_a_rating_comment_is_counted_without_the_spaces_around_it_like_a_message(
+    daphne_server, celery_worker, demo, browser_context_factory, artifacts_dir
+):
+    """1,995 characters and 10 spaces showed "5 too many" under the comment (the message box
+    counts without them, and the server stores the comment without them)."""
+    page = browser_context_factory(viewport=SIZES["desktop"]).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    widget.send("Hello there!")
+    widget.wait_for_messages("bot", 1)
+    conversation = Conversation.objects.get()
+    services.conversation_resolve(conversation=conversation, resolution=Resolution.AGENT)
+    panel = widget.panel
+    expect(panel.locator("[data-sd=rating-form]")).to_be_visible(timeout=REPLY_TIMEOUT_MS)
+    text = "x" * 1995 + " " * 10
+    box, box_count = panel.locator("[data-sd=input]"), panel.locator("[data-sd=input-count]")
+    box.fill(text)
+    expect(box_count).to_have_text("1,995 of 2,000 characters")
+    box.fill("")
+    widget.star(4).click()
+    comment = panel.locator("[data-sd=rating-comment]")
+    count = panel.locator("[data-sd=rating-comment-count]")
+    comment.fill(text)
+    expect(count).to_have_text("1,995 of 2,000 characters")
+    expect(comment).to_have_attribute("aria-invalid", "false")
+    page.screenshot(path=str(artifacts_dir / "rating-comment-trailing-spaces.png"))
+    panel.locator("[data-sd=rating-send]").click()
+    expect(widget.notice()).to_have_text("Thank you for your rating!", timeout=REPLY_TIMEOUT_MS)
+    conversation.refresh_from_db()
+    assert (conversation.rating, conversation.rating_comment) == (4, "x" * 1995)
 
 
 def test_the_header_follows_agents_coming_and_going_without_a_reload(
