@@ -651,8 +651,10 @@
     setRefusedEmails(frame.refused_emails);
     applyStatus("waiting");
     showReplyTime(frame.agents_online);
+    handoffSaidOnline = frame.agents_online > 0;
     if (frame.agents_online > 0) {
-      notice(formatWait(frame.expected_wait_seconds).trim());
+      waitNotice = formatWait(frame.expected_wait_seconds).trim();
+      notice(waitNotice);
       hideContactForm();
     } else {
       notice("");
@@ -663,8 +665,13 @@
   // Agents came online or left (a console opened or closed): the header follows at once. While
   // the conversation waits, the first agent to come online is announced (the handoff message
   // above said no one was there; the e-mail form stays for a customer who would rather leave),
-  // and with no one left online the e-mail form is offered (once).
+  // and with no one left online the e-mail form is offered (once). The handoff's expected wait
+  // no longer holds then; when the handoff message said someone would reply here, a notice
+  // says no one is online now. The availability frame carries no wait: an agent coming back is
+  // announced as the first one is.
   var AGENT_CAME_ONLINE = "Someone from our team is online now and will reply here.";
+  var waitNotice = "";            // the handoff's "Expected wait: about N minutes."
+  var handoffSaidOnline = false;  // the handoff came while an agent was online
   function onAvailability(agentsOnline) {
     if (typeof agentsOnline !== "number") { return; }
     var before = parseInt(replyTimeEl.getAttribute("data-agents-online"), 10) || 0;
@@ -673,6 +680,11 @@
     if (agentsOnline > 0 && before === 0) { notice(AGENT_CAME_ONLINE); }
     if (agentsOnline === 0) {
       clearNotice("status", AGENT_CAME_ONLINE);
+      clearNotice("status", waitNotice);
+      if (handoffSaidOnline && !noticeOf("status")) {
+        notice(contactGiven ? "No one from our team is online now: we will reply by e-mail."
+          : "No one from our team is online now. Leave your e-mail address and we will reply by e-mail.");
+      }
       if (!contactGiven) { showContactForm(); }
     }
   }

@@ -5,6 +5,8 @@ states, at desktop size and 390 px wide, and the browser reports no CSP violatio
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.cache import cache
@@ -517,6 +519,37 @@ def test_the_header_follows_agents_coming_and_going_without_a_reload(
     presence_disconnect(agent=agent)
     expect(reply_time).to_have_text("Instant answers \u00b7 team replies by e-mail")
     page.screenshot(path=str(artifacts_dir / "header-back-to-bot-offline.png"))
+
+
+def test_the_expected_wait_goes_when_the_last_agent_goes_offline(
+    daphne_server, celery_worker, demo, browser_context_factory, artifacts_dir
+):
+    """"Expected wait: about 2 minutes." stayed on screen under "We'll reply by e-mail" and the
+    e-mail form once the last agent went offline."""
+    from chat.console.services import presence_connect, presence_disconnect
+
+    agent = User.objects.get(username="agent")
+    presence_connect(agent=agent)  # online when the customer asks for a person
+    page = browser_context_factory(viewport=SIZES["desktop"]).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    reply_time = widget.panel.locator("[data-sd=reply-time]")
+    widget.send("I want to talk to a person")
+    widget.wait_for_messages("system", 1)
+    expect(widget.notice()).to_have_text(re.compile(r"^Expected wait: about \d+ minutes?\.$"))
+    expect(widget.panel.locator("[data-sd=contact-form]")).to_be_hidden()
+    presence_disconnect(agent=agent)
+    expect(reply_time).to_have_text("We\u2019ll reply by e-mail")
+    expect(widget.panel.locator("[data-sd=contact-form]")).to_be_visible()
+    # The handoff message said someone would reply here: the notice says no one is online now.
+    expect(widget.notice()).to_have_text(
+        "No one from our team is online now. Leave your e-mail address and we will reply by "
+        "e-mail.")
+    page.screenshot(path=str(artifacts_dir / "wait-gone-agent-offline.png"))
+    presence_connect(agent=agent)  # the availability frame carries no wait: announced as new
+    expect(reply_time).to_have_text("Typically replies in 2 min")
+    expect(widget.notice()).to_have_text(
+        "Someone from our team is online now and will reply here.")
+    presence_disconnect(agent=agent)
 
 
 def test_an_address_a_lookup_found_nothing_for_is_not_offered_in_the_e_mail_form(
