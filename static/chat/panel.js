@@ -508,7 +508,9 @@
 
   // The header's second line. While the bot has the conversation it answers at once, and the
   // line says so, then when the team would: in its typical first response while an agent is
-  // online, else by e-mail. Handed over (or resolved), it tells the team's reply alone; with
+  // online, else by e-mail. So too once the conversation is closed (resolved or abandoned): the
+  // next message goes to the bot, and no reply is owed (not "We'll reply by e-mail" to a
+  // customer who said the answer helped). Handed over, it tells the team's reply alone; with
   // an agent on the conversation, their typical reply. ``agentsOnline`` (a number, from the
   // joined, handoff and availability frames) updates the count kept on the element; without
   // it, the line follows ``status``.
@@ -519,7 +521,7 @@
     }
     var online = (parseInt(replyTimeEl.getAttribute("data-agents-online"), 10) || 0) > 0;
     var minutes = parseInt(replyTimeEl.getAttribute("data-minutes"), 10) || 2;
-    if (status === "bot") {
+    if (status === "bot" || status === "resolved" || status === "abandoned") {
       // On a narrow panel the line breaks after the dot, never inside "e-mail".
       var team = document.createElement("span");
       team.className = "sd-nowrap";

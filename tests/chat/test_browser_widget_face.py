@@ -552,6 +552,32 @@ def test_the_expected_wait_goes_when_the_last_agent_goes_offline(
     presence_disconnect(agent=agent)
 
 
+def test_a_conversation_the_customer_resolved_promises_no_e_mail_in_the_header(
+    daphne_server, celery_worker, demo, browser_context_factory, artifacts_dir
+):
+    """After "Did this help?" Yes, the header read "We'll reply by e-mail": no address was
+    left and nothing was owed."""
+    from chat.console.services import presence_connect, presence_disconnect
+
+    page = browser_context_factory(viewport=SIZES["desktop"]).new_page()
+    widget = WidgetPage(page, daphne_server).goto_store().open()
+    reply_time = widget.panel.locator("[data-sd=reply-time]")
+    widget.send("How long does standard shipping take?")
+    widget.wait_for_messages("bot", 1)
+    expect(reply_time).to_have_text("Instant answers \u00b7 team replies by e-mail")
+    widget.panel.locator("[data-sd=helpful-yes]").click()
+    expect(widget.panel.locator("[data-sd=rating-form]")).to_be_visible(timeout=REPLY_TIMEOUT_MS)
+    assert Conversation.objects.get().resolution == Resolution.BOT_CONFIRMED
+    # The line before the question, as true now: the next message goes to the bot.
+    expect(reply_time).to_have_text("Instant answers \u00b7 team replies by e-mail")
+    page.screenshot(path=str(artifacts_dir / "header-resolved-by-customer.png"))
+    agent = User.objects.get(username="agent")
+    presence_connect(agent=agent)
+    expect(reply_time).to_have_text("Instant answers \u00b7 team in about 2 min")
+    presence_disconnect(agent=agent)
+    expect(reply_time).to_have_text("Instant answers \u00b7 team replies by e-mail")
+
+
 def test_an_address_a_lookup_found_nothing_for_is_not_offered_in_the_e_mail_form(
     daphne_server, celery_worker, demo, browser_context_factory, artifacts_dir
 ):
