@@ -211,15 +211,21 @@ def url_parameters(url: str) -> list[tuple[str, str]]:
 
 def _split_host_entry(entry: str) -> tuple[str, int | None]:
     """An allow-list entry (``host``, ``host:port``, ``[v6]`` or ``[v6]:port``) as its host
-    and port; ``ValueError`` when it is none of these."""
-    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?|([^:\[\]]+)(?::(\d{1,5}))?", entry)
+    and port; ``ValueError`` when it is none of these, its message what the admin reads when
+    the port is what is wrong (``Port out of range (1-65535) in 'shop.example:70000'.``)."""
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::([^:]*))?|([^:\[\]]+)(?::([^:]*))?", entry)
     if not match:
-        raise ValueError(entry)
+        raise ValueError("")
     host = match.group(1) or match.group(3)
-    port = match.group(2) or match.group(4)
-    if port is not None and not 0 < int(port) < 65536:
-        raise ValueError(entry)
-    return host, int(port) if port else None
+    port = match.group(2) if match.group(1) else match.group(4)
+    if port is None:
+        return host, None
+    shown = repr(entry[:60])
+    if not re.fullmatch(r"\d{1,5}", port):
+        raise ValueError(f"Not a port number: {port[:20]!r} in {shown}.")
+    if not 0 < int(port) < 65536:
+        raise ValueError(f"Port out of range (1-65535) in {shown}.")
+    return host, int(port)
 
 
 def host_key(host: str, port: int | None) -> str:
@@ -239,11 +245,11 @@ def check_hosts(hosts: Any) -> list[str]:
     for entry in hosts:
         try:
             if not isinstance(entry, str):
-                raise ValueError(entry)
+                raise ValueError("")
             host, port = _split_host_entry(entry)
-        except ValueError:
+        except ValueError as error:
             raise ConnectorInvalid(
-                "allowed_hosts", f"Not a host name: {str(entry)[:60]!r}."
+                "allowed_hosts", str(error) or f"Not a host name: {str(entry)[:60]!r}."
             ) from None
         try:
             cleaned.append(host_key(canonical_host(host), port))

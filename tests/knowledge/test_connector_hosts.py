@@ -371,3 +371,28 @@ def test_a_semicolon_or_fragment_secret_is_not_saved_nor_audited(admin_user, set
             intent_slugs=["order_status"],
         ))
     assert not Connector.objects.exists() and not AuditLogEntry.objects.exists()
+
+
+@pytest.mark.parametrize(("entry", "says"), [
+    ("shop.example:70000", "Port out of range (1-65535) in 'shop.example:70000'."),
+    ("shop.example:0", "Port out of range"),
+    ("[2001:db8::1]:99999", "Port out of range"),
+    ("shop.example:https", "Not a port number: 'https'"),
+    ("shop.example:", "Not a port number: ''"),
+    ("[2001:db8::1]:8x", "Not a port number: '8x'"),
+    ("shop.example:80:80", "Not a host name"),
+    ("bad/host", "has \"/\""),
+])
+def test_the_allow_list_says_whether_the_port_or_the_host_is_wrong(entry, says):
+    with pytest.raises(ConnectorInvalid) as caught:
+        check_hosts(["ok.example", entry])
+    assert caught.value.field == "allowed_hosts"
+    assert says in str(caught.value)
+
+
+@pytest.mark.parametrize(("entry", "kept"), [
+    ("Shop.Example:8443", "shop.example:8443"), ("[2001:DB8::1]:443", "[2001:db8::1]:443"),
+    ("shop.example:65535", "shop.example:65535"),
+])
+def test_the_allow_list_keeps_a_host_with_its_port(entry, kept):
+    assert check_hosts([entry]) == [kept]
