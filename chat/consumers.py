@@ -378,8 +378,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(comment, str):
             await self.error("missing_field", "comment must be text.")
             return
+        comment = comment.strip()  # counted as the widget counts it, as a message is
         if len(comment) > self.max_chars:
-            await self.error("text_too_long")
+            await self.error(
+                "text_too_long", f"A comment has at most {self.max_chars} characters."
+            )
             return
         async with realtime.deferred_broadcasts():
             code = await database_sync_to_async(self._rate)(score, comment)

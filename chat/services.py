@@ -27,6 +27,7 @@ from datetime import datetime
 from functools import cache, partial
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
@@ -1174,14 +1175,20 @@ def conversation_unassign(
 def conversation_rate(
     *, conversation: Conversation, score: int, comment: str = "", at: datetime | None = None
 ) -> Conversation:
-    """The customer's 1-5 rating with an optional comment, once per conversation."""
+    """The customer's 1-5 rating with an optional comment (stripped; at most
+    ``CHAT_MAX_MESSAGE_CHARS`` characters after stripping, as a message), once per
+    conversation. Raises ``ValueError`` for a score that is not a whole number from 1 to 5 or a
+    comment too long (nothing stored), ``ConversationStateError`` when already rated."""
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
         raise ValueError("a rating is a whole number from 1 to 5")
+    comment = (comment or "").strip()
+    if len(comment) > settings.CHAT_MAX_MESSAGE_CHARS:
+        raise ValueError(f"a comment has at most {settings.CHAT_MAX_MESSAGE_CHARS} characters")
     now = at or timezone.now()
     _locked(conversation)
     if conversation.rating is not None:
         raise ConversationStateError("the conversation has already been rated")
-    comment = mask_card_numbers((comment or "").strip()[:2000])
+    comment = mask_card_numbers(comment)
     Conversation.objects.filter(pk=conversation.pk).update(
         rating=score, rating_comment=comment, updated_at=now
     )

@@ -575,6 +575,28 @@ async def test_rating_after_resolution_only_once(started):
     await comm.disconnect()
 
 
+async def test_a_rating_comment_is_counted_after_stripping_as_a_message_is(started, settings):
+    conversation, token = started
+    limit = settings.CHAT_MAX_MESSAGE_CHARS
+    await database_sync_to_async(services.conversation_resolve)(
+        conversation=conversation, resolution="bot_confirmed"
+    )
+    comm, _ = await joined_socket(conversation, token)
+    await comm.send_json_to({"type": "rating", "score": 2, "comment": "ü" * (limit + 1)})
+    frames = await receive_until(comm, lambda f: f["type"] == "error")
+    assert frames[-1]["code"] == "text_too_long"
+    assert str(limit) in frames[-1]["message"]
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation.pk)
+    assert conversation.rating is None  # refused whole: nothing stored
+    comment = "\n  " + "ü" * limit + "  \n"
+    await comm.send_json_to({"type": "rating", "score": 2, "comment": comment})
+    frames = await receive_until(comm, lambda f: f["type"] in ("ack", "error"))
+    assert frames[-1] == {"type": "ack", "of": "rating"}
+    conversation = await database_sync_to_async(Conversation.objects.get)(pk=conversation.pk)
+    assert (conversation.rating, conversation.rating_comment) == (2, "ü" * limit)
+    await comm.disconnect()
+
+
 async def test_contact_frame_stores_the_address(started):
     conversation, token = started
     comm, _ = await joined_socket(conversation, token)

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from analytics.models import ReportingEvent
@@ -287,6 +288,10 @@ def test_rating_once_within_range(conversation):
     services.conversation_resolve(conversation=conversation, resolution=Resolution.BOT_CONFIRMED)
     with pytest.raises(ValueError):
         services.conversation_rate(conversation=conversation, score=6)
+    with pytest.raises(ValueError, match="at most"):  # refused whole, never cut
+        services.conversation_rate(
+            conversation=conversation, score=4, comment="x" * (settings.CHAT_MAX_MESSAGE_CHARS + 1)
+        )
     services.conversation_rate(conversation=conversation, score=4, comment=" quick ")
     with pytest.raises(services.ConversationStateError):
         services.conversation_rate(conversation=conversation, score=5)
