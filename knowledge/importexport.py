@@ -18,6 +18,7 @@ from django.conf import settings
 
 from knowledge.safejson import UnsafeJSON, loads_checked
 
+from .connector_network import HostUnresolved
 from .connectors import (
     DETAILS,
     MAX_TIMEOUT_SECONDS,
@@ -137,6 +138,9 @@ class TaxonomyPlan:
     signals: list[dict[str, Any]] = field(default_factory=list)
     articles: list[dict[str, Any]] = field(default_factory=list)
     connectors: list[dict[str, Any]] = field(default_factory=list)
+    # Connector name -> its URL's host when it gave no address: imported anyway, as the admin
+    # page saves it, and the import says so.
+    unresolved: dict[str, HostUnresolved] = field(default_factory=dict)
 
 
 def decode_upload(data: bytes) -> str:
@@ -473,7 +477,11 @@ def _validate_taxonomy(doc: Any) -> TaxonomyPlan:
         if not isinstance(item, dict):
             problems.add(where, "must be an object")
             continue
-        plan.connectors.append(_check_connector_item(problems, where, item, known_slugs))
+        checked = _check_connector_item(problems, where, item, known_slugs)
+        unresolved = checked.pop("unresolved")
+        if unresolved is not None:
+            plan.unresolved[checked["name"]] = unresolved
+        plan.connectors.append(checked)
     problems.raise_if_any()
     return plan
 
@@ -482,7 +490,8 @@ def _check_connector_item(
     problems: _Problems, where: str, item: dict[str, Any], known_slugs: set[str]
 ) -> dict[str, Any]:
     """One exported connector, checked as the admin page checks it (no header values: an
-    export has none)."""
+    export has none); under ``"unresolved"``, its URL's host when the name gave no address
+    (``HostUnresolved``), else None."""
     name = _check_str(problems, where, item, "name", max_len=NAME_MAX)
     slugs = item.get("intents", [])
     if not isinstance(slugs, list) or not all(isinstance(s, str) for s in slugs):
@@ -504,14 +513,16 @@ def _check_connector_item(
     method = _check_choice(problems, where, item, "method", ["GET", "POST"], "GET")
     url = _check_str(problems, where, item, "url_template", max_len=1000)
     template = _check_str(problems, where, item, "reply_template", max_len=10_000)
+    unresolved = None
     try:
         hosts = check_hosts(item.get("allowed_hosts"))
-        check_url_template(url, hosts=hosts, needs=needs)
+        unresolved = check_url_template(url, hosts=hosts, needs=needs)
         check_reply_template(template)
     except ConnectorInvalid as exc:
         problems.add(where, f"{exc.field}: {exc}")
         hosts = []
     return {
+        "unresolved": unresolved,
         "name": name,
         "description": _check_str(problems, where, item, "description", max_len=2000,
                                   required=False, allow_empty=True),

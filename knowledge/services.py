@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from .audit import audit_record, field_changes
 from .changes import taxonomy_changed_on_commit
-from .connector_network import HostUnresolved
+from .connector_network import HostUnresolved, shown
 from .importexport import (
     BUTTON_LABEL_MAX,
     DETAIL_NAME_MAX,
@@ -509,7 +509,23 @@ def taxonomy_import_json(*, actor: Any, data: bytes) -> ImportResult:
         object_repr="JSON import", changes={k: [None, v] for k, v in counts.items()},
     )
     taxonomy_changed_on_commit()
-    return ImportResult(counts=counts)
+    warnings = [connector_unresolved_message(name, unresolved, on_its_page=False)
+                for name, unresolved in plan.unresolved.items()]
+    return ImportResult(counts=counts, warnings=warnings)
+
+
+def connector_unresolved_message(
+    name: str, unresolved: HostUnresolved, *, on_its_page: bool = True
+) -> str:
+    """What an admin reads when a connector named ``name`` was saved (on its page, or by an
+    import: ``on_its_page=False``) although its URL's host gave no address."""
+    how = (f"did not resolve within {unresolved.seconds:g} seconds" if unresolved.timed_out
+           else "does not resolve")
+    test = "Test (below)" if on_its_page else "Test, on the connector's page,"
+    return (
+        f'Connector "{name}" saved, but its host "{shown(unresolved.host)}" {how}: the bot\'s '
+        f"calls to it fail until the name resolves. {test} calls it and shows whether it does."
+    )
 
 
 def _connectors_import(

@@ -27,7 +27,6 @@ from accounts.roles import area_required
 
 from . import selectors, services
 from .bot import bot_registered
-from .connector_network import HostUnresolved, shown
 from .connectors import (
     CallOutcome,
     ConnectorInvalid,
@@ -719,7 +718,8 @@ def connector_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             form.add_error(exc.field if exc.field in form.fields else None, str(exc))
         else:
             if saved.unresolved:
-                messages.warning(request, _unresolved_message(saved.connector, saved.unresolved))
+                messages.warning(request, services.connector_unresolved_message(
+                    saved.connector.name, saved.unresolved))
             else:
                 messages.success(request, f'Connector "{saved.connector.name}" saved.')
             return redirect("knowledge:connector_edit", pk=saved.connector.pk)
@@ -731,16 +731,6 @@ def connector_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     }
     return render(request, "knowledge/connector_form.html", context,
                   status=400 if form.errors else 200)
-
-
-def _unresolved_message(connector: Connector, unresolved: HostUnresolved) -> str:
-    how = (f"did not resolve within {unresolved.seconds:g} seconds" if unresolved.timed_out
-           else "does not resolve")
-    return (
-        f'Connector "{connector.name}" saved, but its host "{shown(unresolved.host)}" '
-        f"{how}: the bot's calls to it fail until the name resolves. Test (below) calls it "
-        "and shows whether it does."
-    )
 
 
 @area_required("knowledge")

@@ -358,3 +358,35 @@ def test_an_ip_address_is_never_looked_up_nor_warned_about(
                                                     base="http://10.20.0.5:8080"), follow=True)
     assert messages_of(response) == [("success", 'Connector "Orders" saved.')]
     assert asked == []
+
+
+def test_an_import_says_which_connector_hosts_do_not_resolve(
+    admin_client, intent, settings, monkeypatch
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.CONNECTOR_ALLOW_PRIVATE_NETWORKS = True
+    monkeypatch.setattr(connector_network, "system_resolve", lambda host, port: [PUBLIC])
+    admin_client.post(URL + "new/", form())
+    doc = taxonomy_export()
+    resolving = dict(doc["connectors"][0], name="Stock")
+    doc["connectors"][0].update(url_template="https://erp.corp.internal/o/{order_number}",
+                                allowed_hosts=["erp.corp.internal"])
+    doc["connectors"].append(resolving)
+    monkeypatch.setattr(connector_network, "system_resolve",
+                        lambda host, port: [PUBLIC] if host == "shop.example"
+                        else no_such_name(host, port))
+    response = admin_client.post("/knowledge/import/", {
+        "kind": "json",
+        "file": SimpleUploadedFile("k.json", json.dumps(doc).encode(), "application/json"),
+    })
+    assert response.status_code == 200
+    page = response.content.decode()
+    warnings = page.split('data-sd="import-warnings"', 1)[1].split("</ul>", 1)[0]
+    assert warnings.count("<li>") == 1  # the connector whose host resolves is not named
+    assert ("Connector &quot;Orders&quot; saved, but its host &quot;erp.corp.internal&quot; "
+            "does not resolve") in warnings
+    assert "Test, on the connector&#x27;s page, calls it" in warnings
+    saved = Connector.objects.get(name="Orders")  # imported all the same
+    assert saved.url_template == "https://erp.corp.internal/o/{order_number}"
+    assert Connector.objects.filter(name="Stock").exists()
