@@ -239,6 +239,19 @@ def run_turn(
             intent, is_fallback = status_intent, False
             trace["classification"].update(decided_intent=intent, is_fallback=False,
                                            lone_order_number=True)
+    # "did 10019 ship yet?": placed elsewhere (shipping) with the order's status as the
+    # runner-up, itself confident enough to decide, a message with a number no word names asks
+    # about that order. The number is only asked about ("Is 10019 your order number?", below),
+    # never looked up unasked ("do you ship to 10019?" may give a postal code).
+    if (
+        status_intent in taxonomy.intents and intent != status_intent and not unplaced
+        and not found.get("order_number") and readable.supported and not aside
+        and any(slug == status_intent and score >= threshold
+                for slug, score in result.top_intents[:2])
+        and lookup.guessed_order_numbers(text, products=taxonomy.products, today=today)
+    ):
+        trace["classification"].update(decided_intent=status_intent, number_for_runner_up=intent)
+        intent = status_intent
     clock.lap("entities")
 
     # 3. Signals, sentiment and urgency.

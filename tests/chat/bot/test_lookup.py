@@ -791,3 +791,55 @@ def test_a_pleasantry_keeps_the_count_and_a_stored_state_is_checked():
     for bad in (-1, "3", True, 10**9):
         with pytest.raises(ValueError, match="lookup_misses"):
             dialog.check_state({"lookup_misses": bad})
+
+
+def placed(top: list[tuple[str, float]]):
+    """A classifier that places every message as ``top`` says (the fused order)."""
+    from chat.bot.types import Classification
+
+    return lambda taxonomy, text: Classification(
+        intent=top[0][0], confidence=top[0][1], top_intents=top)
+
+
+@pytest.mark.parametrize("text", [
+    "did 48213 ship yet?", "48213 still hasn't come, it's been two weeks",
+    "the parcel for 48213 looks stuck",
+])
+def test_a_number_no_word_names_turns_to_the_order_when_it_is_the_confident_runner_up(
+    shop, monkeypatch, settings, text
+):
+    from chat.bot import pipeline
+
+    threshold = settings.BOT_CONFIDENCE_THRESHOLD
+    monkeypatch.setattr(pipeline, "classify_offline", placed(
+        [("product_question", 0.9), ("order_status", threshold + 0.01), ("complaint", 0.2)]))
+    caller = Caller()
+    asked = converse(shop, [text], caller=caller)
+    assert asked.intent == "order_status" and not caller.calls  # asked about, not looked up
+    assert "Is 48213 your order number?" in asked.reply_text
+    assert asked.trace["classification"]["number_for_runner_up"] == "product_question"
+    converse(shop, [text, "yes", "pat@example.com"], caller=caller)
+    assert [values["order_number"] for _, values in caller.calls] == ["48213"]
+
+
+@pytest.mark.parametrize(("top", "text"), [
+    # the order's status too unsure to decide on its own
+    ([("product_question", 0.9), ("order_status", 0.05)], "did 48213 ship yet?"),
+    # third, not the runner-up
+    ([("product_question", 0.9), ("complaint", 0.8), ("order_status", 0.9)],
+     "did 48213 ship yet?"),
+    # no number of five digits or more, or one that is something else
+    ([("product_question", 0.9), ("order_status", 0.9)], "did it ship yet?"),
+    ([("product_question", 0.9), ("order_status", 0.9)], "did order 2025 ship yet?"),
+    ([("product_question", 0.9), ("order_status", 0.9)], "call me on 0612345678 about shipping"),
+])
+def test_no_turn_to_the_order_without_a_confident_runner_up_and_a_long_number(
+    shop, monkeypatch, top, text
+):
+    from chat.bot import pipeline
+
+    monkeypatch.setattr(pipeline, "classify_offline", placed(top))
+    result = converse(shop, [text], caller=Caller())
+    assert result.intent == "product_question"
+    assert "number_for_runner_up" not in result.trace["classification"]
+    assert "your order number" not in result.reply_text
