@@ -416,11 +416,27 @@ def run_turn(
         backend=backend,
         trace=trace,
         total_ms=total,
-        # A question for a missing detail offers the way out as a button.
-        quick_replies=[dialog.NO_DETAIL_REPLY]
-        if reply_text and not decision.handoff and (outcome.action == "ask" or (
-            in_general and outcome.question)) else [],
+        quick_replies=_quick_replies(outcome, reply_text=reply_text, handoff=decision.handoff,
+                                     in_general=in_general),
     )
+
+
+def _quick_replies(
+    outcome: dialog.DialogOutcome, *, reply_text: str, handoff: bool, in_general: bool
+) -> list[str]:
+    """The buttons under the reply: a question for a missing detail offers the way out ("I
+    don't have it"); "Is 10023 your order number?" offers "Yes" and "No"."""
+    if not reply_text or handoff or not (outcome.action == "ask" or (
+        in_general and outcome.question
+    )):
+        return []
+    if outcome.action == "ask" and (outcome.state.get("pending") or {}).get("guess"):
+        return [GUESS_YES, GUESS_NO]
+    return [dialog.NO_DETAIL_REPLY]
+
+
+# The buttons under "Is 10023 your order number?" (lookup.confirmed_guess, lookup.denied_guess).
+GUESS_YES, GUESS_NO = "Yes", "No"
 
 
 _PERSON_OFFER = re.compile(

@@ -843,3 +843,21 @@ def test_no_turn_to_the_order_without_a_confident_runner_up_and_a_long_number(
     assert result.intent == "product_question"
     assert "number_for_runner_up" not in result.trace["classification"]
     assert "your order number" not in result.reply_text
+
+
+def test_the_guessed_number_offers_yes_and_no_buttons_that_answer_it(shop):
+    from chat.bot.dialog import NO_DETAIL_REPLY
+    from chat.bot.pipeline import GUESS_NO, GUESS_YES
+
+    caller = Caller()
+    asked = converse(shop, ["has 48213 shipped yet?"], caller=caller)
+    assert asked.quick_replies == [GUESS_YES, GUESS_NO]
+    after_yes = converse(shop, ["has 48213 shipped yet?", GUESS_YES], caller=caller)
+    assert after_yes.trace["entities"]["order_number"] == "48213"
+    assert after_yes.quick_replies == [NO_DETAIL_REPLY]  # the e-mail address asked for next
+    after_no = converse(shop, ["has 48213 shipped yet?", GUESS_NO], caller=caller)
+    assert after_no.reply_text.endswith("order number?") and "48213" not in after_no.reply_text
+    assert after_no.quick_replies == [NO_DETAIL_REPLY]
+    plain = converse(shop, ["where is my order?"], caller=caller)
+    assert plain.quick_replies == [NO_DETAIL_REPLY]
+    assert not caller.calls
