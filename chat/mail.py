@@ -49,7 +49,9 @@ from .origins import SELF, allowed_origin_entries
 
 logger = logging.getLogger(__name__)
 
-# The query parameter of a reopen link, read by the widget's loader (static/chat/widget.js).
+# The parameter of a reopen link, read by the widget's loader (static/chat/widget.js). It is
+# put in the address's fragment, which a browser never sends: the token stays out of every
+# server's access log, the company's and the desk's.
 REOPEN_PARAM = "sd_reopen"
 REOPEN_SALT = "chat.mail.reopen"
 # Messages shown before the agent's replies in a reply mail, for context.
@@ -204,11 +206,13 @@ def reopen_page(conversation: Conversation) -> str:
 
 
 def reopen_link(conversation: Conversation) -> str:
-    """The page (``reopen_page``) with the signed token in its ``sd_reopen`` parameter."""
+    """The page (``reopen_page``, its query kept but for an old ``sd_reopen``) with the signed
+    token in the fragment: ``https://shop.example/orders?id=7#sd_reopen=TOKEN``. The page's own
+    fragment is dropped."""
     parts = urlsplit(reopen_page(conversation))
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != REOPEN_PARAM]
-    query.append((REOPEN_PARAM, reopen_token_make(conversation)))
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+    fragment = urlencode([(REOPEN_PARAM, reopen_token_make(conversation))])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), fragment))
 
 
 # --- Sending ---------------------------------------------------------------------------------

@@ -1197,7 +1197,9 @@
     }).catch(function () { reopening = null; notice("Could not open that conversation; try again."); });
   }
   (function reopenFromOwnAddress() {
-    var match = /[?&]sd_reopen=([^&#]*)/.exec(window.location.search);
+    // In the fragment (sent to no server), or the query of a link mailed before it moved.
+    var match = /[#&]sd_reopen=([^&]*)/.exec(window.location.hash) ||
+      /[?&]sd_reopen=([^&#]*)/.exec(window.location.search);
     if (match) {
       reopen(decodeURIComponent(match[1].replace(/\+/g, " ")));
       try { window.history.replaceState(null, "", window.location.pathname); } catch (e) { /* ignore */ }

@@ -46,17 +46,22 @@
     }
   }
 
-  // --- An e-mail's signed link (?sd_reopen=...) reopens that conversation in the panel ---------
-  // The token is taken out of the address bar (and so out of the page URL the panel is told)
-  // and handed to the panel by postMessage; the panel opens, and the server checks it.
+  // --- An e-mail's signed link (#sd_reopen=...) reopens that conversation in the panel ---------
+  // The token comes in the address's fragment, which the browser sends to no server (a link
+  // mailed before it moved there has it in the query). It is taken out of the address bar
+  // (and so out of the page URL the panel is told) and handed to the panel by postMessage;
+  // the panel opens, and the server checks it.
   var reopenToken = null;
   (function takeReopenToken() {
     try {
       var url = new URL(window.location.href);
-      var value = url.searchParams.get("sd_reopen");
+      var inFragment = new URLSearchParams(url.hash.slice(1));
+      var value = inFragment.get("sd_reopen") || url.searchParams.get("sd_reopen");
       if (!value) { return; }
       reopenToken = value;
       url.searchParams.delete("sd_reopen");
+      inFragment.delete("sd_reopen");
+      url.hash = inFragment.toString();
       window.history.replaceState(window.history.state, "", url.toString());
     } catch (e) { /* an old browser: no reopening */ }
   }());

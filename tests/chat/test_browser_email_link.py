@@ -51,8 +51,11 @@ def mailed_link(daphne_server, settings) -> tuple[Conversation, str]:
 
 def test_the_link_reopens_the_same_conversation(mailed_link, browser_context_factory):
     conversation, link = mailed_link
-    assert link.startswith(f"{urlsplit(link).scheme}://{urlsplit(link).netloc}/demo/?sd_reopen=")
+    assert link.startswith(f"{urlsplit(link).scheme}://{urlsplit(link).netloc}/demo/#sd_reopen=")
+    token = parse_qs(urlsplit(link).fragment)["sd_reopen"][0]
     page = browser_context_factory().new_page()
+    sent = []  # every address the browser asked a server for: none holds the token
+    page.on("request", lambda request: sent.append(request.url))
     page.goto(link)
     widget = WidgetPage(page, "")
     # The panel opens by itself and shows the conversation, the e-mailed reply marked so.
@@ -62,6 +65,7 @@ def test_the_link_reopens_the_same_conversation(mailed_link, browser_context_fac
     expect(agent_reply.locator("[data-sd=emailed]")).to_contain_text("Sent by e-mail at")
     expect(widget.messages("customer")).to_contain_text("Has my parcel left the depot?")
     assert "sd_reopen" not in page.url  # taken out of the address bar
+    assert sent and not [url for url in sent if token in url or "sd_reopen" in url]
     widget.send("Thanks, and when will it arrive?")
     widget.wait_for_messages("customer", 2)
     assert Conversation.objects.count() == 1
@@ -88,11 +92,11 @@ def test_the_link_reopens_the_same_conversation(mailed_link, browser_context_fac
 
 def test_a_tampered_link_opens_a_fresh_conversation(mailed_link, browser_context_factory):
     conversation, link = mailed_link
-    token = parse_qs(urlsplit(link).query)["sd_reopen"][0]
+    token = parse_qs(urlsplit(link).fragment)["sd_reopen"][0]
     value, _, signature = token.rpartition(":")
     tampered = value + ":" + ("A" if signature[0] != "A" else "B") + signature[1:]
     page = browser_context_factory().new_page()
-    page.goto(link.split("?")[0] + "?sd_reopen=" + tampered)
+    page.goto(link.split("#")[0] + "#sd_reopen=" + tampered)
     widget = WidgetPage(page, "")
     expect(widget.notice()).to_contain_text("That link is not valid")
     expect(widget.messages("agent")).to_have_count(0)
@@ -101,3 +105,19 @@ def test_a_tampered_link_opens_a_fresh_conversation(mailed_link, browser_context
     fresh = Conversation.objects.exclude(pk=conversation.pk).get()
     assert fresh.messages.filter(text="Hello?").exists()
     assert not conversation.messages.filter(text="Hello?").exists()
+
+
+def test_a_link_mailed_with_the_token_in_its_query_still_reopens(
+    mailed_link, browser_context_factory
+):
+    """Links mailed before the token moved to the fragment stay valid for their lifetime."""
+    conversation, link = mailed_link
+    page = browser_context_factory().new_page()
+    page.goto(link.replace("#sd_reopen=", "?sd_reopen="))
+    widget = WidgetPage(page, "")
+    expect(widget.wait_for_messages("agent", 1)).to_contain_text("Yes, it left this morning.")
+    assert "sd_reopen" not in page.url
+    widget.send("Still there?")
+    widget.wait_for_messages("customer", 2)
+    assert conversation.messages.filter(text="Still there?").exists()
+    assert Conversation.objects.count() == 1

@@ -106,7 +106,7 @@ def send_due(now=None) -> list[str]:
 
 
 def link_token(link: str) -> str:
-    return parse_qs(urlsplit(link).query)["sd_reopen"][0]
+    return parse_qs(urlsplit(link).fragment)["sd_reopen"][0]
 
 
 # --- Who is owed a mail ----------------------------------------------------------------------
@@ -223,7 +223,7 @@ def test_the_customer_receives_the_reply_with_context_and_a_signed_link(
     assert "&lt;b&gt;Dana&lt;/b&gt;" in html
     links = re.findall(r"https?://\S+", text)
     assert len(links) == 1
-    assert links[0].startswith("https://shop.example/?sd_reopen=")  # the widget's site
+    assert links[0].startswith("https://shop.example/#sd_reopen=")  # the widget's site
     assert f'href="{links[0].replace("&", "&amp;")}"' in html
 
     # The link reopens this conversation, with a new customer token.
@@ -319,12 +319,13 @@ def test_the_link_leads_to_the_page_where_the_chat_started(widget):
         origin_info={"page_url": "https://shop.example/orders?id=7&sd_reopen=old#top"},
     )
     parts = urlsplit(mail.reopen_link(conversation))
-    assert (parts.scheme, parts.netloc, parts.path, parts.fragment) == (
-        "https", "shop.example", "/orders", ""
-    )
-    query = parse_qs(parts.query)
-    assert query["id"] == ["7"] and len(query["sd_reopen"]) == 1
-    assert mail.reopen_token_check(query["sd_reopen"][0], widget_id=widget.pk) == str(
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "shop.example", "/orders")
+    # The token in the fragment, which no browser sends to a server (nor its access log); the
+    # page's own query kept, an old token in it dropped.
+    assert parse_qs(parts.query) == {"id": ["7"]}
+    fragment = parse_qs(parts.fragment)
+    assert list(fragment) == ["sd_reopen"] and len(fragment["sd_reopen"]) == 1
+    assert mail.reopen_token_check(fragment["sd_reopen"][0], widget_id=widget.pk) == str(
         conversation.public_id
     )
 
@@ -333,7 +334,7 @@ def test_a_start_page_on_a_site_the_widget_does_not_allow_is_never_linked(widget
     conversation, _ = services.conversation_start(
         widget=widget, origin_info={"page_url": "https://evil.example/login"}
     )
-    assert mail.reopen_link(conversation).startswith("https://shop.example/?sd_reopen=")
+    assert mail.reopen_link(conversation).startswith("https://shop.example/#sd_reopen=")
 
 
 def test_a_widget_only_on_the_desk_s_own_pages_links_to_its_panel(db, settings):
@@ -341,7 +342,7 @@ def test_a_widget_only_on_the_desk_s_own_pages_links_to_its_panel(db, settings):
     own = Widget.objects.create(public_key="own", name="Own", allowed_origins=["self"])
     conversation, _ = services.conversation_start(widget=own)
     assert mail.reopen_link(conversation).startswith(
-        "https://desk.example/widget/own/panel/?sd_reopen="
+        "https://desk.example/widget/own/panel/#sd_reopen="
     )
 
 
