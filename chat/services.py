@@ -29,7 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
+from django.core.validators import EmailValidator
 from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
@@ -391,15 +391,24 @@ def _message_store_incoming(
 EMAIL_MAX_CHARS = 254  # RFC 5321's path limit, and Contact.email's length
 
 
+# Django's validator without its allow-list ("localhost"): a customer's address names a
+# public domain with a dot in it.
+_validate_customer_email = EmailValidator(allowlist=())
+
+
 def check_email(address: str) -> str:
-    """``address`` when Django's ``validate_email`` accepts it and it fits in 254 characters;
-    else ``ValueError``. Refused when it is left, never when a mail to it fails later."""
+    """``address`` when Django's ``EmailValidator`` accepts it with no allow-listed domain (so
+    not ``user@localhost``), its domain is a name and not an address literal
+    (``user@[127.0.0.1]``), and it fits in 254 characters; else ``ValueError``. Refused when it
+    is left, never when a mail to it fails later."""
     if not isinstance(address, str) or not address or len(address) > EMAIL_MAX_CHARS:
         raise ValueError("not a valid e-mail address")
     try:
-        validate_email(address)
+        _validate_customer_email(address)
     except ValidationError as exc:
         raise ValueError("not a valid e-mail address") from exc
+    if address.rpartition("@")[2].startswith("["):
+        raise ValueError("not a valid e-mail address")
     return address
 
 

@@ -715,7 +715,8 @@ async def test_the_transcript_frame_refuses_a_bad_address_and_is_rate_limited(
     conversation, token = started
     comm, _ = await joined_socket(conversation, token)
     # Mistyped addresses spend nothing; no address at all (none was left) spends one.
-    for bad in ({"email": "not-an-address"}, {"email": 7}, {"email": "x" * 300}, {}):
+    for bad in ({"email": "not-an-address"}, {"email": 7}, {"email": "x" * 300},
+                {"email": "user@localhost"}, {"email": "x@[127.0.0.1]"}, {}):
         await comm.send_json_to({"type": "transcript", **bad})
         frame = await comm.receive_json_from(timeout=TIMEOUT)
         assert (frame["type"], frame["code"]) == ("error", "bad_email"), frame

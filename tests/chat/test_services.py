@@ -491,3 +491,20 @@ def test_turns_stored_together_take_n_plus_four_statements(widget, agent):
     assert not Message.objects.filter(in_reply_to__in=messages[2:]).exists()
     with pytest.raises(ValueError):
         services.bot_turns_record([(messages[0], results[0]), (messages[0], results[1])])
+
+
+@pytest.mark.parametrize("address", [
+    "user@localhost", "x@[127.0.0.1]", "x@[IPv6:::1]", "a@b", "x@@y.com", "<script>@x.com",
+    "kim@customer", "kim@customer.", "kim @customer.example", "", "k" * 250 + "@x.example",
+])
+def test_an_address_a_mail_could_not_reach_is_refused_when_left(address):
+    with pytest.raises(ValueError):
+        services.check_email(address)
+
+
+@pytest.mark.parametrize("address", [
+    "kim@customer.example", "o'neil@shop.co.uk", "user+tag@sub.example.org",
+    "jo@bücher.example", "UPPER@Example.COM",
+])
+def test_an_ordinary_address_is_accepted_as_written(address):
+    assert services.check_email(address) == address
