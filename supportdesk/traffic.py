@@ -711,6 +711,7 @@ class _ServiceHandle:
     conversation: Conversation
     last_customer: Message | None = None
     history: list[tuple[str, str]] = field(default_factory=list)
+    last_at: datetime | None = None  # the conversation's last moment written so far
 
 
 class ServiceWriter(Writer):
@@ -728,9 +729,14 @@ class ServiceWriter(Writer):
         conversation, _token = self.services.conversation_start(
             widget=widget, at=at, identity=identity
         )
-        return _ServiceHandle(conversation=conversation)
+        # The customer is on the page while they chat, as the widget's socket records it (so
+        # that no agent reply of this history is owed by e-mail: none is ever sent to the
+        # cast's addresses); they leave at the conversation's last moment (``finish``).
+        self.services.customer_socket_joined(conversation=conversation, at=at)
+        return _ServiceHandle(conversation=conversation, last_at=at)
 
     def customer(self, h: _ServiceHandle, *, text: str, at: datetime) -> None:
+        h.last_at = max(h.last_at or at, at)
         message, _ = self.services.message_create_incoming(
             conversation=h.conversation,
             text=text,
@@ -745,6 +751,7 @@ class ServiceWriter(Writer):
         self, h: _ServiceHandle, *, text: str, planned: TurnResult, at: datetime
     ) -> TurnResult | None:
         result = planned
+        h.last_at = max(h.last_at or at, at)
         if self.pipeline:
             from chat.bot import answer_turn
             from chat.bot.types import TurnContext
@@ -764,27 +771,32 @@ class ServiceWriter(Writer):
         return result
 
     def agent_reply(self, h: _ServiceHandle, *, agent: Any, text: str, at: datetime) -> None:
+        h.last_at = max(h.last_at or at, at)
         self.services.agent_message_create(
             conversation=h.conversation, agent=agent, text=text, at=at
         )
         h.history.append((Author.AGENT, text))
 
     def return_to_bot(self, h: _ServiceHandle, *, agent: Any, at: datetime) -> None:
+        h.last_at = max(h.last_at or at, at)
         self.services.conversation_return_to_bot(conversation=h.conversation, agent=agent, at=at)
 
     def resolve(self, h: _ServiceHandle, *, how: str, agent: Any = None, at: datetime) -> None:
+        h.last_at = max(h.last_at or at, at)
         self.services.conversation_resolve(
             conversation=h.conversation, resolution=how, agent=agent, at=at
         )
 
     def rate(self, h: _ServiceHandle, *, score: int, at: datetime) -> None:
+        h.last_at = max(h.last_at or at, at)
         self.services.conversation_rate(conversation=h.conversation, score=score, at=at)
 
     def abandon(self, h: _ServiceHandle, *, at: datetime) -> None:
+        h.last_at = max(h.last_at or at, at)
         self.services.conversation_abandon(conversation=h.conversation, at=at)
 
     def finish(self, h: _ServiceHandle) -> None:
-        pass
+        self.services.customer_socket_left(conversation=h.conversation, at=h.last_at)
 
 
 # --- Writer 2: bulk rows, mirroring what each service writes ---------------------------------

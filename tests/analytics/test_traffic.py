@@ -231,3 +231,23 @@ def test_bulk_path_records_the_same_connector_calls_as_the_services(demo):
 
     traffic_generate(conversations=160, days=14, seed=8, now=NOW, bulk=True)
     assert (_snapshot(), _connector_figures()) == through_services
+
+
+@pytest.mark.django_db
+def test_generated_history_owes_its_customers_no_mail(demo, settings, mailoutbox):
+    """The cast's customers were on the page while they chatted: no agent reply of the
+    history is owed by e-mail, so a demo never mails its made-up addresses (through a real
+    SMTP server when one is configured)."""
+    from chat.models import Contact, OwedEmail
+
+    traffic_generate(conversations=300, days=14, seed=8, now=NOW)
+    with_address = Conversation.objects.filter(contact__isnull=False).exclude(contact__email="")
+    handed_off = with_address.filter(messages__author="agent").distinct()
+    assert handed_off.exists() and Contact.objects.exists()  # replies a mail could have carried
+    assert not OwedEmail.objects.exists() and mailoutbox == []
+    # Each customer left at the conversation's last moment: no socket is counted open.
+    assert not Conversation.objects.filter(customer_sockets__gt=0).exists()
+    assert not Conversation.objects.filter(customer_left_at__isnull=True).exists()
+    for conversation in handed_off[:20]:
+        last = conversation.messages.order_by("-seq").first()
+        assert conversation.customer_left_at >= last.created_at
