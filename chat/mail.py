@@ -283,10 +283,11 @@ def _who(message: Message) -> str:
 
 
 def _lines(email: OwedEmail) -> list[MailLine]:
-    """The messages the mail shows, oldest first: a reply mail's replies after up to
-    ``CONTEXT_MESSAGES`` messages before them; a transcript's messages up to its seq (the last
-    ``TRANSCRIPT_MESSAGES``). Both show only ``MAIL_AUTHORS``' messages (the customer's, the
-    bot's and agents'), never the widget's notices."""
+    """The messages the mail shows, oldest first: a reply mail's replies (and what was said
+    between them) after up to ``CONTEXT_MESSAGES`` messages before them; a transcript's
+    messages up to its seq (the last ``TRANSCRIPT_MESSAGES``). Both show only
+    ``MAIL_AUTHORS``' messages (the customer's, the bot's and agents'), never the widget's
+    notices."""
     conversation_messages = Message.objects.filter(
         conversation_id=email.conversation_id
     ).select_related("sender")
@@ -300,6 +301,14 @@ def _lines(email: OwedEmail) -> list[MailLine]:
     replies = list(conversation_messages.filter(emailed_in=email).order_by("seq"))
     if not replies:
         return []
+    if len(replies) > 1:
+        # What was said between the replies comes with them, in order: the customer's "thanks"
+        # between two agent replies, or the second reply reads as the first said twice.
+        replies = list(
+            said.filter(seq__gte=replies[0].seq, seq__lte=replies[-1].seq)
+            .filter(Q(emailed_in__isnull=True) | Q(emailed_in=email))
+            .order_by("seq")
+        )
     context = list(
         said.filter(seq__lt=replies[0].seq)
         .exclude(Q(emailed_in__isnull=False) & ~Q(emailed_in=email))

@@ -186,6 +186,29 @@ def test_replies_within_the_window_share_one_mail(left, agent, settings):
     assert OwedEmail.objects.filter(status=EmailStatus.PENDING).count() == 1
 
 
+def test_what_the_customer_said_between_two_replies_comes_with_them_in_order(
+    left, agent, settings
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    reply(left, agent, "I have refunded the duplicate charge.")
+    services.message_create_incoming(  # typed before the tab was closed again
+        conversation=left, text="Great, and the delivery fee?", client_id=None, queue_bot=False)
+    left.refresh_from_db()
+    reply(left, agent, "The delivery fee is refunded too.")
+    assert send_due() == ["sent"]
+    [sent] = django_mail.outbox
+    new_part = sent.body.split("Continue the conversation", 1)[0]
+    first = new_part.index("I have refunded the duplicate charge.")
+    between = new_part.index("Great, and the delivery fee?")
+    second = new_part.index("The delivery fee is refunded too.")
+    assert first < between < second
+    assert new_part.count("You (") == 1  # said once, in its place, not quoted again below
+    assert "> Great, and the delivery fee?" not in sent.body
+    html = str(sent.alternatives[0][0])
+    assert html.index("duplicate charge") < html.index("delivery fee?") < html.index(
+        "refunded too")
+
+
 def test_a_customer_who_came_back_reads_it_in_the_chat_and_gets_no_mail(left, agent, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     message = reply(left, agent)
