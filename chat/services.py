@@ -995,11 +995,33 @@ def transcript_email_request(
 
 def customer_socket_joined(*, conversation: Conversation, at: datetime | None = None) -> None:
     """A customer socket joined the conversation: one ``UPDATE`` (count up, moment), on join
-    only. ``chat.mail`` reads these to tell whether the customer has left."""
+    only; ``chat.mail`` reads these to tell whether the customer has left. A reply mail still
+    waiting is dropped at once (the customer reads the replies in the chat): consoles stop
+    saying "to be sent by e-mail" now, not when the mail falls due."""
     now = at or timezone.now()
     Conversation.objects.filter(pk=conversation.pk).update(
         customer_sockets=F("customer_sockets") + 1, customer_joined_at=now
     )
+    _reply_mail_drop(conversation)
+
+
+@transaction.atomic
+def _reply_mail_drop(conversation: Conversation) -> None:
+    """Drops the conversation's pending reply mail, if any, and unmarks its replies. A mail
+    being sent holds its row (``mail.owed_email_send``): this waits for it, then finds it sent
+    and leaves it."""
+    pending = list(
+        OwedEmail.objects.select_for_update()
+        .filter(conversation_id=conversation.pk, kind=EmailKind.REPLY, status=EmailStatus.PENDING)
+        .values_list("pk", flat=True)
+    )
+    if not pending:
+        return
+    OwedEmail.objects.filter(pk__in=pending).update(status=EmailStatus.DROPPED)
+    Message.objects.filter(conversation_id=conversation.pk, emailed_in_id__in=pending).update(
+        emailed_in=None
+    )
+    _on_commit_changed(conversation, "emailed")
 
 
 def customer_socket_left(*, conversation: Conversation, at: datetime | None = None) -> None:

@@ -209,13 +209,42 @@ def test_what_the_customer_said_between_two_replies_comes_with_them_in_order(
         "refunded too")
 
 
-def test_a_customer_who_came_back_reads_it_in_the_chat_and_gets_no_mail(left, agent, settings):
+def test_a_customer_who_came_back_reads_it_in_the_chat_and_gets_no_mail(
+    left, agent, settings, django_capture_on_commit_callbacks, monkeypatch
+):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     message = reply(left, agent)
-    services.customer_socket_joined(conversation=left)
-    assert send_due() == ["dropped"]
-    assert django_mail.outbox == []
+    owed = OwedEmail.objects.get()
+    changes = []
+    monkeypatch.setattr(realtime, "broadcast_conversation_changed",
+                        lambda conversation, change: changes.append((conversation.pk, change)))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.customer_socket_joined(conversation=left)
+    # Dropped when the customer comes back, not when it falls due: consoles redraw at once
+    # and stop saying "to be sent by e-mail".
+    owed.refresh_from_db()
+    assert owed.status == EmailStatus.DROPPED
     assert Message.objects.get(pk=message.pk).emailed_in_id is None
+    assert changes == [(left.pk, "emailed")]
+    assert send_due() == []
+    assert django_mail.outbox == []
+    # Joining again with nothing waiting changes nothing and tells no one.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.customer_socket_joined(conversation=left)
+    assert changes == [(left.pk, "emailed")]
+    # A reply while the customer is back is not owed; a sent mail stays sent.
+    reply(left, agent, "Anything else?")
+    assert OwedEmail.objects.count() == 1
+
+
+def test_a_mail_already_sent_is_left_sent_when_the_customer_comes_back(left, agent, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    message = reply(left, agent)
+    assert send_due() == ["sent"]
+    services.customer_socket_joined(conversation=left)
+    owed = OwedEmail.objects.get()
+    assert owed.status == EmailStatus.SENT and owed.sent_at is not None
+    assert Message.objects.get(pk=message.pk).emailed_in_id == owed.pk
 
 
 # --- The mail through a real SMTP server -----------------------------------------------------
