@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
 
 from .models import Delivery, DeliveryAttempt, DeliveryStatus, Endpoint
@@ -50,3 +54,22 @@ def deliveries_waiting_behind(head: Delivery) -> int:
     return Delivery.objects.filter(
         endpoint_id=head.endpoint_id, status=DeliveryStatus.PENDING, event_id__gt=head.event_id
     ).count()
+
+
+@contextlib.contextmanager
+def one_snapshot() -> Iterator[None]:
+    """Reads inside see the database as of one moment, so that a page never shows a delivery's
+    status from before an attempt and its log from after it (the delivery task stores both in
+    one transaction, between two of the page's reads). A transaction at PostgreSQL's
+    ``REPEATABLE READ`` (one snapshot for all its statements; PostgreSQL's documentation,
+    "Transaction Isolation"); on SQLite a transaction reads one state of the file already.
+    Inside a transaction begun by the caller it is only that transaction (its isolation can
+    no longer be set)."""
+    if not transaction.get_autocommit():
+        yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield

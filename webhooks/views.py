@@ -131,21 +131,22 @@ def delivery_list(request: HttpRequest, pk: int) -> HttpResponse:
     and which undelivered event the others wait for (deliveries go in event order). A row
     offers one action: "Try now" on that undelivered event, "Send again" on another row that
     was sent; none on a row never sent."""
-    endpoint = get_object_or_404(Endpoint, pk=pk)
-    page = Paginator(selectors.deliveries_for_endpoint(endpoint), DELIVERIES_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
-    deliveries = list(page.object_list)
-    attempts: dict[int, list] = {}
-    for attempt in selectors.attempts_for(deliveries):
-        attempts.setdefault(attempt.delivery_id, []).append(attempt)
-    head = selectors.delivery_head(endpoint)
+    with selectors.one_snapshot():  # statuses and attempt logs of the same moment
+        endpoint = get_object_or_404(Endpoint, pk=pk)
+        page = Paginator(
+            selectors.deliveries_for_endpoint(endpoint), DELIVERIES_PER_PAGE
+        ).get_page(request.GET.get("page"))
+        deliveries = list(page.object_list)
+        attempts: dict[int, list] = {}
+        for attempt in selectors.attempts_for(deliveries):
+            attempts.setdefault(attempt.delivery_id, []).append(attempt)
+        head = selectors.delivery_head(endpoint)
+        waiting = selectors.deliveries_waiting_behind(head) if head is not None else 0
     rows = [
         {"delivery": d, "attempts": attempts.get(d.pk, []), "is_head": head is not None
          and d.pk == head.pk, "waits_for": head if head and d.event_id > head.event_id else None}
         for d in deliveries
     ]
-    waiting = selectors.deliveries_waiting_behind(head) if head is not None else 0
     return render(request, "webhooks/delivery_list.html", {
         "endpoint": endpoint, "page": page, "rows": rows, "query": "", "head": head,
         "head_due": head is not None and head.next_attempt_at <= timezone.now(),

@@ -384,3 +384,61 @@ def test_a_host_name_part_over_63_characters_is_named_with_the_limit(admin_clien
     })
     assert "its part &quot;-crm&quot; starts with a hyphen" in response.content.decode()
     assert not Endpoint.objects.exists()
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_the_delivery_log_never_shows_a_status_older_than_its_attempts(
+    admin_client, admin_user, widget, loopback_allowed, monkeypatch
+):
+    """Newcomer: after "Send again" the page showed "Pending · Attempts 1" beside the new OK
+    line: the delivery task committed its status and its log line between the page's read of
+    the deliveries and its read of the attempts. The page reads one snapshot."""
+    import threading
+
+    from django.db import connection as db
+
+    from webhooks import selectors
+
+    # No delivery task of its own: this test plays the task.
+    monkeypatch.setattr(services, "_queue_on_commit", lambda endpoint_ids, **timing: None)
+    endpoint, _ = services.endpoint_create(actor=admin_user, url="http://127.0.0.1:9/a",
+                                           events=["conversation.created"])
+    chat_services.conversation_start(widget=widget)
+    delivery = Delivery.objects.get()
+    first = services.Delivered(delivery_id=delivery.pk, at=timezone.now(), status_code=200,
+                               body_excerpt="first", duration_ms=5)
+    assert services.successes_record([first]) == 1
+    services.delivery_resend(actor=admin_user, delivery=delivery)
+
+    def task_commits_meanwhile():  # the worker's own connection, its own transaction
+        try:
+            services.successes_record([services.Delivered(
+                delivery_id=delivery.pk, at=timezone.now(), status_code=200,
+                body_excerpt="second", duration_ms=5)])
+        finally:
+            db.close()
+
+    reads = selectors.attempts_for
+
+    def attempts_after_the_task(deliveries):
+        worker = threading.Thread(target=task_commits_meanwhile)
+        worker.start()
+        worker.join()
+        return reads(deliveries)
+
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PENDING
+    logged = DeliveryAttempt.objects.filter(delivery=delivery).count()
+    assert logged == 1
+    monkeypatch.setattr(selectors, "attempts_for", attempts_after_the_task)
+    page = admin_client.get(reverse("webhooks:delivery_list", args=[endpoint.pk])).content
+    row = page.decode().split('data-sd="delivery-row"')[1]
+    # The page as of one moment: still pending, with the attempts it had then.
+    assert row.count('data-sd="delivery-attempt"') == logged and "second" not in row
+    monkeypatch.setattr(selectors, "attempts_for", reads)
+    row = admin_client.get(reverse("webhooks:delivery_list", args=[endpoint.pk])).content
+    row = row.decode().split('data-sd="delivery-row"')[1]
+    assert row.count('data-sd="delivery-attempt"') == logged + 1 and "second" in row
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED
