@@ -5,9 +5,10 @@ tokens there. A new token is shown once, on the page the form that made it redir
 from __future__ import annotations
 
 from django import forms
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from accounts import shown_once
 from accounts.roles import ROLES, role_required
@@ -56,11 +57,20 @@ def tokens(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(*ROLES)
-@require_POST
+@require_http_methods(["GET", "POST"])
 def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    """Revokes one of the user's own tokens (another user's is a 404)."""
+    """GET asks to confirm (the token's name, what stops working); POST revokes one of the
+    user's own tokens. Another user's token, or none, is a 404 either way."""
+    if request.method == "GET":
+        token = ApiToken.objects.filter(pk=pk, user=request.user).first()
+        if token is None:
+            raise Http404("No such token.")
+        if not token.is_active:
+            return redirect("api:tokens")
+        return render(request, "api/token_revoke.html", {"token": token})
     try:
-        services.token_revoke(user=request.user, token_id=pk)
+        token = services.token_revoke(user=request.user, token_id=pk)
     except ApiToken.DoesNotExist:
         raise Http404("No such token.") from None
+    messages.success(request, f'Token "{token.name}" revoked: it answers 401 from now on.')
     return redirect("api:tokens")

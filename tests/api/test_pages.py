@@ -73,10 +73,21 @@ def test_revoking_stops_the_token_and_another_users_token_is_a_404(client):
     bo = make_user("bo", "agents")
     client.force_login(bo)
     assert client.post(f"/api/tokens/{token.pk}/revoke/").status_code == 404
+    assert client.get(f"/api/tokens/{token.pk}/revoke/").status_code == 404
     token.refresh_from_db()
     assert token.revoked_at is None
     client.force_login(ada)
-    assert client.get(f"/api/tokens/{token.pk}/revoke/").status_code == 405
+    # The list's "Revoke…" asks first: the token's name and what stops working.
+    listed = client.get(TOKENS).content.decode()
+    assert f'href="/api/tokens/{token.pk}/revoke/" data-sd="token-revoke"' in listed
+    confirm = client.get(f"/api/tokens/{token.pk}/revoke/")
+    assert confirm.status_code == 200
+    page = confirm.content.decode()
+    assert 'data-sd="token-revoke-name">a<' in page and "401 Unauthorized" in page
+    assert raw not in page and 'data-sd="token-revoke-cancel"' in page
+    token.refresh_from_db()
+    assert token.revoked_at is None  # asking changed nothing
+    assert client.put(f"/api/tokens/{token.pk}/revoke/").status_code == 405
     response = client.post(f"/api/tokens/{token.pk}/revoke/")
     assert response.status_code == 302
     token.refresh_from_db()
@@ -84,7 +95,10 @@ def test_revoking_stops_the_token_and_another_users_token_is_a_404(client):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert api.get("/api/v1/contacts/").status_code == 401
-    assert "revoked" in client.get(TOKENS).content.decode()
+    listed = client.get(TOKENS).content.decode()
+    assert "revoked" in listed and "Token &quot;a&quot; revoked: it answers 401" in listed
+    # A revoked token's confirmation page leads back to the list.
+    assert client.get(f"/api/tokens/{token.pk}/revoke/")["Location"] == TOKENS
 
 
 def test_the_revoke_form_needs_the_csrf_token(client):
