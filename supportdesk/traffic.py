@@ -54,6 +54,8 @@ from accounts.roles import AGENTS
 from analytics.models import EventName, ReportingEvent
 from analytics.rollup import rollup_refresh
 from chat.bot import lookup
+from chat.bot.responder import compose
+from chat.bot.retrieval import ArticleDoc, ArticleIndex
 from chat.bot.types import TurnResult
 from chat.identity import Identity
 from chat.models import (
@@ -173,15 +175,36 @@ class Cast:
     connectors: tuple[ConnectorSpec, ...] = ()
     required_details: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     orders: tuple[dict[str, Any], ...] = ()
+    # The published articles' text by id, for the replies that quote them, and their index.
+    article_docs: dict[int, ArticleDoc] = field(default_factory=dict)
+    index: ArticleIndex | None = None
 
-    def quote(self, intent: str, turn: int) -> list[dict[str, Any]]:
-        """The article a reply of ``intent`` quotes at the ``turn``-th customer message (the
-        intent's articles in turn, so a conversation's follow-ups quote the next one); none
-        for the fallback intent or an intent without articles. No random draw: the script's
-        other draws stay as they were."""
+    def answer(self, text: str, articles: list[dict[str, Any]], *, intent: str) -> str:
+        """The offline bot's reply to ``text`` quoting the first of ``articles`` (the
+        passages that answer it and the link to the article, ``chat.bot.responder.compose``),
+        as a conversation of the history shows it; "" when there is none to quote."""
+        doc = self.article_docs.get(articles[0]["id"]) if articles else None
+        if doc is None:
+            return ""
+        return compose(text=text, intent_name=intent.replace("_", " "), articles=[doc],
+                       details={})
+
+    def quote(self, intent: str, turn: int, text: str = "") -> list[dict[str, Any]]:
+        """The article a reply of ``intent`` quotes for ``text``, the ``turn``-th customer
+        message: of the intent's articles, the one whose words ``text`` shares most
+        (``ArticleIndex.text_scores``, as the bot ranks them), else the intent's articles in
+        turn (a conversation's follow-ups quote the next one); none for the fallback intent or
+        an intent without articles. No random draw: the script's other draws stay as they
+        were."""
         found = self.articles.get(intent) or []
         if not found or intent == self.fallback_intent:
             return []
+        if text and len(found) > 1 and self.index is not None:
+            rows = {doc.id: row for row, doc in enumerate(self.index.articles)}
+            scores = self.index.text_scores(text)
+            best = max(found, key=lambda article: scores[rows[article["id"]]])
+            if scores[rows[best["id"]]] > 0:
+                return [dict(best)]
         return [dict(found[turn % len(found)])]
 
 
@@ -224,11 +247,17 @@ def cast_load(*, now: datetime | None = None) -> Cast:
         Article.objects.filter(status=ArticleStatus.PUBLISHED)
         .prefetch_related("intents").order_by("title", "pk")
     )
+    docs: dict[int, ArticleDoc] = {}
     for article in published:
-        for intent in article.intents.all():
-            articles.setdefault(intent.slug, []).append({"id": article.pk, "title": article.title})
+        slugs = tuple(intent.slug for intent in article.intents.all())
+        docs[article.pk] = ArticleDoc(id=article.pk, title=article.title, body=article.body,
+                                      intents=slugs)
+        for slug in slugs:
+            articles.setdefault(slug, []).append({"id": article.pk, "title": article.title})
     return Cast(
         articles=articles,
+        article_docs=docs,
+        index=ArticleIndex.build(list(docs.values())) if docs else None,
         connectors=tuple(sorted(connector_specs(), key=lambda spec: (spec.name, spec.id))),
         required_details=required_details,
         orders=demo_api.demo_orders(),
@@ -435,6 +464,7 @@ def _plan_turn(
     text = rng.choice(intent.phrases) if turn == 0 else rng.choice((*FOLLOW_UPS, *intent.phrases))
     # Classified as the fallback intent counts as a fallback too (the reporting contract).
     is_fallback = intent.slug == cast.fallback_intent
+    articles = cast.quote(intent.slug, turn, text)
     return (
         _result(
             decision="reply",
@@ -442,7 +472,8 @@ def _plan_turn(
             intent=intent.slug,
             confidence=confidence,
             is_fallback=is_fallback,
-            articles=cast.quote(intent.slug, turn),
+            articles=articles,
+            reply_text=cast.answer(text, articles, intent=intent.slug),
         ),
         text,
     )
@@ -554,12 +585,12 @@ def _lookup_turn(
         reply = spec.fallback_text
     else:  # the intent's article, with a person on offer
         plan.step = "offered"
-        articles = cast.quote(intent.slug, turn)
+        articles = cast.quote(intent.slug, turn, text)
         trace["response"] = {"source": "offline",
                              "article": articles[0]["id"] if articles else None}
         trace["errors"] = [f"connector {spec.name}: {outcome.reason}"[:300]]
-        answer = (f'Here is what our article "{articles[0]["title"]}" says.' if articles
-                  else f"Here is what I found about {intent.slug.replace('_', ' ')}.")
+        answer = cast.answer(text, articles, intent=intent.slug) or (
+            f"Here is what I found about {intent.slug.replace('_', ' ')}.")
         reply = f"{lookup.FAILURE_NOTICE} {answer}\n\n{lookup.PERSON_OFFER}"
     return (_result(decision="reply", text="", intent=intent.slug, confidence=confidence,
                     articles=articles, reply_text=reply, trace=trace), text)
@@ -637,17 +668,20 @@ def _bot_ending(
         back = at + timedelta(minutes=rng.uniform(5, 600))
         if back >= now:
             return
-        writer.customer(h, text=rng.choice(intent.phrases), at=back)
+        text = rng.choice(intent.phrases)
+        writer.customer(h, text=text, at=back)
         reply_at = back + timedelta(milliseconds=_bot_latency_ms(rng))
         if reply_at >= now:
             return
+        articles = cast.quote(intent.slug, 0, text)
         planned = _result(
             decision="reply",
             text="",
             intent=intent.slug,
             confidence=0.8,
             is_fallback=intent.slug == cast.fallback_intent,
-            articles=cast.quote(intent.slug, 0),
+            articles=articles,
+            reply_text=cast.answer(text, articles, intent=intent.slug),
         )
         result = writer.bot(h, text="", planned=planned, at=reply_at)
         if result is None or result.decision == "handoff":

@@ -123,7 +123,9 @@ def articles_by_intent(db):
     ]
     out = {}
     for title, status, slug in spec:
-        article = Article.objects.create(title=title, body="Some text.", status=status)
+        article = Article.objects.create(
+            title=title, body=f"All about {title.lower()}, explained step by step.",
+            status=status)
         article.intents.add(made[slug])
         out[title] = article
     return out
@@ -142,6 +144,12 @@ def test_generated_replies_quote_articles_and_articles_that_work_has_figures(
         [article] = message.articles
         assert article["title"] in {"Where parcels are", "Tracking numbers", "Sending things back"}
         assert message.in_reply_to.trace.intent in intents[article["id"]]
+        # The reply reads as the offline bot's: a passage of the article and its link, never
+        # a placeholder naming the article alone.
+        body = next(a.body for a in articles_by_intent.values() if a.pk == article["id"])
+        head, _, rest = message.text.partition("\n\n")
+        assert article["title"] in head and "[Read the whole article](/help/articles/" in rest
+        assert body.split(",")[0] in rest, message.text
     stats = Report(SCOPE).article_stats
     titles = {row["title"] for row in stats}
     assert titles == {"Where parcels are", "Tracking numbers", "Sending things back"}
