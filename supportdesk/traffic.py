@@ -98,10 +98,13 @@ ANGRY_TEXTS = (
     "I am furious, nobody answers my emails",
 )
 FOLLOW_UPS = ("thanks", "ok and how long does that take?", "it's A-55102", "great, thank you!")
+# An agent's replies in a conversation, in this order (the last repeated no more: a
+# conversation's agent never says the same line twice); about no intent in particular.
 AGENT_TEXTS = (
     "Hi, I'm looking into this for you now.",
-    "Thanks for waiting, I've sorted this out on our side.",
-    "I've refunded the duplicate charge; you'll see it in 3-5 days.",
+    "Thanks for waiting: I've sorted this out on our side, and you'll get a confirmation "
+    "by e-mail.",
+    "Is there anything else I can help you with?",
 )
 DEFAULT_INTENTS = (
     ("order_status", "never", ("where is my order", "has my parcel shipped yet")),
@@ -710,8 +713,8 @@ def _agent_path(
     if at >= now:
         return
     agent = rng.choice(cast.agents)
-    writer.agent_reply(h, agent=agent, text=rng.choice(AGENT_TEXTS), at=at)
-    for _ in range(rng.choice((0, 1, 1, 2))):
+    writer.agent_reply(h, agent=agent, text=AGENT_TEXTS[0], at=at)
+    for reply in range(1, 1 + rng.choice((0, 1, 1, 2))):
         at += timedelta(seconds=rng.uniform(20, 180))
         if at >= now:
             return
@@ -719,7 +722,7 @@ def _agent_path(
         at += timedelta(seconds=rng.uniform(15, 240))
         if at >= now:
             return
-        writer.agent_reply(h, agent=agent, text=rng.choice(AGENT_TEXTS), at=at)
+        writer.agent_reply(h, agent=agent, text=AGENT_TEXTS[reply], at=at)
     at += timedelta(seconds=rng.uniform(30, 600))
     if at >= now:
         return
